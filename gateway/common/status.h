@@ -1,0 +1,55 @@
+// Status: the result of a control-path operation (LevelDB style).
+// The data path returns plain NVMe status codes or negative errno values instead.
+#pragma once
+
+#include <cerrno>
+#include <string>
+#include <utility>
+
+namespace nvmeof {
+
+class Status {
+ public:
+  Status() = default;  // OK
+  static Status OK() { return Status(); }
+  // errno-valued errors: the management API reports exactly these values.
+  static Status Error(int err, std::string msg) { return Status(err, std::move(msg)); }
+  static Status InvalidArgument(std::string msg) { return Status(EINVAL, std::move(msg)); }
+  static Status NotFound(std::string msg) { return Status(ENOENT, std::move(msg)); }
+  static Status NoDevice(std::string msg) { return Status(ENODEV, std::move(msg)); }
+  static Status AlreadyExists(std::string msg) { return Status(EEXIST, std::move(msg)); }
+  static Status Busy(std::string msg) { return Status(EBUSY, std::move(msg)); }
+  static Status IOError(std::string msg) { return Status(EIO, std::move(msg)); }
+
+  bool ok() const { return code_ == 0; }
+  int code() const { return code_; }  // positive errno, 0 when OK
+  const std::string& message() const { return msg_; }
+  std::string ToString() const {
+    return ok() ? std::string("OK") : msg_ + " (errno " + std::to_string(code_) + ")";
+  }
+
+ private:
+  Status(int code, std::string msg) : code_(code), msg_(std::move(msg)) {}
+  int code_ = 0;
+  std::string msg_;
+};
+
+// A value or an error.
+template <typename T>
+class Result {
+ public:
+  Result(T v) : value_(std::move(v)) {}            // NOLINT: implicit on purpose
+  Result(Status s) : status_(std::move(s)) {}      // NOLINT
+  bool ok() const { return status_.ok(); }
+  const Status& status() const { return status_; }
+  T& value() { return value_; }
+  const T& value() const { return value_; }
+  T& operator*() { return value_; }
+  T* operator->() { return &value_; }
+
+ private:
+  Status status_;
+  T value_{};
+};
+
+}  // namespace nvmeof

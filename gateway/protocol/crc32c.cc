@@ -1,0 +1,1 @@
+#include "gateway/protocol/crc32c.h"

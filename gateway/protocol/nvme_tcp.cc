@@ -1,0 +1,1 @@
+#include "gateway/protocol/nvme_tcp.h"

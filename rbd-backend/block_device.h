@@ -1,0 +1,108 @@
+// The block-backend interface: what a namespace needs from the storage behind it.
+//
+// Contract (the data path depends on every line of it):
+//  * submit() never blocks and never completes the I/O inline: the result is delivered
+//    later through io->sink->complete(io), from any thread. The sink (the reactor that
+//    owns the I/O) takes it from there without a lock on its own thread.
+//  * submit() allocates nothing per I/O in steady state: BdevIo is owned by the caller
+//    (preallocated per queue slot) and carries an intrusive link for the sink's queue.
+//  * Results: 0, or a negative errno. -EILSEQ means a Compare found a mismatch.
+//    -ESHUTDOWN / -EBLOCKLISTED / -ENOTCONN / -ETIMEDOUT mean the path to the storage is
+//    gone (the gateway reports a path error so that a multipath host goes elsewhere).
+//  * Control-path calls (resize, close) may block; they are never called on a reactor.
+#pragma once
+
+#include <sys/uio.h>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "gateway/common/status.h"
+
+namespace nvmeof {
+
+struct BdevIo;
+
+// Receives completed I/Os. Implemented by the engine's reactor.
+class CompletionSink {
+ public:
+  virtual ~CompletionSink() = default;
+  // Thread-safe. Called exactly once per submitted BdevIo.
+  virtual void complete(BdevIo* io) = 0;
+};
+
+enum class BdevOp : uint8_t {
+  kRead,
+  kWrite,
+  kFlush,
+  kWriteZeroes,
+  kDiscard,  // deallocate; data may or may not read back as zeroes (see BdevInfo)
+  kCompare,  // compare iov with the stored data; -EILSEQ on mismatch
+};
+
+struct BdevIo {
+  BdevOp op = BdevOp::kRead;
+  bool fua = false;            // write: durable before completion
+  uint64_t offset = 0;         // bytes
+  uint64_t length = 0;         // bytes
+  const struct iovec* iov = nullptr;  // read: destination; write/compare: source
+  int iovcnt = 0;
+  int32_t result = 0;          // set by the backend before complete()
+  CompletionSink* sink = nullptr;
+  void* owner = nullptr;       // the submitter's context (the transport's request)
+  BdevIo* next = nullptr;      // intrusive link, owned by whoever currently holds the io
+  std::atomic<BdevIo*> mpsc_next{nullptr};  // intrusive link for the sink's MPSC queue
+};
+
+// Properties a namespace advertises to hosts.
+struct BdevInfo {
+  bool volatile_write_cache = false;  // a Flush is needed for durability (VWC bit)
+  bool discard_zeroes = false;        // deallocated blocks read back as zeroes (DLFEAT)
+  bool supports_discard = true;
+  bool supports_write_zeroes = true;
+  uint32_t optimal_io_boundary = 0;   // bytes, 0 = none (e.g. the RBD object size)
+  std::string kind;                   // "memory", "file", "rbd"
+  std::string description;            // e.g. "rbd/pool/image", "/path/to/file"
+};
+
+class BlockDevice {
+ public:
+  virtual ~BlockDevice() = default;
+
+  virtual uint64_t size() const = 0;  // bytes; may change (resize)
+  virtual const BdevInfo& info() const = 0;
+
+  // Data path: see the contract above.
+  virtual void submit(BdevIo* io) = 0;
+
+  // Control path. Grow (or shrink, if allowed) the device.
+  virtual Status resize(uint64_t new_size) = 0;
+
+  // Control path. Called (from a backend thread) when the size changed from outside,
+  // e.g. `rbd resize`. Set once, before I/O starts.
+  void set_resize_callback(std::function<void(uint64_t)> cb) { on_resize_ = std::move(cb); }
+
+  // False while the storage is unreachable (the namespace reports a path error).
+  virtual bool healthy() const { return true; }
+
+ protected:
+  void notify_resized(uint64_t new_size) {
+    if (on_resize_) on_resize_(new_size);
+  }
+
+ private:
+  std::function<void(uint64_t)> on_resize_;
+};
+
+// Sparse in-memory device, for tests and demos.
+std::unique_ptr<BlockDevice> OpenMemoryDevice(uint64_t size_bytes);
+
+// A regular file or block device. Created (sparse) at size_bytes if it does not exist
+// and size_bytes > 0. direct=true uses O_DIRECT.
+Result<std::unique_ptr<BlockDevice>> OpenFileDevice(const std::string& path, uint64_t size_bytes,
+                                                    bool direct);
+
+}  // namespace nvmeof
