@@ -1,9 +1,10 @@
 // The block-backend interface: what a namespace needs from the storage behind it.
 //
 // Contract (the data path depends on every line of it):
-//  * submit() never blocks and never completes the I/O inline: the result is delivered
-//    later through io->sink->complete(io), from any thread. The sink (the reactor that
-//    owns the I/O) takes it from there without a lock on its own thread.
+//  * submit() never blocks. The result is delivered through io->sink->complete(io), from
+//    any thread, possibly from inside submit() itself: the sink (the reactor that owns the
+//    I/O) only queues it and processes it later, so the submitter is never re-entered.
+//    On the reactor's own thread that queueing takes no lock.
 //  * submit() allocates nothing per I/O in steady state: BdevIo is owned by the caller
 //    (preallocated per queue slot) and carries an intrusive link for the sink's queue.
 //  * Results: 0, or a negative errno. -EILSEQ means a Compare found a mismatch.
