@@ -1,0 +1,370 @@
+#include "api/validate.h"
+
+#include <arpa/inet.h>
+
+#include <array>
+#include <cctype>
+#include <cerrno>
+#include <cstdio>
+#include <limits>
+
+namespace nvmeof::api {
+namespace {
+
+bool IsAsciiAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+bool IsAsciiDigit(char c) { return c >= '0' && c <= '9'; }
+bool IsAsciiAlnum(char c) { return IsAsciiAlpha(c) || IsAsciiDigit(c); }
+bool IsHexDigit(char c) {
+  return IsAsciiDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+std::string Quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
+
+// Strict UTF-8 check (no overlongs, no surrogates, max U+10FFFF).
+bool IsValidUtf8(std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    int extra;
+    std::uint32_t cp;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if ((c & 0xe0) == 0xc0) {
+      extra = 1;
+      cp = c & 0x1f;
+    } else if ((c & 0xf0) == 0xe0) {
+      extra = 2;
+      cp = c & 0x0f;
+    } else if ((c & 0xf8) == 0xf0) {
+      extra = 3;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + static_cast<std::size_t>(extra) >= s.size()) return false;
+    for (int k = 1; k <= extra; ++k) {
+      const auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xc0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3f);
+    }
+    static constexpr std::array<std::uint32_t, 4> kMin = {0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[extra] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
+    i += extra + 1;
+  }
+  return true;
+}
+
+// Checks one reverse-domain label; returns the reason when invalid.
+std::string CheckDomainLabel(std::string_view label) {
+  if (label.empty()) return "empty domain label doesn't start with a letter";
+  if (label.size() > 63) return "domain label " + std::string(label) + " is too long";
+  if (!IsAsciiAlpha(label.front()))
+    return "domain label " + std::string(label) + " doesn't start with a letter";
+  if (label.back() == '-')
+    return "domain label " + std::string(label) + " doesn't end with an alphanumeric character";
+  for (char c : label) {
+    if (!IsAsciiAlnum(c) && c != '-')
+      return "domain label " + std::string(label) +
+             " contains a character which is not [a-z,A-Z,0-9,'-','.']";
+  }
+  return {};
+}
+
+}  // namespace
+
+// ---- NQNs -------------------------------------------------------------------
+
+bool IsDiscoveryNqn(std::string_view nqn) { return nqn == kDiscoveryNqn; }
+
+bool IsValidStateKeyElement(std::string_view s) { return s.find('_') == std::string_view::npos; }
+
+Status ValidateNqn(std::string_view nqn) {
+  if (!IsValidUtf8(nqn))
+    return Status::InvalidArgument("Invalid NQN " + Quoted(nqn) + ", must have an UTF-8 encoding");
+  if (nqn.size() < kNqnMinLength)
+    return Status::InvalidArgument("NQN " + Quoted(nqn) + " is too short, minimal length is " +
+                                   std::to_string(kNqnMinLength));
+  if (nqn.size() > kNqnMaxLength)
+    return Status::InvalidArgument("NQN " + Quoted(nqn) + " is too long, maximal length is " +
+                                   std::to_string(kNqnMaxLength));
+  if (IsDiscoveryNqn(nqn)) return Status::OK();
+
+  const std::string prefix = "Invalid NQN " + Quoted(nqn);
+  if (nqn.starts_with(kUuidNqnPrefix)) {
+    const std::string_view uuid = nqn.substr(kUuidNqnPrefix.size());
+    if (uuid.size() != 36)
+      return Status::InvalidArgument(prefix + ": UUID is not the correct length");
+    if (!ValidateUuid(uuid).ok())
+      return Status::InvalidArgument(prefix + ": UUID is not formatted correctly");
+    return Status::OK();
+  }
+
+  if (!nqn.starts_with("nqn."))
+    return Status::InvalidArgument(prefix + ", doesn't start with \"nqn.\"");
+
+  // "yyyy-mm." date code.
+  const std::string_view rest = nqn.substr(4);
+  const auto bad_date = [&] {
+    return Status::InvalidArgument(prefix +
+                                   ": invalid date code, expected \"nqn.yyyy-mm.\" with a year and a "
+                                   "month (01-12)");
+  };
+  if (rest.size() < 8 || rest[4] != '-' || rest[7] != '.') return bad_date();
+  for (int i : {0, 1, 2, 3, 5, 6})
+    if (!IsAsciiDigit(rest[i])) return bad_date();
+  const int month = (rest[5] - '0') * 10 + (rest[6] - '0');
+  if (month < 1 || month > 12) return bad_date();
+
+  const std::string_view domain_and_user = rest.substr(8);
+  const auto colon = domain_and_user.find(':');
+  if (colon == std::string_view::npos || colon + 1 == domain_and_user.size())
+    return Status::InvalidArgument(prefix +
+                                   ": must contain a user specified name starting with a \":\"");
+
+  std::string_view domain = domain_and_user.substr(0, colon);
+  while (true) {
+    const auto dot = domain.find('.');
+    const std::string reason = CheckDomainLabel(domain.substr(0, dot));
+    if (!reason.empty())
+      return Status::InvalidArgument(prefix +
+                                     ": reverse domain is not formatted correctly: " + reason);
+    if (dot == std::string_view::npos) break;
+    domain.remove_prefix(dot + 1);
+  }
+  return Status::OK();
+}
+
+Status ValidateSubsystemNqn(std::string_view nqn) {
+  if (nqn.empty()) return Status::InvalidArgument("missing subsystem NQN");
+  if (!IsValidStateKeyElement(nqn))
+    return Status::InvalidArgument("Invalid subsystem NQN " + Quoted(nqn) +
+                                   ", contains invalid characters");
+  if (Status s = ValidateNqn(nqn); !s.ok()) return s;
+  if (IsDiscoveryNqn(nqn))
+    return Status::InvalidArgument("Can't use a discovery NQN as subsystem's");
+  return Status::OK();
+}
+
+Status ValidateHostNqn(std::string_view nqn, bool allow_any) {
+  if (nqn == kAnyHostNqn) {
+    if (allow_any) return Status::OK();
+    return Status::InvalidArgument("Host NQN \"*\" is not allowed here, please use a real NQN");
+  }
+  if (nqn.empty()) return Status::InvalidArgument("missing host NQN");
+  if (!IsValidStateKeyElement(nqn))
+    return Status::InvalidArgument("Invalid host NQN " + Quoted(nqn) +
+                                   ", contains invalid characters");
+  if (Status s = ValidateNqn(nqn); !s.ok()) return s;
+  if (IsDiscoveryNqn(nqn)) return Status::InvalidArgument("Can't use a discovery NQN as host's");
+  return Status::OK();
+}
+
+// ---- Other identifiers --------------------------------------------------------
+
+Status ValidateUuid(std::string_view uuid) {
+  static constexpr std::array<std::size_t, 4> kDashes = {8, 13, 18, 23};
+  const auto bad = [&] {
+    return Status::InvalidArgument("Invalid UUID " + Quoted(uuid) +
+                                   ", expected 32 hexadecimal digits as "
+                                   "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx");
+  };
+  if (uuid.size() != 36) return bad();
+  for (std::size_t i = 0; i < uuid.size(); ++i) {
+    const bool dash_pos = i == kDashes[0] || i == kDashes[1] || i == kDashes[2] || i == kDashes[3];
+    if (dash_pos ? uuid[i] != '-' : !IsHexDigit(uuid[i])) return bad();
+  }
+  return Status::OK();
+}
+
+Status ValidateSerialNumber(std::string_view serial) {
+  const std::string prefix = "Invalid serial number " + Quoted(serial);
+  if (serial.empty()) return Status::InvalidArgument("Invalid serial number, it can't be empty");
+  if (serial.size() > kSerialNumberMaxLength)
+    return Status::InvalidArgument(prefix + ": too long, maximal length is " +
+                                   std::to_string(kSerialNumberMaxLength));
+  bool only_spaces = true;
+  for (char c : serial) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u > 0x7e)
+      return Status::InvalidArgument(prefix + ": only printable ASCII characters are allowed");
+    if (c != ' ') only_spaces = false;
+  }
+  if (only_spaces) return Status::InvalidArgument(prefix + ": can't be only spaces");
+  return Status::OK();
+}
+
+Status ValidateHostName(std::string_view host_name) {
+  if (host_name.empty()) return Status::InvalidArgument("missing host name");
+  const std::string prefix = "Invalid host name " + Quoted(host_name);
+  if (!IsValidStateKeyElement(host_name))
+    return Status::InvalidArgument(prefix + ", contains invalid characters");
+  if (host_name.size() > kHostNameMaxLength)
+    return Status::InvalidArgument(prefix + ": too long, maximal length is " +
+                                   std::to_string(kHostNameMaxLength));
+  std::string_view rest = host_name;
+  while (true) {
+    const auto dot = rest.find('.');
+    const std::string_view label = rest.substr(0, dot);
+    if (label.empty())
+      return Status::InvalidArgument(prefix + ": empty label");
+    if (label.size() > 63)
+      return Status::InvalidArgument(prefix + ": label " + std::string(label) +
+                                     " is longer than 63 characters");
+    if (label.front() == '-' || label.back() == '-')
+      return Status::InvalidArgument(prefix + ": label " + std::string(label) +
+                                     " starts or ends with '-'");
+    for (char c : label)
+      if (!IsAsciiAlnum(c) && c != '-')
+        return Status::InvalidArgument(prefix + ": only [a-z,A-Z,0-9,'-','.'] are allowed");
+    if (dot == std::string_view::npos) break;
+    rest.remove_prefix(dot + 1);
+  }
+  return Status::OK();
+}
+
+// ---- Listeners -------------------------------------------------------------------
+
+std::string EscapeAddressIfIpv6(std::string_view addr) {
+  std::string_view a = addr;
+  while (!a.empty() && std::isspace(static_cast<unsigned char>(a.front()))) a.remove_prefix(1);
+  if (addr.find(':') != std::string_view::npos && !a.starts_with('['))
+    return "[" + std::string(addr) + "]";
+  return std::string(addr);
+}
+
+std::string UnescapeAddress(std::string_view addr) {
+  while (!addr.empty() && std::isspace(static_cast<unsigned char>(addr.front())))
+    addr.remove_prefix(1);
+  while (!addr.empty() && std::isspace(static_cast<unsigned char>(addr.back())))
+    addr.remove_suffix(1);
+  if (addr.starts_with('[')) addr.remove_prefix(1);
+  if (addr.ends_with(']')) addr.remove_suffix(1);
+  return std::string(addr);
+}
+
+Status ValidateListenerAddress(std::string_view traddr, AddressFamily adrfam) {
+  if (adrfam != AddressFamily::kIpv4 && adrfam != AddressFamily::kIpv6)
+    return Status::InvalidArgument("Invalid address family " +
+                                   std::to_string(static_cast<int>(adrfam)) +
+                                   ", use ipv4 or ipv6");
+  const std::string addr = UnescapeAddress(traddr);
+  if (addr.empty()) return Status::InvalidArgument("missing address");
+  unsigned char buf[16];
+  const bool is_v4 = inet_pton(AF_INET, addr.c_str(), buf) == 1;
+  const bool is_v6 = !is_v4 && inet_pton(AF_INET6, addr.c_str(), buf) == 1;
+  if (!is_v4 && !is_v6) return Status::InvalidArgument("Invalid IP address " + Quoted(addr));
+  if (adrfam == AddressFamily::kIpv4 && !is_v4)
+    return Status::InvalidArgument("IP address " + addr + " is not an IPv4 address");
+  if (adrfam == AddressFamily::kIpv6 && !is_v6)
+    return Status::InvalidArgument("IP address " + addr + " is not an IPv6 address");
+  return Status::OK();
+}
+
+Status ValidatePort(std::int64_t port) {
+  if (port <= 0) return Status::InvalidArgument("trsvcid value must be positive");
+  if (port > 0xffff) return Status::InvalidArgument("trsvcid value must be smaller than 65536");
+  return Status::OK();
+}
+
+// ---- Namespaces -------------------------------------------------------------------
+
+Status ValidateBlockSize(std::uint32_t block_size) {
+  if (block_size == 0) return Status::InvalidArgument("block size can't be zero");
+  if (block_size != 512 && block_size != 4096)
+    return Status::InvalidArgument("block size " + std::to_string(block_size) +
+                                   " is not supported, use 512 or 4096");
+  return Status::OK();
+}
+
+Status ValidateNsid(std::uint32_t nsid) {
+  if (nsid == 0) return Status::InvalidArgument("nsid value must be positive");
+  if (nsid == 0xffffffffu)
+    return Status::InvalidArgument("nsid value 4294967295 is the broadcast NSID, not a namespace ID");
+  return Status::OK();
+}
+
+Status ValidateImageSize(std::uint64_t bytes) {
+  if (bytes == 0) return Status::InvalidArgument("size value must be positive");
+  if (bytes % (1024 * 1024) != 0)
+    return Status::InvalidArgument("image size must be aligned to MiBs");
+  return Status::OK();
+}
+
+Status ValidateBackendSize(std::uint64_t bytes, std::uint32_t block_size) {
+  if (bytes == 0) return Status::InvalidArgument("size value must be positive");
+  if (block_size == 0) return Status::InvalidArgument("block size can't be zero");
+  if (bytes % block_size != 0)
+    return Status::InvalidArgument("size " + std::to_string(bytes) +
+                                   " is not a multiple of the block size " +
+                                   std::to_string(block_size));
+  return Status::OK();
+}
+
+// ---- Sizes ------------------------------------------------------------------------
+
+Result<std::uint64_t> ParseSize(std::string_view text) {
+  const auto trim = [](std::string_view s) {
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+    return s;
+  };
+  const std::string_view original = trim(text);
+  std::string_view s = original;
+  const auto not_numeric = [&] {
+    return Status::InvalidArgument("Size " + std::string(original) +
+                                   " must be numeric, optionally followed by a unit "
+                                   "(K, KB, M, MB, G, GB, T, TB, P, PB; a bare number means MiB)");
+  };
+
+  std::size_t digits = 0;
+  while (digits < s.size() && IsAsciiDigit(s[digits])) ++digits;
+  if (digits == 0) return not_numeric();
+  const std::string_view number = s.substr(0, digits);
+  std::string unit(trim(s.substr(digits)));
+  for (char& c : unit) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+
+  int shift;
+  if (unit.empty()) {
+    shift = 20;  // a bare number means MiB, like the reference CLI
+  } else if (unit == "B") {
+    shift = 0;
+  } else {
+    static constexpr std::string_view kUnits = "KMGTP";
+    const auto pos = kUnits.find(unit[0]);
+    const std::string_view suffix = std::string_view(unit).substr(1);
+    if (pos == std::string_view::npos || !(suffix.empty() || suffix == "B" || suffix == "IB"))
+      return not_numeric();
+    shift = 10 * static_cast<int>(pos + 1);
+  }
+
+  std::uint64_t value = 0;
+  for (char c : number) {
+    const std::uint64_t d = static_cast<std::uint64_t>(c - '0');
+    if (value > (std::numeric_limits<std::uint64_t>::max() - d) / 10)
+      return Status::Error(ERANGE, "Size " + std::string(original) + " is too large");
+    value = value * 10 + d;
+  }
+  if (shift > 0 && value > (std::numeric_limits<std::uint64_t>::max() >> shift))
+    return Status::Error(ERANGE, "Size " + std::string(original) + " is too large");
+  return value << shift;
+}
+
+std::string FormatSize(std::uint64_t bytes) {
+  static constexpr std::array<const char*, 6> kUnits = {"Bytes", "KiB", "MiB", "GiB", "TiB", "PiB"};
+  double value = static_cast<double>(bytes);
+  std::size_t unit = 0;
+  while (value >= 1024.0 && unit + 1 < kUnits.size()) {
+    value /= 1024.0;
+    ++unit;
+  }
+  char buf[64];
+  if (value == static_cast<double>(static_cast<std::uint64_t>(value)))
+    std::snprintf(buf, sizeof(buf), "%llu %s",
+                  static_cast<unsigned long long>(static_cast<std::uint64_t>(value)), kUnits[unit]);
+  else
+    std::snprintf(buf, sizeof(buf), "%.1f %s", value, kUnits[unit]);
+  return buf;
+}
+
+}  // namespace nvmeof::api
