@@ -1,0 +1,876 @@
+// nvmf-perf: NVMe/TCP load generator.
+//
+// Setup (admin queue, enable, Identify, I/O queue Connect) uses the blocking nvmf_host
+// library; then every I/O queue's socket is switched to nonblocking and driven by an epoll
+// loop per thread (--threads, default 1). Requests, buffers and the latency histograms are
+// allocated before the run: the I/O path does not allocate.
+//
+// See docs/nvmf-perf.md.
+#include <fcntl.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cinttypes>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/host/latency_histogram.h"
+#include "tests/host/nvmf_host.h"
+
+namespace nvmeof::host {
+namespace {
+
+using nvme::Sqe;
+
+inline uint64_t NowNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+enum class Mode { kRandRead, kRandWrite, kRead, kWrite, kRandRw, kRw };
+
+struct Config {
+  std::string addr = "127.0.0.1";
+  uint16_t port = 4420;
+  std::string nqn;
+  std::string hostnqn;
+  uint32_t nsid = 1;
+  uint32_t queues = 1;
+  uint32_t threads = 1;
+  uint32_t qd = 32;
+  uint32_t bs = 4096;
+  Mode mode = Mode::kRandRead;
+  std::string mode_name = "randread";
+  uint32_t mix = 70;  // read percentage for rw/randrw
+  double time_s = 10;
+  uint64_t size = 0;  // region in bytes, 0 = whole namespace
+  bool hdgst = false;
+  bool ddgst = false;
+  bool json = false;
+  bool verify = false;
+  uint32_t kato_ms = 30000;
+  uint64_t seed = 0x6e766d66ull;
+};
+
+[[noreturn]] void Usage(const char* msg) {
+  if (msg) fprintf(stderr, "nvmf-perf: %s\n\n", msg);
+  fprintf(stderr,
+          "usage: nvmf-perf --nqn NQN [--addr 127.0.0.1] [--port 4420] [--nsid 1]\n"
+          "                 [--queues N] [--threads T] [--qd 32] [--bs 4k]\n"
+          "                 [--rw randread|randwrite|read|write|randrw|rw] [--mix 70]\n"
+          "                 [--time 10] [--size BYTES] [--hdgst] [--ddgst] [--verify]\n"
+          "                 [--json] [--hostnqn NQN] [--kato MS] [--seed N]\n");
+  exit(2);
+}
+
+uint64_t ParseSize(const std::string& s) {
+  char* end = nullptr;
+  errno = 0;
+  double v = strtod(s.c_str(), &end);
+  if (errno || end == s.c_str() || v < 0) Usage(("bad size: " + s).c_str());
+  std::string suf(end);
+  for (auto& c : suf) c = static_cast<char>(tolower(c));
+  if (suf == "" || suf == "b") return static_cast<uint64_t>(v);
+  if (suf == "k" || suf == "kb" || suf == "kib") return static_cast<uint64_t>(v * 1024);
+  if (suf == "m" || suf == "mb" || suf == "mib") return static_cast<uint64_t>(v * 1024 * 1024);
+  if (suf == "g" || suf == "gb" || suf == "gib") return static_cast<uint64_t>(v * 1024 * 1024 * 1024);
+  if (suf == "t" || suf == "tb" || suf == "tib") return static_cast<uint64_t>(v * 1024 * 1024 * 1024 * 1024);
+  Usage(("bad size suffix: " + s).c_str());
+}
+
+Config ParseArgs(int argc, char** argv) {
+  Config c;
+  for (int i = 1; i < argc; i++) {
+    std::string a = argv[i], v;
+    if (a == "-h" || a == "--help") Usage(nullptr);
+    if (a.rfind("--", 0) != 0) Usage(("unexpected argument: " + a).c_str());
+    auto eq = a.find('=');
+    bool has_inline = eq != std::string::npos;
+    if (has_inline) {
+      v = a.substr(eq + 1);
+      a = a.substr(0, eq);
+    }
+    auto flag = [&](bool* dst) {
+      if (has_inline) Usage(("option takes no value: " + a).c_str());
+      *dst = true;
+    };
+    auto value = [&]() -> std::string {
+      if (has_inline) return v;
+      if (i + 1 >= argc) Usage(("missing value for " + a).c_str());
+      return argv[++i];
+    };
+    auto num = [&](uint64_t lo, uint64_t hi) -> uint64_t {
+      std::string s = value();
+      char* end = nullptr;
+      unsigned long long n = strtoull(s.c_str(), &end, 0);
+      if (end == s.c_str() || *end || n < lo || n > hi) Usage(("bad value for " + a + ": " + s).c_str());
+      return n;
+    };
+    if (a == "--addr") c.addr = value();
+    else if (a == "--port") c.port = static_cast<uint16_t>(num(1, 65535));
+    else if (a == "--nqn") c.nqn = value();
+    else if (a == "--hostnqn") c.hostnqn = value();
+    else if (a == "--nsid") c.nsid = static_cast<uint32_t>(num(1, 0xFFFFFFFEu));
+    else if (a == "--queues") c.queues = static_cast<uint32_t>(num(1, 1024));
+    else if (a == "--threads") c.threads = static_cast<uint32_t>(num(1, 256));
+    else if (a == "--qd") c.qd = static_cast<uint32_t>(num(1, 65535));
+    else if (a == "--bs") c.bs = static_cast<uint32_t>(ParseSize(value()));
+    else if (a == "--mix") c.mix = static_cast<uint32_t>(num(0, 100));
+    else if (a == "--size") c.size = ParseSize(value());
+    else if (a == "--kato") c.kato_ms = static_cast<uint32_t>(num(0, 3600000));
+    else if (a == "--seed") c.seed = num(0, UINT64_MAX);
+    else if (a == "--time") {
+      std::string s = value();
+      char* end = nullptr;
+      c.time_s = strtod(s.c_str(), &end);
+      if (end == s.c_str() || *end || c.time_s <= 0 || c.time_s > 86400) Usage(("bad --time: " + s).c_str());
+    } else if (a == "--rw") {
+      c.mode_name = value();
+      if (c.mode_name == "randread") c.mode = Mode::kRandRead;
+      else if (c.mode_name == "randwrite") c.mode = Mode::kRandWrite;
+      else if (c.mode_name == "read") c.mode = Mode::kRead;
+      else if (c.mode_name == "write") c.mode = Mode::kWrite;
+      else if (c.mode_name == "randrw") c.mode = Mode::kRandRw;
+      else if (c.mode_name == "rw") c.mode = Mode::kRw;
+      else Usage(("bad --rw: " + c.mode_name).c_str());
+    } else if (a == "--hdgst") flag(&c.hdgst);
+    else if (a == "--ddgst") flag(&c.ddgst);
+    else if (a == "--json") flag(&c.json);
+    else if (a == "--verify") flag(&c.verify);
+    else Usage(("unknown option: " + a).c_str());
+  }
+  if (c.nqn.empty()) Usage("--nqn is required");
+  if (c.bs == 0) Usage("--bs must be > 0");
+  if (c.threads > c.queues) c.threads = c.queues;
+  return c;
+}
+
+// ---------------------------------------------------------------- run state
+
+struct Stats {
+  LatencyHistogram read_lat, write_lat;
+  uint64_t read_ios = 0, write_ios = 0;
+  uint64_t errors = 0, verify_errors = 0;
+};
+
+struct Shared {
+  const Config* cfg = nullptr;
+  uint32_t lba_size = 512;
+  uint64_t nblocks = 0;       // I/O-sized blocks in the region
+  uint32_t lbas_per_io = 8;
+  std::atomic<bool> stop_submit{false};
+  std::atomic<bool> fatal{false};
+  uint64_t measure_end_ns = 0;  // completions after this are not counted
+  std::atomic<uint64_t> fill_next{0};  // verify fill phase: next block to write
+  bool fill_phase = false;
+};
+
+void FillPattern(uint8_t* buf, uint32_t len, uint64_t slba, uint32_t lba_size, uint64_t seed) {
+  for (uint32_t off = 0; off < len; off += lba_size) {
+    uint64_t lba = slba + off / lba_size;
+    uint64_t base = (lba * 0x9E3779B97F4A7C15ull) ^ seed;
+    auto* w = reinterpret_cast<uint64_t*>(buf + off);
+    for (uint32_t i = 0; i < lba_size / 8; i++) w[i] = base + i;
+  }
+}
+
+// Returns the first mismatching LBA, or UINT64_MAX.
+uint64_t CheckPattern(const uint8_t* buf, uint32_t len, uint64_t slba, uint32_t lba_size, uint64_t seed) {
+  for (uint32_t off = 0; off < len; off += lba_size) {
+    uint64_t lba = slba + off / lba_size;
+    uint64_t base = (lba * 0x9E3779B97F4A7C15ull) ^ seed;
+    const auto* w = reinterpret_cast<const uint64_t*>(buf + off);
+    for (uint32_t i = 0; i < lba_size / 8; i++)
+      if (w[i] != base + i) return lba;
+  }
+  return UINT64_MAX;
+}
+
+struct Req {
+  uint16_t cid = 0;
+  bool active = false;
+  bool write = false;
+  uint64_t slba = 0;
+  uint64_t t0 = 0;
+  uint8_t* buf = nullptr;
+  uint32_t received = 0;
+};
+
+class Queue {
+ public:
+  Queue(Shared* sh, Stats* st, int fd, uint16_t qid, const Connection& setup, uint32_t icd_limit,
+        uint32_t index, uint32_t nqueues)
+      : sh_(sh), cfg_(*sh->cfg), st_(st), fd_(fd), qid_(qid) {
+    hdgst_ = setup.hdgst();
+    ddgst_ = setup.ddgst();
+    align_ = (static_cast<uint32_t>(setup.cpda()) + 1) * 4;
+    maxh2cdata_ = setup.maxh2cdata();
+    icd_limit_ = icd_limit;
+    rng_ = sh->cfg->seed * 0x2545F4914F6CDD1Dull + index * 0x9E3779B97F4A7C15ull + 1;
+    seq_next_ = sh->nblocks * index / std::max<uint32_t>(nqueues, 1);
+    reqs_.resize(cfg_.qd);
+    data_ = static_cast<uint8_t*>(aligned_alloc(4096, (static_cast<size_t>(cfg_.bs) * cfg_.qd + 4095) / 4096 * 4096));
+    for (uint32_t i = 0; i < cfg_.qd; i++) {
+      reqs_[i].cid = static_cast<uint16_t>(i);
+      reqs_[i].buf = data_ + static_cast<size_t>(i) * cfg_.bs;
+      memset(reqs_[i].buf, static_cast<int>(i), cfg_.bs);
+    }
+    rbuf_.resize(256 * 1024);
+    wbuf_.resize(static_cast<size_t>(cfg_.qd) * (cfg_.bs + 256) + 64 * 1024);
+    int fl = fcntl(fd_, F_GETFL);
+    fcntl(fd_, F_SETFL, fl | O_NONBLOCK);
+  }
+  ~Queue() {
+    free(data_);
+    if (fd_ >= 0) close(fd_);
+  }
+
+  int fd() const { return fd_; }
+  uint32_t outstanding() const { return outstanding_; }
+  bool want_out() const { return wpos_ < wlen_; }
+  bool epollout = false;
+
+  void Start() {
+    for (auto& r : reqs_) Submit(&r);
+  }
+
+  // Reads everything available. false on a fatal error.
+  bool OnReadable() {
+    for (;;) {
+      if (rlen_ == rbuf_.size()) {
+        if (rpos_ == 0) return Fatal("receive buffer full");
+        memmove(rbuf_.data(), rbuf_.data() + rpos_, rlen_ - rpos_);
+        rlen_ -= rpos_;
+        rpos_ = 0;
+      }
+      ssize_t r = recv(fd_, rbuf_.data() + rlen_, rbuf_.size() - rlen_, 0);
+      if (r > 0) {
+        rlen_ += static_cast<size_t>(r);
+        if (!Process()) return false;
+        continue;
+      }
+      if (r == 0) return Fatal("connection closed by the target");
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return true;
+      if (errno == EINTR) continue;
+      return Fatal(std::string("recv: ") + strerror(errno));
+    }
+  }
+
+  // Sends queued bytes. false on a fatal error.
+  bool Flush() {
+    while (wpos_ < wlen_) {
+      ssize_t w = send(fd_, wbuf_.data() + wpos_, wlen_ - wpos_, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (w > 0) {
+        wpos_ += static_cast<size_t>(w);
+        continue;
+      }
+      if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;
+      if (w < 0 && errno == EINTR) continue;
+      return Fatal(std::string("send: ") + strerror(errno));
+    }
+    wpos_ = wlen_ = 0;
+    return true;
+  }
+
+ private:
+  bool Fatal(const std::string& msg) {
+    if (!sh_->fatal.exchange(true)) fprintf(stderr, "nvmf-perf: queue %u: %s\n", qid_, msg.c_str());
+    return false;
+  }
+
+  uint64_t Rand() {  // xorshift64*
+    rng_ ^= rng_ >> 12;
+    rng_ ^= rng_ << 25;
+    rng_ ^= rng_ >> 27;
+    return rng_ * 0x2545F4914F6CDD1Dull;
+  }
+
+  uint8_t* Reserve(size_t n) {
+    if (wlen_ + n > wbuf_.size()) {
+      if (wpos_ > 0) {
+        memmove(wbuf_.data(), wbuf_.data() + wpos_, wlen_ - wpos_);
+        wlen_ -= wpos_;
+        wpos_ = 0;
+      }
+      if (wlen_ + n > wbuf_.size()) wbuf_.resize((wlen_ + n) * 2);  // not expected after warm-up
+    }
+    uint8_t* p = wbuf_.data() + wlen_;
+    wlen_ += n;
+    return p;
+  }
+
+  uint32_t Align(uint32_t off) const { return (off + align_ - 1) / align_ * align_; }
+
+  // Appends a PDU: header (hlen bytes) [+hdgst] [+pad +data [+ddgst]].
+  void AppendPdu(const void* hdr, uint32_t hlen, const uint8_t* data, uint32_t len) {
+    uint32_t hl = hlen + (hdgst_ ? 4 : 0);
+    uint32_t pdo = len ? Align(hl) : 0;
+    uint32_t plen = len ? pdo + len + (ddgst_ ? 4 : 0) : hl;
+    uint8_t* p = Reserve(plen);
+    memcpy(p, hdr, hlen);
+    auto* ch = reinterpret_cast<tcp::CommonHeader*>(p);
+    ch->flags |= (hdgst_ ? tcp::kFlagHdgst : 0) | (ddgst_ && len ? tcp::kFlagDdgst : 0);
+    ch->hlen = static_cast<uint8_t>(hlen);
+    ch->pdo = static_cast<uint8_t>(pdo);
+    ch->plen = plen;
+    if (hdgst_) {
+      uint32_t d = Crc32c(p, hlen);
+      memcpy(p + hlen, &d, 4);
+    }
+    if (len) {
+      if (pdo > hl) memset(p + hl, 0, pdo - hl);
+      memcpy(p + pdo, data, len);
+      if (ddgst_) {
+        uint32_t d = Crc32c(data, len);
+        memcpy(p + pdo + len, &d, 4);
+      }
+    }
+  }
+
+  bool PickWrite() {
+    switch (cfg_.mode) {
+      case Mode::kRandRead:
+      case Mode::kRead: return false;
+      case Mode::kRandWrite:
+      case Mode::kWrite: return true;
+      default: return Rand() % 100 >= cfg_.mix;
+    }
+  }
+
+  void Submit(Req* r) {
+    uint64_t blk;
+    if (sh_->fill_phase) {
+      blk = sh_->fill_next.fetch_add(1, std::memory_order_relaxed);
+      if (blk >= sh_->nblocks) return;
+      r->write = true;
+    } else {
+      r->write = PickWrite();
+      if (cfg_.mode == Mode::kRead || cfg_.mode == Mode::kWrite || cfg_.mode == Mode::kRw) {
+        blk = seq_next_++;
+        if (seq_next_ >= sh_->nblocks) seq_next_ = 0;
+      } else {
+        blk = Rand() % sh_->nblocks;
+      }
+    }
+    r->slba = blk * sh_->lbas_per_io;
+    r->active = true;
+    r->received = 0;
+    outstanding_++;
+
+    tcp::CapsuleCmdHeader h{};
+    h.ch.pdu_type = tcp::kCapsuleCmd;
+    Sqe& s = h.sqe;
+    s.opcode = r->write ? nvme::kIoWrite : nvme::kIoRead;
+    s.flags = 0x40;
+    s.cid = r->cid;
+    s.nsid = cfg_.nsid;
+    s.cdw10 = static_cast<uint32_t>(r->slba);
+    s.cdw11 = static_cast<uint32_t>(r->slba >> 32);
+    s.cdw12 = sh_->lbas_per_io - 1;
+    s.sgl1.length = cfg_.bs;
+    bool icd = r->write && cfg_.bs <= icd_limit_;
+    s.sgl1.id = icd ? nvme::kSglDataBlockOffset : nvme::kSglTransportDataBlock;
+    if (r->write && cfg_.verify) FillPattern(r->buf, cfg_.bs, r->slba, sh_->lba_size, cfg_.seed);
+    r->t0 = NowNs();
+    AppendPdu(&h, sizeof(h), icd ? r->buf : nullptr, icd ? cfg_.bs : 0);
+  }
+
+  void Complete(Req* r, uint16_t status) {
+    uint64_t now = NowNs();
+    r->active = false;
+    outstanding_--;
+    nvme::Status s = nvme::Status::Decode(status);
+    bool counted = now <= sh_->measure_end_ns || sh_->fill_phase;
+    if (!s.ok()) {
+      st_->errors++;
+      if (st_->errors <= 5)
+        fprintf(stderr, "nvmf-perf: queue %u %s slba %" PRIu64 ": %s\n", qid_, r->write ? "write" : "read",
+                r->slba, StatusString(s).c_str());
+    } else if (!r->write && cfg_.verify && !sh_->fill_phase) {
+      uint64_t bad = CheckPattern(r->buf, cfg_.bs, r->slba, sh_->lba_size, cfg_.seed);
+      if (bad != UINT64_MAX) {
+        st_->verify_errors++;
+        if (st_->verify_errors <= 5)
+          fprintf(stderr, "nvmf-perf: verify: queue %u read slba %" PRIu64 ": LBA %" PRIu64 " mismatch\n",
+                  qid_, r->slba, bad);
+      }
+    }
+    if (counted && !sh_->fill_phase) {
+      if (r->write) {
+        st_->write_ios++;
+        st_->write_lat.Record(now - r->t0);
+      } else {
+        st_->read_ios++;
+        st_->read_lat.Record(now - r->t0);
+      }
+    }
+    if (!sh_->stop_submit.load(std::memory_order_relaxed) && !sh_->fatal.load(std::memory_order_relaxed))
+      Submit(r);
+  }
+
+  Req* ReqFor(uint16_t cid) {
+    if (cid >= reqs_.size() || !reqs_[cid].active) return nullptr;
+    return &reqs_[cid];
+  }
+
+  bool SendH2C(Req* r, uint16_t ttag, uint32_t off, uint32_t len) {
+    if (static_cast<uint64_t>(off) + len > cfg_.bs || len == 0)
+      return Fatal("R2T outside the command's data: offset " + std::to_string(off) + " length " +
+                   std::to_string(len));
+    while (len > 0) {
+      uint32_t n = std::min(len, maxh2cdata_);
+      tcp::DataHeader d{};
+      d.ch.pdu_type = tcp::kH2CData;
+      d.ch.flags = n == len ? tcp::kFlagLastPdu : 0;
+      d.cccid = r->cid;
+      d.ttag = ttag;
+      d.datao = off;
+      d.datal = n;
+      AppendPdu(&d, sizeof(d), r->buf + off, n);
+      off += n;
+      len -= n;
+    }
+    return true;
+  }
+
+  // The header (common header through padding) is complete in hdr_.
+  bool OnHeader() {
+    const auto* ch = reinterpret_cast<const tcp::CommonHeader*>(hdr_);
+    if (ch->flags & tcp::kFlagHdgst) {
+      if (!hdgst_) return Fatal("unexpected header digest");
+      uint32_t want = Crc32c(hdr_, ch->hlen), got;
+      memcpy(&got, hdr_ + ch->hlen, 4);
+      if (want != got) return Fatal("header digest error from the target");
+    }
+    switch (ch->pdu_type) {
+      case tcp::kCapsuleResp: {
+        tcp::CapsuleRespHeader h;
+        memcpy(&h, hdr_, sizeof(h));
+        Req* r = ReqFor(h.cqe.cid);
+        if (!r) return Fatal("CapsuleResp for unknown cid " + std::to_string(h.cqe.cid));
+        Complete(r, h.cqe.status);
+        state_ = kHeader;
+        return true;
+      }
+      case tcp::kC2HData: {
+        tcp::DataHeader h;
+        memcpy(&h, hdr_, sizeof(h));
+        Req* r = ReqFor(h.cccid);
+        if (!r || r->write) return Fatal("C2HData for unknown cid " + std::to_string(h.cccid));
+        uint32_t dlen = ch->plen - ch->pdo - ((ch->flags & tcp::kFlagDdgst) ? 4 : 0);
+        if (ch->pdo == 0 || h.datal != dlen || static_cast<uint64_t>(h.datao) + h.datal > cfg_.bs)
+          return Fatal("bad C2HData framing");
+        cur_ = r;
+        cur_flags_ = ch->flags;
+        dest_ = r->buf + h.datao;
+        data_left_ = h.datal;
+        r->received += h.datal;
+        data_crc_ = 0xFFFFFFFFu;
+        state_ = data_left_ ? kData : ((cur_flags_ & tcp::kFlagDdgst) ? kDigest : kHeader);
+        have_ = 0;
+        if (state_ == kHeader) return DataDone();
+        return true;
+      }
+      case tcp::kR2T: {
+        tcp::R2THeader h;
+        memcpy(&h, hdr_, sizeof(h));
+        Req* r = ReqFor(h.cccid);
+        if (!r || !r->write) return Fatal("R2T for unknown cid " + std::to_string(h.cccid));
+        state_ = kHeader;
+        return SendH2C(r, h.ttag, h.r2to, h.r2tl);
+      }
+      case tcp::kC2HTermReq: {
+        tcp::TermReqHeader t;
+        memcpy(&t, hdr_, sizeof(t));
+        char b[96];
+        snprintf(b, sizeof(b), "C2HTermReq from the target: FES 0x%x FEI 0x%x", t.fes, t.fei);
+        return Fatal(b);
+      }
+      default:
+        return Fatal("unexpected PDU type " + std::to_string(ch->pdu_type));
+    }
+  }
+
+  bool DataDone() {
+    state_ = kHeader;
+    if (cur_flags_ & tcp::kFlagSuccess) {
+      if (cur_->received != cfg_.bs) return Fatal("C2HData SUCCESS before all data arrived");
+      Complete(cur_, 0);
+    }
+    cur_ = nullptr;
+    return true;
+  }
+
+  bool Process() {
+    while (rpos_ < rlen_) {
+      size_t avail = rlen_ - rpos_;
+      const uint8_t* in = rbuf_.data() + rpos_;
+      switch (state_) {
+        case kHeader: {
+          if (have_ == 0) need_ = sizeof(tcp::CommonHeader);
+          size_t n = std::min(avail, need_ - have_);
+          memcpy(hdr_ + have_, in, n);
+          have_ += n;
+          rpos_ += n;
+          if (have_ < need_) return true;
+          if (need_ == sizeof(tcp::CommonHeader)) {
+            const auto* ch = reinterpret_cast<const tcp::CommonHeader*>(hdr_);
+            size_t full = ch->pdo ? ch->pdo : ch->plen;
+            if (ch->hlen < 8 || full < ch->hlen || full > sizeof(hdr_) || ch->plen < full)
+              return Fatal("malformed PDU header from the target");
+            if (full > need_) {
+              need_ = full;
+              continue;
+            }
+          }
+          have_ = 0;
+          if (!OnHeader()) return false;
+          break;
+        }
+        case kData: {
+          size_t n = std::min<size_t>(avail, data_left_);
+          memcpy(dest_, in, n);
+          if (cur_flags_ & tcp::kFlagDdgst) data_crc_ = Crc32cExtend(data_crc_, in, n);
+          dest_ += n;
+          data_left_ -= static_cast<uint32_t>(n);
+          rpos_ += n;
+          if (data_left_ == 0) {
+            if (cur_flags_ & tcp::kFlagDdgst) {
+              state_ = kDigest;
+              have_ = 0;
+            } else if (!DataDone()) {
+              return false;
+            }
+          }
+          break;
+        }
+        case kDigest: {
+          size_t n = std::min(avail, 4 - have_);
+          memcpy(digest_ + have_, in, n);
+          have_ += n;
+          rpos_ += n;
+          if (have_ < 4) return true;
+          have_ = 0;
+          uint32_t got;
+          memcpy(&got, digest_, 4);
+          if (got != (data_crc_ ^ 0xFFFFFFFFu)) return Fatal("data digest error from the target");
+          if (!DataDone()) return false;
+          break;
+        }
+      }
+    }
+    rpos_ = rlen_ = 0;
+    return true;
+  }
+
+  Shared* sh_;
+  const Config& cfg_;
+  Stats* st_;
+  int fd_;
+  uint16_t qid_;
+  bool hdgst_ = false, ddgst_ = false;
+  uint32_t align_ = 4, maxh2cdata_ = 4096, icd_limit_ = 0;
+  uint64_t rng_;
+  uint64_t seq_next_ = 0;
+  std::vector<Req> reqs_;
+  uint8_t* data_ = nullptr;
+  uint32_t outstanding_ = 0;
+
+  std::vector<uint8_t> rbuf_;
+  size_t rpos_ = 0, rlen_ = 0;
+  enum State { kHeader, kData, kDigest } state_ = kHeader;
+  uint8_t hdr_[256];
+  size_t have_ = 0, need_ = 8;
+  Req* cur_ = nullptr;
+  uint8_t cur_flags_ = 0;
+  uint8_t* dest_ = nullptr;
+  uint32_t data_left_ = 0;
+  uint32_t data_crc_ = 0;
+  uint8_t digest_[4];
+
+  std::vector<uint8_t> wbuf_;
+  size_t wpos_ = 0, wlen_ = 0;
+};
+
+// One thread: an epoll loop over its queues. Returns when stop_submit is set and every
+// request has completed (or drain_deadline passes), or on a fatal error.
+void RunWorker(Shared* sh, std::vector<Queue*> queues, std::atomic<uint64_t>* drain_deadline) {
+  int ep = epoll_create1(EPOLL_CLOEXEC);
+  for (Queue* q : queues) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.ptr = q;
+    epoll_ctl(ep, EPOLL_CTL_ADD, q->fd(), &ev);
+  }
+  for (Queue* q : queues) {
+    q->epollout = false;
+    q->Start();
+  }
+  epoll_event evs[64];
+  for (;;) {
+    if (sh->fatal.load(std::memory_order_relaxed)) break;
+    // Flush everything queued by the previous round (submissions, H2CData).
+    for (Queue* q : queues) {
+      if (q->want_out() && !q->Flush()) break;
+      bool need = q->want_out();
+      if (need != q->epollout) {
+        epoll_event ev{};
+        ev.events = EPOLLIN | (need ? static_cast<uint32_t>(EPOLLOUT) : 0u);
+        ev.data.ptr = q;
+        epoll_ctl(ep, EPOLL_CTL_MOD, q->fd(), &ev);
+        q->epollout = need;
+      }
+    }
+    uint32_t busy = 0;
+    for (Queue* q : queues) busy += q->outstanding();
+    if (busy == 0 && (sh->stop_submit.load() || sh->fill_phase)) break;
+    if (sh->stop_submit.load() && NowNs() > drain_deadline->load()) {
+      fprintf(stderr, "nvmf-perf: %u commands did not complete within the drain timeout\n", busy);
+      sh->fatal = true;
+      break;
+    }
+    int n = epoll_wait(ep, evs, 64, 10);
+    for (int i = 0; i < n; i++) {
+      auto* q = static_cast<Queue*>(evs[i].data.ptr);
+      if (evs[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP)) {
+        if (!q->OnReadable()) break;
+      }
+      if (evs[i].events & EPOLLOUT) {
+        if (!q->Flush()) break;
+      }
+    }
+  }
+  close(ep);
+}
+
+struct Summary {
+  double iops, mibps, avg_us, p50, p90, p99, p999, max_us;
+  uint64_t ios;
+};
+
+Summary Summarize(const LatencyHistogram& h, uint64_t ios, double secs, uint32_t bs) {
+  Summary s{};
+  s.ios = ios;
+  s.iops = secs > 0 ? static_cast<double>(ios) / secs : 0;
+  s.mibps = s.iops * bs / (1024.0 * 1024.0);
+  s.avg_us = h.mean() / 1000.0;
+  s.p50 = static_cast<double>(h.Percentile(0.50)) / 1000.0;
+  s.p90 = static_cast<double>(h.Percentile(0.90)) / 1000.0;
+  s.p99 = static_cast<double>(h.Percentile(0.99)) / 1000.0;
+  s.p999 = static_cast<double>(h.Percentile(0.999)) / 1000.0;
+  s.max_us = static_cast<double>(h.max()) / 1000.0;
+  return s;
+}
+
+void PrintText(const char* name, const Summary& s) {
+  printf("  %-6s IOPS %.0f  MiB/s %.1f  ios %" PRIu64 "\n", name, s.iops, s.mibps, s.ios);
+  printf("         latency us: avg %.1f  p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f\n", s.avg_us, s.p50,
+         s.p90, s.p99, s.p999, s.max_us);
+}
+
+std::string JsonSummary(const Summary& s) {
+  char b[512];
+  snprintf(b, sizeof(b),
+           "{\"iops\": %.1f, \"mibps\": %.2f, \"ios\": %" PRIu64
+           ", \"latency_us\": {\"avg\": %.2f, \"p50\": %.2f, \"p90\": %.2f, \"p99\": %.2f, \"p99_9\": %.2f, "
+           "\"max\": %.2f}}",
+           s.iops, s.mibps, s.ios, s.avg_us, s.p50, s.p90, s.p99, s.p999, s.max_us);
+  return b;
+}
+
+std::string JsonString(const std::string& v) {
+  std::string o = "\"";
+  for (char c : v) {
+    if (c == '"' || c == '\\') o += '\\';
+    if (static_cast<unsigned char>(c) < 0x20) continue;
+    o += c;
+  }
+  return o + "\"";
+}
+
+int Main(int argc, char** argv) {
+  Config cfg = ParseArgs(argc, argv);
+
+  ControllerOptions co;
+  co.addr = cfg.addr;
+  co.port = cfg.port;
+  co.subnqn = cfg.nqn;
+  if (!cfg.hostnqn.empty()) co.hostnqn = cfg.hostnqn;
+  co.ic.hdgst = cfg.hdgst;
+  co.ic.ddgst = cfg.ddgst;
+  co.kato_ms = cfg.kato_ms;
+  Controller ctrl(co);
+  std::string err;
+  if (!ctrl.Open(&err)) {
+    fprintf(stderr, "nvmf-perf: %s:%u: %s\n", cfg.addr.c_str(), cfg.port, err.c_str());
+    return 1;
+  }
+  nvme::IdentifyNamespace ns{};
+  Completion c = ctrl.IdentifyNamespace(cfg.nsid, &ns);
+  if (!c.ok()) {
+    fprintf(stderr, "nvmf-perf: Identify Namespace %u: %s\n", cfg.nsid, c.ToString().c_str());
+    return 1;
+  }
+  uint32_t lba_size = 1u << ns.lbaf[ns.flbas & 0xF].lbads;
+  uint64_t ns_bytes = ns.nsze * lba_size;
+  if (ns_bytes == 0 || lba_size < 512) {
+    fprintf(stderr, "nvmf-perf: namespace %u has size %" PRIu64 " / LBA size %u\n", cfg.nsid, ns_bytes, lba_size);
+    return 1;
+  }
+  if (cfg.bs % lba_size) {
+    fprintf(stderr, "nvmf-perf: --bs %u is not a multiple of the LBA size %u\n", cfg.bs, lba_size);
+    return 1;
+  }
+  if (cfg.bs / lba_size > 65536) {
+    fprintf(stderr, "nvmf-perf: --bs %u is more than 65536 blocks\n", cfg.bs);
+    return 1;
+  }
+  const auto& id = ctrl.id();
+  if (id.mdts && static_cast<uint64_t>(cfg.bs) > (4096ull << id.mdts)) {
+    fprintf(stderr, "nvmf-perf: --bs %u exceeds the controller's MDTS (%llu bytes)\n", cfg.bs,
+            4096ull << id.mdts);
+    return 1;
+  }
+  uint64_t cap = 0;
+  if (ctrl.PropertyGet(nvme::kPropCap, &cap, true).ok()) {
+    uint32_t mqes = static_cast<uint32_t>(cap & 0xFFFF);
+    if (cfg.qd > mqes) {
+      fprintf(stderr, "nvmf-perf: --qd %u exceeds the controller's MQES %u (0's based)\n", cfg.qd, mqes);
+      return 1;
+    }
+  }
+  uint64_t region = cfg.size ? std::min(cfg.size, ns_bytes) : ns_bytes;
+  Shared sh;
+  sh.cfg = &cfg;
+  sh.lba_size = lba_size;
+  sh.lbas_per_io = cfg.bs / lba_size;
+  sh.nblocks = region / cfg.bs;
+  if (sh.nblocks == 0) {
+    fprintf(stderr, "nvmf-perf: region of %" PRIu64 " bytes is smaller than --bs\n", region);
+    return 1;
+  }
+  // Number of Queues: ask for what we need; a target that refuses is tried anyway.
+  ctrl.SetFeatures(nvme::kFeatNumberOfQueues, (cfg.queues - 1) | ((cfg.queues - 1) << 16));
+
+  std::vector<std::unique_ptr<Stats>> stats(cfg.threads);
+  for (auto& s : stats) s = std::make_unique<Stats>();
+  std::vector<std::unique_ptr<Queue>> queues;
+  for (uint32_t i = 0; i < cfg.queues; i++) {
+    // sqsize (0's based) = qd: qd+1 entries, so qd commands fit even with one slot kept empty.
+    c = ctrl.AddIoQueue(static_cast<uint16_t>(i + 1), static_cast<uint16_t>(cfg.qd));
+    if (!c.ok()) {
+      fprintf(stderr, "nvmf-perf: Connect I/O queue %u: %s\n", i + 1, c.ToString().c_str());
+      return 1;
+    }
+    Connection& q = ctrl.io(i);
+    uint32_t icd = q.in_capsule_limit();
+    int fd = q.ReleaseFd();
+    queues.push_back(std::make_unique<Queue>(&sh, stats[i % cfg.threads].get(), fd, static_cast<uint16_t>(i + 1), q,
+                                             icd, i, cfg.queues));
+  }
+
+  std::atomic<uint64_t> drain_deadline{UINT64_MAX};
+  auto run_phase = [&](double seconds) -> double {
+    sh.stop_submit = false;
+    uint64_t t0 = NowNs();
+    sh.measure_end_ns = seconds > 0 ? t0 + static_cast<uint64_t>(seconds * 1e9) : UINT64_MAX;
+    drain_deadline = UINT64_MAX;
+    std::vector<std::thread> workers;
+    for (uint32_t t = 0; t < cfg.threads; t++) {
+      std::vector<Queue*> mine;
+      for (uint32_t i = t; i < cfg.queues; i += cfg.threads) mine.push_back(queues[i].get());
+      workers.emplace_back(RunWorker, &sh, mine, &drain_deadline);
+    }
+    // The main thread keeps the association alive and ends the phase.
+    uint64_t next_ka = t0 + static_cast<uint64_t>(cfg.kato_ms) * 1000000ull / 3;
+    while (!sh.fatal) {
+      uint64_t now = NowNs();
+      if (seconds > 0 && now >= sh.measure_end_ns) break;
+      if (seconds <= 0 && sh.fill_next.load() >= sh.nblocks) break;
+      if (cfg.kato_ms && now >= next_ka) {
+        Completion k = ctrl.KeepAlive();
+        if (!k.ok()) fprintf(stderr, "nvmf-perf: Keep Alive: %s\n", k.ToString().c_str());
+        next_ka = now + static_cast<uint64_t>(cfg.kato_ms) * 1000000ull / 3;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    uint64_t t1 = NowNs();
+    drain_deadline = t1 + 10ull * 1000000000ull;
+    sh.stop_submit = true;
+    for (auto& w : workers) w.join();
+    if (seconds <= 0) t1 = NowNs();
+    return static_cast<double>(t1 - t0) / 1e9;
+  };
+
+  if (cfg.verify) {
+    sh.fill_phase = true;
+    double secs = run_phase(0);
+    sh.fill_phase = false;
+    if (!cfg.json)
+      printf("nvmf-perf: verify: wrote the pattern to %" PRIu64 " blocks of %u bytes in %.2f s\n", sh.nblocks,
+             cfg.bs, secs);
+    if (sh.fatal) return 1;
+  }
+  double secs = run_phase(cfg.time_s);
+
+  Stats total;
+  for (auto& s : stats) {
+    total.read_lat.Merge(s->read_lat);
+    total.write_lat.Merge(s->write_lat);
+    total.read_ios += s->read_ios;
+    total.write_ios += s->write_ios;
+    total.errors += s->errors;
+    total.verify_errors += s->verify_errors;
+  }
+  LatencyHistogram all = total.read_lat;
+  all.Merge(total.write_lat);
+  Summary sa = Summarize(all, total.read_ios + total.write_ios, secs, cfg.bs);
+  Summary sr = Summarize(total.read_lat, total.read_ios, secs, cfg.bs);
+  Summary sw = Summarize(total.write_lat, total.write_ios, secs, cfg.bs);
+  bool mixed = total.read_ios && total.write_ios;
+
+  if (cfg.json) {
+    printf("{\"addr\": %s, \"port\": %u, \"nqn\": %s, \"nsid\": %u, \"queues\": %u, \"threads\": %u, "
+           "\"qd\": %u, \"bs\": %u, \"rw\": %s, \"mix\": %u, \"hdgst\": %s, \"ddgst\": %s, \"verify\": %s, "
+           "\"seconds\": %.3f, \"errors\": %" PRIu64 ", \"verify_errors\": %" PRIu64 ", \"fatal\": %s,\n"
+           " \"total\": %s,\n \"read\": %s,\n \"write\": %s}\n",
+           JsonString(cfg.addr).c_str(), cfg.port, JsonString(cfg.nqn).c_str(), cfg.nsid, cfg.queues, cfg.threads,
+           cfg.qd, cfg.bs, JsonString(cfg.mode_name).c_str(), cfg.mix, ctrl.admin().hdgst() ? "true" : "false",
+           ctrl.admin().ddgst() ? "true" : "false", cfg.verify ? "true" : "false", secs, total.errors,
+           total.verify_errors, sh.fatal ? "true" : "false", JsonSummary(sa).c_str(), JsonSummary(sr).c_str(),
+           JsonSummary(sw).c_str());
+  } else {
+    printf("nvmf-perf %s:%u %s nsid %u | %u queue(s) x qd %u, %u thread(s) | bs %u %s%s | %.2f s | hdgst %s ddgst %s\n",
+           cfg.addr.c_str(), cfg.port, cfg.nqn.c_str(), cfg.nsid, cfg.queues, cfg.qd, cfg.threads, cfg.bs,
+           cfg.mode_name.c_str(),
+           (cfg.mode == Mode::kRandRw || cfg.mode == Mode::kRw) ? (" mix " + std::to_string(cfg.mix) + "% read").c_str()
+                                                                : "",
+           secs, ctrl.admin().hdgst() ? "on" : "off", ctrl.admin().ddgst() ? "on" : "off");
+    PrintText("total", sa);
+    if (mixed) {
+      PrintText("read", sr);
+      PrintText("write", sw);
+    }
+    printf("  errors %" PRIu64 "%s\n", total.errors,
+           cfg.verify ? (", verify errors " + std::to_string(total.verify_errors)).c_str() : "");
+  }
+  fflush(stdout);
+  return (sh.fatal || total.errors || total.verify_errors) ? 1 : 0;
+}
+
+}  // namespace
+}  // namespace nvmeof::host
+
+int main(int argc, char** argv) { return nvmeof::host::Main(argc, argv); }
