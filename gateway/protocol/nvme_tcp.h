@@ -143,12 +143,17 @@ inline constexpr uint32_t kMaxHeaderLen = 128 + kDigestLen;
 
 // The outcome of checking a received PDU header: either acceptable, or the C2HTermReq
 // fatal error to send (fes + fei, the byte offset of the offending field).
+// A failure with fes == 0 (Close()) means: close the connection WITHOUT sending a
+// C2HTermReq. That is the answer to a malformed H2CTermReq: a termination request is
+// never answered with a termination request.
 struct HeaderCheck {
   bool ok = true;
   uint16_t fes = 0;
   uint32_t fei = 0;
   static constexpr HeaderCheck Ok() { return {}; }
   static constexpr HeaderCheck Fail(uint16_t fes, uint32_t fei) { return {false, fes, fei}; }
+  static constexpr HeaderCheck Close() { return {false, 0, 0}; }
+  constexpr bool send_term_req() const { return !ok && fes != 0; }
 };
 
 // Negotiated connection parameters that decide what a valid header looks like.
@@ -165,9 +170,14 @@ struct ConnParams {
 // connection was initialized (icreq_done) or as the first PDU (!icreq_done).
 // Only the header fields are checked here; type-specific fields are checked by
 // CheckCapsuleCmd / CheckH2CData once the whole header has arrived.
+// When it returns Ok, HeaderBytes(ch) <= kMaxHeaderLen and the PDU's data is bounded by
+// p.in_capsule_data_size / p.maxh2cdata (or kMaxTermReqData for an H2CTermReq).
+// An H2CTermReq with a sane hlen/plen is Ok at any time (the engine then closes the
+// connection); a malformed one gives Close(). See nvme_tcp.cc for the rule-by-rule FES/FEI.
 HeaderCheck CheckCommonHeader(const CommonHeader& ch, bool icreq_done, const ConnParams& p);
 
-// Checks an ICReq (whole 128-byte PDU) and fills the negotiated parameters.
+// Checks an ICReq (whole 128-byte PDU). The caller derives the negotiated parameters
+// (hdgst/ddgst from req.dgst, hpda) once this returns Ok.
 HeaderCheck CheckIcReq(const IcReq& req);
 
 // Checks the framing of a CapsuleCmd: in-capsule data offset/length consistency.
