@@ -24,9 +24,11 @@
 //    A well-formed one (hlen 24, 24 <= plen <= 24 + 128) is accepted so that the engine
 //    can read it and close the connection; a malformed one gives Close() (close without
 //    a C2HTermReq).
-//  - Reserved bits and fields (undefined flag bits, ICReq/CapsuleCmd PDO when there is no
-//    data, ICReq DGST bits 7:2) are ignored, as the NVMe base specification allows a
-//    receiver to do; only the digest flags are checked against what was negotiated.
+//  - Reserved bits and fields (undefined flag bits, CapsuleCmd PDO when there is no data,
+//    ICReq DGST bits 7:2) are ignored, as the NVMe base specification allows a receiver to
+//    do. Exceptions, so that HeaderBytes()/DataBytes() stay true for every accepted PDU:
+//    the digest flags (checked against what was negotiated; never set on ICReq or
+//    H2CTermReq) and the PDO of ICReq and H2CTermReq (must be 0).
 //
 // Not checked here, by design: the command's SGL against the in-capsule data (a mismatch
 // is a command error the target returns as a completion status, e.g. Data SGL Length
@@ -65,8 +67,13 @@ constexpr HeaderCheck InvalidField(uint32_t fei) {
   return HeaderCheck::Fail(kFesInvalidHeaderField, fei);
 }
 
+constexpr uint8_t kDigestFlags = kFlagHdgst | kFlagDdgst;
+
+// A termination request carries no digests and its data (the offending PDU header, at
+// most 128 bytes) follows the 24-byte header directly (PDO 0). Anything else: Close().
 HeaderCheck CheckH2CTermReqHeader(const CommonHeader& ch) {
-  if (ch.hlen != kTermReqHlen || ch.plen < kTermReqHlen || ch.plen > kTermReqHlen + kMaxTermReqData) {
+  if ((ch.flags & kDigestFlags) != 0 || ch.hlen != kTermReqHlen || ch.pdo != 0 ||
+      ch.plen < kTermReqHlen || ch.plen > kTermReqHlen + kMaxTermReqData) {
     return HeaderCheck::Close();
   }
   return HeaderCheck::Ok();
@@ -123,8 +130,11 @@ HeaderCheck CheckCommonHeader(const CommonHeader& ch, bool icreq_done, const Con
       return CheckH2CTermReqHeader(ch);
     case kIcReq:
       if (icreq_done) return HeaderCheck::Fail(kFesPduSequenceError, 0);
-      // ICReq carries neither digests nor data: flags and pdo are reserved.
+      // ICReq carries neither digests nor data. Its other flag bits are ignored, but a
+      // digest flag or a PDO would make HeaderBytes()/DataBytes() lie about the framing.
+      if ((ch.flags & kDigestFlags) != 0) return InvalidField(kFeiFlags);
       if (ch.hlen != kIcPduLen) return InvalidField(kFeiHlen);
+      if (ch.pdo != 0) return InvalidField(kFeiPdo);
       if (ch.plen != kIcPduLen) return InvalidField(kFeiPlen);
       return HeaderCheck::Ok();
     case kCapsuleCmd:

@@ -170,8 +170,9 @@ struct ConnParams {
 // connection was initialized (icreq_done) or as the first PDU (!icreq_done).
 // Only the header fields are checked here; type-specific fields are checked by
 // CheckCapsuleCmd / CheckH2CData once the whole header has arrived.
-// When it returns Ok, HeaderBytes(ch) <= kMaxHeaderLen and the PDU's data is bounded by
-// p.in_capsule_data_size / p.maxh2cdata (or kMaxTermReqData for an H2CTermReq).
+// When it returns Ok: HeaderBytes(ch) <= min(plen, kMaxHeaderLen); DataBytes(ch) is the
+// PDU's data, bounded by p.in_capsule_data_size / p.maxh2cdata (0 for ICReq and
+// H2CTermReq); an H2CTermReq's plen - hlen (the offending header) is <= kMaxTermReqData.
 // An H2CTermReq with a sane hlen/plen is Ok at any time (the engine then closes the
 // connection); a malformed one gives Close(). See nvme_tcp.cc for the rule-by-rule FES/FEI.
 HeaderCheck CheckCommonHeader(const CommonHeader& ch, bool icreq_done, const ConnParams& p);

@@ -485,8 +485,20 @@ TEST(CheckCommonHeader, IcReqPlen) {
                        kFesInvalidHeaderField, 4));
 }
 
-TEST(CheckCommonHeader, IcReqReservedFlagsAndPdoIgnored) {
-  EXPECT_TRUE(IsOk(CheckCommonHeader(Ch(kIcReq, 0xFF, 128, 0x55, 128), false, ConnParams{})));
+TEST(CheckCommonHeader, IcReqReservedFlagsIgnored) {
+  EXPECT_TRUE(IsOk(CheckCommonHeader(Ch(kIcReq, 0xFC, 128, 0, 128), false, ConnParams{})));
+}
+
+TEST(CheckCommonHeader, IcReqDigestFlags) {
+  EXPECT_TRUE(Rejected(CheckCommonHeader(Ch(kIcReq, kFlagHdgst, 128, 0, 128), false, ConnParams{}),
+                       kFesInvalidHeaderField, 1));
+  EXPECT_TRUE(Rejected(CheckCommonHeader(Ch(kIcReq, kFlagDdgst, 128, 0, 128), false, ConnParams{}),
+                       kFesInvalidHeaderField, 1));
+}
+
+TEST(CheckCommonHeader, IcReqPdo) {
+  EXPECT_TRUE(Rejected(CheckCommonHeader(Ch(kIcReq, 0, 128, 0x55, 128), false, ConnParams{}),
+                       kFesInvalidHeaderField, 3));
 }
 
 TEST(CheckCommonHeader, Hlen) {
@@ -629,6 +641,8 @@ TEST(CheckCommonHeader, MalformedH2CTermReqClosesWithoutReply) {
   EXPECT_TRUE(ClosedSilently(CheckCommonHeader(Ch(kH2CTermReq, 0, 24, 0, 23), true, p)));
   EXPECT_TRUE(ClosedSilently(CheckCommonHeader(Ch(kH2CTermReq, 0, 24, 0, 153), true, p)));
   EXPECT_TRUE(ClosedSilently(CheckCommonHeader(Ch(kH2CTermReq, 0, 24, 0, 0xFFFFFFFF), false, p)));
+  EXPECT_TRUE(ClosedSilently(CheckCommonHeader(Ch(kH2CTermReq, kFlagHdgst, 24, 0, 28), true, p)));
+  EXPECT_TRUE(ClosedSilently(CheckCommonHeader(Ch(kH2CTermReq, 0, 24, 24, 48), true, p)));
 }
 
 // ---------------------------------------------------------------- CheckIcReq rules
@@ -765,18 +779,23 @@ TEST(CheckCommonHeader, AcceptedHeadersAreBounded) {
                                Params(false, true)};
   uint64_t accepted = 0;
   for (const ConnParams& p : params) {
-    for (uint8_t type : {kCapsuleCmd, kH2CData}) {
+    for (uint8_t type : {kIcReq, kH2CTermReq, kCapsuleCmd, kH2CData}) {
       for (int flags = 0; flags < 4; ++flags) {
         for (int pdo = 0; pdo < 256; ++pdo) {
-          for (uint32_t plen : {0u, 24u, 28u, 72u, 76u, 80u, 100u, 600u, 8300u, 140000u,
+          for (uint32_t plen : {0u, 24u, 28u, 72u, 76u, 80u, 100u, 128u, 152u, 600u, 8300u, 140000u,
                                 0x7FFFFFFFu, 0xFFFFFFFFu}) {
             CommonHeader ch = Ch(type, static_cast<uint8_t>(flags), ExpectedHlen(type),
                                  static_cast<uint8_t>(pdo), plen);
-            if (!CheckCommonHeader(ch, true, p).ok) continue;
+            if (!CheckCommonHeader(ch, type != kIcReq, p).ok) continue;
             ++accepted;
             ASSERT_LE(HeaderBytes(ch), kMaxHeaderLen);
             ASSERT_GE(plen, HeaderBytes(ch));
             const uint32_t data = DataBytes(ch);
+            if (type == kIcReq || type == kH2CTermReq) {
+              ASSERT_EQ(data, 0u);
+              ASSERT_LE(plen - ch.hlen, kMaxTermReqData);
+              continue;
+            }
             const uint32_t limit = type == kCapsuleCmd ? p.in_capsule_data_size : p.maxh2cdata;
             ASSERT_LE(data, limit);
             if (data > 0) {
