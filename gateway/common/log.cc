@@ -1,0 +1,55 @@
+#include "gateway/common/log.h"
+
+#include <sys/time.h>
+#include <time.h>
+
+#include <cstring>
+#include <mutex>
+
+namespace nvmeof {
+namespace {
+std::atomic<int> g_level{static_cast<int>(LogLevel::kInfo)};
+}
+
+LogLevel GetLogLevel() { return static_cast<LogLevel>(g_level.load(std::memory_order_relaxed)); }
+void SetLogLevel(LogLevel l) { g_level.store(static_cast<int>(l)); }
+
+const char* LogLevelName(LogLevel l) {
+  switch (l) {
+    case LogLevel::kDebug: return "DEBUG";
+    case LogLevel::kInfo: return "INFO";
+    case LogLevel::kWarning: return "WARNING";
+    case LogLevel::kError: return "ERROR";
+    case LogLevel::kCritical: return "CRITICAL";
+  }
+  return "?";
+}
+
+bool ParseLogLevel(const std::string& s, LogLevel* out) {
+  std::string v;
+  for (char c : s) v += static_cast<char>(tolower(static_cast<unsigned char>(c)));
+  if (v == "debug") *out = LogLevel::kDebug;
+  else if (v == "info" || v == "notset") *out = LogLevel::kInfo;
+  else if (v == "warning" || v == "warn") *out = LogLevel::kWarning;
+  else if (v == "error") *out = LogLevel::kError;
+  else if (v == "critical") *out = LogLevel::kCritical;
+  else return false;
+  return true;
+}
+
+void LogLine(LogLevel l, const char* fmt, ...) {
+  char msg[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof(msg), fmt, ap);
+  va_end(ap);
+  struct timeval tv;
+  gettimeofday(&tv, nullptr);
+  struct tm tm;
+  gmtime_r(&tv.tv_sec, &tm);
+  char ts[32];
+  strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+  fprintf(stderr, "%s.%03dZ %-7s %s\n", ts, static_cast<int>(tv.tv_usec / 1000), LogLevelName(l), msg);
+}
+
+}  // namespace nvmeof

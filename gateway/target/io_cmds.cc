@@ -1,0 +1,251 @@
+// I/O commands (NVM command set): Read, Write, Flush, Write Zeroes, Dataset Management,
+// Compare, translated to block-device I/O. The hot path: no locks, no allocation.
+#include <chrono>
+#include <cstring>
+
+#include "gateway/common/log.h"
+#include "gateway/target/commands.h"
+#include "gateway/target/controller.h"
+#include "gateway/target/target.h"
+
+namespace nvmeof {
+
+using namespace nvme;
+
+namespace {
+
+inline uint64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// The queue's view of the subsystem's namespaces, refreshed when the subsystem changed.
+NsSnapshot* Snapshot(QueuePair* qp, Controller& c) {
+  NsSnapshot* cur = qp->ns_cache;
+  Subsystem& s = c.subsystem();
+  if (cur && cur->table->gen == s.ns_gen()) return cur;
+  auto* fresh = new NsSnapshot{s.BuildTable(c.hostnqn(), qp->port()), 0, cur};
+  qp->ns_cache = fresh;
+  // Free retired snapshots nobody uses any more.
+  NsSnapshot** link = &fresh->older;
+  while (*link) {
+    NsSnapshot* o = *link;
+    if (o->inflight == 0) {
+      *link = o->older;
+      delete o;
+    } else {
+      link = &o->older;
+    }
+  }
+  return fresh;
+}
+
+void ReleaseSnapshot(QueuePair* qp, NsSnapshot* snap) {
+  if (--snap->inflight || snap == qp->ns_cache) return;
+  for (NsSnapshot** link = &qp->ns_cache->older; *link; link = &(*link)->older) {
+    if (*link == snap) {
+      *link = snap->older;
+      delete snap;
+      return;
+    }
+  }
+}
+
+// Backend errno to NVMe status. Losing the path to the cluster must look like a path error,
+// so a multipath host retries elsewhere instead of failing the I/O.
+nvme::Status FromErrno(int r) {
+  switch (-r) {
+    case 0:
+      return kSuccess;
+    case EILSEQ:
+      return Media(kScCompareFailure);
+    case ERANGE:
+      return Generic(kScLbaOutOfRange);
+    case ENOSPC:
+      return Generic(kScCapacityExceeded);
+    case ESHUTDOWN:
+    case ENOTCONN:
+    case ETIMEDOUT:
+    case ECONNREFUSED:
+    case ECONNRESET:
+    case EHOSTUNREACH:
+    case ENETUNREACH:
+    case EROFS:
+      return Path(kScInternalPathError);
+    case EINVAL:
+      return Generic(kScInvalidField);
+    default:
+      return Generic(kScInternalError, false);
+  }
+}
+
+void Done(Request* req, nvme::Status st) {
+  QueuePair* qp = req->qp;
+  if (req->snap) {
+    ReleaseSnapshot(qp, req->snap);
+    req->snap = nullptr;
+  }
+  qp->inflight--;
+  CompleteWith(qp, req, st);
+}
+
+void AccountAndDone(Request* req) {
+  Namespace* ns = req->ns;
+  int r = req->bio.result;
+  uint64_t ns_elapsed = NowNs() - req->start_ns;
+  NsStats& st = ns->stats();
+  if (r == 0) {
+    switch (req->bio.op) {
+      case BdevOp::kRead:
+        st.read_ops.fetch_add(1, std::memory_order_relaxed);
+        st.read_bytes.fetch_add(req->bio.length, std::memory_order_relaxed);
+        st.read_ns.fetch_add(ns_elapsed, std::memory_order_relaxed);
+        req->c2h_len = req->length;
+        break;
+      case BdevOp::kWrite:
+        st.write_ops.fetch_add(1, std::memory_order_relaxed);
+        st.write_bytes.fetch_add(req->bio.length, std::memory_order_relaxed);
+        st.write_ns.fetch_add(ns_elapsed, std::memory_order_relaxed);
+        break;
+      case BdevOp::kDiscard:
+        st.unmap_ops.fetch_add(1, std::memory_order_relaxed);
+        break;
+      default:
+        break;
+    }
+  } else if (r != -EILSEQ) {
+    st.errors.fetch_add(1, std::memory_order_relaxed);
+    LOG_DEBUG("namespace %u: backend I/O failed: %s", ns->nsid(), strerror(-r));
+  }
+  Done(req, FromErrno(r));
+}
+
+// Dataset Management: one range after the other, reusing the request's single BdevIo.
+void DsmNext(Request* req) {
+  if (req->step > 0 && req->bio.result != 0) return Done(req, FromErrno(req->bio.result));
+  uint32_t nr = (req->cmd.cdw10 & 0xFF) + 1;
+  Namespace* ns = req->ns;
+  while (req->step < nr) {
+    DsmRange range;
+    memcpy(&range, req->data + req->step * sizeof(DsmRange), sizeof(range));
+    req->step++;
+    if (range.nlb == 0) continue;
+    req->bio.op = BdevOp::kDiscard;
+    req->bio.offset = range.slba * ns->block_size();
+    req->bio.length = uint64_t{range.nlb} * ns->block_size();
+    req->bio.iov = nullptr;
+    req->bio.iovcnt = 0;
+    req->bdev_done = DsmNext;
+    ns->stats().unmap_ops.fetch_add(1, std::memory_order_relaxed);
+    ns->dev().submit(&req->bio);
+    return;
+  }
+  Done(req, kSuccess);
+}
+
+void Submit(Request* req, BdevOp op, uint64_t offset, uint64_t length, bool with_data) {
+  req->bio.op = op;
+  req->bio.offset = offset;
+  req->bio.length = length;
+  req->bio.fua = op == BdevOp::kWrite && (req->cmd.cdw12 & kRwFua);
+  if (with_data) {
+    req->iov.iov_base = req->data;
+    req->iov.iov_len = length;
+    req->bio.iov = &req->iov;
+    req->bio.iovcnt = 1;
+  } else {
+    req->bio.iov = nullptr;
+    req->bio.iovcnt = 0;
+  }
+  req->bdev_done = AccountAndDone;
+  req->start_ns = NowNs();
+  req->ns->dev().submit(&req->bio);
+}
+
+}  // namespace
+
+void ExecuteIo(Target& t, QueuePair* qp, Request* req) {
+  Controller& c = *qp->controller();
+  if (!c.enabled()) return CompleteWith(qp, req, Generic(kScCommandSequenceError));
+  const Sqe& cmd = req->cmd;
+  uint8_t op = cmd.opcode;
+  if (op != kIoRead && op != kIoWrite && op != kIoFlush && op != kIoWriteZeroes && op != kIoDatasetManagement &&
+      op != kIoCompare)
+    return CompleteWith(qp, req, Generic(kScInvalidOpcode));
+
+  NsSnapshot* snap = Snapshot(qp, c);
+  const NsTable& table = *snap->table;
+  uint32_t nsid = cmd.nsid;
+  Namespace* ns = nsid < table.by_nsid.size() ? table.by_nsid[nsid].get() : nullptr;
+  if (!ns) return CompleteWith(qp, req, Generic(kScInvalidNamespaceOrFormat));
+  switch (table.ana_state[nsid]) {
+    case kAnaOptimized:
+    case kAnaNonOptimized:
+      break;
+    case kAnaInaccessible:
+      return CompleteWith(qp, req, Path(kScAnaInaccessible));
+    case kAnaPersistentLoss:
+      return CompleteWith(qp, req, Path(kScAnaPersistentLoss));
+    default:
+      return CompleteWith(qp, req, Path(kScAnaTransition));
+  }
+  if (!ns->dev().healthy()) return CompleteWith(qp, req, Path(kScInternalPathError));
+
+  uint32_t bs = ns->block_size();
+  uint64_t nblocks = ns->num_blocks();
+  uint64_t slba = cmd.cdw10 | (static_cast<uint64_t>(cmd.cdw11) << 32);
+  uint64_t nlb = (cmd.cdw12 & 0xFFFF) + 1ull;
+  req->ns = ns;
+
+  switch (op) {
+    case kIoRead:
+    case kIoWrite:
+    case kIoCompare:
+    case kIoWriteZeroes: {
+      if (slba >= nblocks || nlb > nblocks - slba) return CompleteWith(qp, req, Generic(kScLbaOutOfRange));
+      uint64_t bytes = nlb * bs;
+      if (op != kIoWriteZeroes) {
+        uint64_t mdts = (1ull << t.options().mdts) * 4096;
+        if (bytes > mdts) return CompleteWith(qp, req, Generic(kScInvalidField));
+        if (req->length != bytes) return CompleteWith(qp, req, Generic(kScDataSglLengthInvalid));
+      }
+      break;
+    }
+    case kIoDatasetManagement: {
+      uint32_t nr = (cmd.cdw10 & 0xFF) + 1;
+      if (req->length < nr * sizeof(DsmRange)) return CompleteWith(qp, req, Generic(kScDataSglLengthInvalid));
+      if (!(cmd.cdw11 & kDsmAttrDeallocate)) return CompleteWith(qp, req, kSuccess);  // hints only
+      for (uint32_t i = 0; i < nr; i++) {
+        DsmRange r;
+        memcpy(&r, req->data + i * sizeof(DsmRange), sizeof(r));
+        if (r.slba >= nblocks || r.nlb > nblocks - r.slba) return CompleteWith(qp, req, Generic(kScLbaOutOfRange));
+      }
+      if (!ns->dev().info().supports_discard) return CompleteWith(qp, req, kSuccess);
+      break;
+    }
+    default:
+      break;
+  }
+
+  snap->inflight++;
+  req->snap = snap;
+  qp->inflight++;
+  switch (op) {
+    case kIoRead:
+      return Submit(req, BdevOp::kRead, slba * bs, nlb * bs, true);
+    case kIoWrite:
+      return Submit(req, BdevOp::kWrite, slba * bs, nlb * bs, true);
+    case kIoCompare:
+      return Submit(req, BdevOp::kCompare, slba * bs, nlb * bs, true);
+    case kIoWriteZeroes:
+      return Submit(req, BdevOp::kWriteZeroes, slba * bs, nlb * bs, false);
+    case kIoFlush:
+      return Submit(req, BdevOp::kFlush, 0, 0, false);
+    case kIoDatasetManagement:
+      req->step = 0;
+      return DsmNext(req);
+  }
+}
+
+}  // namespace nvmeof

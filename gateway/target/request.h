@@ -1,0 +1,101 @@
+// What the transport hands the target: one command (Request) on one queue (QueuePair).
+//
+// The transport (gateway/engine/tcp_queue.*) owns the bytes: it receives the capsule and
+// any host data into req->data before calling Target::Execute, and sends req->data back
+// (controller-to-host commands) and the completion when the target calls qp->Complete().
+// The target (gateway/target/*) decides what a command does.
+#pragma once
+
+#include <sys/uio.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "gateway/protocol/nvme.h"
+#include "rbd-backend/block_device.h"
+
+namespace nvmeof {
+
+class Controller;
+class Namespace;
+class Reactor;
+struct NsSnapshot;
+class QueuePair;
+
+struct Request {
+  nvme::Sqe cmd{};
+  nvme::Cqe rsp{};
+
+  // Data buffer for the whole transfer (SGL length), owned by the transport.
+  uint8_t* data = nullptr;
+  uint32_t length = 0;    // transfer length from the SGL
+  uint32_t c2h_len = 0;   // controller-to-host bytes the handler produced (<= length)
+  bool host_to_ctrl = false;
+  bool ctrl_to_host = false;
+
+  QueuePair* qp = nullptr;  // set once by the transport
+
+  // Target-side execution state.
+  BdevIo bio;
+  struct iovec iov{};
+  Namespace* ns = nullptr;
+  NsSnapshot* snap = nullptr;
+  void (*bdev_done)(Request*) = nullptr;  // called on the queue's reactor
+  uint64_t start_ns = 0;
+  uint32_t step = 0;  // handler scratch (multi-step commands)
+
+  void SetStatus(nvme::Status s) { rsp.status = s.Encode(); }
+  nvme::Status status() const { return nvme::Status::Decode(rsp.status); }
+};
+
+// Where a connection came in (a listener port).
+struct PortInfo {
+  std::string traddr;
+  std::string trsvcid;
+  uint8_t adrfam = nvme::kAdrfamIpv4;
+  uint16_t portid = 0;
+};
+
+// One NVMe queue pair (= one NVMe/TCP connection). Methods are called on its reactor.
+class QueuePair {
+ public:
+  virtual ~QueuePair() = default;
+
+  // Sends the completion (and, for controller-to-host commands, c2h_len bytes of data).
+  virtual void Complete(Request* req) = 0;
+  // Closes the connection (from any thread; the work runs on the queue's reactor).
+  virtual void Close(const char* reason) = 0;
+  virtual Reactor& reactor() = 0;
+  virtual std::string peer() const = 0;
+
+  const PortInfo& port() const { return port_; }
+  uint16_t qid() const { return qid_; }
+  uint16_t sqsize() const { return sqsize_; }  // 0's based
+  bool sq_flow_disabled() const { return sq_flow_disabled_; }
+  const std::shared_ptr<Controller>& controller() const { return ctrl_; }
+  bool connected() const { return ctrl_ != nullptr; }
+
+  // Set by the Connect handler.
+  void Bind(std::shared_ptr<Controller> c, uint16_t qid, uint16_t sqsize, bool sqflow_disabled) {
+    ctrl_ = std::move(c);
+    qid_ = qid;
+    sqsize_ = sqsize;
+    sq_flow_disabled_ = sqflow_disabled;
+  }
+  void Unbind() { ctrl_.reset(); }
+
+  // Per-queue namespace cache, maintained by the target (see Subsystem::Snapshot).
+  NsSnapshot* ns_cache = nullptr;
+  void* ns_cache_owner = nullptr;
+  uint32_t inflight = 0;  // commands executing in the target
+
+ protected:
+  PortInfo port_;
+  std::shared_ptr<Controller> ctrl_;
+  uint16_t qid_ = 0;
+  uint16_t sqsize_ = 0;
+  bool sq_flow_disabled_ = false;
+};
+
+}  // namespace nvmeof
