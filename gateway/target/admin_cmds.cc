@@ -363,7 +363,11 @@ void GetLogPage(Target& t, QueuePair* qp, Request* req) {
         return CompleteWith(qp, req, CmdSpecific(kScInvalidLogPage));
     }
   }
-  if (offset > page.size()) return CompleteWith(qp, req, Generic(kScInvalidField));
+  // Variable-size pages (ANA, discovery) read as zeroes past their current end: hosts size
+  // their reads for the largest possible page and fetch it in chunks. Fixed-size pages
+  // reject an offset beyond their end.
+  bool variable = lid == kLogAna || lid == kLogDiscovery;
+  if (!variable && offset >= page.size()) return CompleteWith(qp, req, Generic(kScInvalidField));
   Reply(req, page.data(), page.size(), offset);
   req->c2h_len = static_cast<uint32_t>(numd * 4);
   CompleteWith(qp, req, kSuccess);
