@@ -1,0 +1,1267 @@
+#include "cli/gwcli.h"
+
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <ostream>
+#include <sstream>
+
+#include "api/gateway.pb.h"
+#include "api/validate.h"
+#include "cli/output.h"
+
+#ifndef NVMEOF_VERSION_STRING
+#define NVMEOF_VERSION_STRING "0.0.0"
+#endif
+
+namespace nvmeof::cli {
+namespace {
+
+// ---------------------------------------------------------------------------
+// Invocation context: global options, output routing, transport.
+// ---------------------------------------------------------------------------
+
+struct Globals {
+  std::string format = "text";  // text | json | yaml | plain
+  std::string output = "log";   // log (everything on stderr, like the reference) | stdio
+  std::string log_level = "info";
+  std::string server_address = "localhost";
+  int server_port = 5500;
+  std::string client_key, client_cert, server_cert;  // paths
+  bool verbose = false;
+};
+
+// A command line mistake detected after parsing: "error: <msg>", exit 2.
+struct UsageError {
+  std::string message;
+};
+
+int LogLevelValue(const std::string& name) {
+  static const std::map<std::string, int> levels = {
+      {"debug", 10}, {"info", 20}, {"warning", 30}, {"error", 40}, {"critical", 50}};
+  const auto it = levels.find(name);
+  return it == levels.end() ? 20 : it->second;
+}
+
+std::string Lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+std::string Upper(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return s;
+}
+
+const char* GrpcCodeName(grpc::StatusCode code) {
+  switch (code) {
+    case grpc::StatusCode::OK: return "OK";
+    case grpc::StatusCode::CANCELLED: return "CANCELLED";
+    case grpc::StatusCode::UNKNOWN: return "UNKNOWN";
+    case grpc::StatusCode::INVALID_ARGUMENT: return "INVALID_ARGUMENT";
+    case grpc::StatusCode::DEADLINE_EXCEEDED: return "DEADLINE_EXCEEDED";
+    case grpc::StatusCode::NOT_FOUND: return "NOT_FOUND";
+    case grpc::StatusCode::ALREADY_EXISTS: return "ALREADY_EXISTS";
+    case grpc::StatusCode::PERMISSION_DENIED: return "PERMISSION_DENIED";
+    case grpc::StatusCode::RESOURCE_EXHAUSTED: return "RESOURCE_EXHAUSTED";
+    case grpc::StatusCode::FAILED_PRECONDITION: return "FAILED_PRECONDITION";
+    case grpc::StatusCode::ABORTED: return "ABORTED";
+    case grpc::StatusCode::OUT_OF_RANGE: return "OUT_OF_RANGE";
+    case grpc::StatusCode::UNIMPLEMENTED: return "UNIMPLEMENTED";
+    case grpc::StatusCode::INTERNAL: return "INTERNAL";
+    case grpc::StatusCode::UNAVAILABLE: return "UNAVAILABLE";
+    case grpc::StatusCode::DATA_LOSS: return "DATA_LOSS";
+    case grpc::StatusCode::UNAUTHENTICATED: return "UNAUTHENTICATED";
+    default: return "UNKNOWN";
+  }
+}
+
+std::string DescribeRpcError(const grpc::Status& s) {
+  return std::string("gRPC error ") + GrpcCodeName(s.error_code()) + ": " + s.error_message();
+}
+
+class Ctx {
+ public:
+  Ctx(Globals g, std::ostream& out, std::ostream& err, const TransportFactory& factory,
+      ConnectOptions connect)
+      : g_(std::move(g)), out_(out), err_(err), factory_(factory), connect_(std::move(connect)) {}
+
+  const Globals& g() const { return g_; }
+  bool text() const { return g_.format == "text" || g_.format == "plain"; }
+  TableStyle style() const { return g_.format == "text" ? TableStyle::kGrid : TableStyle::kPlain; }
+
+  // Normal output (the reference's logger.info / print).
+  void Out(const std::string& s) {
+    if (g_.output == "stdio") {
+      out_ << s << '\n';
+    } else if (LogLevelValue(g_.log_level) <= 20) {
+      err_ << s << '\n';
+    }
+    out_.flush();
+    err_.flush();
+  }
+  // Error output (the reference's logger.error / print to stderr).
+  void Err(const std::string& s) {
+    if (g_.output == "stdio" || LogLevelValue(g_.log_level) <= 40) err_ << s << '\n';
+    err_.flush();
+  }
+
+  // The JSON or YAML rendering of a reply (--format json|yaml).
+  void Dump(const google::protobuf::Message& m) {
+    if (g_.format == "json") {
+      Out(MessageToJson(m));
+    } else {
+      std::string y = MessageToYaml(m);
+      while (!y.empty() && y.back() == '\n') y.pop_back();
+      Out(y);
+    }
+  }
+
+  void set_connect(ConnectOptions connect) {
+    connect_ = std::move(connect);
+    transport_.reset();
+  }
+
+  Transport& transport() {
+    if (!transport_) transport_ = factory_(connect_);
+    return *transport_;
+  }
+
+ private:
+  Globals g_;
+  std::ostream& out_;
+  std::ostream& err_;
+  const TransportFactory& factory_;
+  ConnectOptions connect_;
+  std::unique_ptr<Transport> transport_;
+};
+
+// Calls an RPC; a transport failure becomes a reply with status EINVAL and
+// "<failure>:\n<gRPC error>", like the reference CLI.
+template <typename Rep, typename Req>
+Rep Invoke(Ctx& c, const char* method, const Req& req, const std::string& failure) {
+  Rep rep;
+  const grpc::Status s = c.transport().Call(method, req, &rep);
+  if (!s.ok()) {
+    rep.Clear();
+    rep.set_status(EINVAL);
+    rep.set_error_message(failure + ":\n" + DescribeRpcError(s));
+  }
+  return rep;
+}
+
+// Prints a reply: the success text (text/plain) or error_message, or the
+// reply itself (json/yaml). Returns the exit code.
+template <typename Rep, typename F>
+int Report(Ctx& c, const Rep& rep, F&& on_success) {
+  if (c.text()) {
+    if (rep.status() == 0)
+      on_success();
+    else
+      c.Err(rep.error_message());
+  } else {
+    c.Dump(rep);
+  }
+  return rep.status();
+}
+
+std::string QosValue(std::uint64_t v) { return v == 0 ? "unlimited" : std::to_string(v); }
+
+std::uint64_t SizeArg(const std::string& text) {
+  auto r = api::ParseSize(text);
+  if (!r.ok()) throw UsageError{r.status().message()};
+  return *r;
+}
+
+void RequirePositive(long long v, const char* what) {
+  if (v <= 0) throw UsageError{std::string(what) + " value must be positive"};
+}
+
+std::uint32_t NsidArg(long long nsid) {
+  RequirePositive(nsid, "nsid");
+  if (nsid > 0xfffffffeLL) throw UsageError{"nsid value must be smaller than 4294967295"};
+  return static_cast<std::uint32_t>(nsid);
+}
+
+std::string FormatAdrfam(AddressFamily f) { return f == ipv6 ? "IPv6" : "IPv4"; }
+
+// ---------------------------------------------------------------------------
+// Commands. Each action parses into an Args struct; its handler runs after a
+// successful parse.
+// ---------------------------------------------------------------------------
+
+using Handler = std::function<int(Ctx&)>;
+
+std::string ChoicesText(const std::vector<std::string>& names) {
+  std::string s;
+  for (const auto& n : names) s += (s.empty() ? "'" : ", '") + n + "'";
+  return s;
+}
+
+// ---- version / gw / spdk_log_level ----
+
+gateway_info GetGatewayInfo(Ctx& c, const std::string& failure) {
+  get_gateway_info_req req;
+  // The reference sends its version; an empty one is accepted by every
+  // gateway version while an "older" one is refused, so only an explicit
+  // NVMEOF_VERSION is sent.
+  if (const char* v = std::getenv("NVMEOF_VERSION"); v && *v) req.set_cli_version(v);
+  auto rep = Invoke<gateway_info>(c, "get_gateway_info", req, failure);
+  return rep;
+}
+
+int GwInfo(Ctx& c) {
+  const gateway_info info = GetGatewayInfo(c, "Failure getting gateway's information");
+  if (c.text()) {
+    if (info.status() == 0) {
+      if (!info.cli_version().empty()) c.Out("CLI's version: " + info.cli_version());
+      if (!info.version().empty()) c.Out("Gateway's version: " + info.version());
+      if (!info.name().empty()) c.Out("Gateway's name: " + info.name());
+      if (!info.group().empty()) c.Out("Gateway's group: " + info.group());
+      if (!info.hostname().empty()) c.Out("Gateway's host name: " + info.hostname());
+      c.Out("Gateway's load balancing group: " + std::to_string(info.load_balancing_group()));
+      c.Out("Gateway's address: " + info.addr());
+      c.Out("Gateway's port: " + info.port());
+      if (info.has_spdk_version() && !info.spdk_version().empty())
+        c.Out("SPDK version: " + info.spdk_version());
+      if (!info.bool_status()) c.Err("Getting gateway's information returned status mismatch");
+    } else {
+      c.Err(info.error_message());
+      if (info.bool_status()) c.Err("Getting gateway's information returned status mismatch");
+    }
+  } else {
+    c.Dump(info);
+  }
+  return info.status();
+}
+
+int GwVersion(Ctx& c) {
+  const gateway_info info = GetGatewayInfo(c, "Failure getting gateway's version");
+  gw_version ver;
+  ver.set_status(info.status());
+  ver.set_error_message(info.error_message());
+  ver.set_version(info.version());
+  return Report(c, ver, [&] { c.Out("Gateway's version: " + ver.version()); });
+}
+
+int GwGetLogLevel(Ctx& c) {
+  const auto rep = Invoke<gateway_log_level_info>(c, "get_gateway_log_level",
+                                                  get_gateway_log_level_req(),
+                                                  "Failure getting gateway log level");
+  return Report(c, rep, [&] {
+    c.Out("Gateway log level is \"" + GwLogLevel_Name(rep.log_level()) + "\"");
+  });
+}
+
+int GwSetLogLevel(Ctx& c, const std::string& level_in) {
+  const std::string level = Lower(level_in);
+  GwLogLevel value;
+  if (!GwLogLevel_Parse(level, &value) || value == notset)
+    throw UsageError{"invalid log level " + level_in};
+  set_gateway_log_level_req req;
+  req.set_log_level(value);
+  const auto rep = Invoke<req_status>(c, "set_gateway_log_level", req,
+                                      "Failure setting gateway log level");
+  return Report(c, rep,
+                [&] { c.Out("Set gateway log level to \"" + level + "\": Successful"); });
+}
+
+int SpdkLogGet(Ctx& c) {
+  const auto rep = Invoke<spdk_nvmf_log_flags_and_level_info>(
+      c, "get_spdk_nvmf_log_flags_and_level", get_spdk_nvmf_log_flags_and_level_req(),
+      "Failure getting SPDK log levels and nvmf log flags");
+  return Report(c, rep, [&] {
+    for (const auto& f : rep.nvmf_log_flags())
+      c.Out("SPDK nvmf log flag \"" + f.name() + "\" is " + (f.enabled() ? "enabled" : "disabled"));
+    c.Out("SPDK log level is " + LogLevel_Name(rep.log_level()));
+    c.Out("SPDK log print level is " + LogLevel_Name(rep.log_print_level()));
+  });
+}
+
+int SpdkLogSet(Ctx& c, const std::string& level, const std::string& print) {
+  set_spdk_nvmf_logs_req req;
+  LogLevel v;
+  if (!level.empty()) {
+    if (!LogLevel_Parse(Upper(level), &v)) throw UsageError{"invalid log level " + level};
+    req.set_log_level(v);
+  }
+  if (!print.empty()) {
+    if (!LogLevel_Parse(Upper(print), &v)) throw UsageError{"invalid log level " + print};
+    req.set_print_level(v);
+  }
+  const auto rep = Invoke<req_status>(c, "set_spdk_nvmf_logs", req,
+                                      "Failure setting SPDK log levels and nvmf log flags");
+  return Report(c, rep, [&] { c.Out("Set SPDK log levels and nvmf log flags: Successful"); });
+}
+
+int SpdkLogDisable(Ctx& c) {
+  const auto rep = Invoke<req_status>(c, "disable_spdk_nvmf_logs", disable_spdk_nvmf_logs_req(),
+                                      "Failure disabling SPDK nvmf log flags");
+  return Report(c, rep, [&] { c.Out("Disable SPDK nvmf log flags: Successful"); });
+}
+
+// ---- subsystem ----
+
+struct SubsystemArgs {
+  std::string nqn, serial;
+  long long max_namespaces = 0;
+  CLI::Option* max_ns_opt = nullptr;
+  bool no_group_append = false;
+  bool force = false;
+};
+
+int SubsystemAdd(Ctx& c, const SubsystemArgs& a) {
+  long long max_ns = 256;
+  if (a.max_ns_opt && a.max_ns_opt->count() > 0) max_ns = a.max_namespaces;
+  if (max_ns <= 0) throw UsageError{"--max-namespaces value must be positive"};
+  if (max_ns > 0xffffffffLL) throw UsageError{"--max-namespaces value is too large"};
+  if (api::IsDiscoveryNqn(a.nqn)) throw UsageError{"Can't add a discovery subsystem"};
+  create_subsystem_req req;
+  req.set_subsystem_nqn(a.nqn);
+  req.set_serial_number(a.serial);
+  req.set_max_namespaces(static_cast<std::uint32_t>(max_ns));
+  req.set_enable_ha(true);
+  req.set_no_group_append(a.no_group_append);
+  const auto rep = Invoke<subsys_status>(c, "create_subsystem", req,
+                                         "Failure adding subsystem " + a.nqn);
+  const std::string nqn = rep.nqn().empty() ? a.nqn : rep.nqn();
+  return Report(c, rep, [&] { c.Out("Adding subsystem " + nqn + ": Successful"); });
+}
+
+int SubsystemDel(Ctx& c, const SubsystemArgs& a) {
+  if (api::IsDiscoveryNqn(a.nqn)) throw UsageError{"Can't delete a discovery subsystem"};
+  delete_subsystem_req req;
+  req.set_subsystem_nqn(a.nqn);
+  req.set_force(a.force);
+  const auto rep = Invoke<req_status>(c, "delete_subsystem", req,
+                                      "Failure deleting subsystem " + a.nqn);
+  return Report(c, rep, [&] { c.Out("Deleting subsystem " + a.nqn + ": Successful"); });
+}
+
+int SubsystemList(Ctx& c, const SubsystemArgs& a) {
+  list_subsystems_req req;
+  if (!a.nqn.empty()) req.set_subsystem_nqn(a.nqn);
+  if (!a.serial.empty()) req.set_serial_number(a.serial);
+  const auto rep = Invoke<subsystems_info_cli>(c, "list_subsystems", req,
+                                               "Failure listing subsystems");
+  if (!c.text()) {
+    c.Dump(rep);
+    return rep.status();
+  }
+  if (rep.status() != 0) {
+    c.Err(rep.error_message());
+    return rep.status();
+  }
+  std::vector<std::vector<Cell>> rows;
+  for (const auto& s : rep.subsystems()) {
+    if (!a.nqn.empty() && a.nqn != s.nqn()) {
+      c.Err("Failure listing subsystem " + a.nqn + ": Got subsystem " + s.nqn() + " instead");
+      return ENODEV;
+    }
+    if (!a.serial.empty() && a.serial != s.serial_number()) {
+      c.Err("Failure listing subsystem with serial number " + a.serial + ": Got serial number " +
+            s.serial_number() + " instead");
+      return ENODEV;
+    }
+    rows.push_back({s.subtype(), s.nqn(), s.enable_ha() ? "enabled" : "disabled",
+                    s.serial_number(),
+                    std::to_string(s.min_cntlid()) + "-" + std::to_string(s.max_cntlid()),
+                    s.namespace_count(), s.max_namespaces()});
+  }
+  if (rows.empty()) {
+    if (!a.nqn.empty())
+      c.Out("No subsystem " + a.nqn);
+    else if (!a.serial.empty())
+      c.Out("No subsystem with serial number " + a.serial);
+    else
+      c.Out("No subsystems");
+    return 0;
+  }
+  std::string prefix = a.nqn.empty() ? "Subsystems" : "Subsystem " + a.nqn;
+  if (!a.serial.empty()) prefix += " with serial number " + a.serial;
+  c.Out(prefix + ":\n" +
+        RenderTable({"Subtype", "NQN", "HA State", "Serial\nNumber", "Controller IDs",
+                     "Namespace\nCount", "Max\nNamespaces"},
+                    rows, c.style()));
+  return 0;
+}
+
+// ---- listener ----
+
+struct ListenerArgs {
+  std::string nqn, host_name, traddr, adrfam;
+  long long trsvcid = 0;
+  CLI::Option* trsvcid_opt = nullptr;
+  bool secure = false;
+  bool force = false;
+};
+
+AddressFamily AdrfamArg(const std::string& s) {
+  if (s.empty() || Lower(s) == "ipv4") return ipv4;
+  if (Lower(s) == "ipv6") return ipv6;
+  throw UsageError{"argument --adrfam/-f: invalid choice: '" + s + "' (choose from 'ipv4', 'ipv6')"};
+}
+
+int ListenerAdd(Ctx& c, const ListenerArgs& a) {
+  long long port = 4420;
+  if (a.trsvcid_opt && a.trsvcid_opt->count() > 0) port = a.trsvcid;
+  if (Status s = api::ValidatePort(port); !s.ok()) throw UsageError{s.message()};
+  const AddressFamily fam = AdrfamArg(a.adrfam);
+  const std::string traddr = api::EscapeAddressIfIpv6(a.traddr);
+  create_listener_req req;
+  req.set_nqn(a.nqn);
+  req.set_host_name(a.host_name);
+  req.set_traddr(traddr);
+  req.set_adrfam(fam);
+  req.set_trsvcid(static_cast<std::uint32_t>(port));
+  req.set_secure(a.secure);
+  const std::string where = a.nqn + " listener at " + traddr + ":" + std::to_string(port);
+  const auto rep = Invoke<req_status>(c, "create_listener", req, "Failure adding " + where);
+  return Report(c, rep, [&] { c.Out("Adding " + where + ": Successful"); });
+}
+
+int ListenerDel(Ctx& c, const ListenerArgs& a) {
+  if (Status s = api::ValidatePort(a.trsvcid); !s.ok()) throw UsageError{s.message()};
+  const AddressFamily fam = AdrfamArg(a.adrfam);
+  if (a.host_name == "*" && !a.force)
+    throw UsageError{"must use --force when setting host name to *"};
+  const std::string traddr = api::EscapeAddressIfIpv6(a.traddr);
+  delete_listener_req req;
+  req.set_nqn(a.nqn);
+  req.set_host_name(a.host_name);
+  req.set_traddr(traddr);
+  req.set_adrfam(fam);
+  req.set_trsvcid(static_cast<std::uint32_t>(a.trsvcid));
+  req.set_force(a.force);
+  const std::string what = "listener " + traddr + ":" + std::to_string(a.trsvcid) + " from " + a.nqn;
+  const auto rep = Invoke<req_status>(c, "delete_listener", req, "Failure deleting " + what);
+  return Report(c, rep, [&] {
+    const std::string host_msg =
+        a.host_name == "*" ? "for all hosts" : "for host " + a.host_name;
+    c.Out("Deleting " + what + " " + host_msg + ": Successful");
+  });
+}
+
+int ListenerList(Ctx& c, const ListenerArgs& a) {
+  list_listeners_req req;
+  req.set_subsystem(a.nqn);
+  const auto rep = Invoke<listeners_info>(c, "list_listeners", req, "Failure listing listeners");
+  return Report(c, rep, [&] {
+    std::vector<std::vector<Cell>> rows;
+    for (const auto& l : rep.listeners())
+      rows.push_back({l.host_name(), l.trtype(), FormatAdrfam(l.adrfam()),
+                      l.traddr() + ":" + std::to_string(l.trsvcid()), l.secure() ? "Yes" : "No"});
+    if (rows.empty()) {
+      c.Out("No listeners for " + a.nqn);
+      return;
+    }
+    c.Out("Listeners for " + a.nqn + ":\n" +
+          RenderTable({"Host", "Transport", "Address Family", "Address", "Secure"}, rows,
+                      c.style()));
+  });
+}
+
+// ---- host ----
+
+struct HostArgs {
+  std::string nqn;
+  std::vector<std::string> hosts;
+  std::string psk, dhchap_key, dhchap_ctrlr_key;
+};
+
+int HostAdd(Ctx& c, const HostArgs& a) {
+  if (!a.psk.empty()) {
+    if (a.hosts.size() > 1)
+      throw UsageError{"Can't have more than one host NQN when PSK keys are used"};
+    if (!a.dhchap_key.empty()) throw UsageError{"PSK and DH-HMAC-CHAP keys are mutually exclusive"};
+  }
+  if (!a.dhchap_key.empty() && a.hosts.size() > 1)
+    throw UsageError{"Can't have more than one host NQN when DH-HMAC-CHAP keys are used"};
+  if (!a.dhchap_ctrlr_key.empty() && a.dhchap_key.empty())
+    throw UsageError{"DH-HMAC-CHAP controller keys can not be used without DH-HMAC-CHAP keys"};
+  int rc = 0;
+  for (const auto& h : a.hosts) {
+    if (h == "*" && !a.psk.empty()) throw UsageError{"PSK key is only allowed for specific hosts"};
+    if (h == "*" && !a.dhchap_key.empty())
+      throw UsageError{"DH-HMAC-CHAP key is only allowed for specific hosts"};
+    add_host_req req;
+    req.set_subsystem_nqn(a.nqn);
+    req.set_host_nqn(h);
+    if (!a.psk.empty()) req.set_psk(a.psk);
+    if (!a.dhchap_key.empty()) req.set_dhchap_key(a.dhchap_key);
+    if (!a.dhchap_ctrlr_key.empty()) req.set_dhchap_ctrlr_key(a.dhchap_ctrlr_key);
+    const std::string failure = h == "*" ? "Failure allowing open host access to " + a.nqn
+                                         : "Failure adding host " + h + " to " + a.nqn;
+    const auto rep = Invoke<req_status>(c, "add_host", req, failure);
+    const int one = Report(c, rep, [&] {
+      c.Out(h == "*" ? "Allowing open host access to " + a.nqn + ": Successful"
+                     : "Adding host " + h + " to " + a.nqn + ": Successful");
+    });
+    if (rc == 0) rc = one;
+  }
+  return rc;
+}
+
+int HostDel(Ctx& c, const HostArgs& a) {
+  int rc = 0;
+  for (const auto& h : a.hosts) {
+    remove_host_req req;
+    req.set_subsystem_nqn(a.nqn);
+    req.set_host_nqn(h);
+    const std::string failure = h == "*" ? "Failure disabling open host access to " + a.nqn
+                                         : "Failure removing host " + h + " access to " + a.nqn;
+    const auto rep = Invoke<req_status>(c, "remove_host", req, failure);
+    const int one = Report(c, rep, [&] {
+      c.Out(h == "*" ? "Disabling open host access to " + a.nqn + ": Successful"
+                     : "Removing host " + h + " access from " + a.nqn + ": Successful");
+    });
+    if (rc == 0) rc = one;
+  }
+  return rc;
+}
+
+int HostList(Ctx& c, const HostArgs& a) {
+  list_hosts_req req;
+  req.set_subsystem(a.nqn);
+  const auto rep = Invoke<hosts_info>(c, "list_hosts", req, "Failure listing hosts");
+  return Report(c, rep, [&] {
+    std::vector<std::vector<Cell>> rows;
+    if (rep.allow_any_host()) rows.push_back({"Any host", "n/a", "n/a"});
+    for (const auto& h : rep.hosts())
+      rows.push_back({h.nqn(), h.use_psk() ? "Yes" : "No", h.use_dhchap() ? "Yes" : "No"});
+    if (rows.empty()) {
+      c.Out("No hosts are allowed to access " + a.nqn);
+      return;
+    }
+    c.Out("Hosts allowed to access " + a.nqn + ":\n" +
+          RenderTable({"Host NQN", "Uses PSK", "Uses DHCHAP"}, rows, c.style(),
+                      StringAlign::kCenter));
+  });
+}
+
+// ---- connection ----
+
+int ConnectionList(Ctx& c, const std::string& nqn) {
+  list_connections_req req;
+  req.set_subsystem(nqn);
+  const auto rep = Invoke<connections_info>(c, "list_connections", req,
+                                            "Failure listing connections");
+  return Report(c, rep, [&] {
+    std::vector<std::vector<Cell>> rows;
+    for (const auto& k : rep.connections()) {
+      const bool up = k.connected();
+      rows.push_back({k.nqn(), up ? k.traddr() + ":" + std::to_string(k.trsvcid()) : "<n/a>",
+                      up ? "Yes" : "No", up ? Cell(k.qpairs_count()) : Cell("<n/a>"),
+                      up ? Cell(k.controller_id()) : Cell("<n/a>"),
+                      up ? (k.secure() ? "Yes" : "No") : "<n/a>", k.use_psk() ? "Yes" : "No",
+                      k.use_dhchap() ? "Yes" : "No"});
+    }
+    if (rows.empty()) {
+      c.Out("No connections for " + nqn);
+      return;
+    }
+    c.Out("Connections for " + nqn + ":\n" +
+          RenderTable({"Host NQN", "Address", "Connected", "QPairs Count", "Controller ID",
+                       "Secure", "Uses\nPSK", "Uses\nDHCHAP"},
+                      rows, c.style()));
+  });
+}
+
+// ---- namespace ----
+
+struct NsArgs {
+  std::string nqn, uuid, pool, image, size, memory_size, file;
+  long long nsid = 0;
+  CLI::Option* nsid_opt = nullptr;
+  bool create_image = false;
+  long long block_size = 512;
+  long long lb_group = 0;
+  bool force = false;
+  bool no_auto_visible = false;
+  long long rw_ios = 0, rw_mb = 0, r_mb = 0, w_mb = 0;
+  CLI::Option *rw_ios_opt = nullptr, *rw_mb_opt = nullptr, *r_mb_opt = nullptr,
+              *w_mb_opt = nullptr;
+  std::vector<std::string> hosts;
+};
+
+bool Given(const CLI::Option* o) { return o != nullptr && o->count() > 0; }
+
+int NsAdd(Ctx& c, const NsArgs& a) {
+  if (a.block_size <= 0) throw UsageError{"block-size value must be positive"};
+  if (a.block_size > 0xffffffffLL) throw UsageError{"block-size value is too large"};
+  if (a.lb_group < 0) throw UsageError{"load-balancing-group value must be positive"};
+  if (a.lb_group > 0x7fffffffLL) throw UsageError{"load-balancing-group value is too large"};
+  if (Given(a.nsid_opt)) NsidArg(a.nsid);
+
+  const bool memory = !a.memory_size.empty();
+  const bool file = !a.file.empty();
+  const bool rbd = !a.pool.empty() || !a.image.empty();
+  if (memory + file + rbd > 1)
+    throw UsageError{"--rbd-pool/--rbd-image, --memory-size and --file are mutually exclusive"};
+  if (!memory && !file && (a.pool.empty() || a.image.empty()))
+    throw UsageError{
+        "the following arguments are required: --rbd-pool/-p, --rbd-image/-i "
+        "(or --memory-size, or --file)"};
+
+  namespace_add_req req;
+  req.set_subsystem_nqn(a.nqn);
+  if (Given(a.nsid_opt)) req.set_nsid(static_cast<std::uint32_t>(a.nsid));
+  req.set_block_size(static_cast<std::uint32_t>(a.block_size));
+  if (!a.uuid.empty()) req.set_uuid(a.uuid);
+  req.set_anagrpid(static_cast<std::int32_t>(a.lb_group));
+  req.set_force(a.force);
+  req.set_no_auto_visible(a.no_auto_visible);
+
+  if (memory) {
+    if (a.create_image) throw UsageError{"--rbd-create-image can't be used with --memory-size"};
+    if (!a.size.empty()) throw UsageError{"--size can't be used with --memory-size"};
+    const std::uint64_t bytes = SizeArg(a.memory_size);
+    if (bytes == 0) throw UsageError{"memory-size value must be positive"};
+    req.set_backend("memory");
+    req.set_memory_size(bytes);
+  } else if (file) {
+    if (a.create_image) throw UsageError{"--rbd-create-image can't be used with --file"};
+    req.set_backend("file");
+    req.set_file_path(a.file);
+    if (!a.size.empty()) {
+      const std::uint64_t bytes = SizeArg(a.size);
+      if (bytes == 0) throw UsageError{"size value must be positive"};
+      req.set_file_size(bytes);
+    }
+  } else {
+    req.set_rbd_pool_name(a.pool);
+    req.set_rbd_image_name(a.image);
+    req.set_create_image(a.create_image);
+    std::uint64_t bytes = 0;
+    if (a.create_image) {
+      if (a.size.empty())
+        throw UsageError{
+            "--size argument is mandatory for add command when RBD image creation is enabled"};
+      // A leading '-' is a negative size: the reference's message for it.
+      if (a.size.find_first_not_of(" ") != std::string::npos &&
+          a.size[a.size.find_first_not_of(" ")] == '-')
+        throw UsageError{"size value must be positive"};
+      bytes = SizeArg(a.size);
+      if (Status s = api::ValidateImageSize(bytes); !s.ok())
+        throw UsageError{s.message() == "image size must be aligned to MiBs"
+                             ? "size value must be aligned to MiBs"
+                             : s.message()};
+    } else if (!a.size.empty()) {
+      throw UsageError{
+          "--size argument is not allowed for add command when RBD image creation is disabled"};
+    }
+    req.set_size(bytes);
+  }
+
+  const std::string nsid_msg = Given(a.nsid_opt) ? "using NSID " + std::to_string(a.nsid) + " " : "";
+  const auto rep = Invoke<nsid_status>(c, "namespace_add", req,
+                                       "Failure adding namespace " + nsid_msg + "to " + a.nqn);
+  return Report(c, rep, [&] {
+    c.Out("Adding namespace " + std::to_string(rep.nsid()) + " to " + a.nqn + ": Successful");
+  });
+}
+
+int NsDel(Ctx& c, const NsArgs& a) {
+  namespace_delete_req req;
+  req.set_subsystem_nqn(a.nqn);
+  req.set_nsid(NsidArg(a.nsid));
+  const auto rep = Invoke<req_status>(c, "namespace_delete", req, "Failure deleting namespace");
+  return Report(c, rep, [&] {
+    c.Out("Deleting namespace " + std::to_string(a.nsid) + " from " + a.nqn + ": Successful");
+  });
+}
+
+int NsResize(Ctx& c, const NsArgs& a) {
+  const std::uint32_t nsid = NsidArg(a.nsid);
+  const auto first = a.size.find_first_not_of(" ");
+  if (first != std::string::npos && a.size[first] == '-')
+    throw UsageError{"size value must be positive"};
+  const std::uint64_t bytes = SizeArg(a.size);
+  if (bytes == 0) throw UsageError{"size value must be positive"};
+  constexpr std::uint64_t kMiB = 1024 * 1024;
+  if (bytes % kMiB) throw UsageError{"size value must be aligned to MiBs"};
+  namespace_resize_req req;
+  req.set_subsystem_nqn(a.nqn);
+  req.set_nsid(nsid);
+  req.set_new_size(bytes / kMiB);
+  const auto rep = Invoke<req_status>(c, "namespace_resize", req, "Failure resizing namespace");
+  return Report(c, rep, [&] {
+    c.Out("Resizing namespace " + std::to_string(nsid) + " in " + a.nqn + " to " +
+          api::FormatSize(bytes) + ": Successful");
+  });
+}
+
+int NsList(Ctx& c, const NsArgs& a) {
+  list_namespaces_req req;
+  req.set_subsystem(a.nqn);
+  const bool by_nsid = Given(a.nsid_opt);
+  if (by_nsid) req.set_nsid(NsidArg(a.nsid));
+  if (!a.uuid.empty()) req.set_uuid(a.uuid);
+  const auto rep = Invoke<namespaces_info>(c, "list_namespaces", req,
+                                           "Failure listing namespaces");
+  if (!c.text()) {
+    c.Dump(rep);
+    return rep.status();
+  }
+  if (rep.status() != 0) {
+    c.Err(rep.error_message());
+    return rep.status();
+  }
+  if (by_nsid && rep.namespaces_size() > 1)
+    c.Err("Got more than one namespace for NSID " + std::to_string(a.nsid));
+  if (!a.uuid.empty() && rep.namespaces_size() > 1)
+    c.Err("Got more than one namespace for UUID " + a.uuid);
+  std::vector<std::vector<Cell>> rows;
+  for (const auto& ns : rep.namespaces()) {
+    if (by_nsid && static_cast<long long>(ns.nsid()) != a.nsid) {
+      c.Err("Failure listing namespace " + std::to_string(a.nsid) + ": Got namespace " +
+            std::to_string(ns.nsid()) + " instead");
+      return ENODEV;
+    }
+    if (!a.uuid.empty() && a.uuid != ns.uuid()) {
+      c.Err("Failure listing namespace with UUID " + a.uuid + ": Got namespace " + ns.uuid() +
+            " instead");
+      return ENODEV;
+    }
+    std::string visibility = "All Hosts";
+    if (ns.no_auto_visible()) {
+      if (ns.hosts_size() == 0) {
+        visibility = "Selective";
+      } else {
+        visibility.clear();
+        for (const auto& h : ns.hosts())
+          visibility += (visibility.empty() ? "" : "\n") + BreakString(h, ':', 2);
+      }
+    }
+    std::string image = ns.rbd_pool_name() + "/" + ns.rbd_image_name();
+    if (ns.has_backend() && ns.backend() == "memory") image = "<memory>";
+    if (ns.has_backend() && ns.backend() == "file") image = ns.file_path();
+    rows.push_back({ns.nsid(), BreakString(ns.bdev_name(), '-', 2), image,
+                    api::FormatSize(ns.rbd_image_size()), api::FormatSize(ns.block_size()),
+                    BreakString(ns.uuid(), '-', 3),
+                    ns.load_balancing_group() == 0 ? Cell("<n/a>") : Cell(ns.load_balancing_group()),
+                    visibility, QosValue(ns.rw_ios_per_second()),
+                    QosValue(ns.rw_mbytes_per_second()), QosValue(ns.r_mbytes_per_second()),
+                    QosValue(ns.w_mbytes_per_second())});
+  }
+  if (rows.empty()) {
+    if (by_nsid)
+      c.Out("No namespace " + std::to_string(a.nsid) + " in subsystem " + a.nqn);
+    else if (!a.uuid.empty())
+      c.Out("No namespace with UUID " + a.uuid + " in subsystem " + a.nqn);
+    else
+      c.Out("No namespaces in subsystem " + a.nqn);
+    return 0;
+  }
+  std::string prefix = "Namespaces in";
+  if (by_nsid)
+    prefix = "Namespace " + std::to_string(a.nsid) + " in";
+  else if (!a.uuid.empty())
+    prefix = "Namespace with UUID " + a.uuid + " in";
+  c.Out(prefix + " subsystem " + a.nqn + ":\n" +
+        RenderTable({"NSID", "Bdev\nName", "RBD\nImage", "Image\nSize", "Block\nSize", "UUID",
+                     "Load\nBalancing\nGroup", "Visibility", "R/W IOs\nper\nsecond",
+                     "R/W MBs\nper\nsecond", "Read MBs\nper\nsecond", "Write MBs\nper\nsecond"},
+                    rows, c.style()));
+  return 0;
+}
+
+int NsGetIoStats(Ctx& c, const NsArgs& a) {
+  namespace_get_io_stats_req req;
+  req.set_subsystem_nqn(a.nqn);
+  req.set_nsid(NsidArg(a.nsid));
+  auto rep = Invoke<namespace_io_stats_info>(c, "namespace_get_io_stats", req,
+                                             "Failure getting namespace's IO stats");
+  if (rep.status() == 0) {
+    if (rep.subsystem_nqn() != a.nqn) {
+      rep.set_status(ENODEV);
+      rep.set_error_message("Failure getting namespace's IO stats: Returned subsystem " +
+                            rep.subsystem_nqn() + " differs from requested one " + a.nqn);
+    } else if (static_cast<long long>(rep.nsid()) != a.nsid) {
+      rep.set_status(ENODEV);
+      rep.set_error_message("Failure getting namespace's IO stats: Returned namespace NSID " +
+                            std::to_string(rep.nsid()) + " differs from requested one " +
+                            std::to_string(a.nsid));
+    }
+  }
+  if (!c.g().verbose) rep.clear_io_error();  // I/O errors only in verbose mode
+  return Report(c, rep, [&] {
+    std::vector<std::vector<Cell>> rows = {
+        {"Tick Rate", rep.tick_rate()},
+        {"Ticks", rep.ticks()},
+        {"Bytes Read", rep.bytes_read()},
+        {"Num Read Ops", rep.num_read_ops()},
+        {"Bytes Written", rep.bytes_written()},
+        {"Num Write Ops", rep.num_write_ops()},
+        {"Bytes Unmapped", rep.bytes_unmapped()},
+        {"Num Unmap Ops", rep.num_unmap_ops()},
+        {"Read Latency Ticks", rep.read_latency_ticks()},
+        {"Max Read Latency Ticks", rep.max_read_latency_ticks()},
+        {"Min Read Latency Ticks", rep.min_read_latency_ticks()},
+        {"Write Latency Ticks", rep.write_latency_ticks()},
+        {"Max Write Latency Ticks", rep.max_write_latency_ticks()},
+        {"Min Write Latency Ticks", rep.min_write_latency_ticks()},
+        {"Unmap Latency Ticks", rep.unmap_latency_ticks()},
+        {"Max Unmap Latency Ticks", rep.max_unmap_latency_ticks()},
+        {"Min Unmap Latency Ticks", rep.min_unmap_latency_ticks()},
+        {"Copy Latency Ticks", rep.copy_latency_ticks()},
+        {"Max Copy Latency Ticks", rep.max_copy_latency_ticks()},
+        {"Min Copy Latency Ticks", rep.min_copy_latency_ticks()},
+    };
+    for (const auto& e : rep.io_error())
+      if (e.value()) rows.push_back({"IO Error - " + e.name(), e.value()});
+    c.Out("IO statistics for namespace " + std::to_string(a.nsid) + " in " + a.nqn + ", bdev " +
+          rep.bdev_name() + ":\n" + RenderTable({"Stat", "Value"}, rows, c.style()));
+  });
+}
+
+int NsChangeLbGroup(Ctx& c, const NsArgs& a) {
+  const std::uint32_t nsid = NsidArg(a.nsid);
+  RequirePositive(a.lb_group, "load-balancing-group");
+  if (a.lb_group > 0x7fffffffLL) throw UsageError{"load-balancing-group value is too large"};
+  namespace_change_load_balancing_group_req req;
+  req.set_subsystem_nqn(a.nqn);
+  req.set_nsid(nsid);
+  req.set_anagrpid(static_cast<std::int32_t>(a.lb_group));
+  const auto rep = Invoke<req_status>(c, "namespace_change_load_balancing_group", req,
+                                      "Failure changing namespace load balancing group");
+  return Report(c, rep, [&] {
+    c.Out("Changing load balancing group of namespace " + std::to_string(nsid) + " in " + a.nqn +
+          " to " + std::to_string(a.lb_group) + ": Successful");
+  });
+}
+
+int NsSetQos(Ctx& c, const NsArgs& a) {
+  const std::uint32_t nsid = NsidArg(a.nsid);
+  if (!Given(a.rw_ios_opt) && !Given(a.rw_mb_opt) && !Given(a.r_mb_opt) && !Given(a.w_mb_opt))
+    throw UsageError{"At least one QOS limit should be set"};
+  for (auto [opt, v, name] : {std::tuple{a.rw_ios_opt, a.rw_ios, "rw-ios-per-second"},
+                              std::tuple{a.rw_mb_opt, a.rw_mb, "rw-megabytes-per-second"},
+                              std::tuple{a.r_mb_opt, a.r_mb, "r-megabytes-per-second"},
+                              std::tuple{a.w_mb_opt, a.w_mb, "w-megabytes-per-second"}}) {
+    if (Given(opt) && v < 0)
+      throw UsageError{std::string(name) + " value must be positive or 0 (unlimited)"};
+  }
+  if (c.text() && Given(a.rw_ios_opt) && a.rw_ios != 0 && a.rw_ios % 1000 != 0) {
+    const long long rounded = (a.rw_ios + 1000) / 1000 * 1000;
+    c.Err("IOs per second " + std::to_string(a.rw_ios) + " will be rounded up to " +
+          std::to_string(rounded));
+  }
+  namespace_set_qos_req req;
+  req.set_subsystem_nqn(a.nqn);
+  req.set_nsid(nsid);
+  if (Given(a.rw_ios_opt)) req.set_rw_ios_per_second(static_cast<std::uint64_t>(a.rw_ios));
+  if (Given(a.rw_mb_opt)) req.set_rw_mbytes_per_second(static_cast<std::uint64_t>(a.rw_mb));
+  if (Given(a.r_mb_opt)) req.set_r_mbytes_per_second(static_cast<std::uint64_t>(a.r_mb));
+  if (Given(a.w_mb_opt)) req.set_w_mbytes_per_second(static_cast<std::uint64_t>(a.w_mb));
+  const auto rep = Invoke<req_status>(c, "namespace_set_qos_limits", req,
+                                      "Failure setting namespaces QOS limits");
+  return Report(c, rep, [&] {
+    c.Out("Setting QOS limits of namespace " + std::to_string(nsid) + " in " + a.nqn +
+          ": Successful");
+  });
+}
+
+int NsAddHost(Ctx& c, const NsArgs& a) {
+  const std::uint32_t nsid = NsidArg(a.nsid);
+  int rc = 0;
+  for (const auto& h : a.hosts) {
+    namespace_add_host_req req;
+    req.set_subsystem_nqn(a.nqn);
+    req.set_nsid(nsid);
+    req.set_host_nqn(h);
+    const auto rep = Invoke<req_status>(c, "namespace_add_host", req,
+                                        "Failure adding host to namespace");
+    const int one = Report(c, rep, [&] {
+      c.Out("Adding host " + h + " to namespace " + std::to_string(nsid) + " on " + a.nqn +
+            ": Successful");
+    });
+    if (rc == 0) rc = one;
+  }
+  return rc;
+}
+
+int NsDelHost(Ctx& c, const NsArgs& a) {
+  const std::uint32_t nsid = NsidArg(a.nsid);
+  int rc = 0;
+  for (const auto& h : a.hosts) {
+    namespace_delete_host_req req;
+    req.set_subsystem_nqn(a.nqn);
+    req.set_nsid(nsid);
+    req.set_host_nqn(h);
+    const auto rep = Invoke<req_status>(c, "namespace_delete_host", req,
+                                        "Failure deleting host from namespace");
+    const int one = Report(c, rep, [&] {
+      c.Out("Deleting host " + h + " from namespace " + std::to_string(nsid) + " on " + a.nqn +
+            ": Successful");
+    });
+    if (rc == 0) rc = one;
+  }
+  return rc;
+}
+
+int GetSubsystems(Ctx& c) {
+  subsystems_info rep;
+  const grpc::Status s = c.transport().Call("get_subsystems", get_subsystems_req(), &rep);
+  if (!s.ok()) throw UsageError{"get_subsystems failed: code=" +
+                                std::string(GrpcCodeName(s.error_code())) +
+                                " message=" + s.error_message()};
+  c.Out("Get subsystems:\n" + MessageToJson(rep));
+  return 0;
+}
+
+int CliVersion(Ctx& c) {
+  cli_version ver;
+  ver.set_status(0);
+  ver.set_error_message("Success");
+  ver.set_version(BuildVersion());
+  return Report(c, ver, [&] { c.Out("CLI version: " + ver.version()); });
+}
+
+std::string ReadFileArg(const std::string& path, const char* option) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) {
+    throw UsageError{std::string("argument ") + option + ": can't open '" + path +
+                     "': " + std::strerror(errno)};
+  }
+  std::ostringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+}  // namespace
+
+std::string BuildVersion() {
+  if (const char* v = std::getenv("NVMEOF_VERSION"); v && *v) return v;
+  return NVMEOF_VERSION_STRING;
+}
+
+int Run(const std::vector<std::string>& args, std::ostream& out, std::ostream& err,
+        const TransportFactory& factory, const GetEnv& getenv) {
+  Globals g;
+  if (auto v = getenv("CEPH_NVMEOF_SERVER_ADDRESS"); v && !v->empty()) g.server_address = *v;
+  if (auto v = getenv("CEPH_NVMEOF_SERVER_PORT"); v && !v->empty()) {
+    try {
+      std::size_t used = 0;
+      g.server_port = std::stoi(*v, &used);
+      if (used != v->size()) throw std::invalid_argument("trailing characters");
+    } catch (const std::exception&) {
+      err << "error: invalid CEPH_NVMEOF_SERVER_PORT value '" << *v << "'\n";
+      return 2;
+    }
+  }
+
+  CLI::App app{"CLI to manage NVMe gateways (nvmeof-gateway gwcli, compatible with nvmeof-cli)",
+               "gwcli"};
+  app.fallthrough();  // global options are accepted after the command too
+  app.set_help_all_flag("--help-all", "Show the help of every command and action");
+
+  app.add_option("--format", g.format, "CLI output format")
+      ->check(CLI::IsMember({"text", "json", "yaml", "plain"}))
+      ->capture_default_str();
+  app.add_option("--output", g.output,
+                 "CLI output method: 'log' writes everything to stderr like the reference "
+                 "CLI's logger, 'stdio' writes results to stdout and errors to stderr")
+      ->check(CLI::IsMember({"log", "stdio"}))
+      ->capture_default_str();
+  app.add_option("--log-level", g.log_level, "CLI log level (with --output log)")
+      ->check(CLI::IsMember({"debug", "info", "warning", "error", "critical"}, CLI::ignore_case))
+      ->capture_default_str();
+  app.add_option("--server-address", g.server_address,
+                 "Server address (default: CEPH_NVMEOF_SERVER_ADDRESS env variable or "
+                 "'localhost')");
+  app.add_option("--server-port", g.server_port,
+                 "Server port (default: CEPH_NVMEOF_SERVER_PORT env variable or '5500')");
+  app.add_option("--client-key", g.client_key, "Path to the client key file (mTLS)");
+  app.add_option("--client-cert", g.client_cert, "Path to the client certificate file (mTLS)");
+  app.add_option("--server-cert", g.server_cert,
+                 "Path to the server certificate file (mTLS trust root)");
+  app.add_flag("--verbose", g.verbose, "Run CLI in verbose mode");
+
+  Handler handler;
+  std::string missing_action;
+  std::vector<std::pair<CLI::App*, std::vector<std::string>>> commands;
+  auto command = [&](const std::string& name, const std::string& help) {
+    CLI::App* cmd = app.add_subcommand(name, help);
+    cmd->require_subcommand(0, 1);
+    commands.push_back({cmd, {}});
+    return cmd;
+  };
+  auto action = [&](CLI::App* cmd, const std::string& name, const std::string& help,
+                    std::function<int(Ctx&)> fn) {
+    CLI::App* act = cmd->add_subcommand(name, help);
+    for (auto& [c, names] : commands)
+      if (c == cmd) names.push_back(name);
+    act->callback([&handler, fn = std::move(fn)] { handler = fn; });
+    return act;
+  };
+
+  // version
+  CLI::App* version_cmd = app.add_subcommand("version", "Get CLI version");
+  version_cmd->callback([&] { handler = CliVersion; });
+
+  // gw
+  std::string gw_level;
+  CLI::App* gw = command("gw", "Gateway commands");
+  action(gw, "version", "Display gateway's version", GwVersion);
+  action(gw, "info", "Display gateway's information", GwInfo);
+  action(gw, "get_log_level", "Get gateway's log level", GwGetLogLevel);
+  action(gw, "set_log_level", "Set gateway's log level",
+         [&gw_level](Ctx& c) { return GwSetLogLevel(c, gw_level); })
+      ->add_option("-l,--level", gw_level, "Gateway log level")
+      ->required()
+      ->check(CLI::IsMember({"debug", "info", "warning", "error", "critical"}, CLI::ignore_case));
+
+  // spdk_log_level
+  std::string spdk_level, spdk_print;
+  const std::vector<std::string> spdk_levels = {"ERROR", "WARNING", "NOTICE", "INFO", "DEBUG"};
+  CLI::App* spdk = command("spdk_log_level", "SPDK nvmf log level commands (accepted for "
+                                             "compatibility; mapped onto the gateway's logs)");
+  action(spdk, "get", "Get SPDK log levels and nvmf log flags", SpdkLogGet);
+  CLI::App* spdk_set = action(spdk, "set", "Set SPDK log levels and nvmf log flags",
+                              [&](Ctx& c) { return SpdkLogSet(c, spdk_level, spdk_print); });
+  spdk_set->add_option("-l,--level", spdk_level, "SPDK nvmf log level")
+      ->check(CLI::IsMember(spdk_levels, CLI::ignore_case));
+  spdk_set->add_option("-p,--print", spdk_print, "SPDK nvmf log print level")
+      ->check(CLI::IsMember(spdk_levels, CLI::ignore_case));
+  action(spdk, "disable", "Disable SPDK nvmf log flags", SpdkLogDisable);
+
+  // subsystem
+  SubsystemArgs sa;
+  CLI::App* subsystem = command("subsystem", "Subsystem commands");
+  CLI::App* sub_add = action(subsystem, "add", "Create a subsystem",
+                             [&sa](Ctx& c) { return SubsystemAdd(c, sa); });
+  sub_add->alias("create");
+  sub_add->add_option("-n,--subsystem", sa.nqn, "Subsystem NQN")->required();
+  sub_add->add_option("-s,--serial-number", sa.serial,
+                      "Serial number (default: generated by the gateway)");
+  sa.max_ns_opt = sub_add->add_option("-m,--max-namespaces", sa.max_namespaces,
+                                      "Maximum number of namespaces (default: 256)");
+  sub_add->add_flag("--no-group-append", sa.no_group_append,
+                    "Do not append gateway group name to the NQN");
+  CLI::App* sub_del = action(subsystem, "del", "Delete a subsystem",
+                             [&sa](Ctx& c) { return SubsystemDel(c, sa); });
+  sub_del->alias("delete");
+  sub_del->add_option("-n,--subsystem", sa.nqn, "Subsystem NQN")->required();
+  sub_del->add_flag("--force", sa.force,
+                    "Delete subsytem's namespaces if any, then delete subsystem. If not set a "
+                    "subsystem deletion would fail in case it contains namespaces");
+  CLI::App* sub_list = action(subsystem, "list", "List subsystems",
+                              [&sa](Ctx& c) { return SubsystemList(c, sa); });
+  sub_list->add_option("-n,--subsystem", sa.nqn, "Subsystem NQN");
+  sub_list->add_option("-s,--serial-number", sa.serial, "Serial number");
+
+  // listener
+  ListenerArgs la;
+  const auto adrfam_check = CLI::IsMember({"ipv4", "ipv6"}, CLI::ignore_case);
+  CLI::App* listener = command("listener", "Listener commands");
+  CLI::App* l_add = action(listener, "add", "Create a listener",
+                           [&la](Ctx& c) { return ListenerAdd(c, la); });
+  l_add->add_option("-n,--subsystem", la.nqn, "Subsystem NQN")->required();
+  l_add->add_option("-t,--host-name", la.host_name,
+                    "Host name of the gateway that opens the listener")
+      ->required();
+  l_add->add_option("-a,--traddr", la.traddr, "NVMe host IP")->required();
+  la.trsvcid_opt = l_add->add_option("-s,--trsvcid", la.trsvcid, "Port number (default: 4420)");
+  l_add->add_option("-f,--adrfam", la.adrfam, "Address family (default: ipv4)")
+      ->check(adrfam_check);
+  l_add->add_flag("--secure", la.secure, "Use secure channel");
+  CLI::App* l_del = action(listener, "del", "Delete a listener",
+                           [&la](Ctx& c) { return ListenerDel(c, la); });
+  l_del->alias("delete");
+  l_del->add_option("-n,--subsystem", la.nqn, "Subsystem NQN")->required();
+  l_del->add_option("-t,--host-name", la.host_name, "Host name ('*' with --force: all gateways)")
+      ->required();
+  l_del->add_option("-a,--traddr", la.traddr, "NVMe host IP")->required();
+  l_del->add_option("-s,--trsvcid", la.trsvcid, "Port number")->required();
+  l_del->add_option("-f,--adrfam", la.adrfam, "Address family (default: ipv4)")
+      ->check(adrfam_check);
+  l_del->add_flag("--force", la.force,
+                  "Delete listener even if there are active connections for the address, or "
+                  "the host name doesn't match");
+  CLI::App* l_list = action(listener, "list", "List listeners",
+                            [&la](Ctx& c) { return ListenerList(c, la); });
+  l_list->add_option("-n,--subsystem", la.nqn, "Subsystem NQN")->required();
+
+  // host
+  HostArgs ha;
+  CLI::App* host = command("host", "Host commands");
+  CLI::App* h_add = action(host, "add", "Add host access to a subsystem",
+                           [&ha](Ctx& c) { return HostAdd(c, ha); });
+  h_add->add_option("-n,--subsystem", ha.nqn, "Subsystem NQN")->required();
+  h_add->add_option("-t,--host-nqn", ha.hosts, "Host NQN list ('*': allow any host)")
+      ->required()
+      ->expected(1, -1);
+  h_add->add_option("-p,--psk", ha.psk, "Hosts PSK key");
+  h_add->add_option("-k,--dhchap-key", ha.dhchap_key, "Host DH-HMAC-CHAP key");
+  h_add->add_option("-c,--dhchap-ctrlr-key", ha.dhchap_ctrlr_key,
+                    "Host DH-HMAC-CHAP controller key");
+  CLI::App* h_del = action(host, "del", "Remove host access from a subsystem",
+                           [&ha](Ctx& c) { return HostDel(c, ha); });
+  h_del->alias("delete");
+  h_del->add_option("-n,--subsystem", ha.nqn, "Subsystem NQN")->required();
+  h_del->add_option("-t,--host-nqn", ha.hosts, "Host NQN list ('*': disable open access)")
+      ->required()
+      ->expected(1, -1);
+  CLI::App* h_list = action(host, "list", "List subsystem's host access",
+                            [&ha](Ctx& c) { return HostList(c, ha); });
+  h_list->add_option("-n,--subsystem", ha.nqn, "Subsystem NQN")->required();
+
+  // connection
+  std::string conn_nqn;
+  CLI::App* connection = command("connection", "Connection commands");
+  action(connection, "list", "List active connections",
+         [&conn_nqn](Ctx& c) { return ConnectionList(c, conn_nqn); })
+      ->add_option("-n,--subsystem", conn_nqn, "Subsystem NQN")
+      ->required();
+
+  // namespace | ns
+  NsArgs na;
+  CLI::App* ns = command("namespace", "Namespace commands");
+  ns->alias("ns");
+  auto ns_action = [&](const std::string& name, const std::string& help, int (*fn)(Ctx&, const NsArgs&)) {
+    CLI::App* act = action(ns, name, help, [&na, fn](Ctx& c) { return fn(c, na); });
+    act->add_option("-n,--subsystem", na.nqn, "Subsystem NQN")->required();
+    return act;
+  };
+  CLI::App* ns_add = ns_action("add", "Create a namespace", NsAdd);
+  CLI::Option* ns_add_nsid =
+      ns_add->add_option("--nsid", na.nsid, "Namespace ID (default: first free)");
+  ns_add->add_option("-u,--uuid", na.uuid, "UUID (default: generated)");
+  ns_add->add_option("-p,--rbd-pool", na.pool, "RBD pool name (required for RBD namespaces)");
+  ns_add->add_option("-i,--rbd-image", na.image, "RBD image name (required for RBD namespaces)");
+  ns_add->add_flag("-c,--rbd-create-image", na.create_image, "Create RBD image if needed");
+  ns_add->add_option("-s,--block-size", na.block_size, "Block size: 512 or 4096")
+      ->capture_default_str();
+  ns_add->add_option("-l,--load-balancing-group", na.lb_group,
+                     "Load balancing group (default: chosen by the gateway)");
+  ns_add->add_option("--size", na.size,
+                     "Size in bytes or specified unit (K, KB, M, MB, G, GB, T, TB, P, PB); a bare "
+                     "number is MiB. With --rbd-create-image: the image size. With --file: "
+                     "create the file with this size if it doesn't exist");
+  ns_add->add_flag("--force", na.force,
+                   "Create a namespace even when its image is already used by another namespace");
+  ns_add->add_flag("--no-auto-visible", na.no_auto_visible,
+                   "Make the namespace visible only to specific hosts");
+  ns_add->add_option("--memory-size", na.memory_size,
+                     "nvmeof-gateway extension: a RAM-backed namespace of this size (units as "
+                     "--size); for development and tests, content is lost on restart");
+  ns_add->add_option("--file", na.file,
+                     "nvmeof-gateway extension: a namespace backed by this file or block device "
+                     "on the gateway host");
+
+  CLI::App* ns_del = ns_action("del", "Delete a namespace", NsDel);
+  ns_del->alias("delete");
+  ns_del->add_option("--nsid", na.nsid, "Namespace ID")->required();
+
+  CLI::App* ns_resize = ns_action("resize", "Resize a namespace", NsResize);
+  ns_resize->add_option("--nsid", na.nsid, "Namespace ID")->required();
+  ns_resize->add_option("--size", na.size,
+                        "New size in bytes or specified unit (K, KB, M, MB, G, GB, T, TB, P, PB); "
+                        "a bare number is MiB; MiB aligned, grow only")
+      ->required();
+
+  CLI::App* ns_list = ns_action("list", "List namespaces", NsList);
+  CLI::Option* list_nsid = ns_list->add_option("--nsid", na.nsid, "Namespace ID");
+  ns_list->add_option("-u,--uuid", na.uuid, "UUID");
+
+  CLI::App* ns_stats = ns_action("get_io_stats", "Get I/O stats for a namespace", NsGetIoStats);
+  ns_stats->add_option("--nsid", na.nsid, "Namespace ID")->required();
+
+  CLI::App* ns_lb = ns_action("change_load_balancing_group",
+                              "Change load balancing group for a namespace", NsChangeLbGroup);
+  ns_lb->add_option("--nsid", na.nsid, "Namespace ID")->required();
+  ns_lb->add_option("-l,--load-balancing-group", na.lb_group, "Load balancing group")->required();
+
+  CLI::App* ns_qos = ns_action("set_qos", "Set QOS limits for a namespace", NsSetQos);
+  ns_qos->add_option("--nsid", na.nsid, "Namespace ID")->required();
+  na.rw_ios_opt = ns_qos->add_option("--rw-ios-per-second", na.rw_ios,
+                                     "R/W IOs per second limit, 0 means unlimited");
+  na.rw_mb_opt = ns_qos->add_option("--rw-megabytes-per-second", na.rw_mb,
+                                    "R/W megabytes per second limit, 0 means unlimited");
+  na.r_mb_opt = ns_qos->add_option("--r-megabytes-per-second", na.r_mb,
+                                   "Read megabytes per second limit, 0 means unlimited");
+  na.w_mb_opt = ns_qos->add_option("--w-megabytes-per-second", na.w_mb,
+                                   "Write megabytes per second limit, 0 means unlimited");
+
+  CLI::App* ns_add_host = ns_action("add_host", "Add a host to a namespace", NsAddHost);
+  ns_add_host->add_option("--nsid", na.nsid, "Namespace ID")->required();
+  ns_add_host->add_option("-t,--host-nqn", na.hosts, "Host NQN list")->required()->expected(1, -1);
+
+  CLI::App* ns_del_host = ns_action("del_host", "Delete a host from a namespace", NsDelHost);
+  ns_del_host->add_option("--nsid", na.nsid, "Namespace ID")->required();
+  ns_del_host->add_option("-t,--host-nqn", na.hosts, "Host NQN list")->required()->expected(1, -1);
+
+  // get_subsystems
+  app.add_subcommand("get_subsystems", "Get subsystems (the full SPDK-style description, as JSON)")
+      ->callback([&] { handler = GetSubsystems; });
+
+  // Set last: subcommands created before do not inherit it.
+  app.footer(
+      "Commands take an action: gwcli <command> <action> [options], e.g.\n"
+      "  gwcli subsystem add -n nqn.2016-06.io.spdk:cnode1\n"
+      "  gwcli --format json namespace list -n nqn.2016-06.io.spdk:cnode1\n"
+      "Run 'gwcli <command> --help' or 'gwcli <command> <action> --help' for details.\n"
+      "Exit code: 0 on success, the gateway's errno on failure, 2 on a usage error.");
+
+  // ---- parse ----
+  try {
+    std::vector<std::string> reversed(args.rbegin(), args.rend());
+    app.parse(reversed);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e, out, err);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e, out, err);
+  } catch (const CLI::ParseError& e) {
+    err << "error: " << e.what() << "\n";
+    err << "Run with --help for more information.\n";
+    return 2;
+  }
+  // --nsid is optional for ns add and ns list: remember which one was given.
+  na.nsid_opt = ns_add->parsed() ? ns_add_nsid : (ns_list->parsed() ? list_nsid : nullptr);
+
+  for (auto& [cmd, names] : commands) {
+    if (cmd->parsed() && !handler) {
+      err << "error: missing action for " << cmd->get_name() << " command (choose from "
+          << ChoicesText(names) << ")\n";
+      return 2;
+    }
+  }
+  if (!handler) {
+    out << app.help();
+    return 255;
+  }
+
+  g.log_level = Lower(g.log_level);
+  ConnectOptions connect;
+  connect.address = g.server_address;
+  connect.port = g.server_port;
+  Ctx ctx(g, out, err, factory, connect);
+  try {
+    if (g.server_port <= 0 || g.server_port > 65535)
+      throw UsageError{"--server-port value must be between 1 and 65535"};
+    const bool key = !g.client_key.empty(), cert = !g.client_cert.empty();
+    if (key != cert) throw UsageError{"--client-key and --client-cert must be given together"};
+    if (key && cert) {
+      ConnectOptions tls = connect;
+      tls.client_key = ReadFileArg(g.client_key, "--client-key");
+      tls.client_cert = ReadFileArg(g.client_cert, "--client-cert");
+      if (ctx.text()) ctx.Out("Enable server auth since both --client-key and --client-cert are provided");
+      if (!g.server_cert.empty())
+        tls.server_cert = ReadFileArg(g.server_cert, "--server-cert");
+      else
+        ctx.Err("No server certificate file was provided");
+      ctx.set_connect(std::move(tls));
+    }
+    return handler(ctx);
+  } catch (const UsageError& e) {
+    err << "error: " << e.message << "\n";
+    return 2;
+  }
+}
+
+}  // namespace nvmeof::cli
