@@ -18,6 +18,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "gateway/common/status.h"
 
@@ -54,7 +55,37 @@ struct RadosStateOptions {
   std::string group;
   uint32_t poll_interval_sec = 5;
   uint32_t lock_duration_sec = 20;
+  // --- added by the state module (defaults = the reference gateway's) ---
+  // [gateway] state_update_notify: watch the object and notify it after each write.
+  // false: poll only (every poll_interval_sec); writers still notify.
+  bool watch = true;
+  // [gateway] state_update_timeout_in_msec: how long a notify waits for the watchers' acks.
+  // Notifies are sent asynchronously: a dead watcher never delays Put/Remove/Apply.
+  uint32_t notify_timeout_ms = 2000;
+  // Bound on reaching the cluster at open (rados client_mount_timeout).
+  uint32_t connect_timeout_sec = 10;
+  // Bound on any one RADOS operation (rados_osd_op_timeout, rados_mon_op_timeout); 0 = none.
+  uint32_t op_timeout_sec = 30;
+  // How long a writer retries while another holds the lock before failing with EBUSY;
+  // 0 = lock_duration_sec + 10 (enough to outlive the lease of a writer that died).
+  uint32_t lock_wait_sec = 0;
 };
+// Behaviour of both implementations (added by the state module):
+//  * ReadAll's map and the subscriber's map hold the configured items only, not
+//    omap_version (that is the `version` argument).
+//  * Subscribe() before Start(). Start() calls the subscriber once, synchronously, with the
+//    current state; afterwards it is called on the store's own thread, only for a version
+//    greater than the last one it got, never for this store's own writes when nothing else
+//    was written in between (when something was, it gets the full map, own writes included).
+//  * Apply: a remove of an absent key is skipped (not an error); a key may not be both put
+//    and removed; nothing to do = OK without a version step. Put/Remove/Apply reject the
+//    key omap_version and empty keys (InvalidArgument).
+//  * Errors: EBUSY lock not obtained within lock_wait_sec; ECANCELED the version moved under
+//    the lock (a writer whose lease expired wrote); ENOENT pool missing / key missing;
+//    EPERM/EACCES permissions; ETIMEDOUT cluster unreachable. Messages name the pool,
+//    object and client.
+//  * Stop() (also done by the destructor) ends the thread and the watch; the subscriber is
+//    not called after Stop() returns.
 Result<std::unique_ptr<StateStore>> OpenRadosStateStore(const RadosStateOptions& opts);
 
 // A store in local memory (a single gateway without Ceph, tests).
@@ -68,5 +99,13 @@ std::string NamespaceHostKey(const std::string& nqn, uint32_t nsid, const std::s
 std::string HostKey(const std::string& nqn, const std::string& host);
 std::string ListenerKey(const std::string& nqn, const std::string& host_name, const std::string& traddr,
                         const std::string& trsvcid);
+
+// --- added by the state module ---
+inline constexpr char kOmapVersionKey[] = "omap_version";
+// "nvmeof.state" (empty group) or "nvmeof.<group>.state".
+std::string StateObjectName(const std::string& group);
+// A key element (NQN, host NQN, gateway host name, address, port) that the key helpers can
+// join with '_' and the parser can split again: non-empty and without '_'.
+bool StateKeyElementValid(const std::string& s);
 
 }  // namespace nvmeof

@@ -1,0 +1,170 @@
+// Replays the group state (a StateMap from a StateStore) onto this gateway's target.
+//
+// The subscriber of a StateStore hands every new map to StateApplier::Update(). The applier
+// compares it with what the target already has and calls a StateTarget, one call per item,
+// in an order that never creates an item before its parent nor removes a parent before its
+// children:
+//
+//   removals  : listeners -> namespace hosts -> QoS -> hosts -> namespaces -> subsystems
+//   additions : subsystems -> namespaces -> hosts -> QoS -> namespace hosts -> listeners
+//
+// All removals run before all additions and in-place changes. Within one kind the items go
+// by (NQN, NSID numerically, host / address).
+//
+// A key whose value changed (same key, different JSON):
+//   subsystem_  in place, ChangeSubsystem(old, new), when only dhchap_key, key_encrypted,
+//               enable_ha or no_group_append differ; otherwise it is a different subsystem
+//               under the same NQN: RemoveSubsystem + AddSubsystem, and every unchanged
+//               item under that NQN is removed before and added again after (replace).
+//   namespace_  in place, ChangeNamespace(old, new), when only size (resize), anagrpid
+//               (load balancing group), no_auto_visible, force, create_image, trash_image or
+//               disable_auto_resize differ; otherwise (other image, UUID, block size,
+//               backend...) a replace: its QoS and namespace hosts go and come back with it.
+//   host_       in place, ChangeHost(old, new), when only keys (psk, dhchap_key,
+//               dhchap_ctrlr_key, key_encrypted, psk_encrypted) differ; otherwise
+//               RemoveHost + AddHost.
+//   qos_        SetQos(new) (QoS limits are absolute). A removed qos_ key: ClearQos.
+//   ns_host_    RemoveNamespaceHost + AddNamespaceHost.
+//   listener_   RemoveListener(old) + AddListener(new).
+// Change* calls run in the addition phase, at their kind's place. JSON that is not an
+// object makes the change a replace.
+//
+// What the target may rely on:
+//  * Add*/Change*/SetQos get the JSON stored in the state (the request message that created
+//    the item, proto field names), normalised so that its identity fields match the key:
+//    subsystem_nqn (nqn for listeners), nsid, host_nqn, host_name, traddr and trsvcid are
+//    always present and equal to what the key says (filled in from the key when absent;
+//    a value that contradicts the key makes the item fail, without a call).
+//  * No child is added unless its parent is there: a namespace, host or listener needs its
+//    subsystem; a QoS or namespace host needs its namespace. An item whose parent is missing
+//    from the state or failed to apply is not passed to the target and stays pending.
+//  * Add* returning AlreadyExists and Remove*/ClearQos returning NotFound count as done
+//    (the gateway that made a change applies it to itself before writing it, and may see
+//    it again here).
+//  * AddListener/RemoveListener are called for the listeners of every gateway of the group;
+//    the target opens only those whose host_name is its own (the others are for discovery).
+//  * Any other error leaves the item pending: the applier keeps the target's old value for
+//    it (or its absence) and retries on the next Update() or Reconcile().
+//  * Calls come from one thread at a time (StateApplier holds a mutex around the whole
+//    update); a target must not call back into the applier.
+//
+// Keys of newer reference versions this gateway does not know (lbgroup_, key-host_,
+// ns-visibility-on_, ns-refresh-size_, ...) are ignored and listed in the report. The
+// reference's later spelling `ns-host_` of namespace host keys is read like `ns_host_`.
+#pragma once
+
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "gateway/common/status.h"
+#include "gateway/state/state_store.h"
+
+namespace nvmeof {
+
+// The kinds of items, in addition order.
+enum class StateKeyKind { kSubsystem, kNamespace, kHost, kQos, kNamespaceHost, kListener };
+const char* StateKeyKindName(StateKeyKind kind);
+
+// One parsed omap key.
+struct StateKey {
+  StateKeyKind kind = StateKeyKind::kSubsystem;
+  std::string nqn;      // subsystem NQN (every kind)
+  uint32_t nsid = 0;    // kNamespace, kQos, kNamespaceHost
+  std::string host;     // kHost, kNamespaceHost: host NQN ("*" = any host); kListener: gateway host_name
+  std::string trtype;   // kListener ("TCP")
+  std::string traddr;   // kListener
+  std::string trsvcid;  // kListener (decimal port)
+  bool operator==(const StateKey&) const = default;
+};
+
+// Parses an omap key. nullopt for omap_version, unknown prefixes and malformed keys.
+// NQNs never contain '_': the NQN ends at the first '_' after the prefix. A listener key is
+// split from the right (port, address, transport type), so its host_name may contain '_'.
+// NSIDs are decimal, 1..4294967294, without sign or leading zeros.
+std::optional<StateKey> ParseStateKey(const std::string& key);
+// The key in the canonical spelling (the key helpers of state_store.h).
+std::string StateKeyString(const StateKey& key);
+
+// The gateway's target, as the applier sees it. Each call returns Status (see above for
+// what AlreadyExists / NotFound mean). JSON arguments are the stored request messages:
+// create_subsystem_req, namespace_add_req, add_host_req, namespace_set_qos_req,
+// namespace_add_host_req, create_listener_req.
+class StateTarget {
+ public:
+  virtual ~StateTarget() = default;
+
+  virtual Status AddSubsystem(const std::string& json) = 0;
+  virtual Status ChangeSubsystem(const std::string& old_json, const std::string& new_json) = 0;
+  virtual Status RemoveSubsystem(const std::string& nqn) = 0;
+
+  virtual Status AddNamespace(const std::string& json) = 0;
+  virtual Status ChangeNamespace(const std::string& old_json, const std::string& new_json) = 0;
+  virtual Status RemoveNamespace(const std::string& nqn, uint32_t nsid) = 0;
+
+  virtual Status AddHost(const std::string& json) = 0;
+  virtual Status ChangeHost(const std::string& old_json, const std::string& new_json) = 0;
+  virtual Status RemoveHost(const std::string& nqn, const std::string& host_nqn) = 0;
+
+  virtual Status SetQos(const std::string& json) = 0;
+  virtual Status ClearQos(const std::string& nqn, uint32_t nsid) = 0;  // back to unlimited
+
+  virtual Status AddNamespaceHost(const std::string& json) = 0;
+  virtual Status RemoveNamespaceHost(const std::string& nqn, uint32_t nsid, const std::string& host_nqn) = 0;
+
+  // `json` of RemoveListener is the create_listener_req the listener was added with.
+  virtual Status AddListener(const std::string& json) = 0;
+  virtual Status RemoveListener(const std::string& json) = 0;
+};
+
+// One step of a plan.
+struct StateOp {
+  enum class Type { kRemove, kChange, kAdd };
+  Type type = Type::kAdd;
+  StateKey key;
+  std::string key_string;  // the omap key as found in the state
+  std::string old_json;    // kRemove, kChange
+  std::string new_json;    // kAdd, kChange (not yet normalised)
+};
+
+// The ordered steps that take a target from `from` to `to` (pure; no parent checks, those
+// happen while applying). omap_version and unknown keys are left out.
+std::vector<StateOp> PlanStateChanges(const StateMap& from, const StateMap& to);
+
+struct ApplyReport {
+  size_t applied = 0;                                      // target calls that succeeded
+  std::vector<std::pair<std::string, Status>> failed;      // key -> why (still pending)
+  std::vector<std::string> ignored;                        // unknown / malformed keys
+  bool ok() const { return failed.empty(); }
+};
+
+class StateApplier {
+ public:
+  explicit StateApplier(StateTarget* target) : target_(target) {}
+
+  // Makes the target match `desired` (a full map from StateStore; omap_version ignored).
+  ApplyReport Update(const StateMap& desired);
+  // Retries what failed, against the last desired map (e.g. from a timer).
+  ApplyReport Reconcile();
+  // This gateway changed its own target and wrote the same change to the store: record it
+  // as applied (and desired) so that it is not applied a second time.
+  void RecordLocal(const StateMap& puts, const std::vector<std::string>& removes);
+  // What the target has now, per the applier (keys -> JSON as stored).
+  StateMap applied() const;
+  // Whether the last Update/Reconcile left items pending.
+  bool pending() const;
+
+ private:
+  ApplyReport ReconcileLocked();
+
+  StateTarget* target_;
+  mutable std::mutex mu_;
+  StateMap applied_;
+  StateMap desired_;
+  bool pending_ = false;
+};
+
+}  // namespace nvmeof
