@@ -1,0 +1,421 @@
+// Target model and command handling, driven in-process: a fake queue pair on a real reactor
+// stands in for the transport.
+#include "gateway/target/target.h"
+
+#include <gtest/gtest.h>
+
+#include <condition_variable>
+#include <cstring>
+#include <future>
+#include <mutex>
+#include <thread>
+
+#include "gateway/engine/reactor.h"
+#include "gateway/target/controller.h"
+
+namespace nvmeof {
+namespace {
+
+using namespace nvme;
+
+constexpr char kNqn[] = "nqn.2016-06.io.test:t1";
+constexpr char kHost[] = "nqn.2014-08.org.nvmexpress:uuid:11111111-2222-3333-4444-555555555555";
+
+class FakeQueue final : public QueuePair, public IoCompletionHandler {
+ public:
+  FakeQueue(Reactor& r, const std::string& traddr, const std::string& trsvcid) : reactor_(r) {
+    port_.traddr = traddr;
+    port_.trsvcid = trsvcid;
+    port_.portid = 1;
+  }
+  void Complete(Request* req) override {
+    std::lock_guard<std::mutex> lk(mu_);
+    done_.push_back(req);
+    cv_.notify_all();
+  }
+  void Close(const char*) override { closed_ = true; }
+  Reactor& reactor() override { return reactor_; }
+  std::string peer() const override { return "fake"; }
+  void OnIoComplete(BdevIo* io) override {
+    auto* req = reinterpret_cast<Request*>(reinterpret_cast<uint8_t*>(io) - offsetof(Request, bio));
+    req->bdev_done(req);
+  }
+  // Waits for req to complete (it may already have).
+  bool Wait(Request* req, int ms = 2000) {
+    std::unique_lock<std::mutex> lk(mu_);
+    bool ok = cv_.wait_for(lk, std::chrono::milliseconds(ms), [&] {
+      return std::find(done_.begin(), done_.end(), req) != done_.end();
+    });
+    // Consume it: the next command may reuse the same address.
+    if (ok) done_.erase(std::find(done_.begin(), done_.end(), req));
+    return ok;
+  }
+  std::atomic<bool> closed_{false};
+
+ private:
+  Reactor& reactor_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<Request*> done_;
+};
+
+struct Cmd {
+  Request req;
+  std::vector<uint8_t> buf;
+  explicit Cmd(uint32_t len = 0) : buf(len) {
+    req.data = len ? buf.data() : nullptr;
+    req.length = len;
+  }
+};
+
+class TargetTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    reactor_.Start();
+    TargetOptions o;
+    o.min_cntlid = 10;
+    o.max_cntlid = 12;
+    target_ = std::make_unique<Target>(o);
+    SubsystemSpec s;
+    s.nqn = kNqn;
+    s.allow_any_host = false;
+    ASSERT_TRUE(target_->AddSubsystem(s).ok());
+    ASSERT_TRUE(target_->AddHost(kNqn, kHost).ok());
+    ListenerSpec l;
+    l.traddr = "127.0.0.1";
+    l.trsvcid = "4420";
+    ASSERT_TRUE(target_->AddListener(kNqn, l).ok());
+    NamespaceSpec ns;
+    ns.nsid = 1;
+    ns.block_size = 512;
+    ASSERT_TRUE(target_->AddNamespace(kNqn, ns, OpenMemoryDevice(1 << 20)).ok());
+  }
+  void TearDown() override {
+    for (auto& q : queues_) reactor_.Run([this, qp = q.get()] { target_->QueueClosed(qp); });
+    reactor_.Stop();
+  }
+
+  // Runs a command on the reactor (as the transport would) and waits for its completion.
+  nvme::Status Run(FakeQueue& q, Cmd& c) {
+    c.req.qp = &q;
+    c.req.bio.owner = static_cast<IoCompletionHandler*>(&q);
+    c.req.bio.sink = &reactor_;
+    reactor_.Post([&] { target_->Execute(&q, &c.req); });
+    EXPECT_TRUE(q.Wait(&c.req)) << "command did not complete";
+    return nvme::Status::Decode(c.req.rsp.status);
+  }
+
+  FakeQueue& NewQueue(const std::string& port = "4420") {
+    queues_.push_back(std::make_unique<FakeQueue>(reactor_, "127.0.0.1", port));
+    return *queues_.back();
+  }
+
+  nvme::Status Connect(FakeQueue& q, uint16_t qid, const std::string& subnqn, const std::string& host,
+                 uint16_t cntlid = 0xFFFF, uint16_t sqsize = 31, uint32_t* dw0 = nullptr) {
+    Cmd c(sizeof(ConnectData));
+    auto* cmd = reinterpret_cast<ConnectCmd*>(&c.req.cmd);
+    cmd->opcode = kAdminFabrics;
+    cmd->fctype = kFctypeConnect;
+    cmd->qid = qid;
+    cmd->sqsize = sqsize;
+    cmd->kato = 0;
+    auto* d = reinterpret_cast<ConnectData*>(c.buf.data());
+    memset(d->hostid, 0xAB, 16);
+    d->cntlid = cntlid;
+    CopyZeroPadded(d->subnqn, sizeof(d->subnqn), subnqn.c_str());
+    CopyZeroPadded(d->hostnqn, sizeof(d->hostnqn), host.c_str());
+    c.req.host_to_ctrl = true;
+    nvme::Status s = Run(q, c);
+    if (dw0) *dw0 = c.req.rsp.dw0;
+    return s;
+  }
+
+  nvme::Status PropSet(FakeQueue& q, uint32_t off, uint64_t v) {
+    Cmd c;
+    auto* p = reinterpret_cast<PropertyCmd*>(&c.req.cmd);
+    p->opcode = kAdminFabrics;
+    p->fctype = kFctypePropertySet;
+    p->offset = off;
+    p->value = v;
+    return Run(q, c);
+  }
+
+  // Connects an admin queue and enables the controller. Returns the cntlid.
+  uint16_t Enable(FakeQueue& q) {
+    uint32_t dw0 = 0;
+    EXPECT_EQ(Connect(q, 0, kNqn, kHost, 0xFFFF, 31, &dw0), kSuccess);
+    EXPECT_EQ(PropSet(q, kPropCc, kCcEn | (6u << 16) | (4u << 20)), kSuccess);
+    return static_cast<uint16_t>(dw0);
+  }
+
+  Reactor reactor_{0};
+  std::unique_ptr<Target> target_;
+  std::vector<std::unique_ptr<FakeQueue>> queues_;
+};
+
+TEST_F(TargetTest, ManagementErrnos) {
+  SubsystemSpec s;
+  s.nqn = kNqn;
+  EXPECT_EQ(target_->AddSubsystem(s).code(), EEXIST);
+  EXPECT_EQ(target_->RemoveSubsystem("nqn.2016-06.io.test:nope", false).code(), ENOENT);
+  EXPECT_EQ(target_->RemoveSubsystem(kNqn, false).code(), EBUSY);  // has a namespace
+  NamespaceSpec ns;
+  ns.nsid = 1;
+  EXPECT_EQ(target_->AddNamespace(kNqn, ns, OpenMemoryDevice(1 << 20)).status().code(), EEXIST);
+  ns.nsid = 2;
+  ns.block_size = 0;
+  EXPECT_EQ(target_->AddNamespace(kNqn, ns, OpenMemoryDevice(1 << 20)).status().code(), EINVAL);
+  EXPECT_EQ(target_->RemoveNamespace(kNqn, 7).code(), ENODEV);
+  EXPECT_EQ(target_->AddHost(kNqn, kHost).code(), EEXIST);
+  EXPECT_EQ(target_->RemoveHost(kNqn, "nqn.2014-08.org.nvmexpress:uuid:nobody").code(), ENOENT);
+  EXPECT_EQ(target_->ResizeNamespace(kNqn, 1, 4096).code(), EINVAL);  // shrink
+  EXPECT_TRUE(target_->ResizeNamespace(kNqn, 1, 2 << 20).ok());
+  EXPECT_EQ(target_->FindSubsystem(kNqn)->GetNamespace(1)->num_blocks(), (2u << 20) / 512);
+}
+
+TEST_F(TargetTest, NamespaceUuidsStableAndUnique) {
+  NamespaceSpec ns;
+  ns.nsid = 5;
+  Uuid u;
+  ASSERT_TRUE(ParseUuid("0f8d1b3c-1111-4a22-9b33-444455556666", &u));
+  ns.uuid = u;
+  auto r = target_->AddNamespace(kNqn, ns, OpenMemoryDevice(1 << 20));
+  ASSERT_TRUE(r.ok());
+  auto n5 = target_->FindSubsystem(kNqn)->GetNamespace(5);
+  EXPECT_EQ(UuidToString(n5->uuid()), "0f8d1b3c-1111-4a22-9b33-444455556666");
+  ns.nsid = 6;  // same UUID again
+  EXPECT_EQ(target_->AddNamespace(kNqn, ns, OpenMemoryDevice(1 << 20)).status().code(), EEXIST);
+}
+
+TEST_F(TargetTest, ConnectChecksSubsystemHostAndPort) {
+  auto& q = NewQueue();
+  EXPECT_EQ(Connect(q, 0, "nqn.2016-06.io.test:missing", kHost), CmdSpecific(kScConnectInvalidParameters));
+  EXPECT_EQ(Connect(q, 0, kNqn, "nqn.2014-08.org.nvmexpress:uuid:stranger"), CmdSpecific(kScConnectInvalidHost));
+  auto& other_port = NewQueue("4421");
+  EXPECT_EQ(Connect(other_port, 0, kNqn, kHost), CmdSpecific(kScConnectInvalidParameters));
+  EXPECT_EQ(Connect(q, 0, kNqn, kHost, 0xFFFF, 0), CmdSpecific(kScConnectInvalidParameters));  // sqsize 0
+  uint32_t dw0 = 0;
+  EXPECT_EQ(Connect(q, 0, kNqn, kHost, 0xFFFF, 31, &dw0), kSuccess);
+  EXPECT_GE(dw0, 10u);
+  EXPECT_LE(dw0, 12u);
+  EXPECT_EQ(Connect(q, 0, kNqn, kHost), Generic(kScCommandSequenceError));  // already connected
+}
+
+TEST_F(TargetTest, CntlidRangeExhaustion) {
+  for (int i = 0; i < 3; i++) EXPECT_EQ(Connect(NewQueue(), 0, kNqn, kHost), kSuccess);
+  EXPECT_EQ(Connect(NewQueue(), 0, kNqn, kHost).sc, kScConnectControllerBusy);
+}
+
+TEST_F(TargetTest, IoQueueNeedsEnabledControllerAndMatchingHost) {
+  auto& admin = NewQueue();
+  uint32_t cntlid = 0;
+  ASSERT_EQ(Connect(admin, 0, kNqn, kHost, 0xFFFF, 31, &cntlid), kSuccess);
+  auto& io = NewQueue();
+  EXPECT_EQ(Connect(io, 1, kNqn, kHost, static_cast<uint16_t>(cntlid)), Generic(kScCommandSequenceError));
+  ASSERT_EQ(PropSet(admin, kPropCc, kCcEn | (6u << 16) | (4u << 20)), kSuccess);
+  EXPECT_EQ(Connect(io, 1, kNqn, kHost, 0x7777), CmdSpecific(kScConnectInvalidParameters));
+  EXPECT_EQ(Connect(io, 1, kNqn, kHost, static_cast<uint16_t>(cntlid)), kSuccess);
+  auto& dup = NewQueue();
+  EXPECT_EQ(Connect(dup, 1, kNqn, kHost, static_cast<uint16_t>(cntlid)), CmdSpecific(kScConnectInvalidParameters));
+}
+
+TEST_F(TargetTest, CommandsBeforeEnableAreSequenceErrors) {
+  auto& q = NewQueue();
+  ASSERT_EQ(Connect(q, 0, kNqn, kHost), kSuccess);
+  Cmd c(4096);
+  c.req.cmd.opcode = kAdminIdentify;
+  c.req.cmd.cdw10 = kCnsController;
+  c.req.ctrl_to_host = true;
+  EXPECT_EQ(Run(q, c), Generic(kScCommandSequenceError));
+}
+
+TEST_F(TargetTest, IdentifyControllerFields) {
+  auto& q = NewQueue();
+  uint16_t cntlid = Enable(q);
+  Cmd c(4096);
+  c.req.cmd.opcode = kAdminIdentify;
+  c.req.cmd.cdw10 = kCnsController;
+  c.req.ctrl_to_host = true;
+  ASSERT_EQ(Run(q, c), kSuccess);
+  auto* id = reinterpret_cast<IdentifyController*>(c.buf.data());
+  EXPECT_EQ(id->cntlid, cntlid);
+  EXPECT_EQ(id->cntrltype, kCntrlTypeIo);
+  EXPECT_EQ(std::string(id->subnqn), kNqn);
+  EXPECT_EQ(id->ioccsz, (64u + 8192u) / 16u);
+  EXPECT_EQ(id->iorcsz, 1u);
+  EXPECT_EQ(id->cmic, kCmicMultiCtrl | kCmicAna);
+  EXPECT_EQ(id->oncs, kOncsCompare | kOncsDsm | kOncsWriteZeroes);
+  EXPECT_EQ(id->sqes, 0x66);
+  EXPECT_EQ(id->cqes, 0x44);
+  EXPECT_EQ(c.req.c2h_len, 4096u);
+}
+
+TEST_F(TargetTest, UnknownOpcodesAndLogPages) {
+  auto& q = NewQueue();
+  Enable(q);
+  Cmd c;
+  c.req.cmd.opcode = 0xC1;
+  EXPECT_EQ(Run(q, c), Generic(kScInvalidOpcode));
+  Cmd l(512);
+  l.req.cmd.opcode = kAdminGetLogPage;
+  l.req.cmd.cdw10 = 0x7F | ((512 / 4 - 1) << 16);
+  l.req.ctrl_to_host = true;
+  EXPECT_EQ(Run(q, l), CmdSpecific(kScInvalidLogPage));
+  Cmd i(4096);
+  i.req.cmd.opcode = kAdminIdentify;
+  i.req.cmd.cdw10 = 0x55;
+  i.req.ctrl_to_host = true;
+  EXPECT_EQ(Run(q, i), Generic(kScInvalidField));
+}
+
+TEST_F(TargetTest, IoRangeAndNamespaceChecks) {
+  auto& admin = NewQueue();
+  uint16_t cntlid = Enable(admin);
+  auto& io = NewQueue();
+  ASSERT_EQ(Connect(io, 1, kNqn, kHost, cntlid), kSuccess);
+  auto rw = [&](uint8_t op, uint32_t nsid, uint64_t slba, uint32_t nlb, uint32_t len) {
+    Cmd c(len);
+    c.req.cmd.opcode = op;
+    c.req.cmd.nsid = nsid;
+    c.req.cmd.cdw10 = static_cast<uint32_t>(slba);
+    c.req.cmd.cdw11 = static_cast<uint32_t>(slba >> 32);
+    c.req.cmd.cdw12 = nlb - 1;
+    c.req.host_to_ctrl = op == kIoWrite;
+    c.req.ctrl_to_host = op == kIoRead;
+    for (size_t k = 0; k < c.buf.size(); k++) c.buf[k] = static_cast<uint8_t>(k * 7);
+    nvme::Status s = Run(io, c);
+    return std::make_pair(s, c.buf);
+  };
+  uint64_t blocks = (1 << 20) / 512;
+  EXPECT_EQ(rw(kIoRead, 2, 0, 1, 512).first, Generic(kScInvalidNamespaceOrFormat));
+  EXPECT_EQ(rw(kIoRead, 0, 0, 1, 512).first, Generic(kScInvalidNamespaceOrFormat));
+  EXPECT_EQ(rw(kIoRead, 0xFFFFFFFF, 0, 1, 512).first, Generic(kScInvalidNamespaceOrFormat));
+  EXPECT_EQ(rw(kIoRead, 1, blocks, 1, 512).first, Generic(kScLbaOutOfRange));
+  EXPECT_EQ(rw(kIoRead, 1, blocks - 1, 2, 1024).first, Generic(kScLbaOutOfRange));
+  EXPECT_EQ(rw(kIoRead, 1, ~0ull, 2, 1024).first, Generic(kScLbaOutOfRange));  // overflow
+  EXPECT_EQ(rw(kIoRead, 1, 0, 2, 512).first, Generic(kScDataSglLengthInvalid));
+  auto w = rw(kIoWrite, 1, 8, 4, 2048);
+  EXPECT_EQ(w.first, kSuccess);
+  auto r = rw(kIoRead, 1, 8, 4, 2048);
+  EXPECT_EQ(r.first, kSuccess);
+  EXPECT_EQ(r.second, w.second);
+  // Compare: match, then mismatch.
+  Cmd cmp(2048);
+  cmp.req.cmd.opcode = kIoCompare;
+  cmp.req.cmd.nsid = 1;
+  cmp.req.cmd.cdw10 = 8;
+  cmp.req.cmd.cdw12 = 3;
+  cmp.req.host_to_ctrl = true;
+  cmp.buf = w.second;
+  cmp.req.data = cmp.buf.data();
+  EXPECT_EQ(Run(io, cmp), kSuccess);
+  Cmd bad(2048);
+  bad.req.cmd = cmp.req.cmd;
+  bad.req.host_to_ctrl = true;
+  EXPECT_EQ(Run(io, bad), Media(kScCompareFailure));
+}
+
+TEST_F(TargetTest, NamespaceAddRaisesAenAndChangedList) {
+  auto& q = NewQueue();
+  Enable(q);
+  Cmd aer;
+  aer.req.cmd.opcode = kAdminAsyncEventRequest;
+  aer.req.qp = &q;
+  reactor_.Post([&] { target_->Execute(&q, &aer.req); });
+  NamespaceSpec ns;
+  ns.nsid = 3;
+  ASSERT_TRUE(target_->AddNamespace(kNqn, ns, OpenMemoryDevice(1 << 20)).ok());
+  ASSERT_TRUE(q.Wait(&aer.req));
+  EXPECT_EQ(aer.req.rsp.dw0, AsyncEventDw0(kAerNotice, kAenNsAttrChanged, kLogChangedNsList));
+  Cmd l(4096);
+  l.req.cmd.opcode = kAdminGetLogPage;
+  l.req.cmd.cdw10 = kLogChangedNsList | ((4096 / 4 - 1) << 16);
+  l.req.ctrl_to_host = true;
+  ASSERT_EQ(Run(q, l), kSuccess);
+  uint32_t first;
+  memcpy(&first, l.buf.data(), 4);
+  EXPECT_EQ(first, 3u);
+  // The list was cleared by the read (RAE = 0).
+  Cmd l2(4096);
+  l2.req.cmd = l.req.cmd;
+  l2.req.ctrl_to_host = true;
+  ASSERT_EQ(Run(q, l2), kSuccess);
+  memcpy(&first, l2.buf.data(), 4);
+  EXPECT_EQ(first, 0u);
+}
+
+TEST_F(TargetTest, AerLimit) {
+  auto& q = NewQueue();
+  Enable(q);
+  std::vector<std::unique_ptr<Cmd>> aers;
+  for (uint32_t i = 0; i < Controller::kAerLimit + 1; i++) {
+    aers.push_back(std::make_unique<Cmd>());
+    aers.back()->req.cmd.opcode = kAdminAsyncEventRequest;
+    aers.back()->req.qp = &q;
+    Request* r = &aers.back()->req;
+    reactor_.Post([this, &q, r] { target_->Execute(&q, r); });
+  }
+  ASSERT_TRUE(q.Wait(&aers.back()->req));
+  EXPECT_EQ(nvme::Status::Decode(aers.back()->req.rsp.status), CmdSpecific(kScAsyncEventRequestLimitExceeded));
+}
+
+TEST_F(TargetTest, AnaInaccessibleFailsIoWithPathError) {
+  auto& admin = NewQueue();
+  uint16_t cntlid = Enable(admin);
+  auto& io = NewQueue();
+  ASSERT_EQ(Connect(io, 1, kNqn, kHost, cntlid), kSuccess);
+  ASSERT_TRUE(target_->SetAnaState(kNqn, "127.0.0.1", "4420", 1, kAnaInaccessible).ok());
+  Cmd c(512);
+  c.req.cmd.opcode = kIoRead;
+  c.req.cmd.nsid = 1;
+  c.req.ctrl_to_host = true;
+  nvme::Status s = Run(io, c);
+  EXPECT_EQ(s.sct, kSctPath);
+  EXPECT_EQ(s.sc, kScAnaInaccessible);
+  EXPECT_FALSE(s.dnr);
+}
+
+TEST_F(TargetTest, NoAutoVisibleNamespaceNeedsHost) {
+  NamespaceSpec ns;
+  ns.nsid = 9;
+  ns.auto_visible = false;
+  ASSERT_TRUE(target_->AddNamespace(kNqn, ns, OpenMemoryDevice(1 << 20)).ok());
+  auto s = target_->FindSubsystem(kNqn);
+  PortInfo p;
+  p.traddr = "127.0.0.1";
+  p.trsvcid = "4420";
+  EXPECT_EQ(s->BuildTable(kHost, p)->active, (std::vector<uint32_t>{1}));
+  ASSERT_TRUE(target_->AddNamespaceHost(kNqn, 9, kHost).ok());
+  EXPECT_EQ(s->BuildTable(kHost, p)->active, (std::vector<uint32_t>{1, 9}));
+  EXPECT_EQ(target_->AddNamespaceHost(kNqn, 1, kHost).code(), EINVAL);  // auto-visible
+}
+
+TEST_F(TargetTest, KeepAliveTimeoutTearsDown) {
+  auto& q = NewQueue();
+  Cmd c(sizeof(ConnectData));
+  auto* cmd = reinterpret_cast<ConnectCmd*>(&c.req.cmd);
+  cmd->opcode = kAdminFabrics;
+  cmd->fctype = kFctypeConnect;
+  cmd->sqsize = 31;
+  cmd->kato = 200;
+  auto* d = reinterpret_cast<ConnectData*>(c.buf.data());
+  d->cntlid = 0xFFFF;
+  CopyZeroPadded(d->subnqn, sizeof(d->subnqn), kNqn);
+  CopyZeroPadded(d->hostnqn, sizeof(d->hostnqn), kHost);
+  ASSERT_EQ(Run(q, c), kSuccess);
+  for (int i = 0; i < 40 && !q.closed_; i++) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_TRUE(q.closed_) << "keep alive timeout did not close the admin queue";
+}
+
+TEST(UuidTest, RoundTripAndRejects) {
+  Uuid u = RandomUuid();
+  Uuid v;
+  ASSERT_TRUE(ParseUuid(UuidToString(u), &v));
+  EXPECT_EQ(u, v);
+  EXPECT_EQ(u[6] >> 4, 4);
+  EXPECT_FALSE(ParseUuid("not-a-uuid", &v));
+  EXPECT_FALSE(ParseUuid("0f8d1b3c-1111-4a22-9b33-44445555666g", &v));
+}
+
+}  // namespace
+}  // namespace nvmeof
