@@ -1,1 +1,691 @@
+// gwcli end to end without a server: argument parsing, the requests built,
+// the rendering of canned replies, messages and exit codes.
+#include "cli/gwcli.h"
+
 #include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "api/gateway.pb.h"
+
+namespace nvmeof::cli {
+namespace {
+
+using google::protobuf::Message;
+
+struct Recorded {
+  std::string method;
+  std::unique_ptr<Message> request;
+};
+
+// Answers each RPC with a canned reply (default: an empty reply, status 0),
+// or with a gRPC error; records every request.
+class FakeTransport : public Transport {
+ public:
+  std::vector<Recorded> calls;
+  std::map<std::string, std::vector<std::unique_ptr<Message>>> replies;  // consumed in order
+  std::map<std::string, grpc::Status> errors;
+
+  grpc::Status Call(std::string_view method, const Message& request, Message* reply) override {
+    Recorded r{std::string(method), std::unique_ptr<Message>(request.New())};
+    r.request->CopyFrom(request);
+    calls.push_back(std::move(r));
+    if (auto e = errors.find(std::string(method)); e != errors.end()) return e->second;
+    auto& queue = replies[std::string(method)];
+    if (!queue.empty()) {
+      reply->CopyFrom(*queue.front());
+      if (queue.size() > 1) queue.erase(queue.begin());
+    }
+    return grpc::Status::OK;
+  }
+};
+
+class GwcliTest : public ::testing::Test {
+ protected:
+  FakeTransport fake;
+  ConnectOptions connected;
+  int factory_calls = 0;
+  std::map<std::string, std::string> env;
+  std::string out, err;
+
+  int Run(std::vector<std::string> args) {
+    std::ostringstream o, e;
+    const TransportFactory factory = [this](const ConnectOptions& opts) {
+      connected = opts;
+      ++factory_calls;
+      // The fixture keeps the fake alive; hand out a forwarding wrapper.
+      struct Forward : Transport {
+        FakeTransport* f;
+        explicit Forward(FakeTransport* t) : f(t) {}
+        grpc::Status Call(std::string_view m, const Message& q, Message* r) override {
+          return f->Call(m, q, r);
+        }
+      };
+      return std::unique_ptr<Transport>(new Forward(&fake));
+    };
+    const GetEnv getenv = [this](const std::string& name) -> std::optional<std::string> {
+      auto it = env.find(name);
+      if (it == env.end()) return std::nullopt;
+      return it->second;
+    };
+    const int rc = nvmeof::cli::Run(args, o, e, factory, getenv);
+    out = o.str();
+    err = e.str();
+    return rc;
+  }
+
+  // Runs with results on stdout (--output stdio).
+  int RunStdio(std::vector<std::string> args) {
+    args.insert(args.begin(), {"--output", "stdio"});
+    return Run(std::move(args));
+  }
+
+  template <typename T>
+  void Reply(const std::string& method, const T& msg) {
+    fake.replies[method].push_back(std::make_unique<T>(msg));
+  }
+
+  template <typename T>
+  const T& Req(std::size_t i = 0) {
+    EXPECT_LT(i, fake.calls.size());
+    const T* r = dynamic_cast<const T*>(fake.calls.at(i).request.get());
+    EXPECT_NE(r, nullptr) << "request type " << fake.calls.at(i).request->GetTypeName();
+    return *r;
+  }
+};
+
+const std::string kNqn = "nqn.2016-06.io.spdk:cnode1";
+
+// ---- global options, help, usage errors ----
+
+TEST_F(GwcliTest, HelpOnEveryLevelExitsZero) {
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"--help"}, {"ns", "--help"}, {"namespace", "add", "--help"}, {"listener", "add", "-h"},
+           {"gw", "set_log_level", "--help"}, {"--help-all"}}) {
+    EXPECT_EQ(Run(args), 0) << args[0];
+    EXPECT_NE(out.find("Usage: gwcli"), std::string::npos) << out;
+  }
+  Run({"namespace", "add", "--help"});
+  EXPECT_NE(out.find("--rbd-create-image"), std::string::npos);
+  EXPECT_NE(out.find("--memory-size"), std::string::npos);
+  EXPECT_NE(out.find("--file"), std::string::npos);
+  EXPECT_EQ(factory_calls, 0);
+}
+
+TEST_F(GwcliTest, NoCommandPrintsHelp) {
+  EXPECT_EQ(Run({}), 255);
+  EXPECT_NE(out.find("Subcommands:"), std::string::npos);
+}
+
+TEST_F(GwcliTest, MissingActionIsAUsageError) {
+  EXPECT_EQ(Run({"subsystem"}), 2);
+  EXPECT_EQ(err, "error: missing action for subsystem command (choose from 'add', 'del', 'list')\n");
+  EXPECT_EQ(Run({"ns"}), 2);
+  EXPECT_NE(err.find("missing action for namespace command"), std::string::npos);
+  EXPECT_TRUE(fake.calls.empty());
+}
+
+TEST_F(GwcliTest, ParseErrorsExitTwo) {
+  EXPECT_EQ(Run({"subsystem", "list", "--bogus"}), 2);
+  EXPECT_NE(err.find("error: "), std::string::npos);
+  EXPECT_EQ(Run({"subsystem", "add"}), 2);  // -n is required
+  EXPECT_NE(err.find("subsystem"), std::string::npos);
+  EXPECT_EQ(Run({"--format", "xml", "version"}), 2);
+  EXPECT_EQ(Run({"ns", "del", "-n", kNqn, "--nsid", "abc"}), 2);
+  EXPECT_EQ(Run({"bogus"}), 2);
+  EXPECT_TRUE(fake.calls.empty());
+}
+
+TEST_F(GwcliTest, ServerAddressFromEnvironmentAndFlags) {
+  EXPECT_EQ(Run({"subsystem", "list"}), 0);
+  EXPECT_EQ(connected.address, "localhost");
+  EXPECT_EQ(connected.port, 5500);
+  EXPECT_EQ(ServerTarget(connected), "localhost:5500");
+
+  env["CEPH_NVMEOF_SERVER_ADDRESS"] = "2001:db8::3";
+  env["CEPH_NVMEOF_SERVER_PORT"] = "5501";
+  EXPECT_EQ(Run({"subsystem", "list"}), 0);
+  EXPECT_EQ(connected.address, "2001:db8::3");
+  EXPECT_EQ(connected.port, 5501);
+  EXPECT_EQ(ServerTarget(connected), "[2001:db8::3]:5501");
+
+  EXPECT_EQ(Run({"--server-address", "10.0.0.5", "--server-port", "6000", "subsystem", "list"}), 0);
+  EXPECT_EQ(connected.address, "10.0.0.5");
+  EXPECT_EQ(connected.port, 6000);
+
+  env["CEPH_NVMEOF_SERVER_PORT"] = "55x";
+  EXPECT_EQ(Run({"subsystem", "list"}), 2);
+  env.erase("CEPH_NVMEOF_SERVER_PORT");
+  EXPECT_EQ(Run({"--server-port", "70000", "subsystem", "list"}), 2);
+}
+
+TEST_F(GwcliTest, GlobalOptionsAfterTheCommand) {
+  EXPECT_EQ(Run({"subsystem", "list", "--format", "json", "--output", "stdio"}), 0);
+  EXPECT_EQ(nlohmann::json::parse(out)["status"], 0);
+}
+
+TEST_F(GwcliTest, OutputLogGoesToStderrStdioToStdout) {
+  subsys_status ok;
+  ok.set_nqn(kNqn);
+  Reply("create_subsystem", ok);
+  EXPECT_EQ(Run({"subsystem", "add", "-n", kNqn}), 0);
+  EXPECT_EQ(out, "");
+  EXPECT_EQ(err, "Adding subsystem " + kNqn + ": Successful\n");
+
+  EXPECT_EQ(RunStdio({"subsystem", "add", "-n", kNqn}), 0);
+  EXPECT_EQ(out, "Adding subsystem " + kNqn + ": Successful\n");
+  EXPECT_EQ(err, "");
+
+  // --log-level error hides results in log mode, not errors.
+  EXPECT_EQ(Run({"--log-level", "error", "subsystem", "add", "-n", kNqn}), 0);
+  EXPECT_EQ(out + err, "");
+}
+
+TEST_F(GwcliTest, MtlsOptions) {
+  EXPECT_EQ(Run({"--client-key", "/nonexistent/key", "subsystem", "list"}), 2);
+  EXPECT_NE(err.find("--client-key and --client-cert must be given together"), std::string::npos);
+  EXPECT_EQ(Run({"--client-key", "/nonexistent/key", "--client-cert", "/nonexistent/cert",
+                 "subsystem", "list"}),
+            2);
+  EXPECT_NE(err.find("can't open '/nonexistent/key'"), std::string::npos);
+
+  const std::string dir = ::testing::TempDir();
+  const auto write = [&](const std::string& name, const std::string& text) {
+    std::ofstream(dir + name) << text;
+    return dir + name;
+  };
+  const std::string key = write("gwcli_key.pem", "KEY");
+  const std::string cert = write("gwcli_cert.pem", "CERT");
+  const std::string ca = write("gwcli_ca.pem", "CA");
+  EXPECT_EQ(RunStdio({"--client-key", key, "--client-cert", cert, "--server-cert", ca, "subsystem",
+                      "list"}),
+            0);
+  EXPECT_EQ(connected.client_key, "KEY");
+  EXPECT_EQ(connected.client_cert, "CERT");
+  EXPECT_EQ(connected.server_cert, "CA");
+  EXPECT_NE(out.find("Enable server auth since both --client-key and --client-cert are provided"),
+            std::string::npos);
+  EXPECT_EQ(RunStdio({"--client-key", key, "--client-cert", cert, "subsystem", "list"}), 0);
+  EXPECT_NE(err.find("No server certificate file was provided"), std::string::npos);
+}
+
+// ---- version / gw ----
+
+TEST_F(GwcliTest, Version) {
+  EXPECT_EQ(RunStdio({"version"}), 0);
+  EXPECT_EQ(out, "CLI version: " + BuildVersion() + "\n");
+  EXPECT_EQ(RunStdio({"--format", "json", "version"}), 0);
+  EXPECT_EQ(nlohmann::json::parse(out)["version"], BuildVersion());
+  EXPECT_EQ(factory_calls, 0);
+}
+
+TEST_F(GwcliTest, GwInfoAndLogLevel) {
+  gateway_info info;
+  info.set_version("1.3.3");
+  info.set_name("gw1");
+  info.set_group("g");
+  info.set_addr("10.0.0.1");
+  info.set_port("5500");
+  info.set_bool_status(true);
+  info.set_load_balancing_group(2);
+  info.set_hostname("host1");
+  Reply("get_gateway_info", info);
+  EXPECT_EQ(RunStdio({"gw", "info"}), 0);
+  EXPECT_NE(out.find("Gateway's version: 1.3.3\n"), std::string::npos);
+  EXPECT_NE(out.find("Gateway's name: gw1\n"), std::string::npos);
+  EXPECT_NE(out.find("Gateway's load balancing group: 2\n"), std::string::npos);
+  EXPECT_NE(out.find("Gateway's port: 5500\n"), std::string::npos);
+  EXPECT_EQ(err, "");
+
+  EXPECT_EQ(RunStdio({"gw", "version"}), 0);
+  EXPECT_EQ(out, "Gateway's version: 1.3.3\n");
+
+  gateway_log_level_info lvl;
+  lvl.set_log_level(warning);
+  Reply("get_gateway_log_level", lvl);
+  EXPECT_EQ(RunStdio({"gw", "get_log_level"}), 0);
+  EXPECT_EQ(out, "Gateway log level is \"warning\"\n");
+
+  fake.calls.clear();
+  EXPECT_EQ(RunStdio({"gw", "set_log_level", "-l", "DEBUG"}), 0);
+  EXPECT_EQ(Req<set_gateway_log_level_req>().log_level(), debug);
+  EXPECT_EQ(out, "Set gateway log level to \"debug\": Successful\n");
+  EXPECT_EQ(Run({"gw", "set_log_level", "-l", "notset"}), 2);
+}
+
+// ---- subsystem ----
+
+TEST_F(GwcliTest, SubsystemAddBuildsTheReferenceRequest) {
+  subsys_status ok;
+  ok.set_nqn(kNqn + ".group1");  // the gateway appended its group
+  Reply("create_subsystem", ok);
+  EXPECT_EQ(RunStdio({"subsystem", "add", "-n", kNqn, "-s", "Ceph123"}), 0);
+  const auto& r = Req<create_subsystem_req>();
+  EXPECT_EQ(r.subsystem_nqn(), kNqn);
+  EXPECT_EQ(r.serial_number(), "Ceph123");
+  EXPECT_EQ(r.max_namespaces(), 256u);
+  EXPECT_TRUE(r.enable_ha());
+  EXPECT_FALSE(r.no_group_append());
+  EXPECT_EQ(out, "Adding subsystem " + kNqn + ".group1: Successful\n");
+
+  fake.calls.clear();
+  EXPECT_EQ(RunStdio({"subsystem", "create", "-n", kNqn, "-m", "1024", "--no-group-append"}), 0);
+  EXPECT_EQ(Req<create_subsystem_req>().max_namespaces(), 1024u);
+  EXPECT_TRUE(Req<create_subsystem_req>().no_group_append());
+
+  EXPECT_EQ(Run({"subsystem", "add", "-n", kNqn, "-m", "0"}), 2);
+  EXPECT_NE(err.find("--max-namespaces value must be positive"), std::string::npos);
+  EXPECT_EQ(Run({"subsystem", "add", "-n", "nqn.2014-08.org.nvmexpress.discovery"}), 2);
+  EXPECT_NE(err.find("Can't add a discovery subsystem"), std::string::npos);
+}
+
+TEST_F(GwcliTest, FailedRpcExitsWithErrnoAndItsMessage) {
+  subsys_status bad;
+  bad.set_status(EEXIST);
+  bad.set_error_message("Failure creating subsystem " + kNqn + ": Subsystem already exists");
+  Reply("create_subsystem", bad);
+  EXPECT_EQ(RunStdio({"subsystem", "add", "-n", kNqn}), EEXIST);
+  EXPECT_EQ(out, "");
+  EXPECT_EQ(err, bad.error_message() + "\n");
+
+  // json: the reply itself, still the errno as exit code
+  EXPECT_EQ(RunStdio({"--format", "json", "subsystem", "add", "-n", kNqn}), EEXIST);
+  const auto j = nlohmann::json::parse(out);
+  EXPECT_EQ(j["status"], EEXIST);
+  EXPECT_EQ(j["error_message"], bad.error_message());
+  EXPECT_EQ(j["nqn"], "");
+}
+
+TEST_F(GwcliTest, UnreachableGatewayIsEinval) {
+  fake.errors["list_subsystems"] = grpc::Status(grpc::StatusCode::UNAVAILABLE, "connection refused");
+  EXPECT_EQ(RunStdio({"subsystem", "list"}), EINVAL);
+  EXPECT_EQ(err, "Failure listing subsystems:\ngRPC error UNAVAILABLE: connection refused\n");
+}
+
+TEST_F(GwcliTest, SubsystemListTable) {
+  EXPECT_EQ(RunStdio({"subsystem", "list"}), 0);
+  EXPECT_EQ(out, "No subsystems\n");
+  EXPECT_EQ(RunStdio({"subsystem", "list", "-n", kNqn}), 0);
+  EXPECT_EQ(out, "No subsystem " + kNqn + "\n");
+
+  subsystems_info_cli info;
+  auto* s = info.add_subsystems();
+  s->set_nqn(kNqn);
+  s->set_enable_ha(true);
+  s->set_serial_number("Ceph00000000000001");
+  s->set_subtype("NVMe");
+  s->set_min_cntlid(1);
+  s->set_max_cntlid(2040);
+  s->set_namespace_count(3);
+  s->set_max_namespaces(256);
+  Reply("list_subsystems", info);
+  EXPECT_EQ(RunStdio({"subsystem", "list"}), 0);
+  EXPECT_EQ(out.rfind("Subsystems:\n╒", 0), 0u) << out;
+  EXPECT_NE(out.find("│ NVMe    │ " + kNqn + " │ enabled  │ Ceph00000000000001 │ 1-2040         │         3 │        256 │"),
+            std::string::npos)
+      << out;
+  EXPECT_EQ(RunStdio({"--format", "plain", "subsystem", "list", "-s", "Ceph00000000000001"}), 0);
+  EXPECT_EQ(out.rfind("Subsystems with serial number Ceph00000000000001:\nSubtype", 0), 0u) << out;
+  EXPECT_EQ(out.find("╒"), std::string::npos);
+  // A reply for another subsystem than asked for
+  EXPECT_EQ(RunStdio({"subsystem", "list", "-n", "nqn.2016-06.io.spdk:other"}), ENODEV);
+}
+
+// ---- listener ----
+
+TEST_F(GwcliTest, ListenerAddDefaultsAndIpv6) {
+  EXPECT_EQ(RunStdio({"listener", "add", "-n", kNqn, "-t", "gw1", "-a", "10.0.0.1"}), 0);
+  const auto& r = Req<create_listener_req>();
+  EXPECT_EQ(r.nqn(), kNqn);
+  EXPECT_EQ(r.host_name(), "gw1");
+  EXPECT_EQ(r.traddr(), "10.0.0.1");
+  EXPECT_EQ(r.trsvcid(), 4420u);
+  EXPECT_TRUE(r.has_adrfam());
+  EXPECT_EQ(r.adrfam(), ipv4);
+  EXPECT_FALSE(r.secure());
+  EXPECT_EQ(out, "Adding " + kNqn + " listener at 10.0.0.1:4420: Successful\n");
+
+  fake.calls.clear();
+  EXPECT_EQ(RunStdio({"listener", "add", "-n", kNqn, "-t", "gw1", "-a", "::1", "-s", "5001", "-f",
+                      "IPV6", "--secure"}),
+            0);
+  EXPECT_EQ(Req<create_listener_req>().traddr(), "[::1]");
+  EXPECT_EQ(Req<create_listener_req>().adrfam(), ipv6);
+  EXPECT_TRUE(Req<create_listener_req>().secure());
+  EXPECT_EQ(out, "Adding " + kNqn + " listener at [::1]:5001: Successful\n");
+
+  EXPECT_EQ(Run({"listener", "add", "-n", kNqn, "-t", "gw1", "-a", "1.1.1.1", "-s", "-2000"}), 2);
+  EXPECT_NE(err.find("trsvcid value must be positive"), std::string::npos);
+  EXPECT_EQ(Run({"listener", "add", "-n", kNqn, "-t", "gw1", "-a", "1.1.1.1", "-s", "70000"}), 2);
+  EXPECT_NE(err.find("trsvcid value must be smaller than 65536"), std::string::npos);
+  EXPECT_EQ(Run({"listener", "add", "-n", kNqn, "-t", "gw1", "-a", "1.1.1.1", "-f", "JUNK"}), 2);
+}
+
+TEST_F(GwcliTest, ListenerDelAndList) {
+  EXPECT_EQ(Run({"listener", "del", "-n", kNqn, "-t", "*", "-a", "10.0.0.1", "-s", "4420"}), 2);
+  EXPECT_NE(err.find("must use --force when setting host name to *"), std::string::npos);
+  EXPECT_EQ(RunStdio({"listener", "del", "-n", kNqn, "-t", "*", "-a", "10.0.0.1", "-s", "4420",
+                      "--force"}),
+            0);
+  EXPECT_TRUE(Req<delete_listener_req>().force());
+  EXPECT_EQ(out, "Deleting listener 10.0.0.1:4420 from " + kNqn + " for all hosts: Successful\n");
+
+  listeners_info li;
+  auto* l = li.add_listeners();
+  l->set_host_name("gw1");
+  l->set_trtype("TCP");
+  l->set_adrfam(ipv4);
+  l->set_traddr("10.0.0.1");
+  l->set_trsvcid(4420);
+  Reply("list_listeners", li);
+  EXPECT_EQ(RunStdio({"--format", "plain", "listener", "list", "-n", kNqn}), 0);
+  EXPECT_EQ(out, "Listeners for " + kNqn +
+                     ":\n"
+                     "Host  Transport  Address Family  Address        Secure\n"
+                     "gw1   TCP        IPv4            10.0.0.1:4420  No\n");
+}
+
+// ---- host / connection ----
+
+TEST_F(GwcliTest, HostAddSeveralHostsFirstErrorIsTheExitCode) {
+  req_status ok, exists;
+  exists.set_status(EEXIST);
+  exists.set_error_message("Failure adding host h2: Host is already added");
+  Reply("add_host", ok);
+  Reply("add_host", exists);
+  EXPECT_EQ(RunStdio({"host", "add", "-n", kNqn, "-t", "*", "nqn.2016-06.io.spdk:h2"}), EEXIST);
+  ASSERT_EQ(fake.calls.size(), 2u);
+  EXPECT_EQ(Req<add_host_req>(0).host_nqn(), "*");
+  EXPECT_EQ(Req<add_host_req>(1).host_nqn(), "nqn.2016-06.io.spdk:h2");
+  EXPECT_FALSE(Req<add_host_req>(0).has_psk());
+  EXPECT_EQ(out, "Allowing open host access to " + kNqn + ": Successful\n");
+  EXPECT_EQ(err, exists.error_message() + "\n");
+
+  EXPECT_EQ(Run({"host", "add", "-n", kNqn, "-t", "a", "b", "--psk", "k"}), 2);
+  EXPECT_NE(err.find("Can't have more than one host NQN when PSK keys are used"), std::string::npos);
+  EXPECT_EQ(Run({"host", "add", "-n", kNqn, "-t", "*", "--dhchap-key", "k"}), 2);
+  EXPECT_NE(err.find("DH-HMAC-CHAP key is only allowed for specific hosts"), std::string::npos);
+  EXPECT_EQ(Run({"host", "add", "-n", kNqn, "-t", "a", "-c", "k"}), 2);
+
+  fake.calls.clear();
+  fake.replies.clear();
+  EXPECT_EQ(RunStdio({"host", "add", "-n", kNqn, "-t", "h1", "-k", "DHHC-1:00:x", "-c", "DHHC-1:00:y"}),
+            0);
+  EXPECT_EQ(Req<add_host_req>().dhchap_key(), "DHHC-1:00:x");
+  EXPECT_EQ(Req<add_host_req>().dhchap_ctrlr_key(), "DHHC-1:00:y");
+}
+
+TEST_F(GwcliTest, HostDelAndList) {
+  EXPECT_EQ(RunStdio({"host", "del", "-n", kNqn, "-t", "h1", "*"}), 0);
+  EXPECT_EQ(out, "Removing host h1 access from " + kNqn + ": Successful\nDisabling open host access to " +
+                     kNqn + ": Successful\n");
+  EXPECT_EQ(RunStdio({"host", "list", "-n", kNqn}), 0);
+  EXPECT_EQ(out, "No hosts are allowed to access " + kNqn + "\n");
+  hosts_info hi;
+  hi.set_allow_any_host(true);
+  hi.add_hosts()->set_nqn("nqn.2016-06.io.spdk:host1");
+  Reply("list_hosts", hi);
+  EXPECT_EQ(RunStdio({"host", "list", "-n", kNqn}), 0);
+  EXPECT_NE(out.find("Any host"), std::string::npos);
+  EXPECT_NE(out.find("nqn.2016-06.io.spdk:host1"), std::string::npos);
+}
+
+TEST_F(GwcliTest, ConnectionList) {
+  connections_info ci;
+  auto* k = ci.add_connections();
+  k->set_nqn("nqn.2016-06.io.spdk:host1");
+  k->set_traddr("10.0.0.9");
+  k->set_trsvcid(33000);
+  k->set_connected(true);
+  k->set_qpairs_count(3);
+  k->set_controller_id(7);
+  ci.add_connections()->set_nqn("nqn.2016-06.io.spdk:host2");
+  Reply("list_connections", ci);
+  EXPECT_EQ(RunStdio({"--format", "plain", "connection", "list", "-n", kNqn}), 0);
+  EXPECT_NE(out.find("10.0.0.9:33000"), std::string::npos) << out;
+  EXPECT_NE(out.find("<n/a>"), std::string::npos) << out;
+}
+
+// ---- namespace ----
+
+TEST_F(GwcliTest, NsAddRbd) {
+  nsid_status ok;
+  ok.set_nsid(1);
+  Reply("namespace_add", ok);
+  EXPECT_EQ(RunStdio({"ns", "add", "-n", kNqn, "-p", "rbd", "-i", "img", "--rbd-create-image",
+                      "--size", "16", "-s", "4096", "-l", "2", "-u",
+                      "948878ee-c3b2-4d58-a29b-2cff713fc02d", "--no-auto-visible"}),
+            0);
+  const auto& r = Req<namespace_add_req>();
+  EXPECT_EQ(r.rbd_pool_name(), "rbd");
+  EXPECT_EQ(r.rbd_image_name(), "img");
+  EXPECT_EQ(r.subsystem_nqn(), kNqn);
+  EXPECT_FALSE(r.has_nsid());
+  EXPECT_EQ(r.block_size(), 4096u);
+  EXPECT_EQ(r.uuid(), "948878ee-c3b2-4d58-a29b-2cff713fc02d");
+  EXPECT_EQ(r.anagrpid(), 2);
+  EXPECT_TRUE(r.create_image());
+  EXPECT_EQ(r.size(), 16ull << 20);  // a bare number is MiB
+  EXPECT_TRUE(r.no_auto_visible());
+  EXPECT_FALSE(r.has_backend());
+  EXPECT_EQ(out, "Adding namespace 1 to " + kNqn + ": Successful\n");
+
+  fake.calls.clear();
+  EXPECT_EQ(RunStdio({"namespace", "add", "-n", kNqn, "-p", "rbd", "-i", "img", "--nsid", "5"}), 0);
+  EXPECT_EQ(Req<namespace_add_req>().nsid(), 5u);
+  EXPECT_EQ(Req<namespace_add_req>().block_size(), 512u);  // the reference default
+  EXPECT_EQ(Req<namespace_add_req>().size(), 0u);
+}
+
+TEST_F(GwcliTest, NsAddRejectsLikeTheReference) {
+  const std::vector<std::string> base = {"ns", "add", "-n", kNqn, "-p", "rbd", "-i", "img"};
+  const auto with = [&](std::vector<std::string> extra) {
+    std::vector<std::string> a = base;
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  };
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"--size", "16MB"},
+       "--size argument is not allowed for add command when RBD image creation is disabled"},
+      {{"-c"}, "--size argument is mandatory for add command when RBD image creation is enabled"},
+      {{"-c", "--size", "0"}, "size value must be positive"},
+      {{"-c", "--size=-16MB"}, "size value must be positive"},
+      {{"-c", "--size", "1026KB"}, "size value must be aligned to MiBs"},
+      {{"-c", "--size", "1x6MB"}, "must be numeric"},
+      {{"-s", "0"}, "block-size value must be positive"},
+      {{"-l", "-1"}, "load-balancing-group value must be positive"},
+      {{"--nsid", "0"}, "nsid value must be positive"},
+      {{"--memory-size", "1G"}, "mutually exclusive"},
+  };
+  for (const auto& [extra, message] : cases) {
+    EXPECT_EQ(Run(with(extra)), 2) << message;
+    EXPECT_NE(err.find(message), std::string::npos) << err;
+  }
+  EXPECT_EQ(Run({"ns", "add", "-n", kNqn, "-p", "rbd"}), 2);
+  EXPECT_NE(err.find("--rbd-image"), std::string::npos);
+  EXPECT_TRUE(fake.calls.empty());
+}
+
+TEST_F(GwcliTest, NsAddDevelopmentBackends) {
+  EXPECT_EQ(RunStdio({"ns", "add", "-n", kNqn, "--memory-size", "64M", "-s", "4096"}), 0);
+  const auto& m = Req<namespace_add_req>();
+  EXPECT_EQ(m.backend(), "memory");
+  EXPECT_EQ(m.memory_size(), 64ull << 20);
+  EXPECT_EQ(m.rbd_pool_name(), "");
+  EXPECT_FALSE(m.has_file_path());
+
+  fake.calls.clear();
+  EXPECT_EQ(RunStdio({"ns", "add", "-n", kNqn, "--file", "/var/tmp/disk.img", "--size", "1G"}), 0);
+  const auto& f = Req<namespace_add_req>();
+  EXPECT_EQ(f.backend(), "file");
+  EXPECT_EQ(f.file_path(), "/var/tmp/disk.img");
+  EXPECT_EQ(f.file_size(), 1ull << 30);
+  EXPECT_FALSE(f.has_memory_size());
+
+  fake.calls.clear();
+  EXPECT_EQ(RunStdio({"ns", "add", "-n", kNqn, "--file", "/dev/sdb"}), 0);
+  EXPECT_FALSE(Req<namespace_add_req>().has_file_size());
+
+  EXPECT_EQ(Run({"ns", "add", "-n", kNqn, "--memory-size", "0"}), 2);
+  EXPECT_EQ(Run({"ns", "add", "-n", kNqn, "--memory-size", "1G", "--file", "/x"}), 2);
+  EXPECT_EQ(Run({"ns", "add", "-n", kNqn, "--file", "/x", "-c"}), 2);
+}
+
+TEST_F(GwcliTest, NsResizeDelChangeLbQos) {
+  EXPECT_EQ(RunStdio({"ns", "resize", "-n", kNqn, "--nsid", "1", "--size", "2G"}), 0);
+  EXPECT_EQ(Req<namespace_resize_req>().new_size(), 2048u);  // MiB on the wire
+  EXPECT_EQ(out, "Resizing namespace 1 in " + kNqn + " to 2 GiB: Successful\n");
+  EXPECT_EQ(Run({"ns", "resize", "-n", kNqn, "--nsid", "1", "--size", "1500K"}), 2);
+  EXPECT_NE(err.find("size value must be aligned to MiBs"), std::string::npos);
+
+  fake.calls.clear();
+  EXPECT_EQ(RunStdio({"ns", "del", "-n", kNqn, "--nsid", "3"}), 0);
+  EXPECT_EQ(Req<namespace_delete_req>().nsid(), 3u);
+  EXPECT_EQ(out, "Deleting namespace 3 from " + kNqn + ": Successful\n");
+  EXPECT_EQ(Run({"ns", "del", "-n", kNqn, "--nsid", "-1"}), 2);
+
+  fake.calls.clear();
+  EXPECT_EQ(RunStdio({"ns", "change_load_balancing_group", "-n", kNqn, "--nsid", "1", "-l", "2"}), 0);
+  EXPECT_EQ(Req<namespace_change_load_balancing_group_req>().anagrpid(), 2);
+  EXPECT_EQ(out, "Changing load balancing group of namespace 1 in " + kNqn + " to 2: Successful\n");
+  EXPECT_EQ(Run({"ns", "change_load_balancing_group", "-n", kNqn, "--nsid", "1", "-l", "0"}), 2);
+
+  fake.calls.clear();
+  EXPECT_EQ(Run({"ns", "set_qos", "-n", kNqn, "--nsid", "1"}), 2);
+  EXPECT_NE(err.find("At least one QOS limit should be set"), std::string::npos);
+  EXPECT_EQ(RunStdio({"ns", "set_qos", "-n", kNqn, "--nsid", "1", "--rw-ios-per-second", "1500",
+                      "--r-megabytes-per-second", "0"}),
+            0);
+  const auto& q = Req<namespace_set_qos_req>();
+  EXPECT_EQ(q.rw_ios_per_second(), 1500u);
+  EXPECT_TRUE(q.has_r_mbytes_per_second());
+  EXPECT_EQ(q.r_mbytes_per_second(), 0u);
+  EXPECT_FALSE(q.has_rw_mbytes_per_second());
+  EXPECT_FALSE(q.has_w_mbytes_per_second());
+  EXPECT_EQ(err, "IOs per second 1500 will be rounded up to 2000\n");
+  EXPECT_EQ(out, "Setting QOS limits of namespace 1 in " + kNqn + ": Successful\n");
+}
+
+TEST_F(GwcliTest, NsHosts) {
+  EXPECT_EQ(RunStdio({"ns", "add_host", "-n", kNqn, "--nsid", "1", "-t", "h1", "h2"}), 0);
+  ASSERT_EQ(fake.calls.size(), 2u);
+  EXPECT_EQ(Req<namespace_add_host_req>(1).host_nqn(), "h2");
+  EXPECT_EQ(out, "Adding host h1 to namespace 1 on " + kNqn + ": Successful\nAdding host h2 to namespace 1 on " +
+                     kNqn + ": Successful\n");
+  fake.calls.clear();
+  EXPECT_EQ(RunStdio({"ns", "del_host", "-n", kNqn, "--nsid", "1", "-t", "h1"}), 0);
+  EXPECT_EQ(Req<namespace_delete_host_req>().host_nqn(), "h1");
+  EXPECT_EQ(out, "Deleting host h1 from namespace 1 on " + kNqn + ": Successful\n");
+}
+
+namespaces_info CannedNamespaces() {
+  namespaces_info info;
+  info.set_subsystem_nqn(kNqn);
+  auto* a = info.add_namespaces();
+  a->set_nsid(1);
+  a->set_bdev_name("bdev_948878ee-c3b2-4d58-a29b-2cff713fc02d");
+  a->set_rbd_pool_name("rbd");
+  a->set_rbd_image_name("img1");
+  a->set_rbd_image_size(16ull << 20);
+  a->set_block_size(512);
+  a->set_uuid("948878ee-c3b2-4d58-a29b-2cff713fc02d");
+  a->set_load_balancing_group(1);
+  a->set_rw_ios_per_second(2000);
+  auto* b = info.add_namespaces();
+  b->set_nsid(2);
+  b->set_bdev_name("bdev_2");
+  b->set_rbd_image_size(1ull << 30);
+  b->set_block_size(4096);
+  b->set_uuid("11111111-2222-3333-4444-555555555555");
+  b->set_no_auto_visible(true);
+  b->add_hosts("nqn.2016-06.io.spdk:host1");
+  b->set_backend("memory");
+  return info;
+}
+
+TEST_F(GwcliTest, NsListText) {
+  EXPECT_EQ(RunStdio({"ns", "list", "-n", kNqn}), 0);
+  EXPECT_EQ(out, "No namespaces in subsystem " + kNqn + "\n");
+  EXPECT_FALSE(Req<list_namespaces_req>().has_nsid());
+
+  Reply("list_namespaces", CannedNamespaces());
+  EXPECT_EQ(RunStdio({"ns", "list", "-n", kNqn}), 0);
+  EXPECT_EQ(out.rfind("Namespaces in subsystem " + kNqn + ":\n╒", 0), 0u) << out;
+  for (const char* want : {"rbd/img1", "16 MiB", "512 Bytes", "4 KiB", "1 GiB", "All Hosts",
+                           "unlimited", "2000", "<memory>", "<n/a>", "nqn.2016-06.io.spdk:host1",
+                           "948878ee-c3b2-4d58-", "a29b-2cff713fc02d"})
+    EXPECT_NE(out.find(want), std::string::npos) << want << "\n" << out;
+
+  fake.calls.clear();
+  EXPECT_EQ(RunStdio({"ns", "list", "-n", kNqn, "--nsid", "1"}), ENODEV);  // reply has 2 namespaces
+  EXPECT_EQ(Req<list_namespaces_req>().nsid(), 1u);
+  EXPECT_NE(err.find("Got more than one namespace for NSID 1"), std::string::npos);
+}
+
+TEST_F(GwcliTest, NsListJsonAndYaml) {
+  Reply("list_namespaces", CannedNamespaces());
+  EXPECT_EQ(RunStdio({"--format", "json", "ns", "list", "-n", kNqn}), 0);
+  const auto j = nlohmann::json::parse(out);
+  EXPECT_EQ(j["subsystem_nqn"], kNqn);
+  ASSERT_EQ(j["namespaces"].size(), 2u);
+  EXPECT_EQ(j["namespaces"][0]["uuid"], "948878ee-c3b2-4d58-a29b-2cff713fc02d");
+  EXPECT_EQ(j["namespaces"][0]["rbd_image_size"], "16777216");
+  EXPECT_EQ(j["namespaces"][0]["w_mbytes_per_second"], "0");
+  EXPECT_FALSE(j["namespaces"][0].contains("backend"));
+  EXPECT_EQ(j["namespaces"][1]["backend"], "memory");
+
+  EXPECT_EQ(RunStdio({"--format", "yaml", "ns", "list", "-n", kNqn}), 0);
+  EXPECT_NE(out.find("subsystem_nqn: " + kNqn), std::string::npos) << out;
+  EXPECT_NE(out.find("uuid: 948878ee-c3b2-4d58-a29b-2cff713fc02d"), std::string::npos) << out;
+}
+
+TEST_F(GwcliTest, NsIoStats) {
+  namespace_io_stats_info st;
+  st.set_subsystem_nqn(kNqn);
+  st.set_nsid(1);
+  st.set_bdev_name("bdev_1");
+  st.set_bytes_read(4096);
+  auto* e = st.add_io_error();
+  e->set_name("timeout");
+  e->set_value(3);
+  Reply("namespace_get_io_stats", st);
+  EXPECT_EQ(RunStdio({"--format", "plain", "ns", "get_io_stats", "-n", kNqn, "--nsid", "1"}), 0);
+  EXPECT_EQ(out.rfind("IO statistics for namespace 1 in " + kNqn + ", bdev bdev_1:\n", 0), 0u);
+  EXPECT_NE(out.find("Bytes Read"), std::string::npos);
+  EXPECT_EQ(out.find("IO Error - timeout"), std::string::npos);  // only with --verbose
+  EXPECT_EQ(RunStdio({"--verbose", "--format", "plain", "ns", "get_io_stats", "-n", kNqn, "--nsid",
+                      "1"}),
+            0);
+  EXPECT_NE(out.find("IO Error - timeout"), std::string::npos);
+  EXPECT_EQ(RunStdio({"ns", "get_io_stats", "-n", kNqn, "--nsid", "2"}), ENODEV);
+  EXPECT_NE(err.find("Returned namespace NSID 1 differs from requested one 2"), std::string::npos);
+}
+
+TEST_F(GwcliTest, GetSubsystems) {
+  subsystems_info si;
+  si.add_subsystems()->set_nqn(kNqn);
+  Reply("get_subsystems", si);
+  EXPECT_EQ(RunStdio({"get_subsystems"}), 0);
+  EXPECT_EQ(out.rfind("Get subsystems:\n{", 0), 0u);
+  EXPECT_EQ(nlohmann::json::parse(out.substr(out.find('{')))["subsystems"][0]["nqn"], kNqn);
+  fake.errors["get_subsystems"] = grpc::Status(grpc::StatusCode::INTERNAL, "boom");
+  EXPECT_EQ(RunStdio({"get_subsystems"}), 2);
+  EXPECT_NE(err.find("get_subsystems failed: code=INTERNAL message=boom"), std::string::npos);
+}
+
+TEST_F(GwcliTest, SpdkLogLevel) {
+  EXPECT_EQ(RunStdio({"spdk_log_level", "set", "-l", "debug", "-p", "notice"}), 0);
+  EXPECT_EQ(Req<set_spdk_nvmf_logs_req>().log_level(), DEBUG);
+  EXPECT_EQ(Req<set_spdk_nvmf_logs_req>().print_level(), NOTICE);
+  EXPECT_EQ(out, "Set SPDK log levels and nvmf log flags: Successful\n");
+  EXPECT_EQ(RunStdio({"spdk_log_level", "get"}), 0);
+  EXPECT_EQ(out, "SPDK log level is ERROR\nSPDK log print level is ERROR\n");
+}
+
+}  // namespace
+}  // namespace nvmeof::cli
