@@ -638,6 +638,10 @@ bool Connection::Submit(nvme::Sqe* sqe, const void* out, uint32_t out_len, void*
   pending_[sqe->cid] = p;
   auto pdu = BuildCapsuleCmd(*sqe, in_capsule ? out : nullptr, in_capsule ? out_len : 0);
   stats_.capsules++;
+  if (o.capture) {
+    o.capture->insert(o.capture->end(), pdu.begin(), pdu.end());
+    return true;
+  }
   if (!SendRaw(pdu)) {
     pending_.erase(sqe->cid);
     return false;

@@ -197,6 +197,9 @@ class Connection {
     bool force_r2t = false;  // never send in-capsule data
     bool keep_cid = false;   // use sqe->cid as given
     bool keep_sgl = false;   // use sqe->sgl1 as given
+    // When set, the capsule PDU is appended here instead of being sent (the command is
+    // still tracked: send the bytes yourself, e.g. many PDUs in one write, then Wait).
+    std::vector<uint8_t>* capture = nullptr;
   };
   // Sends a command. `out` (host-to-controller) and `in` (controller-to-host) must stay valid
   // until the command completes. Returns false on a send error. sqe->cid is set.

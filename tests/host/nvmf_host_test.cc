@@ -983,6 +983,30 @@ int main(int argc, char** argv) {
     fflush(stdout);
     for (;;) pause();
   }
+  // Stand-in for nvmeof-gateway's command line (only --listen and the first --subsystem are
+  // used), so that the bad-input suite's own mechanics can be exercised without the gateway:
+  //   NVMEOF_GATEWAY_BIN=<wrapper running: nvmf_host_test --as-gateway "$@"> badinput_test
+  if (argc >= 2 && std::string(argv[1]) == "--as-gateway") {
+    nvmeof::host::FakeOptions o;
+    o.ns_bytes = 64ull << 20;
+    uint16_t port = 0;
+    for (int i = 2; i + 1 < argc; i++) {
+      std::string a = argv[i];
+      if (a == "--listen") {
+        std::string v = argv[++i];
+        port = static_cast<uint16_t>(atoi(v.substr(v.rfind(':') + 1).c_str()));
+      } else if (a == "--subsystem" && o.subnqn == nvmeof::host::FakeOptions().subnqn) {
+        o.subnqn = argv[++i];
+      }
+    }
+    nvmeof::host::FakeTarget t(o);
+    if (!t.Start(port)) {
+      perror("fake target");
+      return 1;
+    }
+    fprintf(stderr, "listening on 127.0.0.1:%u (fake target)\nready\n", t.port());
+    for (;;) pause();
+  }
   ::testing::InitGoogleTest(&argc, argv);
   return RUN_ALL_TESTS();
 }
