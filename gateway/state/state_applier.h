@@ -54,6 +54,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -141,28 +142,51 @@ struct ApplyReport {
   bool ok() const { return failed.empty(); }
 };
 
+// Use with a StateStore (see docs/state.md):
+//   store->Subscribe([&](const StateMap& m, uint64_t v) { lock M; applier.Update(m, v); });
+//   gRPC change: lock M; store->Mutate(fn /* validate, apply to target, fill changes */, &v);
+//                if (v) applier.RecordLocal(puts, removes, v);
+// The versions make the order of the two paths irrelevant: a map older than a local write
+// (read before it, delivered after it) does not undo that write.
 class StateApplier {
  public:
   explicit StateApplier(StateTarget* target) : target_(target) {}
 
-  // Makes the target match `desired` (a full map from StateStore; omap_version ignored).
+  // Makes the target match `desired` (a full map from StateStore at `version`; omap_version
+  // ignored). Local writes recorded with a greater version stay in force over it; a map
+  // older than the last one given is not used (the call only retries pending items).
+  ApplyReport Update(const StateMap& desired, uint64_t version);
+  // Without versions (a single writer, e.g. the memory store): `desired` is the truth.
   ApplyReport Update(const StateMap& desired);
-  // Retries what failed, against the last desired map (e.g. from a timer).
+  // Retries what failed, against the last desired state (e.g. from a timer).
   ApplyReport Reconcile();
-  // This gateway changed its own target and wrote the same change to the store: record it
-  // as applied (and desired) so that it is not applied a second time.
+  // This gateway changed its own target and wrote the same change to the store as
+  // `version`: record it as applied and desired, so that it is not applied twice and not
+  // undone by an older map.
+  void RecordLocal(const StateMap& puts, const std::vector<std::string>& removes, uint64_t version);
+  // Without a version (single writer): the change becomes part of the last map.
   void RecordLocal(const StateMap& puts, const std::vector<std::string>& removes);
   // What the target has now, per the applier (keys -> JSON as stored).
   StateMap applied() const;
+  // What the target should have: the last map plus newer local writes.
+  StateMap desired() const;
   // Whether the last Update/Reconcile left items pending.
   bool pending() const;
 
  private:
+  struct LocalWrite {
+    std::optional<std::string> value;  // nullopt: removed
+    uint64_t version = 0;
+  };
+  void RebuildDesiredLocked();
   ApplyReport ReconcileLocked();
 
   StateTarget* target_;
   mutable std::mutex mu_;
   StateMap applied_;
+  StateMap base_;  // the last map given to Update
+  uint64_t base_version_ = 0;
+  std::map<std::string, LocalWrite> local_;  // local writes newer than base_
   StateMap desired_;
   bool pending_ = false;
 };

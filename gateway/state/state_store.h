@@ -44,6 +44,20 @@ class StateStore {
   virtual void Subscribe(std::function<void(const StateMap&, uint64_t version)> cb) = 0;
   virtual Status Start() = 0;
   virtual void Stop() = 0;
+
+  // --- added by the state module ---
+  // Read-modify-write under the group lock, for changes that depend on the group state
+  // (NSID allocation, "subsystem exists" checks, cascading deletes). `fn` runs on the
+  // caller's thread while this gateway holds the lock, with the state and version as they
+  // are; it fills `puts`/`removes` (it may apply them to the local target first). If it
+  // returns OK and there is something to write, the changes are written as version + 1
+  // and *new_version (optional) is set to it; otherwise nothing is written, *new_version
+  // is 0, and fn's error is returned unchanged. Keep fn well below lock_duration_sec.
+  // ECANCELED after fn succeeded means the lock lease ran out and another gateway wrote:
+  // the changes were NOT written (undo any local effect).
+  using Mutation = std::function<Status(const StateMap& current, uint64_t version, StateMap* puts,
+                                        std::vector<std::string>* removes)>;
+  virtual Status Mutate(const Mutation& fn, uint64_t* new_version) = 0;
 };
 
 // A store in RADOS (the real thing). `pool`, object name derived from `group`.
