@@ -11,6 +11,9 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include <grpcpp/grpcpp.h>
+
+#include "api/gateway.grpc.pb.h"
 #include "api/gateway.pb.h"
 
 namespace nvmeof::cli {
@@ -685,6 +688,74 @@ TEST_F(GwcliTest, SpdkLogLevel) {
   EXPECT_EQ(out, "Set SPDK log levels and nvmf log flags: Successful\n");
   EXPECT_EQ(RunStdio({"spdk_log_level", "get"}), 0);
   EXPECT_EQ(out, "SPDK log level is ERROR\nSPDK log print level is ERROR\n");
+}
+
+}  // namespace
+}  // namespace nvmeof::cli
+
+// ---- over real gRPC, against an in-process server on loopback ----
+
+namespace nvmeof::cli {
+namespace {
+
+class TinyGateway final : public Gateway::Service {
+ public:
+  std::string last_nqn;
+  grpc::Status create_subsystem(grpc::ServerContext*, const create_subsystem_req* req,
+                                subsys_status* rep) override {
+    last_nqn = req->subsystem_nqn();
+    rep->set_status(0);
+    rep->set_error_message("Success");
+    rep->set_nqn(req->subsystem_nqn() + ".grp");
+    return grpc::Status::OK;
+  }
+  grpc::Status delete_subsystem(grpc::ServerContext*, const delete_subsystem_req* req,
+                                req_status* rep) override {
+    rep->set_status(ENOENT);
+    rep->set_error_message("Failure deleting subsystem " + req->subsystem_nqn() +
+                           ": No such subsystem");
+    return grpc::Status::OK;
+  }
+};
+
+TEST(GrpcWire, ServiceNameHasNoPackage) {
+  EXPECT_STREQ(Gateway::service_full_name(), "Gateway");
+}
+
+TEST(GrpcWire, GwcliTalksToAGatewayServer) {
+  TinyGateway service;
+  int port = 0;
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  ASSERT_NE(server, nullptr);
+  ASSERT_GT(port, 0);
+
+  const GetEnv no_env = [](const std::string&) -> std::optional<std::string> { return {}; };
+  std::ostringstream out, err;
+  const std::vector<std::string> add = {"--output", "stdio", "--server-address", "127.0.0.1",
+                                        "--server-port", std::to_string(port), "subsystem", "add",
+                                        "-n", kNqn};
+  EXPECT_EQ(nvmeof::cli::Run(add, out, err, MakeGrpcTransport, no_env), 0) << err.str();
+  EXPECT_EQ(out.str(), "Adding subsystem " + kNqn + ".grp: Successful\n");
+  EXPECT_EQ(service.last_nqn, kNqn);
+
+  std::ostringstream out2, err2;
+  const std::vector<std::string> del = {"--output", "stdio", "--server-address", "127.0.0.1",
+                                        "--server-port", std::to_string(port), "subsystem", "del",
+                                        "-n", kNqn};
+  EXPECT_EQ(nvmeof::cli::Run(del, out2, err2, MakeGrpcTransport, no_env), ENOENT);
+  EXPECT_EQ(err2.str(), "Failure deleting subsystem " + kNqn + ": No such subsystem\n");
+
+  // An RPC the server does not implement: gRPC UNIMPLEMENTED becomes EINVAL.
+  std::ostringstream out3, err3;
+  const std::vector<std::string> list = {"--output", "stdio", "--server-address", "127.0.0.1",
+                                         "--server-port", std::to_string(port), "host", "list",
+                                         "-n", kNqn};
+  EXPECT_EQ(nvmeof::cli::Run(list, out3, err3, MakeGrpcTransport, no_env), EINVAL);
+  EXPECT_NE(err3.str().find("UNIMPLEMENTED"), std::string::npos) << err3.str();
+  server->Shutdown();
 }
 
 }  // namespace
