@@ -303,7 +303,8 @@ void GetLogPage(Target& t, QueuePair* qp, Request* req) {
       case kLogErrorInfo: {
         auto errs = c.ErrorLog();
         page.resize(64 * sizeof(ErrorInfoEntry));
-        memcpy(page.data(), errs.data(), std::min(errs.size(), size_t{64}) * sizeof(ErrorInfoEntry));
+        if (!errs.empty())
+          memcpy(page.data(), errs.data(), std::min(errs.size(), size_t{64}) * sizeof(ErrorInfoEntry));
         break;
       }
       case kLogSmartHealth: {
@@ -337,7 +338,7 @@ void GetLogPage(Target& t, QueuePair* qp, Request* req) {
       case kLogChangedNsList: {
         auto list = c.TakeChangedNs(!rae);
         page.assign(sizeof(ChangedNsList), 0);
-        memcpy(page.data(), list.data(), std::min(list.size(), size_t{1024}) * 4);
+        if (!list.empty()) memcpy(page.data(), list.data(), std::min(list.size(), size_t{1024}) * 4);
         if (!rae) c.ClearEventMask(kLogChangedNsList);
         break;
       }

@@ -28,6 +28,7 @@ class FakeQueue final : public QueuePair, public IoCompletionHandler {
     port_.trsvcid = trsvcid;
     port_.portid = 1;
   }
+  ~FakeQueue() override { Target::ReleaseSnapshots(this); }
   void Complete(Request* req) override {
     std::lock_guard<std::mutex> lk(mu_);
     done_.push_back(req);
@@ -91,8 +92,18 @@ class TargetTest : public ::testing::Test {
     ASSERT_TRUE(target_->AddNamespace(kNqn, ns, OpenMemoryDevice(1 << 20)).ok());
   }
   void TearDown() override {
-    for (auto& q : queues_) reactor_.Run([this, qp = q.get()] { target_->QueueClosed(qp); });
+    CloseAll();
     reactor_.Stop();
+  }
+  // Closes every queue (aborting outstanding AERs) and waits until that ran.
+  void CloseAll() {
+    std::promise<void> done;
+    reactor_.Post([&] {
+      for (auto& q : queues_) target_->QueueClosed(q.get());
+      done.set_value();
+    });
+    done.get_future().wait();
+    queues_.clear();
   }
 
   // Runs a command on the reactor (as the transport would) and waits for its completion.
@@ -357,6 +368,9 @@ TEST_F(TargetTest, AerLimit) {
   }
   ASSERT_TRUE(q.Wait(&aers.back()->req));
   EXPECT_EQ(nvme::Status::Decode(aers.back()->req.rsp.status), CmdSpecific(kScAsyncEventRequestLimitExceeded));
+  CloseAll();  // the other AERs are still outstanding: abort them before their memory goes
+  for (uint32_t i = 0; i < Controller::kAerLimit; i++)
+    EXPECT_EQ(nvme::Status::Decode(aers[i]->req.rsp.status), Generic(kScAbortSqDeleted, false));
 }
 
 TEST_F(TargetTest, AnaInaccessibleFailsIoWithPathError) {
