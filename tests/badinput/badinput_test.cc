@@ -74,7 +74,14 @@ class BadInput : public ::testing::Test {
     if (gw_ && !gw_->Alive()) {
       fprintf(stderr, "note: restarting nvmeof-gateway (it died: %s)\n", gw_->exit_description().c_str());
       gw_.reset();
+    } else if (gw_ && !healthy_) {
+      // The previous case left it alive but not serving: start afresh so that every case is
+      // judged on its own.
+      fprintf(stderr, "note: restarting nvmeof-gateway (the previous case left it unable to serve)\n");
+      gw_->Stop(2000);
+      gw_.reset();
     }
+    healthy_ = false;
     if (!gw_) {
       gw_ = std::make_unique<GatewayProcess>();
       std::string err;
@@ -93,6 +100,10 @@ class BadInput : public ::testing::Test {
   // After every case: the process lives and a fresh connection works end to end.
   void TearDown() override {
     if (!gw_) return;
+    CheckHealthy();
+    healthy_ = !::testing::Test::HasFatalFailure() && gw_ && gw_->Alive();
+  }
+  void CheckHealthy() {
     ASSERT_TRUE(gw_->Alive()) << "nvmeof-gateway died during this case: " << gw_->exit_description()
                               << "\n" << gw_->LogTail();
     auto c = NewController();
@@ -103,7 +114,7 @@ class BadInput : public ::testing::Test {
     ASSERT_TRUE(k.ok()) << "after the case, I/O queue Connect failed: " << k.ToString();
     std::vector<uint8_t> b(512);
     k = c->Read(c->io(0), kNs1, 0, 1, b.data(), 512);
-    EXPECT_TRUE(k.ok()) << "after the case, a 1-block Read failed: " << k.ToString();
+    ASSERT_TRUE(k.ok()) << "after the case, a 1-block Read failed: " << k.ToString();
     ASSERT_TRUE(gw_->Alive());
   }
 
@@ -197,6 +208,7 @@ class BadInput : public ::testing::Test {
   }
 
   static inline std::unique_ptr<GatewayProcess> gw_;
+  static inline bool healthy_ = true;
   uint16_t port_ = 0;
 };
 
@@ -879,9 +891,14 @@ TEST_F(BadInput, CmdKeepAliveTimeout) {
   if (closed) {
     EXPECT_GE(secs, 0.9) << "closed before KATO elapsed";
   }
+  // Give the teardown up to a second to free the controller ID.
   Controller again(Options());
-  auto q = again.ConnectQueue(1, 31, 0, again.ConnectDataFor(cntlid), &k);
-  ASSERT_TRUE(q) << k.error;
+  for (int i = 0; i < 10; i++) {
+    auto q = again.ConnectQueue(1, 31, 0, again.ConnectDataFor(cntlid), &k);
+    ASSERT_TRUE(q) << k.error;
+    if (k.transport_ok && k.status.sct == nvme::kSctCommandSpecific) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
   EXPECT_TRUE(HasStatus(k, nvme::CmdSpecific(nvme::kScConnectInvalidParameters)))
       << "controller " << cntlid << " must not exist any more";
 }
