@@ -950,7 +950,12 @@ TEST(NvmfPerf, VerifyDetectsCorruption) {
   // Fill the pattern, then corrupt the target's memory behind nvmf-perf's back while a
   // read-only verify run is going on: mismatches must be reported with a non-zero exit.
   std::thread corrupt([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    // Once the fill phase has reached the region's last block, overwrite the region.
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    const volatile uint8_t* last = t.mem() + (1 << 20) - 8;
+    while (*last == 0 && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
     memset(t.mem(), 0xEE, 1 << 20);
   });
   RunResult r = RunCmd(base + " --qd 4 --bs 4k --rw randread --size 1m --time 1 --verify 2>&1");
