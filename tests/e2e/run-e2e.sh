@@ -248,12 +248,12 @@ gateway_stop() {
     kill -"$sig" "$GW_PID" 2>/dev/null
     for _ in $(seq 150); do kill -0 "$GW_PID" 2>/dev/null || break; sleep 0.1; done
     if kill -0 "$GW_PID" 2>/dev/null; then
-        kill -KILL "$GW_PID"; wait "$GW_PID" 2>/dev/null
+        kill -KILL "$GW_PID"; { wait "$GW_PID"; } 2>/dev/null
         GW_PID=
         echo "gateway did not exit within 15 s of SIG$sig (killed)"
         return 1
     fi
-    wait "$GW_PID"; rc=$?
+    { wait "$GW_PID"; rc=$?; } 2>/dev/null      # (no "Killed" job message)
     GW_PID=
     echo "gateway stopped by SIG$sig, exit status $rc"
     echo "==== stopped by SIG$sig at $(date +%T), exit status $rc" >> "$GW_LOG"
@@ -436,7 +436,9 @@ run_group() { # run_group NAME CASE...
         elif ! kill -0 "$GW_PID" 2>/dev/null; then
             wait "$GW_PID"; stop_msg="gateway had exited (status $?) before the end"; GW_PID=; stop_ok=no
         else
-            stop_msg=$(gateway_stop TERM) || stop_ok=no
+            # not $(...): the gateway must be waited for by this shell
+            gateway_stop TERM > "$gdir/stop.out" 2>&1 || stop_ok=no
+            stop_msg=$(cat "$gdir/stop.out")
         fi
         if grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$GW_LOG"; then
             stop_msg+="; sanitizer report in the gateway log"; stop_ok=no
@@ -489,12 +491,12 @@ for c in "${CASES[@]}"; do
         report SKIP "$c" "($reason)"
         continue
     fi
-    key=$(group_key)
+    key=$(group_key) grp=$CASE_GROUP
+    [ "${E2E_SPLIT:-0}" != 1 ] || grp=$c
     if [ "${E2E_SPLIT:-0}" = 1 ] || [ "$key" != "$pending_key" ]; then
-        flush
+        flush       # (run_group reloads other cases' CASE_* variables)
         pending_key=$key
-        pending_grp=$CASE_GROUP
-        [ "${E2E_SPLIT:-0}" != 1 ] || pending_grp=$c
+        pending_grp=$grp
     fi
     pending+=("$c")
 done

@@ -16,7 +16,7 @@ guest() {
     check "/dev/nvme0n2 appears within 10 s" wait-dev /dev/nvme0n2 10
     expect_eq "new namespace size" "$(dev_bytes nvme0n2)" $((64 << 20))
     expect_eq "still the same controller (no reconnect)" "$(ls /sys/class/nvme | tr '\n' ' ')" "nvme0 "
-    check "write + read back on the new namespace" sh -c \
+    check "write + read back on the new namespace" bash -c \
         'dd if=/dev/urandom of=/tmp/blk bs=64k count=16 status=none &&
          dd if=/tmp/blk of=/dev/nvme0n2 bs=64k oflag=direct status=none &&
          dd if=/dev/nvme0n2 of=/tmp/back bs=64k count=16 iflag=direct status=none &&

@@ -22,7 +22,9 @@
 #   - host_request ACTION [ARGS] asks run-e2e.sh to do something on the host
 #     (gateway-kill, gateway-start, gateway-stop, gwcli ..., gateway-log-grep
 #     ERE, or a case's own host_action) and waits for it;
-#   - leave nothing connected or mounted (e2e_main cleans up anyway).
+#   - leave nothing connected or mounted (e2e_main cleans up anyway);
+#   - prefer bash -c to sh -c: busybox sh runs its own applets first (its dd
+#     lacks oflag=sync, ...), bash finds the real programs.
 
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 E2E_CASE=
