@@ -6,6 +6,8 @@
 //    the field found invalid. When several fields are wrong, the one at the lowest offset
 //    that can be judged is reported (pdu_type 0, flags 1, hlen 2, pdo 3, plen 4, then the
 //    PDU-specific fields).
+//  - FES 03h Header Digest Error is detected by the engine (it owns the digest check):
+//    its FEI carries the PDU Header Digest found in the PDU, not an offset.
 //  - FES 02h PDU Sequence Error: a PDU type the controller accepts, received at the wrong
 //    time (anything but ICReq before the connection is initialized; a second ICReq).
 //    FEI is reserved for this FES: 0.
@@ -214,6 +216,8 @@ void EncodeR2T(R2THeader* out, uint16_t cccid, uint16_t ttag, uint32_t offset, u
   out->r2tl = length;
 }
 
+// length must be > 0: a C2HData PDU always carries data (DDGSTF is set whenever a data
+// digest was negotiated).
 // SUCCESS is only valid on the last PDU of a transfer, so success implies LAST_PDU.
 // (The engine may set SUCCESS only when SQ flow control is disabled for the queue, since
 // the omitted response capsule is what would carry SQHD.)

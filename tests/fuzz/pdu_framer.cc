@@ -103,7 +103,8 @@ void PduFramer::OnHeader() {
   if (has_hdgst && opts_.verify_digests) {
     uint32_t want;
     memcpy(&want, hdr_ + ch.hlen, sizeof(want));
-    if (Crc32c(hdr_, ch.hlen) != want) return Fail(HeaderCheck::Fail(kFesHeaderDigestError, 0));
+    // FES 03h: FEI carries the PDU's (received) header digest.
+    if (Crc32c(hdr_, ch.hlen) != want) return Fail(HeaderCheck::Fail(kFesHeaderDigestError, want));
   }
   HeaderCheck c;
   switch (ch.pdu_type) {

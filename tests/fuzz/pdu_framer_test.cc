@@ -157,6 +157,11 @@ TEST(PduFramer, BadHeaderDigestTerminates) {
   EXPECT_EQ(r.types, (std::vector<uint8_t>{kIcReq}));
   EXPECT_EQ(f.state(), PduFramer::State::kTerminated);
   EXPECT_EQ(f.error().fes, kFesHeaderDigestError);
+  // FEI = the header digest found in the PDU (the last 4 bytes of the seed).
+  const Bytes s = Seeds().at("bad_hdgst");
+  uint32_t received;
+  memcpy(&received, s.data() + s.size() - 4, 4);
+  EXPECT_EQ(f.error().fei, received);
 }
 
 TEST(PduFramer, NothingBeforeIcReq) {
