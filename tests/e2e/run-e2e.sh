@@ -18,7 +18,8 @@
 #
 # Output: one line per case, "PASS|FAIL|SKIP name (seconds)", the failing
 # case's console section and the gateway log's tail on failure, and finally
-# "e2e: N passed, N failed, N skipped".  Exit status: 1 if anything failed,
+# "e2e: N passed, N failed, N skipped" (XFAIL, a known target bug, counts as
+# skipped).  Exit status: 1 if anything failed,
 # 77 if everything was skipped, else 0.
 #
 # Environment:
@@ -47,8 +48,12 @@
 #   CASE_NS_SIZES    namespaces of the subsystem (default "256M")
 #   CASE_PERSISTENT  yes = data must survive a gateway restart
 #   CASE_GRPC        yes = start the gateway with --grpc
-#   CASE_NEEDS       words: gwcli, ceph
+#   CASE_NEEDS       words: gwcli, grpc (the gateway's --help lists --grpc), ceph
 #   CASE_TIMEOUT     seconds for the guest part (default 300)
+#   CASE_XFAIL_CHECK an ERE: a known target bug.  If the case's first failing
+#                    check matches it, the case is reported XFAIL (counted as
+#                    skipped) instead of FAIL; any other failure stays FAIL.
+#                    CASE_XFAIL_REASON says why.  E2E_STRICT=1 turns it off.
 set -uo pipefail
 
 E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -105,7 +110,6 @@ elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 # ----------------------------------------------------------------------------
 GW_PID=
 VM_PID=
-RBD_IMAGES=()
 cleanup() {
     [ -z "$VM_PID" ] || kill "$VM_PID" 2>/dev/null
     if [ -n "$GW_PID" ]; then
@@ -114,7 +118,13 @@ cleanup() {
         kill -KILL "$GW_PID" 2>/dev/null
     fi
     local img
-    for img in "${RBD_IMAGES[@]}"; do rbd rm --no-progress "$img" >/dev/null 2>&1; done
+    # (ns_spec runs in $(...): it records the images it creates in a file)
+    if [ -s "$WORK/rbd-images" ]; then
+        while read -r img; do
+            rbd rm --no-progress "$img" >/dev/null 2>&1 || log "could not remove RBD image $img"
+        done < "$WORK/rbd-images"
+        rm -f "$WORK/rbd-images"
+    fi
     if [ "$KEEP_WORK" = 1 ]; then log "work directory kept: $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
@@ -127,6 +137,7 @@ trap 'log "interrupted"; exit 130' INT TERM HUP
 load_case_meta() {
     CASE_DESC= CASE_GROUP=$1 CASE_TARGETS="gateway guest-nvmet" CASE_NS_SIZES=256M
     CASE_PERSISTENT=no CASE_GRPC=no CASE_NEEDS= CASE_TIMEOUT=300
+    CASE_XFAIL_CHECK= CASE_XFAIL_REASON=
     unset -f guest host_action
     # shellcheck disable=SC1090
     source "$E2E_DIR/cases/$1.sh"
@@ -148,6 +159,8 @@ skip_reason() {
         case "$need" in
             gwcli) [ -x "${GWCLI_CMD%% *}" ] || { echo "no gwcli at ${GWCLI_CMD%% *} (NVMEOF_WITH_GRPC=OFF?)"; return; } ;;
             ceph)  [ -n "${CEPH_CONF:-}" ] || { echo "needs a Ceph cluster: set CEPH_CONF"; return; } ;;
+            grpc)  [ "$E2E_TARGET" != gateway ] || "${GATEWAY_CMD%% *}" --help 2>&1 | grep -q -- '--grpc' \
+                       || { echo "the gateway's --help has no --grpc option yet"; return; } ;;
         esac
     done
     if [ "$E2E_BACKEND" = rbd ] && [ -z "${CEPH_CONF:-}" ]; then
@@ -203,7 +216,7 @@ ns_spec() {
             rbd pool stats "$E2E_RBD_POOL" >/dev/null 2>&1 || {
                 ceph osd pool create "$E2E_RBD_POOL" 8 >/dev/null 2>&1; rbd pool init "$E2E_RBD_POOL"; } >&2
             rbd create --size "$(( $(to_bytes "$size") >> 20 ))" "$img" >&2 || return 1
-            RBD_IMAGES+=("$img")
+            echo "$img" >> "$WORK/rbd-images"
             echo "rbd:$img" ;;
         *) log "unknown E2E_BACKEND '$backend'"; return 1 ;;
     esac
@@ -307,10 +320,10 @@ serve_requests() {
 # ----------------------------------------------------------------------------
 PASSED=0 FAILED=0 SKIPPED=0
 RESULTS=()
-report() { # report PASS|FAIL|SKIP NAME DETAIL
-    RESULTS+=("$(printf '%-4s %-16s %s' "$1" "$2" "$3")")
-    echo "$(printf '%-4s %-16s %s' "$1" "$2" "$3")"
-    case "$1" in PASS) PASSED=$((PASSED + 1)) ;; FAIL) FAILED=$((FAILED + 1)) ;; SKIP) SKIPPED=$((SKIPPED + 1)) ;; esac
+report() { # report PASS|FAIL|SKIP|XFAIL NAME DETAIL
+    RESULTS+=("$(printf '%-5s %-16s %s' "$1" "$2" "$3")")
+    echo "$(printf '%-5s %-16s %s' "$1" "$2" "$3")"
+    case "$1" in PASS) PASSED=$((PASSED + 1)) ;; FAIL) FAILED=$((FAILED + 1)) ;; SKIP|XFAIL) SKIPPED=$((SKIPPED + 1)) ;; esac
 }
 
 show_failure_context() { # show_failure_context CASE
@@ -447,25 +460,34 @@ run_group() { # run_group NAME CASE...
     fi
 
     # Per-case results.
-    local r rcase rrc rsec
+    local r rcase rrc rsec failed_check case_failed=no
     for c in "${cases[@]}"; do
+        load_case_meta "$c"
         r=$(grep -m1 "^$c:" "$results" || true)
         if [ -z "$r" ]; then
             report FAIL "$c" "(no result from the guest: nvme-vm exit $vm_rc, timeout ${timeout}s?)"
-            show_failure_context "$console" "$c"
+            show_failure_context "$console" "$c"; case_failed=yes
             continue
         fi
         IFS=: read -r rcase rrc rsec <<< "$r"
         case "$rrc" in
-            0)  report PASS "$c" "(${rsec} s)" ;;
+            0)  report PASS "$c" "(${rsec} s${CASE_XFAIL_CHECK:+; expected failure fixed: drop CASE_XFAIL_CHECK from cases/$c.sh})" ;;
             77) report SKIP "$c" "($(awk -v b="@@E2E-BEGIN:$c@@" 'index($0, b) { on = 1 } on && /SKIP:/ { sub(/.*SKIP: /, ""); print; exit }' "$console"))" ;;
-            *)  report FAIL "$c" "(${rsec} s, exit $rrc: $(grep -m1 -o "@@E2E-CHECK-FAILED:$c:[^@]*" "$console" | sed "s/@@E2E-CHECK-FAILED:$c://" || true))"
-                show_failure_context "$console" "$c" ;;
+            *)  failed_check=$(grep -m1 -o "@@E2E-CHECK-FAILED:$c:[^@]*" "$console" | sed "s/@@E2E-CHECK-FAILED:$c://" || true)
+                show_failure_context "$console" "$c"
+                if [ -n "$CASE_XFAIL_CHECK" ] && [ "${E2E_STRICT:-0}" != 1 ] && [ -n "$failed_check" ] \
+                    && printf '%s\n' "$failed_check" | grep -Eq -- "$CASE_XFAIL_CHECK"; then
+                    report XFAIL "$c" "(${rsec} s, known: $failed_check; $CASE_XFAIL_REASON)"
+                else
+                    report FAIL "$c" "(${rsec} s, exit $rrc: $failed_check)"; case_failed=yes
+                fi ;;
         esac
     done
     if [ "$stop_ok" = no ]; then
         report FAIL "$grp/shutdown" "($stop_msg)"
-        echo "----- gateway log, last 40 lines ($GW_LOG) -----"; tail -40 "$GW_LOG"; echo "-----"
+        if [ "$case_failed" = no ]; then
+            echo "----- gateway log, last 40 lines ($GW_LOG) -----"; tail -40 "$GW_LOG"; echo "-----"
+        fi
     fi
     echo "== group $grp took $(elapsed "$t0" "$(now)") s (boot + cases + shutdown)"
 }

@@ -4,7 +4,7 @@
 CASE_DESC="namespace added with gwcli while connected appears as /dev/nvme0n2"
 CASE_GROUP=ns-hotadd
 CASE_GRPC=yes
-CASE_NEEDS=gwcli
+CASE_NEEDS="gwcli grpc"
 CASE_TARGETS=gateway
 CASE_TIMEOUT=120
 
