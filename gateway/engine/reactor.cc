@@ -3,6 +3,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -163,6 +164,12 @@ void Reactor::Loop() {
   using clock = std::chrono::steady_clock;
   while (!stop_.load(std::memory_order_relaxed)) {
     int timeout = 100;
+    if (!timers_.empty()) {
+      auto next = timers_.front().next;
+      for (auto& t : timers_) next = std::min(next, t.next);
+      auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(next - clock::now()).count();
+      timeout = static_cast<int>(std::clamp<long long>(ms, 0, 100));
+    }
     bool pending = local_head_ != nullptr || !deferred_.empty();
     if (pending) timeout = 0;
     auto t0 = clock::now();

@@ -84,8 +84,13 @@ TcpQueue::~TcpQueue() {
 }
 
 void TcpQueue::Close(const char* reason) {
+  // Always posted, never inline: callers may hold locks that closing takes (the
+  // controller's queue list), and a response queued just before must go out first.
   std::string why = reason;
-  reactor_.Run([this, why] { CloseNow(why.c_str()); });
+  std::weak_ptr<bool> alive = alive_;
+  reactor_.Post([this, alive, why] {
+    if (auto a = alive.lock(); a && *a) CloseNow(why.c_str());
+  });
 }
 
 void TcpQueue::CloseNow(const char* reason) {

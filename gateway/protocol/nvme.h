@@ -78,6 +78,7 @@ enum ScGeneric : uint8_t {
   kScSglOffsetInvalid = 0x16,
   kScHostIdInconsistentFormat = 0x18,
   kScKeepAliveTimerExpired = 0x19,
+  kScTransientTransportError = 0x22,
   kScInvalidKeepAliveTimeout = 0x1A,
   kScLbaOutOfRange = 0x80,
   kScCapacityExceeded = 0x81,

@@ -15,6 +15,7 @@ class Target;
 void ExecuteFabrics(Target& t, QueuePair* qp, Request* req);
 void ExecuteAdmin(Target& t, QueuePair* qp, Request* req);
 void ExecuteIo(Target& t, QueuePair* qp, Request* req);
+void AbortThrottled(QueuePair* qp);
 
 // Completes with a status (records errors in the controller's error log).
 void CompleteWith(QueuePair* qp, Request* req, nvme::Status s);

@@ -103,13 +103,13 @@ bool Controller::SetNumIoQueues(uint32_t n) {
   return true;
 }
 
-bool Controller::AddIoQueue(QueuePair* qp, uint16_t qid) {
+Controller::AddQueueResult Controller::AddIoQueue(QueuePair* qp, uint16_t qid) {
   std::lock_guard<std::mutex> lk(mu_);
-  if (qid == 0 || qid > nr_io_queues_.load()) return false;
+  if (qid == 0 || qid > nr_io_queues_.load()) return AddQueueResult::kInvalidQid;
   for (auto* q : io_queues_)
-    if (q->qid() == qid) return false;
+    if (q->qid() == qid) return AddQueueResult::kExists;
   io_queues_.push_back(qp);
-  return true;
+  return AddQueueResult::kOk;
 }
 
 void Controller::RemoveIoQueue(QueuePair* qp) {

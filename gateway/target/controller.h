@@ -56,7 +56,8 @@ class Controller : public std::enable_shared_from_this<Controller> {
   // Queues.
   uint32_t num_io_queues_allowed() const { return nr_io_queues_.load(); }
   bool SetNumIoQueues(uint32_t n);  // false once I/O queues exist (Command Sequence Error)
-  bool AddIoQueue(QueuePair* qp, uint16_t qid);
+  enum class AddQueueResult { kOk, kInvalidQid, kExists };
+  AddQueueResult AddIoQueue(QueuePair* qp, uint16_t qid);
   void RemoveIoQueue(QueuePair* qp);
   size_t io_queue_count();
   // Closes every queue of this controller (teardown).

@@ -29,6 +29,7 @@ void Target::Execute(QueuePair* qp, Request* req) {
 }
 
 void Target::QueueClosed(QueuePair* qp) {
+  AbortThrottled(qp);
   std::shared_ptr<Controller> c = qp->controller();
   if (!c) return;
   if (qp->qid() == 0) {

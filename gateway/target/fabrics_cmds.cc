@@ -90,7 +90,15 @@ void Connect(Target& t, QueuePair* qp, Request* req) {
   if (memcmp(c->hostid().data(), d->hostid, 16) != 0)
     return ConnectError(qp, req, true, offsetof(ConnectData, hostid));
   if (!c->enabled()) return CompleteWith(qp, req, Generic(kScCommandSequenceError));
-  if (!c->AddIoQueue(qp, qid)) return ConnectError(qp, req, false, offsetof(ConnectCmd, qid));
+  switch (c->AddIoQueue(qp, qid)) {
+    case Controller::AddQueueResult::kOk:
+      break;
+    case Controller::AddQueueResult::kInvalidQid:
+      return ConnectError(qp, req, false, offsetof(ConnectCmd, qid));
+    case Controller::AddQueueResult::kExists:
+      // The queue already exists (NVMe-oF: Command Sequence Error, as Linux nvmet answers).
+      return CompleteWith(qp, req, Generic(kScCommandSequenceError));
+  }
   qp->Bind(c, qid, cmd->sqsize, sqflow_off);
   LOG_DEBUG("%s: I/O queue %u connected from %s (depth %u, reactor %d)", c->Describe().c_str(), qid,
             qp->peer().c_str(), depth, qp->reactor().index());

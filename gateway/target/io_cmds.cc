@@ -2,8 +2,10 @@
 // Compare, translated to block-device I/O. The hot path: no locks, no allocation.
 #include <chrono>
 #include <cstring>
+#include <memory>
 
 #include "gateway/common/log.h"
+#include "gateway/engine/reactor.h"
 #include "gateway/target/commands.h"
 #include "gateway/target/controller.h"
 #include "gateway/target/target.h"
@@ -163,7 +165,72 @@ void Submit(Request* req, BdevOp op, uint64_t offset, uint64_t length, bool with
   req->ns->dev().submit(&req->bio);
 }
 
+
+// Issues an admitted command to its backend.
+void Start(Request* req) {
+  const Sqe& cmd = req->cmd;
+  uint32_t bs = req->ns->block_size();
+  uint64_t slba = cmd.cdw10 | (static_cast<uint64_t>(cmd.cdw11) << 32);
+  uint64_t nlb = (cmd.cdw12 & 0xFFFF) + 1ull;
+  switch (cmd.opcode) {
+    case kIoRead:
+      return Submit(req, BdevOp::kRead, slba * bs, nlb * bs, true);
+    case kIoWrite:
+      return Submit(req, BdevOp::kWrite, slba * bs, nlb * bs, true);
+    case kIoCompare:
+      return Submit(req, BdevOp::kCompare, slba * bs, nlb * bs, true);
+    case kIoWriteZeroes:
+      return Submit(req, BdevOp::kWriteZeroes, slba * bs, nlb * bs, false);
+    case kIoFlush:
+      return Submit(req, BdevOp::kFlush, 0, 0, false);
+    case kIoDatasetManagement:
+      req->step = 0;
+      return DsmNext(req);
+  }
+}
+
+// QoS admission: charges the namespace's limiters if the command conforms now.
+bool Admit(Request* req) {
+  uint8_t op = req->cmd.opcode;
+  bool rd = op == kIoRead || op == kIoCompare;
+  bool wr = op == kIoWrite;
+  uint64_t bytes = (rd || wr) ? ((req->cmd.cdw12 & 0xFFFF) + 1ull) * req->ns->block_size() : 0;
+  return req->ns->limiters().Admit(rd, wr, bytes, static_cast<int64_t>(NowNs())) == 0;
+}
+
+// A command over its namespace's limits waits on its queue, in order; a 1 ms reactor timer
+// admits what conforms.
+void Park(QueuePair* qp, Request* req) {
+  req->next_throttled = nullptr;
+  if (qp->throttled_tail) qp->throttled_tail->next_throttled = req;
+  else qp->throttled_head = req;
+  qp->throttled_tail = req;
+  if (qp->throttle_timer) return;
+  qp->throttle_timer = true;
+  std::weak_ptr<int> life = qp->life;
+  qp->reactor().Every(std::chrono::milliseconds(1), [qp, life] {
+    if (life.expired()) return false;
+    while (Request* r = qp->throttled_head) {
+      if (!Admit(r)) return true;
+      qp->throttled_head = r->next_throttled;
+      if (!qp->throttled_head) qp->throttled_tail = nullptr;
+      Start(r);
+    }
+    qp->throttle_timer = false;
+    return false;
+  });
+}
+
 }  // namespace
+
+// Fails every command still waiting for QoS (the queue is going away).
+void AbortThrottled(QueuePair* qp) {
+  while (Request* r = qp->throttled_head) {
+    qp->throttled_head = r->next_throttled;
+    Done(r, Generic(kScAbortSqDeleted, false));
+  }
+  qp->throttled_tail = nullptr;
+}
 
 void ExecuteIo(Target& t, QueuePair* qp, Request* req) {
   Controller& c = *qp->controller();
@@ -231,21 +298,10 @@ void ExecuteIo(Target& t, QueuePair* qp, Request* req) {
   snap->inflight++;
   req->snap = snap;
   qp->inflight++;
-  switch (op) {
-    case kIoRead:
-      return Submit(req, BdevOp::kRead, slba * bs, nlb * bs, true);
-    case kIoWrite:
-      return Submit(req, BdevOp::kWrite, slba * bs, nlb * bs, true);
-    case kIoCompare:
-      return Submit(req, BdevOp::kCompare, slba * bs, nlb * bs, true);
-    case kIoWriteZeroes:
-      return Submit(req, BdevOp::kWriteZeroes, slba * bs, nlb * bs, false);
-    case kIoFlush:
-      return Submit(req, BdevOp::kFlush, 0, 0, false);
-    case kIoDatasetManagement:
-      req->step = 0;
-      return DsmNext(req);
+  if (ns->limiters().active.load(std::memory_order_relaxed) && (qp->throttled_head || !Admit(req))) {
+    return Park(qp, req);
   }
+  Start(req);
 }
 
 }  // namespace nvmeof

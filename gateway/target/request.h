@@ -44,6 +44,7 @@ struct Request {
   void (*bdev_done)(Request*) = nullptr;  // called on the queue's reactor
   uint64_t start_ns = 0;
   uint32_t step = 0;  // handler scratch (multi-step commands)
+  Request* next_throttled = nullptr;
 
   void SetStatus(nvme::Status s) { rsp.status = s.Encode(); }
   nvme::Status status() const { return nvme::Status::Decode(rsp.status); }
@@ -89,6 +90,13 @@ class QueuePair {
   NsSnapshot* ns_cache = nullptr;
   void* ns_cache_owner = nullptr;
   uint32_t inflight = 0;  // commands executing in the target
+
+  // Commands waiting for their namespace's QoS limits, oldest first.
+  Request* throttled_head = nullptr;
+  Request* throttled_tail = nullptr;
+  bool throttle_timer = false;
+  // Expires when the queue is destroyed (for timers that outlive it).
+  std::shared_ptr<int> life = std::make_shared<int>(0);
 
  protected:
   PortInfo port_;

@@ -405,8 +405,18 @@ Status Target::SetNamespaceQos(const std::string& nqn, uint32_t nsid, const QosL
   auto it = s->namespaces.find(nsid);
   if (it == s->namespaces.end())
     return Status::NoDevice("namespace " + std::to_string(nsid) + " does not exist in " + nqn);
-  it->second->qos = q;
-  s->BumpGeneration();
+  Namespace& ns = *it->second;
+  ns.qos = q;
+  QosLimiters& l = ns.limiters();
+  l.rw_ios.Set(q.rw_ios_per_second);
+  l.rw_bytes.Set(q.rw_mbytes_per_second << 20);
+  l.r_bytes.Set(q.r_mbytes_per_second << 20);
+  l.w_bytes.Set(q.w_mbytes_per_second << 20);
+  l.active.store(q.any());
+  LOG_INFO("subsystem %s namespace %u: QoS rw_ios_per_second=%llu rw_mbytes_per_second=%llu "
+           "r_mbytes_per_second=%llu w_mbytes_per_second=%llu", nqn.c_str(), nsid,
+           (unsigned long long)q.rw_ios_per_second, (unsigned long long)q.rw_mbytes_per_second,
+           (unsigned long long)q.r_mbytes_per_second, (unsigned long long)q.w_mbytes_per_second);
   return Status::OK();
 }
 

@@ -24,6 +24,7 @@
 
 #include "gateway/common/status.h"
 #include "gateway/protocol/nvme.h"
+#include "gateway/target/qos.h"
 #include "gateway/target/request.h"
 #include "rbd-backend/block_device.h"
 
@@ -83,6 +84,7 @@ class Namespace {
   BlockDevice& dev() { return *dev_; }
   const BlockDevice& dev() const { return *dev_; }
   NsStats& stats() { return stats_; }
+  QosLimiters& limiters() { return limiters_; }
 
   // Guarded by the owning subsystem's mutex.
   std::set<std::string> hosts;  // visible to these hosts when !auto_visible
@@ -100,6 +102,7 @@ class Namespace {
   std::atomic<uint32_t> anagrpid_;
   std::unique_ptr<BlockDevice> dev_;
   NsStats stats_;
+  QosLimiters limiters_;
 };
 
 // Immutable view of a subsystem's namespaces as one host on one port sees them.

@@ -227,7 +227,10 @@ TEST_F(TargetTest, IoQueueNeedsEnabledControllerAndMatchingHost) {
   EXPECT_EQ(Connect(io, 1, kNqn, kHost, 0x7777), CmdSpecific(kScConnectInvalidParameters));
   EXPECT_EQ(Connect(io, 1, kNqn, kHost, static_cast<uint16_t>(cntlid)), kSuccess);
   auto& dup = NewQueue();
-  EXPECT_EQ(Connect(dup, 1, kNqn, kHost, static_cast<uint16_t>(cntlid)), CmdSpecific(kScConnectInvalidParameters));
+  EXPECT_EQ(Connect(dup, 1, kNqn, kHost, static_cast<uint16_t>(cntlid)), Generic(kScCommandSequenceError));
+  auto& beyond = NewQueue();
+  EXPECT_EQ(Connect(beyond, 200, kNqn, kHost, static_cast<uint16_t>(cntlid)),
+            CmdSpecific(kScConnectInvalidParameters));
 }
 
 TEST_F(TargetTest, CommandsBeforeEnableAreSequenceErrors) {
