@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstring>
 #include <random>
+#include <string_view>
 
 #include "gateway/common/log.h"
 #include "gateway/engine/reactor.h"
@@ -46,6 +47,29 @@ bool ParseUuid(const std::string& s, Uuid* out) {
     i += 2;
   }
   return j == 16;
+}
+
+// A name-based UUID (RFC 9562 version 8): the same name always gives the same UUID, so a
+// namespace defined by configuration keeps its identity across restarts.
+Uuid NameUuid(const std::string& name) {
+  auto mix = [](uint64_t h, uint64_t seed) {
+    for (unsigned char c : std::string_view(reinterpret_cast<const char*>(&seed), 8)) h = (h ^ c) * 0x100000001b3ull;
+    return h;
+  };
+  uint64_t a = 0xcbf29ce484222325ull, b = 0x84222325cbf29ce4ull;
+  for (unsigned char c : name) {
+    a = (a ^ c) * 0x100000001b3ull;
+    b = (b ^ c) * 0x100000001b3ull;
+    b ^= b >> 29;
+  }
+  a = mix(a, b);
+  b = mix(b, a);
+  Uuid u;
+  memcpy(u.data(), &a, 8);
+  memcpy(u.data() + 8, &b, 8);
+  u[6] = (u[6] & 0x0F) | 0x80;  // version 8
+  u[8] = (u[8] & 0x3F) | 0x80;  // RFC variant
+  return u;
 }
 
 Uuid RandomUuid() {
@@ -294,7 +318,11 @@ Result<uint32_t> Target::AddNamespace(const std::string& nqn, const NamespaceSpe
                                      "maximum of " + std::to_string(s->spec().max_namespaces));
     if (s->namespaces.count(nsid))
       return Status::AlreadyExists("NSID " + std::to_string(nsid) + " is already in use in " + nqn);
-    Uuid uuid = spec.uuid ? *spec.uuid : RandomUuid();
+    // Without a UUID from the caller, derive one from what the namespace is: the same
+    // configuration yields the same identity after a restart.
+    Uuid uuid = spec.uuid ? *spec.uuid
+                          : NameUuid(nqn + "|" + std::to_string(nsid) + "|" + dev->info().kind + "|" +
+                                     dev->info().description + "|" + std::to_string(spec.block_size));
     for (auto& [id, other] : s->namespaces)
       if (other->uuid() == uuid)
         return Status::AlreadyExists("UUID " + UuidToString(uuid) + " is already in use by NSID " +

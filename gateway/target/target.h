@@ -38,6 +38,7 @@ using Uuid = std::array<uint8_t, 16>;
 std::string UuidToString(const Uuid& u);
 bool ParseUuid(const std::string& s, Uuid* out);
 Uuid RandomUuid();
+Uuid NameUuid(const std::string& name);
 
 // Per-namespace I/O statistics (reference API: namespace_get_io_stats).
 struct NsStats {

@@ -424,6 +424,12 @@ TEST_F(TargetTest, KeepAliveTimeoutTearsDown) {
   EXPECT_TRUE(q.closed_) << "keep alive timeout did not close the admin queue";
 }
 
+TEST(UuidTest, NameBasedIsStableAndDistinct) {
+  EXPECT_EQ(NameUuid("nqn.a|1|file|/x"), NameUuid("nqn.a|1|file|/x"));
+  EXPECT_NE(NameUuid("nqn.a|1|file|/x"), NameUuid("nqn.a|2|file|/x"));
+  EXPECT_EQ(NameUuid("x")[6] >> 4, 8);
+}
+
 TEST(UuidTest, RoundTripAndRejects) {
   Uuid u = RandomUuid();
   Uuid v;
