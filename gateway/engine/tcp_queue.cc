@@ -328,7 +328,7 @@ bool TcpQueue::Parse() {
         if (!chk.ok) {
           memcpy(hdr_, p, std::min<uint32_t>(avail, sizeof(hdr_)));
           hdr_need_ = std::min<uint32_t>(avail, ch.hlen ? ch.hlen : sizeof(ch));
-          Fatal(chk.fes, chk.fei);
+          FailCheck(chk);
           return false;
         }
         hdr_need_ = tcp::HeaderBytes(ch);
@@ -395,7 +395,8 @@ bool TcpQueue::HandleHeader() {
     uint32_t got;
     memcpy(&got, hdr_ + ch->hlen, 4);
     if (want != got) {
-      Fatal(tcp::kFesHeaderDigestError, 0);
+      // FEI carries the header digest that was received.
+      Fatal(tcp::kFesHeaderDigestError, got);
       return false;
     }
   }
@@ -423,7 +424,7 @@ bool TcpQueue::HandleIcReq() {
   const auto* req = reinterpret_cast<const tcp::IcReq*>(hdr_);
   auto chk = tcp::CheckIcReq(*req);
   if (!chk.ok) {
-    Fatal(chk.fes, chk.fei);
+    FailCheck(chk);
     return false;
   }
   params_.hdgst = (req->dgst & tcp::kDgstHeader) != 0;
@@ -441,7 +442,7 @@ bool TcpQueue::HandleCapsule() {
   const auto* h = reinterpret_cast<const tcp::CapsuleCmdHeader*>(hdr_);
   auto chk = tcp::CheckCapsuleCmd(*h, params_);
   if (!chk.ok) {
-    Fatal(chk.fes, chk.fei);
+    FailCheck(chk);
     return false;
   }
   TcpRequest* r = AllocRequest();
@@ -508,7 +509,7 @@ bool TcpQueue::HandleH2CData() {
   const auto* h = reinterpret_cast<const tcp::DataHeader*>(hdr_);
   auto chk = tcp::CheckH2CData(*h, params_);
   if (!chk.ok) {
-    Fatal(chk.fes, chk.fei);
+    FailCheck(chk);
     return false;
   }
   if (h->ttag >= nreqs_ || reqs_[h->ttag].state != ReqState::kAwaitH2C) {
@@ -556,6 +557,13 @@ void TcpQueue::DataDone(bool digest_ok) {
       Execute(r);
     }
   }
+}
+
+void TcpQueue::FailCheck(const tcp::HeaderCheck& chk) {
+  if (chk.send_term_req()) return Fatal(chk.fes, chk.fei);
+  // A malformed H2CTermReq is never answered with a terminate request: just close.
+  LOG_WARN("connection from %s: malformed PDU: closing", peer_.c_str());
+  CloseNow("malformed PDU");
 }
 
 void TcpQueue::Fatal(uint16_t fes, uint32_t fei) {

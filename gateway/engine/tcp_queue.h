@@ -91,6 +91,7 @@ class TcpQueue final : public QueuePair, public EventHandler, public IoCompletio
   bool HandleH2CData();
   void DataDone(bool digest_ok);
   void Fatal(uint16_t fes, uint32_t fei);
+  void FailCheck(const tcp::HeaderCheck& chk);
   void ExpectData(uint8_t* dst, uint32_t len);
 
   // Commands.
