@@ -1,0 +1,218 @@
+// GatewayService: the gRPC management API (api/gateway.proto, wire-compatible with
+// ceph-nvmeof 1.3) mapped onto the target model and the group state store.
+//
+// Every RPC answers the way the reference gateway does: gRPC OK with `status` = errno and
+// an `error_message` that says what is wrong ("Failure adding namespace to NQN: ..."),
+// except set_ana_state (status 1 on success) and get_subsystems (failures as gRPC INTERNAL).
+//
+// Mutations follow one path whether they come from a client or from the group state
+// (another gateway's change, or the full state replayed at start-up):
+//   * client RPC: validate -> apply to the Target -> persist the request JSON under the
+//     reference key (roll the Target change back if persisting fails). Removals are
+//     validated first, then persisted, then applied (a removal cannot be rolled back
+//     without re-opening storage; validation under the service lock makes the Target step
+//     succeed).
+//   * group state: OnStateChanged() diffs two consecutive snapshots of the store and applies
+//     only what this gateway does not already have (so its own writes, which come back
+//     through the store, are not applied twice), in a safe order: subsystems, namespaces,
+//     QoS, hosts, namespace hosts, listeners for additions; the reverse for removals.
+//
+// Threads: RPCs run on gRPC threads and are serialised by one mutex (the reference's RPC
+// lock); store notifications are queued and applied by the service's own thread. Nothing
+// here runs on a reactor; opening a backend (librbd, files) blocks only the RPC thread.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "api/gateway.grpc.pb.h"
+#include "gateway/common/status.h"
+#include "gateway/state/state_applier.h"
+#include "gateway/state/state_store.h"
+#include "gateway/target/target.h"
+#include "rbd-backend/block_device.h"
+
+namespace nvmeof::api {
+
+// What a namespace needs opened (namespace_add_req after defaults are resolved).
+struct BackendSpec {
+  std::string backend = "rbd";  // "rbd", "memory", "file"
+  // rbd
+  std::string pool, image;
+  bool create_image = false;
+  uint64_t create_size = 0;  // bytes, with create_image
+  uint32_t anagrpid = 1;     // the RADOS connection pool may group by it
+  // memory
+  uint64_t memory_size = 0;
+  // file
+  std::string file_path;
+  std::optional<uint64_t> file_size;
+  uint32_t block_size = 512;
+};
+
+// Opens the storage behind a namespace (control path, may block). The Status carries the
+// errno to report (ENOENT no pool/image, ENODEV unreachable, ...).
+using BackendOpener = std::function<Result<std::unique_ptr<BlockDevice>>(const BackendSpec&)>;
+
+struct ServiceOptions {
+  std::string gateway_name;  // listeners whose host_name equals this are opened here
+  std::string group;         // appended to subsystem NQNs unless no_group_append
+  std::string hostname;      // reported by get_gateway_info (default: gethostname)
+  std::string addr, port;    // the gRPC address, reported by get_gateway_info
+  std::string version;       // gateway version (get_gateway_info); NVMEOF_VERSION overrides
+  uint32_t load_balancing_group = 1;  // ANA group of new namespaces without one
+  bool verify_nqns = true;            // NQN syntax checks ([gateway] verify_nqns)
+  uint32_t default_max_namespaces = 1024;
+};
+
+// Hooks into the group state applier (gateway/state/state_applier.h: StateApplier), set by
+// the daemon when it runs with a state store. They are plain functions so that this
+// library does not depend on a store implementation.
+struct StateHooks {
+  // StateApplier::Update(map, version) (calls back into the StateTarget methods below).
+  std::function<void(const StateMap&, uint64_t version)> update;
+  std::function<void()> reconcile;  // StateApplier::Reconcile
+  // StateApplier::RecordLocal(puts, removes, version); version 0 when there is no store.
+  std::function<void(const StateMap&, const std::vector<std::string>&, uint64_t version)> record_local;
+};
+
+class GatewayService final : public ::Gateway::Service, public StateTarget {
+ public:
+  // `store` may be null (state kept in this process only). Neither is owned.
+  GatewayService(Target* target, StateStore* store, ServiceOptions opts);
+  ~GatewayService() override;
+
+  // Backend for "rbd" namespaces (memory and file are built in). Unset: rbd namespaces
+  // are answered ENODEV ("not available in this build").
+  void SetRbdOpener(BackendOpener opener);
+  void SetStateHooks(StateHooks hooks);
+
+  // Applies a full state snapshot synchronously (start-up replay, before serving).
+  void ReplayState(const StateMap& state, uint64_t version);
+  // Store subscription callback: queues the snapshot; the service thread applies it
+  // (never blocks the store thread on the RPC lock).
+  void OnStateChanged(const StateMap& state, uint64_t version);
+  // Retries items that failed to apply (timer).
+  void Reconcile();
+  // Waits until every queued snapshot is applied (tests).
+  void WaitIdle();
+
+  // The group state as this gateway knows it (keys -> JSON), for tests and diagnostics.
+  StateMap LocalState();
+
+  // ------------------------------------------------------------------- RPCs
+  using SC = ::grpc::ServerContext;
+  ::grpc::Status namespace_add(SC*, const namespace_add_req*, nsid_status*) override;
+  ::grpc::Status create_subsystem(SC*, const create_subsystem_req*, subsys_status*) override;
+  ::grpc::Status delete_subsystem(SC*, const delete_subsystem_req*, req_status*) override;
+  ::grpc::Status list_namespaces(SC*, const list_namespaces_req*, namespaces_info*) override;
+  ::grpc::Status namespace_resize(SC*, const namespace_resize_req*, req_status*) override;
+  ::grpc::Status namespace_get_io_stats(SC*, const namespace_get_io_stats_req*,
+                                        namespace_io_stats_info*) override;
+  ::grpc::Status namespace_set_qos_limits(SC*, const namespace_set_qos_req*, req_status*) override;
+  ::grpc::Status namespace_change_load_balancing_group(SC*, const namespace_change_load_balancing_group_req*,
+                                                       req_status*) override;
+  ::grpc::Status namespace_delete(SC*, const namespace_delete_req*, req_status*) override;
+  ::grpc::Status namespace_add_host(SC*, const namespace_add_host_req*, req_status*) override;
+  ::grpc::Status namespace_delete_host(SC*, const namespace_delete_host_req*, req_status*) override;
+  ::grpc::Status add_host(SC*, const add_host_req*, req_status*) override;
+  ::grpc::Status remove_host(SC*, const remove_host_req*, req_status*) override;
+  ::grpc::Status list_hosts(SC*, const list_hosts_req*, hosts_info*) override;
+  ::grpc::Status list_connections(SC*, const list_connections_req*, connections_info*) override;
+  ::grpc::Status create_listener(SC*, const create_listener_req*, req_status*) override;
+  ::grpc::Status delete_listener(SC*, const delete_listener_req*, req_status*) override;
+  ::grpc::Status list_listeners(SC*, const list_listeners_req*, listeners_info*) override;
+  ::grpc::Status list_subsystems(SC*, const list_subsystems_req*, subsystems_info_cli*) override;
+  ::grpc::Status get_subsystems(SC*, const get_subsystems_req*, subsystems_info*) override;
+  ::grpc::Status set_ana_state(SC*, const ana_info*, req_status*) override;
+  ::grpc::Status get_spdk_nvmf_log_flags_and_level(SC*, const get_spdk_nvmf_log_flags_and_level_req*,
+                                                   spdk_nvmf_log_flags_and_level_info*) override;
+  ::grpc::Status disable_spdk_nvmf_logs(SC*, const disable_spdk_nvmf_logs_req*, req_status*) override;
+  ::grpc::Status set_spdk_nvmf_logs(SC*, const set_spdk_nvmf_logs_req*, req_status*) override;
+  ::grpc::Status get_gateway_info(SC*, const get_gateway_info_req*, gateway_info*) override;
+  ::grpc::Status get_gateway_log_level(SC*, const get_gateway_log_level_req*, gateway_log_level_info*) override;
+  ::grpc::Status set_gateway_log_level(SC*, const set_gateway_log_level_req*, req_status*) override;
+
+  // ------------------------------------------------------------------- StateTarget
+  // Called by the applier from ReplayState/OnStateChanged, i.e. with the RPC lock held.
+  Status AddSubsystem(const std::string& json) override;
+  Status ChangeSubsystem(const std::string& old_json, const std::string& new_json) override;
+  Status RemoveSubsystem(const std::string& nqn) override;
+  Status AddNamespace(const std::string& json) override;
+  Status ChangeNamespace(const std::string& old_json, const std::string& new_json) override;
+  Status RemoveNamespace(const std::string& nqn, uint32_t nsid) override;
+  Status AddHost(const std::string& json) override;
+  Status ChangeHost(const std::string& old_json, const std::string& new_json) override;
+  Status RemoveHost(const std::string& nqn, const std::string& host_nqn) override;
+  Status SetQos(const std::string& json) override;
+  Status ClearQos(const std::string& nqn, uint32_t nsid) override;
+  Status AddNamespaceHost(const std::string& json) override;
+  Status RemoveNamespaceHost(const std::string& nqn, uint32_t nsid, const std::string& host_nqn) override;
+  Status AddListener(const std::string& json) override;
+  Status RemoveListener(const std::string& json) override;
+
+ private:
+  // Persistence (mu_ held): writes the change to the store under the group lock (Mutate),
+  // after `check` passed against the group's current state (cross-gateway races: a
+  // subsystem, NSID or listener another gateway just created); then state_ and the
+  // applier's record. *conflict tells a failed check (its status is returned) from a
+  // store failure.
+  using Check = std::function<Status(const StateMap& current)>;
+  Status Persist(const StateMap& puts, const std::vector<std::string>& removes, const Check& check = nullptr,
+                 bool* conflict = nullptr);
+  Result<std::unique_ptr<BlockDevice>> OpenBackend(const BackendSpec& spec);
+  std::vector<std::string> SubsystemKeys(const std::string& nqn);
+  std::vector<std::string> NamespaceKeys(const std::string& nqn, uint32_t nsid);
+  Result<uint32_t> AddNamespaceToTarget(const namespace_add_req& req, uint32_t anagrpid);
+  void RemoveSubsystemFromTarget(const std::string& nqn);
+  void ApplyAnaToListener(const std::string& nqn, const ListenerSpec& l);
+  std::string ImageUsedBy(const std::string& pool, const std::string& image);
+  void ApplierLoop();
+
+  Target* target_;
+  StateStore* store_;
+  ServiceOptions opts_;
+  BackendOpener rbd_opener_;
+  StateHooks hooks_;
+
+  std::mutex mu_;   // the RPC lock: one management operation at a time
+  StateMap state_;  // the group state as this gateway knows it
+  std::map<std::string, std::map<uint32_t, uint8_t>> ana_map_;  // nqn -> ANA group -> state
+  int spdk_log_level_ = 2, spdk_print_level_ = 3;               // NOTICE, INFO (no-op)
+
+  // Snapshot queue (store thread -> applier thread).
+  std::mutex q_mu_;
+  std::condition_variable q_cv_;
+  std::optional<std::pair<StateMap, uint64_t>> pending_;
+  bool applying_ = false;
+  bool stop_ = false;
+  std::thread applier_;
+};
+
+// JSON of a request as the reference persists it: proto field names, fields without
+// presence always printed, optional fields only when set.
+std::string RequestToJson(const google::protobuf::Message& m);
+Status JsonToRequest(const std::string& json, google::protobuf::Message* m);
+
+// Reference key spelling (local copies so that this library does not depend on a store
+// implementation).
+namespace keys {
+std::string Subsystem(const std::string& nqn);
+std::string Namespace(const std::string& nqn, uint32_t nsid);
+std::string Qos(const std::string& nqn, uint32_t nsid);
+std::string NamespaceHost(const std::string& nqn, uint32_t nsid, const std::string& host);
+std::string Host(const std::string& nqn, const std::string& host);
+std::string Listener(const std::string& nqn, const std::string& host_name, const std::string& traddr,
+                     uint32_t trsvcid);
+}  // namespace keys
+
+}  // namespace nvmeof::api

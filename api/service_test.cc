@@ -1,0 +1,860 @@
+// Unit tests of GatewayService: every RPC called in-process (no gRPC transport) against a
+// real Target (no ports opened: no port hook) and a fake StateStore.
+#include "api/service.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "gateway/common/log.h"
+
+namespace nvmeof::api {
+namespace {
+
+constexpr uint64_t kMiB = 1ull << 20;
+const char kNqn[] = "nqn.2016-06.io.spdk:cnode1";
+const char kHost1[] = "nqn.2014-08.org.nvmexpress:uuid:11111111-2222-3333-4444-555555555555";
+const char kHost2[] = "nqn.2014-08.org.nvmexpress:uuid:66666666-2222-3333-4444-555555555555";
+
+// A StateStore in a map; Put/Remove/Apply fail while `fail` is set.
+class FakeStore : public StateStore {
+ public:
+  Status Put(const std::string& k, const std::string& v) override {
+    if (fail) return Status::IOError("injected store failure");
+    m[k] = v;
+    version++;
+    return Status::OK();
+  }
+  Status Remove(const std::string& k) override {
+    if (fail) return Status::IOError("injected store failure");
+    if (!m.erase(k)) return Status::NotFound("no key " + k);
+    version++;
+    return Status::OK();
+  }
+  Status Apply(const StateMap& puts, const std::vector<std::string>& removes) override {
+    if (fail) return Status::IOError("injected store failure");
+    for (auto& [k, v] : puts) m[k] = v;
+    for (auto& k : removes) m.erase(k);
+    version++;
+    return Status::OK();
+  }
+  Result<StateMap> ReadAll(uint64_t* v) override {
+    *v = version;
+    return m;
+  }
+  Status Mutate(const Mutation& fn, uint64_t* new_version) override {
+    if (new_version) *new_version = 0;
+    if (fail) return Status::IOError("injected store failure");
+    StateMap puts;
+    std::vector<std::string> removes;
+    if (Status st = fn(m, version, &puts, &removes); !st.ok()) return st;
+    if (puts.empty() && removes.empty()) return Status::OK();
+    for (auto& [k, v] : puts) m[k] = v;
+    for (auto& k : removes) m.erase(k);
+    version++;
+    if (new_version) *new_version = version;
+    return Status::OK();
+  }
+  void Subscribe(std::function<void(const StateMap&, uint64_t)>) override {}
+  Status Start() override { return Status::OK(); }
+  void Stop() override {}
+
+  StateMap m;
+  uint64_t version = 1;
+  bool fail = false;
+};
+
+class ServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    SetLogLevel(LogLevel::kWarning);
+    Make("");
+  }
+  void Make(const std::string& group) {
+    svc.reset();
+    target = std::make_unique<Target>(TargetOptions{});
+    ServiceOptions o;
+    o.gateway_name = "gw1";
+    o.group = group;
+    o.hostname = "host1";
+    o.addr = "127.0.0.1";
+    o.port = "5500";
+    o.version = "1.3.0";
+    store = FakeStore{};
+    svc = std::make_unique<GatewayService>(target.get(), &store, o);
+  }
+
+  subsys_status CreateSubsystem(const std::string& nqn, bool no_group_append = true, bool ha = true,
+                                const std::string& serial = "") {
+    create_subsystem_req r;
+    r.set_subsystem_nqn(nqn);
+    r.set_enable_ha(ha);
+    r.set_serial_number(serial);
+    if (no_group_append) r.set_no_group_append(true);
+    subsys_status rep;
+    EXPECT_TRUE(svc->create_subsystem(nullptr, &r, &rep).ok());
+    return rep;
+  }
+  nsid_status AddMemoryNs(const std::string& nqn, uint64_t size = 16 * kMiB, uint32_t nsid = 0,
+                          uint32_t bs = 4096, const std::string& uuid = "") {
+    namespace_add_req r;
+    r.set_subsystem_nqn(nqn);
+    r.set_block_size(bs);
+    r.set_backend("memory");
+    r.set_memory_size(size);
+    if (nsid) r.set_nsid(nsid);
+    if (!uuid.empty()) r.set_uuid(uuid);
+    nsid_status rep;
+    EXPECT_TRUE(svc->namespace_add(nullptr, &r, &rep).ok());
+    return rep;
+  }
+  req_status AddHost(const std::string& nqn, const std::string& host) {
+    add_host_req r;
+    r.set_subsystem_nqn(nqn);
+    r.set_host_nqn(host);
+    req_status rep;
+    EXPECT_TRUE(svc->add_host(nullptr, &r, &rep).ok());
+    return rep;
+  }
+  req_status CreateListener(const std::string& nqn, const std::string& host_name, const std::string& addr,
+                            uint32_t port) {
+    create_listener_req r;
+    r.set_nqn(nqn);
+    r.set_host_name(host_name);
+    r.set_traddr(addr);
+    r.set_trsvcid(port);
+    r.set_adrfam(::ipv4);
+    req_status rep;
+    EXPECT_TRUE(svc->create_listener(nullptr, &r, &rep).ok());
+    return rep;
+  }
+  namespaces_info ListNs(const std::string& nqn) {
+    list_namespaces_req r;
+    r.set_subsystem(nqn);
+    namespaces_info rep;
+    EXPECT_TRUE(svc->list_namespaces(nullptr, &r, &rep).ok());
+    return rep;
+  }
+
+  FakeStore store;
+  std::unique_ptr<Target> target;
+  std::unique_ptr<GatewayService> svc;
+};
+
+#define EXPECT_STATUS(rep_expr, code, substr)                                          \
+  do {                                                                                 \
+    const auto _rep = (rep_expr);                                                      \
+    EXPECT_EQ(_rep.status(), (code)) << _rep.error_message();                          \
+    EXPECT_NE(_rep.error_message().find(substr), std::string::npos) << _rep.error_message(); \
+  } while (0)
+
+// ------------------------------------------------------------------------------ subsystems
+
+TEST_F(ServiceTest, CreateSubsystemPersistsTheRequestJson) {
+  auto rep = CreateSubsystem(kNqn);
+  EXPECT_STATUS(rep, 0, "Success");
+  EXPECT_EQ(rep.nqn(), kNqn);
+  ASSERT_TRUE(target->FindSubsystem(kNqn));
+  ASSERT_EQ(store.m.count(std::string("subsystem_") + kNqn), 1u);
+  const std::string& json = store.m[std::string("subsystem_") + kNqn];
+  // Proto field names, fields without presence always printed, unset optionals absent.
+  EXPECT_NE(json.find("\"subsystem_nqn\": \"nqn.2016-06.io.spdk:cnode1\""), std::string::npos) << json;
+  EXPECT_NE(json.find("\"enable_ha\": true"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"serial_number\": \"Ceph"), std::string::npos) << json;  // generated
+  EXPECT_NE(json.find("\"no_group_append\": true"), std::string::npos) << json;
+  EXPECT_EQ(json.find("max_namespaces"), std::string::npos) << json;
+  create_subsystem_req back;
+  ASSERT_TRUE(JsonToRequest(json, &back).ok());
+  EXPECT_EQ(back.subsystem_nqn(), kNqn);
+  EXPECT_EQ(svc->LocalState(), store.m);
+}
+
+TEST_F(ServiceTest, CreateSubsystemErrors) {
+  EXPECT_STATUS(CreateSubsystem(kNqn, true, false), EINVAL, "HA must be enabled for subsystems");
+  EXPECT_STATUS(CreateSubsystem(""), EINVAL, "missing subsystem NQN");
+  EXPECT_STATUS(CreateSubsystem("nqn.2016-06.io.spdk:cnode_1"), EINVAL, "contains invalid characters");
+  EXPECT_STATUS(CreateSubsystem("nqn.16-06.io.spdk:x"), EINVAL, "Failure creating subsystem nqn.16-06.io.spdk:x: ");
+  EXPECT_STATUS(CreateSubsystem("short"), EINVAL, "too short");
+  EXPECT_STATUS(CreateSubsystem("nqn.2014-08.org.nvmexpress.discovery"), EINVAL, "discovery");
+  EXPECT_STATUS(CreateSubsystem(kNqn, true, true, "SN1"), 0, "Success");
+  EXPECT_STATUS(CreateSubsystem(kNqn), EEXIST, "Subsystem already exists");
+  EXPECT_STATUS(CreateSubsystem("nqn.2016-06.io.spdk:cnode2", true, true, "SN1"), EEXIST,
+                "Serial number SN1 already used by subsystem nqn.2016-06.io.spdk:cnode1");
+  EXPECT_EQ(target->Subsystems().size(), 1u);
+}
+
+TEST_F(ServiceTest, GroupNameIsAppendedUnlessNoGroupAppend) {
+  Make("grp1");
+  auto rep = CreateSubsystem(kNqn, false);
+  EXPECT_STATUS(rep, 0, "Success");
+  EXPECT_EQ(rep.nqn(), std::string(kNqn) + ".grp1");
+  EXPECT_TRUE(target->FindSubsystem(std::string(kNqn) + ".grp1"));
+  EXPECT_TRUE(store.m.count(std::string("subsystem_") + kNqn + ".grp1"));
+  auto rep2 = CreateSubsystem(kNqn, true);
+  EXPECT_STATUS(rep2, 0, "Success");
+  EXPECT_EQ(rep2.nqn(), kNqn);
+}
+
+TEST_F(ServiceTest, DeleteSubsystem) {
+  delete_subsystem_req d;
+  req_status rep;
+  d.set_subsystem_nqn(kNqn);
+  svc->delete_subsystem(nullptr, &d, &rep);
+  EXPECT_STATUS(rep, ENOENT, "Failure deleting subsystem nqn.2016-06.io.spdk:cnode1");
+  CreateSubsystem(kNqn);
+  AddMemoryNs(kNqn);
+  AddHost(kNqn, kHost1);
+  CreateListener(kNqn, "gw1", "127.0.0.1", 4420);
+  CreateListener(kNqn, "gw2", "127.0.0.2", 4420);
+  svc->delete_subsystem(nullptr, &d, &rep);
+  EXPECT_STATUS(rep, EBUSY, "Namespace 1 is still using the subsystem. Either remove it or use the '--force'");
+  d.set_force(true);
+  svc->delete_subsystem(nullptr, &d, &rep);
+  EXPECT_STATUS(rep, 0, "Success");
+  EXPECT_FALSE(target->FindSubsystem(kNqn));
+  EXPECT_TRUE(store.m.empty()) << store.m.begin()->first;  // every key under the subsystem
+  d.set_subsystem_nqn("nqn.2014-08.org.nvmexpress.discovery");
+  svc->delete_subsystem(nullptr, &d, &rep);
+  EXPECT_STATUS(rep, EINVAL, "Can't delete a discovery subsystem");
+}
+
+TEST_F(ServiceTest, ListAndGetSubsystems) {
+  CreateSubsystem(kNqn, true, true, "SN1");
+  CreateSubsystem("nqn.2016-06.io.spdk:cnode2", true, true, "SN2");
+  AddMemoryNs(kNqn);
+  list_subsystems_req l;
+  subsystems_info_cli li;
+  svc->list_subsystems(nullptr, &l, &li);
+  EXPECT_EQ(li.status(), 0);
+  ASSERT_EQ(li.subsystems_size(), 2);
+  EXPECT_EQ(li.subsystems(0).nqn(), kNqn);
+  EXPECT_EQ(li.subsystems(0).namespace_count(), 1u);
+  EXPECT_EQ(li.subsystems(0).subtype(), "NVMe");
+  EXPECT_TRUE(li.subsystems(0).enable_ha());
+  EXPECT_EQ(li.subsystems(0).model_number(), "Ceph bdev Controller");
+  l.set_serial_number("SN2");
+  li.Clear();
+  svc->list_subsystems(nullptr, &l, &li);
+  ASSERT_EQ(li.subsystems_size(), 1);
+  EXPECT_EQ(li.subsystems(0).nqn(), "nqn.2016-06.io.spdk:cnode2");
+
+  get_subsystems_req g;
+  subsystems_info gi;
+  ASSERT_TRUE(svc->get_subsystems(nullptr, &g, &gi).ok());
+  ASSERT_EQ(gi.subsystems_size(), 3);
+  EXPECT_EQ(gi.subsystems(0).subtype(), "Discovery");
+  EXPECT_EQ(gi.subsystems(1).namespaces_size(), 1);
+  EXPECT_EQ(gi.subsystems(1).namespaces(0).bdev_name(), "bdev_" + gi.subsystems(1).namespaces(0).uuid());
+  EXPECT_EQ(gi.subsystems(1).namespaces(0).nguid().size(), 32u);
+}
+
+// ------------------------------------------------------------------------------ namespaces
+
+TEST_F(ServiceTest, NamespaceAddListDelete) {
+  CreateSubsystem(kNqn);
+  auto a = AddMemoryNs(kNqn, 16 * kMiB, 0, 4096, "01234567-89ab-cdef-0123-456789abcdef");
+  EXPECT_STATUS(a, 0, "Success");
+  EXPECT_EQ(a.nsid(), 1u);
+  auto b = AddMemoryNs(kNqn, 8 * kMiB, 5, 512);
+  EXPECT_EQ(b.nsid(), 5u);
+  auto ls = ListNs(kNqn);
+  ASSERT_EQ(ls.namespaces_size(), 2);
+  EXPECT_EQ(ls.namespaces(0).uuid(), "01234567-89ab-cdef-0123-456789abcdef");
+  EXPECT_EQ(ls.namespaces(0).block_size(), 4096u);
+  EXPECT_EQ(ls.namespaces(0).rbd_image_size(), 16 * kMiB);
+  EXPECT_EQ(ls.namespaces(0).backend(), "memory");
+  EXPECT_EQ(ls.namespaces(0).load_balancing_group(), 1u);
+  EXPECT_EQ(ls.namespaces(1).nsid(), 5u);
+  // The persisted request has the NSID, UUID and group filled in.
+  const std::string& json = store.m[std::string("namespace_") + kNqn + "_1"];
+  EXPECT_NE(json.find("\"nsid\": 1"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"uuid\": \"01234567-89ab-cdef-0123-456789abcdef\""), std::string::npos) << json;
+  EXPECT_NE(json.find("\"anagrpid\": 1"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"rbd_pool_name\": \"\""), std::string::npos) << json;
+  EXPECT_NE(json.find("\"backend\": \"memory\""), std::string::npos) << json;
+  EXPECT_NE(json.find("\"memory_size\": \"16777216\""), std::string::npos) << json;
+  EXPECT_EQ(json.find("file_path"), std::string::npos) << json;
+
+  namespace_delete_req d;
+  d.set_subsystem_nqn(kNqn);
+  d.set_nsid(1);
+  req_status rep;
+  svc->namespace_delete(nullptr, &d, &rep);
+  EXPECT_STATUS(rep, 0, "Success");
+  svc->namespace_delete(nullptr, &d, &rep);
+  EXPECT_STATUS(rep, ENODEV, "Can't find namespace");
+  d.set_nsid(0);
+  svc->namespace_delete(nullptr, &d, &rep);
+  EXPECT_STATUS(rep, EINVAL, "missing NSID");
+  d.set_nsid(5);
+  d.set_subsystem_nqn("nqn.2016-06.io.spdk:nope");
+  svc->namespace_delete(nullptr, &d, &rep);
+  EXPECT_STATUS(rep, ENOENT, "No such subsystem");
+  EXPECT_EQ(store.m.count(std::string("namespace_") + kNqn + "_1"), 0u);
+  EXPECT_EQ(store.m.count(std::string("namespace_") + kNqn + "_5"), 1u);
+}
+
+TEST_F(ServiceTest, NamespaceAddErrors) {
+  CreateSubsystem(kNqn);
+  EXPECT_STATUS(AddMemoryNs("nqn.2016-06.io.spdk:nope"), ENOENT, "No such subsystem");
+  EXPECT_STATUS(AddMemoryNs(kNqn, 16 * kMiB, 0, 0), EINVAL, "block size can't be zero");
+  EXPECT_STATUS(AddMemoryNs(kNqn, 16 * kMiB, 0, 1000), EINVAL, "block size");
+  EXPECT_STATUS(AddMemoryNs(kNqn, 1000, 0, 4096), EINVAL, "memory size");
+  EXPECT_STATUS(AddMemoryNs(kNqn, 16 * kMiB, 0, 4096, "not-a-uuid"), EINVAL, "UUID");
+  EXPECT_STATUS(AddMemoryNs(kNqn, 16 * kMiB, 3, 4096, "01234567-89ab-cdef-0123-456789abcdef"), 0, "Success");
+  EXPECT_STATUS(AddMemoryNs(kNqn, 16 * kMiB, 3), EEXIST, "NSID 3 is already in use");
+  EXPECT_STATUS(AddMemoryNs(kNqn, 16 * kMiB, 4, 4096, "01234567-89ab-cdef-0123-456789abcdef"), EEXIST,
+                "UUID 01234567-89ab-cdef-0123-456789abcdef is already in use");
+
+  namespace_add_req r;
+  r.set_subsystem_nqn(kNqn);
+  r.set_block_size(4096);
+  nsid_status rep;
+  svc->namespace_add(nullptr, &r, &rep);
+  EXPECT_STATUS(rep, EINVAL, "missing RBD pool name");
+  r.set_rbd_pool_name("rbd");
+  svc->namespace_add(nullptr, &r, &rep);
+  EXPECT_STATUS(rep, EINVAL, "missing RBD image name");
+  r.set_rbd_image_name("img");
+  svc->namespace_add(nullptr, &r, &rep);
+  EXPECT_STATUS(rep, ENODEV, "RBD namespaces are not available");
+  r.set_create_image(true);
+  r.set_size(1000);
+  svc->namespace_add(nullptr, &r, &rep);
+  EXPECT_STATUS(rep, EINVAL, "image size must be aligned to MiBs");
+  r.set_backend("tape");
+  svc->namespace_add(nullptr, &r, &rep);
+  EXPECT_STATUS(rep, EINVAL, "unknown backend \"tape\"");
+  r.set_backend("file");
+  r.set_file_path("relative/path");
+  svc->namespace_add(nullptr, &r, &rep);
+  EXPECT_STATUS(rep, EINVAL, "absolute file_path");
+  r.set_subsystem_nqn("");
+  svc->namespace_add(nullptr, &r, &rep);
+  EXPECT_STATUS(rep, EINVAL, "missing subsystem NQN");
+}
+
+TEST_F(ServiceTest, RbdBackendThroughTheOpener) {
+  CreateSubsystem(kNqn);
+  std::vector<BackendSpec> seen;
+  svc->SetRbdOpener([&](const BackendSpec& b) -> Result<std::unique_ptr<BlockDevice>> {
+    seen.push_back(b);
+    if (b.image == "missing") return Status::NotFound("RBD image rbd/missing does not exist");
+    return OpenMemoryDevice(b.create_image ? b.create_size : 64 * kMiB);
+  });
+  namespace_add_req r;
+  r.set_subsystem_nqn(kNqn);
+  r.set_block_size(4096);
+  r.set_rbd_pool_name("rbd");
+  r.set_rbd_image_name("img");
+  r.set_create_image(true);
+  r.set_size(32 * kMiB);
+  nsid_status rep;
+  svc->namespace_add(nullptr, &r, &rep);
+  EXPECT_STATUS(rep, 0, "Success");
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].pool, "rbd");
+  EXPECT_TRUE(seen[0].create_image);
+  EXPECT_EQ(seen[0].create_size, 32 * kMiB);
+  // The same image again: EEXIST unless force (ceph-csi then lists and matches pool/image).
+  r.clear_create_image();
+  r.clear_size();
+  svc->namespace_add(nullptr, &r, &rep);
+  EXPECT_STATUS(rep, EEXIST, "RBD image rbd/img is already used by a namespace in subsystem");
+  r.set_force(true);
+  svc->namespace_add(nullptr, &r, &rep);
+  EXPECT_STATUS(rep, 0, "Success");
+  r.set_rbd_image_name("missing");
+  svc->namespace_add(nullptr, &r, &rep);
+  EXPECT_STATUS(rep, ENOENT, "RBD image rbd/missing does not exist");
+  auto ls = ListNs(kNqn);
+  ASSERT_EQ(ls.namespaces_size(), 2);
+  EXPECT_EQ(ls.namespaces(0).rbd_pool_name(), "rbd");
+  EXPECT_EQ(ls.namespaces(0).rbd_image_name(), "img");
+  EXPECT_FALSE(ls.namespaces(0).has_backend());
+}
+
+TEST_F(ServiceTest, ResizeGrowOnlyInMiB) {
+  CreateSubsystem(kNqn);
+  AddMemoryNs(kNqn, 16 * kMiB);
+  namespace_resize_req r;
+  r.set_subsystem_nqn(kNqn);
+  r.set_nsid(1);
+  r.set_new_size(32);
+  req_status rep;
+  svc->namespace_resize(nullptr, &r, &rep);
+  EXPECT_STATUS(rep, 0, "Success");
+  EXPECT_EQ(ListNs(kNqn).namespaces(0).rbd_image_size(), 32 * kMiB);
+  r.set_new_size(8);
+  svc->namespace_resize(nullptr, &r, &rep);
+  EXPECT_STATUS(rep, EINVAL, "new size 8388608 bytes is smaller than current size 33554432 bytes");
+  r.set_new_size(0);
+  svc->namespace_resize(nullptr, &r, &rep);
+  EXPECT_STATUS(rep, EINVAL, "New size must be positive");
+  r.set_new_size(64);
+  r.set_nsid(9);
+  svc->namespace_resize(nullptr, &r, &rep);
+  EXPECT_STATUS(rep, ENODEV, "Can't find namespace");
+}
+
+TEST_F(ServiceTest, QosSetMergesAndLists) {
+  CreateSubsystem(kNqn);
+  AddMemoryNs(kNqn);
+  namespace_set_qos_req q;
+  q.set_subsystem_nqn(kNqn);
+  q.set_nsid(1);
+  q.set_rw_ios_per_second(2000);
+  req_status rep;
+  svc->namespace_set_qos_limits(nullptr, &q, &rep);
+  EXPECT_STATUS(rep, 0, "Success");
+  namespace_set_qos_req q2;
+  q2.set_subsystem_nqn(kNqn);
+  q2.set_nsid(1);
+  q2.set_r_mbytes_per_second(10);
+  svc->namespace_set_qos_limits(nullptr, &q2, &rep);
+  EXPECT_STATUS(rep, 0, "Success");
+  auto n = ListNs(kNqn).namespaces(0);
+  EXPECT_EQ(n.rw_ios_per_second(), 2000u);
+  EXPECT_EQ(n.r_mbytes_per_second(), 10u);
+  EXPECT_EQ(n.w_mbytes_per_second(), 0u);
+  const std::string& json = store.m[std::string("qos_") + kNqn + "_1"];
+  EXPECT_NE(json.find("\"rw_ios_per_second\": \"2000\""), std::string::npos) << json;
+  EXPECT_NE(json.find("\"r_mbytes_per_second\": \"10\""), std::string::npos) << json;
+  EXPECT_EQ(json.find("w_mbytes_per_second"), std::string::npos) << json;
+  namespace_set_qos_req none;
+  none.set_subsystem_nqn(kNqn);
+  none.set_nsid(1);
+  svc->namespace_set_qos_limits(nullptr, &none, &rep);
+  EXPECT_STATUS(rep, EINVAL, "At least one QOS limit");
+  q.set_nsid(7);
+  svc->namespace_set_qos_limits(nullptr, &q, &rep);
+  EXPECT_STATUS(rep, ENODEV, "Can't find namespace");
+  // Deleting the namespace removes its QoS key too.
+  namespace_delete_req d;
+  d.set_subsystem_nqn(kNqn);
+  d.set_nsid(1);
+  svc->namespace_delete(nullptr, &d, &rep);
+  EXPECT_EQ(store.m.count(std::string("qos_") + kNqn + "_1"), 0u);
+}
+
+TEST_F(ServiceTest, LoadBalancingGroupAndIoStats) {
+  CreateSubsystem(kNqn);
+  AddMemoryNs(kNqn);
+  namespace_change_load_balancing_group_req r;
+  r.set_subsystem_nqn(kNqn);
+  r.set_nsid(1);
+  r.set_anagrpid(2);
+  req_status rep;
+  svc->namespace_change_load_balancing_group(nullptr, &r, &rep);
+  EXPECT_STATUS(rep, 0, "Success");
+  EXPECT_EQ(ListNs(kNqn).namespaces(0).load_balancing_group(), 2u);
+  EXPECT_NE(store.m[std::string("namespace_") + kNqn + "_1"].find("\"anagrpid\": 2"), std::string::npos);
+  r.set_anagrpid(0);
+  svc->namespace_change_load_balancing_group(nullptr, &r, &rep);
+  EXPECT_STATUS(rep, ENODEV, "Load balancing group 0 doesn't exist");
+  r.set_anagrpid(1);
+  r.set_nsid(4);
+  svc->namespace_change_load_balancing_group(nullptr, &r, &rep);
+  EXPECT_STATUS(rep, ENOENT, "Can't find entry for namespace 4");
+
+  namespace_get_io_stats_req s;
+  s.set_subsystem_nqn(kNqn);
+  s.set_nsid(1);
+  namespace_io_stats_info st;
+  svc->namespace_get_io_stats(nullptr, &s, &st);
+  EXPECT_EQ(st.status(), 0);
+  EXPECT_EQ(st.tick_rate(), 1000000000u);
+  EXPECT_EQ(st.num_read_ops(), 0u);
+  EXPECT_EQ(st.bdev_name(), "bdev_" + st.uuid());
+  s.set_nsid(2);
+  svc->namespace_get_io_stats(nullptr, &s, &st);
+  EXPECT_STATUS(st, ENODEV, "Can't find namespace");
+}
+
+TEST_F(ServiceTest, NamespaceHosts) {
+  CreateSubsystem(kNqn);
+  namespace_add_req r;
+  r.set_subsystem_nqn(kNqn);
+  r.set_block_size(512);
+  r.set_backend("memory");
+  r.set_memory_size(kMiB);
+  r.set_no_auto_visible(true);
+  nsid_status nrep;
+  svc->namespace_add(nullptr, &r, &nrep);
+  ASSERT_EQ(nrep.status(), 0) << nrep.error_message();
+  namespace_add_host_req h;
+  h.set_subsystem_nqn(kNqn);
+  h.set_nsid(1);
+  h.set_host_nqn(kHost1);
+  req_status rep;
+  svc->namespace_add_host(nullptr, &h, &rep);
+  EXPECT_STATUS(rep, 0, "Success");
+  svc->namespace_add_host(nullptr, &h, &rep);
+  EXPECT_STATUS(rep, EEXIST, "already");
+  EXPECT_EQ(store.m.count(std::string("ns_host_") + kNqn + "_1_" + kHost1), 1u);
+  auto n = ListNs(kNqn).namespaces(0);
+  EXPECT_TRUE(n.no_auto_visible());
+  ASSERT_EQ(n.hosts_size(), 1);
+  namespace_delete_host_req d;
+  d.set_subsystem_nqn(kNqn);
+  d.set_nsid(1);
+  d.set_host_nqn(kHost2);
+  svc->namespace_delete_host(nullptr, &d, &rep);
+  EXPECT_STATUS(rep, ENOENT, "Host is not found");
+  d.set_host_nqn(kHost1);
+  svc->namespace_delete_host(nullptr, &d, &rep);
+  EXPECT_STATUS(rep, 0, "Success");
+  EXPECT_EQ(store.m.count(std::string("ns_host_") + kNqn + "_1_" + kHost1), 0u);
+  h.set_host_nqn("nqn.2014-08.org.nvmexpress:uuid:bad_host");
+  svc->namespace_add_host(nullptr, &h, &rep);
+  EXPECT_STATUS(rep, EINVAL, "contains invalid characters");
+  // An auto-visible namespace has no host list.
+  AddMemoryNs(kNqn, kMiB, 2, 512);
+  h.set_nsid(2);
+  h.set_host_nqn(kHost1);
+  svc->namespace_add_host(nullptr, &h, &rep);
+  EXPECT_EQ(rep.status(), EINVAL) << rep.error_message();
+}
+
+// ------------------------------------------------------------------------------ hosts
+
+TEST_F(ServiceTest, Hosts) {
+  CreateSubsystem(kNqn);
+  EXPECT_STATUS(AddHost(kNqn, kHost1), 0, "Success");
+  EXPECT_STATUS(AddHost(kNqn, kHost1), EEXIST, "Host is already added");
+  EXPECT_STATUS(AddHost(kNqn, "*"), 0, "Success");
+  EXPECT_STATUS(AddHost(kNqn, "*"), EEXIST, "Open host access is already allowed");
+  EXPECT_STATUS(AddHost(kNqn, "nqn.2014-08.org.nvmexpress:uuid:a_b"), EINVAL, "contains invalid characters");
+  EXPECT_STATUS(AddHost(kNqn, "nqn.2014-08.org.nvmexpress.discovery"), EINVAL, "discovery NQN");
+  EXPECT_STATUS(AddHost(kNqn, "host1"), EINVAL, "Failure adding host host1 to");
+  EXPECT_STATUS(AddHost("nqn.2016-06.io.spdk:nope", kHost1), ENOENT, "No such subsystem");
+  EXPECT_TRUE(store.m.count(std::string("host_") + kNqn + "_*"));
+  list_hosts_req l;
+  l.set_subsystem(kNqn);
+  hosts_info hi;
+  svc->list_hosts(nullptr, &l, &hi);
+  EXPECT_EQ(hi.status(), 0);
+  EXPECT_TRUE(hi.allow_any_host());
+  ASSERT_EQ(hi.hosts_size(), 1);
+  EXPECT_EQ(hi.hosts(0).nqn(), kHost1);
+  remove_host_req r;
+  r.set_subsystem_nqn(kNqn);
+  r.set_host_nqn(kHost1);
+  req_status rep;
+  svc->remove_host(nullptr, &r, &rep);
+  EXPECT_STATUS(rep, 0, "Success");
+  svc->remove_host(nullptr, &r, &rep);
+  EXPECT_STATUS(rep, ENOENT, "Host is not found");
+  r.set_host_nqn("*");
+  svc->remove_host(nullptr, &r, &rep);
+  EXPECT_STATUS(rep, 0, "Success");
+  EXPECT_FALSE(store.m.count(std::string("host_") + kNqn + "_*"));
+  l.set_subsystem("nqn.2016-06.io.spdk:nope");
+  svc->list_hosts(nullptr, &l, &hi);
+  EXPECT_STATUS(hi, ENOENT, "No such subsystem");
+
+  list_connections_req c;
+  c.set_subsystem(kNqn);
+  connections_info ci;
+  AddHost(kNqn, kHost2);
+  svc->list_connections(nullptr, &c, &ci);
+  EXPECT_EQ(ci.status(), 0);
+  ASSERT_EQ(ci.connections_size(), 1);  // allowed, not connected
+  EXPECT_FALSE(ci.connections(0).connected());
+  EXPECT_EQ(ci.connections(0).traddr(), "<n/a>");
+  EXPECT_EQ(ci.connections(0).controller_id(), -1);
+}
+
+TEST_F(ServiceTest, HostKeysAreRejected) {
+  CreateSubsystem(kNqn);
+  add_host_req r;
+  r.set_subsystem_nqn(kNqn);
+  r.set_host_nqn(kHost1);
+  r.set_psk("NVMeTLSkey-1:01:abc");
+  req_status rep;
+  svc->add_host(nullptr, &r, &rep);
+  EXPECT_STATUS(rep, EINVAL, "PSK (TLS) is not supported");
+}
+
+// ------------------------------------------------------------------------------ listeners
+
+TEST_F(ServiceTest, Listeners) {
+  CreateSubsystem(kNqn);
+  EXPECT_STATUS(CreateListener(kNqn, "gw1", "127.0.0.1", 4420), 0, "Success");
+  EXPECT_EQ(target->Ports().size(), 1u);
+  EXPECT_STATUS(CreateListener(kNqn, "gw1", "127.0.0.1", 4420), EEXIST, "Subsystem already listens on this address");
+  // Another gateway's listener: stored, not opened, EREMOTE.
+  EXPECT_STATUS(CreateListener(kNqn, "gw2", "127.0.0.2", 4420), EREMOTE, "Gateway's host name must match current host (gw1)");
+  EXPECT_EQ(target->Ports().size(), 1u);
+  EXPECT_TRUE(store.m.count(std::string("listener_") + kNqn + "_gw2_TCP_127.0.0.2_4420"));
+  EXPECT_STATUS(CreateListener(kNqn, "gw_1", "127.0.0.1", 4421), EINVAL, "contains invalid characters");
+  EXPECT_STATUS(CreateListener(kNqn, "gw1", "not-an-ip", 4421), EINVAL, "Invalid IP address");
+  EXPECT_STATUS(CreateListener("nqn.2016-06.io.spdk:nope", "gw1", "127.0.0.1", 4421), ENOENT, "No such subsystem");
+  EXPECT_STATUS(CreateListener("nqn.2014-08.org.nvmexpress.discovery", "gw1", "127.0.0.1", 4421), EINVAL,
+                "discovery subsystem");
+  const std::string& json = store.m[std::string("listener_") + kNqn + "_gw1_TCP_127.0.0.1_4420"];
+  EXPECT_NE(json.find("\"adrfam\": \"ipv4\""), std::string::npos) << json;
+  EXPECT_NE(json.find("\"trsvcid\": 4420"), std::string::npos) << json;
+
+  list_listeners_req l;
+  l.set_subsystem(kNqn);
+  listeners_info li;
+  svc->list_listeners(nullptr, &l, &li);
+  ASSERT_EQ(li.listeners_size(), 2);
+  EXPECT_EQ(li.listeners(0).host_name(), "gw1");
+  EXPECT_EQ(li.listeners(1).host_name(), "gw2");
+  EXPECT_EQ(li.listeners(1).trsvcid(), 4420u);
+
+  delete_listener_req d;
+  d.set_nqn(kNqn);
+  d.set_host_name("gw2");
+  d.set_traddr("127.0.0.2");
+  d.set_trsvcid(4420);
+  req_status rep;
+  svc->delete_listener(nullptr, &d, &rep);
+  EXPECT_STATUS(rep, ENOENT, "You can continue to delete the listener by adding the `--force` parameter");
+  d.set_force(true);
+  svc->delete_listener(nullptr, &d, &rep);
+  EXPECT_STATUS(rep, 0, "Success");
+  d.set_host_name("*");
+  d.set_force(false);
+  svc->delete_listener(nullptr, &d, &rep);
+  EXPECT_STATUS(rep, EINVAL, "Must use the \"--force\" parameter");
+  d.set_host_name("gw1");
+  d.set_traddr("127.0.0.1");
+  svc->delete_listener(nullptr, &d, &rep);
+  EXPECT_STATUS(rep, 0, "Success");
+  EXPECT_TRUE(target->Ports().empty());
+  svc->delete_listener(nullptr, &d, &rep);
+  EXPECT_STATUS(rep, ENOENT, "No such listener");
+  EXPECT_EQ(store.m.size(), 1u);  // the subsystem only
+}
+
+TEST_F(ServiceTest, SetAnaStateAnswersOne) {
+  CreateSubsystem(kNqn);
+  CreateListener(kNqn, "gw1", "127.0.0.1", 4420);
+  ana_info a;
+  auto* n = a.add_states();
+  n->set_nqn(kNqn);
+  auto* g = n->add_states();
+  g->set_grp_id(2);
+  g->set_state(::INACCESSIBLE);
+  req_status rep;
+  ASSERT_TRUE(svc->set_ana_state(nullptr, &a, &rep).ok());
+  EXPECT_EQ(rep.status(), 1);
+  auto s = target->FindSubsystem(kNqn);
+  PortInfo p;
+  p.traddr = "127.0.0.1";
+  p.trsvcid = "4420";
+  EXPECT_EQ(s->AnaState(p, 2), nvme::kAnaInaccessible);
+  // A listener created later gets the states too.
+  CreateListener(kNqn, "gw1", "127.0.0.1", 4430);
+  p.trsvcid = "4430";
+  EXPECT_EQ(s->AnaState(p, 2), nvme::kAnaInaccessible);
+  EXPECT_EQ(s->AnaState(p, 1), nvme::kAnaOptimized);
+}
+
+// ------------------------------------------------------------------------------ info, logs
+
+TEST_F(ServiceTest, GatewayInfoAndLogLevels) {
+  get_gateway_info_req r;
+  r.set_cli_version("1.3.0");
+  gateway_info gi;
+  svc->get_gateway_info(nullptr, &r, &gi);
+  EXPECT_EQ(gi.status(), 0) << gi.error_message();
+  EXPECT_TRUE(gi.bool_status());
+  EXPECT_EQ(gi.name(), "gw1");
+  EXPECT_EQ(gi.hostname(), "host1");
+  EXPECT_EQ(gi.addr(), "127.0.0.1");
+  EXPECT_EQ(gi.port(), "5500");
+  EXPECT_EQ(gi.version(), "1.3.0");
+  EXPECT_EQ(gi.load_balancing_group(), 1u);
+  r.set_cli_version("1.2.9");
+  svc->get_gateway_info(nullptr, &r, &gi);
+  EXPECT_STATUS(gi, EINVAL, "CLI version 1.2.9 is older than gateway's version 1.3.0");
+
+  set_gateway_log_level_req s;
+  s.set_log_level(::debug);
+  req_status rep;
+  svc->set_gateway_log_level(nullptr, &s, &rep);
+  EXPECT_EQ(rep.status(), 0);
+  gateway_log_level_info li;
+  svc->get_gateway_log_level(nullptr, nullptr, &li);
+  EXPECT_EQ(li.log_level(), ::debug);
+  s.set_log_level(static_cast<::GwLogLevel>(15));
+  svc->set_gateway_log_level(nullptr, &s, &rep);
+  EXPECT_STATUS(rep, ENOKEY, "Unknown log level 15");
+  SetLogLevel(LogLevel::kWarning);
+
+  set_spdk_nvmf_logs_req sl;
+  sl.set_log_level(::DEBUG);
+  svc->set_spdk_nvmf_logs(nullptr, &sl, &rep);
+  EXPECT_EQ(rep.status(), 0);
+  spdk_nvmf_log_flags_and_level_info fl;
+  svc->get_spdk_nvmf_log_flags_and_level(nullptr, nullptr, &fl);
+  EXPECT_EQ(fl.status(), 0);
+  EXPECT_EQ(fl.log_level(), ::DEBUG);
+  svc->disable_spdk_nvmf_logs(nullptr, nullptr, &rep);
+  EXPECT_EQ(rep.status(), 0);
+  fl.Clear();
+  svc->get_spdk_nvmf_log_flags_and_level(nullptr, nullptr, &fl);
+  EXPECT_EQ(fl.log_level(), ::NOTICE);
+}
+
+// ------------------------------------------------------------------------------ persistence
+
+TEST_F(ServiceTest, PersistFailureRollsBackTheTarget) {
+  CreateSubsystem(kNqn);
+  store.fail = true;
+  EXPECT_STATUS(CreateSubsystem("nqn.2016-06.io.spdk:cnode2"), EINVAL, "Error persisting subsystem");
+  EXPECT_FALSE(target->FindSubsystem("nqn.2016-06.io.spdk:cnode2"));
+  EXPECT_STATUS(AddMemoryNs(kNqn), EINVAL, "Error persisting namespace 1");
+  EXPECT_EQ(target->FindSubsystem(kNqn)->namespace_count(), 0u);
+  EXPECT_STATUS(AddHost(kNqn, kHost1), EINVAL, "Error persisting host");
+  EXPECT_FALSE(target->FindSubsystem(kNqn)->HostAllowed(kHost1));
+  EXPECT_STATUS(CreateListener(kNqn, "gw1", "127.0.0.1", 4420), EINVAL, "Error persisting listener");
+  EXPECT_TRUE(target->Ports().empty());
+  // Removals are persisted first: nothing changes when the store fails.
+  delete_subsystem_req d;
+  d.set_subsystem_nqn(kNqn);
+  req_status rep;
+  svc->delete_subsystem(nullptr, &d, &rep);
+  EXPECT_STATUS(rep, EINVAL, "Error persisting deletion of subsystem");
+  EXPECT_TRUE(target->FindSubsystem(kNqn));
+  store.fail = false;
+  EXPECT_EQ(svc->LocalState(), store.m);
+}
+
+// Another gateway wrote an NSID this one has not applied yet: the automatic NSID moves on.
+TEST_F(ServiceTest, AutomaticNsidSkipsNsidsTakenInTheGroup) {
+  CreateSubsystem(kNqn);
+  namespace_add_req other;
+  other.set_subsystem_nqn(kNqn);
+  other.set_nsid(1);
+  other.set_block_size(512);
+  other.set_uuid("01234567-89ab-cdef-0123-456789abcdef");
+  other.set_backend("memory");
+  other.set_memory_size(kMiB);
+  store.m[std::string("namespace_") + kNqn + "_1"] = RequestToJson(other);  // not in state_ yet
+  auto rep = AddMemoryNs(kNqn);
+  EXPECT_STATUS(rep, 0, "Success");
+  EXPECT_EQ(rep.nsid(), 2u);
+  EXPECT_EQ(target->FindSubsystem(kNqn)->namespace_count(), 1u);
+  // An explicit NSID the group has: EEXIST, and the target is left as it was.
+  EXPECT_STATUS(AddMemoryNs(kNqn, kMiB, 1, 512), EEXIST, "NSID 1 is already in use");
+  EXPECT_EQ(target->FindSubsystem(kNqn)->namespace_count(), 1u);
+  // A subsystem another gateway created.
+  create_subsystem_req cs;
+  cs.set_subsystem_nqn("nqn.2016-06.io.spdk:cnode9");
+  cs.set_enable_ha(true);
+  store.m["subsystem_nqn.2016-06.io.spdk:cnode9"] = RequestToJson(cs);
+  EXPECT_STATUS(CreateSubsystem("nqn.2016-06.io.spdk:cnode9"), EEXIST, "Subsystem already exists");
+  EXPECT_FALSE(target->FindSubsystem("nqn.2016-06.io.spdk:cnode9"));
+}
+
+// The StateTarget side: what gateway A wrote, replayed on gateway B (the applier's calls in
+// its order), B's own listeners opened and A's listed.
+TEST_F(ServiceTest, StateReplayOnAnotherGateway) {
+  CreateSubsystem(kNqn);
+  AddMemoryNs(kNqn, 8 * kMiB, 2, 4096, "01234567-89ab-cdef-0123-456789abcdef");
+  AddHost(kNqn, kHost1);
+  namespace_set_qos_req q;
+  q.set_subsystem_nqn(kNqn);
+  q.set_nsid(2);
+  q.set_rw_mbytes_per_second(5);
+  req_status rep;
+  svc->namespace_set_qos_limits(nullptr, &q, &rep);
+  ASSERT_EQ(rep.status(), 0);
+  CreateListener(kNqn, "gw1", "127.0.0.1", 4420);
+  CreateListener(kNqn, "gw2", "127.0.0.2", 4420);
+  const StateMap state = store.m;
+
+  Target t2{TargetOptions{}};
+  ServiceOptions o;
+  o.gateway_name = "gw2";
+  GatewayService b(&t2, nullptr, o);
+  auto key = [&](const std::string& prefix) {
+    for (auto& [k, v] : state)
+      if (k.rfind(prefix, 0) == 0) return v;
+    return std::string();
+  };
+  EXPECT_TRUE(b.AddSubsystem(key("subsystem_")).ok());
+  EXPECT_TRUE(b.AddNamespace(key("namespace_")).ok());
+  EXPECT_TRUE(b.AddHost(key("host_")).ok());
+  EXPECT_TRUE(b.SetQos(key("qos_")).ok());
+  for (auto& [k, v] : state)
+    if (k.rfind("listener_", 0) == 0) {
+      EXPECT_TRUE(b.AddListener(v).ok()) << k;
+    }
+  EXPECT_EQ(b.AddSubsystem(key("subsystem_")).code(), EEXIST);  // counts as done
+  auto s = t2.FindSubsystem(kNqn);
+  ASSERT_TRUE(s);
+  auto ns = s->GetNamespace(2);
+  ASSERT_TRUE(ns);
+  EXPECT_EQ(UuidToString(ns->uuid()), "01234567-89ab-cdef-0123-456789abcdef");  // same UUID on every gateway
+  EXPECT_EQ(ns->block_size(), 4096u);
+  EXPECT_EQ(ns->qos.rw_mbytes_per_second, 5u);
+  EXPECT_TRUE(s->HostAllowed(kHost1));
+  ASSERT_EQ(t2.Ports().size(), 1u);  // gw2's listener only
+  EXPECT_EQ(t2.Ports()[0].first.traddr, "127.0.0.2");
+  EXPECT_EQ(b.LocalState(), state);
+  list_listeners_req l;
+  l.set_subsystem(kNqn);
+  listeners_info li;
+  b.list_listeners(nullptr, &l, &li);
+  EXPECT_EQ(li.listeners_size(), 2);
+
+  // Changes and removals.
+  namespace_add_req n;
+  ASSERT_TRUE(JsonToRequest(key("namespace_"), &n).ok());
+  n.set_anagrpid(3);
+  EXPECT_TRUE(b.ChangeNamespace(key("namespace_"), RequestToJson(n)).ok());
+  EXPECT_EQ(ns->anagrpid(), 3u);
+  EXPECT_TRUE(b.ClearQos(kNqn, 2).ok());
+  EXPECT_EQ(ns->qos.rw_mbytes_per_second, 0u);
+  for (auto& [k, v] : state)
+    if (k.rfind("listener_", 0) == 0) {
+      EXPECT_TRUE(b.RemoveListener(v).ok()) << k;
+    }
+  EXPECT_TRUE(t2.Ports().empty());
+  EXPECT_TRUE(b.RemoveHost(kNqn, kHost1).ok());
+  EXPECT_TRUE(b.RemoveNamespace(kNqn, 2).ok());
+  EXPECT_EQ(b.RemoveNamespace(kNqn, 2).code(), ENOENT);  // NotFound counts as done
+  EXPECT_TRUE(b.RemoveSubsystem(kNqn).ok());
+  EXPECT_FALSE(t2.FindSubsystem(kNqn));
+  EXPECT_TRUE(b.LocalState().empty());
+}
+
+TEST_F(ServiceTest, OwnWritesAreRecordedWithTheApplier) {
+  StateMap recorded;
+  std::vector<std::string> removed;
+  int updates = 0;
+  StateHooks h;
+  uint64_t last_version = 0;
+  h.update = [&](const StateMap&, uint64_t) { updates++; };
+  h.record_local = [&](const StateMap& puts, const std::vector<std::string>& rm, uint64_t v) {
+    last_version = v;
+    for (auto& [k, v] : puts) recorded[k] = v;
+    for (auto& k : rm) removed.push_back(k);
+  };
+  svc->SetStateHooks(h);
+  CreateSubsystem(kNqn);
+  AddMemoryNs(kNqn);
+  EXPECT_EQ(recorded, store.m);
+  namespace_delete_req d;
+  d.set_subsystem_nqn(kNqn);
+  d.set_nsid(1);
+  req_status rep;
+  svc->namespace_delete(nullptr, &d, &rep);
+  ASSERT_EQ(removed.size(), 1u);
+  EXPECT_EQ(removed[0], std::string("namespace_") + kNqn + "_1");
+  svc->OnStateChanged(store.m, 5);
+  svc->WaitIdle();
+  EXPECT_EQ(updates, 1);
+  svc->ReplayState(store.m, store.version);
+  EXPECT_EQ(updates, 2);
+  EXPECT_EQ(last_version, store.version);
+}
+
+}  // namespace
+}  // namespace nvmeof::api
