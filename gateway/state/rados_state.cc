@@ -84,17 +84,22 @@ struct NotifyState {
     state->cv.notify_all();
   }
 
-  void Reap() {
+  // Returns how many notifies timed out since the last call.
+  uint64_t Reap() {
     std::deque<Ctx*> done;
+    uint64_t t;
     {
       std::lock_guard lock(mu);
       done.swap(finished);
+      t = timeouts;
+      timeouts = 0;
     }
     for (Ctx* ctx : done) {
       if (ctx->reply) rados_buffer_free(ctx->reply);
       rados_aio_release(ctx->completion);
       delete ctx;
     }
+    return t;
   }
 };
 
@@ -238,6 +243,7 @@ class RadosStateStore final : public StateStore {
   uint64_t watch_handle_ = 0;
   std::atomic<int> watch_error_{0};
   Clock::time_point last_read_warning_{};
+  Clock::time_point last_notify_warning_{};  // under write_mu_
 
   std::shared_ptr<NotifyState> notify_ = std::make_shared<NotifyState>();
 };
@@ -587,7 +593,15 @@ void RadosStateStore::RecordOwnWrite(uint64_t version, const StateMap& puts,
 }
 
 void RadosStateStore::SendNotify() {
-  notify_->Reap();
+  if (uint64_t timeouts = notify_->Reap()) {
+    auto now = Clock::now();
+    if (now - last_notify_warning_ > std::chrono::seconds(60)) {
+      LOG_WARN("state: %llu notifies on %s were not acknowledged by every watcher within %u ms (a gateway that "
+               "died keeps its watch until the OSD drops it, osd_client_watch_timeout); writers do not wait for them",
+               static_cast<unsigned long long>(timeouts), Where().c_str(), opts_.notify_timeout_ms);
+      last_notify_warning_ = now;
+    }
+  }
   auto* ctx = new NotifyState::Ctx{notify_};
   rados_aio_create_completion2(ctx, &NotifyState::Done, &ctx->completion);
   {
