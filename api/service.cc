@@ -255,6 +255,10 @@ StateMap GatewayService::LocalState() {
 
 // ----------------------------------------------------------------------------- helpers
 
+bool GatewayService::IsLocal(const std::string& host_name) const {
+  return host_name == opts_.hostname || host_name == opts_.gateway_name;
+}
+
 Status GatewayService::Persist(const StateMap& puts, const std::vector<std::string>& removes, const Check& check,
                                bool* conflict) {
   if (conflict) *conflict = false;
@@ -1139,14 +1143,14 @@ void GatewayService::ApplyAnaToListener(const std::string& nqn, const ListenerSp
     if (cur.count(key)) return Status::AlreadyExists("Subsystem already listens on this address");
     return Status::OK();
   };
-  if (req->host_name() != opts_.gateway_name) {
+  if (!IsLocal(req->host_name())) {
     // Another gateway of the group opens it: store it (that gateway applies it from the state).
     bool conflict = false;
     if (Status st = Persist({{key, RequestToJson(stored)}}, {}, listener_check, &conflict); !st.ok()) {
       if (conflict) return Answer(rep, st.code(), prefix + ": " + st.message());
       return Answer(rep, EINVAL, "Error persisting listener " + req->traddr() + ":" + Str(port) + ": " + st.message());
     }
-    return Answer(rep, EREMOTE, prefix + ": Gateway's host name must match current host (" + opts_.gateway_name +
+    return Answer(rep, EREMOTE, prefix + ": Gateway's host name must match current host (" + opts_.hostname +
                                     "); the listener was stored for gateway " + req->host_name() +
                                     ", which opens it");
   }
@@ -1187,7 +1191,7 @@ void GatewayService::ApplyAnaToListener(const std::string& nqn, const ListenerSp
   auto s = target_->FindSubsystem(nqn);
   if (!s || s->is_discovery()) return Answer(rep, ENOENT, prefix + ". No such subsystem");
   ListenerSpec l = MakeListenerSpec(opts_.gateway_name, req->traddr(), port, req->adrfam());
-  const bool mine = req->host_name() == opts_.gateway_name || req->host_name() == "*";
+  const bool mine = IsLocal(req->host_name()) || req->host_name() == "*";
   bool in_target = false;
   {
     std::lock_guard<std::mutex> slk(s->mu);
@@ -1213,8 +1217,8 @@ void GatewayService::ApplyAnaToListener(const std::string& nqn, const ListenerSp
     if (state_.count(key)) remove.push_back(key);
   }
   if (remove.empty() && !in_target) return Answer(rep, ENOENT, prefix + ". No such listener");
-  if (req->host_name() != opts_.gateway_name && req->host_name() != "*" && !req->force())
-    return Answer(rep, ENOENT, prefix + ". Gateway's host name must match current host (" + opts_.gateway_name +
+  if (!IsLocal(req->host_name()) && req->host_name() != "*" && !req->force())
+    return Answer(rep, ENOENT, prefix + ". Gateway's host name must match current host (" + opts_.hostname +
                                    "). You can continue to delete the listener by adding the `--force` parameter.");
   if (Status st = Persist({}, remove); !st.ok())
     return Answer(rep, EINVAL, "Error persisting deletion of listener " + traddr + ":" + Str(port) + " from " + nqn +
@@ -1506,7 +1510,7 @@ Status GatewayService::AddListener(const std::string& json) {
   const uint32_t port = req.has_trsvcid() ? req.trsvcid() : kDefaultTrsvcid;
   if (!target_->FindSubsystem(req.nqn())) return Status::NotFound("subsystem " + req.nqn() + " does not exist");
   const std::string key = keys::Listener(req.nqn(), req.host_name(), req.traddr(), port);
-  if (req.host_name() != opts_.gateway_name) {
+  if (!IsLocal(req.host_name())) {
     state_[key] = json;  // another gateway's: listed, not opened here
     return Status::OK();
   }
@@ -1522,7 +1526,7 @@ Status GatewayService::RemoveListener(const std::string& json) {
   if (Status st = JsonToRequest(json, &req); !st.ok()) return st;
   const uint32_t port = req.has_trsvcid() ? req.trsvcid() : kDefaultTrsvcid;
   state_.erase(keys::Listener(req.nqn(), req.host_name(), req.traddr(), port));
-  if (req.host_name() != opts_.gateway_name) return Status::OK();
+  if (!IsLocal(req.host_name())) return Status::OK();
   return AsNotFound(target_->RemoveListener(req.nqn(), MakeListenerSpec(req.host_name(), req.traddr(), port, req.adrfam())));
 }
 

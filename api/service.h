@@ -64,9 +64,11 @@ struct BackendSpec {
 using BackendOpener = std::function<Result<std::unique_ptr<BlockDevice>>(const BackendSpec&)>;
 
 struct ServiceOptions {
-  std::string gateway_name;  // listeners whose host_name equals this are opened here
+  std::string gateway_name;  // this gateway's name ([gateway] name)
   std::string group;         // appended to subsystem NQNs unless no_group_append
-  std::string hostname;      // reported by get_gateway_info (default: gethostname)
+  // The host name ([gateway] override_hostname, default gethostname). A listener is this
+  // gateway's (opened here) when its host_name is the host name or the gateway name.
+  std::string hostname;
   std::string addr, port;    // the gRPC address, reported by get_gateway_info
   std::string version;       // gateway version (get_gateway_info); NVMEOF_VERSION overrides
   uint32_t load_balancing_group = 1;  // ANA group of new namespaces without one
@@ -167,6 +169,7 @@ class GatewayService final : public ::Gateway::Service, public StateTarget {
   // applier's record. *conflict tells a failed check (its status is returned) from a
   // store failure.
   using Check = std::function<Status(const StateMap& current)>;
+  bool IsLocal(const std::string& host_name) const;
   Status Persist(const StateMap& puts, const std::vector<std::string>& removes, const Check& check = nullptr,
                  bool* conflict = nullptr);
   Result<std::unique_ptr<BlockDevice>> OpenBackend(const BackendSpec& spec);

@@ -584,7 +584,7 @@ TEST_F(ServiceTest, Listeners) {
   EXPECT_EQ(target->Ports().size(), 1u);
   EXPECT_STATUS(CreateListener(kNqn, "gw1", "127.0.0.1", 4420), EEXIST, "Subsystem already listens on this address");
   // Another gateway's listener: stored, not opened, EREMOTE.
-  EXPECT_STATUS(CreateListener(kNqn, "gw2", "127.0.0.2", 4420), EREMOTE, "Gateway's host name must match current host (gw1)");
+  EXPECT_STATUS(CreateListener(kNqn, "gw2", "127.0.0.2", 4420), EREMOTE, "Gateway's host name must match current host (host1)");
   EXPECT_EQ(target->Ports().size(), 1u);
   EXPECT_TRUE(store.m.count(std::string("listener_") + kNqn + "_gw2_TCP_127.0.0.2_4420"));
   EXPECT_STATUS(CreateListener(kNqn, "gw_1", "127.0.0.1", 4421), EINVAL, "contains invalid characters");
