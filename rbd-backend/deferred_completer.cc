@@ -16,7 +16,7 @@ DeferredCompleter::~DeferredCompleter() {
   thread_.join();
 }
 
-void DeferredCompleter::Fail(BdevIo* io, int32_t result) {
+void DeferredCompleter::Complete(BdevIo* io, int32_t result) {
   io->result = result;
   BdevIo* h = head_.load(std::memory_order_relaxed);
   do {

@@ -1,5 +1,5 @@
-// DeferredCompleter: completes BdevIos that failed before reaching the storage (e.g. the
-// backend refused them in submit()), from a helper thread, because submit() must never
+// DeferredCompleter: completes BdevIos that never reached the storage (refused or trivial,
+// e.g. out of range or zero-length) from a helper thread, because submit() must never
 // complete inline. Rare path: one process-wide thread, lock-free push, futex wake-up.
 #pragma once
 
@@ -19,7 +19,7 @@ class DeferredCompleter {
 
   // Sets io->result = result and delivers io->sink->complete(io) later, from the helper
   // thread. Lock-free; uses io->next while it holds the io.
-  void Fail(BdevIo* io, int32_t result);
+  void Complete(BdevIo* io, int32_t result);
 
   ~DeferredCompleter();
 

@@ -224,12 +224,12 @@ void FileDevice::submit(BdevIo* io) {
   const uint64_t sz = size_.load(std::memory_order_acquire);
   if (io->op != BdevOp::kFlush &&
       (io->offset > sz || io->length > sz - io->offset)) {
-    DeferredCompleter::Instance().Fail(io, -ERANGE);
+    DeferredCompleter::Instance().Complete(io, -ERANGE);
     return;
   }
   Req* r = reqs_.get();
   if (r == nullptr) {
-    DeferredCompleter::Instance().Fail(io, -ENOMEM);
+    DeferredCompleter::Instance().Complete(io, -ENOMEM);
     return;
   }
   inflight_.fetch_add(1, std::memory_order_relaxed);
@@ -306,7 +306,7 @@ void FileDevice::submit(BdevIo* io) {
     r->io = nullptr;
     reqs_.put(r);
     inflight_.fetch_sub(1, std::memory_order_relaxed);
-    DeferredCompleter::Instance().Fail(io, err);
+    DeferredCompleter::Instance().Complete(io, err);
   }
 }
 

@@ -403,6 +403,9 @@ cmd_start() {
 
     [[ -e $DIR && -n $(ls -A "$DIR" 2>/dev/null) ]] &&
         die "$DIR exists and is not empty (and is no ceph-local cluster)"
+    # Admin sockets (DIR/run/osd.N.asok) must fit in sun_path (108 bytes with the NUL).
+    (( ${#DIR} + 16 <= 107 )) ||
+        die "$DIR is too long (${#DIR} chars): admin socket paths would not fit in sun_path; use a shorter DIR (at most 91 chars)"
     if [[ -z $osd_size ]]; then
         [[ $store == memstore ]] && osd_size=4G || osd_size=20G
     fi
