@@ -1,0 +1,441 @@
+// Management-plane end-to-end tests (ctest label mgmt): a real nvmeof-gateway (memory
+// backends, no Ceph) driven through the real gwcli binary, every RPC, text and JSON output,
+// bad inputs answered with the reference's errno and message, and ceph-csi's call sequence.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "tests/mgmt/mgmt_harness.h"
+
+namespace nvmeof::mgmt_test {
+namespace {
+
+using json = nlohmann::json;
+
+const char kNqn[] = "nqn.2016-06.io.spdk:cnode1";
+const char kHost1[] = "nqn.2014-08.org.nvmexpress:uuid:11111111-2222-3333-4444-555555555555";
+const char kHost2[] = "nqn.2014-08.org.nvmexpress:uuid:66666666-2222-3333-4444-555555555555";
+
+class Mgmt : public ::testing::Test {
+ protected:
+  void SetUp() override { StartGateway({}); }
+  void TearDown() override {
+    if (HasFailure()) fprintf(stderr, "---- gateway log ----\n%s\n", gw.Log().c_str());
+    gw.Stop();
+  }
+  void StartGateway(std::vector<std::string> extra) {
+    std::vector<std::string> args{"--name", "gwA", "--hostname", "hostA", "--discovery", "none", "--reactors", "1"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    std::string err;
+    ASSERT_TRUE(gw.Start(args, &err)) << err;
+  }
+  CliResult Cli(const std::vector<std::string>& a) { return Gwcli(gw.grpc_port(), a); }
+  json Json(const std::vector<std::string>& a, int want_rc = 0) {
+    CliResult r = GwcliJson(gw.grpc_port(), a);
+    EXPECT_EQ(r.rc, want_rc) << r.all();
+    try {
+      return json::parse(r.out);
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << "not JSON: " << e.what() << "\n" << r.all();
+      return json();
+    }
+  }
+  void MustPass(const std::vector<std::string>& a) {
+    CliResult r = Cli(a);
+    ASSERT_EQ(r.rc, 0) << r.all();
+  }
+  Gateway gw;
+};
+
+// Exit code (the errno) and a message substring.
+#define EXPECT_CLI(res_expr, code, substr)                                            \
+  do {                                                                                \
+    const CliResult _r = (res_expr);                                                  \
+    EXPECT_EQ(_r.rc, (code)) << _r.all();                                             \
+    EXPECT_NE(_r.all().find(substr), std::string::npos) << "want: " << (substr) << "\n" << _r.all(); \
+  } while (0)
+
+// ------------------------------------------------------------------------------ gateway
+
+TEST_F(Mgmt, GatewayInfoVersionAndLogLevel) {
+  EXPECT_CLI(Cli({"gw", "info"}), 0, "Gateway's name: gwA");
+  EXPECT_CLI(Cli({"gw", "info"}), 0, "Gateway's host name: hostA");
+  json info = Json({"gw", "info"});
+  EXPECT_EQ(info["name"], "gwA");
+  EXPECT_EQ(info["hostname"], "hostA");
+  EXPECT_EQ(info["addr"], "127.0.0.1");
+  EXPECT_EQ(info["load_balancing_group"], 1);
+  EXPECT_EQ(info["status"], 0);
+  EXPECT_CLI(Cli({"gw", "version"}), 0, "Gateway's version: ");
+  EXPECT_CLI(Cli({"gw", "set_log_level", "-l", "debug"}), 0, "Successful");
+  json lvl = Json({"gw", "get_log_level"});
+  EXPECT_EQ(lvl["log_level"], "debug");
+  EXPECT_CLI(Cli({"gw", "set_log_level", "-l", "info"}), 0, "Successful");
+  // SPDK log controls: accepted, no-op.
+  EXPECT_CLI(Cli({"spdk_log_level", "set", "-l", "debug"}), 0, "Successful");
+  json sp = Json({"spdk_log_level", "get"});
+  EXPECT_EQ(sp["log_level"], "DEBUG");
+  EXPECT_CLI(Cli({"spdk_log_level", "disable"}), 0, "Successful");
+  EXPECT_EQ(Json({"spdk_log_level", "get"})["log_level"], "NOTICE");
+}
+
+// ------------------------------------------------------------------------------ subsystems
+
+TEST_F(Mgmt, SubsystemLifecycleTextAndJson) {
+  EXPECT_CLI(Cli({"subsystem", "add", "-n", kNqn, "-s", "SN0001", "-m", "64"}), 0,
+             std::string("Adding subsystem ") + kNqn + ": Successful");
+  EXPECT_CLI(Cli({"subsystem", "add", "-n", kNqn}), EEXIST, "Subsystem already exists");
+  EXPECT_CLI(Cli({"subsystem", "add", "-n", "nqn.2016-06.io.spdk:cnode2", "-s", "SN0001"}), EEXIST,
+             "Serial number SN0001 already used by subsystem nqn.2016-06.io.spdk:cnode1");
+  CliResult list = Cli({"subsystem", "list"});
+  EXPECT_EQ(list.rc, 0) << list.all();
+  EXPECT_NE(list.all().find(kNqn), std::string::npos) << list.all();
+  EXPECT_NE(list.all().find("SN0001"), std::string::npos) << list.all();
+  json j = Json({"subsystem", "list"});
+  ASSERT_EQ(j["subsystems"].size(), 1u) << j.dump();
+  EXPECT_EQ(j["subsystems"][0]["nqn"], kNqn);
+  EXPECT_EQ(j["subsystems"][0]["serial_number"], "SN0001");
+  EXPECT_EQ(j["subsystems"][0]["max_namespaces"], 64);
+  EXPECT_EQ(j["subsystems"][0]["enable_ha"], true);
+  EXPECT_EQ(j["subsystems"][0]["subtype"], "NVMe");
+  EXPECT_EQ(Json({"subsystem", "list", "-s", "SN0001"})["subsystems"].size(), 1u);
+  EXPECT_CLI(Cli({"subsystem", "list", "-n", "nqn.2016-06.io.spdk:none"}), 0, "No subsystem nqn.2016-06.io.spdk:none");
+  EXPECT_CLI(Cli({"subsystem", "del", "-n", kNqn}), 0, std::string("Deleting subsystem ") + kNqn + ": Successful");
+  EXPECT_CLI(Cli({"subsystem", "del", "-n", kNqn}), ENOENT, "No such subsystem");
+  EXPECT_CLI(Cli({"subsystem", "list"}), 0, "No subsystems");
+}
+
+TEST_F(Mgmt, SubsystemBadNqns) {
+  EXPECT_CLI(Cli({"subsystem", "add", "-n", "nqn.2016-06.io.spdk:cnode_1"}), EINVAL, "contains invalid characters");
+  EXPECT_CLI(Cli({"subsystem", "add", "-n", "nqn.16-06.io.spdk:x"}), EINVAL, "Invalid NQN");
+  EXPECT_CLI(Cli({"subsystem", "add", "-n", "iqn.2016-06.io.spdk:x"}), EINVAL, "doesn't start with \"nqn.\"");
+  EXPECT_CLI(Cli({"subsystem", "add", "-n", "nqn.x"}), EINVAL, "too short");
+  EXPECT_CLI(Cli({"subsystem", "add", "-n", "nqn.2016-06.io.spdk:" + std::string(220, 'a')}), EINVAL, "too long");
+  EXPECT_CLI(Cli({"subsystem", "del", "-n", "nqn.2016-06.io.spdk:nope"}), ENOENT, "No such subsystem");
+  EXPECT_EQ(Json({"subsystem", "list"})["subsystems"].size(), 0u);
+}
+
+TEST_F(Mgmt, GroupNameAppended) {
+  gw.Stop();
+  StartGateway({"--group", "grp1"});
+  EXPECT_CLI(Cli({"subsystem", "add", "-n", kNqn}), 0, std::string("Adding subsystem ") + kNqn + ".grp1: Successful");
+  EXPECT_CLI(Cli({"subsystem", "add", "-n", "nqn.2016-06.io.spdk:cnode2", "--no-group-append"}), 0,
+             "Adding subsystem nqn.2016-06.io.spdk:cnode2: Successful");
+  json j = Json({"subsystem", "list"});
+  ASSERT_EQ(j["subsystems"].size(), 2u);
+  EXPECT_EQ(j["subsystems"][0]["nqn"], std::string(kNqn) + ".grp1");
+  EXPECT_EQ(Json({"gw", "info"})["group"], "grp1");
+}
+
+// ------------------------------------------------------------------------------ namespaces
+
+TEST_F(Mgmt, NamespacesEveryRpc) {
+  MustPass({"subsystem", "add", "-n", kNqn});
+  EXPECT_CLI(Cli({"namespace", "add", "-n", kNqn, "--memory-size", "16M", "-s", "4096", "-u",
+                  "01234567-89ab-cdef-0123-456789abcdef"}),
+             0, std::string("Adding namespace 1 to ") + kNqn + ": Successful");
+  EXPECT_CLI(Cli({"ns", "add", "-n", kNqn, "--nsid", "5", "--memory-size", "8M"}), 0,
+             std::string("Adding namespace 5 to ") + kNqn + ": Successful");
+  // list: text and JSON
+  CliResult t = Cli({"namespace", "list", "-n", kNqn});
+  EXPECT_EQ(t.rc, 0) << t.all();
+  EXPECT_NE(t.all().find("01234567-89ab-"), std::string::npos) << t.all();  // the table wraps it
+  EXPECT_NE(t.all().find("16 MiB"), std::string::npos) << t.all();
+  json l = Json({"namespace", "list", "-n", kNqn});
+  ASSERT_EQ(l["namespaces"].size(), 2u) << l.dump();
+  EXPECT_EQ(l["namespaces"][0]["nsid"], 1);
+  EXPECT_EQ(l["namespaces"][0]["uuid"], "01234567-89ab-cdef-0123-456789abcdef");
+  EXPECT_EQ(l["namespaces"][0]["block_size"], 4096);
+  EXPECT_EQ(l["namespaces"][0]["rbd_image_size"], "16777216");
+  EXPECT_EQ(l["namespaces"][0]["backend"], "memory");
+  EXPECT_EQ(l["namespaces"][1]["nsid"], 5);
+  EXPECT_EQ(l["namespaces"][1]["block_size"], 512);
+  EXPECT_EQ(Json({"namespace", "list", "-n", kNqn, "--nsid", "5"})["namespaces"].size(), 1u);
+  // resize (MiB, grow only)
+  EXPECT_CLI(Cli({"namespace", "resize", "-n", kNqn, "--nsid", "1", "--size", "32M"}), 0, "Successful");
+  EXPECT_EQ(Json({"namespace", "list", "-n", kNqn, "--nsid", "1"})["namespaces"][0]["rbd_image_size"], "33554432");
+  EXPECT_CLI(Cli({"namespace", "resize", "-n", kNqn, "--nsid", "1", "--size", "8M"}), EINVAL,
+             "new size 8388608 bytes is smaller than current size 33554432 bytes");
+  EXPECT_CLI(Cli({"namespace", "resize", "-n", kNqn, "--nsid", "9", "--size", "64M"}), ENODEV, "Can't find namespace");
+  // QoS
+  EXPECT_CLI(Cli({"namespace", "set_qos", "-n", kNqn, "--nsid", "1", "--rw-ios-per-second", "2000"}), 0, "Successful");
+  EXPECT_CLI(Cli({"namespace", "set_qos", "-n", kNqn, "--nsid", "1", "--r-megabytes-per-second", "10"}), 0,
+             "Successful");
+  json q = Json({"namespace", "list", "-n", kNqn, "--nsid", "1"})["namespaces"][0];
+  EXPECT_EQ(q["rw_ios_per_second"], "2000");
+  EXPECT_EQ(q["r_mbytes_per_second"], "10");
+  EXPECT_CLI(Cli({"namespace", "set_qos", "-n", kNqn, "--nsid", "7", "--rw-ios-per-second", "1000"}), ENODEV,
+             "Can't find namespace");
+  // I/O statistics
+  json st = Json({"namespace", "get_io_stats", "-n", kNqn, "--nsid", "1"});
+  EXPECT_EQ(st["status"], 0);
+  EXPECT_EQ(st["nsid"], 1);
+  EXPECT_EQ(st["uuid"], "01234567-89ab-cdef-0123-456789abcdef");
+  EXPECT_EQ(st["tick_rate"], "1000000000");
+  EXPECT_CLI(Cli({"namespace", "get_io_stats", "-n", kNqn, "--nsid", "1"}), 0, "IO statistics");
+  EXPECT_CLI(Cli({"namespace", "get_io_stats", "-n", kNqn, "--nsid", "4"}), ENODEV, "Can't find namespace");
+  // load balancing group
+  EXPECT_CLI(Cli({"namespace", "change_load_balancing_group", "-n", kNqn, "--nsid", "5", "-l", "2"}), 0, "Successful");
+  EXPECT_EQ(Json({"namespace", "list", "-n", kNqn, "--nsid", "5"})["namespaces"][0]["load_balancing_group"], 2);
+  EXPECT_CLI(Cli({"namespace", "change_load_balancing_group", "-n", kNqn, "--nsid", "6", "-l", "2"}), ENOENT,
+             "Can't find entry for namespace 6");
+  // delete
+  EXPECT_CLI(Cli({"namespace", "del", "-n", kNqn, "--nsid", "5"}), 0, "Successful");
+  EXPECT_CLI(Cli({"namespace", "del", "-n", kNqn, "--nsid", "5"}), ENODEV, "Can't find namespace");
+  EXPECT_EQ(Json({"namespace", "list", "-n", kNqn})["namespaces"].size(), 1u);
+  // get_subsystems (SPDK shape)
+  CliResult gs = GwcliJson(gw.grpc_port(), {"get_subsystems"});
+  EXPECT_EQ(gs.rc, 0) << gs.all();
+  EXPECT_NE(gs.out.find("bdev_01234567-89ab-cdef-0123-456789abcdef"), std::string::npos) << gs.out;
+}
+
+TEST_F(Mgmt, NamespaceBadInputs) {
+  MustPass({"subsystem", "add", "-n", kNqn});
+  MustPass({"namespace", "add", "-n", kNqn, "--memory-size", "4M", "-u", "01234567-89ab-cdef-0123-456789abcdef"});
+  EXPECT_CLI(Cli({"namespace", "add", "-n", kNqn, "--nsid", "1", "--memory-size", "4M"}), EEXIST,
+             "NSID 1 is already in use");
+  EXPECT_CLI(Cli({"namespace", "add", "-n", kNqn, "--memory-size", "4M", "-u", "01234567-89ab-cdef-0123-456789abcdef"}),
+             EEXIST, "UUID 01234567-89ab-cdef-0123-456789abcdef is already in use");
+  EXPECT_CLI(Cli({"namespace", "add", "-n", "nqn.2016-06.io.spdk:nope", "--memory-size", "4M"}), ENOENT,
+             "No such subsystem");
+  EXPECT_CLI(Cli({"namespace", "add", "-n", kNqn, "--memory-size", "4M", "-s", "1000"}), EINVAL,
+             "block size 1000 is not supported");
+  // Block size 0 is refused by gwcli before it reaches the gateway (the gateway's own
+  // check, "block size can't be zero", is in api_service_test).
+  EXPECT_CLI(Cli({"namespace", "add", "-n", kNqn, "--memory-size", "4M", "-s", "0"}), 2, "block-size");
+  EXPECT_CLI(Cli({"namespace", "add", "-n", kNqn, "--memory-size", "4097B", "-s", "4096"}), EINVAL,
+             "not a multiple of the block size");
+  EXPECT_CLI(Cli({"namespace", "add", "-n", kNqn, "--file", "relative.img"}), EINVAL, "absolute file_path");
+  EXPECT_CLI(Cli({"namespace", "del", "-n", "nqn.2016-06.io.spdk:nope", "--nsid", "1"}), ENOENT, "No such subsystem");
+  EXPECT_CLI(Cli({"namespace", "list", "-n", "nqn.2016-06.io.spdk:nope"}), ENOENT, "No such subsystem");
+  // An RBD namespace without a reachable Ceph cluster: an error naming the cause, and
+  // nothing added.
+  CliResult rbd = Cli({"namespace", "add", "-n", kNqn, "-p", "rbd", "-i", "img1", "-s", "4096"});
+  EXPECT_NE(rbd.rc, 0) << rbd.all();
+  EXPECT_NE(rbd.all().find("Failure adding namespace to " + std::string(kNqn)), std::string::npos) << rbd.all();
+  EXPECT_EQ(Json({"namespace", "list", "-n", kNqn})["namespaces"].size(), 1u);
+  // Deleting a subsystem that still has namespaces needs --force.
+  EXPECT_CLI(Cli({"subsystem", "del", "-n", kNqn}), EBUSY,
+             "Namespace 1 is still using the subsystem. Either remove it or use the '--force' command line option");
+  EXPECT_CLI(Cli({"subsystem", "del", "-n", kNqn, "--force"}), 0, "Successful");
+}
+
+TEST_F(Mgmt, FileBackedNamespace) {
+  char dir[] = "/tmp/nvmeof-mgmt-XXXXXX";
+  ASSERT_TRUE(mkdtemp(dir));
+  const std::string path = std::string(dir) + "/ns.img";
+  MustPass({"subsystem", "add", "-n", kNqn});
+  EXPECT_CLI(Cli({"namespace", "add", "-n", kNqn, "--file", path, "--size", "8M", "-s", "4096"}), 0, "Successful");
+  json l = Json({"namespace", "list", "-n", kNqn});
+  ASSERT_EQ(l["namespaces"].size(), 1u);
+  EXPECT_EQ(l["namespaces"][0]["backend"], "file");
+  EXPECT_EQ(l["namespaces"][0]["file_path"], path);
+  EXPECT_EQ(l["namespaces"][0]["rbd_image_size"], "8388608");
+  MustPass({"subsystem", "del", "-n", kNqn, "--force"});
+  unlink(path.c_str());
+  rmdir(dir);
+}
+
+TEST_F(Mgmt, NamespaceVisibilityHosts) {
+  MustPass({"subsystem", "add", "-n", kNqn});
+  MustPass({"namespace", "add", "-n", kNqn, "--memory-size", "4M", "--no-auto-visible"});
+  EXPECT_CLI(Cli({"namespace", "add_host", "-n", kNqn, "--nsid", "1", "-t", kHost1, kHost2}), 0,
+             std::string("Adding host ") + kHost1 + " to namespace 1 on " + kNqn + ": Successful");
+  EXPECT_CLI(Cli({"namespace", "add_host", "-n", kNqn, "--nsid", "1", "-t", kHost1}), EEXIST, "already");
+  json l = Json({"namespace", "list", "-n", kNqn});
+  EXPECT_EQ(l["namespaces"][0]["no_auto_visible"], true);
+  EXPECT_EQ(l["namespaces"][0]["hosts"].size(), 2u);
+  EXPECT_CLI(Cli({"namespace", "del_host", "-n", kNqn, "--nsid", "1", "-t", kHost2}), 0, "Successful");
+  EXPECT_CLI(Cli({"namespace", "del_host", "-n", kNqn, "--nsid", "1", "-t", kHost2}), ENOENT, "Host is not found");
+  EXPECT_CLI(Cli({"namespace", "add_host", "-n", kNqn, "--nsid", "1", "-t", "nqn.2014-08.org.nvmexpress:uuid:a_b"}),
+             EINVAL, "contains invalid characters");
+  EXPECT_EQ(Json({"namespace", "list", "-n", kNqn})["namespaces"][0]["hosts"].size(), 1u);
+}
+
+// ------------------------------------------------------------------------------ hosts
+
+TEST_F(Mgmt, HostsAndConnections) {
+  MustPass({"subsystem", "add", "-n", kNqn});
+  EXPECT_CLI(Cli({"host", "add", "-n", kNqn, "-t", kHost1}), 0,
+             std::string("Adding host ") + kHost1 + " to " + kNqn + ": Successful");
+  EXPECT_CLI(Cli({"host", "add", "-n", kNqn, "-t", kHost1}), EEXIST, "Host is already added");
+  EXPECT_CLI(Cli({"host", "add", "-n", kNqn, "-t", "*"}), 0, "Allowing open host access to " + std::string(kNqn) + ": Successful");
+  EXPECT_CLI(Cli({"host", "add", "-n", kNqn, "-t", "*"}), EEXIST, "Open host access is already allowed");
+  EXPECT_CLI(Cli({"host", "add", "-n", kNqn, "-t", "nqn.2014-08.org.nvmexpress:uuid:a_b"}), EINVAL,
+             "contains invalid characters");
+  EXPECT_CLI(Cli({"host", "add", "-n", kNqn, "-t", "nqn.bad"}), EINVAL, "NQN \"nqn.bad\" is too short");
+  EXPECT_CLI(Cli({"host", "add", "-n", "nqn.2016-06.io.spdk:nope", "-t", kHost2}), ENOENT, "No such subsystem");
+  json h = Json({"host", "list", "-n", kNqn});
+  EXPECT_EQ(h["allow_any_host"], true);
+  ASSERT_EQ(h["hosts"].size(), 1u);
+  EXPECT_EQ(h["hosts"][0]["nqn"], kHost1);
+  EXPECT_CLI(Cli({"host", "list", "-n", kNqn}), 0, kHost1);
+  // Allowed but not connected hosts show in the connection list.
+  json c = Json({"connection", "list", "-n", kNqn});
+  ASSERT_EQ(c["connections"].size(), 1u) << c.dump();
+  EXPECT_EQ(c["connections"][0]["nqn"], kHost1);
+  EXPECT_EQ(c["connections"][0]["connected"], false);
+  EXPECT_CLI(Cli({"connection", "list", "-n", "nqn.2016-06.io.spdk:nope"}), ENOENT, "No such subsystem");
+  EXPECT_CLI(Cli({"host", "del", "-n", kNqn, "-t", kHost1}), 0, "Successful");
+  EXPECT_CLI(Cli({"host", "del", "-n", kNqn, "-t", kHost1}), ENOENT, "Host is not found");
+  EXPECT_CLI(Cli({"host", "del", "-n", kNqn, "-t", "*"}), 0, "Successful");
+  EXPECT_CLI(Cli({"host", "del", "-n", kNqn, "-t", "*"}), ENOENT, "Open host access is not allowed");
+  h = Json({"host", "list", "-n", kNqn});
+  EXPECT_EQ(h["allow_any_host"], false);
+  EXPECT_EQ(h["hosts"].size(), 0u);
+}
+
+// ------------------------------------------------------------------------------ listeners
+
+TEST_F(Mgmt, Listeners) {
+  const std::string port = std::to_string(FreePort());
+  MustPass({"subsystem", "add", "-n", kNqn});
+  EXPECT_CLI(Cli({"listener", "add", "-n", kNqn, "-t", "gwA", "-a", "127.0.0.1", "-s", port}), 0,
+             "Adding " + std::string(kNqn) + " listener at 127.0.0.1:" + port + ": Successful");
+  EXPECT_TRUE(gw.WaitForLog("listening on 127.0.0.1:" + port, 2000)) << gw.Log();
+  EXPECT_CLI(Cli({"listener", "add", "-n", kNqn, "-t", "gwA", "-a", "127.0.0.1", "-s", port}), EEXIST,
+             "Subsystem already listens on this address");
+  // The host name works as well as the gateway name.
+  const std::string port2 = std::to_string(FreePort());
+  EXPECT_CLI(Cli({"listener", "add", "-n", kNqn, "-t", "hostA", "-a", "127.0.0.1", "-s", port2}), 0, "Successful");
+  // Another gateway's listener: stored for it, answered EREMOTE.
+  EXPECT_CLI(Cli({"listener", "add", "-n", kNqn, "-t", "gwB", "-a", "127.0.0.2", "-s", "4420"}), EREMOTE,
+             "Gateway's host name must match current host (hostA)");
+  EXPECT_CLI(Cli({"listener", "add", "-n", kNqn, "-t", "gw_B", "-a", "127.0.0.2", "-s", "4420"}), EINVAL,
+             "contains invalid characters");
+  EXPECT_CLI(Cli({"listener", "add", "-n", kNqn, "-t", "gwA", "-a", "300.1.1.1", "-s", "4420"}), EINVAL,
+             "Invalid IP address");
+  EXPECT_CLI(Cli({"listener", "add", "-n", "nqn.2016-06.io.spdk:nope", "-t", "gwA", "-a", "127.0.0.1"}), ENOENT,
+             "No such subsystem");
+  json l = Json({"listener", "list", "-n", kNqn});
+  ASSERT_EQ(l["listeners"].size(), 3u) << l.dump();
+  CliResult t = Cli({"listener", "list", "-n", kNqn});
+  EXPECT_NE(t.all().find("127.0.0.2:4420"), std::string::npos) << t.all();
+  EXPECT_NE(t.all().find("gwB"), std::string::npos) << t.all();
+  // Deleting another gateway's listener needs --force.
+  EXPECT_CLI(Cli({"listener", "del", "-n", kNqn, "-t", "gwB", "-a", "127.0.0.2", "-s", "4420"}), ENOENT,
+             "You can continue to delete the listener by adding the `--force` parameter");
+  EXPECT_CLI(Cli({"listener", "del", "-n", kNqn, "-t", "gwB", "-a", "127.0.0.2", "-s", "4420", "--force"}), 0,
+             "Successful");
+  EXPECT_CLI(Cli({"listener", "del", "-n", kNqn, "-t", "gwA", "-a", "127.0.0.1", "-s", port}), 0, "Successful");
+  EXPECT_TRUE(gw.WaitForLog("stopped listening on 127.0.0.1:" + port, 2000)) << gw.Log();
+  EXPECT_CLI(Cli({"listener", "del", "-n", kNqn, "-t", "gwA", "-a", "127.0.0.1", "-s", port}), ENOENT,
+             "No such listener");
+  EXPECT_CLI(Cli({"listener", "del", "-n", kNqn, "-t", "*", "-a", "127.0.0.1", "-s", port2, "--force"}), 0,
+             "Successful");
+  EXPECT_EQ(Json({"listener", "list", "-n", kNqn})["listeners"].size(), 0u);
+}
+
+// ------------------------------------------------------------------------------ ceph-csi
+
+// The calls ceph-csi's NVMe-oF driver makes, in its order, with the answers it tolerates.
+TEST_F(Mgmt, CephCsiCallSequence) {
+  const std::string nqn = "nqn.2016-06.io.spdk:csi-vol-1";
+  const std::string port = std::to_string(FreePort());
+  // CreateSubsystem{enable_ha, no_group_append, serial "Ceph<random>"}: EEXIST is fine.
+  EXPECT_CLI(Cli({"subsystem", "add", "-n", nqn, "-s", "Ceph4711", "--no-group-append"}), 0, "Successful");
+  EXPECT_CLI(Cli({"subsystem", "add", "-n", nqn, "-s", "Ceph4711", "--no-group-append"}), EEXIST, "already");
+  // CreateListener{nqn, host_name, traddr, trsvcid, ipv4}: EEXIST / EREMOTE are fine.
+  EXPECT_CLI(Cli({"listener", "add", "-n", nqn, "-t", "gwA", "-a", "127.0.0.1", "-s", port, "-f", "ipv4"}), 0,
+             "Successful");
+  EXPECT_CLI(Cli({"listener", "add", "-n", nqn, "-t", "gwA", "-a", "127.0.0.1", "-s", port, "-f", "ipv4"}), EEXIST,
+             "already");
+  EXPECT_CLI(Cli({"listener", "add", "-n", nqn, "-t", "gwB", "-a", "127.0.0.1", "-s", port, "-f", "ipv4"}), EREMOTE,
+             "gwB");
+  // NamespaceAdd{block_size 4096}; ListNamespaces reads the UUID.
+  EXPECT_CLI(Cli({"namespace", "add", "-n", nqn, "--memory-size", "16M", "-s", "4096"}), 0, "Successful");
+  json ns = Json({"namespace", "list", "-n", nqn});
+  ASSERT_EQ(ns["namespaces"].size(), 1u);
+  EXPECT_EQ(ns["namespaces"][0]["uuid"].get<std::string>().size(), 36u);
+  // AddHost: EEXIST is fine.
+  EXPECT_CLI(Cli({"host", "add", "-n", nqn, "-t", kHost1}), 0, "Successful");
+  EXPECT_CLI(Cli({"host", "add", "-n", nqn, "-t", kHost1}), EEXIST, "already");
+  // ... and the reverse: RemoveHost (ENOENT fine), NamespaceDelete (ENOENT/ENODEV fine),
+  // DeleteListener{force} (ENOENT fine), DeleteSubsystem (ENOENT fine).
+  EXPECT_CLI(Cli({"host", "del", "-n", nqn, "-t", kHost1}), 0, "Successful");
+  EXPECT_CLI(Cli({"host", "del", "-n", nqn, "-t", kHost1}), ENOENT, "not found");
+  EXPECT_CLI(Cli({"namespace", "del", "-n", nqn, "--nsid", "1"}), 0, "Successful");
+  EXPECT_CLI(Cli({"namespace", "del", "-n", nqn, "--nsid", "1"}), ENODEV, "Can't find namespace");
+  EXPECT_CLI(Cli({"listener", "del", "-n", nqn, "-t", "gwA", "-a", "127.0.0.1", "-s", port, "--force"}), 0,
+             "Successful");
+  EXPECT_CLI(Cli({"listener", "del", "-n", nqn, "-t", "gwA", "-a", "127.0.0.1", "-s", port, "--force"}), ENOENT,
+             "No such listener");
+  EXPECT_CLI(Cli({"listener", "del", "-n", nqn, "-t", "gwB", "-a", "127.0.0.1", "-s", port, "--force"}), 0,
+             "Successful");
+  EXPECT_CLI(Cli({"subsystem", "del", "-n", nqn}), 0, "Successful");
+  EXPECT_CLI(Cli({"subsystem", "del", "-n", nqn}), ENOENT, "No such subsystem");
+  EXPECT_CLI(Cli({"namespace", "del", "-n", nqn, "--nsid", "1"}), ENOENT, "No such subsystem");
+}
+
+// ------------------------------------------------------------------------------ configuration
+
+TEST_F(Mgmt, ConfigFileAndOverrides) {
+  gw.Stop();
+  char path[] = "/tmp/nvmeof-mgmt-conf-XXXXXX";
+  int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  const uint16_t port = FreePort();
+  const std::string conf = "[gateway]\nname = gwconf\ngroup = g9\naddr = 127.0.0.1\nport = " + std::to_string(port) +
+                           "\nenable_auth = False\nverify_nqns = True\nfuture_knob = 1\n"
+                           "[gateway-logs]\nlog_level = info\n[discovery]\naddr = 127.0.0.1\nport = " +
+                           std::to_string(FreePort()) +
+                           "\n[ceph]\npool = rbd\nconfig_file = /nonexistent/ceph.conf\n"
+                           "[spdk]\ntgt_path = /usr/local/bin/nvmf_tgt\n[data-plane]\nreactors = 1\n";
+  ASSERT_EQ(write(fd, conf.data(), conf.size()), static_cast<ssize_t>(conf.size()));
+  close(fd);
+  std::string err;
+  ASSERT_TRUE(gw.Start({"--config", path, "--hostname", "hostC"}, &err)) << err;
+  unlink(path);
+  EXPECT_EQ(gw.grpc_port(), port);
+  const std::string log = gw.Log();
+  EXPECT_NE(log.find("unknown key 'future_knob' in [gateway]"), std::string::npos) << log;
+  EXPECT_NE(log.find("ignoring the reference gateway's SPDK/monitor-only section(s) [spdk]"), std::string::npos) << log;
+  EXPECT_NE(log.find("keeping the state in memory"), std::string::npos) << log;
+  json info = Json({"gw", "info"});
+  EXPECT_EQ(info["name"], "gwconf");
+  EXPECT_EQ(info["group"], "g9");
+  EXPECT_EQ(info["hostname"], "hostC");
+  EXPECT_EQ(info["port"], std::to_string(port));
+  EXPECT_CLI(Cli({"subsystem", "add", "-n", kNqn}), 0, std::string(kNqn) + ".g9");
+}
+
+TEST(MgmtStartup, BadConfigIsRejectedWithFileAndLine) {
+  char path[] = "/tmp/nvmeof-mgmt-conf-XXXXXX";
+  int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  const std::string conf = "[gateway]\nname = x\nport = 70000\n";
+  ASSERT_EQ(write(fd, conf.data(), conf.size()), static_cast<ssize_t>(conf.size()));
+  close(fd);
+  CliResult r = mgmt_test::Run({GatewayBin(), "--config", path});
+  unlink(path);
+  EXPECT_EQ(r.rc, 2) << r.all();
+  EXPECT_NE(r.all().find(std::string(path) + ":3: [gateway] port = '70000'"), std::string::npos) << r.all();
+  CliResult h = mgmt_test::Run({GatewayBin(), "--help"});
+  EXPECT_EQ(h.rc, 0);
+  for (const char* opt : {"--config", "--grpc", "--listen", "--discovery", "--reactors", "--cntlid-range",
+                          "--queue-depth", "--subsystem", "--namespace", "--host", "--serial", "--name",
+                          "--log-level", "--group", "--state-pool", "--ceph-conf", "--ceph-id", "--hostname"})
+    EXPECT_NE(h.out.find(opt), std::string::npos) << opt;
+}
+
+// The flags the e2e tests use keep working next to the API: a --subsystem given on the
+// command line is listed and manageable.
+TEST_F(Mgmt, CommandLineSubsystemIsManageable) {
+  gw.Stop();
+  const std::string port = std::to_string(FreePort());
+  StartGateway({"--listen", "127.0.0.1:" + port, "--subsystem", kNqn, "--namespace", "memory:8M:4096", "--serial",
+                "SNCLI"});
+  EXPECT_TRUE(gw.WaitForLog("listening on 127.0.0.1:" + port, 2000));
+  json j = Json({"subsystem", "list"});
+  ASSERT_EQ(j["subsystems"].size(), 1u);
+  EXPECT_EQ(j["subsystems"][0]["serial_number"], "SNCLI");
+  EXPECT_EQ(Json({"namespace", "list", "-n", kNqn})["namespaces"].size(), 1u);
+  EXPECT_CLI(Cli({"namespace", "add", "-n", kNqn, "--memory-size", "4M"}), 0, "Adding namespace 2");
+}
+
+}  // namespace
+}  // namespace nvmeof::mgmt_test
