@@ -1,0 +1,263 @@
+// Management-plane tests with the group state in RADOS (ctest label ceph): a throw-away
+// single-node cluster from tests/tools/ceph-local.sh (started by the ctest fixture; its
+// directory in $NVMEOF_MGMT_CEPH_DIR), real gateways, real gwcli.
+//   * restart: everything configured through the API comes back (same NSIDs, UUIDs, hosts,
+//     QoS, listeners re-opened);
+//   * two gateways in one group: changes made through either show on both; a listener for
+//     the other gateway is opened by it; cross-gateway EEXIST;
+//   * 200 concurrent namespace adds and then deletes through both gateways: unique NSIDs,
+//     both converge to the same namespaces (same UUIDs), then to none;
+//   * RBD namespaces (when the rbd backend is built in): existing image, created image,
+//     missing pool / image.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "tests/mgmt/mgmt_harness.h"
+
+namespace nvmeof::mgmt_test {
+namespace {
+
+using json = nlohmann::json;
+
+const char kNqn[] = "nqn.2016-06.io.spdk:ceph1";
+const char kHost1[] = "nqn.2014-08.org.nvmexpress:uuid:11111111-2222-3333-4444-555555555555";
+
+std::string CephDir() {
+  const char* d = getenv("NVMEOF_MGMT_CEPH_DIR");
+  return d ? d : "";
+}
+std::string CephLocal() {
+  const char* d = getenv("NVMEOF_CEPH_LOCAL");
+  return d ? d : "";
+}
+
+class MgmtCeph : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (CephDir().empty()) return;
+    // The pool of the state object (and of the RBD tests), with one image.
+    CliResult r = mgmt_test::Run({CephLocal(), "image", CephDir(), "rbd/img0", "64M"});
+    ASSERT_EQ(r.rc, 0) << r.all();
+  }
+  void SetUp() override {
+    if (CephDir().empty()) GTEST_SKIP() << "NVMEOF_MGMT_CEPH_DIR is not set (run through ctest -L ceph)";
+    // A group of its own per test (the state object is nvmeof.<group>.state).
+    group_ = std::string("t") + ::testing::UnitTest::GetInstance()->current_test_info()->name() + "-" +
+             std::to_string(getpid());
+    for (auto& c : group_)
+      if (c == '_') c = '-';
+  }
+  void TearDown() override {
+    for (auto* g : {&a_, &b_})
+      if (HasFailure()) fprintf(stderr, "---- gateway log ----\n%s\n", g->Log().c_str());
+    a_.Stop();
+    b_.Stop();
+  }
+  void Start(Gateway& g, const std::string& name) {
+    std::string err;
+    ASSERT_TRUE(g.Start({"--name", name, "--hostname", name, "--group", group_, "--state-pool", "rbd", "--ceph-conf",
+                         CephDir() + "/ceph.conf", "--discovery", "none", "--reactors", "1"},
+                        &err))
+        << err;
+    ASSERT_NE(g.Log().find("group state in RADOS, pool rbd, object nvmeof." + group_ + ".state"), std::string::npos)
+        << g.Log();
+  }
+  static json J(Gateway& g, const std::vector<std::string>& a) {
+    CliResult r = GwcliJson(g.grpc_port(), a);
+    try {
+      return json::parse(r.out);
+    } catch (...) {
+      ADD_FAILURE() << r.all();
+      return json();
+    }
+  }
+  // Polls `fn` until it is true or `sec` seconds passed.
+  template <typename F>
+  static bool Eventually(F fn, int sec = 30) {
+    auto end = std::chrono::steady_clock::now() + std::chrono::seconds(sec);
+    while (std::chrono::steady_clock::now() < end) {
+      if (fn()) return true;
+      usleep(200000);
+    }
+    return fn();
+  }
+  static std::map<int, std::string> NsUuids(Gateway& g, const std::string& nqn) {
+    std::map<int, std::string> m;
+    json l = J(g, {"namespace", "list", "-n", nqn});
+    if (!l.contains("namespaces")) return m;
+    for (auto& n : l["namespaces"]) m[n["nsid"].get<int>()] = n["uuid"].get<std::string>();
+    return m;
+  }
+
+  std::string group_;
+  Gateway a_, b_;
+};
+
+#define EXPECT_CLI(res_expr, code, substr)                                            \
+  do {                                                                                \
+    const CliResult _r = (res_expr);                                                  \
+    EXPECT_EQ(_r.rc, (code)) << _r.all();                                             \
+    EXPECT_NE(_r.all().find(substr), std::string::npos) << "want: " << (substr) << "\n" << _r.all(); \
+  } while (0)
+
+TEST_F(MgmtCeph, RestartReplaysTheState) {
+  Start(a_, "gwA");
+  const uint16_t p = a_.grpc_port();
+  const std::string port = std::to_string(FreePort());
+  EXPECT_CLI(Gwcli(p, {"subsystem", "add", "-n", kNqn, "-s", "SNR1", "--no-group-append"}), 0, "Successful");
+  EXPECT_CLI(Gwcli(p, {"namespace", "add", "-n", kNqn, "--memory-size", "16M", "-s", "4096", "-u",
+                       "01234567-89ab-cdef-0123-456789abcdef"}),
+             0, "Adding namespace 1");
+  EXPECT_CLI(Gwcli(p, {"namespace", "add", "-n", kNqn, "--nsid", "7", "--memory-size", "8M", "--no-auto-visible"}), 0,
+             "Adding namespace 7");
+  EXPECT_CLI(Gwcli(p, {"namespace", "add_host", "-n", kNqn, "--nsid", "7", "-t", kHost1}), 0, "Successful");
+  EXPECT_CLI(Gwcli(p, {"namespace", "set_qos", "-n", kNqn, "--nsid", "1", "--rw-ios-per-second", "3000"}), 0,
+             "Successful");
+  EXPECT_CLI(Gwcli(p, {"namespace", "change_load_balancing_group", "-n", kNqn, "--nsid", "7", "-l", "3"}), 0,
+             "Successful");
+  EXPECT_CLI(Gwcli(p, {"host", "add", "-n", kNqn, "-t", kHost1}), 0, "Successful");
+  EXPECT_CLI(Gwcli(p, {"listener", "add", "-n", kNqn, "-t", "gwA", "-a", "127.0.0.1", "-s", port}), 0, "Successful");
+  const json before = J(a_, {"namespace", "list", "-n", kNqn});
+  a_.Stop();
+
+  Start(a_, "gwA");
+  EXPECT_TRUE(a_.WaitForLog("listening on 127.0.0.1:" + port, 5000)) << a_.Log();
+  const json subs = J(a_, {"subsystem", "list"});
+  ASSERT_EQ(subs["subsystems"].size(), 1u) << subs.dump();
+  EXPECT_EQ(subs["subsystems"][0]["serial_number"], "SNR1");
+  const json after = J(a_, {"namespace", "list", "-n", kNqn});
+  EXPECT_EQ(after["namespaces"], before["namespaces"]) << before.dump() << "\n" << after.dump();
+  ASSERT_EQ(after["namespaces"].size(), 2u);
+  EXPECT_EQ(after["namespaces"][0]["uuid"], "01234567-89ab-cdef-0123-456789abcdef");
+  EXPECT_EQ(after["namespaces"][0]["rw_ios_per_second"], "3000");
+  EXPECT_EQ(after["namespaces"][1]["load_balancing_group"], 3);
+  EXPECT_EQ(after["namespaces"][1]["hosts"].size(), 1u);
+  EXPECT_EQ(J(a_, {"host", "list", "-n", kNqn})["hosts"].size(), 1u);
+  EXPECT_EQ(J(a_, {"listener", "list", "-n", kNqn})["listeners"].size(), 1u);
+  // Changes after the restart are persisted as well.
+  EXPECT_CLI(Gwcli(a_.grpc_port(), {"subsystem", "del", "-n", kNqn, "--force"}), 0, "Successful");
+  a_.Stop();
+  Start(a_, "gwA");
+  EXPECT_EQ(J(a_, {"subsystem", "list"})["subsystems"].size(), 0u);
+}
+
+TEST_F(MgmtCeph, TwoGatewaysInOneGroup) {
+  Start(a_, "gwA");
+  Start(b_, "gwB");
+  const uint16_t pa = a_.grpc_port(), pb = b_.grpc_port();
+  const std::string port_b = std::to_string(FreePort());
+  EXPECT_CLI(Gwcli(pa, {"subsystem", "add", "-n", kNqn, "--no-group-append"}), 0, "Successful");
+  EXPECT_TRUE(Eventually([&] { return J(b_, {"subsystem", "list"})["subsystems"].size() == 1; }))
+      << "gateway B did not get the subsystem";
+  EXPECT_CLI(Gwcli(pb, {"subsystem", "add", "-n", kNqn, "--no-group-append"}), EEXIST, "Subsystem already exists");
+  // A listener for gateway B, created through A: EREMOTE, and B opens it.
+  EXPECT_CLI(Gwcli(pa, {"listener", "add", "-n", kNqn, "-t", "gwB", "-a", "127.0.0.1", "-s", port_b}), EREMOTE,
+             "gwB");
+  EXPECT_TRUE(b_.WaitForLog("listening on 127.0.0.1:" + port_b, 30000)) << b_.Log();
+  EXPECT_EQ(J(a_, {"listener", "list", "-n", kNqn})["listeners"].size(), 1u);
+  // A namespace added through B shows on A with the same UUID.
+  EXPECT_CLI(Gwcli(pb, {"namespace", "add", "-n", kNqn, "--memory-size", "8M", "-s", "4096"}), 0, "Adding namespace 1");
+  EXPECT_TRUE(Eventually([&] { return NsUuids(a_, kNqn).size() == 1; }));
+  EXPECT_EQ(NsUuids(a_, kNqn), NsUuids(b_, kNqn));
+  // NSID taken in the group: EEXIST on the other gateway too.
+  EXPECT_CLI(Gwcli(pa, {"namespace", "add", "-n", kNqn, "--nsid", "1", "--memory-size", "8M"}), EEXIST,
+             "NSID 1 is already in use");
+  EXPECT_CLI(Gwcli(pa, {"host", "add", "-n", kNqn, "-t", kHost1}), 0, "Successful");
+  EXPECT_TRUE(Eventually([&] { return J(b_, {"host", "list", "-n", kNqn})["hosts"].size() == 1; }));
+  // Removals travel too.
+  EXPECT_CLI(Gwcli(pa, {"namespace", "del", "-n", kNqn, "--nsid", "1"}), 0, "Successful");
+  EXPECT_TRUE(Eventually([&] { return NsUuids(b_, kNqn).empty(); }));
+  EXPECT_CLI(Gwcli(pb, {"listener", "del", "-n", kNqn, "-t", "gwB", "-a", "127.0.0.1", "-s", port_b}), 0,
+             "Successful");
+  EXPECT_TRUE(Eventually([&] { return J(a_, {"listener", "list", "-n", kNqn})["listeners"].empty(); }));
+  EXPECT_CLI(Gwcli(pa, {"subsystem", "del", "-n", kNqn, "--force"}), 0, "Successful");
+  EXPECT_TRUE(Eventually([&] { return J(b_, {"subsystem", "list"})["subsystems"].empty(); }));
+}
+
+TEST_F(MgmtCeph, ConcurrentAddsAndDeletesThroughBoth) {
+  constexpr int kTotal = 200, kThreads = 4;
+  Start(a_, "gwA");
+  Start(b_, "gwB");
+  EXPECT_CLI(Gwcli(a_.grpc_port(), {"subsystem", "add", "-n", kNqn, "--no-group-append", "-m", "1024"}), 0,
+             "Successful");
+  ASSERT_TRUE(Eventually([&] { return J(b_, {"subsystem", "list"})["subsystems"].size() == 1; }));
+  std::atomic<int> failures{0};
+  std::mutex mu;
+  std::vector<std::string> errors;
+  auto run = [&](auto make_args) {
+    std::vector<std::thread> ts;
+    for (int t = 0; t < kThreads; t++) {
+      ts.emplace_back([&, t] {
+        Gateway& g = t % 2 ? b_ : a_;
+        for (int i = t; i < kTotal; i += kThreads) {
+          CliResult r = Gwcli(g.grpc_port(), make_args(i));
+          if (r.rc != 0) {
+            failures++;
+            std::lock_guard<std::mutex> lk(mu);
+            errors.push_back(r.all());
+          }
+        }
+      });
+    }
+    for (auto& t : ts) t.join();
+  };
+  run([](int) { return std::vector<std::string>{"namespace", "add", "-n", kNqn, "--memory-size", "1M"}; });
+  EXPECT_EQ(failures.load(), 0) << (errors.empty() ? "" : errors.front());
+  ASSERT_TRUE(Eventually([&] { return NsUuids(a_, kNqn).size() == kTotal && NsUuids(b_, kNqn).size() == kTotal; }, 60))
+      << NsUuids(a_, kNqn).size() << " / " << NsUuids(b_, kNqn).size();
+  auto ua = NsUuids(a_, kNqn);
+  EXPECT_EQ(ua, NsUuids(b_, kNqn));
+  EXPECT_EQ(ua.begin()->first, 1);
+  EXPECT_EQ(ua.rbegin()->first, kTotal);  // NSIDs 1..200, none lost or duplicated
+
+  failures = 0;
+  errors.clear();
+  run([](int i) {
+    return std::vector<std::string>{"namespace", "del", "-n", kNqn, "--nsid", std::to_string(i + 1)};
+  });
+  EXPECT_EQ(failures.load(), 0) << (errors.empty() ? "" : errors.front());
+  EXPECT_TRUE(Eventually([&] { return NsUuids(a_, kNqn).empty() && NsUuids(b_, kNqn).empty(); }, 60))
+      << NsUuids(a_, kNqn).size() << " / " << NsUuids(b_, kNqn).size();
+}
+
+TEST_F(MgmtCeph, RbdNamespaces) {
+  Start(a_, "gwA");
+  const uint16_t p = a_.grpc_port();
+  EXPECT_CLI(Gwcli(p, {"subsystem", "add", "-n", kNqn, "--no-group-append"}), 0, "Successful");
+  CliResult r = Gwcli(p, {"namespace", "add", "-n", kNqn, "-p", "rbd", "-i", "img0", "-s", "4096"});
+  if (r.all().find("RBD namespaces are not available") != std::string::npos)
+    GTEST_SKIP() << "the rbd backend is not built into this gateway";
+  EXPECT_EQ(r.rc, 0) << r.all();
+  json l = J(a_, {"namespace", "list", "-n", kNqn});
+  ASSERT_EQ(l["namespaces"].size(), 1u);
+  EXPECT_EQ(l["namespaces"][0]["rbd_pool_name"], "rbd");
+  EXPECT_EQ(l["namespaces"][0]["rbd_image_name"], "img0");
+  EXPECT_EQ(l["namespaces"][0]["rbd_image_size"], std::to_string(64 << 20));
+  // The same image again: EEXIST unless --force.
+  EXPECT_CLI(Gwcli(p, {"namespace", "add", "-n", kNqn, "-p", "rbd", "-i", "img0"}), EEXIST,
+             "RBD image rbd/img0 is already used by a namespace in subsystem");
+  EXPECT_CLI(Gwcli(p, {"namespace", "add", "-n", kNqn, "-p", "rbd", "-i", "img-" + group_, "--rbd-create-image",
+                       "--size", "16M"}),
+             0, "Adding namespace 2");
+  CliResult np = Gwcli(p, {"namespace", "add", "-n", kNqn, "-p", "nopool", "-i", "x"});
+  EXPECT_EQ(np.rc, ENOENT) << np.all();
+  EXPECT_NE(np.all().find("nopool"), std::string::npos) << np.all();
+  CliResult ni = Gwcli(p, {"namespace", "add", "-n", kNqn, "-p", "rbd", "-i", "missing-image"});
+  EXPECT_EQ(ni.rc, ENOENT) << ni.all();
+  EXPECT_NE(ni.all().find("missing-image"), std::string::npos) << ni.all();
+  EXPECT_CLI(Gwcli(p, {"namespace", "resize", "-n", kNqn, "--nsid", "2", "--size", "32M"}), 0, "Successful");
+  EXPECT_EQ(J(a_, {"namespace", "list", "-n", kNqn, "--nsid", "2"})["namespaces"][0]["rbd_image_size"],
+            std::to_string(32 << 20));
+  EXPECT_CLI(Gwcli(p, {"subsystem", "del", "-n", kNqn, "--force"}), 0, "Successful");
+}
+
+}  // namespace
+}  // namespace nvmeof::mgmt_test
