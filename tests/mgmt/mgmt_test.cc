@@ -403,6 +403,56 @@ TEST_F(Mgmt, ConfigFileAndOverrides) {
   EXPECT_CLI(Cli({"subsystem", "add", "-n", kNqn}), 0, std::string(kNqn) + ".g9");
 }
 
+// [gateway] enable_auth: the gRPC port requires a client certificate (mutual TLS).
+TEST_F(Mgmt, MutualTls) {
+  gw.Stop();
+  char dir[] = "/tmp/nvmeof-mgmt-tls-XXXXXX";
+  ASSERT_TRUE(mkdtemp(dir));
+  const std::string d = dir;
+  for (const std::string who : {"server", "client"}) {
+    std::vector<std::string> cmd{"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                                 d + "/" + who + ".key", "-out", d + "/" + who + ".crt", "-days", "2", "-subj",
+                                 "/CN=" + (who == "server" ? std::string("localhost") : who)};
+    if (who == "server") {
+      cmd.push_back("-addext");
+      cmd.push_back("subjectAltName=IP:127.0.0.1,DNS:localhost");
+    }
+    CliResult r = mgmt_test::Run(cmd);
+    if (r.rc == 127) GTEST_SKIP() << "openssl is not installed";
+    ASSERT_EQ(r.rc, 0) << r.all();
+  }
+  const uint16_t port = FreePort();
+  const std::string conf = "[gateway]\nname = gwtls\naddr = 127.0.0.1\nport = " + std::to_string(port) +
+                           "\nenable_auth = True\n[discovery]\naddr = 127.0.0.1\nport = " + std::to_string(FreePort()) +
+                           "\n[ceph]\nconfig_file = /nonexistent/ceph.conf\n[mtls]\nserver_key = " + d +
+                           "/server.key\nserver_cert = " + d + "/server.crt\nclient_key = " + d +
+                           "/client.key\nclient_cert = " + d + "/client.crt\n[data-plane]\nreactors = 1\n";
+  const std::string path = d + "/gw.conf";
+  {
+    std::ofstream f(path);
+    f << conf;
+  }
+  std::string err;
+  ASSERT_TRUE(gw.Start({"--config", path}, &err)) << err;
+  EXPECT_NE(gw.Log().find("(mTLS)"), std::string::npos) << gw.Log();
+  const std::vector<std::string> tls{"--client-key", d + "/client.key", "--client-cert", d + "/client.crt",
+                                     "--server-cert", d + "/server.crt"};
+  auto with = [&](std::vector<std::string> a) {
+    a.insert(a.begin(), tls.begin(), tls.end());
+    return a;
+  };
+  EXPECT_CLI(Gwcli(port, with({"subsystem", "add", "-n", kNqn})), 0, "Successful");
+  EXPECT_CLI(Gwcli(port, with({"gw", "info"})), 0, "Gateway's name: gwtls");
+  // Without a client certificate (or without TLS) the gateway cannot be used.
+  CliResult plain = Gwcli(port, {"subsystem", "list"});
+  EXPECT_NE(plain.rc, 0) << plain.all();
+  CliResult no_cert = Gwcli(port, {"--server-cert", d + "/server.crt", "subsystem", "list"});
+  EXPECT_NE(no_cert.rc, 0) << no_cert.all();
+  EXPECT_EQ(no_cert.all().find(kNqn), std::string::npos) << no_cert.all();
+  for (const char* f : {"server.key", "server.crt", "client.key", "client.crt", "gw.conf"}) unlink((d + "/" + f).c_str());
+  rmdir(dir);
+}
+
 TEST(MgmtStartup, BadConfigIsRejectedWithFileAndLine) {
   char path[] = "/tmp/nvmeof-mgmt-conf-XXXXXX";
   int fd = mkstemp(path);
