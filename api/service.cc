@@ -1237,6 +1237,7 @@ void GatewayService::ApplyAnaToListener(const std::string& nqn, const ListenerSp
   if ((!s || s->is_discovery()) && !state_.count(keys::Subsystem(req->subsystem())))
     return Answer(rep, ENOENT, "Failure listing listeners: No such subsystem " + req->subsystem());
   const std::string p = "listener_" + req->subsystem() + "_";
+  std::set<std::string> listed;  // this gateway's, "traddr:trsvcid"
   for (auto& [k, v] : state_) {
     if (!StartsWith(k, p)) continue;
     create_listener_req l;
@@ -1248,6 +1249,21 @@ void GatewayService::ApplyAnaToListener(const std::string& nqn, const ListenerSp
     o->set_traddr(l.traddr());
     o->set_trsvcid(l.has_trsvcid() ? l.trsvcid() : kDefaultTrsvcid);
     o->set_secure(l.secure());
+    if (IsLocal(l.host_name())) listed.insert(UnescapeAddress(l.traddr()) + ":" + Str(o->trsvcid()));
+  }
+  // Listeners this gateway has that are not in the group state (--subsystem/--listen).
+  if (s && !s->is_discovery()) {
+    std::lock_guard<std::mutex> slk(s->mu);
+    for (auto& l : s->listeners) {
+      if (listed.count(l.traddr + ":" + l.trsvcid)) continue;
+      auto* o = rep->add_listeners();
+      o->set_host_name(opts_.gateway_name);
+      o->set_trtype("TCP");
+      o->set_adrfam(l.adrfam == nvme::kAdrfamIpv6 ? ::ipv6 : ::ipv4);
+      o->set_traddr(KeyAddress(l.traddr));
+      o->set_trsvcid(static_cast<uint32_t>(std::strtoul(l.trsvcid.c_str(), nullptr, 10)));
+      o->set_secure(l.secure);
+    }
   }
   return Ok(rep);
 }

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "tests/host/nvmf_host.h"
 #include "tests/mgmt/mgmt_harness.h"
 
 namespace nvmeof::mgmt_test {
@@ -330,6 +331,72 @@ TEST_F(Mgmt, Listeners) {
   EXPECT_EQ(Json({"listener", "list", "-n", kNqn})["listeners"].size(), 0u);
 }
 
+// ------------------------------------------------------------------------------ data path
+
+// What the API configured is what a host sees: access control, the namespace UUID in the
+// Identify descriptors (ceph-csi finds the disk by it), I/O, connections and statistics.
+TEST_F(Mgmt, HostSeesWhatTheApiConfigured) {
+  const uint16_t port = FreePort();
+  const std::string hostnqn = "nqn.2014-08.org.nvmexpress:uuid:6e766d66-686f-7374-0000-000000000001";
+  MustPass({"subsystem", "add", "-n", kNqn});
+  MustPass({"listener", "add", "-n", kNqn, "-t", "gwA", "-a", "127.0.0.1", "-s", std::to_string(port)});
+  MustPass({"namespace", "add", "-n", kNqn, "--memory-size", "16M", "-s", "4096", "-u",
+            "01234567-89ab-cdef-0123-456789abcdef"});
+  host::ControllerOptions o;
+  o.port = port;
+  o.subnqn = kNqn;
+  o.hostnqn = hostnqn;
+  {
+    host::Controller denied(o);
+    std::string err;
+    EXPECT_FALSE(denied.Open(&err)) << "a host that was not added connected";
+  }
+  MustPass({"host", "add", "-n", kNqn, "-t", hostnqn});
+  host::Controller c(o);
+  std::string err;
+  ASSERT_TRUE(c.Open(&err)) << err;
+  std::vector<uint32_t> active;
+  ASSERT_TRUE(c.ActiveNamespaces(0, &active).ok());
+  ASSERT_EQ(active, std::vector<uint32_t>{1});
+  std::vector<uint8_t> desc(4096);
+  ASSERT_TRUE(c.NamespaceDescriptors(1, desc.data()).ok());
+  const uint8_t want[16] = {0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef, 0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef};
+  bool found = false;
+  for (size_t off = 0; off + 4 <= desc.size() && desc[off] != 0;) {
+    const uint8_t type = desc[off], len = desc[off + 1];
+    if (type == 3 && len == 16 && memcmp(&desc[off + 4], want, 16) == 0) found = true;  // NIDT 3 = UUID
+    off += 4 + len;
+  }
+  EXPECT_TRUE(found) << "the namespace UUID is not in the Identify descriptor list";
+  ASSERT_TRUE(c.AddIoQueue().ok());
+  std::vector<uint8_t> buf(8 * 4096, 0xA5), back(8 * 4096);
+  ASSERT_TRUE(c.Write(c.io(0), 1, 0, 8, buf.data(), static_cast<uint32_t>(buf.size())).ok());
+  ASSERT_TRUE(c.Read(c.io(0), 1, 0, 8, back.data(), static_cast<uint32_t>(back.size())).ok());
+  EXPECT_EQ(buf, back);
+
+  json conns = Json({"connection", "list", "-n", kNqn});
+  ASSERT_EQ(conns["connections"].size(), 1u) << conns.dump();
+  EXPECT_EQ(conns["connections"][0]["nqn"], hostnqn);
+  EXPECT_EQ(conns["connections"][0]["connected"], true);
+  EXPECT_EQ(conns["connections"][0]["traddr"], "127.0.0.1");
+  EXPECT_EQ(conns["connections"][0]["trsvcid"], port);
+  EXPECT_EQ(conns["connections"][0]["controller_id"], c.cntlid());
+  EXPECT_EQ(conns["connections"][0]["qpairs_count"], 1);
+  json st = Json({"namespace", "get_io_stats", "-n", kNqn, "--nsid", "1"});
+  EXPECT_EQ(st["num_write_ops"], "1");
+  EXPECT_EQ(st["bytes_written"], "32768");
+  EXPECT_EQ(st["num_read_ops"], "1");
+  EXPECT_EQ(st["bytes_read"], "32768");
+  // A listener with a connection is not deleted without --force.
+  EXPECT_CLI(Cli({"listener", "del", "-n", kNqn, "-t", "gwA", "-a", "127.0.0.1", "-s", std::to_string(port)}),
+             ENOTEMPTY, "due to active connections");
+  // A namespace added now appears to the connected host.
+  MustPass({"namespace", "add", "-n", kNqn, "--memory-size", "4M"});
+  active.clear();
+  ASSERT_TRUE(c.ActiveNamespaces(0, &active).ok());
+  EXPECT_EQ(active, (std::vector<uint32_t>{1, 2}));
+}
+
 // ------------------------------------------------------------------------------ ceph-csi
 
 // The calls ceph-csi's NVMe-oF driver makes, in its order, with the answers it tolerates.
@@ -485,6 +552,10 @@ TEST_F(Mgmt, CommandLineSubsystemIsManageable) {
   EXPECT_EQ(j["subsystems"][0]["serial_number"], "SNCLI");
   EXPECT_EQ(Json({"namespace", "list", "-n", kNqn})["namespaces"].size(), 1u);
   EXPECT_CLI(Cli({"namespace", "add", "-n", kNqn, "--memory-size", "4M"}), 0, "Adding namespace 2");
+  json l = Json({"listener", "list", "-n", kNqn});
+  ASSERT_EQ(l["listeners"].size(), 1u) << l.dump();
+  EXPECT_EQ(l["listeners"][0]["host_name"], "gwA");
+  EXPECT_EQ(l["listeners"][0]["trsvcid"], std::stoi(port));
 }
 
 }  // namespace
