@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -787,6 +788,101 @@ TEST(RbdFaults, StallDetectionAndOsdOpTimeout) {
   ASSERT_EQ(Read(sink, *d, 4096, &got), 0);
   EXPECT_EQ(got, data);
 }
+
+// ---------------------------------------------------------------- benchmark (opt-in)
+
+// NVMEOF_RBD_BENCH_SECS=10 rbd_integration_test --gtest_filter=RbdBench.*
+// 4 KiB random I/O at queue depth 32 through the BlockDevice interface, for comparison with
+// `fio --ioengine=rbd` on the same cluster.
+void Bench(BdevOp op, const char* label) {
+  const char* env = std::getenv("NVMEOF_RBD_BENCH_SECS");
+  if (env == nullptr) GTEST_SKIP() << "set NVMEOF_RBD_BENCH_SECS to run";
+  const double secs = std::atof(env);
+  Cluster* c = Cluster::Get();
+  constexpr uint64_t kImage = 1024 * kMiB;
+  static bool prefilled = false;
+  if (!prefilled) {
+    c->CreateImage("it-bench", kImage);
+    ASSERT_EQ(Sh(c->cli() + "bench --io-type write --io-size 4M --io-threads 4 --io-total 1G "
+                 "--io-pattern seq rbd/it-bench >/dev/null"), 0);
+    prefilled = true;
+  }
+  auto pool = MakePool();
+  auto d = Open(pool, "it-bench");
+  ASSERT_TRUE(d);
+  constexpr int kDepth = 32;
+  struct Slot {
+    BdevIo io;
+    std::vector<char> buf = std::vector<char>(4096, 'x');
+    struct iovec iov;
+    Clock::time_point t;
+  };
+  std::vector<Slot> slots(kDepth);
+  // A sink that resubmits from the completing thread (like a reactor would, minus the hop).
+  struct Loop : CompletionSink {
+    BlockDevice* dev;
+    std::vector<Slot>* slots;
+    std::atomic<bool> stop{false};
+    std::atomic<int> outstanding{0};
+    std::mutex mu;
+    std::vector<double> lat_us;
+    uint64_t rng = 88172645463325252ull;
+    BdevOp op;
+    uint64_t errors = 0;
+    void Issue(Slot& s) {
+      rng ^= rng << 13;
+      rng ^= rng >> 7;
+      rng ^= rng << 17;
+      s.io.op = op;
+      s.io.offset = (rng % (kImage / 4096)) * 4096;
+      s.io.length = 4096;
+      s.iov = {s.buf.data(), 4096};
+      s.io.iov = &s.iov;
+      s.io.iovcnt = 1;
+      s.io.sink = this;
+      s.t = Clock::now();
+      dev->submit(&s.io);
+    }
+    void complete(BdevIo* io) override {
+      Slot* s = reinterpret_cast<Slot*>(io);  // io is the first member
+      std::lock_guard<std::mutex> lk(mu);
+      lat_us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - s->t).count());
+      if (io->result != 0) ++errors;
+      if (stop.load()) {
+        outstanding.fetch_sub(1);
+        return;
+      }
+      Issue(*s);
+    }
+  } loop;
+  loop.dev = d.get();
+  loop.slots = &slots;
+  loop.op = op;
+  loop.outstanding = kDepth;
+  const auto t0 = Clock::now();
+  {
+    std::lock_guard<std::mutex> lk(loop.mu);
+    for (auto& s : slots) loop.Issue(s);
+  }
+  std::this_thread::sleep_for(std::chrono::duration<double>(secs));
+  loop.stop.store(true);
+  while (loop.outstanding.load() > 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  const double el = Secs(t0);
+  std::lock_guard<std::mutex> lk(loop.mu);
+  auto& v = loop.lat_us;
+  std::sort(v.begin(), v.end());
+  auto pct = [&](double p) { return v.empty() ? 0.0 : v[static_cast<size_t>(p * (v.size() - 1))]; };
+  double sum = 0;
+  for (double x : v) sum += x;
+  std::printf("[bench] %s 4k qd%d: %.0f IOPS, lat mean %.2f ms p50 %.2f p99 %.2f p99.9 %.2f ms, "
+              "errors %llu\n",
+              label, kDepth, v.size() / el, sum / v.size() / 1000, pct(0.5) / 1000,
+              pct(0.99) / 1000, pct(0.999) / 1000, static_cast<unsigned long long>(loop.errors));
+  EXPECT_EQ(loop.errors, 0u);
+}
+
+TEST(RbdBench, RandomWrite) { Bench(BdevOp::kWrite, "randwrite"); }
+TEST(RbdBench, RandomRead) { Bench(BdevOp::kRead, "randread"); }
 
 }  // namespace
 }  // namespace nvmeof
