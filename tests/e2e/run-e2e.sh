@@ -259,7 +259,8 @@ gateway_stop() {
     local sig=${1:-TERM} rc
     [ -n "$GW_PID" ] || { echo "gateway not running"; return 0; }
     kill -"$sig" "$GW_PID" 2>/dev/null
-    for _ in $(seq 150); do kill -0 "$GW_PID" 2>/dev/null || break; sleep 0.1; done
+    # (stderr off: bash would report the killed job as "... Killed ...")
+    { for _ in $(seq 150); do kill -0 "$GW_PID" || break; sleep 0.1; done; } 2>/dev/null
     if kill -0 "$GW_PID" 2>/dev/null; then
         kill -KILL "$GW_PID"; { wait "$GW_PID"; } 2>/dev/null
         GW_PID=
@@ -298,7 +299,7 @@ serve_requests() {
                 gwcli)
                     if [ -x "${GWCLI_CMD%% *}" ]; then
                         # shellcheck disable=SC2086
-                        $GWCLI_CMD --server-port "$GRPC_PORT" "${words[@]:1}" 2>&1 || rc=$?
+                        $GWCLI_CMD --server-address 127.0.0.1 --server-port "$GRPC_PORT" "${words[@]:1}" 2>&1 || rc=$?
                     else
                         echo "no gwcli"; rc=77
                     fi ;;
@@ -371,7 +372,12 @@ run_group() { # run_group NAME CASE...
             GW_ARGS+=(--namespace "$spec")
         fi
     done
-    if [ "$CASE_GRPC" = yes ]; then GW_ARGS+=(--grpc "127.0.0.1:$GRPC_PORT"); fi
+    # --grpc prints "grpc listening on ADDR:PORT" when ready: one more line to wait for.
+    if [ "$CASE_GRPC" = yes ]; then GW_ARGS+=(--grpc "127.0.0.1:$GRPC_PORT"); GW_LISTENERS=3; fi
+    if [ -n "${CEPH_CONF:-}" ] && [ "$E2E_TARGET" = gateway ] \
+        && "${GATEWAY_CMD%% *}" --help 2>&1 | grep -q -- '--ceph-conf'; then
+        GW_ARGS+=(--ceph-conf "$CEPH_CONF")
+    fi
 
     # Guest script: environment, library, the cases' guest() functions, main.
     local script=$gdir/guest.sh

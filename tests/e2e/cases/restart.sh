@@ -6,11 +6,8 @@ CASE_GROUP=restart
 CASE_PERSISTENT=yes
 CASE_TARGETS=gateway
 CASE_TIMEOUT=240
-# Known gateway bug (2026-11-21): a restarted gateway gives the namespace a new
-# random UUID/NGUID/EUI-64; Linux logs "identifiers changed for nsid 1" and
-# drops the namespace.  Remove these two lines once identifiers are stable.
-CASE_XFAIL_CHECK="identifiers changed|UUID unchanged|NGUID unchanged"
-CASE_XFAIL_REASON="gateway: namespace identifiers change across restarts"
+# (Namespace identifiers must survive the restart: with new ones Linux logs
+# "identifiers changed for nsid 1" and drops the namespace.)
 
 guest() {
     check "connect with ctrl-loss-tmo 60, reconnect-delay 1" connect --ctrl-loss-tmo=60 --reconnect-delay=1
