@@ -630,6 +630,40 @@ TEST_F(ServiceTest, Listeners) {
   EXPECT_EQ(store.m.size(), 1u);  // the subsystem only
 }
 
+TEST_F(ServiceTest, Ipv6ListenerKeysUseBrackets) {
+  CreateSubsystem(kNqn);
+  create_listener_req r;
+  r.set_nqn(kNqn);
+  r.set_host_name("gw1");
+  r.set_traddr("[::1]");  // as gwcli sends it
+  r.set_adrfam(::ipv6);
+  r.set_trsvcid(4420);
+  req_status rep;
+  svc->create_listener(nullptr, &r, &rep);
+  EXPECT_STATUS(rep, 0, "Success");
+  EXPECT_EQ(store.m.count(std::string("listener_") + kNqn + "_gw1_TCP_[::1]_4420"), 1u);
+  ASSERT_EQ(target->Ports().size(), 1u);
+  EXPECT_EQ(target->Ports()[0].first.traddr, "::1");
+  EXPECT_EQ(target->Ports()[0].first.adrfam, nvme::kAdrfamIpv6);
+  r.set_traddr("::1");  // unbracketed: the same listener
+  svc->create_listener(nullptr, &r, &rep);
+  EXPECT_STATUS(rep, EEXIST, "already listens");
+  r.set_adrfam(::ipv4);
+  r.set_trsvcid(4421);
+  svc->create_listener(nullptr, &r, &rep);
+  EXPECT_STATUS(rep, EINVAL, "not an IPv4 address");
+  delete_listener_req d;
+  d.set_nqn(kNqn);
+  d.set_host_name("gw1");
+  d.set_traddr("::1");
+  d.set_adrfam(::ipv6);
+  d.set_trsvcid(4420);
+  svc->delete_listener(nullptr, &d, &rep);
+  EXPECT_STATUS(rep, 0, "Success");
+  EXPECT_TRUE(target->Ports().empty());
+  EXPECT_EQ(store.m.size(), 1u);
+}
+
 TEST_F(ServiceTest, SetAnaStateAnswersOne) {
   CreateSubsystem(kNqn);
   CreateListener(kNqn, "gw1", "127.0.0.1", 4420);
