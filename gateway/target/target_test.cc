@@ -424,6 +424,34 @@ TEST_F(TargetTest, KeepAliveTimeoutTearsDown) {
   EXPECT_TRUE(q.closed_) << "keep alive timeout did not close the admin queue";
 }
 
+TEST_F(TargetTest, DiscoveryLogListsOnlyWhatTheHostMayUse) {
+  auto entries = [&](const std::string& host) {
+    auto& q = NewQueue();
+    uint32_t dw0 = 0;
+    EXPECT_EQ(Connect(q, 0, kDiscoveryNqn, host, 0xFFFF, 31, &dw0), kSuccess);
+    EXPECT_EQ(PropSet(q, kPropCc, kCcEn), kSuccess);
+    Cmd l(4096);
+    l.req.cmd.opcode = kAdminGetLogPage;
+    l.req.cmd.cdw10 = kLogDiscovery | ((4096 / 4 - 1) << 16);
+    l.req.ctrl_to_host = true;
+    EXPECT_EQ(Run(q, l), kSuccess);
+    auto* h = reinterpret_cast<DiscoveryLogHeader*>(l.buf.data());
+    std::vector<std::pair<int, std::string>> v;
+    for (uint64_t i = 0; i < h->numrec && i < 3; i++) {
+      auto* e = reinterpret_cast<DiscoveryLogEntry*>(l.buf.data() + 1024 * (i + 1));
+      v.push_back({e->subtype, std::string(e->subnqn) + "@" + e->traddr + ":" + e->trsvcid});
+    }
+    return v;
+  };
+  auto allowed = entries(kHost);
+  ASSERT_EQ(allowed.size(), 2u);
+  EXPECT_EQ(allowed[0].first, kSubtypeCurrentDiscovery);
+  EXPECT_EQ(allowed[1], std::make_pair(int{kSubtypeNvm}, std::string(kNqn) + "@127.0.0.1:4420"));
+  auto other = entries("nqn.2014-08.org.nvmexpress:uuid:someone-else");
+  ASSERT_EQ(other.size(), 1u);  // only the discovery subsystem itself
+  EXPECT_EQ(other[0].first, kSubtypeCurrentDiscovery);
+}
+
 TEST(UuidTest, NameBasedIsStableAndDistinct) {
   EXPECT_EQ(NameUuid("nqn.a|1|file|/x"), NameUuid("nqn.a|1|file|/x"));
   EXPECT_NE(NameUuid("nqn.a|1|file|/x"), NameUuid("nqn.a|2|file|/x"));
