@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -84,6 +85,7 @@ bool Gateway::Start(std::vector<std::string> args, std::string* err, int timeout
   }
   pid_ = fork();
   if (pid_ == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the test (crash, ctest timeout)
     dup2(p[1], 1);
     dup2(p[1], 2);
     auto v = Argv(argv);
