@@ -222,7 +222,7 @@ Result<std::pair<NamespaceSpec, std::unique_ptr<BlockDevice>>> OpenNamespace(con
                                  "' (memory, file or rbd)");
 }
 
-bool ReadFile(const std::string& path, std::string* out) {
+[[maybe_unused]] bool ReadFile(const std::string& path, std::string* out) {
   std::ifstream f(path, std::ios::binary);
   if (!f) return false;
   std::stringstream ss;
@@ -388,6 +388,7 @@ int main(int argc, char** argv) {
   if (flags.config) Die("--config: this binary was built without the management plane (NVMEOF_WITH_GRPC=OFF)");
   if (flags.grpc && *flags.grpc != "none") Die("--grpc: this binary was built without the management plane");
   grpc_enabled = false;
+  (void)grpc_enabled;
 #endif
   if (flags.log_level) SetLogLevel(*flags.log_level);
   if (flags.name) name = *flags.name;
@@ -483,6 +484,10 @@ int main(int argc, char** argv) {
 
   // ------------------------------------------------------------ initial configuration
   int rc = 0;
+  // A listener given on the command line that cannot be opened is fatal: the operator
+  // asked for an address this gateway cannot serve. A namespace that cannot be opened is
+  // not: the gateway keeps serving the others (it may come back through the API).
+  bool listen_failed = false;
   if (discovery != "none") {
     ListenerSpec d;
     if (!SplitHostPort(discovery, &d.traddr, &d.trsvcid)) Die("--discovery wants ADDR:PORT or none");
@@ -491,6 +496,7 @@ int main(int argc, char** argv) {
     if (!st.ok()) {
       LOG_ERROR("discovery listener: %s", st.message().c_str());
       rc = 1;
+      listen_failed = true;
     }
   }
   for (auto& sa : flags.subsystems) {
@@ -534,8 +540,14 @@ int main(int argc, char** argv) {
       if (!st.ok()) {
         LOG_ERROR("subsystem %s: %s", sa.nqn.c_str(), st.message().c_str());
         rc = 1;
+        if (st.code() != EEXIST) listen_failed = true;
       }
     }
+  }
+
+  if (listen_failed) {
+    LOG_ERROR("a listener could not be opened; exiting");
+    return 1;
   }
 
 #ifdef NVMEOF_WITH_MGMT

@@ -29,7 +29,7 @@ class MemoryDevice final : public BlockDevice {
  public:
   explicit MemoryDevice(uint64_t size) : size_(size) {
     info_.kind = "memory";
-    info_.description = std::to_string(size) + " bytes";
+    info_.description = "sparse RAM";
     info_.discard_zeroes = true;
     info_.volatile_write_cache = false;
     auto t = std::make_unique<ChunkTable>((size + kChunkSize - 1) >> kChunkShift);
