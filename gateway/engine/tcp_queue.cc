@@ -268,17 +268,7 @@ void TcpQueue::DoRecv() {
         if (errno == EAGAIN || errno == EINTR) return;
         return CloseNow(strerror(errno));
       }
-      if (params_.ddgst) data_crc_ = Crc32cUpdate(data_crc_, data_dst_, n);
-      data_dst_ += n;
-      data_left_ -= static_cast<uint32_t>(n);
-      if (data_left_ == 0) {
-        if (params_.ddgst) {
-          rstate_ = RecvState::kDdgst;
-          ddgst_have_ = 0;
-        } else {
-          DataDone(true);
-        }
-      }
+      DataReceived(data_dst_, static_cast<uint32_t>(n), /*copy_from=*/nullptr);
       continue;
     }
     if (rx_pos_ > 0 && rx_cap_ - rx_len_ < tcp::kMaxHeaderLen * 2) {
@@ -296,6 +286,25 @@ void TcpQueue::DoRecv() {
     rx_len_ += static_cast<uint32_t>(n);
     if (!Parse()) return;
     if (static_cast<uint32_t>(n) < space) return;  // socket drained
+  }
+}
+
+// n more payload bytes arrived: at `bytes`, already in place when copy_from is null (direct
+// receive into the request's buffer), else to be copied from there (or dropped when the
+// payload is being discarded).
+void TcpQueue::DataReceived(const uint8_t* bytes, uint32_t n, const uint8_t* copy_from) {
+  if (params_.ddgst) data_crc_ = Crc32cUpdate(data_crc_, bytes, n);
+  if (data_dst_) {
+    if (copy_from) memcpy(data_dst_, copy_from, n);
+    data_dst_ += n;
+  }
+  data_left_ -= n;
+  if (data_left_ > 0) return;
+  if (params_.ddgst) {
+    rstate_ = RecvState::kDdgst;
+    ddgst_have_ = 0;
+  } else {
+    DataDone(true);
   }
 }
 
@@ -350,23 +359,8 @@ bool TcpQueue::Parse() {
       }
       case RecvState::kData: {
         uint32_t n = std::min(avail, data_left_);
-        if (data_dst_) {
-          memcpy(data_dst_, p, n);
-          if (params_.ddgst) data_crc_ = Crc32cUpdate(data_crc_, p, n);
-          data_dst_ += n;
-        } else if (params_.ddgst) {
-          data_crc_ = Crc32cUpdate(data_crc_, p, n);
-        }
         rx_pos_ += n;
-        data_left_ -= n;
-        if (data_left_ == 0) {
-          if (params_.ddgst) {
-            rstate_ = RecvState::kDdgst;
-            ddgst_have_ = 0;
-          } else {
-            DataDone(true);
-          }
-        }
+        DataReceived(p, n, p);
         break;
       }
       case RecvState::kDdgst: {

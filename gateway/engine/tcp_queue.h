@@ -93,6 +93,7 @@ class TcpQueue final : public QueuePair, public EventHandler, public IoCompletio
   void Fatal(uint16_t fes, uint32_t fei);
   void FailCheck(const tcp::HeaderCheck& chk);
   void ExpectData(uint8_t* dst, uint32_t len);
+  void DataReceived(const uint8_t* bytes, uint32_t n, const uint8_t* copy_from);
 
   // Commands.
   TcpRequest* AllocRequest();

@@ -391,49 +391,52 @@ Status Target::SetNamespaceAnaGroup(const std::string& nqn, uint32_t nsid, uint3
   return Status::OK();
 }
 
-Status Target::AddNamespaceHost(const std::string& nqn, uint32_t nsid, const std::string& host) {
+Status Target::WithNamespaceLocked(const std::string& nqn, uint32_t nsid,
+                                   const std::function<Status(Subsystem&, Namespace&)>& fn,
+                                   std::shared_ptr<Subsystem>* subsystem) {
   auto s = FindSubsystem(nqn);
   if (!s || s->is_discovery()) return Status::NotFound("subsystem " + nqn + " does not exist");
-  {
-    std::lock_guard<std::mutex> lk(s->mu);
-    auto it = s->namespaces.find(nsid);
-    if (it == s->namespaces.end())
-      return Status::NoDevice("namespace " + std::to_string(nsid) + " does not exist in " + nqn);
-    if (it->second->auto_visible())
-      return Status::InvalidArgument("namespace " + std::to_string(nsid) +
-                                     " is visible to all hosts (it was not added with no_auto_visible)");
-    if (!it->second->hosts.insert(host).second)
-      return Status::AlreadyExists("host " + host + " already sees namespace " + std::to_string(nsid));
-    s->BumpGeneration();
-  }
-  NotifyNamespaceChanged(*s, nsid);
-  return Status::OK();
-}
-
-Status Target::RemoveNamespaceHost(const std::string& nqn, uint32_t nsid, const std::string& host) {
-  auto s = FindSubsystem(nqn);
-  if (!s || s->is_discovery()) return Status::NotFound("subsystem " + nqn + " does not exist");
-  {
-    std::lock_guard<std::mutex> lk(s->mu);
-    auto it = s->namespaces.find(nsid);
-    if (it == s->namespaces.end())
-      return Status::NoDevice("namespace " + std::to_string(nsid) + " does not exist in " + nqn);
-    if (!it->second->hosts.erase(host))
-      return Status::NotFound("host " + host + " was not given namespace " + std::to_string(nsid));
-    s->BumpGeneration();
-  }
-  NotifyNamespaceChanged(*s, nsid);
-  return Status::OK();
-}
-
-Status Target::SetNamespaceQos(const std::string& nqn, uint32_t nsid, const QosLimits& q) {
-  auto s = FindSubsystem(nqn);
-  if (!s || s->is_discovery()) return Status::NotFound("subsystem " + nqn + " does not exist");
+  if (subsystem) *subsystem = s;
   std::lock_guard<std::mutex> lk(s->mu);
   auto it = s->namespaces.find(nsid);
   if (it == s->namespaces.end())
     return Status::NoDevice("namespace " + std::to_string(nsid) + " does not exist in " + nqn);
-  Namespace& ns = *it->second;
+  return fn(*s, *it->second);
+}
+
+Status Target::AddNamespaceHost(const std::string& nqn, uint32_t nsid, const std::string& host) {
+  std::shared_ptr<Subsystem> s;
+  Status st = WithNamespaceLocked(nqn, nsid, [&](Subsystem& sub, Namespace& ns) {
+    if (ns.auto_visible())
+      return Status::InvalidArgument("namespace " + std::to_string(nsid) +
+                                     " is visible to all hosts (it was not added with no_auto_visible)");
+    if (!ns.hosts.insert(host).second)
+      return Status::AlreadyExists("host " + host + " already sees namespace " + std::to_string(nsid));
+    sub.BumpGeneration();
+    return Status::OK();
+  }, &s);
+  if (st.ok()) NotifyNamespaceChanged(*s, nsid);
+  return st;
+}
+
+Status Target::RemoveNamespaceHost(const std::string& nqn, uint32_t nsid, const std::string& host) {
+  std::shared_ptr<Subsystem> s;
+  Status st = WithNamespaceLocked(nqn, nsid, [&](Subsystem& sub, Namespace& ns) {
+    if (!ns.hosts.erase(host))
+      return Status::NotFound("host " + host + " was not given namespace " + std::to_string(nsid));
+    sub.BumpGeneration();
+    return Status::OK();
+  }, &s);
+  if (st.ok()) NotifyNamespaceChanged(*s, nsid);
+  return st;
+}
+
+Status Target::SetNamespaceQos(const std::string& nqn, uint32_t nsid, const QosLimits& q) {
+  return WithNamespaceLocked(nqn, nsid, [&](Subsystem&, Namespace& ns) { return ApplyQos(nqn, ns, q); }, nullptr);
+}
+
+Status Target::ApplyQos(const std::string& nqn, Namespace& ns, const QosLimits& q) {
+  uint32_t nsid = ns.nsid();
   ns.qos = q;
   QosLimiters& l = ns.limiters();
   l.rw_ios.Set(q.rw_ios_per_second);

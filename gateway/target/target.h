@@ -277,6 +277,12 @@ class Target {
   Status OpenPort(const ListenerSpec& l);
   void ClosePortIfUnused(const ListenerSpec& l);
   std::shared_ptr<Subsystem> FindSubsystemLocked(const std::string& nqn);
+  // Runs fn under the subsystem's mutex with the namespace; ENOENT / ENODEV when the
+  // subsystem / namespace does not exist.
+  Status WithNamespaceLocked(const std::string& nqn, uint32_t nsid,
+                             const std::function<Status(Subsystem&, Namespace&)>& fn,
+                             std::shared_ptr<Subsystem>* subsystem);
+  Status ApplyQos(const std::string& nqn, Namespace& ns, const QosLimits& q);
 
   TargetOptions opts_;
   std::mutex mu_;  // subsystems_, ports_
