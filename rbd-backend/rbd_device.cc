@@ -166,7 +166,7 @@ Status RbdDeviceImpl::Init() {
   const std::string cache = ImageConfig(handle->image, "rbd_cache");
 
   info_.kind = "rbd";
-  info_.description = "rbd/" + name_;
+  info_.description = name_;  // pool[/namespace]/image
   info_.volatile_write_cache = cache == "true";
   info_.discard_zeroes = false;  // librbd skips partial-object discards
   info_.supports_discard = true;
