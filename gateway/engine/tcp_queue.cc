@@ -201,7 +201,8 @@ void TcpQueue::Execute(TcpRequest* r) {
 void TcpQueue::Complete(Request* req) {
   auto* r = reinterpret_cast<TcpRequest*>(reinterpret_cast<uint8_t*>(req) - offsetof(TcpRequest, req));
   executing_--;
-  if (closed_) {
+  if (closed_ || fatal_) {
+    // Nothing goes out after a terminate request (or on a closed connection).
     FreeRequest(r);
     MaybeDestroy();
     return;
