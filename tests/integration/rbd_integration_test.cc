@@ -343,7 +343,7 @@ TEST(RbdDevice, CreateOpenAndInfo) {
   ASSERT_TRUE(d);
   EXPECT_EQ(d->size(), 64 * kMiB);
   EXPECT_EQ(d->info().kind, "rbd");
-  EXPECT_EQ(d->info().description, "rbd/rbd/it-create");
+  EXPECT_EQ(d->info().description, "rbd/it-create");
   EXPECT_EQ(d->info().optimal_io_boundary, 4 * kMiB);
   EXPECT_FALSE(d->info().discard_zeroes);
   EXPECT_FALSE(d->info().volatile_write_cache);  // rbd_cache = false
