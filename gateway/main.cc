@@ -11,6 +11,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <functional>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -499,6 +501,9 @@ int main(int argc, char** argv) {
       listen_failed = true;
     }
   }
+  // Subsystems, hosts and listeners first: they cannot wait on anything, so the gateway
+  // serves (and its discovery log is right) even while a cluster is slow to answer.
+  std::vector<const SubsysArg*> created;
   for (auto& sa : flags.subsystems) {
     SubsystemSpec ss;
     ss.nqn = sa.nqn;
@@ -510,25 +515,10 @@ int main(int argc, char** argv) {
       rc = 1;
       continue;
     }
+    created.push_back(&sa);
     for (auto& h : sa.hosts) {
       st = target.AddHost(sa.nqn, h);
       if (!st.ok()) LOG_ERROR("subsystem %s host %s: %s", sa.nqn.c_str(), h.c_str(), st.message().c_str());
-    }
-    for (auto& spec : sa.namespaces) {
-      auto dev = OpenNamespace(spec, rbd_open);
-      if (!dev.ok()) {
-        // Keep serving the others.
-        LOG_ERROR("subsystem %s: namespace '%s' not added: %s", sa.nqn.c_str(), spec.c_str(),
-                  dev.status().message().c_str());
-        rc = 1;
-        continue;
-      }
-      auto added = target.AddNamespace(sa.nqn, dev->first, std::move(dev->second));
-      if (!added.ok()) {
-        LOG_ERROR("subsystem %s: namespace '%s' not added: %s", sa.nqn.c_str(), spec.c_str(),
-                  added.status().message().c_str());
-        rc = 1;
-      }
     }
     for (auto& [h, p] : listens) {
       ListenerSpec l;
@@ -544,11 +534,57 @@ int main(int argc, char** argv) {
       }
     }
   }
-
   if (listen_failed) {
     LOG_ERROR("a listener could not be opened; exiting");
     return 1;
   }
+  // Then the namespaces: every device opens at once (an unreachable cluster costs one
+  // connect timeout, not one per namespace), and they are added in the order given so
+  // automatic NSIDs follow the command line. A namespace that cannot be opened is logged
+  // and skipped; the others are served.
+  {
+    using Opened = Result<std::pair<NamespaceSpec, std::unique_ptr<BlockDevice>>>;
+    struct Pending {
+      const std::string* nqn;
+      const std::string* spec;
+      uint32_t nsid;  // by position on the command line, so NSIDs do not depend on timing
+      std::future<Opened> dev;
+    };
+    std::vector<Pending> pending;
+    for (const SubsysArg* sa : created) {
+      uint32_t nsid = 0;
+      for (auto& spec : sa->namespaces) {
+        pending.push_back({&sa->nqn, &spec, ++nsid,
+                           std::async(std::launch::async, [&rbd_open, &spec] { return OpenNamespace(spec, rbd_open); })});
+      }
+    }
+    // Each namespace is added as soon as its device is open.
+    while (!pending.empty()) {
+      for (size_t i = 0; i < pending.size();) {
+        Pending& p = pending[i];
+        if (p.dev.wait_for(std::chrono::milliseconds(i == 0 ? 20 : 0)) != std::future_status::ready) {
+          i++;
+          continue;
+        }
+        Opened dev = p.dev.get();
+        if (!dev.ok()) {
+          LOG_ERROR("subsystem %s: namespace '%s' not added: %s", p.nqn->c_str(), p.spec->c_str(),
+                    dev.status().message().c_str());
+          rc = 1;
+        } else {
+          dev->first.nsid = p.nsid;
+          auto added = target.AddNamespace(*p.nqn, dev->first, std::move(dev->second));
+          if (!added.ok()) {
+            LOG_ERROR("subsystem %s: namespace '%s' not added: %s", p.nqn->c_str(), p.spec->c_str(),
+                      added.status().message().c_str());
+            rc = 1;
+          }
+        }
+        pending.erase(pending.begin() + static_cast<long>(i));
+      }
+    }
+  }
+
 
 #ifdef NVMEOF_WITH_MGMT
   // ------------------------------------------------------------ management plane
@@ -633,6 +669,20 @@ int main(int argc, char** argv) {
       lk.lock();
     }
   });
+  // Stops and joins the reconciler on every way out of main (early start-up errors too).
+  auto stop_reconciler = [&] {
+    if (!reconciler.joinable()) return;
+    {
+      std::lock_guard<std::mutex> lk(rec_mu);
+      stop_reconcile = true;
+    }
+    rec_cv.notify_all();
+    reconciler.join();
+  };
+  struct ScopeExit {
+    std::function<void()> fn;
+    ~ScopeExit() { fn(); }
+  } reconciler_guard{stop_reconciler};
 #else
   LOG_WARN("group state: not built in; the configuration is kept in this process only");
 #endif
@@ -658,6 +708,8 @@ int main(int argc, char** argv) {
     grpc::ServerBuilder builder;
     int bound_port = 0;
     const std::string bind = (grpc_addr.find(':') != std::string::npos ? "[" + grpc_addr + "]" : grpc_addr) + ":" + grpc_port;
+    // No SO_REUSEPORT: a second gateway on the same port must fail, not share the calls.
+    builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
     builder.AddListeningPort(bind, creds, &bound_port);
     builder.RegisterService(&service);
     server = builder.BuildAndStart();
@@ -687,12 +739,7 @@ int main(int argc, char** argv) {
 #ifdef NVMEOF_WITH_MGMT
   if (server) server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
 #ifdef NVMEOF_WITH_STATE
-  {
-    std::lock_guard<std::mutex> lk(rec_mu);
-    stop_reconcile = true;
-  }
-  rec_cv.notify_all();
-  reconciler.join();
+  stop_reconciler();
   store->Stop();
 #endif
 #endif

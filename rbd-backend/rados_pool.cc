@@ -115,7 +115,7 @@ Result<rados_t> RadosClusterPool::Connect(std::string* mon_host_out) {
       case EPERM:
         return fail(Status::Error(EACCES, "authentication as " + who +
                                               " to the Ceph cluster at " + mons +
-                                              " failed: wrong key or unknown user (keyring " +
+                                              " failed: wrong key, unknown user, or no mon caps for this user (keyring " +
                                               keyring + ")"));
       case ENOENT:
         return fail(Status::Error(EACCES, "no key for " + who + " found (keyring " + keyring +
@@ -143,6 +143,11 @@ Result<RadosClusterPool::Connection*> RadosClusterPool::Acquire() {
       }
     }
   }
+  uint64_t attempts_seen;
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    attempts_seen = connect_attempts_;
+  }
   std::lock_guard<std::mutex> connect_lk(connect_mu_);
   {
     // Another thread may have connected while we waited.
@@ -153,9 +158,17 @@ Result<RadosClusterPool::Connection*> RadosClusterPool::Acquire() {
         return &c;
       }
     }
+    // Or failed: callers that queued behind a failed attempt share its answer rather
+    // than each waiting out its own connect timeout (many namespaces, one dead cluster).
+    if (connect_attempts_ != attempts_seen && !last_connect_error_.ok()) return last_connect_error_;
   }
   std::string mons;
   auto r = Connect(&mons);
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    connect_attempts_++;
+    last_connect_error_ = r.ok() ? Status::OK() : r.status();
+  }
   if (!r.ok()) return r.status();
   rados_t cluster = r.value();
   Connection conn;

@@ -129,6 +129,8 @@ class RadosClusterPool {
   std::string mon_host_;         // as librados resolved it from the config
 
   std::mutex connect_mu_;  // one connect at a time (it can take connect_timeout_s)
+  uint64_t connect_attempts_ = 0;  // finished connect attempts (mu_)
+  Status last_connect_error_;      // the last attempt's outcome (mu_)
 
   std::mutex maint_mu_;
   std::condition_variable maint_cv_;

@@ -273,17 +273,20 @@ Status Target::RemoveSubsystem(const std::string& nqn, bool force) {
   }
   for (auto& c : s->Controllers()) c->Shutdown("subsystem deleted");
   std::set<ListenerSpec> ls;
+  size_t removed_namespaces;
   {
     std::lock_guard<std::mutex> lk(s->mu);
     ls = s->listeners;
     s->listeners.clear();
+    removed_namespaces = s->namespaces.size();
     s->namespaces.clear();
+    s->BumpGeneration();
   }
   {
     std::lock_guard<std::mutex> lk(mu_);
     for (auto& l : ls) ClosePortIfUnused(l);
   }
-  total_namespaces_.fetch_sub(0);
+  total_namespaces_.fetch_sub(static_cast<uint32_t>(removed_namespaces));
   LOG_INFO("subsystem %s deleted", nqn.c_str());
   DiscoveryChanged();
   return Status::OK();

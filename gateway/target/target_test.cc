@@ -184,6 +184,23 @@ TEST_F(TargetTest, ManagementErrnos) {
   EXPECT_EQ(target_->FindSubsystem(kNqn)->GetNamespace(1)->num_blocks(), (2u << 20) / 512);
 }
 
+TEST(TargetLimits, ForcedSubsystemRemovalReturnsItsNamespacesToTheGatewayCap) {
+  TargetOptions o;
+  o.max_namespaces_per_gateway = 2;
+  Target t(o);
+  SubsystemSpec s;
+  s.nqn = kNqn;
+  ASSERT_TRUE(t.AddSubsystem(s).ok());
+  NamespaceSpec ns;
+  ASSERT_TRUE(t.AddNamespace(kNqn, ns, OpenMemoryDevice(1 << 20)).ok());
+  ASSERT_TRUE(t.AddNamespace(kNqn, ns, OpenMemoryDevice(1 << 20)).ok());
+  EXPECT_EQ(t.AddNamespace(kNqn, ns, OpenMemoryDevice(1 << 20)).status().code(), ENOSPC);
+  ASSERT_TRUE(t.RemoveSubsystem(kNqn, /*force=*/true).ok());
+  ASSERT_TRUE(t.AddSubsystem(s).ok());
+  EXPECT_TRUE(t.AddNamespace(kNqn, ns, OpenMemoryDevice(1 << 20)).ok());
+  EXPECT_TRUE(t.AddNamespace(kNqn, ns, OpenMemoryDevice(1 << 20)).ok());
+}
+
 TEST_F(TargetTest, NamespaceUuidsStableAndUnique) {
   NamespaceSpec ns;
   ns.nsid = 5;

@@ -86,7 +86,7 @@ class BadInput : public ::testing::Test {
       gw_ = std::make_unique<GatewayProcess>();
       std::string err;
       std::vector<std::string> args = {
-          "--listen", "127.0.0.1:{PORT}", "--discovery", "127.0.0.1:{DPORT}",
+          "--listen", "127.0.0.1:{PORT}", "--discovery", "127.0.0.1:{DPORT}", "--grpc", "none",
           "--subsystem", kNqn, "--namespace", "memory:64M:512", "--namespace", "memory:16M:4096",
           "--subsystem", kRestrictedNqn, "--namespace", "memory:1M:512", "--host", kAllowedHost};
       if (!gw_->Start(GatewayBinary(), args, 10000, &err)) {

@@ -46,7 +46,7 @@ wait "$IPID" 2>/dev/null || true; IPID=
 CEIL_MIB=$(python3 -c "print(f'{$CEIL_BPS/2**20:.0f}')")
 
 taskset -c $C0 "$GW" --reactors 1 --listen 127.0.0.1:$PORT --discovery 127.0.0.1:$DPORT \
-  --subsystem $NQN --namespace memory:4G:4096 --log-level warning >"$LOG" 2>&1 & GWPID=$!
+  --grpc none --subsystem $NQN --namespace memory:4G:4096 --log-level warning >"$LOG" 2>&1 & GWPID=$!
 for _ in $(seq 50); do grep -q ready "$LOG" 2>/dev/null && break; sleep 0.1; done
 
 run() { # rw bs -> "iops mibs p50"

@@ -373,7 +373,8 @@ run_group() { # run_group NAME CASE...
         fi
     done
     # --grpc prints "grpc listening on ADDR:PORT" when ready: one more line to wait for.
-    if [ "$CASE_GRPC" = yes ]; then GW_ARGS+=(--grpc "127.0.0.1:$GRPC_PORT"); GW_LISTENERS=3; fi
+    if [ "$CASE_GRPC" = yes ]; then GW_ARGS+=(--grpc "127.0.0.1:$GRPC_PORT"); GW_LISTENERS=3
+    elif "${GATEWAY_CMD%% *}" --help 2>&1 | grep -q -- '--grpc'; then GW_ARGS+=(--grpc none); fi
     if [ -n "${CEPH_CONF:-}" ] && [ "$E2E_TARGET" = gateway ] \
         && "${GATEWAY_CMD%% *}" --help 2>&1 | grep -q -- '--ceph-conf'; then
         GW_ARGS+=(--ceph-conf "$CEPH_CONF")

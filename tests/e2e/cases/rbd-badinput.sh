@@ -104,8 +104,10 @@ scenario() {
     for i in $(seq 200); do grep -q "listening on 127.0.0.1:$port" "$log" && break; kill -0 "$GW_PID" 2>/dev/null || break; sleep 0.1; done
     if grep -q "listening on 127.0.0.1:$port" "$log"; then ok "gateway listening"; else bad "gateway not listening"; tail -20 "$log"; fi
     if kill -0 "$GW_PID" 2>/dev/null; then ok "gateway still running"; else bad "gateway exited"; fi
-    # The other namespaces are there (nsid 1..n) and serve I/O.
-    for i in $(seq "$n"); do
+    # The other namespaces are there and serve I/O. NSIDs follow the command line (the
+    # bad namespace, given first, keeps NSID 1 unused), so they do not shift when an
+    # image cannot be opened.
+    for i in $(seq 2 $((n + 1))); do
         local out rc=0
         out=$("$PERF" --addr 127.0.0.1 --port "$port" --nqn "$NQN" --nsid "$i" --rw randrw --bs 4k \
               --qd 8 --time 2 --size $((16 << 20)) --verify 2>&1) || rc=$?
@@ -115,7 +117,7 @@ scenario() {
             bad "nsid $i: nvmf-perf exit $rc"; echo "$out" | tail -5
         fi
     done
-    local extra=$((n + 1)) out
+    local extra=1 out
     if out=$("$PERF" --addr 127.0.0.1 --port "$port" --nqn "$NQN" --nsid "$extra" --rw read --time 1 2>&1); then
         bad "nsid $extra exists: the bad namespace was added anyway?"
     else
