@@ -323,16 +323,46 @@ std::vector<std::string> GatewayService::NamespaceKeys(const std::string& nqn, u
   return v;
 }
 
+// Iterates the namespace_ keys of a state map (an ordered map: one contiguous range).
+template <typename Fn>
+static void ForEachNamespaceKey(const StateMap& m, Fn&& fn) {
+  static const std::string kPrefix = "namespace_";
+  for (auto it = m.lower_bound(kPrefix); it != m.end() && StartsWith(it->first, kPrefix); ++it) {
+    if (!fn(it->first, it->second)) return;
+  }
+}
+
+const GatewayService::NsInfo& GatewayService::NamespaceInfo(const std::string& key, const std::string& json) {
+  std::lock_guard<std::mutex> lk(ns_cache_mu_);
+  NsInfo& info = ns_cache_[key];
+  if (info.json != json || (!info.parsed && !json.empty())) {
+    info = NsInfo{};
+    info.json = json;
+    namespace_add_req r;
+    if (JsonToRequest(json, &r).ok()) {
+      info.parsed = true;
+      info.nqn = r.subsystem_nqn();
+      info.uuid = r.uuid();
+      info.pool = r.rbd_pool_name();
+      info.image = r.rbd_image_name();
+      info.rbd = !r.has_backend() || r.backend() == "rbd";
+    }
+  }
+  return info;
+}
+
 std::string GatewayService::ImageUsedBy(const std::string& pool, const std::string& image) {
   if (pool.empty() || image.empty()) return "";
-  for (auto& [k, v] : state_) {
-    if (!StartsWith(k, "namespace_")) continue;
-    namespace_add_req r;
-    if (!JsonToRequest(v, &r).ok()) continue;
-    if (r.has_backend() && r.backend() != "rbd") continue;
-    if (r.rbd_pool_name() == pool && r.rbd_image_name() == image) return r.subsystem_nqn();
-  }
-  return "";
+  std::string used;
+  ForEachNamespaceKey(state_, [&](const std::string& k, const std::string& v) {
+    const NsInfo& r = NamespaceInfo(k, v);
+    if (r.parsed && r.rbd && r.pool == pool && r.image == image) {
+      used = r.nqn;
+      return false;
+    }
+    return true;
+  });
+  return used;
 }
 
 Result<std::unique_ptr<BlockDevice>> GatewayService::OpenBackend(const BackendSpec& spec) {
@@ -663,12 +693,14 @@ void GatewayService::ApplyAnaToListener(const std::string& nqn, const ListenerSp
   }
   // NSIDs the group has (other gateways may have added namespaces this one has not applied yet).
   const bool auto_nsid = !req.has_nsid() || req.nsid() == 0;
-  StateMap group = state_;
+  // The group's NSIDs: this gateway's state, or a fresh read after a conflict (no copy).
+  StateMap fresh_group;
+  const StateMap* group = &state_;
   uint32_t nsid = 0;
   for (int attempt = 0;; attempt++) {
     if (auto_nsid) {
       uint32_t n = 1;
-      while (s->GetNamespace(n) || group.count(keys::Namespace(nqn, n))) n++;
+      while (s->GetNamespace(n) || group->count(keys::Namespace(nqn, n))) n++;
       req.set_nsid(n);
     }
     auto added = AddNamespaceToTarget(req, anagrpid);
@@ -683,18 +715,23 @@ void GatewayService::ApplyAnaToListener(const std::string& nqn, const ListenerSp
         return Status::AlreadyExists("NSID " + Str(nsid) + " is already in use");
       }
       const std::string p = "namespace_" + nqn + "_";
-      for (auto& [k, v] : cur) {
-        if (!StartsWith(k, "namespace_")) continue;
-        namespace_add_req o;
-        if (!JsonToRequest(v, &o).ok()) continue;
-        if (StartsWith(k, p) && o.uuid() == req.uuid())
-          return Status::AlreadyExists("UUID " + req.uuid() + " is already in use");
-        if (backend == "rbd" && (!o.has_backend() || o.backend() == "rbd") &&
-            o.rbd_pool_name() == req.rbd_pool_name() && o.rbd_image_name() == req.rbd_image_name()) {
-          if (Status st = image_used(o.subsystem_nqn()); !st.ok()) return st;
+      Status result;
+      ForEachNamespaceKey(cur, [&](const std::string& k, const std::string& v) {
+        const NsInfo& o = NamespaceInfo(k, v);
+        if (!o.parsed) return true;
+        if (o.uuid == req.uuid() && StartsWith(k, p)) {
+          result = Status::AlreadyExists("UUID " + req.uuid() + " is already in use");
+          return false;
         }
-      }
-      return Status::OK();
+        if (backend == "rbd" && o.rbd && o.pool == req.rbd_pool_name() && o.image == req.rbd_image_name()) {
+          if (Status st = image_used(o.nqn); !st.ok()) {
+            result = st;
+            return false;
+          }
+        }
+        return true;
+      });
+      return result;
     };
     bool conflict = false;
     Status st = Persist({{keys::Namespace(nqn, nsid), RequestToJson(req)}}, {}, check, &conflict);
@@ -704,8 +741,10 @@ void GatewayService::ApplyAnaToListener(const std::string& nqn, const ListenerSp
       // Another gateway took this NSID meanwhile: choose again from the group's state.
       uint64_t v;
       auto fresh = store_->ReadAll(&v);
-      if (fresh.ok()) group = fresh.value();
-      group[keys::Namespace(nqn, nsid)] = "";
+      if (fresh.ok()) fresh_group = fresh.value();
+      else if (group == &state_) fresh_group = state_;
+      fresh_group[keys::Namespace(nqn, nsid)] = "";
+      group = &fresh_group;
       continue;
     }
     if (conflict) {

@@ -28,6 +28,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <unordered_map>
 #include <optional>
 #include <set>
 #include <string>
@@ -179,6 +180,18 @@ class GatewayService final : public ::Gateway::Service, public StateTarget {
   void RemoveSubsystemFromTarget(const std::string& nqn);
   void ApplyAnaToListener(const std::string& nqn, const ListenerSpec& l);
   std::string ImageUsedBy(const std::string& pool, const std::string& image);
+  // What a namespace_ key's JSON says, parsed once per distinct value: namespace_add
+  // checks every namespace of the group, and parsing them all on each add made adds
+  // O(group size) in JSON parsing.
+  struct NsInfo {
+    std::string json;
+    bool parsed = false;
+    std::string nqn, uuid, pool, image;
+    bool rbd = true;
+  };
+  const NsInfo& NamespaceInfo(const std::string& key, const std::string& json);
+  std::mutex ns_cache_mu_;
+  std::unordered_map<std::string, NsInfo> ns_cache_;
   void ApplierLoop();
 
   Target* target_;

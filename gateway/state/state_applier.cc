@@ -351,15 +351,23 @@ ApplyReport StateApplier::Reconcile() {
 
 void StateApplier::RecordLocal(const StateMap& puts, const std::vector<std::string>& removes, uint64_t version) {
   std::lock_guard lock(mu_);
+  // desired_ is base_ overlaid with local_: only the keys written here change (no full
+  // rebuild, which made every local write cost a copy of the whole state). A write the
+  // base already includes (version <= base_version_) changes nothing.
   for (const auto& k : removes) {
     applied_.erase(k);
-    if (version > base_version_) local_[k] = LocalWrite{std::nullopt, version};
+    if (version > base_version_) {
+      local_[k] = LocalWrite{std::nullopt, version};
+      desired_.erase(k);
+    }
   }
   for (const auto& [k, v] : puts) {
     applied_[k] = v;
-    if (version > base_version_) local_[k] = LocalWrite{v, version};
+    if (version > base_version_) {
+      local_[k] = LocalWrite{v, version};
+      desired_[k] = v;
+    }
   }
-  RebuildDesiredLocked();
 }
 
 void StateApplier::RecordLocal(const StateMap& puts, const std::vector<std::string>& removes) {
@@ -368,13 +376,14 @@ void StateApplier::RecordLocal(const StateMap& puts, const std::vector<std::stri
     applied_.erase(k);
     base_.erase(k);
     local_.erase(k);
+    desired_.erase(k);
   }
   for (const auto& [k, v] : puts) {
     applied_[k] = v;
     base_[k] = v;
     local_.erase(k);
+    desired_[k] = v;
   }
-  RebuildDesiredLocked();
 }
 
 StateMap StateApplier::applied() const {
