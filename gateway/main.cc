@@ -105,7 +105,7 @@ in the group state):
     --namespace SPEC        add a namespace (repeatable). SPEC is one of
                               memory:SIZE[:BLOCKSIZE]             sparse RAM device
                               file:PATH[:SIZE[:BLOCKSIZE]]        file or block device
-                              rbd:POOL/IMAGE[:BLOCKSIZE]          Ceph RBD image
+                              rbd:POOL[/NAMESPACE]/IMAGE[:BLOCKSIZE]  Ceph RBD image (optionally in a RADOS namespace)
                             SIZE takes K/M/G/T suffixes (binary); BLOCKSIZE is 512 or 4096
     --host HOSTNQN          allow this host (repeatable); without any, every host is allowed
     --serial SN             serial number (default: random)
@@ -478,6 +478,11 @@ int main(int argc, char** argv) {
     RbdSpec spec;
     spec.pool_name = pool;
     spec.image_name = image;
+    // POOL/NAMESPACE/IMAGE: image names cannot contain '/', so the split is unambiguous.
+    if (auto slash = image.find('/'); slash != std::string::npos) {
+      spec.rados_namespace = image.substr(0, slash);
+      spec.image_name = image.substr(slash + 1);
+    }
     spec.create = create;
     spec.size_bytes = size;
     return OpenRbdDevice(p, spec);
