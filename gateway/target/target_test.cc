@@ -469,6 +469,24 @@ TEST_F(TargetTest, DiscoveryLogListsOnlyWhatTheHostMayUse) {
   EXPECT_EQ(other[0].first, kSubtypeCurrentDiscovery);
 }
 
+TEST_F(TargetTest, DiscoveryLogChangeNoticeReachesDiscoveryControllers) {
+  auto& q = NewQueue();
+  ASSERT_EQ(Connect(q, 0, kDiscoveryNqn, kHost), kSuccess);
+  ASSERT_EQ(PropSet(q, kPropCc, kCcEn), kSuccess);
+  Cmd aer;
+  aer.req.cmd.opcode = kAdminAsyncEventRequest;
+  aer.req.qp = &q;
+  reactor_.Post([&] { target_->Execute(&q, &aer.req); });
+  // A change to what hosts may discover: a new listener on the subsystem.
+  ListenerSpec l;
+  l.traddr = "127.0.0.1";
+  l.trsvcid = "4430";
+  target_->SetPortHook([](const ListenerSpec&, bool, uint16_t) { return nvmeof::Status::OK(); });
+  ASSERT_TRUE(target_->AddListener(kNqn, l).ok());
+  ASSERT_TRUE(q.Wait(&aer.req));
+  EXPECT_EQ(aer.req.rsp.dw0, AsyncEventDw0(kAerNotice, kAenDiscoveryLogChange, kLogDiscovery));
+}
+
 TEST(UuidTest, NameBasedIsStableAndDistinct) {
   EXPECT_EQ(NameUuid("nqn.a|1|file|/x"), NameUuid("nqn.a|1|file|/x"));
   EXPECT_NE(NameUuid("nqn.a|1|file|/x"), NameUuid("nqn.a|2|file|/x"));
