@@ -259,5 +259,29 @@ TEST_F(MgmtCeph, RbdNamespaces) {
   EXPECT_CLI(Gwcli(p, {"subsystem", "del", "-n", kNqn, "--force"}), 0, "Successful");
 }
 
+// A namespace resize (grow only) reaches every gateway of the group: for an RBD namespace
+// through each gateway's watch on the image (resize is not part of the group state, as in
+// the reference gateway).
+TEST_F(MgmtCeph, RbdResizeReachesEveryGateway) {
+  Start(a_, "gwA");
+  Start(b_, "gwB");
+  EXPECT_CLI(Gwcli(a_.grpc_port(), {"subsystem", "add", "-n", kNqn, "--no-group-append"}), 0, "Successful");
+  EXPECT_CLI(Gwcli(a_.grpc_port(), {"namespace", "add", "-n", kNqn, "-p", "rbd", "-i", "grow-" + group_,
+                                    "--rbd-create-image", "--size", "16M", "-s", "4096"}),
+             0, "Adding namespace 1");
+  auto size_on = [&](Gateway& g) -> std::string {
+    json l = J(g, {"namespace", "list", "-n", kNqn, "--nsid", "1"});
+    if (!l.contains("namespaces") || l["namespaces"].empty()) return "";
+    return l["namespaces"][0]["rbd_image_size"].get<std::string>();
+  };
+  ASSERT_TRUE(Eventually([&] { return size_on(b_) == std::to_string(16 << 20); })) << "B did not get the namespace";
+  EXPECT_CLI(Gwcli(a_.grpc_port(), {"namespace", "resize", "-n", kNqn, "--nsid", "1", "--size", "48M"}), 0,
+             "Successful");
+  EXPECT_EQ(size_on(a_), std::to_string(48 << 20));
+  EXPECT_TRUE(Eventually([&] { return size_on(b_) == std::to_string(48 << 20); }, 10))
+      << "gateway B still reports " << size_on(b_);
+  EXPECT_CLI(Gwcli(a_.grpc_port(), {"subsystem", "del", "-n", kNqn, "--force"}), 0, "Successful");
+}
+
 }  // namespace
 }  // namespace nvmeof::mgmt_test
