@@ -134,6 +134,16 @@ trap 'log "interrupted"; exit 130' INT TERM HUP
 # Case metadata
 # ----------------------------------------------------------------------------
 # Loads a case's CASE_* variables into the current shell (defaults first).
+# For cases' host_action(): POOL/IMAGE behind namespace N of the current gateway (its
+# --namespace rbd:... arguments, in order).
+rbd_image_of() {
+    local n=0 a
+    for a in "${GW_ARGS[@]}"; do
+        case "$a" in rbd:*) n=$((n + 1)); if [ "$n" = "$1" ]; then a=${a#rbd:}; echo "${a%%:*}"; return 0; fi ;; esac
+    done
+    echo "no RBD namespace $1 among the gateway's arguments" >&2; return 1
+}
+
 load_case_meta() {
     CASE_DESC= CASE_GROUP=$1 CASE_TARGETS="gateway guest-nvmet" CASE_NS_SIZES=256M
     CASE_PERSISTENT=no CASE_GRPC=no CASE_NEEDS= CASE_TIMEOUT=300

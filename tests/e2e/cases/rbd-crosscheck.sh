@@ -51,13 +51,6 @@ guest() {
 }
 
 host_action() {
-    rbd_image_of() {
-        local n=0 a
-        for a in "${GW_ARGS[@]}"; do
-            case "$a" in rbd:*) n=$((n + 1)); if [ "$n" = "$1" ]; then a=${a#rbd:}; echo "${a%%:*}"; return 0; fi ;; esac
-        done
-        echo "no RBD namespace $1 among the gateway's arguments" >&2; return 1
-    }
     local act=$1 img py=/usr/bin/python3   # python3-rbd is installed for the system python
     img=$(rbd_image_of "$2") || return 1
     shift 2

@@ -42,13 +42,6 @@ guest() {
 }
 
 host_action() {
-    rbd_image_of() {
-        local n=0 a
-        for a in "${GW_ARGS[@]}"; do
-            case "$a" in rbd:*) n=$((n + 1)); if [ "$n" = "$1" ]; then a=${a#rbd:}; echo "${a%%:*}"; return 0; fi ;; esac
-        done
-        echo "no RBD namespace $1 among the gateway's arguments" >&2; return 1
-    }
     case "$1" in
         rbd-fsck)   # N UUID SUMS: export, fsck, compare the UUID and every file's sha256
             local img exp=$WORK/fs-export.img rc=0 sum f got n=0
