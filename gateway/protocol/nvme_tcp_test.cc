@@ -16,33 +16,16 @@
 #include <vector>
 
 #include "gateway/protocol/crc32c.h"
+#include "gateway/protocol/golden_bytes.h"
 
 namespace nvmeof::tcp {
 namespace {
 
 // ---------------------------------------------------------------- helpers
 
-using Bytes = std::vector<uint8_t>;
-
-Bytes Hex(const std::string& s) {
-  Bytes out;
-  int hi = -1;
-  for (char c : s) {
-    if (std::isspace(static_cast<unsigned char>(c)) || c == '|') continue;
-    int v = std::isdigit(static_cast<unsigned char>(c))
-                ? c - '0'
-                : std::tolower(static_cast<unsigned char>(c)) - 'a' + 10;
-    if (v < 0 || v > 15) ADD_FAILURE() << "bad hex char '" << c << "'";
-    if (hi < 0) {
-      hi = v;
-    } else {
-      out.push_back(static_cast<uint8_t>(hi << 4 | v));
-      hi = -1;
-    }
-  }
-  if (hi >= 0) ADD_FAILURE() << "odd number of hex digits";
-  return out;
-}
+using golden::Bytes;
+using golden::Hex;
+using golden::Raw;
 
 Bytes Zeros(size_t n) { return Bytes(n, 0); }
 
@@ -52,12 +35,6 @@ Bytes Cat(std::initializer_list<Bytes> parts) {
   return out;
 }
 
-template <typename T>
-Bytes Raw(const T& v) {
-  Bytes b(sizeof(T));
-  memcpy(b.data(), &v, sizeof(T));
-  return b;
-}
 
 template <typename T>
 T Zeroed() {

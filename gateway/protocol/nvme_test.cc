@@ -3,6 +3,7 @@
 // Every expected byte array below was written from the specifications (NVMe Base 2.0,
 // NVMe over Fabrics 1.1, NVM Command Set 1.0): field offsets and encodings are taken from
 // the spec figures and typed in by hand, never derived from the structs under test.
+#include "gateway/protocol/golden_bytes.h"
 #include "gateway/protocol/nvme.h"
 
 #include <gtest/gtest.h>
@@ -19,35 +20,10 @@ namespace {
 
 // ---------------------------------------------------------------- helpers
 
-using Bytes = std::vector<uint8_t>;
+using golden::Bytes;
+using golden::Hex;
+using golden::Raw;
 
-// "01 02 ab" (whitespace and '|' ignored) -> bytes.
-Bytes Hex(const std::string& s) {
-  Bytes out;
-  int hi = -1;
-  for (char c : s) {
-    if (std::isspace(static_cast<unsigned char>(c)) || c == '|') continue;
-    int v = std::isdigit(static_cast<unsigned char>(c))
-                ? c - '0'
-                : std::tolower(static_cast<unsigned char>(c)) - 'a' + 10;
-    if (v < 0 || v > 15) ADD_FAILURE() << "bad hex char '" << c << "'";
-    if (hi < 0) {
-      hi = v;
-    } else {
-      out.push_back(static_cast<uint8_t>(hi << 4 | v));
-      hi = -1;
-    }
-  }
-  if (hi >= 0) ADD_FAILURE() << "odd number of hex digits";
-  return out;
-}
-
-template <typename T>
-Bytes Raw(const T& v) {
-  Bytes b(sizeof(T));
-  memcpy(b.data(), &v, sizeof(T));
-  return b;
-}
 
 template <typename T>
 T Zeroed() {
