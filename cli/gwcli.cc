@@ -866,18 +866,20 @@ int NsSetQos(Ctx& c, const NsArgs& a) {
   });
 }
 
-int NsAddHost(Ctx& c, const NsArgs& a) {
+// namespace add_host / del_host: one RPC per host; the first error is the exit code.
+template <typename Req>
+int NsHostOp(Ctx& c, const NsArgs& a, const char* rpc, const char* failure, const std::string& verb,
+             const std::string& preposition) {
   const std::uint32_t nsid = NsidArg(a.nsid);
   int rc = 0;
   for (const auto& h : a.hosts) {
-    namespace_add_host_req req;
+    Req req;
     req.set_subsystem_nqn(a.nqn);
     req.set_nsid(nsid);
     req.set_host_nqn(h);
-    const auto rep = Invoke<req_status>(c, "namespace_add_host", req,
-                                        "Failure adding host to namespace");
+    const auto rep = Invoke<req_status>(c, rpc, req, failure);
     const int one = Report(c, rep, [&] {
-      c.Out("Adding host " + h + " to namespace " + std::to_string(nsid) + " on " + a.nqn +
+      c.Out(verb + " host " + h + " " + preposition + " namespace " + std::to_string(nsid) + " on " + a.nqn +
             ": Successful");
     });
     if (rc == 0) rc = one;
@@ -885,23 +887,14 @@ int NsAddHost(Ctx& c, const NsArgs& a) {
   return rc;
 }
 
+int NsAddHost(Ctx& c, const NsArgs& a) {
+  return NsHostOp<namespace_add_host_req>(c, a, "namespace_add_host", "Failure adding host to namespace", "Adding",
+                                          "to");
+}
+
 int NsDelHost(Ctx& c, const NsArgs& a) {
-  const std::uint32_t nsid = NsidArg(a.nsid);
-  int rc = 0;
-  for (const auto& h : a.hosts) {
-    namespace_delete_host_req req;
-    req.set_subsystem_nqn(a.nqn);
-    req.set_nsid(nsid);
-    req.set_host_nqn(h);
-    const auto rep = Invoke<req_status>(c, "namespace_delete_host", req,
-                                        "Failure deleting host from namespace");
-    const int one = Report(c, rep, [&] {
-      c.Out("Deleting host " + h + " from namespace " + std::to_string(nsid) + " on " + a.nqn +
-            ": Successful");
-    });
-    if (rc == 0) rc = one;
-  }
-  return rc;
+  return NsHostOp<namespace_delete_host_req>(c, a, "namespace_delete_host", "Failure deleting host from namespace",
+                                             "Deleting", "from");
 }
 
 int GetSubsystems(Ctx& c) {
