@@ -170,6 +170,8 @@ std::vector<uint8_t> ConnectPdu(uint16_t qid, uint16_t cntlid) {
   auto ic = IcReq();
   if (!WriteAll(fd, ic.data(), ic.size()) || !ReadPdu(fd, &pdu)) {
     fprintf(stderr, "fuzz_target: no ICResp (pid %d)\n", getpid());
+    // Debugging aid: FUZZ_TARGET_PAUSE=1 parks here so a debugger can look at the reactor.
+    if (getenv("FUZZ_TARGET_PAUSE")) pause();
     return false;
   }
   auto conn = ConnectPdu(qid, qid ? *cntlid : 0xFFFF);
