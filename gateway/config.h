@@ -73,7 +73,7 @@ struct GatewayConfig {
   uint32_t queue_depth = 128;
   uint16_t min_cntlid = 1, max_cntlid = 0xFFEF;
   uint32_t max_io_queues = 16;
-  uint32_t in_capsule_data_size = 8192;
+  uint32_t in_capsule_data_size = 131072;
   uint32_t bdevs_per_cluster = 32;
   std::vector<std::string> listen;  // extra ADDR:PORT I/O listeners for --subsystem subsystems
 

@@ -98,6 +98,9 @@ Data plane:
                             [data-plane] cntlid_range)
   --queue-depth N           deepest queue a host may create (default 128;
                             [data-plane] queue_depth)
+  --in-capsule-data-size N  largest write data a host may send inside the command capsule
+                            on I/O queues, in bytes (default 131072; larger writes go by
+                            R2T; [data-plane] in_capsule_data_size)
 
 Initial configuration (changeable at runtime through the management API; not stored
 in the group state):
@@ -238,7 +241,7 @@ struct Flags {
   std::optional<std::string> config, grpc, name, hostname, group, state_pool, ceph_conf, ceph_id, discovery;
   std::optional<int> reactors;
   std::optional<uint16_t> min_cntlid, max_cntlid;
-  std::optional<uint32_t> queue_depth, bdevs_per_cluster;
+  std::optional<uint32_t> queue_depth, bdevs_per_cluster, in_capsule_data_size;
   std::optional<nvmeof::LogLevel> log_level;
   bool no_verify_nqns = false;
   std::vector<std::pair<std::string, std::string>> listens;
@@ -307,6 +310,10 @@ Flags ParseFlags(int argc, char** argv) {
       int q = atoi(next().c_str());
       if (q < 2 || q > 1024) Die("--queue-depth wants 2 to 1024");
       f.queue_depth = static_cast<uint32_t>(q);
+    } else if (a == "--in-capsule-data-size") {
+      long v = atol(next().c_str());
+      if (v < 0 || v > (1 << 20)) Die("--in-capsule-data-size wants 0 to 1048576 (bytes)");
+      f.in_capsule_data_size = static_cast<uint32_t>(v);
     } else if (a == "--subsystem") {
       f.subsystems.push_back(SubsysArg{next(), "", {}, {}});
     } else if (a == "--namespace" || a == "--host" || a == "--serial") {
@@ -410,6 +417,7 @@ int main(int argc, char** argv) {
     opts.max_cntlid = *flags.max_cntlid;
   }
   if (flags.queue_depth) opts.max_queue_depth = *flags.queue_depth;
+  if (flags.in_capsule_data_size) opts.in_capsule_data_size = *flags.in_capsule_data_size;
   if (flags.bdevs_per_cluster) bdevs_per_cluster = *flags.bdevs_per_cluster;
   if (flags.ceph_conf) ceph_conf = *flags.ceph_conf;
   if (flags.ceph_id) ceph_id = *flags.ceph_id;

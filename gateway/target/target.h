@@ -203,7 +203,7 @@ struct TargetOptions {
   uint16_t max_cntlid = 0xFFEF;
   uint32_t max_queue_depth = 128;     // MQES + 1
   uint32_t max_io_queues = 16;        // per controller
-  uint32_t in_capsule_data_size = 8192;
+  uint32_t in_capsule_data_size = 131072;  // I/O queues: writes up to 128 KiB skip R2T
   uint8_t mdts = 7;                   // 2^7 * 4 KiB = 512 KiB
   uint32_t max_h2c_data = 131072;
   uint32_t kato_default_ms = 0;       // used when a host asks for none on an I/O controller

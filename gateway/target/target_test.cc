@@ -272,7 +272,7 @@ TEST_F(TargetTest, IdentifyControllerFields) {
   EXPECT_EQ(id->cntlid, cntlid);
   EXPECT_EQ(id->cntrltype, kCntrlTypeIo);
   EXPECT_EQ(std::string(id->subnqn), kNqn);
-  EXPECT_EQ(id->ioccsz, (64u + 8192u) / 16u);
+  EXPECT_EQ(id->ioccsz, (64u + TargetOptions{}.in_capsule_data_size) / 16u);
   EXPECT_EQ(id->iorcsz, 1u);
   EXPECT_EQ(id->cmic, kCmicMultiCtrl | kCmicAna);
   EXPECT_EQ(id->oncs, kOncsCompare | kOncsDsm | kOncsWriteZeroes);
