@@ -38,7 +38,7 @@ stage() { printf '\n==== %s (%ds elapsed)\n' "$*" $((SECONDS - T0)); }
 run_ctest() { # name builddir ctest-args...
   local name=$1 dir=$2; shift 2
   local log="$dir/ctest-$name.log"
-  ctest --test-dir "$dir" --output-on-failure --no-tests=ignore "$@" 2>&1 | tee "$log"
+  ctest --test-dir "$dir" --output-on-failure --no-tests=ignore --test-output-size-failed 65536 --test-output-truncation head "$@" 2>&1 | tee "$log"
   local rc=${PIPESTATUS[0]}
   local line total failed
   line=$(grep -E '^[0-9]+% tests passed, [0-9]+ tests failed out of [0-9]+' "$log" | tail -1)
