@@ -96,10 +96,7 @@ if ((FUZZ)); then
   stage "fuzzers (bounded)"
   if build build-fuzz -DNVMEOF_FUZZ=ON -DNVMEOF_WITH_GRPC=OFF -DNVMEOF_WITH_RBD=OFF \
        -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++; then
-    # Retries: fuzz_target has a rare, not yet understood stall (a fresh connection not
-    # served within 20 s, about 1 run in 5 under load; see the open note in docs/testing.md).
-    # Three failures in a row fail the suite.
-    run_ctest fuzz build-fuzz -L fuzz --repeat until-pass:3
+    run_ctest fuzz build-fuzz -L fuzz
   else
     FAILED=$((FAILED + 1)); FAILED_STAGES+=("fuzz-build")
   fi

@@ -15,6 +15,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <dirent.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -68,6 +74,51 @@ World& W() {
   return *w;
 }
 
+std::atomic<uint64_t> g_posted{0}, g_started{0};
+
+// On a stall: what the process's descriptors and the reactor's epoll set look like.
+void DumpStall(int fd) {
+  fprintf(stderr, "fuzz_target: stall on fd %d: %llu starts posted, %llu ran\n", fd,
+          (unsigned long long)g_posted.load(), (unsigned long long)g_started.load());
+  DIR* d = opendir("/proc/self/fd");
+  if (!d) return;
+  while (struct dirent* e = readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    char path[64], link[256] = {};
+    snprintf(path, sizeof(path), "/proc/self/fd/%s", e->d_name);
+    if (readlink(path, link, sizeof(link) - 1) < 0) continue;
+    fprintf(stderr, "  fd %s -> %s\n", e->d_name, link);
+    if (strstr(link, "eventpoll")) {
+      snprintf(path, sizeof(path), "/proc/self/fdinfo/%s", e->d_name);
+      if (FILE* f = fopen(path, "r")) {
+        char line[256];
+        while (fgets(line, sizeof(line), f)) fprintf(stderr, "    %s", line);
+        fclose(f);
+      }
+    }
+  }
+  closedir(d);
+  // Every thread: its state and the system call it is in (or "running").
+  if (DIR* t = opendir("/proc/self/task")) {
+    while (struct dirent* e = readdir(t)) {
+      if (e->d_name[0] == '.') continue;
+      char path[96], comm[64] = {}, sc[128] = {};
+      snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
+      if (FILE* f = fopen(path, "r")) { if (!fgets(comm, sizeof(comm), f)) comm[0] = 0; fclose(f); }
+      snprintf(path, sizeof(path), "/proc/self/task/%s/syscall", e->d_name);
+      if (FILE* f = fopen(path, "r")) { if (!fgets(sc, sizeof(sc), f)) sc[0] = 0; fclose(f); }
+      comm[strcspn(comm, "\n")] = 0;
+      fprintf(stderr, "  thread %s (%s): syscall %s", e->d_name, comm, sc[0] ? sc : "?\n");
+    }
+    closedir(t);
+  }
+  Reactor& r = W().reactor;
+  uint64_t b0 = r.busy_ns(), i0 = r.idle_ns();
+  usleep(1000000);
+  fprintf(stderr, "  reactor over 1 s: busy %llu us, idle %llu us\n",
+          (unsigned long long)(r.busy_ns() - b0) / 1000, (unsigned long long)(r.idle_ns() - i0) / 1000);
+}
+
 [[maybe_unused]] int Open() {
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) abort();
@@ -80,15 +131,32 @@ World& W() {
   port.portid = 1;
   World& w = W();
   int fd = sv[0];
-  w.reactor.Post([&w, fd, port] { TcpQueue::Start(&w.target, w.reactor, fd, port, "fuzz"); });
+  g_posted++;
+  w.reactor.Post([&w, fd, port] {
+    TcpQueue::Start(&w.target, w.reactor, fd, port, "fuzz");
+    g_started++;
+  });
   return sv[1];
+}
+
+// poll() for one fd that waits out signals: libFuzzer's -timeout watchdog sends SIGALRM
+// every timeout/2 + 1 s, and an EINTR taken for a timeout looked like a stalled target.
+// Returns poll's result: > 0 ready, 0 after ms without an event, < 0 on a real error.
+int PollFor(int fd, short events, int ms) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    struct pollfd pf{fd, events, 0};
+    int r = poll(&pf, 1, static_cast<int>(std::max<long long>(left.count(), 0)));
+    if (r >= 0 || errno != EINTR) return r;
+  }
 }
 
 bool WriteAll(int fd, const uint8_t* p, size_t n) {
   while (n) {
-    struct pollfd pf{fd, POLLOUT, 0};
-    if (poll(&pf, 1, kSilenceMs) <= 0) return false;
+    if (PollFor(fd, POLLOUT, kSilenceMs) <= 0) return false;
     ssize_t k = send(fd, p, n, MSG_NOSIGNAL);
+    if (k < 0 && errno == EINTR) continue;
     if (k <= 0) return false;
     p += k;
     n -= static_cast<size_t>(k);
@@ -100,12 +168,12 @@ bool WriteAll(int fd, const uint8_t* p, size_t n) {
 bool ReadPdu(int fd, std::vector<uint8_t>* out) {
   auto read_n = [&](uint8_t* p, size_t n) {
     while (n) {
-      struct pollfd pf{fd, POLLIN, 0};
-      if (poll(&pf, 1, kSilenceMs) <= 0) {
+      if (PollFor(fd, POLLIN, kSilenceMs) <= 0) {
         fprintf(stderr, "fuzz_target: timed out waiting for the target (fd %d)\n", fd);
         return false;
       }
       ssize_t k = recv(fd, p, n, 0);
+      if (k < 0 && errno == EINTR) continue;
       if (k <= 0) {
         fprintf(stderr, "fuzz_target: the target closed the connection (fd %d): %s\n", fd, k ? strerror(errno) : "EOF");
         return false;
@@ -170,8 +238,9 @@ std::vector<uint8_t> ConnectPdu(uint16_t qid, uint16_t cntlid) {
   auto ic = IcReq();
   if (!WriteAll(fd, ic.data(), ic.size()) || !ReadPdu(fd, &pdu)) {
     fprintf(stderr, "fuzz_target: no ICResp (pid %d)\n", getpid());
+    DumpStall(fd);
     // Debugging aid: FUZZ_TARGET_PAUSE=1 parks here so a debugger can look at the reactor.
-    if (getenv("FUZZ_TARGET_PAUSE")) pause();
+    if (getenv("FUZZ_TARGET_PAUSE")) for (;;) pause();  // run with -timeout=0
     return false;
   }
   auto conn = ConnectPdu(qid, qid ? *cntlid : 0xFFFF);
@@ -206,13 +275,17 @@ std::vector<uint8_t> ConnectPdu(uint16_t qid, uint16_t cntlid) {
   shutdown(fd, SHUT_WR);
   uint8_t buf[65536];
   for (;;) {
-    struct pollfd pf{fd, POLLIN, 0};
-    int r = poll(&pf, 1, kSilenceMs);
+    int r = PollFor(fd, POLLIN, kSilenceMs);
     if (r == 0) {
       fprintf(stderr, "fuzz_target: the target neither answered nor closed for %d ms\n", kSilenceMs);
+      DumpStall(fd);
+      if (getenv("FUZZ_TARGET_PAUSE")) for (;;) pause();  // run with -timeout=0
       abort();
     }
-    if (r < 0 || recv(fd, buf, sizeof(buf), 0) <= 0) break;
+    if (r < 0) break;
+    ssize_t k = recv(fd, buf, sizeof(buf), 0);
+    if (k < 0 && errno == EINTR) continue;
+    if (k <= 0) break;
   }
 }
 
