@@ -51,8 +51,10 @@ PERF=$BUILD/tests/host/nvmf-perf
 CEPH_LOCAL=$ROOT/tests/tools/ceph-local.sh
 PY=/usr/bin/python3
 [[ -x $GW && -x $PERF ]] || { echo "build first: $GW and $PERF are needed" >&2; exit 2; }
-"$GW" --help 2>&1 | grep -q 'rbd:POOL/IMAGE' || { echo "$GW has no rbd namespaces (NVMEOF_WITH_RBD=OFF?)" >&2; exit 2; }
-fio --enghelp 2>/dev/null | grep -qx '[[:space:]]*rbd' || { echo "fio has no rbd engine (fio package with librbd)" >&2; exit 2; }
+# (whole outputs captured first: grep -q on a pipe may end the writer by SIGPIPE, which
+# pipefail reports as a failure)
+grep -q 'rbd:POOL' <<<"$("$GW" --help 2>&1)" || { echo "$GW has no rbd namespaces (NVMEOF_WITH_RBD=OFF?)" >&2; exit 2; }
+grep -qx '[[:space:]]*rbd' <<<"$(fio --enghelp 2>/dev/null)" || { echo "fio has no rbd engine (fio package with librbd)" >&2; exit 2; }
 command -v jq >/dev/null || { echo "jq missing" >&2; exit 2; }
 NCPU=$(nproc)
 if ((NCPU > 1)); then CLIENT_CPU=0 CLUSTER_CPU=1; PIN=(taskset -c 0); else PIN=(); fi

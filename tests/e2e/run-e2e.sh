@@ -169,7 +169,7 @@ skip_reason() {
         case "$need" in
             gwcli) [ -x "${GWCLI_CMD%% *}" ] || { echo "no gwcli at ${GWCLI_CMD%% *} (NVMEOF_WITH_GRPC=OFF?)"; return; } ;;
             ceph)  [ -n "${CEPH_CONF:-}" ] || { echo "needs a Ceph cluster: set CEPH_CONF"; return; } ;;
-            grpc)  [ "$E2E_TARGET" != gateway ] || "${GATEWAY_CMD%% *}" --help 2>&1 | grep -q -- '--grpc' \
+            grpc)  [ "$E2E_TARGET" != gateway ] || grep -q -- '--grpc' <<<"$("${GATEWAY_CMD%% *}" --help 2>&1)" \
                        || { echo "the gateway's --help has no --grpc option yet"; return; } ;;
         esac
     done
@@ -384,9 +384,9 @@ run_group() { # run_group NAME CASE...
     done
     # --grpc prints "grpc listening on ADDR:PORT" when ready: one more line to wait for.
     if [ "$CASE_GRPC" = yes ]; then GW_ARGS+=(--grpc "127.0.0.1:$GRPC_PORT"); GW_LISTENERS=3
-    elif "${GATEWAY_CMD%% *}" --help 2>&1 | grep -q -- '--grpc'; then GW_ARGS+=(--grpc none); fi
+    elif grep -q -- '--grpc' <<<"$("${GATEWAY_CMD%% *}" --help 2>&1)"; then GW_ARGS+=(--grpc none); fi
     if [ -n "${CEPH_CONF:-}" ] && [ "$E2E_TARGET" = gateway ] \
-        && "${GATEWAY_CMD%% *}" --help 2>&1 | grep -q -- '--ceph-conf'; then
+        && grep -q -- '--ceph-conf' <<<"$("${GATEWAY_CMD%% *}" --help 2>&1)"; then
         GW_ARGS+=(--ceph-conf "$CEPH_CONF")
     fi
 

@@ -34,7 +34,7 @@ POOL=${E2E_RBD_POOL:-rbd}
 
 [ -n "${CEPH_CONF:-}" ] || { echo "SKIP: needs a Ceph cluster: set CEPH_CONF"; exit 77; }
 for b in "$GW" "$PERF"; do [ -x "$b" ] || { echo "SKIP: no $b (build nvmeof-gateway nvmf-perf)"; exit 77; }; done
-"$GW" --help 2>&1 | grep -q -- '--ceph-conf' || { echo "SKIP: the gateway has no --ceph-conf"; exit 77; }
+grep -q -- '--ceph-conf' <<<"$("$GW" --help 2>&1)" || { echo "SKIP: the gateway has no --ceph-conf"; exit 77; }
 export CEPH_CONF
 
 WORK=$(mktemp -d /tmp/nvmeof-badinput.XXXXXX)
