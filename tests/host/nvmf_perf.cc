@@ -228,7 +228,10 @@ class Queue {
       memset(reqs_[i].buf, static_cast<int>(i), cfg_.bs);
     }
     rbuf_.resize(256 * 1024);
-    wbuf_.resize(static_cast<size_t>(cfg_.qd) * (cfg_.bs + 256) + 64 * 1024);
+    // Headers and digests only: payloads are sent from the requests' buffers (as a kernel
+    // host sends from the page cache), so a write costs the load generator no copy.
+    wbuf_.resize(static_cast<size_t>(cfg_.qd) * 512 + 64 * 1024);
+    segs_.reserve(static_cast<size_t>(cfg_.qd) * 8 + 64);
     int fl = fcntl(fd_, F_GETFL);
     fcntl(fd_, F_SETFL, fl | O_NONBLOCK);
   }
@@ -239,7 +242,7 @@ class Queue {
 
   int fd() const { return fd_; }
   uint32_t outstanding() const { return outstanding_; }
-  bool want_out() const { return wpos_ < wlen_; }
+  bool want_out() const { return seg_head_ < segs_.size(); }
   bool epollout = false;
 
   void Start() {
@@ -254,6 +257,18 @@ class Queue {
         memmove(rbuf_.data(), rbuf_.data() + rpos_, rlen_ - rpos_);
         rlen_ -= rpos_;
         rpos_ = 0;
+      }
+      if (state_ == kData && rpos_ == rlen_ && data_left_ >= kDirectRecv) {
+        // A large payload goes straight into the request's buffer.
+        ssize_t r = recv(fd_, dest_, data_left_, 0);
+        if (r > 0) {
+          if (!DataBytes(dest_, static_cast<size_t>(r))) return false;
+          continue;
+        }
+        if (r == 0) return Fatal("connection closed by the target");
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return true;
+        if (errno == EINTR) continue;
+        return Fatal(std::string("recv: ") + strerror(errno));
       }
       ssize_t r = recv(fd_, rbuf_.data() + rlen_, rbuf_.size() - rlen_, 0);
       if (r > 0) {
@@ -270,17 +285,40 @@ class Queue {
 
   // Sends queued bytes. false on a fatal error.
   bool Flush() {
-    while (wpos_ < wlen_) {
-      ssize_t w = send(fd_, wbuf_.data() + wpos_, wlen_ - wpos_, MSG_NOSIGNAL | MSG_DONTWAIT);
+    while (seg_head_ < segs_.size()) {
+      struct iovec iov[64];
+      int n = 0;
+      for (size_t i = seg_head_; i < segs_.size() && n < 64; i++, n++) {
+        const Seg& g = segs_[i];
+        const uint8_t* base = g.ptr ? g.ptr : wbuf_.data() + g.off;
+        size_t skip = i == seg_head_ ? seg_off_ : 0;
+        iov[n] = {const_cast<uint8_t*>(base + skip), g.len - skip};
+      }
+      struct msghdr mh{};
+      mh.msg_iov = iov;
+      mh.msg_iovlen = static_cast<size_t>(n);
+      ssize_t w = sendmsg(fd_, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
       if (w > 0) {
-        wpos_ += static_cast<size_t>(w);
+        size_t left = static_cast<size_t>(w);
+        while (left > 0) {
+          size_t rest = segs_[seg_head_].len - seg_off_;
+          if (left < rest) {
+            seg_off_ += left;
+            break;
+          }
+          left -= rest;
+          seg_head_++;
+          seg_off_ = 0;
+        }
         continue;
       }
       if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;
       if (w < 0 && errno == EINTR) continue;
       return Fatal(std::string("send: ") + strerror(errno));
     }
-    wpos_ = wlen_ = 0;
+    segs_.clear();
+    seg_head_ = seg_off_ = 0;
+    wlen_ = 0;
     return true;
   }
 
@@ -297,19 +335,18 @@ class Queue {
     return rng_ * 0x2545F4914F6CDD1Dull;
   }
 
+  // n bytes of the header arena, queued for sending as one segment. Segments refer to the
+  // arena by offset, so growing it (not expected after warm-up) is safe; it is reset only
+  // when everything queued has been sent.
   uint8_t* Reserve(size_t n) {
-    if (wlen_ + n > wbuf_.size()) {
-      if (wpos_ > 0) {
-        memmove(wbuf_.data(), wbuf_.data() + wpos_, wlen_ - wpos_);
-        wlen_ -= wpos_;
-        wpos_ = 0;
-      }
-      if (wlen_ + n > wbuf_.size()) wbuf_.resize((wlen_ + n) * 2);  // not expected after warm-up
-    }
+    if (wlen_ + n > wbuf_.size()) wbuf_.resize((wlen_ + n) * 2);
     uint8_t* p = wbuf_.data() + wlen_;
+    segs_.push_back(Seg{nullptr, wlen_, n});
     wlen_ += n;
     return p;
   }
+  // Queues len bytes at p (a request's buffer, unchanged until the command completes).
+  void QueueData(const uint8_t* p, size_t len) { segs_.push_back(Seg{p, 0, len}); }
 
   uint32_t Align(uint32_t off) const { return (off + align_ - 1) / align_ * align_; }
 
@@ -318,7 +355,7 @@ class Queue {
     uint32_t hl = hlen + (hdgst_ ? 4 : 0);
     uint32_t pdo = len ? Align(hl) : 0;
     uint32_t plen = len ? pdo + len + (ddgst_ ? 4 : 0) : hl;
-    uint8_t* p = Reserve(plen);
+    uint8_t* p = Reserve(len ? pdo : hl);
     memcpy(p, hdr, hlen);
     auto* ch = reinterpret_cast<tcp::CommonHeader*>(p);
     ch->flags |= (hdgst_ ? tcp::kFlagHdgst : 0) | (ddgst_ && len ? tcp::kFlagDdgst : 0);
@@ -331,10 +368,10 @@ class Queue {
     }
     if (len) {
       if (pdo > hl) memset(p + hl, 0, pdo - hl);
-      memcpy(p + pdo, data, len);
+      QueueData(data, len);
       if (ddgst_) {
         uint32_t d = Crc32c(data, len);
-        memcpy(p + pdo + len, &d, 4);
+        memcpy(Reserve(4), &d, 4);
       }
     }
   }
@@ -513,6 +550,20 @@ class Queue {
     return true;
   }
 
+  // n payload bytes of the current C2HData are in place at p (== dest_).
+  bool DataBytes(const uint8_t* p, size_t n) {
+    if (cur_flags_ & tcp::kFlagDdgst) data_crc_ = Crc32cExtend(data_crc_, p, n);
+    dest_ += n;
+    data_left_ -= static_cast<uint32_t>(n);
+    if (data_left_ > 0) return true;
+    if (cur_flags_ & tcp::kFlagDdgst) {
+      state_ = kDigest;
+      have_ = 0;
+      return true;
+    }
+    return DataDone();
+  }
+
   bool Process() {
     while (rpos_ < rlen_) {
       size_t avail = rlen_ - rpos_;
@@ -542,18 +593,8 @@ class Queue {
         case kData: {
           size_t n = std::min<size_t>(avail, data_left_);
           memcpy(dest_, in, n);
-          if (cur_flags_ & tcp::kFlagDdgst) data_crc_ = Crc32cExtend(data_crc_, in, n);
-          dest_ += n;
-          data_left_ -= static_cast<uint32_t>(n);
           rpos_ += n;
-          if (data_left_ == 0) {
-            if (cur_flags_ & tcp::kFlagDdgst) {
-              state_ = kDigest;
-              have_ = 0;
-            } else if (!DataDone()) {
-              return false;
-            }
-          }
+          if (!DataBytes(dest_, n)) return false;
           break;
         }
         case kDigest: {
@@ -600,8 +641,15 @@ class Queue {
   uint32_t data_crc_ = 0;
   uint8_t digest_[4];
 
-  std::vector<uint8_t> wbuf_;
-  size_t wpos_ = 0, wlen_ = 0;
+  static constexpr uint32_t kDirectRecv = 8192;
+  struct Seg {
+    const uint8_t* ptr;  // payload in a request's buffer, or nullptr: wbuf_ + off
+    size_t off, len;
+  };
+  std::vector<uint8_t> wbuf_;  // header arena
+  size_t wlen_ = 0;
+  std::vector<Seg> segs_;
+  size_t seg_head_ = 0, seg_off_ = 0;
 };
 
 // One thread: an epoll loop over its queues. Returns when stop_submit is set and every
