@@ -101,6 +101,10 @@ Data plane:
   --in-capsule-data-size N  largest write data a host may send inside the command capsule
                             on I/O queues, in bytes (default 131072; larger writes go by
                             R2T; [data-plane] in_capsule_data_size)
+  --poll-window-us N        after work, a reactor keeps polling (yielding the CPU between
+                            empty polls) this long before it sleeps: lower latency for a
+                            little CPU (default 100; 0 = always sleep; [data-plane]
+                            poll_window_us)
 
 Initial configuration (changeable at runtime through the management API; not stored
 in the group state):
@@ -241,7 +245,7 @@ struct Flags {
   std::optional<std::string> config, grpc, name, hostname, group, state_pool, ceph_conf, ceph_id, discovery;
   std::optional<int> reactors;
   std::optional<uint16_t> min_cntlid, max_cntlid;
-  std::optional<uint32_t> queue_depth, bdevs_per_cluster, in_capsule_data_size;
+  std::optional<uint32_t> queue_depth, bdevs_per_cluster, in_capsule_data_size, poll_window_us;
   std::optional<nvmeof::LogLevel> log_level;
   bool no_verify_nqns = false;
   std::vector<std::pair<std::string, std::string>> listens;
@@ -310,6 +314,10 @@ Flags ParseFlags(int argc, char** argv) {
       int q = atoi(next().c_str());
       if (q < 2 || q > 1024) Die("--queue-depth wants 2 to 1024");
       f.queue_depth = static_cast<uint32_t>(q);
+    } else if (a == "--poll-window-us") {
+      long v = atol(next().c_str());
+      if (v < 0 || v > 1000000) Die("--poll-window-us wants 0 to 1000000");
+      f.poll_window_us = static_cast<uint32_t>(v);
     } else if (a == "--in-capsule-data-size") {
       long v = atol(next().c_str());
       if (v < 0 || v > (1 << 20)) Die("--in-capsule-data-size wants 0 to 1048576 (bytes)");
@@ -355,6 +363,7 @@ int main(int argc, char** argv) {
   int reactors = static_cast<int>(std::thread::hardware_concurrency());
   TargetOptions opts;
   uint32_t bdevs_per_cluster = 32;
+  uint32_t poll_window_us = GatewayConfig{}.poll_window_us;
   std::string ceph_conf = "/etc/ceph/ceph.conf", ceph_id, state_pool;
   bool verify_nqns = true;
   std::vector<std::pair<std::string, std::string>> listens;
@@ -384,6 +393,7 @@ int main(int argc, char** argv) {
     opts.max_io_queues = cfg.max_io_queues;
     opts.in_capsule_data_size = cfg.in_capsule_data_size;
     bdevs_per_cluster = cfg.bdevs_per_cluster;
+    poll_window_us = cfg.poll_window_us;
     ceph_conf = cfg.ceph_config_file;
     ceph_id = cfg.ceph_id;
     state_pool = cfg.ceph_pool;
@@ -412,6 +422,7 @@ int main(int argc, char** argv) {
   }
   if (flags.discovery) discovery = *flags.discovery;
   if (flags.reactors) reactors = *flags.reactors;
+  if (flags.poll_window_us) poll_window_us = *flags.poll_window_us;
   if (flags.min_cntlid) {
     opts.min_cntlid = *flags.min_cntlid;
     opts.max_cntlid = *flags.max_cntlid;
@@ -440,6 +451,7 @@ int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
 
   ReactorGroup rgroup(reactors);
+  rgroup.set_poll_window(std::chrono::microseconds(poll_window_us));
   rgroup.Start();
   Target target(opts);
   std::mutex ports_mu;

@@ -73,6 +73,12 @@ class Reactor final : public CompletionSink {
 
   BufferPool& buffers() { return buffers_; }
 
+  // Adaptive polling: after a loop turn that did work, keep polling (epoll_wait with no
+  // timeout, yielding the CPU between empty polls) for up to this long before sleeping.
+  // A host's next command or a backend's completion that arrives within the window is
+  // picked up without a wake-up. 0 = always sleep. Set before Start().
+  void set_poll_window(std::chrono::microseconds w) { poll_window_ = w; }
+
   // Busy/idle accounting, in nanoseconds.
   uint64_t busy_ns() const { return busy_ns_.load(std::memory_order_relaxed); }
   uint64_t idle_ns() const { return idle_ns_.load(std::memory_order_relaxed); }
@@ -108,6 +114,7 @@ class Reactor final : public CompletionSink {
   };
   std::vector<Timer> timers_;  // reactor thread only
 
+  std::chrono::microseconds poll_window_{0};
   std::atomic<uint64_t> busy_ns_{0}, idle_ns_{0};
   BufferPool buffers_;
 };
@@ -123,6 +130,9 @@ class ReactorGroup {
   Reactor& at(int i) { return *reactors_[i]; }
   // Round-robin choice for a new connection.
   Reactor& Next();
+  void set_poll_window(std::chrono::microseconds w) {
+    for (auto& r : reactors_) r->set_poll_window(w);
+  }
 
  private:
   std::vector<std::unique_ptr<Reactor>> reactors_;
