@@ -26,6 +26,11 @@ using namespace nvme;
 namespace {
 constexpr uint32_t kRxBufSize = 64 * 1024;
 constexpr uint32_t kDirectRecvThreshold = 4096;
+// While the host sends large payloads (the last PDU carried at least kBulkData bytes), the
+// buffered read that picks up the next header is kept to kBulkHeadRead bytes, so at most
+// that much of the next payload is copied out of rx_; the rest is received in place.
+constexpr uint32_t kBulkData = 32 * 1024;
+constexpr uint32_t kBulkHeadRead = 4096;
 constexpr int kMaxIov = 64;
 constexpr int kMaxRecvRounds = 16;
 
@@ -278,6 +283,7 @@ void TcpQueue::DoRecv() {
       rx_pos_ = 0;
     }
     uint32_t space = rx_cap_ - rx_len_;
+    if (bulk_) space = std::min(space, kBulkHeadRead);
     ssize_t n = ::recv(fd_, rx_.get() + rx_len_, space, 0);
     if (n == 0) return CloseNow("host closed the connection");
     if (n < 0) {
@@ -310,6 +316,7 @@ void TcpQueue::DataReceived(const uint8_t* bytes, uint32_t n, const uint8_t* cop
 }
 
 void TcpQueue::ExpectData(uint8_t* dst, uint32_t len) {
+  bulk_ = len >= kBulkData;
   data_dst_ = dst;
   data_left_ = len;
   data_crc_ = kCrc32cInit;
@@ -385,6 +392,7 @@ bool TcpQueue::Parse() {
 
 bool TcpQueue::HandleHeader() {
   const auto* ch = reinterpret_cast<const tcp::CommonHeader*>(hdr_);
+  bulk_ = false;  // until a large payload is announced (ExpectData)
   if ((ch->flags & tcp::kFlagHdgst) && ch->pdu_type != tcp::kIcReq) {
     uint32_t want = Crc32c(hdr_, ch->hlen);
     uint32_t got;

@@ -147,6 +147,7 @@ class TcpQueue final : public QueuePair, public EventHandler, public IoCompletio
   TcpRequest* cur_ = nullptr;    // request receiving data
   uint32_t cur_datal_ = 0;
   bool cur_is_h2c_ = false;
+  bool bulk_ = false;  // the host is sending large payloads: short buffered reads
 
   // Send state.
   std::vector<SendItem> ring_;
