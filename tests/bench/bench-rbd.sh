@@ -3,10 +3,10 @@
 # image, the same cluster and the same machine, in one run.
 #
 #   tests/bench/bench-rbd.sh [BUILD_DIR] [--time SECONDS] [--repeat N] [--size SIZE]
-#                            [--ceph-dir DIR] [--keep]
+#                            [--host-cpu CPUS] [--ceph-dir DIR] [--keep]
 #
 # Cluster: a throw-away single-node cluster (tests/tools/ceph-local.sh: 1 mon, 1 memstore
-# OSD, no mgr) in a new /tmp/nvmeof-bench-rbd.* directory, destroyed at the end (--keep
+# OSD with page-set objects, no mgr) in a new /tmp/nvmeof-bench-rbd.* directory, destroyed at the end (--keep
 # leaves it); or --ceph-dir DIR, an existing ceph-local.sh cluster (not pinned, not stopped).
 # Image: one SIZE image (default 1G) in pool rbd, written sequentially once before the runs
 # (reads return data), removed at the end.
@@ -17,10 +17,13 @@
 #   direct:  fio --ioengine=rbd (librbd in fio) -> OSD; rbd_cache off, as the gateway
 #            forces it off for its own librbd
 # Pinning, on a 2-core machine: CPU 1 runs the cluster (ceph-mon + ceph-osd, every thread,
-# taskset -a); CPU 0 runs the client side: nvmf-perf + the gateway (reactor and librbd
-# threads), or fio + its librbd. So each way gets the same core for everything that is not
-# the cluster, and the gateway's whole cost (NVMe/TCP on both ends, its copy, its librbd)
-# shows up as a difference. With 1 core nothing is pinned.
+# taskset -a); CPU 0 runs the gateway (reactor and librbd threads) or fio (and its
+# librbd): each way gets the same core for itself and its librbd. nvmf-perf stands in for
+# the remote host: by default it runs on the cluster's CPU (--host-cpu 1), so the host's
+# side of NVMe/TCP (its TCP send path and the loopback delivery) is not charged to the
+# gateway's core but takes from the cluster's, which can only hold the gateway side back.
+# --host-cpu 0 puts it on the gateway's core instead (everything the gateway path adds,
+# host side included, then competes with the gateway). With 1 core nothing is pinned.
 #
 # Workloads (each measured both ways back to back; with --repeat N the pairs are repeated
 # N times, alternating which side goes first, and the median of each side is printed):
@@ -34,12 +37,13 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=$ROOT/build
-TIME=10 REPEAT=1 SIZE=1G CEPH_DIR= KEEP=0
+TIME=10 REPEAT=1 SIZE=1G CEPH_DIR= KEEP=0 HOST_CPU=
 while (($#)); do
   case $1 in
     --time) TIME=$2; shift 2 ;;
     --repeat) REPEAT=$2; shift 2 ;;
     --size) SIZE=$2; shift 2 ;;
+    --host-cpu) HOST_CPU=$2; shift 2 ;;
     --ceph-dir) CEPH_DIR=$(realpath "$2"); shift 2 ;;
     --keep) KEEP=1; shift ;;
     -h|--help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
@@ -57,7 +61,12 @@ grep -q 'rbd:POOL' <<<"$("$GW" --help 2>&1)" || { echo "$GW has no rbd namespace
 grep -qx '[[:space:]]*rbd' <<<"$(fio --enghelp 2>/dev/null)" || { echo "fio has no rbd engine (fio package with librbd)" >&2; exit 2; }
 command -v jq >/dev/null || { echo "jq missing" >&2; exit 2; }
 NCPU=$(nproc)
-if ((NCPU > 1)); then CLIENT_CPU=0 CLUSTER_CPU=1; PIN=(taskset -c 0); else PIN=(); fi
+if ((NCPU > 1)); then
+  CLIENT_CPU=0 CLUSTER_CPU=1; PIN=(taskset -c 0)
+  HOST_CPU=${HOST_CPU:-$CLUSTER_CPU}; HOST_PIN=(taskset -c "$HOST_CPU")
+else
+  PIN=() HOST_PIN=() HOST_CPU=any
+fi
 
 WORK=$(mktemp -d /tmp/nvmeof-bench-rbd.XXXXXX)
 OWN_CLUSTER=0
@@ -115,12 +124,12 @@ done
 
 echo "bench-rbd: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $NCPU cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "  Ceph $(ceph --version | awk '{ print $3 }'), 1 memstore OSD; image $POOL/$IMG, $SIZE, prefilled in ${PREFILL_S}s"
-echo "  pinning: cluster ($PINNED); client side on CPU ${CLIENT_CPU:-any}: nvmf-perf + gateway (1 reactor) | fio + librbd"
+echo "  pinning: cluster ($PINNED); CPU ${CLIENT_CPU:-any}: gateway (1 reactor) | fio + librbd; nvmf-perf (the host) on CPU $HOST_CPU"
 echo "  ${TIME}s per run, $REPEAT pair(s) per workload, median shown"
 
 # gw RW BS QD -> "iops mibps p50_us"
 gw() {
-  "${PIN[@]}" "$PERF" --addr 127.0.0.1 --port "$PORT" --nqn "$NQN" --rw "$1" --bs "$2" --qd "$3" \
+  "${HOST_PIN[@]}" "$PERF" --addr 127.0.0.1 --port "$PORT" --nqn "$NQN" --rw "$1" --bs "$2" --qd "$3" \
     --time "$TIME" --json | jq -r '"\(.total.iops) \(.total.mibps) \(.total.latency_us.p50)"'
 }
 # direct RW BS QD -> "iops mibps p50_us"

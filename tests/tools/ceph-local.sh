@@ -154,6 +154,9 @@ osd objectstore = $store
 # skips: without the next line a stopped memstore OSD comes back empty and
 # its PGs stay "unknown" forever.
 memstore device bytes = $osd_bytes
+# Page-set objects (fixed 64 KiB pages) rather than one bufferlist per object: the
+# bufferlist kind fragments under small overwrites and slows down run after run.
+memstore page set = true
 osd fast shutdown = $([[ $store == memstore ]] && echo false || echo true)
 # bluestore: one sparse file per OSD, created by mkfs as DIR/osd.N/block.
 bluestore block create = true
