@@ -5,7 +5,7 @@
 #
 # The gateway runs with one reactor pinned to CPU 0 over a memory namespace; nvmf-perf
 # runs pinned to CPU 1 (one thread, one connection, queue depth 32). Measured:
-#   4K random read IOPS, 4K random write IOPS, 128K sequential read MiB/s
+#   4K random read IOPS, 4K random write IOPS, 128K sequential read and write MiB/s
 # and, as the ceiling, the raw loopback TCP throughput of the same two cores (iperf3,
 # server on CPU 0, client on CPU 1). Each figure is printed with its ratio to the ceiling
 # (IOPS converted to bytes). Benchmarks are not tests: nothing here passes or fails.
@@ -62,9 +62,11 @@ taskset -c $C1 "$PERF" --addr 127.0.0.1 --port "$PORT" --nqn $NQN --qd 32 --bs 1
 read -r RR_IOPS RR_MIB RR_P50 < <(run randread 4k)
 read -r RW_IOPS RW_MIB RW_P50 < <(run randwrite 4k)
 read -r SR_IOPS SR_MIB SR_P50 < <(run read 128k)
+read -r SW_IOPS SW_MIB SW_P50 < <(run write 128k)
 
 ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
 printf '  %-30s %12s   %s\n' "loopback TCP (iperf3) ceiling" "$CEIL_MIB MiB/s" "1.00"
 printf '  %-30s %12.0f IOPS (%6.0f MiB/s, p50 %4.0f us)  ratio to ceiling %s\n' "4K random read, qd 32" "$RR_IOPS" "$RR_MIB" "$RR_P50" "$(ratio "$RR_MIB" "$CEIL_MIB")"
 printf '  %-30s %12.0f IOPS (%6.0f MiB/s, p50 %4.0f us)  ratio to ceiling %s\n' "4K random write, qd 32" "$RW_IOPS" "$RW_MIB" "$RW_P50" "$(ratio "$RW_MIB" "$CEIL_MIB")"
 printf '  %-30s %12.0f MiB/s (%6.0f IOPS, p50 %4.0f us)  ratio to ceiling %s\n' "128K sequential read, qd 32" "$SR_MIB" "$SR_IOPS" "$SR_P50" "$(ratio "$SR_MIB" "$CEIL_MIB")"
+printf '  %-30s %12.0f MiB/s (%6.0f IOPS, p50 %4.0f us)  ratio to ceiling %s\n' "128K sequential write, qd 32" "$SW_MIB" "$SW_IOPS" "$SW_P50" "$(ratio "$SW_MIB" "$CEIL_MIB")"
