@@ -169,6 +169,26 @@ int Report(Ctx& c, const Rep& rep, F&& on_success) {
   return rep.status();
 }
 
+// Calls an RPC that answers req_status and reports it, printing `success` on success.
+// Returns the exit code.
+template <typename Req>
+int StatusCall(Ctx& c, const char* method, const Req& req, const std::string& failure,
+               const std::string& success) {
+  const auto rep = Invoke<req_status>(c, method, req, failure);
+  return Report(c, rep, [&] { c.Out(success); });
+}
+
+// Runs one(host) for each host, in order; the first non-zero exit code is the result.
+template <typename F>
+int ForEachHost(const std::vector<std::string>& hosts, F&& one) {
+  int rc = 0;
+  for (const auto& h : hosts) {
+    const int r = one(h);
+    if (rc == 0) rc = r;
+  }
+  return rc;
+}
+
 std::string QosValue(std::uint64_t v) { return v == 0 ? "unlimited" : std::to_string(v); }
 
 std::uint64_t SizeArg(const std::string& text) {
@@ -483,8 +503,7 @@ int HostAdd(Ctx& c, const HostArgs& a) {
     throw UsageError{"Can't have more than one host NQN when DH-HMAC-CHAP keys are used"};
   if (!a.dhchap_ctrlr_key.empty() && a.dhchap_key.empty())
     throw UsageError{"DH-HMAC-CHAP controller keys can not be used without DH-HMAC-CHAP keys"};
-  int rc = 0;
-  for (const auto& h : a.hosts) {
+  return ForEachHost(a.hosts, [&](const std::string& h) {
     if (h == "*" && !a.psk.empty()) throw UsageError{"PSK key is only allowed for specific hosts"};
     if (h == "*" && !a.dhchap_key.empty())
       throw UsageError{"DH-HMAC-CHAP key is only allowed for specific hosts"};
@@ -494,34 +513,25 @@ int HostAdd(Ctx& c, const HostArgs& a) {
     if (!a.psk.empty()) req.set_psk(a.psk);
     if (!a.dhchap_key.empty()) req.set_dhchap_key(a.dhchap_key);
     if (!a.dhchap_ctrlr_key.empty()) req.set_dhchap_ctrlr_key(a.dhchap_ctrlr_key);
-    const std::string failure = h == "*" ? "Failure allowing open host access to " + a.nqn
-                                         : "Failure adding host " + h + " to " + a.nqn;
-    const auto rep = Invoke<req_status>(c, "add_host", req, failure);
-    const int one = Report(c, rep, [&] {
-      c.Out(h == "*" ? "Allowing open host access to " + a.nqn + ": Successful"
-                     : "Adding host " + h + " to " + a.nqn + ": Successful");
-    });
-    if (rc == 0) rc = one;
-  }
-  return rc;
+    return StatusCall(c, "add_host", req,
+                      h == "*" ? "Failure allowing open host access to " + a.nqn
+                               : "Failure adding host " + h + " to " + a.nqn,
+                      h == "*" ? "Allowing open host access to " + a.nqn + ": Successful"
+                               : "Adding host " + h + " to " + a.nqn + ": Successful");
+  });
 }
 
 int HostDel(Ctx& c, const HostArgs& a) {
-  int rc = 0;
-  for (const auto& h : a.hosts) {
+  return ForEachHost(a.hosts, [&](const std::string& h) {
     remove_host_req req;
     req.set_subsystem_nqn(a.nqn);
     req.set_host_nqn(h);
-    const std::string failure = h == "*" ? "Failure disabling open host access to " + a.nqn
-                                         : "Failure removing host " + h + " access to " + a.nqn;
-    const auto rep = Invoke<req_status>(c, "remove_host", req, failure);
-    const int one = Report(c, rep, [&] {
-      c.Out(h == "*" ? "Disabling open host access to " + a.nqn + ": Successful"
-                     : "Removing host " + h + " access from " + a.nqn + ": Successful");
-    });
-    if (rc == 0) rc = one;
-  }
-  return rc;
+    return StatusCall(c, "remove_host", req,
+                      h == "*" ? "Failure disabling open host access to " + a.nqn
+                               : "Failure removing host " + h + " access to " + a.nqn,
+                      h == "*" ? "Disabling open host access to " + a.nqn + ": Successful"
+                               : "Removing host " + h + " access from " + a.nqn + ": Successful");
+  });
 }
 
 int HostList(Ctx& c, const HostArgs& a) {
@@ -871,20 +881,15 @@ template <typename Req>
 int NsHostOp(Ctx& c, const NsArgs& a, const char* rpc, const char* failure, const std::string& verb,
              const std::string& preposition) {
   const std::uint32_t nsid = NsidArg(a.nsid);
-  int rc = 0;
-  for (const auto& h : a.hosts) {
+  return ForEachHost(a.hosts, [&](const std::string& h) {
     Req req;
     req.set_subsystem_nqn(a.nqn);
     req.set_nsid(nsid);
     req.set_host_nqn(h);
-    const auto rep = Invoke<req_status>(c, rpc, req, failure);
-    const int one = Report(c, rep, [&] {
-      c.Out(verb + " host " + h + " " + preposition + " namespace " + std::to_string(nsid) + " on " + a.nqn +
-            ": Successful");
-    });
-    if (rc == 0) rc = one;
-  }
-  return rc;
+    return StatusCall(c, rpc, req, failure,
+                      verb + " host " + h + " " + preposition + " namespace " +
+                          std::to_string(nsid) + " on " + a.nqn + ": Successful");
+  });
 }
 
 int NsAddHost(Ctx& c, const NsArgs& a) {

@@ -6,6 +6,7 @@
 #include <cctype>
 #include <cstdint>
 #include <cstring>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,32 @@ Bytes Raw(const T& v) {
   Bytes b(sizeof(T));
   memcpy(b.data(), &v, sizeof(T));
   return b;
+}
+
+// A value of T with every byte zero.
+template <typename T>
+T Zeroed() {
+  T v;
+  memset(&v, 0, sizeof(v));
+  return v;
+}
+
+// Byte-for-byte comparison that names the first differing offsets.
+inline ::testing::AssertionResult SameBytes(const Bytes& got, const Bytes& want) {
+  if (got.size() != want.size()) {
+    return ::testing::AssertionFailure() << "size " << got.size() << " != " << want.size();
+  }
+  std::ostringstream os;
+  int diffs = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    if (got[i] == want[i]) continue;
+    if (diffs++ < 16) {
+      os << "\n  offset " << i << ": got 0x" << std::hex << int(got[i]) << " want 0x"
+         << int(want[i]) << std::dec;
+    }
+  }
+  if (diffs == 0) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << diffs << " byte(s) differ:" << os.str();
 }
 
 }  // namespace nvmeof::golden

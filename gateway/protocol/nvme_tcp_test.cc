@@ -26,6 +26,8 @@ namespace {
 using golden::Bytes;
 using golden::Hex;
 using golden::Raw;
+using golden::SameBytes;
+using golden::Zeroed;
 
 Bytes Zeros(size_t n) { return Bytes(n, 0); }
 
@@ -36,13 +38,6 @@ Bytes Cat(std::initializer_list<Bytes> parts) {
 }
 
 
-template <typename T>
-T Zeroed() {
-  T v;
-  memset(&v, 0, sizeof(v));
-  return v;
-}
-
 // Parses the first sizeof(T) bytes (the receive direction).
 template <typename T>
 T Parse(const Bytes& b) {
@@ -50,23 +45,6 @@ T Parse(const Bytes& b) {
   T v = Zeroed<T>();
   memcpy(&v, b.data(), b.size() < sizeof(T) ? b.size() : sizeof(T));
   return v;
-}
-
-::testing::AssertionResult SameBytes(const Bytes& got, const Bytes& want) {
-  if (got.size() != want.size()) {
-    return ::testing::AssertionFailure() << "size " << got.size() << " != " << want.size();
-  }
-  std::ostringstream os;
-  int diffs = 0;
-  for (size_t i = 0; i < got.size(); ++i) {
-    if (got[i] == want[i]) continue;
-    if (diffs++ < 16) {
-      os << "\n  offset " << i << ": got 0x" << std::hex << int(got[i]) << " want 0x"
-         << int(want[i]) << std::dec;
-    }
-  }
-  if (diffs == 0) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << diffs << " byte(s) differ:" << os.str();
 }
 
 ::testing::AssertionResult IsOk(const HeaderCheck& c) {

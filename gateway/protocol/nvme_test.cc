@@ -23,14 +23,9 @@ namespace {
 using golden::Bytes;
 using golden::Hex;
 using golden::Raw;
+using golden::SameBytes;
+using golden::Zeroed;
 
-
-template <typename T>
-T Zeroed() {
-  T v;
-  memset(&v, 0, sizeof(v));
-  return v;
-}
 
 template <typename T>
 T Parse(const Bytes& b) {
@@ -48,23 +43,6 @@ void Put(Bytes& b, size_t off, std::initializer_list<uint8_t> v) {
 }
 void PutStr(Bytes& b, size_t off, const std::string& s) {
   for (char c : s) b.at(off++) = static_cast<uint8_t>(c);
-}
-
-::testing::AssertionResult SameBytes(const Bytes& got, const Bytes& want) {
-  if (got.size() != want.size()) {
-    return ::testing::AssertionFailure() << "size " << got.size() << " != " << want.size();
-  }
-  std::ostringstream os;
-  int diffs = 0;
-  for (size_t i = 0; i < got.size(); ++i) {
-    if (got[i] == want[i]) continue;
-    if (diffs++ < 16) {
-      os << "\n  offset " << i << ": got 0x" << std::hex << int(got[i]) << " want 0x"
-         << int(want[i]) << std::dec;
-    }
-  }
-  if (diffs == 0) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << diffs << " byte(s) differ:" << os.str();
 }
 
 // ---------------------------------------------------------------- enumerations
