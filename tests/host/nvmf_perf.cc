@@ -8,6 +8,7 @@
 // See docs/nvmf-perf.md.
 #include <fcntl.h>
 #include <sys/epoll.h>
+#include <sys/uio.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -60,6 +61,7 @@ struct Config {
   bool ddgst = false;
   bool json = false;
   bool verify = false;
+  bool splice = true;  // payloads >= 32 KiB by vmsplice + splice (no copy on the host side)
   uint32_t kato_ms = 30000;
   uint64_t seed = 0x6e766d66ull;
 };
@@ -71,7 +73,7 @@ struct Config {
           "                 [--queues N] [--threads T] [--qd 32] [--bs 4k]\n"
           "                 [--rw randread|randwrite|read|write|randrw|rw] [--mix 70]\n"
           "                 [--time 10] [--size BYTES] [--hdgst] [--ddgst] [--verify]\n"
-          "                 [--json] [--hostnqn NQN] [--kato MS] [--seed N]\n");
+          "                 [--json] [--hostnqn NQN] [--kato MS] [--seed N] [--no-splice]\n");
   exit(2);
 }
 
@@ -149,6 +151,7 @@ Config ParseArgs(int argc, char** argv) {
     else if (a == "--ddgst") flag(&c.ddgst);
     else if (a == "--json") flag(&c.json);
     else if (a == "--verify") flag(&c.verify);
+    else if (a == "--no-splice") c.splice = false;
     else Usage(("unknown option: " + a).c_str());
   }
   if (c.nqn.empty()) Usage("--nqn is required");
@@ -234,15 +237,25 @@ class Queue {
     segs_.reserve(static_cast<size_t>(cfg_.qd) * 8 + 64);
     int fl = fcntl(fd_, F_GETFL);
     fcntl(fd_, F_SETFL, fl | O_NONBLOCK);
+    // Large payloads go to the socket by vmsplice + splice: page references, no copy, as
+    // the kernel host sends page-cache pages. A request's buffer is not touched again
+    // until its command completes, i.e. after the target has read the data.
+    if (sh->cfg->splice && cfg_.bs >= kSpliceMin && pipe2(pipe_, O_NONBLOCK | O_CLOEXEC) == 0) {
+      fcntl(pipe_[1], F_SETPIPE_SZ, 1 << 20);
+    } else {
+      pipe_[0] = pipe_[1] = -1;
+    }
   }
   ~Queue() {
     free(data_);
     if (fd_ >= 0) close(fd_);
+    if (pipe_[0] >= 0) close(pipe_[0]);
+    if (pipe_[1] >= 0) close(pipe_[1]);
   }
 
   int fd() const { return fd_; }
   uint32_t outstanding() const { return outstanding_; }
-  bool want_out() const { return seg_head_ < segs_.size(); }
+  bool want_out() const { return seg_head_ < segs_.size() || piped_ > 0; }
   bool epollout = false;
 
   void Start() {
@@ -285,11 +298,41 @@ class Queue {
 
   // Sends queued bytes. false on a fatal error.
   bool Flush() {
-    while (seg_head_ < segs_.size()) {
+    while (seg_head_ < segs_.size() || piped_ > 0) {
+      if (piped_ > 0) {  // what is in the pipe goes first
+        ssize_t w = splice(pipe_[0], nullptr, fd_, nullptr, piped_, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+        if (w > 0) {
+          piped_ -= static_cast<size_t>(w);
+          continue;
+        }
+        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;  // socket full
+        if (w < 0 && errno == EINTR) continue;
+        return Fatal(std::string("splice: ") + (w == 0 ? "no progress" : strerror(errno)));
+      }
+      if (Spliceable(segs_[seg_head_])) {
+        const Seg& g = segs_[seg_head_];
+        struct iovec v = {const_cast<uint8_t*>(g.ptr + seg_off_), g.len - seg_off_};
+        ssize_t w = vmsplice(pipe_[1], &v, 1, SPLICE_F_NONBLOCK);
+        if (w > 0) {
+          piped_ += static_cast<size_t>(w);
+          seg_off_ += static_cast<size_t>(w);
+          if (seg_off_ == g.len) {
+            seg_head_++;
+            seg_off_ = 0;
+          }
+          continue;
+        }
+        if (w < 0 && errno == EINTR) continue;
+        // Not available here: send everything by sendmsg from now on.
+        close(pipe_[0]);
+        close(pipe_[1]);
+        pipe_[0] = pipe_[1] = -1;
+      }
       struct iovec iov[64];
       int n = 0;
       for (size_t i = seg_head_; i < segs_.size() && n < 64; i++, n++) {
         const Seg& g = segs_[i];
+        if (i > seg_head_ && Spliceable(g)) break;
         const uint8_t* base = g.ptr ? g.ptr : wbuf_.data() + g.off;
         size_t skip = i == seg_head_ ? seg_off_ : 0;
         iov[n] = {const_cast<uint8_t*>(base + skip), g.len - skip};
@@ -642,10 +685,18 @@ class Queue {
   uint8_t digest_[4];
 
   static constexpr uint32_t kDirectRecv = 8192;
+  static constexpr size_t kSpliceMin = 32 * 1024;
+  int pipe_[2] = {-1, -1};
+  size_t piped_ = 0;  // bytes in the pipe, not yet spliced to the socket
   struct Seg {
     const uint8_t* ptr;  // payload in a request's buffer, or nullptr: wbuf_ + off
     size_t off, len;
   };
+  // A payload segment (the head one counted from what is still unsent) worth splicing.
+  bool Spliceable(const Seg& g) const {
+    size_t left = g.len - (&g == &segs_[seg_head_] ? seg_off_ : 0);
+    return pipe_[1] >= 0 && g.ptr && left >= kSpliceMin;
+  }
   std::vector<uint8_t> wbuf_;  // header arena
   size_t wlen_ = 0;
   std::vector<Seg> segs_;
