@@ -30,6 +30,7 @@
 
 #include "gateway/common/log.h"
 #include "gateway/common/status.h"
+#include "gateway/engine/reactor.h"  // kDefaultPollWindowUs
 
 namespace nvmeof {
 
@@ -75,7 +76,7 @@ struct GatewayConfig {
   uint32_t max_io_queues = 16;
   uint32_t in_capsule_data_size = 131072;
   uint32_t bdevs_per_cluster = 32;
-  uint32_t poll_window_us = 100;
+  uint32_t poll_window_us = kDefaultPollWindowUs;
   std::vector<std::string> listen;  // extra ADDR:PORT I/O listeners for --subsystem subsystems
 
   // Which keys the file set ("section.key"), e.g. to know whether [ceph] pool was given.

@@ -363,7 +363,7 @@ int main(int argc, char** argv) {
   int reactors = static_cast<int>(std::thread::hardware_concurrency());
   TargetOptions opts;
   uint32_t bdevs_per_cluster = 32;
-  uint32_t poll_window_us = GatewayConfig{}.poll_window_us;
+  uint32_t poll_window_us = kDefaultPollWindowUs;
   std::string ceph_conf = "/etc/ceph/ceph.conf", ceph_id, state_pool;
   bool verify_nqns = true;
   std::vector<std::pair<std::string, std::string>> listens;

@@ -24,6 +24,9 @@
 
 namespace nvmeof {
 
+// Default adaptive-polling window of a reactor (see Reactor::set_poll_window).
+inline constexpr uint32_t kDefaultPollWindowUs = 100;
+
 class EventHandler {
  public:
   virtual ~EventHandler() = default;
