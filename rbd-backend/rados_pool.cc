@@ -133,32 +133,29 @@ Result<rados_t> RadosClusterPool::Connect(std::string* mon_host_out) {
   return c;
 }
 
-Result<RadosClusterPool::Connection*> RadosClusterPool::Acquire() {
-  {
-    std::lock_guard<std::mutex> lk(mu_);
-    for (Connection& c : conns_) {
-      if (!c.fenced && c.cluster != nullptr && c.users < cfg_.bdevs_per_cluster) {
-        ++c.users;
-        return &c;
-      }
+RadosClusterPool::Connection* RadosClusterPool::TakeFreeLocked() {
+  for (Connection& c : conns_) {
+    if (!c.fenced && c.cluster != nullptr && c.users < cfg_.bdevs_per_cluster) {
+      ++c.users;
+      return &c;
     }
   }
+  return nullptr;
+}
+
+Result<RadosClusterPool::Connection*> RadosClusterPool::Acquire() {
   uint64_t attempts_seen;
   {
     std::lock_guard<std::mutex> lk(mu_);
+    if (Connection* c = TakeFreeLocked()) return c;
     attempts_seen = connect_attempts_;
   }
   std::lock_guard<std::mutex> connect_lk(connect_mu_);
   {
-    // Another thread may have connected while we waited.
+    // Another thread may have connected while we waited...
     std::lock_guard<std::mutex> lk(mu_);
-    for (Connection& c : conns_) {
-      if (!c.fenced && c.cluster != nullptr && c.users < cfg_.bdevs_per_cluster) {
-        ++c.users;
-        return &c;
-      }
-    }
-    // Or failed: callers that queued behind a failed attempt share its answer rather
+    if (Connection* c = TakeFreeLocked()) return c;
+    // ...or failed: callers that queued behind a failed attempt share its answer rather
     // than each waiting out its own connect timeout (many namespaces, one dead cluster).
     if (connect_attempts_ != attempts_seen && !last_connect_error_.ok()) return last_connect_error_;
   }

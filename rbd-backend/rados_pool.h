@@ -121,6 +121,7 @@ class RadosClusterPool {
   Result<rados_t> Connect(std::string* mon_host_out);
   void MaintenanceLoop();
   static void Shutdown(Connection* c);
+  Connection* TakeFreeLocked();  // a connection with room, its user count taken (mu_ held)
 
   const RadosClusterConfig cfg_;
   mutable std::mutex mu_;
