@@ -212,6 +212,11 @@ struct Req {
 };
 
 class Queue {
+  struct Seg {
+    const uint8_t* ptr;  // payload in a request's buffer, or nullptr: wbuf_ + off
+    size_t off, len;
+  };
+
  public:
   Queue(Shared* sh, Stats* st, int fd, uint16_t qid, const Connection& setup, uint32_t icd_limit,
         uint32_t index, uint32_t nqueues)
@@ -379,17 +384,37 @@ class Queue {
   }
 
   // n bytes of the header arena, queued for sending as one segment. Segments refer to the
-  // arena by offset, so growing it (not expected after warm-up) is safe; it is reset only
-  // when everything queued has been sent.
+  // arena by offset; both are emptied when everything is sent, and compacted when full
+  // while the socket never drains, so neither grows in steady state.
   uint8_t* Reserve(size_t n) {
-    if (wlen_ + n > wbuf_.size()) wbuf_.resize((wlen_ + n) * 2);
+    if (wlen_ + n > wbuf_.size()) {
+      Compact();
+      if (wlen_ + n > wbuf_.size()) wbuf_.resize((wlen_ + n) * 2);  // not expected after warm-up
+    }
     uint8_t* p = wbuf_.data() + wlen_;
-    segs_.push_back(Seg{nullptr, wlen_, n});
+    PushSeg(Seg{nullptr, wlen_, n});
     wlen_ += n;
     return p;
   }
   // Queues len bytes at p (a request's buffer, unchanged until the command completes).
-  void QueueData(const uint8_t* p, size_t len) { segs_.push_back(Seg{p, 0, len}); }
+  void QueueData(const uint8_t* p, size_t len) { PushSeg(Seg{p, 0, len}); }
+  void PushSeg(const Seg& g) {
+    if (segs_.size() == segs_.capacity()) Compact();
+    segs_.push_back(g);
+  }
+  // Drops the segments already sent and moves the unsent arena bytes to its start.
+  void Compact() {
+    if (seg_head_ == 0) return;
+    segs_.erase(segs_.begin(), segs_.begin() + static_cast<long>(seg_head_));
+    seg_head_ = 0;
+    size_t first = wlen_;
+    for (const Seg& g : segs_)
+      if (!g.ptr) first = std::min(first, g.off);
+    memmove(wbuf_.data(), wbuf_.data() + first, wlen_ - first);
+    wlen_ -= first;
+    for (Seg& g : segs_)
+      if (!g.ptr) g.off -= first;
+  }
 
   uint32_t Align(uint32_t off) const { return (off + align_ - 1) / align_ * align_; }
 
@@ -688,10 +713,6 @@ class Queue {
   static constexpr size_t kSpliceMin = 32 * 1024;
   int pipe_[2] = {-1, -1};
   size_t piped_ = 0;  // bytes in the pipe, not yet spliced to the socket
-  struct Seg {
-    const uint8_t* ptr;  // payload in a request's buffer, or nullptr: wbuf_ + off
-    size_t off, len;
-  };
   // A payload segment (the head one counted from what is still unsent) worth splicing.
   bool Spliceable(const Seg& g) const {
     size_t left = g.len - (&g == &segs_[seg_head_] ? seg_off_ : 0);
