@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
@@ -126,6 +127,16 @@ Other:
 [[noreturn]] void Die(const std::string& msg) {
   fprintf(stderr, "nvmeof-gateway: %s\n(see --help)\n", msg.c_str());
   exit(2);
+}
+
+// A whole decimal number within [lo, hi] for a flag, or exit with its usage.
+long IntArg(const std::string& flag, const std::string& v, long lo, long hi) {
+  char* end = nullptr;
+  errno = 0;
+  long n = strtol(v.c_str(), &end, 10);
+  if (v.empty() || errno || *end || n < lo || n > hi)
+    Die(flag + " wants " + std::to_string(lo) + " to " + std::to_string(hi) + ", not '" + v + "'");
+  return n;
 }
 
 bool ParseSize(const std::string& s, uint64_t* out) {
@@ -290,9 +301,7 @@ Flags ParseFlags(int argc, char** argv) {
     } else if (a == "--no-verify-nqns") {
       f.no_verify_nqns = true;
     } else if (a == "--bdevs-per-cluster") {
-      int n = atoi(next().c_str());
-      if (n < 1 || n > 65536) Die("--bdevs-per-cluster wants 1 to 65536");
-      f.bdevs_per_cluster = static_cast<uint32_t>(n);
+      f.bdevs_per_cluster = static_cast<uint32_t>(IntArg(a, next(), 1, 65536));
     } else if (a == "--listen") {
       std::string h, p;
       if (!SplitHostPort(next(), &h, &p)) Die("--listen wants ADDR:PORT");
@@ -300,9 +309,7 @@ Flags ParseFlags(int argc, char** argv) {
     } else if (a == "--discovery") {
       f.discovery = next();
     } else if (a == "--reactors") {
-      int r = atoi(next().c_str());
-      if (r < 1 || r > 256) Die("--reactors wants 1 to 256");
-      f.reactors = r;
+      f.reactors = static_cast<int>(IntArg(a, next(), 1, 256));
     } else if (a == "--cntlid-range") {
       auto r = Split(next(), '-');
       if (r.size() != 2) Die("--cntlid-range wants MIN-MAX");
@@ -311,17 +318,11 @@ Flags ParseFlags(int argc, char** argv) {
       f.min_cntlid = static_cast<uint16_t>(lo);
       f.max_cntlid = static_cast<uint16_t>(hi);
     } else if (a == "--queue-depth") {
-      int q = atoi(next().c_str());
-      if (q < 2 || q > 1024) Die("--queue-depth wants 2 to 1024");
-      f.queue_depth = static_cast<uint32_t>(q);
+      f.queue_depth = static_cast<uint32_t>(IntArg(a, next(), 2, 1024));
     } else if (a == "--poll-window-us") {
-      long v = atol(next().c_str());
-      if (v < 0 || v > 1000000) Die("--poll-window-us wants 0 to 1000000");
-      f.poll_window_us = static_cast<uint32_t>(v);
+      f.poll_window_us = static_cast<uint32_t>(IntArg(a, next(), 0, 1000000));
     } else if (a == "--in-capsule-data-size") {
-      long v = atol(next().c_str());
-      if (v < 0 || v > (1 << 20)) Die("--in-capsule-data-size wants 0 to 1048576 (bytes)");
-      f.in_capsule_data_size = static_cast<uint32_t>(v);
+      f.in_capsule_data_size = static_cast<uint32_t>(IntArg(a, next(), 0, 1 << 20));
     } else if (a == "--subsystem") {
       f.subsystems.push_back(SubsysArg{next(), "", {}, {}});
     } else if (a == "--namespace" || a == "--host" || a == "--serial") {
