@@ -11,6 +11,7 @@
 # (IOPS converted to bytes). Benchmarks are not tests: nothing here passes or fails.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+source "$ROOT/tests/bench/common.sh"
 BUILD=$ROOT/build
 TIME=10
 while (($#)); do
@@ -27,7 +28,6 @@ command -v iperf3 >/dev/null || { echo "iperf3 missing (gateway/scripts/install-
 NCPU=$(nproc)
 C0=0; C1=$((NCPU > 1 ? 1 : 0))
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 PORT=$(free_port); DPORT=$(free_port); IPORT=$(free_port)
 NQN=nqn.2016-06.io.nvmeof-gateway:bench
 LOG=$(mktemp /tmp/bench-gw.XXXXXX.log)

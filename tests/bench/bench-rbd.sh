@@ -36,6 +36,7 @@
 # Benchmarks are not tests: nothing here passes or fails.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+source "$ROOT/tests/bench/common.sh"
 BUILD=$ROOT/build
 TIME=10 REPEAT=1 SIZE=1G CEPH_DIR= KEEP=0 HOST_CPU=
 while (($#)); do
@@ -53,7 +54,6 @@ done
 GW=$BUILD/gateway/nvmeof-gateway
 PERF=$BUILD/tests/host/nvmf-perf
 CEPH_LOCAL=$ROOT/tests/tools/ceph-local.sh
-PY=/usr/bin/python3
 [[ -x $GW && -x $PERF ]] || { echo "build first: $GW and $PERF are needed" >&2; exit 2; }
 # (whole outputs captured first: grep -q on a pipe may end the writer by SIGPIPE, which
 # pipefail reports as a failure)
@@ -84,8 +84,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-num() { "$PY" -c "import sys; print(format(eval(sys.argv[1]), sys.argv[2]))" "$1" "$2"; }
 
 # ------------------------------------------------------------------ cluster and image
 if ((OWN_CLUSTER)); then

@@ -34,6 +34,7 @@
 # a 2-core machine (the per-add cost grows with the state; see docs/benchmarks.md, Scale).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+source "$ROOT/tests/bench/common.sh"
 BUILD=$ROOT/build
 NS=10000 SS=10 RBDN=1000 CONC=8 SAMPLE=200 MEMSIZE=$((64 << 20)) CEPH_DIR= SKIP_RADOS=0 KEEP=0
 while (($#)); do
@@ -54,7 +55,6 @@ GW=$BUILD/gateway/nvmeof-gateway
 GWCLI=$BUILD/cli/gwcli
 PERF=$BUILD/tests/host/nvmf-perf
 CEPH_LOCAL=$ROOT/tests/tools/ceph-local.sh
-PY=/usr/bin/python3
 for b in "$GW" "$GWCLI" "$PERF"; do [[ -x $b ]] || { echo "build first: $b is needed" >&2; exit 2; }; done
 PROTO_LIB=$BUILD/api/libnvmeof_api_proto.a
 GEN=$BUILD/api/gen
@@ -89,8 +89,6 @@ EOF
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-num() { "$PY" -c "import sys; print(format(eval(sys.argv[1]), sys.argv[2]))" "$1" "$2"; }
 now() { date +%s.%N; }
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 mib() { num "$1/1024" .1f; }
