@@ -219,8 +219,14 @@ void Reactor::Loop() {
     busy_ns_.fetch_add(std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - t1).count(),
                        std::memory_order_relaxed);
   }
-  // Run what was posted before the stop (e.g. connection shutdown).
+  // Run what was posted before the stop (e.g. connection shutdown), and what that defers
+  // (the deletion of closed connections).
   RunPosted();
+  while (!deferred_.empty()) {
+    deferred_run_.swap(deferred_);
+    for (auto& fn : deferred_run_) fn();
+    deferred_run_.clear();
+  }
 }
 
 ReactorGroup::ReactorGroup(int n) {
