@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -288,6 +289,33 @@ int GwSetLogLevel(Ctx& c, const std::string& level_in) {
                                       "Failure setting gateway log level");
   return Report(c, rep,
                 [&] { c.Out("Set gateway log level to \"" + level + "\": Successful"); });
+}
+
+// (ext) set_ana_state, the RPC the Ceph monitor client drives: one ANA group of one
+// subsystem on this gateway. The reply's status is 1 on success (the reference's quirk).
+int GwSetAnaState(Ctx& c, const std::string& nqn, std::uint32_t group, const std::string& state_in) {
+  std::string state = state_in;
+  for (auto& ch : state) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  ana_state value;
+  if (!ana_state_Parse(state, &value) || value == UNSET) throw UsageError{"invalid ANA state " + state_in};
+  if (group == 0) throw UsageError{"the ANA group must be 1 or more"};
+  ana_info req;
+  nqn_ana_states* s = req.add_states();
+  s->set_nqn(nqn);
+  ana_group_state* g = s->add_states();
+  g->set_grp_id(group);
+  g->set_state(value);
+  auto rep = Invoke<req_status>(c, "set_ana_state", req, "Failure setting ANA state");
+  const bool ok = rep.status() == 1 || rep.status() == 0;
+  if (!c.text()) {
+    c.Dump(rep);
+  } else if (ok) {
+    c.Out("Setting ANA state of group " + std::to_string(group) + " in " + nqn + " to " + Lower(state_in) +
+          ": Successful");
+  } else {
+    c.Err(rep.error_message());
+  }
+  return ok ? 0 : rep.status();
 }
 
 int SpdkLogGet(Ctx& c) {
@@ -1013,6 +1041,17 @@ int Run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
       ->add_option("-l,--level", gw_level, "Gateway log level")
       ->required()
       ->check(CLI::IsMember({"debug", "info", "warning", "error", "critical"}, CLI::ignore_case));
+  std::string ana_nqn, ana_state_name;
+  std::uint32_t ana_group = 0;
+  CLI::App* gw_ana = action(gw, "set_ana_state",
+                            "(ext) Set the ANA state of one load balancing group of a subsystem on this "
+                            "gateway (what the Ceph monitor client does)",
+                            [&](Ctx& c) { return GwSetAnaState(c, ana_nqn, ana_group, ana_state_name); });
+  gw_ana->add_option("-n,--subsystem", ana_nqn, "Subsystem NQN")->required();
+  gw_ana->add_option("-g,--group", ana_group, "Load balancing (ANA) group ID")->required();
+  gw_ana->add_option("-s,--state", ana_state_name, "ANA state")
+      ->required()
+      ->check(CLI::IsMember({"optimized", "non_optimized", "inaccessible"}, CLI::ignore_case));
 
   // spdk_log_level
   std::string spdk_level, spdk_print;

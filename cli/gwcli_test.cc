@@ -261,6 +261,30 @@ TEST_F(GwcliTest, GwInfoAndLogLevel) {
   EXPECT_EQ(Run({"gw", "set_log_level", "-l", "notset"}), 2);
 }
 
+TEST_F(GwcliTest, GwSetAnaStateStatusOneIsSuccess) {
+  req_status one;
+  one.set_status(1);  // the reference's success answer for set_ana_state
+  Reply("set_ana_state", one);
+  EXPECT_EQ(RunStdio({"gw", "set_ana_state", "-n", kNqn, "-g", "2", "-s", "Inaccessible"}), 0);
+  const auto& r = Req<ana_info>();
+  ASSERT_EQ(r.states_size(), 1);
+  EXPECT_EQ(r.states(0).nqn(), kNqn);
+  ASSERT_EQ(r.states(0).states_size(), 1);
+  EXPECT_EQ(r.states(0).states(0).grp_id(), 2u);
+  EXPECT_EQ(r.states(0).states(0).state(), INACCESSIBLE);
+  EXPECT_EQ(out, "Setting ANA state of group 2 in " + kNqn + " to inaccessible: Successful\n");
+
+  req_status bad;
+  bad.set_status(EINVAL);
+  bad.set_error_message("no");
+  fake.replies.clear();
+  Reply("set_ana_state", bad);
+  EXPECT_EQ(RunStdio({"gw", "set_ana_state", "-n", kNqn, "-g", "1", "-s", "optimized"}), EINVAL);
+  EXPECT_EQ(err, "no\n");
+  EXPECT_EQ(Run({"gw", "set_ana_state", "-n", kNqn, "-g", "0", "-s", "optimized"}), 2);
+  EXPECT_EQ(Run({"gw", "set_ana_state", "-n", kNqn, "-g", "1", "-s", "unset"}), 2);
+}
+
 // ---- subsystem ----
 
 TEST_F(GwcliTest, SubsystemAddBuildsTheReferenceRequest) {

@@ -1,12 +1,13 @@
 // Management-plane tests with the group state in RADOS (ctest label ceph): a throw-away
 // single-node cluster from tests/tools/ceph-local.sh (started by the ctest fixture; its
 // directory in $NVMEOF_MGMT_CEPH_DIR), real gateways, real gwcli.
-//   * restart: everything configured through the API comes back (same NSIDs, UUIDs, hosts,
-//     QoS, listeners re-opened);
-//   * two gateways in one group: changes made through either show on both; a listener for
-//     the other gateway is opened by it; cross-gateway EEXIST;
-//   * 200 concurrent namespace adds and then deletes through both gateways: unique NSIDs,
-//     both converge to the same namespaces (same UUIDs), then to none;
+//   * restart after SIGKILL: everything configured through the API comes back (same NSIDs,
+//     UUIDs, hosts, QoS, RBD and memory namespaces, listeners re-opened);
+//   * two gateways in one group: a change made through either is applied by the other
+//     within one second; a listener for the other gateway is opened by it; cross-gateway
+//     EEXIST;
+//   * 200 concurrent namespace adds, then deletes racing adds, then deletes, through both
+//     gateways: after each phase both gateways and the RADOS object hold the same namespaces;
 //   * RBD namespaces (when the rbd backend is built in): existing image, created image,
 //     missing pool / image.
 #include <gtest/gtest.h>
@@ -89,11 +90,55 @@ class MgmtCeph : public ::testing::Test {
     }
     return fn();
   }
+  // A change made through one gateway must be applied by the other within one second:
+  // polls `fn` back to back (each poll is a gwcli call, ~20 ms) from the moment the
+  // change's RPC returned, prints the time and fails the test if it took longer.
+  template <typename F>
+  static void AppliedWithin1s(const std::string& what, F fn) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto end = t0 + std::chrono::seconds(10);
+    bool ok = false;
+    while (!(ok = fn()) && std::chrono::steady_clock::now() < end) {
+    }
+    const auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+    printf("  applied by the other gateway: %-40s %5lld ms\n", what.c_str(), static_cast<long long>(ms));
+    EXPECT_TRUE(ok) << what << ": not applied by the other gateway within 10 s";
+    EXPECT_LE(ms, 1000) << what << ": applied by the other gateway after " << ms << " ms";
+  }
   static std::map<int, std::string> NsUuids(Gateway& g, const std::string& nqn) {
     std::map<int, std::string> m;
     json l = J(g, {"namespace", "list", "-n", nqn});
     if (!l.contains("namespaces")) return m;
     for (auto& n : l["namespaces"]) m[n["nsid"].get<int>()] = n["uuid"].get<std::string>();
+    return m;
+  }
+
+  // NSID -> UUID of the namespaces of `nqn` in the group's RADOS object, read directly
+  // (python3-rados, a dependency of ceph-common), not through a gateway.
+  std::map<int, std::string> StateNamespaces(const std::string& nqn) {
+    static const char kRead[] = R"(
+import json, rados, sys
+c = rados.Rados(conffile=sys.argv[1]); c.connect()
+io = c.open_ioctx(sys.argv[2])
+with rados.ReadOpCtx() as op:
+    it, _ = io.get_omap_vals(op, "", "namespace_", 1000000)
+    io.operate_read_op(op, sys.argv[3])
+    print(json.dumps({k: json.loads(v) for k, v in it}))
+)";
+    std::map<int, std::string> m;
+    CliResult r = mgmt_test::Run({"/usr/bin/python3", "-c", kRead, CephDir() + "/ceph.conf", "rbd", "nvmeof." + group_ + ".state"});
+    if (r.rc != 0) {
+      ADD_FAILURE() << "reading the state object: " << r.all();
+      return m;
+    }
+    try {
+      const json doc = json::parse(r.out);
+      for (const json& v : doc)
+        if (v.value("subsystem_nqn", "") == nqn) m[v.value("nsid", 0)] = v.value("uuid", "");
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << e.what() << "\n" << r.all();
+    }
     return m;
   }
 
@@ -119,14 +164,24 @@ TEST_F(MgmtCeph, RestartReplaysTheState) {
   EXPECT_CLI(Gwcli(p, {"namespace", "add", "-n", kNqn, "--nsid", "7", "--memory-size", "8M", "--no-auto-visible"}), 0,
              "Adding namespace 7");
   EXPECT_CLI(Gwcli(p, {"namespace", "add_host", "-n", kNqn, "--nsid", "7", "-t", kHost1}), 0, "Successful");
-  EXPECT_CLI(Gwcli(p, {"namespace", "set_qos", "-n", kNqn, "--nsid", "1", "--rw-ios-per-second", "3000"}), 0,
-             "Successful");
+  EXPECT_CLI(Gwcli(p, {"namespace", "set_qos", "-n", kNqn, "--nsid", "1", "--rw-ios-per-second", "3000",
+                       "--rw-megabytes-per-second", "40", "--r-megabytes-per-second", "30",
+                       "--w-megabytes-per-second", "20"}),
+             0, "Successful");
+  // An RBD namespace too, when the rbd backend is built in.
+  CliResult rbd = Gwcli(p, {"namespace", "add", "-n", kNqn, "--nsid", "9", "-p", "rbd", "-i", "rs-" + group_,
+                            "--rbd-create-image", "--size", "16M", "-s", "4096"});
+  const bool with_rbd = rbd.all().find("RBD namespaces are not available") == std::string::npos;
+  if (with_rbd) {
+    EXPECT_EQ(rbd.rc, 0) << rbd.all();
+  }
   EXPECT_CLI(Gwcli(p, {"namespace", "change_load_balancing_group", "-n", kNqn, "--nsid", "7", "-l", "3"}), 0,
              "Successful");
   EXPECT_CLI(Gwcli(p, {"host", "add", "-n", kNqn, "-t", kHost1}), 0, "Successful");
   EXPECT_CLI(Gwcli(p, {"listener", "add", "-n", kNqn, "-t", "gwA", "-a", "127.0.0.1", "-s", port}), 0, "Successful");
   const json before = J(a_, {"namespace", "list", "-n", kNqn});
-  a_.Stop();
+  // Killed, not stopped: nothing is written on the way out.
+  a_.Kill();
 
   Start(a_, "gwA");
   EXPECT_TRUE(a_.WaitForLog("listening on 127.0.0.1:" + port, 5000)) << a_.Log();
@@ -135,9 +190,16 @@ TEST_F(MgmtCeph, RestartReplaysTheState) {
   EXPECT_EQ(subs["subsystems"][0]["serial_number"], "SNR1");
   const json after = J(a_, {"namespace", "list", "-n", kNqn});
   EXPECT_EQ(after["namespaces"], before["namespaces"]) << before.dump() << "\n" << after.dump();
-  ASSERT_EQ(after["namespaces"].size(), 2u);
+  ASSERT_EQ(after["namespaces"].size(), with_rbd ? 3u : 2u);
   EXPECT_EQ(after["namespaces"][0]["uuid"], "01234567-89ab-cdef-0123-456789abcdef");
   EXPECT_EQ(after["namespaces"][0]["rw_ios_per_second"], "3000");
+  EXPECT_EQ(after["namespaces"][0]["rw_mbytes_per_second"], "40");
+  EXPECT_EQ(after["namespaces"][0]["r_mbytes_per_second"], "30");
+  EXPECT_EQ(after["namespaces"][0]["w_mbytes_per_second"], "20");
+  if (with_rbd) {
+    EXPECT_EQ(after["namespaces"][2]["nsid"], 9);
+    EXPECT_EQ(after["namespaces"][2]["rbd_image_name"], "rs-" + group_);
+  }
   EXPECT_EQ(after["namespaces"][1]["load_balancing_group"], 3);
   EXPECT_EQ(after["namespaces"][1]["hosts"].size(), 1u);
   EXPECT_EQ(J(a_, {"host", "list", "-n", kNqn})["hosts"].size(), 1u);
@@ -155,33 +217,51 @@ TEST_F(MgmtCeph, TwoGatewaysInOneGroup) {
   const uint16_t pa = a_.grpc_port(), pb = b_.grpc_port();
   const std::string port_b = std::to_string(FreePort());
   EXPECT_CLI(Gwcli(pa, {"subsystem", "add", "-n", kNqn, "--no-group-append"}), 0, "Successful");
-  EXPECT_TRUE(Eventually([&] { return J(b_, {"subsystem", "list"})["subsystems"].size() == 1; }))
-      << "gateway B did not get the subsystem";
+  AppliedWithin1s("subsystem add (A -> B)", [&] { return J(b_, {"subsystem", "list"})["subsystems"].size() == 1; });
   EXPECT_CLI(Gwcli(pb, {"subsystem", "add", "-n", kNqn, "--no-group-append"}), EEXIST, "Subsystem already exists");
   // A listener for gateway B, created through A: EREMOTE, and B opens it.
   EXPECT_CLI(Gwcli(pa, {"listener", "add", "-n", kNqn, "-t", "gwB", "-a", "127.0.0.1", "-s", port_b}), EREMOTE,
              "gwB");
-  EXPECT_TRUE(b_.WaitForLog("listening on 127.0.0.1:" + port_b, 30000)) << b_.Log();
+  AppliedWithin1s("listener add for B (A -> B opens it)",
+                  [&] { return b_.Log().find("listening on 127.0.0.1:" + port_b) != std::string::npos; });
   EXPECT_EQ(J(a_, {"listener", "list", "-n", kNqn})["listeners"].size(), 1u);
   // A namespace added through B shows on A with the same UUID.
   EXPECT_CLI(Gwcli(pb, {"namespace", "add", "-n", kNqn, "--memory-size", "8M", "-s", "4096"}), 0, "Adding namespace 1");
-  EXPECT_TRUE(Eventually([&] { return NsUuids(a_, kNqn).size() == 1; }));
+  AppliedWithin1s("namespace add (B -> A)", [&] { return NsUuids(a_, kNqn).size() == 1; });
   EXPECT_EQ(NsUuids(a_, kNqn), NsUuids(b_, kNqn));
   // NSID taken in the group: EEXIST on the other gateway too.
   EXPECT_CLI(Gwcli(pa, {"namespace", "add", "-n", kNqn, "--nsid", "1", "--memory-size", "8M"}), EEXIST,
              "NSID 1 is already in use");
   EXPECT_CLI(Gwcli(pa, {"host", "add", "-n", kNqn, "-t", kHost1}), 0, "Successful");
-  EXPECT_TRUE(Eventually([&] { return J(b_, {"host", "list", "-n", kNqn})["hosts"].size() == 1; }));
+  AppliedWithin1s("host add (A -> B)", [&] { return J(b_, {"host", "list", "-n", kNqn})["hosts"].size() == 1; });
+  auto ns1 = [&](Gateway& g) {
+    json l = J(g, {"namespace", "list", "-n", kNqn, "--nsid", "1"});
+    return l.contains("namespaces") && l["namespaces"].size() == 1 ? l["namespaces"][0] : json();
+  };
+  EXPECT_CLI(Gwcli(pb, {"namespace", "set_qos", "-n", kNqn, "--nsid", "1", "--rw-ios-per-second", "2000"}), 0,
+             "Successful");
+  AppliedWithin1s("namespace set_qos (B -> A)", [&] { return ns1(a_).value("rw_ios_per_second", "") == "2000"; });
+  EXPECT_CLI(Gwcli(pa, {"namespace", "change_load_balancing_group", "-n", kNqn, "--nsid", "1", "-l", "2"}), 0,
+             "Successful");
+  AppliedWithin1s("namespace change_load_balancing_group (A -> B)",
+                  [&] { return ns1(b_).value("load_balancing_group", 0) == 2; });
   // Removals travel too.
+  EXPECT_CLI(Gwcli(pb, {"host", "del", "-n", kNqn, "-t", kHost1}), 0, "Successful");
+  AppliedWithin1s("host del (B -> A)", [&] { return J(a_, {"host", "list", "-n", kNqn})["hosts"].empty(); });
   EXPECT_CLI(Gwcli(pa, {"namespace", "del", "-n", kNqn, "--nsid", "1"}), 0, "Successful");
-  EXPECT_TRUE(Eventually([&] { return NsUuids(b_, kNqn).empty(); }));
+  AppliedWithin1s("namespace del (A -> B)", [&] { return NsUuids(b_, kNqn).empty(); });
   EXPECT_CLI(Gwcli(pb, {"listener", "del", "-n", kNqn, "-t", "gwB", "-a", "127.0.0.1", "-s", port_b}), 0,
              "Successful");
-  EXPECT_TRUE(Eventually([&] { return J(a_, {"listener", "list", "-n", kNqn})["listeners"].empty(); }));
+  AppliedWithin1s("listener del (B -> A)",
+                  [&] { return J(a_, {"listener", "list", "-n", kNqn})["listeners"].empty(); });
   EXPECT_CLI(Gwcli(pa, {"subsystem", "del", "-n", kNqn, "--force"}), 0, "Successful");
-  EXPECT_TRUE(Eventually([&] { return J(b_, {"subsystem", "list"})["subsystems"].empty(); }));
+  AppliedWithin1s("subsystem del (A -> B)", [&] { return J(b_, {"subsystem", "list"})["subsystems"].empty(); });
 }
 
+// 200 namespace additions and deletions issued concurrently through both gateways (gwcli
+// processes, 4 threads, two per gateway): first 200 adds; then 100 deletes of the odd NSIDs
+// racing 100 new adds; then deletes of everything. After each phase both gateways and the
+// RADOS object hold the same, correct namespaces: nothing lost, nothing duplicated.
 TEST_F(MgmtCeph, ConcurrentAddsAndDeletesThroughBoth) {
   constexpr int kTotal = 200, kThreads = 4;
   Start(a_, "gwA");
@@ -189,43 +269,70 @@ TEST_F(MgmtCeph, ConcurrentAddsAndDeletesThroughBoth) {
   EXPECT_CLI(Gwcli(a_.grpc_port(), {"subsystem", "add", "-n", kNqn, "--no-group-append", "-m", "1024"}), 0,
              "Successful");
   ASSERT_TRUE(Eventually([&] { return J(b_, {"subsystem", "list"})["subsystems"].size() == 1; }));
-  std::atomic<int> failures{0};
-  std::mutex mu;
-  std::vector<std::string> errors;
-  auto run = [&](auto make_args) {
+  using Args = std::vector<std::string>;
+  const Args add{"namespace", "add", "-n", kNqn, "--memory-size", "1M"};
+  auto del = [](int nsid) { return Args{"namespace", "del", "-n", kNqn, "--nsid", std::to_string(nsid)}; };
+  // Op i runs on thread i % kThreads, through gateway A for threads 0 and 1, B for 2 and 3.
+  auto run = [&](const std::vector<Args>& ops) {
+    std::atomic<int> failures{0};
+    std::mutex mu;
+    std::string first_error;
     std::vector<std::thread> ts;
     for (int t = 0; t < kThreads; t++) {
       ts.emplace_back([&, t] {
-        Gateway& g = t % 2 ? b_ : a_;
-        for (int i = t; i < kTotal; i += kThreads) {
-          CliResult r = Gwcli(g.grpc_port(), make_args(i));
-          if (r.rc != 0) {
-            failures++;
+        Gateway& g = t < kThreads / 2 ? a_ : b_;
+        for (size_t i = t; i < ops.size(); i += kThreads) {
+          CliResult r = Gwcli(g.grpc_port(), ops[i]);
+          if (r.rc != 0 && failures++ == 0) {
             std::lock_guard<std::mutex> lk(mu);
-            errors.push_back(r.all());
+            first_error = r.all();
           }
         }
       });
     }
     for (auto& t : ts) t.join();
+    EXPECT_EQ(failures.load(), 0) << first_error;
   };
-  run([](int) { return std::vector<std::string>{"namespace", "add", "-n", kNqn, "--memory-size", "1M"}; });
-  EXPECT_EQ(failures.load(), 0) << (errors.empty() ? "" : errors.front());
-  ASSERT_TRUE(Eventually([&] { return NsUuids(a_, kNqn).size() == kTotal && NsUuids(b_, kNqn).size() == kTotal; }, 60))
-      << NsUuids(a_, kNqn).size() << " / " << NsUuids(b_, kNqn).size();
-  auto ua = NsUuids(a_, kNqn);
-  EXPECT_EQ(ua, NsUuids(b_, kNqn));
-  EXPECT_EQ(ua.begin()->first, 1);
-  EXPECT_EQ(ua.rbegin()->first, kTotal);  // NSIDs 1..200, none lost or duplicated
+  // Both gateways and the state object agree on `want` NSIDs (and the same UUIDs).
+  auto converged = [&](size_t want) {
+    std::map<int, std::string> ua, ub;
+    const bool same = Eventually([&] {
+      ua = NsUuids(a_, kNqn);
+      ub = NsUuids(b_, kNqn);
+      return ua.size() == want && ua == ub;
+    }, 60);
+    EXPECT_TRUE(same) << "A has " << ua.size() << ", B has " << ub.size() << ", want " << want;
+    EXPECT_EQ(StateNamespaces(kNqn), ua) << "the RADOS object differs from the gateways";
+    return ua;
+  };
 
-  failures = 0;
-  errors.clear();
-  run([](int i) {
-    return std::vector<std::string>{"namespace", "del", "-n", kNqn, "--nsid", std::to_string(i + 1)};
-  });
-  EXPECT_EQ(failures.load(), 0) << (errors.empty() ? "" : errors.front());
-  EXPECT_TRUE(Eventually([&] { return NsUuids(a_, kNqn).empty() && NsUuids(b_, kNqn).empty(); }, 60))
-      << NsUuids(a_, kNqn).size() << " / " << NsUuids(b_, kNqn).size();
+  std::vector<Args> ops(kTotal, add);
+  run(ops);
+  auto first = converged(kTotal);
+  ASSERT_FALSE(first.empty());
+  EXPECT_EQ(first.begin()->first, 1);
+  EXPECT_EQ(first.rbegin()->first, kTotal);  // NSIDs 1..200, none lost or duplicated
+
+  ops.clear();
+  for (int j = 0; j < kTotal / 2; j++) {
+    ops.push_back(del(2 * j + 1));
+    ops.push_back(add);
+  }
+  run(ops);
+  auto mixed = converged(kTotal);
+  for (int nsid = 2; nsid <= kTotal; nsid += 2)
+    EXPECT_EQ(mixed[nsid], first[nsid]) << "namespace " << nsid << " was not deleted and must keep its UUID";
+  int fresh = 0;
+  for (const auto& [nsid, uuid] : mixed) {
+    auto old = first.find(nsid);
+    if (old == first.end() || old->second != uuid) fresh++;
+  }
+  EXPECT_EQ(fresh, kTotal / 2) << "new namespaces";
+
+  ops.clear();
+  for (const auto& [nsid, uuid] : mixed) ops.push_back(del(nsid));
+  run(ops);
+  converged(0);
 }
 
 TEST_F(MgmtCeph, RbdNamespaces) {
@@ -244,6 +351,9 @@ TEST_F(MgmtCeph, RbdNamespaces) {
   // The same image again: EEXIST unless --force.
   EXPECT_CLI(Gwcli(p, {"namespace", "add", "-n", kNqn, "-p", "rbd", "-i", "img0"}), EEXIST,
              "RBD image rbd/img0 is already used by a namespace in subsystem");
+  EXPECT_CLI(Gwcli(p, {"namespace", "add", "-n", kNqn, "--nsid", "3", "-p", "rbd", "-i", "img0", "--force"}), 0,
+             "Adding namespace 3");
+  EXPECT_CLI(Gwcli(p, {"namespace", "del", "-n", kNqn, "--nsid", "3"}), 0, "Successful");
   EXPECT_CLI(Gwcli(p, {"namespace", "add", "-n", kNqn, "-p", "rbd", "-i", "img-" + group_, "--rbd-create-image",
                        "--size", "16M"}),
              0, "Adding namespace 2");

@@ -142,10 +142,10 @@ bool Gateway::WaitForLog(const std::string& text, int timeout_ms) {
 
 bool Gateway::Alive() { return pid_ > 0 && waitpid(pid_, nullptr, WNOHANG) == 0; }
 
-std::string Gateway::Stop(int timeout_ms) {
+std::string Gateway::Signal(int sig, int timeout_ms) {
   std::string how;
   if (pid_ > 0) {
-    kill(pid_, SIGTERM);
+    kill(pid_, sig);
     int status = 0;
     const int64_t deadline = NowMs() + timeout_ms;
     for (;;) {
@@ -157,7 +157,7 @@ std::string Gateway::Stop(int timeout_ms) {
       if (NowMs() > deadline) {
         kill(pid_, SIGKILL);
         waitpid(pid_, &status, 0);
-        how = "killed after SIGTERM timeout";
+        how = "killed after signal " + std::to_string(sig) + " timeout";
         break;
       }
       usleep(10000);

@@ -6,6 +6,8 @@
 
 #include <sys/types.h>
 
+#include <csignal>
+
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
@@ -32,7 +34,9 @@ class Gateway {
   // --config) and waits for "grpc listening on 127.0.0.1:N" (or `ready_line`).
   bool Start(std::vector<std::string> args, std::string* err, int timeout_ms = 20000);
   // SIGTERM (then SIGKILL); returns how it ended.
-  std::string Stop(int timeout_ms = 5000);
+  std::string Stop(int timeout_ms = 5000) { return Signal(SIGTERM, timeout_ms); }
+  // SIGKILL at once: a crash, nothing flushed or closed by the gateway.
+  std::string Kill() { return Signal(SIGKILL, 5000); }
   bool Alive();
   uint16_t grpc_port() const { return grpc_port_; }
   std::string Log();
@@ -40,6 +44,7 @@ class Gateway {
   bool WaitForLog(const std::string& text, int timeout_ms);
 
  private:
+  std::string Signal(int sig, int timeout_ms);
   void Reader(int fd);
   pid_t pid_ = -1;
   uint16_t grpc_port_ = 0;

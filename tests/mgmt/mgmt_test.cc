@@ -1,14 +1,21 @@
 // Management-plane end-to-end tests (ctest label mgmt): a real nvmeof-gateway (memory
-// backends, no Ceph) driven through the real gwcli binary, every RPC, text and JSON output,
-// bad inputs answered with the reference's errno and message, and ceph-csi's call sequence.
+// backends, group state in memory) driven through the real gwcli binary, every RPC, text
+// and JSON output, bad inputs answered with the reference's errno and message, and
+// ceph-csi's call sequence. The same tests run again with the group state in RADOS on a
+// real cluster (label ceph, test names prefixed "rados."; see RadosDir below).
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include <grpcpp/grpcpp.h>
+
+#include "api/gateway.grpc.pb.h"
 #include "tests/host/nvmf_host.h"
 #include "tests/mgmt/mgmt_harness.h"
 
@@ -21,18 +28,40 @@ const char kNqn[] = "nqn.2016-06.io.spdk:cnode1";
 const char kHost1[] = "nqn.2014-08.org.nvmexpress:uuid:11111111-2222-3333-4444-555555555555";
 const char kHost2[] = "nqn.2014-08.org.nvmexpress:uuid:66666666-2222-3333-4444-555555555555";
 
+// With $NVMEOF_MGMT_RADOS_DIR (a tests/tools/ceph-local.sh cluster: ctest's "rados."
+// copies of these tests, label ceph) the gateways keep the group state in RADOS (pool rbd)
+// instead of in memory, and every test starts from an empty state object. (The pool is
+// created by the cluster fixture, tests/tools/ceph-local.sh start.)
+std::string RadosDir() {
+  const char* d = getenv("NVMEOF_MGMT_RADOS_DIR");
+  return d ? d : "";
+}
+
 class Mgmt : public ::testing::Test {
  protected:
-  void SetUp() override { StartGateway({}); }
+  void SetUp() override {
+    if (!RadosDir().empty()) {
+      // The state objects of the groups these tests use, left by the previous test.
+      for (const char* obj : {"nvmeof.state", "nvmeof.grp1.state"}) {
+        CliResult r = mgmt_test::Run({"rados", "-c", RadosDir() + "/ceph.conf", "-p", "rbd", "rm", obj});
+        ASSERT_TRUE(r.rc == 0 || r.all().find("No such file") != std::string::npos) << r.all();
+      }
+    }
+    StartGateway({});
+  }
   void TearDown() override {
     if (HasFailure()) fprintf(stderr, "---- gateway log ----\n%s\n", gw.Log().c_str());
     gw.Stop();
   }
   void StartGateway(std::vector<std::string> extra) {
     std::vector<std::string> args{"--name", "gwA", "--hostname", "hostA", "--discovery", "none", "--reactors", "1"};
+    if (!RadosDir().empty()) args.insert(args.end(), {"--state-pool", "rbd", "--ceph-conf", RadosDir() + "/ceph.conf"});
     args.insert(args.end(), extra.begin(), extra.end());
     std::string err;
     ASSERT_TRUE(gw.Start(args, &err)) << err;
+    if (!RadosDir().empty()) {
+      ASSERT_NE(gw.Log().find("group state in RADOS, pool rbd"), std::string::npos) << gw.Log();
+    }
   }
   CliResult Cli(const std::vector<std::string>& a) { return Gwcli(gw.grpc_port(), a); }
   json Json(const std::vector<std::string>& a, int want_rc = 0) {
@@ -156,6 +185,9 @@ TEST_F(Mgmt, NamespacesEveryRpc) {
   EXPECT_EQ(l["namespaces"][1]["nsid"], 5);
   EXPECT_EQ(l["namespaces"][1]["block_size"], 512);
   EXPECT_EQ(Json({"namespace", "list", "-n", kNqn, "--nsid", "5"})["namespaces"].size(), 1u);
+  json by_uuid = Json({"namespace", "list", "-n", kNqn, "--uuid", "01234567-89ab-cdef-0123-456789abcdef"});
+  ASSERT_EQ(by_uuid["namespaces"].size(), 1u) << by_uuid.dump();
+  EXPECT_EQ(by_uuid["namespaces"][0]["nsid"], 1);
   // resize (MiB, grow only)
   EXPECT_CLI(Cli({"namespace", "resize", "-n", kNqn, "--nsid", "1", "--size", "32M"}), 0, "Successful");
   EXPECT_EQ(Json({"namespace", "list", "-n", kNqn, "--nsid", "1"})["namespaces"][0]["rbd_image_size"], "33554432");
@@ -184,6 +216,10 @@ TEST_F(Mgmt, NamespacesEveryRpc) {
   EXPECT_EQ(Json({"namespace", "list", "-n", kNqn, "--nsid", "5"})["namespaces"][0]["load_balancing_group"], 2);
   EXPECT_CLI(Cli({"namespace", "change_load_balancing_group", "-n", kNqn, "--nsid", "6", "-l", "2"}), ENOENT,
              "Can't find entry for namespace 6");
+  EXPECT_CLI(Cli({"namespace", "change_load_balancing_group", "-n", kNqn, "--nsid", "5", "-l", "9999"}), ENODEV,
+             "Load balancing group 9999 doesn't exist");
+  EXPECT_CLI(Cli({"namespace", "add", "-n", kNqn, "--memory-size", "4M", "-l", "9999"}), EINVAL,
+             "Group ID 9999 is bigger than configured maximum 256");
   // delete
   EXPECT_CLI(Cli({"namespace", "del", "-n", kNqn, "--nsid", "5"}), 0, "Successful");
   EXPECT_CLI(Cli({"namespace", "del", "-n", kNqn, "--nsid", "5"}), ENODEV, "Can't find namespace");
@@ -395,6 +431,84 @@ TEST_F(Mgmt, HostSeesWhatTheApiConfigured) {
   active.clear();
   ASSERT_TRUE(c.ActiveNamespaces(0, &active).ok());
   EXPECT_EQ(active, (std::vector<uint32_t>{1, 2}));
+
+  // set_ana_state (gwcli gw set_ana_state, an extension: the Ceph monitor client's RPC):
+  // what it sets is what the host reads in the ANA log page (group 1 = this gateway's).
+  auto group1_state = [&]() -> int {
+    std::vector<uint8_t> log(4096);
+    if (!c.GetLogPage(0x0C, log.data(), static_cast<uint32_t>(log.size())).ok()) return -1;
+    const uint16_t ngrps = static_cast<uint16_t>(log[8] | log[9] << 8);
+    size_t off = 16;  // header: change count, number of descriptors, reserved
+    for (uint16_t i = 0; i < ngrps && off + 32 <= log.size(); i++) {
+      uint32_t grp, nnsids;
+      memcpy(&grp, &log[off], 4);
+      memcpy(&nnsids, &log[off + 4], 4);
+      if (grp == 1) return log[off + 16] & 0x0F;
+      off += 32 + 4 * size_t{nnsids};
+    }
+    return -2;
+  };
+  EXPECT_EQ(group1_state(), 0x01);  // optimized
+  EXPECT_CLI(Cli({"gw", "set_ana_state", "-n", kNqn, "-g", "1", "-s", "inaccessible"}), 0,
+             std::string("Setting ANA state of group 1 in ") + kNqn + " to inaccessible: Successful");
+  EXPECT_EQ(group1_state(), 0x03);
+  json ana = Json({"gw", "set_ana_state", "-n", kNqn, "-g", "1", "-s", "optimized"});
+  EXPECT_EQ(ana["status"], 1) << "the reference answers status 1 on success";
+  EXPECT_EQ(group1_state(), 0x01);
+  EXPECT_CLI(Cli({"gw", "set_ana_state", "-n", kNqn, "-g", "1", "-s", "gone"}), 2, "--state");
+}
+
+// ------------------------------------------------------------------------------ raw API
+
+// What gwcli cannot send (it refuses it first, or has no option for it), sent as raw gRPC
+// requests to the running gateway: the gateway's own answer, errno and message.
+TEST_F(Mgmt, RawApiBadInputs) {
+  auto stub = ::Gateway::NewStub(grpc::CreateChannel("127.0.0.1:" + std::to_string(gw.grpc_port()),
+                                                     grpc::InsecureChannelCredentials()));
+  auto create = [&](const std::string& nqn, bool ha) {
+    create_subsystem_req r;
+    r.set_subsystem_nqn(nqn);
+    r.set_enable_ha(ha);
+    r.set_no_group_append(true);
+    subsys_status rep;
+    grpc::ClientContext ctx;
+    EXPECT_TRUE(stub->create_subsystem(&ctx, r, &rep).ok());
+    return rep;
+  };
+  subsys_status st = create(kNqn, false);
+  EXPECT_EQ(st.status(), EINVAL);
+  EXPECT_NE(st.error_message().find("HA must be enabled for subsystems"), std::string::npos) << st.error_message();
+  st = create("nqn.2016-06.io.spdk:bad_name", true);
+  EXPECT_EQ(st.status(), EINVAL);
+  EXPECT_NE(st.error_message().find("contains invalid characters"), std::string::npos) << st.error_message();
+  ASSERT_EQ(create(kNqn, true).status(), 0);
+
+  auto add = [&](uint32_t block_size, const std::string& pool, const std::string& image) {
+    namespace_add_req r;
+    r.set_subsystem_nqn(kNqn);
+    r.set_block_size(block_size);
+    r.set_rbd_pool_name(pool);
+    r.set_rbd_image_name(image);
+    nsid_status rep;
+    grpc::ClientContext ctx;
+    EXPECT_TRUE(stub->namespace_add(&ctx, r, &rep).ok());
+    return rep;
+  };
+  nsid_status ns = add(0, "rbd", "img");
+  EXPECT_EQ(ns.status(), EINVAL);
+  EXPECT_NE(ns.error_message().find("block size can't be zero"), std::string::npos) << ns.error_message();
+  ns = add(4096, "", "img");
+  EXPECT_EQ(ns.status(), EINVAL) << ns.error_message();
+  EXPECT_NE(ns.error_message().find("pool"), std::string::npos) << ns.error_message();
+  ns = add(4096, "rbd", "");
+  EXPECT_EQ(ns.status(), EINVAL) << ns.error_message();
+  EXPECT_NE(ns.error_message().find("image"), std::string::npos) << ns.error_message();
+
+  // get_subsystems (whose failures are gRPC errors, not a status field) answers.
+  get_subsystems_req gr;
+  subsystems_info sub;
+  grpc::ClientContext ctx;
+  EXPECT_TRUE(stub->get_subsystems(&ctx, gr, &sub).ok());
 }
 
 // ------------------------------------------------------------------------------ ceph-csi
