@@ -135,6 +135,7 @@ const std::map<std::string, Section>& Schema() {
     p["in_capsule_data_size"] = Uint(&GatewayConfig::in_capsule_data_size, 0, 1u << 20);
     p["bdevs_per_cluster"] = Uint(&GatewayConfig::bdevs_per_cluster, 1, 1u << 16);
     p["poll_window_us"] = Uint(&GatewayConfig::poll_window_us, 0, 1000000);
+    p["shutdown_timeout"] = Uint(&GatewayConfig::shutdown_timeout, 0, 3600);
     p["listen"] = [](GatewayConfig& cfg, const std::string& v, std::string* why) {
       cfg.listen.clear();
       std::stringstream ss(v);

@@ -10,7 +10,8 @@
 //   [ceph]          pool, config_file, id
 //   [mtls]          server_key, client_key, server_cert, client_cert (root_ca_cert)
 //   [data-plane]    reactors, queue_depth, cntlid_range, max_io_queues,
-//                   in_capsule_data_size, bdevs_per_cluster, poll_window_us, listen
+//                   in_capsule_data_size, bdevs_per_cluster, poll_window_us, listen,
+//                   shutdown_timeout
 //   [spdk], [monitor]   the reference's SPDK / monitor-client settings: accepted, ignored
 //                   (one warning naming them), except [spdk] bdevs_per_cluster.
 //
@@ -77,6 +78,7 @@ struct GatewayConfig {
   uint32_t in_capsule_data_size = 131072;
   uint32_t bdevs_per_cluster = 32;
   uint32_t poll_window_us = kDefaultPollWindowUs;
+  uint32_t shutdown_timeout = 10;  // seconds (main.cc has the same default); 0 = wait for every close
   std::vector<std::string> listen;  // extra ADDR:PORT I/O listeners for --subsystem subsystems
 
   // Which keys the file set ("section.key"), e.g. to know whether [ceph] pool was given.

@@ -124,7 +124,7 @@ TEST(GatewayConfig, DataPlaneSection) {
   std::vector<std::string> w;
   auto r = ParseGatewayConfig(
       "[data-plane]\nreactors = 4\nqueue_depth: 256\ncntlid_range = 2041-4080\nmax_io_queues = 8\n"
-      "in_capsule_data_size = 4096\nbdevs_per_cluster = 16\npoll_window_us = 0\n"
+      "in_capsule_data_size = 4096\nbdevs_per_cluster = 16\npoll_window_us = 0\nshutdown_timeout = 3\n"
       "listen = 127.0.0.1:4420, [::1]:4421\n",
       "dp.conf", &w);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
@@ -138,6 +138,8 @@ TEST(GatewayConfig, DataPlaneSection) {
   EXPECT_EQ(c.bdevs_per_cluster, 16u);
   EXPECT_EQ(c.poll_window_us, 0u);
   EXPECT_EQ(GatewayConfig{}.poll_window_us, 100u);
+  EXPECT_EQ(c.shutdown_timeout, 3u);
+  EXPECT_EQ(GatewayConfig{}.shutdown_timeout, 10u);
   EXPECT_EQ(GatewayConfig{}.in_capsule_data_size, 131072u);
   ASSERT_EQ(c.listen.size(), 2u);
   EXPECT_EQ(c.listen[1], "[::1]:4421");

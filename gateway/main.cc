@@ -121,6 +121,11 @@ in the group state):
 Other:
   --log-level LEVEL         debug, info, warning or error ([gateway-logs] log_level,
                             default info)
+  --shutdown-timeout SEC    on SIGTERM/SIGINT, exit after this many seconds even if RBD
+                            images are still closing (a Ceph cluster that no longer answers
+                            holds each close for rados_osd_op_timeout); every write a host
+                            was told is done is already in Ceph. Default 10; 0 = wait for
+                            every close ([data-plane] shutdown_timeout)
   -h, --help                this text
 )";
 
@@ -256,7 +261,7 @@ struct Flags {
   std::optional<std::string> config, grpc, name, hostname, group, state_pool, ceph_conf, ceph_id, discovery;
   std::optional<int> reactors;
   std::optional<uint16_t> min_cntlid, max_cntlid;
-  std::optional<uint32_t> queue_depth, bdevs_per_cluster, in_capsule_data_size, poll_window_us;
+  std::optional<uint32_t> queue_depth, bdevs_per_cluster, in_capsule_data_size, poll_window_us, shutdown_timeout;
   std::optional<nvmeof::LogLevel> log_level;
   bool no_verify_nqns = false;
   std::vector<std::pair<std::string, std::string>> listens;
@@ -321,6 +326,8 @@ Flags ParseFlags(int argc, char** argv) {
       f.queue_depth = static_cast<uint32_t>(IntArg(a, next(), 2, 1024));
     } else if (a == "--poll-window-us") {
       f.poll_window_us = static_cast<uint32_t>(IntArg(a, next(), 0, 1000000));
+    } else if (a == "--shutdown-timeout") {
+      f.shutdown_timeout = static_cast<uint32_t>(IntArg(a, next(), 0, 3600));
     } else if (a == "--in-capsule-data-size") {
       f.in_capsule_data_size = static_cast<uint32_t>(IntArg(a, next(), 0, 1 << 20));
     } else if (a == "--subsystem") {
@@ -365,6 +372,7 @@ int main(int argc, char** argv) {
   TargetOptions opts;
   uint32_t bdevs_per_cluster = 32;
   uint32_t poll_window_us = kDefaultPollWindowUs;
+  uint32_t shutdown_timeout = 10;  // seconds (GatewayConfig has the same default)
   std::string ceph_conf = "/etc/ceph/ceph.conf", ceph_id, state_pool;
   bool verify_nqns = true;
   std::vector<std::pair<std::string, std::string>> listens;
@@ -395,6 +403,7 @@ int main(int argc, char** argv) {
     opts.in_capsule_data_size = cfg.in_capsule_data_size;
     bdevs_per_cluster = cfg.bdevs_per_cluster;
     poll_window_us = cfg.poll_window_us;
+    shutdown_timeout = cfg.shutdown_timeout;
     ceph_conf = cfg.ceph_config_file;
     ceph_id = cfg.ceph_id;
     state_pool = cfg.ceph_pool;
@@ -424,6 +433,7 @@ int main(int argc, char** argv) {
   if (flags.discovery) discovery = *flags.discovery;
   if (flags.reactors) reactors = *flags.reactors;
   if (flags.poll_window_us) poll_window_us = *flags.poll_window_us;
+  if (flags.shutdown_timeout) shutdown_timeout = *flags.shutdown_timeout;
   if (flags.min_cntlid) {
     opts.min_cntlid = *flags.min_cntlid;
     opts.max_cntlid = *flags.max_cntlid;
@@ -762,6 +772,17 @@ int main(int argc, char** argv) {
   int sig = 0;
   sigwait(&sigs, &sig);
   LOG_INFO("signal %d: shutting down", sig);
+  if (shutdown_timeout > 0) {
+    // Closing an RBD image waits for Ceph; a cluster that is gone would hold the exit for
+    // rados_osd_op_timeout per image. Nothing a host was told is done depends on it.
+    std::thread([shutdown_timeout] {
+      std::this_thread::sleep_for(std::chrono::seconds(shutdown_timeout));
+      LOG_WARN("shutdown not finished after %u s (RBD images still closing: is the Ceph cluster reachable?); "
+               "exiting without waiting",
+               shutdown_timeout);
+      _exit(0);
+    }).detach();
+  }
 #ifdef NVMEOF_WITH_MGMT
   if (server) server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
 #ifdef NVMEOF_WITH_STATE

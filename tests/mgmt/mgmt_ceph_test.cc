@@ -393,5 +393,32 @@ TEST_F(MgmtCeph, RbdResizeReachesEveryGateway) {
   EXPECT_CLI(Gwcli(a_.grpc_port(), {"subsystem", "del", "-n", kNqn, "--force"}), 0, "Successful");
 }
 
+// A gateway told to stop after its Ceph cluster went away exits within --shutdown-timeout
+// (closing an RBD image would otherwise wait rados_osd_op_timeout). Stops the cluster and
+// starts it again afterwards, so it runs last.
+TEST_F(MgmtCeph, ShutdownIsBoundedWhenCephIsGone) {
+  if (mgmt_test::Run({GatewayBin(), "--help"}).out.find("rbd:POOL") == std::string::npos)
+    GTEST_SKIP() << "the rbd backend is not built into this gateway";
+  std::string err;
+  ASSERT_TRUE(a_.Start({"--name", "gwA", "--hostname", "gwA", "--state-pool", "none", "--ceph-conf",
+                        CephDir() + "/ceph.conf", "--discovery", "none", "--reactors", "1", "--shutdown-timeout", "3",
+                        "--subsystem", kNqn, "--namespace", "rbd:rbd/img0:4096", "--listen",
+                        "127.0.0.1:" + std::to_string(FreePort())},
+                       &err))
+      << err;
+  ASSERT_EQ(J(a_, {"namespace", "list", "-n", kNqn})["namespaces"].size(), 1u) << a_.Log();
+  CliResult stop = mgmt_test::Run({CephLocal(), "stop", CephDir()});
+  ASSERT_EQ(stop.rc, 0) << stop.all();
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::string how = a_.Stop(30000);
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  printf("  SIGTERM -> exit with the cluster stopped: %.1f s (%s)\n", s, how.c_str());
+  EXPECT_LT(s, 3 + 5.0) << a_.Log();
+  EXPECT_EQ(how, "exited 0") << a_.Log();
+  EXPECT_NE(a_.Log().find("shutdown not finished after 3 s"), std::string::npos) << a_.Log();
+  CliResult start = mgmt_test::Run({CephLocal(), "start", CephDir(), "--no-mgr"});
+  EXPECT_EQ(start.rc, 0) << start.all();
+}
+
 }  // namespace
 }  // namespace nvmeof::mgmt_test
