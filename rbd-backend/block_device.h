@@ -65,6 +65,10 @@ struct BdevInfo {
   bool supports_discard = true;
   bool supports_write_zeroes = true;
   uint32_t optimal_io_boundary = 0;   // bytes, 0 = none (e.g. the RBD object size)
+  // Adjacent reads (or writes) that arrive together may be merged into one vectored I/O:
+  // worth it when every I/O has a high fixed cost (librbd: a hand-off to its threads, a
+  // message to the OSD, an OSD op).
+  bool coalesce = false;
   std::string kind;                   // "memory", "file", "rbd"
   std::string description;            // e.g. "rbd/pool/image", "/path/to/file"
 };

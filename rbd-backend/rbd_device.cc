@@ -171,6 +171,7 @@ Status RbdDeviceImpl::Init() {
   info_.discard_zeroes = false;  // librbd skips partial-object discards
   info_.supports_discard = true;
   info_.supports_write_zeroes = true;
+  info_.coalesce = true;
   info_.optimal_io_boundary = static_cast<uint32_t>(std::min<uint64_t>(st.obj_size, 1u << 31));
   current_.store(handle);
   pool_->AddClient(this);

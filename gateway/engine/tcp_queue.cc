@@ -262,7 +262,16 @@ void TcpQueue::OnEvents(uint32_t events) {
   if (!closed_) ScheduleFlush();
 }
 
+// Commands that one receive completes are executed plugged (Target::Unplug): adjacent reads
+// or writes among them reach the backend as one I/O.
 void TcpQueue::DoRecv() {
+  plugged = true;
+  ReceiveBatch();
+  plugged = false;
+  if (plugged_head) target_->Unplug(this);
+}
+
+void TcpQueue::ReceiveBatch() {
   for (int round = 0; round < kMaxRecvRounds && !closed_; round++) {
     if (rx_pos_ == rx_len_) rx_pos_ = rx_len_ = 0;
     // Big payloads go straight from the socket into the request's buffer.

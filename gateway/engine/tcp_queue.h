@@ -84,6 +84,7 @@ class TcpQueue final : public QueuePair, public EventHandler, public IoCompletio
 
   // Receive.
   void DoRecv();
+  void ReceiveBatch();
   bool Parse();  // false: stop (closed or fatal)
   bool HandleHeader();
   bool HandleIcReq();

@@ -28,6 +28,8 @@ void Target::Execute(QueuePair* qp, Request* req) {
   return ExecuteIo(*this, qp, req);
 }
 
+void Target::Unplug(QueuePair* qp) { UnplugIo(qp); }
+
 void Target::QueueClosed(QueuePair* qp) {
   AbortThrottled(qp);
   std::shared_ptr<Controller> c = qp->controller();

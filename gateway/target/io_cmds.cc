@@ -162,7 +162,31 @@ void Submit(Request* req, BdevOp op, uint64_t offset, uint64_t length, bool with
   }
   req->bdev_done = AccountAndDone;
   req->start_ns = NowNs();
+  QueuePair* qp = req->qp;
+  if (qp->plugged && with_data && (op == BdevOp::kRead || op == BdevOp::kWrite) && !req->bio.fua &&
+      req->ns->dev().info().coalesce) {
+    req->next_plugged = nullptr;
+    if (qp->plugged_tail) qp->plugged_tail->next_plugged = req;
+    else qp->plugged_head = req;
+    qp->plugged_tail = req;
+    return;
+  }
   req->ns->dev().submit(&req->bio);
+}
+
+// A merged backend I/O completed: every command in it completes with its result.
+void MergedDone(Request* first) {
+  const int32_t r = first->bio.result;
+  first->bio.length = first->iov.iov_len;  // back to its own part
+  first->bio.iov = &first->iov;
+  first->bio.iovcnt = 1;
+  for (Request* m = first; m;) {
+    Request* next = m->next_merged;  // m's slot may be reused once it completes
+    m->next_merged = nullptr;
+    m->bio.result = r;
+    AccountAndDone(m);
+    m = next;
+  }
 }
 
 
@@ -222,6 +246,36 @@ void Park(QueuePair* qp, Request* req) {
 }
 
 }  // namespace
+
+void UnplugIo(QueuePair* qp) {
+  qp->plugged = false;
+  Request* r = qp->plugged_head;
+  qp->plugged_head = qp->plugged_tail = nullptr;
+  while (r) {
+    Request* first = r;
+    Request* last = r;
+    uint64_t len = r->bio.length;
+    int n = 1;
+    for (r = r->next_plugged; r && n < kMaxMergedIos && r->ns == first->ns && r->bio.op == first->bio.op &&
+                              r->bio.offset == first->bio.offset + len && len + r->bio.length <= kMaxMergedBytes;
+         r = r->next_plugged) {
+      last->next_merged = r;
+      last = r;
+      len += r->bio.length;
+      n++;
+    }
+    last->next_merged = nullptr;
+    if (n > 1) {
+      int i = 0;
+      for (Request* m = first; m; m = m->next_merged) first->merged_iov[i++] = m->iov;
+      first->bio.length = len;
+      first->bio.iov = first->merged_iov;
+      first->bio.iovcnt = n;
+      first->bdev_done = MergedDone;
+    }
+    first->ns->dev().submit(&first->bio);
+  }
+}
 
 // Fails every command still waiting for QoS (the queue is going away).
 void AbortThrottled(QueuePair* qp) {

@@ -23,6 +23,11 @@ class Reactor;
 struct NsSnapshot;
 class QueuePair;
 
+// I/O coalescing (UnplugIo in gateway/target/commands.h): at most this many adjacent reads or
+// writes, and this many bytes, go to the backend as one I/O.
+constexpr int kMaxMergedIos = 8;
+constexpr uint64_t kMaxMergedBytes = 4u << 20;
+
 struct Request {
   nvme::Sqe cmd{};
   nvme::Cqe rsp{};
@@ -45,6 +50,10 @@ struct Request {
   uint64_t start_ns = 0;
   uint32_t step = 0;  // handler scratch (multi-step commands)
   Request* next_throttled = nullptr;
+  Request* next_plugged = nullptr;  // QueuePair::plugged_head list
+  // On the first command of a merged backend I/O: the others, and every buffer in order.
+  Request* next_merged = nullptr;
+  struct iovec merged_iov[kMaxMergedIos]{};
 
   void SetStatus(nvme::Status s) { rsp.status = s.Encode(); }
   nvme::Status status() const { return nvme::Status::Decode(rsp.status); }
@@ -95,6 +104,12 @@ class QueuePair {
   Request* throttled_head = nullptr;
   Request* throttled_tail = nullptr;
   bool throttle_timer = false;
+  // While the transport works through a batch of received commands it sets `plugged`:
+  // reads and writes for devices that coalesce wait here, and UnplugIo (at the end of the
+  // batch) submits them, adjacent ones merged.
+  bool plugged = false;
+  Request* plugged_head = nullptr;
+  Request* plugged_tail = nullptr;
   // Expires when the queue is destroyed (for timers that outlive it).
   std::shared_ptr<int> life = std::make_shared<int>(0);
 

@@ -257,6 +257,10 @@ class Target {
   // Runs one command received on qp. The target completes it through qp->Complete(),
   // possibly later (backend I/O).
   void Execute(QueuePair* qp, Request* req);
+  // Batching: between qp->plugged = true and Unplug(qp), reads and writes Execute starts
+  // may be held back, so that adjacent ones reach the backend as one I/O. The transport
+  // plugs while it works through what one receive brought.
+  void Unplug(QueuePair* qp);
   // The transport calls this when a queue goes away (connection closed).
   void QueueClosed(QueuePair* qp);
   // Frees a queue's namespace snapshots (when the queue is destroyed).

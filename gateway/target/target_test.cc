@@ -299,6 +299,144 @@ TEST_F(TargetTest, UnknownOpcodesAndLogPages) {
   EXPECT_EQ(Run(q, i), Generic(kScInvalidField));
 }
 
+// A memory device that asks for coalescing and records what it is given.
+class CoalescingDevice final : public BlockDevice {
+ public:
+  struct Seen {
+    BdevOp op;
+    uint64_t offset, length;
+    int iovcnt;
+  };
+  explicit CoalescingDevice(uint64_t size) : inner_(OpenMemoryDevice(size)), info_(inner_->info()) {
+    info_.coalesce = true;
+  }
+  uint64_t size() const override { return inner_->size(); }
+  const BdevInfo& info() const override { return info_; }
+  nvmeof::Status resize(uint64_t n) override { return inner_->resize(n); }
+  void submit(BdevIo* io) override {
+    seen.push_back({io->op, io->offset, io->length, io->iovcnt});
+    if (fail_next) {
+      fail_next = false;
+      io->result = -EIO;
+      io->sink->complete(io);
+      return;
+    }
+    inner_->submit(io);
+  }
+  std::vector<Seen> seen;  // reactor thread only
+  bool fail_next = false;
+
+ private:
+  std::unique_ptr<BlockDevice> inner_;
+  BdevInfo info_;
+};
+
+// Reads and writes started while the queue is plugged reach a coalescing backend at Unplug,
+// adjacent ones of the same direction as one vectored I/O; each command completes with
+// its own data; a failed merged I/O fails each of its commands.
+TEST_F(TargetTest, PluggedAdjacentIosReachTheBackendAsOne) {
+  auto dev = std::make_unique<CoalescingDevice>(1 << 20);
+  CoalescingDevice* d = dev.get();
+  NamespaceSpec spec;
+  spec.nsid = 2;
+  spec.block_size = 512;
+  ASSERT_TRUE(target_->AddNamespace(kNqn, spec, std::move(dev)).ok());
+  auto& admin = NewQueue();
+  uint16_t cntlid = Enable(admin);
+  auto& io = NewQueue();
+  ASSERT_EQ(Connect(io, 1, kNqn, kHost, cntlid), kSuccess);
+
+  auto make = [&](uint8_t op, uint64_t slba, uint32_t nlb, uint8_t fill, bool fua = false) {
+    auto c = std::make_unique<Cmd>(nlb * 512);
+    c->req.cmd.opcode = op;
+    c->req.cmd.nsid = 2;
+    c->req.cmd.cdw10 = static_cast<uint32_t>(slba);
+    c->req.cmd.cdw12 = (nlb - 1) | (fua ? kRwFua : 0);
+    c->req.host_to_ctrl = op == kIoWrite;
+    c->req.ctrl_to_host = op == kIoRead;
+    c->req.qp = &io;
+    c->req.bio.owner = static_cast<IoCompletionHandler*>(&io);
+    c->req.bio.sink = &reactor_;
+    memset(c->buf.data(), fill, c->buf.size());
+    return c;
+  };
+  // Runs the commands as one plugged batch; returns what the device saw.
+  auto batch = [&](std::vector<std::unique_ptr<Cmd>>& cmds) {
+    std::promise<std::vector<CoalescingDevice::Seen>> seen;
+    reactor_.Post([&] {
+      d->seen.clear();
+      io.plugged = true;
+      for (auto& c : cmds) target_->Execute(&io, &c->req);
+      io.plugged = false;
+      if (io.plugged_head) target_->Unplug(&io);
+      seen.set_value(d->seen);
+    });
+    auto v = seen.get_future().get();
+    for (auto& c : cmds) EXPECT_TRUE(io.Wait(&c->req)) << "command did not complete";
+    return v;
+  };
+
+  std::vector<std::unique_ptr<Cmd>> w;
+  w.push_back(make(kIoWrite, 0, 8, 0x11));
+  w.push_back(make(kIoWrite, 8, 8, 0x22));
+  w.push_back(make(kIoWrite, 16, 4, 0x33));
+  w.push_back(make(kIoWrite, 40, 8, 0x44));        // not adjacent
+  w.push_back(make(kIoWrite, 48, 8, 0x55, true));  // FUA: never held back
+  auto seen = batch(w);
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_EQ(seen[0].op, BdevOp::kWrite);  // the FUA write went first, at once
+  EXPECT_EQ(seen[0].offset, 48u * 512);
+  EXPECT_EQ(seen[0].iovcnt, 1);
+  EXPECT_EQ(seen[1].offset, 0u);
+  EXPECT_EQ(seen[1].length, 20u * 512);
+  EXPECT_EQ(seen[1].iovcnt, 3);
+  EXPECT_EQ(seen[2].offset, 40u * 512);
+  EXPECT_EQ(seen[2].length, 8u * 512);
+  EXPECT_EQ(seen[2].iovcnt, 1);
+  for (auto& c : w) EXPECT_EQ(c->req.status(), kSuccess);
+
+  std::vector<std::unique_ptr<Cmd>> r;
+  r.push_back(make(kIoRead, 0, 8, 0));
+  r.push_back(make(kIoRead, 8, 8, 0));
+  r.push_back(make(kIoRead, 16, 4, 0));
+  r.push_back(make(kIoWrite, 20, 4, 0x66));  // other direction: its own I/O
+  seen = batch(r);
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0].op, BdevOp::kRead);
+  EXPECT_EQ(seen[0].length, 20u * 512);
+  EXPECT_EQ(seen[0].iovcnt, 3);
+  EXPECT_EQ(seen[1].op, BdevOp::kWrite);
+  for (auto& c : r) EXPECT_EQ(c->req.status(), kSuccess);
+  EXPECT_EQ(r[0]->buf, std::vector<uint8_t>(8 * 512, 0x11));
+  EXPECT_EQ(r[1]->buf, std::vector<uint8_t>(8 * 512, 0x22));
+  EXPECT_EQ(r[2]->buf, std::vector<uint8_t>(4 * 512, 0x33));
+  EXPECT_EQ(r[0]->req.c2h_len, 8u * 512);
+
+  // At most kMaxMergedIos commands per backend I/O.
+  std::vector<std::unique_ptr<Cmd>> many;
+  for (int i = 0; i < kMaxMergedIos + 2; i++) many.push_back(make(kIoRead, 8u * i, 8, 0));
+  seen = batch(many);
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0].iovcnt, kMaxMergedIos);
+  EXPECT_EQ(seen[1].iovcnt, 2);
+
+  // A merged I/O that fails fails each of its commands.
+  std::vector<std::unique_ptr<Cmd>> f;
+  f.push_back(make(kIoWrite, 0, 8, 0x77));
+  f.push_back(make(kIoWrite, 8, 8, 0x77));
+  reactor_.Post([&] { d->fail_next = true; });
+  seen = batch(f);
+  ASSERT_EQ(seen.size(), 1u);
+  for (auto& c : f) EXPECT_EQ(c->req.status(), Generic(kScInternalError, false));
+
+  // Unplugged (the default), nothing is held back or merged.
+  Cmd single(512);
+  single.req.cmd.opcode = kIoRead;
+  single.req.cmd.nsid = 2;
+  single.req.ctrl_to_host = true;
+  EXPECT_EQ(Run(io, single), kSuccess);
+}
+
 TEST_F(TargetTest, IoRangeAndNamespaceChecks) {
   auto& admin = NewQueue();
   uint16_t cntlid = Enable(admin);
