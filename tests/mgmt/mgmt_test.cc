@@ -2,7 +2,8 @@
 // backends, group state in memory) driven through the real gwcli binary, every RPC, text
 // and JSON output, bad inputs answered with the reference's errno and message, and
 // ceph-csi's call sequence. The same tests run again with the group state in RADOS on a
-// real cluster (label ceph, test names prefixed "rados."; see RadosDir below).
+// real cluster (label ceph, test names prefixed "rados."; see RadosDir below), where the
+// every-RPC and ceph-csi tests put their namespaces on new RBD images (WithBacking).
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -64,6 +65,19 @@ class Mgmt : public ::testing::Test {
     }
   }
   CliResult Cli(const std::vector<std::string>& a) { return Gwcli(gw.grpc_port(), a); }
+  // `args` plus the backing of a new namespace of `size`: a memory device, or in the rados.
+  // tests a new RBD image (pool rbd) on the cluster.
+  std::vector<std::string> WithBacking(std::vector<std::string> args, const std::string& size) {
+    if (RadosDir().empty()) {
+      args.insert(args.end(), {"--memory-size", size});
+    } else {
+      static int images = 0;
+      args.insert(args.end(), {"-p", "rbd", "-i", "mgmt-" + std::to_string(getpid()) + "-" + std::to_string(++images),
+                               "--rbd-create-image", "--size", size});
+    }
+    return args;
+  }
+  const char* Backend() const { return RadosDir().empty() ? "memory" : "rbd"; }
   json Json(const std::vector<std::string>& a, int want_rc = 0) {
     CliResult r = GwcliJson(gw.grpc_port(), a);
     EXPECT_EQ(r.rc, want_rc) << r.all();
@@ -165,10 +179,10 @@ TEST_F(Mgmt, GroupNameAppended) {
 
 TEST_F(Mgmt, NamespacesEveryRpc) {
   MustPass({"subsystem", "add", "-n", kNqn});
-  EXPECT_CLI(Cli({"namespace", "add", "-n", kNqn, "--memory-size", "16M", "-s", "4096", "-u",
-                  "01234567-89ab-cdef-0123-456789abcdef"}),
+  EXPECT_CLI(Cli(WithBacking({"namespace", "add", "-n", kNqn, "-s", "4096", "-u", "01234567-89ab-cdef-0123-456789abcdef"},
+                             "16M")),
              0, std::string("Adding namespace 1 to ") + kNqn + ": Successful");
-  EXPECT_CLI(Cli({"ns", "add", "-n", kNqn, "--nsid", "5", "--memory-size", "8M"}), 0,
+  EXPECT_CLI(Cli(WithBacking({"ns", "add", "-n", kNqn, "--nsid", "5"}, "8M")), 0,
              std::string("Adding namespace 5 to ") + kNqn + ": Successful");
   // list: text and JSON
   CliResult t = Cli({"namespace", "list", "-n", kNqn});
@@ -181,7 +195,7 @@ TEST_F(Mgmt, NamespacesEveryRpc) {
   EXPECT_EQ(l["namespaces"][0]["uuid"], "01234567-89ab-cdef-0123-456789abcdef");
   EXPECT_EQ(l["namespaces"][0]["block_size"], 4096);
   EXPECT_EQ(l["namespaces"][0]["rbd_image_size"], "16777216");
-  EXPECT_EQ(l["namespaces"][0]["backend"], "memory");
+  EXPECT_EQ(l["namespaces"][0].value("backend", "rbd"), Backend());  // set for non-RBD backends only
   EXPECT_EQ(l["namespaces"][1]["nsid"], 5);
   EXPECT_EQ(l["namespaces"][1]["block_size"], 512);
   EXPECT_EQ(Json({"namespace", "list", "-n", kNqn, "--nsid", "5"})["namespaces"].size(), 1u);
@@ -525,7 +539,7 @@ TEST_F(Mgmt, CephCsiCallSequence) {
   EXPECT_CLI(Cli({"listener", "add", "-n", nqn, "-t", "gwB", "-a", "127.0.0.1", "-s", port, "-f", "ipv4"}), EREMOTE,
              "gwB");
   // NamespaceAdd{block_size 4096}; ListNamespaces reads the UUID.
-  EXPECT_CLI(Cli({"namespace", "add", "-n", nqn, "--memory-size", "16M", "-s", "4096"}), 0, "Successful");
+  EXPECT_CLI(Cli(WithBacking({"namespace", "add", "-n", nqn, "-s", "4096"}, "16M")), 0, "Successful");
   json ns = Json({"namespace", "list", "-n", nqn});
   ASSERT_EQ(ns["namespaces"].size(), 1u);
   EXPECT_EQ(ns["namespaces"][0]["uuid"].get<std::string>().size(), 36u);
