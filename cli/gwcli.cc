@@ -294,10 +294,8 @@ int GwSetLogLevel(Ctx& c, const std::string& level_in) {
 // (ext) set_ana_state, the RPC the Ceph monitor client drives: one ANA group of one
 // subsystem on this gateway. The reply's status is 1 on success (the reference's quirk).
 int GwSetAnaState(Ctx& c, const std::string& nqn, std::uint32_t group, const std::string& state_in) {
-  std::string state = state_in;
-  for (auto& ch : state) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
   ana_state value;
-  if (!ana_state_Parse(state, &value) || value == UNSET) throw UsageError{"invalid ANA state " + state_in};
+  if (!ana_state_Parse(Upper(state_in), &value) || value == UNSET) throw UsageError{"invalid ANA state " + state_in};
   if (group == 0) throw UsageError{"the ANA group must be 1 or more"};
   ana_info req;
   nqn_ana_states* s = req.add_states();

@@ -267,8 +267,7 @@ void TcpQueue::OnEvents(uint32_t events) {
 void TcpQueue::DoRecv() {
   plugged = true;
   ReceiveBatch();
-  plugged = false;
-  if (plugged_head) target_->Unplug(this);
+  target_->Unplug(this);
 }
 
 void TcpQueue::ReceiveBatch() {

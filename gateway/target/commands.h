@@ -16,7 +16,7 @@ void ExecuteFabrics(Target& t, QueuePair* qp, Request* req);
 void ExecuteAdmin(Target& t, QueuePair* qp, Request* req);
 void ExecuteIo(Target& t, QueuePair* qp, Request* req);
 void AbortThrottled(QueuePair* qp);
-// Ends the queue's batch (QueuePair::plugged): submits the reads and writes it held, each
+// Ends the queue's batch (clears QueuePair::plugged): submits the reads and writes it held, each
 // run of adjacent ones (same namespace and direction, each starting where the one before
 // ended; at most kMaxMergedIos / kMaxMergedBytes) as one vectored backend I/O.
 void UnplugIo(QueuePair* qp);

@@ -367,8 +367,7 @@ TEST_F(TargetTest, PluggedAdjacentIosReachTheBackendAsOne) {
       d->seen.clear();
       io.plugged = true;
       for (auto& c : cmds) target_->Execute(&io, &c->req);
-      io.plugged = false;
-      if (io.plugged_head) target_->Unplug(&io);
+      target_->Unplug(&io);
       seen.set_value(d->seen);
     });
     auto v = seen.get_future().get();
@@ -434,7 +433,11 @@ TEST_F(TargetTest, PluggedAdjacentIosReachTheBackendAsOne) {
   single.req.cmd.opcode = kIoRead;
   single.req.cmd.nsid = 2;
   single.req.ctrl_to_host = true;
+  reactor_.Post([&] { d->seen.clear(); });
   EXPECT_EQ(Run(io, single), kSuccess);
+  std::promise<size_t> n;
+  reactor_.Post([&] { n.set_value(d->seen.size()); });
+  EXPECT_EQ(n.get_future().get(), 1u);
 }
 
 TEST_F(TargetTest, IoRangeAndNamespaceChecks) {
