@@ -75,8 +75,15 @@ TcpQueue::TcpQueue(Target* target, Reactor& reactor, int fd, const PortInfo& por
   ring_.resize(3 * n + 8);
   rx_cap_ = kRxBufSize;
   rx_.reset(new uint8_t[rx_cap_]);
-  params_.in_capsule_data_size = o.in_capsule_data_size;
+  // Until the queue is known to be an I/O queue: the admin queue's in-capsule data size,
+  // which the NVMe/TCP binding fixes at 8 KiB whatever IOCCSZ says (hosts send the admin
+  // Connect's 1 KiB of data in the capsule). Bound() applies the I/O queues' size.
+  params_.in_capsule_data_size = std::max(o.in_capsule_data_size, tcp::kAdminInCapsuleDataSize);
   params_.maxh2cdata = o.max_h2c_data;
+}
+
+void TcpQueue::Bound() {
+  if (qid() != 0) params_.in_capsule_data_size = target_->options().in_capsule_data_size;
 }
 
 TcpQueue::~TcpQueue() {
@@ -533,7 +540,7 @@ bool TcpQueue::HandleH2CData() {
     return false;
   }
   if (h->datao != r->h2c_received || uint64_t{h->datao} + h->datal > r->req.length) {
-    Fatal(tcp::kFesDataTransferOutOfRange, offsetof(tcp::DataHeader, datao));
+    Fatal(tcp::kFesDataTransferOutOfRange, 0);  // FEI is reserved for this FES
     return false;
   }
   cur_ = r;
@@ -583,21 +590,25 @@ void TcpQueue::Fatal(uint16_t fes, uint32_t fei) {
   LOG_WARN("connection from %s: fatal transport error (FES %u, FEI %u): terminating", peer_.c_str(),
            fes, fei);
   term_len_ = tcp::EncodeC2HTermReq(term_, fes, fei, hdr_, std::min<uint32_t>(hdr_need_, tcp::kMaxTermReqData));
-  // Nothing else goes out after the terminate request.
-  for (; ring_count_; ring_count_--) {
-    SendItem it = ring_[ring_head_];
-    ring_head_ = (ring_head_ + 1) % ring_.size();
-    if (it.r && (it.kind == SendKind::kResp || it.kind == SendKind::kC2H) &&
+  // Nothing else goes out after the terminate request, except the rest of a PDU already
+  // partly on the wire: cut short, it would swallow the terminate request.
+  const uint32_t keep = send_off_ > 0 && ring_count_ > 0 ? 1 : 0;
+  TcpRequest* kept = keep ? ring_[ring_head_].r : nullptr;  // its buffer is still being sent
+  for (uint32_t i = keep; i < ring_count_; i++) {
+    SendItem it = ring_[(ring_head_ + i) % ring_.size()];
+    if (it.r && it.r != kept && (it.kind == SendKind::kResp || it.kind == SendKind::kC2H) &&
         it.r->state == ReqState::kSending)
       FreeRequest(it.r);
   }
-  send_off_ = 0;
+  ring_count_ = keep;
+  ring_tail_ = (ring_head_ + keep) % ring_.size();
+  if (!keep) send_off_ = 0;
   Queue(SendKind::kTermReq, nullptr);
   Flush();
   if (closed_) return;
-  // Half-close, then wait briefly for the host to close so it reads the terminate request
-  // rather than a reset.
-  ::shutdown(fd_, SHUT_WR);
+  // Once the terminate request is out the sending side is half-closed (ItemSent); until
+  // the host closes (or 2 s pass), what it still sends is read and dropped, so it reads
+  // the terminate request rather than a reset.
   rstate_ = RecvState::kDraining;
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
   std::shared_ptr<bool> alive = alive_;
@@ -720,6 +731,9 @@ void TcpQueue::ItemSent(const SendItem& it) {
     case SendKind::kResp:
       FreeRequest(it.r);
       break;
+    case SendKind::kTermReq:
+      ::shutdown(fd_, SHUT_WR);
+      break;
     default:
       break;
   }
@@ -817,6 +831,14 @@ void TcpListener::OnEvents(uint32_t) {
     Reactor& r = reactors_.Next();
     Target* t = target_;
     PortInfo port = port_;
+    sl = sizeof(ss);
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &sl) == 0 &&
+        getnameinfo(reinterpret_cast<sockaddr*>(&ss), sl, host, sizeof(host), nullptr, 0, NI_NUMERICHOST) == 0) {
+      port.local_traddr = host;
+      // An IPv4 host on a dual-stack IPv6 listener: name the IPv4 address.
+      if (port.local_traddr.rfind("::ffff:", 0) == 0 && port.local_traddr.find('.') != std::string::npos)
+        port.local_traddr.erase(0, 7);
+    }
     r.Run([t, &r, fd, port, peer] { TcpQueue::Start(t, r, fd, port, peer); });
   }
 }

@@ -40,6 +40,7 @@ class TcpQueue final : public QueuePair, public EventHandler, public IoCompletio
   // QueuePair
   void Complete(Request* req) override;
   void Close(const char* reason) override;
+  void Bound() override;
   Reactor& reactor() override { return reactor_; }
   std::string peer() const override { return peer_; }
 

@@ -100,6 +100,7 @@ enum ScCommandSpecific : uint8_t {
   kScConnectInvalidParameters = 0x82,
   kScConnectRestartDiscovery = 0x83,
   kScConnectInvalidHost = 0x84,
+  kScInvalidQueueType = 0x85,  // Disconnect on the admin queue
 };
 
 // Media and data integrity errors (SCT 2).
@@ -238,9 +239,13 @@ static_assert(sizeof(ConnectData) == 1024);
 static_assert(offsetof(ConnectData, subnqn) == 256);
 static_assert(offsetof(ConnectData, hostnqn) == 512);
 
-// Connect response: CQE dw0 holds CNTLID on success, IATTR/IPO on Invalid Parameters.
+inline constexpr size_t kNqnMaxLen = 223;  // bytes, without the terminating NUL
+
+// Connect response: CQE dw0 holds CNTLID on success; on Invalid Parameters, bits 15:0 IPO
+// (byte offset of the invalid parameter) and bit 16 IATTR (1: in the Connect data, 0: in
+// the SQE); NVMe-oF 1.1 Connect Response.
 inline constexpr uint32_t ConnectInvalidParam(bool in_data, uint16_t byte_offset) {
-  return (in_data ? 1u : 0u) | (static_cast<uint32_t>(byte_offset) << 16);
+  return (in_data ? 1u << 16 : 0u) | byte_offset;
 }
 
 struct __attribute__((packed)) PropertyCmd {
@@ -278,6 +283,8 @@ inline constexpr uint32_t CcIosqes(uint32_t cc) { return (cc >> 16) & 0xF; }
 inline constexpr uint32_t CcIocqes(uint32_t cc) { return (cc >> 20) & 0xF; }
 inline constexpr uint32_t CcMps(uint32_t cc) { return (cc >> 7) & 0xF; }
 inline constexpr uint32_t CcCss(uint32_t cc) { return (cc >> 4) & 0x7; }
+inline constexpr uint32_t CcAms(uint32_t cc) { return (cc >> 11) & 0x7; }
+inline constexpr uint32_t kCcShnMask = 3u << 14;
 // CSTS fields.
 inline constexpr uint32_t kCstsRdy = 1u << 0;
 inline constexpr uint32_t kCstsCfs = 1u << 1;

@@ -32,6 +32,9 @@ inline constexpr uint8_t kFlagLastPdu = 0x04;   // H2CData/C2HData: last PDU of 
 inline constexpr uint8_t kFlagSuccess = 0x08;   // C2HData: no response capsule follows
 
 inline constexpr uint32_t kDigestLen = 4;
+// In-capsule data on the admin queue: fixed at 8 KiB by the NVMe/TCP binding (IOCCSZ
+// describes I/O queues only).
+inline constexpr uint32_t kAdminInCapsuleDataSize = 8192;
 
 struct __attribute__((packed)) CommonHeader {
   uint8_t pdu_type;

@@ -267,7 +267,7 @@ TEST(NvmeTcpGolden, CapsuleResp) {
   cqe.status = nvme::CmdSpecific(nvme::kScConnectInvalidParameters).Encode();
   EncodeCapsuleResp(&r, cqe, true);
   EXPECT_TRUE(SameBytes(Raw(r), Hex("05 01 18 00 | 1c 00 00 00 |"
-                                    "01 00 00 01 | 00 00 00 00 | 00 00 | 00 00 | 01 00 | 04 83")));
+                                    "00 01 01 00 | 00 00 00 00 | 00 00 | 00 00 | 01 00 | 04 83")));
 }
 
 // ---------------------------------------------------------------- R2T

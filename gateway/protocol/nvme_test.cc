@@ -423,10 +423,12 @@ TEST(NvmeWire, ConnectData) {
 }
 
 TEST(NvmeWire, ConnectInvalidParameterDw0) {
-  // Connect response DW0 for Connect Invalid Parameters: byte 0 bit 0 IATTR (1: in the
-  // Connect data), bytes 3:2 IPO (byte offset of the invalid parameter).
-  EXPECT_EQ(ConnectInvalidParam(true, 256), 0x01000001u);  // SUBNQN in the data
-  EXPECT_EQ(ConnectInvalidParam(false, 42), 0x002A0000u);  // QID in the SQE
+  // Connect response DW0 for Connect Invalid Parameters: bytes 1:0 IPO (byte offset of the
+  // invalid parameter), byte 2 bit 0 IATTR (1: in the Connect data), byte 3 reserved.
+  EXPECT_EQ(ConnectInvalidParam(true, 256), 0x00010100u);  // SUBNQN in the data
+  EXPECT_EQ(ConnectInvalidParam(false, 42), 0x0000002Au);  // QID in the SQE
+  EXPECT_EQ(ConnectInvalidParam(false, 44), 0x0000002Cu);  // SQSIZE in the SQE
+  EXPECT_EQ(ConnectInvalidParam(true, 16), 0x00010010u);   // CNTLID in the data
 }
 
 TEST(NvmeWire, PropertyGet) {

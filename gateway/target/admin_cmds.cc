@@ -48,13 +48,11 @@ void IdentifyController(Target& t, Controller& c, Request* req) {
   id->rab = 6;
   id->mdts = o.mdts;
   id->cntlid = c.cntlid();
-  id->ver = Version(1, 3);
+  id->ver = Version(1, 4);
   id->ctratt = 1u << 0;  // 128-bit host identifier
   id->acl = 3;
   id->aerl = Controller::kAerLimit - 1;
   id->frmw = 0x03;       // one slot, slot 1 read-only
-  id->lpa = 0x06;        // commands supported and effects log; extended data for Get Log Page
-  id->elpe = 63;
   id->kas = 10;          // 1 s granularity
   id->sqes = 0x66;
   id->cqes = 0x44;
@@ -68,9 +66,13 @@ void IdentifyController(Target& t, Controller& c, Request* req) {
   id->msdbd = 1;
   id->ofcs = 1;  // Disconnect supported
   if (c.is_discovery()) {
+    // Only the discovery log page: no error log, no commands supported and effects log.
     id->cntrltype = kCntrlTypeDiscovery;
     id->oaes = kOaesDiscoveryLogChange;
+    id->lpa = 0x04;  // extended data for Get Log Page
   } else {
+    id->lpa = 0x06;  // commands supported and effects log; extended data for Get Log Page
+    id->elpe = 63;
     id->cntrltype = kCntrlTypeIo;
     id->cmic = kCmicMultiCtrl | kCmicAna;
     id->oaes = kOaesNsAttr | kOaesAnaChange;
@@ -117,9 +119,8 @@ void Identify(Target& t, QueuePair* qp, Request* req) {
   uint8_t cns = req->cmd.cdw10 & 0xFF;
   uint8_t csi = static_cast<uint8_t>(req->cmd.cdw11 >> 24);
   uint32_t nsid = req->cmd.nsid;
-  if (!req->data || req->length < 4096) {
-    if (req->length == 0) return CompleteWith(qp, req, Generic(kScDataSglLengthInvalid));
-  }
+  // Every Identify data structure is 4 KiB; a shorter buffer cannot hold it.
+  if (!req->data || req->length < 4096) return CompleteWith(qp, req, Generic(kScDataSglLengthInvalid));
   if (cns == kCnsController) {
     IdentifyController(t, c, req);
     return CompleteWith(qp, req, kSuccess);
@@ -131,21 +132,9 @@ void Identify(Target& t, QueuePair* qp, Request* req) {
     case kCnsNamespace:
     case kCnsNsIdDescriptors:
     case kCnsIoCsNamespace: {
-      if (nsid == 0 || nsid == 0xFFFFFFFF) {
-        if (cns == kCnsNamespace && nsid == 0xFFFFFFFF) {
-          // Capabilities common to all namespaces: the LBA formats we offer.
-          auto id = std::make_unique<nvme::IdentifyNamespace>();
-          memset(id.get(), 0, sizeof(*id));
-          id->nlbaf = 1;
-          id->lbaf[0].lbads = 9;
-          id->lbaf[1].lbads = 12;
-          id->nmic = 1;
-          Reply(req, id.get(), sizeof(*id));
-          return CompleteWith(qp, req, kSuccess);
-        }
-        return CompleteWith(qp, req, Generic(kScInvalidNamespaceOrFormat));
-      }
-      if (nsid > s.spec().max_namespaces) return CompleteWith(qp, req, Generic(kScInvalidNamespaceOrFormat));
+      // NSID FFFFFFFFh (capabilities common to all namespaces) exists only with Namespace
+      // Management, which is not offered (OACS bit 3 clear).
+      if (nsid == 0 || nsid > s.spec().max_namespaces) return CompleteWith(qp, req, Generic(kScInvalidNamespaceOrFormat));
       Namespace* ns = nsid < table->by_nsid.size() ? table->by_nsid[nsid].get() : nullptr;
       if (cns == kCnsIoCsNamespace) {
         if (csi != 0) return CompleteWith(qp, req, Generic(kScInvalidField));
@@ -236,13 +225,24 @@ std::vector<uint8_t> AnaLog(Controller& c, QueuePair* qp, bool groups_only) {
   return out;
 }
 
+bool IsWildcard(const std::string& a) { return a.empty() || a == "0.0.0.0" || a == "::"; }
+
 std::vector<uint8_t> DiscoveryLog(Target& t, Controller& c, QueuePair* qp) {
+  // The generation counter is read before the entries: a change that lands while they are
+  // collected then shows as a newer counter on the host's next read, never as a new
+  // counter on old entries.
+  const uint64_t genctr = t.discovery_genctr();
   std::vector<DiscoveryLogEntry> entries;
+  // A wildcard listener is reachable at the address this host used; "0.0.0.0" is no
+  // address to connect to.
+  const std::string& here = qp->port().local_traddr;
+  auto reachable = [&](const std::string& traddr) { return IsWildcard(traddr) && !here.empty() ? here : traddr; };
   auto fill = [&](const std::string& nqn, const std::string& traddr, const std::string& trsvcid,
                   uint8_t adrfam, uint16_t portid, uint8_t subtype) {
     DiscoveryLogEntry e{};
     e.trtype = kTrtypeTcp;
     e.adrfam = adrfam;
+    if (IsWildcard(traddr) && !here.empty()) e.adrfam = here.find(':') != std::string::npos ? kAdrfamIpv6 : kAdrfamIpv4;
     e.subtype = subtype;
     e.treq = kTreqNotRequired | kTreqSqFlowControlDisableSupported;
     e.portid = portid;
@@ -250,7 +250,7 @@ std::vector<uint8_t> DiscoveryLog(Target& t, Controller& c, QueuePair* qp) {
     e.asqsz = static_cast<uint16_t>(t.options().max_queue_depth);
     CopyZeroPadded(e.trsvcid, sizeof(e.trsvcid), trsvcid.c_str());
     CopyZeroPadded(e.subnqn, sizeof(e.subnqn), nqn.c_str());
-    CopyZeroPadded(e.traddr, sizeof(e.traddr), traddr.c_str());
+    CopyZeroPadded(e.traddr, sizeof(e.traddr), reachable(traddr).c_str());
     entries.push_back(e);
   };
   auto ports = t.Ports();
@@ -274,7 +274,7 @@ std::vector<uint8_t> DiscoveryLog(Target& t, Controller& c, QueuePair* qp) {
   }
   std::vector<uint8_t> out(sizeof(DiscoveryLogHeader) + entries.size() * sizeof(DiscoveryLogEntry));
   DiscoveryLogHeader h{};
-  h.genctr = t.discovery_genctr();
+  h.genctr = genctr;
   h.numrec = entries.size();
   h.recfmt = 0;
   memcpy(out.data(), &h, sizeof(h));
@@ -297,7 +297,6 @@ void GetLogPage(Target& t, QueuePair* qp, Request* req) {
   if (c.is_discovery()) {
     if (lid != kLogDiscovery) return CompleteWith(qp, req, CmdSpecific(kScInvalidLogPage));
     page = DiscoveryLog(t, c, qp);
-    if (!rae) c.ClearEventMask(kLogDiscovery);
   } else {
     switch (lid) {
       case kLogErrorInfo: {
@@ -336,10 +335,11 @@ void GetLogPage(Target& t, QueuePair* qp, Request* req) {
         break;
       }
       case kLogChangedNsList: {
+        // Checked before the list is taken: a failed read must not lose the changes.
+        if (offset > sizeof(ChangedNsList)) return CompleteWith(qp, req, Generic(kScInvalidField));
         auto list = c.TakeChangedNs(!rae);
         page.assign(sizeof(ChangedNsList), 0);
         if (!list.empty()) memcpy(page.data(), list.data(), std::min(list.size(), size_t{1024}) * 4);
-        if (!rae) c.ClearEventMask(kLogChangedNsList);
         break;
       }
       case kLogCommandsSupported: {
@@ -358,17 +358,16 @@ void GetLogPage(Target& t, QueuePair* qp, Request* req) {
       }
       case kLogAna:
         page = AnaLog(c, qp, lsp & 1);
-        if (!rae) c.ClearEventMask(kLogAna);
         break;
       default:
         return CompleteWith(qp, req, CmdSpecific(kScInvalidLogPage));
     }
   }
-  // Variable-size pages (ANA, discovery) read as zeroes past their current end: hosts size
-  // their reads for the largest possible page and fetch it in chunks. Fixed-size pages
-  // reject an offset beyond their end.
-  bool variable = lid == kLogAna || lid == kLogDiscovery;
-  if (!variable && offset >= page.size()) return CompleteWith(qp, req, Generic(kScInvalidField));
+  // An offset beyond the page's end is an invalid field; what is asked for past the end
+  // (hosts size ANA and discovery reads generously) reads as zeroes.
+  if (offset > page.size()) return CompleteWith(qp, req, Generic(kScInvalidField));
+  // A read with RAE clear ends the masking of the page's notices (Controller::RaiseEvent).
+  if (!rae && (lid == kLogDiscovery || lid == kLogChangedNsList || lid == kLogAna)) c.ClearEventMask(lid);
   Reply(req, page.data(), page.size(), offset);
   req->c2h_len = static_cast<uint32_t>(numd * 4);
   CompleteWith(qp, req, kSuccess);
@@ -381,9 +380,11 @@ void SetFeatures(QueuePair* qp, Request* req) {
   uint8_t fid = req->cmd.cdw10 & 0xFF;
   bool save = req->cmd.cdw10 >> 31;
   uint32_t v = req->cmd.cdw11;
-  if (save) return CompleteWith(qp, req, CmdSpecific(kScFeatureIdNotSaveable));
+  // Nothing is saveable; an unknown feature is an invalid field whatever SV says.
+  auto not_saveable = [&] { return CompleteWith(qp, req, CmdSpecific(kScFeatureIdNotSaveable)); };
   switch (fid) {
     case kFeatNumberOfQueues: {
+      if (save) return not_saveable();
       uint32_t nsqr = v & 0xFFFF, ncqr = v >> 16;
       if (nsqr == 0xFFFF || ncqr == 0xFFFF) return CompleteWith(qp, req, Generic(kScInvalidField));
       if (c.is_discovery()) return CompleteWith(qp, req, Generic(kScInvalidField));
@@ -393,14 +394,19 @@ void SetFeatures(QueuePair* qp, Request* req) {
       return CompleteWith(qp, req, kSuccess);
     }
     case kFeatAsyncEventConfig:
+      if (save) return not_saveable();
       c.async_event_config.store(v);
       return CompleteWith(qp, req, kSuccess);
     case kFeatKeepAliveTimer:
+      if (save) return not_saveable();
       c.set_kato_ms(v);
       c.Touch();
+      c.StartKeepAliveTimer();
       return CompleteWith(qp, req, kSuccess);
     case kFeatVolatileWriteCache:
-      if (c.is_discovery()) return CompleteWith(qp, req, Generic(kScInvalidField));
+      // Only with a volatile write cache present (Identify VWC bit 0).
+      if (c.is_discovery() || !AnyVolatileCache(c.subsystem())) return CompleteWith(qp, req, Generic(kScInvalidField));
+      if (save) return not_saveable();
       c.volatile_write_cache.store(v & 1);
       return CompleteWith(qp, req, kSuccess);
     case kFeatHostIdentifier:
@@ -413,6 +419,7 @@ void SetFeatures(QueuePair* qp, Request* req) {
     case kFeatInterruptCoalescing:
     case kFeatWriteAtomicityNormal:
       if (c.is_discovery()) return CompleteWith(qp, req, Generic(kScInvalidField));
+      if (save) return not_saveable();
       return CompleteWith(qp, req, CmdSpecific(kScFeatureNotChangeable));
     default:
       return CompleteWith(qp, req, Generic(kScInvalidField));
@@ -434,7 +441,7 @@ void GetFeatures(QueuePair* qp, Request* req) {
       break;
     }
     case kFeatAsyncEventConfig:
-      dw0 = sel == 1 ? 0 : c.async_event_config.load();
+      dw0 = sel == 1 ? Controller::kDefaultAec : c.async_event_config.load();
       changeable = true;
       break;
     case kFeatKeepAliveTimer:
@@ -442,8 +449,8 @@ void GetFeatures(QueuePair* qp, Request* req) {
       changeable = true;
       break;
     case kFeatVolatileWriteCache:
-      if (c.is_discovery()) return CompleteWith(qp, req, Generic(kScInvalidField));
-      dw0 = c.volatile_write_cache.load() ? 1 : 0;
+      if (c.is_discovery() || !AnyVolatileCache(c.subsystem())) return CompleteWith(qp, req, Generic(kScInvalidField));
+      dw0 = sel == 1 || c.volatile_write_cache.load() ? 1 : 0;  // enabled by default
       changeable = true;
       break;
     case kFeatHostIdentifier:
@@ -498,6 +505,7 @@ void ExecuteAdmin(Target& t, QueuePair* qp, Request* req) {
       c.Touch();
       return CompleteWith(qp, req, kSuccess);
     case kAdminAbort:
+      if (c.is_discovery()) return CompleteWith(qp, req, Generic(kScInvalidOpcode));
       req->rsp.dw0 = 1;  // command not aborted
       return CompleteWith(qp, req, kSuccess);
     default:

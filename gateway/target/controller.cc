@@ -58,9 +58,13 @@ uint64_t Controller::cap() const {
 bool Controller::SetCc(uint32_t v) {
   uint32_t old = cc_.load();
   bool was_en = old & kCcEn, en = v & kCcEn;
+  if (CcShn(v) == 3) return false;  // reserved
   if (en && !was_en) {
-    // Validate the queue entry sizes and page size the host chose.
-    if (CcIosqes(v) != 6 || CcIocqes(v) != 4 || CcMps(v) != 0 || CcCss(v) != 0) {
+    // Validate the queue entry sizes, page size, command set and arbitration the host
+    // chose (CAP: MPSMIN = MPSMAX = 4 KiB, NVM command set, round robin only).
+    if (CcMps(v) != 0 || CcCss(v) != 0 || CcAms(v) != 0) return false;
+    if (CcIosqes(v) != 6 || CcIocqes(v) != 4) {
+      // A discovery controller has no I/O queues: the sizes may be left 0.
       if (!is_discovery() || (CcIosqes(v) != 0 && CcIosqes(v) != 6)) return false;
     }
     cc_.store(v);
@@ -71,9 +75,12 @@ bool Controller::SetCc(uint32_t v) {
   if (!en && was_en) {
     cc_.store(v);
     csts_.store(0);
-    LOG_DEBUG("%s: disabled (reset)", Describe().c_str());
+    Reset();
+    LOG_INFO("%s: controller reset by host (CC.EN cleared)", Describe().c_str());
     return true;
   }
+  // While enabled only SHN may change (CSS, MPS, AMS and the entry sizes are fixed by EN).
+  if (en && ((v ^ old) & ~kCcShnMask)) return false;
   uint32_t shn = CcShn(v);
   cc_.store(v);
   if (shn == 1 || shn == 2) {
@@ -86,7 +93,39 @@ bool Controller::SetCc(uint32_t v) {
   return true;
 }
 
+// Controller level reset (NVMe Base 2.0, 3.7.2): the I/O queues are deleted (their
+// connections closed; the host connects new ones), outstanding AERs aborted, features back to
+// their defaults. The admin queue, and with it the association and its KATO, stays.
+void Controller::Reset() {
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    for (auto* q : io_queues_) q->Close("controller reset by host");
+    io_queues_.clear();
+    nr_io_queues_.store(target_->options().max_io_queues);
+  }
+  AbortAers();
+  pending_events_.clear();
+  masked_pages_ = 0;
+  async_event_config.store(kDefaultAec);
+  volatile_write_cache.store(true);
+}
+
 void Controller::Touch() { last_ka_ns_.store(NowNs(), std::memory_order_relaxed); }
+
+void Controller::StartKeepAliveTimer() {
+  if (ka_timer_ || kato_ms_.load() == 0 || !admin_) return;
+  ka_timer_ = true;
+  std::weak_ptr<Controller> w = weak_from_this();
+  auto period = std::chrono::milliseconds(std::clamp<uint32_t>(kato_ms_.load() / 4, 100, 1000));
+  admin_reactor_->Every(period, [w] {
+    auto c = w.lock();
+    if (!c || !c->admin_queue()) return false;
+    if (!c->KeepAliveExpired()) return true;
+    LOG_WARN("%s: keep alive timeout (%u ms): tearing the controller down", c->Describe().c_str(), c->kato_ms());
+    c->Shutdown("keep alive timeout");
+    return false;
+  });
+}
 
 bool Controller::KeepAliveExpired() const {
   uint32_t kato = kato_ms_.load();
@@ -167,7 +206,14 @@ void Controller::RaiseEvent(uint8_t type, uint8_t info, uint8_t log_page) {
   pending_events_.push_back(Event{dw0, log_page});
 }
 
-void Controller::ClearEventMask(uint8_t log_page) { masked_pages_ &= ~PageClass(log_page); }
+void Controller::ClearEventMask(uint8_t log_page) {
+  uint32_t cls = PageClass(log_page);
+  masked_pages_ &= ~cls;
+  // A notice still waiting for an AER is answered by this read: it no longer goes out.
+  pending_events_.erase(std::remove_if(pending_events_.begin(), pending_events_.end(),
+                                       [&](const Event& e) { return PageClass(e.log_page) == cls; }),
+                        pending_events_.end());
+}
 
 void Controller::AbortAers() {
   auto aers = std::move(aers_);

@@ -52,6 +52,9 @@ class Controller : public std::enable_shared_from_this<Controller> {
   void set_kato_ms(uint32_t ms) { kato_ms_.store(ms); }
   void Touch();
   bool KeepAliveExpired() const;
+  // Starts the keep alive expiry check on the admin reactor, once (KATO from Connect or
+  // from Set Features); a KATO of 0 disables it.
+  void StartKeepAliveTimer();
 
   // Queues.
   uint32_t num_io_queues_allowed() const { return nr_io_queues_.load(); }
@@ -64,9 +67,11 @@ class Controller : public std::enable_shared_from_this<Controller> {
   void Shutdown(const char* reason);
 
   // Features.
-  std::atomic<uint32_t> async_event_config{nvme::kAecNsAttr | nvme::kAecAnaChange |
-                                           nvme::kAecDiscoveryLogChange};
-  std::atomic<bool> volatile_write_cache{false};
+  static constexpr uint32_t kDefaultAec = nvme::kAecNsAttr | nvme::kAecAnaChange | nvme::kAecDiscoveryLogChange;
+  std::atomic<uint32_t> async_event_config{kDefaultAec};
+  // Volatile Write Cache feature, WCE: meaningful when Identify reports a cache (VWC bit
+  // 0); with it cleared every write is made durable before it completes (as with FUA).
+  std::atomic<bool> volatile_write_cache{true};
 
   // Asynchronous events: called on the admin queue's reactor.
   bool AddAer(Request* req);  // false: limit exceeded
@@ -117,6 +122,9 @@ class Controller : public std::enable_shared_from_this<Controller> {
   };
   std::deque<Event> pending_events_;
   uint32_t masked_pages_ = 0;  // bit per log page class: 1 NS, 2 ANA, 4 discovery
+  bool ka_timer_ = false;
+
+  void Reset();  // controller level reset (CC.EN 1 -> 0)
 };
 
 }  // namespace nvmeof

@@ -30,6 +30,10 @@ void Connect(Target& t, QueuePair* qp, Request* req) {
     return CompleteWith(qp, req, Generic(kScDataSglLengthInvalid));
   if (cmd->recfmt != 0) return CompleteWith(qp, req, CmdSpecific(kScConnectIncompatibleFormat));
   const auto* d = reinterpret_cast<const ConnectData*>(req->data);
+  // NQNs are NUL-terminated and at most 223 bytes long.
+  if (strnlen(d->subnqn, sizeof(d->subnqn)) > kNqnMaxLen) return ConnectError(qp, req, true, offsetof(ConnectData, subnqn));
+  if (strnlen(d->hostnqn, sizeof(d->hostnqn)) > kNqnMaxLen)
+    return ConnectError(qp, req, true, offsetof(ConnectData, hostnqn));
   std::string subnqn = FixedString(d->subnqn, sizeof(d->subnqn));
   std::string hostnqn = FixedString(d->hostnqn, sizeof(d->hostnqn));
   uint16_t qid = cmd->qid;
@@ -53,9 +57,6 @@ void Connect(Target& t, QueuePair* qp, Request* req) {
   if (qid == 0) {
     if (d->cntlid != 0xFFFF && d->cntlid != 0xFFFE)
       return ConnectError(qp, req, true, offsetof(ConnectData, cntlid));
-    if (s->is_discovery() && cmd->kato == 0) {
-      // A discovery controller without keep alive lives as long as its connection.
-    }
     auto c = std::make_shared<Controller>(&t, s, hostnqn, d->hostid, cmd->kato, qp);
     auto id = s->AllocateCntlid(c);
     if (!id.ok()) {
@@ -67,19 +68,7 @@ void Connect(Target& t, QueuePair* qp, Request* req) {
     req->rsp.dw0 = *id;
     LOG_INFO("%s: controller created (admin queue from %s, keep alive %u ms%s)", c->Describe().c_str(),
              qp->peer().c_str(), cmd->kato, s->is_discovery() ? ", discovery" : "");
-    if (cmd->kato) {
-      std::weak_ptr<Controller> w = c;
-      auto period = std::chrono::milliseconds(std::clamp<uint32_t>(cmd->kato / 4, 100, 1000));
-      qp->reactor().Every(period, [w] {
-        auto c2 = w.lock();
-        if (!c2 || !c2->admin_queue()) return false;
-        if (!c2->KeepAliveExpired()) return true;
-        LOG_WARN("%s: keep alive timeout (%u ms): tearing the controller down", c2->Describe().c_str(),
-                 c2->kato_ms());
-        c2->Shutdown("keep alive timeout");
-        return false;
-      });
-    }
+    c->StartKeepAliveTimer();
     return CompleteWith(qp, req, kSuccess);
   }
 
@@ -108,7 +97,7 @@ void Connect(Target& t, QueuePair* qp, Request* req) {
 void PropertyGet(QueuePair* qp, Request* req) {
   const auto* cmd = reinterpret_cast<const PropertyCmd*>(&req->cmd);
   auto& c = qp->controller();
-  if (!c || qp->qid() != 0) return CompleteWith(qp, req, Generic(kScCommandSequenceError));
+  if (!c || qp->qid() != 0) return CompleteWith(qp, req, Generic(kScInvalidOpcode));  // admin queue only
   bool eight = (cmd->attrib & 0x7) == 1;
   if ((cmd->attrib & 0x7) > 1) return CompleteWith(qp, req, Generic(kScInvalidField));
   uint64_t v;
@@ -117,7 +106,7 @@ void PropertyGet(QueuePair* qp, Request* req) {
       v = c->cap();
       break;
     case kPropVs:
-      v = Version(1, 3);
+      v = Version(1, 4);
       break;
     case kPropCc:
       v = c->cc();
@@ -140,7 +129,7 @@ void PropertyGet(QueuePair* qp, Request* req) {
 void PropertySet(QueuePair* qp, Request* req) {
   const auto* cmd = reinterpret_cast<const PropertyCmd*>(&req->cmd);
   auto& c = qp->controller();
-  if (!c || qp->qid() != 0) return CompleteWith(qp, req, Generic(kScCommandSequenceError));
+  if (!c || qp->qid() != 0) return CompleteWith(qp, req, Generic(kScInvalidOpcode));  // admin queue only
   if ((cmd->attrib & 0x7) != 0) return CompleteWith(qp, req, Generic(kScInvalidField));
   switch (cmd->offset) {
     case kPropCc:
@@ -155,7 +144,9 @@ void PropertySet(QueuePair* qp, Request* req) {
 }
 
 void Disconnect(QueuePair* qp, Request* req) {
-  if (!qp->connected() || qp->qid() == 0) return CompleteWith(qp, req, Generic(kScInvalidOpcode));
+  // Disconnect deletes an I/O queue; the admin queue goes with the association.
+  if (qp->qid() == 0) return CompleteWith(qp, req, CmdSpecific(kScInvalidQueueType));
+  if ((req->cmd.cdw10 & 0xFFFF) != 0) return CompleteWith(qp, req, CmdSpecific(kScConnectIncompatibleFormat));
   CompleteWith(qp, req, kSuccess);
   qp->Close("host disconnected the queue");  // posted: the completion goes out first
 }

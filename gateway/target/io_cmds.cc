@@ -150,7 +150,10 @@ void Submit(Request* req, BdevOp op, uint64_t offset, uint64_t length, bool with
   req->bio.op = op;
   req->bio.offset = offset;
   req->bio.length = length;
-  req->bio.fua = op == BdevOp::kWrite && (req->cmd.cdw12 & kRwFua);
+  // FUA for writes and write zeroes; every write is FUA while the host has the volatile
+  // write cache disabled (Set Features 06h).
+  req->bio.fua = (op == BdevOp::kWrite || op == BdevOp::kWriteZeroes) &&
+                 ((req->cmd.cdw12 & kRwFua) || !req->qp->controller()->volatile_write_cache.load(std::memory_order_relaxed));
   if (with_data) {
     req->iov.iov_base = req->data;
     req->iov.iov_len = length;
@@ -299,7 +302,12 @@ void ExecuteIo(Target& t, QueuePair* qp, Request* req) {
   const NsTable& table = *snap->table;
   uint32_t nsid = cmd.nsid;
   Namespace* ns = nsid < table.by_nsid.size() ? table.by_nsid[nsid].get() : nullptr;
-  if (!ns) return CompleteWith(qp, req, Generic(kScInvalidNamespaceOrFormat));
+  if (!ns) {
+    // An NSID in 1..NN without a namespace this host may use is inactive (Invalid Field);
+    // 0, FFFFFFFFh and beyond NN are invalid.
+    bool inactive = nsid != 0 && nsid <= c.subsystem().spec().max_namespaces;
+    return CompleteWith(qp, req, Generic(inactive ? kScInvalidField : kScInvalidNamespaceOrFormat));
+  }
   switch (table.ana_state[nsid]) {
     case kAnaOptimized:
     case kAnaNonOptimized:

@@ -65,6 +65,9 @@ struct PortInfo {
   std::string trsvcid;
   uint8_t adrfam = nvme::kAdrfamIpv4;
   uint16_t portid = 0;
+  // The address this connection reached, as the host sees it (getsockname): what the
+  // discovery log page names instead of a wildcard listener address. Empty if unknown.
+  std::string local_traddr;
 };
 
 // One NVMe queue pair (= one NVMe/TCP connection). Methods are called on its reactor.
@@ -92,7 +95,10 @@ class QueuePair {
     qid_ = qid;
     sqsize_ = sqsize;
     sq_flow_disabled_ = sqflow_disabled;
+    Bound();
   }
+  // Called once Connect has bound the queue (qid() tells admin from I/O).
+  virtual void Bound() {}
   void Unbind() { ctrl_.reset(); }
 
   // Per-queue namespace cache, maintained by the target (see Subsystem::Snapshot).

@@ -12,157 +12,14 @@
 
 #include "gateway/engine/reactor.h"
 #include "gateway/target/controller.h"
+#include "gateway/target/target_test_util.h"
 
 namespace nvmeof {
 namespace {
 
 using namespace nvme;
+using namespace nvmeof::test;
 
-constexpr char kNqn[] = "nqn.2016-06.io.test:t1";
-constexpr char kHost[] = "nqn.2014-08.org.nvmexpress:uuid:11111111-2222-3333-4444-555555555555";
-
-class FakeQueue final : public QueuePair, public IoCompletionHandler {
- public:
-  FakeQueue(Reactor& r, const std::string& traddr, const std::string& trsvcid) : reactor_(r) {
-    port_.traddr = traddr;
-    port_.trsvcid = trsvcid;
-    port_.portid = 1;
-  }
-  ~FakeQueue() override { Target::ReleaseSnapshots(this); }
-  void Complete(Request* req) override {
-    std::lock_guard<std::mutex> lk(mu_);
-    done_.push_back(req);
-    cv_.notify_all();
-  }
-  void Close(const char*) override { closed_ = true; }
-  Reactor& reactor() override { return reactor_; }
-  std::string peer() const override { return "fake"; }
-  void OnIoComplete(BdevIo* io) override {
-    auto* req = reinterpret_cast<Request*>(reinterpret_cast<uint8_t*>(io) - offsetof(Request, bio));
-    req->bdev_done(req);
-  }
-  // Waits for req to complete (it may already have).
-  bool Wait(Request* req, int ms = 2000) {
-    std::unique_lock<std::mutex> lk(mu_);
-    bool ok = cv_.wait_for(lk, std::chrono::milliseconds(ms), [&] {
-      return std::find(done_.begin(), done_.end(), req) != done_.end();
-    });
-    // Consume it: the next command may reuse the same address.
-    if (ok) done_.erase(std::find(done_.begin(), done_.end(), req));
-    return ok;
-  }
-  std::atomic<bool> closed_{false};
-
- private:
-  Reactor& reactor_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<Request*> done_;
-};
-
-struct Cmd {
-  Request req;
-  std::vector<uint8_t> buf;
-  explicit Cmd(uint32_t len = 0) : buf(len) {
-    req.data = len ? buf.data() : nullptr;
-    req.length = len;
-  }
-};
-
-class TargetTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    reactor_.Start();
-    TargetOptions o;
-    o.min_cntlid = 10;
-    o.max_cntlid = 12;
-    target_ = std::make_unique<Target>(o);
-    SubsystemSpec s;
-    s.nqn = kNqn;
-    s.allow_any_host = false;
-    ASSERT_TRUE(target_->AddSubsystem(s).ok());
-    ASSERT_TRUE(target_->AddHost(kNqn, kHost).ok());
-    ListenerSpec l;
-    l.traddr = "127.0.0.1";
-    l.trsvcid = "4420";
-    ASSERT_TRUE(target_->AddListener(kNqn, l).ok());
-    NamespaceSpec ns;
-    ns.nsid = 1;
-    ns.block_size = 512;
-    ASSERT_TRUE(target_->AddNamespace(kNqn, ns, OpenMemoryDevice(1 << 20)).ok());
-  }
-  void TearDown() override {
-    CloseAll();
-    reactor_.Stop();
-  }
-  // Closes every queue (aborting outstanding AERs) and waits until that ran.
-  void CloseAll() {
-    std::promise<void> done;
-    reactor_.Post([&] {
-      for (auto& q : queues_) target_->QueueClosed(q.get());
-      done.set_value();
-    });
-    done.get_future().wait();
-    queues_.clear();
-  }
-
-  // Runs a command on the reactor (as the transport would) and waits for its completion.
-  nvme::Status Run(FakeQueue& q, Cmd& c) {
-    c.req.qp = &q;
-    c.req.bio.owner = static_cast<IoCompletionHandler*>(&q);
-    c.req.bio.sink = &reactor_;
-    reactor_.Post([&] { target_->Execute(&q, &c.req); });
-    EXPECT_TRUE(q.Wait(&c.req)) << "command did not complete";
-    return nvme::Status::Decode(c.req.rsp.status);
-  }
-
-  FakeQueue& NewQueue(const std::string& port = "4420") {
-    queues_.push_back(std::make_unique<FakeQueue>(reactor_, "127.0.0.1", port));
-    return *queues_.back();
-  }
-
-  nvme::Status Connect(FakeQueue& q, uint16_t qid, const std::string& subnqn, const std::string& host,
-                 uint16_t cntlid = 0xFFFF, uint16_t sqsize = 31, uint32_t* dw0 = nullptr) {
-    Cmd c(sizeof(ConnectData));
-    auto* cmd = reinterpret_cast<ConnectCmd*>(&c.req.cmd);
-    cmd->opcode = kAdminFabrics;
-    cmd->fctype = kFctypeConnect;
-    cmd->qid = qid;
-    cmd->sqsize = sqsize;
-    cmd->kato = 0;
-    auto* d = reinterpret_cast<ConnectData*>(c.buf.data());
-    memset(d->hostid, 0xAB, 16);
-    d->cntlid = cntlid;
-    CopyZeroPadded(d->subnqn, sizeof(d->subnqn), subnqn.c_str());
-    CopyZeroPadded(d->hostnqn, sizeof(d->hostnqn), host.c_str());
-    c.req.host_to_ctrl = true;
-    nvme::Status s = Run(q, c);
-    if (dw0) *dw0 = c.req.rsp.dw0;
-    return s;
-  }
-
-  nvme::Status PropSet(FakeQueue& q, uint32_t off, uint64_t v) {
-    Cmd c;
-    auto* p = reinterpret_cast<PropertyCmd*>(&c.req.cmd);
-    p->opcode = kAdminFabrics;
-    p->fctype = kFctypePropertySet;
-    p->offset = off;
-    p->value = v;
-    return Run(q, c);
-  }
-
-  // Connects an admin queue and enables the controller. Returns the cntlid.
-  uint16_t Enable(FakeQueue& q) {
-    uint32_t dw0 = 0;
-    EXPECT_EQ(Connect(q, 0, kNqn, kHost, 0xFFFF, 31, &dw0), kSuccess);
-    EXPECT_EQ(PropSet(q, kPropCc, kCcEn | (6u << 16) | (4u << 20)), kSuccess);
-    return static_cast<uint16_t>(dw0);
-  }
-
-  Reactor reactor_{0};
-  std::unique_ptr<Target> target_;
-  std::vector<std::unique_ptr<FakeQueue>> queues_;
-};
 
 TEST_F(TargetTest, ManagementErrnos) {
   SubsystemSpec s;
@@ -299,44 +156,13 @@ TEST_F(TargetTest, UnknownOpcodesAndLogPages) {
   EXPECT_EQ(Run(q, i), Generic(kScInvalidField));
 }
 
-// A memory device that asks for coalescing and records what it is given.
-class CoalescingDevice final : public BlockDevice {
- public:
-  struct Seen {
-    BdevOp op;
-    uint64_t offset, length;
-    int iovcnt;
-  };
-  explicit CoalescingDevice(uint64_t size) : inner_(OpenMemoryDevice(size)), info_(inner_->info()) {
-    info_.coalesce = true;
-  }
-  uint64_t size() const override { return inner_->size(); }
-  const BdevInfo& info() const override { return info_; }
-  nvmeof::Status resize(uint64_t n) override { return inner_->resize(n); }
-  void submit(BdevIo* io) override {
-    seen.push_back({io->op, io->offset, io->length, io->iovcnt});
-    if (fail_next) {
-      fail_next = false;
-      io->result = -EIO;
-      io->sink->complete(io);
-      return;
-    }
-    inner_->submit(io);
-  }
-  std::vector<Seen> seen;  // reactor thread only
-  bool fail_next = false;
-
- private:
-  std::unique_ptr<BlockDevice> inner_;
-  BdevInfo info_;
-};
 
 // Reads and writes started while the queue is plugged reach a coalescing backend at Unplug,
 // adjacent ones of the same direction as one vectored I/O; each command completes with
 // its own data; a failed merged I/O fails each of its commands.
 TEST_F(TargetTest, PluggedAdjacentIosReachTheBackendAsOne) {
-  auto dev = std::make_unique<CoalescingDevice>(1 << 20);
-  CoalescingDevice* d = dev.get();
+  auto dev = std::make_unique<RecordingDevice>(1 << 20);
+  RecordingDevice* d = dev.get();
   NamespaceSpec spec;
   spec.nsid = 2;
   spec.block_size = 512;
@@ -362,7 +188,7 @@ TEST_F(TargetTest, PluggedAdjacentIosReachTheBackendAsOne) {
   };
   // Runs the commands as one plugged batch; returns what the device saw.
   auto batch = [&](std::vector<std::unique_ptr<Cmd>>& cmds) {
-    std::promise<std::vector<CoalescingDevice::Seen>> seen;
+    std::promise<std::vector<RecordingDevice::Seen>> seen;
     reactor_.Post([&] {
       d->seen.clear();
       io.plugged = true;
@@ -423,7 +249,7 @@ TEST_F(TargetTest, PluggedAdjacentIosReachTheBackendAsOne) {
   std::vector<std::unique_ptr<Cmd>> f;
   f.push_back(make(kIoWrite, 0, 8, 0x77));
   f.push_back(make(kIoWrite, 8, 8, 0x77));
-  reactor_.Post([&] { d->fail_next = true; });
+  reactor_.Post([&] { d->fail_next = -EIO; });
   seen = batch(f);
   ASSERT_EQ(seen.size(), 1u);
   for (auto& c : f) EXPECT_EQ(c->req.status(), Generic(kScInternalError, false));
@@ -459,7 +285,10 @@ TEST_F(TargetTest, IoRangeAndNamespaceChecks) {
     return std::make_pair(s, c.buf);
   };
   uint64_t blocks = (1 << 20) / 512;
-  EXPECT_EQ(rw(kIoRead, 2, 0, 1, 512).first, Generic(kScInvalidNamespaceOrFormat));
+  // NSID 2 is valid (NN = 1024) but inactive: Invalid Field; 0, FFFFFFFFh and beyond NN
+  // are invalid NSIDs.
+  EXPECT_EQ(rw(kIoRead, 2, 0, 1, 512).first, Generic(kScInvalidField));
+  EXPECT_EQ(rw(kIoRead, 1025, 0, 1, 512).first, Generic(kScInvalidNamespaceOrFormat));
   EXPECT_EQ(rw(kIoRead, 0, 0, 1, 512).first, Generic(kScInvalidNamespaceOrFormat));
   EXPECT_EQ(rw(kIoRead, 0xFFFFFFFF, 0, 1, 512).first, Generic(kScInvalidNamespaceOrFormat));
   EXPECT_EQ(rw(kIoRead, 1, blocks, 1, 512).first, Generic(kScLbaOutOfRange));
