@@ -123,7 +123,7 @@ const std::map<std::string, Section>& Schema() {
     m["root_ca_cert"] = Str(&GatewayConfig::root_ca_cert);
     auto& p = s["data-plane"].keys;
     p["reactors"] = Uint(&GatewayConfig::reactors, 0, 256);
-    p["queue_depth"] = Uint(&GatewayConfig::queue_depth, 2, 1024);
+    p["queue_depth"] = Uint(&GatewayConfig::queue_depth, 32, 1024);  // admin queues need 32 (ASQSZ)
     p["cntlid_range"] = [](GatewayConfig& cfg, const std::string& v, std::string* why) {
       if (!ParseCntlidRange(v, &cfg.min_cntlid, &cfg.max_cntlid)) {
         *why = "not MIN-MAX within 1-65519";

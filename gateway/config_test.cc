@@ -184,6 +184,7 @@ TEST(GatewayConfig, BadValuesAreRejectedWithFileAndLine) {
       {"[discovery]\n\nport = 0\n", "bad.conf:3: [discovery] port = '0'"},
       {"[data-plane]\ncntlid_range = 10-5\n", "bad.conf:2: [data-plane] cntlid_range = '10-5'"},
       {"[data-plane]\nqueue_depth = 1\n", "bad.conf:2: [data-plane] queue_depth"},
+      {"[data-plane]\nqueue_depth = 16\n", "bad.conf:2: [data-plane] queue_depth"},  // below the admin queue's 32
       {"[data-plane]\nlisten = 127.0.0.1\n", "'127.0.0.1' is not ADDR:PORT"},
       {"[spdk]\nbdevs_per_cluster = 0\n", "bad.conf:2: [spdk] bdevs_per_cluster"},
       {"name = x\n", "bad.conf:1: 'name = x' is outside any [section]"},

@@ -97,7 +97,7 @@ Data plane:
   --reactors N              reactor threads (default: one per core; [data-plane] reactors)
   --cntlid-range MIN-MAX    controller IDs this gateway hands out (default 1-65519;
                             [data-plane] cntlid_range)
-  --queue-depth N           deepest queue a host may create (default 128;
+  --queue-depth N           deepest queue a host may create, 32-1024 (default 128;
                             [data-plane] queue_depth)
   --in-capsule-data-size N  largest write data a host may send inside the command capsule
                             on I/O queues, in bytes (default 131072; larger writes go by
@@ -323,7 +323,7 @@ Flags ParseFlags(int argc, char** argv) {
       f.min_cntlid = static_cast<uint16_t>(lo);
       f.max_cntlid = static_cast<uint16_t>(hi);
     } else if (a == "--queue-depth") {
-      f.queue_depth = static_cast<uint32_t>(IntArg(a, next(), 2, 1024));
+      f.queue_depth = static_cast<uint32_t>(IntArg(a, next(), 32, 1024));  // admin queues need 32
     } else if (a == "--poll-window-us") {
       f.poll_window_us = static_cast<uint32_t>(IntArg(a, next(), 0, 1000000));
     } else if (a == "--shutdown-timeout") {

@@ -175,6 +175,7 @@ void TcpQueue::FreeRequest(TcpRequest* r) {
 }
 
 void TcpQueue::FailEarly(TcpRequest* r, nvme::Status s) {
+  if (r->failed) return;  // the first problem found is the one reported
   r->failed = true;
   r->req.SetStatus(s);
 }
@@ -478,6 +479,8 @@ bool TcpQueue::HandleCapsule() {
   uint32_t icd = tcp::DataBytes(h->ch);
   const SglDescriptor& sgl = req.cmd.sgl1;
   uint32_t length = 0;
+  // NVMe over Fabrics commands always use SGLs: PSDT (CDW0 bits 15:14) must be 01b.
+  if ((req.cmd.flags >> 6) != 1) FailEarly(r, Generic(kScInvalidField));
   if (icd > 0) {
     r->in_capsule = true;
     if (sgl.id != kSglDataBlockOffset) {

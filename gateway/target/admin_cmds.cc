@@ -363,9 +363,12 @@ void GetLogPage(Target& t, QueuePair* qp, Request* req) {
         return CompleteWith(qp, req, CmdSpecific(kScInvalidLogPage));
     }
   }
-  // An offset beyond the page's end is an invalid field; what is asked for past the end
-  // (hosts size ANA and discovery reads generously) reads as zeroes.
-  if (offset > page.size()) return CompleteWith(qp, req, Generic(kScInvalidField));
+  // An offset beyond a fixed-size page is an invalid field. The ANA and discovery pages
+  // vary in size: hosts size those reads for the largest page possible and fetch it in
+  // chunks (nvme-cli's ana-log reads 4 KiB pieces of the maximum ANA log size), so past
+  // their current end they read as zeroes.
+  bool variable = lid == kLogAna || lid == kLogDiscovery;
+  if (!variable && offset > page.size()) return CompleteWith(qp, req, Generic(kScInvalidField));
   // A read with RAE clear ends the masking of the page's notices (Controller::RaiseEvent).
   if (!rae && (lid == kLogDiscovery || lid == kLogChangedNsList || lid == kLogAna)) c.ClearEventMask(lid);
   Reply(req, page.data(), page.size(), offset);

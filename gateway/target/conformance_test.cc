@@ -276,12 +276,16 @@ TEST_F(Conformance, IdentifyVersionBroadcastNsidAndBufferSize) {
   EXPECT_EQ(IdentifyInto(q, kCnsController, 0, nullptr, 512), Generic(kScDataSglLengthInvalid));
 }
 
-// Get Log Page: an offset beyond the page is an invalid field, and such a failed read of
-// the changed namespace list loses nothing.
+// Get Log Page: an offset beyond a fixed-size page is an invalid field, and such a failed
+// read of the changed namespace list loses nothing. The ANA page reads as zeroes past its
+// current end (nvme-cli fetches the largest possible ANA page in 4 KiB pieces).
 TEST_F(Conformance, LogPageOffsetBeyondTheEnd) {
   auto& q = NewQueue();
   Enable(q);
-  EXPECT_EQ(GetLog(q, kLogAna, 4096, 65536, true, nullptr), Generic(kScInvalidField));
+  EXPECT_EQ(GetLog(q, kLogSmartHealth, 512, 4096, true, nullptr), Generic(kScInvalidField));
+  std::vector<uint8_t> ana;
+  EXPECT_EQ(GetLog(q, kLogAna, 4096, 65536, true, &ana), kSuccess);
+  EXPECT_EQ(ana, std::vector<uint8_t>(4096, 0));
   AddRecording(false);  // NSID 2 changes
   EXPECT_EQ(GetLog(q, kLogChangedNsList, 4096, 8192, false, nullptr), Generic(kScInvalidField));
   std::vector<uint8_t> b;
@@ -356,6 +360,31 @@ TEST_F(Conformance, VolatileWriteCacheFeature) {
 }
 
 // ------------------------------------------------------------------------------- I/O
+
+// A FUA Read (or Compare) returns what is on stable media: with a volatile write cache the
+// cache is flushed first; without one the read goes straight to the device.
+TEST_F(Conformance, FuaReadCommitsTheCacheFirst) {
+  auto& admin = NewQueue();
+  uint16_t cntlid = Enable(admin);
+  RecordingDevice* d = AddRecording(/*volatile_cache=*/true);
+  auto& io = NewQueue();
+  ASSERT_EQ(Connect(io, 1, kNqn, kHost, cntlid), kSuccess);
+  auto r = Io(io, kIoRead, 2, 0, 1, kRwFua);
+  ASSERT_EQ(Run(io, *r), kSuccess);
+  auto seen = Seen(d);
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0].op, BdevOp::kFlush);
+  EXPECT_EQ(seen[1].op, BdevOp::kRead);
+  auto plain = Io(io, kIoRead, 2, 0, 1);
+  ASSERT_EQ(Run(io, *plain), kSuccess);
+  seen = Seen(d);
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].op, BdevOp::kRead);
+  reactor_.Post([&] { d->fail_next = -ESHUTDOWN; });  // the flush fails: so does the read
+  auto f = Io(io, kIoRead, 2, 0, 1, kRwFua);
+  EXPECT_EQ(Run(io, *f), Path(kScInternalPathError));
+  EXPECT_EQ(Seen(d).size(), 1u);
+}
 
 // Backend errors become statuses a host can act on: a lost path to the cluster is a path
 // error (DNR clear: retry on another path), a full pool Capacity Exceeded, anything else an

@@ -193,12 +193,33 @@ void MergedDone(Request* first) {
 }
 
 
+// A FUA Read or Compare on a device with a volatile write cache: the cached data is
+// committed first (Flush), then read back from the stable copy.
+void FuaReadFlushed(Request* req) {
+  if (req->bio.result != 0) return AccountAndDone(req);
+  uint32_t bs = req->ns->block_size();
+  uint64_t slba = req->cmd.cdw10 | (static_cast<uint64_t>(req->cmd.cdw11) << 32);
+  uint64_t nlb = (req->cmd.cdw12 & 0xFFFF) + 1ull;
+  Submit(req, req->cmd.opcode == kIoRead ? BdevOp::kRead : BdevOp::kCompare, slba * bs, nlb * bs, true);
+}
+
 // Issues an admitted command to its backend.
 void Start(Request* req) {
   const Sqe& cmd = req->cmd;
   uint32_t bs = req->ns->block_size();
   uint64_t slba = cmd.cdw10 | (static_cast<uint64_t>(cmd.cdw11) << 32);
   uint64_t nlb = (cmd.cdw12 & 0xFFFF) + 1ull;
+  if ((cmd.opcode == kIoRead || cmd.opcode == kIoCompare) && (cmd.cdw12 & kRwFua) &&
+      req->ns->dev().info().volatile_write_cache) {
+    req->bio.op = BdevOp::kFlush;
+    req->bio.offset = req->bio.length = 0;
+    req->bio.iov = nullptr;
+    req->bio.iovcnt = 0;
+    req->bio.fua = false;
+    req->bdev_done = FuaReadFlushed;
+    req->start_ns = NowNs();
+    return req->ns->dev().submit(&req->bio);
+  }
   switch (cmd.opcode) {
     case kIoRead:
       return Submit(req, BdevOp::kRead, slba * bs, nlb * bs, true);

@@ -784,6 +784,27 @@ TEST_F(BadInput, CmdSglLengthMismatch) {
   }
 }
 
+// PSDT other than 01b (PRPs, or SGL with a metadata SGL): fabrics commands always use SGLs:
+// Invalid Field in Command, for I/O and admin commands alike.
+TEST_F(BadInput, CmdPsdtNotSgl) {
+  auto c = Ready();
+  ASSERT_TRUE(c);
+  Connection::SubmitOpts so;
+  so.keep_sgl = true;
+  std::vector<uint8_t> b(4096);
+  for (uint8_t flags : {0x00, 0x80, 0xC0}) {
+    nvme::Sqe s = cmd::Read(kNs1, 0, 8);
+    s.flags = flags;
+    s.sgl1 = {0, 4096, {}, nvme::kSglTransportDataBlock};
+    ASSERT_TRUE(c->io(0).Submit(&s, nullptr, 0, b.data(), 4096, so));
+    EXPECT_TRUE(HasStatus(c->io(0).Wait(s.cid), nvme::Generic(nvme::kScInvalidField))) << "PSDT " << (flags >> 6);
+  }
+  nvme::Sqe ka = cmd::KeepAlive();
+  ka.flags = 0;
+  ASSERT_TRUE(c->admin().Submit(&ka, nullptr, 0, nullptr, 0, so));
+  EXPECT_TRUE(HasStatus(c->admin().Wait(ka.cid), nvme::Generic(nvme::kScInvalidField))) << "Keep Alive with PSDT 0";
+}
+
 // SGL descriptor types NVMe/TCP does not use (Data Block with address subtype, Segment,
 // Last Segment, Keyed Data Block): SGL Descriptor Type Invalid (SC 11h).
 TEST_F(BadInput, CmdBadSglType) {
