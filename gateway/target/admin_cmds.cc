@@ -434,13 +434,15 @@ void GetFeatures(QueuePair* qp, Request* req) {
   uint8_t fid = req->cmd.cdw10 & 0xFF;
   uint8_t sel = (req->cmd.cdw10 >> 8) & 0x7;
   if (sel > 3) return CompleteWith(qp, req, Generic(kScInvalidField));
+  if (sel == 2) sel = 1;  // saved: nothing is saveable, so the saved value is the default
   uint32_t dw0 = 0;
   bool changeable = false;
   switch (fid) {
     case kFeatNumberOfQueues: {
       if (c.is_discovery()) return CompleteWith(qp, req, Generic(kScInvalidField));
-      uint32_t n = c.num_io_queues_allowed();
+      uint32_t n = sel == 1 ? c.target()->options().max_io_queues : c.num_io_queues_allowed();
       dw0 = (n - 1) | ((n - 1) << 16);
+      changeable = true;  // Set Features before the first I/O queue
       break;
     }
     case kFeatAsyncEventConfig:

@@ -317,6 +317,13 @@ TEST_F(Conformance, SetFeaturesSaveBit) {
   uint32_t dw0 = 0;
   ASSERT_EQ(Admin(q, kAdminGetFeatures, kFeatAsyncEventConfig | (1u << 8), 0, &dw0), kSuccess);  // default
   EXPECT_EQ(dw0, Controller::kDefaultAec);
+  ASSERT_EQ(Admin(q, kAdminSetFeatures, kFeatAsyncEventConfig, 0), kSuccess);
+  ASSERT_EQ(Admin(q, kAdminGetFeatures, kFeatAsyncEventConfig | (2u << 8), 0, &dw0), kSuccess);  // saved
+  EXPECT_EQ(dw0, Controller::kDefaultAec) << "nothing is saved: the saved value is the default";
+  ASSERT_EQ(Admin(q, kAdminGetFeatures, kFeatAsyncEventConfig, 0, &dw0), kSuccess);  // current
+  EXPECT_EQ(dw0, 0u);
+  ASSERT_EQ(Admin(q, kAdminGetFeatures, kFeatNumberOfQueues | (3u << 8), 0, &dw0), kSuccess);  // capabilities
+  EXPECT_EQ(dw0, 0x4u) << "Number of Queues: changeable, not saveable";
 }
 
 // Volatile Write Cache (FID 06h): absent, the feature is an invalid field; present, it is
