@@ -54,6 +54,19 @@ void TcpQueue::Start(Target* target, Reactor& reactor, int fd, const PortInfo& p
   }
   LOG_DEBUG("connection from %s on %s:%s (reactor %d)", q->peer_.c_str(), port.traddr.c_str(),
             port.trsvcid.c_str(), reactor.index());
+  // A connection that has not connected a queue (ICReq, then Connect) within
+  // connect_timeout_ms is closed: idle sockets must not pile up on a listener.
+  const uint32_t limit_ms = target->options().connect_timeout_ms;
+  std::weak_ptr<bool> alive = q->alive_;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(limit_ms);
+  reactor.Every(std::chrono::milliseconds(std::clamp<uint32_t>(limit_ms / 4, 10, 1000)), [q, alive, deadline, limit_ms] {
+    auto a = alive.lock();
+    if (!a || !*a || q->closed_ || q->connected()) return false;
+    if (std::chrono::steady_clock::now() < deadline) return true;
+    LOG_WARN("connection from %s: no Connect within %u ms: closing", q->peer_.c_str(), limit_ms);
+    q->CloseNow("no Connect in time");
+    return false;
+  });
 }
 
 TcpQueue::TcpQueue(Target* target, Reactor& reactor, int fd, const PortInfo& port, std::string peer)

@@ -206,6 +206,7 @@ struct TargetOptions {
   uint32_t in_capsule_data_size = 131072;  // I/O queues: writes up to 128 KiB skip R2T
   uint8_t mdts = 7;                   // 2^7 * 4 KiB = 512 KiB
   uint32_t max_h2c_data = 131072;
+  uint32_t connect_timeout_ms = 30000;  // a connection must Connect a queue within this
   uint32_t anagrpmax = 1024;
   uint32_t max_namespaces_per_gateway = 16384;
   std::string firmware_revision = "0.1.0";
