@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "gateway/common/log.h"
+#include "gateway/engine/engine_test_util.h"
 #include "gateway/engine/reactor.h"
 #include "gateway/engine/tcp_queue.h"
 #include "gateway/target/target.h"
@@ -46,26 +47,9 @@ TEST(AllocTest, SteadyStateIoAllocatesNothingOnTheReactor) {
   ReactorGroup group(1);
   group.set_poll_window(std::chrono::microseconds(100));  // the polling path allocates nothing either
   group.Start();
-  Target target{TargetOptions{}};
-  std::unique_ptr<TcpListener> listener;
-  uint16_t port = 0;
-  target.SetPortHook([&](const ListenerSpec& l, bool open, uint16_t portid) -> Status {
-    if (!open) return Status::OK();
-    auto r = TcpListener::Open(&target, group, l.traddr, l.trsvcid, l.adrfam, portid);
-    if (!r.ok()) return r.status();
-    listener = std::move(r.value());
-    return Status::OK();
-  });
-  SubsystemSpec s;
-  s.nqn = kNqn;
-  s.allow_any_host = true;
-  ASSERT_TRUE(target.AddSubsystem(s).ok());
-  for (port = 24000 + (getpid() % 5000);; port++) {
-    ListenerSpec l;
-    l.traddr = "127.0.0.1";
-    l.trsvcid = std::to_string(port);
-    if (target.AddListener(kNqn, l).ok()) break;
-  }
+  test::ListeningTarget lt(group, TargetOptions{}, kNqn);
+  Target& target = lt.target;
+  const uint16_t port = lt.port;
   NamespaceSpec ns;
   ns.nsid = 1;
   ns.block_size = 512;
@@ -117,12 +101,7 @@ TEST(AllocTest, SteadyStateIoAllocatesNothingOnTheReactor) {
   // connection is torn down (the ASan build checks for leaks).
   c.io().Close();
   c.admin().Close();
-  for (int i = 0; i < 3; i++) {
-    std::promise<void> turn;
-    group.at(0).Post([&] { turn.set_value(); });
-    turn.get_future().wait();
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  test::SettleReactor(group);
   group.Stop();
 }
 

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "gateway/common/log.h"
+#include "gateway/engine/engine_test_util.h"
 #include "gateway/engine/reactor.h"
 #include "gateway/engine/tcp_queue.h"
 #include "gateway/protocol/nvme_tcp.h"
@@ -40,26 +41,8 @@ TEST(ConnectTimeout, IdleConnectionsAreClosedConnectedOnesStay) {
   group.Start();
   TargetOptions opts;
   opts.connect_timeout_ms = 300;
-  Target target{opts};
-  std::unique_ptr<TcpListener> listener;
-  target.SetPortHook([&](const ListenerSpec& l, bool open, uint16_t portid) -> Status {
-    if (!open) return Status::OK();
-    auto r = TcpListener::Open(&target, group, l.traddr, l.trsvcid, l.adrfam, portid);
-    if (!r.ok()) return r.status();
-    listener = std::move(r.value());
-    return Status::OK();
-  });
-  SubsystemSpec s;
-  s.nqn = kNqn;
-  s.allow_any_host = true;
-  ASSERT_TRUE(target.AddSubsystem(s).ok());
-  uint16_t port = 0;
-  for (port = 29000 + (getpid() % 5000);; port++) {
-    ListenerSpec l;
-    l.traddr = "127.0.0.1";
-    l.trsvcid = std::to_string(port);
-    if (target.AddListener(kNqn, l).ok()) break;
-  }
+  test::ListeningTarget lt(group, opts, kNqn);
+  const uint16_t port = lt.port;
 
   host::Connection silent;  // sends nothing at all
   ASSERT_TRUE(silent.Connect("127.0.0.1", port, 2000)) << silent.last_error();
@@ -79,14 +62,7 @@ TEST(ConnectTimeout, IdleConnectionsAreClosedConnectedOnesStay) {
     uint8_t id[4096];
     EXPECT_TRUE(ok.Identify(nvme::kCnsController, 0, id).ok()) << "the connected controller was closed";
   }  // disconnects
-  // Let the reactor see the closes before it stops, so every connection is torn down (the
-  // ASan build checks for leaks).
-  for (int i = 0; i < 3; i++) {
-    std::promise<void> turn;
-    group.at(0).Post([&] { turn.set_value(); });
-    turn.get_future().wait();
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  test::SettleReactor(group);
   group.Stop();
 }
 

@@ -113,18 +113,10 @@ TEST_F(Conformance, ConnectInvalidParametersNamesTheField) {
 // NQNs are NUL-terminated, at most 223 bytes: a HOSTNQN filling all 256 bytes is invalid.
 TEST_F(Conformance, ConnectRejectsUnterminatedNqn) {
   auto& q = NewQueue();
-  Cmd c(sizeof(ConnectData));
-  auto* cmd = reinterpret_cast<ConnectCmd*>(&c.req.cmd);
-  cmd->opcode = kAdminFabrics;
-  cmd->fctype = kFctypeConnect;
-  cmd->sqsize = 31;
-  auto* d = reinterpret_cast<ConnectData*>(c.buf.data());
-  d->cntlid = 0xFFFF;
-  CopyZeroPadded(d->subnqn, sizeof(d->subnqn), kNqn);
-  memset(d->hostnqn, 'a', sizeof(d->hostnqn));
-  c.req.host_to_ctrl = true;
-  EXPECT_EQ(Run(q, c), CmdSpecific(kScConnectInvalidParameters));
-  EXPECT_EQ(c.req.rsp.dw0, 0x00010200u);  // HOSTNQN, byte 512
+  auto c = MakeConnect(0, kNqn, kHost);
+  memset(reinterpret_cast<ConnectData*>(c->buf.data())->hostnqn, 'a', sizeof(ConnectData::hostnqn));
+  EXPECT_EQ(Run(q, *c), CmdSpecific(kScConnectInvalidParameters));
+  EXPECT_EQ(c->req.rsp.dw0, 0x00010200u);  // HOSTNQN, byte 512
 }
 
 // Disconnect deletes I/O queues only (SCT 1 / 85h Invalid Queue Type on the admin queue);
@@ -149,17 +141,9 @@ TEST_F(Conformance, DisconnectOnlyOnIoQueues) {
 
 // Property Get/Set belong to the admin queue: on an I/O queue they are an invalid opcode.
 TEST_F(Conformance, PropertiesOnlyOnTheAdminQueue) {
-  auto& admin = NewQueue();
-  uint16_t cntlid = Enable(admin);
-  auto& io = NewQueue();
-  ASSERT_EQ(Connect(io, 1, kNqn, kHost, cntlid), kSuccess);
-  Cmd g;
-  auto* p = reinterpret_cast<PropertyCmd*>(&g.req.cmd);
-  p->opcode = kAdminFabrics;
-  p->fctype = kFctypePropertyGet;
-  p->offset = kPropVs;
-  EXPECT_EQ(Run(io, g), Generic(kScInvalidOpcode));
-  EXPECT_EQ(PropSet(io, kPropCc, 0), Generic(kScInvalidOpcode));
+  auto [admin, io] = EnableWithIo();
+  EXPECT_EQ(PropGet(*io, kPropVs, false), Generic(kScInvalidOpcode));
+  EXPECT_EQ(PropSet(*io, kPropCc, 0), Generic(kScInvalidOpcode));
 }
 
 // CC: only round robin arbitration, 4 KiB pages and the NVM command set; SHN 11b is
@@ -265,13 +249,9 @@ TEST_F(Conformance, IdentifyVersionBroadcastNsidAndBufferSize) {
   ASSERT_EQ(IdentifyInto(q, kCnsController, 0, &b), kSuccess);
   auto* id = reinterpret_cast<nvme::IdentifyController*>(b.data());
   EXPECT_EQ(id->ver, Version(1, 4));
-  Cmd vs;
-  auto* p = reinterpret_cast<PropertyCmd*>(&vs.req.cmd);
-  p->opcode = kAdminFabrics;
-  p->fctype = kFctypePropertyGet;
-  p->offset = kPropVs;
-  ASSERT_EQ(Run(q, vs), kSuccess);
-  EXPECT_EQ(vs.req.rsp.dw0, Version(1, 4));
+  uint64_t vs = 0;
+  ASSERT_EQ(PropGet(q, kPropVs, false, &vs), kSuccess);
+  EXPECT_EQ(vs, Version(1, 4));
   EXPECT_EQ(IdentifyInto(q, kCnsNamespace, 0xFFFFFFFF, nullptr), Generic(kScInvalidNamespaceOrFormat));
   EXPECT_EQ(IdentifyInto(q, kCnsController, 0, nullptr, 512), Generic(kScDataSglLengthInvalid));
 }
@@ -371,11 +351,9 @@ TEST_F(Conformance, VolatileWriteCacheFeature) {
 // A FUA Read (or Compare) returns what is on stable media: with a volatile write cache the
 // cache is flushed first; without one the read goes straight to the device.
 TEST_F(Conformance, FuaReadCommitsTheCacheFirst) {
-  auto& admin = NewQueue();
-  uint16_t cntlid = Enable(admin);
+  auto [admin, iop] = EnableWithIo();
+  FakeQueue& io = *iop;
   RecordingDevice* d = AddRecording(/*volatile_cache=*/true);
-  auto& io = NewQueue();
-  ASSERT_EQ(Connect(io, 1, kNqn, kHost, cntlid), kSuccess);
   auto r = Io(io, kIoRead, 2, 0, 1, kRwFua);
   ASSERT_EQ(Run(io, *r), kSuccess);
   auto seen = Seen(d);
@@ -397,11 +375,9 @@ TEST_F(Conformance, FuaReadCommitsTheCacheFirst) {
 // error (DNR clear: retry on another path), a full pool Capacity Exceeded, anything else an
 // internal error the host may retry.
 TEST_F(Conformance, BackendErrorsMapToNvmeStatus) {
-  auto& admin = NewQueue();
-  uint16_t cntlid = Enable(admin);
+  auto [admin, iop] = EnableWithIo();
+  FakeQueue& io = *iop;
   RecordingDevice* d = AddRecording(false);
-  auto& io = NewQueue();
-  ASSERT_EQ(Connect(io, 1, kNqn, kHost, cntlid), kSuccess);
   struct Case {
     int err;
     nvme::Status want;

@@ -396,17 +396,9 @@ TEST_F(TargetTest, NoAutoVisibleNamespaceNeedsHost) {
 
 TEST_F(TargetTest, KeepAliveTimeoutTearsDown) {
   auto& q = NewQueue();
-  Cmd c(sizeof(ConnectData));
-  auto* cmd = reinterpret_cast<ConnectCmd*>(&c.req.cmd);
-  cmd->opcode = kAdminFabrics;
-  cmd->fctype = kFctypeConnect;
-  cmd->sqsize = 31;
-  cmd->kato = 200;
-  auto* d = reinterpret_cast<ConnectData*>(c.buf.data());
-  d->cntlid = 0xFFFF;
-  CopyZeroPadded(d->subnqn, sizeof(d->subnqn), kNqn);
-  CopyZeroPadded(d->hostnqn, sizeof(d->hostnqn), kHost);
-  ASSERT_EQ(Run(q, c), kSuccess);
+  auto c = MakeConnect(0, kNqn, kHost);
+  reinterpret_cast<ConnectCmd*>(&c->req.cmd)->kato = 200;
+  ASSERT_EQ(Run(q, *c), kSuccess);
   for (int i = 0; i < 40 && !q.closed_; i++) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   EXPECT_TRUE(q.closed_) << "keep alive timeout did not close the admin queue";
 }

@@ -125,23 +125,41 @@ class TargetTest : public ::testing::Test {
     return *queues_.back();
   }
 
-  nvme::Status Connect(FakeQueue& q, uint16_t qid, const std::string& subnqn, const std::string& host,
-                 uint16_t cntlid = 0xFFFF, uint16_t sqsize = 31, uint32_t* dw0 = nullptr) {
-    Cmd c(sizeof(ConnectData));
-    auto* cmd = reinterpret_cast<ConnectCmd*>(&c.req.cmd);
+  // A Connect command with its data (host ID 0xAB..., KATO 0), to run or to alter first.
+  static std::unique_ptr<Cmd> MakeConnect(uint16_t qid, const std::string& subnqn, const std::string& host,
+                                          uint16_t cntlid = 0xFFFF, uint16_t sqsize = 31) {
+    auto c = std::make_unique<Cmd>(sizeof(ConnectData));
+    auto* cmd = reinterpret_cast<ConnectCmd*>(&c->req.cmd);
     cmd->opcode = kAdminFabrics;
     cmd->fctype = kFctypeConnect;
     cmd->qid = qid;
     cmd->sqsize = sqsize;
     cmd->kato = 0;
-    auto* d = reinterpret_cast<ConnectData*>(c.buf.data());
+    auto* d = reinterpret_cast<ConnectData*>(c->buf.data());
     memset(d->hostid, 0xAB, 16);
     d->cntlid = cntlid;
     CopyZeroPadded(d->subnqn, sizeof(d->subnqn), subnqn.c_str());
     CopyZeroPadded(d->hostnqn, sizeof(d->hostnqn), host.c_str());
-    c.req.host_to_ctrl = true;
+    c->req.host_to_ctrl = true;
+    return c;
+  }
+  nvme::Status Connect(FakeQueue& q, uint16_t qid, const std::string& subnqn, const std::string& host,
+                 uint16_t cntlid = 0xFFFF, uint16_t sqsize = 31, uint32_t* dw0 = nullptr) {
+    auto c = MakeConnect(qid, subnqn, host, cntlid, sqsize);
+    nvme::Status s = Run(q, *c);
+    if (dw0) *dw0 = c->req.rsp.dw0;
+    return s;
+  }
+
+  nvme::Status PropGet(FakeQueue& q, uint32_t off, bool eight, uint64_t* v = nullptr) {
+    Cmd c;
+    auto* p = reinterpret_cast<PropertyCmd*>(&c.req.cmd);
+    p->opcode = kAdminFabrics;
+    p->fctype = kFctypePropertyGet;
+    p->attrib = eight ? 1 : 0;
+    p->offset = off;
     nvme::Status s = Run(q, c);
-    if (dw0) *dw0 = c.req.rsp.dw0;
+    if (v) *v = c.req.rsp.dw0 | (static_cast<uint64_t>(c.req.rsp.dw1) << 32);
     return s;
   }
 
@@ -161,6 +179,14 @@ class TargetTest : public ::testing::Test {
     EXPECT_EQ(Connect(q, 0, kNqn, kHost, 0xFFFF, 31, &dw0), kSuccess);
     EXPECT_EQ(PropSet(q, kPropCc, kCcEn | (6u << 16) | (4u << 20)), kSuccess);
     return static_cast<uint16_t>(dw0);
+  }
+  // An enabled controller with I/O queue 1: {admin, io}.
+  std::pair<FakeQueue*, FakeQueue*> EnableWithIo() {
+    auto& admin = NewQueue();
+    uint16_t cntlid = Enable(admin);
+    auto& io = NewQueue();
+    EXPECT_EQ(Connect(io, 1, kNqn, kHost, cntlid), kSuccess);
+    return {&admin, &io};
   }
 
   Reactor reactor_{0};
