@@ -197,6 +197,7 @@ void Capsule(std::vector<uint8_t>* s, const nvme::Sqe& sqe, const void* data, ui
   h.ch.pdo = len ? sizeof(h) : 0;
   h.ch.plen = sizeof(h) + len;
   h.sqe = sqe;
+  h.sqe.flags = static_cast<uint8_t>((h.sqe.flags & ~0xC0) | 0x40);  // PSDT: SGL, as fabrics require
   if (len) {
     h.sqe.sgl1.id = nvme::kSglDataBlockOffset;
     h.sqe.sgl1.length = len;
