@@ -225,8 +225,6 @@ std::vector<uint8_t> AnaLog(Controller& c, QueuePair* qp, bool groups_only) {
   return out;
 }
 
-bool IsWildcard(const std::string& a) { return a.empty() || a == "0.0.0.0" || a == "::"; }
-
 std::vector<uint8_t> DiscoveryLog(Target& t, Controller& c, QueuePair* qp) {
   // The generation counter is read before the entries: a change that lands while they are
   // collected then shows as a newer counter on the host's next read, never as a new
@@ -236,13 +234,12 @@ std::vector<uint8_t> DiscoveryLog(Target& t, Controller& c, QueuePair* qp) {
   // A wildcard listener is reachable at the address this host used; "0.0.0.0" is no
   // address to connect to.
   const std::string& here = qp->port().local_traddr;
-  auto reachable = [&](const std::string& traddr) { return IsWildcard(traddr) && !here.empty() ? here : traddr; };
   auto fill = [&](const std::string& nqn, const std::string& traddr, const std::string& trsvcid,
                   uint8_t adrfam, uint16_t portid, uint8_t subtype) {
+    const bool via_here = IsWildcardAddress(traddr) && !here.empty();
     DiscoveryLogEntry e{};
     e.trtype = kTrtypeTcp;
-    e.adrfam = adrfam;
-    if (IsWildcard(traddr) && !here.empty()) e.adrfam = here.find(':') != std::string::npos ? kAdrfamIpv6 : kAdrfamIpv4;
+    e.adrfam = via_here ? static_cast<uint8_t>(here.find(':') != std::string::npos ? kAdrfamIpv6 : kAdrfamIpv4) : adrfam;
     e.subtype = subtype;
     e.treq = kTreqNotRequired | kTreqSqFlowControlDisableSupported;
     e.portid = portid;
@@ -250,7 +247,7 @@ std::vector<uint8_t> DiscoveryLog(Target& t, Controller& c, QueuePair* qp) {
     e.asqsz = static_cast<uint16_t>(t.options().max_queue_depth);
     CopyZeroPadded(e.trsvcid, sizeof(e.trsvcid), trsvcid.c_str());
     CopyZeroPadded(e.subnqn, sizeof(e.subnqn), nqn.c_str());
-    CopyZeroPadded(e.traddr, sizeof(e.traddr), reachable(traddr).c_str());
+    CopyZeroPadded(e.traddr, sizeof(e.traddr), (via_here ? here : traddr).c_str());
     entries.push_back(e);
   };
   auto ports = t.Ports();

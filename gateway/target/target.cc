@@ -117,8 +117,7 @@ bool Subsystem::OnPort(const PortInfo& port) {
   if (discovery_) return true;
   std::lock_guard<std::mutex> lk(mu);
   for (const auto& l : listeners) {
-    if (l.trsvcid == port.trsvcid && (l.traddr == port.traddr || l.traddr == "0.0.0.0" || l.traddr == "::"))
-      return true;
+    if (l.Serves(port)) return true;
   }
   return false;
 }
@@ -550,8 +549,7 @@ Status Target::RemoveListener(const std::string& nqn, const ListenerSpec& l) {
   }
   // Controllers connected through that listener lose their path.
   for (auto& c : s->Controllers()) {
-    if (c->port().trsvcid == l.trsvcid && (c->port().traddr == l.traddr || l.traddr == "0.0.0.0"))
-      c->Shutdown("listener removed");
+    if (l.Serves(c->port())) c->Shutdown("listener removed");
   }
   LOG_INFO("subsystem %s: listener %s:%s removed", nqn.c_str(), l.traddr.c_str(), l.trsvcid.c_str());
   DiscoveryChanged();

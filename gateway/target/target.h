@@ -119,6 +119,9 @@ struct NsSnapshot {
   NsSnapshot* older = nullptr;  // retired snapshots still in use
 };
 
+// A listener address that accepts connections to any local address.
+inline bool IsWildcardAddress(const std::string& a) { return a == "0.0.0.0" || a == "::"; }
+
 struct ListenerSpec {
   std::string host_name;  // the gateway that opens it
   std::string traddr;
@@ -127,6 +130,10 @@ struct ListenerSpec {
   bool secure = false;
   bool operator<(const ListenerSpec& o) const {
     return std::tie(traddr, trsvcid, adrfam) < std::tie(o.traddr, o.trsvcid, o.adrfam);
+  }
+  // True if a connection that came in on `port` reached this listener.
+  bool Serves(const PortInfo& port) const {
+    return trsvcid == port.trsvcid && (traddr == port.traddr || IsWildcardAddress(traddr));
   }
 };
 

@@ -403,6 +403,24 @@ TEST_F(TargetTest, KeepAliveTimeoutTearsDown) {
   EXPECT_TRUE(q.closed_) << "keep alive timeout did not close the admin queue";
 }
 
+// A wildcard listener (IPv4 or IPv6) serves connections to any address; removing it
+// drops the controllers that came in through it.
+TEST_F(TargetTest, RemovingAWildcardListenerDropsItsControllers) {
+  target_->SetPortHook([](const ListenerSpec&, bool, uint16_t) { return nvmeof::Status::OK(); });
+  for (const char* any : {"0.0.0.0", "::"}) {
+    ListenerSpec l;
+    l.traddr = any;
+    l.trsvcid = "4421";
+    l.adrfam = any[0] == ':' ? kAdrfamIpv6 : kAdrfamIpv4;
+    ASSERT_TRUE(target_->AddListener(kNqn, l).ok()) << any;
+    auto& q = NewQueue("4421");
+    Enable(q);
+    ASSERT_TRUE(target_->RemoveListener(kNqn, l).ok()) << any;
+    for (int i = 0; i < 40 && !q.closed_; i++) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    EXPECT_TRUE(q.closed_) << "controller connected through " << any << " kept after its listener was removed";
+  }
+}
+
 TEST_F(TargetTest, DiscoveryLogListsOnlyWhatTheHostMayUse) {
   auto entries = [&](const std::string& host) {
     auto& q = NewQueue();
