@@ -22,6 +22,11 @@ inline uint64_t NowNs() {
       .count();
 }
 
+// Starting LBA and number of blocks (0's based on the wire) of a Read, Write, Compare or
+// Write Zeroes.
+uint64_t Slba(const Sqe& c) { return c.cdw10 | (static_cast<uint64_t>(c.cdw11) << 32); }
+uint64_t Nlb(const Sqe& c) { return (c.cdw12 & 0xFFFF) + 1ull; }
+
 // The queue's view of the subsystem's namespaces, refreshed when the subsystem changed.
 NsSnapshot* Snapshot(QueuePair* qp, Controller& c) {
   NsSnapshot* cur = qp->ns_cache;
@@ -198,17 +203,15 @@ void MergedDone(Request* first) {
 void FuaReadFlushed(Request* req) {
   if (req->bio.result != 0) return AccountAndDone(req);
   uint32_t bs = req->ns->block_size();
-  uint64_t slba = req->cmd.cdw10 | (static_cast<uint64_t>(req->cmd.cdw11) << 32);
-  uint64_t nlb = (req->cmd.cdw12 & 0xFFFF) + 1ull;
-  Submit(req, req->cmd.opcode == kIoRead ? BdevOp::kRead : BdevOp::kCompare, slba * bs, nlb * bs, true);
+  Submit(req, req->cmd.opcode == kIoRead ? BdevOp::kRead : BdevOp::kCompare, Slba(req->cmd) * bs,
+         Nlb(req->cmd) * bs, true);
 }
 
 // Issues an admitted command to its backend.
 void Start(Request* req) {
   const Sqe& cmd = req->cmd;
   uint32_t bs = req->ns->block_size();
-  uint64_t slba = cmd.cdw10 | (static_cast<uint64_t>(cmd.cdw11) << 32);
-  uint64_t nlb = (cmd.cdw12 & 0xFFFF) + 1ull;
+  uint64_t slba = Slba(cmd), nlb = Nlb(cmd);
   if ((cmd.opcode == kIoRead || cmd.opcode == kIoCompare) && (cmd.cdw12 & kRwFua) &&
       req->ns->dev().info().volatile_write_cache) {
     req->bio.op = BdevOp::kFlush;
@@ -242,7 +245,7 @@ bool Admit(Request* req) {
   uint8_t op = req->cmd.opcode;
   bool rd = op == kIoRead || op == kIoCompare;
   bool wr = op == kIoWrite;
-  uint64_t bytes = (rd || wr) ? ((req->cmd.cdw12 & 0xFFFF) + 1ull) * req->ns->block_size() : 0;
+  uint64_t bytes = (rd || wr) ? Nlb(req->cmd) * req->ns->block_size() : 0;
   return req->ns->limiters().Admit(rd, wr, bytes, static_cast<int64_t>(NowNs())) == 0;
 }
 
@@ -344,8 +347,7 @@ void ExecuteIo(Target& t, QueuePair* qp, Request* req) {
 
   uint32_t bs = ns->block_size();
   uint64_t nblocks = ns->num_blocks();
-  uint64_t slba = cmd.cdw10 | (static_cast<uint64_t>(cmd.cdw11) << 32);
-  uint64_t nlb = (cmd.cdw12 & 0xFFFF) + 1ull;
+  uint64_t slba = Slba(cmd), nlb = Nlb(cmd);
   req->ns = ns;
 
   switch (op) {
