@@ -375,54 +375,61 @@ void GetLogPage(Target& t, QueuePair* qp, Request* req) {
 
 // ----------------------------------------------------------------------------- Features
 
-void SetFeatures(QueuePair* qp, Request* req) {
-  Controller& c = *qp->controller();
-  uint8_t fid = req->cmd.cdw10 & 0xFF;
-  bool save = req->cmd.cdw10 >> 31;
-  uint32_t v = req->cmd.cdw11;
-  // Nothing is saveable; an unknown feature is an invalid field whatever SV says.
-  auto not_saveable = [&] { return CompleteWith(qp, req, CmdSpecific(kScFeatureIdNotSaveable)); };
+// Whether feature `fid` exists on this controller: a discovery controller has only the
+// event, keep alive and host identifier features; Volatile Write Cache needs a cache.
+bool FeatureExists(Controller& c, uint8_t fid) {
   switch (fid) {
-    case kFeatNumberOfQueues: {
-      if (save) return not_saveable();
-      uint32_t nsqr = v & 0xFFFF, ncqr = v >> 16;
-      if (nsqr == 0xFFFF || ncqr == 0xFFFF) return CompleteWith(qp, req, Generic(kScInvalidField));
-      if (c.is_discovery()) return CompleteWith(qp, req, Generic(kScInvalidField));
-      uint32_t n = std::min(std::min(nsqr, ncqr) + 1, qp->controller()->target()->options().max_io_queues);
-      if (!c.SetNumIoQueues(n)) return CompleteWith(qp, req, Generic(kScCommandSequenceError));
-      req->rsp.dw0 = (n - 1) | ((n - 1) << 16);
-      return CompleteWith(qp, req, kSuccess);
-    }
     case kFeatAsyncEventConfig:
-      if (save) return not_saveable();
-      c.async_event_config.store(v);
-      return CompleteWith(qp, req, kSuccess);
     case kFeatKeepAliveTimer:
-      if (save) return not_saveable();
-      c.set_kato_ms(v);
-      c.Touch();
-      c.StartKeepAliveTimer();
-      return CompleteWith(qp, req, kSuccess);
-    case kFeatVolatileWriteCache:
-      // Only with a volatile write cache present (Identify VWC bit 0).
-      if (c.is_discovery() || !AnyVolatileCache(c.subsystem())) return CompleteWith(qp, req, Generic(kScInvalidField));
-      if (save) return not_saveable();
-      c.volatile_write_cache.store(v & 1);
-      return CompleteWith(qp, req, kSuccess);
     case kFeatHostIdentifier:
-      // On fabrics the host identifier comes with Connect and cannot be changed.
-      return CompleteWith(qp, req, Generic(kScCommandSequenceError));
+      return true;
+    case kFeatVolatileWriteCache:
+      return !c.is_discovery() && AnyVolatileCache(c.subsystem());
+    case kFeatNumberOfQueues:
     case kFeatArbitration:
     case kFeatPowerManagement:
     case kFeatTemperatureThreshold:
     case kFeatErrorRecovery:
     case kFeatInterruptCoalescing:
     case kFeatWriteAtomicityNormal:
-      if (c.is_discovery()) return CompleteWith(qp, req, Generic(kScInvalidField));
-      if (save) return not_saveable();
-      return CompleteWith(qp, req, CmdSpecific(kScFeatureNotChangeable));
+      return !c.is_discovery();
     default:
-      return CompleteWith(qp, req, Generic(kScInvalidField));
+      return false;
+  }
+}
+
+void SetFeatures(QueuePair* qp, Request* req) {
+  Controller& c = *qp->controller();
+  uint8_t fid = req->cmd.cdw10 & 0xFF;
+  bool save = req->cmd.cdw10 >> 31;
+  uint32_t v = req->cmd.cdw11;
+  if (!FeatureExists(c, fid)) return CompleteWith(qp, req, Generic(kScInvalidField));
+  if (save) return CompleteWith(qp, req, CmdSpecific(kScFeatureIdNotSaveable));  // nothing is saveable
+  switch (fid) {
+    case kFeatNumberOfQueues: {
+      uint32_t nsqr = v & 0xFFFF, ncqr = v >> 16;
+      if (nsqr == 0xFFFF || ncqr == 0xFFFF) return CompleteWith(qp, req, Generic(kScInvalidField));
+      uint32_t n = std::min(std::min(nsqr, ncqr) + 1, qp->controller()->target()->options().max_io_queues);
+      if (!c.SetNumIoQueues(n)) return CompleteWith(qp, req, Generic(kScCommandSequenceError));
+      req->rsp.dw0 = (n - 1) | ((n - 1) << 16);
+      return CompleteWith(qp, req, kSuccess);
+    }
+    case kFeatAsyncEventConfig:
+      c.async_event_config.store(v);
+      return CompleteWith(qp, req, kSuccess);
+    case kFeatKeepAliveTimer:
+      c.set_kato_ms(v);
+      c.Touch();
+      c.StartKeepAliveTimer();
+      return CompleteWith(qp, req, kSuccess);
+    case kFeatVolatileWriteCache:
+      c.volatile_write_cache.store(v & 1);
+      return CompleteWith(qp, req, kSuccess);
+    case kFeatHostIdentifier:
+      // On fabrics the host identifier comes with Connect and cannot be changed.
+      return CompleteWith(qp, req, Generic(kScCommandSequenceError));
+    default:
+      return CompleteWith(qp, req, CmdSpecific(kScFeatureNotChangeable));
   }
 }
 
@@ -432,11 +439,11 @@ void GetFeatures(QueuePair* qp, Request* req) {
   uint8_t sel = (req->cmd.cdw10 >> 8) & 0x7;
   if (sel > 3) return CompleteWith(qp, req, Generic(kScInvalidField));
   if (sel == 2) sel = 1;  // saved: nothing is saveable, so the saved value is the default
+  if (!FeatureExists(c, fid)) return CompleteWith(qp, req, Generic(kScInvalidField));
   uint32_t dw0 = 0;
   bool changeable = false;
   switch (fid) {
     case kFeatNumberOfQueues: {
-      if (c.is_discovery()) return CompleteWith(qp, req, Generic(kScInvalidField));
       uint32_t n = sel == 1 ? c.target()->options().max_io_queues : c.num_io_queues_allowed();
       dw0 = (n - 1) | ((n - 1) << 16);
       changeable = true;  // Set Features before the first I/O queue
@@ -451,7 +458,6 @@ void GetFeatures(QueuePair* qp, Request* req) {
       changeable = true;
       break;
     case kFeatVolatileWriteCache:
-      if (c.is_discovery() || !AnyVolatileCache(c.subsystem())) return CompleteWith(qp, req, Generic(kScInvalidField));
       dw0 = sel == 1 || c.volatile_write_cache.load() ? 1 : 0;  // enabled by default
       changeable = true;
       break;
@@ -467,11 +473,9 @@ void GetFeatures(QueuePair* qp, Request* req) {
     case kFeatErrorRecovery:
     case kFeatInterruptCoalescing:
     case kFeatWriteAtomicityNormal:
-      if (c.is_discovery()) return CompleteWith(qp, req, Generic(kScInvalidField));
       dw0 = 0;
       break;
     case kFeatTemperatureThreshold:
-      if (c.is_discovery()) return CompleteWith(qp, req, Generic(kScInvalidField));
       dw0 = 273 + 70;
       break;
     default:
