@@ -39,7 +39,7 @@
 #include "gateway/common/status.h"
 #include "gateway/state/state_applier.h"
 #include "gateway/state/state_store.h"
-#include "gateway/target/target.h"
+#include "gateway/nvmf/target.h"
 #include "rbd-backend/block_device.h"
 
 namespace nvmeof::api {

@@ -1,12 +1,12 @@
 // The block-backend interface: what a namespace needs from the storage behind it.
 //
 // Contract (the data path depends on every line of it):
-//  * submit() never blocks. The result is delivered through io->sink->complete(io), from
+//  * submit() never blocks. The result is delivered through io->Finish(), from
 //    any thread, possibly from inside submit() itself: the sink (the reactor that owns the
-//    I/O) only queues it and processes it later, so the submitter is never re-entered.
-//    On the reactor's own thread that queueing takes no lock.
+//    I/O, gateway/runtime/completion.h) only queues it and calls its handler later, so the
+//    submitter is never re-entered. On the reactor's own thread that queueing takes no lock.
 //  * submit() allocates nothing per I/O in steady state: BdevIo is owned by the caller
-//    (preallocated per queue slot) and carries an intrusive link for the sink's queue.
+//    (preallocated per queue slot) and embeds a Completion, whose links the sink uses.
 //  * Results: 0, or a negative errno. -EILSEQ means a Compare found a mismatch.
 //    -ESHUTDOWN / -EBLOCKLISTED / -ENOTCONN / -ETIMEDOUT mean the path to the storage is
 //    gone (the gateway reports a path error so that a multipath host goes elsewhere).
@@ -22,18 +22,9 @@
 #include <string>
 
 #include "gateway/common/status.h"
+#include "gateway/runtime/completion.h"
 
 namespace nvmeof {
-
-struct BdevIo;
-
-// Receives completed I/Os. Implemented by the engine's reactor.
-class CompletionSink {
- public:
-  virtual ~CompletionSink() = default;
-  // Thread-safe. Called exactly once per submitted BdevIo.
-  virtual void complete(BdevIo* io) = 0;
-};
 
 enum class BdevOp : uint8_t {
   kRead,
@@ -44,7 +35,10 @@ enum class BdevOp : uint8_t {
   kCompare,  // compare iov with the stored data; -EILSEQ on mismatch
 };
 
+// One block I/O. Its Completion carries its way home: done.sink (the submitting reactor)
+// and done.handler (the submitter), set once by whoever owns the io.
 struct BdevIo {
+  Completion done;  // first member: the sink's Completion* converts back (From)
   BdevOp op = BdevOp::kRead;
   bool fua = false;            // write: durable before completion
   uint64_t offset = 0;         // bytes
@@ -52,10 +46,11 @@ struct BdevIo {
   const struct iovec* iov = nullptr;  // read: destination; write/compare: source
   int iovcnt = 0;
   int32_t result = 0;          // set by the backend before complete()
-  CompletionSink* sink = nullptr;
-  void* owner = nullptr;       // the submitter's context (the transport's request)
-  BdevIo* next = nullptr;      // intrusive link, owned by whoever currently holds the io
-  std::atomic<BdevIo*> mpsc_next{nullptr};  // intrusive link for the sink's MPSC queue
+  BdevIo* next = nullptr;      // intrusive link for the backend's own queues
+
+  static BdevIo* From(Completion* c) { return reinterpret_cast<BdevIo*>(c); }
+  // Hands the finished io back to its reactor (any thread; exactly once per submit).
+  void Finish() { done.sink->complete(&done); }
 };
 
 // Properties a namespace advertises to hosts.

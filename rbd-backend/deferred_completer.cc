@@ -47,7 +47,7 @@ void DeferredCompleter::Run() {
     while (fifo != nullptr) {
       BdevIo* n = fifo->next;
       fifo->next = nullptr;
-      fifo->sink->complete(fifo);
+      fifo->Finish();
       fifo = n;
     }
   }

@@ -17,7 +17,7 @@ class DeferredCompleter {
   // control path (device open) so that the thread never starts on a reactor.
   static DeferredCompleter& Instance();
 
-  // Sets io->result = result and delivers io->sink->complete(io) later, from the helper
+  // Sets io->result = result and delivers io->Finish() later, from the helper
   // thread. Lock-free; uses io->next while it holds the io.
   void Complete(BdevIo* io, int32_t result);
 

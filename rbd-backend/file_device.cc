@@ -370,7 +370,7 @@ void FileDevice::Finish(Req* r, int32_t result) {
   r->io = nullptr;
   reqs_.put(r);
   io->result = result;
-  io->sink->complete(io);
+  io->Finish();
   inflight_.fetch_sub(1, std::memory_order_release);
 }
 

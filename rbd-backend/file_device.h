@@ -2,7 +2,7 @@
 //
 // One io_uring per device. Submission is serialised by a mutex (held for a get_sqe/prep/
 // io_uring_submit, never across anything that waits); one completion thread per device reaps
-// CQEs, runs follow-up steps (short transfers, fallbacks, FUA) and calls io->sink->complete.
+// CQEs, runs follow-up steps (short transfers, fallbacks, FUA) and calls io->Finish().
 //
 // Semantics (see docs/ceph.md, "File backend"):
 //  * read/write: readv/writev on the caller's iovec; short transfers are continued.

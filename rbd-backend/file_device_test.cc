@@ -301,7 +301,7 @@ TEST_P(FileDeviceTest, ManyConcurrentIosCompleteOnceWithoutSteadyStateGrowth) {
           io.length = 4096;
           io.iov = &iovs[i];
           io.iovcnt = 1;
-          io.sink = &sink_;
+          io.done.sink = &sink_;
           io.result = 1;
           dev->submit(&io);
         }

@@ -49,7 +49,7 @@ class MemoryDevice final : public BlockDevice {
 
   void submit(BdevIo* io) override {
     io->result = Execute(io);
-    io->sink->complete(io);
+    io->Finish();
   }
 
   Status resize(uint64_t new_size) override {

@@ -469,7 +469,7 @@ void RbdDeviceImpl::Complete(RbdReq* r, ssize_t ret) {
   completed_.fetch_add(1, std::memory_order_release);
   h->pins.fetch_sub(1);  // the last access to this device's state
   io->result = result;
-  io->sink->complete(io);
+  io->Finish();
 }
 
 void RbdDeviceImpl::WatchCallback(void* arg) {

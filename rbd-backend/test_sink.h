@@ -16,7 +16,8 @@ namespace nvmeof::testing {
 
 class TestSink final : public CompletionSink {
  public:
-  void complete(BdevIo* io) override {
+  void complete(Completion* c) override {
+    auto* io = BdevIo::From(c);
     std::lock_guard<std::mutex> lk(mu_);
     if (std::this_thread::get_id() == submitter_) ++inline_completions_;
     if (!done_.insert(io).second) ++double_completions_;
@@ -31,7 +32,7 @@ class TestSink final : public CompletionSink {
       done_.erase(io);
       submitter_ = std::this_thread::get_id();
     }
-    io->sink = this;
+    io->done.sink = this;
     io->result = 1;  // anything but a valid result
     dev.submit(io);
     std::lock_guard<std::mutex> lk(mu_);

@@ -28,10 +28,10 @@
 #include <vector>
 
 #include "gateway/common/log.h"
-#include "gateway/engine/reactor.h"
-#include "gateway/engine/tcp_queue.h"
+#include "gateway/runtime/reactor.h"
+#include "gateway/transport/tcp/tcp_queue.h"
 #include "gateway/protocol/nvme_tcp.h"
-#include "gateway/target/target.h"
+#include "gateway/nvmf/target.h"
 
 using namespace nvmeof;
 

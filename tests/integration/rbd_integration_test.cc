@@ -490,7 +490,7 @@ TEST(RbdDevice, ManyConcurrentIos) {
       io.length = 4096;
       io.iov = &iovs[i];
       io.iovcnt = 1;
-      io.sink = &sink;
+      io.done.sink = &sink;
       io.result = 1;
       d->submit(&io);
     }
@@ -839,11 +839,12 @@ void Bench(BdevOp op, const char* label) {
       s.iov = {s.buf.data(), 4096};
       s.io.iov = &s.iov;
       s.io.iovcnt = 1;
-      s.io.sink = this;
+      s.io.done.sink = this;
       s.t = Clock::now();
       dev->submit(&s.io);
     }
-    void complete(BdevIo* io) override {
+    void complete(Completion* c) override {
+      auto* io = BdevIo::From(c);
       Slot* s = reinterpret_cast<Slot*>(io);  // io is the first member
       std::lock_guard<std::mutex> lk(mu);
       lat_us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - s->t).count());

@@ -1,0 +1,859 @@
+#include "gateway/transport/tcp/tcp_queue.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <condition_variable>
+#include <cstring>
+#include <mutex>
+
+#include "gateway/common/log.h"
+#include "gateway/protocol/crc32c.h"
+#include "gateway/nvmf/controller.h"
+#include "gateway/nvmf/target.h"
+
+namespace nvmeof {
+
+using namespace nvme;
+
+namespace {
+constexpr uint32_t kRxBufSize = 64 * 1024;
+constexpr uint32_t kDirectRecvThreshold = 4096;
+// While the host sends large payloads (the last PDU carried at least kBulkData bytes), the
+// buffered read that picks up the next header is kept to kBulkHeadRead bytes, so at most
+// that much of the next payload is copied out of rx_; the rest is received in place.
+constexpr uint32_t kBulkData = 32 * 1024;
+constexpr uint32_t kBulkHeadRead = 4096;
+constexpr int kMaxIov = 64;
+constexpr int kMaxRecvRounds = 16;
+
+// Data direction of a command, from its opcode (fabrics: from FCTYPE).
+void Direction(const Sqe& cmd, bool* h2c, bool* c2h) {
+  uint8_t x = cmd.opcode == kAdminFabrics ? cmd.fctype() : cmd.opcode;
+  *h2c = (x & 0x3) == 0x1;
+  *c2h = (x & 0x3) == 0x2;
+}
+}  // namespace
+
+// ----------------------------------------------------------------------------- lifecycle
+
+void TcpQueue::Start(Target* target, Reactor& reactor, int fd, const PortInfo& port,
+                     std::string peer) {
+  auto* q = new TcpQueue(target, reactor, fd, port, std::move(peer));
+  if (!reactor.Add(fd, EPOLLIN | EPOLLRDHUP, q)) {
+    LOG_ERROR("connection from %s: cannot register with reactor: %s", q->peer_.c_str(), strerror(errno));
+    q->CloseNow("epoll registration failed");
+    return;
+  }
+  LOG_DEBUG("connection from %s on %s:%s (reactor %d)", q->peer_.c_str(), port.traddr.c_str(),
+            port.trsvcid.c_str(), reactor.index());
+  // A connection that has not connected a queue (ICReq, then Connect) within
+  // connect_timeout_ms is closed: idle sockets must not pile up on a listener.
+  const uint32_t limit_ms = target->options().connect_timeout_ms;
+  std::weak_ptr<bool> alive = q->alive_;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(limit_ms);
+  reactor.Every(std::chrono::milliseconds(std::clamp<uint32_t>(limit_ms / 4, 10, 1000)), [q, alive, deadline, limit_ms] {
+    auto a = alive.lock();
+    if (!a || !*a || q->closed_ || q->connected()) return false;
+    if (std::chrono::steady_clock::now() < deadline) return true;
+    LOG_WARN("connection from %s: no Connect within %u ms: closing", q->peer_.c_str(), limit_ms);
+    q->CloseNow("no Connect in time");
+    return false;
+  });
+}
+
+TcpQueue::TcpQueue(Target* target, Reactor& reactor, int fd, const PortInfo& port, std::string peer)
+    : target_(target), reactor_(reactor), fd_(fd), peer_(std::move(peer)) {
+  port_ = port;
+  const auto& o = target->options();
+  // One more than the deepest queue, so a host that overruns it is caught, not corrupted.
+  uint32_t n = o.max_queue_depth + 1;
+  reqs_.reset(new TcpRequest[n]);
+  nreqs_ = n;
+  free_.reserve(n);
+  for (uint32_t i = 0; i < n; i++) {
+    reqs_[i].ttag = static_cast<uint16_t>(i);
+    reqs_[i].req.bio.done.handler = this;
+    reqs_[i].req.bio.done.sink = &reactor_;
+    reqs_[i].req.qp = this;
+    free_.push_back(static_cast<uint16_t>(n - 1 - i));
+  }
+  ring_.resize(3 * n + 8);
+  rx_cap_ = kRxBufSize;
+  rx_.reset(new uint8_t[rx_cap_]);
+  // Until the queue is known to be an I/O queue: the admin queue's in-capsule data size,
+  // which the NVMe/TCP binding fixes at 8 KiB whatever IOCCSZ says (hosts send the admin
+  // Connect's 1 KiB of data in the capsule). Bound() applies the I/O queues' size.
+  params_.in_capsule_data_size = std::max(o.in_capsule_data_size, tcp::kAdminInCapsuleDataSize);
+  params_.maxh2cdata = o.max_h2c_data;
+}
+
+void TcpQueue::Bound() {
+  if (qid() != 0) params_.in_capsule_data_size = target_->options().in_capsule_data_size;
+}
+
+TcpQueue::~TcpQueue() {
+  *alive_ = false;
+  for (uint32_t i = 0; i < nreqs_; i++) {
+    if (reqs_[i].req.data) reactor_.buffers().Put(reqs_[i].req.data, reqs_[i].buf_cls);
+  }
+  Target::ReleaseSnapshots(this);
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void TcpQueue::Close(const char* reason) {
+  // Always posted, never inline: callers may hold locks that closing takes (the
+  // controller's queue list), and a response queued just before must go out first.
+  std::string why = reason;
+  std::weak_ptr<bool> alive = alive_;
+  reactor_.Post([this, alive, why] {
+    if (auto a = alive.lock(); a && *a) CloseNow(why.c_str());
+  });
+}
+
+void TcpQueue::CloseNow(const char* reason) {
+  if (closed_) return;
+  closed_ = true;
+  if (ctrl_) {
+    LOG_INFO("%s qid %u: connection from %s closed: %s", ctrl_->Describe().c_str(), qid_,
+             peer_.c_str(), reason);
+  } else {
+    LOG_INFO("connection from %s closed: %s", peer_.c_str(), reason);
+  }
+  if (fd_ >= 0) {
+    reactor_.Remove(fd_);
+    ::shutdown(fd_, SHUT_RDWR);
+    ::close(fd_);
+    fd_ = -1;
+  }
+  // Drop what was waiting to be sent; requests executing in the target come back through
+  // Complete() and are freed there.
+  while (ring_count_) {
+    SendItem it = ring_[ring_head_];
+    ring_head_ = (ring_head_ + 1) % ring_.size();
+    ring_count_--;
+    if (it.r && (it.kind == SendKind::kResp || it.kind == SendKind::kC2H) &&
+        it.r->state == ReqState::kSending) {
+      FreeRequest(it.r);
+    }
+  }
+  for (uint32_t i = 0; i < nreqs_; i++) {
+    TcpRequest& r = reqs_[i];
+    if (r.state == ReqState::kRecvCapsuleData || r.state == ReqState::kAwaitH2C) FreeRequest(&r);
+  }
+  target_->QueueClosed(this);  // unbinds the controller; AERs come back via Complete()
+  MaybeDestroy();
+}
+
+void TcpQueue::MaybeDestroy() {
+  if (!closed_ || executing_ != 0 || destroying_) return;
+  destroying_ = true;
+  // Deleting from inside a callback chain is unsafe: do it at the end of the loop turn.
+  reactor_.Defer([this] { delete this; });
+}
+
+// ----------------------------------------------------------------------------- requests
+
+TcpQueue::TcpRequest* TcpQueue::AllocRequest() {
+  if (free_.empty()) return nullptr;
+  TcpRequest* r = &reqs_[free_.back()];
+  free_.pop_back();
+  r->req.rsp = Cqe{};
+  r->req.length = r->req.c2h_len = 0;
+  r->req.host_to_ctrl = r->req.ctrl_to_host = false;
+  r->req.ns = nullptr;
+  r->req.snap = nullptr;
+  r->req.bdev_done = nullptr;
+  r->req.step = 0;
+  r->in_capsule = r->failed = r->c2h_success = false;
+  r->h2c_received = 0;
+  return r;
+}
+
+void TcpQueue::FreeRequest(TcpRequest* r) {
+  if (r->req.data) {
+    reactor_.buffers().Put(r->req.data, r->buf_cls);
+    r->req.data = nullptr;
+    r->buf_cls = -1;
+  }
+  r->state = ReqState::kFree;
+  free_.push_back(r->ttag);
+}
+
+void TcpQueue::FailEarly(TcpRequest* r, nvme::Status s) {
+  if (r->failed) return;  // the first problem found is the one reported
+  r->failed = true;
+  r->req.SetStatus(s);
+}
+
+void TcpQueue::CommandReady(TcpRequest* r) {
+  if (r->failed) {
+    executing_++;
+    r->state = ReqState::kExecuting;
+    Complete(&r->req);
+    return;
+  }
+  if (r->req.host_to_ctrl && !r->in_capsule && r->req.length > 0) {
+    // Ask for the data: one R2T for the whole transfer; the host splits it into H2CData
+    // PDUs of at most MAXH2CDATA bytes.
+    r->state = ReqState::kAwaitH2C;
+    r->h2c_received = 0;
+    bool hd = params_.hdgst;
+    tcp::EncodeR2T(reinterpret_cast<tcp::R2THeader*>(r->small_hdr), r->req.cmd.cid, r->ttag, 0,
+                   r->req.length, hd);
+    if (hd) {
+      uint32_t c = Crc32c(r->small_hdr, sizeof(tcp::R2THeader));
+      memcpy(r->small_hdr + sizeof(tcp::R2THeader), &c, 4);
+    }
+    Queue(SendKind::kR2T, r);
+    return;
+  }
+  Execute(r);
+}
+
+void TcpQueue::Execute(TcpRequest* r) {
+  r->state = ReqState::kExecuting;
+  executing_++;
+  target_->Execute(this, &r->req);
+}
+
+void TcpQueue::Complete(Request* req) {
+  auto* r = reinterpret_cast<TcpRequest*>(reinterpret_cast<uint8_t*>(req) - offsetof(TcpRequest, req));
+  executing_--;
+  if (closed_ || fatal_) {
+    // Nothing goes out after a terminate request (or on a closed connection).
+    FreeRequest(r);
+    MaybeDestroy();
+    return;
+  }
+  r->state = ReqState::kSending;
+  Cqe& cqe = req->rsp;
+  cqe.cid = req->cmd.cid;
+  cqe.sqid = qid_;
+  cqe.sqhd = sq_flow_disabled_ ? 0xFFFF : sq_head_;
+  cqe.status &= 0xFFFE;  // phase bit is always 0 on fabrics
+  bool ok = (cqe.status >> 1) == 0;
+  if (req->ctrl_to_host && ok && req->c2h_len > 0) {
+    uint32_t len = std::min(req->c2h_len, req->length);
+    // With SQ flow control disabled, the C2HData SUCCESS flag replaces the response capsule
+    // when there is nothing in it the host needs (dw0/dw1 zero).
+    r->c2h_success = sq_flow_disabled_ && cqe.dw0 == 0 && cqe.dw1 == 0;
+    auto* h = reinterpret_cast<tcp::DataHeader*>(r->c2h_hdr);
+    tcp::EncodeC2HData(h, req->cmd.cid, 0, len, true, r->c2h_success, params_);
+    uint32_t pdo = h->ch.pdo;
+    memset(r->c2h_hdr + sizeof(tcp::DataHeader), 0, pdo - sizeof(tcp::DataHeader));
+    if (params_.hdgst) {
+      uint32_t c = Crc32c(h, sizeof(tcp::DataHeader));
+      memcpy(r->c2h_hdr + sizeof(tcp::DataHeader), &c, 4);
+    }
+    r->c2h_hdr_len = pdo;
+    req->c2h_len = len;
+    if (params_.ddgst) r->ddgst = Crc32c(req->data, len);
+    Queue(SendKind::kC2H, r);
+    if (r->c2h_success) return;
+  }
+  auto* rh = reinterpret_cast<tcp::CapsuleRespHeader*>(r->small_hdr);
+  tcp::EncodeCapsuleResp(rh, cqe, params_.hdgst);
+  if (params_.hdgst) {
+    uint32_t c = Crc32c(rh, sizeof(*rh));
+    memcpy(r->small_hdr + sizeof(*rh), &c, 4);
+  }
+  Queue(SendKind::kResp, r);
+}
+
+void TcpQueue::OnComplete(Completion* c) { Request::FromBio(BdevIo::From(c))->BioDone(); }
+
+// ----------------------------------------------------------------------------- receive
+
+void TcpQueue::OnEvents(uint32_t events) {
+  if (closed_) return;
+  if (events & EPOLLOUT) Flush();
+  if (closed_) return;
+  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) DoRecv();
+  if (!closed_) ScheduleFlush();
+}
+
+// Commands that one receive completes are executed plugged (Target::Unplug): adjacent reads
+// or writes among them reach the backend as one I/O.
+void TcpQueue::DoRecv() {
+  plugged = true;
+  ReceiveBatch();
+  target_->Unplug(this);
+}
+
+void TcpQueue::ReceiveBatch() {
+  for (int round = 0; round < kMaxRecvRounds && !closed_; round++) {
+    if (rx_pos_ == rx_len_) rx_pos_ = rx_len_ = 0;
+    // Big payloads go straight from the socket into the request's buffer.
+    if (rstate_ == RecvState::kData && rx_pos_ == rx_len_ && data_dst_ &&
+        data_left_ >= kDirectRecvThreshold) {
+      ssize_t n = ::recv(fd_, data_dst_, data_left_, 0);
+      if (n == 0) return CloseNow("host closed the connection");
+      if (n < 0) {
+        if (errno == EAGAIN || errno == EINTR) return;
+        return CloseNow(strerror(errno));
+      }
+      DataReceived(data_dst_, static_cast<uint32_t>(n), /*copy_from=*/nullptr);
+      continue;
+    }
+    if (rx_pos_ > 0 && rx_cap_ - rx_len_ < tcp::kMaxHeaderLen * 2) {
+      memmove(rx_.get(), rx_.get() + rx_pos_, rx_len_ - rx_pos_);
+      rx_len_ -= rx_pos_;
+      rx_pos_ = 0;
+    }
+    uint32_t space = rx_cap_ - rx_len_;
+    if (bulk_) space = std::min(space, kBulkHeadRead);
+    ssize_t n = ::recv(fd_, rx_.get() + rx_len_, space, 0);
+    if (n == 0) return CloseNow("host closed the connection");
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EINTR) return;
+      return CloseNow(strerror(errno));
+    }
+    rx_len_ += static_cast<uint32_t>(n);
+    if (!Parse()) return;
+    if (static_cast<uint32_t>(n) < space) return;  // socket drained
+  }
+}
+
+// n more payload bytes arrived: at `bytes`, already in place when copy_from is null (direct
+// receive into the request's buffer), else to be copied from there (or dropped when the
+// payload is being discarded).
+void TcpQueue::DataReceived(const uint8_t* bytes, uint32_t n, const uint8_t* copy_from) {
+  if (params_.ddgst) data_crc_ = Crc32cUpdate(data_crc_, bytes, n);
+  if (data_dst_) {
+    if (copy_from) memcpy(data_dst_, copy_from, n);
+    data_dst_ += n;
+  }
+  data_left_ -= n;
+  if (data_left_ > 0) return;
+  if (params_.ddgst) {
+    rstate_ = RecvState::kDdgst;
+    ddgst_have_ = 0;
+  } else {
+    DataDone(true);
+  }
+}
+
+void TcpQueue::ExpectData(uint8_t* dst, uint32_t len) {
+  bulk_ = len >= kBulkData;
+  data_dst_ = dst;
+  data_left_ = len;
+  data_crc_ = kCrc32cInit;
+  const auto* ch = reinterpret_cast<const tcp::CommonHeader*>(hdr_);
+  uint32_t hb = tcp::HeaderBytes(*ch);
+  pad_left_ = ch->pdo > hb ? ch->pdo - hb : 0;
+  rstate_ = pad_left_ ? RecvState::kPad : RecvState::kData;
+}
+
+bool TcpQueue::Parse() {
+  while (!closed_) {
+    if (rstate_ == RecvState::kDraining) {
+      rx_pos_ = rx_len_;  // after a fatal error: read and discard until the host closes
+      return true;
+    }
+    if (fatal_) return false;
+    uint32_t avail = rx_len_ - rx_pos_;
+    if (avail == 0) return true;
+    const uint8_t* p = rx_.get() + rx_pos_;
+    switch (rstate_) {
+      case RecvState::kCh: {
+        if (avail < sizeof(tcp::CommonHeader)) return true;
+        tcp::CommonHeader ch;
+        memcpy(&ch, p, sizeof(ch));
+        auto chk = tcp::CheckCommonHeader(ch, icreq_done_, params_);
+        if (!chk.ok) {
+          memcpy(hdr_, p, std::min<uint32_t>(avail, sizeof(hdr_)));
+          hdr_need_ = std::min<uint32_t>(avail, ch.hlen ? ch.hlen : sizeof(ch));
+          FailCheck(chk);
+          return false;
+        }
+        hdr_need_ = tcp::HeaderBytes(ch);
+        rstate_ = RecvState::kHeader;
+        break;
+      }
+      case RecvState::kHeader:
+        if (avail < hdr_need_) return true;
+        memcpy(hdr_, p, hdr_need_);
+        rx_pos_ += hdr_need_;
+        if (!HandleHeader()) return false;
+        break;
+      case RecvState::kPad: {
+        uint32_t n = std::min(avail, pad_left_);
+        rx_pos_ += n;
+        pad_left_ -= n;
+        if (pad_left_ == 0) rstate_ = RecvState::kData;
+        break;
+      }
+      case RecvState::kData: {
+        uint32_t n = std::min(avail, data_left_);
+        rx_pos_ += n;
+        DataReceived(p, n, p);
+        break;
+      }
+      case RecvState::kDdgst: {
+        uint32_t n = std::min(avail, 4 - ddgst_have_);
+        memcpy(ddgst_buf_ + ddgst_have_, p, n);
+        ddgst_have_ += n;
+        rx_pos_ += n;
+        if (ddgst_have_ == 4) {
+          uint32_t got;
+          memcpy(&got, ddgst_buf_, 4);
+          DataDone(got == Crc32cFinish(data_crc_));
+        }
+        break;
+      }
+      case RecvState::kDraining:
+        break;
+    }
+  }
+  return false;
+}
+
+bool TcpQueue::HandleHeader() {
+  const auto* ch = reinterpret_cast<const tcp::CommonHeader*>(hdr_);
+  bulk_ = false;  // until a large payload is announced (ExpectData)
+  if ((ch->flags & tcp::kFlagHdgst) && ch->pdu_type != tcp::kIcReq) {
+    uint32_t want = Crc32c(hdr_, ch->hlen);
+    uint32_t got;
+    memcpy(&got, hdr_ + ch->hlen, 4);
+    if (want != got) {
+      // FEI carries the header digest that was received.
+      Fatal(tcp::kFesHeaderDigestError, got);
+      return false;
+    }
+  }
+  switch (ch->pdu_type) {
+    case tcp::kIcReq:
+      return HandleIcReq();
+    case tcp::kCapsuleCmd:
+      return HandleCapsule();
+    case tcp::kH2CData:
+      return HandleH2CData();
+    case tcp::kH2CTermReq: {
+      const auto* t = reinterpret_cast<const tcp::TermReqHeader*>(hdr_);
+      LOG_WARN("connection from %s: host terminated the connection (FES %u, FEI %u)", peer_.c_str(),
+               t->fes, t->fei);
+      CloseNow("H2CTermReq from host");
+      return false;
+    }
+    default:
+      Fatal(tcp::kFesInvalidHeaderField, 0);
+      return false;
+  }
+}
+
+bool TcpQueue::HandleIcReq() {
+  const auto* req = reinterpret_cast<const tcp::IcReq*>(hdr_);
+  auto chk = tcp::CheckIcReq(*req);
+  if (!chk.ok) {
+    FailCheck(chk);
+    return false;
+  }
+  params_.hdgst = (req->dgst & tcp::kDgstHeader) != 0;
+  params_.ddgst = (req->dgst & tcp::kDgstData) != 0;
+  params_.hpda = req->hpda;
+  params_.cpda = 0;
+  icreq_done_ = true;
+  tcp::EncodeIcResp(&icresp_, params_);
+  Queue(SendKind::kIcResp, nullptr);
+  rstate_ = RecvState::kCh;
+  return true;
+}
+
+bool TcpQueue::HandleCapsule() {
+  const auto* h = reinterpret_cast<const tcp::CapsuleCmdHeader*>(hdr_);
+  auto chk = tcp::CheckCapsuleCmd(*h, params_);
+  if (!chk.ok) {
+    FailCheck(chk);
+    return false;
+  }
+  TcpRequest* r = AllocRequest();
+  if (!r) {
+    // More commands outstanding than the queue has entries: the host broke flow control.
+    LOG_WARN("connection from %s: more than %u commands outstanding", peer_.c_str(), nreqs_);
+    Fatal(tcp::kFesPduSequenceError, 0);
+    return false;
+  }
+  if (!sq_flow_disabled_ && sqsize_) sq_head_ = static_cast<uint16_t>((sq_head_ + 1) % (sqsize_ + 1u));
+  else if (!sq_flow_disabled_) sq_head_++;
+  Request& req = r->req;
+  memcpy(&req.cmd, &h->sqe, sizeof(Sqe));
+  Direction(req.cmd, &req.host_to_ctrl, &req.ctrl_to_host);
+  uint32_t icd = tcp::DataBytes(h->ch);
+  const SglDescriptor& sgl = req.cmd.sgl1;
+  uint32_t length = 0;
+  // NVMe over Fabrics commands always use SGLs: PSDT (CDW0 bits 15:14) must be 01b.
+  if ((req.cmd.flags >> 6) != 1) FailEarly(r, Generic(kScInvalidField));
+  if (icd > 0) {
+    r->in_capsule = true;
+    if (sgl.id != kSglDataBlockOffset) {
+      FailEarly(r, Generic(kScSglDescriptorTypeInvalid));
+    } else if (sgl.address != 0) {
+      FailEarly(r, Generic(kScSglOffsetInvalid));
+    } else if (sgl.length != icd) {
+      FailEarly(r, Generic(kScDataSglLengthInvalid));
+    } else if (!req.host_to_ctrl) {
+      FailEarly(r, Generic(kScInvalidField));
+    }
+    length = icd;
+  } else if (sgl.length > 0) {
+    if (sgl.id == kSglDataBlockOffset) {
+      // Claims in-capsule data that is not there.
+      FailEarly(r, Generic(kScDataSglLengthInvalid));
+    } else if (sgl.id != kSglTransportDataBlock) {
+      FailEarly(r, Generic(kScSglDescriptorTypeInvalid));
+    } else if (!req.host_to_ctrl && !req.ctrl_to_host) {
+      FailEarly(r, Generic(kScInvalidField));
+    } else {
+      uint32_t mdts_bytes = (1u << target_->options().mdts) * 4096u;
+      uint32_t limit = qid_ == 0 ? std::max(mdts_bytes, 16384u) : mdts_bytes;
+      if (sgl.length > limit) FailEarly(r, Generic(kScInvalidField));
+      else length = sgl.length;
+    }
+  }
+  req.length = r->failed ? 0 : length;
+  if (length > 0 && !r->failed) {
+    req.data = reactor_.buffers().Get(length, &r->buf_cls);
+    if (!req.data) FailEarly(r, Generic(kScInternalError, false));
+  }
+  if (icd > 0) {
+    r->state = ReqState::kRecvCapsuleData;
+    cur_ = r;
+    cur_is_h2c_ = false;
+    cur_datal_ = icd;
+    ExpectData(r->failed ? nullptr : req.data, icd);
+    return true;
+  }
+  rstate_ = RecvState::kCh;
+  CommandReady(r);
+  return true;
+}
+
+bool TcpQueue::HandleH2CData() {
+  const auto* h = reinterpret_cast<const tcp::DataHeader*>(hdr_);
+  auto chk = tcp::CheckH2CData(*h, params_);
+  if (!chk.ok) {
+    FailCheck(chk);
+    return false;
+  }
+  if (h->ttag >= nreqs_ || reqs_[h->ttag].state != ReqState::kAwaitH2C) {
+    Fatal(tcp::kFesInvalidHeaderField, offsetof(tcp::DataHeader, ttag));
+    return false;
+  }
+  TcpRequest* r = &reqs_[h->ttag];
+  if (r->req.cmd.cid != h->cccid) {
+    Fatal(tcp::kFesInvalidHeaderField, offsetof(tcp::DataHeader, cccid));
+    return false;
+  }
+  if (h->datao != r->h2c_received || uint64_t{h->datao} + h->datal > r->req.length) {
+    Fatal(tcp::kFesDataTransferOutOfRange, 0);  // FEI is reserved for this FES
+    return false;
+  }
+  cur_ = r;
+  cur_is_h2c_ = true;
+  cur_datal_ = h->datal;
+  ExpectData(r->req.data + h->datao, h->datal);
+  return true;
+}
+
+void TcpQueue::DataDone(bool digest_ok) {
+  rstate_ = RecvState::kCh;
+  TcpRequest* r = cur_;
+  cur_ = nullptr;
+  if (!r) return;
+  if (!digest_ok && !r->failed) {
+    // NVMe/TCP: a data digest error fails the command with Transient Transport Error;
+    // the connection stays up.
+    LOG_WARN("connection from %s: data digest error on command %u", peer_.c_str(), r->req.cmd.cid);
+    FailEarly(r, Generic(kScTransientTransportError, false));
+  }
+  if (!cur_is_h2c_) {
+    CommandReady(r);
+    return;
+  }
+  r->h2c_received += cur_datal_;
+  if (r->h2c_received == r->req.length) {
+    if (r->failed) {
+      executing_++;
+      r->state = ReqState::kExecuting;
+      Complete(&r->req);
+    } else {
+      Execute(r);
+    }
+  }
+}
+
+void TcpQueue::FailCheck(const tcp::HeaderCheck& chk) {
+  if (chk.send_term_req()) return Fatal(chk.fes, chk.fei);
+  // A malformed H2CTermReq is never answered with a terminate request: just close.
+  LOG_WARN("connection from %s: malformed PDU: closing", peer_.c_str());
+  CloseNow("malformed PDU");
+}
+
+void TcpQueue::Fatal(uint16_t fes, uint32_t fei) {
+  if (fatal_ || closed_) return;
+  fatal_ = true;
+  LOG_WARN("connection from %s: fatal transport error (FES %u, FEI %u): terminating", peer_.c_str(),
+           fes, fei);
+  term_len_ = tcp::EncodeC2HTermReq(term_, fes, fei, hdr_, std::min<uint32_t>(hdr_need_, tcp::kMaxTermReqData));
+  // Nothing else goes out after the terminate request, except the rest of a PDU already
+  // partly on the wire: cut short, it would swallow the terminate request.
+  const uint32_t keep = send_off_ > 0 && ring_count_ > 0 ? 1 : 0;
+  TcpRequest* kept = keep ? ring_[ring_head_].r : nullptr;  // its buffer is still being sent
+  for (uint32_t i = keep; i < ring_count_; i++) {
+    SendItem it = ring_[(ring_head_ + i) % ring_.size()];
+    if (it.r && it.r != kept && (it.kind == SendKind::kResp || it.kind == SendKind::kC2H) &&
+        it.r->state == ReqState::kSending)
+      FreeRequest(it.r);
+  }
+  ring_count_ = keep;
+  ring_tail_ = (ring_head_ + keep) % ring_.size();
+  if (!keep) send_off_ = 0;
+  Queue(SendKind::kTermReq, nullptr);
+  Flush();
+  if (closed_) return;
+  // Once the terminate request is out the sending side is half-closed (ItemSent); until
+  // the host closes (or 2 s pass), what it still sends is read and dropped, so it reads
+  // the terminate request rather than a reset.
+  rstate_ = RecvState::kDraining;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  std::shared_ptr<bool> alive = alive_;
+  reactor_.Every(std::chrono::milliseconds(100), [this, alive, deadline] {
+    if (!*alive || closed_) return false;
+    if (std::chrono::steady_clock::now() < deadline) return true;
+    CloseNow("fatal transport error");
+    return false;
+  });
+}
+
+// ----------------------------------------------------------------------------- send
+
+void TcpQueue::Queue(SendKind k, TcpRequest* r) {
+  if (ring_count_ == ring_.size()) {
+    CloseNow("send queue overflow");
+    return;
+  }
+  ring_[ring_tail_] = SendItem{k, r};
+  ring_tail_ = (ring_tail_ + 1) % ring_.size();
+  ring_count_++;
+  ScheduleFlush();
+}
+
+void TcpQueue::ScheduleFlush() {
+  if (flush_scheduled_ || want_write_ || ring_count_ == 0) return;
+  flush_scheduled_ = true;
+  reactor_.Defer([this] {
+    flush_scheduled_ = false;
+    if (!closed_) Flush();
+  });
+}
+
+int TcpQueue::BuildIov(const SendItem& it, struct iovec* iov, int max) {
+  int n = 0;
+  auto add = [&](const void* p, size_t len) {
+    if (n < max && len) iov[n++] = {const_cast<void*>(p), len};
+  };
+  switch (it.kind) {
+    case SendKind::kIcResp:
+      add(&icresp_, sizeof(icresp_));
+      break;
+    case SendKind::kTermReq:
+      add(term_, term_len_);
+      break;
+    case SendKind::kR2T:
+      add(it.r->small_hdr, sizeof(tcp::R2THeader) + (params_.hdgst ? 4 : 0));
+      break;
+    case SendKind::kResp:
+      add(it.r->small_hdr, sizeof(tcp::CapsuleRespHeader) + (params_.hdgst ? 4 : 0));
+      break;
+    case SendKind::kC2H:
+      add(it.r->c2h_hdr, it.r->c2h_hdr_len);
+      add(it.r->req.data, it.r->req.c2h_len);
+      if (params_.ddgst) add(&it.r->ddgst, 4);
+      break;
+  }
+  return n;
+}
+
+void TcpQueue::Flush() {
+  while (ring_count_ && !closed_) {
+    struct iovec iov[kMaxIov];
+    int cnt = 0;
+    uint32_t idx = ring_head_;
+    for (uint32_t i = 0; i < ring_count_ && cnt + 3 <= kMaxIov; i++) {
+      cnt += BuildIov(ring_[idx], iov + cnt, kMaxIov - cnt);
+      idx = (idx + 1) % ring_.size();
+    }
+    // Skip what was already sent of the head item.
+    int first = 0;
+    size_t skip = send_off_;
+    while (skip > 0 && first < cnt) {
+      if (skip >= iov[first].iov_len) {
+        skip -= iov[first].iov_len;
+        first++;
+      } else {
+        iov[first].iov_base = static_cast<uint8_t*>(iov[first].iov_base) + skip;
+        iov[first].iov_len -= skip;
+        skip = 0;
+      }
+    }
+    struct msghdr mh{};
+    mh.msg_iov = iov + first;
+    mh.msg_iovlen = cnt - first;
+    ssize_t n = ::sendmsg(fd_, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EINTR) {
+        SetWantWrite(true);
+        return;
+      }
+      CloseNow(strerror(errno));
+      return;
+    }
+    // Retire fully sent items.
+    size_t sent = static_cast<size_t>(n) + send_off_;
+    while (ring_count_) {
+      struct iovec tmp[4];
+      int k = BuildIov(ring_[ring_head_], tmp, 4);
+      size_t len = 0;
+      for (int i = 0; i < k; i++) len += tmp[i].iov_len;
+      if (sent < len) break;
+      sent -= len;
+      SendItem it = ring_[ring_head_];
+      ring_head_ = (ring_head_ + 1) % ring_.size();
+      ring_count_--;
+      ItemSent(it);
+      if (closed_) return;
+    }
+    send_off_ = static_cast<uint32_t>(sent);
+  }
+  SetWantWrite(false);
+}
+
+void TcpQueue::ItemSent(const SendItem& it) {
+  switch (it.kind) {
+    case SendKind::kC2H:
+      if (it.r->c2h_success) FreeRequest(it.r);
+      break;
+    case SendKind::kResp:
+      FreeRequest(it.r);
+      break;
+    case SendKind::kTermReq:
+      ::shutdown(fd_, SHUT_WR);
+      break;
+    default:
+      break;
+  }
+}
+
+void TcpQueue::SetWantWrite(bool on) {
+  if (on == want_write_ || fd_ < 0) return;
+  want_write_ = on;
+  reactor_.Modify(fd_, EPOLLIN | EPOLLRDHUP | (on ? static_cast<uint32_t>(EPOLLOUT) : 0u), this);
+}
+
+// ----------------------------------------------------------------------------- listener
+
+Result<std::unique_ptr<TcpListener>> TcpListener::Open(Target* target, ReactorGroup& reactors,
+                                                       const std::string& traddr,
+                                                       const std::string& trsvcid, uint8_t adrfam,
+                                                       uint16_t portid) {
+  struct addrinfo hints{}, *res = nullptr;
+  hints.ai_family = adrfam == static_cast<uint8_t>(kAdrfamIpv6) ? AF_INET6 : AF_INET;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV;
+  int rc = getaddrinfo(traddr.c_str(), trsvcid.c_str(), &hints, &res);
+  if (rc != 0)
+    return ::nvmeof::Status::InvalidArgument("invalid listener address " + traddr + ":" + trsvcid + ": " +
+                                   gai_strerror(rc));
+  int fd = ::socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    freeaddrinfo(res);
+    return ::nvmeof::Status::IOError(std::string("socket: ") + strerror(errno));
+  }
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (::bind(fd, res->ai_addr, res->ai_addrlen) != 0 || ::listen(fd, 1024) != 0) {
+    int e = errno;
+    freeaddrinfo(res);
+    ::close(fd);
+    return ::nvmeof::Status::Error(e == EADDRINUSE ? EADDRINUSE : e,
+                         "cannot listen on " + traddr + ":" + trsvcid + ": " + strerror(e));
+  }
+  freeaddrinfo(res);
+  PortInfo port;
+  port.traddr = traddr;
+  port.trsvcid = trsvcid;
+  port.adrfam = adrfam;
+  port.portid = portid;
+  std::unique_ptr<TcpListener> l(new TcpListener(target, reactors, fd, port));
+  Reactor& r0 = reactors.at(0);
+  TcpListener* raw = l.get();
+  r0.Run([&r0, raw, fd] { r0.Add(fd, EPOLLIN, raw); });
+  return l;
+}
+
+TcpListener::TcpListener(Target* target, ReactorGroup& reactors, int fd, PortInfo port)
+    : target_(target), reactors_(reactors), fd_(fd), port_(std::move(port)) {}
+
+TcpListener::~TcpListener() {
+  Reactor& r0 = reactors_.at(0);
+  int fd = fd_;
+  if (r0.OnThread()) {
+    r0.Remove(fd);
+  } else {
+    // Deregister on the reactor before the object goes away.
+    std::mutex m;
+    std::condition_variable cv;
+    bool done = false;
+    r0.Post([&] {
+      r0.Remove(fd);
+      std::lock_guard<std::mutex> lk(m);
+      done = true;
+      cv.notify_one();
+    });
+    std::unique_lock<std::mutex> lk(m);
+    cv.wait_for(lk, std::chrono::seconds(5), [&] { return done; });
+  }
+  ::close(fd);
+}
+
+void TcpListener::OnEvents(uint32_t) {
+  for (int i = 0; i < 64; i++) {
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    int fd = ::accept4(fd_, reinterpret_cast<sockaddr*>(&ss), &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+        LOG_WARN("accept on %s:%s: %s", port_.traddr.c_str(), port_.trsvcid.c_str(), strerror(errno));
+      return;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    char host[INET6_ADDRSTRLEN + 8] = "?";
+    char serv[16] = "?";
+    getnameinfo(reinterpret_cast<sockaddr*>(&ss), sl, host, sizeof(host), serv, sizeof(serv),
+                NI_NUMERICHOST | NI_NUMERICSERV);
+    std::string peer = std::string(host) + ":" + serv;
+    Reactor& r = reactors_.Next();
+    Target* t = target_;
+    PortInfo port = port_;
+    sl = sizeof(ss);
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &sl) == 0 &&
+        getnameinfo(reinterpret_cast<sockaddr*>(&ss), sl, host, sizeof(host), nullptr, 0, NI_NUMERICHOST) == 0) {
+      port.local_traddr = host;
+      // An IPv4 host on a dual-stack IPv6 listener: name the IPv4 address.
+      if (port.local_traddr.rfind("::ffff:", 0) == 0 && port.local_traddr.find('.') != std::string::npos)
+        port.local_traddr.erase(0, 7);
+    }
+    r.Run([t, &r, fd, port, peer] { TcpQueue::Start(t, r, fd, port, peer); });
+  }
+}
+
+}  // namespace nvmeof

@@ -1,0 +1,182 @@
+// NVMe/TCP transport: one TCP connection = one NVMe queue pair.
+//
+// Receive side: a byte-stream state machine (common header -> header -> padding -> data ->
+// data digest) that works whether PDUs arrive split across reads or packed within one.
+// Large data is received straight into the request's buffer.
+//
+// Every command has a request with an explicit state:
+//
+//   kFree -> kRecvCapsuleData -> kReady ---------------------------> kExecuting
+//                  (in-capsule data)   \-> kAwaitH2C (R2T sent) ----^     |
+//                                                                         v
+//   kFree <------------------------------------------------------- kSending
+//
+// Send side: a ring of pending PDUs gathered into one sendmsg per flush, once per batch of
+// events. Nothing here allocates per command: requests and their PDU headers are
+// preallocated per connection, data buffers come from the reactor's pool.
+#pragma once
+
+#include <sys/uio.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gateway/runtime/reactor.h"
+#include "gateway/protocol/nvme_tcp.h"
+#include "gateway/nvmf/request.h"
+
+namespace nvmeof {
+
+class Target;
+
+class TcpQueue final : public QueuePair, public EventHandler, public CompletionHandler {
+ public:
+  // Takes ownership of fd (non-blocking, connected). Runs on `reactor`'s thread.
+  static void Start(Target* target, Reactor& reactor, int fd, const PortInfo& port,
+                    std::string peer);
+
+  // QueuePair
+  void Complete(Request* req) override;
+  void Close(const char* reason) override;
+  void Bound() override;
+  Reactor& reactor() override { return reactor_; }
+  std::string peer() const override { return peer_; }
+
+  // EventHandler
+  void OnEvents(uint32_t events) override;
+  // CompletionHandler: a backend finished req->bio.
+  void OnComplete(Completion* c) override;
+
+ private:
+  TcpQueue(Target* target, Reactor& reactor, int fd, const PortInfo& port, std::string peer);
+  ~TcpQueue() override;
+
+  enum class ReqState : uint8_t {
+    kFree,
+    kRecvCapsuleData,  // in-capsule data arriving
+    kAwaitH2C,         // R2T sent, H2CData arriving
+    kExecuting,        // in the target
+    kSending,          // response (and data) queued for sending
+  };
+
+  struct TcpRequest {
+    Request req;
+    ReqState state = ReqState::kFree;
+    uint16_t ttag = 0;
+    int buf_cls = -1;
+    bool in_capsule = false;
+    bool failed = false;        // fails without executing (status already set)
+    bool c2h_success = false;   // C2HData carries SUCCESS: no response capsule
+    uint32_t h2c_received = 0;
+    uint32_t c2h_hdr_len = 0;
+    uint32_t ddgst = 0;
+    alignas(8) uint8_t small_hdr[sizeof(tcp::CapsuleRespHeader) + tcp::kDigestLen];  // R2T or response
+    alignas(8) uint8_t c2h_hdr[136];                         // C2HData header + digest + pad
+  };
+
+  enum class RecvState : uint8_t { kCh, kHeader, kPad, kData, kDdgst, kDraining };
+  enum class SendKind : uint8_t { kIcResp, kTermReq, kR2T, kC2H, kResp };
+  struct SendItem {
+    SendKind kind;
+    TcpRequest* r;
+  };
+
+  // Receive.
+  void DoRecv();
+  void ReceiveBatch();
+  bool Parse();  // false: stop (closed or fatal)
+  bool HandleHeader();
+  bool HandleIcReq();
+  bool HandleCapsule();
+  bool HandleH2CData();
+  void DataDone(bool digest_ok);
+  void Fatal(uint16_t fes, uint32_t fei);
+  void FailCheck(const tcp::HeaderCheck& chk);
+  void ExpectData(uint8_t* dst, uint32_t len);
+  void DataReceived(const uint8_t* bytes, uint32_t n, const uint8_t* copy_from);
+
+  // Commands.
+  TcpRequest* AllocRequest();
+  void FreeRequest(TcpRequest* r);
+  void CommandReady(TcpRequest* r);
+  void Execute(TcpRequest* r);
+  void FailEarly(TcpRequest* r, nvme::Status s);
+
+  // Send.
+  void Queue(SendKind k, TcpRequest* r);
+  void ScheduleFlush();
+  void Flush();
+  void ItemSent(const SendItem& it);
+  int BuildIov(const SendItem& it, struct iovec* iov, int max);
+  void SetWantWrite(bool on);
+
+  void CloseNow(const char* reason);
+  void MaybeDestroy();
+
+  Target* target_;
+  Reactor& reactor_;
+  int fd_;
+  std::string peer_;
+  tcp::ConnParams params_;
+  bool icreq_done_ = false;
+  bool closed_ = false;
+  bool destroying_ = false;
+  bool fatal_ = false;
+  bool flush_scheduled_ = false;
+  bool want_write_ = false;
+  uint16_t sq_head_ = 0;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // for timers
+
+  std::unique_ptr<TcpRequest[]> reqs_;
+  uint32_t nreqs_ = 0;
+  std::vector<uint16_t> free_;
+  uint32_t executing_ = 0;
+
+  // Receive state.
+  std::unique_ptr<uint8_t[]> rx_;
+  uint32_t rx_cap_ = 0, rx_pos_ = 0, rx_len_ = 0;
+  RecvState rstate_ = RecvState::kCh;
+  alignas(8) uint8_t hdr_[tcp::kMaxHeaderLen];
+  uint32_t hdr_need_ = 0;
+  uint32_t pad_left_ = 0;
+  uint8_t* data_dst_ = nullptr;  // nullptr: discard
+  uint32_t data_left_ = 0;
+  uint32_t data_crc_ = 0;
+  uint8_t ddgst_buf_[4];
+  uint32_t ddgst_have_ = 0;
+  TcpRequest* cur_ = nullptr;    // request receiving data
+  uint32_t cur_datal_ = 0;
+  bool cur_is_h2c_ = false;
+  bool bulk_ = false;  // the host is sending large payloads: short buffered reads
+
+  // Send state.
+  std::vector<SendItem> ring_;
+  uint32_t ring_head_ = 0, ring_tail_ = 0, ring_count_ = 0;
+  uint32_t send_off_ = 0;  // bytes of the head item already sent
+  tcp::IcResp icresp_{};
+  alignas(8) uint8_t term_[sizeof(tcp::TermReqHeader) + tcp::kMaxTermReqData];
+  uint32_t term_len_ = 0;
+};
+
+// Accepts connections on one address and hands each to a reactor.
+class TcpListener final : public EventHandler {
+ public:
+  static Result<std::unique_ptr<TcpListener>> Open(Target* target, ReactorGroup& reactors,
+                                                   const std::string& traddr,
+                                                   const std::string& trsvcid, uint8_t adrfam,
+                                                   uint16_t portid);
+  ~TcpListener() override;
+  void OnEvents(uint32_t events) override;
+  const PortInfo& port() const { return port_; }
+
+ private:
+  TcpListener(Target* target, ReactorGroup& reactors, int fd, PortInfo port);
+  Target* target_;
+  ReactorGroup& reactors_;
+  int fd_;
+  PortInfo port_;
+};
+
+}  // namespace nvmeof
