@@ -45,20 +45,9 @@ CEIL_BPS=$(taskset -c $C1 iperf3 -c 127.0.0.1 -p "$IPORT" -t "$TIME" -J 2>/dev/n
 wait "$IPID" 2>/dev/null || true; IPID=
 CEIL_MIB=$(python3 -c "print(f'{$CEIL_BPS/2**20:.0f}')")
 
-taskset -c $C0 "$GW" --reactors 1 --listen 127.0.0.1:$PORT --discovery 127.0.0.1:$DPORT \
-  --grpc none --subsystem $NQN --namespace memory:4G:4096 --log-level warning >"$LOG" 2>&1 & GWPID=$!
-for _ in $(seq 50); do grep -q ready "$LOG" 2>/dev/null && break; sleep 0.1; done
-
-run() { # rw bs -> "iops mibs p50"
-  taskset -c $C1 "$PERF" --addr 127.0.0.1 --port "$PORT" --nqn $NQN --qd 32 --bs "$2" --rw "$1" \
-    --time "$TIME" --size 1G --json | python3 -c '
-import json,sys
-d=json.load(sys.stdin); t=d.get("total",d)
-lat=t.get("latency_us",{})
-print(t["iops"], t["mibps"], lat.get("p50",0))'
-}
-# Prefill so reads return real data.
-taskset -c $C1 "$PERF" --addr 127.0.0.1 --port "$PORT" --nqn $NQN --qd 32 --bs 128k --rw write --time 2 --size 1G >/dev/null
+dp_start "$GW" "$PORT" "$DPORT" "$LOG"
+run() { dp_run "$PERF" "$PORT" "$1" "$2" "$TIME"; }  # rw bs -> "iops mibs p50"
+dp_prefill "$PERF" "$PORT"
 read -r RR_IOPS RR_MIB RR_P50 < <(run randread 4k)
 read -r RW_IOPS RW_MIB RW_P50 < <(run randwrite 4k)
 read -r SR_IOPS SR_MIB SR_P50 < <(run read 128k)

@@ -4,3 +4,28 @@ PY=/usr/bin/python3
 free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 # num EXPR FORMAT: the arithmetic expression formatted with Python's format spec.
 num() { "$PY" -c "import sys; print(format(eval(sys.argv[1]), sys.argv[2]))" "$1" "$2"; }
+
+# The data-plane set-up shared by bench-dataplane.sh and bench-ab.sh: one gateway reactor
+# pinned to CPU $C0 over a 4 GiB memory namespace; nvmf-perf pinned to CPU $C1, one
+# connection, queue depth 32. Callers set C0, C1, NQN.
+# dp_start GATEWAY PORT DPORT LOG: starts it in the background (pid in GWPID), waits for ready.
+dp_start() {
+  taskset -c "$C0" "$1" --reactors 1 --listen 127.0.0.1:"$2" --discovery 127.0.0.1:"$3" \
+    --grpc none --subsystem "$NQN" --namespace memory:4G:4096 --log-level warning >"$4" 2>&1 &
+  GWPID=$!
+  for _ in $(seq 50); do grep -q ready "$4" 2>/dev/null && break; sleep 0.1; done
+}
+# dp_prefill PERF PORT: writes the first GiB so that reads return real data.
+dp_prefill() {
+  taskset -c "$C1" "$1" --addr 127.0.0.1 --port "$2" --nqn "$NQN" --qd 32 --bs 128k --rw write \
+    --time 2 --size 1G >/dev/null
+}
+# dp_run PERF PORT RW BS SECONDS: prints "iops mibs p50_us".
+dp_run() {
+  taskset -c "$C1" "$1" --addr 127.0.0.1 --port "$2" --nqn "$NQN" --qd 32 --bs "$4" --rw "$3" \
+    --time "$5" --size 1G --json | "$PY" -c '
+import json,sys
+d=json.load(sys.stdin); t=d.get("total",d)
+lat=t.get("latency_us",{})
+print(t["iops"], t["mibps"], lat.get("p50",0))'
+}
