@@ -1,7 +1,6 @@
 // GatewayService: see service.h.
 #include "api/service.h"
 
-#include <google/protobuf/util/json_util.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -9,8 +8,10 @@
 #include <cstdlib>
 #include <random>
 
+#include "api/state_json.h"
 #include "api/validate.h"
 #include "gateway/common/log.h"
+#include "gateway/state/state_keys.h"
 
 namespace nvmeof::api {
 
@@ -49,6 +50,12 @@ uint8_t ToNvmeAdrfam(int proto_adrfam) {
 
 // Key form of a listener address: IPv6 in brackets, like the reference CLI sends it.
 std::string KeyAddress(const std::string& traddr) { return EscapeAddressIfIpv6(UnescapeAddress(traddr)); }
+
+// The state key of a listener given as a request gives it (any address form, numeric port).
+std::string ListenerStateKey(const std::string& nqn, const std::string& host_name, const std::string& traddr,
+                             uint32_t trsvcid) {
+  return ListenerKey(nqn, host_name, KeyAddress(traddr), Str(trsvcid));
+}
 
 ListenerSpec MakeListenerSpec(const std::string& host_name, const std::string& traddr, uint32_t trsvcid,
                               int proto_adrfam) {
@@ -93,83 +100,6 @@ QosLimits QosFromRequest(const namespace_set_qos_req& r, QosLimits base) {
 }
 
 }  // namespace
-
-// ----------------------------------------------------------------------------- JSON, keys
-
-namespace {
-// Compact JSON -> the layout of Python's json.dumps(indent=2), which the reference's
-// MessageToJson produces: "{\n  \"key\": value,\n ...}", empty containers as {} and [].
-std::string PythonIndent(const std::string& in) {
-  std::string out;
-  int depth = 0;
-  bool in_str = false;
-  auto newline = [&](int d) {
-    out += '\n';
-    out.append(static_cast<size_t>(2 * d), ' ');
-  };
-  for (size_t i = 0; i < in.size(); i++) {
-    char c = in[i];
-    if (in_str) {
-      out += c;
-      if (c == '\\' && i + 1 < in.size()) out += in[++i];
-      else if (c == '"') in_str = false;
-      continue;
-    }
-    switch (c) {
-      case '"': in_str = true; out += c; break;
-      case '{':
-      case '[':
-        out += c;
-        if (i + 1 < in.size() && (in[i + 1] == '}' || in[i + 1] == ']')) {
-          out += in[++i];
-        } else {
-          newline(++depth);
-        }
-        break;
-      case '}':
-      case ']': newline(--depth); out += c; break;
-      case ',': out += c; newline(depth); break;
-      case ':': out += ": "; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
-}  // namespace
-
-std::string RequestToJson(const google::protobuf::Message& m) {
-  google::protobuf::util::JsonPrintOptions o;
-  o.preserve_proto_field_names = true;
-  o.always_print_primitive_fields = true;
-  std::string out;
-  auto st = google::protobuf::util::MessageToJsonString(m, &out, o);
-  if (!st.ok()) LOG_ERROR("cannot render %s as JSON: %s", m.GetTypeName().c_str(), st.ToString().c_str());
-  return PythonIndent(out);
-}
-
-Status JsonToRequest(const std::string& json, google::protobuf::Message* m) {
-  google::protobuf::util::JsonParseOptions o;
-  o.ignore_unknown_fields = true;
-  auto st = google::protobuf::util::JsonStringToMessage(json, m, o);
-  if (!st.ok())
-    return Status::InvalidArgument("cannot parse " + m->GetTypeName() + " from state JSON: " +
-                                   std::string(st.message()));
-  return Status::OK();
-}
-
-namespace keys {
-std::string Subsystem(const std::string& nqn) { return "subsystem_" + nqn; }
-std::string Namespace(const std::string& nqn, uint32_t nsid) { return "namespace_" + nqn + "_" + Str(nsid); }
-std::string Qos(const std::string& nqn, uint32_t nsid) { return "qos_" + nqn + "_" + Str(nsid); }
-std::string NamespaceHost(const std::string& nqn, uint32_t nsid, const std::string& host) {
-  return "ns_host_" + nqn + "_" + Str(nsid) + "_" + host;
-}
-std::string Host(const std::string& nqn, const std::string& host) { return "host_" + nqn + "_" + host; }
-std::string Listener(const std::string& nqn, const std::string& host_name, const std::string& traddr,
-                     uint32_t trsvcid) {
-  return "listener_" + nqn + "_" + host_name + "_TCP_" + KeyAddress(traddr) + "_" + Str(trsvcid);
-}
-}  // namespace keys
 
 // ----------------------------------------------------------------------------- lifecycle
 
@@ -297,36 +227,16 @@ Status GatewayService::Persist(const StateMap& puts, const std::vector<std::stri
   return Status::OK();
 }
 
-std::vector<std::string> GatewayService::SubsystemKeys(const std::string& nqn) {
-  std::vector<std::string> v;
-  const std::string prefixes[] = {"namespace_" + nqn + "_", "qos_" + nqn + "_", "ns_host_" + nqn + "_",
-                                  "host_" + nqn + "_", "listener_" + nqn + "_"};
-  for (auto& [k, val] : state_) {
-    if (k == keys::Subsystem(nqn)) {
-      v.push_back(k);
-      continue;
-    }
-    for (auto& p : prefixes)
-      if (StartsWith(k, p)) {
-        v.push_back(k);
-        break;
-      }
-  }
-  return v;
-}
+std::vector<std::string> GatewayService::SubsystemKeys(const std::string& nqn) { return SubsystemItemKeys(state_, nqn); }
 
 std::vector<std::string> GatewayService::NamespaceKeys(const std::string& nqn, uint32_t nsid) {
-  std::vector<std::string> v;
-  const std::string nh = "ns_host_" + nqn + "_" + Str(nsid) + "_";
-  for (auto& [k, val] : state_)
-    if (k == keys::Namespace(nqn, nsid) || k == keys::Qos(nqn, nsid) || StartsWith(k, nh)) v.push_back(k);
-  return v;
+  return NamespaceItemKeys(state_, nqn, nsid);
 }
 
 // Iterates the namespace_ keys of a state map (an ordered map: one contiguous range).
 template <typename Fn>
 static void ForEachNamespaceKey(const StateMap& m, Fn&& fn) {
-  static const std::string kPrefix = "namespace_";
+  static const std::string kPrefix = StateKeyPrefix(StateKeyKind::kNamespace);
   for (auto it = m.lower_bound(kPrefix); it != m.end() && StartsWith(it->first, kPrefix); ++it) {
     if (!fn(it->first, it->second)) return;
   }
@@ -469,7 +379,7 @@ void GatewayService::ApplyAnaToListener(const std::string& nqn, const ListenerSp
   rep->set_nqn(req.subsystem_nqn());
 
   std::lock_guard<std::mutex> lk(mu_);
-  if (target_->FindSubsystem(req.subsystem_nqn()) || state_.count(keys::Subsystem(req.subsystem_nqn())))
+  if (target_->FindSubsystem(req.subsystem_nqn()) || state_.count(SubsystemKey(req.subsystem_nqn())))
     return Answer(rep, EEXIST, prefix + ": Subsystem already exists");
   for (auto& s : target_->Subsystems())
     if (s->spec().serial == req.serial_number())
@@ -483,9 +393,9 @@ void GatewayService::ApplyAnaToListener(const std::string& nqn, const ListenerSp
   spec.enable_ha = true;
   if (Status st = target_->AddSubsystem(spec); !st.ok()) return Answer(rep, st.code(), prefix + ": " + st.message());
   auto check = [&](const StateMap& cur) -> Status {
-    if (cur.count(keys::Subsystem(spec.nqn))) return Status::AlreadyExists("Subsystem already exists");
+    if (cur.count(SubsystemKey(spec.nqn))) return Status::AlreadyExists("Subsystem already exists");
     for (auto& [k, v] : cur) {
-      if (!StartsWith(k, "subsystem_")) continue;
+      if (!StartsWith(k, StateKeyPrefix(StateKeyKind::kSubsystem))) continue;
       create_subsystem_req o;
       if (JsonToRequest(v, &o).ok() && o.serial_number() == spec.serial)
         return Status::AlreadyExists("Serial number " + spec.serial + " already used by subsystem " + o.subsystem_nqn());
@@ -493,7 +403,7 @@ void GatewayService::ApplyAnaToListener(const std::string& nqn, const ListenerSp
     return Status::OK();
   };
   bool conflict = false;
-  if (Status st = Persist({{keys::Subsystem(spec.nqn), RequestToJson(req)}}, {}, check, &conflict); !st.ok()) {
+  if (Status st = Persist({{SubsystemKey(spec.nqn), RequestToJson(req)}}, {}, check, &conflict); !st.ok()) {
     target_->RemoveSubsystem(spec.nqn, true);
     if (conflict) return Answer(rep, st.code(), prefix + ": " + st.message());
     return Answer(rep, EINVAL, "Error persisting subsystem " + spec.nqn + ": " + st.message());
@@ -510,7 +420,7 @@ void GatewayService::ApplyAnaToListener(const std::string& nqn, const ListenerSp
   if (IsDiscoveryNqn(nqn)) return Answer(rep, EINVAL, prefix + ": Can't delete a discovery subsystem");
   std::lock_guard<std::mutex> lk(mu_);
   auto s = target_->FindSubsystem(nqn);
-  if (!s && !state_.count(keys::Subsystem(nqn)))
+  if (!s && !state_.count(SubsystemKey(nqn)))
     return Answer(rep, ENOENT, prefix + ": No such subsystem");
   if (s && !req->force()) {
     auto nss = s->Namespaces();
@@ -520,7 +430,7 @@ void GatewayService::ApplyAnaToListener(const std::string& nqn, const ListenerSp
                                     "line option");
   }
   for (auto& [k, v] : state_)
-    if (StartsWith(k, "listener_" + nqn + "_")) {
+    if (StartsWith(k, StateKeyPrefix(StateKeyKind::kListener, nqn))) {
       LOG_WARN("About to delete subsystem %s which has a listener defined", nqn.c_str());
       break;
     }
@@ -700,7 +610,7 @@ void GatewayService::ApplyAnaToListener(const std::string& nqn, const ListenerSp
   for (int attempt = 0;; attempt++) {
     if (auto_nsid) {
       uint32_t n = 1;
-      while (s->GetNamespace(n) || group->count(keys::Namespace(nqn, n))) n++;
+      while (s->GetNamespace(n) || group->count(NamespaceKey(nqn, n))) n++;
       req.set_nsid(n);
     }
     auto added = AddNamespaceToTarget(req, anagrpid);
@@ -710,11 +620,11 @@ void GatewayService::ApplyAnaToListener(const std::string& nqn, const ListenerSp
     req.set_anagrpid(static_cast<int32_t>(anagrpid));
     bool nsid_taken = false;
     auto check = [&](const StateMap& cur) -> Status {
-      if (cur.count(keys::Namespace(nqn, nsid))) {
+      if (cur.count(NamespaceKey(nqn, nsid))) {
         nsid_taken = true;
         return Status::AlreadyExists("NSID " + Str(nsid) + " is already in use");
       }
-      const std::string p = "namespace_" + nqn + "_";
+      const std::string p = StateKeyPrefix(StateKeyKind::kNamespace, nqn);
       Status result;
       ForEachNamespaceKey(cur, [&](const std::string& k, const std::string& v) {
         const NsInfo& o = NamespaceInfo(k, v);
@@ -734,7 +644,7 @@ void GatewayService::ApplyAnaToListener(const std::string& nqn, const ListenerSp
       return result;
     };
     bool conflict = false;
-    Status st = Persist({{keys::Namespace(nqn, nsid), RequestToJson(req)}}, {}, check, &conflict);
+    Status st = Persist({{NamespaceKey(nqn, nsid), RequestToJson(req)}}, {}, check, &conflict);
     if (st.ok()) break;
     target_->RemoveNamespace(nqn, nsid);
     if (conflict && nsid_taken && auto_nsid && attempt < 16 && store_) {
@@ -743,7 +653,7 @@ void GatewayService::ApplyAnaToListener(const std::string& nqn, const ListenerSp
       auto fresh = store_->ReadAll(&v);
       if (fresh.ok()) fresh_group = fresh.value();
       else if (group == &state_) fresh_group = state_;
-      fresh_group[keys::Namespace(nqn, nsid)] = "";
+      fresh_group[NamespaceKey(nqn, nsid)] = "";
       group = &fresh_group;
       continue;
     }
@@ -768,7 +678,7 @@ void GatewayService::ApplyAnaToListener(const std::string& nqn, const ListenerSp
   auto s = target_->FindSubsystem(nqn);
   if (!s) return Answer(rep, ENOENT, prefix + ": No such subsystem");
   const bool in_target = s->GetNamespace(req->nsid()) != nullptr;
-  if (!in_target && !state_.count(keys::Namespace(nqn, req->nsid())))
+  if (!in_target && !state_.count(NamespaceKey(nqn, req->nsid())))
     return Answer(rep, ENODEV, prefix + ": Can't find namespace");
   if (Status st = Persist({}, NamespaceKeys(nqn, req->nsid())); !st.ok())
     return Answer(rep, EINVAL, "Error persisting removing of namespace " + Str(req->nsid()) + " from " + nqn + ": " +
@@ -889,7 +799,7 @@ void GatewayService::ApplyAnaToListener(const std::string& nqn, const ListenerSp
   auto ns = s->GetNamespace(req.nsid());
   if (!ns) return Answer(rep, ENODEV, prefix + ": Can't find namespace");
   // Merge with the limits set before (persisted), like the reference.
-  auto prev = state_.find(keys::Qos(nqn, req.nsid()));
+  auto prev = state_.find(QosKey(nqn, req.nsid()));
   if (prev != state_.end()) {
     namespace_set_qos_req old;
     if (JsonToRequest(prev->second, &old).ok()) {
@@ -907,7 +817,7 @@ void GatewayService::ApplyAnaToListener(const std::string& nqn, const ListenerSp
   }
   if (Status st = target_->SetNamespaceQos(nqn, req.nsid(), QosFromRequest(req, before)); !st.ok())
     return Answer(rep, st.code(), prefix + ": " + st.message());
-  if (Status st = Persist({{keys::Qos(nqn, req.nsid()), RequestToJson(req)}}, {}); !st.ok()) {
+  if (Status st = Persist({{QosKey(nqn, req.nsid()), RequestToJson(req)}}, {}); !st.ok()) {
     target_->SetNamespaceQos(nqn, req.nsid(), before);
     return Answer(rep, EINVAL, "Error persisting namespace QOS settings " + Str(req.nsid()) + " on " + nqn + ": " +
                                    st.message());
@@ -937,7 +847,7 @@ void GatewayService::ApplyAnaToListener(const std::string& nqn, const ListenerSp
   const uint32_t grp = static_cast<uint32_t>(req->anagrpid());
   if (Status st = target_->SetNamespaceAnaGroup(nqn, req->nsid(), grp); !st.ok())
     return Answer(rep, st.code(), prefix + ": " + st.message());
-  const std::string key = keys::Namespace(nqn, req->nsid());
+  const std::string key = NamespaceKey(nqn, req->nsid());
   auto it = state_.find(key);
   if (it != state_.end()) {
     namespace_add_req add;
@@ -970,7 +880,7 @@ void GatewayService::ApplyAnaToListener(const std::string& nqn, const ListenerSp
   if (!target_->FindSubsystem(nqn)) return Answer(rep, ENOENT, prefix + ": No such subsystem");
   if (Status st = target_->AddNamespaceHost(nqn, req->nsid(), req->host_nqn()); !st.ok())
     return Answer(rep, st.code(), prefix + ": " + st.message());
-  if (Status st = Persist({{keys::NamespaceHost(nqn, req->nsid(), req->host_nqn()), RequestToJson(*req)}}, {});
+  if (Status st = Persist({{NamespaceHostKey(nqn, req->nsid(), req->host_nqn()), RequestToJson(*req)}}, {});
       !st.ok()) {
     target_->RemoveNamespaceHost(nqn, req->nsid(), req->host_nqn());
     return Answer(rep, EINVAL, "Error persisting host " + req->host_nqn() + " for namespace " + Str(req->nsid()) + ": " +
@@ -996,7 +906,7 @@ void GatewayService::ApplyAnaToListener(const std::string& nqn, const ListenerSp
     std::lock_guard<std::mutex> slk(s->mu);
     if (!ns->hosts.count(req->host_nqn())) return Answer(rep, ENOENT, prefix + ": Host is not found in namespace's host list");
   }
-  if (Status st = Persist({}, {keys::NamespaceHost(nqn, req->nsid(), req->host_nqn())}); !st.ok())
+  if (Status st = Persist({}, {NamespaceHostKey(nqn, req->nsid(), req->host_nqn())}); !st.ok())
     return Answer(rep, EINVAL, "Error persisting deletion of host " + req->host_nqn() + " for namespace " +
                                    Str(req->nsid()) + ": " + st.message());
   if (Status st = target_->RemoveNamespaceHost(nqn, req->nsid(), req->host_nqn()); !st.ok())
@@ -1047,12 +957,12 @@ void GatewayService::ApplyAnaToListener(const std::string& nqn, const ListenerSp
   }
   if (Status st = target_->AddHost(nqn, host); !st.ok()) return Answer(rep, st.code(), prefix + ": " + st.message());
   auto check = [&](const StateMap& cur) -> Status {
-    if (cur.count(keys::Host(nqn, host)))
+    if (cur.count(HostKey(nqn, host)))
       return Status::AlreadyExists(any ? "Open host access is already allowed" : "Host is already added");
     return Status::OK();
   };
   bool conflict = false;
-  if (Status st = Persist({{keys::Host(nqn, host), RequestToJson(*req)}}, {}, check, &conflict); !st.ok()) {
+  if (Status st = Persist({{HostKey(nqn, host), RequestToJson(*req)}}, {}, check, &conflict); !st.ok()) {
     target_->RemoveHost(nqn, host);
     if (conflict) return Answer(rep, st.code(), prefix + ": " + st.message());
     return Answer(rep, EINVAL, "Error persisting host " + host + " access addition: " + st.message());
@@ -1084,7 +994,7 @@ void GatewayService::ApplyAnaToListener(const std::string& nqn, const ListenerSp
     if (!exists)
       return Answer(rep, ENOENT, prefix + (any ? ": Open host access is not allowed" : ": Host is not found"));
   }
-  if (Status st = Persist({}, {keys::Host(nqn, host)}); !st.ok())
+  if (Status st = Persist({}, {HostKey(nqn, host)}); !st.ok())
     return Answer(rep, EINVAL, "Error persisting host " + host + " access removal: " + st.message());
   if (Status st = target_->RemoveHost(nqn, host); !st.ok()) return Answer(rep, st.code(), prefix + ": " + st.message());
   return Ok(rep);
@@ -1172,7 +1082,7 @@ void GatewayService::ApplyAnaToListener(const std::string& nqn, const ListenerSp
   stored.set_trsvcid(port);
   stored.set_adrfam(req->adrfam());
   stored.set_traddr(KeyAddress(req->traddr()));
-  const std::string key = keys::Listener(nqn, req->host_name(), req->traddr(), port);
+  const std::string key = ListenerStateKey(nqn, req->host_name(), req->traddr(), port);
 
   std::lock_guard<std::mutex> lk(mu_);
   auto s = target_->FindSubsystem(nqn);
@@ -1246,13 +1156,9 @@ void GatewayService::ApplyAnaToListener(const std::string& nqn, const ListenerSp
   }
   std::vector<std::string> remove;
   if (req->host_name() == "*") {
-    const std::string p = "listener_" + nqn + "_";
-    const std::string tail = "_TCP_" + traddr + "_" + Str(port);
-    for (auto& [k, v] : state_)
-      if (StartsWith(k, p) && k.size() > tail.size() && k.compare(k.size() - tail.size(), tail.size(), tail) == 0)
-        remove.push_back(k);
+    remove = ListenerKeysAt(state_, nqn, traddr, Str(port));
   } else {
-    const std::string key = keys::Listener(nqn, req->host_name(), req->traddr(), port);
+    const std::string key = ListenerStateKey(nqn, req->host_name(), req->traddr(), port);
     if (state_.count(key)) remove.push_back(key);
   }
   if (remove.empty() && !in_target) return Answer(rep, ENOENT, prefix + ". No such listener");
@@ -1273,9 +1179,9 @@ void GatewayService::ApplyAnaToListener(const std::string& nqn, const ListenerSp
   if (req->subsystem().empty()) return Answer(rep, EINVAL, "Failure listing listeners, missing subsystem NQN");
   std::lock_guard<std::mutex> lk(mu_);
   auto s = target_->FindSubsystem(req->subsystem());
-  if ((!s || s->is_discovery()) && !state_.count(keys::Subsystem(req->subsystem())))
+  if ((!s || s->is_discovery()) && !state_.count(SubsystemKey(req->subsystem())))
     return Answer(rep, ENOENT, "Failure listing listeners: No such subsystem " + req->subsystem());
-  const std::string p = "listener_" + req->subsystem() + "_";
+  const std::string p = StateKeyPrefix(StateKeyKind::kListener, req->subsystem());
   std::set<std::string> listed;  // this gateway's, "traddr:trsvcid"
   for (auto& [k, v] : state_) {
     if (!StartsWith(k, p)) continue;
@@ -1445,14 +1351,14 @@ Status GatewayService::AddSubsystem(const std::string& json) {
   spec.max_namespaces = req.max_namespaces() ? req.max_namespaces() : opts_.default_max_namespaces;
   spec.allow_any_host = false;
   Status st = target_->AddSubsystem(spec);
-  if (st.ok() || st.code() == EEXIST) state_[keys::Subsystem(spec.nqn)] = json;
+  if (st.ok() || st.code() == EEXIST) state_[SubsystemKey(spec.nqn)] = json;
   return st.code() == EEXIST ? Status::AlreadyExists(st.message()) : st;
 }
 
 Status GatewayService::ChangeSubsystem(const std::string&, const std::string& new_json) {
   create_subsystem_req req;
   if (Status st = JsonToRequest(new_json, &req); !st.ok()) return st;
-  state_[keys::Subsystem(req.subsystem_nqn())] = new_json;  // nothing the target models changed
+  state_[SubsystemKey(req.subsystem_nqn())] = new_json;  // nothing the target models changed
   return Status::OK();
 }
 
@@ -1469,7 +1375,7 @@ Status GatewayService::AddNamespace(const std::string& json) {
   if (Status st = JsonToRequest(json, &req); !st.ok()) return st;
   auto s = target_->FindSubsystem(req.subsystem_nqn());
   if (!s) return Status::NotFound("subsystem " + req.subsystem_nqn() + " does not exist");
-  const std::string key = keys::Namespace(req.subsystem_nqn(), req.nsid());
+  const std::string key = NamespaceKey(req.subsystem_nqn(), req.nsid());
   if (s->GetNamespace(req.nsid())) {
     state_[key] = json;
     return Status::AlreadyExists("namespace " + Str(req.nsid()) + " already exists in " + req.subsystem_nqn());
@@ -1501,7 +1407,7 @@ Status GatewayService::ChangeNamespace(const std::string& old_json, const std::s
   if (n.no_auto_visible() != o.no_auto_visible())
     LOG_WARN("namespace %u of %s: no_auto_visible changed in the group state; takes effect when it is re-added",
              n.nsid(), n.subsystem_nqn().c_str());
-  state_[keys::Namespace(n.subsystem_nqn(), n.nsid())] = new_json;
+  state_[NamespaceKey(n.subsystem_nqn(), n.nsid())] = new_json;
   return Status::OK();
 }
 
@@ -1514,7 +1420,7 @@ Status GatewayService::AddHost(const std::string& json) {
   add_host_req req;
   if (Status st = JsonToRequest(json, &req); !st.ok()) return st;
   Status st = target_->AddHost(req.subsystem_nqn(), req.host_nqn());
-  if (st.ok() || st.code() == EEXIST) state_[keys::Host(req.subsystem_nqn(), req.host_nqn())] = json;
+  if (st.ok() || st.code() == EEXIST) state_[HostKey(req.subsystem_nqn(), req.host_nqn())] = json;
   if (st.code() == ENOENT) return Status::NotFound(st.message());
   return st.code() == EEXIST ? Status::AlreadyExists(st.message()) : st;
 }
@@ -1522,12 +1428,12 @@ Status GatewayService::AddHost(const std::string& json) {
 Status GatewayService::ChangeHost(const std::string&, const std::string& new_json) {
   add_host_req req;
   if (Status st = JsonToRequest(new_json, &req); !st.ok()) return st;
-  state_[keys::Host(req.subsystem_nqn(), req.host_nqn())] = new_json;  // keys only: not modelled here
+  state_[HostKey(req.subsystem_nqn(), req.host_nqn())] = new_json;  // keys only: not modelled here
   return Status::OK();
 }
 
 Status GatewayService::RemoveHost(const std::string& nqn, const std::string& host_nqn) {
-  state_.erase(keys::Host(nqn, host_nqn));
+  state_.erase(HostKey(nqn, host_nqn));
   return AsNotFound(target_->RemoveHost(nqn, host_nqn));
 }
 
@@ -1536,12 +1442,12 @@ Status GatewayService::SetQos(const std::string& json) {
   if (Status st = JsonToRequest(json, &req); !st.ok()) return st;
   Status st = target_->SetNamespaceQos(req.subsystem_nqn(), req.nsid(), QosFromRequest(req, QosLimits{}));
   if (!st.ok()) return AsNotFound(st).code() == ENOENT ? Status::Error(ENODEV, st.message()) : st;
-  state_[keys::Qos(req.subsystem_nqn(), req.nsid())] = json;
+  state_[QosKey(req.subsystem_nqn(), req.nsid())] = json;
   return Status::OK();
 }
 
 Status GatewayService::ClearQos(const std::string& nqn, uint32_t nsid) {
-  state_.erase(keys::Qos(nqn, nsid));
+  state_.erase(QosKey(nqn, nsid));
   return AsNotFound(target_->SetNamespaceQos(nqn, nsid, QosLimits{}));
 }
 
@@ -1550,12 +1456,12 @@ Status GatewayService::AddNamespaceHost(const std::string& json) {
   if (Status st = JsonToRequest(json, &req); !st.ok()) return st;
   Status st = target_->AddNamespaceHost(req.subsystem_nqn(), req.nsid(), req.host_nqn());
   if (st.ok() || st.code() == EEXIST)
-    state_[keys::NamespaceHost(req.subsystem_nqn(), req.nsid(), req.host_nqn())] = json;
+    state_[NamespaceHostKey(req.subsystem_nqn(), req.nsid(), req.host_nqn())] = json;
   return st.code() == EEXIST ? Status::AlreadyExists(st.message()) : st;
 }
 
 Status GatewayService::RemoveNamespaceHost(const std::string& nqn, uint32_t nsid, const std::string& host_nqn) {
-  state_.erase(keys::NamespaceHost(nqn, nsid, host_nqn));
+  state_.erase(NamespaceHostKey(nqn, nsid, host_nqn));
   return AsNotFound(target_->RemoveNamespaceHost(nqn, nsid, host_nqn));
 }
 
@@ -1564,7 +1470,7 @@ Status GatewayService::AddListener(const std::string& json) {
   if (Status st = JsonToRequest(json, &req); !st.ok()) return st;
   const uint32_t port = req.has_trsvcid() ? req.trsvcid() : kDefaultTrsvcid;
   if (!target_->FindSubsystem(req.nqn())) return Status::NotFound("subsystem " + req.nqn() + " does not exist");
-  const std::string key = keys::Listener(req.nqn(), req.host_name(), req.traddr(), port);
+  const std::string key = ListenerStateKey(req.nqn(), req.host_name(), req.traddr(), port);
   if (!IsLocal(req.host_name())) {
     state_[key] = json;  // another gateway's: listed, not opened here
     return Status::OK();
@@ -1580,7 +1486,7 @@ Status GatewayService::RemoveListener(const std::string& json) {
   create_listener_req req;
   if (Status st = JsonToRequest(json, &req); !st.ok()) return st;
   const uint32_t port = req.has_trsvcid() ? req.trsvcid() : kDefaultTrsvcid;
-  state_.erase(keys::Listener(req.nqn(), req.host_name(), req.traddr(), port));
+  state_.erase(ListenerStateKey(req.nqn(), req.host_name(), req.traddr(), port));
   if (!IsLocal(req.host_name())) return Status::OK();
   return AsNotFound(target_->RemoveListener(req.nqn(), MakeListenerSpec(req.host_name(), req.traddr(), port, req.adrfam())));
 }

@@ -214,21 +214,4 @@ class GatewayService final : public ::Gateway::Service, public StateTarget {
   std::thread applier_;
 };
 
-// JSON of a request as the reference persists it: proto field names, fields without
-// presence always printed, optional fields only when set.
-std::string RequestToJson(const google::protobuf::Message& m);
-Status JsonToRequest(const std::string& json, google::protobuf::Message* m);
-
-// Reference key spelling (local copies so that this library does not depend on a store
-// implementation).
-namespace keys {
-std::string Subsystem(const std::string& nqn);
-std::string Namespace(const std::string& nqn, uint32_t nsid);
-std::string Qos(const std::string& nqn, uint32_t nsid);
-std::string NamespaceHost(const std::string& nqn, uint32_t nsid, const std::string& host);
-std::string Host(const std::string& nqn, const std::string& host);
-std::string Listener(const std::string& nqn, const std::string& host_name, const std::string& traddr,
-                     uint32_t trsvcid);
-}  // namespace keys
-
 }  // namespace nvmeof::api

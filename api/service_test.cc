@@ -6,6 +6,7 @@
 
 #include <map>
 
+#include "api/state_json.h"
 #include "gateway/common/log.h"
 
 namespace nvmeof::api {
