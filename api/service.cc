@@ -111,71 +111,18 @@ GatewayService::GatewayService(Target* target, StateStore* store, ServiceOptions
   }
   if (opts_.gateway_name.empty()) opts_.gateway_name = opts_.hostname;
   if (opts_.load_balancing_group == 0) opts_.load_balancing_group = 1;
-  applier_ = std::thread([this] { ApplierLoop(); });
 }
 
-GatewayService::~GatewayService() {
-  {
-    std::lock_guard<std::mutex> lk(q_mu_);
-    stop_ = true;
-  }
-  q_cv_.notify_all();
-  if (applier_.joinable()) applier_.join();
-}
+GatewayService::~GatewayService() = default;
 
 void GatewayService::SetRbdOpener(BackendOpener opener) {
   std::lock_guard<std::mutex> lk(mu_);
   rbd_opener_ = std::move(opener);
 }
 
-void GatewayService::SetStateHooks(StateHooks hooks) {
+void GatewayService::SetStateFollower(StateFollower* follower) {
   std::lock_guard<std::mutex> lk(mu_);
-  hooks_ = std::move(hooks);
-}
-
-void GatewayService::ReplayState(const StateMap& state, uint64_t version) {
-  std::lock_guard<std::mutex> lk(mu_);
-  if (hooks_.update) hooks_.update(state, version);
-}
-
-void GatewayService::OnStateChanged(const StateMap& state, uint64_t version) {
-  LOG_DEBUG("group state version %llu received (%zu keys)", static_cast<unsigned long long>(version),
-            state.size());
-  {
-    std::lock_guard<std::mutex> lk(q_mu_);
-    // Only the newest snapshot matters: each one is the full state.
-    if (!pending_ || version >= pending_->second) pending_ = std::make_pair(state, version);
-  }
-  q_cv_.notify_all();
-}
-
-void GatewayService::Reconcile() {
-  std::lock_guard<std::mutex> lk(mu_);
-  if (hooks_.reconcile) hooks_.reconcile();
-}
-
-void GatewayService::WaitIdle() {
-  std::unique_lock<std::mutex> lk(q_mu_);
-  q_cv_.wait(lk, [this] { return (!pending_ && !applying_) || stop_; });
-}
-
-void GatewayService::ApplierLoop() {
-  std::unique_lock<std::mutex> lk(q_mu_);
-  for (;;) {
-    q_cv_.wait(lk, [this] { return stop_ || pending_.has_value(); });
-    if (stop_) return;
-    auto snap = std::move(*pending_);
-    pending_.reset();
-    applying_ = true;
-    lk.unlock();
-    {
-      std::lock_guard<std::mutex> rpc(mu_);
-      if (hooks_.update) hooks_.update(snap.first, snap.second);
-    }
-    lk.lock();
-    applying_ = false;
-    q_cv_.notify_all();
-  }
+  follower_ = follower;
 }
 
 StateMap GatewayService::LocalState() {
@@ -223,7 +170,7 @@ Status GatewayService::Persist(const StateMap& puts, const std::vector<std::stri
   }
   for (auto& [k, v] : puts) state_[k] = v;
   for (auto& k : removes) state_.erase(k);
-  if (hooks_.record_local) hooks_.record_local(puts, removes, version);
+  if (follower_) follower_->RecordLocal(puts, removes, version);
   return Status::OK();
 }
 
