@@ -22,6 +22,13 @@
 // reference's RPC lock); the group state is applied on the StateFollower's thread, which
 // holds the same mutex. The service has no thread of its own. Nothing here runs on a
 // reactor; opening a backend (librbd, files) blocks only the calling thread.
+//
+// This header is the whole public surface. The implementation is split by kind of work:
+// frontend.cc (the client path: Persist, the state lookups, the Target steps shared with
+// replay), backend.cc (the StateTarget methods: replay of the group state), one file per RPC
+// family (rpc_subsystem.cc, rpc_namespace.cc, rpc_host.cc, rpc_listener.cc, rpc_gateway.cc:
+// ANA, info, log levels), service.cc (construction, opening devices), and the private
+// service_internal.h (reply conventions and conversions they share).
 #pragma once
 
 #include <cstdint>
@@ -154,7 +161,7 @@ class GatewayService final : public ::Gateway::Service, public StateTarget {
   // Persistence (mu_ held): writes the change to the store under the group lock (Mutate),
   // after `check` passed against the group's current state (cross-gateway races: a
   // subsystem, NSID or listener another gateway just created); then state_ and the
-  // applier's record. *conflict tells a failed check (its status is returned) from a
+  // follower's record. *conflict tells a failed check (its status is returned) from a
   // store failure.
   using Check = std::function<Status(const StateMap& current)>;
   bool IsLocal(const std::string& host_name) const;
@@ -168,8 +175,7 @@ class GatewayService final : public ::Gateway::Service, public StateTarget {
   void ApplyAnaToListener(const std::string& nqn, const ListenerSpec& l);
   std::string ImageUsedBy(const std::string& pool, const std::string& image);
   // What a namespace_ key's JSON says, parsed once per distinct value: namespace_add
-  // checks every namespace of the group, and parsing them all on each add made adds
-  // O(group size) in JSON parsing.
+  // checks every namespace of the group, which must not cost a JSON parse per namespace.
   struct NsInfo {
     std::string json;
     bool parsed = false;

@@ -120,7 +120,7 @@ struct ApplyReport {
   bool ok() const { return failed.empty(); }
 };
 
-// Use with a StateStore (see docs/state.md):
+// Use with a StateStore (see docs/state.md; StateFollower in state_follower.h does this):
 //   store->Subscribe([&](const StateMap& m, uint64_t v) { lock M; applier.Update(m, v); });
 //   gRPC change: lock M; store->Mutate(fn /* validate, apply to target, fill changes */, &v);
 //                if (v) applier.RecordLocal(puts, removes, v);
