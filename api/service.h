@@ -12,17 +12,25 @@
 //     validated first, then persisted, then applied (a removal cannot be rolled back
 //     without re-opening storage; validation under the service lock makes the Target step
 //     succeed).
-//   * group state: OnStateChanged() diffs two consecutive snapshots of the store and applies
-//     only what this gateway does not already have (so its own writes, which come back
-//     through the store, are not applied twice), in a safe order: subsystems, namespaces,
-//     QoS, hosts, namespace hosts, listeners for additions; the reverse for removals.
+//   * group state: a StateFollower (gateway/state/state_follower.h) diffs the store's
+//     snapshots against what this gateway has and calls the StateTarget methods below for
+//     the rest only (its own writes, recorded with the follower, are not applied twice), in
+//     a safe order: subsystems, namespaces, QoS, hosts, namespace hosts, listeners for
+//     additions; the reverse for removals.
 //
-// Threads: RPCs run on gRPC threads and are serialised by one mutex (the reference's RPC
-// lock); store notifications are queued and applied by the service's own thread. Nothing
-// here runs on a reactor; opening a backend (librbd, files) blocks only the RPC thread.
+// Threads: RPCs run on gRPC threads and are serialised by one mutex (rpc_mutex(), the
+// reference's RPC lock); the group state is applied on the StateFollower's thread, which
+// holds the same mutex. The service has no thread of its own. Nothing here runs on a
+// reactor; opening a backend (librbd, files) blocks only the calling thread.
+//
+// This header is the whole public surface. The implementation is split by kind of work:
+// frontend.cc (the client path: Persist, the state lookups, the Target steps shared with
+// replay), backend.cc (the StateTarget methods: replay of the group state), one file per RPC
+// family (rpc_subsystem.cc, rpc_namespace.cc, rpc_host.cc, rpc_listener.cc, rpc_gateway.cc:
+// ANA, info, log levels), service.cc (construction, opening devices), and the private
+// service_internal.h (reply conventions and conversions they share).
 #pragma once
 
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -32,12 +40,12 @@
 #include <optional>
 #include <set>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "api/gateway.grpc.pb.h"
 #include "gateway/common/status.h"
 #include "gateway/state/state_applier.h"
+#include "gateway/state/state_follower.h"
 #include "gateway/state/state_store.h"
 #include "gateway/nvmf/target.h"
 #include "rbd-backend/block_device.h"
@@ -77,17 +85,6 @@ struct ServiceOptions {
   uint32_t default_max_namespaces = 1024;
 };
 
-// Hooks into the group state applier (gateway/state/state_applier.h: StateApplier), set by
-// the daemon when it runs with a state store. They are plain functions so that this
-// library does not depend on a store implementation.
-struct StateHooks {
-  // StateApplier::Update(map, version) (calls back into the StateTarget methods below).
-  std::function<void(const StateMap&, uint64_t version)> update;
-  std::function<void()> reconcile;  // StateApplier::Reconcile
-  // StateApplier::RecordLocal(puts, removes, version); version 0 when there is no store.
-  std::function<void(const StateMap&, const std::vector<std::string>&, uint64_t version)> record_local;
-};
-
 class GatewayService final : public ::Gateway::Service, public StateTarget {
  public:
   // `store` may be null (state kept in this process only). Neither is owned.
@@ -97,17 +94,13 @@ class GatewayService final : public ::Gateway::Service, public StateTarget {
   // Backend for "rbd" namespaces (memory and file are built in). Unset: rbd namespaces
   // are answered ENODEV ("not available in this build").
   void SetRbdOpener(BackendOpener opener);
-  void SetStateHooks(StateHooks hooks);
-
-  // Applies a full state snapshot synchronously (start-up replay, before serving).
-  void ReplayState(const StateMap& state, uint64_t version);
-  // Store subscription callback: queues the snapshot; the service thread applies it
-  // (never blocks the store thread on the RPC lock).
-  void OnStateChanged(const StateMap& state, uint64_t version);
-  // Retries items that failed to apply (timer).
-  void Reconcile();
-  // Waits until every queued snapshot is applied (tests).
-  void WaitIdle();
+  // The follower of the group state (gateway/state/state_follower.h), built on this service
+  // and rpc_mutex(): this service records its own writes with it. Set once, before serving;
+  // unset, nothing is recorded (no group state).
+  void SetStateFollower(StateFollower* follower);
+  // The RPC lock: one management operation at a time. The StateFollower holds it while it
+  // applies the group state through the StateTarget methods below.
+  std::mutex& rpc_mutex() { return mu_; }
 
   // The group state as this gateway knows it (keys -> JSON), for tests and diagnostics.
   StateMap LocalState();
@@ -146,7 +139,8 @@ class GatewayService final : public ::Gateway::Service, public StateTarget {
   ::grpc::Status set_gateway_log_level(SC*, const set_gateway_log_level_req*, req_status*) override;
 
   // ------------------------------------------------------------------- StateTarget
-  // Called by the applier from ReplayState/OnStateChanged, i.e. with the RPC lock held.
+  // Called by the applier on the StateFollower's thread (or from its Replay/Reconcile), with
+  // the RPC lock held.
   Status AddSubsystem(const std::string& json) override;
   Status ChangeSubsystem(const std::string& old_json, const std::string& new_json) override;
   Status RemoveSubsystem(const std::string& nqn) override;
@@ -167,7 +161,7 @@ class GatewayService final : public ::Gateway::Service, public StateTarget {
   // Persistence (mu_ held): writes the change to the store under the group lock (Mutate),
   // after `check` passed against the group's current state (cross-gateway races: a
   // subsystem, NSID or listener another gateway just created); then state_ and the
-  // applier's record. *conflict tells a failed check (its status is returned) from a
+  // follower's record. *conflict tells a failed check (its status is returned) from a
   // store failure.
   using Check = std::function<Status(const StateMap& current)>;
   bool IsLocal(const std::string& host_name) const;
@@ -181,8 +175,7 @@ class GatewayService final : public ::Gateway::Service, public StateTarget {
   void ApplyAnaToListener(const std::string& nqn, const ListenerSpec& l);
   std::string ImageUsedBy(const std::string& pool, const std::string& image);
   // What a namespace_ key's JSON says, parsed once per distinct value: namespace_add
-  // checks every namespace of the group, and parsing them all on each add made adds
-  // O(group size) in JSON parsing.
+  // checks every namespace of the group, which must not cost a JSON parse per namespace.
   struct NsInfo {
     std::string json;
     bool parsed = false;
@@ -192,43 +185,17 @@ class GatewayService final : public ::Gateway::Service, public StateTarget {
   const NsInfo& NamespaceInfo(const std::string& key, const std::string& json);
   std::mutex ns_cache_mu_;
   std::unordered_map<std::string, NsInfo> ns_cache_;
-  void ApplierLoop();
 
   Target* target_;
   StateStore* store_;
   ServiceOptions opts_;
   BackendOpener rbd_opener_;
-  StateHooks hooks_;
+  StateFollower* follower_ = nullptr;
 
   std::mutex mu_;   // the RPC lock: one management operation at a time
   StateMap state_;  // the group state as this gateway knows it
   std::map<std::string, std::map<uint32_t, uint8_t>> ana_map_;  // nqn -> ANA group -> state
   int spdk_log_level_ = 2, spdk_print_level_ = 3;               // NOTICE, INFO (no-op)
-
-  // Snapshot queue (store thread -> applier thread).
-  std::mutex q_mu_;
-  std::condition_variable q_cv_;
-  std::optional<std::pair<StateMap, uint64_t>> pending_;
-  bool applying_ = false;
-  bool stop_ = false;
-  std::thread applier_;
 };
-
-// JSON of a request as the reference persists it: proto field names, fields without
-// presence always printed, optional fields only when set.
-std::string RequestToJson(const google::protobuf::Message& m);
-Status JsonToRequest(const std::string& json, google::protobuf::Message* m);
-
-// Reference key spelling (local copies so that this library does not depend on a store
-// implementation).
-namespace keys {
-std::string Subsystem(const std::string& nqn);
-std::string Namespace(const std::string& nqn, uint32_t nsid);
-std::string Qos(const std::string& nqn, uint32_t nsid);
-std::string NamespaceHost(const std::string& nqn, uint32_t nsid, const std::string& host);
-std::string Host(const std::string& nqn, const std::string& host);
-std::string Listener(const std::string& nqn, const std::string& host_name, const std::string& traddr,
-                     uint32_t trsvcid);
-}  // namespace keys
 
 }  // namespace nvmeof::api

@@ -6,6 +6,7 @@
 
 #include <map>
 
+#include "api/state_json.h"
 #include "gateway/common/log.h"
 
 namespace nvmeof::api {
@@ -859,35 +860,50 @@ TEST_F(ServiceTest, StateReplayOnAnotherGateway) {
   EXPECT_TRUE(b.LocalState().empty());
 }
 
-TEST_F(ServiceTest, OwnWritesAreRecordedWithTheApplier) {
-  StateMap recorded;
-  std::vector<std::string> removed;
-  int updates = 0;
-  StateHooks h;
-  uint64_t last_version = 0;
-  h.update = [&](const StateMap&, uint64_t) { updates++; };
-  h.record_local = [&](const StateMap& puts, const std::vector<std::string>& rm, uint64_t v) {
-    last_version = v;
-    for (auto& [k, v] : puts) recorded[k] = v;
-    for (auto& k : rm) removed.push_back(k);
-  };
-  svc->SetStateHooks(h);
+// The service's own writes are recorded with the follower (as applied, with the store's
+// version), and the follower applies other gateways' changes through the service.
+TEST_F(ServiceTest, OwnWritesAreRecordedWithTheFollower) {
+  StateFollower f(nullptr, svc.get(), &svc->rpc_mutex());
+  ASSERT_TRUE(f.Start().ok());
+  svc->SetStateFollower(&f);
   CreateSubsystem(kNqn);
   AddMemoryNs(kNqn);
-  EXPECT_EQ(recorded, store.m);
+  EXPECT_EQ(f.applier().applied(), store.m);
+  EXPECT_EQ(f.applier().desired(), store.m);
   namespace_delete_req d;
   d.set_subsystem_nqn(kNqn);
   d.set_nsid(1);
   req_status rep;
   svc->namespace_delete(nullptr, &d, &rep);
-  ASSERT_EQ(removed.size(), 1u);
-  EXPECT_EQ(removed[0], std::string("namespace_") + kNqn + "_1");
-  svc->OnStateChanged(store.m, 5);
-  svc->WaitIdle();
-  EXPECT_EQ(updates, 1);
-  svc->ReplayState(store.m, store.version);
-  EXPECT_EQ(updates, 2);
-  EXPECT_EQ(last_version, store.version);
+  ASSERT_EQ(rep.status(), 0);
+  EXPECT_FALSE(f.applier().applied().count(std::string("namespace_") + kNqn + "_1"));
+  EXPECT_EQ(f.applier().applied(), store.m);
+  EXPECT_FALSE(f.applier().pending());
+
+  // Recorded with the versions the store gave them: an older snapshot does not undo them.
+  f.OnStateChanged({}, 1);
+  f.WaitIdle();
+  EXPECT_TRUE(target->FindSubsystem(kNqn));
+  EXPECT_EQ(svc->LocalState(), store.m);
+
+  // Another gateway's subsystem, applied on the follower's thread through the service.
+  create_subsystem_req cs;
+  cs.set_subsystem_nqn("nqn.2016-06.io.spdk:cnode9");
+  cs.set_serial_number("Ceph9");
+  cs.set_enable_ha(true);
+  StateMap next = store.m;
+  next["subsystem_nqn.2016-06.io.spdk:cnode9"] = RequestToJson(cs);
+  f.OnStateChanged(next, store.version + 1);
+  f.WaitIdle();
+  EXPECT_TRUE(target->FindSubsystem("nqn.2016-06.io.spdk:cnode9"));
+  EXPECT_EQ(svc->LocalState().size(), next.size());
+  EXPECT_TRUE(svc->LocalState().count("subsystem_nqn.2016-06.io.spdk:cnode9"));
+  // Replay applies on the caller's thread.
+  next.erase("subsystem_nqn.2016-06.io.spdk:cnode9");
+  f.Replay(next, store.version + 2);
+  EXPECT_FALSE(target->FindSubsystem("nqn.2016-06.io.spdk:cnode9"));
+  EXPECT_EQ(svc->LocalState(), next);
+  svc->SetStateFollower(nullptr);
 }
 
 }  // namespace

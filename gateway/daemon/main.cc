@@ -43,7 +43,8 @@
 #include "gateway/daemon/config.h"
 #endif
 #ifdef NVMEOF_WITH_STATE
-#include "gateway/state/state_applier.h"
+#include "gateway/state/state_follower.h"
+#include "gateway/state/state_keys.h"
 #include "gateway/state/state_store.h"
 #endif
 
@@ -667,58 +668,16 @@ int main(int argc, char** argv) {
     service.SetRbdOpener([&](const api::BackendSpec& b) { return rbd_open(b.pool, b.image, b.create_image, b.create_size); });
   }
 #ifdef NVMEOF_WITH_STATE
-  StateApplier applier(&service);
-  api::StateHooks hooks;
-  hooks.update = [&](const StateMap& m, uint64_t v) {
-    ApplyReport r = applier.Update(m, v);
-    for (auto& [key, st] : r.failed) LOG_WARN("group state: %s not applied: %s", key.c_str(), st.ToString().c_str());
-    if (r.applied) LOG_INFO("group state version %llu: %zu change(s) applied", static_cast<unsigned long long>(v), r.applied);
-  };
-  hooks.reconcile = [&] {
-    if (!applier.pending()) return;
-    ApplyReport r = applier.Reconcile();
-    for (auto& [key, st] : r.failed) LOG_DEBUG("group state: %s still pending: %s", key.c_str(), st.ToString().c_str());
-  };
-  hooks.record_local = [&](const StateMap& puts, const std::vector<std::string>& removes, uint64_t v) {
-    if (v) applier.RecordLocal(puts, removes, v);
-    else applier.RecordLocal(puts, removes);
-  };
-  service.SetStateHooks(hooks);
-  store->Subscribe([&](const StateMap& m, uint64_t v) { service.OnStateChanged(m, v); });
-  if (Status st = store->Start(); !st.ok()) {
+  // Applies the group state (replayed in full before serving), then follows it; stopped
+  // (store first) on every way out of main.
+  StateFollower follower(store.get(), &service, &service.rpc_mutex(),
+                         {std::chrono::seconds(std::max<uint32_t>(1, cfg.state_update_interval_sec))});
+  service.SetStateFollower(&follower);
+  if (Status st = follower.Start(); !st.ok()) {
     LOG_ERROR("group state: cannot start the store: %s", st.ToString().c_str());
     return 1;
   }
-  service.WaitIdle();  // the full state, replayed before serving
   LOG_INFO("group state %s: %zu item(s) replayed", store_desc.c_str(), service.LocalState().size());
-  std::atomic<bool> stop_reconcile{false};
-  std::mutex rec_mu;
-  std::condition_variable rec_cv;
-  const uint32_t interval = std::max<uint32_t>(1, cfg.state_update_interval_sec);
-  std::thread reconciler([&] {
-    std::unique_lock<std::mutex> lk(rec_mu);
-    while (!stop_reconcile) {
-      rec_cv.wait_for(lk, std::chrono::seconds(interval));
-      if (stop_reconcile) break;
-      lk.unlock();
-      service.Reconcile();
-      lk.lock();
-    }
-  });
-  // Stops and joins the reconciler on every way out of main (early start-up errors too).
-  auto stop_reconciler = [&] {
-    if (!reconciler.joinable()) return;
-    {
-      std::lock_guard<std::mutex> lk(rec_mu);
-      stop_reconcile = true;
-    }
-    rec_cv.notify_all();
-    reconciler.join();
-  };
-  struct ScopeExit {
-    std::function<void()> fn;
-    ~ScopeExit() { fn(); }
-  } reconciler_guard{stop_reconciler};
 #else
   LOG_WARN("group state: not built in; the configuration is kept in this process only");
 #endif
@@ -786,8 +745,7 @@ int main(int argc, char** argv) {
 #ifdef NVMEOF_WITH_MGMT
   if (server) server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
 #ifdef NVMEOF_WITH_STATE
-  stop_reconciler();
-  store->Stop();
+  follower.Stop();
 #endif
 #endif
   {

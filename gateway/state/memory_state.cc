@@ -1,37 +1,14 @@
-// The key helpers and the in-memory StateStore (a single gateway without Ceph, tests).
+// The in-memory StateStore (a single gateway without Ceph, tests) and the write checks
+// shared with the RADOS store.
 #include <mutex>
 #include <set>
 #include <utility>
 
 #include "gateway/state/state_internal.h"
+#include "gateway/state/state_keys.h"
 #include "gateway/state/state_store.h"
 
 namespace nvmeof {
-
-std::string SubsystemKey(const std::string& nqn) { return "subsystem_" + nqn; }
-
-std::string NamespaceKey(const std::string& nqn, uint32_t nsid) {
-  return "namespace_" + nqn + "_" + std::to_string(nsid);
-}
-
-std::string QosKey(const std::string& nqn, uint32_t nsid) { return "qos_" + nqn + "_" + std::to_string(nsid); }
-
-std::string NamespaceHostKey(const std::string& nqn, uint32_t nsid, const std::string& host) {
-  return "ns_host_" + nqn + "_" + std::to_string(nsid) + "_" + host;
-}
-
-std::string HostKey(const std::string& nqn, const std::string& host) { return "host_" + nqn + "_" + host; }
-
-std::string ListenerKey(const std::string& nqn, const std::string& host_name, const std::string& traddr,
-                        const std::string& trsvcid) {
-  return "listener_" + nqn + "_" + host_name + "_TCP_" + traddr + "_" + trsvcid;
-}
-
-std::string StateObjectName(const std::string& group) {
-  return group.empty() ? std::string("nvmeof.state") : "nvmeof." + group + ".state";
-}
-
-bool StateKeyElementValid(const std::string& s) { return !s.empty() && s.find('_') == std::string::npos; }
 
 namespace state_internal {
 

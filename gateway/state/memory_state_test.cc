@@ -1,6 +1,7 @@
 // The in-memory StateStore: the same semantics as the RADOS one, without Ceph.
 #include <gtest/gtest.h>
 
+#include "gateway/state/state_keys.h"
 #include "gateway/state/state_store.h"
 
 namespace nvmeof {

@@ -30,6 +30,7 @@
 
 #include "gateway/common/log.h"
 #include "gateway/state/state_internal.h"
+#include "gateway/state/state_keys.h"
 #include "gateway/state/state_store.h"
 
 namespace nvmeof {

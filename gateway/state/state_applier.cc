@@ -7,139 +7,9 @@
 #include <set>
 #include <tuple>
 
-#include <nlohmann/json.hpp>
-
 #include "gateway/common/log.h"
 
 namespace nvmeof {
-
-using json = nlohmann::json;
-
-const char* StateKeyKindName(StateKeyKind kind) {
-  switch (kind) {
-    case StateKeyKind::kSubsystem: return "subsystem";
-    case StateKeyKind::kNamespace: return "namespace";
-    case StateKeyKind::kHost: return "host";
-    case StateKeyKind::kQos: return "qos";
-    case StateKeyKind::kNamespaceHost: return "namespace host";
-    case StateKeyKind::kListener: return "listener";
-  }
-  return "?";
-}
-
-// ------------------------------------------------------------------ keys
-
-namespace {
-
-bool StartsWith(const std::string& s, const char* prefix, std::string* rest) {
-  const size_t n = std::char_traits<char>::length(prefix);
-  if (s.compare(0, n, prefix) != 0) return false;
-  *rest = s.substr(n);
-  return true;
-}
-
-// Splits "a_b" at the first '_' into a (non-empty) and b.
-bool SplitFirst(const std::string& s, std::string* head, std::string* tail) {
-  size_t p = s.find('_');
-  if (p == std::string::npos || p == 0) return false;
-  *head = s.substr(0, p);
-  *tail = s.substr(p + 1);
-  return true;
-}
-
-// Splits "a_b" at the last '_' into a and b (b non-empty).
-bool SplitLast(const std::string& s, std::string* head, std::string* tail) {
-  size_t p = s.rfind('_');
-  if (p == std::string::npos || p + 1 == s.size()) return false;
-  *head = s.substr(0, p);
-  *tail = s.substr(p + 1);
-  return true;
-}
-
-bool ParseDecimal(const std::string& s, uint64_t max, uint64_t* out) {
-  if (s.empty() || s.size() > 10 || (s.size() > 1 && s[0] == '0')) return false;
-  uint64_t v = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return false;
-    v = v * 10 + static_cast<uint64_t>(c - '0');
-  }
-  if (v > max) return false;
-  *out = v;
-  return true;
-}
-
-bool ParseNsid(const std::string& s, uint32_t* nsid) {
-  uint64_t v;
-  if (!ParseDecimal(s, 0xFFFFFFFEull, &v) || v == 0) return false;
-  *nsid = static_cast<uint32_t>(v);
-  return true;
-}
-
-bool NoUnderscore(const std::string& s) { return !s.empty() && s.find('_') == std::string::npos; }
-
-}  // namespace
-
-std::optional<StateKey> ParseStateKey(const std::string& key) {
-  StateKey k;
-  std::string rest, tail;
-  if (StartsWith(key, "subsystem_", &rest)) {
-    if (!NoUnderscore(rest)) return std::nullopt;
-    k.kind = StateKeyKind::kSubsystem;
-    k.nqn = rest;
-    return k;
-  }
-  if (StartsWith(key, "namespace_", &rest) || StartsWith(key, "qos_", &rest)) {
-    k.kind = key[0] == 'n' ? StateKeyKind::kNamespace : StateKeyKind::kQos;
-    if (!SplitFirst(rest, &k.nqn, &tail) || !ParseNsid(tail, &k.nsid)) return std::nullopt;
-    return k;
-  }
-  if (StartsWith(key, "ns_host_", &rest) || StartsWith(key, "ns-host_", &rest)) {
-    k.kind = StateKeyKind::kNamespaceHost;
-    std::string nsid;
-    if (!SplitFirst(rest, &k.nqn, &tail) || !SplitFirst(tail, &nsid, &k.host) || !ParseNsid(nsid, &k.nsid) ||
-        k.host.empty())
-      return std::nullopt;
-    return k;
-  }
-  if (StartsWith(key, "host_", &rest)) {
-    k.kind = StateKeyKind::kHost;
-    if (!SplitFirst(rest, &k.nqn, &k.host) || k.host.empty()) return std::nullopt;
-    return k;
-  }
-  if (StartsWith(key, "listener_", &rest)) {
-    k.kind = StateKeyKind::kListener;
-    // <nqn>_[<host_name>_]<trtype>_<traddr>_<trsvcid>, host_name may contain '_'.
-    std::string head, head2;
-    uint64_t port;
-    if (!SplitFirst(rest, &k.nqn, &tail) || !SplitLast(tail, &head, &k.trsvcid) ||
-        !ParseDecimal(k.trsvcid, 65535, &port) || !SplitLast(head, &head2, &k.traddr) || head2.empty())
-      return std::nullopt;
-    if (!SplitLast(head2, &k.host, &k.trtype)) {
-      k.host.clear();
-      k.trtype = head2;  // no host_name part
-    } else if (k.host.empty()) {
-      return std::nullopt;
-    }
-    if (k.trtype.empty() || k.traddr.empty()) return std::nullopt;
-    return k;
-  }
-  return std::nullopt;
-}
-
-std::string StateKeyString(const StateKey& k) {
-  switch (k.kind) {
-    case StateKeyKind::kSubsystem: return SubsystemKey(k.nqn);
-    case StateKeyKind::kNamespace: return NamespaceKey(k.nqn, k.nsid);
-    case StateKeyKind::kQos: return QosKey(k.nqn, k.nsid);
-    case StateKeyKind::kNamespaceHost: return NamespaceHostKey(k.nqn, k.nsid, k.host);
-    case StateKeyKind::kHost: return HostKey(k.nqn, k.host);
-    case StateKeyKind::kListener:
-      if (k.trtype == "TCP" && !k.host.empty()) return ListenerKey(k.nqn, k.host, k.traddr, k.trsvcid);
-      return "listener_" + k.nqn + "_" + (k.host.empty() ? "" : k.host + "_") + k.trtype + "_" + k.traddr + "_" +
-             k.trsvcid;
-  }
-  return {};
-}
 
 // ------------------------------------------------------------------ plan
 
@@ -149,12 +19,6 @@ namespace {
 bool KeyLess(const StateKey& a, const StateKey& b) {
   return std::tie(a.nqn, a.nsid, a.host, a.trtype, a.traddr, a.trsvcid) <
          std::tie(b.nqn, b.nsid, b.host, b.trtype, b.traddr, b.trsvcid);
-}
-
-json ParseObject(const std::string& s) {
-  json j = json::parse(s, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded() || !j.is_object()) return json();  // null
-  return j;
 }
 
 // Fields whose change a target can apply to the live item (see state_applier.h).
@@ -178,17 +42,13 @@ enum class Diff { kSame, kChange, kReplace };
 
 Diff Classify(StateKeyKind kind, const std::string& old_s, const std::string& new_s) {
   if (old_s == new_s) return Diff::kSame;
-  json o = ParseObject(old_s), n = ParseObject(new_s);
-  if (o.is_null() || n.is_null()) return Diff::kReplace;
-  if (o == n) return Diff::kSame;  // same JSON, other spelling (whitespace, field order)
+  const std::optional<bool> same = SameJsonObject(old_s, new_s);
+  if (!same) return Diff::kReplace;
+  if (*same) return Diff::kSame;  // same JSON, other spelling (whitespace, field order)
   if (kind == StateKeyKind::kQos) return Diff::kChange;
   const auto& fields = InPlaceFields(kind);
   if (fields.empty()) return Diff::kReplace;
-  for (const auto& f : fields) {
-    o.erase(f);
-    n.erase(f);
-  }
-  return o == n ? Diff::kChange : Diff::kReplace;
+  return SameJsonObject(old_s, new_s, fields).value_or(false) ? Diff::kChange : Diff::kReplace;
 }
 
 std::map<std::string, StateKey> ParseAll(const StateMap& m) {
@@ -262,59 +122,6 @@ std::vector<StateOp> PlanStateChanges(const StateMap& from, const StateMap& to) 
 // ------------------------------------------------------------------ apply
 
 namespace {
-
-// Checks/fills one identity field. `want` is a string or an unsigned number.
-bool FixField(json& j, const char* field, const json& want, std::string* why) {
-  auto it = j.find(field);
-  bool absent = it == j.end() || it->is_null() || (it->is_string() && it->get<std::string>().empty()) ||
-                (it->is_number() && it->get<double>() == 0);
-  if (absent) {
-    j[field] = want;
-    return true;
-  }
-  bool equal;
-  if (want.is_number()) {
-    // protobuf JSON may spell numbers as strings
-    equal = (it->is_number_unsigned() || it->is_number_integer()) ? it->get<uint64_t>() == want.get<uint64_t>()
-            : it->is_string()                                     ? it->get<std::string>() == std::to_string(want.get<uint64_t>())
-                                                                  : false;
-  } else {
-    equal = it->is_string() && it->get<std::string>() == want.get<std::string>();
-  }
-  if (!equal) *why = std::string(field) + " is " + it->dump() + " but the key says " + want.dump();
-  return equal;
-}
-
-// Makes the JSON's identity fields agree with the key (state_applier.h).
-Status Normalize(const StateKey& k, const std::string& key_string, const std::string& in, std::string* out) {
-  json j = ParseObject(in);
-  if (j.is_null()) return Status::InvalidArgument("value of state key " + key_string + " is not a JSON object");
-  std::string why;
-  bool ok = true;
-  const char* nqn_field = k.kind == StateKeyKind::kListener ? "nqn" : "subsystem_nqn";
-  ok = ok && FixField(j, nqn_field, k.nqn, &why);
-  if (k.kind == StateKeyKind::kNamespace || k.kind == StateKeyKind::kQos || k.kind == StateKeyKind::kNamespaceHost)
-    ok = ok && FixField(j, "nsid", k.nsid, &why);
-  if (k.kind == StateKeyKind::kHost || k.kind == StateKeyKind::kNamespaceHost)
-    ok = ok && FixField(j, "host_nqn", k.host, &why);
-  if (k.kind == StateKeyKind::kListener) {
-    if (!k.host.empty()) ok = ok && FixField(j, "host_name", k.host, &why);
-    ok = ok && FixField(j, "traddr", k.traddr, &why);
-    ok = ok && FixField(j, "trsvcid", static_cast<uint64_t>(std::stoul(k.trsvcid)), &why);
-  }
-  if (!ok) return Status::InvalidArgument("value of state key " + key_string + " contradicts the key: " + why);
-  *out = j.dump();
-  return Status::OK();
-}
-
-// The JSON RemoveListener gets: the stored one, or one built from the key.
-std::string ListenerRemoveJson(const StateKey& k, const std::string& key_string, const std::string& stored) {
-  std::string out;
-  if (Normalize(k, key_string, stored, &out).ok()) return out;
-  json j = {{"nqn", k.nqn}, {"host_name", k.host}, {"traddr", k.traddr},
-            {"trsvcid", static_cast<uint64_t>(std::stoul(k.trsvcid))}};
-  return j.dump();
-}
 
 bool Done(const Status& s, int tolerated) { return s.ok() || s.code() == tolerated; }
 
@@ -474,7 +281,7 @@ ApplyReport StateApplier::ReconcileLocked() {
       continue;
     }
     std::string new_json;
-    if (Status s = Normalize(k, op.key_string, op.new_json, &new_json); !s.ok()) {
+    if (Status s = NormalizeStateJson(k, op.key_string, op.new_json, &new_json); !s.ok()) {
       fail(op, s);
       continue;
     }
@@ -492,7 +299,7 @@ ApplyReport StateApplier::ReconcileLocked() {
       }
     } else {
       std::string old_json;
-      if (!Normalize(k, op.key_string, op.old_json, &old_json).ok()) old_json = op.old_json;
+      if (!NormalizeStateJson(k, op.key_string, op.old_json, &old_json).ok()) old_json = op.old_json;
       switch (k.kind) {
         case StateKeyKind::kSubsystem: s = target_->ChangeSubsystem(old_json, new_json); break;
         case StateKeyKind::kNamespace: s = target_->ChangeNamespace(old_json, new_json); break;

@@ -51,6 +51,7 @@
 // Keys of newer reference versions this gateway does not know (lbgroup_, key-host_,
 // ns-visibility-on_, ns-refresh-size_, ...) are ignored and listed in the report. The
 // reference's later spelling `ns-host_` of namespace host keys is read like `ns_host_`.
+// Keys are parsed and values normalised by state_keys.h.
 #pragma once
 
 #include <cstdint>
@@ -62,33 +63,10 @@
 #include <vector>
 
 #include "gateway/common/status.h"
+#include "gateway/state/state_keys.h"
 #include "gateway/state/state_store.h"
 
 namespace nvmeof {
-
-// The kinds of items, in addition order.
-enum class StateKeyKind { kSubsystem, kNamespace, kHost, kQos, kNamespaceHost, kListener };
-const char* StateKeyKindName(StateKeyKind kind);
-
-// One parsed omap key.
-struct StateKey {
-  StateKeyKind kind = StateKeyKind::kSubsystem;
-  std::string nqn;      // subsystem NQN (every kind)
-  uint32_t nsid = 0;    // kNamespace, kQos, kNamespaceHost
-  std::string host;     // kHost, kNamespaceHost: host NQN ("*" = any host); kListener: gateway host_name
-  std::string trtype;   // kListener ("TCP")
-  std::string traddr;   // kListener
-  std::string trsvcid;  // kListener (decimal port)
-  bool operator==(const StateKey&) const = default;
-};
-
-// Parses an omap key. nullopt for omap_version, unknown prefixes and malformed keys.
-// NQNs never contain '_': the NQN ends at the first '_' after the prefix. A listener key is
-// split from the right (port, address, transport type), so its host_name may contain '_'.
-// NSIDs are decimal, 1..4294967294, without sign or leading zeros.
-std::optional<StateKey> ParseStateKey(const std::string& key);
-// The key in the canonical spelling (the key helpers of state_store.h).
-std::string StateKeyString(const StateKey& key);
 
 // The gateway's target, as the applier sees it. Each call returns Status (see above for
 // what AlreadyExists / NotFound mean). JSON arguments are the stored request messages:
@@ -142,7 +120,7 @@ struct ApplyReport {
   bool ok() const { return failed.empty(); }
 };
 
-// Use with a StateStore (see docs/state.md):
+// Use with a StateStore (see docs/state.md; StateFollower in state_follower.h does this):
 //   store->Subscribe([&](const StateMap& m, uint64_t v) { lock M; applier.Update(m, v); });
 //   gRPC change: lock M; store->Mutate(fn /* validate, apply to target, fill changes */, &v);
 //                if (v) applier.RecordLocal(puts, removes, v);

@@ -7,6 +7,7 @@
 // default values included):
 //   subsystem_<nqn>, namespace_<nqn>_<nsid>, qos_<nqn>_<nsid>, ns_host_<nqn>_<nsid>_<hostnqn>,
 //   host_<nqn>_<hostnqn>, listener_<nqn>_<host_name>_TCP_<traddr>_<trsvcid>
+// (built and parsed by state_keys.h)
 //
 // Writers: exclusive lock on the object, version check, write key + version+1 guarded by
 // an omap compare, notify. Readers: watch + periodic poll; on a change, read everything and
@@ -45,7 +46,6 @@ class StateStore {
   virtual Status Start() = 0;
   virtual void Stop() = 0;
 
-  // --- added by the state module ---
   // Read-modify-write under the group lock, for changes that depend on the group state
   // (NSID allocation, "subsystem exists" checks, cascading deletes). `fn` runs on the
   // caller's thread while this gateway holds the lock, with the state and version as they
@@ -69,7 +69,7 @@ struct RadosStateOptions {
   std::string group;
   uint32_t poll_interval_sec = 5;
   uint32_t lock_duration_sec = 20;
-  // --- added by the state module (defaults = the reference gateway's) ---
+  // Defaults are the reference gateway's.
   // [gateway] state_update_notify: watch the object and notify it after each write.
   // false: poll only (every poll_interval_sec); writers still notify.
   bool watch = true;
@@ -84,7 +84,7 @@ struct RadosStateOptions {
   // 0 = lock_duration_sec + 10 (enough to outlive the lease of a writer that died).
   uint32_t lock_wait_sec = 0;
 };
-// Behaviour of both implementations (added by the state module):
+// Behaviour of both implementations:
 //  * ReadAll's map and the subscriber's map hold the configured items only, not
 //    omap_version (that is the `version` argument).
 //  * Subscribe() before Start(). Start() calls the subscriber once, synchronously, with the
@@ -105,21 +105,6 @@ Result<std::unique_ptr<StateStore>> OpenRadosStateStore(const RadosStateOptions&
 // A store in local memory (a single gateway without Ceph, tests).
 std::unique_ptr<StateStore> NewMemoryStateStore();
 
-// Key helpers (the reference's spelling).
-std::string SubsystemKey(const std::string& nqn);
-std::string NamespaceKey(const std::string& nqn, uint32_t nsid);
-std::string QosKey(const std::string& nqn, uint32_t nsid);
-std::string NamespaceHostKey(const std::string& nqn, uint32_t nsid, const std::string& host);
-std::string HostKey(const std::string& nqn, const std::string& host);
-std::string ListenerKey(const std::string& nqn, const std::string& host_name, const std::string& traddr,
-                        const std::string& trsvcid);
-
-// --- added by the state module ---
-inline constexpr char kOmapVersionKey[] = "omap_version";
-// "nvmeof.state" (empty group) or "nvmeof.<group>.state".
-std::string StateObjectName(const std::string& group);
-// A key element (NQN, host NQN, gateway host name, address, port) that the key helpers can
-// join with '_' and the parser can split again: non-empty and without '_'.
-bool StateKeyElementValid(const std::string& s);
+// Key spelling, the object name and the omap_version key: state_keys.h.
 
 }  // namespace nvmeof

@@ -1,0 +1,172 @@
+// The state backend: the StateTarget methods through which the StateFollower replays the
+// group state (other gateways' changes, and the full state at start-up) onto this gateway's
+// Target, keeping the service's view of the state (state_) in step. Runs on the
+// StateFollower's thread (or its caller's, for Replay/Reconcile) with the RPC lock held.
+#include <string>
+
+#include "api/service_internal.h"
+
+namespace nvmeof::api {
+
+using namespace internal;
+
+namespace {
+
+// Maps the Target's statuses onto "not there" (the applier counts NotFound as done).
+Status AsNotFound(const Status& st) {
+  if (st.code() == ENOENT || st.code() == ENODEV) return Status::NotFound(st.message());
+  return st;
+}
+
+}  // namespace
+
+Status GatewayService::AddSubsystem(const std::string& json) {
+  create_subsystem_req req;
+  if (Status st = JsonToRequest(json, &req); !st.ok()) return st;
+  SubsystemSpec spec;
+  spec.nqn = req.subsystem_nqn();
+  spec.serial = req.serial_number();
+  spec.max_namespaces = req.max_namespaces() ? req.max_namespaces() : opts_.default_max_namespaces;
+  spec.allow_any_host = false;
+  Status st = target_->AddSubsystem(spec);
+  if (st.ok() || st.code() == EEXIST) state_[SubsystemKey(spec.nqn)] = json;
+  return st.code() == EEXIST ? Status::AlreadyExists(st.message()) : st;
+}
+
+Status GatewayService::ChangeSubsystem(const std::string&, const std::string& new_json) {
+  create_subsystem_req req;
+  if (Status st = JsonToRequest(new_json, &req); !st.ok()) return st;
+  state_[SubsystemKey(req.subsystem_nqn())] = new_json;  // nothing the target models changed
+  return Status::OK();
+}
+
+Status GatewayService::RemoveSubsystem(const std::string& nqn) {
+  const bool had = target_->FindSubsystem(nqn) != nullptr;
+  RemoveSubsystemFromTarget(nqn);
+  for (auto& k : SubsystemKeys(nqn)) state_.erase(k);
+  ana_map_.erase(nqn);
+  return had ? Status::OK() : Status::NotFound("subsystem " + nqn + " does not exist");
+}
+
+Status GatewayService::AddNamespace(const std::string& json) {
+  namespace_add_req req;
+  if (Status st = JsonToRequest(json, &req); !st.ok()) return st;
+  auto s = target_->FindSubsystem(req.subsystem_nqn());
+  if (!s) return Status::NotFound("subsystem " + req.subsystem_nqn() + " does not exist");
+  const std::string key = NamespaceKey(req.subsystem_nqn(), req.nsid());
+  if (s->GetNamespace(req.nsid())) {
+    state_[key] = json;
+    return Status::AlreadyExists("namespace " + Str(req.nsid()) + " already exists in " + req.subsystem_nqn());
+  }
+  if (req.block_size() == 0) return Status::InvalidArgument("block size can't be zero");
+  req.set_create_image(false);  // the gateway that took the request created the image
+  uint32_t grp = req.anagrpid() > 0 ? static_cast<uint32_t>(req.anagrpid()) : opts_.load_balancing_group;
+  auto added = AddNamespaceToTarget(req, grp);
+  if (!added.ok()) return added.status();
+  state_[key] = json;
+  return Status::OK();
+}
+
+Status GatewayService::ChangeNamespace(const std::string& old_json, const std::string& new_json) {
+  namespace_add_req o, n;
+  if (Status st = JsonToRequest(old_json, &o); !st.ok()) return st;
+  if (Status st = JsonToRequest(new_json, &n); !st.ok()) return st;
+  auto s = target_->FindSubsystem(n.subsystem_nqn());
+  auto ns = s ? s->GetNamespace(n.nsid()) : nullptr;
+  if (!ns) return Status::NotFound("namespace " + Str(n.nsid()) + " does not exist in " + n.subsystem_nqn());
+  if (n.anagrpid() > 0 && static_cast<uint32_t>(n.anagrpid()) != ns->anagrpid()) {
+    if (Status st = target_->SetNamespaceAnaGroup(n.subsystem_nqn(), n.nsid(), static_cast<uint32_t>(n.anagrpid()));
+        !st.ok())
+      return st;
+  }
+  if (n.size() > o.size() && n.size() > ns->dev().size()) {
+    if (Status st = target_->ResizeNamespace(n.subsystem_nqn(), n.nsid(), n.size()); !st.ok()) return st;
+  }
+  if (n.no_auto_visible() != o.no_auto_visible())
+    LOG_WARN("namespace %u of %s: no_auto_visible changed in the group state; takes effect when it is re-added",
+             n.nsid(), n.subsystem_nqn().c_str());
+  state_[NamespaceKey(n.subsystem_nqn(), n.nsid())] = new_json;
+  return Status::OK();
+}
+
+Status GatewayService::RemoveNamespace(const std::string& nqn, uint32_t nsid) {
+  for (auto& k : NamespaceKeys(nqn, nsid)) state_.erase(k);
+  return AsNotFound(target_->RemoveNamespace(nqn, nsid));
+}
+
+Status GatewayService::AddHost(const std::string& json) {
+  add_host_req req;
+  if (Status st = JsonToRequest(json, &req); !st.ok()) return st;
+  Status st = target_->AddHost(req.subsystem_nqn(), req.host_nqn());
+  if (st.ok() || st.code() == EEXIST) state_[HostKey(req.subsystem_nqn(), req.host_nqn())] = json;
+  if (st.code() == ENOENT) return Status::NotFound(st.message());
+  return st.code() == EEXIST ? Status::AlreadyExists(st.message()) : st;
+}
+
+Status GatewayService::ChangeHost(const std::string&, const std::string& new_json) {
+  add_host_req req;
+  if (Status st = JsonToRequest(new_json, &req); !st.ok()) return st;
+  state_[HostKey(req.subsystem_nqn(), req.host_nqn())] = new_json;  // keys only: not modelled here
+  return Status::OK();
+}
+
+Status GatewayService::RemoveHost(const std::string& nqn, const std::string& host_nqn) {
+  state_.erase(HostKey(nqn, host_nqn));
+  return AsNotFound(target_->RemoveHost(nqn, host_nqn));
+}
+
+Status GatewayService::SetQos(const std::string& json) {
+  namespace_set_qos_req req;
+  if (Status st = JsonToRequest(json, &req); !st.ok()) return st;
+  Status st = target_->SetNamespaceQos(req.subsystem_nqn(), req.nsid(), QosFromRequest(req, QosLimits{}));
+  if (!st.ok()) return AsNotFound(st).code() == ENOENT ? Status::Error(ENODEV, st.message()) : st;
+  state_[QosKey(req.subsystem_nqn(), req.nsid())] = json;
+  return Status::OK();
+}
+
+Status GatewayService::ClearQos(const std::string& nqn, uint32_t nsid) {
+  state_.erase(QosKey(nqn, nsid));
+  return AsNotFound(target_->SetNamespaceQos(nqn, nsid, QosLimits{}));
+}
+
+Status GatewayService::AddNamespaceHost(const std::string& json) {
+  namespace_add_host_req req;
+  if (Status st = JsonToRequest(json, &req); !st.ok()) return st;
+  Status st = target_->AddNamespaceHost(req.subsystem_nqn(), req.nsid(), req.host_nqn());
+  if (st.ok() || st.code() == EEXIST)
+    state_[NamespaceHostKey(req.subsystem_nqn(), req.nsid(), req.host_nqn())] = json;
+  return st.code() == EEXIST ? Status::AlreadyExists(st.message()) : st;
+}
+
+Status GatewayService::RemoveNamespaceHost(const std::string& nqn, uint32_t nsid, const std::string& host_nqn) {
+  state_.erase(NamespaceHostKey(nqn, nsid, host_nqn));
+  return AsNotFound(target_->RemoveNamespaceHost(nqn, nsid, host_nqn));
+}
+
+Status GatewayService::AddListener(const std::string& json) {
+  create_listener_req req;
+  if (Status st = JsonToRequest(json, &req); !st.ok()) return st;
+  const uint32_t port = req.has_trsvcid() ? req.trsvcid() : kDefaultTrsvcid;
+  if (!target_->FindSubsystem(req.nqn())) return Status::NotFound("subsystem " + req.nqn() + " does not exist");
+  const std::string key = ListenerStateKey(req.nqn(), req.host_name(), req.traddr(), port);
+  if (!IsLocal(req.host_name())) {
+    state_[key] = json;  // another gateway's: listed, not opened here
+    return Status::OK();
+  }
+  ListenerSpec l = MakeListenerSpec(req.host_name(), req.traddr(), port, req.adrfam());
+  Status st = target_->AddListener(req.nqn(), l);
+  if (st.ok()) ApplyAnaToListener(req.nqn(), l);
+  if (st.ok() || st.code() == EEXIST) state_[key] = json;
+  return st.code() == EEXIST ? Status::AlreadyExists(st.message()) : st;
+}
+
+Status GatewayService::RemoveListener(const std::string& json) {
+  create_listener_req req;
+  if (Status st = JsonToRequest(json, &req); !st.ok()) return st;
+  const uint32_t port = req.has_trsvcid() ? req.trsvcid() : kDefaultTrsvcid;
+  state_.erase(ListenerStateKey(req.nqn(), req.host_name(), req.traddr(), port));
+  if (!IsLocal(req.host_name())) return Status::OK();
+  return AsNotFound(target_->RemoveListener(req.nqn(), MakeListenerSpec(req.host_name(), req.traddr(), port, req.adrfam())));
+}
+
+}  // namespace nvmeof::api

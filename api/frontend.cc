@@ -1,0 +1,170 @@
+// The frontend path every client mutation takes (validate -> apply to the Target -> persist,
+// see service.h): Persist, the state lookups the checks use, the Target steps shared with
+// the state backend, and the reply conventions and conversions of service_internal.h.
+// Runs on gRPC threads with the RPC lock held (and, for the shared Target steps, on the
+// StateFollower's thread with the same lock).
+#include <string>
+#include <vector>
+
+#include "api/service_internal.h"
+
+namespace nvmeof::api {
+
+using namespace internal;
+
+namespace {
+
+uint8_t ToNvmeAdrfam(int proto_adrfam) {
+  return proto_adrfam == ::ipv6 ? nvme::kAdrfamIpv6 : nvme::kAdrfamIpv4;
+}
+
+}  // namespace
+
+// ----------------------------------------------------------------------------- helpers
+
+namespace internal {
+
+std::string PeerMsg(::grpc::ServerContext* ctx) {
+  if (!ctx) return "";
+  return ", client address: " + ctx->peer();
+}
+
+std::string Str(uint32_t v) { return std::to_string(v); }
+
+std::string BdevName(const Uuid& u) { return "bdev_" + UuidToString(u); }
+
+std::string KeyAddress(const std::string& traddr) { return EscapeAddressIfIpv6(UnescapeAddress(traddr)); }
+
+std::string ListenerStateKey(const std::string& nqn, const std::string& host_name, const std::string& traddr,
+                             uint32_t trsvcid) {
+  return ListenerKey(nqn, host_name, KeyAddress(traddr), Str(trsvcid));
+}
+
+ListenerSpec MakeListenerSpec(const std::string& host_name, const std::string& traddr, uint32_t trsvcid,
+                              int proto_adrfam) {
+  ListenerSpec l;
+  l.host_name = host_name;
+  l.traddr = UnescapeAddress(traddr);
+  l.trsvcid = std::to_string(trsvcid);
+  l.adrfam = ToNvmeAdrfam(proto_adrfam);
+  return l;
+}
+
+bool StartsWith(const std::string& s, const std::string& p) { return s.compare(0, p.size(), p) == 0; }
+
+QosLimits QosFromRequest(const namespace_set_qos_req& r, QosLimits base) {
+  if (r.has_rw_ios_per_second()) base.rw_ios_per_second = r.rw_ios_per_second();
+  if (r.has_rw_mbytes_per_second()) base.rw_mbytes_per_second = r.rw_mbytes_per_second();
+  if (r.has_r_mbytes_per_second()) base.r_mbytes_per_second = r.r_mbytes_per_second();
+  if (r.has_w_mbytes_per_second()) base.w_mbytes_per_second = r.w_mbytes_per_second();
+  return base;
+}
+
+}  // namespace internal
+
+// ----------------------------------------------------------------------------- frontend
+
+bool GatewayService::IsLocal(const std::string& host_name) const {
+  return host_name == opts_.hostname || host_name == opts_.gateway_name;
+}
+
+Status GatewayService::Persist(const StateMap& puts, const std::vector<std::string>& removes, const Check& check,
+                               bool* conflict) {
+  if (conflict) *conflict = false;
+  uint64_t version = 0;
+  if (!store_) {
+    if (check) {
+      if (Status st = check(state_); !st.ok()) {
+        if (conflict) *conflict = true;
+        return st;
+      }
+    }
+  } else {
+    bool check_failed = false;
+    Status st = store_->Mutate(
+        [&](const StateMap& current, uint64_t, StateMap* p, std::vector<std::string>* r) -> Status {
+          if (check) {
+            if (Status c = check(current); !c.ok()) {
+              check_failed = true;
+              return c;
+            }
+          }
+          *p = puts;
+          for (auto& k : removes)
+            if (current.count(k)) r->push_back(k);
+          return Status::OK();
+        },
+        &version);
+    if (!st.ok()) {
+      if (conflict) *conflict = check_failed;
+      return st;
+    }
+  }
+  for (auto& [k, v] : puts) state_[k] = v;
+  for (auto& k : removes) state_.erase(k);
+  if (follower_) follower_->RecordLocal(puts, removes, version);
+  return Status::OK();
+}
+
+std::vector<std::string> GatewayService::SubsystemKeys(const std::string& nqn) { return SubsystemItemKeys(state_, nqn); }
+
+std::vector<std::string> GatewayService::NamespaceKeys(const std::string& nqn, uint32_t nsid) {
+  return NamespaceItemKeys(state_, nqn, nsid);
+}
+
+const GatewayService::NsInfo& GatewayService::NamespaceInfo(const std::string& key, const std::string& json) {
+  std::lock_guard<std::mutex> lk(ns_cache_mu_);
+  NsInfo& info = ns_cache_[key];
+  if (info.json != json || (!info.parsed && !json.empty())) {
+    info = NsInfo{};
+    info.json = json;
+    namespace_add_req r;
+    if (JsonToRequest(json, &r).ok()) {
+      info.parsed = true;
+      info.nqn = r.subsystem_nqn();
+      info.uuid = r.uuid();
+      info.pool = r.rbd_pool_name();
+      info.image = r.rbd_image_name();
+      info.rbd = !r.has_backend() || r.backend() == "rbd";
+    }
+  }
+  return info;
+}
+
+std::string GatewayService::ImageUsedBy(const std::string& pool, const std::string& image) {
+  if (pool.empty() || image.empty()) return "";
+  std::string used;
+  ForEachNamespaceKey(state_, [&](const std::string& k, const std::string& v) {
+    const NsInfo& r = NamespaceInfo(k, v);
+    if (r.parsed && r.rbd && r.pool == pool && r.image == image) {
+      used = r.nqn;
+      return false;
+    }
+    return true;
+  });
+  return used;
+}
+
+void GatewayService::RemoveSubsystemFromTarget(const std::string& nqn) {
+  auto s = target_->FindSubsystem(nqn);
+  if (!s) return;
+  for (auto& ns : s->Namespaces()) {
+    Status st = target_->RemoveNamespace(nqn, ns->nsid());
+    if (!st.ok()) LOG_WARN("subsystem %s: removing namespace %u: %s", nqn.c_str(), ns->nsid(), st.ToString().c_str());
+  }
+  Status st = target_->RemoveSubsystem(nqn, true);
+  if (!st.ok()) LOG_WARN("removing subsystem %s: %s", nqn.c_str(), st.ToString().c_str());
+}
+
+void GatewayService::ApplyAnaToListener(const std::string& nqn, const ListenerSpec& l) {
+  auto it = ana_map_.find(nqn);
+  if (it == ana_map_.end()) return;
+  for (auto& [grp, state] : it->second) {
+    Status st = target_->SetAnaState(nqn, l.traddr, l.trsvcid, grp, state);
+    if (!st.ok())
+      LOG_WARN("subsystem %s listener %s:%s: ANA group %u: %s", nqn.c_str(), l.traddr.c_str(), l.trsvcid.c_str(),
+               grp, st.ToString().c_str());
+  }
+}
+
+}  // namespace nvmeof::api

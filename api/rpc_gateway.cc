@@ -1,0 +1,152 @@
+// RPCs about the gateway itself: set_ana_state, get_gateway_info, the gateway's log level,
+// and the SPDK log RPCs (accepted, nothing to do: there is no SPDK here). Run on gRPC
+// threads; those that keep state hold the RPC lock.
+#include <cstdio>
+#include <cstdlib>
+#include <optional>
+#include <set>
+#include <string>
+#include <tuple>
+
+#include "api/service_internal.h"
+
+namespace nvmeof::api {
+
+using namespace internal;
+
+namespace {
+
+// "a.b.c" -> tuple; nullopt when not three integers.
+std::optional<std::tuple<int, int, int>> ParseVersion(const std::string& v) {
+  int a, b, c;
+  char tail;
+  if (sscanf(v.c_str(), "%d.%d.%d%c", &a, &b, &c, &tail) != 3) return std::nullopt;
+  return std::make_tuple(a, b, c);
+}
+
+}  // namespace
+
+::grpc::Status GatewayService::set_ana_state(SC* ctx, const ana_info* req, req_status* rep) {
+  LOG_INFO("Received request to set ana states for %d subsystem(s)%s", req->states_size(), PeerMsg(ctx).c_str());
+  std::lock_guard<std::mutex> lk(mu_);
+  for (auto& nas : req->states()) {
+    for (auto& gs : nas.states()) {
+      // Like the reference: optimized, or else inaccessible.
+      ana_map_[nas.nqn()][gs.grp_id()] = gs.state() == ::OPTIMIZED ? nvme::kAnaOptimized : nvme::kAnaInaccessible;
+    }
+    auto s = target_->FindSubsystem(nas.nqn());
+    if (!s || s->is_discovery()) continue;  // not created yet: applied when its listeners come
+    std::set<ListenerSpec> ls;
+    {
+      std::lock_guard<std::mutex> slk(s->mu);
+      ls = s->listeners;
+    }
+    for (auto& l : ls) {
+      for (auto& gs : nas.states()) {
+        uint8_t state = gs.state() == ::OPTIMIZED ? nvme::kAnaOptimized : nvme::kAnaInaccessible;
+        Status st = target_->SetAnaState(nas.nqn(), l.traddr, l.trsvcid, gs.grp_id(), state);
+        if (!st.ok()) {
+          LOG_ERROR("set_ana_state %s %s:%s group %u: %s", nas.nqn().c_str(), l.traddr.c_str(), l.trsvcid.c_str(),
+                    gs.grp_id(), st.ToString().c_str());
+          return ::grpc::Status(::grpc::StatusCode::INTERNAL,
+                                "setting ANA state of group " + Str(gs.grp_id()) + " on " + nas.nqn() + " " +
+                                    l.traddr + ":" + l.trsvcid + ": " + st.message());
+        }
+      }
+    }
+  }
+  rep->set_status(1);  // the reference answers True
+  rep->set_error_message("");
+  return ::grpc::Status::OK;
+}
+
+::grpc::Status GatewayService::get_spdk_nvmf_log_flags_and_level(SC* ctx, const get_spdk_nvmf_log_flags_and_level_req*,
+                                                                  spdk_nvmf_log_flags_and_level_info* rep) {
+  LOG_INFO("Received request to get SPDK nvmf log flags and level%s", PeerMsg(ctx).c_str());
+  std::lock_guard<std::mutex> lk(mu_);
+  // There is no SPDK here: report the levels last set (no-op), and one "nvmf" flag that
+  // says whether the gateway logs at debug level.
+  auto* f = rep->add_nvmf_log_flags();
+  f->set_name("nvmf");
+  f->set_enabled(GetLogLevel() == nvmeof::LogLevel::kDebug);
+  rep->set_log_level(static_cast<::LogLevel>(spdk_log_level_));
+  rep->set_log_print_level(static_cast<::LogLevel>(spdk_print_level_));
+  return Ok(rep);
+}
+
+::grpc::Status GatewayService::disable_spdk_nvmf_logs(SC* ctx, const disable_spdk_nvmf_logs_req*, req_status* rep) {
+  LOG_INFO("Received request to disable SPDK nvmf logs%s (no SPDK in this gateway: accepted, nothing to do)",
+           PeerMsg(ctx).c_str());
+  std::lock_guard<std::mutex> lk(mu_);
+  spdk_log_level_ = ::NOTICE;
+  spdk_print_level_ = ::INFO;
+  return Ok(rep);
+}
+
+::grpc::Status GatewayService::set_spdk_nvmf_logs(SC* ctx, const set_spdk_nvmf_logs_req* req, req_status* rep) {
+  if (req->has_log_level() && !::LogLevel_IsValid(req->log_level()))
+    return Answer(rep, ENOKEY, "Unknown log level " + std::to_string(req->log_level()));
+  if (req->has_print_level() && !::LogLevel_IsValid(req->print_level()))
+    return Answer(rep, ENOKEY, "Unknown print level " + std::to_string(req->print_level()));
+  LOG_INFO("Received request to set SPDK nvmf logs%s (no SPDK in this gateway: accepted, nothing to do; use "
+           "set_gateway_log_level)",
+           PeerMsg(ctx).c_str());
+  std::lock_guard<std::mutex> lk(mu_);
+  if (req->has_log_level()) spdk_log_level_ = req->log_level();
+  if (req->has_print_level()) spdk_print_level_ = req->print_level();
+  return Ok(rep);
+}
+
+::grpc::Status GatewayService::get_gateway_info(SC* ctx, const get_gateway_info_req* req, gateway_info* rep) {
+  LOG_INFO("Received request to get gateway's info%s", PeerMsg(ctx).c_str());
+  std::string version = opts_.version;
+  if (const char* v = getenv("NVMEOF_VERSION"); v && *v) version = v;
+  rep->set_cli_version(req->cli_version());
+  rep->set_version(version);
+  rep->set_name(opts_.gateway_name);
+  rep->set_group(opts_.group);
+  rep->set_addr(opts_.addr);
+  rep->set_port(opts_.port);
+  rep->set_load_balancing_group(opts_.load_balancing_group);
+  rep->set_hostname(opts_.hostname);
+  rep->set_bool_status(true);
+  rep->set_status(0);
+  rep->set_error_message(kSuccess);
+  auto cli = ParseVersion(req->cli_version());
+  auto gw = ParseVersion(version);
+  if (cli && gw && *cli < *gw) {
+    rep->set_bool_status(false);
+    rep->set_status(EINVAL);
+    rep->set_error_message("CLI version " + req->cli_version() + " is older than gateway's version " + version);
+  } else if (version.empty()) {
+    rep->set_bool_status(false);
+    rep->set_status(ENOKEY);
+    rep->set_error_message("Gateway's version not found");
+  } else if (!gw) {
+    rep->set_bool_status(false);
+    rep->set_status(EINVAL);
+    rep->set_error_message("Invalid gateway's version " + version);
+  }
+  return ::grpc::Status::OK;
+}
+
+::grpc::Status GatewayService::get_gateway_log_level(SC* ctx, const get_gateway_log_level_req*,
+                                                     gateway_log_level_info* rep) {
+  const int level = static_cast<int>(GetLogLevel());
+  LOG_INFO("Received request to get gateway's log level. Level is %s%s", LogLevelName(GetLogLevel()),
+           PeerMsg(ctx).c_str());
+  if (!::GwLogLevel_IsValid(level)) return Answer(rep, ENOKEY, "Invalid gateway log level");
+  rep->set_log_level(static_cast<::GwLogLevel>(level));
+  return Ok(rep);
+}
+
+::grpc::Status GatewayService::set_gateway_log_level(SC* ctx, const set_gateway_log_level_req* req, req_status* rep) {
+  const int v = req->log_level();
+  if (!::GwLogLevel_IsValid(v) || v == ::notset) return Answer(rep, ENOKEY, "Unknown log level " + std::to_string(v));
+  LOG_INFO("Received request to set gateway's log level to %s%s", ::GwLogLevel_Name(req->log_level()).c_str(),
+           PeerMsg(ctx).c_str());
+  SetLogLevel(static_cast<nvmeof::LogLevel>(v));
+  return Ok(rep);
+}
+
+}  // namespace nvmeof::api

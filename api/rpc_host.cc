@@ -1,0 +1,154 @@
+// RPCs of the host family: add_host, remove_host, list_hosts, list_connections. Run on
+// gRPC threads; mutations hold the RPC lock.
+#include <cstdlib>
+#include <set>
+#include <string>
+
+#include "api/service_internal.h"
+
+namespace nvmeof::api {
+
+using namespace internal;
+
+::grpc::Status GatewayService::add_host(SC* ctx, const add_host_req* req, req_status* rep) {
+  const std::string& nqn = req->subsystem_nqn();
+  const std::string& host = req->host_nqn();
+  const bool any = host == kAnyHostNqn;
+  const std::string prefix = any ? "Failure allowing open host access to " + nqn
+                                 : "Failure adding host " + host + " to " + nqn;
+  LOG_INFO("Received request to %s%s", any ? ("allow any host access for " + nqn).c_str() : ("add host " + host + " to " + nqn).c_str(),
+           PeerMsg(ctx).c_str());
+  if (nqn.empty()) return Answer(rep, EINVAL, "Failure adding host, missing subsystem NQN");
+  if (host.empty()) return Answer(rep, EINVAL, "Failure adding host to " + nqn + ", missing host NQN");
+  if (!IsValidStateKeyElement(host))
+    return Answer(rep, EINVAL, prefix + ": Invalid host NQN \"" + host + "\", contains invalid characters");
+  if (!IsValidStateKeyElement(nqn))
+    return Answer(rep, EINVAL, prefix + ": Invalid subsystem NQN \"" + nqn + "\", contains invalid characters");
+  if (IsDiscoveryNqn(nqn))
+    return Answer(rep, EINVAL, prefix + (any ? ": Can't allow host access to a discovery subsystem"
+                                             : ": Can't add host to a discovery subsystem"));
+  if (IsDiscoveryNqn(host)) return Answer(rep, EINVAL, prefix + ": Can't use a discovery NQN as host's");
+  if (opts_.verify_nqns) {
+    if (Status st = ValidateHostNqn(host, true); !st.ok()) return Answer(rep, EINVAL, prefix + ": " + st.message());
+  }
+  if (req->has_psk() && !req->psk().empty())
+    return Answer(rep, EINVAL, prefix + ": PSK (TLS) is not supported by this gateway, add the host without --psk");
+  if ((req->has_dhchap_key() && !req->dhchap_key().empty()) ||
+      (req->has_dhchap_ctrlr_key() && !req->dhchap_ctrlr_key().empty()))
+    return Answer(rep, EINVAL,
+                  prefix + ": DH-HMAC-CHAP is not supported by this gateway, add the host without --dhchap-key");
+  if (any && ((req->has_psk() && !req->psk().empty()) || (req->has_dhchap_key() && !req->dhchap_key().empty())))
+    return Answer(rep, EINVAL, prefix + ": PSK and DH-HMAC-CHAP keys are only allowed for specific hosts");
+
+  std::lock_guard<std::mutex> lk(mu_);
+  auto s = target_->FindSubsystem(nqn);
+  if (!s || s->is_discovery()) return Answer(rep, ENOENT, prefix + ": No such subsystem");
+  {
+    std::lock_guard<std::mutex> slk(s->mu);
+    const bool exists = any ? s->spec().allow_any_host : s->hosts.count(host) > 0;
+    if (exists)
+      return Answer(rep, EEXIST, prefix + (any ? ": Open host access is already allowed" : ": Host is already added"));
+  }
+  if (Status st = target_->AddHost(nqn, host); !st.ok()) return Answer(rep, st.code(), prefix + ": " + st.message());
+  auto check = [&](const StateMap& cur) -> Status {
+    if (cur.count(HostKey(nqn, host)))
+      return Status::AlreadyExists(any ? "Open host access is already allowed" : "Host is already added");
+    return Status::OK();
+  };
+  bool conflict = false;
+  if (Status st = Persist({{HostKey(nqn, host), RequestToJson(*req)}}, {}, check, &conflict); !st.ok()) {
+    target_->RemoveHost(nqn, host);
+    if (conflict) return Answer(rep, st.code(), prefix + ": " + st.message());
+    return Answer(rep, EINVAL, "Error persisting host " + host + " access addition: " + st.message());
+  }
+  return Ok(rep);
+}
+
+::grpc::Status GatewayService::remove_host(SC* ctx, const remove_host_req* req, req_status* rep) {
+  const std::string& nqn = req->subsystem_nqn();
+  const std::string& host = req->host_nqn();
+  const bool any = host == kAnyHostNqn;
+  const std::string prefix = any ? "Failure disabling open host access to " + nqn
+                                 : "Failure removing host " + host + " access from " + nqn;
+  LOG_INFO("Received request to %s%s",
+           any ? ("disable open host access to " + nqn).c_str() : ("remove host " + host + " access from " + nqn).c_str(),
+           PeerMsg(ctx).c_str());
+  if (nqn.empty()) return Answer(rep, EINVAL, "Failure removing host, missing subsystem NQN");
+  if (host.empty()) return Answer(rep, EINVAL, "Failure removing host from " + nqn + ", missing host NQN");
+  if (IsDiscoveryNqn(nqn))
+    return Answer(rep, EINVAL, prefix + (any ? ": Can't disable open host access to a discovery subsystem"
+                                             : ": Can't remove host access from a discovery subsystem"));
+  if (IsDiscoveryNqn(host)) return Answer(rep, EINVAL, prefix + ": Can't use a discovery NQN as host's");
+  std::lock_guard<std::mutex> lk(mu_);
+  auto s = target_->FindSubsystem(nqn);
+  if (!s || s->is_discovery()) return Answer(rep, ENOENT, prefix + ": No such subsystem");
+  {
+    std::lock_guard<std::mutex> slk(s->mu);
+    const bool exists = any ? s->spec().allow_any_host : s->hosts.count(host) > 0;
+    if (!exists)
+      return Answer(rep, ENOENT, prefix + (any ? ": Open host access is not allowed" : ": Host is not found"));
+  }
+  if (Status st = Persist({}, {HostKey(nqn, host)}); !st.ok())
+    return Answer(rep, EINVAL, "Error persisting host " + host + " access removal: " + st.message());
+  if (Status st = target_->RemoveHost(nqn, host); !st.ok()) return Answer(rep, st.code(), prefix + ": " + st.message());
+  return Ok(rep);
+}
+
+::grpc::Status GatewayService::list_hosts(SC* ctx, const list_hosts_req* req, hosts_info* rep) {
+  LOG_DEBUG("Received request to list hosts for %s%s", req->subsystem().c_str(), PeerMsg(ctx).c_str());
+  rep->set_subsystem_nqn(req->subsystem());
+  if (req->subsystem().empty()) return Answer(rep, EINVAL, "Failure listing hosts, missing subsystem NQN");
+  auto s = target_->FindSubsystem(req->subsystem());
+  if (!s || s->is_discovery())
+    return Answer(rep, ENOENT, "Failure listing hosts, can't get subsystems: No such subsystem " + req->subsystem());
+  std::lock_guard<std::mutex> lk(s->mu);
+  rep->set_allow_any_host(s->spec().allow_any_host);
+  for (auto& h : s->hosts) {
+    auto* o = rep->add_hosts();
+    o->set_nqn(h);
+    o->set_use_psk(false);
+    o->set_use_dhchap(false);
+  }
+  return Ok(rep);
+}
+
+::grpc::Status GatewayService::list_connections(SC* ctx, const list_connections_req* req, connections_info* rep) {
+  LOG_DEBUG("Received request to list connections for %s%s", req->subsystem().c_str(), PeerMsg(ctx).c_str());
+  rep->set_subsystem_nqn(req->subsystem());
+  if (req->subsystem().empty()) return Answer(rep, EINVAL, "Failure listing connections, missing subsystem NQN");
+  auto s = target_->FindSubsystem(req->subsystem());
+  if (!s || s->is_discovery())
+    return Answer(rep, ENOENT, "Failure listing connections, can't get subsystems: No such subsystem " + req->subsystem());
+  std::set<std::string> hosts;
+  {
+    std::lock_guard<std::mutex> lk(s->mu);
+    hosts = s->hosts;
+  }
+  for (auto& c : target_->Connections(req->subsystem())) {
+    auto* o = rep->add_connections();
+    o->set_nqn(c.hostnqn);
+    o->set_traddr(c.traddr);
+    o->set_trsvcid(static_cast<uint32_t>(std::strtoul(c.trsvcid.c_str(), nullptr, 10)));
+    o->set_trtype("TCP");
+    o->set_adrfam(c.traddr.find(':') != std::string::npos ? ::ipv6 : ::ipv4);
+    o->set_connected(true);
+    o->set_qpairs_count(static_cast<int32_t>(c.num_io_queues));
+    o->set_controller_id(c.cntlid);
+    o->set_secure(false);
+    o->set_use_psk(false);
+    o->set_use_dhchap(false);
+    hosts.erase(c.hostnqn);
+  }
+  for (auto& h : hosts) {
+    auto* o = rep->add_connections();
+    o->set_nqn(h);
+    o->set_connected(false);
+    o->set_traddr("<n/a>");
+    o->set_trsvcid(0);
+    o->set_qpairs_count(-1);
+    o->set_controller_id(-1);
+  }
+  return Ok(rep);
+}
+
+}  // namespace nvmeof::api

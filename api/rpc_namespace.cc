@@ -1,0 +1,417 @@
+// RPCs of the namespace family: namespace_add, namespace_delete, list_namespaces,
+// namespace_resize, namespace_get_io_stats, namespace_set_qos_limits,
+// namespace_change_load_balancing_group, namespace_add_host, namespace_delete_host.
+// Run on gRPC threads; mutations hold the RPC lock.
+#include <algorithm>
+#include <chrono>
+#include <string>
+
+#include "api/service_internal.h"
+
+namespace nvmeof::api {
+
+using namespace internal;
+
+namespace {
+
+constexpr uint64_t kMiB = 1ull << 20;
+
+}  // namespace
+
+::grpc::Status GatewayService::namespace_add(SC* ctx, const namespace_add_req* in, nsid_status* rep) {
+  namespace_add_req req = *in;
+  const std::string& nqn = req.subsystem_nqn();
+  if (nqn.empty()) return Answer(rep, EINVAL, "Failure adding namespace, missing subsystem NQN");
+  const std::string nsid_msg = req.has_nsid() && req.nsid() ? "using NSID " + Str(req.nsid()) + " " : "";
+  const std::string prefix = "Failure adding namespace " + nsid_msg + "to " + nqn;
+  const std::string backend = req.has_backend() ? req.backend() : "rbd";
+  LOG_INFO("Received request to add namespace %sto %s (%s%s%s), ana group %d%s", nsid_msg.c_str(), nqn.c_str(),
+           backend.c_str(), backend == "rbd" ? " " : "", backend == "rbd" ? (req.rbd_pool_name() + "/" + req.rbd_image_name()).c_str() : "",
+           req.anagrpid(), PeerMsg(ctx).c_str());
+  if (IsDiscoveryNqn(nqn)) return Answer(rep, EINVAL, prefix + ": Can't add namespaces to a discovery subsystem");
+  if (req.has_nsid() && req.nsid() != 0) {
+    if (Status st = ValidateNsid(req.nsid()); !st.ok()) return Answer(rep, EINVAL, prefix + ": " + st.message());
+  }
+  if (req.has_uuid() && !req.uuid().empty()) {
+    if (Status st = ValidateUuid(req.uuid()); !st.ok()) return Answer(rep, EINVAL, prefix + ": " + st.message());
+  }
+  if (Status st = ValidateBlockSize(req.block_size()); !st.ok()) return Answer(rep, EINVAL, prefix + ": " + st.message());
+  if (req.anagrpid() < 0) return Answer(rep, EINVAL, prefix + ": Load balancing group can't be negative");
+  if (backend == "rbd") {
+    if (req.rbd_pool_name().empty()) return Answer(rep, EINVAL, prefix + ": missing RBD pool name");
+    if (req.rbd_image_name().empty()) return Answer(rep, EINVAL, prefix + ": missing RBD image name");
+    if (req.create_image()) {
+      if (Status st = ValidateImageSize(req.size()); !st.ok())
+        return Answer(rep, EINVAL, prefix + ": " + (req.size() == 0 ? std::string("image size must be positive") : st.message()));
+    }
+  } else if (backend == "memory") {
+    if (!req.has_memory_size() || req.memory_size() == 0)
+      return Answer(rep, EINVAL, prefix + ": the memory backend needs memory_size (bytes)");
+    if (Status st = ValidateBackendSize(req.memory_size(), req.block_size()); !st.ok())
+      return Answer(rep, EINVAL, prefix + ": memory size: " + st.message());
+  } else if (backend == "file") {
+    if (req.file_path().empty() || req.file_path()[0] != '/')
+      return Answer(rep, EINVAL, prefix + ": the file backend needs an absolute file_path");
+    if (req.has_file_size()) {
+      if (Status st = ValidateBackendSize(req.file_size(), req.block_size()); !st.ok())
+        return Answer(rep, EINVAL, prefix + ": file size: " + st.message());
+    }
+  } else {
+    return Answer(rep, EINVAL, prefix + ": unknown backend \"" + backend + "\" (rbd, memory or file)");
+  }
+
+  std::lock_guard<std::mutex> lk(mu_);
+  auto s = target_->FindSubsystem(nqn);
+  if (!s) return Answer(rep, ENOENT, prefix + ": No such subsystem");
+  if (req.has_nsid() && req.nsid() != 0 && s->GetNamespace(req.nsid()))
+    return Answer(rep, EEXIST, "Failure adding namespace, NSID " + Str(req.nsid()) + " is already in use");
+  if (!req.has_uuid() || req.uuid().empty()) {
+    req.set_uuid(UuidToString(RandomUuid()));
+  } else {
+    Uuid u;
+    ParseUuid(req.uuid(), &u);
+    for (auto& ns : s->Namespaces())
+      if (ns->uuid() == u)
+        return Answer(rep, EEXIST, "Failure adding namespace, UUID " + req.uuid() + " is already in use");
+  }
+  uint32_t anagrpid = static_cast<uint32_t>(req.anagrpid());
+  if (anagrpid == 0) {
+    anagrpid = opts_.load_balancing_group;
+  } else {
+    if (anagrpid > s->spec().max_namespaces)
+      return Answer(rep, EINVAL, prefix + ": Group ID " + Str(anagrpid) + " is bigger than configured maximum " +
+                                     Str(s->spec().max_namespaces));
+    if (anagrpid > target_->options().anagrpmax)
+      return Answer(rep, ENODEV, prefix + ": Load balancing group " + Str(anagrpid) + " doesn't exist");
+  }
+  auto image_used = [&](const std::string& used) -> Status {
+    std::string what = "RBD image " + req.rbd_pool_name() + "/" + req.rbd_image_name() +
+                       " is already used by a namespace in subsystem " + used;
+    if (req.force()) {
+      LOG_WARN("%s, will continue as the \"force\" argument was used", what.c_str());
+      return Status::OK();
+    }
+    return Status::AlreadyExists(what + ", either delete the namespace or use the \"force\" argument,\nyou can "
+                                        "find the offending namespace by using the \"namespace list --subsystem " +
+                                 used + "\" CLI command");
+  };
+  if (backend == "rbd") {
+    const std::string used = ImageUsedBy(req.rbd_pool_name(), req.rbd_image_name());
+    if (!used.empty()) {
+      if (Status st = image_used(used); !st.ok()) return Answer(rep, st.code(), prefix + ": " + st.message());
+    }
+  }
+  // NSIDs the group has (other gateways may have added namespaces this one has not applied yet).
+  const bool auto_nsid = !req.has_nsid() || req.nsid() == 0;
+  // The group's NSIDs: this gateway's state, or a fresh read after a conflict (no copy).
+  StateMap fresh_group;
+  const StateMap* group = &state_;
+  uint32_t nsid = 0;
+  for (int attempt = 0;; attempt++) {
+    if (auto_nsid) {
+      uint32_t n = 1;
+      while (s->GetNamespace(n) || group->count(NamespaceKey(nqn, n))) n++;
+      req.set_nsid(n);
+    }
+    auto added = AddNamespaceToTarget(req, anagrpid);
+    if (!added.ok()) return Answer(rep, added.status().code(), prefix + ": " + added.status().message());
+    nsid = added.value();
+    req.set_nsid(nsid);
+    req.set_anagrpid(static_cast<int32_t>(anagrpid));
+    bool nsid_taken = false;
+    auto check = [&](const StateMap& cur) -> Status {
+      if (cur.count(NamespaceKey(nqn, nsid))) {
+        nsid_taken = true;
+        return Status::AlreadyExists("NSID " + Str(nsid) + " is already in use");
+      }
+      const std::string p = StateKeyPrefix(StateKeyKind::kNamespace, nqn);
+      Status result;
+      ForEachNamespaceKey(cur, [&](const std::string& k, const std::string& v) {
+        const NsInfo& o = NamespaceInfo(k, v);
+        if (!o.parsed) return true;
+        if (o.uuid == req.uuid() && StartsWith(k, p)) {
+          result = Status::AlreadyExists("UUID " + req.uuid() + " is already in use");
+          return false;
+        }
+        if (backend == "rbd" && o.rbd && o.pool == req.rbd_pool_name() && o.image == req.rbd_image_name()) {
+          if (Status st = image_used(o.nqn); !st.ok()) {
+            result = st;
+            return false;
+          }
+        }
+        return true;
+      });
+      return result;
+    };
+    bool conflict = false;
+    Status st = Persist({{NamespaceKey(nqn, nsid), RequestToJson(req)}}, {}, check, &conflict);
+    if (st.ok()) break;
+    target_->RemoveNamespace(nqn, nsid);
+    if (conflict && nsid_taken && auto_nsid && attempt < 16 && store_) {
+      // Another gateway took this NSID meanwhile: choose again from the group's state.
+      uint64_t v;
+      auto fresh = store_->ReadAll(&v);
+      if (fresh.ok()) fresh_group = fresh.value();
+      else if (group == &state_) fresh_group = state_;
+      fresh_group[NamespaceKey(nqn, nsid)] = "";
+      group = &fresh_group;
+      continue;
+    }
+    if (conflict) {
+      if (nsid_taken) return Answer(rep, EEXIST, "Failure adding namespace, NSID " + Str(nsid) + " is already in use");
+      return Answer(rep, st.code(), prefix + ": " + st.message());
+    }
+    return Answer(rep, EINVAL, "Error persisting namespace " + Str(nsid) + " on " + nqn + ": " + st.message());
+  }
+  rep->set_nsid(nsid);
+  return Ok(rep);
+}
+
+::grpc::Status GatewayService::namespace_delete(SC* ctx, const namespace_delete_req* req, req_status* rep) {
+  const std::string& nqn = req->subsystem_nqn();
+  if (!req->nsid()) return Answer(rep, EINVAL, "Failure deleting namespace, missing NSID");
+  if (nqn.empty()) return Answer(rep, EINVAL, "Failure deleting namespace " + Str(req->nsid()) + ", missing subsystem NQN");
+  LOG_INFO("Received request to delete namespace %u from %s%s", req->nsid(), nqn.c_str(), PeerMsg(ctx).c_str());
+  const std::string prefix = "Failure deleting namespace " + Str(req->nsid()) + " from " + nqn;
+  if (IsDiscoveryNqn(nqn)) return Answer(rep, EINVAL, prefix + ": Can't remove a namespace from a discovery subsystem");
+  std::lock_guard<std::mutex> lk(mu_);
+  auto s = target_->FindSubsystem(nqn);
+  if (!s) return Answer(rep, ENOENT, prefix + ": No such subsystem");
+  const bool in_target = s->GetNamespace(req->nsid()) != nullptr;
+  if (!in_target && !state_.count(NamespaceKey(nqn, req->nsid())))
+    return Answer(rep, ENODEV, prefix + ": Can't find namespace");
+  if (Status st = Persist({}, NamespaceKeys(nqn, req->nsid())); !st.ok())
+    return Answer(rep, EINVAL, "Error persisting removing of namespace " + Str(req->nsid()) + " from " + nqn + ": " +
+                                   st.message());
+  if (in_target) {
+    if (Status st = target_->RemoveNamespace(nqn, req->nsid()); !st.ok())
+      return Answer(rep, st.code(), prefix + ": " + st.message());
+  }
+  return Ok(rep);
+}
+
+::grpc::Status GatewayService::list_namespaces(SC* ctx, const list_namespaces_req* req, namespaces_info* rep) {
+  LOG_DEBUG("Received request to list namespaces of %s%s", req->subsystem().c_str(), PeerMsg(ctx).c_str());
+  rep->set_subsystem_nqn(req->subsystem());
+  if (req->subsystem().empty()) return Answer(rep, EINVAL, "Failure listing namespaces, missing subsystem NQN");
+  auto s = target_->FindSubsystem(req->subsystem());
+  if (!s || s->is_discovery())
+    return Answer(rep, ENOENT, "Failure listing namespaces: No such subsystem " + req->subsystem());
+  std::lock_guard<std::mutex> lk(s->mu);
+  for (auto& [nsid, ns] : s->namespaces) {
+    if (req->has_nsid() && req->nsid() && req->nsid() != nsid) continue;
+    const std::string uuid = UuidToString(ns->uuid());
+    if (req->has_uuid() && !req->uuid().empty() && req->uuid() != uuid) continue;
+    auto* n = rep->add_namespaces();
+    n->set_nsid(nsid);
+    n->set_bdev_name(BdevName(ns->uuid()));
+    n->set_rbd_image_name(ns->spec().rbd_image);
+    n->set_rbd_pool_name(ns->spec().rbd_pool);
+    n->set_load_balancing_group(ns->anagrpid());
+    n->set_block_size(ns->block_size());
+    n->set_rbd_image_size(ns->dev().size());
+    n->set_uuid(uuid);
+    n->set_rw_ios_per_second(ns->qos.rw_ios_per_second);
+    n->set_rw_mbytes_per_second(ns->qos.rw_mbytes_per_second);
+    n->set_r_mbytes_per_second(ns->qos.r_mbytes_per_second);
+    n->set_w_mbytes_per_second(ns->qos.w_mbytes_per_second);
+    n->set_no_auto_visible(!ns->auto_visible());
+    for (auto& h : ns->hosts) n->add_hosts(h);
+    if (ns->spec().backend != "rbd") n->set_backend(ns->spec().backend);
+    if (ns->spec().backend == "file") n->set_file_path(ns->dev().info().description);
+  }
+  return Ok(rep);
+}
+
+::grpc::Status GatewayService::namespace_resize(SC* ctx, const namespace_resize_req* req, req_status* rep) {
+  const std::string& nqn = req->subsystem_nqn();
+  LOG_INFO("Received request to resize namespace %u on %s to %llu MiB%s", req->nsid(), nqn.c_str(),
+           static_cast<unsigned long long>(req->new_size()), PeerMsg(ctx).c_str());
+  if (!req->nsid()) return Answer(rep, EINVAL, "Failure resizing namespace, missing NSID");
+  if (nqn.empty()) return Answer(rep, EINVAL, "Failure resizing namespace " + Str(req->nsid()) + ", missing subsystem NQN");
+  if (req->new_size() == 0)
+    return Answer(rep, EINVAL, "Failure resizing namespace " + Str(req->nsid()) + ": New size must be positive");
+  const std::string prefix = "Failure resizing namespace " + Str(req->nsid()) + " on " + nqn;
+  if (req->new_size() > (UINT64_MAX >> 20)) return Answer(rep, EINVAL, prefix + ": new size is too large");
+  std::lock_guard<std::mutex> lk(mu_);
+  auto s = target_->FindSubsystem(nqn);
+  if (!s || s->is_discovery()) return Answer(rep, ENOENT, prefix + ": No such subsystem");
+  auto ns = s->GetNamespace(req->nsid());
+  if (!ns) return Answer(rep, ENODEV, prefix + ": Can't find namespace");
+  const uint64_t bytes = req->new_size() * kMiB;
+  if (bytes < ns->dev().size())
+    return Answer(rep, EINVAL, prefix + ": new size " + std::to_string(bytes) + " bytes is smaller than current size " +
+                                   std::to_string(ns->dev().size()) + " bytes");
+  if (Status st = target_->ResizeNamespace(nqn, req->nsid(), bytes); !st.ok())
+    return Answer(rep, st.code(), prefix + ": " + st.message());
+  return Ok(rep);
+}
+
+::grpc::Status GatewayService::namespace_get_io_stats(SC* ctx, const namespace_get_io_stats_req* req,
+                                                      namespace_io_stats_info* rep) {
+  const std::string& nqn = req->subsystem_nqn();
+  LOG_DEBUG("Received request to get IO stats for namespace %u on %s%s", req->nsid(), nqn.c_str(), PeerMsg(ctx).c_str());
+  if (!req->nsid()) return Answer(rep, EINVAL, "Failure getting IO stats for namespace, missing NSID");
+  if (nqn.empty())
+    return Answer(rep, EINVAL, "Failure getting IO stats for namespace " + Str(req->nsid()) + ", missing subsystem NQN");
+  const std::string prefix = "Failure getting IO stats for namespace " + Str(req->nsid()) + " on " + nqn;
+  auto s = target_->FindSubsystem(nqn);
+  if (!s || s->is_discovery()) return Answer(rep, ENOENT, prefix + ": No such subsystem");
+  auto ns = s->GetNamespace(req->nsid());
+  if (!ns) return Answer(rep, ENODEV, prefix + ": Can't find namespace");
+  const NsStats& st = ns->stats();
+  rep->set_subsystem_nqn(nqn);
+  rep->set_nsid(req->nsid());
+  rep->set_uuid(UuidToString(ns->uuid()));
+  rep->set_bdev_name(BdevName(ns->uuid()));
+  rep->set_tick_rate(1000000000ull);  // ticks are nanoseconds
+  rep->set_ticks(static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count()));
+  rep->set_bytes_read(st.read_bytes.load());
+  rep->set_num_read_ops(st.read_ops.load());
+  rep->set_bytes_written(st.write_bytes.load());
+  rep->set_num_write_ops(st.write_ops.load());
+  rep->set_num_unmap_ops(st.unmap_ops.load());
+  rep->set_read_latency_ticks(st.read_ns.load());
+  rep->set_write_latency_ticks(st.write_ns.load());
+  if (uint64_t e = st.errors.load()) {
+    auto* err = rep->add_io_error();
+    err->set_name("errors");
+    err->set_value(static_cast<uint32_t>(std::min<uint64_t>(e, UINT32_MAX)));
+  }
+  return Ok(rep);
+}
+
+::grpc::Status GatewayService::namespace_set_qos_limits(SC* ctx, const namespace_set_qos_req* in, req_status* rep) {
+  namespace_set_qos_req req = *in;
+  const std::string nqn = req.subsystem_nqn();
+  LOG_INFO("Received request to set QOS limits for namespace %u on %s%s", req.nsid(), nqn.c_str(), PeerMsg(ctx).c_str());
+  if (!req.nsid()) return Answer(rep, EINVAL, "Failure setting QOS limits for namespace, missing NSID");
+  if (nqn.empty())
+    return Answer(rep, EINVAL, "Failure setting QOS limits for namespace " + Str(req.nsid()) + ", missing subsystem NQN");
+  const std::string prefix = "Failure setting QOS limits for namespace " + Str(req.nsid()) + " on " + nqn;
+  if (!req.has_rw_ios_per_second() && !req.has_rw_mbytes_per_second() && !req.has_r_mbytes_per_second() &&
+      !req.has_w_mbytes_per_second())
+    return Answer(rep, EINVAL, prefix + ": At least one QOS limit should be set");
+  std::lock_guard<std::mutex> lk(mu_);
+  auto s = target_->FindSubsystem(nqn);
+  if (!s || s->is_discovery()) return Answer(rep, ENOENT, prefix + ": No such subsystem");
+  auto ns = s->GetNamespace(req.nsid());
+  if (!ns) return Answer(rep, ENODEV, prefix + ": Can't find namespace");
+  // Merge with the limits set before (persisted), like the reference.
+  auto prev = state_.find(QosKey(nqn, req.nsid()));
+  if (prev != state_.end()) {
+    namespace_set_qos_req old;
+    if (JsonToRequest(prev->second, &old).ok()) {
+      if (!req.has_rw_ios_per_second() && old.has_rw_ios_per_second()) req.set_rw_ios_per_second(old.rw_ios_per_second());
+      if (!req.has_rw_mbytes_per_second() && old.has_rw_mbytes_per_second())
+        req.set_rw_mbytes_per_second(old.rw_mbytes_per_second());
+      if (!req.has_r_mbytes_per_second() && old.has_r_mbytes_per_second()) req.set_r_mbytes_per_second(old.r_mbytes_per_second());
+      if (!req.has_w_mbytes_per_second() && old.has_w_mbytes_per_second()) req.set_w_mbytes_per_second(old.w_mbytes_per_second());
+    }
+  }
+  QosLimits before;
+  {
+    std::lock_guard<std::mutex> slk(s->mu);
+    before = ns->qos;
+  }
+  if (Status st = target_->SetNamespaceQos(nqn, req.nsid(), QosFromRequest(req, before)); !st.ok())
+    return Answer(rep, st.code(), prefix + ": " + st.message());
+  if (Status st = Persist({{QosKey(nqn, req.nsid()), RequestToJson(req)}}, {}); !st.ok()) {
+    target_->SetNamespaceQos(nqn, req.nsid(), before);
+    return Answer(rep, EINVAL, "Error persisting namespace QOS settings " + Str(req.nsid()) + " on " + nqn + ": " +
+                                   st.message());
+  }
+  return Ok(rep);
+}
+
+::grpc::Status GatewayService::namespace_change_load_balancing_group(
+    SC* ctx, const namespace_change_load_balancing_group_req* req, req_status* rep) {
+  const std::string& nqn = req->subsystem_nqn();
+  const std::string prefix = "Failure changing load balancing group for namespace with NSID " + Str(req->nsid()) +
+                             " in " + nqn;
+  LOG_INFO("Received request to change load balancing group for namespace with NSID %u in %s to %d%s", req->nsid(),
+           nqn.c_str(), req->anagrpid(), PeerMsg(ctx).c_str());
+  if (nqn.empty())
+    return Answer(rep, EINVAL, "Failure changing load balancing group for namespace, missing subsystem NQN");
+  if (!req->nsid())
+    return Answer(rep, ENODEV, "Failure changing load balancing group for namespace in " + nqn + ": No NSID was given");
+  if (req->anagrpid() <= 0 || static_cast<uint32_t>(req->anagrpid()) > target_->options().anagrpmax)
+    return Answer(rep, ENODEV, prefix + ": Load balancing group " + std::to_string(req->anagrpid()) + " doesn't exist");
+  std::lock_guard<std::mutex> lk(mu_);
+  auto s = target_->FindSubsystem(nqn);
+  if (!s || s->is_discovery()) return Answer(rep, ENOENT, prefix + ": No such subsystem");
+  auto ns = s->GetNamespace(req->nsid());
+  if (!ns) return Answer(rep, ENOENT, prefix + ": Can't find entry for namespace " + Str(req->nsid()) + " in " + nqn);
+  const uint32_t old_grp = ns->anagrpid();
+  const uint32_t grp = static_cast<uint32_t>(req->anagrpid());
+  if (Status st = target_->SetNamespaceAnaGroup(nqn, req->nsid(), grp); !st.ok())
+    return Answer(rep, st.code(), prefix + ": " + st.message());
+  const std::string key = NamespaceKey(nqn, req->nsid());
+  auto it = state_.find(key);
+  if (it != state_.end()) {
+    namespace_add_req add;
+    if (JsonToRequest(it->second, &add).ok()) {
+      add.set_anagrpid(req->anagrpid());
+      if (Status st = Persist({{key, RequestToJson(add)}}, {}); !st.ok()) {
+        target_->SetNamespaceAnaGroup(nqn, req->nsid(), old_grp);
+        return Answer(rep, EINVAL, "Error persisting namespace load balancing group for namespace with NSID " +
+                                       Str(req->nsid()) + " in " + nqn + ": " + st.message());
+      }
+    }
+  }
+  return Ok(rep);
+}
+
+::grpc::Status GatewayService::namespace_add_host(SC* ctx, const namespace_add_host_req* req, req_status* rep) {
+  const std::string& nqn = req->subsystem_nqn();
+  const std::string prefix = "Failure adding host " + req->host_nqn() + " to namespace " + Str(req->nsid()) + " on " + nqn;
+  LOG_INFO("Received request to add host %s to namespace %u on %s%s", req->host_nqn().c_str(), req->nsid(), nqn.c_str(),
+           PeerMsg(ctx).c_str());
+  if (nqn.empty()) return Answer(rep, EINVAL, "Failure adding host to namespace, missing subsystem NQN");
+  if (!req->nsid()) return Answer(rep, EINVAL, "Failure adding host to namespace on " + nqn + ", missing NSID");
+  if (req->host_nqn() == "*") return Answer(rep, EINVAL, prefix + ": Host NQN can't be \"*\"");
+  if (!IsValidStateKeyElement(req->host_nqn()))
+    return Answer(rep, EINVAL, prefix + ": Invalid host NQN \"" + req->host_nqn() + "\", contains invalid characters");
+  if (opts_.verify_nqns) {
+    if (Status st = ValidateHostNqn(req->host_nqn(), false); !st.ok()) return Answer(rep, EINVAL, prefix + ": " + st.message());
+  }
+  std::lock_guard<std::mutex> lk(mu_);
+  if (!target_->FindSubsystem(nqn)) return Answer(rep, ENOENT, prefix + ": No such subsystem");
+  if (Status st = target_->AddNamespaceHost(nqn, req->nsid(), req->host_nqn()); !st.ok())
+    return Answer(rep, st.code(), prefix + ": " + st.message());
+  if (Status st = Persist({{NamespaceHostKey(nqn, req->nsid(), req->host_nqn()), RequestToJson(*req)}}, {});
+      !st.ok()) {
+    target_->RemoveNamespaceHost(nqn, req->nsid(), req->host_nqn());
+    return Answer(rep, EINVAL, "Error persisting host " + req->host_nqn() + " for namespace " + Str(req->nsid()) + ": " +
+                                   st.message());
+  }
+  return Ok(rep);
+}
+
+::grpc::Status GatewayService::namespace_delete_host(SC* ctx, const namespace_delete_host_req* req, req_status* rep) {
+  const std::string& nqn = req->subsystem_nqn();
+  const std::string prefix =
+      "Failure deleting host " + req->host_nqn() + " from namespace " + Str(req->nsid()) + " on " + nqn;
+  LOG_INFO("Received request to delete host %s from namespace %u on %s%s", req->host_nqn().c_str(), req->nsid(),
+           nqn.c_str(), PeerMsg(ctx).c_str());
+  if (nqn.empty()) return Answer(rep, EINVAL, "Failure deleting host from namespace, missing subsystem NQN");
+  if (!req->nsid()) return Answer(rep, EINVAL, "Failure deleting host from namespace on " + nqn + ", missing NSID");
+  std::lock_guard<std::mutex> lk(mu_);
+  auto s = target_->FindSubsystem(nqn);
+  if (!s || s->is_discovery()) return Answer(rep, ENOENT, prefix + ": No such subsystem");
+  auto ns = s->GetNamespace(req->nsid());
+  if (!ns) return Answer(rep, ENODEV, prefix + ": Can't find namespace");
+  {
+    std::lock_guard<std::mutex> slk(s->mu);
+    if (!ns->hosts.count(req->host_nqn())) return Answer(rep, ENOENT, prefix + ": Host is not found in namespace's host list");
+  }
+  if (Status st = Persist({}, {NamespaceHostKey(nqn, req->nsid(), req->host_nqn())}); !st.ok())
+    return Answer(rep, EINVAL, "Error persisting deletion of host " + req->host_nqn() + " for namespace " +
+                                   Str(req->nsid()) + ": " + st.message());
+  if (Status st = target_->RemoveNamespaceHost(nqn, req->nsid(), req->host_nqn()); !st.ok())
+    return Answer(rep, st.code(), prefix + ": " + st.message());
+  return Ok(rep);
+}
+
+}  // namespace nvmeof::api

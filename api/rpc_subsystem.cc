@@ -1,0 +1,194 @@
+// RPCs of the subsystem family: create_subsystem, delete_subsystem, list_subsystems,
+// get_subsystems. Run on gRPC threads; mutations hold the RPC lock.
+#include <algorithm>
+#include <cctype>
+#include <random>
+#include <string>
+
+#include "api/service_internal.h"
+
+namespace nvmeof::api {
+
+using namespace internal;
+
+namespace {
+
+std::string RandomSerial() {
+  // "Ceph" + 2..99999999999999, like the reference.
+  std::random_device rd;
+  std::mt19937_64 gen((static_cast<uint64_t>(rd()) << 32) ^ rd());
+  std::uniform_int_distribution<uint64_t> dist(2, 99999999999999ull);
+  return "Ceph" + std::to_string(dist(gen));
+}
+
+}  // namespace
+
+::grpc::Status GatewayService::create_subsystem(SC* ctx, const create_subsystem_req* in, subsys_status* rep) {
+  create_subsystem_req req = *in;
+  const std::string prefix = "Failure creating subsystem " + req.subsystem_nqn();
+  LOG_INFO("Received request to create subsystem %s, enable_ha: %s, max_namespaces: %u%s",
+           req.subsystem_nqn().c_str(), req.enable_ha() ? "True" : "False", req.max_namespaces(),
+           PeerMsg(ctx).c_str());
+  if (!req.enable_ha()) return Answer(rep, EINVAL, prefix + ": HA must be enabled for subsystems");
+  if (req.subsystem_nqn().empty()) return Answer(rep, EINVAL, "Failure creating subsystem, missing subsystem NQN");
+  if (!IsValidStateKeyElement(req.subsystem_nqn()))
+    return Answer(rep, EINVAL, prefix + ": Invalid NQN \"" + req.subsystem_nqn() + "\", contains invalid characters");
+  if (opts_.verify_nqns) {
+    if (Status st = ValidateNqn(req.subsystem_nqn()); !st.ok()) return Answer(rep, st.code(), prefix + ": " + st.message());
+  }
+  if (IsDiscoveryNqn(req.subsystem_nqn())) return Answer(rep, EINVAL, prefix + ": Can't create a discovery subsystem");
+  if (!opts_.group.empty() && !req.no_group_append()) {
+    req.set_subsystem_nqn(req.subsystem_nqn() + "." + opts_.group);
+    LOG_INFO("Subsystem NQN will be changed to %s, adding group name", req.subsystem_nqn().c_str());
+    if (req.subsystem_nqn().size() > kNqnMaxLength)
+      return Answer(rep, EINVAL, prefix + ": NQN \"" + req.subsystem_nqn() + "\" (with the group name appended) is too long, maximal length is " +
+                                     std::to_string(kNqnMaxLength));
+  }
+  if (req.serial_number().empty()) {
+    req.set_serial_number(RandomSerial());
+    LOG_INFO("No serial number specified for %s, will use %s", req.subsystem_nqn().c_str(),
+             req.serial_number().c_str());
+  } else if (Status st = ValidateSerialNumber(req.serial_number()); !st.ok()) {
+    return Answer(rep, EINVAL, prefix + ": " + st.message());
+  }
+  rep->set_nqn(req.subsystem_nqn());
+
+  std::lock_guard<std::mutex> lk(mu_);
+  if (target_->FindSubsystem(req.subsystem_nqn()) || state_.count(SubsystemKey(req.subsystem_nqn())))
+    return Answer(rep, EEXIST, prefix + ": Subsystem already exists");
+  for (auto& s : target_->Subsystems())
+    if (s->spec().serial == req.serial_number())
+      return Answer(rep, EEXIST, prefix + ": Serial number " + req.serial_number() + " already used by subsystem " +
+                                     s->nqn());
+  SubsystemSpec spec;
+  spec.nqn = req.subsystem_nqn();
+  spec.serial = req.serial_number();
+  spec.max_namespaces = req.max_namespaces() ? req.max_namespaces() : opts_.default_max_namespaces;
+  spec.allow_any_host = false;
+  spec.enable_ha = true;
+  if (Status st = target_->AddSubsystem(spec); !st.ok()) return Answer(rep, st.code(), prefix + ": " + st.message());
+  auto check = [&](const StateMap& cur) -> Status {
+    if (cur.count(SubsystemKey(spec.nqn))) return Status::AlreadyExists("Subsystem already exists");
+    for (auto& [k, v] : cur) {
+      if (!StartsWith(k, StateKeyPrefix(StateKeyKind::kSubsystem))) continue;
+      create_subsystem_req o;
+      if (JsonToRequest(v, &o).ok() && o.serial_number() == spec.serial)
+        return Status::AlreadyExists("Serial number " + spec.serial + " already used by subsystem " + o.subsystem_nqn());
+    }
+    return Status::OK();
+  };
+  bool conflict = false;
+  if (Status st = Persist({{SubsystemKey(spec.nqn), RequestToJson(req)}}, {}, check, &conflict); !st.ok()) {
+    target_->RemoveSubsystem(spec.nqn, true);
+    if (conflict) return Answer(rep, st.code(), prefix + ": " + st.message());
+    return Answer(rep, EINVAL, "Error persisting subsystem " + spec.nqn + ": " + st.message());
+  }
+  return Ok(rep);
+}
+
+::grpc::Status GatewayService::delete_subsystem(SC* ctx, const delete_subsystem_req* req, req_status* rep) {
+  const std::string& nqn = req->subsystem_nqn();
+  const std::string prefix = "Failure deleting subsystem " + nqn;
+  LOG_INFO("Received request to delete subsystem %s%s%s", nqn.c_str(), req->force() ? " (force)" : "",
+           PeerMsg(ctx).c_str());
+  if (nqn.empty()) return Answer(rep, EINVAL, "Failure deleting subsystem, missing subsystem NQN");
+  if (IsDiscoveryNqn(nqn)) return Answer(rep, EINVAL, prefix + ": Can't delete a discovery subsystem");
+  std::lock_guard<std::mutex> lk(mu_);
+  auto s = target_->FindSubsystem(nqn);
+  if (!s && !state_.count(SubsystemKey(nqn)))
+    return Answer(rep, ENOENT, prefix + ": No such subsystem");
+  if (s && !req->force()) {
+    auto nss = s->Namespaces();
+    if (!nss.empty())
+      return Answer(rep, EBUSY, prefix + ": Namespace " + Str(nss.front()->nsid()) +
+                                    " is still using the subsystem. Either remove it or use the '--force' command "
+                                    "line option");
+  }
+  for (auto& [k, v] : state_)
+    if (StartsWith(k, StateKeyPrefix(StateKeyKind::kListener, nqn))) {
+      LOG_WARN("About to delete subsystem %s which has a listener defined", nqn.c_str());
+      break;
+    }
+  if (Status st = Persist({}, SubsystemKeys(nqn)); !st.ok())
+    return Answer(rep, EINVAL, "Error persisting deletion of subsystem " + nqn + ": " + st.message());
+  RemoveSubsystemFromTarget(nqn);
+  ana_map_.erase(nqn);
+  return Ok(rep);
+}
+
+::grpc::Status GatewayService::list_subsystems(SC* ctx, const list_subsystems_req* req, subsystems_info_cli* rep) {
+  LOG_DEBUG("Received request to list subsystems%s", PeerMsg(ctx).c_str());
+  const auto& o = target_->options();
+  for (auto& s : target_->Subsystems()) {
+    if (req->has_subsystem_nqn() && !req->subsystem_nqn().empty() && s->nqn() != req->subsystem_nqn()) continue;
+    if (req->has_serial_number() && !req->serial_number().empty() && s->spec().serial != req->serial_number())
+      continue;
+    auto* c = rep->add_subsystems();
+    c->set_nqn(s->nqn());
+    c->set_enable_ha(true);
+    c->set_serial_number(s->spec().serial);
+    c->set_model_number(s->spec().model);
+    c->set_min_cntlid(o.min_cntlid);
+    c->set_max_cntlid(o.max_cntlid);
+    c->set_namespace_count(s->namespace_count());
+    c->set_subtype("NVMe");
+    c->set_max_namespaces(s->spec().max_namespaces);
+  }
+  return Ok(rep);
+}
+
+::grpc::Status GatewayService::get_subsystems(SC* ctx, const get_subsystems_req*, subsystems_info* rep) {
+  LOG_DEBUG("Received request to get subsystems%s", PeerMsg(ctx).c_str());
+  try {
+    const auto& o = target_->options();
+    auto fill_listener = [](::listen_address* a, const ListenerSpec& l) {
+      a->set_trtype("TCP");
+      a->set_adrfam(l.adrfam == nvme::kAdrfamIpv6 ? "IPv6" : "IPv4");
+      a->set_traddr(l.traddr);
+      a->set_trsvcid(l.trsvcid);
+      a->set_transport("TCP");
+      a->set_secure(l.secure);
+    };
+    {
+      auto* d = rep->add_subsystems();
+      d->set_nqn(std::string(kDiscoveryNqn));
+      d->set_subtype("Discovery");
+      d->set_allow_any_host(true);
+      for (auto& [l, portid] : target_->Ports()) fill_listener(d->add_listen_addresses(), l);
+    }
+    for (auto& s : target_->Subsystems()) {
+      auto* out = rep->add_subsystems();
+      out->set_nqn(s->nqn());
+      out->set_subtype("NVMe");
+      out->set_serial_number(s->spec().serial);
+      out->set_model_number(s->spec().model);
+      out->set_max_namespaces(s->spec().max_namespaces);
+      out->set_min_cntlid(o.min_cntlid);
+      out->set_max_cntlid(o.max_cntlid);
+      std::lock_guard<std::mutex> lk(s->mu);
+      out->set_allow_any_host(s->spec().allow_any_host);
+      for (auto& l : s->listeners) fill_listener(out->add_listen_addresses(), l);
+      for (auto& h : s->hosts) out->add_hosts()->set_nqn(h);
+      for (auto& [nsid, ns] : s->namespaces) {
+        auto* n = out->add_namespaces();
+        n->set_nsid(nsid);
+        n->set_name(BdevName(ns->uuid()));
+        n->set_bdev_name(BdevName(ns->uuid()));
+        std::string nguid = UuidToString(ns->nguid());
+        nguid.erase(std::remove(nguid.begin(), nguid.end(), '-'), nguid.end());
+        std::transform(nguid.begin(), nguid.end(), nguid.begin(), ::toupper);
+        n->set_nguid(nguid);
+        n->set_uuid(UuidToString(ns->uuid()));
+        n->set_anagrpid(ns->anagrpid());
+        n->set_no_auto_visible(!ns->auto_visible());
+        for (auto& h : ns->hosts) n->add_hosts(h);
+      }
+    }
+  } catch (const std::exception& e) {
+    LOG_ERROR("get_subsystems failed: %s", e.what());
+    return ::grpc::Status(::grpc::StatusCode::INTERNAL, e.what());
+  }
+  return ::grpc::Status::OK;
+}
+
+}  // namespace nvmeof::api

@@ -1,0 +1,67 @@
+// Private to the GatewayService implementation (api/service.cc, frontend.cc, backend.cc,
+// rpc_*.cc), not part of the API: the reply conventions every RPC follows (Answer, Ok,
+// PeerMsg: gRPC OK with status = errno and the reference's messages) and the conversions
+// that the RPC families and the state backend share (state keys of requests, listener
+// specs, QoS limits). Defined in frontend.cc.
+//
+// Pure helpers without state: they run on the calling thread (gRPC threads, or the
+// StateFollower's thread), under whatever lock the caller holds.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "api/service.h"
+#include "api/state_json.h"
+#include "api/validate.h"
+#include "gateway/common/log.h"
+#include "gateway/state/state_keys.h"
+
+namespace nvmeof::api::internal {
+
+inline constexpr uint32_t kDefaultTrsvcid = 4420;
+inline constexpr char kSuccess[] = "Success";  // os.strerror(0), what the reference answers on success
+
+// ", client address: ipv4:127.0.0.1:5000" for the log lines (like the reference).
+std::string PeerMsg(::grpc::ServerContext* ctx);
+
+// The reply: status = errno (0: success, message "Success"); a failure is logged.
+template <class R>
+::grpc::Status Answer(R* rep, int status, const std::string& msg) {
+  rep->set_status(status);
+  rep->set_error_message(status == 0 ? std::string(kSuccess) : msg);
+  if (status != 0) LOG_ERROR("%s", msg.c_str());
+  return ::grpc::Status::OK;
+}
+
+template <class R>
+::grpc::Status Ok(R* rep) {
+  return Answer(rep, 0, "");
+}
+
+std::string Str(uint32_t v);
+// "bdev_<uuid>": the name the reference gives a namespace's block device.
+std::string BdevName(const Uuid& u);
+// Key form of a listener address: IPv6 in brackets, like the reference CLI sends it.
+std::string KeyAddress(const std::string& traddr);
+// The state key of a listener as a request gives it (any address form, numeric port).
+std::string ListenerStateKey(const std::string& nqn, const std::string& host_name, const std::string& traddr,
+                             uint32_t trsvcid);
+// The Target's listener for a request's address (unbracketed) and address family.
+ListenerSpec MakeListenerSpec(const std::string& host_name, const std::string& traddr, uint32_t trsvcid,
+                              int proto_adrfam);
+bool StartsWith(const std::string& s, const std::string& p);
+// `base` with the limits the request sets.
+QosLimits QosFromRequest(const namespace_set_qos_req& r, QosLimits base);
+
+// Iterates the namespace_ keys of a state map (an ordered map: one contiguous range) while
+// fn(key, value) returns true.
+template <typename Fn>
+void ForEachNamespaceKey(const StateMap& m, Fn&& fn) {
+  static const std::string kPrefix = StateKeyPrefix(StateKeyKind::kNamespace);
+  for (auto it = m.lower_bound(kPrefix); it != m.end() && StartsWith(it->first, kPrefix); ++it) {
+    if (!fn(it->first, it->second)) return;
+  }
+}
+
+}  // namespace nvmeof::api::internal

@@ -1,0 +1,31 @@
+// Request messages <-> stored JSON: see state_json.h.
+#include "api/state_json.h"
+
+#include <google/protobuf/util/json_util.h>
+
+#include "gateway/common/log.h"
+#include "gateway/state/state_keys.h"
+
+namespace nvmeof::api {
+
+std::string RequestToJson(const google::protobuf::Message& m) {
+  google::protobuf::util::JsonPrintOptions o;
+  o.preserve_proto_field_names = true;
+  o.always_print_primitive_fields = true;
+  std::string out;
+  auto st = google::protobuf::util::MessageToJsonString(m, &out, o);
+  if (!st.ok()) LOG_ERROR("cannot render %s as JSON: %s", m.GetTypeName().c_str(), st.ToString().c_str());
+  return IndentStateJson(out);
+}
+
+Status JsonToRequest(const std::string& json, google::protobuf::Message* m) {
+  google::protobuf::util::JsonParseOptions o;
+  o.ignore_unknown_fields = true;
+  auto st = google::protobuf::util::JsonStringToMessage(json, m, o);
+  if (!st.ok())
+    return Status::InvalidArgument("cannot parse " + m->GetTypeName() + " from state JSON: " +
+                                   std::string(st.message()));
+  return Status::OK();
+}
+
+}  // namespace nvmeof::api

@@ -1,0 +1,116 @@
+// The spelling of the group state, in one place: the omap keys (built and parsed) and the
+// rules for the JSON values stored under them. The layout is the reference gateway's
+// (ceph-nvmeof control/state.py); state_store.h describes the object that holds it.
+//
+//   subsystem_<nqn>
+//   namespace_<nqn>_<nsid>
+//   qos_<nqn>_<nsid>
+//   ns_host_<nqn>_<nsid>_<hostnqn>                     (read also as ns-host_..., newer spelling)
+//   host_<nqn>_<hostnqn>                               (hostnqn "*": any host)
+//   listener_<nqn>_<host_name>_TCP_<traddr>_<trsvcid>  (IPv6 traddr in brackets, as sent by the CLI)
+//
+// Each value is the JSON of the request message that created the item (proto field names,
+// fields without presence always present), laid out like Python's json.dumps(indent=2).
+// Elements are joined with '_', so an NQN, host NQN or port never contains one
+// (StateKeyElementValid); a listener's host_name may (the parser splits it from the right).
+//
+// Pure functions without state: any thread. Errors come back as values (nullopt for a key
+// that is not one of ours, InvalidArgument for JSON that contradicts its key).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "gateway/common/status.h"
+#include "gateway/state/state_store.h"
+
+namespace nvmeof {
+
+// ------------------------------------------------------------------ object
+
+// The omap key that holds the version (decimal) next to the items; never an item.
+inline constexpr char kOmapVersionKey[] = "omap_version";
+// "nvmeof.state" (empty group) or "nvmeof.<group>.state".
+std::string StateObjectName(const std::string& group);
+// A key element (NQN, host NQN, gateway host name, address, port) that the key helpers can
+// join with '_' and the parser can split again: non-empty and without '_'.
+bool StateKeyElementValid(const std::string& s);
+
+// ------------------------------------------------------------------ keys
+
+// The kinds of items, in addition order (parents first).
+enum class StateKeyKind { kSubsystem, kNamespace, kHost, kQos, kNamespaceHost, kListener };
+const char* StateKeyKindName(StateKeyKind kind);
+
+// One parsed omap key.
+struct StateKey {
+  StateKeyKind kind = StateKeyKind::kSubsystem;
+  std::string nqn;      // subsystem NQN (every kind)
+  uint32_t nsid = 0;    // kNamespace, kQos, kNamespaceHost
+  std::string host;     // kHost, kNamespaceHost: host NQN ("*" = any host); kListener: gateway host_name
+  std::string trtype;   // kListener ("TCP")
+  std::string traddr;   // kListener
+  std::string trsvcid;  // kListener (decimal port)
+  bool operator==(const StateKey&) const = default;
+};
+
+// Builders, the reference's spelling. Arguments are used as given (ListenerKey's traddr in
+// its key form: IPv6 in brackets).
+std::string SubsystemKey(const std::string& nqn);
+std::string NamespaceKey(const std::string& nqn, uint32_t nsid);
+std::string QosKey(const std::string& nqn, uint32_t nsid);
+std::string NamespaceHostKey(const std::string& nqn, uint32_t nsid, const std::string& host);
+std::string HostKey(const std::string& nqn, const std::string& host);
+std::string ListenerKey(const std::string& nqn, const std::string& host_name, const std::string& traddr,
+                        const std::string& trsvcid);
+
+// Parses an omap key. nullopt for omap_version, unknown prefixes (keys of newer reference
+// versions: lbgroup_, key-host_, ...) and malformed keys. NQNs never contain '_': the NQN
+// ends at the first '_' after the prefix. A listener key is split from the right (port,
+// address, transport type), so its host_name may contain '_', and may be absent. NSIDs are
+// decimal, 1..4294967294, without sign or leading zeros; ports 0..65535.
+std::optional<StateKey> ParseStateKey(const std::string& key);
+// The key in the canonical spelling (ParseStateKey's inverse; ns-host_ comes back as ns_host_).
+std::string StateKeyString(const StateKey& key);
+
+// "subsystem_", "namespace_", ...: every key of `kind` starts with it.
+const char* StateKeyPrefix(StateKeyKind kind);
+// "namespace_<nqn>_", "listener_<nqn>_", ...: every key of `kind` below subsystem `nqn`
+// starts with it. Not for kSubsystem (one NQN may begin another: compare with SubsystemKey).
+std::string StateKeyPrefix(StateKeyKind kind, const std::string& nqn);
+
+// Selections of a state map's keys, in map order.
+// The subsystem's key and the keys of everything below it.
+std::vector<std::string> SubsystemItemKeys(const StateMap& m, const std::string& nqn);
+// The namespace's key, its QoS key and its namespace host keys.
+std::vector<std::string> NamespaceItemKeys(const StateMap& m, const std::string& nqn, uint32_t nsid);
+// The TCP listener keys of subsystem `nqn` at traddr:trsvcid, whichever gateway's.
+std::vector<std::string> ListenerKeysAt(const StateMap& m, const std::string& nqn, const std::string& traddr,
+                                        const std::string& trsvcid);
+
+// ------------------------------------------------------------------ values
+
+// Compact JSON laid out like Python's json.dumps(indent=2), which the reference's
+// MessageToJson produces: "{\n  \"key\": value,\n ...}", empty containers as {} and [].
+// The input is not checked; strings are copied unchanged.
+std::string IndentStateJson(const std::string& compact);
+
+// Makes the identity fields of a stored value agree with its key: subsystem_nqn (nqn for
+// listeners), nsid, host_nqn, host_name, traddr and trsvcid are filled in from the key when
+// absent or empty/zero; numbers may be spelled as strings. Out: compact JSON.
+// InvalidArgument when the value is not a JSON object or a field contradicts the key.
+Status NormalizeStateJson(const StateKey& key, const std::string& key_string, const std::string& in,
+                          std::string* out);
+// The JSON that identifies a listener for removal: the stored value normalised, or, when
+// that fails, one built from the key (nqn, host_name, traddr, trsvcid).
+std::string ListenerRemoveJson(const StateKey& key, const std::string& key_string, const std::string& stored);
+
+// Whether two values are the same JSON object once the fields in `ignoring` are left out
+// (whitespace and field order do not count). nullopt when either is not a JSON object.
+std::optional<bool> SameJsonObject(const std::string& a, const std::string& b,
+                                   const std::set<std::string>& ignoring = {});
+
+}  // namespace nvmeof
