@@ -510,7 +510,11 @@ static_assert(offsetof(IdentifyNamespace, npwg) == 64);
 static_assert(offsetof(IdentifyNamespace, anagrpid) == 92);
 static_assert(offsetof(IdentifyNamespace, nguid) == 104);
 static_assert(offsetof(IdentifyNamespace, eui64) == 120);
+static_assert(offsetof(IdentifyNamespace, nsattr) == 99);
+static_assert(offsetof(IdentifyNamespace, nvmsetid) == 100);
+static_assert(offsetof(IdentifyNamespace, endgid) == 102);
 static_assert(offsetof(IdentifyNamespace, lbaf) == 128);
+static_assert(offsetof(IdentifyNamespace, vs) == 384);
 
 // Namespace identification descriptor types (CNS 03h).
 enum NidType : uint8_t { kNidEui64 = 1, kNidNguid = 2, kNidUuid = 3, kNidCsi = 4 };
@@ -602,6 +606,7 @@ struct __attribute__((packed)) ChangedNsList {
   uint32_t nsid[1024];
 };
 static_assert(sizeof(ChangedNsList) == 4096);
+static_assert(offsetof(ChangedNsList, nsid) == 0);
 
 // Commands Supported and Effects: 256 admin + 256 I/O entries.
 inline constexpr uint32_t kCseCsupp = 1u << 0;   // command supported
@@ -615,6 +620,8 @@ struct __attribute__((packed)) CommandsEffectsLog {
   uint8_t reserved[2048];
 };
 static_assert(sizeof(CommandsEffectsLog) == 4096);
+static_assert(offsetof(CommandsEffectsLog, acs) == 0);     // 1023:0 admin, 4 bytes each
+static_assert(offsetof(CommandsEffectsLog, iocs) == 1024);  // 2047:1024 I/O
 
 // ANA log page: header, then per group a descriptor followed by its NSIDs.
 enum AnaState : uint8_t {
@@ -699,9 +706,11 @@ struct __attribute__((packed)) DiscoveryLogEntry {
   uint8_t tsas[256];  // TCP: byte 0 SECTYPE (0 = none)
 };
 static_assert(sizeof(DiscoveryLogEntry) == 1024);
+static_assert(offsetof(DiscoveryLogEntry, eflags) == 10);
 static_assert(offsetof(DiscoveryLogEntry, trsvcid) == 32);
 static_assert(offsetof(DiscoveryLogEntry, subnqn) == 256);
 static_assert(offsetof(DiscoveryLogEntry, traddr) == 512);
+static_assert(offsetof(DiscoveryLogEntry, tsas) == 768);
 
 inline constexpr const char kDiscoveryNqn[] = "nqn.2014-08.org.nvmexpress.discovery";
 

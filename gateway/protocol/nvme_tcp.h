@@ -54,6 +54,7 @@ struct __attribute__((packed)) IcReq {
   uint8_t reserved[112];
 };
 static_assert(sizeof(IcReq) == 128);
+static_assert(offsetof(IcReq, maxr2t) == 12);
 
 struct __attribute__((packed)) IcResp {
   CommonHeader ch;  // hlen = plen = 128
@@ -64,6 +65,7 @@ struct __attribute__((packed)) IcResp {
   uint8_t reserved[112];
 };
 static_assert(sizeof(IcResp) == 128);
+static_assert(offsetof(IcResp, maxh2cdata) == 12);
 
 inline constexpr uint8_t kDgstHeader = 0x01;
 inline constexpr uint8_t kDgstData = 0x02;
@@ -76,6 +78,8 @@ struct __attribute__((packed)) TermReqHeader {
   // followed by the offending PDU header (up to kMaxTermReqData bytes)
 };
 static_assert(sizeof(TermReqHeader) == 24);
+static_assert(offsetof(TermReqHeader, fes) == 8);
+static_assert(offsetof(TermReqHeader, fei) == 10);
 inline constexpr uint32_t kMaxTermReqData = 128;  // C2HTermReq carries at most 128 bytes of header
 
 // Fatal error status (FES).
@@ -110,6 +114,11 @@ struct __attribute__((packed)) DataHeader {
   uint8_t reserved[4];
 };
 static_assert(sizeof(DataHeader) == 24);
+// The offsets are FEI values of a TermReq about these fields.
+static_assert(offsetof(DataHeader, cccid) == 8);
+static_assert(offsetof(DataHeader, ttag) == 10);
+static_assert(offsetof(DataHeader, datao) == 12);
+static_assert(offsetof(DataHeader, datal) == 16);
 
 struct __attribute__((packed)) R2THeader {
   CommonHeader ch;  // hlen = 24

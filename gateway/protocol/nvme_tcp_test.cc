@@ -138,15 +138,6 @@ TEST(NvmeTcpConstants, SpecValues) {
   EXPECT_EQ(ExpectedHlen(kC2HData), 24);
   EXPECT_EQ(ExpectedHlen(kR2T), 24);
   EXPECT_EQ(ExpectedHlen(0x08), 0);
-  // Field offsets used as FEI values.
-  EXPECT_EQ(offsetof(TermReqHeader, fes), 8u);
-  EXPECT_EQ(offsetof(TermReqHeader, fei), 10u);
-  EXPECT_EQ(offsetof(DataHeader, cccid), 8u);
-  EXPECT_EQ(offsetof(DataHeader, ttag), 10u);
-  EXPECT_EQ(offsetof(DataHeader, datao), 12u);
-  EXPECT_EQ(offsetof(DataHeader, datal), 16u);
-  EXPECT_EQ(offsetof(IcReq, maxr2t), 12u);
-  EXPECT_EQ(offsetof(IcResp, maxh2cdata), 12u);
 }
 
 // ---------------------------------------------------------------- ICReq / ICResp

@@ -4,55 +4,39 @@
 // Binaries: $NVMEOF_GATEWAY_BIN / $NVMEOF_GWCLI_BIN, else the build tree's (compiled in).
 #pragma once
 
-#include <sys/types.h>
-
-#include <csignal>
-
-#include <condition_variable>
 #include <cstdint>
-#include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "tests/common/child_process.h"
+#include "tests/common/test_ports.h"
+
 namespace nvmeof::mgmt_test {
+
+using nvmeof::testing::FreePort;
 
 std::string GatewayBin();
 std::string GwcliBin();
 
-// A free TCP port on 127.0.0.1 (bound and released: racy only against other processes).
-uint16_t FreePort();
-
 class Gateway {
  public:
-  Gateway() = default;
-  ~Gateway() { Stop(); }
-  Gateway(const Gateway&) = delete;
-  Gateway& operator=(const Gateway&) = delete;
-
   // Starts the gateway with `args` plus "--grpc 127.0.0.1:0" (unless args has --grpc or
-  // --config) and waits for "grpc listening on 127.0.0.1:N" (or `ready_line`).
+  // --config), waits up to timeout_ms for "grpc listening on ADDR:N" (N is grpc_port()), then
+  // up to 2 s for "ready". false + *err (with the log) on failure.
   bool Start(std::vector<std::string> args, std::string* err, int timeout_ms = 20000);
   // SIGTERM (then SIGKILL); returns how it ended.
-  std::string Stop(int timeout_ms = 5000) { return Signal(SIGTERM, timeout_ms); }
+  std::string Stop(int timeout_ms = 5000) { return child_.Stop(timeout_ms); }
   // SIGKILL at once: a crash, nothing flushed or closed by the gateway.
-  std::string Kill() { return Signal(SIGKILL, 5000); }
-  bool Alive();
+  std::string Kill() { return child_.Kill(); }
+  bool Alive() { return child_.Alive(); }
   uint16_t grpc_port() const { return grpc_port_; }
-  std::string Log();
+  std::string Log() { return child_.Log(); }
   // Waits until the log contains `text` (true) or timeout.
-  bool WaitForLog(const std::string& text, int timeout_ms);
+  bool WaitForLog(const std::string& text, int timeout_ms) { return child_.WaitForLog(text, timeout_ms); }
 
  private:
-  std::string Signal(int sig, int timeout_ms);
-  void Reader(int fd);
-  pid_t pid_ = -1;
+  nvmeof::testing::ChildProcess child_;
   uint16_t grpc_port_ = 0;
-  std::thread reader_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::string log_;
-  bool eof_ = false;
 };
 
 struct CliResult {
