@@ -24,13 +24,6 @@ namespace nvmeof {
 using namespace nvme;
 
 namespace {
-constexpr uint32_t kRxBufSize = 64 * 1024;
-constexpr uint32_t kDirectRecvThreshold = 4096;
-// While the host sends large payloads (the last PDU carried at least kBulkData bytes), the
-// buffered read that picks up the next header is kept to kBulkHeadRead bytes, so at most
-// that much of the next payload is copied out of rx_; the rest is received in place.
-constexpr uint32_t kBulkData = 32 * 1024;
-constexpr uint32_t kBulkHeadRead = 4096;
 constexpr int kMaxIov = 64;
 constexpr int kMaxRecvRounds = 16;
 
@@ -69,8 +62,24 @@ void TcpQueue::Start(Target* target, Reactor& reactor, int fd, const PortInfo& p
   });
 }
 
+namespace {
+// What a valid PDU looks like before Connect: the admin queue's in-capsule data size, which
+// the NVMe/TCP binding fixes at 8 KiB whatever IOCCSZ says (hosts send the admin Connect's
+// 1 KiB of data in the capsule). Bound() applies the I/O queues' size.
+tcp::ConnParams InitialParams(const TargetOptions& o) {
+  tcp::ConnParams p;
+  p.in_capsule_data_size = std::max(o.in_capsule_data_size, tcp::kAdminInCapsuleDataSize);
+  p.maxh2cdata = o.max_h2c_data;
+  return p;
+}
+}  // namespace
+
 TcpQueue::TcpQueue(Target* target, Reactor& reactor, int fd, const PortInfo& port, std::string peer)
-    : target_(target), reactor_(reactor), fd_(fd), peer_(std::move(peer)) {
+    : target_(target),
+      reactor_(reactor),
+      fd_(fd),
+      peer_(std::move(peer)),
+      reader_(this, InitialParams(target->options())) {
   port_ = port;
   const auto& o = target->options();
   // One more than the deepest queue, so a host that overruns it is caught, not corrupted.
@@ -86,17 +95,10 @@ TcpQueue::TcpQueue(Target* target, Reactor& reactor, int fd, const PortInfo& por
     free_.push_back(static_cast<uint16_t>(n - 1 - i));
   }
   ring_.resize(3 * n + 8);
-  rx_cap_ = kRxBufSize;
-  rx_.reset(new uint8_t[rx_cap_]);
-  // Until the queue is known to be an I/O queue: the admin queue's in-capsule data size,
-  // which the NVMe/TCP binding fixes at 8 KiB whatever IOCCSZ says (hosts send the admin
-  // Connect's 1 KiB of data in the capsule). Bound() applies the I/O queues' size.
-  params_.in_capsule_data_size = std::max(o.in_capsule_data_size, tcp::kAdminInCapsuleDataSize);
-  params_.maxh2cdata = o.max_h2c_data;
 }
 
 void TcpQueue::Bound() {
-  if (qid() != 0) params_.in_capsule_data_size = target_->options().in_capsule_data_size;
+  if (qid() != 0) reader_.set_in_capsule_data_size(target_->options().in_capsule_data_size);
 }
 
 TcpQueue::~TcpQueue() {
@@ -121,6 +123,7 @@ void TcpQueue::Close(const char* reason) {
 void TcpQueue::CloseNow(const char* reason) {
   if (closed_) return;
   closed_ = true;
+  reader_.Close();
   if (ctrl_) {
     LOG_INFO("%s qid %u: connection from %s closed: %s", ctrl_->Describe().c_str(), qid_,
              peer_.c_str(), reason);
@@ -205,7 +208,7 @@ void TcpQueue::CommandReady(TcpRequest* r) {
     // PDUs of at most MAXH2CDATA bytes.
     r->state = ReqState::kAwaitH2C;
     r->h2c_received = 0;
-    bool hd = params_.hdgst;
+    bool hd = params().hdgst;
     tcp::EncodeR2T(reinterpret_cast<tcp::R2THeader*>(r->small_hdr), r->req.cmd.cid, r->ttag, 0,
                    r->req.length, hd);
     if (hd) {
@@ -246,22 +249,22 @@ void TcpQueue::Complete(Request* req) {
     // when there is nothing in it the host needs (dw0/dw1 zero).
     r->c2h_success = sq_flow_disabled_ && cqe.dw0 == 0 && cqe.dw1 == 0;
     auto* h = reinterpret_cast<tcp::DataHeader*>(r->c2h_hdr);
-    tcp::EncodeC2HData(h, req->cmd.cid, 0, len, true, r->c2h_success, params_);
+    tcp::EncodeC2HData(h, req->cmd.cid, 0, len, true, r->c2h_success, params());
     uint32_t pdo = h->ch.pdo;
     memset(r->c2h_hdr + sizeof(tcp::DataHeader), 0, pdo - sizeof(tcp::DataHeader));
-    if (params_.hdgst) {
+    if (params().hdgst) {
       uint32_t c = Crc32c(h, sizeof(tcp::DataHeader));
       memcpy(r->c2h_hdr + sizeof(tcp::DataHeader), &c, 4);
     }
     r->c2h_hdr_len = pdo;
     req->c2h_len = len;
-    if (params_.ddgst) r->ddgst = Crc32c(req->data, len);
+    if (params().ddgst) r->ddgst = Crc32c(req->data, len);
     Queue(SendKind::kC2H, r);
     if (r->c2h_success) return;
   }
   auto* rh = reinterpret_cast<tcp::CapsuleRespHeader*>(r->small_hdr);
-  tcp::EncodeCapsuleResp(rh, cqe, params_.hdgst);
-  if (params_.hdgst) {
+  tcp::EncodeCapsuleResp(rh, cqe, params().hdgst);
+  if (params().hdgst) {
     uint32_t c = Crc32c(rh, sizeof(*rh));
     memcpy(r->small_hdr + sizeof(*rh), &c, 4);
   }
@@ -290,203 +293,36 @@ void TcpQueue::DoRecv() {
 
 void TcpQueue::ReceiveBatch() {
   for (int round = 0; round < kMaxRecvRounds && !closed_; round++) {
-    if (rx_pos_ == rx_len_) rx_pos_ = rx_len_ = 0;
-    // Big payloads go straight from the socket into the request's buffer.
-    if (rstate_ == RecvState::kData && rx_pos_ == rx_len_ && data_dst_ &&
-        data_left_ >= kDirectRecvThreshold) {
-      ssize_t n = ::recv(fd_, data_dst_, data_left_, 0);
-      if (n == 0) return CloseNow("host closed the connection");
-      if (n < 0) {
-        if (errno == EAGAIN || errno == EINTR) return;
-        return CloseNow(strerror(errno));
-      }
-      DataReceived(data_dst_, static_cast<uint32_t>(n), /*copy_from=*/nullptr);
-      continue;
-    }
-    if (rx_pos_ > 0 && rx_cap_ - rx_len_ < tcp::kMaxHeaderLen * 2) {
-      memmove(rx_.get(), rx_.get() + rx_pos_, rx_len_ - rx_pos_);
-      rx_len_ -= rx_pos_;
-      rx_pos_ = 0;
-    }
-    uint32_t space = rx_cap_ - rx_len_;
-    if (bulk_) space = std::min(space, kBulkHeadRead);
-    ssize_t n = ::recv(fd_, rx_.get() + rx_len_, space, 0);
+    tcp::PduReader::Span span = reader_.NextRecv();
+    ssize_t n = ::recv(fd_, span.dst, span.len, 0);
     if (n == 0) return CloseNow("host closed the connection");
     if (n < 0) {
       if (errno == EAGAIN || errno == EINTR) return;
       return CloseNow(strerror(errno));
     }
-    rx_len_ += static_cast<uint32_t>(n);
-    if (!Parse()) return;
-    if (static_cast<uint32_t>(n) < space) return;  // socket drained
+    if (!reader_.Received(static_cast<uint32_t>(n))) return;
+    if (span.direct) continue;
+    if (static_cast<uint32_t>(n) < span.len) return;  // socket drained
   }
 }
 
-// n more payload bytes arrived: at `bytes`, already in place when copy_from is null (direct
-// receive into the request's buffer), else to be copied from there (or dropped when the
-// payload is being discarded).
-void TcpQueue::DataReceived(const uint8_t* bytes, uint32_t n, const uint8_t* copy_from) {
-  if (params_.ddgst) data_crc_ = Crc32cUpdate(data_crc_, bytes, n);
-  if (data_dst_) {
-    if (copy_from) memcpy(data_dst_, copy_from, n);
-    data_dst_ += n;
-  }
-  data_left_ -= n;
-  if (data_left_ > 0) return;
-  if (params_.ddgst) {
-    rstate_ = RecvState::kDdgst;
-    ddgst_have_ = 0;
-  } else {
-    DataDone(true);
-  }
-}
-
-void TcpQueue::ExpectData(uint8_t* dst, uint32_t len) {
-  bulk_ = len >= kBulkData;
-  data_dst_ = dst;
-  data_left_ = len;
-  data_crc_ = kCrc32cInit;
-  const auto* ch = reinterpret_cast<const tcp::CommonHeader*>(hdr_);
-  uint32_t hb = tcp::HeaderBytes(*ch);
-  pad_left_ = ch->pdo > hb ? ch->pdo - hb : 0;
-  rstate_ = pad_left_ ? RecvState::kPad : RecvState::kData;
-}
-
-bool TcpQueue::Parse() {
-  while (!closed_) {
-    if (rstate_ == RecvState::kDraining) {
-      rx_pos_ = rx_len_;  // after a fatal error: read and discard until the host closes
-      return true;
-    }
-    if (fatal_) return false;
-    uint32_t avail = rx_len_ - rx_pos_;
-    if (avail == 0) return true;
-    const uint8_t* p = rx_.get() + rx_pos_;
-    switch (rstate_) {
-      case RecvState::kCh: {
-        if (avail < sizeof(tcp::CommonHeader)) return true;
-        tcp::CommonHeader ch;
-        memcpy(&ch, p, sizeof(ch));
-        auto chk = tcp::CheckCommonHeader(ch, icreq_done_, params_);
-        if (!chk.ok) {
-          memcpy(hdr_, p, std::min<uint32_t>(avail, sizeof(hdr_)));
-          hdr_need_ = std::min<uint32_t>(avail, ch.hlen ? ch.hlen : sizeof(ch));
-          FailCheck(chk);
-          return false;
-        }
-        hdr_need_ = tcp::HeaderBytes(ch);
-        rstate_ = RecvState::kHeader;
-        break;
-      }
-      case RecvState::kHeader:
-        if (avail < hdr_need_) return true;
-        memcpy(hdr_, p, hdr_need_);
-        rx_pos_ += hdr_need_;
-        if (!HandleHeader()) return false;
-        break;
-      case RecvState::kPad: {
-        uint32_t n = std::min(avail, pad_left_);
-        rx_pos_ += n;
-        pad_left_ -= n;
-        if (pad_left_ == 0) rstate_ = RecvState::kData;
-        break;
-      }
-      case RecvState::kData: {
-        uint32_t n = std::min(avail, data_left_);
-        rx_pos_ += n;
-        DataReceived(p, n, p);
-        break;
-      }
-      case RecvState::kDdgst: {
-        uint32_t n = std::min(avail, 4 - ddgst_have_);
-        memcpy(ddgst_buf_ + ddgst_have_, p, n);
-        ddgst_have_ += n;
-        rx_pos_ += n;
-        if (ddgst_have_ == 4) {
-          uint32_t got;
-          memcpy(&got, ddgst_buf_, 4);
-          DataDone(got == Crc32cFinish(data_crc_));
-        }
-        break;
-      }
-      case RecvState::kDraining:
-        break;
-    }
-  }
-  return false;
-}
-
-bool TcpQueue::HandleHeader() {
-  const auto* ch = reinterpret_cast<const tcp::CommonHeader*>(hdr_);
-  bulk_ = false;  // until a large payload is announced (ExpectData)
-  if ((ch->flags & tcp::kFlagHdgst) && ch->pdu_type != tcp::kIcReq) {
-    uint32_t want = Crc32c(hdr_, ch->hlen);
-    uint32_t got;
-    memcpy(&got, hdr_ + ch->hlen, 4);
-    if (want != got) {
-      // FEI carries the header digest that was received.
-      Fatal(tcp::kFesHeaderDigestError, got);
-      return false;
-    }
-  }
-  switch (ch->pdu_type) {
-    case tcp::kIcReq:
-      return HandleIcReq();
-    case tcp::kCapsuleCmd:
-      return HandleCapsule();
-    case tcp::kH2CData:
-      return HandleH2CData();
-    case tcp::kH2CTermReq: {
-      const auto* t = reinterpret_cast<const tcp::TermReqHeader*>(hdr_);
-      LOG_WARN("connection from %s: host terminated the connection (FES %u, FEI %u)", peer_.c_str(),
-               t->fes, t->fei);
-      CloseNow("H2CTermReq from host");
-      return false;
-    }
-    default:
-      Fatal(tcp::kFesInvalidHeaderField, 0);
-      return false;
-  }
-}
-
-bool TcpQueue::HandleIcReq() {
-  const auto* req = reinterpret_cast<const tcp::IcReq*>(hdr_);
-  auto chk = tcp::CheckIcReq(*req);
-  if (!chk.ok) {
-    FailCheck(chk);
-    return false;
-  }
-  params_.hdgst = (req->dgst & tcp::kDgstHeader) != 0;
-  params_.ddgst = (req->dgst & tcp::kDgstData) != 0;
-  params_.hpda = req->hpda;
-  params_.cpda = 0;
-  icreq_done_ = true;
-  tcp::EncodeIcResp(&icresp_, params_);
+void TcpQueue::OnIcReq(const tcp::IcReq&) {
+  tcp::EncodeIcResp(&icresp_, reader_.params());
   Queue(SendKind::kIcResp, nullptr);
-  rstate_ = RecvState::kCh;
-  return true;
 }
 
-bool TcpQueue::HandleCapsule() {
-  const auto* h = reinterpret_cast<const tcp::CapsuleCmdHeader*>(hdr_);
-  auto chk = tcp::CheckCapsuleCmd(*h, params_);
-  if (!chk.ok) {
-    FailCheck(chk);
-    return false;
-  }
+tcp::DataPlacement TcpQueue::OnCapsule(const tcp::CapsuleCmdHeader& h, uint32_t icd) {
   TcpRequest* r = AllocRequest();
   if (!r) {
     // More commands outstanding than the queue has entries: the host broke flow control.
     LOG_WARN("connection from %s: more than %u commands outstanding", peer_.c_str(), nreqs_);
-    Fatal(tcp::kFesPduSequenceError, 0);
-    return false;
+    return tcp::DataPlacement::Fatal(tcp::kFesPduSequenceError, 0);
   }
   if (!sq_flow_disabled_ && sqsize_) sq_head_ = static_cast<uint16_t>((sq_head_ + 1) % (sqsize_ + 1u));
   else if (!sq_flow_disabled_) sq_head_++;
   Request& req = r->req;
-  memcpy(&req.cmd, &h->sqe, sizeof(Sqe));
+  memcpy(&req.cmd, &h.sqe, sizeof(Sqe));
   Direction(req.cmd, &req.host_to_ctrl, &req.ctrl_to_host);
-  uint32_t icd = tcp::DataBytes(h->ch);
   const SglDescriptor& sgl = req.cmd.sgl1;
   uint32_t length = 0;
   // NVMe over Fabrics commands always use SGLs: PSDT (CDW0 bits 15:14) must be 01b.
@@ -528,43 +364,27 @@ bool TcpQueue::HandleCapsule() {
     cur_ = r;
     cur_is_h2c_ = false;
     cur_datal_ = icd;
-    ExpectData(r->failed ? nullptr : req.data, icd);
-    return true;
+    return tcp::DataPlacement::To(r->failed ? nullptr : req.data);
   }
-  rstate_ = RecvState::kCh;
   CommandReady(r);
-  return true;
+  return tcp::DataPlacement::Discard();
 }
 
-bool TcpQueue::HandleH2CData() {
-  const auto* h = reinterpret_cast<const tcp::DataHeader*>(hdr_);
-  auto chk = tcp::CheckH2CData(*h, params_);
-  if (!chk.ok) {
-    FailCheck(chk);
-    return false;
-  }
-  if (h->ttag >= nreqs_ || reqs_[h->ttag].state != ReqState::kAwaitH2C) {
-    Fatal(tcp::kFesInvalidHeaderField, offsetof(tcp::DataHeader, ttag));
-    return false;
-  }
-  TcpRequest* r = &reqs_[h->ttag];
-  if (r->req.cmd.cid != h->cccid) {
-    Fatal(tcp::kFesInvalidHeaderField, offsetof(tcp::DataHeader, cccid));
-    return false;
-  }
-  if (h->datao != r->h2c_received || uint64_t{h->datao} + h->datal > r->req.length) {
-    Fatal(tcp::kFesDataTransferOutOfRange, 0);  // FEI is reserved for this FES
-    return false;
-  }
+tcp::DataPlacement TcpQueue::OnH2CData(const tcp::DataHeader& h) {
+  if (h.ttag >= nreqs_ || reqs_[h.ttag].state != ReqState::kAwaitH2C)
+    return tcp::DataPlacement::Fatal(tcp::kFesInvalidHeaderField, offsetof(tcp::DataHeader, ttag));
+  TcpRequest* r = &reqs_[h.ttag];
+  if (r->req.cmd.cid != h.cccid)
+    return tcp::DataPlacement::Fatal(tcp::kFesInvalidHeaderField, offsetof(tcp::DataHeader, cccid));
+  if (h.datao != r->h2c_received || uint64_t{h.datao} + h.datal > r->req.length)
+    return tcp::DataPlacement::Fatal(tcp::kFesDataTransferOutOfRange, 0);  // FEI is reserved for this FES
   cur_ = r;
   cur_is_h2c_ = true;
-  cur_datal_ = h->datal;
-  ExpectData(r->req.data + h->datao, h->datal);
-  return true;
+  cur_datal_ = h.datal;
+  return tcp::DataPlacement::To(r->req.data + h.datao);
 }
 
-void TcpQueue::DataDone(bool digest_ok) {
-  rstate_ = RecvState::kCh;
+void TcpQueue::OnDataDone(bool digest_ok) {
   TcpRequest* r = cur_;
   cur_ = nullptr;
   if (!r) return;
@@ -590,19 +410,23 @@ void TcpQueue::DataDone(bool digest_ok) {
   }
 }
 
-void TcpQueue::FailCheck(const tcp::HeaderCheck& chk) {
-  if (chk.send_term_req()) return Fatal(chk.fes, chk.fei);
-  // A malformed H2CTermReq is never answered with a terminate request: just close.
+void TcpQueue::OnHostTerm(const tcp::TermReqHeader& t) {
+  LOG_WARN("connection from %s: host terminated the connection (FES %u, FEI %u)", peer_.c_str(),
+           t.fes, t.fei);
+  CloseNow("H2CTermReq from host");
+}
+
+void TcpQueue::OnMalformed() {
   LOG_WARN("connection from %s: malformed PDU: closing", peer_.c_str());
   CloseNow("malformed PDU");
 }
 
-void TcpQueue::Fatal(uint16_t fes, uint32_t fei) {
+void TcpQueue::OnFatal(uint16_t fes, uint32_t fei, const uint8_t* pdu, uint32_t pdu_len) {
   if (fatal_ || closed_) return;
   fatal_ = true;
   LOG_WARN("connection from %s: fatal transport error (FES %u, FEI %u): terminating", peer_.c_str(),
            fes, fei);
-  term_len_ = tcp::EncodeC2HTermReq(term_, fes, fei, hdr_, std::min<uint32_t>(hdr_need_, tcp::kMaxTermReqData));
+  term_len_ = tcp::EncodeC2HTermReq(term_, fes, fei, pdu, pdu_len);
   // Nothing else goes out after the terminate request, except the rest of a PDU already
   // partly on the wire: cut short, it would swallow the terminate request.
   const uint32_t keep = send_off_ > 0 && ring_count_ > 0 ? 1 : 0;
@@ -620,9 +444,8 @@ void TcpQueue::Fatal(uint16_t fes, uint32_t fei) {
   Flush();
   if (closed_) return;
   // Once the terminate request is out the sending side is half-closed (ItemSent); until
-  // the host closes (or 2 s pass), what it still sends is read and dropped, so it reads
-  // the terminate request rather than a reset.
-  rstate_ = RecvState::kDraining;
+  // the host closes (or 2 s pass), what it still sends is read and dropped (the reader
+  // drains), so it reads the terminate request rather than a reset.
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
   std::shared_ptr<bool> alive = alive_;
   reactor_.Every(std::chrono::milliseconds(100), [this, alive, deadline] {
@@ -668,15 +491,15 @@ int TcpQueue::BuildIov(const SendItem& it, struct iovec* iov, int max) {
       add(term_, term_len_);
       break;
     case SendKind::kR2T:
-      add(it.r->small_hdr, sizeof(tcp::R2THeader) + (params_.hdgst ? 4 : 0));
+      add(it.r->small_hdr, sizeof(tcp::R2THeader) + (params().hdgst ? 4 : 0));
       break;
     case SendKind::kResp:
-      add(it.r->small_hdr, sizeof(tcp::CapsuleRespHeader) + (params_.hdgst ? 4 : 0));
+      add(it.r->small_hdr, sizeof(tcp::CapsuleRespHeader) + (params().hdgst ? 4 : 0));
       break;
     case SendKind::kC2H:
       add(it.r->c2h_hdr, it.r->c2h_hdr_len);
       add(it.r->req.data, it.r->req.c2h_len);
-      if (params_.ddgst) add(&it.r->ddgst, 4);
+      if (params().ddgst) add(&it.r->ddgst, 4);
       break;
   }
   return n;

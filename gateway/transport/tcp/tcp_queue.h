@@ -1,8 +1,8 @@
 // NVMe/TCP transport: one TCP connection = one NVMe queue pair.
 //
-// Receive side: a byte-stream state machine (common header -> header -> padding -> data ->
-// data digest) that works whether PDUs arrive split across reads or packed within one.
-// Large data is received straight into the request's buffer.
+// Receive side: socket reads feed a PduReader (pdu_reader.h: the PDU state machine, every
+// framing check and fatal error), which reports PDUs back; this class turns them into
+// requests. Large data is received straight into the request's buffer.
 //
 // Every command has a request with an explicit state:
 //
@@ -26,12 +26,16 @@
 #include "gateway/runtime/reactor.h"
 #include "gateway/protocol/nvme_tcp.h"
 #include "gateway/nvmf/request.h"
+#include "gateway/transport/tcp/pdu_reader.h"
 
 namespace nvmeof {
 
 class Target;
 
-class TcpQueue final : public QueuePair, public EventHandler, public CompletionHandler {
+class TcpQueue final : public QueuePair,
+                       public EventHandler,
+                       public CompletionHandler,
+                       private tcp::PduReader::Handler {
  public:
   // Takes ownership of fd (non-blocking, connected). Runs on `reactor`'s thread.
   static void Start(Target* target, Reactor& reactor, int fd, const PortInfo& port,
@@ -76,26 +80,23 @@ class TcpQueue final : public QueuePair, public EventHandler, public CompletionH
     alignas(8) uint8_t c2h_hdr[136];                         // C2HData header + digest + pad
   };
 
-  enum class RecvState : uint8_t { kCh, kHeader, kPad, kData, kDdgst, kDraining };
   enum class SendKind : uint8_t { kIcResp, kTermReq, kR2T, kC2H, kResp };
   struct SendItem {
     SendKind kind;
     TcpRequest* r;
   };
 
-  // Receive.
+  // Receive: socket reads into the reader, and its events.
   void DoRecv();
   void ReceiveBatch();
-  bool Parse();  // false: stop (closed or fatal)
-  bool HandleHeader();
-  bool HandleIcReq();
-  bool HandleCapsule();
-  bool HandleH2CData();
-  void DataDone(bool digest_ok);
-  void Fatal(uint16_t fes, uint32_t fei);
-  void FailCheck(const tcp::HeaderCheck& chk);
-  void ExpectData(uint8_t* dst, uint32_t len);
-  void DataReceived(const uint8_t* bytes, uint32_t n, const uint8_t* copy_from);
+  void OnIcReq(const tcp::IcReq& req) override;
+  tcp::DataPlacement OnCapsule(const tcp::CapsuleCmdHeader& h, uint32_t icd) override;
+  tcp::DataPlacement OnH2CData(const tcp::DataHeader& h) override;
+  void OnDataDone(bool digest_ok) override;
+  void OnHostTerm(const tcp::TermReqHeader& t) override;
+  void OnMalformed() override;
+  void OnFatal(uint16_t fes, uint32_t fei, const uint8_t* pdu, uint32_t pdu_len) override;
+  const tcp::ConnParams& params() const { return reader_.params(); }
 
   // Commands.
   TcpRequest* AllocRequest();
@@ -119,8 +120,6 @@ class TcpQueue final : public QueuePair, public EventHandler, public CompletionH
   Reactor& reactor_;
   int fd_;
   std::string peer_;
-  tcp::ConnParams params_;
-  bool icreq_done_ = false;
   bool closed_ = false;
   bool destroying_ = false;
   bool fatal_ = false;
@@ -135,21 +134,10 @@ class TcpQueue final : public QueuePair, public EventHandler, public CompletionH
   uint32_t executing_ = 0;
 
   // Receive state.
-  std::unique_ptr<uint8_t[]> rx_;
-  uint32_t rx_cap_ = 0, rx_pos_ = 0, rx_len_ = 0;
-  RecvState rstate_ = RecvState::kCh;
-  alignas(8) uint8_t hdr_[tcp::kMaxHeaderLen];
-  uint32_t hdr_need_ = 0;
-  uint32_t pad_left_ = 0;
-  uint8_t* data_dst_ = nullptr;  // nullptr: discard
-  uint32_t data_left_ = 0;
-  uint32_t data_crc_ = 0;
-  uint8_t ddgst_buf_[4];
-  uint32_t ddgst_have_ = 0;
+  tcp::PduReader reader_;
   TcpRequest* cur_ = nullptr;    // request receiving data
   uint32_t cur_datal_ = 0;
   bool cur_is_h2c_ = false;
-  bool bulk_ = false;  // the host is sending large payloads: short buffered reads
 
   // Send state.
   std::vector<SendItem> ring_;
