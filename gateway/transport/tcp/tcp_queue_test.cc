@@ -1,0 +1,123 @@
+// TcpQueue in-process: a real Target with a memory namespace behind a real listener on one
+// reactor, a host from tests/host over loopback. Connect, a write and a read (in-capsule,
+// R2T + H2CData, C2HData), and a fatal error: the C2HTermReq's contents, then the close.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <vector>
+
+#include "gateway/common/log.h"
+#include "gateway/transport/tcp/engine_test_util.h"
+#include "gateway/transport/tcp/tcp_queue.h"
+#include "tests/host/nvmf_host.h"
+
+namespace nvmeof {
+namespace {
+
+constexpr char kNqn[] = "nqn.2016-06.io.test:tcpqueue";
+
+class TcpQueueTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    SetLogLevel(LogLevel::kError);
+    group_.Start();
+    lt_ = std::make_unique<test::ListeningTarget>(group_, TargetOptions{}, kNqn);
+    NamespaceSpec ns;
+    ns.nsid = 1;
+    ns.block_size = 512;
+    ASSERT_TRUE(lt_->target.AddNamespace(kNqn, ns, OpenMemoryDevice(16 << 20)).ok());
+  }
+  void TearDown() override {
+    test::SettleReactor(group_);
+    lt_.reset();
+    group_.Stop();
+  }
+  host::ControllerOptions Options() {
+    host::ControllerOptions o;
+    o.port = lt_->port;
+    o.subnqn = kNqn;
+    return o;
+  }
+
+  ReactorGroup group_{1};
+  std::unique_ptr<test::ListeningTarget> lt_;
+};
+
+TEST_F(TcpQueueTest, ConnectWriteRead) {
+  for (bool digests : {false, true}) {
+    SCOPED_TRACE(digests);
+    host::ControllerOptions o = Options();
+    o.ic.hdgst = o.ic.ddgst = digests;
+    host::Controller c(o);
+    std::string err;
+    ASSERT_TRUE(c.Open(&err)) << err;
+    auto q = c.AddIoQueue();
+    ASSERT_TRUE(q.ok()) << q.ToString();
+    std::vector<uint8_t> small(4096), big(256 << 10), in(256 << 10);
+    for (size_t i = 0; i < big.size(); i++) big[i] = static_cast<uint8_t>(i * 13 + digests);
+    for (size_t i = 0; i < small.size(); i++) small[i] = static_cast<uint8_t>(i * 5 + 1);
+    auto w = c.Write(c.io(), 1, 0, 512, big.data(), big.size());  // R2T + H2CData
+    ASSERT_TRUE(w.ok()) << w.ToString();
+    auto w2 = c.Write(c.io(), 1, 1024, 8, small.data(), small.size());  // in-capsule
+    ASSERT_TRUE(w2.ok()) << w2.ToString();
+    auto r = c.Read(c.io(), 1, 0, 512, in.data(), in.size());  // C2HData
+    ASSERT_TRUE(r.ok()) << r.ToString();
+    EXPECT_EQ(in, big);
+    auto r2 = c.Read(c.io(), 1, 1024, 8, in.data(), 4096);
+    ASSERT_TRUE(r2.ok()) << r2.ToString();
+    EXPECT_EQ(0, memcmp(in.data(), small.data(), 4096));
+    c.io().Close();
+    c.admin().Close();
+  }
+}
+
+TEST_F(TcpQueueTest, FatalErrorSendsTermReqThenCloses) {
+  host::Connection conn;
+  ASSERT_TRUE(conn.Connect("127.0.0.1", lt_->port));
+  ASSERT_TRUE(conn.Initialize()) << conn.last_error();
+  // A controller-to-host PDU type: Invalid PDU Header Field at offset 0.
+  tcp::R2THeader bad{};
+  bad.ch.pdu_type = tcp::kR2T;
+  bad.ch.hlen = sizeof(bad);
+  bad.ch.plen = sizeof(bad);
+  ASSERT_TRUE(conn.SendRaw(&bad, sizeof(bad)));
+  host::TermReq t;
+  ASSERT_TRUE(conn.WaitForTermReq(&t, 5000)) << conn.last_error();
+  EXPECT_EQ(t.pdu_type, tcp::kC2HTermReq);
+  EXPECT_EQ(t.fes, tcp::kFesInvalidHeaderField);
+  EXPECT_EQ(t.fei, 0u);
+  ASSERT_GE(t.offending.size(), sizeof(tcp::CommonHeader));
+  EXPECT_EQ(0, memcmp(t.offending.data(), &bad, sizeof(tcp::CommonHeader)));
+  // The target half-closes after the terminate request; what the host still sends is
+  // dropped, not answered.
+  nvme::Sqe sqe{};
+  sqe.opcode = nvme::kAdminKeepAlive;
+  conn.SendRaw(conn.BuildCapsuleCmd(sqe, nullptr, 0));
+  EXPECT_TRUE(conn.WaitForClose(5000));
+}
+
+TEST_F(TcpQueueTest, HeaderDigestErrorEchoesTheDigest) {
+  host::Connection conn;
+  ASSERT_TRUE(conn.Connect("127.0.0.1", lt_->port));
+  host::IcOptions ic;
+  ic.hdgst = true;
+  ASSERT_TRUE(conn.Initialize(ic)) << conn.last_error();
+  nvme::Sqe sqe{};
+  sqe.opcode = nvme::kAdminKeepAlive;
+  host::Connection::BuildOpts bo;
+  bo.corrupt_hdgst = true;
+  auto pdu = conn.BuildCapsuleCmd(sqe, nullptr, 0, bo);
+  ASSERT_EQ(pdu.size(), sizeof(tcp::CapsuleCmdHeader) + 4);
+  uint32_t sent;
+  memcpy(&sent, pdu.data() + sizeof(tcp::CapsuleCmdHeader), 4);
+  ASSERT_TRUE(conn.SendRaw(pdu));
+  host::TermReq t;
+  ASSERT_TRUE(conn.WaitForTermReq(&t, 5000)) << conn.last_error();
+  EXPECT_EQ(t.fes, tcp::kFesHeaderDigestError);
+  EXPECT_EQ(t.fei, sent);
+  EXPECT_EQ(t.offending, pdu);
+  EXPECT_TRUE(conn.WaitForClose(5000));
+}
+
+}  // namespace
+}  // namespace nvmeof
