@@ -79,6 +79,7 @@ TcpQueue::TcpQueue(Target* target, Reactor& reactor, int fd, const PortInfo& por
       reactor_(reactor),
       fd_(fd),
       peer_(std::move(peer)),
+      probe_(TcpProbe::Local()),
       reader_(this, InitialParams(target->options())) {
   port_ = port;
   const auto& o = target->options();
@@ -95,6 +96,8 @@ TcpQueue::TcpQueue(Target* target, Reactor& reactor, int fd, const PortInfo& por
     free_.push_back(static_cast<uint16_t>(n - 1 - i));
   }
   ring_.resize(3 * n + 8);
+  state_count_[static_cast<size_t>(ReqState::kFree)] = n;
+  probe_.Add(StateCounter(ReqState::kFree), n);
 }
 
 void TcpQueue::Bound() {
@@ -103,6 +106,7 @@ void TcpQueue::Bound() {
 
 TcpQueue::~TcpQueue() {
   *alive_ = false;
+  for (size_t i = 0; i < kReqStates; i++) probe_.Sub(StateCounter(static_cast<ReqState>(i)), state_count_[i]);
   for (uint32_t i = 0; i < nreqs_; i++) {
     if (reqs_[i].req.data) reactor_.buffers().Put(reqs_[i].req.data, reqs_[i].buf_cls);
   }
@@ -156,7 +160,7 @@ void TcpQueue::CloseNow(const char* reason) {
 }
 
 void TcpQueue::MaybeDestroy() {
-  if (!closed_ || executing_ != 0 || destroying_) return;
+  if (!closed_ || count(ReqState::kExecuting) != 0 || destroying_) return;
   destroying_ = true;
   // Deleting from inside a callback chain is unsafe: do it at the end of the loop turn.
   reactor_.Defer([this] { delete this; });
@@ -186,8 +190,18 @@ void TcpQueue::FreeRequest(TcpRequest* r) {
     r->req.data = nullptr;
     r->buf_cls = -1;
   }
-  r->state = ReqState::kFree;
+  SetState(r, ReqState::kFree);
   free_.push_back(r->ttag);
+}
+
+// Every request state change goes through here: the per-queue counts and the reactor's
+// probe follow it.
+void TcpQueue::SetState(TcpRequest* r, ReqState s) {
+  state_count_[static_cast<size_t>(r->state)]--;
+  state_count_[static_cast<size_t>(s)]++;
+  probe_.Sub(StateCounter(r->state));
+  probe_.Add(StateCounter(s));
+  r->state = s;
 }
 
 void TcpQueue::FailEarly(TcpRequest* r, nvme::Status s) {
@@ -198,15 +212,14 @@ void TcpQueue::FailEarly(TcpRequest* r, nvme::Status s) {
 
 void TcpQueue::CommandReady(TcpRequest* r) {
   if (r->failed) {
-    executing_++;
-    r->state = ReqState::kExecuting;
+    SetState(r, ReqState::kExecuting);
     Complete(&r->req);
     return;
   }
   if (r->req.host_to_ctrl && !r->in_capsule && r->req.length > 0) {
     // Ask for the data: one R2T for the whole transfer; the host splits it into H2CData
     // PDUs of at most MAXH2CDATA bytes.
-    r->state = ReqState::kAwaitH2C;
+    SetState(r, ReqState::kAwaitH2C);
     r->h2c_received = 0;
     bool hd = params().hdgst;
     tcp::EncodeR2T(reinterpret_cast<tcp::R2THeader*>(r->small_hdr), r->req.cmd.cid, r->ttag, 0,
@@ -222,21 +235,19 @@ void TcpQueue::CommandReady(TcpRequest* r) {
 }
 
 void TcpQueue::Execute(TcpRequest* r) {
-  r->state = ReqState::kExecuting;
-  executing_++;
+  SetState(r, ReqState::kExecuting);
   target_->Execute(this, &r->req);
 }
 
 void TcpQueue::Complete(Request* req) {
   auto* r = reinterpret_cast<TcpRequest*>(reinterpret_cast<uint8_t*>(req) - offsetof(TcpRequest, req));
-  executing_--;
   if (closed_ || fatal_) {
     // Nothing goes out after a terminate request (or on a closed connection).
     FreeRequest(r);
     MaybeDestroy();
     return;
   }
-  r->state = ReqState::kSending;
+  SetState(r, ReqState::kSending);
   Cqe& cqe = req->rsp;
   cqe.cid = req->cmd.cid;
   cqe.sqid = qid_;
@@ -360,7 +371,7 @@ tcp::DataPlacement TcpQueue::OnCapsule(const tcp::CapsuleCmdHeader& h, uint32_t 
     if (!req.data) FailEarly(r, Generic(kScInternalError, false));
   }
   if (icd > 0) {
-    r->state = ReqState::kRecvCapsuleData;
+    SetState(r, ReqState::kRecvCapsuleData);
     cur_ = r;
     cur_is_h2c_ = false;
     cur_datal_ = icd;
@@ -401,8 +412,7 @@ void TcpQueue::OnDataDone(bool digest_ok) {
   r->h2c_received += cur_datal_;
   if (r->h2c_received == r->req.length) {
     if (r->failed) {
-      executing_++;
-      r->state = ReqState::kExecuting;
+      SetState(r, ReqState::kExecuting);
       Complete(&r->req);
     } else {
       Execute(r);

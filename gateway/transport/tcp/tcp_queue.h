@@ -4,12 +4,18 @@
 // framing check and fatal error), which reports PDUs back; this class turns them into
 // requests. Large data is received straight into the request's buffer.
 //
-// Every command has a request with an explicit state:
+// Every command has a request in one of these states (ReqState), changed only by SetState,
+// which keeps per-state counts for the queue and the reactor's probe (tcp_probe.h):
 //
-//   kFree -> kRecvCapsuleData -> kReady ---------------------------> kExecuting
-//                  (in-capsule data)   \-> kAwaitH2C (R2T sent) ----^     |
-//                                                                         v
-//   kFree <------------------------------------------------------- kSending
+//   kFree --capsule with in-capsule data--> kRecvCapsuleData --data in--> (ready)
+//   kFree --capsule without data----------------------------------------> (ready)
+//   (ready) --host data wanted: R2T sent--> kAwaitH2C --all H2CData in--> kExecuting
+//   (ready) --otherwise-------------------------------------------------> kExecuting
+//   kExecuting --target completed--> kSending --response (or C2HData with SUCCESS) sent--> kFree
+//
+// A command that fails before executing (bad SGL, data digest error...) passes through
+// kExecuting and completes at once with its status. On close or after a fatal error,
+// requests not in the target go straight back to kFree.
 //
 // Send side: a ring of pending PDUs gathered into one sendmsg per flush, once per batch of
 // events. Nothing here allocates per command: requests and their PDU headers are
@@ -27,6 +33,7 @@
 #include "gateway/protocol/nvme_tcp.h"
 #include "gateway/nvmf/request.h"
 #include "gateway/transport/tcp/pdu_reader.h"
+#include "gateway/transport/tcp/tcp_probe.h"
 
 namespace nvmeof {
 
@@ -64,6 +71,13 @@ class TcpQueue final : public QueuePair,
     kExecuting,        // in the target
     kSending,          // response (and data) queued for sending
   };
+  static constexpr size_t kReqStates = static_cast<size_t>(ReqState::kSending) + 1;
+  static_assert(static_cast<size_t>(TcpCounter::kRequestsSending) -
+                        static_cast<size_t>(TcpCounter::kRequestsFree) == kReqStates - 1,
+                "one probe gauge per request state, in order");
+  static TcpCounter StateCounter(ReqState s) {
+    return static_cast<TcpCounter>(static_cast<size_t>(TcpCounter::kRequestsFree) + static_cast<size_t>(s));
+  }
 
   struct TcpRequest {
     Request req;
@@ -101,6 +115,8 @@ class TcpQueue final : public QueuePair,
   // Commands.
   TcpRequest* AllocRequest();
   void FreeRequest(TcpRequest* r);
+  void SetState(TcpRequest* r, ReqState s);
+  uint32_t count(ReqState s) const { return state_count_[static_cast<size_t>(s)]; }
   void CommandReady(TcpRequest* r);
   void Execute(TcpRequest* r);
   void FailEarly(TcpRequest* r, nvme::Status s);
@@ -120,6 +136,7 @@ class TcpQueue final : public QueuePair,
   Reactor& reactor_;
   int fd_;
   std::string peer_;
+  TcpProbe& probe_;  // this reactor's
   bool closed_ = false;
   bool destroying_ = false;
   bool fatal_ = false;
@@ -131,7 +148,7 @@ class TcpQueue final : public QueuePair,
   std::unique_ptr<TcpRequest[]> reqs_;
   uint32_t nreqs_ = 0;
   std::vector<uint16_t> free_;
-  uint32_t executing_ = 0;
+  uint32_t state_count_[kReqStates] = {};  // requests in each state
 
   // Receive state.
   tcp::PduReader reader_;

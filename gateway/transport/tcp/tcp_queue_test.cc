@@ -8,6 +8,7 @@
 
 #include "gateway/common/log.h"
 #include "gateway/transport/tcp/engine_test_util.h"
+#include "gateway/transport/tcp/tcp_probe.h"
 #include "gateway/transport/tcp/tcp_queue.h"
 #include "tests/host/nvmf_host.h"
 
@@ -68,6 +69,40 @@ TEST_F(TcpQueueTest, ConnectWriteRead) {
     EXPECT_EQ(0, memcmp(in.data(), small.data(), 4096));
     c.io().Close();
     c.admin().Close();
+  }
+}
+
+int64_t Requests(TcpCounter c, const TcpProbe::Values& base) {
+  return static_cast<int64_t>(TcpProbe::Totals()[TcpProbe::Index(c)] - base[TcpProbe::Index(c)]);
+}
+
+// Every state change goes through SetState: once the I/O is done every request of both
+// queues is back in kFree, and once the queues are gone no request is counted anywhere.
+TEST_F(TcpQueueTest, RequestStateCounts) {
+  const TcpProbe::Values base = TcpProbe::Totals();
+  host::Controller c(Options());
+  std::string err;
+  ASSERT_TRUE(c.Open(&err)) << err;
+  ASSERT_TRUE(c.AddIoQueue().ok());
+  std::vector<uint8_t> buf(256 << 10, 0x42);
+  ASSERT_TRUE(c.Write(c.io(), 1, 0, 512, buf.data(), buf.size()).ok());
+  ASSERT_TRUE(c.Write(c.io(), 1, 0, 8, buf.data(), 4096).ok());
+  ASSERT_TRUE(c.Read(c.io(), 1, 0, 512, buf.data(), buf.size()).ok());
+  test::SettleReactor(group_);
+  const int64_t per_queue = lt_->target.options().max_queue_depth + 1;
+  EXPECT_EQ(Requests(TcpCounter::kRequestsFree, base), 2 * per_queue);
+  EXPECT_EQ(Requests(TcpCounter::kRequestsRecvCapsuleData, base), 0);
+  EXPECT_EQ(Requests(TcpCounter::kRequestsAwaitH2C, base), 0);
+  EXPECT_EQ(Requests(TcpCounter::kRequestsExecuting, base), 0);
+  EXPECT_EQ(Requests(TcpCounter::kRequestsSending, base), 0);
+  c.io().Close();
+  c.admin().Close();
+  test::SettleReactor(group_);
+  for (size_t i = 0; i < TcpProbe::kCount; i++) {
+    auto k = static_cast<TcpCounter>(i);
+    if (i >= TcpProbe::Index(TcpCounter::kRequestsFree) && i <= TcpProbe::Index(TcpCounter::kRequestsSending)) {
+      EXPECT_EQ(Requests(k, base), 0) << TcpCounterName(k);
+    }
   }
 }
 
