@@ -18,6 +18,7 @@
 #include "gateway/protocol/crc32c.h"
 #include "gateway/nvmf/controller.h"
 #include "gateway/nvmf/target.h"
+#include "gateway/nvmf/transfer.h"
 
 namespace nvmeof {
 
@@ -26,13 +27,6 @@ using namespace nvme;
 namespace {
 constexpr int kMaxIov = 64;
 constexpr int kMaxRecvRounds = 16;
-
-// Data direction of a command, from its opcode (fabrics: from FCTYPE).
-void Direction(const Sqe& cmd, bool* h2c, bool* c2h) {
-  uint8_t x = cmd.opcode == kAdminFabrics ? cmd.fctype() : cmd.opcode;
-  *h2c = (x & 0x3) == 0x1;
-  *c2h = (x & 0x3) == 0x2;
-}
 }  // namespace
 
 // ----------------------------------------------------------------------------- lifecycle
@@ -333,39 +327,14 @@ tcp::DataPlacement TcpQueue::OnCapsule(const tcp::CapsuleCmdHeader& h, uint32_t 
   else if (!sq_flow_disabled_) sq_head_++;
   Request& req = r->req;
   memcpy(&req.cmd, &h.sqe, sizeof(Sqe));
-  Direction(req.cmd, &req.host_to_ctrl, &req.ctrl_to_host);
-  const SglDescriptor& sgl = req.cmd.sgl1;
-  uint32_t length = 0;
-  // NVMe over Fabrics commands always use SGLs: PSDT (CDW0 bits 15:14) must be 01b.
-  if ((req.cmd.flags >> 6) != 1) FailEarly(r, Generic(kScInvalidField));
-  if (icd > 0) {
-    r->in_capsule = true;
-    if (sgl.id != kSglDataBlockOffset) {
-      FailEarly(r, Generic(kScSglDescriptorTypeInvalid));
-    } else if (sgl.address != 0) {
-      FailEarly(r, Generic(kScSglOffsetInvalid));
-    } else if (sgl.length != icd) {
-      FailEarly(r, Generic(kScDataSglLengthInvalid));
-    } else if (!req.host_to_ctrl) {
-      FailEarly(r, Generic(kScInvalidField));
-    }
-    length = icd;
-  } else if (sgl.length > 0) {
-    if (sgl.id == kSglDataBlockOffset) {
-      // Claims in-capsule data that is not there.
-      FailEarly(r, Generic(kScDataSglLengthInvalid));
-    } else if (sgl.id != kSglTransportDataBlock) {
-      FailEarly(r, Generic(kScSglDescriptorTypeInvalid));
-    } else if (!req.host_to_ctrl && !req.ctrl_to_host) {
-      FailEarly(r, Generic(kScInvalidField));
-    } else {
-      uint32_t mdts_bytes = (1u << target_->options().mdts) * 4096u;
-      uint32_t limit = qid_ == 0 ? std::max(mdts_bytes, 16384u) : mdts_bytes;
-      if (sgl.length > limit) FailEarly(r, Generic(kScInvalidField));
-      else length = sgl.length;
-    }
-  }
-  req.length = r->failed ? 0 : length;
+  TransferInfo xfer;
+  nvme::Status st = CheckTransfer(req.cmd, qid_, icd, target_->options(), &xfer);
+  if (!st.ok()) FailEarly(r, st);
+  req.host_to_ctrl = xfer.host_to_ctrl;
+  req.ctrl_to_host = xfer.ctrl_to_host;
+  r->in_capsule = xfer.in_capsule;
+  const uint32_t length = xfer.length;
+  req.length = length;
   if (length > 0 && !r->failed) {
     req.data = reactor_.buffers().Get(length, &r->buf_cls);
     if (!req.data) FailEarly(r, Generic(kScInternalError, false));
