@@ -1,13 +1,5 @@
 #include "gateway/transport/tcp/tcp_queue.h"
 
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <condition_variable>
@@ -33,7 +25,13 @@ constexpr int kMaxRecvRounds = 16;
 
 void TcpQueue::Start(Target* target, Reactor& reactor, int fd, const PortInfo& port,
                      std::string peer) {
-  auto* q = new TcpQueue(target, reactor, fd, port, std::move(peer));
+  Start(target, reactor, std::make_unique<SocketStream>(fd), port, std::move(peer));
+}
+
+void TcpQueue::Start(Target* target, Reactor& reactor, std::unique_ptr<ByteStream> stream,
+                     const PortInfo& port, std::string peer) {
+  const int fd = stream->fd();
+  auto* q = new TcpQueue(target, reactor, std::move(stream), port, std::move(peer));
   if (!reactor.Add(fd, EPOLLIN | EPOLLRDHUP, q)) {
     LOG_ERROR("connection from %s: cannot register with reactor: %s", q->peer_.c_str(), strerror(errno));
     q->CloseNow("epoll registration failed");
@@ -68,10 +66,11 @@ tcp::ConnParams InitialParams(const TargetOptions& o) {
 }
 }  // namespace
 
-TcpQueue::TcpQueue(Target* target, Reactor& reactor, int fd, const PortInfo& port, std::string peer)
+TcpQueue::TcpQueue(Target* target, Reactor& reactor, std::unique_ptr<ByteStream> stream,
+                   const PortInfo& port, std::string peer)
     : target_(target),
       reactor_(reactor),
-      fd_(fd),
+      stream_(std::move(stream)),
       peer_(std::move(peer)),
       probe_(TcpProbe::Local()),
       reader_(this, InitialParams(target->options())) {
@@ -105,7 +104,6 @@ TcpQueue::~TcpQueue() {
     if (reqs_[i].req.data) reactor_.buffers().Put(reqs_[i].req.data, reqs_[i].buf_cls);
   }
   Target::ReleaseSnapshots(this);
-  if (fd_ >= 0) ::close(fd_);
 }
 
 void TcpQueue::Close(const char* reason) {
@@ -128,11 +126,9 @@ void TcpQueue::CloseNow(const char* reason) {
   } else {
     LOG_INFO("connection from %s closed: %s", peer_.c_str(), reason);
   }
-  if (fd_ >= 0) {
-    reactor_.Remove(fd_);
-    ::shutdown(fd_, SHUT_RDWR);
-    ::close(fd_);
-    fd_ = -1;
+  if (stream_->fd() >= 0) {
+    reactor_.Remove(stream_->fd());
+    stream_->Close();
   }
   // Drop what was waiting to be sent; requests executing in the target come back through
   // Complete() and are freed there.
@@ -299,11 +295,11 @@ void TcpQueue::DoRecv() {
 void TcpQueue::ReceiveBatch() {
   for (int round = 0; round < kMaxRecvRounds && !closed_; round++) {
     tcp::PduReader::Span span = reader_.NextRecv();
-    ssize_t n = ::recv(fd_, span.dst, span.len, 0);
+    ssize_t n = stream_->Recv(span.dst, span.len);
     if (n == 0) return CloseNow("host closed the connection");
     if (n < 0) {
-      if (errno == EAGAIN || errno == EINTR) return;
-      return CloseNow(strerror(errno));
+      if (n == -EAGAIN) return;
+      return CloseNow(strerror(static_cast<int>(-n)));
     }
     if (!reader_.Received(static_cast<uint32_t>(n))) return;
     if (span.direct) continue;
@@ -506,16 +502,13 @@ void TcpQueue::Flush() {
         skip = 0;
       }
     }
-    struct msghdr mh{};
-    mh.msg_iov = iov + first;
-    mh.msg_iovlen = cnt - first;
-    ssize_t n = ::sendmsg(fd_, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+    ssize_t n = stream_->SendV(iov + first, cnt - first);
     if (n < 0) {
-      if (errno == EAGAIN || errno == EINTR) {
+      if (n == -EAGAIN) {
         SetWantWrite(true);
         return;
       }
-      CloseNow(strerror(errno));
+      CloseNow(strerror(static_cast<int>(-n)));
       return;
     }
     // Retire fully sent items.
@@ -547,7 +540,7 @@ void TcpQueue::ItemSent(const SendItem& it) {
       FreeRequest(it.r);
       break;
     case SendKind::kTermReq:
-      ::shutdown(fd_, SHUT_WR);
+      stream_->ShutdownWrite();
       break;
     default:
       break;
@@ -555,9 +548,9 @@ void TcpQueue::ItemSent(const SendItem& it) {
 }
 
 void TcpQueue::SetWantWrite(bool on) {
-  if (on == want_write_ || fd_ < 0) return;
+  if (on == want_write_ || stream_->fd() < 0) return;
   want_write_ = on;
-  reactor_.Modify(fd_, EPOLLIN | EPOLLRDHUP | (on ? static_cast<uint32_t>(EPOLLOUT) : 0u), this);
+  reactor_.Modify(stream_->fd(), EPOLLIN | EPOLLRDHUP | (on ? static_cast<uint32_t>(EPOLLOUT) : 0u), this);
 }
 
 // ----------------------------------------------------------------------------- listener
@@ -566,47 +559,28 @@ Result<std::unique_ptr<TcpListener>> TcpListener::Open(Target* target, ReactorGr
                                                        const std::string& traddr,
                                                        const std::string& trsvcid, uint8_t adrfam,
                                                        uint16_t portid) {
-  struct addrinfo hints{}, *res = nullptr;
-  hints.ai_family = adrfam == static_cast<uint8_t>(kAdrfamIpv6) ? AF_INET6 : AF_INET;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV;
-  int rc = getaddrinfo(traddr.c_str(), trsvcid.c_str(), &hints, &res);
-  if (rc != 0)
-    return ::nvmeof::Status::InvalidArgument("invalid listener address " + traddr + ":" + trsvcid + ": " +
-                                   gai_strerror(rc));
-  int fd = ::socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    freeaddrinfo(res);
-    return ::nvmeof::Status::IOError(std::string("socket: ") + strerror(errno));
-  }
-  int one = 1;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  if (::bind(fd, res->ai_addr, res->ai_addrlen) != 0 || ::listen(fd, 1024) != 0) {
-    int e = errno;
-    freeaddrinfo(res);
-    ::close(fd);
-    return ::nvmeof::Status::Error(e == EADDRINUSE ? EADDRINUSE : e,
-                         "cannot listen on " + traddr + ":" + trsvcid + ": " + strerror(e));
-  }
-  freeaddrinfo(res);
+  auto sock = SocketListener::Listen(traddr, trsvcid, adrfam == static_cast<uint8_t>(kAdrfamIpv6));
+  if (!sock.ok()) return sock.status();
   PortInfo port;
   port.traddr = traddr;
   port.trsvcid = trsvcid;
   port.adrfam = adrfam;
   port.portid = portid;
-  std::unique_ptr<TcpListener> l(new TcpListener(target, reactors, fd, port));
+  const int fd = sock.value()->fd();
+  std::unique_ptr<TcpListener> l(new TcpListener(target, reactors, std::move(sock.value()), port));
   Reactor& r0 = reactors.at(0);
   TcpListener* raw = l.get();
   r0.Run([&r0, raw, fd] { r0.Add(fd, EPOLLIN, raw); });
   return l;
 }
 
-TcpListener::TcpListener(Target* target, ReactorGroup& reactors, int fd, PortInfo port)
-    : target_(target), reactors_(reactors), fd_(fd), port_(std::move(port)) {}
+TcpListener::TcpListener(Target* target, ReactorGroup& reactors, std::unique_ptr<SocketListener> sock,
+                         PortInfo port)
+    : target_(target), reactors_(reactors), sock_(std::move(sock)), port_(std::move(port)) {}
 
 TcpListener::~TcpListener() {
   Reactor& r0 = reactors_.at(0);
-  int fd = fd_;
+  int fd = sock_->fd();
   if (r0.OnThread()) {
     r0.Remove(fd);
   } else {
@@ -623,38 +597,26 @@ TcpListener::~TcpListener() {
     std::unique_lock<std::mutex> lk(m);
     cv.wait_for(lk, std::chrono::seconds(5), [&] { return done; });
   }
-  ::close(fd);
 }
 
 void TcpListener::OnEvents(uint32_t) {
   for (int i = 0; i < 64; i++) {
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof(ss);
-    int fd = ::accept4(fd_, reinterpret_cast<sockaddr*>(&ss), &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) {
-      if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-        LOG_WARN("accept on %s:%s: %s", port_.traddr.c_str(), port_.trsvcid.c_str(), strerror(errno));
+    AcceptedStream a;
+    int rc = sock_->Accept(&a);
+    if (rc != 0) {
+      if (rc != -EAGAIN)
+        LOG_WARN("accept on %s:%s: %s", port_.traddr.c_str(), port_.trsvcid.c_str(), strerror(-rc));
       return;
     }
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    char host[INET6_ADDRSTRLEN + 8] = "?";
-    char serv[16] = "?";
-    getnameinfo(reinterpret_cast<sockaddr*>(&ss), sl, host, sizeof(host), serv, sizeof(serv),
-                NI_NUMERICHOST | NI_NUMERICSERV);
-    std::string peer = std::string(host) + ":" + serv;
     Reactor& r = reactors_.Next();
     Target* t = target_;
     PortInfo port = port_;
-    sl = sizeof(ss);
-    if (getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &sl) == 0 &&
-        getnameinfo(reinterpret_cast<sockaddr*>(&ss), sl, host, sizeof(host), nullptr, 0, NI_NUMERICHOST) == 0) {
-      port.local_traddr = host;
-      // An IPv4 host on a dual-stack IPv6 listener: name the IPv4 address.
-      if (port.local_traddr.rfind("::ffff:", 0) == 0 && port.local_traddr.find('.') != std::string::npos)
-        port.local_traddr.erase(0, 7);
-    }
-    r.Run([t, &r, fd, port, peer] { TcpQueue::Start(t, r, fd, port, peer); });
+    if (!a.local_addr.empty()) port.local_traddr = a.local_addr;
+    std::string peer = std::move(a.peer);
+    ByteStream* stream = a.stream.release();  // owned by the queue Start makes
+    r.Run([t, &r, stream, port, peer] {
+      TcpQueue::Start(t, r, std::unique_ptr<ByteStream>(stream), port, peer);
+    });
   }
 }
 

@@ -1,6 +1,6 @@
 // NVMe/TCP transport: one TCP connection = one NVMe queue pair.
 //
-// Receive side: socket reads feed a PduReader (pdu_reader.h: the PDU state machine, every
+// Receive side: stream reads feed a PduReader (pdu_reader.h: the PDU state machine, every
 // framing check and fatal error), which reports PDUs back; this class turns them into
 // requests. Large data is received straight into the request's buffer.
 //
@@ -14,11 +14,14 @@
 //   kExecuting --target completed--> kSending --response (or C2HData with SUCCESS) sent--> kFree
 //
 // A command that fails before executing (bad SGL, data digest error...) passes through
-// kExecuting and completes at once with its status. On close or after a fatal error,
-// requests not in the target go straight back to kFree.
+// kExecuting and completes at once with its status. On close, requests not in the target go
+// straight back to kFree; after a fatal error, so do those whose response was still queued.
 //
-// Send side: a ring of pending PDUs gathered into one sendmsg per flush, once per batch of
-// events. Nothing here allocates per command: requests and their PDU headers are
+// The connection is a ByteStream (gateway/runtime/byte_stream.h; a plain socket today):
+// no socket call is made here.
+//
+// Send side: a ring of pending PDUs gathered into one SendV (sendmsg) per flush, once per
+// batch of events. Nothing here allocates per command: requests and their PDU headers are
 // preallocated per connection, data buffers come from the reactor's pool.
 #pragma once
 
@@ -29,7 +32,9 @@
 #include <string>
 #include <vector>
 
+#include "gateway/runtime/byte_stream.h"
 #include "gateway/runtime/reactor.h"
+#include "gateway/runtime/socket_stream.h"
 #include "gateway/protocol/nvme_tcp.h"
 #include "gateway/nvmf/request.h"
 #include "gateway/transport/tcp/pdu_reader.h"
@@ -44,7 +49,10 @@ class TcpQueue final : public QueuePair,
                        public CompletionHandler,
                        private tcp::PduReader::Handler {
  public:
-  // Takes ownership of fd (non-blocking, connected). Runs on `reactor`'s thread.
+  // Takes ownership of the stream (connected, non-blocking). Runs on `reactor`'s thread.
+  static void Start(Target* target, Reactor& reactor, std::unique_ptr<ByteStream> stream,
+                    const PortInfo& port, std::string peer);
+  // The same over a plain socket (SocketStream): takes ownership of fd.
   static void Start(Target* target, Reactor& reactor, int fd, const PortInfo& port,
                     std::string peer);
 
@@ -61,7 +69,8 @@ class TcpQueue final : public QueuePair,
   void OnComplete(Completion* c) override;
 
  private:
-  TcpQueue(Target* target, Reactor& reactor, int fd, const PortInfo& port, std::string peer);
+  TcpQueue(Target* target, Reactor& reactor, std::unique_ptr<ByteStream> stream,
+           const PortInfo& port, std::string peer);
   ~TcpQueue() override;
 
   enum class ReqState : uint8_t {
@@ -134,7 +143,7 @@ class TcpQueue final : public QueuePair,
 
   Target* target_;
   Reactor& reactor_;
-  int fd_;
+  std::unique_ptr<ByteStream> stream_;
   std::string peer_;
   TcpProbe& probe_;  // this reactor's
   bool closed_ = false;
@@ -165,7 +174,8 @@ class TcpQueue final : public QueuePair,
   uint32_t term_len_ = 0;
 };
 
-// Accepts connections on one address and hands each to a reactor.
+// Accepts connections on one address (a SocketListener) and hands each, as a ByteStream, to
+// the next reactor. Accepting runs on reactor 0.
 class TcpListener final : public EventHandler {
  public:
   static Result<std::unique_ptr<TcpListener>> Open(Target* target, ReactorGroup& reactors,
@@ -177,10 +187,11 @@ class TcpListener final : public EventHandler {
   const PortInfo& port() const { return port_; }
 
  private:
-  TcpListener(Target* target, ReactorGroup& reactors, int fd, PortInfo port);
+  TcpListener(Target* target, ReactorGroup& reactors, std::unique_ptr<SocketListener> sock,
+              PortInfo port);
   Target* target_;
   ReactorGroup& reactors_;
-  int fd_;
+  std::unique_ptr<SocketListener> sock_;
   PortInfo port_;
 };
 
