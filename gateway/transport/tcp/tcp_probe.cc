@@ -9,9 +9,30 @@ namespace nvmeof {
 namespace {
 
 constexpr const char* kNames[TcpProbe::kCount] = {
-    "requests_free",     "requests_recv_capsule_data", "requests_await_h2c",
-    "requests_executing", "requests_sending",
+    "connections_accepted",
+    "connections_closed",
+    "pdus_icreq",
+    "pdus_h2c_termreq",
+    "pdus_capsule_cmd",
+    "pdus_h2c_data",
+    "header_digest_errors",
+    "data_digest_errors",
+    "fatal_invalid_header_field",
+    "fatal_pdu_sequence_error",
+    "fatal_header_digest_error",
+    "fatal_data_transfer_out_of_range",
+    "fatal_data_transfer_limit_exceeded",
+    "fatal_unsupported_parameter",
+    "r2t_sent",
+    "bytes_in",
+    "bytes_out",
+    "requests_free",
+    "requests_recv_capsule_data",
+    "requests_await_h2c",
+    "requests_executing",
+    "requests_sending",
 };
+static_assert(sizeof(kNames) / sizeof(kNames[0]) == TcpProbe::kCount);
 
 // Every thread's probe, and what exited threads had counted. Never destroyed: threads may
 // exit during static destruction.

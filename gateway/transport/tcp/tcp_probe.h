@@ -14,6 +14,25 @@
 namespace nvmeof {
 
 enum class TcpCounter : uint16_t {
+  kConnectionsAccepted,  // by a listener (counted on the accepting reactor)
+  kConnectionsClosed,
+  // Well-formed PDUs received (those that passed the header checks), by type.
+  kPdusIcReq,
+  kPdusH2CTermReq,
+  kPdusCapsuleCmd,
+  kPdusH2CData,
+  kHeaderDigestErrors,  // each is also a fatal error with FES 03h
+  kDataDigestErrors,    // each fails its command (Transient Transport Error)
+  // Fatal transport errors (C2HTermReq sent), by FES 01h..06h.
+  kFatalInvalidHeaderField,
+  kFatalPduSequenceError,
+  kFatalHeaderDigestError,
+  kFatalDataTransferOutOfRange,
+  kFatalDataTransferLimitExceeded,
+  kFatalUnsupportedParameter,
+  kR2tSent,
+  kBytesIn,   // from the stream, headers and data
+  kBytesOut,  // to the stream
   // Requests in each state, over every connection of the reactor (gauges, kept by
   // TcpQueue::SetState). In the order of TcpQueue's request states.
   kRequestsFree,
@@ -46,6 +65,12 @@ class TcpProbe {
   uint64_t Get(TcpCounter c) const { return v_[Index(c)].load(std::memory_order_relaxed); }
 
   static constexpr size_t Index(TcpCounter c) { return static_cast<size_t>(c); }
+  // The counter of fatal errors with this FES (01h..06h; anything else counts as 01h).
+  static constexpr TcpCounter FatalCounter(uint16_t fes) {
+    return fes >= 1 && fes <= 6
+               ? static_cast<TcpCounter>(Index(TcpCounter::kFatalInvalidHeaderField) + fes - 1)
+               : TcpCounter::kFatalInvalidHeaderField;
+  }
 
  private:
   std::atomic<uint64_t> v_[kCount]{};

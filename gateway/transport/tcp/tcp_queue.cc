@@ -119,6 +119,7 @@ void TcpQueue::Close(const char* reason) {
 void TcpQueue::CloseNow(const char* reason) {
   if (closed_) return;
   closed_ = true;
+  probe_.Add(TcpCounter::kConnectionsClosed);
   reader_.Close();
   if (ctrl_) {
     LOG_INFO("%s qid %u: connection from %s closed: %s", ctrl_->Describe().c_str(), qid_,
@@ -218,6 +219,7 @@ void TcpQueue::CommandReady(TcpRequest* r) {
       uint32_t c = Crc32c(r->small_hdr, sizeof(tcp::R2THeader));
       memcpy(r->small_hdr + sizeof(tcp::R2THeader), &c, 4);
     }
+    probe_.Add(TcpCounter::kR2tSent);
     Queue(SendKind::kR2T, r);
     return;
   }
@@ -301,6 +303,7 @@ void TcpQueue::ReceiveBatch() {
       if (n == -EAGAIN) return;
       return CloseNow(strerror(static_cast<int>(-n)));
     }
+    probe_.Add(TcpCounter::kBytesIn, static_cast<uint64_t>(n));
     if (!reader_.Received(static_cast<uint32_t>(n))) return;
     if (span.direct) continue;
     if (static_cast<uint32_t>(n) < span.len) return;  // socket drained
@@ -308,11 +311,13 @@ void TcpQueue::ReceiveBatch() {
 }
 
 void TcpQueue::OnIcReq(const tcp::IcReq&) {
+  probe_.Add(TcpCounter::kPdusIcReq);
   tcp::EncodeIcResp(&icresp_, reader_.params());
   Queue(SendKind::kIcResp, nullptr);
 }
 
 tcp::DataPlacement TcpQueue::OnCapsule(const tcp::CapsuleCmdHeader& h, uint32_t icd) {
+  probe_.Add(TcpCounter::kPdusCapsuleCmd);
   TcpRequest* r = AllocRequest();
   if (!r) {
     // More commands outstanding than the queue has entries: the host broke flow control.
@@ -347,6 +352,7 @@ tcp::DataPlacement TcpQueue::OnCapsule(const tcp::CapsuleCmdHeader& h, uint32_t 
 }
 
 tcp::DataPlacement TcpQueue::OnH2CData(const tcp::DataHeader& h) {
+  probe_.Add(TcpCounter::kPdusH2CData);
   if (h.ttag >= nreqs_ || reqs_[h.ttag].state != ReqState::kAwaitH2C)
     return tcp::DataPlacement::Fatal(tcp::kFesInvalidHeaderField, offsetof(tcp::DataHeader, ttag));
   TcpRequest* r = &reqs_[h.ttag];
@@ -368,6 +374,7 @@ void TcpQueue::OnDataDone(bool digest_ok) {
     // NVMe/TCP: a data digest error fails the command with Transient Transport Error;
     // the connection stays up.
     LOG_WARN("connection from %s: data digest error on command %u", peer_.c_str(), r->req.cmd.cid);
+    probe_.Add(TcpCounter::kDataDigestErrors);
     FailEarly(r, Generic(kScTransientTransportError, false));
   }
   if (!cur_is_h2c_) {
@@ -386,6 +393,7 @@ void TcpQueue::OnDataDone(bool digest_ok) {
 }
 
 void TcpQueue::OnHostTerm(const tcp::TermReqHeader& t) {
+  probe_.Add(TcpCounter::kPdusH2CTermReq);
   LOG_WARN("connection from %s: host terminated the connection (FES %u, FEI %u)", peer_.c_str(),
            t.fes, t.fei);
   CloseNow("H2CTermReq from host");
@@ -399,6 +407,8 @@ void TcpQueue::OnMalformed() {
 void TcpQueue::OnFatal(uint16_t fes, uint32_t fei, const uint8_t* pdu, uint32_t pdu_len) {
   if (fatal_ || closed_) return;
   fatal_ = true;
+  probe_.Add(TcpProbe::FatalCounter(fes));
+  if (fes == tcp::kFesHeaderDigestError) probe_.Add(TcpCounter::kHeaderDigestErrors);
   LOG_WARN("connection from %s: fatal transport error (FES %u, FEI %u): terminating", peer_.c_str(),
            fes, fei);
   term_len_ = tcp::EncodeC2HTermReq(term_, fes, fei, pdu, pdu_len);
@@ -511,6 +521,7 @@ void TcpQueue::Flush() {
       CloseNow(strerror(static_cast<int>(-n)));
       return;
     }
+    probe_.Add(TcpCounter::kBytesOut, static_cast<uint64_t>(n));
     // Retire fully sent items.
     size_t sent = static_cast<size_t>(n) + send_off_;
     while (ring_count_) {
@@ -608,6 +619,7 @@ void TcpListener::OnEvents(uint32_t) {
         LOG_WARN("accept on %s:%s: %s", port_.traddr.c_str(), port_.trsvcid.c_str(), strerror(-rc));
       return;
     }
+    TcpProbe::Local().Add(TcpCounter::kConnectionsAccepted);
     Reactor& r = reactors_.Next();
     Target* t = target_;
     PortInfo port = port_;

@@ -154,5 +154,99 @@ TEST_F(TcpQueueTest, HeaderDigestErrorEchoesTheDigest) {
   EXPECT_TRUE(conn.WaitForClose(5000));
 }
 
+int64_t Delta(TcpCounter c, const TcpProbe::Values& base) { return Requests(c, base); }
+
+// The transport's counters (tcp_probe.h) follow what happens on the wire.
+TEST_F(TcpQueueTest, ProbeCounts) {
+  const TcpProbe::Values base = TcpProbe::Totals();
+  {
+    host::ControllerOptions o = Options();
+    o.ic.hdgst = o.ic.ddgst = true;
+    host::Controller c(o);
+    std::string err;
+    ASSERT_TRUE(c.Open(&err)) << err;
+    ASSERT_TRUE(c.AddIoQueue().ok());
+    std::vector<uint8_t> buf(256 << 10, 0x17);
+    ASSERT_TRUE(c.Write(c.io(), 1, 0, 512, buf.data(), buf.size()).ok());  // R2T, 2 H2CData
+    ASSERT_TRUE(c.Read(c.io(), 1, 0, 512, buf.data(), buf.size()).ok());
+    c.io().Close();
+    c.admin().Close();
+  }
+  test::SettleReactor(group_);
+  EXPECT_EQ(Delta(TcpCounter::kConnectionsAccepted, base), 2);
+  EXPECT_EQ(Delta(TcpCounter::kConnectionsClosed, base), 2);
+  EXPECT_EQ(Delta(TcpCounter::kPdusIcReq, base), 2);
+  EXPECT_GE(Delta(TcpCounter::kPdusCapsuleCmd, base), 5);  // 2 Connect, CC.EN, Identify, I/O
+  EXPECT_EQ(Delta(TcpCounter::kPdusH2CData, base), 2);
+  EXPECT_EQ(Delta(TcpCounter::kR2tSent, base), 1);
+  EXPECT_GT(Delta(TcpCounter::kBytesIn, base), 256 << 10);
+  EXPECT_GT(Delta(TcpCounter::kBytesOut, base), 256 << 10);
+  EXPECT_EQ(Delta(TcpCounter::kDataDigestErrors, base), 0);
+  EXPECT_EQ(Delta(TcpCounter::kFatalInvalidHeaderField, base), 0);
+
+  // A data digest error fails the command, counted; the connection stays.
+  {
+    host::Connection conn;
+    ASSERT_TRUE(conn.Connect("127.0.0.1", lt_->port));
+    host::IcOptions ic;
+    ic.ddgst = true;
+    ASSERT_TRUE(conn.Initialize(ic)) << conn.last_error();
+    nvme::Sqe sqe{};
+    sqe.opcode = nvme::kIoWrite;
+    sqe.flags = 0x40;
+    sqe.cid = 9;
+    sqe.nsid = 1;
+    sqe.sgl1.id = nvme::kSglDataBlockOffset;
+    sqe.sgl1.length = 512;
+    std::vector<uint8_t> data(512, 1);
+    host::Connection::BuildOpts bo;
+    bo.corrupt_ddgst = true;
+    ASSERT_TRUE(conn.SendRaw(conn.BuildCapsuleCmd(sqe, data.data(), 512, bo)));
+    host::Pdu rsp;
+    ASSERT_EQ(conn.RecvPdu(&rsp), host::RecvStatus::kOk);
+    ASSERT_EQ(rsp.type(), tcp::kCapsuleResp);
+    auto r = rsp.header<tcp::CapsuleRespHeader>();
+    EXPECT_EQ(nvme::Status::Decode(r.cqe.status).sc, nvme::kScTransientTransportError);
+  }
+  test::SettleReactor(group_);
+  EXPECT_EQ(Delta(TcpCounter::kDataDigestErrors, base), 1);
+
+  // Fatal errors, by FES; a header digest error is both.
+  {
+    host::Connection conn;
+    ASSERT_TRUE(conn.Connect("127.0.0.1", lt_->port));
+    ASSERT_TRUE(conn.Initialize()) << conn.last_error();
+    tcp::R2THeader bad{};
+    bad.ch.pdu_type = tcp::kR2T;
+    bad.ch.hlen = bad.ch.plen = sizeof(bad);
+    ASSERT_TRUE(conn.SendRaw(&bad, sizeof(bad)));
+    host::TermReq t;
+    ASSERT_TRUE(conn.WaitForTermReq(&t, 5000));
+  }
+  {
+    host::Connection conn;
+    ASSERT_TRUE(conn.Connect("127.0.0.1", lt_->port));
+    host::IcOptions ic;
+    ic.hdgst = true;
+    ASSERT_TRUE(conn.Initialize(ic)) << conn.last_error();
+    nvme::Sqe sqe{};
+    sqe.opcode = nvme::kAdminKeepAlive;
+    host::Connection::BuildOpts bo;
+    bo.corrupt_hdgst = true;
+    ASSERT_TRUE(conn.SendRaw(conn.BuildCapsuleCmd(sqe, nullptr, 0, bo)));
+    host::TermReq t;
+    ASSERT_TRUE(conn.WaitForTermReq(&t, 5000));
+  }
+  test::SettleReactor(group_);
+  EXPECT_EQ(Delta(TcpCounter::kFatalInvalidHeaderField, base), 1);
+  EXPECT_EQ(Delta(TcpCounter::kFatalHeaderDigestError, base), 1);
+  EXPECT_EQ(Delta(TcpCounter::kHeaderDigestErrors, base), 1);
+  EXPECT_EQ(Delta(TcpCounter::kFatalPduSequenceError, base), 0);
+  EXPECT_EQ(Delta(TcpCounter::kConnectionsAccepted, base), 5);
+  EXPECT_EQ(Delta(TcpCounter::kConnectionsClosed, base), 5);
+  EXPECT_STREQ(TcpCounterName(TcpCounter::kR2tSent), "r2t_sent");
+  EXPECT_STREQ(TcpCounterName(TcpCounter::kRequestsSending), "requests_sending");
+}
+
 }  // namespace
 }  // namespace nvmeof
