@@ -42,7 +42,6 @@ bool PduReader::Received(uint32_t n) {
 size_t PduReader::Feed(const uint8_t* data, size_t len) {
   size_t used = 0;
   while (used < len && !closed_) {
-    if (failed_ && state_ != State::kDraining) break;
     Span s = NextRecv();
     const uint32_t n = static_cast<uint32_t>(std::min<size_t>(s.len, len - used));
     memcpy(s.dst, data + used, n);

@@ -94,9 +94,9 @@ class PduReader {
   // n (> 0, <= the span's len) bytes landed where the last NextRecv() said. Returns false
   // when the owner should stop reading for now (closed, or a fatal error was just found).
   bool Received(uint32_t n);
-  // Feeds len bytes from memory exactly as socket reads of at most len bytes would.
-  // Returns the bytes consumed: all of them unless the reader stopped (closed, or failed
-  // before draining).
+  // Feeds len bytes from memory exactly as reads of at most len bytes would (landing in
+  // place when NextRecv says so). Returns the bytes taken: all of them unless the reader was
+  // closed (0 once it is); after a fatal error it drains, taking everything.
   size_t Feed(const uint8_t* data, size_t len);
 
   // Stops the reader: nothing more is parsed or reported.

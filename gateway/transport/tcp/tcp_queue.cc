@@ -306,7 +306,7 @@ void TcpQueue::ReceiveBatch() {
     probe_.Add(TcpCounter::kBytesIn, static_cast<uint64_t>(n));
     if (!reader_.Received(static_cast<uint32_t>(n))) return;
     if (span.direct) continue;
-    if (static_cast<uint32_t>(n) < span.len) return;  // socket drained
+    if (static_cast<uint32_t>(n) < span.len) return;  // the stream is drained
   }
 }
 
