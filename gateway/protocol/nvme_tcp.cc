@@ -6,7 +6,7 @@
 //    the field found invalid. When several fields are wrong, the one at the lowest offset
 //    that can be judged is reported (pdu_type 0, flags 1, hlen 2, pdo 3, plen 4, then the
 //    PDU-specific fields).
-//  - FES 03h Header Digest Error is detected by the engine (it owns the digest check):
+//  - FES 03h Header Digest Error is detected by the PDU reader (it owns the digest check):
 //    its FEI carries the PDU Header Digest found in the PDU, not an offset.
 //  - FES 02h PDU Sequence Error: a PDU type the controller accepts, received at the wrong
 //    time (anything but ICReq before the connection is initialized; a second ICReq).
@@ -15,7 +15,7 @@
 //    bytes, or a command capsule carrying more in-capsule data than the controller accepts
 //    (IOCCSZ). FEI is reserved for this FES: 0.
 //  - FES 04h Data Transfer Out of Range: an H2CData whose DATAO + DATAL does not fit the
-//    32-bit offset space (matching DATAO/DATAL against the R2T is the engine's job, with
+//    32-bit offset space (matching DATAO/DATAL against the R2T is the transport's job, with
 //    the same FES). FEI reserved: 0.
 //  - FES 06h Unsupported Parameter: ICReq PFV other than 0. PFV is a version number, not
 //    a malformed value: a later version is well-formed but not supported by this
@@ -23,7 +23,7 @@
 //  - Types a controller never receives (ICResp, C2HTermReq, CapsuleResp, C2HData, R2T) and
 //    undefined types are Invalid PDU Header Field at offset 0 (pdu_type), in any state.
 //  - H2CTermReq: a termination request is never answered with a termination request.
-//    A well-formed one (hlen 24, 24 <= plen <= 24 + 128) is accepted so that the engine
+//    A well-formed one (hlen 24, 24 <= plen <= 24 + 128) is accepted so that the transport
 //    can read it and close the connection; a malformed one gives Close() (close without
 //    a C2HTermReq).
 //  - Reserved bits and fields (undefined flag bits, CapsuleCmd PDO when there is no data,
@@ -35,10 +35,10 @@
 // Not checked here, by design: the command's SGL against the in-capsule data (a mismatch
 // is a command error the target returns as a completion status, e.g. Data SGL Length
 // Invalid or SGL Offset Invalid, not a transport fatal error), and H2CData CCCID/TTAG/
-// DATAO against the outstanding R2T (engine state).
+// DATAO against the outstanding R2T (transport state).
 //
 // Encoders fill headers only. They never compute digests: when a digest was negotiated
-// the engine computes CRC32C over the final header bytes (and over the data) and appends
+// the transport computes CRC32C over the final header bytes (and over the data) and appends
 // it; the flags and lengths written here already account for those 4-byte fields.
 #include "gateway/protocol/nvme_tcp.h"
 
@@ -219,7 +219,7 @@ void EncodeR2T(R2THeader* out, uint16_t cccid, uint16_t ttag, uint32_t offset, u
 // length must be > 0: a C2HData PDU always carries data (DDGSTF is set whenever a data
 // digest was negotiated).
 // SUCCESS is only valid on the last PDU of a transfer, so success implies LAST_PDU.
-// (The engine may set SUCCESS only when SQ flow control is disabled for the queue, since
+// (The transport may set SUCCESS only when SQ flow control is disabled for the queue, since
 // the omitted response capsule is what would carry SQHD.)
 void EncodeC2HData(DataHeader* out, uint16_t cccid, uint32_t offset, uint32_t length, bool last,
                    bool success, const ConnParams& p) {

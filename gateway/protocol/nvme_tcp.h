@@ -1,8 +1,8 @@
 // NVMe/TCP transport PDUs (NVMe/TCP Transport Specification 1.0).
 //
 // Wire layouts and pure validation/encoding helpers: no sockets, no state beyond what is
-// passed in. The engine (gateway/engine) owns the byte stream; this file says what the
-// bytes mean and whether they are acceptable.
+// passed in. The transport (gateway/transport/tcp: PduReader, TcpQueue) owns the byte
+// stream; this file says what the bytes mean and whether they are acceptable.
 #pragma once
 
 #include <cstddef>
@@ -185,7 +185,7 @@ struct ConnParams {
 // When it returns Ok: HeaderBytes(ch) <= min(plen, kMaxHeaderLen); DataBytes(ch) is the
 // PDU's data, bounded by p.in_capsule_data_size / p.maxh2cdata (0 for ICReq and
 // H2CTermReq); an H2CTermReq's plen - hlen (the offending header) is <= kMaxTermReqData.
-// An H2CTermReq with a sane hlen/plen is Ok at any time (the engine then closes the
+// An H2CTermReq with a sane hlen/plen is Ok at any time (the transport then closes the
 // connection); a malformed one gives Close(). See nvme_tcp.cc for the rule-by-rule FES/FEI.
 HeaderCheck CheckCommonHeader(const CommonHeader& ch, bool icreq_done, const ConnParams& p);
 

@@ -1,5 +1,5 @@
 // libFuzzer target: arbitrary bytes as the host-to-controller stream of one NVMe/TCP
-// connection, framed and checked by the protocol layer. See fuzz_pdu_input.h for the
+// connection, through the transport's real PDU reader. See fuzz_pdu_input.h for the
 // input format. Must never crash, read out of bounds, or loop.
 #include <cstddef>
 #include <cstdint>

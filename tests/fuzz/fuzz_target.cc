@@ -1,4 +1,4 @@
-// fuzz_target: the real engine and target under arbitrary host bytes.
+// fuzz_target: the real transport (TcpQueue) and target under arbitrary host bytes.
 //
 // Each input is one host's byte stream into a real TcpQueue (over a socketpair) on a real
 // reactor, with a real Target behind it (two memory namespaces). Byte 0 picks a mode:

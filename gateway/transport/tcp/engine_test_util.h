@@ -1,4 +1,4 @@
-// Helpers for engine tests that run a real Target behind real TcpListeners.
+// Helpers for transport tests that run a real Target behind real TcpListeners.
 #pragma once
 
 #include <gtest/gtest.h>

@@ -1,13 +1,5 @@
 #include "gateway/transport/tcp/tcp_queue.h"
 
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <condition_variable>
@@ -18,35 +10,28 @@
 #include "gateway/protocol/crc32c.h"
 #include "gateway/nvmf/controller.h"
 #include "gateway/nvmf/target.h"
+#include "gateway/nvmf/transfer.h"
 
 namespace nvmeof {
 
 using namespace nvme;
 
 namespace {
-constexpr uint32_t kRxBufSize = 64 * 1024;
-constexpr uint32_t kDirectRecvThreshold = 4096;
-// While the host sends large payloads (the last PDU carried at least kBulkData bytes), the
-// buffered read that picks up the next header is kept to kBulkHeadRead bytes, so at most
-// that much of the next payload is copied out of rx_; the rest is received in place.
-constexpr uint32_t kBulkData = 32 * 1024;
-constexpr uint32_t kBulkHeadRead = 4096;
 constexpr int kMaxIov = 64;
 constexpr int kMaxRecvRounds = 16;
-
-// Data direction of a command, from its opcode (fabrics: from FCTYPE).
-void Direction(const Sqe& cmd, bool* h2c, bool* c2h) {
-  uint8_t x = cmd.opcode == kAdminFabrics ? cmd.fctype() : cmd.opcode;
-  *h2c = (x & 0x3) == 0x1;
-  *c2h = (x & 0x3) == 0x2;
-}
 }  // namespace
 
 // ----------------------------------------------------------------------------- lifecycle
 
 void TcpQueue::Start(Target* target, Reactor& reactor, int fd, const PortInfo& port,
                      std::string peer) {
-  auto* q = new TcpQueue(target, reactor, fd, port, std::move(peer));
+  Start(target, reactor, std::make_unique<SocketStream>(fd), port, std::move(peer));
+}
+
+void TcpQueue::Start(Target* target, Reactor& reactor, std::unique_ptr<ByteStream> stream,
+                     const PortInfo& port, std::string peer) {
+  const int fd = stream->fd();
+  auto* q = new TcpQueue(target, reactor, std::move(stream), port, std::move(peer));
   if (!reactor.Add(fd, EPOLLIN | EPOLLRDHUP, q)) {
     LOG_ERROR("connection from %s: cannot register with reactor: %s", q->peer_.c_str(), strerror(errno));
     q->CloseNow("epoll registration failed");
@@ -69,8 +54,26 @@ void TcpQueue::Start(Target* target, Reactor& reactor, int fd, const PortInfo& p
   });
 }
 
-TcpQueue::TcpQueue(Target* target, Reactor& reactor, int fd, const PortInfo& port, std::string peer)
-    : target_(target), reactor_(reactor), fd_(fd), peer_(std::move(peer)) {
+namespace {
+// What a valid PDU looks like before Connect: the admin queue's in-capsule data size, which
+// the NVMe/TCP binding fixes at 8 KiB whatever IOCCSZ says (hosts send the admin Connect's
+// 1 KiB of data in the capsule). Bound() applies the I/O queues' size.
+tcp::ConnParams InitialParams(const TargetOptions& o) {
+  tcp::ConnParams p;
+  p.in_capsule_data_size = std::max(o.in_capsule_data_size, tcp::kAdminInCapsuleDataSize);
+  p.maxh2cdata = o.max_h2c_data;
+  return p;
+}
+}  // namespace
+
+TcpQueue::TcpQueue(Target* target, Reactor& reactor, std::unique_ptr<ByteStream> stream,
+                   const PortInfo& port, std::string peer)
+    : target_(target),
+      reactor_(reactor),
+      stream_(std::move(stream)),
+      peer_(std::move(peer)),
+      probe_(TcpProbe::Local()),
+      reader_(this, InitialParams(target->options())) {
   port_ = port;
   const auto& o = target->options();
   // One more than the deepest queue, so a host that overruns it is caught, not corrupted.
@@ -86,26 +89,21 @@ TcpQueue::TcpQueue(Target* target, Reactor& reactor, int fd, const PortInfo& por
     free_.push_back(static_cast<uint16_t>(n - 1 - i));
   }
   ring_.resize(3 * n + 8);
-  rx_cap_ = kRxBufSize;
-  rx_.reset(new uint8_t[rx_cap_]);
-  // Until the queue is known to be an I/O queue: the admin queue's in-capsule data size,
-  // which the NVMe/TCP binding fixes at 8 KiB whatever IOCCSZ says (hosts send the admin
-  // Connect's 1 KiB of data in the capsule). Bound() applies the I/O queues' size.
-  params_.in_capsule_data_size = std::max(o.in_capsule_data_size, tcp::kAdminInCapsuleDataSize);
-  params_.maxh2cdata = o.max_h2c_data;
+  state_count_[static_cast<size_t>(ReqState::kFree)] = n;
+  probe_.Add(StateCounter(ReqState::kFree), n);
 }
 
 void TcpQueue::Bound() {
-  if (qid() != 0) params_.in_capsule_data_size = target_->options().in_capsule_data_size;
+  if (qid() != 0) reader_.set_in_capsule_data_size(target_->options().in_capsule_data_size);
 }
 
 TcpQueue::~TcpQueue() {
   *alive_ = false;
+  for (size_t i = 0; i < kReqStates; i++) probe_.Sub(StateCounter(static_cast<ReqState>(i)), state_count_[i]);
   for (uint32_t i = 0; i < nreqs_; i++) {
     if (reqs_[i].req.data) reactor_.buffers().Put(reqs_[i].req.data, reqs_[i].buf_cls);
   }
   Target::ReleaseSnapshots(this);
-  if (fd_ >= 0) ::close(fd_);
 }
 
 void TcpQueue::Close(const char* reason) {
@@ -121,17 +119,17 @@ void TcpQueue::Close(const char* reason) {
 void TcpQueue::CloseNow(const char* reason) {
   if (closed_) return;
   closed_ = true;
+  probe_.Add(TcpCounter::kConnectionsClosed);
+  reader_.Close();
   if (ctrl_) {
     LOG_INFO("%s qid %u: connection from %s closed: %s", ctrl_->Describe().c_str(), qid_,
              peer_.c_str(), reason);
   } else {
     LOG_INFO("connection from %s closed: %s", peer_.c_str(), reason);
   }
-  if (fd_ >= 0) {
-    reactor_.Remove(fd_);
-    ::shutdown(fd_, SHUT_RDWR);
-    ::close(fd_);
-    fd_ = -1;
+  if (stream_->fd() >= 0) {
+    reactor_.Remove(stream_->fd());
+    stream_->Close();
   }
   // Drop what was waiting to be sent; requests executing in the target come back through
   // Complete() and are freed there.
@@ -153,7 +151,7 @@ void TcpQueue::CloseNow(const char* reason) {
 }
 
 void TcpQueue::MaybeDestroy() {
-  if (!closed_ || executing_ != 0 || destroying_) return;
+  if (!closed_ || count(ReqState::kExecuting) != 0 || destroying_) return;
   destroying_ = true;
   // Deleting from inside a callback chain is unsafe: do it at the end of the loop turn.
   reactor_.Defer([this] { delete this; });
@@ -183,8 +181,18 @@ void TcpQueue::FreeRequest(TcpRequest* r) {
     r->req.data = nullptr;
     r->buf_cls = -1;
   }
-  r->state = ReqState::kFree;
+  SetState(r, ReqState::kFree);
   free_.push_back(r->ttag);
+}
+
+// Every request state change goes through here: the per-queue counts and the reactor's
+// probe follow it.
+void TcpQueue::SetState(TcpRequest* r, ReqState s) {
+  state_count_[static_cast<size_t>(r->state)]--;
+  state_count_[static_cast<size_t>(s)]++;
+  probe_.Sub(StateCounter(r->state));
+  probe_.Add(StateCounter(s));
+  r->state = s;
 }
 
 void TcpQueue::FailEarly(TcpRequest* r, nvme::Status s) {
@@ -195,23 +203,23 @@ void TcpQueue::FailEarly(TcpRequest* r, nvme::Status s) {
 
 void TcpQueue::CommandReady(TcpRequest* r) {
   if (r->failed) {
-    executing_++;
-    r->state = ReqState::kExecuting;
+    SetState(r, ReqState::kExecuting);
     Complete(&r->req);
     return;
   }
   if (r->req.host_to_ctrl && !r->in_capsule && r->req.length > 0) {
     // Ask for the data: one R2T for the whole transfer; the host splits it into H2CData
     // PDUs of at most MAXH2CDATA bytes.
-    r->state = ReqState::kAwaitH2C;
+    SetState(r, ReqState::kAwaitH2C);
     r->h2c_received = 0;
-    bool hd = params_.hdgst;
+    bool hd = params().hdgst;
     tcp::EncodeR2T(reinterpret_cast<tcp::R2THeader*>(r->small_hdr), r->req.cmd.cid, r->ttag, 0,
                    r->req.length, hd);
     if (hd) {
       uint32_t c = Crc32c(r->small_hdr, sizeof(tcp::R2THeader));
       memcpy(r->small_hdr + sizeof(tcp::R2THeader), &c, 4);
     }
+    probe_.Add(TcpCounter::kR2tSent);
     Queue(SendKind::kR2T, r);
     return;
   }
@@ -219,21 +227,19 @@ void TcpQueue::CommandReady(TcpRequest* r) {
 }
 
 void TcpQueue::Execute(TcpRequest* r) {
-  r->state = ReqState::kExecuting;
-  executing_++;
+  SetState(r, ReqState::kExecuting);
   target_->Execute(this, &r->req);
 }
 
 void TcpQueue::Complete(Request* req) {
   auto* r = reinterpret_cast<TcpRequest*>(reinterpret_cast<uint8_t*>(req) - offsetof(TcpRequest, req));
-  executing_--;
   if (closed_ || fatal_) {
     // Nothing goes out after a terminate request (or on a closed connection).
     FreeRequest(r);
     MaybeDestroy();
     return;
   }
-  r->state = ReqState::kSending;
+  SetState(r, ReqState::kSending);
   Cqe& cqe = req->rsp;
   cqe.cid = req->cmd.cid;
   cqe.sqid = qid_;
@@ -246,22 +252,22 @@ void TcpQueue::Complete(Request* req) {
     // when there is nothing in it the host needs (dw0/dw1 zero).
     r->c2h_success = sq_flow_disabled_ && cqe.dw0 == 0 && cqe.dw1 == 0;
     auto* h = reinterpret_cast<tcp::DataHeader*>(r->c2h_hdr);
-    tcp::EncodeC2HData(h, req->cmd.cid, 0, len, true, r->c2h_success, params_);
+    tcp::EncodeC2HData(h, req->cmd.cid, 0, len, true, r->c2h_success, params());
     uint32_t pdo = h->ch.pdo;
     memset(r->c2h_hdr + sizeof(tcp::DataHeader), 0, pdo - sizeof(tcp::DataHeader));
-    if (params_.hdgst) {
+    if (params().hdgst) {
       uint32_t c = Crc32c(h, sizeof(tcp::DataHeader));
       memcpy(r->c2h_hdr + sizeof(tcp::DataHeader), &c, 4);
     }
     r->c2h_hdr_len = pdo;
     req->c2h_len = len;
-    if (params_.ddgst) r->ddgst = Crc32c(req->data, len);
+    if (params().ddgst) r->ddgst = Crc32c(req->data, len);
     Queue(SendKind::kC2H, r);
     if (r->c2h_success) return;
   }
   auto* rh = reinterpret_cast<tcp::CapsuleRespHeader*>(r->small_hdr);
-  tcp::EncodeCapsuleResp(rh, cqe, params_.hdgst);
-  if (params_.hdgst) {
+  tcp::EncodeCapsuleResp(rh, cqe, params().hdgst);
+  if (params().hdgst) {
     uint32_t c = Crc32c(rh, sizeof(*rh));
     memcpy(r->small_hdr + sizeof(*rh), &c, 4);
   }
@@ -290,281 +296,77 @@ void TcpQueue::DoRecv() {
 
 void TcpQueue::ReceiveBatch() {
   for (int round = 0; round < kMaxRecvRounds && !closed_; round++) {
-    if (rx_pos_ == rx_len_) rx_pos_ = rx_len_ = 0;
-    // Big payloads go straight from the socket into the request's buffer.
-    if (rstate_ == RecvState::kData && rx_pos_ == rx_len_ && data_dst_ &&
-        data_left_ >= kDirectRecvThreshold) {
-      ssize_t n = ::recv(fd_, data_dst_, data_left_, 0);
-      if (n == 0) return CloseNow("host closed the connection");
-      if (n < 0) {
-        if (errno == EAGAIN || errno == EINTR) return;
-        return CloseNow(strerror(errno));
-      }
-      DataReceived(data_dst_, static_cast<uint32_t>(n), /*copy_from=*/nullptr);
-      continue;
-    }
-    if (rx_pos_ > 0 && rx_cap_ - rx_len_ < tcp::kMaxHeaderLen * 2) {
-      memmove(rx_.get(), rx_.get() + rx_pos_, rx_len_ - rx_pos_);
-      rx_len_ -= rx_pos_;
-      rx_pos_ = 0;
-    }
-    uint32_t space = rx_cap_ - rx_len_;
-    if (bulk_) space = std::min(space, kBulkHeadRead);
-    ssize_t n = ::recv(fd_, rx_.get() + rx_len_, space, 0);
+    tcp::PduReader::Span span = reader_.NextRecv();
+    ssize_t n = stream_->Recv(span.dst, span.len);
     if (n == 0) return CloseNow("host closed the connection");
     if (n < 0) {
-      if (errno == EAGAIN || errno == EINTR) return;
-      return CloseNow(strerror(errno));
+      if (n == -EAGAIN) return;
+      return CloseNow(strerror(static_cast<int>(-n)));
     }
-    rx_len_ += static_cast<uint32_t>(n);
-    if (!Parse()) return;
-    if (static_cast<uint32_t>(n) < space) return;  // socket drained
+    probe_.Add(TcpCounter::kBytesIn, static_cast<uint64_t>(n));
+    if (!reader_.Received(static_cast<uint32_t>(n))) return;
+    if (span.direct) continue;
+    if (static_cast<uint32_t>(n) < span.len) return;  // the stream is drained
   }
 }
 
-// n more payload bytes arrived: at `bytes`, already in place when copy_from is null (direct
-// receive into the request's buffer), else to be copied from there (or dropped when the
-// payload is being discarded).
-void TcpQueue::DataReceived(const uint8_t* bytes, uint32_t n, const uint8_t* copy_from) {
-  if (params_.ddgst) data_crc_ = Crc32cUpdate(data_crc_, bytes, n);
-  if (data_dst_) {
-    if (copy_from) memcpy(data_dst_, copy_from, n);
-    data_dst_ += n;
-  }
-  data_left_ -= n;
-  if (data_left_ > 0) return;
-  if (params_.ddgst) {
-    rstate_ = RecvState::kDdgst;
-    ddgst_have_ = 0;
-  } else {
-    DataDone(true);
-  }
-}
-
-void TcpQueue::ExpectData(uint8_t* dst, uint32_t len) {
-  bulk_ = len >= kBulkData;
-  data_dst_ = dst;
-  data_left_ = len;
-  data_crc_ = kCrc32cInit;
-  const auto* ch = reinterpret_cast<const tcp::CommonHeader*>(hdr_);
-  uint32_t hb = tcp::HeaderBytes(*ch);
-  pad_left_ = ch->pdo > hb ? ch->pdo - hb : 0;
-  rstate_ = pad_left_ ? RecvState::kPad : RecvState::kData;
-}
-
-bool TcpQueue::Parse() {
-  while (!closed_) {
-    if (rstate_ == RecvState::kDraining) {
-      rx_pos_ = rx_len_;  // after a fatal error: read and discard until the host closes
-      return true;
-    }
-    if (fatal_) return false;
-    uint32_t avail = rx_len_ - rx_pos_;
-    if (avail == 0) return true;
-    const uint8_t* p = rx_.get() + rx_pos_;
-    switch (rstate_) {
-      case RecvState::kCh: {
-        if (avail < sizeof(tcp::CommonHeader)) return true;
-        tcp::CommonHeader ch;
-        memcpy(&ch, p, sizeof(ch));
-        auto chk = tcp::CheckCommonHeader(ch, icreq_done_, params_);
-        if (!chk.ok) {
-          memcpy(hdr_, p, std::min<uint32_t>(avail, sizeof(hdr_)));
-          hdr_need_ = std::min<uint32_t>(avail, ch.hlen ? ch.hlen : sizeof(ch));
-          FailCheck(chk);
-          return false;
-        }
-        hdr_need_ = tcp::HeaderBytes(ch);
-        rstate_ = RecvState::kHeader;
-        break;
-      }
-      case RecvState::kHeader:
-        if (avail < hdr_need_) return true;
-        memcpy(hdr_, p, hdr_need_);
-        rx_pos_ += hdr_need_;
-        if (!HandleHeader()) return false;
-        break;
-      case RecvState::kPad: {
-        uint32_t n = std::min(avail, pad_left_);
-        rx_pos_ += n;
-        pad_left_ -= n;
-        if (pad_left_ == 0) rstate_ = RecvState::kData;
-        break;
-      }
-      case RecvState::kData: {
-        uint32_t n = std::min(avail, data_left_);
-        rx_pos_ += n;
-        DataReceived(p, n, p);
-        break;
-      }
-      case RecvState::kDdgst: {
-        uint32_t n = std::min(avail, 4 - ddgst_have_);
-        memcpy(ddgst_buf_ + ddgst_have_, p, n);
-        ddgst_have_ += n;
-        rx_pos_ += n;
-        if (ddgst_have_ == 4) {
-          uint32_t got;
-          memcpy(&got, ddgst_buf_, 4);
-          DataDone(got == Crc32cFinish(data_crc_));
-        }
-        break;
-      }
-      case RecvState::kDraining:
-        break;
-    }
-  }
-  return false;
-}
-
-bool TcpQueue::HandleHeader() {
-  const auto* ch = reinterpret_cast<const tcp::CommonHeader*>(hdr_);
-  bulk_ = false;  // until a large payload is announced (ExpectData)
-  if ((ch->flags & tcp::kFlagHdgst) && ch->pdu_type != tcp::kIcReq) {
-    uint32_t want = Crc32c(hdr_, ch->hlen);
-    uint32_t got;
-    memcpy(&got, hdr_ + ch->hlen, 4);
-    if (want != got) {
-      // FEI carries the header digest that was received.
-      Fatal(tcp::kFesHeaderDigestError, got);
-      return false;
-    }
-  }
-  switch (ch->pdu_type) {
-    case tcp::kIcReq:
-      return HandleIcReq();
-    case tcp::kCapsuleCmd:
-      return HandleCapsule();
-    case tcp::kH2CData:
-      return HandleH2CData();
-    case tcp::kH2CTermReq: {
-      const auto* t = reinterpret_cast<const tcp::TermReqHeader*>(hdr_);
-      LOG_WARN("connection from %s: host terminated the connection (FES %u, FEI %u)", peer_.c_str(),
-               t->fes, t->fei);
-      CloseNow("H2CTermReq from host");
-      return false;
-    }
-    default:
-      Fatal(tcp::kFesInvalidHeaderField, 0);
-      return false;
-  }
-}
-
-bool TcpQueue::HandleIcReq() {
-  const auto* req = reinterpret_cast<const tcp::IcReq*>(hdr_);
-  auto chk = tcp::CheckIcReq(*req);
-  if (!chk.ok) {
-    FailCheck(chk);
-    return false;
-  }
-  params_.hdgst = (req->dgst & tcp::kDgstHeader) != 0;
-  params_.ddgst = (req->dgst & tcp::kDgstData) != 0;
-  params_.hpda = req->hpda;
-  params_.cpda = 0;
-  icreq_done_ = true;
-  tcp::EncodeIcResp(&icresp_, params_);
+void TcpQueue::OnIcReq(const tcp::IcReq&) {
+  probe_.Add(TcpCounter::kPdusIcReq);
+  tcp::EncodeIcResp(&icresp_, reader_.params());
   Queue(SendKind::kIcResp, nullptr);
-  rstate_ = RecvState::kCh;
-  return true;
 }
 
-bool TcpQueue::HandleCapsule() {
-  const auto* h = reinterpret_cast<const tcp::CapsuleCmdHeader*>(hdr_);
-  auto chk = tcp::CheckCapsuleCmd(*h, params_);
-  if (!chk.ok) {
-    FailCheck(chk);
-    return false;
-  }
+tcp::DataPlacement TcpQueue::OnCapsule(const tcp::CapsuleCmdHeader& h, uint32_t icd) {
+  probe_.Add(TcpCounter::kPdusCapsuleCmd);
   TcpRequest* r = AllocRequest();
   if (!r) {
     // More commands outstanding than the queue has entries: the host broke flow control.
     LOG_WARN("connection from %s: more than %u commands outstanding", peer_.c_str(), nreqs_);
-    Fatal(tcp::kFesPduSequenceError, 0);
-    return false;
+    return tcp::DataPlacement::Fatal(tcp::kFesPduSequenceError, 0);
   }
   if (!sq_flow_disabled_ && sqsize_) sq_head_ = static_cast<uint16_t>((sq_head_ + 1) % (sqsize_ + 1u));
   else if (!sq_flow_disabled_) sq_head_++;
   Request& req = r->req;
-  memcpy(&req.cmd, &h->sqe, sizeof(Sqe));
-  Direction(req.cmd, &req.host_to_ctrl, &req.ctrl_to_host);
-  uint32_t icd = tcp::DataBytes(h->ch);
-  const SglDescriptor& sgl = req.cmd.sgl1;
-  uint32_t length = 0;
-  // NVMe over Fabrics commands always use SGLs: PSDT (CDW0 bits 15:14) must be 01b.
-  if ((req.cmd.flags >> 6) != 1) FailEarly(r, Generic(kScInvalidField));
-  if (icd > 0) {
-    r->in_capsule = true;
-    if (sgl.id != kSglDataBlockOffset) {
-      FailEarly(r, Generic(kScSglDescriptorTypeInvalid));
-    } else if (sgl.address != 0) {
-      FailEarly(r, Generic(kScSglOffsetInvalid));
-    } else if (sgl.length != icd) {
-      FailEarly(r, Generic(kScDataSglLengthInvalid));
-    } else if (!req.host_to_ctrl) {
-      FailEarly(r, Generic(kScInvalidField));
-    }
-    length = icd;
-  } else if (sgl.length > 0) {
-    if (sgl.id == kSglDataBlockOffset) {
-      // Claims in-capsule data that is not there.
-      FailEarly(r, Generic(kScDataSglLengthInvalid));
-    } else if (sgl.id != kSglTransportDataBlock) {
-      FailEarly(r, Generic(kScSglDescriptorTypeInvalid));
-    } else if (!req.host_to_ctrl && !req.ctrl_to_host) {
-      FailEarly(r, Generic(kScInvalidField));
-    } else {
-      uint32_t mdts_bytes = (1u << target_->options().mdts) * 4096u;
-      uint32_t limit = qid_ == 0 ? std::max(mdts_bytes, 16384u) : mdts_bytes;
-      if (sgl.length > limit) FailEarly(r, Generic(kScInvalidField));
-      else length = sgl.length;
-    }
-  }
-  req.length = r->failed ? 0 : length;
+  memcpy(&req.cmd, &h.sqe, sizeof(Sqe));
+  TransferInfo xfer;
+  nvme::Status st = CheckTransfer(req.cmd, qid_, icd, target_->options(), &xfer);
+  if (!st.ok()) FailEarly(r, st);
+  req.host_to_ctrl = xfer.host_to_ctrl;
+  req.ctrl_to_host = xfer.ctrl_to_host;
+  r->in_capsule = xfer.in_capsule;
+  const uint32_t length = xfer.length;
+  req.length = length;
   if (length > 0 && !r->failed) {
     req.data = reactor_.buffers().Get(length, &r->buf_cls);
     if (!req.data) FailEarly(r, Generic(kScInternalError, false));
   }
   if (icd > 0) {
-    r->state = ReqState::kRecvCapsuleData;
+    SetState(r, ReqState::kRecvCapsuleData);
     cur_ = r;
     cur_is_h2c_ = false;
     cur_datal_ = icd;
-    ExpectData(r->failed ? nullptr : req.data, icd);
-    return true;
+    return tcp::DataPlacement::To(r->failed ? nullptr : req.data);
   }
-  rstate_ = RecvState::kCh;
   CommandReady(r);
-  return true;
+  return tcp::DataPlacement::Discard();
 }
 
-bool TcpQueue::HandleH2CData() {
-  const auto* h = reinterpret_cast<const tcp::DataHeader*>(hdr_);
-  auto chk = tcp::CheckH2CData(*h, params_);
-  if (!chk.ok) {
-    FailCheck(chk);
-    return false;
-  }
-  if (h->ttag >= nreqs_ || reqs_[h->ttag].state != ReqState::kAwaitH2C) {
-    Fatal(tcp::kFesInvalidHeaderField, offsetof(tcp::DataHeader, ttag));
-    return false;
-  }
-  TcpRequest* r = &reqs_[h->ttag];
-  if (r->req.cmd.cid != h->cccid) {
-    Fatal(tcp::kFesInvalidHeaderField, offsetof(tcp::DataHeader, cccid));
-    return false;
-  }
-  if (h->datao != r->h2c_received || uint64_t{h->datao} + h->datal > r->req.length) {
-    Fatal(tcp::kFesDataTransferOutOfRange, 0);  // FEI is reserved for this FES
-    return false;
-  }
+tcp::DataPlacement TcpQueue::OnH2CData(const tcp::DataHeader& h) {
+  probe_.Add(TcpCounter::kPdusH2CData);
+  if (h.ttag >= nreqs_ || reqs_[h.ttag].state != ReqState::kAwaitH2C)
+    return tcp::DataPlacement::Fatal(tcp::kFesInvalidHeaderField, offsetof(tcp::DataHeader, ttag));
+  TcpRequest* r = &reqs_[h.ttag];
+  if (r->req.cmd.cid != h.cccid)
+    return tcp::DataPlacement::Fatal(tcp::kFesInvalidHeaderField, offsetof(tcp::DataHeader, cccid));
+  if (h.datao != r->h2c_received || uint64_t{h.datao} + h.datal > r->req.length)
+    return tcp::DataPlacement::Fatal(tcp::kFesDataTransferOutOfRange, 0);  // FEI is reserved for this FES
   cur_ = r;
   cur_is_h2c_ = true;
-  cur_datal_ = h->datal;
-  ExpectData(r->req.data + h->datao, h->datal);
-  return true;
+  cur_datal_ = h.datal;
+  return tcp::DataPlacement::To(r->req.data + h.datao);
 }
 
-void TcpQueue::DataDone(bool digest_ok) {
-  rstate_ = RecvState::kCh;
+void TcpQueue::OnDataDone(bool digest_ok) {
   TcpRequest* r = cur_;
   cur_ = nullptr;
   if (!r) return;
@@ -572,6 +374,7 @@ void TcpQueue::DataDone(bool digest_ok) {
     // NVMe/TCP: a data digest error fails the command with Transient Transport Error;
     // the connection stays up.
     LOG_WARN("connection from %s: data digest error on command %u", peer_.c_str(), r->req.cmd.cid);
+    probe_.Add(TcpCounter::kDataDigestErrors);
     FailEarly(r, Generic(kScTransientTransportError, false));
   }
   if (!cur_is_h2c_) {
@@ -581,8 +384,7 @@ void TcpQueue::DataDone(bool digest_ok) {
   r->h2c_received += cur_datal_;
   if (r->h2c_received == r->req.length) {
     if (r->failed) {
-      executing_++;
-      r->state = ReqState::kExecuting;
+      SetState(r, ReqState::kExecuting);
       Complete(&r->req);
     } else {
       Execute(r);
@@ -590,19 +392,26 @@ void TcpQueue::DataDone(bool digest_ok) {
   }
 }
 
-void TcpQueue::FailCheck(const tcp::HeaderCheck& chk) {
-  if (chk.send_term_req()) return Fatal(chk.fes, chk.fei);
-  // A malformed H2CTermReq is never answered with a terminate request: just close.
+void TcpQueue::OnHostTerm(const tcp::TermReqHeader& t) {
+  probe_.Add(TcpCounter::kPdusH2CTermReq);
+  LOG_WARN("connection from %s: host terminated the connection (FES %u, FEI %u)", peer_.c_str(),
+           t.fes, t.fei);
+  CloseNow("H2CTermReq from host");
+}
+
+void TcpQueue::OnMalformed() {
   LOG_WARN("connection from %s: malformed PDU: closing", peer_.c_str());
   CloseNow("malformed PDU");
 }
 
-void TcpQueue::Fatal(uint16_t fes, uint32_t fei) {
+void TcpQueue::OnFatal(uint16_t fes, uint32_t fei, const uint8_t* pdu, uint32_t pdu_len) {
   if (fatal_ || closed_) return;
   fatal_ = true;
+  probe_.Add(TcpProbe::FatalCounter(fes));
+  if (fes == tcp::kFesHeaderDigestError) probe_.Add(TcpCounter::kHeaderDigestErrors);
   LOG_WARN("connection from %s: fatal transport error (FES %u, FEI %u): terminating", peer_.c_str(),
            fes, fei);
-  term_len_ = tcp::EncodeC2HTermReq(term_, fes, fei, hdr_, std::min<uint32_t>(hdr_need_, tcp::kMaxTermReqData));
+  term_len_ = tcp::EncodeC2HTermReq(term_, fes, fei, pdu, pdu_len);
   // Nothing else goes out after the terminate request, except the rest of a PDU already
   // partly on the wire: cut short, it would swallow the terminate request.
   const uint32_t keep = send_off_ > 0 && ring_count_ > 0 ? 1 : 0;
@@ -620,9 +429,8 @@ void TcpQueue::Fatal(uint16_t fes, uint32_t fei) {
   Flush();
   if (closed_) return;
   // Once the terminate request is out the sending side is half-closed (ItemSent); until
-  // the host closes (or 2 s pass), what it still sends is read and dropped, so it reads
-  // the terminate request rather than a reset.
-  rstate_ = RecvState::kDraining;
+  // the host closes (or 2 s pass), what it still sends is read and dropped (the reader
+  // drains), so it reads the terminate request rather than a reset.
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
   std::shared_ptr<bool> alive = alive_;
   reactor_.Every(std::chrono::milliseconds(100), [this, alive, deadline] {
@@ -668,15 +476,15 @@ int TcpQueue::BuildIov(const SendItem& it, struct iovec* iov, int max) {
       add(term_, term_len_);
       break;
     case SendKind::kR2T:
-      add(it.r->small_hdr, sizeof(tcp::R2THeader) + (params_.hdgst ? 4 : 0));
+      add(it.r->small_hdr, sizeof(tcp::R2THeader) + (params().hdgst ? 4 : 0));
       break;
     case SendKind::kResp:
-      add(it.r->small_hdr, sizeof(tcp::CapsuleRespHeader) + (params_.hdgst ? 4 : 0));
+      add(it.r->small_hdr, sizeof(tcp::CapsuleRespHeader) + (params().hdgst ? 4 : 0));
       break;
     case SendKind::kC2H:
       add(it.r->c2h_hdr, it.r->c2h_hdr_len);
       add(it.r->req.data, it.r->req.c2h_len);
-      if (params_.ddgst) add(&it.r->ddgst, 4);
+      if (params().ddgst) add(&it.r->ddgst, 4);
       break;
   }
   return n;
@@ -704,18 +512,16 @@ void TcpQueue::Flush() {
         skip = 0;
       }
     }
-    struct msghdr mh{};
-    mh.msg_iov = iov + first;
-    mh.msg_iovlen = cnt - first;
-    ssize_t n = ::sendmsg(fd_, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+    ssize_t n = stream_->SendV(iov + first, cnt - first);
     if (n < 0) {
-      if (errno == EAGAIN || errno == EINTR) {
+      if (n == -EAGAIN) {
         SetWantWrite(true);
         return;
       }
-      CloseNow(strerror(errno));
+      CloseNow(strerror(static_cast<int>(-n)));
       return;
     }
+    probe_.Add(TcpCounter::kBytesOut, static_cast<uint64_t>(n));
     // Retire fully sent items.
     size_t sent = static_cast<size_t>(n) + send_off_;
     while (ring_count_) {
@@ -745,7 +551,7 @@ void TcpQueue::ItemSent(const SendItem& it) {
       FreeRequest(it.r);
       break;
     case SendKind::kTermReq:
-      ::shutdown(fd_, SHUT_WR);
+      stream_->ShutdownWrite();
       break;
     default:
       break;
@@ -753,9 +559,9 @@ void TcpQueue::ItemSent(const SendItem& it) {
 }
 
 void TcpQueue::SetWantWrite(bool on) {
-  if (on == want_write_ || fd_ < 0) return;
+  if (on == want_write_ || stream_->fd() < 0) return;
   want_write_ = on;
-  reactor_.Modify(fd_, EPOLLIN | EPOLLRDHUP | (on ? static_cast<uint32_t>(EPOLLOUT) : 0u), this);
+  reactor_.Modify(stream_->fd(), EPOLLIN | EPOLLRDHUP | (on ? static_cast<uint32_t>(EPOLLOUT) : 0u), this);
 }
 
 // ----------------------------------------------------------------------------- listener
@@ -764,47 +570,28 @@ Result<std::unique_ptr<TcpListener>> TcpListener::Open(Target* target, ReactorGr
                                                        const std::string& traddr,
                                                        const std::string& trsvcid, uint8_t adrfam,
                                                        uint16_t portid) {
-  struct addrinfo hints{}, *res = nullptr;
-  hints.ai_family = adrfam == static_cast<uint8_t>(kAdrfamIpv6) ? AF_INET6 : AF_INET;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV;
-  int rc = getaddrinfo(traddr.c_str(), trsvcid.c_str(), &hints, &res);
-  if (rc != 0)
-    return ::nvmeof::Status::InvalidArgument("invalid listener address " + traddr + ":" + trsvcid + ": " +
-                                   gai_strerror(rc));
-  int fd = ::socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    freeaddrinfo(res);
-    return ::nvmeof::Status::IOError(std::string("socket: ") + strerror(errno));
-  }
-  int one = 1;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  if (::bind(fd, res->ai_addr, res->ai_addrlen) != 0 || ::listen(fd, 1024) != 0) {
-    int e = errno;
-    freeaddrinfo(res);
-    ::close(fd);
-    return ::nvmeof::Status::Error(e == EADDRINUSE ? EADDRINUSE : e,
-                         "cannot listen on " + traddr + ":" + trsvcid + ": " + strerror(e));
-  }
-  freeaddrinfo(res);
+  auto sock = SocketListener::Listen(traddr, trsvcid, adrfam == static_cast<uint8_t>(kAdrfamIpv6));
+  if (!sock.ok()) return sock.status();
   PortInfo port;
   port.traddr = traddr;
   port.trsvcid = trsvcid;
   port.adrfam = adrfam;
   port.portid = portid;
-  std::unique_ptr<TcpListener> l(new TcpListener(target, reactors, fd, port));
+  const int fd = sock.value()->fd();
+  std::unique_ptr<TcpListener> l(new TcpListener(target, reactors, std::move(sock.value()), port));
   Reactor& r0 = reactors.at(0);
   TcpListener* raw = l.get();
   r0.Run([&r0, raw, fd] { r0.Add(fd, EPOLLIN, raw); });
   return l;
 }
 
-TcpListener::TcpListener(Target* target, ReactorGroup& reactors, int fd, PortInfo port)
-    : target_(target), reactors_(reactors), fd_(fd), port_(std::move(port)) {}
+TcpListener::TcpListener(Target* target, ReactorGroup& reactors, std::unique_ptr<SocketListener> sock,
+                         PortInfo port)
+    : target_(target), reactors_(reactors), sock_(std::move(sock)), port_(std::move(port)) {}
 
 TcpListener::~TcpListener() {
   Reactor& r0 = reactors_.at(0);
-  int fd = fd_;
+  int fd = sock_->fd();
   if (r0.OnThread()) {
     r0.Remove(fd);
   } else {
@@ -821,38 +608,27 @@ TcpListener::~TcpListener() {
     std::unique_lock<std::mutex> lk(m);
     cv.wait_for(lk, std::chrono::seconds(5), [&] { return done; });
   }
-  ::close(fd);
 }
 
 void TcpListener::OnEvents(uint32_t) {
   for (int i = 0; i < 64; i++) {
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof(ss);
-    int fd = ::accept4(fd_, reinterpret_cast<sockaddr*>(&ss), &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) {
-      if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-        LOG_WARN("accept on %s:%s: %s", port_.traddr.c_str(), port_.trsvcid.c_str(), strerror(errno));
+    AcceptedStream a;
+    int rc = sock_->Accept(&a);
+    if (rc != 0) {
+      if (rc != -EAGAIN)
+        LOG_WARN("accept on %s:%s: %s", port_.traddr.c_str(), port_.trsvcid.c_str(), strerror(-rc));
       return;
     }
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    char host[INET6_ADDRSTRLEN + 8] = "?";
-    char serv[16] = "?";
-    getnameinfo(reinterpret_cast<sockaddr*>(&ss), sl, host, sizeof(host), serv, sizeof(serv),
-                NI_NUMERICHOST | NI_NUMERICSERV);
-    std::string peer = std::string(host) + ":" + serv;
+    TcpProbe::Local().Add(TcpCounter::kConnectionsAccepted);
     Reactor& r = reactors_.Next();
     Target* t = target_;
     PortInfo port = port_;
-    sl = sizeof(ss);
-    if (getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &sl) == 0 &&
-        getnameinfo(reinterpret_cast<sockaddr*>(&ss), sl, host, sizeof(host), nullptr, 0, NI_NUMERICHOST) == 0) {
-      port.local_traddr = host;
-      // An IPv4 host on a dual-stack IPv6 listener: name the IPv4 address.
-      if (port.local_traddr.rfind("::ffff:", 0) == 0 && port.local_traddr.find('.') != std::string::npos)
-        port.local_traddr.erase(0, 7);
-    }
-    r.Run([t, &r, fd, port, peer] { TcpQueue::Start(t, r, fd, port, peer); });
+    if (!a.local_addr.empty()) port.local_traddr = a.local_addr;
+    std::string peer = std::move(a.peer);
+    ByteStream* stream = a.stream.release();  // owned by the queue Start makes
+    r.Run([t, &r, stream, port, peer] {
+      TcpQueue::Start(t, r, std::unique_ptr<ByteStream>(stream), port, peer);
+    });
   }
 }
 

@@ -1,18 +1,27 @@
 // NVMe/TCP transport: one TCP connection = one NVMe queue pair.
 //
-// Receive side: a byte-stream state machine (common header -> header -> padding -> data ->
-// data digest) that works whether PDUs arrive split across reads or packed within one.
-// Large data is received straight into the request's buffer.
+// Receive side: stream reads feed a PduReader (pdu_reader.h: the PDU state machine, every
+// framing check and fatal error), which reports PDUs back; this class turns them into
+// requests. Large data is received straight into the request's buffer.
 //
-// Every command has a request with an explicit state:
+// Every command has a request in one of these states (ReqState), changed only by SetState,
+// which keeps per-state counts for the queue and the reactor's probe (tcp_probe.h):
 //
-//   kFree -> kRecvCapsuleData -> kReady ---------------------------> kExecuting
-//                  (in-capsule data)   \-> kAwaitH2C (R2T sent) ----^     |
-//                                                                         v
-//   kFree <------------------------------------------------------- kSending
+//   kFree --capsule with in-capsule data--> kRecvCapsuleData --data in--> (ready)
+//   kFree --capsule without data----------------------------------------> (ready)
+//   (ready) --host data wanted: R2T sent--> kAwaitH2C --all H2CData in--> kExecuting
+//   (ready) --otherwise-------------------------------------------------> kExecuting
+//   kExecuting --target completed--> kSending --response (or C2HData with SUCCESS) sent--> kFree
 //
-// Send side: a ring of pending PDUs gathered into one sendmsg per flush, once per batch of
-// events. Nothing here allocates per command: requests and their PDU headers are
+// A command that fails before executing (bad SGL, data digest error...) passes through
+// kExecuting and completes at once with its status. On close, requests not in the target go
+// straight back to kFree; after a fatal error, so do those whose response was still queued.
+//
+// The connection is a ByteStream (gateway/runtime/byte_stream.h; a plain socket today):
+// no socket call is made here.
+//
+// Send side: a ring of pending PDUs gathered into one SendV (sendmsg) per flush, once per
+// batch of events. Nothing here allocates per command: requests and their PDU headers are
 // preallocated per connection, data buffers come from the reactor's pool.
 #pragma once
 
@@ -23,17 +32,27 @@
 #include <string>
 #include <vector>
 
+#include "gateway/runtime/byte_stream.h"
 #include "gateway/runtime/reactor.h"
+#include "gateway/runtime/socket_stream.h"
 #include "gateway/protocol/nvme_tcp.h"
 #include "gateway/nvmf/request.h"
+#include "gateway/transport/tcp/pdu_reader.h"
+#include "gateway/transport/tcp/tcp_probe.h"
 
 namespace nvmeof {
 
 class Target;
 
-class TcpQueue final : public QueuePair, public EventHandler, public CompletionHandler {
+class TcpQueue final : public QueuePair,
+                       public EventHandler,
+                       public CompletionHandler,
+                       private tcp::PduReader::Handler {
  public:
-  // Takes ownership of fd (non-blocking, connected). Runs on `reactor`'s thread.
+  // Takes ownership of the stream (connected, non-blocking). Runs on `reactor`'s thread.
+  static void Start(Target* target, Reactor& reactor, std::unique_ptr<ByteStream> stream,
+                    const PortInfo& port, std::string peer);
+  // The same over a plain socket (SocketStream): takes ownership of fd.
   static void Start(Target* target, Reactor& reactor, int fd, const PortInfo& port,
                     std::string peer);
 
@@ -50,7 +69,8 @@ class TcpQueue final : public QueuePair, public EventHandler, public CompletionH
   void OnComplete(Completion* c) override;
 
  private:
-  TcpQueue(Target* target, Reactor& reactor, int fd, const PortInfo& port, std::string peer);
+  TcpQueue(Target* target, Reactor& reactor, std::unique_ptr<ByteStream> stream,
+           const PortInfo& port, std::string peer);
   ~TcpQueue() override;
 
   enum class ReqState : uint8_t {
@@ -60,6 +80,13 @@ class TcpQueue final : public QueuePair, public EventHandler, public CompletionH
     kExecuting,        // in the target
     kSending,          // response (and data) queued for sending
   };
+  static constexpr size_t kReqStates = static_cast<size_t>(ReqState::kSending) + 1;
+  static_assert(static_cast<size_t>(TcpCounter::kRequestsSending) -
+                        static_cast<size_t>(TcpCounter::kRequestsFree) == kReqStates - 1,
+                "one probe gauge per request state, in order");
+  static TcpCounter StateCounter(ReqState s) {
+    return static_cast<TcpCounter>(static_cast<size_t>(TcpCounter::kRequestsFree) + static_cast<size_t>(s));
+  }
 
   struct TcpRequest {
     Request req;
@@ -76,30 +103,29 @@ class TcpQueue final : public QueuePair, public EventHandler, public CompletionH
     alignas(8) uint8_t c2h_hdr[136];                         // C2HData header + digest + pad
   };
 
-  enum class RecvState : uint8_t { kCh, kHeader, kPad, kData, kDdgst, kDraining };
   enum class SendKind : uint8_t { kIcResp, kTermReq, kR2T, kC2H, kResp };
   struct SendItem {
     SendKind kind;
     TcpRequest* r;
   };
 
-  // Receive.
+  // Receive: socket reads into the reader, and its events.
   void DoRecv();
   void ReceiveBatch();
-  bool Parse();  // false: stop (closed or fatal)
-  bool HandleHeader();
-  bool HandleIcReq();
-  bool HandleCapsule();
-  bool HandleH2CData();
-  void DataDone(bool digest_ok);
-  void Fatal(uint16_t fes, uint32_t fei);
-  void FailCheck(const tcp::HeaderCheck& chk);
-  void ExpectData(uint8_t* dst, uint32_t len);
-  void DataReceived(const uint8_t* bytes, uint32_t n, const uint8_t* copy_from);
+  void OnIcReq(const tcp::IcReq& req) override;
+  tcp::DataPlacement OnCapsule(const tcp::CapsuleCmdHeader& h, uint32_t icd) override;
+  tcp::DataPlacement OnH2CData(const tcp::DataHeader& h) override;
+  void OnDataDone(bool digest_ok) override;
+  void OnHostTerm(const tcp::TermReqHeader& t) override;
+  void OnMalformed() override;
+  void OnFatal(uint16_t fes, uint32_t fei, const uint8_t* pdu, uint32_t pdu_len) override;
+  const tcp::ConnParams& params() const { return reader_.params(); }
 
   // Commands.
   TcpRequest* AllocRequest();
   void FreeRequest(TcpRequest* r);
+  void SetState(TcpRequest* r, ReqState s);
+  uint32_t count(ReqState s) const { return state_count_[static_cast<size_t>(s)]; }
   void CommandReady(TcpRequest* r);
   void Execute(TcpRequest* r);
   void FailEarly(TcpRequest* r, nvme::Status s);
@@ -117,10 +143,9 @@ class TcpQueue final : public QueuePair, public EventHandler, public CompletionH
 
   Target* target_;
   Reactor& reactor_;
-  int fd_;
+  std::unique_ptr<ByteStream> stream_;
   std::string peer_;
-  tcp::ConnParams params_;
-  bool icreq_done_ = false;
+  TcpProbe& probe_;  // this reactor's
   bool closed_ = false;
   bool destroying_ = false;
   bool fatal_ = false;
@@ -132,24 +157,13 @@ class TcpQueue final : public QueuePair, public EventHandler, public CompletionH
   std::unique_ptr<TcpRequest[]> reqs_;
   uint32_t nreqs_ = 0;
   std::vector<uint16_t> free_;
-  uint32_t executing_ = 0;
+  uint32_t state_count_[kReqStates] = {};  // requests in each state
 
   // Receive state.
-  std::unique_ptr<uint8_t[]> rx_;
-  uint32_t rx_cap_ = 0, rx_pos_ = 0, rx_len_ = 0;
-  RecvState rstate_ = RecvState::kCh;
-  alignas(8) uint8_t hdr_[tcp::kMaxHeaderLen];
-  uint32_t hdr_need_ = 0;
-  uint32_t pad_left_ = 0;
-  uint8_t* data_dst_ = nullptr;  // nullptr: discard
-  uint32_t data_left_ = 0;
-  uint32_t data_crc_ = 0;
-  uint8_t ddgst_buf_[4];
-  uint32_t ddgst_have_ = 0;
+  tcp::PduReader reader_;
   TcpRequest* cur_ = nullptr;    // request receiving data
   uint32_t cur_datal_ = 0;
   bool cur_is_h2c_ = false;
-  bool bulk_ = false;  // the host is sending large payloads: short buffered reads
 
   // Send state.
   std::vector<SendItem> ring_;
@@ -160,7 +174,8 @@ class TcpQueue final : public QueuePair, public EventHandler, public CompletionH
   uint32_t term_len_ = 0;
 };
 
-// Accepts connections on one address and hands each to a reactor.
+// Accepts connections on one address (a SocketListener) and hands each, as a ByteStream, to
+// the next reactor. Accepting runs on reactor 0.
 class TcpListener final : public EventHandler {
  public:
   static Result<std::unique_ptr<TcpListener>> Open(Target* target, ReactorGroup& reactors,
@@ -172,10 +187,11 @@ class TcpListener final : public EventHandler {
   const PortInfo& port() const { return port_; }
 
  private:
-  TcpListener(Target* target, ReactorGroup& reactors, int fd, PortInfo port);
+  TcpListener(Target* target, ReactorGroup& reactors, std::unique_ptr<SocketListener> sock,
+              PortInfo port);
   Target* target_;
   ReactorGroup& reactors_;
-  int fd_;
+  std::unique_ptr<SocketListener> sock_;
   PortInfo port_;
 };
 
