@@ -1,208 +1,16 @@
-// The target model: subsystems, namespaces, hosts, listeners; runtime changes and the
-// events they raise to connected hosts.
+// The target: subsystems, namespaces, hosts, listeners; runtime changes and the events they
+// raise to connected hosts.
 #include "gateway/nvmf/target.h"
-
-#include <fcntl.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
-#include <random>
-#include <string_view>
+#include <set>
 
 #include "gateway/common/log.h"
 #include "gateway/runtime/reactor.h"
 #include "gateway/nvmf/controller.h"
 
 namespace nvmeof {
-
-// ----------------------------------------------------------------------------- UUIDs
-
-std::string UuidToString(const Uuid& u) {
-  char b[37];
-  snprintf(b, sizeof(b), "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0],
-           u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14],
-           u[15]);
-  return b;
-}
-
-bool ParseUuid(const std::string& s, Uuid* out) {
-  if (s.size() != 36) return false;
-  int j = 0;
-  for (size_t i = 0; i < s.size();) {
-    if (i == 8 || i == 13 || i == 18 || i == 23) {
-      if (s[i] != '-') return false;
-      i++;
-      continue;
-    }
-    auto hex = [](char c) -> int {
-      if (c >= '0' && c <= '9') return c - '0';
-      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-      if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-      return -1;
-    };
-    int hi = hex(s[i]), lo = hex(s[i + 1]);
-    if (hi < 0 || lo < 0) return false;
-    (*out)[j++] = static_cast<uint8_t>(hi << 4 | lo);
-    i += 2;
-  }
-  return j == 16;
-}
-
-// A name-based UUID (RFC 9562 version 8): the same name always gives the same UUID, so a
-// namespace defined by configuration keeps its identity across restarts.
-Uuid NameUuid(const std::string& name) {
-  auto mix = [](uint64_t h, uint64_t seed) {
-    for (unsigned char c : std::string_view(reinterpret_cast<const char*>(&seed), 8)) h = (h ^ c) * 0x100000001b3ull;
-    return h;
-  };
-  uint64_t a = 0xcbf29ce484222325ull, b = 0x84222325cbf29ce4ull;
-  for (unsigned char c : name) {
-    a = (a ^ c) * 0x100000001b3ull;
-    b = (b ^ c) * 0x100000001b3ull;
-    b ^= b >> 29;
-  }
-  a = mix(a, b);
-  b = mix(b, a);
-  Uuid u;
-  memcpy(u.data(), &a, 8);
-  memcpy(u.data() + 8, &b, 8);
-  u[6] = (u[6] & 0x0F) | 0x80;  // version 8
-  u[8] = (u[8] & 0x3F) | 0x80;  // RFC variant
-  return u;
-}
-
-Uuid RandomUuid() {
-  Uuid u;
-  int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-  ssize_t n = fd >= 0 ? read(fd, u.data(), u.size()) : -1;
-  if (fd >= 0) close(fd);
-  if (n != static_cast<ssize_t>(u.size())) {
-    std::random_device rd;
-    for (auto& b : u) b = static_cast<uint8_t>(rd());
-  }
-  u[6] = (u[6] & 0x0F) | 0x40;  // version 4
-  u[8] = (u[8] & 0x3F) | 0x80;  // RFC 4122 variant
-  return u;
-}
-
-// ----------------------------------------------------------------------------- Namespace
-
-Namespace::Namespace(uint32_t nsid, const NamespaceSpec& spec, Uuid uuid, std::unique_ptr<BlockDevice> dev)
-    : nsid_(nsid), spec_(spec), uuid_(uuid), block_size_(spec.block_size),
-      anagrpid_(spec.anagrpid ? spec.anagrpid : 1), dev_(std::move(dev)) {
-  lbads_ = 0;
-  while ((1u << lbads_) < block_size_) lbads_++;
-  // EUI-64: a stable 8-byte identifier derived from the UUID (IEEE OUI bits left local).
-  for (int i = 0; i < 8; i++) eui64_[i] = uuid_[i] ^ uuid_[i + 8];
-  eui64_[0] = (eui64_[0] & 0xFC) | 0x02;  // locally administered, unicast
-}
-
-// ----------------------------------------------------------------------------- Subsystem
-
-Subsystem::Subsystem(Target* target, SubsystemSpec spec, bool discovery)
-    : target_(target), spec_(std::move(spec)), discovery_(discovery) {}
-
-static std::string PortKey(const std::string& traddr, const std::string& trsvcid) {
-  return traddr + ":" + trsvcid;
-}
-
-bool Subsystem::HostAllowed(const std::string& hostnqn) {
-  if (discovery_) return true;
-  std::lock_guard<std::mutex> lk(mu);
-  return spec_.allow_any_host || hosts.count(hostnqn) > 0;
-}
-
-bool Subsystem::OnPort(const PortInfo& port) {
-  if (discovery_) return true;
-  std::lock_guard<std::mutex> lk(mu);
-  for (const auto& l : listeners) {
-    if (l.Serves(port)) return true;
-  }
-  return false;
-}
-
-uint8_t Subsystem::AnaState(const PortInfo& port, uint32_t grpid) {
-  std::lock_guard<std::mutex> lk(mu);
-  auto it = ana.find(PortKey(port.traddr, port.trsvcid));
-  if (it == ana.end()) return nvme::kAnaOptimized;
-  auto g = it->second.find(grpid);
-  return g == it->second.end() ? static_cast<uint8_t>(nvme::kAnaOptimized) : g->second;
-}
-
-std::shared_ptr<const NsTable> Subsystem::BuildTable(const std::string& hostnqn, const PortInfo& port) {
-  auto t = std::make_shared<NsTable>();
-  std::lock_guard<std::mutex> lk(mu);
-  t->gen = ns_gen();
-  uint32_t max = namespaces.empty() ? 0 : namespaces.rbegin()->first;
-  t->by_nsid.resize(max + 1);
-  t->ana_state.resize(max + 1, nvme::kAnaOptimized);
-  auto pit = ana.find(PortKey(port.traddr, port.trsvcid));
-  for (auto& [nsid, ns] : namespaces) {
-    if (!ns->auto_visible() && !ns->hosts.count(hostnqn)) continue;
-    t->by_nsid[nsid] = ns;
-    t->active.push_back(nsid);
-    if (pit != ana.end()) {
-      auto g = pit->second.find(ns->anagrpid());
-      if (g != pit->second.end()) t->ana_state[nsid] = g->second;
-    }
-  }
-  return t;
-}
-
-std::shared_ptr<Namespace> Subsystem::GetNamespace(uint32_t nsid) {
-  std::lock_guard<std::mutex> lk(mu);
-  auto it = namespaces.find(nsid);
-  return it == namespaces.end() ? nullptr : it->second;
-}
-
-std::vector<std::shared_ptr<Namespace>> Subsystem::Namespaces() {
-  std::lock_guard<std::mutex> lk(mu);
-  std::vector<std::shared_ptr<Namespace>> v;
-  for (auto& [id, ns] : namespaces) v.push_back(ns);
-  return v;
-}
-
-uint32_t Subsystem::namespace_count() {
-  std::lock_guard<std::mutex> lk(mu);
-  return static_cast<uint32_t>(namespaces.size());
-}
-
-std::vector<std::shared_ptr<Controller>> Subsystem::Controllers() {
-  std::lock_guard<std::mutex> lk(mu);
-  std::vector<std::shared_ptr<Controller>> v;
-  for (auto& [id, w] : controllers)
-    if (auto c = w.lock()) v.push_back(c);
-  return v;
-}
-
-Result<uint16_t> Subsystem::AllocateCntlid(const std::shared_ptr<Controller>& c) {
-  const auto& o = target_->options();
-  std::lock_guard<std::mutex> lk(mu);
-  uint32_t range = o.max_cntlid - o.min_cntlid + 1u;
-  for (uint32_t i = 0; i < range; i++) {
-    uint16_t id = static_cast<uint16_t>(o.min_cntlid + (next_cntlid_ + i) % range);
-    auto it = controllers.find(id);
-    if (it == controllers.end() || it->second.expired()) {
-      controllers[id] = c;
-      next_cntlid_ = static_cast<uint16_t>((next_cntlid_ + i + 1) % range);
-      return id;
-    }
-  }
-  return Status::Busy("no free controller ID in " + std::to_string(o.min_cntlid) + "-" +
-                      std::to_string(o.max_cntlid));
-}
-
-void Subsystem::ReleaseCntlid(uint16_t cntlid) {
-  std::lock_guard<std::mutex> lk(mu);
-  controllers.erase(cntlid);
-}
-
-std::shared_ptr<Controller> Subsystem::FindController(uint16_t cntlid) {
-  std::lock_guard<std::mutex> lk(mu);
-  auto it = controllers.find(cntlid);
-  return it == controllers.end() ? nullptr : it->second.lock();
-}
 
 // ----------------------------------------------------------------------------- Target
 
@@ -571,31 +379,6 @@ std::vector<std::pair<ListenerSpec, uint16_t>> Target::Ports() {
   return v;
 }
 
-Status Target::SetAnaState(const std::string& nqn, const std::string& traddr, const std::string& trsvcid,
-                           uint32_t grpid, uint8_t state) {
-  auto s = FindSubsystem(nqn);
-  if (!s || s->is_discovery()) return Status::NotFound("subsystem " + nqn + " does not exist");
-  if (grpid == 0 || grpid > opts_.anagrpmax) return Status::NoDevice("ANA group " + std::to_string(grpid) + " is invalid");
-  if (state != nvme::kAnaOptimized && state != nvme::kAnaNonOptimized && state != nvme::kAnaInaccessible &&
-      state != nvme::kAnaPersistentLoss && state != nvme::kAnaChange)
-    return Status::InvalidArgument("invalid ANA state");
-  {
-    std::lock_guard<std::mutex> lk(s->mu);
-    auto& cur = s->ana[PortKey(traddr, trsvcid)][grpid];
-    if (cur == state) return Status::OK();
-    cur = state;
-    s->ana_change_count++;
-    s->BumpGeneration();
-  }
-  LOG_INFO("subsystem %s listener %s:%s: ANA group %u is now %s", nqn.c_str(), traddr.c_str(), trsvcid.c_str(),
-           grpid,
-           state == nvme::kAnaOptimized ? "optimized"
-           : state == nvme::kAnaNonOptimized ? "non-optimized"
-           : state == nvme::kAnaInaccessible ? "inaccessible" : "changing");
-  NotifyAnaChanged(*s);
-  return Status::OK();
-}
-
 std::vector<ConnectionInfo> Target::Connections(const std::string& nqn) {
   std::vector<ConnectionInfo> v;
   auto s = FindSubsystem(nqn);
@@ -613,32 +396,12 @@ std::vector<ConnectionInfo> Target::Connections(const std::string& nqn) {
   return v;
 }
 
-void Target::DiscoveryChanged() {
-  genctr_.fetch_add(1);
-  for (auto& c : discovery_->Controllers()) {
-    std::weak_ptr<Controller> w = c;
-    c->admin_reactor()->Run([w] {
-        if (auto c2 = w.lock())
-          c2->RaiseEvent(nvme::kAerNotice, nvme::kAenDiscoveryLogChange, nvme::kLogDiscovery);
-      });
-  }
-}
-
 void Target::NotifyNamespaceChanged(Subsystem& s, uint32_t nsid) {
   for (auto& c : s.Controllers()) {
     c->AddChangedNs(nsid);
     std::weak_ptr<Controller> w = c;
     c->admin_reactor()->Run([w] {
         if (auto c2 = w.lock()) c2->RaiseEvent(nvme::kAerNotice, nvme::kAenNsAttrChanged, nvme::kLogChangedNsList);
-      });
-  }
-}
-
-void Target::NotifyAnaChanged(Subsystem& s) {
-  for (auto& c : s.Controllers()) {
-    std::weak_ptr<Controller> w = c;
-    c->admin_reactor()->Run([w] {
-        if (auto c2 = w.lock()) c2->RaiseEvent(nvme::kAerNotice, nvme::kAenAnaChange, nvme::kLogAna);
       });
   }
 }
