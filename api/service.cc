@@ -7,10 +7,11 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
-#include <random>
 
 #include "api/validate.h"
+#include "gateway/common/clock.h"
 #include "gateway/common/log.h"
+#include "gateway/common/strings.h"
 
 namespace nvmeof::api {
 
@@ -59,16 +60,6 @@ ListenerSpec MakeListenerSpec(const std::string& host_name, const std::string& t
   l.adrfam = ToNvmeAdrfam(proto_adrfam);
   return l;
 }
-
-std::string RandomSerial() {
-  // "Ceph" + 2..99999999999999, like the reference.
-  std::random_device rd;
-  std::mt19937_64 gen((static_cast<uint64_t>(rd()) << 32) ^ rd());
-  std::uniform_int_distribution<uint64_t> dist(2, 99999999999999ull);
-  return "Ceph" + std::to_string(dist(gen));
-}
-
-bool StartsWith(const std::string& s, const std::string& p) { return s.compare(0, p.size(), p) == 0; }
 
 // "a.b.c" -> tuple; nullopt when not three integers.
 std::optional<std::tuple<int, int, int>> ParseVersion(const std::string& v) {
@@ -460,7 +451,7 @@ void GatewayService::ApplyAnaToListener(const std::string& nqn, const ListenerSp
                                      std::to_string(kNqnMaxLength));
   }
   if (req.serial_number().empty()) {
-    req.set_serial_number(RandomSerial());
+    req.set_serial_number(RandomSerialNumber());
     LOG_INFO("No serial number specified for %s, will use %s", req.subsystem_nqn().c_str(),
              req.serial_number().c_str());
   } else if (Status st = ValidateSerialNumber(req.serial_number()); !st.ok()) {
@@ -572,31 +563,31 @@ void GatewayService::ApplyAnaToListener(const std::string& nqn, const ListenerSp
       for (auto& [l, portid] : target_->Ports()) fill_listener(d->add_listen_addresses(), l);
     }
     for (auto& s : target_->Subsystems()) {
+      const SubsystemView v = s->View();
       auto* out = rep->add_subsystems();
-      out->set_nqn(s->nqn());
+      out->set_nqn(v.spec.nqn);
       out->set_subtype("NVMe");
-      out->set_serial_number(s->spec().serial);
-      out->set_model_number(s->spec().model);
-      out->set_max_namespaces(s->spec().max_namespaces);
+      out->set_serial_number(v.spec.serial);
+      out->set_model_number(v.spec.model);
+      out->set_max_namespaces(v.spec.max_namespaces);
       out->set_min_cntlid(o.min_cntlid);
       out->set_max_cntlid(o.max_cntlid);
-      std::lock_guard<std::mutex> lk(s->mu);
-      out->set_allow_any_host(s->spec().allow_any_host);
-      for (auto& l : s->listeners) fill_listener(out->add_listen_addresses(), l);
-      for (auto& h : s->hosts) out->add_hosts()->set_nqn(h);
-      for (auto& [nsid, ns] : s->namespaces) {
+      out->set_allow_any_host(v.spec.allow_any_host);
+      for (auto& l : v.listeners) fill_listener(out->add_listen_addresses(), l);
+      for (auto& h : v.hosts) out->add_hosts()->set_nqn(h);
+      for (auto& ns : v.namespaces) {
         auto* n = out->add_namespaces();
-        n->set_nsid(nsid);
-        n->set_name(BdevName(ns->uuid()));
-        n->set_bdev_name(BdevName(ns->uuid()));
-        std::string nguid = UuidToString(ns->nguid());
+        n->set_nsid(ns.nsid);
+        n->set_name(BdevName(ns.uuid));
+        n->set_bdev_name(BdevName(ns.uuid));
+        std::string nguid = UuidToString(ns.uuid);  // the NGUID is the UUID's bytes
         nguid.erase(std::remove(nguid.begin(), nguid.end(), '-'), nguid.end());
         std::transform(nguid.begin(), nguid.end(), nguid.begin(), ::toupper);
         n->set_nguid(nguid);
-        n->set_uuid(UuidToString(ns->uuid()));
-        n->set_anagrpid(ns->anagrpid());
-        n->set_no_auto_visible(!ns->auto_visible());
-        for (auto& h : ns->hosts) n->add_hosts(h);
+        n->set_uuid(UuidToString(ns.uuid));
+        n->set_anagrpid(ns.anagrpid);
+        n->set_no_auto_visible(!ns.auto_visible);
+        for (auto& h : ns.hosts) n->add_hosts(h);
       }
     }
   } catch (const std::exception& e) {
@@ -653,16 +644,15 @@ void GatewayService::ApplyAnaToListener(const std::string& nqn, const ListenerSp
   std::lock_guard<std::mutex> lk(mu_);
   auto s = target_->FindSubsystem(nqn);
   if (!s) return Answer(rep, ENOENT, prefix + ": No such subsystem");
-  if (req.has_nsid() && req.nsid() != 0 && s->GetNamespace(req.nsid()))
+  if (req.has_nsid() && req.nsid() != 0 && s->HasNamespace(req.nsid()))
     return Answer(rep, EEXIST, "Failure adding namespace, NSID " + Str(req.nsid()) + " is already in use");
   if (!req.has_uuid() || req.uuid().empty()) {
     req.set_uuid(UuidToString(RandomUuid()));
   } else {
     Uuid u;
     ParseUuid(req.uuid(), &u);
-    for (auto& ns : s->Namespaces())
-      if (ns->uuid() == u)
-        return Answer(rep, EEXIST, "Failure adding namespace, UUID " + req.uuid() + " is already in use");
+    if (s->NamespaceWithUuid(u))
+      return Answer(rep, EEXIST, "Failure adding namespace, UUID " + req.uuid() + " is already in use");
   }
   uint32_t anagrpid = static_cast<uint32_t>(req.anagrpid());
   if (anagrpid == 0) {
@@ -700,7 +690,7 @@ void GatewayService::ApplyAnaToListener(const std::string& nqn, const ListenerSp
   for (int attempt = 0;; attempt++) {
     if (auto_nsid) {
       uint32_t n = 1;
-      while (s->GetNamespace(n) || group->count(keys::Namespace(nqn, n))) n++;
+      while (s->HasNamespace(n) || group->count(keys::Namespace(nqn, n))) n++;
       req.set_nsid(n);
     }
     auto added = AddNamespaceToTarget(req, anagrpid);
@@ -787,28 +777,27 @@ void GatewayService::ApplyAnaToListener(const std::string& nqn, const ListenerSp
   auto s = target_->FindSubsystem(req->subsystem());
   if (!s || s->is_discovery())
     return Answer(rep, ENOENT, "Failure listing namespaces: No such subsystem " + req->subsystem());
-  std::lock_guard<std::mutex> lk(s->mu);
-  for (auto& [nsid, ns] : s->namespaces) {
-    if (req->has_nsid() && req->nsid() && req->nsid() != nsid) continue;
-    const std::string uuid = UuidToString(ns->uuid());
+  for (const NamespaceView& ns : s->View().namespaces) {
+    if (req->has_nsid() && req->nsid() && req->nsid() != ns.nsid) continue;
+    const std::string uuid = UuidToString(ns.uuid);
     if (req->has_uuid() && !req->uuid().empty() && req->uuid() != uuid) continue;
     auto* n = rep->add_namespaces();
-    n->set_nsid(nsid);
-    n->set_bdev_name(BdevName(ns->uuid()));
-    n->set_rbd_image_name(ns->spec().rbd_image);
-    n->set_rbd_pool_name(ns->spec().rbd_pool);
-    n->set_load_balancing_group(ns->anagrpid());
-    n->set_block_size(ns->block_size());
-    n->set_rbd_image_size(ns->dev().size());
+    n->set_nsid(ns.nsid);
+    n->set_bdev_name(BdevName(ns.uuid));
+    n->set_rbd_image_name(ns.spec.rbd_image);
+    n->set_rbd_pool_name(ns.spec.rbd_pool);
+    n->set_load_balancing_group(ns.anagrpid);
+    n->set_block_size(ns.block_size);
+    n->set_rbd_image_size(ns.size_bytes);
     n->set_uuid(uuid);
-    n->set_rw_ios_per_second(ns->qos.rw_ios_per_second);
-    n->set_rw_mbytes_per_second(ns->qos.rw_mbytes_per_second);
-    n->set_r_mbytes_per_second(ns->qos.r_mbytes_per_second);
-    n->set_w_mbytes_per_second(ns->qos.w_mbytes_per_second);
-    n->set_no_auto_visible(!ns->auto_visible());
-    for (auto& h : ns->hosts) n->add_hosts(h);
-    if (ns->spec().backend != "rbd") n->set_backend(ns->spec().backend);
-    if (ns->spec().backend == "file") n->set_file_path(ns->dev().info().description);
+    n->set_rw_ios_per_second(ns.qos.rw_ios_per_second);
+    n->set_rw_mbytes_per_second(ns.qos.rw_mbytes_per_second);
+    n->set_r_mbytes_per_second(ns.qos.r_mbytes_per_second);
+    n->set_w_mbytes_per_second(ns.qos.w_mbytes_per_second);
+    n->set_no_auto_visible(!ns.auto_visible);
+    for (auto& h : ns.hosts) n->add_hosts(h);
+    if (ns.spec.backend != "rbd") n->set_backend(ns.spec.backend);
+    if (ns.spec.backend == "file") n->set_file_path(ns.device_description);
   }
   return Ok(rep);
 }
@@ -826,12 +815,8 @@ void GatewayService::ApplyAnaToListener(const std::string& nqn, const ListenerSp
   std::lock_guard<std::mutex> lk(mu_);
   auto s = target_->FindSubsystem(nqn);
   if (!s || s->is_discovery()) return Answer(rep, ENOENT, prefix + ": No such subsystem");
-  auto ns = s->GetNamespace(req->nsid());
-  if (!ns) return Answer(rep, ENODEV, prefix + ": Can't find namespace");
+  if (!s->HasNamespace(req->nsid())) return Answer(rep, ENODEV, prefix + ": Can't find namespace");
   const uint64_t bytes = req->new_size() * kMiB;
-  if (bytes < ns->dev().size())
-    return Answer(rep, EINVAL, prefix + ": new size " + std::to_string(bytes) + " bytes is smaller than current size " +
-                                   std::to_string(ns->dev().size()) + " bytes");
   if (Status st = target_->ResizeNamespace(nqn, req->nsid(), bytes); !st.ok())
     return Answer(rep, st.code(), prefix + ": " + st.message());
   return Ok(rep);
@@ -855,8 +840,7 @@ void GatewayService::ApplyAnaToListener(const std::string& nqn, const ListenerSp
   rep->set_uuid(UuidToString(ns->uuid()));
   rep->set_bdev_name(BdevName(ns->uuid()));
   rep->set_tick_rate(1000000000ull);  // ticks are nanoseconds
-  rep->set_ticks(static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count()));
+  rep->set_ticks(NowNs());
   rep->set_bytes_read(st.read_bytes.load());
   rep->set_num_read_ops(st.read_ops.load());
   rep->set_bytes_written(st.write_bytes.load());
@@ -886,8 +870,8 @@ void GatewayService::ApplyAnaToListener(const std::string& nqn, const ListenerSp
   std::lock_guard<std::mutex> lk(mu_);
   auto s = target_->FindSubsystem(nqn);
   if (!s || s->is_discovery()) return Answer(rep, ENOENT, prefix + ": No such subsystem");
-  auto ns = s->GetNamespace(req.nsid());
-  if (!ns) return Answer(rep, ENODEV, prefix + ": Can't find namespace");
+  auto ns = s->NamespaceInfo(req.nsid());
+  if (!ns.ok()) return Answer(rep, ENODEV, prefix + ": Can't find namespace");
   // Merge with the limits set before (persisted), like the reference.
   auto prev = state_.find(keys::Qos(nqn, req.nsid()));
   if (prev != state_.end()) {
@@ -900,11 +884,7 @@ void GatewayService::ApplyAnaToListener(const std::string& nqn, const ListenerSp
       if (!req.has_w_mbytes_per_second() && old.has_w_mbytes_per_second()) req.set_w_mbytes_per_second(old.w_mbytes_per_second());
     }
   }
-  QosLimits before;
-  {
-    std::lock_guard<std::mutex> slk(s->mu);
-    before = ns->qos;
-  }
+  const QosLimits before = ns->qos;
   if (Status st = target_->SetNamespaceQos(nqn, req.nsid(), QosFromRequest(req, before)); !st.ok())
     return Answer(rep, st.code(), prefix + ": " + st.message());
   if (Status st = Persist({{keys::Qos(nqn, req.nsid()), RequestToJson(req)}}, {}); !st.ok()) {
@@ -990,12 +970,10 @@ void GatewayService::ApplyAnaToListener(const std::string& nqn, const ListenerSp
   std::lock_guard<std::mutex> lk(mu_);
   auto s = target_->FindSubsystem(nqn);
   if (!s || s->is_discovery()) return Answer(rep, ENOENT, prefix + ": No such subsystem");
-  auto ns = s->GetNamespace(req->nsid());
-  if (!ns) return Answer(rep, ENODEV, prefix + ": Can't find namespace");
-  {
-    std::lock_guard<std::mutex> slk(s->mu);
-    if (!ns->hosts.count(req->host_nqn())) return Answer(rep, ENOENT, prefix + ": Host is not found in namespace's host list");
-  }
+  auto ns = s->NamespaceInfo(req->nsid());
+  if (!ns.ok()) return Answer(rep, ENODEV, prefix + ": Can't find namespace");
+  if (!std::binary_search(ns->hosts.begin(), ns->hosts.end(), req->host_nqn()))
+    return Answer(rep, ENOENT, prefix + ": Host is not found in namespace's host list");
   if (Status st = Persist({}, {keys::NamespaceHost(nqn, req->nsid(), req->host_nqn())}); !st.ok())
     return Answer(rep, EINVAL, "Error persisting deletion of host " + req->host_nqn() + " for namespace " +
                                    Str(req->nsid()) + ": " + st.message());
@@ -1039,12 +1017,8 @@ void GatewayService::ApplyAnaToListener(const std::string& nqn, const ListenerSp
   std::lock_guard<std::mutex> lk(mu_);
   auto s = target_->FindSubsystem(nqn);
   if (!s || s->is_discovery()) return Answer(rep, ENOENT, prefix + ": No such subsystem");
-  {
-    std::lock_guard<std::mutex> slk(s->mu);
-    const bool exists = any ? s->spec().allow_any_host : s->hosts.count(host) > 0;
-    if (exists)
-      return Answer(rep, EEXIST, prefix + (any ? ": Open host access is already allowed" : ": Host is already added"));
-  }
+  if (any ? s->AllowsAnyHost() : s->HasHost(host))
+    return Answer(rep, EEXIST, prefix + (any ? ": Open host access is already allowed" : ": Host is already added"));
   if (Status st = target_->AddHost(nqn, host); !st.ok()) return Answer(rep, st.code(), prefix + ": " + st.message());
   auto check = [&](const StateMap& cur) -> Status {
     if (cur.count(keys::Host(nqn, host)))
@@ -1078,12 +1052,8 @@ void GatewayService::ApplyAnaToListener(const std::string& nqn, const ListenerSp
   std::lock_guard<std::mutex> lk(mu_);
   auto s = target_->FindSubsystem(nqn);
   if (!s || s->is_discovery()) return Answer(rep, ENOENT, prefix + ": No such subsystem");
-  {
-    std::lock_guard<std::mutex> slk(s->mu);
-    const bool exists = any ? s->spec().allow_any_host : s->hosts.count(host) > 0;
-    if (!exists)
-      return Answer(rep, ENOENT, prefix + (any ? ": Open host access is not allowed" : ": Host is not found"));
-  }
+  if (!(any ? s->AllowsAnyHost() : s->HasHost(host)))
+    return Answer(rep, ENOENT, prefix + (any ? ": Open host access is not allowed" : ": Host is not found"));
   if (Status st = Persist({}, {keys::Host(nqn, host)}); !st.ok())
     return Answer(rep, EINVAL, "Error persisting host " + host + " access removal: " + st.message());
   if (Status st = target_->RemoveHost(nqn, host); !st.ok()) return Answer(rep, st.code(), prefix + ": " + st.message());
@@ -1097,9 +1067,9 @@ void GatewayService::ApplyAnaToListener(const std::string& nqn, const ListenerSp
   auto s = target_->FindSubsystem(req->subsystem());
   if (!s || s->is_discovery())
     return Answer(rep, ENOENT, "Failure listing hosts, can't get subsystems: No such subsystem " + req->subsystem());
-  std::lock_guard<std::mutex> lk(s->mu);
-  rep->set_allow_any_host(s->spec().allow_any_host);
-  for (auto& h : s->hosts) {
+  const SubsystemView v = s->View();
+  rep->set_allow_any_host(v.spec.allow_any_host);
+  for (auto& h : v.hosts) {
     auto* o = rep->add_hosts();
     o->set_nqn(h);
     o->set_use_psk(false);
@@ -1115,11 +1085,8 @@ void GatewayService::ApplyAnaToListener(const std::string& nqn, const ListenerSp
   auto s = target_->FindSubsystem(req->subsystem());
   if (!s || s->is_discovery())
     return Answer(rep, ENOENT, "Failure listing connections, can't get subsystems: No such subsystem " + req->subsystem());
-  std::set<std::string> hosts;
-  {
-    std::lock_guard<std::mutex> lk(s->mu);
-    hosts = s->hosts;
-  }
+  const std::vector<std::string> listed = s->View().hosts;
+  std::set<std::string> hosts(listed.begin(), listed.end());
   for (auto& c : target_->Connections(req->subsystem())) {
     auto* o = rep->add_connections();
     o->set_nqn(c.hostnqn);
@@ -1194,10 +1161,7 @@ void GatewayService::ApplyAnaToListener(const std::string& nqn, const ListenerSp
                                     ", which opens it");
   }
   ListenerSpec l = MakeListenerSpec(req->host_name(), req->traddr(), port, req->adrfam());
-  {
-    std::lock_guard<std::mutex> slk(s->mu);
-    if (s->listeners.count(l)) return Answer(rep, EEXIST, prefix + ": Subsystem already listens on this address");
-  }
+  if (s->HasListener(l)) return Answer(rep, EEXIST, prefix + ": Subsystem already listens on this address");
   if (Status st = target_->AddListener(nqn, l); !st.ok()) return Answer(rep, st.code(), prefix + ": " + st.message());
   ApplyAnaToListener(nqn, l);
   bool conflict = false;
@@ -1231,18 +1195,12 @@ void GatewayService::ApplyAnaToListener(const std::string& nqn, const ListenerSp
   if (!s || s->is_discovery()) return Answer(rep, ENOENT, prefix + ". No such subsystem");
   ListenerSpec l = MakeListenerSpec(opts_.gateway_name, req->traddr(), port, req->adrfam());
   const bool mine = IsLocal(req->host_name()) || req->host_name() == "*";
-  bool in_target = false;
-  {
-    std::lock_guard<std::mutex> slk(s->mu);
-    in_target = mine && s->listeners.count(l) > 0;
-  }
+  const bool in_target = mine && s->HasListener(l);
   if (!req->force() && in_target) {
-    for (auto& c : target_->Connections(nqn)) {
-      if (c.trsvcid == l.trsvcid && (c.traddr == l.traddr || l.traddr == "0.0.0.0" || l.traddr == "::"))
-        return Answer(rep, ENOTEMPTY, prefix + " due to active connections for " + req->traddr() + ":" + Str(port) +
-                                          ". Deleting the listener terminates active connections. You can continue to "
-                                          "delete the listener by adding the `--force` parameter.");
-    }
+    if (target_->HasConnectionsThrough(nqn, l))
+      return Answer(rep, ENOTEMPTY, prefix + " due to active connections for " + req->traddr() + ":" + Str(port) +
+                                        ". Deleting the listener terminates active connections. You can continue to "
+                                        "delete the listener by adding the `--force` parameter.");
   }
   std::vector<std::string> remove;
   if (req->host_name() == "*") {
@@ -1292,8 +1250,7 @@ void GatewayService::ApplyAnaToListener(const std::string& nqn, const ListenerSp
   }
   // Listeners this gateway has that are not in the group state (--subsystem/--listen).
   if (s && !s->is_discovery()) {
-    std::lock_guard<std::mutex> slk(s->mu);
-    for (auto& l : s->listeners) {
+    for (auto& l : s->Listeners()) {
       if (listed.count(l.traddr + ":" + l.trsvcid)) continue;
       auto* o = rep->add_listeners();
       o->set_host_name(opts_.gateway_name);
@@ -1319,12 +1276,7 @@ void GatewayService::ApplyAnaToListener(const std::string& nqn, const ListenerSp
     }
     auto s = target_->FindSubsystem(nas.nqn());
     if (!s || s->is_discovery()) continue;  // not created yet: applied when its listeners come
-    std::set<ListenerSpec> ls;
-    {
-      std::lock_guard<std::mutex> slk(s->mu);
-      ls = s->listeners;
-    }
-    for (auto& l : ls) {
+    for (auto& l : s->Listeners()) {
       for (auto& gs : nas.states()) {
         uint8_t state = gs.state() == ::OPTIMIZED ? nvme::kAnaOptimized : nvme::kAnaInaccessible;
         Status st = target_->SetAnaState(nas.nqn(), l.traddr, l.trsvcid, gs.grp_id(), state);

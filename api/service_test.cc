@@ -827,7 +827,7 @@ TEST_F(ServiceTest, StateReplayOnAnotherGateway) {
   ASSERT_TRUE(ns);
   EXPECT_EQ(UuidToString(ns->uuid()), "01234567-89ab-cdef-0123-456789abcdef");  // same UUID on every gateway
   EXPECT_EQ(ns->block_size(), 4096u);
-  EXPECT_EQ(ns->qos.rw_mbytes_per_second, 5u);
+  EXPECT_EQ(s->NamespaceInfo(2)->qos.rw_mbytes_per_second, 5u);
   EXPECT_TRUE(s->HostAllowed(kHost1));
   ASSERT_EQ(t2.Ports().size(), 1u);  // gw2's listener only
   EXPECT_EQ(t2.Ports()[0].first.traddr, "127.0.0.2");
@@ -845,7 +845,7 @@ TEST_F(ServiceTest, StateReplayOnAnotherGateway) {
   EXPECT_TRUE(b.ChangeNamespace(key("namespace_"), RequestToJson(n)).ok());
   EXPECT_EQ(ns->anagrpid(), 3u);
   EXPECT_TRUE(b.ClearQos(kNqn, 2).ok());
-  EXPECT_EQ(ns->qos.rw_mbytes_per_second, 0u);
+  EXPECT_EQ(s->NamespaceInfo(2)->qos.rw_mbytes_per_second, 0u);
   for (auto& [k, v] : state)
     if (k.rfind("listener_", 0) == 0) {
       EXPECT_TRUE(b.RemoveListener(v).ok()) << k;

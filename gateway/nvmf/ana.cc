@@ -14,9 +14,9 @@ namespace nvmeof {
 std::string AnaPortKey(const std::string& traddr, const std::string& trsvcid) { return traddr + ":" + trsvcid; }
 
 uint8_t Subsystem::AnaState(const PortInfo& port, uint32_t grpid) {
-  std::lock_guard<std::mutex> lk(mu);
-  auto it = ana.find(AnaPortKey(port.traddr, port.trsvcid));
-  if (it == ana.end()) return nvme::kAnaOptimized;
+  std::lock_guard<std::mutex> lk(mu_);
+  auto it = ana_.find(AnaPortKey(port.traddr, port.trsvcid));
+  if (it == ana_.end()) return nvme::kAnaOptimized;
   auto g = it->second.find(grpid);
   return g == it->second.end() ? static_cast<uint8_t>(nvme::kAnaOptimized) : g->second;
 }
@@ -30,11 +30,11 @@ Status Target::SetAnaState(const std::string& nqn, const std::string& traddr, co
       state != nvme::kAnaPersistentLoss && state != nvme::kAnaChange)
     return Status::InvalidArgument("invalid ANA state");
   {
-    std::lock_guard<std::mutex> lk(s->mu);
-    auto& cur = s->ana[AnaPortKey(traddr, trsvcid)][grpid];
+    std::lock_guard<std::mutex> lk(s->mu_);
+    auto& cur = s->ana_[AnaPortKey(traddr, trsvcid)][grpid];
     if (cur == state) return Status::OK();
     cur = state;
-    s->ana_change_count++;
+    s->ana_change_count_++;
     s->BumpGeneration();
   }
   LOG_INFO("subsystem %s listener %s:%s: ANA group %u is now %s", nqn.c_str(), traddr.c_str(), trsvcid.c_str(),
@@ -61,11 +61,7 @@ std::vector<uint8_t> AnaLogPage(Controller& c, const PortInfo& port, bool groups
   auto table = s.BuildTable(c.hostnqn(), port);
   std::map<uint32_t, std::vector<uint32_t>> groups;
   for (uint32_t nsid : table->active) groups[table->by_nsid[nsid]->anagrpid()].push_back(nsid);
-  uint64_t change_count;
-  {
-    std::lock_guard<std::mutex> lk(s.mu);
-    change_count = s.ana_change_count;
-  }
+  const uint64_t change_count = s.ana_change_count();
   std::vector<uint8_t> out(sizeof(AnaLogHeader));
   AnaLogHeader h{};
   h.change_count = change_count;

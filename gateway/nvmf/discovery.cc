@@ -1,7 +1,6 @@
 // The discovery service: the discovery log page (Get Log Page 70h) and the notice that it
 // changed (Target::DiscoveryChanged).
 #include <cstring>
-#include <set>
 
 #include "gateway/runtime/reactor.h"
 #include "gateway/nvmf/controller.h"
@@ -47,12 +46,7 @@ std::vector<uint8_t> Target::DiscoveryLogPage(const std::string& hostnqn, const 
        kSubtypeCurrentDiscovery);
   for (auto& s : Subsystems()) {
     if (!s->HostAllowed(hostnqn)) continue;
-    std::set<ListenerSpec> ls;
-    {
-      std::lock_guard<std::mutex> lk(s->mu);
-      ls = s->listeners;
-    }
-    for (auto& l : ls) fill(s->nqn(), l.traddr, l.trsvcid, l.adrfam == kAdrfamIpv6 ? kAdrfamIpv6 : kAdrfamIpv4,
+    for (auto& l : s->Listeners()) fill(s->nqn(), l.traddr, l.trsvcid, l.adrfam == kAdrfamIpv6 ? kAdrfamIpv6 : kAdrfamIpv4,
                             portid_of(l), kSubtypeNvm);
   }
   std::vector<uint8_t> out(sizeof(DiscoveryLogHeader) + entries.size() * sizeof(DiscoveryLogEntry));

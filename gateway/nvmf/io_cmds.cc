@@ -4,6 +4,7 @@
 #include <cstring>
 #include <memory>
 
+#include "gateway/common/clock.h"
 #include "gateway/common/log.h"
 #include "gateway/runtime/reactor.h"
 #include "gateway/nvmf/commands.h"
@@ -15,12 +16,6 @@ namespace nvmeof {
 using namespace nvme;
 
 namespace {
-
-inline uint64_t NowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 // Starting LBA and number of blocks (0's based on the wire) of a Read, Write, Compare or
 // Write Zeroes.

@@ -1,5 +1,7 @@
-// Subsystems and namespaces: see subsystem.h.
+// Subsystems and namespaces_: see subsystem.h.
 #include "gateway/nvmf/subsystem.h"
+
+#include <random>
 
 #include "gateway/nvmf/ana.h"
 #include "gateway/nvmf/controller.h"
@@ -8,7 +10,6 @@
 namespace nvmeof {
 
 // ----------------------------------------------------------------------------- Namespace
-
 
 Namespace::Namespace(uint32_t nsid, const NamespaceSpec& spec, Uuid uuid, std::unique_ptr<BlockDevice> dev)
     : nsid_(nsid), spec_(spec), uuid_(uuid), block_size_(spec.block_size),
@@ -22,19 +23,26 @@ Namespace::Namespace(uint32_t nsid, const NamespaceSpec& spec, Uuid uuid, std::u
 
 // ----------------------------------------------------------------------------- Subsystem
 
+std::string RandomSerialNumber() {
+  std::random_device rd;
+  std::mt19937_64 gen((static_cast<uint64_t>(rd()) << 32) ^ rd());
+  std::uniform_int_distribution<uint64_t> dist(2, 99999999999999ull);
+  return "Ceph" + std::to_string(dist(gen));
+}
+
 Subsystem::Subsystem(Target* target, SubsystemSpec spec, bool discovery)
-    : target_(target), spec_(std::move(spec)), discovery_(discovery) {}
+    : target_(target), spec_(std::move(spec)), discovery_(discovery), allow_any_host_(spec_.allow_any_host) {}
 
 bool Subsystem::HostAllowed(const std::string& hostnqn) {
   if (discovery_) return true;
-  std::lock_guard<std::mutex> lk(mu);
-  return spec_.allow_any_host || hosts.count(hostnqn) > 0;
+  std::lock_guard<std::mutex> lk(mu_);
+  return allow_any_host_ || hosts_.count(hostnqn) > 0;
 }
 
 bool Subsystem::OnPort(const PortInfo& port) {
   if (discovery_) return true;
-  std::lock_guard<std::mutex> lk(mu);
-  for (const auto& l : listeners) {
+  std::lock_guard<std::mutex> lk(mu_);
+  for (const auto& l : listeners_) {
     if (l.Serves(port)) return true;
   }
   return false;
@@ -42,17 +50,17 @@ bool Subsystem::OnPort(const PortInfo& port) {
 
 std::shared_ptr<const NsTable> Subsystem::BuildTable(const std::string& hostnqn, const PortInfo& port) {
   auto t = std::make_shared<NsTable>();
-  std::lock_guard<std::mutex> lk(mu);
+  std::lock_guard<std::mutex> lk(mu_);
   t->gen = ns_gen();
-  uint32_t max = namespaces.empty() ? 0 : namespaces.rbegin()->first;
+  uint32_t max = namespaces_.empty() ? 0 : namespaces_.rbegin()->first;
   t->by_nsid.resize(max + 1);
   t->ana_state.resize(max + 1, nvme::kAnaOptimized);
-  auto pit = ana.find(AnaPortKey(port.traddr, port.trsvcid));
-  for (auto& [nsid, ns] : namespaces) {
-    if (!ns->auto_visible() && !ns->hosts.count(hostnqn)) continue;
+  auto pit = ana_.find(AnaPortKey(port.traddr, port.trsvcid));
+  for (auto& [nsid, ns] : namespaces_) {
+    if (!ns->auto_visible() && !ns->hosts_.count(hostnqn)) continue;
     t->by_nsid[nsid] = ns;
     t->active.push_back(nsid);
-    if (pit != ana.end()) {
+    if (pit != ana_.end()) {
       auto g = pit->second.find(ns->anagrpid());
       if (g != pit->second.end()) t->ana_state[nsid] = g->second;
     }
@@ -60,41 +68,117 @@ std::shared_ptr<const NsTable> Subsystem::BuildTable(const std::string& hostnqn,
   return t;
 }
 
+NamespaceView Subsystem::ViewLocked(const Namespace& ns) const {
+  NamespaceView v;
+  v.nsid = ns.nsid();
+  v.uuid = ns.uuid();
+  v.block_size = ns.block_size();
+  v.size_bytes = ns.dev().size();
+  v.anagrpid = ns.anagrpid();
+  v.auto_visible = ns.auto_visible();
+  v.spec = ns.spec();
+  v.device_description = ns.dev().info().description;
+  v.qos = ns.qos_;
+  v.hosts.assign(ns.hosts_.begin(), ns.hosts_.end());
+  return v;
+}
+
+SubsystemView Subsystem::View() {
+  SubsystemView v;
+  v.spec = spec_;
+  std::lock_guard<std::mutex> lk(mu_);
+  v.spec.allow_any_host = allow_any_host_;
+  v.listeners.assign(listeners_.begin(), listeners_.end());
+  v.hosts.assign(hosts_.begin(), hosts_.end());
+  for (auto& [nsid, ns] : namespaces_) v.namespaces.push_back(ViewLocked(*ns));
+  return v;
+}
+
+Result<NamespaceView> Subsystem::NamespaceInfo(uint32_t nsid) {
+  std::lock_guard<std::mutex> lk(mu_);
+  auto it = namespaces_.find(nsid);
+  if (it == namespaces_.end())
+    return Status::NoDevice("namespace " + std::to_string(nsid) + " does not exist in " + spec_.nqn);
+  return ViewLocked(*it->second);
+}
+
+bool Subsystem::HasNamespace(uint32_t nsid) {
+  std::lock_guard<std::mutex> lk(mu_);
+  return NsidUsedLocked(nsid);
+}
+
+uint32_t Subsystem::UuidUserLocked(const Uuid& uuid) const {
+  for (auto& [id, ns] : namespaces_)
+    if (ns->uuid() == uuid) return id;
+  return 0;
+}
+
+std::optional<uint32_t> Subsystem::NamespaceWithUuid(const Uuid& uuid) {
+  std::lock_guard<std::mutex> lk(mu_);
+  if (uint32_t id = UuidUserLocked(uuid)) return id;
+  return std::nullopt;
+}
+
+bool Subsystem::AllowsAnyHost() {
+  std::lock_guard<std::mutex> lk(mu_);
+  return allow_any_host_;
+}
+
+bool Subsystem::HasHost(const std::string& hostnqn) {
+  std::lock_guard<std::mutex> lk(mu_);
+  return hosts_.count(hostnqn) > 0;
+}
+
+bool Subsystem::HasListener(const ListenerSpec& l) {
+  std::lock_guard<std::mutex> lk(mu_);
+  return listeners_.count(l) > 0;
+}
+
+std::vector<ListenerSpec> Subsystem::Listeners() {
+  std::lock_guard<std::mutex> lk(mu_);
+  return {listeners_.begin(), listeners_.end()};
+}
+
+uint64_t Subsystem::ana_change_count() {
+  std::lock_guard<std::mutex> lk(mu_);
+  return ana_change_count_;
+}
+
 std::shared_ptr<Namespace> Subsystem::GetNamespace(uint32_t nsid) {
-  std::lock_guard<std::mutex> lk(mu);
-  auto it = namespaces.find(nsid);
-  return it == namespaces.end() ? nullptr : it->second;
+  std::lock_guard<std::mutex> lk(mu_);
+  auto it = namespaces_.find(nsid);
+  return it == namespaces_.end() ? nullptr : it->second;
 }
 
 std::vector<std::shared_ptr<Namespace>> Subsystem::Namespaces() {
-  std::lock_guard<std::mutex> lk(mu);
+  std::lock_guard<std::mutex> lk(mu_);
   std::vector<std::shared_ptr<Namespace>> v;
-  for (auto& [id, ns] : namespaces) v.push_back(ns);
+  for (auto& [id, ns] : namespaces_) v.push_back(ns);
   return v;
 }
 
 uint32_t Subsystem::namespace_count() {
-  std::lock_guard<std::mutex> lk(mu);
-  return static_cast<uint32_t>(namespaces.size());
+  std::lock_guard<std::mutex> lk(mu_);
+  return static_cast<uint32_t>(namespaces_.size());
 }
 
 std::vector<std::shared_ptr<Controller>> Subsystem::Controllers() {
-  std::lock_guard<std::mutex> lk(mu);
+  std::lock_guard<std::mutex> lk(mu_);
   std::vector<std::shared_ptr<Controller>> v;
-  for (auto& [id, w] : controllers)
+  for (auto& [id, w] : controllers_)
     if (auto c = w.lock()) v.push_back(c);
   return v;
 }
 
 Result<uint16_t> Subsystem::AllocateCntlid(const std::shared_ptr<Controller>& c) {
   const auto& o = target_->options();
-  std::lock_guard<std::mutex> lk(mu);
+  std::lock_guard<std::mutex> lk(mu_);
   uint32_t range = o.max_cntlid - o.min_cntlid + 1u;
   for (uint32_t i = 0; i < range; i++) {
     uint16_t id = static_cast<uint16_t>(o.min_cntlid + (next_cntlid_ + i) % range);
-    auto it = controllers.find(id);
-    if (it == controllers.end() || it->second.expired()) {
-      controllers[id] = c;
+    auto it = controllers_.find(id);
+    if (it == controllers_.end() || it->second.expired()) {
+      controllers_[id] = c;
       next_cntlid_ = static_cast<uint16_t>((next_cntlid_ + i + 1) % range);
       return id;
     }
@@ -104,14 +188,14 @@ Result<uint16_t> Subsystem::AllocateCntlid(const std::shared_ptr<Controller>& c)
 }
 
 void Subsystem::ReleaseCntlid(uint16_t cntlid) {
-  std::lock_guard<std::mutex> lk(mu);
-  controllers.erase(cntlid);
+  std::lock_guard<std::mutex> lk(mu_);
+  controllers_.erase(cntlid);
 }
 
 std::shared_ptr<Controller> Subsystem::FindController(uint16_t cntlid) {
-  std::lock_guard<std::mutex> lk(mu);
-  auto it = controllers.find(cntlid);
-  return it == controllers.end() ? nullptr : it->second.lock();
+  std::lock_guard<std::mutex> lk(mu_);
+  auto it = controllers_.find(cntlid);
+  return it == controllers_.end() ? nullptr : it->second.lock();
 }
 
 }  // namespace nvmeof

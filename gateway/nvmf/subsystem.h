@@ -78,13 +78,12 @@ class Namespace {
   NsStats& stats() { return stats_; }
   QosLimiters& limiters() { return limiters_; }
 
-  // Guarded by the owning subsystem's mutex.
-  std::set<std::string> hosts;  // visible to these hosts when !auto_visible
-  QosLimits qos;
-
  private:
   friend class Subsystem;
   friend class Target;
+  // Guarded by the owning subsystem's mutex.
+  std::set<std::string> hosts_;  // visible to these hosts when !auto_visible
+  QosLimits qos_;
   uint32_t nsid_;
   NamespaceSpec spec_;
   Uuid uuid_;
@@ -137,13 +136,39 @@ struct SubsystemSpec {
   bool enable_ha = true;
 };
 
-class Controller;
+// A namespace as listings show it (a copy, taken under the subsystem's mutex).
+struct NamespaceView {
+  uint32_t nsid = 0;
+  Uuid uuid{};
+  uint32_t block_size = 0;
+  uint64_t size_bytes = 0;
+  uint32_t anagrpid = 0;
+  bool auto_visible = true;
+  NamespaceSpec spec;               // as added: pool/image, backend kind
+  std::string device_description;  // BlockDevice::info().description (a file's path)
+  QosLimits qos;
+  std::vector<std::string> hosts;  // visible to these hosts when !auto_visible, sorted
+};
+
+// A subsystem as listings show it (a copy, taken under its mutex).
+struct SubsystemView {
+  SubsystemSpec spec;  // allow_any_host as it is now
+  std::vector<ListenerSpec> listeners;
+  std::vector<std::string> hosts;          // allowed hosts, sorted
+  std::vector<NamespaceView> namespaces;  // ascending NSID
+};
+
+// A serial number for a subsystem created without one: "Ceph" and a random number from 2
+// to 99999999999999 (what the reference gateway generates).
+std::string RandomSerialNumber();
 
 class Subsystem {
  public:
   Subsystem(Target* target, SubsystemSpec spec, bool discovery);
 
   const std::string& nqn() const { return spec_.nqn; }
+  // The settings fixed at creation (nqn, serial, model, max_namespaces); allow_any_host
+  // here is the value at creation: the current one is AllowsAnyHost() / View().
   const SubsystemSpec& spec() const { return spec_; }
   bool is_discovery() const { return discovery_; }
   uint64_t ns_gen() const { return ns_gen_.load(std::memory_order_acquire); }
@@ -151,9 +176,23 @@ class Subsystem {
   // Builds the table a host sees on a port (takes the mutex; control-plane speed).
   std::shared_ptr<const NsTable> BuildTable(const std::string& hostnqn, const PortInfo& port);
 
-  bool HostAllowed(const std::string& hostnqn);
+  // Reads (each takes the mutex; control-plane speed).
+  SubsystemView View();
+  // ENODEV (NoDevice) if the namespace does not exist.
+  Result<NamespaceView> NamespaceInfo(uint32_t nsid);
+  bool HostAllowed(const std::string& hostnqn);  // may connect
+  bool AllowsAnyHost();
+  bool HasHost(const std::string& hostnqn);  // in the host list
+  bool HasListener(const ListenerSpec& l);
+  std::vector<ListenerSpec> Listeners();
   bool OnPort(const PortInfo& port);
   uint8_t AnaState(const PortInfo& port, uint32_t grpid);
+  uint64_t ana_change_count();
+  // Whether the NSID is taken; which namespace has this UUID. Target::AddNamespace refuses
+  // a namespace that repeats either.
+  bool HasNamespace(uint32_t nsid);
+  std::optional<uint32_t> NamespaceWithUuid(const Uuid& uuid);
+  // The live namespace (null if none): for its device and counters.
   std::shared_ptr<Namespace> GetNamespace(uint32_t nsid);
   std::vector<std::shared_ptr<Namespace>> Namespaces();
   std::vector<std::shared_ptr<Controller>> Controllers();
@@ -164,23 +203,28 @@ class Subsystem {
   void ReleaseCntlid(uint16_t cntlid);
   std::shared_ptr<Controller> FindController(uint16_t cntlid);
 
-  std::mutex mu;  // guards everything below
-  std::map<uint32_t, std::shared_ptr<Namespace>> namespaces;
-  std::set<std::string> hosts;
-  std::set<ListenerSpec> listeners;
-  // ANA state per port key ("traddr:trsvcid") and group; default optimized.
-  std::map<std::string, std::map<uint32_t, uint8_t>> ana;
-  std::map<uint16_t, std::weak_ptr<Controller>> controllers;
-  uint64_t ana_change_count = 0;
-
-  void BumpGeneration() { ns_gen_.fetch_add(1, std::memory_order_acq_rel); }
-  SubsystemSpec& mutable_spec() { return spec_; }
-
  private:
+  // Changes are Target methods: they take mu_ and raise the events hosts must see.
+  friend class Target;
+  void BumpGeneration() { ns_gen_.fetch_add(1, std::memory_order_acq_rel); }
+  NamespaceView ViewLocked(const Namespace& ns) const;
+  bool NsidUsedLocked(uint32_t nsid) const { return namespaces_.count(nsid) > 0; }
+  uint32_t UuidUserLocked(const Uuid& uuid) const;  // the NSID, 0 if none
+
   Target* target_;
-  SubsystemSpec spec_;
+  const SubsystemSpec spec_;
   bool discovery_;
   std::atomic<uint64_t> ns_gen_{1};
+
+  std::mutex mu_;  // guards everything below
+  std::map<uint32_t, std::shared_ptr<Namespace>> namespaces_;
+  bool allow_any_host_;
+  std::set<std::string> hosts_;
+  std::set<ListenerSpec> listeners_;
+  // ANA state per port key ("traddr:trsvcid") and group; default optimized.
+  std::map<std::string, std::map<uint32_t, uint8_t>> ana_;
+  uint64_t ana_change_count_ = 0;
+  std::map<uint16_t, std::weak_ptr<Controller>> controllers_;
   uint16_t next_cntlid_ = 0;
 };
 

@@ -43,14 +43,6 @@ std::vector<std::shared_ptr<Subsystem>> Target::Subsystems() {
   return v;
 }
 
-static std::string RandomSerial() {
-  Uuid u = RandomUuid();
-  std::string s = "SPDK";
-  static const char* hex = "0123456789ABCDEF";
-  for (int i = 0; i < 8; i++) s += hex[u[i] & 0xF];
-  return s;
-}
-
 Status Target::AddSubsystem(const SubsystemSpec& spec) {
   if (spec.nqn.empty() || spec.nqn.size() > 223)
     return Status::InvalidArgument("subsystem NQN must be 1 to 223 characters");
@@ -59,7 +51,7 @@ Status Target::AddSubsystem(const SubsystemSpec& spec) {
   std::lock_guard<std::mutex> lk(mu_);
   if (subsystems_.count(spec.nqn)) return Status::AlreadyExists("subsystem " + spec.nqn + " already exists");
   SubsystemSpec s = spec;
-  if (s.serial.empty()) s.serial = RandomSerial();
+  if (s.serial.empty()) s.serial = RandomSerialNumber();
   if (s.max_namespaces == 0) s.max_namespaces = 1024;
   subsystems_[s.nqn] = std::make_shared<Subsystem>(this, s, false);
   LOG_INFO("subsystem %s created (serial %s, max namespaces %u, %s)", s.nqn.c_str(), s.serial.c_str(),
@@ -82,11 +74,11 @@ Status Target::RemoveSubsystem(const std::string& nqn, bool force) {
   std::set<ListenerSpec> ls;
   size_t removed_namespaces;
   {
-    std::lock_guard<std::mutex> lk(s->mu);
-    ls = s->listeners;
-    s->listeners.clear();
-    removed_namespaces = s->namespaces.size();
-    s->namespaces.clear();
+    std::lock_guard<std::mutex> lk(s->mu_);
+    ls = s->listeners_;
+    s->listeners_.clear();
+    removed_namespaces = s->namespaces_.size();
+    s->namespaces_.clear();
     s->BumpGeneration();
   }
   {
@@ -114,31 +106,29 @@ Result<uint32_t> Target::AddNamespace(const std::string& nqn, const NamespaceSpe
   uint32_t nsid;
   std::shared_ptr<Namespace> ns;
   {
-    std::lock_guard<std::mutex> lk(s->mu);
-    if (s->namespaces.size() >= s->spec().max_namespaces)
+    std::lock_guard<std::mutex> lk(s->mu_);
+    if (s->namespaces_.size() >= s->spec().max_namespaces)
       return Status::Error(ENOSPC, "subsystem " + nqn + " already has its maximum of " +
                                        std::to_string(s->spec().max_namespaces) + " namespaces");
     nsid = spec.nsid;
     if (nsid == 0) {
       nsid = 1;
-      while (s->namespaces.count(nsid)) nsid++;
+      while (s->NsidUsedLocked(nsid)) nsid++;
     }
     if (nsid > s->spec().max_namespaces)
       return Status::InvalidArgument("NSID " + std::to_string(nsid) + " is larger than the subsystem's " +
                                      "maximum of " + std::to_string(s->spec().max_namespaces));
-    if (s->namespaces.count(nsid))
+    if (s->NsidUsedLocked(nsid))
       return Status::AlreadyExists("NSID " + std::to_string(nsid) + " is already in use in " + nqn);
     // Without a UUID from the caller, derive one from what the namespace is: the same
     // configuration yields the same identity after a restart.
     Uuid uuid = spec.uuid ? *spec.uuid
                           : NameUuid(nqn + "|" + std::to_string(nsid) + "|" + dev->info().kind + "|" +
                                      dev->info().description + "|" + std::to_string(spec.block_size));
-    for (auto& [id, other] : s->namespaces)
-      if (other->uuid() == uuid)
-        return Status::AlreadyExists("UUID " + UuidToString(uuid) + " is already in use by NSID " +
-                                     std::to_string(id));
+    if (uint32_t id = s->UuidUserLocked(uuid))
+      return Status::AlreadyExists("UUID " + UuidToString(uuid) + " is already in use by NSID " + std::to_string(id));
     ns = std::make_shared<Namespace>(nsid, spec, uuid, std::move(dev));
-    s->namespaces[nsid] = ns;
+    s->namespaces_[nsid] = ns;
     s->BumpGeneration();
   }
   total_namespaces_.fetch_add(1);
@@ -162,11 +152,11 @@ Status Target::RemoveNamespace(const std::string& nqn, uint32_t nsid) {
   auto s = FindSubsystem(nqn);
   if (!s || s->is_discovery()) return Status::NotFound("subsystem " + nqn + " does not exist");
   {
-    std::lock_guard<std::mutex> lk(s->mu);
-    auto it = s->namespaces.find(nsid);
-    if (it == s->namespaces.end())
+    std::lock_guard<std::mutex> lk(s->mu_);
+    auto it = s->namespaces_.find(nsid);
+    if (it == s->namespaces_.end())
       return Status::NoDevice("namespace " + std::to_string(nsid) + " does not exist in " + nqn);
-    s->namespaces.erase(it);
+    s->namespaces_.erase(it);
     s->BumpGeneration();
   }
   total_namespaces_.fetch_sub(1);
@@ -181,8 +171,8 @@ Status Target::ResizeNamespace(const std::string& nqn, uint32_t nsid, uint64_t n
   auto ns = s->GetNamespace(nsid);
   if (!ns) return Status::NoDevice("namespace " + std::to_string(nsid) + " does not exist in " + nqn);
   if (new_size < ns->dev().size())
-    return Status::InvalidArgument("new size " + std::to_string(new_size) + " is smaller than the current " +
-                                   std::to_string(ns->dev().size()) + ": namespaces can only grow");
+    return Status::InvalidArgument("new size " + std::to_string(new_size) + " bytes is smaller than current size " +
+                                   std::to_string(ns->dev().size()) + " bytes");
   if (new_size == ns->dev().size()) return Status::OK();
   // The device's resize callback raises the notice.
   return ns->dev().resize(new_size);
@@ -207,9 +197,9 @@ Status Target::WithNamespaceLocked(const std::string& nqn, uint32_t nsid,
   auto s = FindSubsystem(nqn);
   if (!s || s->is_discovery()) return Status::NotFound("subsystem " + nqn + " does not exist");
   if (subsystem) *subsystem = s;
-  std::lock_guard<std::mutex> lk(s->mu);
-  auto it = s->namespaces.find(nsid);
-  if (it == s->namespaces.end())
+  std::lock_guard<std::mutex> lk(s->mu_);
+  auto it = s->namespaces_.find(nsid);
+  if (it == s->namespaces_.end())
     return Status::NoDevice("namespace " + std::to_string(nsid) + " does not exist in " + nqn);
   return fn(*s, *it->second);
 }
@@ -220,7 +210,7 @@ Status Target::AddNamespaceHost(const std::string& nqn, uint32_t nsid, const std
     if (ns.auto_visible())
       return Status::InvalidArgument("namespace " + std::to_string(nsid) +
                                      " is visible to all hosts (it was not added with no_auto_visible)");
-    if (!ns.hosts.insert(host).second)
+    if (!ns.hosts_.insert(host).second)
       return Status::AlreadyExists("host " + host + " already sees namespace " + std::to_string(nsid));
     sub.BumpGeneration();
     return Status::OK();
@@ -232,7 +222,7 @@ Status Target::AddNamespaceHost(const std::string& nqn, uint32_t nsid, const std
 Status Target::RemoveNamespaceHost(const std::string& nqn, uint32_t nsid, const std::string& host) {
   std::shared_ptr<Subsystem> s;
   Status st = WithNamespaceLocked(nqn, nsid, [&](Subsystem& sub, Namespace& ns) {
-    if (!ns.hosts.erase(host))
+    if (!ns.hosts_.erase(host))
       return Status::NotFound("host " + host + " was not given namespace " + std::to_string(nsid));
     sub.BumpGeneration();
     return Status::OK();
@@ -247,7 +237,7 @@ Status Target::SetNamespaceQos(const std::string& nqn, uint32_t nsid, const QosL
 
 Status Target::ApplyQos(const std::string& nqn, Namespace& ns, const QosLimits& q) {
   uint32_t nsid = ns.nsid();
-  ns.qos = q;
+  ns.qos_ = q;
   QosLimiters& l = ns.limiters();
   l.rw_ios.Set(q.rw_ios_per_second);
   l.rw_bytes.Set(q.rw_mbytes_per_second << 20);
@@ -265,11 +255,11 @@ Status Target::AddHost(const std::string& nqn, const std::string& hostnqn) {
   auto s = FindSubsystem(nqn);
   if (!s || s->is_discovery()) return Status::NotFound("subsystem " + nqn + " does not exist");
   {
-    std::lock_guard<std::mutex> lk(s->mu);
+    std::lock_guard<std::mutex> lk(s->mu_);
     if (hostnqn == "*") {
-      if (s->mutable_spec().allow_any_host) return Status::AlreadyExists("subsystem " + nqn + " already allows any host");
-      s->mutable_spec().allow_any_host = true;
-    } else if (!s->hosts.insert(hostnqn).second) {
+      if (s->allow_any_host_) return Status::AlreadyExists("subsystem " + nqn + " already allows any host");
+      s->allow_any_host_ = true;
+    } else if (!s->hosts_.insert(hostnqn).second) {
       return Status::AlreadyExists("host " + hostnqn + " is already allowed on " + nqn);
     }
   }
@@ -282,11 +272,11 @@ Status Target::RemoveHost(const std::string& nqn, const std::string& hostnqn) {
   auto s = FindSubsystem(nqn);
   if (!s || s->is_discovery()) return Status::NotFound("subsystem " + nqn + " does not exist");
   {
-    std::lock_guard<std::mutex> lk(s->mu);
+    std::lock_guard<std::mutex> lk(s->mu_);
     if (hostnqn == "*") {
-      if (!s->mutable_spec().allow_any_host) return Status::NotFound("subsystem " + nqn + " does not allow any host");
-      s->mutable_spec().allow_any_host = false;
-    } else if (!s->hosts.erase(hostnqn)) {
+      if (!s->allow_any_host_) return Status::NotFound("subsystem " + nqn + " does not allow any host");
+      s->allow_any_host_ = false;
+    } else if (!s->hosts_.erase(hostnqn)) {
       return Status::NotFound("host " + hostnqn + " is not allowed on " + nqn);
     }
   }
@@ -327,15 +317,15 @@ Status Target::AddListener(const std::string& nqn, const ListenerSpec& l) {
   auto s = FindSubsystemLocked(nqn);
   if (!s || s->is_discovery()) return Status::NotFound("subsystem " + nqn + " does not exist");
   {
-    std::lock_guard<std::mutex> lk2(s->mu);
-    if (s->listeners.count(l))
+    std::lock_guard<std::mutex> lk2(s->mu_);
+    if (s->listeners_.count(l))
       return Status::AlreadyExists("listener " + l.traddr + ":" + l.trsvcid + " already exists on " + nqn);
   }
   Status st = OpenPort(l);
   if (!st.ok()) return st;
   {
-    std::lock_guard<std::mutex> lk2(s->mu);
-    s->listeners.insert(l);
+    std::lock_guard<std::mutex> lk2(s->mu_);
+    s->listeners_.insert(l);
   }
   LOG_INFO("subsystem %s: listener %s:%s added", nqn.c_str(), l.traddr.c_str(), l.trsvcid.c_str());
   DiscoveryChanged();
@@ -349,8 +339,8 @@ Status Target::RemoveListener(const std::string& nqn, const ListenerSpec& l) {
     s = FindSubsystemLocked(nqn);
     if (!s || s->is_discovery()) return Status::NotFound("subsystem " + nqn + " does not exist");
     {
-      std::lock_guard<std::mutex> lk2(s->mu);
-      if (!s->listeners.erase(l))
+      std::lock_guard<std::mutex> lk2(s->mu_);
+      if (!s->listeners_.erase(l))
         return Status::NotFound("listener " + l.traddr + ":" + l.trsvcid + " does not exist on " + nqn);
     }
     ClosePortIfUnused(l);
@@ -394,6 +384,14 @@ std::vector<ConnectionInfo> Target::Connections(const std::string& nqn) {
     v.push_back(ci);
   }
   return v;
+}
+
+bool Target::HasConnectionsThrough(const std::string& nqn, const ListenerSpec& l) {
+  auto s = FindSubsystem(nqn);
+  if (!s) return false;
+  for (auto& c : s->Controllers())
+    if (l.Serves(c->port())) return true;
+  return false;
 }
 
 void Target::NotifyNamespaceChanged(Subsystem& s, uint32_t nsid) {

@@ -91,6 +91,8 @@ class Target {
                      uint32_t grpid, uint8_t state);
 
   std::vector<ConnectionInfo> Connections(const std::string& nqn);
+  // Whether a controller of the subsystem came in through listener `l` (ListenerSpec::Serves).
+  bool HasConnectionsThrough(const std::string& nqn, const ListenerSpec& l);
 
   // The engine opens and closes TCP ports when asked through this hook.
   using PortHook = std::function<Status(const ListenerSpec&, bool open, uint16_t portid)>;

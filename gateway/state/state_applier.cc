@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "gateway/common/log.h"
+#include "gateway/common/strings.h"
 
 namespace nvmeof {
 
@@ -31,10 +32,10 @@ const char* StateKeyKindName(StateKeyKind kind) {
 
 namespace {
 
+// True if s starts with prefix; *rest = what follows it.
 bool StartsWith(const std::string& s, const char* prefix, std::string* rest) {
-  const size_t n = std::char_traits<char>::length(prefix);
-  if (s.compare(0, n, prefix) != 0) return false;
-  *rest = s.substr(n);
+  if (!nvmeof::StartsWith(s, prefix)) return false;
+  *rest = s.substr(std::char_traits<char>::length(prefix));
   return true;
 }
 
