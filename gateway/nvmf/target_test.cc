@@ -467,7 +467,11 @@ TEST_F(TargetTest, DiscoveryLogChangeNoticeReachesDiscoveryControllers) {
   EXPECT_EQ(aer.req.rsp.dw0, AsyncEventDw0(kAerNotice, kAenDiscoveryLogChange, kLogDiscovery));
 }
 
+// Namespace identities derive from NameUuid: a change of the hash would give every
+// namespace a new UUID after an upgrade, so its value for a fixed name is pinned.
 TEST(UuidTest, NameBasedIsStableAndDistinct) {
+  EXPECT_EQ(UuidToString(NameUuid("nqn.a|1|file|/x")), "63a33a7d-7781-8ff4-99f0-7b253636e8b3");
+  EXPECT_EQ(UuidToString(NameUuid("")), "1cd5146e-917a-80b7-b37f-96c81f2b2d30");
   EXPECT_EQ(NameUuid("nqn.a|1|file|/x"), NameUuid("nqn.a|1|file|/x"));
   EXPECT_NE(NameUuid("nqn.a|1|file|/x"), NameUuid("nqn.a|2|file|/x"));
   EXPECT_EQ(NameUuid("x")[6] >> 4, 8);
