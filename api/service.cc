@@ -574,7 +574,7 @@ void GatewayService::ApplyAnaToListener(const std::string& nqn, const ListenerSp
       out->set_max_cntlid(o.max_cntlid);
       out->set_allow_any_host(v.spec.allow_any_host);
       for (auto& l : v.listeners) fill_listener(out->add_listen_addresses(), l);
-      for (auto& h : v.hosts) out->add_hosts()->set_nqn(h);
+      for (auto& h : v.hosts) out->add_hosts()->set_nqn(h.nqn);
       for (auto& ns : v.namespaces) {
         auto* n = out->add_namespaces();
         n->set_nsid(ns.nsid);
@@ -1071,9 +1071,9 @@ void GatewayService::ApplyAnaToListener(const std::string& nqn, const ListenerSp
   rep->set_allow_any_host(v.spec.allow_any_host);
   for (auto& h : v.hosts) {
     auto* o = rep->add_hosts();
-    o->set_nqn(h);
-    o->set_use_psk(false);
-    o->set_use_dhchap(false);
+    o->set_nqn(h.nqn);
+    o->set_use_psk(h.psk);
+    o->set_use_dhchap(h.dhchap);
   }
   return Ok(rep);
 }
@@ -1085,8 +1085,8 @@ void GatewayService::ApplyAnaToListener(const std::string& nqn, const ListenerSp
   auto s = target_->FindSubsystem(req->subsystem());
   if (!s || s->is_discovery())
     return Answer(rep, ENOENT, "Failure listing connections, can't get subsystems: No such subsystem " + req->subsystem());
-  const std::vector<std::string> listed = s->View().hosts;
-  std::set<std::string> hosts(listed.begin(), listed.end());
+  std::set<std::string> hosts;
+  for (auto& h : s->View().hosts) hosts.insert(h.nqn);
   for (auto& c : target_->Connections(req->subsystem())) {
     auto* o = rep->add_connections();
     o->set_nqn(c.hostnqn);

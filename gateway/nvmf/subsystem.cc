@@ -79,7 +79,7 @@ NamespaceView Subsystem::ViewLocked(const Namespace& ns) const {
   v.spec = ns.spec();
   v.device_description = ns.dev().info().description;
   v.qos = ns.qos_;
-  v.hosts.assign(ns.hosts_.begin(), ns.hosts_.end());
+  for (auto& [nqn, h] : ns.hosts_) v.hosts.push_back(nqn);
   return v;
 }
 
@@ -89,7 +89,7 @@ SubsystemView Subsystem::View() {
   std::lock_guard<std::mutex> lk(mu_);
   v.spec.allow_any_host = allow_any_host_;
   v.listeners.assign(listeners_.begin(), listeners_.end());
-  v.hosts.assign(hosts_.begin(), hosts_.end());
+  for (auto& [nqn, h] : hosts_) v.hosts.push_back(HostView{nqn, h.dhchap_key.has_value(), h.psk.has_value()});
   for (auto& [nsid, ns] : namespaces_) v.namespaces.push_back(ViewLocked(*ns));
   return v;
 }

@@ -59,6 +59,26 @@ struct NamespaceSpec {
   std::string backend = "rbd";
 };
 
+// A host allowed on a subsystem, or given a namespace, with what it authenticates with.
+// The secrets are never logged and never copied into views: listings say only whether one
+// is set. Nothing uses them yet (no DH-HMAC-CHAP, no TLS): today they are always empty.
+struct HostEntry {
+  std::string nqn;
+  std::optional<std::string> dhchap_key;        // DH-HMAC-CHAP host key
+  std::optional<std::string> dhchap_ctrlr_key;  // DH-HMAC-CHAP controller key (bidirectional)
+  std::optional<std::string> psk;               // TLS pre-shared key
+};
+
+// A host as listings show it.
+struct HostView {
+  std::string nqn;
+  bool dhchap = false;  // a DH-HMAC-CHAP key is set
+  bool psk = false;     // a TLS PSK is set
+};
+
+// Hosts by NQN.
+using HostMap = std::map<std::string, HostEntry>;
+
 class Namespace {
  public:
   Namespace(uint32_t nsid, const NamespaceSpec& spec, Uuid uuid, std::unique_ptr<BlockDevice> dev);
@@ -82,7 +102,7 @@ class Namespace {
   friend class Subsystem;
   friend class Target;
   // Guarded by the owning subsystem's mutex.
-  std::set<std::string> hosts_;  // visible to these hosts when !auto_visible
+  HostMap hosts_;  // visible to these hosts when !auto_visible
   QosLimits qos_;
   uint32_t nsid_;
   NamespaceSpec spec_;
@@ -154,7 +174,7 @@ struct NamespaceView {
 struct SubsystemView {
   SubsystemSpec spec;  // allow_any_host as it is now
   std::vector<ListenerSpec> listeners;
-  std::vector<std::string> hosts;          // allowed hosts, sorted
+  std::vector<HostView> hosts;            // allowed hosts, by NQN
   std::vector<NamespaceView> namespaces;  // ascending NSID
 };
 
@@ -219,7 +239,7 @@ class Subsystem {
   std::mutex mu_;  // guards everything below
   std::map<uint32_t, std::shared_ptr<Namespace>> namespaces_;
   bool allow_any_host_;
-  std::set<std::string> hosts_;
+  HostMap hosts_;
   std::set<ListenerSpec> listeners_;
   // ANA state per port key ("traddr:trsvcid") and group; default optimized.
   std::map<std::string, std::map<uint32_t, uint8_t>> ana_;

@@ -210,7 +210,7 @@ Status Target::AddNamespaceHost(const std::string& nqn, uint32_t nsid, const std
     if (ns.auto_visible())
       return Status::InvalidArgument("namespace " + std::to_string(nsid) +
                                      " is visible to all hosts (it was not added with no_auto_visible)");
-    if (!ns.hosts_.insert(host).second)
+    if (!ns.hosts_.emplace(host, HostEntry{host, {}, {}, {}}).second)
       return Status::AlreadyExists("host " + host + " already sees namespace " + std::to_string(nsid));
     sub.BumpGeneration();
     return Status::OK();
@@ -252,6 +252,11 @@ Status Target::ApplyQos(const std::string& nqn, Namespace& ns, const QosLimits& 
 }
 
 Status Target::AddHost(const std::string& nqn, const std::string& hostnqn) {
+  return AddHost(nqn, HostEntry{hostnqn, {}, {}, {}});
+}
+
+Status Target::AddHost(const std::string& nqn, const HostEntry& host) {
+  const std::string& hostnqn = host.nqn;
   auto s = FindSubsystem(nqn);
   if (!s || s->is_discovery()) return Status::NotFound("subsystem " + nqn + " does not exist");
   {
@@ -259,7 +264,7 @@ Status Target::AddHost(const std::string& nqn, const std::string& hostnqn) {
     if (hostnqn == "*") {
       if (s->allow_any_host_) return Status::AlreadyExists("subsystem " + nqn + " already allows any host");
       s->allow_any_host_ = true;
-    } else if (!s->hosts_.insert(hostnqn).second) {
+    } else if (!s->hosts_.emplace(hostnqn, host).second) {
       return Status::AlreadyExists("host " + hostnqn + " is already allowed on " + nqn);
     }
   }

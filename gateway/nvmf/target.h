@@ -78,7 +78,9 @@ class Target {
   Status RemoveNamespaceHost(const std::string& nqn, uint32_t nsid, const std::string& host);
   Status SetNamespaceQos(const std::string& nqn, uint32_t nsid, const QosLimits& q);
 
-  Status AddHost(const std::string& nqn, const std::string& hostnqn);  // "*" = allow any
+  // "*" = allow any host. A host with keys: HostEntry (its secrets are never logged).
+  Status AddHost(const std::string& nqn, const std::string& hostnqn);
+  Status AddHost(const std::string& nqn, const HostEntry& host);
   Status RemoveHost(const std::string& nqn, const std::string& hostnqn);
 
   // Listeners belong to subsystems; the port opens while any subsystem uses it.
