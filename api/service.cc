@@ -416,17 +416,6 @@ void GatewayService::RemoveSubsystemFromTarget(const std::string& nqn) {
   if (!st.ok()) LOG_WARN("removing subsystem %s: %s", nqn.c_str(), st.ToString().c_str());
 }
 
-void GatewayService::ApplyAnaToListener(const std::string& nqn, const ListenerSpec& l) {
-  auto it = ana_map_.find(nqn);
-  if (it == ana_map_.end()) return;
-  for (auto& [grp, state] : it->second) {
-    Status st = target_->SetAnaState(nqn, l.traddr, l.trsvcid, grp, state);
-    if (!st.ok())
-      LOG_WARN("subsystem %s listener %s:%s: ANA group %u: %s", nqn.c_str(), l.traddr.c_str(), l.trsvcid.c_str(),
-               grp, st.ToString().c_str());
-  }
-}
-
 // ----------------------------------------------------------------------------- subsystems
 
 ::grpc::Status GatewayService::create_subsystem(SC* ctx, const create_subsystem_req* in, subsys_status* rep) {
@@ -518,7 +507,7 @@ void GatewayService::ApplyAnaToListener(const std::string& nqn, const ListenerSp
   if (Status st = Persist({}, SubsystemKeys(nqn)); !st.ok())
     return Answer(rep, EINVAL, "Error persisting deletion of subsystem " + nqn + ": " + st.message());
   RemoveSubsystemFromTarget(nqn);
-  ana_map_.erase(nqn);
+  target_->ForgetAnaState(nqn);
   return Ok(rep);
 }
 
@@ -1163,7 +1152,6 @@ void GatewayService::ApplyAnaToListener(const std::string& nqn, const ListenerSp
   ListenerSpec l = MakeListenerSpec(req->host_name(), req->traddr(), port, req->adrfam());
   if (s->HasListener(l)) return Answer(rep, EEXIST, prefix + ": Subsystem already listens on this address");
   if (Status st = target_->AddListener(nqn, l); !st.ok()) return Answer(rep, st.code(), prefix + ": " + st.message());
-  ApplyAnaToListener(nqn, l);
   bool conflict = false;
   if (Status st = Persist({{key, RequestToJson(stored)}}, {}, listener_check, &conflict); !st.ok()) {
     target_->RemoveListener(nqn, l);
@@ -1270,24 +1258,22 @@ void GatewayService::ApplyAnaToListener(const std::string& nqn, const ListenerSp
   LOG_INFO("Received request to set ana states for %d subsystem(s)%s", req->states_size(), PeerMsg(ctx).c_str());
   std::lock_guard<std::mutex> lk(mu_);
   for (auto& nas : req->states()) {
+    // A subsystem not created yet gets the states when it is (the target keeps them).
+    auto s = target_->FindSubsystem(nas.nqn());
     for (auto& gs : nas.states()) {
       // Like the reference: optimized, or else inaccessible.
-      ana_map_[nas.nqn()][gs.grp_id()] = gs.state() == ::OPTIMIZED ? nvme::kAnaOptimized : nvme::kAnaInaccessible;
-    }
-    auto s = target_->FindSubsystem(nas.nqn());
-    if (!s || s->is_discovery()) continue;  // not created yet: applied when its listeners come
-    for (auto& l : s->Listeners()) {
-      for (auto& gs : nas.states()) {
-        uint8_t state = gs.state() == ::OPTIMIZED ? nvme::kAnaOptimized : nvme::kAnaInaccessible;
-        Status st = target_->SetAnaState(nas.nqn(), l.traddr, l.trsvcid, gs.grp_id(), state);
-        if (!st.ok()) {
-          LOG_ERROR("set_ana_state %s %s:%s group %u: %s", nas.nqn().c_str(), l.traddr.c_str(), l.trsvcid.c_str(),
-                    gs.grp_id(), st.ToString().c_str());
-          return ::grpc::Status(::grpc::StatusCode::INTERNAL,
-                                "setting ANA state of group " + Str(gs.grp_id()) + " on " + nas.nqn() + " " +
-                                    l.traddr + ":" + l.trsvcid + ": " + st.message());
-        }
-      }
+      uint8_t state = gs.state() == ::OPTIMIZED ? nvme::kAnaOptimized : nvme::kAnaInaccessible;
+      Status st = target_->SetAnaState(nas.nqn(), gs.grp_id(), state);
+      if (st.ok() || !s || s->is_discovery()) continue;
+      // A refused state fails the request where a listener would have carried it.
+      const std::vector<ListenerSpec> ls = s->Listeners();
+      if (ls.empty()) continue;
+      const ListenerSpec& l = ls.front();
+      LOG_ERROR("set_ana_state %s %s:%s group %u: %s", nas.nqn().c_str(), l.traddr.c_str(), l.trsvcid.c_str(),
+                gs.grp_id(), st.ToString().c_str());
+      return ::grpc::Status(::grpc::StatusCode::INTERNAL,
+                            "setting ANA state of group " + Str(gs.grp_id()) + " on " + nas.nqn() + " " + l.traddr +
+                                ":" + l.trsvcid + ": " + st.message());
     }
   }
   rep->set_status(1);  // the reference answers True
@@ -1412,7 +1398,7 @@ Status GatewayService::RemoveSubsystem(const std::string& nqn) {
   const bool had = target_->FindSubsystem(nqn) != nullptr;
   RemoveSubsystemFromTarget(nqn);
   for (auto& k : SubsystemKeys(nqn)) state_.erase(k);
-  ana_map_.erase(nqn);
+  target_->ForgetAnaState(nqn);
   return had ? Status::OK() : Status::NotFound("subsystem " + nqn + " does not exist");
 }
 
@@ -1523,7 +1509,6 @@ Status GatewayService::AddListener(const std::string& json) {
   }
   ListenerSpec l = MakeListenerSpec(req.host_name(), req.traddr(), port, req.adrfam());
   Status st = target_->AddListener(req.nqn(), l);
-  if (st.ok()) ApplyAnaToListener(req.nqn(), l);
   if (st.ok() || st.code() == EEXIST) state_[key] = json;
   return st.code() == EEXIST ? Status::AlreadyExists(st.message()) : st;
 }

@@ -178,7 +178,6 @@ class GatewayService final : public ::Gateway::Service, public StateTarget {
   std::vector<std::string> NamespaceKeys(const std::string& nqn, uint32_t nsid);
   Result<uint32_t> AddNamespaceToTarget(const namespace_add_req& req, uint32_t anagrpid);
   void RemoveSubsystemFromTarget(const std::string& nqn);
-  void ApplyAnaToListener(const std::string& nqn, const ListenerSpec& l);
   std::string ImageUsedBy(const std::string& pool, const std::string& image);
   // What a namespace_ key's JSON says, parsed once per distinct value: namespace_add
   // checks every namespace of the group, and parsing them all on each add made adds
@@ -202,8 +201,7 @@ class GatewayService final : public ::Gateway::Service, public StateTarget {
 
   std::mutex mu_;   // the RPC lock: one management operation at a time
   StateMap state_;  // the group state as this gateway knows it
-  std::map<std::string, std::map<uint32_t, uint8_t>> ana_map_;  // nqn -> ANA group -> state
-  int spdk_log_level_ = 2, spdk_print_level_ = 3;               // NOTICE, INFO (no-op)
+  int spdk_log_level_ = 2, spdk_print_level_ = 3;  // NOTICE, INFO (no-op)
 
   // Snapshot queue (store thread -> applier thread).
   std::mutex q_mu_;

@@ -676,16 +676,15 @@ TEST_F(ServiceTest, SetAnaStateAnswersOne) {
   req_status rep;
   ASSERT_TRUE(svc->set_ana_state(nullptr, &a, &rep).ok());
   EXPECT_EQ(rep.status(), 1);
-  auto s = target->FindSubsystem(kNqn);
-  PortInfo p;
-  p.traddr = "127.0.0.1";
-  p.trsvcid = "4420";
-  EXPECT_EQ(s->AnaState(p, 2), nvme::kAnaInaccessible);
-  // A listener created later gets the states too.
-  CreateListener(kNqn, "gw1", "127.0.0.1", 4430);
-  p.trsvcid = "4430";
-  EXPECT_EQ(s->AnaState(p, 2), nvme::kAnaInaccessible);
-  EXPECT_EQ(s->AnaState(p, 1), nvme::kAnaOptimized);
+  EXPECT_EQ(target->AnaState(kNqn, 2), nvme::kAnaInaccessible);
+  EXPECT_EQ(target->AnaState(kNqn, 1), nvme::kAnaOptimized);
+  // A subsystem deleted and created again starts from optimized.
+  delete_subsystem_req d;
+  d.set_subsystem_nqn(kNqn);
+  d.set_force(true);
+  svc->delete_subsystem(nullptr, &d, &rep);
+  EXPECT_STATUS(rep, 0, "Success");
+  EXPECT_EQ(target->AnaState(kNqn, 2), nvme::kAnaOptimized);
 }
 
 // ------------------------------------------------------------------------------ info, logs

@@ -128,7 +128,7 @@ void Identify(Target& t, QueuePair* qp, Request* req) {
   }
   if (c.is_discovery()) return CompleteWith(qp, req, Generic(kScInvalidField));
   Subsystem& s = c.subsystem();
-  auto table = s.BuildTable(c.hostnqn(), qp->port());
+  auto table = s.BuildTable(c.hostnqn());
   switch (cns) {
     case kCnsNamespace:
     case kCnsNsIdDescriptors:
@@ -271,7 +271,7 @@ void GetLogPage(Target& t, QueuePair* qp, Request* req) {
         break;
       }
       case kLogAna:
-        page = AnaLogPage(c, qp->port(), lsp & 1);
+        page = AnaLogPage(c, lsp & 1);
         break;
       default:
         return CompleteWith(qp, req, CmdSpecific(kScInvalidLogPage));

@@ -27,7 +27,7 @@ NsSnapshot* Snapshot(QueuePair* qp, Controller& c) {
   NsSnapshot* cur = qp->ns_cache;
   Subsystem& s = c.subsystem();
   if (cur && cur->table->gen == s.ns_gen()) return cur;
-  auto* fresh = new NsSnapshot{s.BuildTable(c.hostnqn(), qp->port()), 0, cur};
+  auto* fresh = new NsSnapshot{s.BuildTable(c.hostnqn()), 0, cur};
   qp->ns_cache = fresh;
   // Free retired snapshots nobody uses any more.
   NsSnapshot** link = &fresh->older;

@@ -48,22 +48,18 @@ bool Subsystem::OnPort(const PortInfo& port) {
   return false;
 }
 
-std::shared_ptr<const NsTable> Subsystem::BuildTable(const std::string& hostnqn, const PortInfo& port) {
+std::shared_ptr<const NsTable> Subsystem::BuildTable(const std::string& hostnqn) {
   auto t = std::make_shared<NsTable>();
   std::lock_guard<std::mutex> lk(mu_);
   t->gen = ns_gen();
   uint32_t max = namespaces_.empty() ? 0 : namespaces_.rbegin()->first;
   t->by_nsid.resize(max + 1);
   t->ana_state.resize(max + 1, nvme::kAnaOptimized);
-  auto pit = ana_.find(AnaPortKey(port.traddr, port.trsvcid));
   for (auto& [nsid, ns] : namespaces_) {
     if (!ns->auto_visible() && !ns->hosts_.count(hostnqn)) continue;
     t->by_nsid[nsid] = ns;
     t->active.push_back(nsid);
-    if (pit != ana_.end()) {
-      auto g = pit->second.find(ns->anagrpid());
-      if (g != pit->second.end()) t->ana_state[nsid] = g->second;
-    }
+    t->ana_state[nsid] = target_->AnaState(spec_.nqn, ns->anagrpid());
   }
   return t;
 }
@@ -137,11 +133,6 @@ bool Subsystem::HasListener(const ListenerSpec& l) {
 std::vector<ListenerSpec> Subsystem::Listeners() {
   std::lock_guard<std::mutex> lk(mu_);
   return {listeners_.begin(), listeners_.end()};
-}
-
-uint64_t Subsystem::ana_change_count() {
-  std::lock_guard<std::mutex> lk(mu_);
-  return ana_change_count_;
 }
 
 std::shared_ptr<Namespace> Subsystem::GetNamespace(uint32_t nsid) {

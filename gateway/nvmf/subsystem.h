@@ -116,7 +116,7 @@ class Namespace {
   QosLimiters limiters_;
 };
 
-// Immutable view of a subsystem's namespaces as one host on one port sees them.
+// Immutable view of a subsystem's namespaces as one host sees them.
 struct NsTable {
   uint64_t gen = 0;
   std::vector<std::shared_ptr<Namespace>> by_nsid;  // index = NSID; null = inactive
@@ -193,8 +193,9 @@ class Subsystem {
   bool is_discovery() const { return discovery_; }
   uint64_t ns_gen() const { return ns_gen_.load(std::memory_order_acquire); }
 
-  // Builds the table a host sees on a port (takes the mutex; control-plane speed).
-  std::shared_ptr<const NsTable> BuildTable(const std::string& hostnqn, const PortInfo& port);
+  // Builds the table a host sees, with each namespace's ANA state (takes the mutex and
+  // the Target's ANA table's; control-plane speed).
+  std::shared_ptr<const NsTable> BuildTable(const std::string& hostnqn);
 
   // Reads (each takes the mutex; control-plane speed).
   SubsystemView View();
@@ -206,8 +207,6 @@ class Subsystem {
   bool HasListener(const ListenerSpec& l);
   std::vector<ListenerSpec> Listeners();
   bool OnPort(const PortInfo& port);
-  uint8_t AnaState(const PortInfo& port, uint32_t grpid);
-  uint64_t ana_change_count();
   // Whether the NSID is taken; which namespace has this UUID. Target::AddNamespace refuses
   // a namespace that repeats either.
   bool HasNamespace(uint32_t nsid);
@@ -241,9 +240,6 @@ class Subsystem {
   bool allow_any_host_;
   HostMap hosts_;
   std::set<ListenerSpec> listeners_;
-  // ANA state per port key ("traddr:trsvcid") and group; default optimized.
-  std::map<std::string, std::map<uint32_t, uint8_t>> ana_;
-  uint64_t ana_change_count_ = 0;
   std::map<uint16_t, std::weak_ptr<Controller>> controllers_;
   uint16_t next_cntlid_ = 0;
 };

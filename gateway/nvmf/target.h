@@ -20,6 +20,7 @@
 
 #include "gateway/common/status.h"
 #include "gateway/protocol/nvme.h"
+#include "gateway/nvmf/ana.h"
 #include "gateway/nvmf/request.h"
 #include "gateway/nvmf/subsystem.h"
 #include "gateway/nvmf/uuid.h"
@@ -89,8 +90,15 @@ class Target {
   // Discovery-only ports (the discovery subsystem is also reachable on every I/O port).
   Status AddDiscoveryListener(const ListenerSpec& l);
 
-  Status SetAnaState(const std::string& nqn, const std::string& traddr, const std::string& trsvcid,
-                     uint32_t grpid, uint8_t state);
+  // ANA (ana.h): a group's state on every path through this gateway, or a subsystem's own
+  // state for a group (kept for a subsystem not created yet, until ForgetAnaState). One
+  // change raises one ANA Change notice to the controllers concerned. NoDevice for a group
+  // outside 1..anagrpmax, InvalidArgument for a state that is none.
+  Status SetAnaGroupState(uint32_t grpid, uint8_t state);
+  Status SetAnaState(const std::string& nqn, uint32_t grpid, uint8_t state);
+  void ForgetAnaState(const std::string& nqn);
+  uint8_t AnaState(const std::string& nqn, uint32_t grpid) const;
+  const AnaTable& ana() const { return ana_; }
 
   std::vector<ConnectionInfo> Connections(const std::string& nqn);
   // Whether a controller of the subsystem came in through listener `l` (ListenerSpec::Serves).
@@ -152,6 +160,7 @@ class Target {
   std::atomic<uint64_t> genctr_{1};
   PortHook port_hook_;
   std::atomic<uint32_t> total_namespaces_{0};
+  AnaTable ana_;
 };
 
 }  // namespace nvmeof
