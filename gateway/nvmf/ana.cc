@@ -76,6 +76,7 @@ Status Target::SetAnaGroupState(uint32_t grpid, uint8_t state) {
   if (grpid == 0 || grpid > opts_.anagrpmax) return Status::NoDevice("ANA group " + std::to_string(grpid) + " is invalid");
   if (Status st = CheckAnaState(state); !st.ok()) return st;
   if (!ana_.SetGroup(grpid, state)) return Status::OK();
+  probe_.Count(probe_.ana_changes);
   LOG_INFO("ANA group %u is now %s", grpid, AnaStateName(state));
   for (auto& s : Subsystems()) {
     s->BumpGeneration();
@@ -89,6 +90,7 @@ Status Target::SetAnaState(const std::string& nqn, uint32_t grpid, uint8_t state
   if (grpid == 0 || grpid > opts_.anagrpmax) return Status::NoDevice("ANA group " + std::to_string(grpid) + " is invalid");
   if (Status st = CheckAnaState(state); !st.ok()) return st;
   if (!ana_.SetForSubsystem(nqn, grpid, state)) return Status::OK();
+  probe_.Count(probe_.ana_changes);
   LOG_INFO("subsystem %s: ANA group %u is now %s", nqn.c_str(), grpid, AnaStateName(state));
   // The table is written before the generation moves: a queue that sees the new generation
   // builds its snapshot from the new state.

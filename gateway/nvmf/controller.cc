@@ -118,6 +118,7 @@ void Controller::StartKeepAliveTimer() {
     if (!c || !c->admin_queue()) return false;
     if (!c->KeepAliveExpired()) return true;
     LOG_WARN("%s: keep alive timeout (%u ms): tearing the controller down", c->Describe().c_str(), c->kato_ms());
+    c->target()->probe().Count(c->target()->probe().keep_alive_timeouts);
     c->Shutdown("keep alive timeout");
     return false;
   });

@@ -20,6 +20,7 @@
 
 #include "gateway/common/status.h"
 #include "gateway/protocol/nvme.h"
+#include "gateway/nvmf/nvmf_probe.h"
 #include "gateway/nvmf/qos.h"
 #include "gateway/nvmf/request.h"
 #include "gateway/nvmf/uuid.h"
@@ -30,12 +31,6 @@ namespace nvmeof {
 class Controller;
 class Target;
 class Subsystem;
-
-// Per-namespace I/O statistics (reference API: namespace_get_io_stats).
-struct NsStats {
-  std::atomic<uint64_t> read_ops{0}, write_ops{0}, read_bytes{0}, write_bytes{0};
-  std::atomic<uint64_t> read_ns{0}, write_ns{0}, unmap_ops{0}, errors{0};
-};
 
 // QoS limits; 0 = unlimited.
 struct QosLimits {

@@ -21,6 +21,7 @@
 #include "gateway/common/status.h"
 #include "gateway/protocol/nvme.h"
 #include "gateway/nvmf/ana.h"
+#include "gateway/nvmf/nvmf_probe.h"
 #include "gateway/nvmf/request.h"
 #include "gateway/nvmf/subsystem.h"
 #include "gateway/nvmf/uuid.h"
@@ -100,6 +101,9 @@ class Target {
   uint8_t AnaState(const std::string& nqn, uint32_t grpid) const;
   const AnaTable& ana() const { return ana_; }
 
+  // The core's counters (nvmf_probe.h).
+  NvmfProbe& probe() { return probe_; }
+
   std::vector<ConnectionInfo> Connections(const std::string& nqn);
   // Whether a controller of the subsystem came in through listener `l` (ListenerSpec::Serves).
   bool HasConnectionsThrough(const std::string& nqn, const ListenerSpec& l);
@@ -161,6 +165,7 @@ class Target {
   PortHook port_hook_;
   std::atomic<uint32_t> total_namespaces_{0};
   AnaTable ana_;
+  NvmfProbe probe_;
 };
 
 }  // namespace nvmeof

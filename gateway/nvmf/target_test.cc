@@ -377,6 +377,12 @@ TEST_F(TargetTest, AnaInaccessibleFailsIoWithPathError) {
   EXPECT_EQ(s.sct, kSctPath);
   EXPECT_EQ(s.sc, kScAnaInaccessible);
   EXPECT_FALSE(s.dnr);
+  // The probe counted the controller, the ANA change and the failed command.
+  NvmfProbe& p = target_->probe();
+  EXPECT_EQ(p.controllers_created.load(), 1u);
+  EXPECT_EQ(p.ana_changes.load(), 1u);
+  EXPECT_EQ(p.errors_by_sct[kSctPath].load(), 1u);
+  EXPECT_EQ(p.errors_by_sct[kSctGeneric].load(), 0u);
 }
 
 // One ANA table per gateway: a group's state holds for every subsystem, a subsystem's own
