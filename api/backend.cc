@@ -44,7 +44,7 @@ Status GatewayService::RemoveSubsystem(const std::string& nqn) {
   const bool had = target_->FindSubsystem(nqn) != nullptr;
   RemoveSubsystemFromTarget(nqn);
   for (auto& k : SubsystemKeys(nqn)) state_.erase(k);
-  ana_map_.erase(nqn);
+  target_->ForgetAnaState(nqn);
   return had ? Status::OK() : Status::NotFound("subsystem " + nqn + " does not exist");
 }
 
@@ -155,7 +155,6 @@ Status GatewayService::AddListener(const std::string& json) {
   }
   ListenerSpec l = MakeListenerSpec(req.host_name(), req.traddr(), port, req.adrfam());
   Status st = target_->AddListener(req.nqn(), l);
-  if (st.ok()) ApplyAnaToListener(req.nqn(), l);
   if (st.ok() || st.code() == EEXIST) state_[key] = json;
   return st.code() == EEXIST ? Status::AlreadyExists(st.message()) : st;
 }

@@ -50,8 +50,6 @@ ListenerSpec MakeListenerSpec(const std::string& host_name, const std::string& t
   return l;
 }
 
-bool StartsWith(const std::string& s, const std::string& p) { return s.compare(0, p.size(), p) == 0; }
-
 QosLimits QosFromRequest(const namespace_set_qos_req& r, QosLimits base) {
   if (r.has_rw_ios_per_second()) base.rw_ios_per_second = r.rw_ios_per_second();
   if (r.has_rw_mbytes_per_second()) base.rw_mbytes_per_second = r.rw_mbytes_per_second();
@@ -154,17 +152,6 @@ void GatewayService::RemoveSubsystemFromTarget(const std::string& nqn) {
   }
   Status st = target_->RemoveSubsystem(nqn, true);
   if (!st.ok()) LOG_WARN("removing subsystem %s: %s", nqn.c_str(), st.ToString().c_str());
-}
-
-void GatewayService::ApplyAnaToListener(const std::string& nqn, const ListenerSpec& l) {
-  auto it = ana_map_.find(nqn);
-  if (it == ana_map_.end()) return;
-  for (auto& [grp, state] : it->second) {
-    Status st = target_->SetAnaState(nqn, l.traddr, l.trsvcid, grp, state);
-    if (!st.ok())
-      LOG_WARN("subsystem %s listener %s:%s: ANA group %u: %s", nqn.c_str(), l.traddr.c_str(), l.trsvcid.c_str(),
-               grp, st.ToString().c_str());
-  }
 }
 
 }  // namespace nvmeof::api

@@ -30,29 +30,22 @@ std::optional<std::tuple<int, int, int>> ParseVersion(const std::string& v) {
   LOG_INFO("Received request to set ana states for %d subsystem(s)%s", req->states_size(), PeerMsg(ctx).c_str());
   std::lock_guard<std::mutex> lk(mu_);
   for (auto& nas : req->states()) {
+    // A subsystem not created yet gets the states when it is (the target keeps them).
+    auto s = target_->FindSubsystem(nas.nqn());
     for (auto& gs : nas.states()) {
       // Like the reference: optimized, or else inaccessible.
-      ana_map_[nas.nqn()][gs.grp_id()] = gs.state() == ::OPTIMIZED ? nvme::kAnaOptimized : nvme::kAnaInaccessible;
-    }
-    auto s = target_->FindSubsystem(nas.nqn());
-    if (!s || s->is_discovery()) continue;  // not created yet: applied when its listeners come
-    std::set<ListenerSpec> ls;
-    {
-      std::lock_guard<std::mutex> slk(s->mu);
-      ls = s->listeners;
-    }
-    for (auto& l : ls) {
-      for (auto& gs : nas.states()) {
-        uint8_t state = gs.state() == ::OPTIMIZED ? nvme::kAnaOptimized : nvme::kAnaInaccessible;
-        Status st = target_->SetAnaState(nas.nqn(), l.traddr, l.trsvcid, gs.grp_id(), state);
-        if (!st.ok()) {
-          LOG_ERROR("set_ana_state %s %s:%s group %u: %s", nas.nqn().c_str(), l.traddr.c_str(), l.trsvcid.c_str(),
-                    gs.grp_id(), st.ToString().c_str());
-          return ::grpc::Status(::grpc::StatusCode::INTERNAL,
-                                "setting ANA state of group " + Str(gs.grp_id()) + " on " + nas.nqn() + " " +
-                                    l.traddr + ":" + l.trsvcid + ": " + st.message());
-        }
-      }
+      uint8_t state = gs.state() == ::OPTIMIZED ? nvme::kAnaOptimized : nvme::kAnaInaccessible;
+      Status st = target_->SetAnaState(nas.nqn(), gs.grp_id(), state);
+      if (st.ok() || !s || s->is_discovery()) continue;
+      // A refused state fails the request where a listener would have carried it.
+      const std::vector<ListenerSpec> ls = s->Listeners();
+      if (ls.empty()) continue;
+      const ListenerSpec& l = ls.front();
+      LOG_ERROR("set_ana_state %s %s:%s group %u: %s", nas.nqn().c_str(), l.traddr.c_str(), l.trsvcid.c_str(),
+                gs.grp_id(), st.ToString().c_str());
+      return ::grpc::Status(::grpc::StatusCode::INTERNAL,
+                            "setting ANA state of group " + Str(gs.grp_id()) + " on " + nas.nqn() + " " + l.traddr +
+                                ":" + l.trsvcid + ": " + st.message());
     }
   }
   rep->set_status(1);  // the reference answers True

@@ -43,12 +43,8 @@ using namespace internal;
   std::lock_guard<std::mutex> lk(mu_);
   auto s = target_->FindSubsystem(nqn);
   if (!s || s->is_discovery()) return Answer(rep, ENOENT, prefix + ": No such subsystem");
-  {
-    std::lock_guard<std::mutex> slk(s->mu);
-    const bool exists = any ? s->spec().allow_any_host : s->hosts.count(host) > 0;
-    if (exists)
-      return Answer(rep, EEXIST, prefix + (any ? ": Open host access is already allowed" : ": Host is already added"));
-  }
+  if (any ? s->AllowsAnyHost() : s->HasHost(host))
+    return Answer(rep, EEXIST, prefix + (any ? ": Open host access is already allowed" : ": Host is already added"));
   if (Status st = target_->AddHost(nqn, host); !st.ok()) return Answer(rep, st.code(), prefix + ": " + st.message());
   auto check = [&](const StateMap& cur) -> Status {
     if (cur.count(HostKey(nqn, host)))
@@ -82,12 +78,8 @@ using namespace internal;
   std::lock_guard<std::mutex> lk(mu_);
   auto s = target_->FindSubsystem(nqn);
   if (!s || s->is_discovery()) return Answer(rep, ENOENT, prefix + ": No such subsystem");
-  {
-    std::lock_guard<std::mutex> slk(s->mu);
-    const bool exists = any ? s->spec().allow_any_host : s->hosts.count(host) > 0;
-    if (!exists)
-      return Answer(rep, ENOENT, prefix + (any ? ": Open host access is not allowed" : ": Host is not found"));
-  }
+  if (!(any ? s->AllowsAnyHost() : s->HasHost(host)))
+    return Answer(rep, ENOENT, prefix + (any ? ": Open host access is not allowed" : ": Host is not found"));
   if (Status st = Persist({}, {HostKey(nqn, host)}); !st.ok())
     return Answer(rep, EINVAL, "Error persisting host " + host + " access removal: " + st.message());
   if (Status st = target_->RemoveHost(nqn, host); !st.ok()) return Answer(rep, st.code(), prefix + ": " + st.message());
@@ -101,13 +93,13 @@ using namespace internal;
   auto s = target_->FindSubsystem(req->subsystem());
   if (!s || s->is_discovery())
     return Answer(rep, ENOENT, "Failure listing hosts, can't get subsystems: No such subsystem " + req->subsystem());
-  std::lock_guard<std::mutex> lk(s->mu);
-  rep->set_allow_any_host(s->spec().allow_any_host);
-  for (auto& h : s->hosts) {
+  const SubsystemView v = s->View();
+  rep->set_allow_any_host(v.spec.allow_any_host);
+  for (auto& h : v.hosts) {
     auto* o = rep->add_hosts();
-    o->set_nqn(h);
-    o->set_use_psk(false);
-    o->set_use_dhchap(false);
+    o->set_nqn(h.nqn);
+    o->set_use_psk(h.psk);
+    o->set_use_dhchap(h.dhchap);
   }
   return Ok(rep);
 }
@@ -120,10 +112,7 @@ using namespace internal;
   if (!s || s->is_discovery())
     return Answer(rep, ENOENT, "Failure listing connections, can't get subsystems: No such subsystem " + req->subsystem());
   std::set<std::string> hosts;
-  {
-    std::lock_guard<std::mutex> lk(s->mu);
-    hosts = s->hosts;
-  }
+  for (auto& h : s->View().hosts) hosts.insert(h.nqn);
   for (auto& c : target_->Connections(req->subsystem())) {
     auto* o = rep->add_connections();
     o->set_nqn(c.hostnqn);

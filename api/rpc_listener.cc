@@ -56,12 +56,8 @@ using namespace internal;
                                     ", which opens it");
   }
   ListenerSpec l = MakeListenerSpec(req->host_name(), req->traddr(), port, req->adrfam());
-  {
-    std::lock_guard<std::mutex> slk(s->mu);
-    if (s->listeners.count(l)) return Answer(rep, EEXIST, prefix + ": Subsystem already listens on this address");
-  }
+  if (s->HasListener(l)) return Answer(rep, EEXIST, prefix + ": Subsystem already listens on this address");
   if (Status st = target_->AddListener(nqn, l); !st.ok()) return Answer(rep, st.code(), prefix + ": " + st.message());
-  ApplyAnaToListener(nqn, l);
   bool conflict = false;
   if (Status st = Persist({{key, RequestToJson(stored)}}, {}, listener_check, &conflict); !st.ok()) {
     target_->RemoveListener(nqn, l);
@@ -93,18 +89,12 @@ using namespace internal;
   if (!s || s->is_discovery()) return Answer(rep, ENOENT, prefix + ". No such subsystem");
   ListenerSpec l = MakeListenerSpec(opts_.gateway_name, req->traddr(), port, req->adrfam());
   const bool mine = IsLocal(req->host_name()) || req->host_name() == "*";
-  bool in_target = false;
-  {
-    std::lock_guard<std::mutex> slk(s->mu);
-    in_target = mine && s->listeners.count(l) > 0;
-  }
+  const bool in_target = mine && s->HasListener(l);
   if (!req->force() && in_target) {
-    for (auto& c : target_->Connections(nqn)) {
-      if (c.trsvcid == l.trsvcid && (c.traddr == l.traddr || l.traddr == "0.0.0.0" || l.traddr == "::"))
-        return Answer(rep, ENOTEMPTY, prefix + " due to active connections for " + req->traddr() + ":" + Str(port) +
-                                          ". Deleting the listener terminates active connections. You can continue to "
-                                          "delete the listener by adding the `--force` parameter.");
-    }
+    if (target_->HasConnectionsThrough(nqn, l))
+      return Answer(rep, ENOTEMPTY, prefix + " due to active connections for " + req->traddr() + ":" + Str(port) +
+                                        ". Deleting the listener terminates active connections. You can continue to "
+                                        "delete the listener by adding the `--force` parameter.");
   }
   std::vector<std::string> remove;
   if (req->host_name() == "*") {
@@ -150,8 +140,7 @@ using namespace internal;
   }
   // Listeners this gateway has that are not in the group state (--subsystem/--listen).
   if (s && !s->is_discovery()) {
-    std::lock_guard<std::mutex> slk(s->mu);
-    for (auto& l : s->listeners) {
+    for (auto& l : s->Listeners()) {
       if (listed.count(l.traddr + ":" + l.trsvcid)) continue;
       auto* o = rep->add_listeners();
       o->set_host_name(opts_.gateway_name);

@@ -63,16 +63,15 @@ constexpr uint64_t kMiB = 1ull << 20;
   std::lock_guard<std::mutex> lk(mu_);
   auto s = target_->FindSubsystem(nqn);
   if (!s) return Answer(rep, ENOENT, prefix + ": No such subsystem");
-  if (req.has_nsid() && req.nsid() != 0 && s->GetNamespace(req.nsid()))
+  if (req.has_nsid() && req.nsid() != 0 && s->HasNamespace(req.nsid()))
     return Answer(rep, EEXIST, "Failure adding namespace, NSID " + Str(req.nsid()) + " is already in use");
   if (!req.has_uuid() || req.uuid().empty()) {
     req.set_uuid(UuidToString(RandomUuid()));
   } else {
     Uuid u;
     ParseUuid(req.uuid(), &u);
-    for (auto& ns : s->Namespaces())
-      if (ns->uuid() == u)
-        return Answer(rep, EEXIST, "Failure adding namespace, UUID " + req.uuid() + " is already in use");
+    if (s->NamespaceWithUuid(u))
+      return Answer(rep, EEXIST, "Failure adding namespace, UUID " + req.uuid() + " is already in use");
   }
   uint32_t anagrpid = static_cast<uint32_t>(req.anagrpid());
   if (anagrpid == 0) {
@@ -110,7 +109,7 @@ constexpr uint64_t kMiB = 1ull << 20;
   for (int attempt = 0;; attempt++) {
     if (auto_nsid) {
       uint32_t n = 1;
-      while (s->GetNamespace(n) || group->count(NamespaceKey(nqn, n))) n++;
+      while (s->HasNamespace(n) || group->count(NamespaceKey(nqn, n))) n++;
       req.set_nsid(n);
     }
     auto added = AddNamespaceToTarget(req, anagrpid);
@@ -197,28 +196,27 @@ constexpr uint64_t kMiB = 1ull << 20;
   auto s = target_->FindSubsystem(req->subsystem());
   if (!s || s->is_discovery())
     return Answer(rep, ENOENT, "Failure listing namespaces: No such subsystem " + req->subsystem());
-  std::lock_guard<std::mutex> lk(s->mu);
-  for (auto& [nsid, ns] : s->namespaces) {
-    if (req->has_nsid() && req->nsid() && req->nsid() != nsid) continue;
-    const std::string uuid = UuidToString(ns->uuid());
+  for (const NamespaceView& ns : s->View().namespaces) {
+    if (req->has_nsid() && req->nsid() && req->nsid() != ns.nsid) continue;
+    const std::string uuid = UuidToString(ns.uuid);
     if (req->has_uuid() && !req->uuid().empty() && req->uuid() != uuid) continue;
     auto* n = rep->add_namespaces();
-    n->set_nsid(nsid);
-    n->set_bdev_name(BdevName(ns->uuid()));
-    n->set_rbd_image_name(ns->spec().rbd_image);
-    n->set_rbd_pool_name(ns->spec().rbd_pool);
-    n->set_load_balancing_group(ns->anagrpid());
-    n->set_block_size(ns->block_size());
-    n->set_rbd_image_size(ns->dev().size());
+    n->set_nsid(ns.nsid);
+    n->set_bdev_name(BdevName(ns.uuid));
+    n->set_rbd_image_name(ns.spec.rbd_image);
+    n->set_rbd_pool_name(ns.spec.rbd_pool);
+    n->set_load_balancing_group(ns.anagrpid);
+    n->set_block_size(ns.block_size);
+    n->set_rbd_image_size(ns.size_bytes);
     n->set_uuid(uuid);
-    n->set_rw_ios_per_second(ns->qos.rw_ios_per_second);
-    n->set_rw_mbytes_per_second(ns->qos.rw_mbytes_per_second);
-    n->set_r_mbytes_per_second(ns->qos.r_mbytes_per_second);
-    n->set_w_mbytes_per_second(ns->qos.w_mbytes_per_second);
-    n->set_no_auto_visible(!ns->auto_visible());
-    for (auto& h : ns->hosts) n->add_hosts(h);
-    if (ns->spec().backend != "rbd") n->set_backend(ns->spec().backend);
-    if (ns->spec().backend == "file") n->set_file_path(ns->dev().info().description);
+    n->set_rw_ios_per_second(ns.qos.rw_ios_per_second);
+    n->set_rw_mbytes_per_second(ns.qos.rw_mbytes_per_second);
+    n->set_r_mbytes_per_second(ns.qos.r_mbytes_per_second);
+    n->set_w_mbytes_per_second(ns.qos.w_mbytes_per_second);
+    n->set_no_auto_visible(!ns.auto_visible);
+    for (auto& h : ns.hosts) n->add_hosts(h);
+    if (ns.spec.backend != "rbd") n->set_backend(ns.spec.backend);
+    if (ns.spec.backend == "file") n->set_file_path(ns.device_description);
   }
   return Ok(rep);
 }
@@ -236,12 +234,8 @@ constexpr uint64_t kMiB = 1ull << 20;
   std::lock_guard<std::mutex> lk(mu_);
   auto s = target_->FindSubsystem(nqn);
   if (!s || s->is_discovery()) return Answer(rep, ENOENT, prefix + ": No such subsystem");
-  auto ns = s->GetNamespace(req->nsid());
-  if (!ns) return Answer(rep, ENODEV, prefix + ": Can't find namespace");
+  if (!s->HasNamespace(req->nsid())) return Answer(rep, ENODEV, prefix + ": Can't find namespace");
   const uint64_t bytes = req->new_size() * kMiB;
-  if (bytes < ns->dev().size())
-    return Answer(rep, EINVAL, prefix + ": new size " + std::to_string(bytes) + " bytes is smaller than current size " +
-                                   std::to_string(ns->dev().size()) + " bytes");
   if (Status st = target_->ResizeNamespace(nqn, req->nsid(), bytes); !st.ok())
     return Answer(rep, st.code(), prefix + ": " + st.message());
   return Ok(rep);
@@ -265,8 +259,7 @@ constexpr uint64_t kMiB = 1ull << 20;
   rep->set_uuid(UuidToString(ns->uuid()));
   rep->set_bdev_name(BdevName(ns->uuid()));
   rep->set_tick_rate(1000000000ull);  // ticks are nanoseconds
-  rep->set_ticks(static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count()));
+  rep->set_ticks(NowNs());
   rep->set_bytes_read(st.read_bytes.load());
   rep->set_num_read_ops(st.read_ops.load());
   rep->set_bytes_written(st.write_bytes.load());
@@ -296,8 +289,8 @@ constexpr uint64_t kMiB = 1ull << 20;
   std::lock_guard<std::mutex> lk(mu_);
   auto s = target_->FindSubsystem(nqn);
   if (!s || s->is_discovery()) return Answer(rep, ENOENT, prefix + ": No such subsystem");
-  auto ns = s->GetNamespace(req.nsid());
-  if (!ns) return Answer(rep, ENODEV, prefix + ": Can't find namespace");
+  auto ns = s->NamespaceInfo(req.nsid());
+  if (!ns.ok()) return Answer(rep, ENODEV, prefix + ": Can't find namespace");
   // Merge with the limits set before (persisted), like the reference.
   auto prev = state_.find(QosKey(nqn, req.nsid()));
   if (prev != state_.end()) {
@@ -310,11 +303,7 @@ constexpr uint64_t kMiB = 1ull << 20;
       if (!req.has_w_mbytes_per_second() && old.has_w_mbytes_per_second()) req.set_w_mbytes_per_second(old.w_mbytes_per_second());
     }
   }
-  QosLimits before;
-  {
-    std::lock_guard<std::mutex> slk(s->mu);
-    before = ns->qos;
-  }
+  const QosLimits before = ns->qos;
   if (Status st = target_->SetNamespaceQos(nqn, req.nsid(), QosFromRequest(req, before)); !st.ok())
     return Answer(rep, st.code(), prefix + ": " + st.message());
   if (Status st = Persist({{QosKey(nqn, req.nsid()), RequestToJson(req)}}, {}); !st.ok()) {
@@ -400,12 +389,10 @@ constexpr uint64_t kMiB = 1ull << 20;
   std::lock_guard<std::mutex> lk(mu_);
   auto s = target_->FindSubsystem(nqn);
   if (!s || s->is_discovery()) return Answer(rep, ENOENT, prefix + ": No such subsystem");
-  auto ns = s->GetNamespace(req->nsid());
-  if (!ns) return Answer(rep, ENODEV, prefix + ": Can't find namespace");
-  {
-    std::lock_guard<std::mutex> slk(s->mu);
-    if (!ns->hosts.count(req->host_nqn())) return Answer(rep, ENOENT, prefix + ": Host is not found in namespace's host list");
-  }
+  auto ns = s->NamespaceInfo(req->nsid());
+  if (!ns.ok()) return Answer(rep, ENODEV, prefix + ": Can't find namespace");
+  if (!std::binary_search(ns->hosts.begin(), ns->hosts.end(), req->host_nqn()))
+    return Answer(rep, ENOENT, prefix + ": Host is not found in namespace's host list");
   if (Status st = Persist({}, {NamespaceHostKey(nqn, req->nsid(), req->host_nqn())}); !st.ok())
     return Answer(rep, EINVAL, "Error persisting deletion of host " + req->host_nqn() + " for namespace " +
                                    Str(req->nsid()) + ": " + st.message());

@@ -2,7 +2,6 @@
 // get_subsystems. Run on gRPC threads; mutations hold the RPC lock.
 #include <algorithm>
 #include <cctype>
-#include <random>
 #include <string>
 
 #include "api/service_internal.h"
@@ -10,18 +9,6 @@
 namespace nvmeof::api {
 
 using namespace internal;
-
-namespace {
-
-std::string RandomSerial() {
-  // "Ceph" + 2..99999999999999, like the reference.
-  std::random_device rd;
-  std::mt19937_64 gen((static_cast<uint64_t>(rd()) << 32) ^ rd());
-  std::uniform_int_distribution<uint64_t> dist(2, 99999999999999ull);
-  return "Ceph" + std::to_string(dist(gen));
-}
-
-}  // namespace
 
 ::grpc::Status GatewayService::create_subsystem(SC* ctx, const create_subsystem_req* in, subsys_status* rep) {
   create_subsystem_req req = *in;
@@ -45,7 +32,7 @@ std::string RandomSerial() {
                                      std::to_string(kNqnMaxLength));
   }
   if (req.serial_number().empty()) {
-    req.set_serial_number(RandomSerial());
+    req.set_serial_number(RandomSerialNumber());
     LOG_INFO("No serial number specified for %s, will use %s", req.subsystem_nqn().c_str(),
              req.serial_number().c_str());
   } else if (Status st = ValidateSerialNumber(req.serial_number()); !st.ok()) {
@@ -112,7 +99,7 @@ std::string RandomSerial() {
   if (Status st = Persist({}, SubsystemKeys(nqn)); !st.ok())
     return Answer(rep, EINVAL, "Error persisting deletion of subsystem " + nqn + ": " + st.message());
   RemoveSubsystemFromTarget(nqn);
-  ana_map_.erase(nqn);
+  target_->ForgetAnaState(nqn);
   return Ok(rep);
 }
 
@@ -157,31 +144,31 @@ std::string RandomSerial() {
       for (auto& [l, portid] : target_->Ports()) fill_listener(d->add_listen_addresses(), l);
     }
     for (auto& s : target_->Subsystems()) {
+      const SubsystemView v = s->View();
       auto* out = rep->add_subsystems();
-      out->set_nqn(s->nqn());
+      out->set_nqn(v.spec.nqn);
       out->set_subtype("NVMe");
-      out->set_serial_number(s->spec().serial);
-      out->set_model_number(s->spec().model);
-      out->set_max_namespaces(s->spec().max_namespaces);
+      out->set_serial_number(v.spec.serial);
+      out->set_model_number(v.spec.model);
+      out->set_max_namespaces(v.spec.max_namespaces);
       out->set_min_cntlid(o.min_cntlid);
       out->set_max_cntlid(o.max_cntlid);
-      std::lock_guard<std::mutex> lk(s->mu);
-      out->set_allow_any_host(s->spec().allow_any_host);
-      for (auto& l : s->listeners) fill_listener(out->add_listen_addresses(), l);
-      for (auto& h : s->hosts) out->add_hosts()->set_nqn(h);
-      for (auto& [nsid, ns] : s->namespaces) {
+      out->set_allow_any_host(v.spec.allow_any_host);
+      for (auto& l : v.listeners) fill_listener(out->add_listen_addresses(), l);
+      for (auto& h : v.hosts) out->add_hosts()->set_nqn(h.nqn);
+      for (auto& ns : v.namespaces) {
         auto* n = out->add_namespaces();
-        n->set_nsid(nsid);
-        n->set_name(BdevName(ns->uuid()));
-        n->set_bdev_name(BdevName(ns->uuid()));
-        std::string nguid = UuidToString(ns->nguid());
+        n->set_nsid(ns.nsid);
+        n->set_name(BdevName(ns.uuid));
+        n->set_bdev_name(BdevName(ns.uuid));
+        std::string nguid = UuidToString(ns.uuid);  // the NGUID is the UUID's bytes
         nguid.erase(std::remove(nguid.begin(), nguid.end(), '-'), nguid.end());
         std::transform(nguid.begin(), nguid.end(), nguid.begin(), ::toupper);
         n->set_nguid(nguid);
-        n->set_uuid(UuidToString(ns->uuid()));
-        n->set_anagrpid(ns->anagrpid());
-        n->set_no_auto_visible(!ns->auto_visible());
-        for (auto& h : ns->hosts) n->add_hosts(h);
+        n->set_uuid(UuidToString(ns.uuid));
+        n->set_anagrpid(ns.anagrpid);
+        n->set_no_auto_visible(!ns.auto_visible);
+        for (auto& h : ns.hosts) n->add_hosts(h);
       }
     }
   } catch (const std::exception& e) {

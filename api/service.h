@@ -172,7 +172,6 @@ class GatewayService final : public ::Gateway::Service, public StateTarget {
   std::vector<std::string> NamespaceKeys(const std::string& nqn, uint32_t nsid);
   Result<uint32_t> AddNamespaceToTarget(const namespace_add_req& req, uint32_t anagrpid);
   void RemoveSubsystemFromTarget(const std::string& nqn);
-  void ApplyAnaToListener(const std::string& nqn, const ListenerSpec& l);
   std::string ImageUsedBy(const std::string& pool, const std::string& image);
   // What a namespace_ key's JSON says, parsed once per distinct value: namespace_add
   // checks every namespace of the group, which must not cost a JSON parse per namespace.
@@ -194,8 +193,7 @@ class GatewayService final : public ::Gateway::Service, public StateTarget {
 
   std::mutex mu_;   // the RPC lock: one management operation at a time
   StateMap state_;  // the group state as this gateway knows it
-  std::map<std::string, std::map<uint32_t, uint8_t>> ana_map_;  // nqn -> ANA group -> state
-  int spdk_log_level_ = 2, spdk_print_level_ = 3;               // NOTICE, INFO (no-op)
+  int spdk_log_level_ = 2, spdk_print_level_ = 3;  // NOTICE, INFO (no-op)
 };
 
 }  // namespace nvmeof::api

@@ -14,7 +14,9 @@
 #include "api/service.h"
 #include "api/state_json.h"
 #include "api/validate.h"
+#include "gateway/common/clock.h"
 #include "gateway/common/log.h"
+#include "gateway/common/strings.h"
 #include "gateway/state/state_keys.h"
 
 namespace nvmeof::api::internal {
@@ -50,7 +52,6 @@ std::string ListenerStateKey(const std::string& nqn, const std::string& host_nam
 // The Target's listener for a request's address (unbracketed) and address family.
 ListenerSpec MakeListenerSpec(const std::string& host_name, const std::string& traddr, uint32_t trsvcid,
                               int proto_adrfam);
-bool StartsWith(const std::string& s, const std::string& p);
 // `base` with the limits the request sets.
 QosLimits QosFromRequest(const namespace_set_qos_req& r, QosLimits base);
 

@@ -677,16 +677,15 @@ TEST_F(ServiceTest, SetAnaStateAnswersOne) {
   req_status rep;
   ASSERT_TRUE(svc->set_ana_state(nullptr, &a, &rep).ok());
   EXPECT_EQ(rep.status(), 1);
-  auto s = target->FindSubsystem(kNqn);
-  PortInfo p;
-  p.traddr = "127.0.0.1";
-  p.trsvcid = "4420";
-  EXPECT_EQ(s->AnaState(p, 2), nvme::kAnaInaccessible);
-  // A listener created later gets the states too.
-  CreateListener(kNqn, "gw1", "127.0.0.1", 4430);
-  p.trsvcid = "4430";
-  EXPECT_EQ(s->AnaState(p, 2), nvme::kAnaInaccessible);
-  EXPECT_EQ(s->AnaState(p, 1), nvme::kAnaOptimized);
+  EXPECT_EQ(target->AnaState(kNqn, 2), nvme::kAnaInaccessible);
+  EXPECT_EQ(target->AnaState(kNqn, 1), nvme::kAnaOptimized);
+  // A subsystem deleted and created again starts from optimized.
+  delete_subsystem_req d;
+  d.set_subsystem_nqn(kNqn);
+  d.set_force(true);
+  svc->delete_subsystem(nullptr, &d, &rep);
+  EXPECT_STATUS(rep, 0, "Success");
+  EXPECT_EQ(target->AnaState(kNqn, 2), nvme::kAnaOptimized);
 }
 
 // ------------------------------------------------------------------------------ info, logs
@@ -828,7 +827,7 @@ TEST_F(ServiceTest, StateReplayOnAnotherGateway) {
   ASSERT_TRUE(ns);
   EXPECT_EQ(UuidToString(ns->uuid()), "01234567-89ab-cdef-0123-456789abcdef");  // same UUID on every gateway
   EXPECT_EQ(ns->block_size(), 4096u);
-  EXPECT_EQ(ns->qos.rw_mbytes_per_second, 5u);
+  EXPECT_EQ(s->NamespaceInfo(2)->qos.rw_mbytes_per_second, 5u);
   EXPECT_TRUE(s->HostAllowed(kHost1));
   ASSERT_EQ(t2.Ports().size(), 1u);  // gw2's listener only
   EXPECT_EQ(t2.Ports()[0].first.traddr, "127.0.0.2");
@@ -846,7 +845,7 @@ TEST_F(ServiceTest, StateReplayOnAnotherGateway) {
   EXPECT_TRUE(b.ChangeNamespace(key("namespace_"), RequestToJson(n)).ok());
   EXPECT_EQ(ns->anagrpid(), 3u);
   EXPECT_TRUE(b.ClearQos(kNqn, 2).ok());
-  EXPECT_EQ(ns->qos.rw_mbytes_per_second, 0u);
+  EXPECT_EQ(s->NamespaceInfo(2)->qos.rw_mbytes_per_second, 0u);
   for (auto& [k, v] : state)
     if (k.rfind("listener_", 0) == 0) {
       EXPECT_TRUE(b.RemoveListener(v).ok()) << k;

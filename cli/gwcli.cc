@@ -14,6 +14,7 @@
 #include "api/gateway.pb.h"
 #include "api/validate.h"
 #include "cli/output.h"
+#include "gateway/common/strings.h"
 
 #ifndef NVMEOF_VERSION_STRING
 #define NVMEOF_VERSION_STRING "0.0.0"
@@ -46,11 +47,6 @@ int LogLevelValue(const std::string& name) {
       {"debug", 10}, {"info", 20}, {"warning", 30}, {"error", 40}, {"critical", 50}};
   const auto it = levels.find(name);
   return it == levels.end() ? 20 : it->second;
-}
-
-std::string Lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
 }
 
 std::string Upper(std::string s) {

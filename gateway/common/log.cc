@@ -6,6 +6,8 @@
 #include <cstring>
 #include <mutex>
 
+#include "gateway/common/strings.h"
+
 namespace nvmeof {
 namespace {
 std::atomic<int> g_level{static_cast<int>(LogLevel::kInfo)};
@@ -26,8 +28,7 @@ const char* LogLevelName(LogLevel l) {
 }
 
 bool ParseLogLevel(const std::string& s, LogLevel* out) {
-  std::string v;
-  for (char c : s) v += static_cast<char>(tolower(static_cast<unsigned char>(c)));
+  const std::string v = Lower(s);
   if (v == "debug") *out = LogLevel::kDebug;
   else if (v == "info" || v == "notset") *out = LogLevel::kInfo;
   else if (v == "warning" || v == "warn") *out = LogLevel::kWarning;

@@ -9,21 +9,11 @@
 #include <set>
 #include <sstream>
 
+#include "gateway/common/strings.h"
+
 namespace nvmeof {
 
 namespace {
-
-std::string Trim(const std::string& s) {
-  size_t b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string::npos) return "";
-  size_t e = s.find_last_not_of(" \t\r\n");
-  return s.substr(b, e - b + 1);
-}
-
-std::string Lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
-  return s;
-}
 
 // One key of one section: how to store its value (false + *why on a bad value).
 using Setter = std::function<bool(GatewayConfig&, const std::string&, std::string* why)>;

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "gateway/common/log.h"
+#include "gateway/nvmf/ana.h"
 #include "gateway/nvmf/commands.h"
 #include "gateway/nvmf/controller.h"
 #include "gateway/nvmf/target.h"
@@ -127,7 +128,7 @@ void Identify(Target& t, QueuePair* qp, Request* req) {
   }
   if (c.is_discovery()) return CompleteWith(qp, req, Generic(kScInvalidField));
   Subsystem& s = c.subsystem();
-  auto table = s.BuildTable(c.hostnqn(), qp->port());
+  auto table = s.BuildTable(c.hostnqn());
   switch (cns) {
     case kCnsNamespace:
     case kCnsNsIdDescriptors:
@@ -196,90 +197,6 @@ void PutU128(uint8_t* dst, uint64_t v) {
   memcpy(dst, &v, 8);
 }
 
-std::vector<uint8_t> AnaLog(Controller& c, QueuePair* qp, bool groups_only) {
-  Subsystem& s = c.subsystem();
-  auto table = s.BuildTable(c.hostnqn(), qp->port());
-  std::map<uint32_t, std::vector<uint32_t>> groups;
-  for (uint32_t nsid : table->active) groups[table->by_nsid[nsid]->anagrpid()].push_back(nsid);
-  uint64_t change_count;
-  {
-    std::lock_guard<std::mutex> lk(s.mu);
-    change_count = s.ana_change_count;
-  }
-  std::vector<uint8_t> out(sizeof(AnaLogHeader));
-  AnaLogHeader h{};
-  h.change_count = change_count;
-  h.num_descriptors = static_cast<uint16_t>(groups.size());
-  memcpy(out.data(), &h, sizeof(h));
-  for (auto& [grp, nsids] : groups) {
-    AnaGroupDescriptor d{};
-    d.anagrpid = grp;
-    d.num_nsids = groups_only ? 0 : static_cast<uint32_t>(nsids.size());
-    d.change_count = change_count;
-    d.state = s.AnaState(qp->port(), grp);
-    size_t at = out.size();
-    out.resize(at + sizeof(d) + d.num_nsids * 4);
-    memcpy(out.data() + at, &d, sizeof(d));
-    if (!groups_only) memcpy(out.data() + at + sizeof(d), nsids.data(), nsids.size() * 4);
-  }
-  return out;
-}
-
-std::vector<uint8_t> DiscoveryLog(Target& t, Controller& c, QueuePair* qp) {
-  // The generation counter is read before the entries: a change that lands while they are
-  // collected then shows as a newer counter on the host's next read, never as a new
-  // counter on old entries.
-  const uint64_t genctr = t.discovery_genctr();
-  std::vector<DiscoveryLogEntry> entries;
-  // A wildcard listener is reachable at the address this host used; "0.0.0.0" is no
-  // address to connect to.
-  const std::string& here = qp->port().local_traddr;
-  auto fill = [&](const std::string& nqn, const std::string& traddr, const std::string& trsvcid,
-                  uint8_t adrfam, uint16_t portid, uint8_t subtype) {
-    const bool via_here = IsWildcardAddress(traddr) && !here.empty();
-    DiscoveryLogEntry e{};
-    e.trtype = kTrtypeTcp;
-    e.adrfam = via_here ? static_cast<uint8_t>(here.find(':') != std::string::npos ? kAdrfamIpv6 : kAdrfamIpv4) : adrfam;
-    e.subtype = subtype;
-    e.treq = kTreqNotRequired | kTreqSqFlowControlDisableSupported;
-    e.portid = portid;
-    e.cntlid = 0xFFFF;
-    e.asqsz = static_cast<uint16_t>(t.options().max_queue_depth);
-    CopyZeroPadded(e.trsvcid, sizeof(e.trsvcid), trsvcid.c_str());
-    CopyZeroPadded(e.subnqn, sizeof(e.subnqn), nqn.c_str());
-    CopyZeroPadded(e.traddr, sizeof(e.traddr), (via_here ? here : traddr).c_str());
-    entries.push_back(e);
-  };
-  auto ports = t.Ports();
-  auto portid_of = [&](const ListenerSpec& l) -> uint16_t {
-    for (auto& [pl, id] : ports)
-      if (pl.traddr == l.traddr && pl.trsvcid == l.trsvcid) return id;
-    return 0;
-  };
-  // The discovery subsystem itself, as reached now.
-  fill(kDiscoveryNqn, qp->port().traddr, qp->port().trsvcid, qp->port().adrfam, qp->port().portid,
-       kSubtypeCurrentDiscovery);
-  for (auto& s : t.Subsystems()) {
-    if (!s->HostAllowed(c.hostnqn())) continue;
-    std::set<ListenerSpec> ls;
-    {
-      std::lock_guard<std::mutex> lk(s->mu);
-      ls = s->listeners;
-    }
-    for (auto& l : ls) fill(s->nqn(), l.traddr, l.trsvcid, l.adrfam == kAdrfamIpv6 ? kAdrfamIpv6 : kAdrfamIpv4,
-                            portid_of(l), kSubtypeNvm);
-  }
-  std::vector<uint8_t> out(sizeof(DiscoveryLogHeader) + entries.size() * sizeof(DiscoveryLogEntry));
-  DiscoveryLogHeader h{};
-  h.genctr = genctr;
-  h.numrec = entries.size();
-  h.recfmt = 0;
-  memcpy(out.data(), &h, sizeof(h));
-  if (!entries.empty())
-    memcpy(out.data() + sizeof(h), entries.data(), entries.size() * sizeof(DiscoveryLogEntry));
-  return out;
-}
-
 void GetLogPage(Target& t, QueuePair* qp, Request* req) {
   Controller& c = *qp->controller();
   uint32_t cdw10 = req->cmd.cdw10;
@@ -293,7 +210,7 @@ void GetLogPage(Target& t, QueuePair* qp, Request* req) {
   std::vector<uint8_t> page;
   if (c.is_discovery()) {
     if (lid != kLogDiscovery) return CompleteWith(qp, req, CmdSpecific(kScInvalidLogPage));
-    page = DiscoveryLog(t, c, qp);
+    page = t.DiscoveryLogPage(c.hostnqn(), qp->port());
   } else {
     switch (lid) {
       case kLogErrorInfo: {
@@ -354,7 +271,7 @@ void GetLogPage(Target& t, QueuePair* qp, Request* req) {
         break;
       }
       case kLogAna:
-        page = AnaLog(c, qp, lsp & 1);
+        page = AnaLogPage(c, lsp & 1);
         break;
       default:
         return CompleteWith(qp, req, CmdSpecific(kScInvalidLogPage));

@@ -1,6 +1,7 @@
 // Command handlers, one place per command family:
 //   fabrics_cmds.cc  Connect, Property Get/Set, Disconnect
-//   admin_cmds.cc    Identify, Get Log Page (incl. discovery and ANA), Set/Get Features,
+//   admin_cmds.cc    Identify, Get Log Page (the discovery page: discovery.cc; ANA: ana.cc),
+//                    Set/Get Features,
 //                    Asynchronous Event Request, Keep Alive, Abort
 //   io_cmds.cc       Read, Write, Flush, Write Zeroes, Dataset Management, Compare
 // Each handler completes the request (qp->Complete) now or when its backend I/O is done.

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstring>
 
+#include "gateway/common/clock.h"
 #include "gateway/common/log.h"
 #include "gateway/runtime/reactor.h"
 #include "gateway/nvmf/target.h"
@@ -13,11 +14,6 @@ namespace nvmeof {
 using namespace nvme;
 
 namespace {
-int64_t NowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 uint32_t PageClass(uint8_t log_page) {
   switch (log_page) {
     case kLogChangedNsList: return 1;
@@ -32,7 +28,7 @@ Controller::Controller(Target* target, std::shared_ptr<Subsystem> subsys, std::s
                        const uint8_t hostid[16], uint32_t kato_ms, QueuePair* admin)
     : target_(target), subsys_(std::move(subsys)), hostnqn_(std::move(hostnqn)), admin_(admin),
       admin_reactor_(&admin->reactor()), peer_(admin->peer()), port_(admin->port()),
-      kato_ms_(kato_ms), last_ka_ns_(NowNs()), nr_io_queues_(target->options().max_io_queues) {
+      kato_ms_(kato_ms), last_ka_ns_(static_cast<int64_t>(NowNs())), nr_io_queues_(target->options().max_io_queues) {
   memcpy(hostid_.data(), hostid, 16);
 }
 
@@ -110,7 +106,7 @@ void Controller::Reset() {
   volatile_write_cache.store(true);
 }
 
-void Controller::Touch() { last_ka_ns_.store(NowNs(), std::memory_order_relaxed); }
+void Controller::Touch() { last_ka_ns_.store(static_cast<int64_t>(NowNs()), std::memory_order_relaxed); }
 
 void Controller::StartKeepAliveTimer() {
   if (ka_timer_ || kato_ms_.load() == 0 || !admin_) return;
@@ -122,6 +118,7 @@ void Controller::StartKeepAliveTimer() {
     if (!c || !c->admin_queue()) return false;
     if (!c->KeepAliveExpired()) return true;
     LOG_WARN("%s: keep alive timeout (%u ms): tearing the controller down", c->Describe().c_str(), c->kato_ms());
+    c->target()->probe().Count(c->target()->probe().keep_alive_timeouts);
     c->Shutdown("keep alive timeout");
     return false;
   });
@@ -132,7 +129,7 @@ bool Controller::KeepAliveExpired() const {
   if (kato == 0) return false;
   // Allow the host the full timeout plus a grace period for transport delays.
   int64_t limit = (static_cast<int64_t>(kato) + std::max<int64_t>(kato / 2, 500)) * 1000000;
-  return NowNs() - last_ka_ns_.load(std::memory_order_relaxed) > limit;
+  return static_cast<int64_t>(NowNs()) - last_ka_ns_.load(std::memory_order_relaxed) > limit;
 }
 
 bool Controller::SetNumIoQueues(uint32_t n) {

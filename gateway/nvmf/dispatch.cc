@@ -10,7 +10,11 @@ using namespace nvme;
 
 void CompleteWith(QueuePair* qp, Request* req, nvme::Status s) {
   req->SetStatus(s);
-  if (!s.ok() && qp->controller()) qp->controller()->RecordError(*req, qp->qid());
+  if (!s.ok() && qp->controller()) {
+    Controller& c = *qp->controller();
+    c.RecordError(*req, qp->qid());
+    c.target()->probe().Count(c.target()->probe().errors_by_sct[s.sct & 7]);
+  }
   qp->Complete(req);
 }
 
@@ -39,6 +43,7 @@ void Target::QueueClosed(QueuePair* qp) {
     c->RemoveIoQueue(qp);  // clears the admin queue pointer
     c->Shutdown("admin queue closed");
     c->subsystem().ReleaseCntlid(c->cntlid());
+    probe_.Count(probe_.controllers_destroyed);
     LOG_INFO("%s: controller destroyed", c->Describe().c_str());
   } else {
     c->RemoveIoQueue(qp);

@@ -69,6 +69,7 @@ void Connect(Target& t, QueuePair* qp, Request* req) {
     LOG_INFO("%s: controller created (admin queue from %s, keep alive %u ms%s)", c->Describe().c_str(),
              qp->peer().c_str(), cmd->kato, s->is_discovery() ? ", discovery" : "");
     c->StartKeepAliveTimer();
+    t.probe().Count(t.probe().controllers_created);
     return CompleteWith(qp, req, kSuccess);
   }
 

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <memory>
 
+#include "gateway/common/clock.h"
 #include "gateway/common/log.h"
 #include "gateway/runtime/reactor.h"
 #include "gateway/nvmf/commands.h"
@@ -16,12 +17,6 @@ using namespace nvme;
 
 namespace {
 
-inline uint64_t NowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
 // Starting LBA and number of blocks (0's based on the wire) of a Read, Write, Compare or
 // Write Zeroes.
 uint64_t Slba(const Sqe& c) { return c.cdw10 | (static_cast<uint64_t>(c.cdw11) << 32); }
@@ -32,7 +27,7 @@ NsSnapshot* Snapshot(QueuePair* qp, Controller& c) {
   NsSnapshot* cur = qp->ns_cache;
   Subsystem& s = c.subsystem();
   if (cur && cur->table->gen == s.ns_gen()) return cur;
-  auto* fresh = new NsSnapshot{s.BuildTable(c.hostnqn(), qp->port()), 0, cur};
+  auto* fresh = new NsSnapshot{s.BuildTable(c.hostnqn()), 0, cur};
   qp->ns_cache = fresh;
   // Free retired snapshots nobody uses any more.
   NsSnapshot** link = &fresh->older;

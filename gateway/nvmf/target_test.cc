@@ -368,7 +368,7 @@ TEST_F(TargetTest, AnaInaccessibleFailsIoWithPathError) {
   uint16_t cntlid = Enable(admin);
   auto& io = NewQueue();
   ASSERT_EQ(Connect(io, 1, kNqn, kHost, cntlid), kSuccess);
-  ASSERT_TRUE(target_->SetAnaState(kNqn, "127.0.0.1", "4420", 1, kAnaInaccessible).ok());
+  ASSERT_TRUE(target_->SetAnaState(kNqn, 1, kAnaInaccessible).ok());
   Cmd c(512);
   c.req.cmd.opcode = kIoRead;
   c.req.cmd.nsid = 1;
@@ -377,6 +377,48 @@ TEST_F(TargetTest, AnaInaccessibleFailsIoWithPathError) {
   EXPECT_EQ(s.sct, kSctPath);
   EXPECT_EQ(s.sc, kScAnaInaccessible);
   EXPECT_FALSE(s.dnr);
+  // The probe counted the controller, the ANA change and the failed command.
+  NvmfProbe& p = target_->probe();
+  EXPECT_EQ(p.controllers_created.load(), 1u);
+  EXPECT_EQ(p.ana_changes.load(), 1u);
+  EXPECT_EQ(p.errors_by_sct[kSctPath].load(), 1u);
+  EXPECT_EQ(p.errors_by_sct[kSctGeneric].load(), 0u);
+}
+
+// One ANA table per gateway: a group's state holds for every subsystem, a subsystem's own
+// state for a group wins, each change is counted once, and a state may be set for a
+// subsystem before it exists.
+TEST(AnaTableTest, GroupStateSubsystemStateAndChangeCount) {
+  AnaTable t;
+  EXPECT_EQ(t.State("nqn.a", 1), kAnaOptimized);
+  EXPECT_TRUE(t.SetGroup(1, kAnaInaccessible));
+  EXPECT_FALSE(t.SetGroup(1, kAnaInaccessible));
+  EXPECT_EQ(t.change_count(), 1u);
+  EXPECT_EQ(t.State("nqn.a", 1), kAnaInaccessible);
+  EXPECT_EQ(t.State("nqn.b", 1), kAnaInaccessible);
+  EXPECT_EQ(t.State("nqn.a", 2), kAnaOptimized);
+  EXPECT_TRUE(t.SetForSubsystem("nqn.a", 1, kAnaOptimized));
+  EXPECT_EQ(t.State("nqn.a", 1), kAnaOptimized);
+  EXPECT_EQ(t.State("nqn.b", 1), kAnaInaccessible);
+  EXPECT_FALSE(t.SetForSubsystem("nqn.b", 1, kAnaInaccessible));  // already so: no change
+  EXPECT_EQ(t.change_count(), 2u);
+  t.ForgetSubsystem("nqn.a");
+  EXPECT_EQ(t.State("nqn.a", 1), kAnaInaccessible);
+}
+
+TEST_F(TargetTest, AnaStateRulesAndEarlyState) {
+  EXPECT_EQ(target_->SetAnaState(kNqn, 0, kAnaInaccessible).code(), ENODEV);
+  EXPECT_EQ(target_->SetAnaState(kNqn, 1, 0x7).code(), EINVAL);
+  EXPECT_EQ(target_->SetAnaGroupState(target_->options().anagrpmax + 1, kAnaInaccessible).code(), ENODEV);
+  EXPECT_EQ(target_->SetAnaState(kDiscoveryNqn, 1, kAnaInaccessible).code(), EINVAL);
+  ASSERT_TRUE(target_->SetAnaState("nqn.2016-06.io.spdk:later", 3, kAnaInaccessible).ok());
+  SubsystemSpec later;
+  later.nqn = "nqn.2016-06.io.spdk:later";
+  ASSERT_TRUE(target_->AddSubsystem(later).ok());
+  EXPECT_EQ(target_->AnaState(later.nqn, 3), kAnaInaccessible);
+  EXPECT_EQ(target_->AnaState(kNqn, 3), kAnaOptimized);
+  ASSERT_TRUE(target_->SetAnaGroupState(1, kAnaNonOptimized).ok());
+  EXPECT_EQ(target_->FindSubsystem(kNqn)->BuildTable(kHost)->ana_state[1], kAnaNonOptimized);
 }
 
 TEST_F(TargetTest, NoAutoVisibleNamespaceNeedsHost) {
@@ -385,12 +427,9 @@ TEST_F(TargetTest, NoAutoVisibleNamespaceNeedsHost) {
   ns.auto_visible = false;
   ASSERT_TRUE(target_->AddNamespace(kNqn, ns, OpenMemoryDevice(1 << 20)).ok());
   auto s = target_->FindSubsystem(kNqn);
-  PortInfo p;
-  p.traddr = "127.0.0.1";
-  p.trsvcid = "4420";
-  EXPECT_EQ(s->BuildTable(kHost, p)->active, (std::vector<uint32_t>{1}));
+  EXPECT_EQ(s->BuildTable(kHost)->active, (std::vector<uint32_t>{1}));
   ASSERT_TRUE(target_->AddNamespaceHost(kNqn, 9, kHost).ok());
-  EXPECT_EQ(s->BuildTable(kHost, p)->active, (std::vector<uint32_t>{1, 9}));
+  EXPECT_EQ(s->BuildTable(kHost)->active, (std::vector<uint32_t>{1, 9}));
   EXPECT_EQ(target_->AddNamespaceHost(kNqn, 1, kHost).code(), EINVAL);  // auto-visible
 }
 
@@ -467,7 +506,11 @@ TEST_F(TargetTest, DiscoveryLogChangeNoticeReachesDiscoveryControllers) {
   EXPECT_EQ(aer.req.rsp.dw0, AsyncEventDw0(kAerNotice, kAenDiscoveryLogChange, kLogDiscovery));
 }
 
+// Namespace identities derive from NameUuid: a change of the hash would give every
+// namespace a new UUID after an upgrade, so its value for a fixed name is pinned.
 TEST(UuidTest, NameBasedIsStableAndDistinct) {
+  EXPECT_EQ(UuidToString(NameUuid("nqn.a|1|file|/x")), "63a33a7d-7781-8ff4-99f0-7b253636e8b3");
+  EXPECT_EQ(UuidToString(NameUuid("")), "1cd5146e-917a-80b7-b37f-96c81f2b2d30");
   EXPECT_EQ(NameUuid("nqn.a|1|file|/x"), NameUuid("nqn.a|1|file|/x"));
   EXPECT_NE(NameUuid("nqn.a|1|file|/x"), NameUuid("nqn.a|2|file|/x"));
   EXPECT_EQ(NameUuid("x")[6] >> 4, 8);

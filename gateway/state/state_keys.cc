@@ -1,5 +1,6 @@
 // The group state's keys and values: see state_keys.h.
 #include "gateway/state/state_keys.h"
+#include "gateway/common/strings.h"
 
 #include <nlohmann/json.hpp>
 
@@ -13,17 +14,14 @@ constexpr char kTcp[] = "TCP";
 // The newer reference spelling of namespace host keys, read like ns_host_.
 constexpr char kNamespaceHostAltPrefix[] = "ns-host_";
 
-bool HasPrefix(const std::string& s, const std::string& p) { return s.compare(0, p.size(), p) == 0; }
-
 bool HasSuffix(const std::string& s, const std::string& t) {
   return s.size() >= t.size() && s.compare(s.size() - t.size(), t.size(), t) == 0;
 }
 
 // s starts with prefix: *rest = the remainder.
 bool StripPrefix(const std::string& s, const char* prefix, std::string* rest) {
-  const size_t n = std::char_traits<char>::length(prefix);
-  if (s.compare(0, n, prefix) != 0) return false;
-  *rest = s.substr(n);
+  if (!StartsWith(s, prefix)) return false;
+  *rest = s.substr(std::char_traits<char>::length(prefix));
   return true;
 }
 
@@ -241,7 +239,7 @@ std::vector<std::string> SubsystemItemKeys(const StateMap& m, const std::string&
       continue;
     }
     for (const auto& p : prefixes)
-      if (HasPrefix(k, p)) {
+      if (StartsWith(k, p)) {
         v.push_back(k);
         break;
       }
@@ -254,7 +252,7 @@ std::vector<std::string> NamespaceItemKeys(const StateMap& m, const std::string&
   const std::string hosts = NamespaceHostKey(nqn, nsid, "");
   std::vector<std::string> v;
   for (const auto& [k, val] : m)
-    if (k == ns || k == qos || HasPrefix(k, hosts)) v.push_back(k);
+    if (k == ns || k == qos || StartsWith(k, hosts)) v.push_back(k);
   return v;
 }
 
@@ -263,7 +261,7 @@ std::vector<std::string> ListenerKeysAt(const StateMap& m, const std::string& nq
   const std::string p = StateKeyPrefix(StateKeyKind::kListener, nqn);
   const std::string tail = "_" + ListenerAddressPart(kTcp, traddr, trsvcid);
   std::vector<std::string> v;
-  for (auto it = m.lower_bound(p); it != m.end() && HasPrefix(it->first, p); ++it)
+  for (auto it = m.lower_bound(p); it != m.end() && StartsWith(it->first, p); ++it)
     if (it->first.size() > tail.size() && HasSuffix(it->first, tail)) v.push_back(it->first);
   return v;
 }
