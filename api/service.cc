@@ -11,6 +11,7 @@
 
 #include "api/validate.h"
 #include "gateway/common/log.h"
+#include "gateway/transport/tcp/tcp_transport.h"
 
 namespace nvmeof::api {
 
@@ -167,7 +168,7 @@ std::string NamespaceHost(const std::string& nqn, uint32_t nsid, const std::stri
 std::string Host(const std::string& nqn, const std::string& host) { return "host_" + nqn + "_" + host; }
 std::string Listener(const std::string& nqn, const std::string& host_name, const std::string& traddr,
                      uint32_t trsvcid) {
-  return "listener_" + nqn + "_" + host_name + "_TCP_" + KeyAddress(traddr) + "_" + Str(trsvcid);
+  return "listener_" + nqn + "_" + host_name + "_" + std::string(kTcpTransportName) + "_" + KeyAddress(traddr) + "_" + Str(trsvcid);
 }
 }  // namespace keys
 
@@ -193,9 +194,9 @@ GatewayService::~GatewayService() {
   if (applier_.joinable()) applier_.join();
 }
 
-void GatewayService::SetRbdOpener(BackendOpener opener) {
+void GatewayService::SetDeviceFactory(DeviceFactory* devices) {
   std::lock_guard<std::mutex> lk(mu_);
-  rbd_opener_ = std::move(opener);
+  devices_ = devices ? devices : &no_rbd_devices_;
 }
 
 void GatewayService::SetStateHooks(StateHooks hooks) {
@@ -365,26 +366,9 @@ std::string GatewayService::ImageUsedBy(const std::string& pool, const std::stri
   return used;
 }
 
-Result<std::unique_ptr<BlockDevice>> GatewayService::OpenBackend(const BackendSpec& spec) {
-  if (spec.backend == "memory") return OpenMemoryDevice(spec.memory_size);
-  if (spec.backend == "file") {
-    auto dev = OpenFileDevice(spec.file_path, spec.file_size.value_or(0), false);
-    if (!dev.ok()) return dev.status();
-    if (spec.file_size && dev.value()->size() != *spec.file_size)
-      return Status::InvalidArgument("file " + spec.file_path + " exists with size " +
-                                     std::to_string(dev.value()->size()) + " bytes, not the requested " +
-                                     std::to_string(*spec.file_size));
-    return std::move(dev.value());
-  }
-  if (!rbd_opener_)
-    return Status::NoDevice("RBD namespaces are not available: this gateway runs without a Ceph cluster "
-                            "(configure [ceph] or use the memory/file backends)");
-  return rbd_opener_(spec);
-}
-
 Result<uint32_t> GatewayService::AddNamespaceToTarget(const namespace_add_req& req, uint32_t anagrpid) {
-  BackendSpec b;
-  b.backend = req.has_backend() ? req.backend() : "rbd";
+  DeviceSpec b;
+  b.kind = req.has_backend() ? req.backend() : "rbd";
   b.pool = req.rbd_pool_name();
   b.image = req.rbd_image_name();
   b.create_image = req.create_image();
@@ -392,9 +376,12 @@ Result<uint32_t> GatewayService::AddNamespaceToTarget(const namespace_add_req& r
   b.anagrpid = anagrpid;
   b.memory_size = req.memory_size();
   b.file_path = req.file_path();
-  if (req.has_file_size()) b.file_size = req.file_size();
+  if (req.has_file_size()) {
+    b.file_size = req.file_size();
+    b.file_size_checked = true;
+  }
   b.block_size = req.block_size();
-  auto dev = OpenBackend(b);
+  auto dev = devices_->Open(b);
   if (!dev.ok()) return dev.status();
   NamespaceSpec ns;
   ns.nsid = req.has_nsid() ? req.nsid() : 0;
@@ -406,8 +393,8 @@ Result<uint32_t> GatewayService::AddNamespaceToTarget(const namespace_add_req& r
   }
   ns.anagrpid = anagrpid;
   ns.auto_visible = !req.no_auto_visible();
-  ns.backend = b.backend;
-  if (b.backend == "rbd") {
+  ns.backend = b.kind;
+  if (b.kind == "rbd") {
     ns.rbd_pool = b.pool;
     ns.rbd_image = b.image;
   }
@@ -557,11 +544,11 @@ void GatewayService::ApplyAnaToListener(const std::string& nqn, const ListenerSp
   try {
     const auto& o = target_->options();
     auto fill_listener = [](::listen_address* a, const ListenerSpec& l) {
-      a->set_trtype("TCP");
+      a->set_trtype(std::string(kTcpTransportName));
       a->set_adrfam(l.adrfam == nvme::kAdrfamIpv6 ? "IPv6" : "IPv4");
       a->set_traddr(l.traddr);
       a->set_trsvcid(l.trsvcid);
-      a->set_transport("TCP");
+      a->set_transport(std::string(kTcpTransportName));
       a->set_secure(l.secure);
     };
     {
@@ -1125,7 +1112,7 @@ void GatewayService::ApplyAnaToListener(const std::string& nqn, const ListenerSp
     o->set_nqn(c.hostnqn);
     o->set_traddr(c.traddr);
     o->set_trsvcid(static_cast<uint32_t>(std::strtoul(c.trsvcid.c_str(), nullptr, 10)));
-    o->set_trtype("TCP");
+    o->set_trtype(std::string(kTcpTransportName));
     o->set_adrfam(c.traddr.find(':') != std::string::npos ? ::ipv6 : ::ipv4);
     o->set_connected(true);
     o->set_qpairs_count(static_cast<int32_t>(c.num_io_queues));
@@ -1247,7 +1234,7 @@ void GatewayService::ApplyAnaToListener(const std::string& nqn, const ListenerSp
   std::vector<std::string> remove;
   if (req->host_name() == "*") {
     const std::string p = "listener_" + nqn + "_";
-    const std::string tail = "_TCP_" + traddr + "_" + Str(port);
+    const std::string tail = "_" + std::string(kTcpTransportName) + "_" + traddr + "_" + Str(port);
     for (auto& [k, v] : state_)
       if (StartsWith(k, p) && k.size() > tail.size() && k.compare(k.size() - tail.size(), tail.size(), tail) == 0)
         remove.push_back(k);
@@ -1283,7 +1270,7 @@ void GatewayService::ApplyAnaToListener(const std::string& nqn, const ListenerSp
     if (!JsonToRequest(v, &l).ok()) continue;
     auto* o = rep->add_listeners();
     o->set_host_name(l.host_name());
-    o->set_trtype("TCP");
+    o->set_trtype(std::string(kTcpTransportName));
     o->set_adrfam(l.adrfam());
     o->set_traddr(l.traddr());
     o->set_trsvcid(l.has_trsvcid() ? l.trsvcid() : kDefaultTrsvcid);
@@ -1297,7 +1284,7 @@ void GatewayService::ApplyAnaToListener(const std::string& nqn, const ListenerSp
       if (listed.count(l.traddr + ":" + l.trsvcid)) continue;
       auto* o = rep->add_listeners();
       o->set_host_name(opts_.gateway_name);
-      o->set_trtype("TCP");
+      o->set_trtype(std::string(kTcpTransportName));
       o->set_adrfam(l.adrfam == nvme::kAdrfamIpv6 ? ::ipv6 : ::ipv4);
       o->set_traddr(KeyAddress(l.traddr));
       o->set_trsvcid(static_cast<uint32_t>(std::strtoul(l.trsvcid.c_str(), nullptr, 10)));

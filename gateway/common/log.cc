@@ -26,13 +26,16 @@ const char* LogLevelName(LogLevel l) {
 }
 
 bool ParseLogLevel(const std::string& s, LogLevel* out) {
+  const size_t b = s.find_first_not_of(" \t\r\n");
+  const size_t e = s.find_last_not_of(" \t\r\n");
   std::string v;
-  for (char c : s) v += static_cast<char>(tolower(static_cast<unsigned char>(c)));
-  if (v == "debug") *out = LogLevel::kDebug;
-  else if (v == "info" || v == "notset") *out = LogLevel::kInfo;
-  else if (v == "warning" || v == "warn") *out = LogLevel::kWarning;
-  else if (v == "error") *out = LogLevel::kError;
-  else if (v == "critical") *out = LogLevel::kCritical;
+  if (b != std::string::npos)
+    for (char c : s.substr(b, e - b + 1)) v += static_cast<char>(tolower(static_cast<unsigned char>(c)));
+  if (v == "debug" || v == "10") *out = LogLevel::kDebug;
+  else if (v == "info" || v == "notset" || v == "20") *out = LogLevel::kInfo;
+  else if (v == "warning" || v == "warn" || v == "30") *out = LogLevel::kWarning;
+  else if (v == "error" || v == "40") *out = LogLevel::kError;
+  else if (v == "critical" || v == "fatal" || v == "50") *out = LogLevel::kCritical;
   else return false;
   return true;
 }

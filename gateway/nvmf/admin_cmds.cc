@@ -234,11 +234,11 @@ std::vector<uint8_t> DiscoveryLog(Target& t, Controller& c, QueuePair* qp) {
   // A wildcard listener is reachable at the address this host used; "0.0.0.0" is no
   // address to connect to.
   const std::string& here = qp->port().local_traddr;
-  auto fill = [&](const std::string& nqn, const std::string& traddr, const std::string& trsvcid,
+  auto fill = [&](const std::string& nqn, uint8_t trtype, const std::string& traddr, const std::string& trsvcid,
                   uint8_t adrfam, uint16_t portid, uint8_t subtype) {
     const bool via_here = IsWildcardAddress(traddr) && !here.empty();
     DiscoveryLogEntry e{};
-    e.trtype = kTrtypeTcp;
+    e.trtype = trtype;
     e.adrfam = via_here ? static_cast<uint8_t>(here.find(':') != std::string::npos ? kAdrfamIpv6 : kAdrfamIpv4) : adrfam;
     e.subtype = subtype;
     e.treq = kTreqNotRequired | kTreqSqFlowControlDisableSupported;
@@ -253,11 +253,11 @@ std::vector<uint8_t> DiscoveryLog(Target& t, Controller& c, QueuePair* qp) {
   auto ports = t.Ports();
   auto portid_of = [&](const ListenerSpec& l) -> uint16_t {
     for (auto& [pl, id] : ports)
-      if (pl.traddr == l.traddr && pl.trsvcid == l.trsvcid) return id;
+      if (pl.trtype == l.trtype && pl.traddr == l.traddr && pl.trsvcid == l.trsvcid) return id;
     return 0;
   };
   // The discovery subsystem itself, as reached now.
-  fill(kDiscoveryNqn, qp->port().traddr, qp->port().trsvcid, qp->port().adrfam, qp->port().portid,
+  fill(kDiscoveryNqn, qp->port().trtype, qp->port().traddr, qp->port().trsvcid, qp->port().adrfam, qp->port().portid,
        kSubtypeCurrentDiscovery);
   for (auto& s : t.Subsystems()) {
     if (!s->HostAllowed(c.hostnqn())) continue;
@@ -266,7 +266,7 @@ std::vector<uint8_t> DiscoveryLog(Target& t, Controller& c, QueuePair* qp) {
       std::lock_guard<std::mutex> lk(s->mu);
       ls = s->listeners;
     }
-    for (auto& l : ls) fill(s->nqn(), l.traddr, l.trsvcid, l.adrfam == kAdrfamIpv6 ? kAdrfamIpv6 : kAdrfamIpv4,
+    for (auto& l : ls) fill(s->nqn(), l.trtype, l.traddr, l.trsvcid, l.adrfam == kAdrfamIpv6 ? kAdrfamIpv6 : kAdrfamIpv4,
                             portid_of(l), kSubtypeNvm);
   }
   std::vector<uint8_t> out(sizeof(DiscoveryLogHeader) + entries.size() * sizeof(DiscoveryLogEntry));

@@ -32,6 +32,7 @@ namespace nvmeof {
 
 class Reactor;
 class Target;
+class TransportRegistry;
 class Subsystem;
 
 using Uuid = std::array<uint8_t, 16>;
@@ -128,12 +129,13 @@ struct ListenerSpec {
   std::string trsvcid = "4420";
   uint8_t adrfam = nvme::kAdrfamIpv4;
   bool secure = false;
+  uint8_t trtype = nvme::kTrtypeTcp;  // the transport that opens it (transport.h)
   bool operator<(const ListenerSpec& o) const {
-    return std::tie(traddr, trsvcid, adrfam) < std::tie(o.traddr, o.trsvcid, o.adrfam);
+    return std::tie(trtype, traddr, trsvcid, adrfam) < std::tie(o.trtype, o.traddr, o.trsvcid, o.adrfam);
   }
   // True if a connection that came in on `port` reached this listener.
   bool Serves(const PortInfo& port) const {
-    return trsvcid == port.trsvcid && (traddr == port.traddr || IsWildcardAddress(traddr));
+    return trtype == port.trtype && trsvcid == port.trsvcid && (traddr == port.traddr || IsWildcardAddress(traddr));
   }
 };
 
@@ -256,9 +258,9 @@ class Target {
 
   std::vector<ConnectionInfo> Connections(const std::string& nqn);
 
-  // The engine opens and closes TCP ports when asked through this hook.
-  using PortHook = std::function<Status(const ListenerSpec&, bool open, uint16_t portid)>;
-  void SetPortHook(PortHook h) { port_hook_ = std::move(h); }
+  // Ports open and close through the transports registered here (not owned). Unset: ports
+  // are only counted (tests of the core without a transport).
+  void SetTransports(TransportRegistry* transports) { transports_ = transports; }
 
   // ------------------------------------------------------------ data plane
   // Runs one command received on qp. The target completes it through qp->Complete(),
@@ -307,7 +309,7 @@ class Target {
   std::map<ListenerSpec, Port> ports_;
   uint16_t next_portid_ = 1;
   std::atomic<uint64_t> genctr_{1};
-  PortHook port_hook_;
+  TransportRegistry* transports_ = nullptr;
   std::atomic<uint32_t> total_namespaces_{0};
 };
 
