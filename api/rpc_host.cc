@@ -118,7 +118,7 @@ using namespace internal;
     o->set_nqn(c.hostnqn);
     o->set_traddr(c.traddr);
     o->set_trsvcid(static_cast<uint32_t>(std::strtoul(c.trsvcid.c_str(), nullptr, 10)));
-    o->set_trtype("TCP");
+    o->set_trtype(std::string(kTcpTransportName));
     o->set_adrfam(c.traddr.find(':') != std::string::npos ? ::ipv6 : ::ipv4);
     o->set_connected(true);
     o->set_qpairs_count(static_cast<int32_t>(c.num_io_queues));

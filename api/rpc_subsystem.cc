@@ -129,11 +129,11 @@ using namespace internal;
   try {
     const auto& o = target_->options();
     auto fill_listener = [](::listen_address* a, const ListenerSpec& l) {
-      a->set_trtype("TCP");
+      a->set_trtype(std::string(kTcpTransportName));
       a->set_adrfam(l.adrfam == nvme::kAdrfamIpv6 ? "IPv6" : "IPv4");
       a->set_traddr(l.traddr);
       a->set_trsvcid(l.trsvcid);
-      a->set_transport("TCP");
+      a->set_transport(std::string(kTcpTransportName));
       a->set_secure(l.secure);
     };
     {

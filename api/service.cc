@@ -24,9 +24,9 @@ GatewayService::GatewayService(Target* target, StateStore* store, ServiceOptions
 
 GatewayService::~GatewayService() = default;
 
-void GatewayService::SetRbdOpener(BackendOpener opener) {
+void GatewayService::SetDeviceFactory(DeviceFactory* devices) {
   std::lock_guard<std::mutex> lk(mu_);
-  rbd_opener_ = std::move(opener);
+  devices_ = devices ? devices : &no_rbd_devices_;
 }
 
 void GatewayService::SetStateFollower(StateFollower* follower) {
@@ -39,26 +39,9 @@ StateMap GatewayService::LocalState() {
   return state_;
 }
 
-Result<std::unique_ptr<BlockDevice>> GatewayService::OpenBackend(const BackendSpec& spec) {
-  if (spec.backend == "memory") return OpenMemoryDevice(spec.memory_size);
-  if (spec.backend == "file") {
-    auto dev = OpenFileDevice(spec.file_path, spec.file_size.value_or(0), false);
-    if (!dev.ok()) return dev.status();
-    if (spec.file_size && dev.value()->size() != *spec.file_size)
-      return Status::InvalidArgument("file " + spec.file_path + " exists with size " +
-                                     std::to_string(dev.value()->size()) + " bytes, not the requested " +
-                                     std::to_string(*spec.file_size));
-    return std::move(dev.value());
-  }
-  if (!rbd_opener_)
-    return Status::NoDevice("RBD namespaces are not available: this gateway runs without a Ceph cluster "
-                            "(configure [ceph] or use the memory/file backends)");
-  return rbd_opener_(spec);
-}
-
 Result<uint32_t> GatewayService::AddNamespaceToTarget(const namespace_add_req& req, uint32_t anagrpid) {
-  BackendSpec b;
-  b.backend = req.has_backend() ? req.backend() : "rbd";
+  DeviceSpec b;
+  b.kind = req.has_backend() ? req.backend() : "rbd";
   b.pool = req.rbd_pool_name();
   b.image = req.rbd_image_name();
   b.create_image = req.create_image();
@@ -66,9 +49,12 @@ Result<uint32_t> GatewayService::AddNamespaceToTarget(const namespace_add_req& r
   b.anagrpid = anagrpid;
   b.memory_size = req.memory_size();
   b.file_path = req.file_path();
-  if (req.has_file_size()) b.file_size = req.file_size();
+  if (req.has_file_size()) {
+    b.file_size = req.file_size();
+    b.file_size_checked = true;
+  }
   b.block_size = req.block_size();
-  auto dev = OpenBackend(b);
+  auto dev = devices_->Open(b);
   if (!dev.ok()) return dev.status();
   NamespaceSpec ns;
   ns.nsid = req.has_nsid() ? req.nsid() : 0;
@@ -80,8 +66,8 @@ Result<uint32_t> GatewayService::AddNamespaceToTarget(const namespace_add_req& r
   }
   ns.anagrpid = anagrpid;
   ns.auto_visible = !req.no_auto_visible();
-  ns.backend = b.backend;
-  if (b.backend == "rbd") {
+  ns.backend = b.kind;
+  if (b.kind == "rbd") {
     ns.rbd_pool = b.pool;
     ns.rbd_image = b.image;
   }

@@ -49,28 +49,9 @@
 #include "gateway/state/state_store.h"
 #include "gateway/nvmf/target.h"
 #include "rbd-backend/block_device.h"
+#include "rbd-backend/device_factory.h"
 
 namespace nvmeof::api {
-
-// What a namespace needs opened (namespace_add_req after defaults are resolved).
-struct BackendSpec {
-  std::string backend = "rbd";  // "rbd", "memory", "file"
-  // rbd
-  std::string pool, image;
-  bool create_image = false;
-  uint64_t create_size = 0;  // bytes, with create_image
-  uint32_t anagrpid = 1;     // the RADOS connection pool may group by it
-  // memory
-  uint64_t memory_size = 0;
-  // file
-  std::string file_path;
-  std::optional<uint64_t> file_size;
-  uint32_t block_size = 512;
-};
-
-// Opens the storage behind a namespace (control path, may block). The Status carries the
-// errno to report (ENOENT no pool/image, ENODEV unreachable, ...).
-using BackendOpener = std::function<Result<std::unique_ptr<BlockDevice>>(const BackendSpec&)>;
 
 struct ServiceOptions {
   std::string gateway_name;  // this gateway's name ([gateway] name)
@@ -91,9 +72,9 @@ class GatewayService final : public ::Gateway::Service, public StateTarget {
   GatewayService(Target* target, StateStore* store, ServiceOptions opts);
   ~GatewayService() override;
 
-  // Backend for "rbd" namespaces (memory and file are built in). Unset: rbd namespaces
-  // are answered ENODEV ("not available in this build").
-  void SetRbdOpener(BackendOpener opener);
+  // Opens the devices of new namespaces (not owned). Unset: memory and file devices only;
+  // rbd namespaces are answered ENODEV ("RBD namespaces are not available").
+  void SetDeviceFactory(DeviceFactory* devices);
   // The follower of the group state (gateway/state/state_follower.h), built on this service
   // and rpc_mutex(): this service records its own writes with it. Set once, before serving;
   // unset, nothing is recorded (no group state).
@@ -167,7 +148,6 @@ class GatewayService final : public ::Gateway::Service, public StateTarget {
   bool IsLocal(const std::string& host_name) const;
   Status Persist(const StateMap& puts, const std::vector<std::string>& removes, const Check& check = nullptr,
                  bool* conflict = nullptr);
-  Result<std::unique_ptr<BlockDevice>> OpenBackend(const BackendSpec& spec);
   std::vector<std::string> SubsystemKeys(const std::string& nqn);
   std::vector<std::string> NamespaceKeys(const std::string& nqn, uint32_t nsid);
   Result<uint32_t> AddNamespaceToTarget(const namespace_add_req& req, uint32_t anagrpid);
@@ -188,7 +168,8 @@ class GatewayService final : public ::Gateway::Service, public StateTarget {
   Target* target_;
   StateStore* store_;
   ServiceOptions opts_;
-  BackendOpener rbd_opener_;
+  DeviceFactory no_rbd_devices_;
+  DeviceFactory* devices_ = &no_rbd_devices_;
   StateFollower* follower_ = nullptr;
 
   std::mutex mu_;   // the RPC lock: one management operation at a time

@@ -18,6 +18,7 @@
 #include "gateway/common/log.h"
 #include "gateway/common/strings.h"
 #include "gateway/state/state_keys.h"
+#include "gateway/transport/tcp/tcp_transport.h"
 
 namespace nvmeof::api::internal {
 

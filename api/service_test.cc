@@ -337,12 +337,18 @@ TEST_F(ServiceTest, NamespaceAddErrors) {
 
 TEST_F(ServiceTest, RbdBackendThroughTheOpener) {
   CreateSubsystem(kNqn);
-  std::vector<BackendSpec> seen;
-  svc->SetRbdOpener([&](const BackendSpec& b) -> Result<std::unique_ptr<BlockDevice>> {
-    seen.push_back(b);
-    if (b.image == "missing") return Status::NotFound("RBD image rbd/missing does not exist");
-    return OpenMemoryDevice(b.create_image ? b.create_size : 64 * kMiB);
-  });
+  std::vector<DeviceSpec> seen;
+  struct FakeRbd : RbdOpener {
+    std::vector<DeviceSpec>* seen;
+    explicit FakeRbd(std::vector<DeviceSpec>* s) : seen(s) {}
+    Result<std::unique_ptr<BlockDevice>> Open(const DeviceSpec& b) override {
+      seen->push_back(b);
+      if (b.image == "missing") return Status::NotFound("RBD image rbd/missing does not exist");
+      return OpenMemoryDevice(b.create_image ? b.create_size : 64 * kMiB);
+    }
+  };
+  DeviceFactory devices(std::make_unique<FakeRbd>(&seen));
+  svc->SetDeviceFactory(&devices);
   namespace_add_req r;
   r.set_subsystem_nqn(kNqn);
   r.set_block_size(4096);
@@ -373,6 +379,7 @@ TEST_F(ServiceTest, RbdBackendThroughTheOpener) {
   EXPECT_EQ(ls.namespaces(0).rbd_pool_name(), "rbd");
   EXPECT_EQ(ls.namespaces(0).rbd_image_name(), "img");
   EXPECT_FALSE(ls.namespaces(0).has_backend());
+  svc->SetDeviceFactory(nullptr);
 }
 
 TEST_F(ServiceTest, ResizeGrowOnlyInMiB) {

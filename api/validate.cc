@@ -1,5 +1,7 @@
 #include "api/validate.h"
 
+#include "gateway/common/size.h"
+
 #include <arpa/inet.h>
 
 #include <array>
@@ -303,52 +305,7 @@ Status ValidateBackendSize(std::uint64_t bytes, std::uint32_t block_size) {
 
 // ---- Sizes ------------------------------------------------------------------------
 
-Result<std::uint64_t> ParseSize(std::string_view text) {
-  const auto trim = [](std::string_view s) {
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-    return s;
-  };
-  const std::string_view original = trim(text);
-  std::string_view s = original;
-  const auto not_numeric = [&] {
-    return Status::InvalidArgument("Size " + std::string(original) +
-                                   " must be numeric, optionally followed by a unit "
-                                   "(K, KB, M, MB, G, GB, T, TB, P, PB; a bare number means MiB)");
-  };
-
-  std::size_t digits = 0;
-  while (digits < s.size() && IsAsciiDigit(s[digits])) ++digits;
-  if (digits == 0) return not_numeric();
-  const std::string_view number = s.substr(0, digits);
-  std::string unit(trim(s.substr(digits)));
-  for (char& c : unit) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-
-  int shift;
-  if (unit.empty()) {
-    shift = 20;  // a bare number means MiB, like the reference CLI
-  } else if (unit == "B") {
-    shift = 0;
-  } else {
-    static constexpr std::string_view kUnits = "KMGTP";
-    const auto pos = kUnits.find(unit[0]);
-    const std::string_view suffix = std::string_view(unit).substr(1);
-    if (pos == std::string_view::npos || !(suffix.empty() || suffix == "B" || suffix == "IB"))
-      return not_numeric();
-    shift = 10 * static_cast<int>(pos + 1);
-  }
-
-  std::uint64_t value = 0;
-  for (char c : number) {
-    const std::uint64_t d = static_cast<std::uint64_t>(c - '0');
-    if (value > (std::numeric_limits<std::uint64_t>::max() - d) / 10)
-      return Status::Error(ERANGE, "Size " + std::string(original) + " is too large");
-    value = value * 10 + d;
-  }
-  if (shift > 0 && value > (std::numeric_limits<std::uint64_t>::max() >> shift))
-    return Status::Error(ERANGE, "Size " + std::string(original) + " is too large");
-  return value << shift;
-}
+Result<std::uint64_t> ParseSize(std::string_view text) { return nvmeof::ParseSize(text, 20); }
 
 std::string FormatSize(std::uint64_t bytes) {
   static constexpr std::array<const char*, 6> kUnits = {"Bytes", "KiB", "MiB", "GiB", "TiB", "PiB"};

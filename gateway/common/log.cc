@@ -28,12 +28,12 @@ const char* LogLevelName(LogLevel l) {
 }
 
 bool ParseLogLevel(const std::string& s, LogLevel* out) {
-  const std::string v = Lower(s);
-  if (v == "debug") *out = LogLevel::kDebug;
-  else if (v == "info" || v == "notset") *out = LogLevel::kInfo;
-  else if (v == "warning" || v == "warn") *out = LogLevel::kWarning;
-  else if (v == "error") *out = LogLevel::kError;
-  else if (v == "critical") *out = LogLevel::kCritical;
+  const std::string v = Lower(Trim(s));
+  if (v == "debug" || v == "10") *out = LogLevel::kDebug;
+  else if (v == "info" || v == "notset" || v == "20") *out = LogLevel::kInfo;
+  else if (v == "warning" || v == "warn" || v == "30") *out = LogLevel::kWarning;
+  else if (v == "error" || v == "40") *out = LogLevel::kError;
+  else if (v == "critical" || v == "fatal" || v == "50") *out = LogLevel::kCritical;
   else return false;
   return true;
 }

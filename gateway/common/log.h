@@ -14,6 +14,9 @@ enum class LogLevel : int { kDebug = 10, kInfo = 20, kWarning = 30, kError = 40,
 
 LogLevel GetLogLevel();
 void SetLogLevel(LogLevel l);
+// A level as the reference (Python logging) and this gateway spell it, any case, blanks
+// around allowed: debug, info (notset), warning (warn), error, critical (fatal), or the
+// numbers 10, 20, 30, 40, 50.
 bool ParseLogLevel(const std::string& s, LogLevel* out);
 const char* LogLevelName(LogLevel l);
 void LogLine(LogLevel l, const char* fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -8,6 +8,7 @@
 #include <functional>
 #include <set>
 #include <sstream>
+#include <type_traits>
 
 #include "gateway/common/strings.h"
 
@@ -16,38 +17,50 @@ namespace nvmeof {
 namespace {
 
 // One key of one section: how to store its value (false + *why on a bad value).
-using Setter = std::function<bool(GatewayConfig&, const std::string&, std::string* why)>;
+using Setter = std::function<bool(DaemonOptions&, const std::string&, std::string* why)>;
 
-Setter Str(std::string GatewayConfig::*m) {
-  return [m](GatewayConfig& c, const std::string& v, std::string*) {
-    c.*m = v;
+// The field a key sets: FIELD(target.max_queue_depth).
+#define FIELD(member) [](DaemonOptions& o) -> auto& { return o.member; }
+
+template <typename F>
+Setter Str(F field) {
+  return [field](DaemonOptions& c, const std::string& v, std::string*) {
+    field(c) = v;
     return true;
   };
 }
-Setter Bool(bool GatewayConfig::*m) {
-  return [m](GatewayConfig& c, const std::string& v, std::string* why) {
-    if (!ParseConfigBool(v, &(c.*m))) {
+template <typename F>
+Setter Bool(F field) {
+  return [field](DaemonOptions& c, const std::string& v, std::string* why) {
+    if (!ParseConfigBool(v, &field(c))) {
       *why = "not a boolean (true/false, yes/no, on/off, 1/0)";
       return false;
     }
     return true;
   };
 }
-template <typename T>
-Setter Uint(T GatewayConfig::*m, uint64_t min, uint64_t max) {
-  return [m, min, max](GatewayConfig& c, const std::string& v, std::string* why) {
+template <typename F>
+Setter Uint(F field, uint64_t min, uint64_t max) {
+  return [field, min, max](DaemonOptions& c, const std::string& v, std::string* why) {
     uint64_t x;
     if (!ParseConfigUint(v, max, &x) || x < min) {
       *why = "not an integer from " + std::to_string(min) + " to " + std::to_string(max);
       return false;
     }
-    c.*m = static_cast<T>(x);
+    auto& f = field(c);
+    if constexpr (std::is_same_v<std::remove_reference_t<decltype(f)>, std::string>)
+      f = std::to_string(x);
+    else
+      f = static_cast<std::remove_reference_t<decltype(f)>>(x);
     return true;
   };
 }
-Setter Port(uint16_t GatewayConfig::*m) { return Uint(m, 1, 65535); }
+template <typename F>
+Setter Port(F field) {
+  return Uint(field, 1, 65535);
+}
 Setter Ignored() {
-  return [](GatewayConfig&, const std::string&, std::string*) { return true; };
+  return [](DaemonOptions&, const std::string&, std::string*) { return true; };
 }
 
 struct Section {
@@ -59,19 +72,19 @@ const std::map<std::string, Section>& Schema() {
   static const std::map<std::string, Section> schema = [] {
     std::map<std::string, Section> s;
     auto& g = s["gateway"].keys;
-    g["name"] = Str(&GatewayConfig::name);
-    g["group"] = Str(&GatewayConfig::group);
-    g["addr"] = Str(&GatewayConfig::addr);
-    g["port"] = Port(&GatewayConfig::port);
-    g["enable_auth"] = Bool(&GatewayConfig::enable_auth);
-    g["state_update_notify"] = Bool(&GatewayConfig::state_update_notify);
-    g["state_update_interval_sec"] = Uint(&GatewayConfig::state_update_interval_sec, 1, 86400);
-    g["state_update_timeout_in_msec"] = Uint(&GatewayConfig::state_update_timeout_in_msec, 1, 3600000);
-    g["enable_prometheus_exporter"] = Bool(&GatewayConfig::enable_prometheus_exporter);
-    g["prometheus_port"] = Port(&GatewayConfig::prometheus_port);
-    g["verify_nqns"] = Bool(&GatewayConfig::verify_nqns);
-    g["omap_file_lock_duration"] = Uint(&GatewayConfig::omap_file_lock_duration, 1, 3600);
-    g["override_hostname"] = Str(&GatewayConfig::override_hostname);
+    g["name"] = Str(FIELD(name));
+    g["group"] = Str(FIELD(group));
+    g["addr"] = Str(FIELD(grpc_addr));
+    g["port"] = Port(FIELD(grpc_port));
+    g["enable_auth"] = Bool(FIELD(enable_auth));
+    g["state_update_notify"] = Bool(FIELD(state_update_notify));
+    g["state_update_interval_sec"] = Uint(FIELD(state_update_interval_sec), 1, 86400);
+    g["state_update_timeout_in_msec"] = Uint(FIELD(state_update_timeout_in_msec), 1, 3600000);
+    g["enable_prometheus_exporter"] = Bool(FIELD(enable_prometheus_exporter));
+    g["prometheus_port"] = Port(FIELD(prometheus_port));
+    g["verify_nqns"] = Bool(FIELD(verify_nqns));
+    g["omap_file_lock_duration"] = Uint(FIELD(omap_file_lock_duration), 1, 3600);
+    g["override_hostname"] = Str(FIELD(hostname));
     // The reference's knobs with no meaning here (SPDK process, monitor client, its own
     // lock retry loop): accepted silently so that a cephadm-rendered file loads cleanly.
     for (const char* k :
@@ -87,8 +100,8 @@ const std::map<std::string, Section>& Schema() {
           "max_log_files_count", "max_log_directory_backups", "log_directory"})
       g[k] = Ignored();
     auto& l = s["gateway-logs"].keys;
-    l["log_level"] = [](GatewayConfig& c, const std::string& v, std::string* why) {
-      if (!ParseConfigLogLevel(v, &c.log_level)) {
+    l["log_level"] = [](DaemonOptions& c, const std::string& v, std::string* why) {
+      if (!ParseLogLevel(v, &c.log_level)) {
         *why = "not a log level (debug, info, warning, error, critical)";
         return false;
       }
@@ -99,52 +112,52 @@ const std::map<std::string, Section>& Schema() {
                           "log_directory"})
       l[k] = Ignored();
     auto& d = s["discovery"].keys;
-    d["addr"] = Str(&GatewayConfig::discovery_addr);
-    d["port"] = Port(&GatewayConfig::discovery_port);
+    d["addr"] = Str(FIELD(discovery.addr));
+    d["port"] = Port(FIELD(discovery.port));
     auto& c = s["ceph"].keys;
-    c["pool"] = Str(&GatewayConfig::ceph_pool);
-    c["config_file"] = Str(&GatewayConfig::ceph_config_file);
-    c["id"] = Str(&GatewayConfig::ceph_id);
+    c["pool"] = Str(FIELD(state_pool));
+    c["config_file"] = Str(FIELD(ceph_conf));
+    c["id"] = Str(FIELD(ceph_id));
     auto& m = s["mtls"].keys;
-    m["server_key"] = Str(&GatewayConfig::server_key);
-    m["client_key"] = Str(&GatewayConfig::client_key);
-    m["server_cert"] = Str(&GatewayConfig::server_cert);
-    m["client_cert"] = Str(&GatewayConfig::client_cert);
-    m["root_ca_cert"] = Str(&GatewayConfig::root_ca_cert);
+    m["server_key"] = Str(FIELD(server_key));
+    m["client_key"] = Str(FIELD(client_key));
+    m["server_cert"] = Str(FIELD(server_cert));
+    m["client_cert"] = Str(FIELD(client_cert));
+    m["root_ca_cert"] = Str(FIELD(root_ca_cert));
     auto& p = s["data-plane"].keys;
-    p["reactors"] = Uint(&GatewayConfig::reactors, 0, 256);
-    p["queue_depth"] = Uint(&GatewayConfig::queue_depth, 32, 1024);  // admin queues need 32 (ASQSZ)
-    p["cntlid_range"] = [](GatewayConfig& cfg, const std::string& v, std::string* why) {
-      if (!ParseCntlidRange(v, &cfg.min_cntlid, &cfg.max_cntlid)) {
+    p["reactors"] = Uint(FIELD(reactors), 0, 256);
+    p["queue_depth"] = Uint(FIELD(target.max_queue_depth), 32, 1024);  // admin queues need 32 (ASQSZ)
+    p["cntlid_range"] = [](DaemonOptions& cfg, const std::string& v, std::string* why) {
+      if (!ParseCntlidRange(v, &cfg.target.min_cntlid, &cfg.target.max_cntlid)) {
         *why = "not MIN-MAX within 1-65519";
         return false;
       }
       return true;
     };
-    p["max_io_queues"] = Uint(&GatewayConfig::max_io_queues, 1, 1024);
-    p["in_capsule_data_size"] = Uint(&GatewayConfig::in_capsule_data_size, 0, 1u << 20);
-    p["bdevs_per_cluster"] = Uint(&GatewayConfig::bdevs_per_cluster, 1, 1u << 16);
-    p["poll_window_us"] = Uint(&GatewayConfig::poll_window_us, 0, 1000000);
-    p["shutdown_timeout"] = Uint(&GatewayConfig::shutdown_timeout, 0, 3600);
-    p["listen"] = [](GatewayConfig& cfg, const std::string& v, std::string* why) {
+    p["max_io_queues"] = Uint(FIELD(target.max_io_queues), 1, 1024);
+    p["in_capsule_data_size"] = Uint(FIELD(target.in_capsule_data_size), 0, 1u << 20);
+    p["bdevs_per_cluster"] = Uint(FIELD(bdevs_per_cluster), 1, 1u << 16);
+    p["poll_window_us"] = Uint(FIELD(poll_window_us), 0, 1000000);
+    p["shutdown_timeout"] = Uint(FIELD(shutdown_timeout), 0, 3600);
+    p["listen"] = [](DaemonOptions& cfg, const std::string& v, std::string* why) {
       cfg.listen.clear();
       std::stringstream ss(v);
       std::string item;
       while (std::getline(ss, item, ',')) {
         item = Trim(item);
         if (item.empty()) continue;
-        auto pos = item.rfind(':');
-        if (pos == std::string::npos || pos == 0 || pos + 1 == item.size()) {
+        HostPort hp;
+        if (!SplitHostPort(item, &hp)) {
           *why = "'" + item + "' is not ADDR:PORT";
           return false;
         }
-        cfg.listen.push_back(item);
+        cfg.listen.push_back(hp);
       }
       return true;
     };
     auto& sp = s["spdk"];
     sp.ignored = true;
-    sp.keys["bdevs_per_cluster"] = Uint(&GatewayConfig::bdevs_per_cluster, 1, 1u << 16);
+    sp.keys["bdevs_per_cluster"] = Uint(FIELD(bdevs_per_cluster), 1, 1u << 16);
     s["monitor"].ignored = true;
     return s;
   }();
@@ -152,10 +165,6 @@ const std::map<std::string, Section>& Schema() {
 }
 
 }  // namespace
-
-bool GatewayConfig::IsSet(const std::string& k) const {
-  return std::find(set_keys.begin(), set_keys.end(), k) != set_keys.end();
-}
 
 bool ParseConfigBool(const std::string& s, bool* out) {
   const std::string v = Lower(Trim(s));
@@ -196,31 +205,11 @@ bool ParseCntlidRange(const std::string& s, uint16_t* lo, uint16_t* hi) {
   return true;
 }
 
-bool ParseConfigLogLevel(const std::string& s, LogLevel* out) {
-  const std::string v = Lower(Trim(s));
-  if (v == "warn") return ParseConfigLogLevel("warning", out);
-  if (v == "fatal") return ParseConfigLogLevel("critical", out);
-  if (v == "critical") {
-    *out = LogLevel::kCritical;
-    return true;
-  }
-  uint64_t n;
-  if (ParseConfigUint(v, 50, &n)) {
-    switch (n) {
-      case 10: *out = LogLevel::kDebug; return true;
-      case 20: *out = LogLevel::kInfo; return true;
-      case 30: *out = LogLevel::kWarning; return true;
-      case 40: *out = LogLevel::kError; return true;
-      case 50: *out = LogLevel::kCritical; return true;
-      default: return false;
-    }
-  }
-  return ParseLogLevel(v, out);
-}
-
-Result<GatewayConfig> ParseGatewayConfig(const std::string& text, const std::string& filename,
+Result<DaemonOptions> ParseGatewayConfig(const std::string& text, const std::string& filename,
                                          std::vector<std::string>* warnings) {
-  GatewayConfig cfg;
+  DaemonOptions cfg;
+  cfg.state_pool = kConfigFileStatePool;
+  std::set<std::string> keys_set;  // "section.key" applied
   const auto& schema = Schema();
   std::set<std::string> sections_seen;
   std::vector<std::string> ignored_sections;
@@ -251,7 +240,7 @@ Result<GatewayConfig> ParseGatewayConfig(const std::string& text, const std::str
     std::string why;
     if (!kit->second(cfg, pend_value, &why))
       return err(pend_line, "[" + cur_section + "] " + pend_key + " = '" + pend_value + "': " + why);
-    cfg.set_keys.push_back(cur_section + "." + pend_key);
+    keys_set.insert(cur_section + "." + pend_key);
     return Status::OK();
   };
 
@@ -307,12 +296,12 @@ Result<GatewayConfig> ParseGatewayConfig(const std::string& text, const std::str
     for (auto& s : ignored_sections) list += (list.empty() ? "" : ", ") + s;
     warnings->push_back(filename + ": ignoring the reference gateway's SPDK/monitor-only section(s) " + list +
                         " (this gateway has no SPDK process; its data-plane settings are in [data-plane]" +
-                        (cfg.IsSet("spdk.bdevs_per_cluster") ? "; [spdk] bdevs_per_cluster is used" : "") + ")");
+                        (keys_set.count("spdk.bdevs_per_cluster") ? "; [spdk] bdevs_per_cluster is used" : "") + ")");
   }
   return cfg;
 }
 
-Result<GatewayConfig> LoadGatewayConfig(const std::string& path, std::vector<std::string>* warnings) {
+Result<DaemonOptions> LoadGatewayConfig(const std::string& path, std::vector<std::string>* warnings) {
   std::ifstream f(path);
   if (!f) {
     int e = errno ? errno : ENOENT;

@@ -1,4 +1,4 @@
-// Unit tests for the configuration file parser (gateway/config.h).
+// Unit tests for the configuration file parser (gateway/daemon/config.h).
 #include "gateway/daemon/config.h"
 
 #include <gtest/gtest.h>
@@ -78,11 +78,11 @@ TEST(GatewayConfig, CephadmFileLoadsWithOneWarningForSpdkSections) {
   std::vector<std::string> w;
   auto r = ParseGatewayConfig(kCephadm, "ceph-nvmeof.conf", &w);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
-  const GatewayConfig& c = r.value();
+  const DaemonOptions& c = r.value();
   EXPECT_EQ(c.name, "client.nvmeof.rbd.host1.abcdef");
   EXPECT_EQ(c.group, "grp1");
-  EXPECT_EQ(c.addr, "192.168.1.10");
-  EXPECT_EQ(c.port, 5500);
+  EXPECT_EQ(c.grpc_addr, "192.168.1.10");
+  EXPECT_EQ(c.grpc_port, "5500");
   EXPECT_FALSE(c.enable_auth);
   EXPECT_TRUE(c.state_update_notify);
   EXPECT_EQ(c.state_update_interval_sec, 5u);
@@ -91,10 +91,10 @@ TEST(GatewayConfig, CephadmFileLoadsWithOneWarningForSpdkSections) {
   EXPECT_TRUE(c.verify_nqns);
   EXPECT_EQ(c.omap_file_lock_duration, 20u);
   EXPECT_EQ(c.log_level, LogLevel::kDebug);
-  EXPECT_EQ(c.discovery_addr, "192.168.1.10");
-  EXPECT_EQ(c.discovery_port, 8009);
-  EXPECT_EQ(c.ceph_pool, "rbd");
-  EXPECT_EQ(c.ceph_config_file, "/etc/ceph/ceph.conf");
+  EXPECT_EQ(c.discovery.addr, "192.168.1.10");
+  EXPECT_EQ(c.discovery.port, "8009");
+  EXPECT_EQ(c.state_pool, "rbd");
+  EXPECT_EQ(c.ceph_conf, "/etc/ceph/ceph.conf");
   EXPECT_EQ(c.ceph_id, "nvmeof.rbd.host1.abcdef");
   EXPECT_EQ(c.server_key, "/server.key");
   EXPECT_EQ(c.client_cert, "/client.cert");
@@ -102,20 +102,19 @@ TEST(GatewayConfig, CephadmFileLoadsWithOneWarningForSpdkSections) {
   EXPECT_EQ(c.bdevs_per_cluster, 8u);  // [spdk] bdevs_per_cluster is honoured
   ASSERT_EQ(w.size(), 1u) << (w.empty() ? "" : w[0]);
   EXPECT_NE(w[0].find("[spdk], [monitor]"), std::string::npos) << w[0];
-  EXPECT_TRUE(c.IsSet("ceph.pool"));
-  EXPECT_FALSE(c.IsSet("data-plane.reactors"));
 }
 
 TEST(GatewayConfig, DefaultsMatchTheReference) {
   std::vector<std::string> w;
   auto r = ParseGatewayConfig("", "empty.conf", &w);
   ASSERT_TRUE(r.ok());
-  EXPECT_EQ(r.value().addr, "0.0.0.0");
-  EXPECT_EQ(r.value().port, 5500);
-  EXPECT_EQ(r.value().discovery_port, 8009);
+  EXPECT_EQ(r.value().grpc_addr, "0.0.0.0");
+  EXPECT_EQ(r.value().grpc_port, "5500");
+  EXPECT_EQ(r.value().discovery.port, "8009");
   EXPECT_EQ(r.value().prometheus_port, 10008);
-  EXPECT_EQ(r.value().ceph_pool, "rbd");
-  EXPECT_EQ(r.value().ceph_config_file, "/etc/ceph/ceph.conf");
+  EXPECT_EQ(r.value().state_pool, "rbd");  // a file implies the reference's pool
+  EXPECT_EQ(DaemonOptions{}.state_pool, "");
+  EXPECT_EQ(r.value().ceph_conf, "/etc/ceph/ceph.conf");
   EXPECT_EQ(r.value().state_update_interval_sec, 5u);
   EXPECT_TRUE(w.empty());
 }
@@ -128,21 +127,21 @@ TEST(GatewayConfig, DataPlaneSection) {
       "listen = 127.0.0.1:4420, [::1]:4421\n",
       "dp.conf", &w);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
-  const GatewayConfig& c = r.value();
+  const DaemonOptions& c = r.value();
   EXPECT_EQ(c.reactors, 4);
-  EXPECT_EQ(c.queue_depth, 256u);
-  EXPECT_EQ(c.min_cntlid, 2041);
-  EXPECT_EQ(c.max_cntlid, 4080);
-  EXPECT_EQ(c.max_io_queues, 8u);
-  EXPECT_EQ(c.in_capsule_data_size, 4096u);
+  EXPECT_EQ(c.target.max_queue_depth, 256u);
+  EXPECT_EQ(c.target.min_cntlid, 2041);
+  EXPECT_EQ(c.target.max_cntlid, 4080);
+  EXPECT_EQ(c.target.max_io_queues, 8u);
+  EXPECT_EQ(c.target.in_capsule_data_size, 4096u);
   EXPECT_EQ(c.bdevs_per_cluster, 16u);
   EXPECT_EQ(c.poll_window_us, 0u);
-  EXPECT_EQ(GatewayConfig{}.poll_window_us, 100u);
+  EXPECT_EQ(DaemonOptions{}.poll_window_us, 100u);
   EXPECT_EQ(c.shutdown_timeout, 3u);
-  EXPECT_EQ(GatewayConfig{}.shutdown_timeout, 10u);
-  EXPECT_EQ(GatewayConfig{}.in_capsule_data_size, 131072u);
+  EXPECT_EQ(DaemonOptions{}.shutdown_timeout, 10u);
+  EXPECT_EQ(DaemonOptions{}.target.in_capsule_data_size, 131072u);
   ASSERT_EQ(c.listen.size(), 2u);
-  EXPECT_EQ(c.listen[1], "[::1]:4421");
+  EXPECT_EQ(c.listen[1], (HostPort{"::1", "4421"}));
   EXPECT_TRUE(w.empty());
 }
 
@@ -157,7 +156,7 @@ TEST(GatewayConfig, SyntaxLikeConfigparser) {
   EXPECT_EQ(r.value().group, "");
   EXPECT_TRUE(r.value().enable_auth);
   EXPECT_FALSE(r.value().verify_nqns);
-  EXPECT_EQ(r.value().ceph_config_file, "/etc/ceph/\nceph.conf");  // continuation line
+  EXPECT_EQ(r.value().ceph_conf, "/etc/ceph/\nceph.conf");  // continuation line
 }
 
 TEST(GatewayConfig, UnknownKeysAndSectionsWarnWithFileAndLine) {
@@ -205,17 +204,25 @@ TEST(GatewayConfig, BadValuesAreRejectedWithFileAndLine) {
 
 TEST(GatewayConfig, LogLevelsAsTheReferenceSpellsThem) {
   LogLevel l;
-  ASSERT_TRUE(ParseConfigLogLevel("WARNING", &l));
+  ASSERT_TRUE(ParseLogLevel("WARNING", &l));
   EXPECT_EQ(l, LogLevel::kWarning);
-  ASSERT_TRUE(ParseConfigLogLevel("warn", &l));
+  ASSERT_TRUE(ParseLogLevel("warn", &l));
   EXPECT_EQ(l, LogLevel::kWarning);
-  ASSERT_TRUE(ParseConfigLogLevel("Error", &l));
+  ASSERT_TRUE(ParseLogLevel("Error", &l));
   EXPECT_EQ(l, LogLevel::kError);
-  ASSERT_TRUE(ParseConfigLogLevel("10", &l));
+  ASSERT_TRUE(ParseLogLevel("10", &l));
   EXPECT_EQ(l, LogLevel::kDebug);
-  ASSERT_TRUE(ParseConfigLogLevel("critical", &l));
+  ASSERT_TRUE(ParseLogLevel("critical", &l));
   EXPECT_EQ(l, LogLevel::kCritical);
-  EXPECT_FALSE(ParseConfigLogLevel("15", &l));
+  EXPECT_FALSE(ParseLogLevel("15", &l));
+  // What the command line accepted before it shared this function.
+  ASSERT_TRUE(ParseLogLevel("notset", &l));
+  EXPECT_EQ(l, LogLevel::kInfo);
+  ASSERT_TRUE(ParseLogLevel("fatal", &l));
+  EXPECT_EQ(l, LogLevel::kCritical);
+  ASSERT_TRUE(ParseLogLevel(" DEBUG ", &l));
+  EXPECT_EQ(l, LogLevel::kDebug);
+  EXPECT_FALSE(ParseLogLevel("loud", &l));
 }
 
 TEST(GatewayConfig, LoadFileAndMissingFile) {

@@ -214,7 +214,6 @@ TEST_F(Conformance, DiscoveryControllerClaimsOnlyWhatItServes) {
 // Listeners on a wildcard address are published with the address the host reached, never
 // as 0.0.0.0 (not an address to connect to).
 TEST_F(Conformance, DiscoveryLogNamesReachableAddresses) {
-  target_->SetPortHook([](const ListenerSpec&, bool, uint16_t) { return nvmeof::Status::OK(); });
   ListenerSpec any;
   any.traddr = "0.0.0.0";
   any.trsvcid = "4421";

@@ -258,7 +258,7 @@ void Controller::RecordError(const Request& req, uint16_t sqid) {
   e.status = req.rsp.status;
   e.param_error_location = 0xFFFF;
   e.nsid = req.cmd.nsid;
-  e.trtype = kTrtypeTcp;
+  e.trtype = req.qp ? req.qp->port().trtype : PortInfo{}.trtype;
   errors_.push_front(e);
   if (errors_.size() > 64) errors_.pop_back();
 }

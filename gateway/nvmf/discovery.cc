@@ -19,11 +19,11 @@ std::vector<uint8_t> Target::DiscoveryLogPage(const std::string& hostnqn, const 
   // A wildcard listener is reachable at the address this host used; "0.0.0.0" is no
   // address to connect to.
   const std::string& here = port.local_traddr;
-  auto fill = [&](const std::string& nqn, const std::string& traddr, const std::string& trsvcid,
+  auto fill = [&](const std::string& nqn, uint8_t trtype, const std::string& traddr, const std::string& trsvcid,
                   uint8_t adrfam, uint16_t portid, uint8_t subtype) {
     const bool via_here = IsWildcardAddress(traddr) && !here.empty();
     DiscoveryLogEntry e{};
-    e.trtype = kTrtypeTcp;
+    e.trtype = trtype;
     e.adrfam = via_here ? static_cast<uint8_t>(here.find(':') != std::string::npos ? kAdrfamIpv6 : kAdrfamIpv4) : adrfam;
     e.subtype = subtype;
     e.treq = kTreqNotRequired | kTreqSqFlowControlDisableSupported;
@@ -38,15 +38,15 @@ std::vector<uint8_t> Target::DiscoveryLogPage(const std::string& hostnqn, const 
   auto ports = Ports();
   auto portid_of = [&](const ListenerSpec& l) -> uint16_t {
     for (auto& [pl, id] : ports)
-      if (pl.traddr == l.traddr && pl.trsvcid == l.trsvcid) return id;
+      if (pl.trtype == l.trtype && pl.traddr == l.traddr && pl.trsvcid == l.trsvcid) return id;
     return 0;
   };
   // The discovery subsystem itself, as reached now.
-  fill(kDiscoveryNqn, port.traddr, port.trsvcid, port.adrfam, port.portid,
+  fill(kDiscoveryNqn, port.trtype, port.traddr, port.trsvcid, port.adrfam, port.portid,
        kSubtypeCurrentDiscovery);
   for (auto& s : Subsystems()) {
     if (!s->HostAllowed(hostnqn)) continue;
-    for (auto& l : s->Listeners()) fill(s->nqn(), l.traddr, l.trsvcid, l.adrfam == kAdrfamIpv6 ? kAdrfamIpv6 : kAdrfamIpv4,
+    for (auto& l : s->Listeners()) fill(s->nqn(), l.trtype, l.traddr, l.trsvcid, l.adrfam == kAdrfamIpv6 ? kAdrfamIpv6 : kAdrfamIpv4,
                             portid_of(l), kSubtypeNvm);
   }
   std::vector<uint8_t> out(sizeof(DiscoveryLogHeader) + entries.size() * sizeof(DiscoveryLogEntry));

@@ -74,6 +74,7 @@ struct PortInfo {
   // The address this connection reached, as the host sees it (getsockname): what the
   // discovery log page names instead of a wildcard listener address. Empty if unknown.
   std::string local_traddr;
+  uint8_t trtype = nvme::kTrtypeTcp;  // the transport it came through
 };
 
 // One NVMe queue pair (= one NVMe/TCP connection). Methods are called on its reactor.

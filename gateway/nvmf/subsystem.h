@@ -133,12 +133,13 @@ struct ListenerSpec {
   std::string trsvcid = "4420";
   uint8_t adrfam = nvme::kAdrfamIpv4;
   bool secure = false;
+  uint8_t trtype = nvme::kTrtypeTcp;  // the transport that opens it (transport.h)
   bool operator<(const ListenerSpec& o) const {
-    return std::tie(traddr, trsvcid, adrfam) < std::tie(o.traddr, o.trsvcid, o.adrfam);
+    return std::tie(trtype, traddr, trsvcid, adrfam) < std::tie(o.trtype, o.traddr, o.trsvcid, o.adrfam);
   }
   // True if a connection that came in on `port` reached this listener.
   bool Serves(const PortInfo& port) const {
-    return trsvcid == port.trsvcid && (traddr == port.traddr || IsWildcardAddress(traddr));
+    return trtype == port.trtype && trsvcid == port.trsvcid && (traddr == port.traddr || IsWildcardAddress(traddr));
   }
 };
 

@@ -9,6 +9,7 @@
 #include "gateway/common/log.h"
 #include "gateway/runtime/reactor.h"
 #include "gateway/nvmf/controller.h"
+#include "gateway/nvmf/transport.h"
 
 namespace nvmeof {
 
@@ -301,8 +302,8 @@ Status Target::OpenPort(const ListenerSpec& l) {
     return Status::OK();
   }
   uint16_t portid = next_portid_++;
-  if (port_hook_) {
-    Status st = port_hook_(l, true, portid);
+  if (transports_) {
+    Status st = transports_->Listen(l, portid);
     if (!st.ok()) return st;
   }
   ports_[l] = Port{portid, 1, false};
@@ -313,7 +314,7 @@ void Target::ClosePortIfUnused(const ListenerSpec& l) {
   auto it = ports_.find(l);
   if (it == ports_.end()) return;
   if (--it->second.users > 0) return;
-  if (port_hook_) port_hook_(l, false, it->second.portid);
+  if (transports_) transports_->StopListening(l);
   ports_.erase(it);
 }
 

@@ -30,6 +30,7 @@
 namespace nvmeof {
 
 class Reactor;
+class TransportRegistry;
 
 // A live connection, for listings (reference API: list_connections).
 struct ConnectionInfo {
@@ -108,9 +109,9 @@ class Target {
   // Whether a controller of the subsystem came in through listener `l` (ListenerSpec::Serves).
   bool HasConnectionsThrough(const std::string& nqn, const ListenerSpec& l);
 
-  // The engine opens and closes TCP ports when asked through this hook.
-  using PortHook = std::function<Status(const ListenerSpec&, bool open, uint16_t portid)>;
-  void SetPortHook(PortHook h) { port_hook_ = std::move(h); }
+  // Ports open and close through the transports registered here (not owned). Unset: ports
+  // are only counted (tests of the core without a transport).
+  void SetTransports(TransportRegistry* transports) { transports_ = transports; }
 
   // ------------------------------------------------------------ data plane
   // Runs one command received on qp. The target completes it through qp->Complete(),
@@ -162,7 +163,7 @@ class Target {
   std::map<ListenerSpec, Port> ports_;
   uint16_t next_portid_ = 1;
   std::atomic<uint64_t> genctr_{1};
-  PortHook port_hook_;
+  TransportRegistry* transports_ = nullptr;
   std::atomic<uint32_t> total_namespaces_{0};
   AnaTable ana_;
   NvmfProbe probe_;

@@ -445,7 +445,6 @@ TEST_F(TargetTest, KeepAliveTimeoutTearsDown) {
 // A wildcard listener (IPv4 or IPv6) serves connections to any address; removing it
 // drops the controllers that came in through it.
 TEST_F(TargetTest, RemovingAWildcardListenerDropsItsControllers) {
-  target_->SetPortHook([](const ListenerSpec&, bool, uint16_t) { return nvmeof::Status::OK(); });
   for (const char* any : {"0.0.0.0", "::"}) {
     ListenerSpec l;
     l.traddr = any;
@@ -500,7 +499,6 @@ TEST_F(TargetTest, DiscoveryLogChangeNoticeReachesDiscoveryControllers) {
   ListenerSpec l;
   l.traddr = "127.0.0.1";
   l.trsvcid = "4430";
-  target_->SetPortHook([](const ListenerSpec&, bool, uint16_t) { return nvmeof::Status::OK(); });
   ASSERT_TRUE(target_->AddListener(kNqn, l).ok());
   ASSERT_TRUE(q.Wait(&aer.req));
   EXPECT_EQ(aer.req.rsp.dw0, AsyncEventDw0(kAerNotice, kAenDiscoveryLogChange, kLogDiscovery));

@@ -96,6 +96,7 @@ void Reactor::DrainCompletions() {
     }
     while (ordered) {
       Completion* next = ordered->cq_next;
+      probe_.CountCompletion();
       ordered->handler->OnComplete(ordered);
       ordered = next;
     }
@@ -107,6 +108,7 @@ void Reactor::DrainCompletions() {
     local_head_ = local_tail_ = nullptr;
     while (l) {
       Completion* next = l->cq_next;
+      probe_.CountCompletion();
       l->handler->OnComplete(l);
       l = next;
     }
@@ -129,6 +131,7 @@ void Reactor::RunPosted() {
     work.swap(posted_);
   }
   for (auto& fn : work) fn();
+  probe_.CountPosted(work.size());
 }
 
 void Reactor::Every(std::chrono::milliseconds period, std::function<bool()> fn) {
@@ -193,8 +196,8 @@ void Reactor::Loop() {
     } else {
       spun = polling;
     }
-    idle_ns_.fetch_add(std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count(),
-                       std::memory_order_relaxed);
+    probe_.CountLoop();
+    probe_.AddIdle(std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count());
     for (int i = 0; i < n; i++) {
       auto* h = static_cast<EventHandler*>(events[i].data.ptr);
       if (h == nullptr) {
@@ -203,6 +206,7 @@ void Reactor::Loop() {
         (void)r;
         continue;
       }
+      probe_.CountEvents(1);
       h->OnEvents(events[i].events);
     }
     DrainCompletions();
@@ -216,8 +220,7 @@ void Reactor::Loop() {
       deferred_run_.clear();
       DrainCompletions();
     }
-    busy_ns_.fetch_add(std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - t1).count(),
-                       std::memory_order_relaxed);
+    probe_.AddBusy(std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - t1).count());
   }
   // Run what was posted before the stop (e.g. connection shutdown), and what that defers
   // (the deletion of closed connections).

@@ -22,6 +22,7 @@
 
 #include "gateway/runtime/buffer_pool.h"
 #include "gateway/runtime/completion.h"
+#include "gateway/runtime/reactor_probe.h"
 
 namespace nvmeof {
 
@@ -76,9 +77,8 @@ class Reactor final : public CompletionSink {
   // picked up without a wake-up. 0 = always sleep. Set before Start().
   void set_poll_window(std::chrono::microseconds w) { poll_window_ = w; }
 
-  // Busy/idle accounting, in nanoseconds.
-  uint64_t busy_ns() const { return busy_ns_.load(std::memory_order_relaxed); }
-  uint64_t idle_ns() const { return idle_ns_.load(std::memory_order_relaxed); }
+  // What this reactor has done (busy/idle time, loops, events, completions, posted work).
+  const ReactorProbe& probe() const { return probe_; }
 
  private:
   void Loop();
@@ -112,7 +112,7 @@ class Reactor final : public CompletionSink {
   std::vector<Timer> timers_;  // reactor thread only
 
   std::chrono::microseconds poll_window_{0};
-  std::atomic<uint64_t> busy_ns_{0}, idle_ns_{0};
+  ReactorProbe probe_;
   BufferPool buffers_;
 };
 

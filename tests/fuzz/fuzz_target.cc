@@ -113,10 +113,10 @@ void DumpStall(int fd) {
     closedir(t);
   }
   Reactor& r = W().reactor;
-  uint64_t b0 = r.busy_ns(), i0 = r.idle_ns();
+  uint64_t b0 = r.probe().busy_ns(), i0 = r.probe().idle_ns();
   usleep(1000000);
   fprintf(stderr, "  reactor over 1 s: busy %llu us, idle %llu us\n",
-          (unsigned long long)(r.busy_ns() - b0) / 1000, (unsigned long long)(r.idle_ns() - i0) / 1000);
+          (unsigned long long)(r.probe().busy_ns() - b0) / 1000, (unsigned long long)(r.probe().idle_ns() - i0) / 1000);
 }
 
 [[maybe_unused]] int Open() {

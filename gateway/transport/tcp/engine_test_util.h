@@ -12,6 +12,7 @@
 
 #include "gateway/runtime/reactor.h"
 #include "gateway/transport/tcp/tcp_queue.h"
+#include "gateway/transport/tcp/tcp_transport.h"
 #include "gateway/nvmf/target.h"
 
 namespace nvmeof::test {
@@ -20,13 +21,8 @@ namespace nvmeof::test {
 // allowed) listening on a free 127.0.0.1 port.
 struct ListeningTarget {
   ListeningTarget(ReactorGroup& group, const TargetOptions& o, const char* nqn) : target(o) {
-    target.SetPortHook([this, &group](const ListenerSpec& l, bool open, uint16_t portid) -> Status {
-      if (!open) return Status::OK();
-      auto r = TcpListener::Open(&target, group, l.traddr, l.trsvcid, l.adrfam, portid);
-      if (!r.ok()) return r.status();
-      listener = std::move(r.value());
-      return Status::OK();
-    });
+    EXPECT_TRUE(RegisterTcpTransport(transports, &target, group).ok());
+    target.SetTransports(&transports);
     SubsystemSpec s;
     s.nqn = nqn;
     s.allow_any_host = true;
@@ -39,7 +35,7 @@ struct ListeningTarget {
     }
   }
   Target target;
-  std::unique_ptr<TcpListener> listener;
+  TransportRegistry transports;  // closes the listener before the target goes
   uint16_t port = 0;
 };
 

@@ -1,0 +1,236 @@
+// The gateway process: see daemon.h.
+#include "gateway/daemon/daemon.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <future>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "gateway/common/log.h"
+#include "gateway/daemon/management.h"
+#include "gateway/nvmf/target.h"
+#include "gateway/nvmf/transport.h"
+#include "gateway/runtime/reactor.h"
+#include "gateway/transport/tcp/tcp_transport.h"
+#include "rbd-backend/device_factory.h"
+
+namespace nvmeof {
+
+Status CheckBuildSupports(const CommandLine& flags) {
+  if (ManagementPlane::BuiltIn()) return Status::OK();
+  if (flags.config)
+    return Status::InvalidArgument("--config: this binary was built without the management plane (NVMEOF_WITH_GRPC=OFF)");
+  if (flags.grpc && *flags.grpc != "none")
+    return Status::InvalidArgument("--grpc: this binary was built without the management plane");
+  return Status::OK();
+}
+
+Daemon::Daemon(const DaemonOptions& opts) : opts_(opts) {}
+
+Daemon::~Daemon() { StopParts(); }
+
+Result<std::unique_ptr<Daemon>> Daemon::Start(const DaemonOptions& opts) {
+  std::unique_ptr<Daemon> d(new Daemon(opts));
+  if (Status st = d->StartAll(); !st.ok()) return st;
+  return d;
+}
+
+Status Daemon::StartAll() {
+  const DaemonOptions& o = opts_;
+  SetLogLevel(o.log_level);
+  // Signals are taken by the main thread only.
+  sigemptyset(&sigs_);
+  sigaddset(&sigs_, SIGTERM);
+  sigaddset(&sigs_, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &sigs_, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  reactors_ = std::make_unique<ReactorGroup>(o.reactors);
+  reactors_->set_poll_window(std::chrono::microseconds(o.poll_window_us));
+  reactors_->Start();
+  target_ = std::make_unique<Target>(o.target);
+  transports_ = std::make_unique<TransportRegistry>();
+  if (Status st = RegisterTcpTransport(*transports_, target_.get(), *reactors_); !st.ok()) return st;
+  target_->SetTransports(transports_.get());
+
+  LOG_INFO("nvmeof-gateway %s starting: gateway %s, host %s, group '%s', %d reactor(s)", NVMEOF_VERSION_STRING,
+           o.name.c_str(), o.hostname.c_str(), o.group.c_str(), o.reactors);
+  if (o.enable_prometheus_exporter)
+    LOG_WARN("no Prometheus exporter in this build yet; [gateway] enable_prometheus_exporter ignored");
+
+  CephClientOptions ceph;
+  ceph.conf_path = o.ceph_conf;
+  ceph.client_id = o.ceph_id;
+  ceph.bdevs_per_cluster = o.bdevs_per_cluster;
+  devices_ = std::make_unique<DeviceFactory>(NewRbdOpener(ceph));
+
+  bool failures = false;
+  std::vector<const SubsystemOption*> created;
+  if (Status st = AddInitialConfiguration(&created, &failures); !st.ok()) return st;
+  OpenInitialNamespaces(created, &failures);
+
+  if (ManagementPlane::BuiltIn()) {
+    auto m = ManagementPlane::Start(o, target_.get(), devices_.get());
+    if (!m.ok()) return m.status();
+    management_ = std::move(m.value());
+  }
+  if (failures && target_->Ports().empty() && !(management_ && management_->serving())) {
+    LOG_ERROR("nothing to serve; exiting");
+    return Status::InvalidArgument("nothing to serve");
+  }
+  LOG_INFO("ready");
+  return Status::OK();
+}
+
+// Subsystems, hosts and listeners first: they cannot wait on anything, so the gateway
+// serves (and its discovery log is right) even while a cluster is slow to answer. A
+// listener given on the command line that cannot be opened is fatal: the operator asked
+// for an address this gateway cannot serve.
+Status Daemon::AddInitialConfiguration(std::vector<const SubsystemOption*>* created, bool* failures) {
+  const DaemonOptions& o = opts_;
+  bool listen_failed = false;
+  if (o.discovery_enabled) {
+    ListenerSpec d;
+    d.traddr = o.discovery.addr;
+    d.trsvcid = o.discovery.port;
+    if (d.traddr.find(':') != std::string::npos) d.adrfam = nvme::kAdrfamIpv6;
+    Status st = target_->AddDiscoveryListener(d);
+    if (!st.ok()) {
+      LOG_ERROR("discovery listener: %s", st.message().c_str());
+      *failures = true;
+      listen_failed = true;
+    }
+  }
+  for (auto& sa : o.subsystems) {
+    SubsystemSpec ss;
+    ss.nqn = sa.nqn;
+    ss.serial = sa.serial;
+    ss.allow_any_host = sa.hosts.empty();
+    Status st = target_->AddSubsystem(ss);
+    if (!st.ok()) {
+      LOG_ERROR("subsystem %s: %s", sa.nqn.c_str(), st.message().c_str());
+      *failures = true;
+      continue;
+    }
+    created->push_back(&sa);
+    for (auto& h : sa.hosts) {
+      st = target_->AddHost(sa.nqn, h);
+      if (!st.ok()) LOG_ERROR("subsystem %s host %s: %s", sa.nqn.c_str(), h.c_str(), st.message().c_str());
+    }
+    for (auto& hp : o.listen) {
+      ListenerSpec l;
+      l.host_name = o.name;
+      l.traddr = hp.addr;
+      l.trsvcid = hp.port;
+      if (hp.addr.find(':') != std::string::npos) l.adrfam = nvme::kAdrfamIpv6;
+      st = target_->AddListener(sa.nqn, l);
+      if (!st.ok()) {
+        LOG_ERROR("subsystem %s: %s", sa.nqn.c_str(), st.message().c_str());
+        *failures = true;
+        if (st.code() != EEXIST) listen_failed = true;
+      }
+    }
+  }
+  if (listen_failed) {
+    LOG_ERROR("a listener could not be opened; exiting");
+    return Status::InvalidArgument("a listener could not be opened");
+  }
+  return Status::OK();
+}
+
+// Every device opens at once (an unreachable cluster costs one connect timeout, not one
+// per namespace), and they are added in the order given so automatic NSIDs follow the
+// command line. A namespace that cannot be opened is logged and skipped; the others are
+// served.
+void Daemon::OpenInitialNamespaces(const std::vector<const SubsystemOption*>& created, bool* failures) {
+  using Opened = Result<std::pair<NamespaceSpec, std::unique_ptr<BlockDevice>>>;
+  struct Pending {
+    const std::string* nqn;
+    const std::string* spec;
+    uint32_t nsid;  // by position on the command line, so NSIDs do not depend on timing
+    std::future<Opened> dev;
+  };
+  DeviceFactory* devices = devices_.get();
+  auto open = [devices](const std::string& text) -> Opened {
+    auto spec = ParseDeviceSpec(text);
+    if (!spec.ok()) return spec.status();
+    auto dev = devices->Open(*spec);
+    if (!dev.ok()) return dev.status();
+    NamespaceSpec ns;
+    ns.block_size = spec->block_size;
+    ns.backend = spec->kind;
+    if (spec->kind == "rbd") {
+      ns.rbd_pool = spec->pool;
+      ns.rbd_image = spec->image;
+    }
+    return std::make_pair(ns, std::move(dev.value()));
+  };
+  std::vector<Pending> pending;
+  for (const SubsystemOption* sa : created) {
+    uint32_t nsid = 0;
+    for (auto& spec : sa->namespaces)
+      pending.push_back({&sa->nqn, &spec, ++nsid, std::async(std::launch::async, [&open, &spec] { return open(spec); })});
+  }
+  // Each namespace is added as soon as its device is open.
+  while (!pending.empty()) {
+    for (size_t i = 0; i < pending.size();) {
+      Pending& p = pending[i];
+      if (p.dev.wait_for(std::chrono::milliseconds(i == 0 ? 20 : 0)) != std::future_status::ready) {
+        i++;
+        continue;
+      }
+      Opened dev = p.dev.get();
+      if (!dev.ok()) {
+        LOG_ERROR("subsystem %s: namespace '%s' not added: %s", p.nqn->c_str(), p.spec->c_str(),
+                  dev.status().message().c_str());
+        *failures = true;
+      } else {
+        dev->first.nsid = p.nsid;
+        auto added = target_->AddNamespace(*p.nqn, dev->first, std::move(dev->second));
+        if (!added.ok()) {
+          LOG_ERROR("subsystem %s: namespace '%s' not added: %s", p.nqn->c_str(), p.spec->c_str(),
+                    added.status().message().c_str());
+          *failures = true;
+        }
+      }
+      pending.erase(pending.begin() + static_cast<long>(i));
+    }
+  }
+}
+
+void Daemon::Run() {
+  int sig = 0;
+  sigwait(&sigs_, &sig);
+  LOG_INFO("signal %d: shutting down", sig);
+  Stop();
+}
+
+void Daemon::Stop() {
+  if (stopped_) return;
+  if (opts_.shutdown_timeout > 0) {
+    // Closing an RBD image waits for Ceph; a cluster that is gone would hold the exit for
+    // rados_osd_op_timeout per image. Nothing a host was told is done depends on it.
+    const uint32_t timeout = opts_.shutdown_timeout;
+    std::thread([timeout] {
+      std::this_thread::sleep_for(std::chrono::seconds(timeout));
+      LOG_WARN("shutdown not finished after %u s (RBD images still closing: is the Ceph cluster reachable?); "
+               "exiting without waiting",
+               timeout);
+      _exit(0);
+    }).detach();
+  }
+  StopParts();
+}
+
+void Daemon::StopParts() {
+  if (stopped_) return;
+  stopped_ = true;
+  if (management_) management_->Stop();
+  if (transports_) transports_->CloseAll();
+  if (reactors_) reactors_->Stop();
+}
+
+}  // namespace nvmeof

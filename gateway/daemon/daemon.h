@@ -1,0 +1,70 @@
+// Daemon: the gateway process, wired from its DaemonOptions. Start() brings the parts up in
+// order, Run() serves until SIGTERM or SIGINT, Stop() takes them down.
+//
+//   reactors      ReactorGroup (gateway/runtime): every connection's I/O
+//   target        Target (gateway/nvmf) with its transports (TransportRegistry, NVMe/TCP)
+//   devices       DeviceFactory (rbd-backend): namespaces of the command line and the API
+//   initial       the command line's subsystems, hosts, listeners and namespaces
+//   management    ManagementPlane (management.h): gRPC API and group state, when built in
+//
+// Threads: Start, Run and Stop run on the thread that called Start, which must be the
+// process's main thread before any other thread exists: Start blocks SIGTERM and SIGINT
+// (every thread it starts inherits the mask) and Run takes them with sigwait. Start fails
+// (the daemon exits 1; the reason is logged) when a listener of the command line or the
+// gRPC port cannot be opened, the state store cannot start, or there is nothing to serve.
+// A namespace that cannot be opened is logged and skipped.
+#pragma once
+
+#include <signal.h>
+
+#include <memory>
+#include <vector>
+
+#include "gateway/common/status.h"
+#include "gateway/daemon/options.h"
+
+namespace nvmeof {
+
+class DeviceFactory;
+class ManagementPlane;
+class ReactorGroup;
+class Target;
+class TransportRegistry;
+
+// The flags this build cannot honour: --config and --grpc without a management plane
+// (EINVAL, the message the daemon prints before exiting 2).
+Status CheckBuildSupports(const CommandLine& flags);
+
+class Daemon {
+ public:
+  static Result<std::unique_ptr<Daemon>> Start(const DaemonOptions& opts);
+  ~Daemon();
+
+  // Waits for SIGTERM or SIGINT, then stops.
+  void Run();
+  // Stops serving: from then on the process exits within opts.shutdown_timeout seconds
+  // (0: when every RBD image is closed).
+  void Stop();
+
+  Target& target() { return *target_; }
+
+ private:
+  explicit Daemon(const DaemonOptions& opts);
+  Status StartAll();
+  Status AddInitialConfiguration(std::vector<const SubsystemOption*>* created, bool* failures);
+  void OpenInitialNamespaces(const std::vector<const SubsystemOption*>& created, bool* failures);
+  // Takes the parts down in order (the management plane, the listeners, the reactors).
+  void StopParts();
+
+  DaemonOptions opts_;
+  sigset_t sigs_;
+  bool stopped_ = false;
+  // Destroyed in reverse order: the management plane first, the reactors last.
+  std::unique_ptr<ReactorGroup> reactors_;
+  std::unique_ptr<Target> target_;
+  std::unique_ptr<TransportRegistry> transports_;
+  std::unique_ptr<DeviceFactory> devices_;
+  std::unique_ptr<ManagementPlane> management_;
+};
+
+}  // namespace nvmeof

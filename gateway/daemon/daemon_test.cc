@@ -1,0 +1,95 @@
+// Unit tests for the Daemon's start-up (gateway/daemon/daemon.h): in process, no gRPC port,
+// no discovery port, the group state in memory.
+#include "gateway/daemon/daemon.h"
+
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <string>
+
+#include "gateway/daemon/config.h"
+#include "gateway/daemon/management.h"
+#include "gateway/nvmf/target.h"
+
+namespace nvmeof {
+namespace {
+
+const char kPrometheusWarning[] = "no Prometheus exporter in this build yet; [gateway] enable_prometheus_exporter ignored";
+
+DaemonOptions Quiet(const std::string& file_text) {
+  std::vector<std::string> w;
+  auto file = ParseGatewayConfig(file_text, "t.conf", &w);
+  EXPECT_TRUE(file.ok()) << file.status().message();
+  CommandLine flags;
+  flags.grpc = "none";
+  flags.discovery = "none";
+  flags.reactors = 1;
+  flags.shutdown_timeout = 0;  // Stop() must not arm the exit timer in a test process
+  flags.state_pool = "none";
+  auto o = ResolveOptions(&file.value(), flags);
+  EXPECT_TRUE(o.ok()) << o.status().message();
+  return o.value();
+}
+
+// Starts and stops a daemon; returns what it logged.
+std::string StartAndStop(const DaemonOptions& o, std::function<void(Daemon&)> check = nullptr) {
+  testing::internal::CaptureStderr();
+  auto d = Daemon::Start(o);
+  EXPECT_TRUE(d.ok()) << d.status().message();
+  if (d.ok()) {
+    if (check) check(*d.value());
+    d.value()->Stop();
+    d.value().reset();
+  }
+  return testing::internal::GetCapturedStderr();
+}
+
+TEST(Daemon, PrometheusExporterSettingIsWarnedAboutOnce) {
+  const std::string log = StartAndStop(Quiet(""));  // enable_prometheus_exporter defaults to true
+  const size_t at = log.find(kPrometheusWarning);
+  EXPECT_NE(at, std::string::npos) << log;
+  EXPECT_EQ(log.find(kPrometheusWarning, at + 1), std::string::npos) << log;
+  EXPECT_NE(log.find("ready"), std::string::npos) << log;
+  const std::string off = StartAndStop(Quiet("[gateway]\nenable_prometheus_exporter = false\n"));
+  EXPECT_EQ(off.find(kPrometheusWarning), std::string::npos) << off;
+}
+
+TEST(Daemon, CommandLineSubsystemsAndNamespaces) {
+  DaemonOptions o = Quiet("[gateway]\nenable_prometheus_exporter = false\n");
+  o.subsystems.push_back({"nqn.2016-06.io.spdk:d1", "SN1", {"memory:4M", "memory:8M:4096", "tape:1"}, {}});
+  o.listen.push_back({"127.0.0.1", "0"});  // a failed namespace with nothing to serve would stop the start
+  const std::string log = StartAndStop(o, [](Daemon& d) {
+    auto s = d.target().FindSubsystem("nqn.2016-06.io.spdk:d1");
+    ASSERT_TRUE(s);
+    EXPECT_EQ(s->spec().serial, "SN1");
+    ASSERT_TRUE(s->GetNamespace(1));
+    ASSERT_TRUE(s->GetNamespace(2));
+    EXPECT_EQ(s->GetNamespace(2)->block_size(), 4096u);
+    EXPECT_EQ(s->namespace_count(), 2u);
+    EXPECT_EQ(d.target().Ports().size(), 1u);
+  });
+  EXPECT_NE(log.find("listening on 127.0.0.1:0 (NVMe/TCP, port id 1)"), std::string::npos) << log;
+  EXPECT_NE(log.find("namespace 'tape:1' not added: unknown namespace kind 'tape'"), std::string::npos) << log;
+}
+
+TEST(Daemon, ABusyListenerStopsTheStart) {
+  DaemonOptions o = Quiet("[gateway]\nenable_prometheus_exporter = false\n");
+  o.subsystems.push_back({"nqn.2016-06.io.spdk:d2", "", {}, {}});
+  o.listen.push_back({"256.0.0.1", "4420"});  // not an address
+  testing::internal::CaptureStderr();
+  auto d = Daemon::Start(o);
+  const std::string log = testing::internal::GetCapturedStderr();
+  EXPECT_FALSE(d.ok());
+  EXPECT_NE(log.find("a listener could not be opened; exiting"), std::string::npos) << log;
+}
+
+TEST(Daemon, FlagsThisBuildCannotHonour) {
+  CommandLine flags;
+  flags.grpc = "none";
+  EXPECT_TRUE(CheckBuildSupports(flags).ok());
+  flags.config = "x.conf";
+  EXPECT_EQ(CheckBuildSupports(flags).ok(), ManagementPlane::BuiltIn());
+}
+
+}  // namespace
+}  // namespace nvmeof

@@ -1,0 +1,170 @@
+// The management plane: the gRPC API and the group state. See management.h.
+#include "gateway/daemon/management.h"
+
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/security/server_credentials.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "api/service.h"
+#include "gateway/common/log.h"
+#include "gateway/state/state_follower.h"
+#include "gateway/state/state_store.h"
+
+namespace nvmeof {
+
+namespace {
+
+bool ReadFile(const std::string& path, std::string* out) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return false;
+  std::stringstream ss;
+  ss << f.rdbuf();
+  *out = ss.str();
+  return true;
+}
+
+// ------------------------------------------------------------------ group state
+// The group state: the store (RADOS when a pool is configured and Ceph is reachable, else
+// in memory), followed by a StateFollower (gateway/state/state_follower.h) that replays it
+// onto the service and retries what could not be applied yet.
+
+// The store, not started yet. *desc says where the state is kept (for the log).
+std::unique_ptr<StateStore> OpenStateStore(const DaemonOptions& o, std::string* desc) {
+  *desc = "in memory (this gateway only)";
+  if (!o.state_pool.empty()) {
+    struct stat sb;
+    if (stat(o.ceph_conf.c_str(), &sb) != 0) {
+      LOG_WARN("group state: %s does not exist; keeping the state in memory (no Ceph)", o.ceph_conf.c_str());
+    } else {
+      RadosStateOptions ro;
+      ro.ceph_conf = o.ceph_conf;
+      if (!o.ceph_id.empty()) ro.client_id = o.ceph_id;
+      ro.pool = o.state_pool;
+      ro.group = o.group;
+      ro.poll_interval_sec = o.state_update_interval_sec;
+      ro.lock_duration_sec = o.omap_file_lock_duration;
+      ro.watch = o.state_update_notify;
+      ro.notify_timeout_ms = o.state_update_timeout_in_msec;
+      auto opened = OpenRadosStateStore(ro);
+      if (opened.ok()) {
+        *desc = "in RADOS, pool " + o.state_pool + ", object " + StateObjectName(o.group);
+        return std::move(opened.value());
+      }
+      LOG_WARN("group state: cannot use RADOS (pool %s, %s): %s; keeping the state in memory", o.state_pool.c_str(),
+               o.ceph_conf.c_str(), opened.status().message().c_str());
+    }
+  }
+  return NewMemoryStateStore();
+}
+
+// ------------------------------------------------------------------ gRPC server
+Result<std::unique_ptr<grpc::Server>> StartServer(const DaemonOptions& o, api::GatewayService* service) {
+  std::shared_ptr<grpc::ServerCredentials> creds;
+  if (o.enable_auth) {
+    grpc::SslServerCredentialsOptions ssl(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+    grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
+    const std::string root_path = o.root_ca_cert.empty() ? o.client_cert : o.root_ca_cert;
+    if (!ReadFile(o.server_key, &pair.private_key) || !ReadFile(o.server_cert, &pair.cert_chain) ||
+        !ReadFile(root_path, &ssl.pem_root_certs)) {
+      LOG_ERROR("enable_auth: cannot read [mtls] server_key %s, server_cert %s or client certificate %s",
+                o.server_key.c_str(), o.server_cert.c_str(), root_path.c_str());
+      return Status::InvalidArgument("enable_auth: cannot read the [mtls] files");
+    }
+    ssl.pem_key_cert_pairs.push_back(pair);
+    creds = grpc::SslServerCredentials(ssl);
+  } else {
+    creds = grpc::InsecureServerCredentials();
+  }
+  grpc::ServerBuilder builder;
+  int bound_port = 0;
+  const std::string bind =
+      (o.grpc_addr.find(':') != std::string::npos ? "[" + o.grpc_addr + "]" : o.grpc_addr) + ":" + o.grpc_port;
+  // No SO_REUSEPORT: a second gateway on the same port must fail, not share the calls.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  builder.AddListeningPort(bind, creds, &bound_port);
+  builder.RegisterService(service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (!server || bound_port == 0) {
+    LOG_ERROR("grpc: cannot listen on %s (address in use, or not an address of this host)", bind.c_str());
+    return Status::Error(EADDRINUSE, "grpc: cannot listen on " + bind);
+  }
+  LOG_INFO("grpc listening on %s:%d%s", o.grpc_addr.c_str(), bound_port, o.enable_auth ? " (mTLS)" : "");
+  return server;
+}
+
+class GrpcManagementPlane final : public ManagementPlane {
+ public:
+  ~GrpcManagementPlane() override { Stop(); }
+
+  Status Start(const DaemonOptions& o, Target* target, DeviceFactory* devices) {
+    std::string desc;
+    store_ = OpenStateStore(o, &desc);
+    service_ = std::make_unique<api::GatewayService>(target, store_.get(), ServiceOptionsOf(o));
+    service_->SetDeviceFactory(devices);
+    // The full state is replayed before serving; then followed until Stop().
+    follower_ = std::make_unique<StateFollower>(
+        store_.get(), service_.get(), &service_->rpc_mutex(),
+        StateFollower::Options{std::chrono::seconds(std::max<uint32_t>(1, o.state_update_interval_sec))});
+    service_->SetStateFollower(follower_.get());
+    if (Status st = follower_->Start(); !st.ok()) {
+      LOG_ERROR("group state: cannot start the store: %s", st.ToString().c_str());
+      return st;
+    }
+    LOG_INFO("group state %s: %zu item(s) replayed", desc.c_str(), service_->LocalState().size());
+    if (!o.grpc_enabled) {
+      LOG_INFO("grpc disabled");
+      return Status::OK();
+    }
+    auto server = StartServer(o, service_.get());
+    if (!server.ok()) return server.status();
+    server_ = std::move(server.value());
+    return Status::OK();
+  }
+
+  bool serving() const override { return server_ != nullptr; }
+
+  void Stop() override {
+    if (server_ && !stopped_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+    stopped_ = true;
+    if (follower_) follower_->Stop();
+  }
+
+ private:
+  static api::ServiceOptions ServiceOptionsOf(const DaemonOptions& o) {
+    api::ServiceOptions so;
+    so.gateway_name = o.name;
+    so.hostname = o.hostname;
+    so.group = o.group;
+    so.addr = o.grpc_addr;
+    so.port = o.grpc_port;
+    so.version = NVMEOF_VERSION_STRING;
+    so.verify_nqns = o.verify_nqns;
+    return so;
+  }
+
+  // Destroyed in reverse: the server, the follower, the service, the store.
+  std::unique_ptr<StateStore> store_;
+  std::unique_ptr<api::GatewayService> service_;
+  std::unique_ptr<StateFollower> follower_;
+  std::unique_ptr<grpc::Server> server_;
+  bool stopped_ = false;
+};
+
+}  // namespace
+
+bool ManagementPlane::BuiltIn() { return true; }
+
+Result<std::unique_ptr<ManagementPlane>> ManagementPlane::Start(const DaemonOptions& opts, Target* target,
+                                                                DeviceFactory* devices) {
+  auto plane = std::make_unique<GrpcManagementPlane>();
+  if (Status st = plane->Start(opts, target, devices); !st.ok()) return st;
+  return std::unique_ptr<ManagementPlane>(std::move(plane));
+}
+
+}  // namespace nvmeof

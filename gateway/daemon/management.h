@@ -1,0 +1,42 @@
+// The management plane: the gRPC API (api/service.h) over the target, and the group state
+// store it persists to and replays from (gateway/state). A build without gRPC
+// (NVMEOF_WITH_GRPC=OFF) has none: CMake links management_none.cc instead of
+// management.cc, whose Start answers "not built in".
+//
+// Threads: Start and Stop run on the daemon's main thread. Start replays the full group
+// state before it returns (so the gateway serves what the group configured), then the
+// service's own threads apply later changes, a reconciler thread retries what failed, and
+// gRPC threads run the RPCs. Errors of Start are logged already when they come back (the
+// daemon exits 1): the store cannot start, the [mtls] files cannot be read, the gRPC
+// address cannot be bound.
+#pragma once
+
+#include <memory>
+
+#include "gateway/common/status.h"
+#include "gateway/daemon/options.h"
+
+namespace nvmeof {
+
+class DeviceFactory;
+class Target;
+
+class ManagementPlane {
+ public:
+  virtual ~ManagementPlane() = default;
+
+  // Whether this build has a management plane.
+  static bool BuiltIn();
+  // Opens the group state store (RADOS, or in memory), replays it onto `target`, and serves
+  // the gRPC API when opts.grpc_enabled ("grpc listening on ADDR:PORT"). `target` and
+  // `devices` outlive the plane.
+  static Result<std::unique_ptr<ManagementPlane>> Start(const DaemonOptions& opts, Target* target,
+                                                        DeviceFactory* devices);
+
+  // Whether the gRPC API is being served.
+  virtual bool serving() const = 0;
+  // Stops serving RPCs (2 s for those in flight), then the state threads and the store.
+  virtual void Stop() = 0;
+};
+
+}  // namespace nvmeof

@@ -1,0 +1,117 @@
+// Every setting of the daemon, each default written once (DaemonOptions), and how the
+// three sources combine: defaults < configuration file (config.h) < command line.
+//
+//   ParseCommandLine(args)        the flags as given (CommandLine: unset = not given)
+//   LoadGatewayConfig(path)       the file's settings over the defaults (config.h)
+//   ResolveOptions(file, flags)   the effective settings: the file's (or the defaults when
+//                                 there is no file), the flags over them, then the derived
+//                                 values (host name, reactor count, the target's names)
+//
+// Pure functions of their arguments (ResolveOptions reads the host name and the CPU
+// count); errors are InvalidArgument with the message the daemon prints before exiting 2.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "gateway/common/log.h"
+#include "gateway/common/status.h"
+#include "gateway/nvmf/target.h"
+#include "gateway/runtime/reactor.h"
+
+namespace nvmeof {
+
+struct HostPort {
+  std::string addr;  // without the brackets of "[::1]:4420"
+  std::string port;
+  bool operator==(const HostPort&) const = default;
+};
+// "ADDR:PORT" or "[ADDR]:PORT" (the last ':' separates); false when either part is empty.
+bool SplitHostPort(const std::string& s, HostPort* out);
+
+// A --subsystem given on the command line and the options that follow it.
+struct SubsystemOption {
+  std::string nqn, serial;
+  std::vector<std::string> namespaces;  // device specs (rbd-backend/device_factory.h)
+  std::vector<std::string> hosts;
+};
+
+struct DaemonOptions {
+  // ---------------------------------------------------------------- identity
+  std::string name;      // this gateway's name; empty: the host name
+  std::string hostname;  // listeners are matched against it; empty: gethostname()
+  std::string group;     // gateway group: appended to subsystem NQNs, names the state object
+  LogLevel log_level = LogLevel::kInfo;
+
+  // ---------------------------------------------------------------- management API
+  bool grpc_enabled = true;
+  std::string grpc_addr = "0.0.0.0";
+  std::string grpc_port = "5500";  // "0": any free port
+  bool enable_auth = false;        // mutual TLS on the gRPC port
+  std::string server_key = "./server.key";
+  std::string client_key = "./client.key";
+  std::string server_cert = "./server.crt";
+  std::string client_cert = "./client.crt";
+  std::string root_ca_cert;  // CA that signs client certificates; empty: client_cert
+  bool verify_nqns = true;
+  bool enable_prometheus_exporter = true;  // parsed; no exporter in this build (warned)
+  uint16_t prometheus_port = 10008;
+
+  // ---------------------------------------------------------------- group state and Ceph
+  // Pool of the group state object; empty: the state is kept in memory. A configuration
+  // file names the reference's default pool (kConfigFileStatePool) unless it says otherwise.
+  std::string state_pool;
+  std::string ceph_conf = "/etc/ceph/ceph.conf";
+  std::string ceph_id;  // cephx user without "client."; empty: admin
+  uint32_t bdevs_per_cluster = 32;  // RBD images per RADOS connection
+  bool state_update_notify = true;  // watch the state object (else poll only)
+  uint32_t state_update_interval_sec = 5;
+  uint32_t state_update_timeout_in_msec = 2000;
+  uint32_t omap_file_lock_duration = 20;
+
+  // ---------------------------------------------------------------- data plane
+  bool discovery_enabled = true;
+  HostPort discovery{"0.0.0.0", "8009"};
+  int reactors = 0;  // 0: one per core
+  uint32_t poll_window_us = kDefaultPollWindowUs;
+  uint32_t shutdown_timeout = 10;  // seconds; 0 = wait for every RBD image to close
+  // queue depth, controller ID range, I/O queues, in-capsule data size: the target's own
+  // defaults (TargetOptions); gateway_name and group are set from the fields above.
+  TargetOptions target;
+  std::vector<HostPort> listen;  // I/O listeners of the command line's subsystems
+
+  // ---------------------------------------------------------------- initial configuration
+  std::vector<SubsystemOption> subsystems;
+};
+
+// The [ceph] pool a configuration file implies when it does not name one.
+inline constexpr const char kConfigFileStatePool[] = "rbd";
+
+// Command-line values as given; unset = take the configuration file's (or the default).
+struct CommandLine {
+  bool help = false;
+  std::optional<std::string> config, grpc, name, hostname, group, state_pool, ceph_conf, ceph_id, discovery;
+  std::optional<int> reactors;
+  std::optional<uint16_t> min_cntlid, max_cntlid;
+  std::optional<uint32_t> queue_depth, bdevs_per_cluster, in_capsule_data_size, poll_window_us, shutdown_timeout;
+  std::optional<LogLevel> log_level;
+  bool no_verify_nqns = false;
+  std::vector<HostPort> listens;
+  std::vector<SubsystemOption> subsystems;
+};
+
+// The --help text.
+const char* UsageText();
+
+// Parses argv[1..] ("--opt value" or "--opt=value"). Errors name the flag and what it
+// wants ("--reactors wants 1 to 256, not '0'").
+Result<CommandLine> ParseCommandLine(const std::vector<std::string>& args);
+
+// The effective settings: `file` (the configuration file's settings, null when there is
+// none) or the defaults, the flags over them, then derived values. Errors: a --grpc or
+// --discovery that is neither ADDR:PORT nor "none".
+Result<DaemonOptions> ResolveOptions(const DaemonOptions* file, const CommandLine& flags);
+
+}  // namespace nvmeof

@@ -1,0 +1,165 @@
+// Unit tests for the daemon's settings: command-line parsing and how the file and the
+// flags combine (gateway/daemon/options.h).
+#include "gateway/daemon/options.h"
+
+#include <gtest/gtest.h>
+
+#include "gateway/daemon/config.h"
+
+namespace nvmeof {
+namespace {
+
+CommandLine Flags(std::vector<std::string> args) {
+  auto r = ParseCommandLine(args);
+  EXPECT_TRUE(r.ok()) << r.status().message();
+  return r.ok() ? r.value() : CommandLine{};
+}
+
+DaemonOptions File(const std::string& text) {
+  std::vector<std::string> w;
+  auto r = ParseGatewayConfig(text, "t.conf", &w);
+  EXPECT_TRUE(r.ok()) << r.status().message();
+  return r.value();
+}
+
+std::string FlagError(std::vector<std::string> args) {
+  auto r = ParseCommandLine(args);
+  EXPECT_FALSE(r.ok());
+  return r.status().message();
+}
+
+TEST(DaemonOptions, DefaultsWithoutFileOrFlags) {
+  auto r = ResolveOptions(nullptr, Flags({}));
+  ASSERT_TRUE(r.ok());
+  const DaemonOptions& o = *r;
+  EXPECT_TRUE(o.grpc_enabled);
+  EXPECT_EQ(o.grpc_addr, "0.0.0.0");
+  EXPECT_EQ(o.grpc_port, "5500");
+  EXPECT_TRUE(o.discovery_enabled);
+  EXPECT_EQ(o.discovery, (HostPort{"0.0.0.0", "8009"}));
+  EXPECT_EQ(o.state_pool, "");  // no file: the state is kept in memory
+  EXPECT_EQ(o.shutdown_timeout, 10u);
+  EXPECT_EQ(o.target.max_queue_depth, TargetOptions{}.max_queue_depth);
+  EXPECT_EQ(o.target.min_cntlid, 1);
+  EXPECT_EQ(o.target.max_cntlid, 0xFFEF);
+  EXPECT_GE(o.reactors, 1);
+  EXPECT_FALSE(o.name.empty());
+  EXPECT_FALSE(o.hostname.empty());
+  EXPECT_EQ(o.target.gateway_name, o.name);
+  EXPECT_TRUE(o.enable_prometheus_exporter);
+}
+
+TEST(DaemonOptions, FileOnly) {
+  DaemonOptions f = File(
+      "[gateway]\nname = gwf\ngroup = g1\naddr = 10.0.0.1\nport = 6000\noverride_hostname = hf\n"
+      "[discovery]\naddr = [::1]\nport = 8010\n[ceph]\npool = mypool\n"
+      "[data-plane]\nreactors = 3\nqueue_depth = 64\nlisten = 127.0.0.1:4420\nshutdown_timeout = 4\n");
+  auto r = ResolveOptions(&f, Flags({}));
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->name, "gwf");
+  EXPECT_EQ(r->hostname, "hf");
+  EXPECT_EQ(r->group, "g1");
+  EXPECT_EQ(r->grpc_addr, "10.0.0.1");
+  EXPECT_EQ(r->grpc_port, "6000");
+  EXPECT_EQ(r->discovery, (HostPort{"::1", "8010"}));
+  EXPECT_EQ(r->state_pool, "mypool");
+  EXPECT_EQ(r->reactors, 3);
+  EXPECT_EQ(r->target.max_queue_depth, 64u);
+  EXPECT_EQ(r->target.group, "g1");
+  EXPECT_EQ(r->shutdown_timeout, 4u);
+  ASSERT_EQ(r->listen.size(), 1u);
+  EXPECT_EQ(r->listen[0], (HostPort{"127.0.0.1", "4420"}));
+  // A file without [ceph] pool names the reference's default pool.
+  DaemonOptions empty = File("");
+  EXPECT_EQ(ResolveOptions(&empty, Flags({}))->state_pool, kConfigFileStatePool);
+}
+
+TEST(DaemonOptions, FlagsOnly) {
+  auto r = ResolveOptions(
+      nullptr, Flags({"--grpc", "none", "--discovery=127.0.0.1:9009", "--name", "gwn", "--reactors", "2",
+                      "--cntlid-range", "10-20", "--queue-depth", "256", "--in-capsule-data-size", "0",
+                      "--poll-window-us", "0", "--shutdown-timeout", "0", "--state-pool", "none", "--log-level",
+                      "warning", "--listen", "[::1]:4420", "--no-verify-nqns", "--subsystem", "nqn.a",
+                      "--namespace", "memory:1M", "--host", "h1", "--serial", "S1"}));
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_FALSE(r->grpc_enabled);
+  EXPECT_EQ(r->discovery, (HostPort{"127.0.0.1", "9009"}));
+  EXPECT_EQ(r->name, "gwn");
+  EXPECT_EQ(r->target.gateway_name, "gwn");
+  EXPECT_EQ(r->reactors, 2);
+  EXPECT_EQ(r->target.min_cntlid, 10);
+  EXPECT_EQ(r->target.max_cntlid, 20);
+  EXPECT_EQ(r->target.max_queue_depth, 256u);
+  EXPECT_EQ(r->target.in_capsule_data_size, 0u);
+  EXPECT_EQ(r->poll_window_us, 0u);
+  EXPECT_EQ(r->shutdown_timeout, 0u);
+  EXPECT_EQ(r->state_pool, "");
+  EXPECT_EQ(r->log_level, LogLevel::kWarning);
+  EXPECT_FALSE(r->verify_nqns);
+  ASSERT_EQ(r->listen.size(), 1u);
+  EXPECT_EQ(r->listen[0], (HostPort{"::1", "4420"}));
+  ASSERT_EQ(r->subsystems.size(), 1u);
+  EXPECT_EQ(r->subsystems[0].nqn, "nqn.a");
+  EXPECT_EQ(r->subsystems[0].namespaces, std::vector<std::string>{"memory:1M"});
+  EXPECT_EQ(r->subsystems[0].hosts, std::vector<std::string>{"h1"});
+  EXPECT_EQ(r->subsystems[0].serial, "S1");
+  auto d = ResolveOptions(nullptr, Flags({"--discovery", "none"}));
+  EXPECT_FALSE(d->discovery_enabled);
+}
+
+TEST(DaemonOptions, FlagsOverrideFile) {
+  DaemonOptions f = File(
+      "[gateway]\nname = gwf\naddr = 10.0.0.1\nport = 6000\n[gateway-logs]\nlog_level = debug\n"
+      "[ceph]\npool = p1\n[data-plane]\nreactors = 3\ncntlid_range = 100-200\nlisten = 127.0.0.1:4420\n"
+      "shutdown_timeout = 4\n");
+  auto r = ResolveOptions(&f, Flags({"--grpc", "127.0.0.1:0", "--name", "gwc", "--reactors", "1", "--cntlid-range",
+                                     "5-6", "--state-pool", "none", "--log-level", "error", "--listen",
+                                     "127.0.0.1:4421", "--shutdown-timeout", "7"}));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->grpc_addr, "127.0.0.1");
+  EXPECT_EQ(r->grpc_port, "0");
+  EXPECT_EQ(r->name, "gwc");
+  EXPECT_EQ(r->reactors, 1);
+  EXPECT_EQ(r->target.min_cntlid, 5);
+  EXPECT_EQ(r->target.max_cntlid, 6);
+  EXPECT_EQ(r->state_pool, "");
+  EXPECT_EQ(r->log_level, LogLevel::kError);
+  EXPECT_EQ(r->shutdown_timeout, 7u);
+  // Listeners add up: the file's, then the command line's.
+  ASSERT_EQ(r->listen.size(), 2u);
+  EXPECT_EQ(r->listen[1].port, "4421");
+}
+
+TEST(DaemonOptions, BadValuesAreRejectedWithTheirMessages) {
+  EXPECT_EQ(FlagError({"--reactors", "0"}), "--reactors wants 1 to 256, not '0'");
+  EXPECT_EQ(FlagError({"--queue-depth", "16"}), "--queue-depth wants 32 to 1024, not '16'");
+  EXPECT_EQ(FlagError({"--shutdown-timeout", "x"}), "--shutdown-timeout wants 0 to 3600, not 'x'");
+  EXPECT_EQ(FlagError({"--poll-window-us", "-1"}), "--poll-window-us wants 0 to 1000000, not '-1'");
+  EXPECT_EQ(FlagError({"--bdevs-per-cluster", "0"}), "--bdevs-per-cluster wants 1 to 65536, not '0'");
+  EXPECT_EQ(FlagError({"--in-capsule-data-size", "1048577"}),
+            "--in-capsule-data-size wants 0 to 1048576, not '1048577'");
+  EXPECT_EQ(FlagError({"--cntlid-range", "5"}), "--cntlid-range wants MIN-MAX");
+  EXPECT_EQ(FlagError({"--cntlid-range", "10-5"}), "--cntlid-range must lie within 1-65519");
+  EXPECT_EQ(FlagError({"--cntlid-range", "0-5"}), "--cntlid-range must lie within 1-65519");
+  EXPECT_EQ(FlagError({"--cntlid-range", "1-70000"}), "--cntlid-range must lie within 1-65519");
+  // Trailing junk is rejected, as in the file's [data-plane] cntlid_range.
+  EXPECT_EQ(FlagError({"--cntlid-range", "1-5x"}), "--cntlid-range must lie within 1-65519");
+  EXPECT_EQ(FlagError({"--listen", "127.0.0.1"}), "--listen wants ADDR:PORT");
+  EXPECT_EQ(FlagError({"--log-level", "loud"}), "--log-level wants debug, info, warning or error");
+  EXPECT_EQ(FlagError({"--namespace", "memory:1M"}), "--namespace must follow a --subsystem");
+  EXPECT_EQ(FlagError({"--bogus"}), "unknown option '--bogus'");
+  EXPECT_EQ(FlagError({"--grpc"}), "option --grpc needs a value");
+  auto g = ResolveOptions(nullptr, Flags({"--grpc", "nowhere"}));
+  ASSERT_FALSE(g.ok());
+  EXPECT_EQ(g.status().message(), "--grpc wants ADDR:PORT or none");
+  auto d = ResolveOptions(nullptr, Flags({"--discovery", ":1"}));
+  ASSERT_FALSE(d.ok());
+  EXPECT_EQ(d.status().message(), "--discovery wants ADDR:PORT or none");
+  // The log-level words of the file are accepted on the command line too.
+  EXPECT_EQ(Flags({"--log-level", "WARN"}).log_level, LogLevel::kWarning);
+  EXPECT_EQ(Flags({"--log-level", "20"}).log_level, LogLevel::kInfo);
+  EXPECT_TRUE(Flags({"--help", "--bogus"}).help);
+}
+
+}  // namespace
+}  // namespace nvmeof

@@ -1,0 +1,87 @@
+// DeviceFactory: opens the storage behind a namespace, for the daemon's command line and
+// the management API alike. Three kinds:
+//
+//   memory   a sparse RAM device (OpenMemoryDevice)
+//   file     a regular file or block device (OpenFileDevice)
+//   rbd      a Ceph RBD image, through an RbdOpener: the librbd one (NewRbdOpener) connects
+//            to the cluster on the first open and shares RADOS connections between images
+//            (RadosClusterPool, bdevs_per_cluster images per connection)
+//
+// ParseDeviceSpec reads the command line's spelling of a device ("memory:64M:4096",
+// "file:/var/lib/ns1.img:1G", "rbd:pool/image"); the management API fills a DeviceSpec from
+// its request.
+//
+// Threads: control path only. Open() may block (librbd, file creation) and may be called
+// from several threads at once. Errors are Status values carrying the errno the
+// management API reports: ENODEV when RBD is not available ("RBD namespaces are not
+// available: ..."), ENOENT for a missing pool or image, EINVAL for a bad spec.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "gateway/common/status.h"
+#include "rbd-backend/block_device.h"
+
+namespace nvmeof {
+
+struct DeviceSpec {
+  std::string kind = "rbd";  // "rbd", "memory" or "file"
+  // rbd: IMAGE may be "NAMESPACE/IMAGE" (a RADOS namespace; image names have no '/').
+  std::string pool, image;
+  bool create_image = false;  // create it (create_size bytes) if it does not exist
+  uint64_t create_size = 0;
+  uint32_t anagrpid = 1;
+  // memory
+  uint64_t memory_size = 0;
+  // file: created (sparse) at file_size bytes if it does not exist and file_size > 0; with
+  // file_size_checked, an existing file must have exactly file_size bytes.
+  std::string file_path;
+  uint64_t file_size = 0;
+  bool file_size_checked = false;
+  // The namespace's logical block size (512 or 4096); opening does not depend on it.
+  uint32_t block_size = 512;
+};
+
+// The command line's device spec:
+//   memory:SIZE[:BLOCKSIZE]                    sparse RAM device
+//   file:PATH[:SIZE[:BLOCKSIZE]]               file or block device
+//   rbd:POOL[/NAMESPACE]/IMAGE[:BLOCKSIZE]     Ceph RBD image
+// SIZE takes K/M/G/T suffixes (binary; a bare number is bytes); BLOCKSIZE is 512 or 4096.
+// EINVAL "expected memory:SIZE[:BLOCKSIZE], got '...'" and the like; an rbd spec in a
+// build without librbd: EINVAL "the rbd backend is not built into this binary".
+Result<DeviceSpec> ParseDeviceSpec(const std::string& spec);
+
+// Opens RBD images.
+class RbdOpener {
+ public:
+  virtual ~RbdOpener() = default;
+  virtual Result<std::unique_ptr<BlockDevice>> Open(const DeviceSpec& spec) = 0;
+};
+
+struct CephClientOptions {
+  std::string conf_path;    // ceph.conf
+  std::string client_id;    // cephx user without "client."; empty: admin
+  uint32_t bdevs_per_cluster = 32;
+};
+
+// Whether this build has librbd (CMake NVMEOF_WITH_RBD).
+bool RbdBuiltIn();
+// The librbd opener (connects on its first Open); null when the build has no librbd.
+std::unique_ptr<RbdOpener> NewRbdOpener(const CephClientOptions& opts);
+
+class DeviceFactory {
+ public:
+  // rbd: null = RBD namespaces are not available (ENODEV on open).
+  explicit DeviceFactory(std::unique_ptr<RbdOpener> rbd = nullptr);
+  ~DeviceFactory();
+
+  Result<std::unique_ptr<BlockDevice>> Open(const DeviceSpec& spec);
+  bool rbd_available() const { return rbd_ != nullptr; }
+
+ private:
+  std::unique_ptr<RbdOpener> rbd_;
+};
+
+}  // namespace nvmeof

@@ -1,0 +1,58 @@
+// The librbd RbdOpener (builds with NVMEOF_WITH_RBD): see device_factory.h.
+#include <mutex>
+
+#include "rbd-backend/device_factory.h"
+#include "rbd-backend/rados_pool.h"
+#include "rbd-backend/rbd_device.h"
+
+namespace nvmeof {
+
+namespace {
+
+class LibrbdOpener final : public RbdOpener {
+ public:
+  explicit LibrbdOpener(CephClientOptions opts) : opts_(std::move(opts)) {}
+
+  Result<std::unique_ptr<BlockDevice>> Open(const DeviceSpec& d) override {
+    std::shared_ptr<RadosClusterPool> p;
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      if (!rados_) {
+        RadosClusterConfig rc;
+        rc.conf_path = opts_.conf_path;
+        if (!opts_.client_id.empty()) rc.client_id = opts_.client_id;
+        rc.bdevs_per_cluster = opts_.bdevs_per_cluster;
+        auto created = RadosClusterPool::Create(rc);
+        if (!created.ok()) return created.status();
+        rados_ = created.value();
+      }
+      p = rados_;
+    }
+    RbdSpec spec;
+    spec.pool_name = d.pool;
+    spec.image_name = d.image;
+    // POOL/NAMESPACE/IMAGE: image names cannot contain '/', so the split is unambiguous.
+    if (auto slash = d.image.find('/'); slash != std::string::npos) {
+      spec.rados_namespace = d.image.substr(0, slash);
+      spec.image_name = d.image.substr(slash + 1);
+    }
+    spec.create = d.create_image;
+    spec.size_bytes = d.create_size;
+    return OpenRbdDevice(p, spec);
+  }
+
+ private:
+  const CephClientOptions opts_;
+  std::mutex mu_;
+  std::shared_ptr<RadosClusterPool> rados_;  // connected on the first open
+};
+
+}  // namespace
+
+bool RbdBuiltIn() { return true; }
+
+std::unique_ptr<RbdOpener> NewRbdOpener(const CephClientOptions& opts) {
+  return std::make_unique<LibrbdOpener>(opts);
+}
+
+}  // namespace nvmeof
