@@ -14,7 +14,7 @@ namespace {
 
 // Maps the Target's statuses onto "not there" (the applier counts NotFound as done).
 Status AsNotFound(const Status& st) {
-  if (st.code() == ENOENT || st.code() == ENODEV) return Status::NotFound(st.message());
+  if (st.IsNotFound() || st.IsNoDevice()) return Status::NotFound(st.message());
   return st;
 }
 
@@ -29,8 +29,8 @@ Status GatewayService::AddSubsystem(const std::string& json) {
   spec.max_namespaces = req.max_namespaces() ? req.max_namespaces() : opts_.default_max_namespaces;
   spec.allow_any_host = false;
   Status st = target_->AddSubsystem(spec);
-  if (st.ok() || st.code() == EEXIST) state_[SubsystemKey(spec.nqn)] = json;
-  return st.code() == EEXIST ? Status::AlreadyExists(st.message()) : st;
+  if (st.ok() || st.IsAlreadyExists()) state_[SubsystemKey(spec.nqn)] = json;
+  return st.IsAlreadyExists() ? Status::AlreadyExists(st.message()) : st;
 }
 
 Status GatewayService::ChangeSubsystem(const std::string&, const std::string& new_json) {
@@ -98,9 +98,9 @@ Status GatewayService::AddHost(const std::string& json) {
   add_host_req req;
   if (Status st = JsonToRequest(json, &req); !st.ok()) return st;
   Status st = target_->AddHost(req.subsystem_nqn(), req.host_nqn());
-  if (st.ok() || st.code() == EEXIST) state_[HostKey(req.subsystem_nqn(), req.host_nqn())] = json;
-  if (st.code() == ENOENT) return Status::NotFound(st.message());
-  return st.code() == EEXIST ? Status::AlreadyExists(st.message()) : st;
+  if (st.ok() || st.IsAlreadyExists()) state_[HostKey(req.subsystem_nqn(), req.host_nqn())] = json;
+  if (st.IsNotFound()) return Status::NotFound(st.message());
+  return st.IsAlreadyExists() ? Status::AlreadyExists(st.message()) : st;
 }
 
 Status GatewayService::ChangeHost(const std::string&, const std::string& new_json) {
@@ -119,7 +119,7 @@ Status GatewayService::SetQos(const std::string& json) {
   namespace_set_qos_req req;
   if (Status st = JsonToRequest(json, &req); !st.ok()) return st;
   Status st = target_->SetNamespaceQos(req.subsystem_nqn(), req.nsid(), QosFromRequest(req, QosLimits{}));
-  if (!st.ok()) return AsNotFound(st).code() == ENOENT ? Status::Error(ENODEV, st.message()) : st;
+  if (!st.ok()) return AsNotFound(st).IsNotFound() ? Status::Error(ENODEV, st.message()) : st;
   state_[QosKey(req.subsystem_nqn(), req.nsid())] = json;
   return Status::OK();
 }
@@ -133,9 +133,9 @@ Status GatewayService::AddNamespaceHost(const std::string& json) {
   namespace_add_host_req req;
   if (Status st = JsonToRequest(json, &req); !st.ok()) return st;
   Status st = target_->AddNamespaceHost(req.subsystem_nqn(), req.nsid(), req.host_nqn());
-  if (st.ok() || st.code() == EEXIST)
+  if (st.ok() || st.IsAlreadyExists())
     state_[NamespaceHostKey(req.subsystem_nqn(), req.nsid(), req.host_nqn())] = json;
-  return st.code() == EEXIST ? Status::AlreadyExists(st.message()) : st;
+  return st.IsAlreadyExists() ? Status::AlreadyExists(st.message()) : st;
 }
 
 Status GatewayService::RemoveNamespaceHost(const std::string& nqn, uint32_t nsid, const std::string& host_nqn) {
@@ -155,8 +155,8 @@ Status GatewayService::AddListener(const std::string& json) {
   }
   ListenerSpec l = MakeListenerSpec(req.host_name(), req.traddr(), port, req.adrfam());
   Status st = target_->AddListener(req.nqn(), l);
-  if (st.ok() || st.code() == EEXIST) state_[key] = json;
-  return st.code() == EEXIST ? Status::AlreadyExists(st.message()) : st;
+  if (st.ok() || st.IsAlreadyExists()) state_[key] = json;
+  return st.IsAlreadyExists() ? Status::AlreadyExists(st.message()) : st;
 }
 
 Status GatewayService::RemoveListener(const std::string& json) {

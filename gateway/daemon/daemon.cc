@@ -130,7 +130,7 @@ Status Daemon::AddInitialConfiguration(std::vector<const SubsystemOption*>* crea
       if (!st.ok()) {
         LOG_ERROR("subsystem %s: %s", sa.nqn.c_str(), st.message().c_str());
         *failures = true;
-        if (st.code() != EEXIST) listen_failed = true;
+        if (!st.IsAlreadyExists()) listen_failed = true;
       }
     }
   }

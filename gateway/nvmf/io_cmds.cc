@@ -10,6 +10,7 @@
 #include "gateway/nvmf/commands.h"
 #include "gateway/nvmf/controller.h"
 #include "gateway/nvmf/target.h"
+#include "gateway/nvmf/transfer.h"
 
 namespace nvmeof {
 
@@ -353,8 +354,7 @@ void ExecuteIo(Target& t, QueuePair* qp, Request* req) {
       if (slba >= nblocks || nlb > nblocks - slba) return CompleteWith(qp, req, Generic(kScLbaOutOfRange));
       uint64_t bytes = nlb * bs;
       if (op != kIoWriteZeroes) {
-        uint64_t mdts = (1ull << t.options().mdts) * 4096;
-        if (bytes > mdts) return CompleteWith(qp, req, Generic(kScInvalidField));
+        if (bytes > MaxTransferBytes(qp->qid(), t.options())) return CompleteWith(qp, req, Generic(kScInvalidField));
         if (req->length != bytes) return CompleteWith(qp, req, Generic(kScDataSglLengthInvalid));
       }
       break;

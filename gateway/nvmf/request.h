@@ -1,6 +1,6 @@
 // What the transport hands the target: one command (Request) on one queue (QueuePair).
 //
-// The transport (gateway/engine/tcp_queue.*) owns the bytes: it receives the capsule and
+// The transport (gateway/transport/tcp/tcp_queue.*) owns the bytes: it receives the capsule and
 // any host data into req->data before calling Target::Execute, and sends req->data back
 // (controller-to-host commands) and the completion when the target calls qp->Complete().
 // The target (gateway/nvmf/*) decides what a command does.

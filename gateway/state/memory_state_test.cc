@@ -30,12 +30,14 @@ TEST(MemoryStateStore, VersionsAndSemantics) {
   uint64_t v = 0;
   auto all = store->ReadAll(&v);
   ASSERT_TRUE(all.ok());
+  ASSERT_TRUE(all.ok());
   EXPECT_EQ(v, 3u);
   EXPECT_EQ(all->size(), 1u);
   EXPECT_EQ(all->at("subsystem_a"), "{\"x\":1}");
 
   EXPECT_TRUE(store->Apply({{"namespace_a_1", "{}"}, {"namespace_a_2", "{}"}}, {"subsystem_a", "absent"}).ok());
   all = store->ReadAll(&v);
+  ASSERT_TRUE(all.ok());
   EXPECT_EQ(v, 4u);
   EXPECT_EQ(all->size(), 2u);
   EXPECT_TRUE(store->Remove("namespace_a_1").ok());
@@ -63,6 +65,7 @@ TEST(MemoryStateStore, Mutate) {
   EXPECT_EQ(nv, 3u);
   uint64_t v;
   auto all = store->ReadAll(&v);
+  ASSERT_TRUE(all.ok());
   EXPECT_TRUE(all->count(NamespaceKey("nqn.a", 1)));
   EXPECT_TRUE(all->count(NamespaceKey("nqn.a", 2)));
 
