@@ -45,6 +45,16 @@ struct __attribute__((packed)) CommonHeader {
 };
 static_assert(sizeof(CommonHeader) == 8);
 
+inline CommonHeader MakeCommonHeader(uint8_t type, uint8_t flags, uint8_t hlen, uint8_t pdo, uint32_t plen) {
+  CommonHeader ch;
+  ch.pdu_type = type;
+  ch.flags = flags;
+  ch.hlen = hlen;
+  ch.pdo = pdo;
+  ch.plen = plen;
+  return ch;
+}
+
 struct __attribute__((packed)) IcReq {
   CommonHeader ch;  // hlen = plen = 128
   uint16_t pfv;     // 0

@@ -67,15 +67,7 @@ T Parse(const Bytes& b) {
   return ::testing::AssertionFailure() << "ok " << c.ok << " fes " << c.fes;
 }
 
-CommonHeader Ch(uint8_t type, uint8_t flags, uint8_t hlen, uint8_t pdo, uint32_t plen) {
-  CommonHeader ch;
-  ch.pdu_type = type;
-  ch.flags = flags;
-  ch.hlen = hlen;
-  ch.pdo = pdo;
-  ch.plen = plen;
-  return ch;
-}
+constexpr auto Ch = &MakeCommonHeader;
 
 ConnParams Params(bool hdgst, bool ddgst, uint8_t cpda = 0, uint8_t hpda = 0) {
   ConnParams p;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "gateway/state/state_keys.h"
+#include "gateway/state/state_test_util.h"
 
 namespace nvmeof {
 namespace {
@@ -19,7 +20,7 @@ namespace {
 using namespace std::chrono_literals;
 
 // Records subsystem calls; AddSubsystem fails while fail_adds > 0.
-class RecordingTarget : public StateTarget {
+class RecordingTarget : public test::NullStateTarget {
  public:
   Status AddSubsystem(const std::string& json) override {
     std::lock_guard<std::mutex> lk(mu);
@@ -30,24 +31,11 @@ class RecordingTarget : public StateTarget {
     calls.push_back("add " + json);
     return Status::OK();
   }
-  Status ChangeSubsystem(const std::string&, const std::string&) override { return Status::OK(); }
   Status RemoveSubsystem(const std::string& nqn) override {
     std::lock_guard<std::mutex> lk(mu);
     calls.push_back("remove " + nqn);
     return Status::OK();
   }
-  Status AddNamespace(const std::string&) override { return Status::OK(); }
-  Status ChangeNamespace(const std::string&, const std::string&) override { return Status::OK(); }
-  Status RemoveNamespace(const std::string&, uint32_t) override { return Status::OK(); }
-  Status AddHost(const std::string&) override { return Status::OK(); }
-  Status ChangeHost(const std::string&, const std::string&) override { return Status::OK(); }
-  Status RemoveHost(const std::string&, const std::string&) override { return Status::OK(); }
-  Status SetQos(const std::string&) override { return Status::OK(); }
-  Status ClearQos(const std::string&, uint32_t) override { return Status::OK(); }
-  Status AddNamespaceHost(const std::string&) override { return Status::OK(); }
-  Status RemoveNamespaceHost(const std::string&, uint32_t, const std::string&) override { return Status::OK(); }
-  Status AddListener(const std::string&) override { return Status::OK(); }
-  Status RemoveListener(const std::string&) override { return Status::OK(); }
 
   std::vector<std::string> Calls() {
     std::lock_guard<std::mutex> lk(mu);

@@ -29,6 +29,7 @@
 
 #include "gateway/state/state_applier.h"
 #include "gateway/state/state_store.h"
+#include "gateway/state/state_test_util.h"
 
 namespace nvmeof {
 namespace {
@@ -350,7 +351,7 @@ TEST_F(StateTest, ConcurrentWritersFromTwoGateways) {
 // What the gRPC service does: Mutate (read-modify-write under the lock) + an applier per
 // gateway fed by the subscriber. No gateway re-applies or undoes its own changes, and every
 // gateway's target ends with the group state.
-class CountingTarget : public StateTarget {
+class CountingTarget : public test::NullStateTarget {
  public:
   std::mutex mu;
   std::map<std::string, int> adds, removes;
@@ -360,21 +361,8 @@ class CountingTarget : public StateTarget {
     return Status::OK();
   }
   static std::string NsKey(const std::string& j) { return nlohmann::json::parse(j)["nsid"].dump(); }
-  Status AddSubsystem(const std::string&) override { return Status::OK(); }
-  Status ChangeSubsystem(const std::string&, const std::string&) override { return Status::OK(); }
-  Status RemoveSubsystem(const std::string&) override { return Status::OK(); }
   Status AddNamespace(const std::string& j) override { return Count(adds, NsKey(j)); }
-  Status ChangeNamespace(const std::string&, const std::string&) override { return Status::OK(); }
   Status RemoveNamespace(const std::string&, uint32_t nsid) override { return Count(removes, std::to_string(nsid)); }
-  Status AddHost(const std::string&) override { return Status::OK(); }
-  Status ChangeHost(const std::string&, const std::string&) override { return Status::OK(); }
-  Status RemoveHost(const std::string&, const std::string&) override { return Status::OK(); }
-  Status SetQos(const std::string&) override { return Status::OK(); }
-  Status ClearQos(const std::string&, uint32_t) override { return Status::OK(); }
-  Status AddNamespaceHost(const std::string&) override { return Status::OK(); }
-  Status RemoveNamespaceHost(const std::string&, uint32_t, const std::string&) override { return Status::OK(); }
-  Status AddListener(const std::string&) override { return Status::OK(); }
-  Status RemoveListener(const std::string&) override { return Status::OK(); }
 };
 
 TEST_F(StateTest, ServicePatternMutateWithAppliers) {

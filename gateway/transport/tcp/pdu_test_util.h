@@ -21,15 +21,7 @@ inline void Append(Bytes& out, const T& v) {
 
 inline void AppendLe32(Bytes& out, uint32_t v) { Append(out, v); }
 
-inline CommonHeader Ch(uint8_t type, uint8_t flags, uint8_t hlen, uint8_t pdo, uint32_t plen) {
-  CommonHeader ch;
-  ch.pdu_type = type;
-  ch.flags = flags;
-  ch.hlen = hlen;
-  ch.pdo = pdo;
-  ch.plen = plen;
-  return ch;
-}
+inline constexpr auto Ch = &MakeCommonHeader;
 
 inline void IcReqPdu(Bytes& out, uint8_t dgst, uint8_t hpda) {
   IcReq r;

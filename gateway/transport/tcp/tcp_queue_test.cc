@@ -39,6 +39,29 @@ class TcpQueueTest : public ::testing::Test {
     o.subnqn = kNqn;
     return o;
   }
+  // Connects and sends the ICReq (asking for header digests when hdgst).
+  void Open(host::Connection& conn, bool hdgst = false) {
+    ASSERT_TRUE(conn.Connect("127.0.0.1", lt_->port));
+    host::IcOptions ic;
+    ic.hdgst = hdgst;
+    ASSERT_TRUE(conn.Initialize(ic)) << conn.last_error();
+  }
+  // A controller-to-host PDU type sent by the host: Invalid PDU Header Field at offset 0.
+  static tcp::R2THeader MisdirectedR2T() {
+    tcp::R2THeader bad{};
+    bad.ch.pdu_type = tcp::kR2T;
+    bad.ch.hlen = sizeof(bad);
+    bad.ch.plen = sizeof(bad);
+    return bad;
+  }
+  // A Keep Alive capsule whose header digest is wrong.
+  static std::vector<uint8_t> KeepAliveWithBadHdgst(host::Connection& conn) {
+    nvme::Sqe sqe{};
+    sqe.opcode = nvme::kAdminKeepAlive;
+    host::Connection::BuildOpts bo;
+    bo.corrupt_hdgst = true;
+    return conn.BuildCapsuleCmd(sqe, nullptr, 0, bo);
+  }
 
   ReactorGroup group_{1};
   std::unique_ptr<test::ListeningTarget> lt_;
@@ -108,13 +131,8 @@ TEST_F(TcpQueueTest, RequestStateCounts) {
 
 TEST_F(TcpQueueTest, FatalErrorSendsTermReqThenCloses) {
   host::Connection conn;
-  ASSERT_TRUE(conn.Connect("127.0.0.1", lt_->port));
-  ASSERT_TRUE(conn.Initialize()) << conn.last_error();
-  // A controller-to-host PDU type: Invalid PDU Header Field at offset 0.
-  tcp::R2THeader bad{};
-  bad.ch.pdu_type = tcp::kR2T;
-  bad.ch.hlen = sizeof(bad);
-  bad.ch.plen = sizeof(bad);
+  ASSERT_NO_FATAL_FAILURE(Open(conn));
+  const tcp::R2THeader bad = MisdirectedR2T();
   ASSERT_TRUE(conn.SendRaw(&bad, sizeof(bad)));
   host::TermReq t;
   ASSERT_TRUE(conn.WaitForTermReq(&t, 5000)) << conn.last_error();
@@ -133,15 +151,8 @@ TEST_F(TcpQueueTest, FatalErrorSendsTermReqThenCloses) {
 
 TEST_F(TcpQueueTest, HeaderDigestErrorEchoesTheDigest) {
   host::Connection conn;
-  ASSERT_TRUE(conn.Connect("127.0.0.1", lt_->port));
-  host::IcOptions ic;
-  ic.hdgst = true;
-  ASSERT_TRUE(conn.Initialize(ic)) << conn.last_error();
-  nvme::Sqe sqe{};
-  sqe.opcode = nvme::kAdminKeepAlive;
-  host::Connection::BuildOpts bo;
-  bo.corrupt_hdgst = true;
-  auto pdu = conn.BuildCapsuleCmd(sqe, nullptr, 0, bo);
+  ASSERT_NO_FATAL_FAILURE(Open(conn, /*hdgst=*/true));
+  auto pdu = KeepAliveWithBadHdgst(conn);
   ASSERT_EQ(pdu.size(), sizeof(tcp::CapsuleCmdHeader) + 4);
   uint32_t sent;
   memcpy(&sent, pdu.data() + sizeof(tcp::CapsuleCmdHeader), 4);
@@ -214,26 +225,16 @@ TEST_F(TcpQueueTest, ProbeCounts) {
   // Fatal errors, by FES; a header digest error is both.
   {
     host::Connection conn;
-    ASSERT_TRUE(conn.Connect("127.0.0.1", lt_->port));
-    ASSERT_TRUE(conn.Initialize()) << conn.last_error();
-    tcp::R2THeader bad{};
-    bad.ch.pdu_type = tcp::kR2T;
-    bad.ch.hlen = bad.ch.plen = sizeof(bad);
+    ASSERT_NO_FATAL_FAILURE(Open(conn));
+    const tcp::R2THeader bad = MisdirectedR2T();
     ASSERT_TRUE(conn.SendRaw(&bad, sizeof(bad)));
     host::TermReq t;
     ASSERT_TRUE(conn.WaitForTermReq(&t, 5000));
   }
   {
     host::Connection conn;
-    ASSERT_TRUE(conn.Connect("127.0.0.1", lt_->port));
-    host::IcOptions ic;
-    ic.hdgst = true;
-    ASSERT_TRUE(conn.Initialize(ic)) << conn.last_error();
-    nvme::Sqe sqe{};
-    sqe.opcode = nvme::kAdminKeepAlive;
-    host::Connection::BuildOpts bo;
-    bo.corrupt_hdgst = true;
-    ASSERT_TRUE(conn.SendRaw(conn.BuildCapsuleCmd(sqe, nullptr, 0, bo)));
+    ASSERT_NO_FATAL_FAILURE(Open(conn, /*hdgst=*/true));
+    ASSERT_TRUE(conn.SendRaw(KeepAliveWithBadHdgst(conn)));
     host::TermReq t;
     ASSERT_TRUE(conn.WaitForTermReq(&t, 5000));
   }
