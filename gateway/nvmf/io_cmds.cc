@@ -58,9 +58,8 @@ void ReleaseSnapshot(QueuePair* qp, NsSnapshot* snap) {
 // Backend errno to NVMe status. Losing the path to the cluster must look like a path error,
 // so a multipath host retries elsewhere instead of failing the I/O.
 nvme::Status FromErrno(int r) {
+  if (r == 0) [[likely]] return kSuccess;
   switch (-r) {
-    case 0:
-      return kSuccess;
     case EILSEQ:
       return Media(kScCompareFailure);
     case ERANGE:

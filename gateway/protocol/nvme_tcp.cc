@@ -105,7 +105,8 @@ HeaderCheck CheckDataPduHeader(const CommonHeader& ch, const ConnParams& p) {
   const uint32_t ddgst_len = want_ddgst ? kDigestLen : 0;
   if (has_data) {
     const uint32_t align = (static_cast<uint32_t>(p.cpda) + 1) * 4;
-    if (ch.pdo < hdr || ch.pdo % align != 0 || static_cast<uint64_t>(ch.pdo) + ddgst_len >= plen) {
+    const uint32_t misaligned = p.cpda == 0 ? (ch.pdo & 3u) : ch.pdo % align;
+    if (ch.pdo < hdr || misaligned != 0 || static_cast<uint64_t>(ch.pdo) + ddgst_len >= plen) {
       return InvalidField(kFeiPdo);
     }
   } else if (ch.pdo != 0 && ch.pdo < hdr) {
@@ -156,14 +157,6 @@ HeaderCheck CheckIcReq(const IcReq& req) {
   if (req.pfv != 0) return HeaderCheck::Fail(kFesUnsupportedParameter, kFeiIcReqPfv);
   if (req.hpda > kMaxPda) return InvalidField(kFeiIcReqHpda);
   // dgst bits 7:2 reserved; maxr2t: any value.
-  return HeaderCheck::Ok();
-}
-
-HeaderCheck CheckCapsuleCmd(const CapsuleCmdHeader& h, const ConnParams& p) {
-  if (h.ch.hlen != sizeof(CapsuleCmdHeader)) return InvalidField(kFeiHlen);
-  if (DataBytes(h.ch) > p.in_capsule_data_size) {
-    return HeaderCheck::Fail(kFesDataTransferLimitExceeded, 0);
-  }
   return HeaderCheck::Ok();
 }
 

@@ -203,8 +203,9 @@ HeaderCheck CheckCommonHeader(const CommonHeader& ch, bool icreq_done, const Con
 // (hdgst/ddgst from req.dgst, hpda) once this returns Ok.
 HeaderCheck CheckIcReq(const IcReq& req);
 
-// Checks the framing of a CapsuleCmd: in-capsule data offset/length consistency.
-HeaderCheck CheckCapsuleCmd(const CapsuleCmdHeader& h, const ConnParams& p);
+// Checks the framing of a CapsuleCmd: in-capsule data offset/length consistency (inline
+// below: it runs for every command).
+inline HeaderCheck CheckCapsuleCmd(const CapsuleCmdHeader& h, const ConnParams& p);
 
 // Checks the framing of an H2CData PDU (not whether the tag/offset match a transfer).
 HeaderCheck CheckH2CData(const DataHeader& h, const ConnParams& p);
@@ -218,6 +219,16 @@ inline uint32_t DataBytes(const CommonHeader& ch) {
   if (ch.pdo == 0) return 0;
   uint32_t end = ch.plen - ((ch.flags & kFlagDdgst) ? kDigestLen : 0);
   return end > ch.pdo ? end - ch.pdo : 0;
+}
+
+inline HeaderCheck CheckCapsuleCmd(const CapsuleCmdHeader& h, const ConnParams& p) {
+  if (h.ch.hlen != sizeof(CapsuleCmdHeader)) {
+    return HeaderCheck::Fail(kFesInvalidHeaderField, offsetof(CommonHeader, hlen));
+  }
+  if (DataBytes(h.ch) > p.in_capsule_data_size) {
+    return HeaderCheck::Fail(kFesDataTransferLimitExceeded, 0);
+  }
+  return HeaderCheck::Ok();
 }
 
 // Encoders: fill the given header; the caller appends digests (see crc32c.h).

@@ -89,7 +89,6 @@ TcpQueue::TcpQueue(Target* target, Reactor& reactor, std::unique_ptr<ByteStream>
     free_.push_back(static_cast<uint16_t>(n - 1 - i));
   }
   ring_.resize(3 * n + 8);
-  state_count_[static_cast<size_t>(ReqState::kFree)] = n;
   probe_.Add(StateCounter(ReqState::kFree), n);
 }
 
@@ -99,7 +98,7 @@ void TcpQueue::Bound() {
 
 TcpQueue::~TcpQueue() {
   *alive_ = false;
-  for (size_t i = 0; i < kReqStates; i++) probe_.Sub(StateCounter(static_cast<ReqState>(i)), state_count_[i]);
+  for (uint32_t i = 0; i < nreqs_; i++) probe_.Sub(StateCounter(reqs_[i].state));
   for (uint32_t i = 0; i < nreqs_; i++) {
     if (reqs_[i].req.data) reactor_.buffers().Put(reqs_[i].req.data, reqs_[i].buf_cls);
   }
@@ -151,7 +150,10 @@ void TcpQueue::CloseNow(const char* reason) {
 }
 
 void TcpQueue::MaybeDestroy() {
-  if (!closed_ || count(ReqState::kExecuting) != 0 || destroying_) return;
+  if (!closed_ || destroying_) return;
+  for (uint32_t i = 0; i < nreqs_; i++) {
+    if (reqs_[i].state == ReqState::kExecuting) return;  // the target still holds it
+  }
   destroying_ = true;
   // Deleting from inside a callback chain is unsafe: do it at the end of the loop turn.
   reactor_.Defer([this] { delete this; });
@@ -183,16 +185,6 @@ void TcpQueue::FreeRequest(TcpRequest* r) {
   }
   SetState(r, ReqState::kFree);
   free_.push_back(r->ttag);
-}
-
-// Every request state change goes through here: the per-queue counts and the reactor's
-// probe follow it.
-void TcpQueue::SetState(TcpRequest* r, ReqState s) {
-  state_count_[static_cast<size_t>(r->state)]--;
-  state_count_[static_cast<size_t>(s)]++;
-  probe_.Sub(StateCounter(r->state));
-  probe_.Add(StateCounter(s));
-  r->state = s;
 }
 
 void TcpQueue::FailEarly(TcpRequest* r, nvme::Status s) {
@@ -324,8 +316,10 @@ tcp::DataPlacement TcpQueue::OnCapsule(const tcp::CapsuleCmdHeader& h, uint32_t 
     LOG_WARN("connection from %s: more than %u commands outstanding", peer_.c_str(), nreqs_);
     return tcp::DataPlacement::Fatal(tcp::kFesPduSequenceError, 0);
   }
-  if (!sq_flow_disabled_ && sqsize_) sq_head_ = static_cast<uint16_t>((sq_head_ + 1) % (sqsize_ + 1u));
-  else if (!sq_flow_disabled_) sq_head_++;
+  if (!sq_flow_disabled_) {
+    // SQHD wraps after SQSIZE (a 0's based size; 0 before Connect set it: plain counting).
+    sq_head_ = (sqsize_ != 0 && sq_head_ >= sqsize_) ? 0 : static_cast<uint16_t>(sq_head_ + 1);
+  }
   Request& req = r->req;
   memcpy(&req.cmd, &h.sqe, sizeof(Sqe));
   TransferInfo xfer;

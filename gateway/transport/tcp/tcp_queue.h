@@ -5,7 +5,7 @@
 // requests. Large data is received straight into the request's buffer.
 //
 // Every command has a request in one of these states (ReqState), changed only by SetState,
-// which keeps per-state counts for the queue and the reactor's probe (tcp_probe.h):
+// which keeps the reactor's per-state request counts (its probe, tcp_probe.h):
 //
 //   kFree --capsule with in-capsule data--> kRecvCapsuleData --data in--> (ready)
 //   kFree --capsule without data----------------------------------------> (ready)
@@ -124,8 +124,12 @@ class TcpQueue final : public QueuePair,
   // Commands.
   TcpRequest* AllocRequest();
   void FreeRequest(TcpRequest* r);
-  void SetState(TcpRequest* r, ReqState s);
-  uint32_t count(ReqState s) const { return state_count_[static_cast<size_t>(s)]; }
+  // Every request state change goes through here; the reactor's probe follows it.
+  void SetState(TcpRequest* r, ReqState s) {
+    probe_.Sub(StateCounter(r->state));
+    probe_.Add(StateCounter(s));
+    r->state = s;
+  }
   void CommandReady(TcpRequest* r);
   void Execute(TcpRequest* r);
   void FailEarly(TcpRequest* r, nvme::Status s);
@@ -157,7 +161,6 @@ class TcpQueue final : public QueuePair,
   std::unique_ptr<TcpRequest[]> reqs_;
   uint32_t nreqs_ = 0;
   std::vector<uint16_t> free_;
-  uint32_t state_count_[kReqStates] = {};  // requests in each state
 
   // Receive state.
   tcp::PduReader reader_;

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# bench-ipio.sh: instructions the gateway executes per I/O, build A (the baseline) against
+# build B, counted by valgrind's callgrind: a figure that does not move with the machine's
+# load, unlike IOPS on a shared VM.
+#
+#   tests/bench/bench-ipio.sh BUILD_A BUILD_B [--time SECONDS] [--rounds N]
+#
+# For each build and each workload of bench-dataplane.sh (4K random read and write, 128K
+# sequential read and write, queue depth 32, one connection): the gateway runs under
+# callgrind with one reactor over a 64 MiB memory namespace; nvmf-perf (from BUILD_B, native)
+# fills the whole namespace first (so reads copy real data and never fault in fresh memory),
+# then callgrind's counters are zeroed, the workload runs for SECONDS, and the counters are
+# dumped. Instructions per I/O = instructions of the whole process / I/Os completed.
+# Prints each run, then per workload the median of each build and the ratio A/B (above 1:
+# B executes fewer instructions per I/O). Benchmarks are not tests: nothing passes or fails.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+source "$ROOT/tests/bench/common.sh"
+TIME=4 ROUNDS=1
+ARGS=()
+while (($#)); do
+  case $1 in
+    --time) TIME=$2; shift 2 ;;
+    --rounds) ROUNDS=$2; shift 2 ;;
+    -h|--help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
+    *) ARGS+=("$(realpath "$1")"); shift ;;
+  esac
+done
+((${#ARGS[@]} == 2)) || { echo "usage: bench-ipio.sh BUILD_A BUILD_B [--time S] [--rounds N]" >&2; exit 2; }
+command -v valgrind >/dev/null && command -v callgrind_control >/dev/null ||
+  { echo "bench-ipio: needs valgrind (apt-get install valgrind)" >&2; exit 2; }
+PERF=${ARGS[1]}/tests/host/nvmf-perf
+for b in "${ARGS[@]}"; do [[ -x $b/gateway/nvmeof-gateway ]] || { echo "missing $b/gateway/nvmeof-gateway: build first" >&2; exit 2; }; done
+[[ -x $PERF ]] || { echo "missing $PERF: build first" >&2; exit 2; }
+NCPU=$(nproc)
+C0=0; C1=$((NCPU > 1 ? 1 : 0))
+NQN=nqn.2016-06.io.nvmeof-gateway:bench
+SIZE=64M
+WORK=$(mktemp -d /tmp/bench-ipio.XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+RES=$WORK/results.tsv
+
+perf() { taskset -c "$C1" "$PERF" --addr 127.0.0.1 --port "$1" --nqn "$NQN" --qd 32 "${@:2}"; }
+
+# run BUILD RW BS: prints the instructions per I/O.
+run() {
+  local gw=$1/gateway/nvmeof-gateway port dport gpid ios ir
+  port=$(free_port); dport=$(free_port)
+  taskset -c "$C0" valgrind --tool=callgrind --callgrind-out-file="$WORK/cg.%p" "$gw" --reactors 1 \
+    --listen 127.0.0.1:"$port" --discovery 127.0.0.1:"$dport" --grpc none --subsystem "$NQN" \
+    --namespace memory:$SIZE:4096 >"$WORK/gw.log" 2>&1 &
+  gpid=$!
+  for _ in $(seq 300); do grep -q ready "$WORK/gw.log" 2>/dev/null && break; sleep 0.2; done
+  grep -q ready "$WORK/gw.log" || { echo "gateway did not start: $(tail -3 "$WORK/gw.log")" >&2; kill $gpid; return 1; }
+  # Fill the whole namespace: 128K sequential writes over it, twice the time it needs.
+  perf "$port" --bs 128k --rw write --size $SIZE --time 8 >/dev/null
+  callgrind_control -z $gpid >/dev/null 2>&1
+  ios=$(perf "$port" --bs "$3" --rw "$2" --size $SIZE --time "$TIME" --json |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["total"]["ios"])')
+  callgrind_control -d $gpid >/dev/null 2>&1
+  kill $gpid; wait $gpid 2>/dev/null || true
+  ir=$(grep -h '^summary:' "$WORK"/cg.$gpid.1 | awk '{print $2}')
+  rm -f "$WORK"/cg.$gpid*
+  num "$ir / $ios" '.0f'
+}
+
+echo "bench-ipio: A = ${ARGS[0]}"
+echo "            B = ${ARGS[1]}"
+echo "  callgrind instructions per I/O; $ROUNDS round(s) x 4 workloads x ${TIME}s per build"
+for ((r = 1; r <= ROUNDS; r++)); do
+  for w in "randread 4k" "randwrite 4k" "read 128k" "write 128k"; do
+    set -- $w
+    a=$(run "${ARGS[0]}" "$1" "$2"); b=$(run "${ARGS[1]}" "$1" "$2")
+    printf '  round %d %-9s %-4s A %8s  B %8s  A/B %s\n' "$r" "$1" "$2" "$a" "$b" "$(num "$a / $b" '.3f')"
+    printf '%s %s\t%s\t%s\n' "$1" "$2" "$a" "$b" >>"$RES"
+  done
+done
+echo "workload        A ins/IO   B ins/IO   A/B (median over rounds)"
+python3 - "$RES" <<'PY'
+import statistics, sys
+rows = {}
+for line in open(sys.argv[1]):
+    w, a, b = line.rstrip("\n").split("\t")
+    rows.setdefault(w, []).append((float(a), float(b)))
+for w, v in rows.items():
+    a = statistics.median(x for x, _ in v); b = statistics.median(y for _, y in v)
+    print(f"{w:<15} {a:9.0f}  {b:9.0f}   {a / b:.3f}")
+PY
