@@ -20,9 +20,9 @@ using namespace internal;
            PeerMsg(ctx).c_str());
   if (nqn.empty()) return Answer(rep, EINVAL, "Failure adding host, missing subsystem NQN");
   if (host.empty()) return Answer(rep, EINVAL, "Failure adding host to " + nqn + ", missing host NQN");
-  if (!IsValidStateKeyElement(host))
+  if (StateKeyElementHasSeparator(host))
     return Answer(rep, EINVAL, prefix + ": Invalid host NQN \"" + host + "\", contains invalid characters");
-  if (!IsValidStateKeyElement(nqn))
+  if (StateKeyElementHasSeparator(nqn))
     return Answer(rep, EINVAL, prefix + ": Invalid subsystem NQN \"" + nqn + "\", contains invalid characters");
   if (IsDiscoveryNqn(nqn))
     return Answer(rep, EINVAL, prefix + (any ? ": Can't allow host access to a discovery subsystem"

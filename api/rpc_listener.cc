@@ -21,7 +21,7 @@ using namespace internal;
            req->adrfam() == ::ipv6 ? "ipv6" : "ipv4", nqn.c_str(), req->traddr().c_str(), port, PeerMsg(ctx).c_str());
   if (nqn.empty()) return Answer(rep, EINVAL, "Failure adding listener, missing subsystem NQN");
   if (IsDiscoveryNqn(nqn)) return Answer(rep, EINVAL, prefix + ": Can't create a listener for a discovery subsystem");
-  if (!IsValidStateKeyElement(req->host_name()))
+  if (StateKeyElementHasSeparator(req->host_name()))
     return Answer(rep, EINVAL, prefix + ": Host name \"" + req->host_name() + "\" contains invalid characters");
   if (Status st = ValidateHostName(req->host_name()); !st.ok()) return Answer(rep, EINVAL, prefix + ": " + st.message());
   if (Status st = ValidateListenerAddress(req->traddr(), static_cast<api::AddressFamily>(req->adrfam())); !st.ok())

@@ -360,7 +360,7 @@ constexpr uint64_t kMiB = 1ull << 20;
   if (nqn.empty()) return Answer(rep, EINVAL, "Failure adding host to namespace, missing subsystem NQN");
   if (!req->nsid()) return Answer(rep, EINVAL, "Failure adding host to namespace on " + nqn + ", missing NSID");
   if (req->host_nqn() == "*") return Answer(rep, EINVAL, prefix + ": Host NQN can't be \"*\"");
-  if (!IsValidStateKeyElement(req->host_nqn()))
+  if (StateKeyElementHasSeparator(req->host_nqn()))
     return Answer(rep, EINVAL, prefix + ": Invalid host NQN \"" + req->host_nqn() + "\", contains invalid characters");
   if (opts_.verify_nqns) {
     if (Status st = ValidateHostNqn(req->host_nqn(), false); !st.ok()) return Answer(rep, EINVAL, prefix + ": " + st.message());

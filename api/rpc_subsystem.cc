@@ -18,7 +18,7 @@ using namespace internal;
            PeerMsg(ctx).c_str());
   if (!req.enable_ha()) return Answer(rep, EINVAL, prefix + ": HA must be enabled for subsystems");
   if (req.subsystem_nqn().empty()) return Answer(rep, EINVAL, "Failure creating subsystem, missing subsystem NQN");
-  if (!IsValidStateKeyElement(req.subsystem_nqn()))
+  if (StateKeyElementHasSeparator(req.subsystem_nqn()))
     return Answer(rep, EINVAL, prefix + ": Invalid NQN \"" + req.subsystem_nqn() + "\", contains invalid characters");
   if (opts_.verify_nqns) {
     if (Status st = ValidateNqn(req.subsystem_nqn()); !st.ok()) return Answer(rep, st.code(), prefix + ": " + st.message());

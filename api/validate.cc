@@ -1,6 +1,7 @@
 #include "api/validate.h"
 
 #include "gateway/common/size.h"
+#include "gateway/state/state_keys.h"
 
 #include <arpa/inet.h>
 
@@ -79,7 +80,6 @@ std::string CheckDomainLabel(std::string_view label) {
 
 bool IsDiscoveryNqn(std::string_view nqn) { return nqn == kDiscoveryNqn; }
 
-bool IsValidStateKeyElement(std::string_view s) { return s.find('_') == std::string_view::npos; }
 
 Status ValidateNqn(std::string_view nqn) {
   if (!IsValidUtf8(nqn))
@@ -139,7 +139,7 @@ Status ValidateNqn(std::string_view nqn) {
 
 Status ValidateSubsystemNqn(std::string_view nqn) {
   if (nqn.empty()) return Status::InvalidArgument("missing subsystem NQN");
-  if (!IsValidStateKeyElement(nqn))
+  if (StateKeyElementHasSeparator(nqn))
     return Status::InvalidArgument("Invalid subsystem NQN " + Quoted(nqn) +
                                    ", contains invalid characters");
   if (Status s = ValidateNqn(nqn); !s.ok()) return s;
@@ -154,7 +154,7 @@ Status ValidateHostNqn(std::string_view nqn, bool allow_any) {
     return Status::InvalidArgument("Host NQN \"*\" is not allowed here, please use a real NQN");
   }
   if (nqn.empty()) return Status::InvalidArgument("missing host NQN");
-  if (!IsValidStateKeyElement(nqn))
+  if (StateKeyElementHasSeparator(nqn))
     return Status::InvalidArgument("Invalid host NQN " + Quoted(nqn) +
                                    ", contains invalid characters");
   if (Status s = ValidateNqn(nqn); !s.ok()) return s;
@@ -199,7 +199,7 @@ Status ValidateSerialNumber(std::string_view serial) {
 Status ValidateHostName(std::string_view host_name) {
   if (host_name.empty()) return Status::InvalidArgument("missing host name");
   const std::string prefix = "Invalid host name " + Quoted(host_name);
-  if (!IsValidStateKeyElement(host_name))
+  if (StateKeyElementHasSeparator(host_name))
     return Status::InvalidArgument(prefix + ", contains invalid characters");
   if (host_name.size() > kHostNameMaxLength)
     return Status::InvalidArgument(prefix + ": too long, maximal length is " +

@@ -28,11 +28,6 @@ inline constexpr std::string_view kAnyHostNqn = "*";
 
 bool IsDiscoveryNqn(std::string_view nqn);
 
-// True when `s` may be part of a key of the shared state object: the reference
-// joins key elements with '_' (e.g. "host_<subnqn>_<hostnqn>"), so '_' is not
-// allowed in NQNs and listener host names.
-bool IsValidStateKeyElement(std::string_view s);
-
 // NQN syntax as the NVMe specification and the reference define it:
 //   * 11..223 bytes of valid UTF-8;
 //   * "nqn.2014-08.org.nvmexpress:uuid:" followed by a UUID
@@ -42,7 +37,7 @@ bool IsValidStateKeyElement(std::string_view s);
 //     [A-Za-z0-9-], starting with a letter, not ending with '-') and a
 //     non-empty user string after the first ':'.
 // The discovery NQN is syntactically valid here; see ValidateSubsystemNqn.
-// Does not check for '_' (see IsValidStateKeyElement).
+// Does not check for '_' (StateKeyElementHasSeparator, gateway/state/state_keys.h).
 Status ValidateNqn(std::string_view nqn);
 
 // A subsystem NQN as create_subsystem accepts it: no '_', valid syntax, not

@@ -1,4 +1,5 @@
 #include "api/validate.h"
+#include "gateway/state/state_keys.h"
 
 #include <gtest/gtest.h>
 
@@ -91,8 +92,8 @@ TEST(Nqn, HostRules) {
   EXPECT_FALSE(ValidateHostNqn("bad-nqn").ok());
   EXPECT_FALSE(ValidateHostNqn("").ok());
   EXPECT_TRUE(IsDiscoveryNqn("nqn.2014-08.org.nvmexpress.discovery"));
-  EXPECT_FALSE(IsValidStateKeyElement("a_b"));
-  EXPECT_TRUE(IsValidStateKeyElement("a-b"));
+  EXPECT_TRUE(StateKeyElementHasSeparator("a_b"));
+  EXPECT_FALSE(StateKeyElementHasSeparator("a-b"));
 }
 
 TEST(Ids, Uuid) {

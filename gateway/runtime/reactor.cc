@@ -6,7 +6,9 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
+#include <memory>
 
 #include "gateway/common/log.h"
 
@@ -29,6 +31,10 @@ Reactor::~Reactor() {
 }
 
 void Reactor::Start() {
+  {
+    std::lock_guard<std::mutex> lk(post_mu_);
+    looping_ = true;
+  }
   thread_ = std::thread([this] {
     thread_id_.store(std::this_thread::get_id());
     std::string name = "reactor-" + std::to_string(index_);
@@ -121,6 +127,33 @@ void Reactor::Post(std::function<void()> fn) {
     posted_.push_back(std::move(fn));
   }
   Wake();
+}
+
+void Reactor::RunSync(std::function<void()> fn) {
+  if (OnThread()) return fn();
+  struct Done {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool ran = false;
+  };
+  auto done = std::make_shared<Done>();
+  bool posted = false;
+  {
+    std::lock_guard<std::mutex> lk(post_mu_);
+    if (looping_) {
+      posted_.push_back([&fn, done] {
+        fn();
+        std::lock_guard<std::mutex> dl(done->mu);
+        done->ran = true;
+        done->cv.notify_one();
+      });
+      posted = true;
+    }
+  }
+  if (!posted) return fn();  // the loop is not running: nothing else runs on this reactor
+  Wake();
+  std::unique_lock<std::mutex> dl(done->mu);
+  done->cv.wait(dl, [&] { return done->ran; });
 }
 
 void Reactor::RunPosted() {
@@ -223,7 +256,11 @@ void Reactor::Loop() {
     probe_.AddBusy(std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - t1).count());
   }
   // Run what was posted before the stop (e.g. connection shutdown), and what that defers
-  // (the deletion of closed connections).
+  // (the deletion of closed connections). From here on RunSync runs work on its caller.
+  {
+    std::lock_guard<std::mutex> lk(post_mu_);
+    looping_ = false;
+  }
   RunPosted();
   while (!deferred_.empty()) {
     deferred_run_.swap(deferred_);

@@ -57,6 +57,10 @@ class Reactor final : public CompletionSink {
 
   // Runs fn on this reactor's thread (from any thread).
   void Post(std::function<void()> fn);
+  // Runs fn on this reactor's thread and returns once it has run (from any thread but this
+  // one's it blocks the caller). When the reactor's loop is not running (not started, or
+  // over), nothing else can run on it: fn runs on the caller's thread.
+  void RunSync(std::function<void()> fn);
   // Runs fn on the reactor thread now if already there, else posts it.
   void Run(std::function<void()> fn) {
     if (OnThread()) fn(); else Post(std::move(fn));
@@ -102,6 +106,7 @@ class Reactor final : public CompletionSink {
 
   std::mutex post_mu_;
   std::vector<std::function<void()>> posted_;
+  bool looping_ = false;  // under post_mu_: the loop will still run what is posted
   std::vector<std::function<void()>> deferred_, deferred_run_;
 
   struct Timer {

@@ -110,7 +110,8 @@ std::string StateObjectName(const std::string& group) {
   return group.empty() ? std::string("nvmeof.state") : "nvmeof." + group + ".state";
 }
 
-bool StateKeyElementValid(const std::string& s) { return !s.empty() && s.find('_') == std::string::npos; }
+bool StateKeyElementHasSeparator(std::string_view s) { return s.find('_') != std::string_view::npos; }
+bool StateKeyElementValid(std::string_view s) { return !s.empty() && !StateKeyElementHasSeparator(s); }
 
 // ------------------------------------------------------------------ keys
 

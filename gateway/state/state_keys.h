@@ -22,6 +22,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "gateway/common/status.h"
@@ -35,9 +36,12 @@ namespace nvmeof {
 inline constexpr char kOmapVersionKey[] = "omap_version";
 // "nvmeof.state" (empty group) or "nvmeof.<group>.state".
 std::string StateObjectName(const std::string& group);
-// A key element (NQN, host NQN, gateway host name, address, port) that the key helpers can
-// join with '_' and the parser can split again: non-empty and without '_'.
-bool StateKeyElementValid(const std::string& s);
+// Key elements (NQN, host NQN, gateway host name, address, port) are joined with '_' (the
+// reference's spelling, e.g. "host_<subnqn>_<hostnqn>"), so an element must not contain it.
+bool StateKeyElementHasSeparator(std::string_view s);
+// An element the key helpers can join and the parser can split again: non-empty and
+// without the separator.
+bool StateKeyElementValid(std::string_view s);
 
 // ------------------------------------------------------------------ keys
 

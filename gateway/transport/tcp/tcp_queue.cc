@@ -584,24 +584,11 @@ TcpListener::TcpListener(Target* target, ReactorGroup& reactors, std::unique_ptr
     : target_(target), reactors_(reactors), sock_(std::move(sock)), port_(std::move(port)) {}
 
 TcpListener::~TcpListener() {
+  // Deregister on the reactor (it may be dispatching an event to this listener) before the
+  // object goes away.
   Reactor& r0 = reactors_.at(0);
   int fd = sock_->fd();
-  if (r0.OnThread()) {
-    r0.Remove(fd);
-  } else {
-    // Deregister on the reactor before the object goes away.
-    std::mutex m;
-    std::condition_variable cv;
-    bool done = false;
-    r0.Post([&] {
-      r0.Remove(fd);
-      std::lock_guard<std::mutex> lk(m);
-      done = true;
-      cv.notify_one();
-    });
-    std::unique_lock<std::mutex> lk(m);
-    cv.wait_for(lk, std::chrono::seconds(5), [&] { return done; });
-  }
+  r0.RunSync([&] { r0.Remove(fd); });
 }
 
 void TcpListener::OnEvents(uint32_t) {
