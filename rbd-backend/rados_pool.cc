@@ -59,8 +59,8 @@ std::string RadosClusterPool::mon_host() const {
   return mon_host_.empty() ? cfg_.mon_host : mon_host_;
 }
 
-// Creates and connects one client instance. Every failure becomes a Status whose errno the
-// management API can return as is.
+// Creates and connects one client instance. Every failure becomes a bdev::errc name
+// (kCeph keeps librados' errno as os_errno).
 Result<rados_t> RadosClusterPool::Connect(std::string* mon_host_out) {
   const std::string who = "client." + cfg_.client_id;
   rados_t c = nullptr;

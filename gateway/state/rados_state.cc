@@ -283,14 +283,18 @@ Status RadosStateStore::Open() {
   int r = rados_create(&cluster_, client_id_.c_str());
   if (r < 0) return Error(r, "state: cannot create a RADOS client for " + Client());
   const char* conf = opts_.ceph_conf.empty() ? nullptr : opts_.ceph_conf.c_str();
-  if (conf && access(conf, R_OK) != 0)
-    return Status::Error(state::errc::kSystem, "state: cannot read Ceph configuration " + opts_.ceph_conf + ": " + ErrnoName(errno), errno);
+  if (conf && access(conf, R_OK) != 0) {
+    const int e = errno;
+    return Status::Error(state::errc::kSystem, "state: cannot read Ceph configuration " + opts_.ceph_conf + ": " + ErrnoName(e), e);
+  }
   r = rados_conf_read_file(cluster_, conf);
   if (r < 0)
     return Error(r, "state: cannot load Ceph configuration " + (conf ? opts_.ceph_conf : std::string("(default)")));
   if (!opts_.keyring.empty()) {
-    if (access(opts_.keyring.c_str(), R_OK) != 0)
-      return Status::Error(state::errc::kSystem, "state: cannot read keyring " + opts_.keyring + ": " + ErrnoName(errno), errno);
+    if (access(opts_.keyring.c_str(), R_OK) != 0) {
+      const int e = errno;
+      return Status::Error(state::errc::kSystem, "state: cannot read keyring " + opts_.keyring + ": " + ErrnoName(e), e);
+    }
     rados_conf_set(cluster_, "keyring", opts_.keyring.c_str());
   }
   auto set_num = [&](const char* option, uint32_t v) {
