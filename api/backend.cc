@@ -30,7 +30,7 @@ Status GatewayService::AddSubsystem(const std::string& json) {
   spec.allow_any_host = false;
   Status st = target_->AddSubsystem(spec);
   if (st.ok() || st.IsAlreadyExists()) state_[SubsystemKey(spec.nqn)] = json;
-  return st.IsAlreadyExists() ? Status::AlreadyExists(st.message()) : st;
+  return st;
 }
 
 Status GatewayService::ChangeSubsystem(const std::string&, const std::string& new_json) {
@@ -99,8 +99,7 @@ Status GatewayService::AddHost(const std::string& json) {
   if (Status st = JsonToRequest(json, &req); !st.ok()) return st;
   Status st = target_->AddHost(req.subsystem_nqn(), req.host_nqn());
   if (st.ok() || st.IsAlreadyExists()) state_[HostKey(req.subsystem_nqn(), req.host_nqn())] = json;
-  if (st.IsNotFound()) return Status::NotFound(st.message());
-  return st.IsAlreadyExists() ? Status::AlreadyExists(st.message()) : st;
+  return st;
 }
 
 Status GatewayService::ChangeHost(const std::string&, const std::string& new_json) {
@@ -119,7 +118,7 @@ Status GatewayService::SetQos(const std::string& json) {
   namespace_set_qos_req req;
   if (Status st = JsonToRequest(json, &req); !st.ok()) return st;
   Status st = target_->SetNamespaceQos(req.subsystem_nqn(), req.nsid(), QosFromRequest(req, QosLimits{}));
-  if (!st.ok()) return AsNotFound(st).IsNotFound() ? Status::Error(ENODEV, st.message()) : st;
+  if (!st.ok()) return AsNotFound(st).IsNotFound() ? Status::NoDevice(st.message()) : st;
   state_[QosKey(req.subsystem_nqn(), req.nsid())] = json;
   return Status::OK();
 }
@@ -135,7 +134,7 @@ Status GatewayService::AddNamespaceHost(const std::string& json) {
   Status st = target_->AddNamespaceHost(req.subsystem_nqn(), req.nsid(), req.host_nqn());
   if (st.ok() || st.IsAlreadyExists())
     state_[NamespaceHostKey(req.subsystem_nqn(), req.nsid(), req.host_nqn())] = json;
-  return st.IsAlreadyExists() ? Status::AlreadyExists(st.message()) : st;
+  return st;
 }
 
 Status GatewayService::RemoveNamespaceHost(const std::string& nqn, uint32_t nsid, const std::string& host_nqn) {
@@ -156,7 +155,7 @@ Status GatewayService::AddListener(const std::string& json) {
   ListenerSpec l = MakeListenerSpec(req.host_name(), req.traddr(), port, req.adrfam());
   Status st = target_->AddListener(req.nqn(), l);
   if (st.ok() || st.IsAlreadyExists()) state_[key] = json;
-  return st.IsAlreadyExists() ? Status::AlreadyExists(st.message()) : st;
+  return st;
 }
 
 Status GatewayService::RemoveListener(const std::string& json) {

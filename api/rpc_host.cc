@@ -45,16 +45,16 @@ using namespace internal;
   if (!s || s->is_discovery()) return Answer(rep, ENOENT, prefix + ": No such subsystem");
   if (any ? s->AllowsAnyHost() : s->HasHost(host))
     return Answer(rep, EEXIST, prefix + (any ? ": Open host access is already allowed" : ": Host is already added"));
-  if (Status st = target_->AddHost(nqn, host); !st.ok()) return Answer(rep, st.code(), prefix + ": " + st.message());
+  if (Status st = target_->AddHost(nqn, host); !st.ok()) return Answer(rep, ToErrno(st), prefix + ": " + st.message());
   auto check = [&](const StateMap& cur) -> Status {
     if (cur.count(HostKey(nqn, host)))
-      return Status::AlreadyExists(any ? "Open host access is already allowed" : "Host is already added");
+      return Status::Error(errc::kHostExists, any ? "Open host access is already allowed" : "Host is already added");
     return Status::OK();
   };
   bool conflict = false;
   if (Status st = Persist({{HostKey(nqn, host), RequestToJson(*req)}}, {}, check, &conflict); !st.ok()) {
     target_->RemoveHost(nqn, host);
-    if (conflict) return Answer(rep, st.code(), prefix + ": " + st.message());
+    if (conflict) return Answer(rep, ToErrno(st), prefix + ": " + st.message());
     return Answer(rep, EINVAL, "Error persisting host " + host + " access addition: " + st.message());
   }
   return Ok(rep);
@@ -82,7 +82,7 @@ using namespace internal;
     return Answer(rep, ENOENT, prefix + (any ? ": Open host access is not allowed" : ": Host is not found"));
   if (Status st = Persist({}, {HostKey(nqn, host)}); !st.ok())
     return Answer(rep, EINVAL, "Error persisting host " + host + " access removal: " + st.message());
-  if (Status st = target_->RemoveHost(nqn, host); !st.ok()) return Answer(rep, st.code(), prefix + ": " + st.message());
+  if (Status st = target_->RemoveHost(nqn, host); !st.ok()) return Answer(rep, ToErrno(st), prefix + ": " + st.message());
   return Ok(rep);
 }
 

@@ -41,14 +41,14 @@ using namespace internal;
   if (!s || s->is_discovery()) return Answer(rep, ENOENT, prefix + ": No such subsystem");
   if (state_.count(key)) return Answer(rep, EEXIST, prefix + ": Subsystem already listens on this address");
   auto listener_check = [&](const StateMap& cur) -> Status {
-    if (cur.count(key)) return Status::AlreadyExists("Subsystem already listens on this address");
+    if (cur.count(key)) return Status::Error(errc::kListenerExists, "Subsystem already listens on this address");
     return Status::OK();
   };
   if (!IsLocal(req->host_name())) {
     // Another gateway of the group opens it: store it (that gateway applies it from the state).
     bool conflict = false;
     if (Status st = Persist({{key, RequestToJson(stored)}}, {}, listener_check, &conflict); !st.ok()) {
-      if (conflict) return Answer(rep, st.code(), prefix + ": " + st.message());
+      if (conflict) return Answer(rep, ToErrno(st), prefix + ": " + st.message());
       return Answer(rep, EINVAL, "Error persisting listener " + req->traddr() + ":" + Str(port) + ": " + st.message());
     }
     return Answer(rep, EREMOTE, prefix + ": Gateway's host name must match current host (" + opts_.hostname +
@@ -57,11 +57,11 @@ using namespace internal;
   }
   ListenerSpec l = MakeListenerSpec(req->host_name(), req->traddr(), port, req->adrfam());
   if (s->HasListener(l)) return Answer(rep, EEXIST, prefix + ": Subsystem already listens on this address");
-  if (Status st = target_->AddListener(nqn, l); !st.ok()) return Answer(rep, st.code(), prefix + ": " + st.message());
+  if (Status st = target_->AddListener(nqn, l); !st.ok()) return Answer(rep, ToErrno(st), prefix + ": " + st.message());
   bool conflict = false;
   if (Status st = Persist({{key, RequestToJson(stored)}}, {}, listener_check, &conflict); !st.ok()) {
     target_->RemoveListener(nqn, l);
-    if (conflict) return Answer(rep, st.code(), prefix + ": " + st.message());
+    if (conflict) return Answer(rep, ToErrno(st), prefix + ": " + st.message());
     return Answer(rep, EINVAL, "Error persisting listener " + req->traddr() + ":" + Str(port) + ": " + st.message());
   }
   return Ok(rep);
@@ -111,7 +111,7 @@ using namespace internal;
     return Answer(rep, EINVAL, "Error persisting deletion of listener " + traddr + ":" + Str(port) + " from " + nqn +
                                    ": " + st.message());
   if (in_target) {
-    if (Status st = target_->RemoveListener(nqn, l); !st.ok()) return Answer(rep, st.code(), prefix + ": " + st.message());
+    if (Status st = target_->RemoveListener(nqn, l); !st.ok()) return Answer(rep, ToErrno(st), prefix + ": " + st.message());
   }
   return Ok(rep);
 }

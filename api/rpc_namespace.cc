@@ -90,14 +90,14 @@ constexpr uint64_t kMiB = 1ull << 20;
       LOG_WARN("%s, will continue as the \"force\" argument was used", what.c_str());
       return Status::OK();
     }
-    return Status::AlreadyExists(what + ", either delete the namespace or use the \"force\" argument,\nyou can "
+    return Status::Error(errc::kImageInUse, what + ", either delete the namespace or use the \"force\" argument,\nyou can "
                                         "find the offending namespace by using the \"namespace list --subsystem " +
                                  used + "\" CLI command");
   };
   if (backend == "rbd") {
     const std::string used = ImageUsedBy(req.rbd_pool_name(), req.rbd_image_name());
     if (!used.empty()) {
-      if (Status st = image_used(used); !st.ok()) return Answer(rep, st.code(), prefix + ": " + st.message());
+      if (Status st = image_used(used); !st.ok()) return Answer(rep, ToErrno(st), prefix + ": " + st.message());
     }
   }
   // NSIDs the group has (other gateways may have added namespaces this one has not applied yet).
@@ -113,7 +113,7 @@ constexpr uint64_t kMiB = 1ull << 20;
       req.set_nsid(n);
     }
     auto added = AddNamespaceToTarget(req, anagrpid);
-    if (!added.ok()) return Answer(rep, added.status().code(), prefix + ": " + added.status().message());
+    if (!added.ok()) return Answer(rep, ToErrno(added.status()), prefix + ": " + added.status().message());
     nsid = added.value();
     req.set_nsid(nsid);
     req.set_anagrpid(static_cast<int32_t>(anagrpid));
@@ -121,7 +121,7 @@ constexpr uint64_t kMiB = 1ull << 20;
     auto check = [&](const StateMap& cur) -> Status {
       if (cur.count(NamespaceKey(nqn, nsid))) {
         nsid_taken = true;
-        return Status::AlreadyExists("NSID " + Str(nsid) + " is already in use");
+        return Status::Error(errc::kNsidInUse, "NSID " + Str(nsid) + " is already in use");
       }
       const std::string p = StateKeyPrefix(StateKeyKind::kNamespace, nqn);
       Status result;
@@ -129,7 +129,7 @@ constexpr uint64_t kMiB = 1ull << 20;
         const NsInfo& o = NamespaceInfo(k, v);
         if (!o.parsed) return true;
         if (o.uuid == req.uuid() && StartsWith(k, p)) {
-          result = Status::AlreadyExists("UUID " + req.uuid() + " is already in use");
+          result = Status::Error(errc::kUuidInUse, "UUID " + req.uuid() + " is already in use");
           return false;
         }
         if (backend == "rbd" && o.rbd && o.pool == req.rbd_pool_name() && o.image == req.rbd_image_name()) {
@@ -158,7 +158,7 @@ constexpr uint64_t kMiB = 1ull << 20;
     }
     if (conflict) {
       if (nsid_taken) return Answer(rep, EEXIST, "Failure adding namespace, NSID " + Str(nsid) + " is already in use");
-      return Answer(rep, st.code(), prefix + ": " + st.message());
+      return Answer(rep, ToErrno(st), prefix + ": " + st.message());
     }
     return Answer(rep, EINVAL, "Error persisting namespace " + Str(nsid) + " on " + nqn + ": " + st.message());
   }
@@ -184,7 +184,7 @@ constexpr uint64_t kMiB = 1ull << 20;
                                    st.message());
   if (in_target) {
     if (Status st = target_->RemoveNamespace(nqn, req->nsid()); !st.ok())
-      return Answer(rep, st.code(), prefix + ": " + st.message());
+      return Answer(rep, ToErrno(st), prefix + ": " + st.message());
   }
   return Ok(rep);
 }
@@ -237,7 +237,7 @@ constexpr uint64_t kMiB = 1ull << 20;
   if (!s->HasNamespace(req->nsid())) return Answer(rep, ENODEV, prefix + ": Can't find namespace");
   const uint64_t bytes = req->new_size() * kMiB;
   if (Status st = target_->ResizeNamespace(nqn, req->nsid(), bytes); !st.ok())
-    return Answer(rep, st.code(), prefix + ": " + st.message());
+    return Answer(rep, ToErrno(st), prefix + ": " + st.message());
   return Ok(rep);
 }
 
@@ -305,7 +305,7 @@ constexpr uint64_t kMiB = 1ull << 20;
   }
   const QosLimits before = ns->qos;
   if (Status st = target_->SetNamespaceQos(nqn, req.nsid(), QosFromRequest(req, before)); !st.ok())
-    return Answer(rep, st.code(), prefix + ": " + st.message());
+    return Answer(rep, ToErrno(st), prefix + ": " + st.message());
   if (Status st = Persist({{QosKey(nqn, req.nsid()), RequestToJson(req)}}, {}); !st.ok()) {
     target_->SetNamespaceQos(nqn, req.nsid(), before);
     return Answer(rep, EINVAL, "Error persisting namespace QOS settings " + Str(req.nsid()) + " on " + nqn + ": " +
@@ -335,7 +335,7 @@ constexpr uint64_t kMiB = 1ull << 20;
   const uint32_t old_grp = ns->anagrpid();
   const uint32_t grp = static_cast<uint32_t>(req->anagrpid());
   if (Status st = target_->SetNamespaceAnaGroup(nqn, req->nsid(), grp); !st.ok())
-    return Answer(rep, st.code(), prefix + ": " + st.message());
+    return Answer(rep, ToErrno(st), prefix + ": " + st.message());
   const std::string key = NamespaceKey(nqn, req->nsid());
   auto it = state_.find(key);
   if (it != state_.end()) {
@@ -368,7 +368,7 @@ constexpr uint64_t kMiB = 1ull << 20;
   std::lock_guard<std::mutex> lk(mu_);
   if (!target_->FindSubsystem(nqn)) return Answer(rep, ENOENT, prefix + ": No such subsystem");
   if (Status st = target_->AddNamespaceHost(nqn, req->nsid(), req->host_nqn()); !st.ok())
-    return Answer(rep, st.code(), prefix + ": " + st.message());
+    return Answer(rep, ToErrno(st), prefix + ": " + st.message());
   if (Status st = Persist({{NamespaceHostKey(nqn, req->nsid(), req->host_nqn()), RequestToJson(*req)}}, {});
       !st.ok()) {
     target_->RemoveNamespaceHost(nqn, req->nsid(), req->host_nqn());
@@ -397,7 +397,7 @@ constexpr uint64_t kMiB = 1ull << 20;
     return Answer(rep, EINVAL, "Error persisting deletion of host " + req->host_nqn() + " for namespace " +
                                    Str(req->nsid()) + ": " + st.message());
   if (Status st = target_->RemoveNamespaceHost(nqn, req->nsid(), req->host_nqn()); !st.ok())
-    return Answer(rep, st.code(), prefix + ": " + st.message());
+    return Answer(rep, ToErrno(st), prefix + ": " + st.message());
   return Ok(rep);
 }
 

@@ -21,7 +21,7 @@ using namespace internal;
   if (StateKeyElementHasSeparator(req.subsystem_nqn()))
     return Answer(rep, EINVAL, prefix + ": Invalid NQN \"" + req.subsystem_nqn() + "\", contains invalid characters");
   if (opts_.verify_nqns) {
-    if (Status st = ValidateNqn(req.subsystem_nqn()); !st.ok()) return Answer(rep, st.code(), prefix + ": " + st.message());
+    if (Status st = ValidateNqn(req.subsystem_nqn()); !st.ok()) return Answer(rep, ToErrno(st), prefix + ": " + st.message());
   }
   if (IsDiscoveryNqn(req.subsystem_nqn())) return Answer(rep, EINVAL, prefix + ": Can't create a discovery subsystem");
   if (!opts_.group.empty() && !req.no_group_append()) {
@@ -53,21 +53,21 @@ using namespace internal;
   spec.max_namespaces = req.max_namespaces() ? req.max_namespaces() : opts_.default_max_namespaces;
   spec.allow_any_host = false;
   spec.enable_ha = true;
-  if (Status st = target_->AddSubsystem(spec); !st.ok()) return Answer(rep, st.code(), prefix + ": " + st.message());
+  if (Status st = target_->AddSubsystem(spec); !st.ok()) return Answer(rep, ToErrno(st), prefix + ": " + st.message());
   auto check = [&](const StateMap& cur) -> Status {
-    if (cur.count(SubsystemKey(spec.nqn))) return Status::AlreadyExists("Subsystem already exists");
+    if (cur.count(SubsystemKey(spec.nqn))) return Status::Error(errc::kSubsystemExists, "Subsystem already exists");
     for (auto& [k, v] : cur) {
       if (!StartsWith(k, StateKeyPrefix(StateKeyKind::kSubsystem))) continue;
       create_subsystem_req o;
       if (JsonToRequest(v, &o).ok() && o.serial_number() == spec.serial)
-        return Status::AlreadyExists("Serial number " + spec.serial + " already used by subsystem " + o.subsystem_nqn());
+        return Status::Error(errc::kSerialInUse, "Serial number " + spec.serial + " already used by subsystem " + o.subsystem_nqn());
     }
     return Status::OK();
   };
   bool conflict = false;
   if (Status st = Persist({{SubsystemKey(spec.nqn), RequestToJson(req)}}, {}, check, &conflict); !st.ok()) {
     target_->RemoveSubsystem(spec.nqn, true);
-    if (conflict) return Answer(rep, st.code(), prefix + ": " + st.message());
+    if (conflict) return Answer(rep, ToErrno(st), prefix + ": " + st.message());
     return Answer(rep, EINVAL, "Error persisting subsystem " + spec.nqn + ": " + st.message());
   }
   return Ok(rep);

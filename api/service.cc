@@ -61,7 +61,7 @@ Result<uint32_t> GatewayService::AddNamespaceToTarget(const namespace_add_req& r
   ns.block_size = req.block_size();
   if (req.has_uuid() && !req.uuid().empty()) {
     Uuid u;
-    if (!ParseUuid(req.uuid(), &u)) return Status::InvalidArgument("Invalid UUID \"" + req.uuid() + "\"");
+    if (!ParseUuid(req.uuid(), &u)) return Status::Error(errc::kInvalidRequest, "Invalid UUID \"" + req.uuid() + "\"");
     ns.uuid = u;
   }
   ns.anagrpid = anagrpid;

@@ -827,7 +827,7 @@ TEST_F(ServiceTest, StateReplayOnAnotherGateway) {
     if (k.rfind("listener_", 0) == 0) {
       EXPECT_TRUE(b.AddListener(v).ok()) << k;
     }
-  EXPECT_EQ(b.AddSubsystem(key("subsystem_")).code(), EEXIST);  // counts as done
+  EXPECT_TRUE(b.AddSubsystem(key("subsystem_")).IsAlreadyExists());  // counts as done
   auto s = t2.FindSubsystem(kNqn);
   ASSERT_TRUE(s);
   auto ns = s->GetNamespace(2);
@@ -860,7 +860,7 @@ TEST_F(ServiceTest, StateReplayOnAnotherGateway) {
   EXPECT_TRUE(t2.Ports().empty());
   EXPECT_TRUE(b.RemoveHost(kNqn, kHost1).ok());
   EXPECT_TRUE(b.RemoveNamespace(kNqn, 2).ok());
-  EXPECT_EQ(b.RemoveNamespace(kNqn, 2).code(), ENOENT);  // NotFound counts as done
+  EXPECT_TRUE(b.RemoveNamespace(kNqn, 2).IsNotFound());  // NotFound counts as done
   EXPECT_TRUE(b.RemoveSubsystem(kNqn).ok());
   EXPECT_FALSE(t2.FindSubsystem(kNqn));
   EXPECT_TRUE(b.LocalState().empty());

@@ -3,6 +3,7 @@
 
 #include <google/protobuf/util/json_util.h>
 
+#include "api/errc.h"
 #include "gateway/common/log.h"
 #include "gateway/state/state_keys.h"
 
@@ -23,7 +24,7 @@ Status JsonToRequest(const std::string& json, google::protobuf::Message* m) {
   o.ignore_unknown_fields = true;
   auto st = google::protobuf::util::JsonStringToMessage(json, m, o);
   if (!st.ok())
-    return Status::InvalidArgument("cannot parse " + m->GetTypeName() + " from state JSON: " +
+    return Status::Error(errc::kInvalidRequest, "cannot parse " + m->GetTypeName() + " from state JSON: " +
                                    std::string(st.message()));
   return Status::OK();
 }

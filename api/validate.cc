@@ -83,12 +83,12 @@ bool IsDiscoveryNqn(std::string_view nqn) { return nqn == kDiscoveryNqn; }
 
 Status ValidateNqn(std::string_view nqn) {
   if (!IsValidUtf8(nqn))
-    return Status::InvalidArgument("Invalid NQN " + Quoted(nqn) + ", must have an UTF-8 encoding");
+    return Status::Error(errc::kInvalidRequest, "Invalid NQN " + Quoted(nqn) + ", must have an UTF-8 encoding");
   if (nqn.size() < kNqnMinLength)
-    return Status::InvalidArgument("NQN " + Quoted(nqn) + " is too short, minimal length is " +
+    return Status::Error(errc::kInvalidRequest, "NQN " + Quoted(nqn) + " is too short, minimal length is " +
                                    std::to_string(kNqnMinLength));
   if (nqn.size() > kNqnMaxLength)
-    return Status::InvalidArgument("NQN " + Quoted(nqn) + " is too long, maximal length is " +
+    return Status::Error(errc::kInvalidRequest, "NQN " + Quoted(nqn) + " is too long, maximal length is " +
                                    std::to_string(kNqnMaxLength));
   if (IsDiscoveryNqn(nqn)) return Status::OK();
 
@@ -96,19 +96,19 @@ Status ValidateNqn(std::string_view nqn) {
   if (nqn.starts_with(kUuidNqnPrefix)) {
     const std::string_view uuid = nqn.substr(kUuidNqnPrefix.size());
     if (uuid.size() != 36)
-      return Status::InvalidArgument(prefix + ": UUID is not the correct length");
+      return Status::Error(errc::kInvalidRequest, prefix + ": UUID is not the correct length");
     if (!ValidateUuid(uuid).ok())
-      return Status::InvalidArgument(prefix + ": UUID is not formatted correctly");
+      return Status::Error(errc::kInvalidRequest, prefix + ": UUID is not formatted correctly");
     return Status::OK();
   }
 
   if (!nqn.starts_with("nqn."))
-    return Status::InvalidArgument(prefix + ", doesn't start with \"nqn.\"");
+    return Status::Error(errc::kInvalidRequest, prefix + ", doesn't start with \"nqn.\"");
 
   // "yyyy-mm." date code.
   const std::string_view rest = nqn.substr(4);
   const auto bad_date = [&] {
-    return Status::InvalidArgument(prefix +
+    return Status::Error(errc::kInvalidRequest, prefix +
                                    ": invalid date code, expected \"nqn.yyyy-mm.\" with a year and a "
                                    "month (01-12)");
   };
@@ -121,7 +121,7 @@ Status ValidateNqn(std::string_view nqn) {
   const std::string_view domain_and_user = rest.substr(8);
   const auto colon = domain_and_user.find(':');
   if (colon == std::string_view::npos || colon + 1 == domain_and_user.size())
-    return Status::InvalidArgument(prefix +
+    return Status::Error(errc::kInvalidRequest, prefix +
                                    ": must contain a user specified name starting with a \":\"");
 
   std::string_view domain = domain_and_user.substr(0, colon);
@@ -129,7 +129,7 @@ Status ValidateNqn(std::string_view nqn) {
     const auto dot = domain.find('.');
     const std::string reason = CheckDomainLabel(domain.substr(0, dot));
     if (!reason.empty())
-      return Status::InvalidArgument(prefix +
+      return Status::Error(errc::kInvalidRequest, prefix +
                                      ": reverse domain is not formatted correctly: " + reason);
     if (dot == std::string_view::npos) break;
     domain.remove_prefix(dot + 1);
@@ -138,27 +138,27 @@ Status ValidateNqn(std::string_view nqn) {
 }
 
 Status ValidateSubsystemNqn(std::string_view nqn) {
-  if (nqn.empty()) return Status::InvalidArgument("missing subsystem NQN");
+  if (nqn.empty()) return Status::Error(errc::kInvalidRequest, "missing subsystem NQN");
   if (StateKeyElementHasSeparator(nqn))
-    return Status::InvalidArgument("Invalid subsystem NQN " + Quoted(nqn) +
+    return Status::Error(errc::kInvalidRequest, "Invalid subsystem NQN " + Quoted(nqn) +
                                    ", contains invalid characters");
   if (Status s = ValidateNqn(nqn); !s.ok()) return s;
   if (IsDiscoveryNqn(nqn))
-    return Status::InvalidArgument("Can't use a discovery NQN as subsystem's");
+    return Status::Error(errc::kInvalidRequest, "Can't use a discovery NQN as subsystem's");
   return Status::OK();
 }
 
 Status ValidateHostNqn(std::string_view nqn, bool allow_any) {
   if (nqn == kAnyHostNqn) {
     if (allow_any) return Status::OK();
-    return Status::InvalidArgument("Host NQN \"*\" is not allowed here, please use a real NQN");
+    return Status::Error(errc::kInvalidRequest, "Host NQN \"*\" is not allowed here, please use a real NQN");
   }
-  if (nqn.empty()) return Status::InvalidArgument("missing host NQN");
+  if (nqn.empty()) return Status::Error(errc::kInvalidRequest, "missing host NQN");
   if (StateKeyElementHasSeparator(nqn))
-    return Status::InvalidArgument("Invalid host NQN " + Quoted(nqn) +
+    return Status::Error(errc::kInvalidRequest, "Invalid host NQN " + Quoted(nqn) +
                                    ", contains invalid characters");
   if (Status s = ValidateNqn(nqn); !s.ok()) return s;
-  if (IsDiscoveryNqn(nqn)) return Status::InvalidArgument("Can't use a discovery NQN as host's");
+  if (IsDiscoveryNqn(nqn)) return Status::Error(errc::kInvalidRequest, "Can't use a discovery NQN as host's");
   return Status::OK();
 }
 
@@ -167,7 +167,7 @@ Status ValidateHostNqn(std::string_view nqn, bool allow_any) {
 Status ValidateUuid(std::string_view uuid) {
   static constexpr std::array<std::size_t, 4> kDashes = {8, 13, 18, 23};
   const auto bad = [&] {
-    return Status::InvalidArgument("Invalid UUID " + Quoted(uuid) +
+    return Status::Error(errc::kInvalidRequest, "Invalid UUID " + Quoted(uuid) +
                                    ", expected 32 hexadecimal digits as "
                                    "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx");
   };
@@ -181,44 +181,44 @@ Status ValidateUuid(std::string_view uuid) {
 
 Status ValidateSerialNumber(std::string_view serial) {
   const std::string prefix = "Invalid serial number " + Quoted(serial);
-  if (serial.empty()) return Status::InvalidArgument("Invalid serial number, it can't be empty");
+  if (serial.empty()) return Status::Error(errc::kInvalidRequest, "Invalid serial number, it can't be empty");
   if (serial.size() > kSerialNumberMaxLength)
-    return Status::InvalidArgument(prefix + ": too long, maximal length is " +
+    return Status::Error(errc::kInvalidRequest, prefix + ": too long, maximal length is " +
                                    std::to_string(kSerialNumberMaxLength));
   bool only_spaces = true;
   for (char c : serial) {
     const auto u = static_cast<unsigned char>(c);
     if (u < 0x20 || u > 0x7e)
-      return Status::InvalidArgument(prefix + ": only printable ASCII characters are allowed");
+      return Status::Error(errc::kInvalidRequest, prefix + ": only printable ASCII characters are allowed");
     if (c != ' ') only_spaces = false;
   }
-  if (only_spaces) return Status::InvalidArgument(prefix + ": can't be only spaces");
+  if (only_spaces) return Status::Error(errc::kInvalidRequest, prefix + ": can't be only spaces");
   return Status::OK();
 }
 
 Status ValidateHostName(std::string_view host_name) {
-  if (host_name.empty()) return Status::InvalidArgument("missing host name");
+  if (host_name.empty()) return Status::Error(errc::kInvalidRequest, "missing host name");
   const std::string prefix = "Invalid host name " + Quoted(host_name);
   if (StateKeyElementHasSeparator(host_name))
-    return Status::InvalidArgument(prefix + ", contains invalid characters");
+    return Status::Error(errc::kInvalidRequest, prefix + ", contains invalid characters");
   if (host_name.size() > kHostNameMaxLength)
-    return Status::InvalidArgument(prefix + ": too long, maximal length is " +
+    return Status::Error(errc::kInvalidRequest, prefix + ": too long, maximal length is " +
                                    std::to_string(kHostNameMaxLength));
   std::string_view rest = host_name;
   while (true) {
     const auto dot = rest.find('.');
     const std::string_view label = rest.substr(0, dot);
     if (label.empty())
-      return Status::InvalidArgument(prefix + ": empty label");
+      return Status::Error(errc::kInvalidRequest, prefix + ": empty label");
     if (label.size() > 63)
-      return Status::InvalidArgument(prefix + ": label " + std::string(label) +
+      return Status::Error(errc::kInvalidRequest, prefix + ": label " + std::string(label) +
                                      " is longer than 63 characters");
     if (label.front() == '-' || label.back() == '-')
-      return Status::InvalidArgument(prefix + ": label " + std::string(label) +
+      return Status::Error(errc::kInvalidRequest, prefix + ": label " + std::string(label) +
                                      " starts or ends with '-'");
     for (char c : label)
       if (!IsAsciiAlnum(c) && c != '-')
-        return Status::InvalidArgument(prefix + ": only [a-z,A-Z,0-9,'-','.'] are allowed");
+        return Status::Error(errc::kInvalidRequest, prefix + ": only [a-z,A-Z,0-9,'-','.'] are allowed");
     if (dot == std::string_view::npos) break;
     rest.remove_prefix(dot + 1);
   }
@@ -247,57 +247,57 @@ std::string UnescapeAddress(std::string_view addr) {
 
 Status ValidateListenerAddress(std::string_view traddr, AddressFamily adrfam) {
   if (adrfam != AddressFamily::kIpv4 && adrfam != AddressFamily::kIpv6)
-    return Status::InvalidArgument("Invalid address family " +
+    return Status::Error(errc::kInvalidRequest, "Invalid address family " +
                                    std::to_string(static_cast<int>(adrfam)) +
                                    ", use ipv4 or ipv6");
   const std::string addr = UnescapeAddress(traddr);
-  if (addr.empty()) return Status::InvalidArgument("missing address");
+  if (addr.empty()) return Status::Error(errc::kInvalidRequest, "missing address");
   unsigned char buf[16];
   const bool is_v4 = inet_pton(AF_INET, addr.c_str(), buf) == 1;
   const bool is_v6 = !is_v4 && inet_pton(AF_INET6, addr.c_str(), buf) == 1;
-  if (!is_v4 && !is_v6) return Status::InvalidArgument("Invalid IP address " + Quoted(addr));
+  if (!is_v4 && !is_v6) return Status::Error(errc::kInvalidRequest, "Invalid IP address " + Quoted(addr));
   if (adrfam == AddressFamily::kIpv4 && !is_v4)
-    return Status::InvalidArgument("IP address " + addr + " is not an IPv4 address");
+    return Status::Error(errc::kInvalidRequest, "IP address " + addr + " is not an IPv4 address");
   if (adrfam == AddressFamily::kIpv6 && !is_v6)
-    return Status::InvalidArgument("IP address " + addr + " is not an IPv6 address");
+    return Status::Error(errc::kInvalidRequest, "IP address " + addr + " is not an IPv6 address");
   return Status::OK();
 }
 
 Status ValidatePort(std::int64_t port) {
-  if (port <= 0) return Status::InvalidArgument("trsvcid value must be positive");
-  if (port > 0xffff) return Status::InvalidArgument("trsvcid value must be smaller than 65536");
+  if (port <= 0) return Status::Error(errc::kInvalidRequest, "trsvcid value must be positive");
+  if (port > 0xffff) return Status::Error(errc::kInvalidRequest, "trsvcid value must be smaller than 65536");
   return Status::OK();
 }
 
 // ---- Namespaces -------------------------------------------------------------------
 
 Status ValidateBlockSize(std::uint32_t block_size) {
-  if (block_size == 0) return Status::InvalidArgument("block size can't be zero");
+  if (block_size == 0) return Status::Error(errc::kInvalidRequest, "block size can't be zero");
   if (block_size != 512 && block_size != 4096)
-    return Status::InvalidArgument("block size " + std::to_string(block_size) +
+    return Status::Error(errc::kInvalidRequest, "block size " + std::to_string(block_size) +
                                    " is not supported, use 512 or 4096");
   return Status::OK();
 }
 
 Status ValidateNsid(std::uint32_t nsid) {
-  if (nsid == 0) return Status::InvalidArgument("nsid value must be positive");
+  if (nsid == 0) return Status::Error(errc::kInvalidRequest, "nsid value must be positive");
   if (nsid == 0xffffffffu)
-    return Status::InvalidArgument("nsid value 4294967295 is the broadcast NSID, not a namespace ID");
+    return Status::Error(errc::kInvalidRequest, "nsid value 4294967295 is the broadcast NSID, not a namespace ID");
   return Status::OK();
 }
 
 Status ValidateImageSize(std::uint64_t bytes) {
-  if (bytes == 0) return Status::InvalidArgument("size value must be positive");
+  if (bytes == 0) return Status::Error(errc::kInvalidRequest, "size value must be positive");
   if (bytes % (1024 * 1024) != 0)
-    return Status::InvalidArgument("image size must be aligned to MiBs");
+    return Status::Error(errc::kInvalidRequest, "image size must be aligned to MiBs");
   return Status::OK();
 }
 
 Status ValidateBackendSize(std::uint64_t bytes, std::uint32_t block_size) {
-  if (bytes == 0) return Status::InvalidArgument("size value must be positive");
-  if (block_size == 0) return Status::InvalidArgument("block size can't be zero");
+  if (bytes == 0) return Status::Error(errc::kInvalidRequest, "size value must be positive");
+  if (block_size == 0) return Status::Error(errc::kInvalidRequest, "block size can't be zero");
   if (bytes % block_size != 0)
-    return Status::InvalidArgument("size " + std::to_string(bytes) +
+    return Status::Error(errc::kInvalidRequest, "size " + std::to_string(bytes) +
                                    " is not a multiple of the block size " +
                                    std::to_string(block_size));
   return Status::OK();

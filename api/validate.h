@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 
+#include "api/errc.h"
 #include "gateway/common/status.h"
 
 namespace nvmeof::api {

@@ -22,6 +22,7 @@
 #include <string>
 
 #include "gateway/common/status.h"
+#include "rbd-backend/errc.h"
 #include "gateway/runtime/completion.h"
 
 namespace nvmeof {

@@ -38,23 +38,23 @@ Result<DeviceSpec> ParseDeviceSpec(const std::string& spec) {
     if (parts.size() > idx) {
       uint64_t bs;
       if (!SizeBytes(parts[idx], &bs) || (bs != 512 && bs != 4096))
-        return Status::InvalidArgument("block size must be 512 or 4096 in '" + spec + "'");
+        return Status::Error(bdev::errc::kBadSpec, "block size must be 512 or 4096 in '" + spec + "'");
       d.block_size = static_cast<uint32_t>(bs);
     }
     return Status::OK();
   };
   if (kind == "memory") {
     if (parts.size() < 2 || parts.size() > 3 || !SizeBytes(parts[1], &d.memory_size) || d.memory_size == 0)
-      return Status::InvalidArgument("expected memory:SIZE[:BLOCKSIZE], got '" + spec + "'");
+      return Status::Error(bdev::errc::kBadSpec, "expected memory:SIZE[:BLOCKSIZE], got '" + spec + "'");
     if (auto st = block_size(2); !st.ok()) return st;
     d.kind = "memory";
     return d;
   }
   if (kind == "file") {
     if (parts.size() < 2 || parts.size() > 4 || parts[1].empty())
-      return Status::InvalidArgument("expected file:PATH[:SIZE[:BLOCKSIZE]], got '" + spec + "'");
+      return Status::Error(bdev::errc::kBadSpec, "expected file:PATH[:SIZE[:BLOCKSIZE]], got '" + spec + "'");
     if (parts.size() > 2 && !SizeBytes(parts[2], &d.file_size))
-      return Status::InvalidArgument("bad size in '" + spec + "'");
+      return Status::Error(bdev::errc::kBadSpec, "bad size in '" + spec + "'");
     if (auto st = block_size(3); !st.ok()) return st;
     d.kind = "file";
     d.file_path = parts[1];
@@ -62,18 +62,18 @@ Result<DeviceSpec> ParseDeviceSpec(const std::string& spec) {
   }
   if (kind == "rbd") {
     if (parts.size() < 2 || parts.size() > 3)
-      return Status::InvalidArgument("expected rbd:POOL/IMAGE[:BLOCKSIZE], got '" + spec + "'");
+      return Status::Error(bdev::errc::kBadSpec, "expected rbd:POOL/IMAGE[:BLOCKSIZE], got '" + spec + "'");
     auto slash = parts[1].find('/');
     if (slash == std::string::npos || slash == 0 || slash + 1 == parts[1].size())
-      return Status::InvalidArgument("expected rbd:POOL/IMAGE[:BLOCKSIZE], got '" + spec + "'");
+      return Status::Error(bdev::errc::kBadSpec, "expected rbd:POOL/IMAGE[:BLOCKSIZE], got '" + spec + "'");
     if (auto st = block_size(2); !st.ok()) return st;
-    if (!RbdBuiltIn()) return Status::InvalidArgument("the rbd backend is not built into this binary");
+    if (!RbdBuiltIn()) return Status::Error(bdev::errc::kBadSpec, "the rbd backend is not built into this binary");
     d.kind = "rbd";
     d.pool = parts[1].substr(0, slash);
     d.image = parts[1].substr(slash + 1);
     return d;
   }
-  return Status::InvalidArgument("unknown namespace kind '" + kind + "' in '" + spec + "' (memory, file or rbd)");
+  return Status::Error(bdev::errc::kBadSpec, "unknown namespace kind '" + kind + "' in '" + spec + "' (memory, file or rbd)");
 }
 
 DeviceFactory::DeviceFactory(std::unique_ptr<RbdOpener> rbd) : rbd_(std::move(rbd)) {}
@@ -85,13 +85,13 @@ Result<std::unique_ptr<BlockDevice>> DeviceFactory::Open(const DeviceSpec& spec)
     auto dev = OpenFileDevice(spec.file_path, spec.file_size, false);
     if (!dev.ok()) return dev.status();
     if (spec.file_size_checked && dev.value()->size() != spec.file_size)
-      return Status::InvalidArgument("file " + spec.file_path + " exists with size " +
+      return Status::Error(bdev::errc::kFileUnusable, "file " + spec.file_path + " exists with size " +
                                      std::to_string(dev.value()->size()) + " bytes, not the requested " +
                                      std::to_string(spec.file_size));
     return std::move(dev.value());
   }
   if (!rbd_)
-    return Status::NoDevice("RBD namespaces are not available: this gateway runs without a Ceph cluster "
+    return Status::Error(bdev::errc::kRbdUnavailable, "RBD namespaces are not available: this gateway runs without a Ceph cluster "
                             "(configure [ceph] or use the memory/file backends)");
   return rbd_->Open(spec);
 }

@@ -46,9 +46,9 @@ Result<std::unique_ptr<BlockDevice>> OpenFileDevice(const std::string& path, uin
 
 Result<std::unique_ptr<FileDevice>> FileDevice::Open(const std::string& path, uint64_t size_bytes,
                                                      const FileDeviceOptions& opts) {
-  if (path.empty()) return Status::InvalidArgument("file device: empty path");
+  if (path.empty()) return Status::Error(bdev::errc::kBadSpec, "file device: empty path");
   if (opts.queue_depth == 0 || opts.queue_depth > 32768)
-    return Status::InvalidArgument("file device: queue_depth must be 1..32768");
+    return Status::Error(bdev::errc::kBadSpec, "file device: queue_depth must be 1..32768");
   DeferredCompleter::Instance();  // start its thread on the control path
 
   std::unique_ptr<FileDevice> dev(new FileDevice());
@@ -58,36 +58,36 @@ Result<std::unique_ptr<FileDevice>> FileDevice::Open(const std::string& path, ui
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
     const int err = errno;
-    if (err != ENOENT) return Status::Error(err, "cannot stat '" + path + "': " + Errno(err));
+    if (err != ENOENT) return Status::Error(bdev::errc::kSystem, "cannot stat '" + path + "': " + Errno(err), err);
     if (size_bytes == 0)
-      return Status::NotFound("file '" + path + "' does not exist (give a size to create it)");
+      return Status::Error(bdev::errc::kFileNotFound, "file '" + path + "' does not exist (give a size to create it)");
     const int fd = ::open(path.c_str(), flags | O_CREAT | O_EXCL, 0644);
     if (fd < 0) {
       const int e = errno;
-      return Status::Error(e, "cannot create '" + path + "': " + Errno(e));
+      return Status::Error(bdev::errc::kSystem, "cannot create '" + path + "': " + Errno(e), e);
     }
     if (::ftruncate(fd, static_cast<off_t>(size_bytes)) != 0) {
       const int e = errno;
       ::close(fd);
       ::unlink(path.c_str());
-      return Status::Error(e, "cannot size '" + path + "': " + Errno(e));
+      return Status::Error(bdev::errc::kSystem, "cannot size '" + path + "': " + Errno(e), e);
     }
     ::close(fd);
     if (::stat(path.c_str(), &st) != 0) {
       const int e = errno;
-      return Status::Error(e, "cannot stat '" + path + "': " + Errno(e));
+      return Status::Error(bdev::errc::kSystem, "cannot stat '" + path + "': " + Errno(e), e);
     }
   }
   if (S_ISBLK(st.st_mode)) {
     dev->is_blockdev_ = true;
   } else if (!S_ISREG(st.st_mode)) {
-    return Status::InvalidArgument("'" + path + "' is neither a regular file nor a block device");
+    return Status::Error(bdev::errc::kFileUnusable, "'" + path + "' is neither a regular file nor a block device");
   }
 
   dev->buffered_fd_ = ::open(path.c_str(), flags);
   if (dev->buffered_fd_ < 0) {
     const int e = errno;
-    return Status::Error(e, "cannot open '" + path + "': " + Errno(e));
+    return Status::Error(bdev::errc::kSystem, "cannot open '" + path + "': " + Errno(e), e);
   }
   dev->fd_ = dev->buffered_fd_;
   if (opts.direct) {
@@ -95,9 +95,9 @@ Result<std::unique_ptr<FileDevice>> FileDevice::Open(const std::string& path, ui
     if (dev->fd_ < 0) {
       const int e = errno;
       dev->fd_ = dev->buffered_fd_;
-      return Status::Error(e, "cannot open '" + path + "' with O_DIRECT: " + Errno(e) +
+      return Status::Error(bdev::errc::kSystem, "cannot open '" + path + "' with O_DIRECT: " + Errno(e) +
                                   (e == EINVAL ? " (the filesystem does not support direct I/O)"
-                                               : ""));
+                                               : ""), e);
     }
     // Direct-I/O alignment: statx(STATX_DIOALIGN) (Linux 6.1+), else the logical block size.
     uint32_t mem = 0, off = 0;
@@ -120,37 +120,37 @@ Result<std::unique_ptr<FileDevice>> FileDevice::Open(const std::string& path, ui
   if (dev->is_blockdev_) {
     if (::ioctl(dev->buffered_fd_, BLKGETSIZE64, &size) != 0) {
       const int e = errno;
-      return Status::Error(e, "BLKGETSIZE64 on '" + path + "': " + Errno(e));
+      return Status::Error(bdev::errc::kSystem, "BLKGETSIZE64 on '" + path + "': " + Errno(e), e);
     }
   } else {
     if (::fstat(dev->buffered_fd_, &st) != 0) {
       const int e = errno;
-      return Status::Error(e, "cannot stat '" + path + "': " + Errno(e));
+      return Status::Error(bdev::errc::kSystem, "cannot stat '" + path + "': " + Errno(e), e);
     }
     size = static_cast<uint64_t>(st.st_size);
     if (size == 0 && size_bytes > 0) {  // an existing empty file: give it the requested size
       if (::ftruncate(dev->buffered_fd_, static_cast<off_t>(size_bytes)) != 0) {
         const int e = errno;
-        return Status::Error(e, "cannot size '" + path + "': " + Errno(e));
+        return Status::Error(bdev::errc::kSystem, "cannot size '" + path + "': " + Errno(e), e);
       }
       size = size_bytes;
     }
   }
-  if (size == 0) return Status::InvalidArgument("'" + path + "' is empty (size 0)");
+  if (size == 0) return Status::Error(bdev::errc::kFileUnusable, "'" + path + "' is empty (size 0)");
   dev->size_.store(size);
 
   void* zb = nullptr;
   if (posix_memalign(&zb, kScratchAlign, kZeroBufBytes) != 0)
-    return Status::Error(ENOMEM, "file device: cannot allocate the zero buffer");
+    return Status::Error(bdev::errc::kNoMemory, "file device: cannot allocate the zero buffer");
   std::memset(zb, 0, kZeroBufBytes);
   dev->zero_buf_ = static_cast<char*>(zb);
 
   const int r = io_uring_queue_init(opts.queue_depth, &dev->ring_, 0);
   if (r < 0) {
-    return Status::Error(-r, "io_uring_queue_init(" + std::to_string(opts.queue_depth) +
+    return Status::Error(bdev::errc::kSystem, "io_uring_queue_init(" + std::to_string(opts.queue_depth) +
                                  ") failed: " + Errno(-r) +
                                  (r == -EPERM ? " (io_uring disabled by kernel.io_uring_disabled?)"
-                                              : r == -ENOMEM ? " (RLIMIT_MEMLOCK too low?)" : ""));
+                                              : r == -ENOMEM ? " (RLIMIT_MEMLOCK too low?)" : ""), -r);
   }
   dev->ring_ok_ = true;
 
@@ -528,16 +528,16 @@ Status FileDevice::resize(uint64_t new_size) {
   const uint64_t cur = size_.load();
   if (new_size == cur) return Status::OK();
   if (new_size < cur)
-    return Status::InvalidArgument("file device " + path_ + ": shrinking (" +
+    return Status::Error(bdev::errc::kShrinkRefused, "file device " + path_ + ": shrinking (" +
                                    std::to_string(cur) + " -> " + std::to_string(new_size) +
                                    " bytes) is not supported");
   if (is_blockdev_)
-    return Status::Error(EOPNOTSUPP, "file device " + path_ +
+    return Status::Error(bdev::errc::kResizeNotSupported, "file device " + path_ +
                                          ": a block device cannot be resized from here");
   if (::ftruncate(buffered_fd_, static_cast<off_t>(new_size)) != 0) {
     const int e = errno;
-    return Status::Error(e, "ftruncate('" + path_ + "', " + std::to_string(new_size) +
-                                "): " + Errno(e));
+    return Status::Error(bdev::errc::kSystem, "ftruncate('" + path_ + "', " + std::to_string(new_size) +
+                                "): " + Errno(e), e);
   }
   size_.store(new_size, std::memory_order_release);
   return Status::OK();

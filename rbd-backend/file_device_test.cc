@@ -243,7 +243,7 @@ TEST_P(FileDeviceTest, ResizeGrowsAndRefusesShrink) {
   struct iovec v = b.iov();
   EXPECT_EQ(RunIo(sink_, *dev, BdevOp::kWrite, 3 * kMiB - 4096, 4096, &v, 1), 0);
   Status s = dev->resize(kMiB);
-  EXPECT_EQ(s.code(), EINVAL) << s.ToString();
+  EXPECT_TRUE(s.Is(bdev::errc::kShrinkRefused)) << s.ToString();
   EXPECT_EQ(dev->size(), 3 * kMiB);
 }
 
@@ -367,12 +367,13 @@ TEST(FileDeviceDirect, AlignedDirectAndUnalignedFallback) {
 TEST(FileDeviceOpen, ClearErrors) {
   TempDir dir("/tmp");
   auto r = FileDevice::Open(dir.path() + "/missing.img", 0, {});
-  EXPECT_EQ(r.status().code(), ENOENT) << r.status().ToString();
+  EXPECT_TRUE(r.status().Is(bdev::errc::kFileNotFound)) << r.status().ToString();
   EXPECT_NE(r.status().message().find("does not exist"), std::string::npos);
   r = FileDevice::Open(dir.path(), 0, {});
-  EXPECT_EQ(r.status().code(), EINVAL) << r.status().ToString();
+  EXPECT_TRUE(r.status().Is(bdev::errc::kFileUnusable)) << r.status().ToString();
   r = FileDevice::Open("/nonexistent-dir/x.img", kMiB, {});
-  EXPECT_EQ(r.status().code(), ENOENT) << r.status().ToString();
+  EXPECT_TRUE(r.status().Is(bdev::errc::kSystem)) << r.status().ToString();
+  EXPECT_EQ(r.status().os_errno(), ENOENT) << r.status().ToString();
   // Through the generic entry point of block_device.h.
   auto g = OpenFileDevice(dir.path() + "/g.img", kMiB, false);
   ASSERT_TRUE(g.ok()) << g.status().ToString();

@@ -20,12 +20,12 @@ std::string ConfGet(rados_t c, const char* opt) {
 }  // namespace
 
 Result<std::shared_ptr<RadosClusterPool>> RadosClusterPool::Create(RadosClusterConfig cfg) {
-  if (cfg.client_id.empty()) return Status::InvalidArgument("rados: empty client id");
+  if (cfg.client_id.empty()) return Status::Error(bdev::errc::kBadSpec, "rados: empty client id");
   if (cfg.client_id.rfind("client.", 0) == 0) cfg.client_id = cfg.client_id.substr(7);
   if (cfg.bdevs_per_cluster == 0)
-    return Status::InvalidArgument("rados: bdevs_per_cluster must be at least 1");
+    return Status::Error(bdev::errc::kBadSpec, "rados: bdevs_per_cluster must be at least 1");
   if (cfg.connect_timeout_s == 0)
-    return Status::InvalidArgument("rados: connect_timeout_s must be at least 1");
+    return Status::Error(bdev::errc::kBadSpec, "rados: connect_timeout_s must be at least 1");
   return std::shared_ptr<RadosClusterPool>(new RadosClusterPool(std::move(cfg)));
 }
 
@@ -59,13 +59,13 @@ std::string RadosClusterPool::mon_host() const {
   return mon_host_.empty() ? cfg_.mon_host : mon_host_;
 }
 
-// Creates and connects one client instance. Every failure becomes a Status whose errno the
-// management API can return as is.
+// Creates and connects one client instance. Every failure becomes a bdev::errc name
+// (kCeph keeps librados' errno as os_errno).
 Result<rados_t> RadosClusterPool::Connect(std::string* mon_host_out) {
   const std::string who = "client." + cfg_.client_id;
   rados_t c = nullptr;
   int r = rados_create(&c, cfg_.client_id.c_str());
-  if (r < 0) return Status::Error(-r, "rados_create(" + who + "): " + Errno(-r));
+  if (r < 0) return Status::Error(bdev::errc::kCeph, "rados_create(" + who + "): " + Errno(-r), -r);
   auto fail = [&](Status s) -> Result<rados_t> {
     rados_shutdown(c);  // also frees an unconnected handle
     return s;
@@ -73,8 +73,8 @@ Result<rados_t> RadosClusterPool::Connect(std::string* mon_host_out) {
 
   r = rados_conf_read_file(c, cfg_.conf_path.empty() ? nullptr : cfg_.conf_path.c_str());
   if (r < 0 && !cfg_.conf_path.empty())
-    return fail(Status::Error(-r, "cannot read Ceph config '" + cfg_.conf_path + "': " +
-                                      Errno(-r)));
+    return fail(Status::Error(bdev::errc::kCeph, "cannot read Ceph config '" + cfg_.conf_path + "': " +
+                                      Errno(-r), -r));
   const std::string t = std::to_string(cfg_.connect_timeout_s);
   std::vector<std::pair<std::string, std::string>> opts = {
       {"client_mount_timeout", t},
@@ -92,13 +92,13 @@ Result<rados_t> RadosClusterPool::Connect(std::string* mon_host_out) {
   for (const auto& [k, v] : opts) {
     r = rados_conf_set(c, k.c_str(), v.c_str());
     if (r < 0)
-      return fail(Status::InvalidArgument("rados: cannot set option " + k + "=" + v + ": " +
+      return fail(Status::Error(bdev::errc::kBadSpec, "rados: cannot set option " + k + "=" + v + ": " +
                                           Errno(-r)));
   }
   const std::string mons = ConfGet(c, "mon_host");
   *mon_host_out = mons;
   if (mons.empty())
-    return fail(Status::InvalidArgument(
+    return fail(Status::Error(bdev::errc::kBadSpec,
         "no Ceph monitor address: set mon_host in " +
         (cfg_.conf_path.empty() ? std::string("the Ceph config (none found)") : cfg_.conf_path) +
         " or in the cluster configuration"));
@@ -108,26 +108,26 @@ Result<rados_t> RadosClusterPool::Connect(std::string* mon_host_out) {
     const std::string keyring = ConfGet(c, "keyring");
     switch (-r) {
       case ETIMEDOUT:
-        return fail(Status::Error(
-            ETIMEDOUT, "cannot reach the Ceph monitors at " + mons + " within " + t +
+        return fail(Status::Error(bdev::errc::kTimedOut,
+            "cannot reach the Ceph monitors at " + mons + " within " + t +
                            " s (as " + who + "): cluster down, wrong address or firewall?"));
       case EACCES:
       case EPERM:
-        return fail(Status::Error(EACCES, "authentication as " + who +
+        return fail(Status::Error(bdev::errc::kAuthenticationFailed, "authentication as " + who +
                                               " to the Ceph cluster at " + mons +
                                               " failed: wrong key, unknown user, or no mon caps for this user (keyring " +
                                               keyring + ")"));
       case ENOENT:
-        return fail(Status::Error(EACCES, "no key for " + who + " found (keyring " + keyring +
+        return fail(Status::Error(bdev::errc::kAuthenticationFailed, "no key for " + who + " found (keyring " + keyring +
                                               ") to authenticate to the Ceph cluster at " +
                                               mons));
       case EIO:
-        return fail(Status::Error(EACCES, "authentication as " + who + " to the Ceph cluster at " +
+        return fail(Status::Error(bdev::errc::kAuthenticationFailed, "authentication as " + who + " to the Ceph cluster at " +
                                               mons + " failed: unreadable key (keyring " +
                                               keyring + ")"));
       default:
-        return fail(Status::Error(-r, "cannot connect to the Ceph cluster at " + mons + " as " +
-                                          who + ": " + Errno(-r)));
+        return fail(Status::Error(bdev::errc::kCeph, "cannot connect to the Ceph cluster at " + mons + " as " +
+                                          who + ": " + Errno(-r), -r));
     }
   }
   return c;

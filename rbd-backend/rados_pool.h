@@ -37,6 +37,7 @@
 #include <vector>
 
 #include "gateway/common/status.h"
+#include "rbd-backend/errc.h"
 
 namespace nvmeof {
 

@@ -159,7 +159,7 @@ Status RbdDeviceImpl::Init() {
   int r = rbd_stat(handle->image, &st, sizeof(st));
   if (r < 0) {
     CloseHandle(handle);
-    return Status::Error(-r, "rbd_stat(" + name_ + "): " + Errno(-r));
+    return Status::Error(bdev::errc::kCeph, "rbd_stat(" + name_ + "): " + Errno(-r), -r);
   }
   size_.store(st.size);
   object_size_ = st.obj_size;
@@ -185,7 +185,7 @@ Status RbdDeviceImpl::Init() {
 
 Status RbdDeviceImpl::CreateImage(rados_ioctx_t ioctx) {
   if (spec_.size_bytes == 0)
-    return Status::InvalidArgument("image '" + name_ + "' does not exist and no size was given to create it");
+    return Status::Error(bdev::errc::kImageSizeMissing, "image '" + name_ + "' does not exist and no size was given to create it");
   rbd_image_options_t opts;
   rbd_image_options_create(&opts);
   rbd_image_options_set_uint64(opts, RBD_IMAGE_OPTION_FORMAT, 2);
@@ -199,9 +199,9 @@ Status RbdDeviceImpl::CreateImage(rados_ioctx_t ioctx) {
   }
   if (r == -EEXIST) return Status::OK();  // created by someone else meanwhile: open it
   if (r == -EPERM || r == -EACCES)
-    return Status::Error(EPERM, "permission denied creating image '" + name_ + "' as client." +
+    return Status::Error(bdev::errc::kPermissionDenied, "permission denied creating image '" + name_ + "' as client." +
                                     pool_->config().client_id);
-  return Status::Error(-r, "cannot create image '" + name_ + "': " + Errno(-r));
+  return Status::Error(bdev::errc::kCeph, "cannot create image '" + name_ + "': " + Errno(-r), -r);
 }
 
 // Opens the image on a pooled connection. A connection that turns out to be blocklisted is
@@ -221,20 +221,20 @@ Result<ImageHandle*> RbdDeviceImpl::OpenHandle(bool allow_create) {
     int r = rados_ioctx_create(h->conn->cluster, spec_.pool_name.c_str(), &h->ioctx);
     if (r < 0) {
       h->ioctx = nullptr;
-      if (r == -ENOENT) return fail(Status::NotFound("pool '" + spec_.pool_name + "' does not exist"));
-      return fail(Status::Error(-r, "cannot open pool '" + spec_.pool_name + "': " + Errno(-r)));
+      if (r == -ENOENT) return fail(Status::Error(bdev::errc::kPoolNotFound, "pool '" + spec_.pool_name + "' does not exist"));
+      return fail(Status::Error(bdev::errc::kCeph, "cannot open pool '" + spec_.pool_name + "': " + Errno(-r), -r));
     }
     if (!spec_.rados_namespace.empty()) {
       bool exists = false;
       r = rbd_namespace_exists(h->ioctx, spec_.rados_namespace.c_str(), &exists);
       if (r == -EPERM || r == -EACCES)
-        return fail(Status::Error(EPERM, "permission denied reading the namespaces of pool '" +
+        return fail(Status::Error(bdev::errc::kPermissionDenied, "permission denied reading the namespaces of pool '" +
                                              spec_.pool_name + "' as " + who));
       if (r < 0 && r != -ESHUTDOWN)
-        return fail(Status::Error(-r, "cannot check namespace '" + spec_.rados_namespace +
-                                          "' in pool '" + spec_.pool_name + "': " + Errno(-r)));
+        return fail(Status::Error(bdev::errc::kCeph, "cannot check namespace '" + spec_.rados_namespace +
+                                          "' in pool '" + spec_.pool_name + "': " + Errno(-r), -r));
       if (r == 0 && !exists)
-        return fail(Status::NotFound("namespace '" + spec_.rados_namespace +
+        return fail(Status::Error(bdev::errc::kRadosNamespaceNotFound, "namespace '" + spec_.rados_namespace +
                                      "' does not exist in pool '" + spec_.pool_name + "'"));
       rados_ioctx_set_namespace(h->ioctx, spec_.rados_namespace.c_str());
     }
@@ -255,22 +255,22 @@ Result<ImageHandle*> RbdDeviceImpl::OpenHandle(bool allow_create) {
       h->image = nullptr;
       switch (-r) {
         case ENOENT:
-          return fail(Status::NotFound("image '" + name_ + "' does not exist"));
+          return fail(Status::Error(bdev::errc::kImageNotFound, "image '" + name_ + "' does not exist"));
         case EPERM:
         case EACCES:
-          return fail(Status::Error(
-              EPERM, "permission denied opening image '" + name_ + "' as " + who +
+          return fail(Status::Error(bdev::errc::kPermissionDenied,
+              "permission denied opening image '" + name_ + "' as " + who +
                          " (its caps must allow pool '" + spec_.pool_name +
                          "', e.g. osd 'profile rbd pool=" + spec_.pool_name + "')"));
         case ETIMEDOUT:
-          return fail(Status::Error(ETIMEDOUT, "timed out opening image '" + name_ +
+          return fail(Status::Error(bdev::errc::kTimedOut, "timed out opening image '" + name_ +
                                                    "' (cluster at " + pool_->mon_host() +
                                                    " unreachable?)"));
         case ESHUTDOWN:
-          return fail(Status::Error(ESHUTDOWN, "cannot open image '" + name_ + "': " + who +
+          return fail(Status::Error(bdev::errc::kBlocklisted, "cannot open image '" + name_ + "': " + who +
                                                    " is blocklisted"));
         default:
-          return fail(Status::Error(-r, "cannot open image '" + name_ + "': " + Errno(-r)));
+          return fail(Status::Error(bdev::errc::kCeph, "cannot open image '" + name_ + "': " + Errno(-r), -r));
       }
     }
     r = rbd_update_watch(h->image, &h->watch_handle, &WatchCallback, this);
@@ -487,16 +487,16 @@ Status RbdDeviceImpl::resize(uint64_t new_size) {
   const uint64_t cur = size_.load();
   if (new_size == cur) return Status::OK();
   if (new_size < cur)
-    return Status::InvalidArgument("rbd " + name_ + ": shrinking (" + std::to_string(cur) +
+    return Status::Error(bdev::errc::kShrinkRefused, "rbd " + name_ + ": shrinking (" + std::to_string(cur) +
                                    " -> " + std::to_string(new_size) +
                                    " bytes) is not supported");
   ImageHandle* h = current_.load();
   const int r = rbd_resize2(h->image, new_size, /*allow_shrink=*/false, &NoProgress, nullptr);
   if (r < 0) {
     if (r == -EPERM || r == -EACCES)
-      return Status::Error(EPERM, "permission denied resizing image '" + name_ + "'");
-    return Status::Error(-r, "cannot resize image '" + name_ + "' to " +
-                                 std::to_string(new_size) + " bytes: " + Errno(-r));
+      return Status::Error(bdev::errc::kPermissionDenied, "permission denied resizing image '" + name_ + "'");
+    return Status::Error(bdev::errc::kCeph, "cannot resize image '" + name_ + "' to " +
+                                 std::to_string(new_size) + " bytes: " + Errno(-r), -r);
   }
   size_.store(new_size, std::memory_order_release);  // the watch then sees no change
   LOG_INFO("rbd %s: resized %llu -> %llu bytes", name_.c_str(),
@@ -609,9 +609,9 @@ void RbdDeviceImpl::Tick(Clock::time_point now) {
 
 Result<std::unique_ptr<BlockDevice>> OpenRbdDevice(const std::shared_ptr<RadosClusterPool>& pool,
                                                    const RbdSpec& spec) {
-  if (!pool) return Status::InvalidArgument("rbd: no cluster");
+  if (!pool) return Status::Error(bdev::errc::kBadSpec, "rbd: no cluster");
   if (spec.pool_name.empty() || spec.image_name.empty())
-    return Status::InvalidArgument("rbd: pool and image name are required");
+    return Status::Error(bdev::errc::kBadSpec, "rbd: pool and image name are required");
   DeferredCompleter::Instance();  // start its thread on the control path
   auto dev = std::make_unique<RbdDeviceImpl>(pool, spec);
   Status s = dev->Init();

@@ -51,11 +51,11 @@ Result<std::uint64_t> ParseSize(std::string_view text, unsigned bare_shift) {
   for (char c : number) {
     const std::uint64_t d = static_cast<std::uint64_t>(c - '0');
     if (value > (std::numeric_limits<std::uint64_t>::max() - d) / 10)
-      return Status::Error(ERANGE, "Size " + std::string(original) + " is too large");
+      return Status::Error(errc::kOutOfRange, "Size " + std::string(original) + " is too large");
     value = value * 10 + d;
   }
   if (shift > 0 && value > (std::numeric_limits<std::uint64_t>::max() >> shift))
-    return Status::Error(ERANGE, "Size " + std::string(original) + " is too large");
+    return Status::Error(errc::kOutOfRange, "Size " + std::string(original) + " is too large");
   return value << shift;
 }
 

@@ -12,31 +12,65 @@ namespace {
 TEST(Status, DefaultIsOk) {
   Status s;
   EXPECT_TRUE(s.ok());
-  EXPECT_EQ(s.code(), 0);
+  EXPECT_EQ(s.category(), nullptr);
+  EXPECT_EQ(s.os_errno(), 0);
   EXPECT_EQ(s.ToString(), "OK");
   EXPECT_TRUE(Status::OK().ok());
 }
 
-// The management API reports these errno values: they are part of the wire behaviour.
-TEST(Status, ConstructorsCarryTheirErrno) {
-  EXPECT_EQ(Status::InvalidArgument("x").code(), EINVAL);
-  EXPECT_EQ(Status::NotFound("x").code(), ENOENT);
-  EXPECT_EQ(Status::NoDevice("x").code(), ENODEV);
-  EXPECT_EQ(Status::AlreadyExists("x").code(), EEXIST);
-  EXPECT_EQ(Status::Busy("x").code(), EBUSY);
-  EXPECT_EQ(Status::IOError("x").code(), EIO);
-  EXPECT_EQ(Status::Error(ENOSPC, "x").code(), ENOSPC);
+// The generic constructors make common's named errors.
+TEST(Status, ConstructorsMakeCommonErrors) {
+  EXPECT_TRUE(Status::InvalidArgument("x").Is(errc::kInvalidArgument));
+  EXPECT_TRUE(Status::NotFound("x").Is(errc::kNotFound));
+  EXPECT_TRUE(Status::NoDevice("x").Is(errc::kNoDevice));
+  EXPECT_TRUE(Status::AlreadyExists("x").Is(errc::kAlreadyExists));
+  EXPECT_TRUE(Status::Busy("x").Is(errc::kBusy));
+  EXPECT_TRUE(Status::IOError("x").Is(errc::kIOError));
+  EXPECT_FALSE(Status::IOError("x").Is(errc::kBusy));
+  EXPECT_FALSE(Status::OK().Is(errc::kInvalidArgument));
+  Status sys = Status::Error(errc::kSystem, "x", ENOSPC);
+  EXPECT_TRUE(sys.Is(errc::kSystem));
+  EXPECT_EQ(sys.os_errno(), ENOSPC);
+  errc e{};
+  ASSERT_TRUE(sys.In(&e));
+  EXPECT_EQ(e, errc::kSystem);
 }
 
 TEST(Status, MessageAndToString) {
   Status s = Status::NotFound("subsystem nqn.x not found");
   EXPECT_FALSE(s.ok());
   EXPECT_EQ(s.message(), "subsystem nqn.x not found");
-  EXPECT_EQ(s.ToString(), "subsystem nqn.x not found (errno 2)");
+  EXPECT_EQ(s.ToString(), "subsystem nqn.x not found (common.kNotFound)");
 }
 
-// Each predicate holds for its own constructor (and for Error with the same errno) and for
-// no other.
+// A module's own errors: compared by name, classified by the module's kinds.
+namespace fake {
+#define FAKE_ERRORS(X)           \
+  X(kThingMissing, kNotFound)    \
+  X(kThingTaken, kAlreadyExists) \
+  X(kWeird, kOther)
+NVMEOF_DEFINE_ERRC("fake", FAKE_ERRORS)
+}  // namespace fake
+
+TEST(Status, ModuleErrors) {
+  Status s = Status::Error(fake::errc::kThingTaken, "taken");
+  EXPECT_TRUE(s.Is(fake::errc::kThingTaken));
+  EXPECT_FALSE(s.Is(fake::errc::kThingMissing));
+  EXPECT_FALSE(s.Is(errc::kAlreadyExists));  // same kind, other module
+  EXPECT_TRUE(s.IsAlreadyExists());
+  EXPECT_FALSE(s.IsNotFound());
+  EXPECT_EQ(s.ToString(), "taken (fake.kThingTaken)");
+  errc common{};
+  EXPECT_FALSE(s.In(&common));
+  fake::errc f{};
+  ASSERT_TRUE(s.In(&f));
+  EXPECT_EQ(f, fake::errc::kThingTaken);
+  Status w = Status::Error(fake::errc::kWeird, "w");
+  EXPECT_FALSE(w.IsNotFound() || w.IsAlreadyExists() || w.IsInvalidArgument() || w.IsNoDevice() || w.IsBusy() ||
+               w.IsIOError());
+}
+
+// Each predicate holds for its own constructor and for no other.
 TEST(Status, PredicatesMatchExactlyTheirKind) {
   struct Kind {
     Status s;
@@ -53,9 +87,8 @@ TEST(Status, PredicatesMatchExactlyTheirKind) {
   for (size_t i = 0; i < std::size(kinds); ++i) {
     for (size_t j = 0; j < std::size(kinds); ++j)
       EXPECT_EQ((kinds[i].s.*kinds[j].is)(), i == j) << kinds[i].s.ToString() << " predicate " << j;
-    EXPECT_TRUE((Status::Error(kinds[i].s.code(), "b").*kinds[i].is)()) << kinds[i].s.ToString();
     EXPECT_FALSE((Status::OK().*kinds[i].is)());
-    EXPECT_FALSE((Status::Error(ENOSPC, "b").*kinds[i].is)());
+    EXPECT_FALSE((Status::Error(errc::kSystem, "b", ENOSPC).*kinds[i].is)());
   }
 }
 
@@ -92,7 +125,7 @@ TEST(ResultDeathTest, ValueOfAnErrorAborts) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   Result<int> r = Status::NotFound("no such namespace");
   const Result<int>& c = r;
-  EXPECT_DEATH((void)r.value(), "value of a Result holding an error: no such namespace \\(errno 2\\)");
+  EXPECT_DEATH((void)r.value(), "value of a Result holding an error: no such namespace \\(common.kNotFound\\)");
   EXPECT_DEATH((void)c.value(), "check failed: ok\\(\\)");
   EXPECT_DEATH((void)*r, "value of a Result holding an error");
   EXPECT_DEATH((void)*c, "value of a Result holding an error");

@@ -305,7 +305,7 @@ Result<DaemonOptions> LoadGatewayConfig(const std::string& path, std::vector<std
   std::ifstream f(path);
   if (!f) {
     int e = errno ? errno : ENOENT;
-    return Status::Error(e, "cannot read configuration file " + path + ": " + std::strerror(e));
+    return Status::Error(errc::kSystem, "cannot read configuration file " + path + ": " + std::strerror(e), e);
   }
   std::stringstream ss;
   ss << f.rdbuf();

@@ -92,7 +92,7 @@ Result<std::unique_ptr<grpc::Server>> StartServer(const DaemonOptions& o, api::G
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || bound_port == 0) {
     LOG_ERROR("grpc: cannot listen on %s (address in use, or not an address of this host)", bind.c_str());
-    return Status::Error(EADDRINUSE, "grpc: cannot listen on " + bind);
+    return Status::Error(errc::kAddressInUse, "grpc: cannot listen on " + bind);
   }
   LOG_INFO("grpc listening on %s:%d%s", o.grpc_addr.c_str(), bound_port, o.enable_auth ? " (mTLS)" : "");
   return server;

@@ -58,7 +58,7 @@ uint64_t AnaTable::change_count() const {
 Status CheckAnaState(uint8_t state) {
   if (state != nvme::kAnaOptimized && state != nvme::kAnaNonOptimized && state != nvme::kAnaInaccessible &&
       state != nvme::kAnaPersistentLoss && state != nvme::kAnaChange)
-    return Status::InvalidArgument("invalid ANA state");
+    return Status::Error(nvmf::errc::kBadAnaState, "invalid ANA state");
   return Status::OK();
 }
 
@@ -73,7 +73,7 @@ const char* AnaStateName(uint8_t state) {
 }
 
 Status Target::SetAnaGroupState(uint32_t grpid, uint8_t state) {
-  if (grpid == 0 || grpid > opts_.anagrpmax) return Status::NoDevice("ANA group " + std::to_string(grpid) + " is invalid");
+  if (grpid == 0 || grpid > opts_.anagrpmax) return Status::Error(nvmf::errc::kAnaGroupNotFound, "ANA group " + std::to_string(grpid) + " is invalid");
   if (Status st = CheckAnaState(state); !st.ok()) return st;
   if (!ana_.SetGroup(grpid, state)) return Status::OK();
   probe_.Count(probe_.ana_changes);
@@ -86,8 +86,8 @@ Status Target::SetAnaGroupState(uint32_t grpid, uint8_t state) {
 }
 
 Status Target::SetAnaState(const std::string& nqn, uint32_t grpid, uint8_t state) {
-  if (nqn == nvme::kDiscoveryNqn) return Status::InvalidArgument("the discovery subsystem has no ANA groups");
-  if (grpid == 0 || grpid > opts_.anagrpmax) return Status::NoDevice("ANA group " + std::to_string(grpid) + " is invalid");
+  if (nqn == nvme::kDiscoveryNqn) return Status::Error(nvmf::errc::kDiscoveryHasNoAna, "the discovery subsystem has no ANA groups");
+  if (grpid == 0 || grpid > opts_.anagrpmax) return Status::Error(nvmf::errc::kAnaGroupNotFound, "ANA group " + std::to_string(grpid) + " is invalid");
   if (Status st = CheckAnaState(state); !st.ok()) return st;
   if (!ana_.SetForSubsystem(nqn, grpid, state)) return Status::OK();
   probe_.Count(probe_.ana_changes);

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "gateway/common/status.h"
+#include "gateway/nvmf/errc.h"
 
 namespace nvmeof {
 

@@ -94,7 +94,7 @@ Result<NamespaceView> Subsystem::NamespaceInfo(uint32_t nsid) {
   std::lock_guard<std::mutex> lk(mu_);
   auto it = namespaces_.find(nsid);
   if (it == namespaces_.end())
-    return Status::NoDevice("namespace " + std::to_string(nsid) + " does not exist in " + spec_.nqn);
+    return Status::Error(nvmf::errc::kNamespaceNotFound, "namespace " + std::to_string(nsid) + " does not exist in " + spec_.nqn);
   return ViewLocked(*it->second);
 }
 
@@ -174,7 +174,7 @@ Result<uint16_t> Subsystem::AllocateCntlid(const std::shared_ptr<Controller>& c)
       return id;
     }
   }
-  return Status::Busy("no free controller ID in " + std::to_string(o.min_cntlid) + "-" +
+  return Status::Error(nvmf::errc::kNoFreeCntlid, "no free controller ID in " + std::to_string(o.min_cntlid) + "-" +
                       std::to_string(o.max_cntlid));
 }
 

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "gateway/common/status.h"
+#include "gateway/nvmf/errc.h"
 #include "gateway/protocol/nvme.h"
 #include "gateway/nvmf/nvmf_probe.h"
 #include "gateway/nvmf/qos.h"

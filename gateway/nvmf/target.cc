@@ -46,11 +46,11 @@ std::vector<std::shared_ptr<Subsystem>> Target::Subsystems() {
 
 Status Target::AddSubsystem(const SubsystemSpec& spec) {
   if (spec.nqn.empty() || spec.nqn.size() > 223)
-    return Status::InvalidArgument("subsystem NQN must be 1 to 223 characters");
+    return Status::Error(nvmf::errc::kInvalidNqn, "subsystem NQN must be 1 to 223 characters");
   if (spec.nqn == nvme::kDiscoveryNqn)
-    return Status::InvalidArgument("the discovery NQN cannot be used as a subsystem NQN");
+    return Status::Error(nvmf::errc::kInvalidNqn, "the discovery NQN cannot be used as a subsystem NQN");
   std::lock_guard<std::mutex> lk(mu_);
-  if (subsystems_.count(spec.nqn)) return Status::AlreadyExists("subsystem " + spec.nqn + " already exists");
+  if (subsystems_.count(spec.nqn)) return Status::Error(nvmf::errc::kSubsystemExists, "subsystem " + spec.nqn + " already exists");
   SubsystemSpec s = spec;
   if (s.serial.empty()) s.serial = RandomSerialNumber();
   if (s.max_namespaces == 0) s.max_namespaces = 1024;
@@ -66,9 +66,9 @@ Status Target::RemoveSubsystem(const std::string& nqn, bool force) {
   {
     std::lock_guard<std::mutex> lk(mu_);
     s = FindSubsystemLocked(nqn);
-    if (!s || s->is_discovery()) return Status::NotFound("subsystem " + nqn + " does not exist");
+    if (!s || s->is_discovery()) return Status::Error(nvmf::errc::kSubsystemNotFound, "subsystem " + nqn + " does not exist");
     if (!force && s->namespace_count() > 0)
-      return Status::Busy("subsystem " + nqn + " still has namespaces; remove them first or use force");
+      return Status::Error(nvmf::errc::kSubsystemHasNamespaces, "subsystem " + nqn + " still has namespaces; remove them first or use force");
     subsystems_.erase(nqn);
   }
   for (auto& c : s->Controllers()) c->Shutdown("subsystem deleted");
@@ -95,21 +95,21 @@ Status Target::RemoveSubsystem(const std::string& nqn, bool force) {
 Result<uint32_t> Target::AddNamespace(const std::string& nqn, const NamespaceSpec& spec,
                                       std::unique_ptr<BlockDevice> dev) {
   auto s = FindSubsystem(nqn);
-  if (!s || s->is_discovery()) return Status::NotFound("subsystem " + nqn + " does not exist");
+  if (!s || s->is_discovery()) return Status::Error(nvmf::errc::kSubsystemNotFound, "subsystem " + nqn + " does not exist");
   if (spec.block_size != 512 && spec.block_size != 4096)
-    return Status::InvalidArgument("block size must be 512 or 4096, not " + std::to_string(spec.block_size));
-  if (!dev) return Status::InvalidArgument("no device");
+    return Status::Error(nvmf::errc::kBadBlockSize, "block size must be 512 or 4096, not " + std::to_string(spec.block_size));
+  if (!dev) return Status::Error(nvmf::errc::kBadDevice, "no device");
   if (dev->size() < spec.block_size)
-    return Status::InvalidArgument("device is smaller than one block");
+    return Status::Error(nvmf::errc::kBadDevice, "device is smaller than one block");
   if (total_namespaces_.load() >= opts_.max_namespaces_per_gateway)
-    return Status::Error(ENOSPC, "the gateway already has its maximum of " +
+    return Status::Error(nvmf::errc::kTooManyNamespaces, "the gateway already has its maximum of " +
                                      std::to_string(opts_.max_namespaces_per_gateway) + " namespaces");
   uint32_t nsid;
   std::shared_ptr<Namespace> ns;
   {
     std::lock_guard<std::mutex> lk(s->mu_);
     if (s->namespaces_.size() >= s->spec().max_namespaces)
-      return Status::Error(ENOSPC, "subsystem " + nqn + " already has its maximum of " +
+      return Status::Error(nvmf::errc::kTooManyNamespaces, "subsystem " + nqn + " already has its maximum of " +
                                        std::to_string(s->spec().max_namespaces) + " namespaces");
     nsid = spec.nsid;
     if (nsid == 0) {
@@ -117,17 +117,17 @@ Result<uint32_t> Target::AddNamespace(const std::string& nqn, const NamespaceSpe
       while (s->NsidUsedLocked(nsid)) nsid++;
     }
     if (nsid > s->spec().max_namespaces)
-      return Status::InvalidArgument("NSID " + std::to_string(nsid) + " is larger than the subsystem's " +
+      return Status::Error(nvmf::errc::kNsidOutOfRange, "NSID " + std::to_string(nsid) + " is larger than the subsystem's " +
                                      "maximum of " + std::to_string(s->spec().max_namespaces));
     if (s->NsidUsedLocked(nsid))
-      return Status::AlreadyExists("NSID " + std::to_string(nsid) + " is already in use in " + nqn);
+      return Status::Error(nvmf::errc::kNsidInUse, "NSID " + std::to_string(nsid) + " is already in use in " + nqn);
     // Without a UUID from the caller, derive one from what the namespace is: the same
     // configuration yields the same identity after a restart.
     Uuid uuid = spec.uuid ? *spec.uuid
                           : NameUuid(nqn + "|" + std::to_string(nsid) + "|" + dev->info().kind + "|" +
                                      dev->info().description + "|" + std::to_string(spec.block_size));
     if (uint32_t id = s->UuidUserLocked(uuid))
-      return Status::AlreadyExists("UUID " + UuidToString(uuid) + " is already in use by NSID " + std::to_string(id));
+      return Status::Error(nvmf::errc::kUuidInUse, "UUID " + UuidToString(uuid) + " is already in use by NSID " + std::to_string(id));
     ns = std::make_shared<Namespace>(nsid, spec, uuid, std::move(dev));
     s->namespaces_[nsid] = ns;
     s->BumpGeneration();
@@ -151,12 +151,12 @@ Result<uint32_t> Target::AddNamespace(const std::string& nqn, const NamespaceSpe
 
 Status Target::RemoveNamespace(const std::string& nqn, uint32_t nsid) {
   auto s = FindSubsystem(nqn);
-  if (!s || s->is_discovery()) return Status::NotFound("subsystem " + nqn + " does not exist");
+  if (!s || s->is_discovery()) return Status::Error(nvmf::errc::kSubsystemNotFound, "subsystem " + nqn + " does not exist");
   {
     std::lock_guard<std::mutex> lk(s->mu_);
     auto it = s->namespaces_.find(nsid);
     if (it == s->namespaces_.end())
-      return Status::NoDevice("namespace " + std::to_string(nsid) + " does not exist in " + nqn);
+      return Status::Error(nvmf::errc::kNamespaceNotFound, "namespace " + std::to_string(nsid) + " does not exist in " + nqn);
     s->namespaces_.erase(it);
     s->BumpGeneration();
   }
@@ -168,11 +168,11 @@ Status Target::RemoveNamespace(const std::string& nqn, uint32_t nsid) {
 
 Status Target::ResizeNamespace(const std::string& nqn, uint32_t nsid, uint64_t new_size) {
   auto s = FindSubsystem(nqn);
-  if (!s || s->is_discovery()) return Status::NotFound("subsystem " + nqn + " does not exist");
+  if (!s || s->is_discovery()) return Status::Error(nvmf::errc::kSubsystemNotFound, "subsystem " + nqn + " does not exist");
   auto ns = s->GetNamespace(nsid);
-  if (!ns) return Status::NoDevice("namespace " + std::to_string(nsid) + " does not exist in " + nqn);
+  if (!ns) return Status::Error(nvmf::errc::kNamespaceNotFound, "namespace " + std::to_string(nsid) + " does not exist in " + nqn);
   if (new_size < ns->dev().size())
-    return Status::InvalidArgument("new size " + std::to_string(new_size) + " bytes is smaller than current size " +
+    return Status::Error(nvmf::errc::kShrinkRefused, "new size " + std::to_string(new_size) + " bytes is smaller than current size " +
                                    std::to_string(ns->dev().size()) + " bytes");
   if (new_size == ns->dev().size()) return Status::OK();
   // The device's resize callback raises the notice.
@@ -181,11 +181,11 @@ Status Target::ResizeNamespace(const std::string& nqn, uint32_t nsid, uint64_t n
 
 Status Target::SetNamespaceAnaGroup(const std::string& nqn, uint32_t nsid, uint32_t anagrpid) {
   if (anagrpid == 0 || anagrpid > opts_.anagrpmax)
-    return Status::InvalidArgument("ANA group must be 1 to " + std::to_string(opts_.anagrpmax));
+    return Status::Error(nvmf::errc::kBadAnaGroupId, "ANA group must be 1 to " + std::to_string(opts_.anagrpmax));
   auto s = FindSubsystem(nqn);
-  if (!s || s->is_discovery()) return Status::NotFound("subsystem " + nqn + " does not exist");
+  if (!s || s->is_discovery()) return Status::Error(nvmf::errc::kSubsystemNotFound, "subsystem " + nqn + " does not exist");
   auto ns = s->GetNamespace(nsid);
-  if (!ns) return Status::NoDevice("namespace " + std::to_string(nsid) + " does not exist in " + nqn);
+  if (!ns) return Status::Error(nvmf::errc::kNamespaceNotFound, "namespace " + std::to_string(nsid) + " does not exist in " + nqn);
   ns->anagrpid_.store(anagrpid);
   s->BumpGeneration();
   NotifyAnaChanged(*s);
@@ -196,12 +196,12 @@ Status Target::WithNamespaceLocked(const std::string& nqn, uint32_t nsid,
                                    const std::function<Status(Subsystem&, Namespace&)>& fn,
                                    std::shared_ptr<Subsystem>* subsystem) {
   auto s = FindSubsystem(nqn);
-  if (!s || s->is_discovery()) return Status::NotFound("subsystem " + nqn + " does not exist");
+  if (!s || s->is_discovery()) return Status::Error(nvmf::errc::kSubsystemNotFound, "subsystem " + nqn + " does not exist");
   if (subsystem) *subsystem = s;
   std::lock_guard<std::mutex> lk(s->mu_);
   auto it = s->namespaces_.find(nsid);
   if (it == s->namespaces_.end())
-    return Status::NoDevice("namespace " + std::to_string(nsid) + " does not exist in " + nqn);
+    return Status::Error(nvmf::errc::kNamespaceNotFound, "namespace " + std::to_string(nsid) + " does not exist in " + nqn);
   return fn(*s, *it->second);
 }
 
@@ -209,10 +209,10 @@ Status Target::AddNamespaceHost(const std::string& nqn, uint32_t nsid, const std
   std::shared_ptr<Subsystem> s;
   Status st = WithNamespaceLocked(nqn, nsid, [&](Subsystem& sub, Namespace& ns) {
     if (ns.auto_visible())
-      return Status::InvalidArgument("namespace " + std::to_string(nsid) +
+      return Status::Error(nvmf::errc::kNamespaceAutoVisible, "namespace " + std::to_string(nsid) +
                                      " is visible to all hosts (it was not added with no_auto_visible)");
     if (!ns.hosts_.emplace(host, HostEntry{host, {}, {}, {}}).second)
-      return Status::AlreadyExists("host " + host + " already sees namespace " + std::to_string(nsid));
+      return Status::Error(nvmf::errc::kNamespaceHostExists, "host " + host + " already sees namespace " + std::to_string(nsid));
     sub.BumpGeneration();
     return Status::OK();
   }, &s);
@@ -224,7 +224,7 @@ Status Target::RemoveNamespaceHost(const std::string& nqn, uint32_t nsid, const 
   std::shared_ptr<Subsystem> s;
   Status st = WithNamespaceLocked(nqn, nsid, [&](Subsystem& sub, Namespace& ns) {
     if (!ns.hosts_.erase(host))
-      return Status::NotFound("host " + host + " was not given namespace " + std::to_string(nsid));
+      return Status::Error(nvmf::errc::kNamespaceHostNotFound, "host " + host + " was not given namespace " + std::to_string(nsid));
     sub.BumpGeneration();
     return Status::OK();
   }, &s);
@@ -259,14 +259,14 @@ Status Target::AddHost(const std::string& nqn, const std::string& hostnqn) {
 Status Target::AddHost(const std::string& nqn, const HostEntry& host) {
   const std::string& hostnqn = host.nqn;
   auto s = FindSubsystem(nqn);
-  if (!s || s->is_discovery()) return Status::NotFound("subsystem " + nqn + " does not exist");
+  if (!s || s->is_discovery()) return Status::Error(nvmf::errc::kSubsystemNotFound, "subsystem " + nqn + " does not exist");
   {
     std::lock_guard<std::mutex> lk(s->mu_);
     if (hostnqn == "*") {
-      if (s->allow_any_host_) return Status::AlreadyExists("subsystem " + nqn + " already allows any host");
+      if (s->allow_any_host_) return Status::Error(nvmf::errc::kAnyHostAlreadyAllowed, "subsystem " + nqn + " already allows any host");
       s->allow_any_host_ = true;
     } else if (!s->hosts_.emplace(hostnqn, host).second) {
-      return Status::AlreadyExists("host " + hostnqn + " is already allowed on " + nqn);
+      return Status::Error(nvmf::errc::kHostExists, "host " + hostnqn + " is already allowed on " + nqn);
     }
   }
   LOG_INFO("subsystem %s: host %s allowed", nqn.c_str(), hostnqn.c_str());
@@ -276,14 +276,14 @@ Status Target::AddHost(const std::string& nqn, const HostEntry& host) {
 
 Status Target::RemoveHost(const std::string& nqn, const std::string& hostnqn) {
   auto s = FindSubsystem(nqn);
-  if (!s || s->is_discovery()) return Status::NotFound("subsystem " + nqn + " does not exist");
+  if (!s || s->is_discovery()) return Status::Error(nvmf::errc::kSubsystemNotFound, "subsystem " + nqn + " does not exist");
   {
     std::lock_guard<std::mutex> lk(s->mu_);
     if (hostnqn == "*") {
-      if (!s->allow_any_host_) return Status::NotFound("subsystem " + nqn + " does not allow any host");
+      if (!s->allow_any_host_) return Status::Error(nvmf::errc::kAnyHostNotAllowed, "subsystem " + nqn + " does not allow any host");
       s->allow_any_host_ = false;
     } else if (!s->hosts_.erase(hostnqn)) {
-      return Status::NotFound("host " + hostnqn + " is not allowed on " + nqn);
+      return Status::Error(nvmf::errc::kHostNotAllowed, "host " + hostnqn + " is not allowed on " + nqn);
     }
   }
   // Existing controllers of a host no longer allowed are disconnected.
@@ -321,11 +321,11 @@ void Target::ClosePortIfUnused(const ListenerSpec& l) {
 Status Target::AddListener(const std::string& nqn, const ListenerSpec& l) {
   std::lock_guard<std::mutex> lk(mu_);
   auto s = FindSubsystemLocked(nqn);
-  if (!s || s->is_discovery()) return Status::NotFound("subsystem " + nqn + " does not exist");
+  if (!s || s->is_discovery()) return Status::Error(nvmf::errc::kSubsystemNotFound, "subsystem " + nqn + " does not exist");
   {
     std::lock_guard<std::mutex> lk2(s->mu_);
     if (s->listeners_.count(l))
-      return Status::AlreadyExists("listener " + l.traddr + ":" + l.trsvcid + " already exists on " + nqn);
+      return Status::Error(nvmf::errc::kListenerExists, "listener " + l.traddr + ":" + l.trsvcid + " already exists on " + nqn);
   }
   Status st = OpenPort(l);
   if (!st.ok()) return st;
@@ -343,11 +343,11 @@ Status Target::RemoveListener(const std::string& nqn, const ListenerSpec& l) {
   {
     std::lock_guard<std::mutex> lk(mu_);
     s = FindSubsystemLocked(nqn);
-    if (!s || s->is_discovery()) return Status::NotFound("subsystem " + nqn + " does not exist");
+    if (!s || s->is_discovery()) return Status::Error(nvmf::errc::kSubsystemNotFound, "subsystem " + nqn + " does not exist");
     {
       std::lock_guard<std::mutex> lk2(s->mu_);
       if (!s->listeners_.erase(l))
-        return Status::NotFound("listener " + l.traddr + ":" + l.trsvcid + " does not exist on " + nqn);
+        return Status::Error(nvmf::errc::kListenerNotFound, "listener " + l.traddr + ":" + l.trsvcid + " does not exist on " + nqn);
     }
     ClosePortIfUnused(l);
   }

@@ -24,19 +24,19 @@ using namespace nvmeof::test;
 TEST_F(TargetTest, ManagementErrnos) {
   SubsystemSpec s;
   s.nqn = kNqn;
-  EXPECT_EQ(target_->AddSubsystem(s).code(), EEXIST);
-  EXPECT_EQ(target_->RemoveSubsystem("nqn.2016-06.io.test:nope", false).code(), ENOENT);
-  EXPECT_EQ(target_->RemoveSubsystem(kNqn, false).code(), EBUSY);  // has a namespace
+  EXPECT_TRUE(target_->AddSubsystem(s).Is(nvmf::errc::kSubsystemExists));
+  EXPECT_TRUE(target_->RemoveSubsystem("nqn.2016-06.io.test:nope", false).Is(nvmf::errc::kSubsystemNotFound));
+  EXPECT_TRUE(target_->RemoveSubsystem(kNqn, false).Is(nvmf::errc::kSubsystemHasNamespaces));  // has a namespace
   NamespaceSpec ns;
   ns.nsid = 1;
-  EXPECT_EQ(target_->AddNamespace(kNqn, ns, OpenMemoryDevice(1 << 20)).status().code(), EEXIST);
+  EXPECT_TRUE(target_->AddNamespace(kNqn, ns, OpenMemoryDevice(1 << 20)).status().Is(nvmf::errc::kNsidInUse));
   ns.nsid = 2;
   ns.block_size = 0;
-  EXPECT_EQ(target_->AddNamespace(kNqn, ns, OpenMemoryDevice(1 << 20)).status().code(), EINVAL);
-  EXPECT_EQ(target_->RemoveNamespace(kNqn, 7).code(), ENODEV);
-  EXPECT_EQ(target_->AddHost(kNqn, kHost).code(), EEXIST);
-  EXPECT_EQ(target_->RemoveHost(kNqn, "nqn.2014-08.org.nvmexpress:uuid:nobody").code(), ENOENT);
-  EXPECT_EQ(target_->ResizeNamespace(kNqn, 1, 4096).code(), EINVAL);  // shrink
+  EXPECT_TRUE(target_->AddNamespace(kNqn, ns, OpenMemoryDevice(1 << 20)).status().Is(nvmf::errc::kBadBlockSize));
+  EXPECT_TRUE(target_->RemoveNamespace(kNqn, 7).Is(nvmf::errc::kNamespaceNotFound));
+  EXPECT_TRUE(target_->AddHost(kNqn, kHost).Is(nvmf::errc::kHostExists));
+  EXPECT_TRUE(target_->RemoveHost(kNqn, "nqn.2014-08.org.nvmexpress:uuid:nobody").Is(nvmf::errc::kHostNotAllowed));
+  EXPECT_TRUE(target_->ResizeNamespace(kNqn, 1, 4096).Is(nvmf::errc::kShrinkRefused));  // shrink
   EXPECT_TRUE(target_->ResizeNamespace(kNqn, 1, 2 << 20).ok());
   EXPECT_EQ(target_->FindSubsystem(kNqn)->GetNamespace(1)->num_blocks(), (2u << 20) / 512);
 }
@@ -51,7 +51,7 @@ TEST(TargetLimits, ForcedSubsystemRemovalReturnsItsNamespacesToTheGatewayCap) {
   NamespaceSpec ns;
   ASSERT_TRUE(t.AddNamespace(kNqn, ns, OpenMemoryDevice(1 << 20)).ok());
   ASSERT_TRUE(t.AddNamespace(kNqn, ns, OpenMemoryDevice(1 << 20)).ok());
-  EXPECT_EQ(t.AddNamespace(kNqn, ns, OpenMemoryDevice(1 << 20)).status().code(), ENOSPC);
+  EXPECT_TRUE(t.AddNamespace(kNqn, ns, OpenMemoryDevice(1 << 20)).status().Is(nvmf::errc::kTooManyNamespaces));
   ASSERT_TRUE(t.RemoveSubsystem(kNqn, /*force=*/true).ok());
   ASSERT_TRUE(t.AddSubsystem(s).ok());
   EXPECT_TRUE(t.AddNamespace(kNqn, ns, OpenMemoryDevice(1 << 20)).ok());
@@ -69,7 +69,7 @@ TEST_F(TargetTest, NamespaceUuidsStableAndUnique) {
   auto n5 = target_->FindSubsystem(kNqn)->GetNamespace(5);
   EXPECT_EQ(UuidToString(n5->uuid()), "0f8d1b3c-1111-4a22-9b33-444455556666");
   ns.nsid = 6;  // same UUID again
-  EXPECT_EQ(target_->AddNamespace(kNqn, ns, OpenMemoryDevice(1 << 20)).status().code(), EEXIST);
+  EXPECT_TRUE(target_->AddNamespace(kNqn, ns, OpenMemoryDevice(1 << 20)).status().Is(nvmf::errc::kUuidInUse));
 }
 
 TEST_F(TargetTest, ConnectChecksSubsystemHostAndPort) {
@@ -407,10 +407,10 @@ TEST(AnaTableTest, GroupStateSubsystemStateAndChangeCount) {
 }
 
 TEST_F(TargetTest, AnaStateRulesAndEarlyState) {
-  EXPECT_EQ(target_->SetAnaState(kNqn, 0, kAnaInaccessible).code(), ENODEV);
-  EXPECT_EQ(target_->SetAnaState(kNqn, 1, 0x7).code(), EINVAL);
-  EXPECT_EQ(target_->SetAnaGroupState(target_->options().anagrpmax + 1, kAnaInaccessible).code(), ENODEV);
-  EXPECT_EQ(target_->SetAnaState(kDiscoveryNqn, 1, kAnaInaccessible).code(), EINVAL);
+  EXPECT_TRUE(target_->SetAnaState(kNqn, 0, kAnaInaccessible).Is(nvmf::errc::kAnaGroupNotFound));
+  EXPECT_TRUE(target_->SetAnaState(kNqn, 1, 0x7).Is(nvmf::errc::kBadAnaState));
+  EXPECT_TRUE(target_->SetAnaGroupState(target_->options().anagrpmax + 1, kAnaInaccessible).Is(nvmf::errc::kAnaGroupNotFound));
+  EXPECT_TRUE(target_->SetAnaState(kDiscoveryNqn, 1, kAnaInaccessible).Is(nvmf::errc::kDiscoveryHasNoAna));
   ASSERT_TRUE(target_->SetAnaState("nqn.2016-06.io.spdk:later", 3, kAnaInaccessible).ok());
   SubsystemSpec later;
   later.nqn = "nqn.2016-06.io.spdk:later";
@@ -430,7 +430,7 @@ TEST_F(TargetTest, NoAutoVisibleNamespaceNeedsHost) {
   EXPECT_EQ(s->BuildTable(kHost)->active, (std::vector<uint32_t>{1}));
   ASSERT_TRUE(target_->AddNamespaceHost(kNqn, 9, kHost).ok());
   EXPECT_EQ(s->BuildTable(kHost)->active, (std::vector<uint32_t>{1, 9}));
-  EXPECT_EQ(target_->AddNamespaceHost(kNqn, 1, kHost).code(), EINVAL);  // auto-visible
+  EXPECT_TRUE(target_->AddNamespaceHost(kNqn, 1, kHost).Is(nvmf::errc::kNamespaceAutoVisible));  // auto-visible
 }
 
 TEST_F(TargetTest, KeepAliveTimeoutTearsDown) {

@@ -13,7 +13,7 @@ Status TransportRegistry::Register(std::unique_ptr<Transport> t) {
   std::lock_guard<std::mutex> lk(mu_);
   const uint8_t type = t->trtype();
   if (transports_.count(type))
-    return Status::AlreadyExists("transport " + std::string(t->name()) + " is registered already");
+    return Status::Error(nvmf::errc::kTransportExists, "transport " + std::string(t->name()) + " is registered already");
   transports_[type] = std::move(t);
   return Status::OK();
 }
@@ -33,7 +33,7 @@ std::vector<Transport*> TransportRegistry::Transports() {
 
 Status TransportRegistry::Listen(const ListenerSpec& l, uint16_t portid) {
   Transport* t = Find(l.trtype);
-  if (!t) return Status::InvalidArgument("no transport of type " + std::to_string(l.trtype) + " in this gateway");
+  if (!t) return Status::Error(nvmf::errc::kNoTransport, "no transport of type " + std::to_string(l.trtype) + " in this gateway");
   auto lis = t->Listen(l, portid);
   if (!lis.ok()) return lis.status();
   const std::string key = l.traddr + ":" + l.trsvcid;

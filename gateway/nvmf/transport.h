@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "gateway/common/status.h"
+#include "gateway/nvmf/errc.h"
 #include "gateway/nvmf/target.h"
 
 namespace nvmeof {

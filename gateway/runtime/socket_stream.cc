@@ -68,7 +68,7 @@ Result<std::unique_ptr<SocketListener>> SocketListener::Listen(const std::string
     int e = errno;
     freeaddrinfo(res);
     ::close(fd);
-    return Status::Error(e, "cannot listen on " + traddr + ":" + trsvcid + ": " + strerror(e));
+    return Status::Error(errc::kSystem, "cannot listen on " + traddr + ":" + trsvcid + ": " + strerror(e), e);
   }
   freeaddrinfo(res);
   return std::unique_ptr<SocketListener>(new SocketListener(fd));

@@ -14,14 +14,14 @@ namespace state_internal {
 
 Status ValidateWrite(const StateMap& puts, const std::vector<std::string>& removes) {
   for (const auto& [key, value] : puts) {
-    if (key.empty()) return Status::InvalidArgument("state key is empty");
-    if (key == kOmapVersionKey) return Status::InvalidArgument("state key omap_version is reserved");
+    if (key.empty()) return Status::Error(state::errc::kBadKey, "state key is empty");
+    if (key == kOmapVersionKey) return Status::Error(state::errc::kBadKey, "state key omap_version is reserved");
   }
   std::set<std::string> seen;
   for (const auto& key : removes) {
-    if (key.empty()) return Status::InvalidArgument("state key is empty");
-    if (key == kOmapVersionKey) return Status::InvalidArgument("state key omap_version is reserved");
-    if (puts.count(key)) return Status::InvalidArgument("state key " + key + " is both put and removed");
+    if (key.empty()) return Status::Error(state::errc::kBadKey, "state key is empty");
+    if (key == kOmapVersionKey) return Status::Error(state::errc::kBadKey, "state key omap_version is reserved");
+    if (puts.count(key)) return Status::Error(state::errc::kBadKey, "state key " + key + " is both put and removed");
   }
   return Status::OK();
 }
@@ -38,7 +38,7 @@ class MemoryStateStore final : public StateStore {
   Status Remove(const std::string& key) override {
     if (Status s = state_internal::ValidateWrite({}, {key}); !s.ok()) return s;
     std::lock_guard lock(mu_);
-    if (!map_.erase(key)) return Status::NotFound("state key " + key + " not found");
+    if (!map_.erase(key)) return Status::Error(state::errc::kKeyNotFound, "state key " + key + " not found");
     ++version_;
     return Status::OK();
   }

@@ -22,10 +22,10 @@ TEST(MemoryStateStore, VersionsAndSemantics) {
 
   EXPECT_TRUE(store->Put("subsystem_a", "{}").ok());
   EXPECT_TRUE(store->Put("subsystem_a", "{\"x\":1}").ok());  // overwrite is a write too
-  EXPECT_EQ(store->Remove("subsystem_b").code(), ENOENT);
-  EXPECT_EQ(store->Put("omap_version", "5").code(), EINVAL);
-  EXPECT_EQ(store->Put("", "5").code(), EINVAL);
-  EXPECT_EQ(store->Apply({{"k", "v"}}, {"k"}).code(), EINVAL);
+  EXPECT_TRUE(store->Remove("subsystem_b").Is(state::errc::kKeyNotFound));
+  EXPECT_TRUE(store->Put("omap_version", "5").Is(state::errc::kBadKey));
+  EXPECT_TRUE(store->Put("", "5").Is(state::errc::kBadKey));
+  EXPECT_TRUE(store->Apply({{"k", "v"}}, {"k"}).Is(state::errc::kBadKey));
   EXPECT_TRUE(store->Apply({}, {"absent"}).ok());  // nothing to do: no version step
   uint64_t v = 0;
   auto all = store->ReadAll(&v);
@@ -76,7 +76,7 @@ TEST(MemoryStateStore, Mutate) {
         return Status::AlreadyExists("nope");
       },
       &nv);
-  EXPECT_EQ(s.code(), EEXIST);
+  EXPECT_TRUE(s.Is(errc::kAlreadyExists)) << s.ToString();  // fn's error, unchanged
   EXPECT_EQ(nv, 0u);
   store->ReadAll(&v);
   EXPECT_EQ(v, 3u);

@@ -144,7 +144,7 @@ class RadosStateStore final : public StateStore {
     if (Status s = state_internal::ValidateWrite({}, {key}); !s.ok()) return s;
     return Transact({key}, /*full=*/false,
                     [&](const StateMap& seen, uint64_t, StateMap*, std::vector<std::string>* removes) {
-                      if (!seen.count(key)) return Status::NotFound("state key " + key + " not found in " + Where());
+                      if (!seen.count(key)) return Status::Error(state::errc::kKeyNotFound, "state key " + key + " not found in " + Where());
                       removes->push_back(key);
                       return Status::OK();
                     },
@@ -266,25 +266,35 @@ Status RadosStateStore::Error(int r, const std::string& what) const {
     default:
       break;
   }
-  return Status::Error(e, msg);
+  switch (e) {
+    case EPERM:
+    case EACCES: return Status::Error(state::errc::kPermissionDenied, msg, e);
+    case ETIMEDOUT: return Status::Error(state::errc::kTimedOut, msg, e);
+    case ESHUTDOWN: return Status::Error(state::errc::kBlocklisted, msg, e);
+    default: return Status::Error(state::errc::kCeph, msg, e);
+  }
 }
 
 Status RadosStateStore::Open() {
   client_id_ = opts_.client_id.empty() ? "admin" : opts_.client_id;
   if (client_id_.rfind("client.", 0) == 0) client_id_ = client_id_.substr(7);
-  if (opts_.pool.empty()) return Status::InvalidArgument("state: no pool configured ([ceph] pool)");
+  if (opts_.pool.empty()) return Status::Error(state::errc::kNoPool, "state: no pool configured ([ceph] pool)");
 
   int r = rados_create(&cluster_, client_id_.c_str());
   if (r < 0) return Error(r, "state: cannot create a RADOS client for " + Client());
   const char* conf = opts_.ceph_conf.empty() ? nullptr : opts_.ceph_conf.c_str();
-  if (conf && access(conf, R_OK) != 0)
-    return Status::Error(errno, "state: cannot read Ceph configuration " + opts_.ceph_conf + ": " + ErrnoName(errno));
+  if (conf && access(conf, R_OK) != 0) {
+    const int e = errno;
+    return Status::Error(state::errc::kSystem, "state: cannot read Ceph configuration " + opts_.ceph_conf + ": " + ErrnoName(e), e);
+  }
   r = rados_conf_read_file(cluster_, conf);
   if (r < 0)
     return Error(r, "state: cannot load Ceph configuration " + (conf ? opts_.ceph_conf : std::string("(default)")));
   if (!opts_.keyring.empty()) {
-    if (access(opts_.keyring.c_str(), R_OK) != 0)
-      return Status::Error(errno, "state: cannot read keyring " + opts_.keyring + ": " + ErrnoName(errno));
+    if (access(opts_.keyring.c_str(), R_OK) != 0) {
+      const int e = errno;
+      return Status::Error(state::errc::kSystem, "state: cannot read keyring " + opts_.keyring + ": " + ErrnoName(e), e);
+    }
     rados_conf_set(cluster_, "keyring", opts_.keyring.c_str());
   }
   auto set_num = [&](const char* option, uint32_t v) {
@@ -305,12 +315,12 @@ Status RadosStateStore::Open() {
     std::string what = "state: cannot connect to the Ceph cluster (mon host " +
                        std::string(*mon_host ? mon_host : "unset") + ") as " + Client();
     if (r == -ETIMEDOUT || r == -EINTR)
-      return Status::Error(ETIMEDOUT, what + ": cluster unreachable (no monitor answered within " +
+      return Status::Error(state::errc::kTimedOut, what + ": cluster unreachable (no monitor answered within " +
                                           std::to_string(ms) + " ms)");
     if (r == -EACCES || r == -EPERM)
-      return Status::Error(-r, what + ": permission denied (wrong key for " + Client() + "?)");
+      return Status::Error(state::errc::kPermissionDenied, what + ": permission denied (wrong key for " + Client() + "?)", -r);
     if (r == -ENOENT)
-      return Status::Error(ENOENT, what + ": no keyring with a key for " + Client() +
+      return Status::Error(state::errc::kNoKeyring, what + ": no keyring with a key for " + Client() +
                                        (opts_.keyring.empty() ? std::string() : " in " + opts_.keyring));
     return Error(r, what);
   }
@@ -319,7 +329,7 @@ Status RadosStateStore::Open() {
   r = rados_ioctx_create(cluster_, opts_.pool.c_str(), &io_);
   if (r < 0) {
     io_ = nullptr;
-    if (r == -ENOENT) return Status::Error(ENOENT, "state: pool '" + opts_.pool + "' does not exist");
+    if (r == -ENOENT) return Status::Error(state::errc::kPoolNotFound, "state: pool '" + opts_.pool + "' does not exist");
     return Error(r, "state: cannot open pool '" + opts_.pool + "'");
   }
 
@@ -381,10 +391,10 @@ Status RadosStateStore::ReadKeys(const std::vector<std::string>& keys, StateMap*
   if (it) rados_omap_get_end(it);
   rados_release_read_op(op);
   if (r == 0) r = prval;
-  if (r == -ENOENT) return Status::Error(ENOENT, "state: " + Where() + " does not exist (deleted?)");
+  if (r == -ENOENT) return Status::Error(state::errc::kObjectNotFound, "state: " + Where() + " does not exist (deleted?)");
   if (r < 0) return Error(r, "state: cannot read " + Where());
-  if (bad_version) return Status::IOError("state: omap_version of " + Where() + " is not a decimal number");
-  if (!v) return Status::IOError("state: " + Where() + " has no omap_version key (not a gateway state object?)");
+  if (bad_version) return Status::Error(state::errc::kCorrupt, "state: omap_version of " + Where() + " is not a decimal number");
+  if (!v) return Status::Error(state::errc::kCorrupt, "state: " + Where() + " has no omap_version key (not a gateway state object?)");
   *version = *v;
   return Status::OK();
 }
@@ -426,10 +436,10 @@ Result<StateMap> RadosStateStore::ReadAllInternal(uint64_t* version) {
       if (vit) rados_omap_get_end(vit);
       if (it) rados_omap_get_end(it);
       rados_release_read_op(op);
-      if (r == -ENOENT) return Status::Error(ENOENT, "state: " + Where() + " does not exist (deleted?)");
+      if (r == -ENOENT) return Status::Error(state::errc::kObjectNotFound, "state: " + Where() + " does not exist (deleted?)");
       if (r < 0) return Error(r, "state: cannot read " + Where());
-      if (bad_version) return Status::IOError("state: omap_version of " + Where() + " is not a decimal number");
-      if (!v) return Status::IOError("state: " + Where() + " has no omap_version key");
+      if (bad_version) return Status::Error(state::errc::kCorrupt, "state: omap_version of " + Where() + " is not a decimal number");
+      if (!v) return Status::Error(state::errc::kCorrupt, "state: " + Where() + " has no omap_version key");
       if (!first) {
         first = v;
       } else if (*first != *v) {
@@ -442,7 +452,7 @@ Result<StateMap> RadosStateStore::ReadAllInternal(uint64_t* version) {
     *version = *first;
     return map;
   }
-  return Status::Error(EAGAIN, "state: " + Where() + " changed during " + std::to_string(kReadAttempts) +
+  return Status::Error(state::errc::kUnstable, "state: " + Where() + " changed during " + std::to_string(kReadAttempts) +
                                    " consecutive reads");
 }
 
@@ -483,7 +493,7 @@ Status RadosStateStore::Lock() {
     if (r != -EBUSY) return Error(r, "state: cannot lock " + Where());
     auto now = Clock::now();
     if (now >= deadline)
-      return Status::Busy("state: " + Where() + " stayed locked for " + std::to_string(opts_.lock_wait_sec) +
+      return Status::Error(state::errc::kLocked, "state: " + Where() + " stayed locked for " + std::to_string(opts_.lock_wait_sec) +
                           " s, by " + Lockers());
     auto left = std::chrono::duration_cast<milliseconds>(deadline - now).count();
     int sleep_ms = std::min<long>(backoff_ms / 2 + static_cast<int>(rng() % (backoff_ms / 2 + 1)), left);
@@ -572,7 +582,7 @@ Status RadosStateStore::Transact(const std::vector<std::string>& probe, bool ful
       LOG_WARN("state: %s changed under our lock (version %llu is gone)", Where().c_str(),
                static_cast<unsigned long long>(version));
       if (retry && attempt < kWriteAttempts) continue;
-      return Status::Error(ECANCELED, "state: " + Where() + " was changed by another writer while locked by " +
+      return Status::Error(state::errc::kLeaseLost, "state: " + Where() + " was changed by another writer while locked by " +
                                           Client() + " (lock lease of " + std::to_string(opts_.lock_duration_sec) +
                                           " s ran out); nothing was written");
     }

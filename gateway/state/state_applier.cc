@@ -123,7 +123,8 @@ std::vector<StateOp> PlanStateChanges(const StateMap& from, const StateMap& to) 
 
 namespace {
 
-bool Done(const Status& s, int tolerated) { return s.ok() || s.code() == tolerated; }
+// `tolerated`: the predicate of an error that means the target is as wanted already.
+bool Done(const Status& s, bool (Status::*tolerated)() const) { return s.ok() || (tolerated && (s.*tolerated)()); }
 
 }  // namespace
 
@@ -246,7 +247,7 @@ ApplyReport StateApplier::ReconcileLocked() {
     const StateKey& k = op.key;
     if (op.type == StateOp::Type::kRemove) {
       Status s;
-      int tolerated = ENOENT;
+      auto tolerated = &Status::IsNotFound;
       switch (k.kind) {
         case StateKeyKind::kSubsystem: s = target_->RemoveSubsystem(k.nqn); break;
         case StateKeyKind::kNamespace: s = target_->RemoveNamespace(k.nqn, k.nsid); break;
@@ -266,17 +267,17 @@ ApplyReport StateApplier::ReconcileLocked() {
 
     // Additions and changes: the parent must be on the target.
     if (op.type == StateOp::Type::kAdd && applied_.count(op.key_string)) {
-      fail(op, Status::Busy("the previous value could not be removed"));
+      fail(op, Status::Error(state::errc::kPreviousNotRemoved, "the previous value could not be removed"));
       continue;
     }
     if (k.kind != StateKeyKind::kSubsystem && !applied_.count(SubsystemKey(k.nqn))) {
-      fail(op, Status::NotFound("subsystem " + k.nqn + " is not " +
+      fail(op, Status::Error(state::errc::kParentNotApplied, "subsystem " + k.nqn + " is not " +
                                 (desired_.count(SubsystemKey(k.nqn)) ? "applied" : "in the state")));
       continue;
     }
     if ((k.kind == StateKeyKind::kQos || k.kind == StateKeyKind::kNamespaceHost) &&
         !applied_.count(NamespaceKey(k.nqn, k.nsid))) {
-      fail(op, Status::NotFound("namespace " + std::to_string(k.nsid) + " of " + k.nqn + " is not " +
+      fail(op, Status::Error(state::errc::kParentNotApplied, "namespace " + std::to_string(k.nsid) + " of " + k.nqn + " is not " +
                                 (desired_.count(NamespaceKey(k.nqn, k.nsid)) ? "applied" : "in the state")));
       continue;
     }
@@ -286,9 +287,9 @@ ApplyReport StateApplier::ReconcileLocked() {
       continue;
     }
     Status s;
-    int tolerated = 0;
+    bool (Status::*tolerated)() const = nullptr;
     if (op.type == StateOp::Type::kAdd) {
-      tolerated = EEXIST;
+      tolerated = &Status::IsAlreadyExists;
       switch (k.kind) {
         case StateKeyKind::kSubsystem: s = target_->AddSubsystem(new_json); break;
         case StateKeyKind::kNamespace: s = target_->AddNamespace(new_json); break;
@@ -305,7 +306,7 @@ ApplyReport StateApplier::ReconcileLocked() {
         case StateKeyKind::kNamespace: s = target_->ChangeNamespace(old_json, new_json); break;
         case StateKeyKind::kHost: s = target_->ChangeHost(old_json, new_json); break;
         case StateKeyKind::kQos: s = target_->SetQos(new_json); break;
-        default: s = Status::Error(EINVAL, "no in-place change for this kind"); break;  // not planned
+        default: s = Status::Error(state::errc::kNoInPlaceChange, "no in-place change for this kind"); break;  // not planned
       }
     }
     if (Done(s, tolerated)) {

@@ -317,13 +317,13 @@ TEST(StateApplier, ChildrenWaitForTheirParent) {
   EXPECT_TRUE(a.pending());
   std::vector<std::string> want = {"AddSubsystem " + kNqn, "AddNamespace " + kNqn + " 1", "AddHost " + kNqn + " *"};
   EXPECT_EQ(t.calls, want);
-  std::map<std::string, int> failed;
-  for (const auto& [k, s] : r.failed) failed[k] = s.code();
+  std::map<std::string, Status> failed;
+  for (const auto& [k, s] : r.failed) failed[k] = s;
   EXPECT_EQ(failed.size(), 4u);
-  EXPECT_EQ(failed[NamespaceKey(kNqn, 1)], ENODEV);
-  EXPECT_EQ(failed[QosKey(kNqn, 1)], ENOENT);
-  EXPECT_EQ(failed[NamespaceHostKey(kNqn, 1, kHostNqn)], ENOENT);
-  EXPECT_EQ(failed[NamespaceKey(kNqn2, 1)], ENOENT);
+  EXPECT_TRUE(failed[NamespaceKey(kNqn, 1)].Is(errc::kNoDevice));  // the target's error
+  EXPECT_TRUE(failed[QosKey(kNqn, 1)].Is(state::errc::kParentNotApplied));
+  EXPECT_TRUE(failed[NamespaceHostKey(kNqn, 1, kHostNqn)].Is(state::errc::kParentNotApplied));
+  EXPECT_TRUE(failed[NamespaceKey(kNqn2, 1)].Is(state::errc::kParentNotApplied));
 
   // The image appears: Reconcile applies what was pending, in order.
   t.fail.clear();

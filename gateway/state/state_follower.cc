@@ -13,7 +13,7 @@ StateFollower::~StateFollower() { Stop(); }
 Status StateFollower::Start() {
   {
     std::lock_guard<std::mutex> lk(q_mu_);
-    if (thread_.joinable() || stop_) return Status::Busy("the state follower was already started");
+    if (thread_.joinable() || stop_) return Status::Error(state::errc::kAlreadyStarted, "the state follower was already started");
     thread_ = std::thread([this] { Loop(); });
   }
   if (store_) {

@@ -59,7 +59,7 @@ TEST(StateFollower, StartReturnsOnceTheStoreStateIsApplied) {
   ASSERT_TRUE(f.Start().ok());
   EXPECT_EQ(t.Calls(), std::vector<std::string>{Added("nqn.a")});
   EXPECT_EQ(f.applier().applied(), (StateMap{{SubsystemKey("nqn.a"), Subsys("nqn.a")}}));
-  EXPECT_EQ(f.Start().code(), EBUSY);
+  EXPECT_TRUE(f.Start().Is(state::errc::kAlreadyStarted));
   f.Stop();
   f.Stop();  // idempotent
 }

@@ -309,7 +309,7 @@ std::string IndentStateJson(const std::string& in) {
 Status NormalizeStateJson(const StateKey& k, const std::string& key_string, const std::string& in,
                           std::string* out) {
   json j = ParseObject(in);
-  if (j.is_null()) return Status::InvalidArgument("value of state key " + key_string + " is not a JSON object");
+  if (j.is_null()) return Status::Error(state::errc::kBadValue, "value of state key " + key_string + " is not a JSON object");
   std::string why;
   bool ok = true;
   const char* nqn_field = k.kind == StateKeyKind::kListener ? "nqn" : "subsystem_nqn";
@@ -323,7 +323,7 @@ Status NormalizeStateJson(const StateKey& k, const std::string& key_string, cons
     ok = ok && FixField(j, "traddr", k.traddr, &why);
     ok = ok && FixField(j, "trsvcid", static_cast<uint64_t>(std::stoul(k.trsvcid)), &why);
   }
-  if (!ok) return Status::InvalidArgument("value of state key " + key_string + " contradicts the key: " + why);
+  if (!ok) return Status::Error(state::errc::kBadValue, "value of state key " + key_string + " contradicts the key: " + why);
   *out = j.dump();
   return Status::OK();
 }

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "gateway/common/status.h"
+#include "gateway/state/errc.h"
 
 namespace nvmeof {
 
@@ -53,7 +54,7 @@ class StateStore {
   // returns OK and there is something to write, the changes are written as version + 1
   // and *new_version (optional) is set to it; otherwise nothing is written, *new_version
   // is 0, and fn's error is returned unchanged. Keep fn well below lock_duration_sec.
-  // ECANCELED after fn succeeded means the lock lease ran out and another gateway wrote:
+  // state::errc::kLeaseLost after fn succeeded means the lock lease ran out and another gateway wrote:
   // the changes were NOT written (undo any local effect).
   using Mutation = std::function<Status(const StateMap& current, uint64_t version, StateMap* puts,
                                         std::vector<std::string>* removes)>;
@@ -94,10 +95,11 @@ struct RadosStateOptions {
 //  * Apply: a remove of an absent key is skipped (not an error); a key may not be both put
 //    and removed; nothing to do = OK without a version step. Put/Remove/Apply reject the
 //    key omap_version and empty keys (InvalidArgument).
-//  * Errors: EBUSY lock not obtained within lock_wait_sec; ECANCELED the version moved under
-//    the lock (a writer whose lease expired wrote); ENOENT pool missing / key missing;
-//    EPERM/EACCES permissions; ETIMEDOUT cluster unreachable. Messages name the pool,
-//    object and client.
+//  * Errors (state::errc, gateway/state/errc.h): kLocked lock not obtained within
+//    lock_wait_sec; kLeaseLost the version moved under the lock (a writer whose lease
+//    expired wrote); kPoolNotFound / kObjectNotFound / kKeyNotFound; kPermissionDenied
+//    (os_errno EPERM or EACCES); kTimedOut cluster unreachable; kBadKey. Messages name the
+//    pool, object and client.
 //  * Stop() (also done by the destructor) ends the thread and the watch; the subscriber is
 //    not called after Stop() returns.
 Result<std::unique_ptr<StateStore>> OpenRadosStateStore(const RadosStateOptions& opts);

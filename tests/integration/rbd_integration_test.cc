@@ -245,7 +245,7 @@ RbdSpec Spec(const std::string& pool, const std::string& image, const std::strin
 TEST(RbdOpenErrors, MissingPool) {
   auto e = OpenWith(BaseConfig(), Spec("nosuchpool", "img"));
   std::printf("[timing] missing pool: %.3f s: %s\n", e.secs, e.status.ToString().c_str());
-  EXPECT_EQ(e.status.code(), ENOENT);
+  EXPECT_TRUE(e.status.Is(bdev::errc::kPoolNotFound)) << e.status.ToString();
   EXPECT_NE(e.status.message().find("pool 'nosuchpool' does not exist"), std::string::npos);
   EXPECT_LT(e.secs, 15);
 }
@@ -253,14 +253,14 @@ TEST(RbdOpenErrors, MissingPool) {
 TEST(RbdOpenErrors, MissingImage) {
   auto e = OpenWith(BaseConfig(), Spec("rbd", "no-such-image"));
   std::printf("[timing] missing image: %.3f s: %s\n", e.secs, e.status.ToString().c_str());
-  EXPECT_EQ(e.status.code(), ENOENT);
+  EXPECT_TRUE(e.status.Is(bdev::errc::kImageNotFound)) << e.status.ToString();
   EXPECT_NE(e.status.message().find("image 'rbd/no-such-image' does not exist"), std::string::npos);
   EXPECT_LT(e.secs, 15);
 }
 
 TEST(RbdOpenErrors, MissingNamespace) {
   auto e = OpenWith(BaseConfig(), Spec("rbd", "img", "no-such-ns"));
-  EXPECT_EQ(e.status.code(), ENOENT) << e.status.ToString();
+  EXPECT_TRUE(e.status.Is(bdev::errc::kRadosNamespaceNotFound)) << e.status.ToString();
   EXPECT_NE(e.status.message().find("namespace 'no-such-ns' does not exist"), std::string::npos)
       << e.status.ToString();
 }
@@ -269,7 +269,7 @@ TEST(RbdOpenErrors, CreateWithoutSize) {
   RbdSpec s = Spec("rbd", "it-create-nosize");
   s.create = true;
   auto e = OpenWith(BaseConfig(), s);
-  EXPECT_EQ(e.status.code(), EINVAL) << e.status.ToString();
+  EXPECT_TRUE(e.status.Is(bdev::errc::kImageSizeMissing)) << e.status.ToString();
 }
 
 TEST(RbdOpenErrors, WrongKey) {
@@ -282,7 +282,7 @@ TEST(RbdOpenErrors, WrongKey) {
   cfg.keyring = kr;
   auto e = OpenWith(cfg, Spec("rbd", "img"));
   std::printf("[timing] wrong key: %.3f s: %s\n", e.secs, e.status.ToString().c_str());
-  EXPECT_EQ(e.status.code(), EACCES);
+  EXPECT_TRUE(e.status.Is(bdev::errc::kAuthenticationFailed)) << e.status.ToString();
   EXPECT_NE(e.status.message().find("authentication as client.admin"), std::string::npos);
   EXPECT_LT(e.secs, 15);
 }
@@ -291,7 +291,7 @@ TEST(RbdOpenErrors, UnknownUser) {
   RadosClusterConfig cfg = BaseConfig();
   cfg.client_id = "nosuchuser";
   auto e = OpenWith(cfg, Spec("rbd", "img"));
-  EXPECT_EQ(e.status.code(), EACCES) << e.status.ToString();
+  EXPECT_TRUE(e.status.Is(bdev::errc::kAuthenticationFailed)) << e.status.ToString();
   EXPECT_LT(e.secs, 15);
 }
 
@@ -306,7 +306,7 @@ TEST(RbdOpenErrors, CapsOnAnotherPoolOnly) {
   cfg.keyring = kr;
   auto e = OpenWith(cfg, Spec("rbd", "it-caps"));
   std::printf("[timing] no caps on pool: %.3f s: %s\n", e.secs, e.status.ToString().c_str());
-  EXPECT_EQ(e.status.code(), EPERM);
+  EXPECT_TRUE(e.status.Is(bdev::errc::kPermissionDenied)) << e.status.ToString();
   EXPECT_NE(e.status.message().find("permission denied"), std::string::npos);
   EXPECT_LT(e.secs, 15);
 }
@@ -321,7 +321,7 @@ TEST(RbdOpenErrors, UnreachableMonitor) {
     auto e = OpenWith(cfg, Spec("rbd", "img"));
     std::printf("[timing] unreachable mon %s: %.3f s: %s\n", mon, e.secs,
                 e.status.ToString().c_str());
-    EXPECT_EQ(e.status.code(), ETIMEDOUT);
+    EXPECT_TRUE(e.status.Is(bdev::errc::kTimedOut)) << e.status.ToString();
     EXPECT_NE(e.status.message().find(mon), std::string::npos) << e.status.message();
     EXPECT_LT(e.secs, 15);
   }
@@ -539,7 +539,7 @@ TEST(RbdDevice, ResizeOwnAndFromOutside) {
 
   ASSERT_TRUE(d->resize(32 * kMiB).ok());
   EXPECT_EQ(d->size(), 32 * kMiB);
-  EXPECT_EQ(d->resize(8 * kMiB).code(), EINVAL);
+  EXPECT_TRUE(d->resize(8 * kMiB).Is(bdev::errc::kShrinkRefused));
   TestSink sink;
   EXPECT_EQ(Write(sink, *d, 32 * kMiB - 4096, Pattern(4096, 5)), 0);
 

@@ -155,8 +155,8 @@ TEST_F(StateTest, LayoutAndBasicOperations) {
   EXPECT_TRUE(a->Put(NamespaceKey(nqn, 1), "{}").ok());
   EXPECT_TRUE(a->Remove(NamespaceKey(nqn, 1)).ok());
   Status s = a->Remove(NamespaceKey(nqn, 1));
-  EXPECT_EQ(s.code(), ENOENT) << s.ToString();
-  EXPECT_EQ(a->Put("omap_version", "9").code(), EINVAL);
+  EXPECT_TRUE(s.Is(state::errc::kKeyNotFound)) << s.ToString();
+  EXPECT_TRUE(a->Put("omap_version", "9").Is(state::errc::kBadKey));
   EXPECT_TRUE(a->Apply({{HostKey(nqn, "*"), "{}"}, {ListenerKey(nqn, "gw", "127.0.0.1", "4420"), "{}"}},
                        {NamespaceKey(nqn, 7) /* absent: skipped */})
                   .ok());
@@ -543,7 +543,7 @@ TEST_F(StateTest, LockHeldTooLongGivesEbusyNamingTheHolder) {
   auto t0 = Clock::now();
   Status s = a->Put("subsystem_x", "{}");
   double ms = Ms(Clock::now() - t0);
-  EXPECT_EQ(s.code(), EBUSY) << s.ToString();
+  EXPECT_TRUE(s.Is(state::errc::kLocked)) << s.ToString();
   EXPECT_NE(s.message().find("omap_file_cookie_other"), std::string::npos) << s.message();
   EXPECT_GE(ms, 1900);
   EXPECT_LE(ms, 2600);
@@ -666,8 +666,8 @@ TEST_F(StateTest, MissingPoolIsAClearErrorQuickly) {
   auto r = OpenRadosStateStore(o);
   double ms = Ms(Clock::now() - t0);
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.status().code(), ENOENT);
-  EXPECT_NE(r.status().message().find("pool 'no-such-pool' does not exist"), std::string::npos)
+  EXPECT_TRUE(r.status().Is(state::errc::kPoolNotFound)) << r.status().ToString();
+  EXPECT_NE(r.status().message().find("pool 'no-such-pool'' does not exist"), std::string::npos)
       << r.status().message();
   EXPECT_LT(ms, 2000);
   std::printf("[ error    ] %s (%.0f ms)\n", r.status().ToString().c_str(), ms);
@@ -678,7 +678,8 @@ TEST_F(StateTest, MissingConfigAndKeyring) {
   o.ceph_conf = dir_ + "/nope.conf";
   auto r = OpenRadosStateStore(o);
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.status().code(), ENOENT);
+  EXPECT_TRUE(r.status().Is(state::errc::kSystem)) << r.status().ToString();
+  EXPECT_EQ(r.status().os_errno(), ENOENT);
   EXPECT_NE(r.status().message().find("nope.conf"), std::string::npos) << r.status().message();
 
   o = Opts();
@@ -702,7 +703,8 @@ TEST_F(StateTest, PermissionDeniedNamesThePool) {
   auto r = OpenRadosStateStore(o);
   double ms = Ms(Clock::now() - t0);
   ASSERT_FALSE(r.ok());
-  EXPECT_TRUE(r.status().code() == EPERM || r.status().code() == EACCES) << r.status().ToString();
+  EXPECT_TRUE(r.status().Is(state::errc::kPermissionDenied)) << r.status().ToString();
+  EXPECT_TRUE(r.status().os_errno() == EPERM || r.status().os_errno() == EACCES) << r.status().ToString();
   EXPECT_NE(r.status().message().find("pool 'rbd'"), std::string::npos) << r.status().message();
   EXPECT_LT(ms, 3000);
   std::printf("[ error    ] %s (%.0f ms)\n", r.status().ToString().c_str(), ms);
@@ -739,7 +741,7 @@ TEST_F(StateTest, UnreachableClusterFailsWithinTheConnectTimeout) {
   auto r = OpenRadosStateStore(o);
   double ms = Ms(Clock::now() - t0);
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.status().code(), ETIMEDOUT) << r.status().ToString();
+  EXPECT_TRUE(r.status().Is(state::errc::kTimedOut)) << r.status().ToString();
   EXPECT_NE(r.status().message().find("127.0.0.1:9"), std::string::npos) << r.status().message();
   EXPECT_LT(ms, 5000);
   std::printf("[ error    ] %s (%.0f ms)\n", r.status().ToString().c_str(), ms);
