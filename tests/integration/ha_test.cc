@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -25,6 +26,8 @@
 #include "gateway/ha/ha_manager.h"
 #include "gateway/ha/ha_test_util.h"
 #include "gateway/ha/rados_group_store.h"
+#include "gateway/state/state_store.h"
+#include "rbd-backend/device_factory.h"
 
 namespace nvmeof::ha {
 namespace {
@@ -246,6 +249,58 @@ TEST_F(HaCephTest, FourGatewaysTwoKilled) {
   Gw& a2 = Start("a");
   Gw& b2 = Start("b");
   ASSERT_TRUE(WaitFor([&] { return Owns(a2, {1}) && Owns(b2, {2}) && Owns(c, {3}) && Owns(d, {4}); }, 30));
+}
+
+// Every RADOS client a real gateway uses (its state store, its librbd connections) is
+// registered, and fenced when it dies.
+TEST_F(HaCephTest, RegistersAndFencesTheStateAndLibrbdClients) {
+  RadosStateOptions so;
+  so.ceph_conf = conf_;
+  so.group = group_;
+  auto state = OpenRadosStateStore(so);
+  ASSERT_TRUE(state.ok()) << state.status().ToString();
+  CephClientOptions co;
+  co.conf_path = conf_;
+  DeviceFactory devices(NewRbdOpener(co));
+  EXPECT_TRUE(devices.ClientAddresses().empty());  // connects on the first open
+  DeviceSpec img;
+  img.pool = "rbd";
+  img.image = group_ + "-img";
+  img.create_image = true;
+  img.create_size = 4 << 20;
+  auto dev = devices.Open(img);
+  ASSERT_TRUE(dev.ok()) << dev.status().ToString();
+  std::vector<std::string> others = (*state)->ClientAddresses();
+  ASSERT_EQ(others.size(), 1u);
+  auto rbd = devices.ClientAddresses();
+  ASSERT_EQ(rbd.size(), 1u);
+  others.push_back(rbd[0]);
+
+  RadosGroupStoreOptions gso;
+  gso.ceph_conf = conf_;
+  gso.group = group_;
+  auto store = OpenRadosGroupStore(gso);
+  ASSERT_TRUE(store.ok());
+  FakeAna ana;
+  HaOptions o;
+  o.name = "a";
+  o.client_addresses = [&] {
+    auto v = (*state)->ClientAddresses();
+    for (auto& x : devices.ClientAddresses()) v.push_back(x);
+    return v;
+  };
+  auto a = std::make_unique<HaManager>(o, std::move(*store), &ana);
+  ASSERT_TRUE(a->Start().ok());
+  auto registered = a->member().addresses;
+  for (const auto& x : others) EXPECT_TRUE(std::count(registered.begin(), registered.end(), x)) << x;
+  EXPECT_EQ(registered.size(), 3u);
+  ASSERT_TRUE(WaitFor([&] { return a->Owned() == std::vector<uint32_t>{1}; }, 30));
+  Gw& b = Start("b");
+  ASSERT_TRUE(WaitFor([&] { return Owns(b, {2}); }, 30));
+  a.reset();  // dies
+  ASSERT_TRUE(WaitFor([&] { return Owns(b, {1, 2}); }, 30));
+  EXPECT_EQ(Blocklist(), std::set<std::string>(registered.begin(), registered.end()));
+  dev->reset();  // the image stays: the fixture's cluster is thrown away
 }
 
 }  // namespace
