@@ -13,17 +13,20 @@
 
 #include "gateway/common/clock.h"
 #include "gateway/ha/ha_test_util.h"
+#include "gateway/nvmf/target.h"
+#include "gateway/protocol/nvme.h"
 
 namespace nvmeof::ha {
 namespace {
 
 constexpr uint64_t kMs = 1'000'000;
 
+// Short, with half a second of slack for a renewal on a loaded machine.
 Timing Short() {
   Timing t;
-  t.lease_ns = 400 * kMs;
-  t.renew_ns = 100 * kMs;
-  t.margin_ns = 100 * kMs;
+  t.lease_ns = 1000 * kMs;
+  t.renew_ns = 250 * kMs;
+  t.margin_ns = 250 * kMs;
   return t;
 }
 
@@ -159,6 +162,21 @@ TEST_F(HaManagerTest, FourGatewaysTwoKilled) {
   Gw& a2 = Start("a");
   Gw& b2 = Start("b");
   ASSERT_TRUE(WaitFor([&] { return Owns(a2, {1}) && Owns(b2, {2}) && Owns(c, {3}) && Owns(d, {4}); }));
+}
+
+// On the real ANA table: one change per transition, none when nothing changes.
+TEST(TargetAnaControl, OneChangePerTransition) {
+  Target target{TargetOptions{}};
+  auto ana = NewTargetAnaControl(target);
+  uint64_t c0 = target.ana().change_count();
+  ana->SetGroupOptimized(3, false);
+  EXPECT_EQ(target.ana().change_count(), c0 + 1);
+  EXPECT_EQ(target.AnaState("nqn.2016-06.io.test:any", 3), nvme::kAnaInaccessible);
+  ana->SetGroupOptimized(3, false);
+  EXPECT_EQ(target.ana().change_count(), c0 + 1);
+  ana->SetGroupOptimized(3, true);
+  EXPECT_EQ(target.ana().change_count(), c0 + 2);
+  EXPECT_EQ(target.AnaState("nqn.2016-06.io.test:any", 3), nvme::kAnaOptimized);
 }
 
 }  // namespace
