@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "gateway/common/status.h"
 #include "rbd-backend/block_device.h"
@@ -58,6 +59,9 @@ class RbdOpener {
  public:
   virtual ~RbdOpener() = default;
   virtual Result<std::unique_ptr<BlockDevice>> Open(const DeviceSpec& spec) = 0;
+  // The addresses of the RADOS client instances it has connected (what fencing this
+  // gateway must blocklist, gateway/ha); empty before the first open.
+  virtual std::vector<std::string> ClientAddresses() const { return {}; }
 };
 
 struct CephClientOptions {
@@ -79,6 +83,8 @@ class DeviceFactory {
 
   Result<std::unique_ptr<BlockDevice>> Open(const DeviceSpec& spec);
   bool rbd_available() const { return rbd_ != nullptr; }
+  // The RBD opener's RADOS client addresses (RbdOpener::ClientAddresses).
+  std::vector<std::string> ClientAddresses() const { return rbd_ ? rbd_->ClientAddresses() : std::vector<std::string>{}; }
 
  private:
   std::unique_ptr<RbdOpener> rbd_;

@@ -41,9 +41,21 @@ class LibrbdOpener final : public RbdOpener {
     return OpenRbdDevice(p, spec);
   }
 
+  std::vector<std::string> ClientAddresses() const override {
+    std::shared_ptr<RadosClusterPool> p;
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      p = rados_;
+    }
+    std::vector<std::string> out;
+    if (p)
+      for (const auto& c : p->connections()) out.push_back(c.address);
+    return out;
+  }
+
  private:
   const CephClientOptions opts_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::shared_ptr<RadosClusterPool> rados_;  // connected on the first open
 };
 

@@ -20,6 +20,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <mutex>
@@ -182,6 +183,17 @@ class RadosStateStore final : public StateStore {
 
   Status Start() override;
   void Stop() override;
+
+  std::vector<std::string> ClientAddresses() const override {
+    if (!cluster_) return {};
+    char* a = nullptr;
+    std::vector<std::string> out;
+    if (rados_getaddrs(cluster_, &a) == 0 && a) {
+      out.emplace_back(a);
+      std::free(a);
+    }
+    return out;
+  }
 
  private:
   std::string Where() const { return "object " + oid_ + " in pool '" + opts_.pool + "'"; }

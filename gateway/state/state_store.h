@@ -59,6 +59,10 @@ class StateStore {
   using Mutation = std::function<Status(const StateMap& current, uint64_t version, StateMap* puts,
                                         std::vector<std::string>* removes)>;
   virtual Status Mutate(const Mutation& fn, uint64_t* new_version) = 0;
+
+  // The address of this store's RADOS client instance (what fencing this gateway must
+  // blocklist, gateway/ha); empty for the memory store.
+  virtual std::vector<std::string> ClientAddresses() const { return {}; }
 };
 
 // A store in RADOS (the real thing). `pool`, object name derived from `group`.

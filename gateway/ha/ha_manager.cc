@@ -1,0 +1,536 @@
+// HaManager: see ha_manager.h and docs/ha.md.
+#include "gateway/ha/ha_manager.h"
+
+#include <algorithm>
+#include <chrono>
+#include <random>
+#include <set>
+
+#include "gateway/common/clock.h"
+#include "gateway/common/log.h"
+#include "gateway/nvmf/target.h"
+#include "gateway/protocol/nvme.h"
+
+namespace nvmeof::ha {
+namespace {
+
+class TargetAnaControl final : public AnaControl {
+ public:
+  explicit TargetAnaControl(Target& t) : t_(t) {}
+  void SetGroupOptimized(uint32_t group, bool optimized) override {
+    Status s = t_.SetAnaGroupState(group, optimized ? nvme::kAnaOptimized : nvme::kAnaInaccessible);
+    if (!s.ok()) LOG_WARN("ha: ANA group %u: %s", group, s.ToString().c_str());
+  }
+  void Drain(uint32_t) override {}
+
+ private:
+  Target& t_;
+};
+
+uint64_t NewEpoch() {
+  std::random_device rd;
+  uint64_t e = (static_cast<uint64_t>(rd()) << 32) ^ rd();
+  return e ? e : 1;
+}
+
+std::string Join(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : " ") + s;
+  return out;
+}
+
+}  // namespace
+
+std::unique_ptr<AnaControl> NewTargetAnaControl(Target& target) { return std::make_unique<TargetAnaControl>(target); }
+
+HaManager::HaManager(HaOptions opts, std::unique_ptr<GroupStore> store, AnaControl* ana)
+    : opts_(std::move(opts)), store_(std::move(store)), ana_(ana) {
+  if (!opts_.clock) opts_.clock = NowNs;
+}
+
+HaManager::~HaManager() {
+  Stop(false);
+  store_.reset();  // before the mutex its watch callback takes
+}
+
+std::vector<std::string> HaManager::CurrentAddresses() {
+  std::vector<std::string> a = store_->Addresses();
+  if (opts_.client_addresses)
+    for (auto& x : opts_.client_addresses()) a.push_back(std::move(x));
+  std::sort(a.begin(), a.end());
+  a.erase(std::unique(a.begin(), a.end()), a.end());
+  a.erase(std::remove(a.begin(), a.end(), std::string()), a.end());
+  return a;
+}
+
+Status HaManager::RegisterSelf() {
+  MemberInfo m;
+  m.name = opts_.name;
+  m.epoch = me_.epoch;
+  m.listeners = opts_.listeners;
+  m.addresses = CurrentAddresses();
+  MemberInfo prev;
+  auto r = store_->Register(m, &prev);
+  if (!r.ok()) return r.status();
+  // Our earlier incarnation (a crash, a restart, a blocklisted client) may still hold
+  // leases: whatever of its addresses we no longer use is fenced now.
+  std::vector<std::string> stale;
+  if (!prev.name.empty() && prev.epoch != m.epoch) {
+    for (const auto& a : prev.addresses)
+      if (!std::count(m.addresses.begin(), m.addresses.end(), a)) stale.push_back(a);
+  }
+  if (!stale.empty()) {
+    Status s = store_->Blocklist(stale, opts_.blocklist_expire_sec);
+    if (!s.ok()) return s;
+    LOG_WARN("ha: %s: fenced the addresses of its previous incarnation (epoch %llu): %s", opts_.name.c_str(),
+             static_cast<unsigned long long>(prev.epoch), Join(stale).c_str());
+  }
+  std::lock_guard lk(mu_);
+  member_ = *r;
+  registered_addresses_ = m.addresses;
+  LOG_INFO("ha: %s registered (epoch %llu): home ANA group %u, controller IDs %u-%u, RADOS addresses %s",
+           opts_.name.c_str(), static_cast<unsigned long long>(me_.epoch), member_.home_group, member_.min_cntlid,
+           member_.max_cntlid, Join(m.addresses).c_str());
+  return Status::OK();
+}
+
+Status HaManager::Start() {
+  std::string why;
+  if (opts_.name.empty()) return Status::InvalidArgument("ha: the gateway needs a name");
+  if (!opts_.timing.Valid(&why)) return Status::InvalidArgument("ha: " + why);
+  me_ = Holder{opts_.name, NewEpoch()};
+  store_->Watch([this] { Wake(); });
+  // Alive before registered: a peer that sees our home group also sees us alive, and does
+  // not take the group in between.
+  if (Status s = store_->Heartbeat(me_, opts_.timing.lease_ns); !s.ok()) return s;
+  if (Status s = RegisterSelf(); !s.ok()) return s;
+  store_->Notify();  // peers serving our home group hand it over now
+  {
+    std::lock_guard lk(mu_);
+    MachineLocked(member_.home_group);
+    for (uint32_t g : opts_.groups) MachineLocked(g);
+    started_ = true;
+    wake_ = true;
+  }
+  worker_ = std::thread([this] { WorkerLoop(); });
+  watchdog_ = std::thread([this] { WatchdogLoop(); });
+  drainer_ = std::thread([this] { DrainLoop(); });
+  return Status::OK();
+}
+
+void HaManager::Stop(bool hand_over) {
+  std::unique_lock lk(mu_);
+  if (!started_) return;
+  bool released = false;
+  if (hand_over) {
+    leaving_ = true;
+    for (auto& [g, m] : machines_) ApplyLocked(g, m->Stop(Now()));
+    wake_ = true;
+    cv_.notify_all();
+    auto all_released = [&] {
+      for (auto& [g, m] : machines_)
+        if (m->role() != Role::kStandby) return false;
+      return ops_.empty() && drains_.empty() && left_;
+    };
+    released = done_cv_.wait_for(lk, std::chrono::nanoseconds(opts_.stop_timeout_ns), all_released);
+    if (!released)
+      LOG_WARN("ha: %s: hand-over not finished within %llu ms; stopping anyway", opts_.name.c_str(),
+               static_cast<unsigned long long>(opts_.stop_timeout_ns / 1'000'000));
+  }
+  stop_ = true;
+  started_ = false;
+  cv_.notify_all();
+  watchdog_cv_.notify_all();
+  drain_cv_.notify_all();
+  const bool clean = released;
+  lk.unlock();
+  if (worker_.joinable()) worker_.join();
+  if (watchdog_.joinable()) watchdog_.join();
+  if (drainer_.joinable()) drainer_.join();
+  if (clean) {
+    // Nothing of ours is left to fence: the next start need not blocklist these addresses.
+    MemberInfo m = member();
+    m.addresses.clear();
+    if (Status s = store_->UpdateMember(m); !s.ok())
+      LOG_WARN("ha: %s: cannot clear its addresses at stop: %s", opts_.name.c_str(), s.ToString().c_str());
+  }
+  LOG_INFO("ha: %s stopped%s", opts_.name.c_str(), hand_over ? " after handing over its groups" : "");
+}
+
+void HaManager::Wake() {
+  {
+    std::lock_guard lk(mu_);
+    wake_ = true;
+  }
+  cv_.notify_all();
+}
+
+OwnershipMachine& HaManager::MachineLocked(uint32_t g) {
+  auto& m = machines_[g];
+  if (!m) {
+    m = std::make_unique<OwnershipMachine>(g, opts_.name, me_.epoch, opts_.timing);
+    // Nobody serves a group here until its lease says so.
+    ana_->SetGroupOptimized(g, false);
+  }
+  return *m;
+}
+
+void HaManager::ApplyLocked(uint32_t g, Step step) {
+  if (step.transition) {
+    const Transition& t = *step.transition;
+    if (t.from == t.to) {
+      LOG_INFO("ha: ANA group %u: owner %s -> %s (observed by %s)", g, t.old_owner.empty() ? "nobody" : t.old_owner.c_str(),
+               t.new_owner.empty() ? "nobody" : t.new_owner.c_str(), opts_.name.c_str());
+    } else {
+      // Changes of who serves at INFO; the steps in between (fencing, acquiring, draining) at DEBUG.
+      const bool serves = t.from == Role::kOwner || t.to == Role::kOwner || t.to == Role::kStandby;
+      NVMEOF_LOG(serves ? LogLevel::kInfo : LogLevel::kDebug, "ha: ANA group %u: %s %s -> %s, owner %s -> %s: %s (%.3f s)", g, opts_.name.c_str(), RoleName(t.from),
+               RoleName(t.to), t.old_owner.empty() ? "nobody" : t.old_owner.c_str(),
+               t.new_owner.empty() ? "nobody" : t.new_owner.c_str(), t.reason.c_str(), t.duration_ns / 1e9);
+    }
+  }
+  for (auto& a : step.actions) {
+    switch (a.kind) {
+      case ActionKind::kSetOptimized: ana_->SetGroupOptimized(g, true); break;
+      case ActionKind::kSetInaccessible: ana_->SetGroupOptimized(g, false); break;
+      case ActionKind::kDrain:
+        drains_.push_back(g);
+        drain_cv_.notify_all();
+        break;
+      default:
+        ops_.push_back(Op{g, a});
+        cv_.notify_all();
+        break;
+    }
+  }
+  watchdog_cv_.notify_all();
+  done_cv_.notify_all();
+}
+
+void HaManager::WorkerLoop() {
+  uint64_t next_round = 0;
+  for (;;) {
+    bool round = false;
+    {
+      std::unique_lock lk(mu_);
+      uint64_t now = Now();
+      if (!wake_ && ops_.empty() && now < next_round)
+        cv_.wait_for(lk, std::chrono::nanoseconds(next_round - now), [&] { return stop_ || wake_ || !ops_.empty(); });
+      if (stop_) return;
+      now = Now();
+      if (wake_ || now >= next_round) {
+        round = true;
+        wake_ = false;
+        next_round = now + opts_.timing.renew_ns;
+      }
+    }
+    RunOps();  // renewals first
+    if (round) Round();
+    RunOps();
+  }
+}
+
+void HaManager::WatchdogLoop() {
+  std::unique_lock lk(mu_);
+  while (!stop_) {
+    uint64_t now = Now();
+    uint64_t next = now + opts_.timing.renew_ns;
+    for (auto& [g, m] : machines_) {
+      ApplyLocked(g, m->Tick(now));
+      next = std::min(next, m->NextDeadline());
+    }
+    now = Now();
+    if (next > now) watchdog_cv_.wait_for(lk, std::chrono::nanoseconds(next - now));
+  }
+}
+
+void HaManager::DrainLoop() {
+  std::unique_lock lk(mu_);
+  for (;;) {
+    drain_cv_.wait(lk, [&] { return stop_ || !drains_.empty(); });
+    if (stop_) return;
+    uint32_t g = drains_.front();
+    lk.unlock();
+    ana_->Drain(g);
+    lk.lock();
+    drains_.pop_front();
+    ApplyLocked(g, MachineLocked(g).OnDrained(Now()));
+  }
+}
+
+void HaManager::HandleBlocklisted() {
+  Status s = store_->Reconnect();
+  if (!s.ok()) {
+    LOG_WARN("ha: %s: cannot reconnect after being blocklisted: %s", opts_.name.c_str(), s.ToString().c_str());
+    return;
+  }
+  uint64_t old_epoch;
+  {
+    std::lock_guard lk(mu_);
+    old_epoch = me_.epoch;
+    me_.epoch = NewEpoch();
+    for (auto& [g, m] : machines_) m->SetEpoch(me_.epoch);
+  }
+  s = RegisterSelf();
+  std::lock_guard lk(mu_);
+  if (!s.ok()) {
+    LOG_WARN("ha: %s: reconnected but cannot register again: %s", opts_.name.c_str(), s.ToString().c_str());
+    return;  // the next round retries the registration with this client
+  }
+  blocklisted_ = false;
+  reconnects_++;
+  LOG_WARN("ha: %s: was blocklisted (epoch %llu); rejoined as a new RADOS client, epoch %llu", opts_.name.c_str(),
+           static_cast<unsigned long long>(old_epoch), static_cast<unsigned long long>(me_.epoch));
+}
+
+void HaManager::Round() {
+  bool need_reconnect;
+  bool leaving;
+  {
+    std::lock_guard lk(mu_);
+    need_reconnect = blocklisted_;
+    leaving = leaving_;
+  }
+  if (need_reconnect) {
+    HandleBlocklisted();
+    std::lock_guard lk(mu_);
+    if (blocklisted_) return;
+  }
+  auto blocked = [&](const Status& s) {
+    if (!IsBlocklisted(s)) return false;
+    std::lock_guard lk(mu_);
+    OnBlocklistedLocked();
+    return true;
+  };
+  auto warn = [&](const char* what, const Status& s) {
+    uint64_t now = Now();
+    if (now - last_warning_ >= 10'000'000'000ull || last_warning_ == 0) {
+      LOG_WARN("ha: %s: %s: %s", opts_.name.c_str(), what, s.ToString().c_str());
+      last_warning_ = now;
+    }
+  };
+
+  // Our addresses changed (a new librbd connection, ...): register them at once.
+  std::vector<std::string> addrs = CurrentAddresses();
+  Holder me;
+  std::vector<uint32_t> held;
+  {
+    std::lock_guard lk(mu_);
+    me = me_;
+    if (addrs == registered_addresses_) addrs.clear();
+    for (auto& [g, m] : machines_)
+      if (m->holds_lease()) held.push_back(g);
+  }
+  if (!addrs.empty()) {
+    MemberInfo m;
+    {
+      std::lock_guard lk(mu_);
+      m = member_;
+    }
+    m.epoch = me.epoch;
+    m.addresses = addrs;
+    Status s = store_->UpdateMember(m);
+    for (uint32_t g : held)
+      if (s.ok()) s = store_->UpdateRecord(g, me, addrs);
+    if (blocked(s)) return;
+    if (s.ok()) {
+      std::lock_guard lk(mu_);
+      member_.addresses = addrs;
+      registered_addresses_ = addrs;
+      LOG_INFO("ha: %s: RADOS addresses now %s", opts_.name.c_str(), Join(addrs).c_str());
+    } else {
+      warn("cannot register new addresses", s);
+    }
+  }
+
+  if (leaving) {
+    if (!left_) {
+      Status s = store_->Leave(me);
+      if (blocked(s)) return;
+      std::lock_guard lk(mu_);
+      left_ = true;  // a failed Leave is as good: the membership lease expires
+      done_cv_.notify_all();
+    }
+  } else {
+    Status s = store_->Heartbeat(me, opts_.timing.lease_ns);
+    if (blocked(s)) return;
+    if (!s.ok()) warn("membership heartbeat failed", s);
+  }
+
+  auto members = store_->Members();
+  if (!members.ok()) {
+    if (!blocked(members.status())) warn("cannot read the members", members.status());
+    return;
+  }
+  auto alive = store_->Alive();
+  if (!alive.ok()) {
+    if (!blocked(alive.status())) warn("cannot read the live members", alive.status());
+    return;
+  }
+  std::set<uint32_t> groups;
+  std::map<uint32_t, std::string> home;
+  for (const auto& m : *members) {
+    if (m.home_group == 0) continue;
+    groups.insert(m.home_group);
+    home[m.home_group] = m.name;
+  }
+  {
+    std::lock_guard lk(mu_);
+    for (auto& [g, m] : machines_) groups.insert(g);
+  }
+  std::map<uint32_t, LeaseView> leases;
+  std::map<std::string, uint32_t> held_count;
+  for (uint32_t g : groups) {
+    auto lv = store_->ReadLease(g);
+    if (!lv.ok()) {
+      if (blocked(lv.status())) return;
+      warn("cannot read a lease", lv.status());
+      continue;
+    }
+    if (!lv->holder.empty()) held_count[lv->holder.name]++;
+    leases[g] = std::move(*lv);
+  }
+  std::set<std::string> alive_names;
+  for (const auto& h : *alive) alive_names.insert(h.name);
+
+  std::lock_guard lk(mu_);
+  uint64_t now = Now();
+  for (auto& [g, lv] : leases) {  // in group order: every gateway plans the same way
+    Observation o;
+    o.holder = lv.holder;
+    for (auto& [name, rec] : lv.records) o.records.push_back(rec.first);
+    if (auto it = home.find(g); it != home.end()) o.home = it->second;
+    o.alive = alive_names;
+    o.held = held_count;
+    // A free group counts for its candidate from now on, so that several orphans spread
+    // over the survivors instead of all going to the one that held the fewest.
+    if (o.holder.empty())
+      if (std::string c = Candidate(o); !c.empty()) held_count[c]++;
+    ApplyLocked(g, MachineLocked(g).Observe(now, o));
+  }
+}
+
+void HaManager::OnBlocklistedLocked() {
+  if (!blocklisted_)
+    LOG_WARN("ha: %s: this gateway's RADOS client is blocklisted: self-fencing every group", opts_.name.c_str());
+  blocklisted_ = true;
+  for (auto& [g, m] : machines_) ApplyLocked(g, m->OnBlocklisted(Now()));
+}
+
+void HaManager::RunOps() {
+  for (;;) {
+    Op op;
+    {
+      std::lock_guard lk(mu_);
+      if (ops_.empty() || stop_) return;
+      op = ops_.front();
+      ops_.pop_front();
+    }
+    RunOp(op);
+  }
+}
+
+void HaManager::RunOp(const Op& op) {
+  const uint32_t g = op.group;
+  Holder me;
+  std::vector<std::string> addrs;
+  {
+    std::lock_guard lk(mu_);
+    me = me_;
+    addrs = registered_addresses_;
+  }
+  const uint64_t lease = opts_.timing.lease_ns;
+  switch (op.action.kind) {
+    case ActionKind::kFence: {
+      std::vector<std::string> fence_addrs, names, who;
+      Status s;
+      auto lv = store_->ReadLease(g);
+      if (!lv.ok()) {
+        s = lv.status();
+      } else {
+        for (const auto& h : op.action.fence) {
+          auto it = lv->records.find(h.name);
+          if (it == lv->records.end()) continue;  // removed meanwhile (fenced by another)
+          names.push_back(h.name);
+          who.push_back(it->second.first.ToString());
+          for (const auto& a : it->second.second) fence_addrs.push_back(a);
+        }
+        if (!fence_addrs.empty()) s = store_->Blocklist(fence_addrs, opts_.blocklist_expire_sec);
+        if (s.ok() && !names.empty()) s = store_->RemoveRecords(g, names);
+      }
+      if (s.ok() && !fence_addrs.empty())
+        LOG_WARN("ha: ANA group %u: %s fenced %s: blocklisted %s", g, opts_.name.c_str(), Join(who).c_str(),
+                 Join(fence_addrs).c_str());
+      if (!s.ok() && !IsBlocklisted(s))
+        LOG_WARN("ha: ANA group %u: %s cannot fence %s: %s", g, opts_.name.c_str(), Join(who).c_str(),
+                 s.ToString().c_str());
+      std::lock_guard lk(mu_);
+      if (IsBlocklisted(s)) {
+        OnBlocklistedLocked();
+        return;
+      }
+      ApplyLocked(g, MachineLocked(g).OnFenced(Now(), s.ok()));
+      return;
+    }
+    case ActionKind::kAcquire: {
+      LeaseResult r = store_->Acquire(g, me, addrs, lease);
+      std::lock_guard lk(mu_);
+      ApplyLocked(g, MachineLocked(g).OnAcquire(Now(), r));
+      if (r == LeaseResult::kBlocklisted) OnBlocklistedLocked();
+      return;
+    }
+    case ActionKind::kRenew: {
+      LeaseResult r = store_->Renew(g, me, lease);
+      std::lock_guard lk(mu_);
+      ApplyLocked(g, MachineLocked(g).OnRenew(Now(), op.action.at, r));
+      if (r == LeaseResult::kBlocklisted) OnBlocklistedLocked();
+      return;
+    }
+    case ActionKind::kRelease: {
+      LeaseResult r = store_->Release(g, me);
+      std::lock_guard lk(mu_);
+      ApplyLocked(g, MachineLocked(g).OnReleased(Now(), r));
+      if (r == LeaseResult::kBlocklisted) OnBlocklistedLocked();
+      return;
+    }
+    case ActionKind::kNotify: {
+      Status s = store_->Notify();
+      if (IsBlocklisted(s)) {
+        std::lock_guard lk(mu_);
+        OnBlocklistedLocked();
+      }
+      return;
+    }
+    default: return;
+  }
+}
+
+std::vector<HaManager::GroupStatus> HaManager::Groups() const {
+  std::lock_guard lk(mu_);
+  std::vector<GroupStatus> out;
+  for (auto& [g, m] : machines_) {
+    GroupStatus s{g, m->role(), m->serving() ? opts_.name : m->observed_holder().name};
+    out.push_back(s);
+  }
+  return out;
+}
+
+std::vector<uint32_t> HaManager::Owned() const {
+  std::lock_guard lk(mu_);
+  std::vector<uint32_t> out;
+  for (auto& [g, m] : machines_)
+    if (m->serving()) out.push_back(g);
+  return out;
+}
+
+MemberInfo HaManager::member() const {
+  std::lock_guard lk(mu_);
+  return member_;
+}
+
+uint64_t HaManager::reconnects() const {
+  std::lock_guard lk(mu_);
+  return reconnects_;
+}
+
+}  // namespace nvmeof::ha

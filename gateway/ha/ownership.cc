@@ -1,0 +1,283 @@
+// The per-ANA-group ownership state machine: see ownership.h.
+#include "gateway/ha/ownership.h"
+
+#include <algorithm>
+#include <climits>
+#include <utility>
+
+namespace nvmeof::ha {
+
+const char* RoleName(Role r) {
+  switch (r) {
+    case Role::kStandby: return "standby";
+    case Role::kFencing: return "fencing";
+    case Role::kAcquiring: return "acquiring";
+    case Role::kOwner: return "owner";
+    case Role::kDraining: return "draining";
+    case Role::kSelfFenced: return "self-fenced";
+    case Role::kReleasing: return "releasing";
+  }
+  return "?";
+}
+
+const char* ActionName(ActionKind k) {
+  switch (k) {
+    case ActionKind::kFence: return "fence";
+    case ActionKind::kAcquire: return "acquire";
+    case ActionKind::kRenew: return "renew";
+    case ActionKind::kSetOptimized: return "set-optimized";
+    case ActionKind::kSetInaccessible: return "set-inaccessible";
+    case ActionKind::kDrain: return "drain";
+    case ActionKind::kRelease: return "release";
+    case ActionKind::kNotify: return "notify";
+  }
+  return "?";
+}
+
+bool Timing::Valid(std::string* why) const {
+  auto fail = [&](const char* w) {
+    if (why) *why = w;
+    return false;
+  };
+  if (lease_ns == 0 || renew_ns == 0 || margin_ns == 0) return fail("lease, renew interval and margin must be > 0");
+  if (margin_ns >= lease_ns) return fail("the self-fence margin must be shorter than the lease");
+  if (renew_ns >= lease_ns - margin_ns)
+    return fail("the renew interval must be shorter than the lease minus the self-fence margin");
+  return true;
+}
+
+std::string Holder::ToString() const {
+  return name.empty() ? std::string("nobody") : name + "/" + std::to_string(epoch);
+}
+
+std::string Candidate(const Observation& o) {
+  if (!o.home.empty() && o.alive.count(o.home)) return o.home;
+  std::string best;
+  uint32_t best_held = UINT32_MAX;
+  for (const auto& name : o.alive) {  // ordered by name: the first of equals wins
+    auto it = o.held.find(name);
+    uint32_t h = it == o.held.end() ? 0 : it->second;
+    if (h < best_held) {
+      best = name;
+      best_held = h;
+    }
+  }
+  return best;
+}
+
+OwnershipMachine::OwnershipMachine(uint32_t group, std::string self, uint64_t epoch, Timing t)
+    : group_(group), self_(std::move(self)), epoch_(epoch), t_(t) {}
+
+void OwnershipMachine::SetEpoch(uint64_t epoch) { epoch_ = epoch; }
+
+bool OwnershipMachine::holds_lease() const {
+  return role_ == Role::kOwner || role_ == Role::kDraining || role_ == Role::kSelfFenced ||
+         role_ == Role::kReleasing;
+}
+
+uint64_t OwnershipMachine::NextDeadline() const {
+  if (role_ != Role::kOwner && role_ != Role::kDraining) return UINT64_MAX;
+  uint64_t d = deadline_;
+  if (!renew_in_flight_) d = std::min(d, last_renew_sent_ + t_.renew_ns);
+  return d;
+}
+
+std::string OwnershipMachine::OwnerName(Role r) const {
+  switch (r) {
+    case Role::kOwner: return self_;
+    case Role::kStandby:
+    case Role::kFencing:
+    case Role::kAcquiring: return observed_.name;
+    default: return "";  // draining / self-fenced / releasing: nobody serves
+  }
+}
+
+Step OwnershipMachine::Go(Role to, std::string reason, uint64_t now, std::vector<Action> actions) {
+  Step s;
+  s.actions = std::move(actions);
+  Transition tr;
+  tr.from = role_;
+  tr.to = to;
+  tr.old_owner = OwnerName(role_);
+  role_ = to;
+  tr.new_owner = OwnerName(to);
+  tr.reason = std::move(reason);
+  tr.duration_ns = now >= change_started_ ? now - change_started_ : 0;
+  s.transition = std::move(tr);
+  return s;
+}
+
+Step OwnershipMachine::SelfFence(uint64_t now, std::string reason) {
+  std::vector<Action> acts;
+  if (role_ == Role::kOwner) {
+    acts.push_back({ActionKind::kSetInaccessible});
+    acts.push_back({ActionKind::kDrain});
+  }
+  // From kDraining the group is already inaccessible and draining.
+  change_started_ = now;
+  pending_reason_ = "self-fenced: " + reason;
+  Step s = Go(Role::kSelfFenced, pending_reason_, now, std::move(acts));
+  // How long the lease went unconfirmed.
+  uint64_t since = last_renew_ok_sent_;
+  s.transition->duration_ns = now >= since ? now - since : 0;
+  return s;
+}
+
+Step OwnershipMachine::StartHandover(uint64_t now, std::string reason) {
+  change_started_ = now;
+  pending_reason_ = std::move(reason);
+  return Go(Role::kDraining, "handing over: " + pending_reason_, now,
+            {{ActionKind::kSetInaccessible}, {ActionKind::kDrain}});
+}
+
+Step OwnershipMachine::Observe(uint64_t now, const Observation& o) {
+  const Holder me{self_, epoch_};
+  switch (role_) {
+    case Role::kStandby: {
+      if (o.holder != observed_) {
+        Holder old = observed_;
+        observed_ = o.holder;
+        if (!o.holder.empty() && o.holder != me) {
+          Step s;
+          s.transition = Transition{Role::kStandby, Role::kStandby, old.name, o.holder.name, "observed", 0};
+          return s;
+        }
+      }
+      if (stopping_) return {};
+      if (o.holder == me) {
+        // A lock of ours that we do not use (a release that failed half-way): drop it.
+        change_started_ = now;
+        pending_reason_ = "stale lock of ours";
+        return Go(Role::kReleasing, pending_reason_, now, {{ActionKind::kRelease}});
+      }
+      if (!o.holder.empty()) return {};
+      if (Candidate(o) != self_) return {};
+      std::vector<Holder> stale;
+      for (const auto& r : o.records)
+        if (r.name != self_) stale.push_back(r);
+      change_started_ = now;
+      acquire_sent_ = now;
+      if (!stale.empty()) {
+        std::string names;
+        for (const auto& h : stale) names += (names.empty() ? "" : ", ") + h.ToString();
+        pending_reason_ = "takeover: lease of " + names + " expired";
+        Action fence{ActionKind::kFence};
+        fence.fence = std::move(stale);
+        return Go(Role::kFencing, pending_reason_, now, {std::move(fence)});
+      }
+      pending_reason_ = o.records.empty() ? "lease free (released)" : "lease free (our own earlier record)";
+      return Go(Role::kAcquiring, pending_reason_, now, {{ActionKind::kAcquire}});
+    }
+    case Role::kOwner: {
+      if (!o.holder.empty() && o.holder != me) return SelfFence(now, "lease held by " + o.holder.ToString());
+      if (stopping_) return {};
+      if (!o.home.empty() && o.home != self_ && o.alive.count(o.home)) {
+        if (home_seen_since_ == 0) home_seen_since_ = now ? now : 1;
+        if (now - home_seen_since_ >= t_.failback_delay_ns)
+          return StartHandover(now, "failback to home gateway " + o.home);
+      } else {
+        home_seen_since_ = 0;
+      }
+      return {};
+    }
+    default:
+      return {};
+  }
+}
+
+Step OwnershipMachine::Tick(uint64_t now) {
+  if (role_ != Role::kOwner && role_ != Role::kDraining) return {};
+  if (now >= deadline_) {
+    std::string why = "lease not renewed for " + std::to_string((now - last_renew_ok_sent_) / 1'000'000) + " ms";
+    return SelfFence(now, why);
+  }
+  if (!renew_in_flight_ && now >= last_renew_sent_ + t_.renew_ns) {
+    renew_in_flight_ = true;
+    last_renew_sent_ = now;
+    Step s;
+    s.actions.push_back({ActionKind::kRenew, now, {}});
+    return s;
+  }
+  return {};
+}
+
+Step OwnershipMachine::OnRenew(uint64_t now, uint64_t sent_at, LeaseResult r) {
+  renew_in_flight_ = false;
+  if (role_ != Role::kOwner && role_ != Role::kDraining) return {};
+  switch (r) {
+    case LeaseResult::kOk:
+      // A renewal that came back after the deadline changes nothing: the group may already
+      // have been reported inaccessible, and the lease was unconfirmed for too long.
+      if (now >= deadline_) return SelfFence(now, "renewal came back after the deadline");
+      if (sent_at + t_.lease_ns - t_.margin_ns > deadline_) {
+        deadline_ = sent_at + t_.lease_ns - t_.margin_ns;
+        last_renew_ok_sent_ = sent_at;
+      }
+      return {};
+    case LeaseResult::kLost: return SelfFence(now, "lease lost");
+    case LeaseResult::kBlocklisted: return SelfFence(now, "blocklisted");
+    default: return {};  // transient: the deadline decides
+  }
+}
+
+Step OwnershipMachine::OnFenced(uint64_t now, bool ok) {
+  if (role_ != Role::kFencing) return {};
+  if (!ok) return Go(Role::kStandby, "fencing failed", now, {});
+  acquire_sent_ = now;
+  return Go(Role::kAcquiring, pending_reason_ + " (fenced)", now, {{ActionKind::kAcquire}});
+}
+
+Step OwnershipMachine::OnAcquire(uint64_t now, LeaseResult r) {
+  if (role_ != Role::kAcquiring) return {};
+  if (r != LeaseResult::kOk) {
+    return Go(Role::kStandby, r == LeaseResult::kBusy ? "lease taken by another gateway" : "could not take the lease",
+              now, {});
+  }
+  deadline_ = acquire_sent_ + t_.lease_ns - t_.margin_ns;
+  last_renew_sent_ = acquire_sent_;
+  last_renew_ok_sent_ = acquire_sent_;
+  renew_in_flight_ = false;
+  home_seen_since_ = 0;
+  if (now >= deadline_ || stopping_) {
+    // Too slow to be sure of the lease, or stopping: give it back without serving.
+    change_started_ = now;
+    pending_reason_ = stopping_ ? "stopping" : "took the lease too late";
+    return Go(Role::kReleasing, pending_reason_, now, {{ActionKind::kRelease}});
+  }
+  observed_ = Holder{self_, epoch_};
+  return Go(Role::kOwner, pending_reason_, now, {{ActionKind::kSetOptimized}});
+}
+
+Step OwnershipMachine::OnDrained(uint64_t now) {
+  if (role_ != Role::kDraining && role_ != Role::kSelfFenced) return {};
+  // Keep the change's start: the transition to standby reports the whole hand-over.
+  Step s = Go(Role::kReleasing, pending_reason_ + " (drained)", now, {{ActionKind::kRelease}});
+  return s;
+}
+
+Step OwnershipMachine::OnReleased(uint64_t now, LeaseResult r) {
+  if (role_ != Role::kReleasing) return {};
+  observed_ = Holder{};
+  std::vector<Action> acts;
+  if (r == LeaseResult::kOk) acts.push_back({ActionKind::kNotify});
+  return Go(Role::kStandby, pending_reason_ + (r == LeaseResult::kOk ? " (released)" : " (release failed)"), now,
+            std::move(acts));
+}
+
+Step OwnershipMachine::OnBlocklisted(uint64_t now) {
+  switch (role_) {
+    case Role::kOwner:
+    case Role::kDraining: return SelfFence(now, "this gateway's RADOS client is blocklisted");
+    case Role::kFencing:
+    case Role::kAcquiring: return Go(Role::kStandby, "blocklisted", now, {});
+    default: return {};
+  }
+}
+
+Step OwnershipMachine::Stop(uint64_t now) {
+  stopping_ = true;
+  if (role_ == Role::kOwner) return StartHandover(now, "planned stop");
+  return {};
+}
+
+}  // namespace nvmeof::ha

@@ -1,0 +1,334 @@
+// The ownership state machine with an injected clock: every time below is chosen by the test.
+#include "gateway/ha/ownership.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+namespace nvmeof::ha {
+namespace {
+
+constexpr uint64_t kMs = 1'000'000;
+
+Timing T() {
+  Timing t;
+  t.lease_ns = 2000 * kMs;
+  t.renew_ns = 500 * kMs;
+  t.margin_ns = 500 * kMs;
+  return t;
+}
+
+std::vector<ActionKind> Kinds(const Step& s) {
+  std::vector<ActionKind> k;
+  for (auto& a : s.actions) k.push_back(a.kind);
+  return k;
+}
+
+bool Has(const Step& s, ActionKind k) {
+  return std::any_of(s.actions.begin(), s.actions.end(), [&](const Action& a) { return a.kind == k; });
+}
+
+Observation Free(std::set<std::string> alive, std::string home = "") {
+  Observation o;
+  o.alive = std::move(alive);
+  o.home = std::move(home);
+  return o;
+}
+
+// Brings `m` to kOwner at time `now` through a clean acquisition.
+void MakeOwner(OwnershipMachine& m, uint64_t now, const std::string& home = "") {
+  Step s = m.Observe(now, Free({"a", "b"}, home.empty() ? "a" : home));
+  ASSERT_EQ(Kinds(s), std::vector<ActionKind>{ActionKind::kAcquire});
+  s = m.OnAcquire(now, LeaseResult::kOk);
+  ASSERT_EQ(Kinds(s), std::vector<ActionKind>{ActionKind::kSetOptimized});
+  ASSERT_EQ(m.role(), Role::kOwner);
+}
+
+TEST(Candidate, HomeIfAliveElseFewestHeldThenName) {
+  Observation o = Free({"a", "b", "c"}, "b");
+  EXPECT_EQ(Candidate(o), "b");
+  o.alive.erase("b");
+  o.held = {{"a", 2}, {"c", 1}};
+  EXPECT_EQ(Candidate(o), "c");
+  o.held = {{"a", 1}, {"c", 1}};
+  EXPECT_EQ(Candidate(o), "a");
+  o.alive.clear();
+  EXPECT_EQ(Candidate(o), "");
+}
+
+TEST(Timing, RejectsInconsistent) {
+  std::string why;
+  EXPECT_TRUE(T().Valid(&why));
+  Timing t = T();
+  t.margin_ns = t.lease_ns;
+  EXPECT_FALSE(t.Valid(&why));
+  t = T();
+  t.renew_ns = 1500 * kMs;
+  EXPECT_FALSE(t.Valid(&why));
+}
+
+TEST(Ownership, OnlyTheCandidateTakesAFreeLease) {
+  OwnershipMachine a(1, "a", 1, T()), b(1, "b", 1, T());
+  Observation o = Free({"a", "b"}, "a");
+  EXPECT_TRUE(b.Observe(0, o).actions.empty());
+  EXPECT_EQ(b.role(), Role::kStandby);
+  Step s = a.Observe(0, o);
+  EXPECT_EQ(Kinds(s), std::vector<ActionKind>{ActionKind::kAcquire});
+  ASSERT_TRUE(s.transition);
+  EXPECT_EQ(s.transition->to, Role::kAcquiring);
+  s = a.OnAcquire(20 * kMs, LeaseResult::kOk);
+  EXPECT_EQ(Kinds(s), std::vector<ActionKind>{ActionKind::kSetOptimized});
+  ASSERT_TRUE(s.transition);
+  EXPECT_EQ(s.transition->new_owner, "a");
+  EXPECT_EQ(s.transition->duration_ns, 20 * kMs);
+  EXPECT_TRUE(a.serving());
+}
+
+TEST(Ownership, HeldLeaseIsLeftAlone) {
+  OwnershipMachine b(1, "b", 1, T());
+  Observation o = Free({"a", "b"}, "b");
+  o.holder = Holder{"a", 7};
+  Step s = b.Observe(0, o);
+  EXPECT_TRUE(s.actions.empty());
+  ASSERT_TRUE(s.transition);  // the observed owner changed: one log line
+  EXPECT_EQ(s.transition->new_owner, "a");
+  EXPECT_FALSE(b.Observe(1, o).transition);  // the same holder again: nothing
+}
+
+TEST(Ownership, RenewsEveryIntervalFromTheSendTime) {
+  OwnershipMachine m(1, "a", 1, T());
+  MakeOwner(m, 0);
+  EXPECT_EQ(m.self_fence_deadline(), 1500 * kMs);
+  EXPECT_TRUE(m.Tick(499 * kMs).actions.empty());
+  Step s = m.Tick(500 * kMs);
+  ASSERT_EQ(Kinds(s), std::vector<ActionKind>{ActionKind::kRenew});
+  EXPECT_EQ(s.actions[0].at, 500 * kMs);
+  EXPECT_TRUE(m.Tick(1000 * kMs).actions.empty());  // one renewal in flight at a time
+  // It comes back late but before the deadline: the lease counts from the send time.
+  EXPECT_TRUE(m.OnRenew(1400 * kMs, 500 * kMs, LeaseResult::kOk).actions.empty());
+  EXPECT_EQ(m.self_fence_deadline(), 2000 * kMs);
+  EXPECT_TRUE(m.serving());
+  EXPECT_EQ(m.NextDeadline(), 1000 * kMs);  // the next renewal is already due
+}
+
+TEST(Ownership, RenewalRacingExpirySelfFencesFirst) {
+  OwnershipMachine m(1, "a", 1, T());
+  MakeOwner(m, 0);
+  ASSERT_TRUE(Has(m.Tick(500 * kMs), ActionKind::kRenew));
+  // The renewal hangs; the deadline comes first.
+  Step s = m.Tick(1500 * kMs);
+  EXPECT_EQ(Kinds(s), (std::vector<ActionKind>{ActionKind::kSetInaccessible, ActionKind::kDrain}));
+  EXPECT_EQ(m.role(), Role::kSelfFenced);
+  ASSERT_TRUE(s.transition);
+  EXPECT_EQ(s.transition->duration_ns, 1500 * kMs);  // since the last confirmed lease
+  // The renewal then succeeds: too late, the group stays inaccessible.
+  s = m.OnRenew(1600 * kMs, 500 * kMs, LeaseResult::kOk);
+  EXPECT_TRUE(s.actions.empty());
+  EXPECT_EQ(m.role(), Role::kSelfFenced);
+  EXPECT_FALSE(m.serving());
+  EXPECT_TRUE(m.Tick(1700 * kMs).actions.empty());  // no more renewals
+  s = m.OnDrained(1800 * kMs);
+  EXPECT_EQ(Kinds(s), std::vector<ActionKind>{ActionKind::kRelease});
+  s = m.OnReleased(1900 * kMs, LeaseResult::kOk);
+  EXPECT_EQ(m.role(), Role::kStandby);
+}
+
+TEST(Ownership, RenewalResultAfterDeadlineWithoutTickSelfFences) {
+  OwnershipMachine m(1, "a", 1, T());
+  MakeOwner(m, 0);
+  ASSERT_TRUE(Has(m.Tick(500 * kMs), ActionKind::kRenew));
+  // The driver was late calling Tick; the result arrives past the old deadline.
+  Step s = m.OnRenew(1500 * kMs, 500 * kMs, LeaseResult::kOk);
+  EXPECT_TRUE(Has(s, ActionKind::kSetInaccessible));
+  EXPECT_EQ(m.role(), Role::kSelfFenced);
+}
+
+TEST(Ownership, LostLeaseSelfFencesAtOnce) {
+  OwnershipMachine m(1, "a", 1, T());
+  MakeOwner(m, 0);
+  ASSERT_TRUE(Has(m.Tick(500 * kMs), ActionKind::kRenew));
+  Step s = m.OnRenew(510 * kMs, 500 * kMs, LeaseResult::kLost);
+  EXPECT_TRUE(Has(s, ActionKind::kSetInaccessible));
+  EXPECT_EQ(m.role(), Role::kSelfFenced);
+
+  OwnershipMachine n(1, "a", 1, T());
+  MakeOwner(n, 0);
+  Observation o = Free({"a", "b"}, "a");
+  o.holder = Holder{"b", 3};  // someone else holds it: we lost it
+  EXPECT_TRUE(Has(n.Observe(100 * kMs, o), ActionKind::kSetInaccessible));
+  EXPECT_EQ(n.role(), Role::kSelfFenced);
+}
+
+TEST(Ownership, TakeoverFencesTheStaleHolderFirst) {
+  OwnershipMachine b(1, "b", 1, T());
+  Observation o = Free({"b"}, "a");  // home "a" is not alive
+  o.records = {Holder{"a", 7}, Holder{"b", 1}};  // our own record is never fenced
+  Step s = b.Observe(0, o);
+  ASSERT_EQ(Kinds(s), std::vector<ActionKind>{ActionKind::kFence});
+  EXPECT_EQ(s.actions[0].fence, std::vector<Holder>{(Holder{"a", 7})});
+  EXPECT_EQ(b.role(), Role::kFencing);
+  s = b.OnFenced(100 * kMs, true);
+  EXPECT_EQ(Kinds(s), std::vector<ActionKind>{ActionKind::kAcquire});
+  s = b.OnAcquire(110 * kMs, LeaseResult::kOk);
+  EXPECT_EQ(Kinds(s), std::vector<ActionKind>{ActionKind::kSetOptimized});
+  ASSERT_TRUE(s.transition);
+  EXPECT_EQ(s.transition->duration_ns, 110 * kMs);
+  EXPECT_NE(s.transition->reason.find("a/7"), std::string::npos);
+  // The lease counts from the acquisition, not from the start of the fencing.
+  EXPECT_EQ(b.self_fence_deadline(), 100 * kMs + 1500 * kMs);
+}
+
+TEST(Ownership, FailedFencingRetriesLater) {
+  OwnershipMachine b(1, "b", 1, T());
+  Observation o = Free({"b"}, "");
+  o.records = {Holder{"a", 7}};
+  ASSERT_EQ(Kinds(b.Observe(0, o)), std::vector<ActionKind>{ActionKind::kFence});
+  EXPECT_TRUE(b.OnFenced(10 * kMs, false).actions.empty());
+  EXPECT_EQ(b.role(), Role::kStandby);
+  EXPECT_EQ(Kinds(b.Observe(500 * kMs, o)), std::vector<ActionKind>{ActionKind::kFence});
+}
+
+TEST(Ownership, TwoCandidatesOneWins) {
+  // Different views (b saw a holding more groups than a did): both think they are the
+  // candidate. The lease decides.
+  OwnershipMachine a(2, "a", 1, T()), b(2, "b", 1, T());
+  Observation va = Free({"a", "b"});
+  va.held = {{"a", 0}, {"b", 1}};
+  Observation vb = Free({"a", "b"});
+  vb.held = {{"a", 2}, {"b", 1}};
+  Holder lease;  // the simulated lease
+  auto try_acquire = [&](OwnershipMachine& m, const std::string& name) {
+    if (!lease.empty()) return m.OnAcquire(10 * kMs, LeaseResult::kBusy);
+    lease = Holder{name, 1};
+    return m.OnAcquire(10 * kMs, LeaseResult::kOk);
+  };
+  ASSERT_TRUE(Has(a.Observe(0, va), ActionKind::kAcquire));
+  ASSERT_TRUE(Has(b.Observe(0, vb), ActionKind::kAcquire));
+  Step sb = try_acquire(b, "b");
+  Step sa = try_acquire(a, "a");
+  EXPECT_TRUE(Has(sb, ActionKind::kSetOptimized));
+  EXPECT_TRUE(sa.actions.empty());
+  EXPECT_EQ(b.role(), Role::kOwner);
+  EXPECT_EQ(a.role(), Role::kStandby);
+  // a then sees b holding it and stays standby.
+  va.holder = lease;
+  EXPECT_TRUE(a.Observe(100 * kMs, va).actions.empty());
+}
+
+TEST(Ownership, FailbackIsADrainedHandOver) {
+  OwnershipMachine b(1, "b", 1, T()), a(1, "a", 2, T());
+  // b owns a's home group while a is away.
+  Observation o = Free({"b"}, "a");
+  ASSERT_TRUE(Has(b.Observe(0, o), ActionKind::kAcquire));
+  ASSERT_TRUE(Has(b.OnAcquire(0, LeaseResult::kOk), ActionKind::kSetOptimized));
+  // a comes back: b drains and releases; a takes it at once, without fencing.
+  o.alive.insert("a");
+  o.holder = Holder{"b", 1};
+  o.records = {Holder{"b", 1}};
+  Step s = b.Observe(300 * kMs, o);
+  EXPECT_EQ(Kinds(s), (std::vector<ActionKind>{ActionKind::kSetInaccessible, ActionKind::kDrain}));
+  EXPECT_EQ(b.role(), Role::kDraining);
+  EXPECT_TRUE(a.Observe(300 * kMs, o).actions.empty());  // still held: a waits
+  // Draining keeps the lease alive.
+  EXPECT_TRUE(Has(b.Tick(500 * kMs), ActionKind::kRenew));
+  EXPECT_TRUE(b.OnRenew(510 * kMs, 500 * kMs, LeaseResult::kOk).actions.empty());
+  EXPECT_EQ(Kinds(b.OnDrained(600 * kMs)), std::vector<ActionKind>{ActionKind::kRelease});
+  s = b.OnReleased(610 * kMs, LeaseResult::kOk);
+  EXPECT_EQ(Kinds(s), std::vector<ActionKind>{ActionKind::kNotify});
+  ASSERT_TRUE(s.transition);
+  EXPECT_EQ(s.transition->duration_ns, 310 * kMs);  // the whole hand-over
+  o.holder = Holder{};
+  o.records.clear();
+  s = a.Observe(620 * kMs, o);
+  EXPECT_EQ(Kinds(s), std::vector<ActionKind>{ActionKind::kAcquire});
+  // b is no candidate while a lives.
+  EXPECT_TRUE(b.Observe(620 * kMs, o).actions.empty());
+}
+
+TEST(Ownership, FailbackWaitsForTheDelay) {
+  Timing t = T();
+  t.failback_delay_ns = 1000 * kMs;
+  OwnershipMachine b(1, "b", 1, t);
+  Observation o = Free({"b"}, "a");
+  ASSERT_TRUE(Has(b.Observe(0, o), ActionKind::kAcquire));
+  ASSERT_TRUE(Has(b.OnAcquire(0, LeaseResult::kOk), ActionKind::kSetOptimized));
+  o.alive.insert("a");
+  o.holder = Holder{"b", 1};
+  EXPECT_TRUE(b.Observe(100 * kMs, o).actions.empty());
+  EXPECT_TRUE(b.Observe(600 * kMs, o).actions.empty());
+  EXPECT_TRUE(Has(b.Observe(1100 * kMs, o), ActionKind::kDrain));
+}
+
+TEST(Ownership, FencedGatewayWakingUpServesNothing) {
+  OwnershipMachine a(1, "a", 1, T());
+  MakeOwner(a, 0);
+  ASSERT_TRUE(Has(a.Tick(500 * kMs), ActionKind::kRenew));
+  ASSERT_TRUE(a.OnRenew(505 * kMs, 500 * kMs, LeaseResult::kOk).actions.empty());
+  // Frozen for 30 s. The first thing it does on waking is look at the clock.
+  Step s = a.Tick(30'000 * kMs);
+  EXPECT_EQ(Kinds(s), (std::vector<ActionKind>{ActionKind::kSetInaccessible, ActionKind::kDrain}));
+  EXPECT_EQ(a.role(), Role::kSelfFenced);
+  // Its client was blocklisted by the taker: operations fail.
+  EXPECT_TRUE(a.OnBlocklisted(30'001 * kMs).actions.empty());
+  EXPECT_TRUE(a.OnDrained(30'002 * kMs).actions.size() == 1);
+  s = a.OnReleased(30'003 * kMs, LeaseResult::kBlocklisted);
+  EXPECT_TRUE(s.actions.empty());  // nothing released: no notify
+  EXPECT_EQ(a.role(), Role::kStandby);
+  // New client: new epoch. Another holds the group now.
+  a.SetEpoch(2);
+  Observation o = Free({"a", "b"}, "a");
+  o.holder = Holder{"b", 1};
+  EXPECT_TRUE(a.Observe(30'100 * kMs, o).actions.empty());
+  // Failback (b hands over): a takes it back without fencing anybody.
+  o.holder = Holder{};
+  EXPECT_EQ(Kinds(a.Observe(30'200 * kMs, o)), std::vector<ActionKind>{ActionKind::kAcquire});
+}
+
+TEST(Ownership, BlocklistedOwnerSelfFences) {
+  OwnershipMachine a(1, "a", 1, T());
+  MakeOwner(a, 0);
+  Step s = a.OnBlocklisted(100 * kMs);
+  EXPECT_EQ(Kinds(s), (std::vector<ActionKind>{ActionKind::kSetInaccessible, ActionKind::kDrain}));
+  EXPECT_EQ(a.role(), Role::kSelfFenced);
+}
+
+TEST(Ownership, PlannedStopHandsOverAndNeverTakesAgain) {
+  OwnershipMachine a(1, "a", 1, T());
+  MakeOwner(a, 0);
+  Step s = a.Stop(100 * kMs);
+  EXPECT_EQ(Kinds(s), (std::vector<ActionKind>{ActionKind::kSetInaccessible, ActionKind::kDrain}));
+  a.OnDrained(150 * kMs);
+  s = a.OnReleased(160 * kMs, LeaseResult::kOk);
+  EXPECT_EQ(Kinds(s), std::vector<ActionKind>{ActionKind::kNotify});
+  EXPECT_TRUE(a.stopped());
+  EXPECT_TRUE(a.Observe(200 * kMs, Free({"a"}, "a")).actions.empty());
+}
+
+TEST(Ownership, DrainingPastTheDeadlineBecomesSelfFenced) {
+  OwnershipMachine a(1, "a", 1, T());
+  MakeOwner(a, 0);
+  a.Stop(100 * kMs);
+  ASSERT_TRUE(Has(a.Tick(500 * kMs), ActionKind::kRenew));
+  Step s = a.Tick(1500 * kMs);  // renewal never answered
+  EXPECT_TRUE(s.actions.empty());  // already inaccessible and draining
+  EXPECT_EQ(a.role(), Role::kSelfFenced);
+  EXPECT_EQ(Kinds(a.OnDrained(1600 * kMs)), std::vector<ActionKind>{ActionKind::kRelease});
+}
+
+TEST(Ownership, SlowAcquisitionIsGivenBack) {
+  OwnershipMachine a(1, "a", 1, T());
+  ASSERT_TRUE(Has(a.Observe(0, Free({"a"}, "a")), ActionKind::kAcquire));
+  Step s = a.OnAcquire(1600 * kMs, LeaseResult::kOk);
+  EXPECT_EQ(Kinds(s), std::vector<ActionKind>{ActionKind::kRelease});
+  EXPECT_FALSE(a.serving());
+}
+
+TEST(Ownership, OwnStaleLockIsReleased) {
+  OwnershipMachine a(1, "a", 1, T());
+  Observation o = Free({"a"}, "a");
+  o.holder = Holder{"a", 1};
+  EXPECT_EQ(Kinds(a.Observe(0, o)), std::vector<ActionKind>{ActionKind::kRelease});
+}
+
+}  // namespace
+}  // namespace nvmeof::ha
