@@ -258,6 +258,9 @@ std::vector<MetricFamily> GatewayCollector::Build() const {
   MetricFamily listener_ctrls = Family("subsystem_listener_controllers",
                                        "Host controllers (associations) connected through the listener",
                                        MetricType::Gauge);
+  MetricFamily ana_optimized = Family("subsystem_ana_group_optimized",
+                                      "Whether this gateway serves the ANA group optimized (owns it) 0=no, 1=yes",
+                                      MetricType::Gauge);
   std::map<std::string, std::set<std::string>> nqns_by_addr;  // listener address -> subsystems
   std::vector<std::pair<std::shared_ptr<Subsystem>, SubsystemView>> views;
   for (auto& s : subsystems) views.push_back({s, s->View()});
@@ -282,6 +285,11 @@ std::vector<MetricFamily> GatewayCollector::Build() const {
            {"anagrpid", std::to_string(ns.anagrpid)}},
           1);
     for (auto& l : v.listeners) nqns_by_addr[l.traddr].insert(nqn);
+    std::set<uint32_t> groups;
+    for (auto& ns : v.namespaces) groups.insert(ns.anagrpid);
+    for (uint32_t g : groups)
+      Add(ana_optimized, {{"nqn", nqn}, {"anagrpid", std::to_string(g)}},
+          target_->AnaState(nqn, g) == nvme::kAnaOptimized ? 1 : 0);
   }
   timer.Done("_list_subsystems");
   for (auto& [s, v] : views) {
@@ -318,7 +326,7 @@ std::vector<MetricFamily> GatewayCollector::Build() const {
   }
   timer.Done("_get_host_map");
   for (auto* f : {&sub_metadata, &sub_listeners, &sub_hosts, &sub_ns_count, &sub_ns_limit, &sub_ns_metadata,
-                  &conn_state, &kato, &listener_ctrls})
+                  &conn_state, &kato, &listener_ctrls, &ana_optimized})
     out.push_back(std::move(*f));
 
   // ------------------------------------------------------------ listener interfaces

@@ -10,7 +10,8 @@
 //               ceph_nvmeof_host_keepalive_timeout, ceph_nvmeof_subsystem_listener_iface_*,
 //               ceph_nvmeof_rpc_method_seconds (how long each step of the collection took)
 //   own         per-namespace read/write latency histograms, unmaps and errors; requests
-//               per state (queue depth); controllers per listener; NVMe/TCP counters
+//               per state (queue depth); controllers per listener; ANA groups this gateway
+//               serves optimized; NVMe/TCP counters
 //               (connections, PDUs, digest and fatal transport errors, bytes); controllers
 //               created/destroyed, keep alive timeouts, ANA changes, failed commands
 //

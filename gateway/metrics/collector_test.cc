@@ -154,6 +154,7 @@ TEST_F(CollectorTest, ReferenceMetricsHaveTheirNamesTypesAndLabels) {
       {"ceph_nvmeof_bdev_write_latency_seconds", MetricType::Histogram, {"bdev_name"}},
       {"ceph_nvmeof_subsystem_listener_controllers", MetricType::Gauge, {"nqn", "traddr", "trsvcid"}},
       {"ceph_nvmeof_tcp_requests", MetricType::Gauge, {"state"}},
+      {"ceph_nvmeof_subsystem_ana_group_optimized", MetricType::Gauge, {"nqn", "anagrpid"}},
       {"ceph_nvmeof_command_errors_total", MetricType::Counter, {"sct"}},
   };
   for (auto& w : wants) {
@@ -237,6 +238,13 @@ TEST_F(CollectorTest, Values) {
   EXPECT_EQ(Find(m["ceph_nvmeof_subsystem_listener_controllers"], {{"traddr", "127.0.0.1"}, {"trsvcid", "4420"}})
                 ->gauge.value,
             0);
+
+  EXPECT_EQ(Find(m["ceph_nvmeof_subsystem_ana_group_optimized"], {{"nqn", kNqn}, {"anagrpid", "1"}})->gauge.value,
+            target_->AnaState(kNqn, 1) == nvme::kAnaOptimized ? 1 : 0);
+  ASSERT_TRUE(target_->SetAnaGroupState(1, nvme::kAnaInaccessible).ok());
+  EXPECT_EQ(Find(Collect(Options())["ceph_nvmeof_subsystem_ana_group_optimized"], {{"anagrpid", "1"}})->gauge.value, 0);
+  ASSERT_TRUE(target_->SetAnaGroupState(1, nvme::kAnaOptimized).ok());
+  EXPECT_EQ(Find(Collect(Options())["ceph_nvmeof_subsystem_ana_group_optimized"], {{"anagrpid", "1"}})->gauge.value, 1);
 
   std::set<std::string> methods;
   for (auto& s : m["ceph_nvmeof_rpc_method_seconds"].metric) methods.insert(Labels(s)["method"]);
