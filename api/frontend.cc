@@ -31,8 +31,6 @@ std::string PeerMsg(::grpc::ServerContext* ctx) {
 
 std::string Str(uint32_t v) { return std::to_string(v); }
 
-std::string BdevName(const Uuid& u) { return "bdev_" + UuidToString(u); }
-
 std::string KeyAddress(const std::string& traddr) { return EscapeAddressIfIpv6(UnescapeAddress(traddr)); }
 
 std::string ListenerStateKey(const std::string& nqn, const std::string& host_name, const std::string& traddr,

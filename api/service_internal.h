@@ -43,8 +43,6 @@ template <class R>
 }
 
 std::string Str(uint32_t v);
-// "bdev_<uuid>": the name the reference gives a namespace's block device.
-std::string BdevName(const Uuid& u);
 // Key form of a listener address: IPv6 in brackets, like the reference CLI sends it.
 std::string KeyAddress(const std::string& traddr);
 // The state key of a listener as a request gives it (any address form, numeric port).

@@ -82,14 +82,24 @@ const std::map<std::string, Section>& Schema() {
     g["state_update_timeout_in_msec"] = Uint(FIELD(state_update_timeout_in_msec), 1, 3600000);
     g["enable_prometheus_exporter"] = Bool(FIELD(enable_prometheus_exporter));
     g["prometheus_port"] = Port(FIELD(prometheus_port));
+    g["prometheus_exporter_ssl"] = Bool(FIELD(prometheus_exporter_ssl));
+    g["prometheus_stats_interval"] = Uint(FIELD(prometheus_stats_interval), 0, 3600);
+    g["prometheus_bdev_pools"] = [](DaemonOptions& cfg, const std::string& v, std::string*) {
+      cfg.prometheus_bdev_pools.clear();
+      std::stringstream ss(v);
+      std::string item;
+      while (std::getline(ss, item, ','))
+        if (!Trim(item).empty()) cfg.prometheus_bdev_pools.push_back(Trim(item));
+      return true;
+    };
     g["verify_nqns"] = Bool(FIELD(verify_nqns));
     g["omap_file_lock_duration"] = Uint(FIELD(omap_file_lock_duration), 1, 3600);
     g["override_hostname"] = Str(FIELD(hostname));
     // The reference's knobs with no meaning here (SPDK process, monitor client, its own
     // lock retry loop): accepted silently so that a cephadm-rendered file loads cleanly.
     for (const char* k :
-         {"enable_spdk_discovery_controller", "prometheus_exporter_ssl", "prometheus_stats_interval",
-          "omap_file_lock_retries", "omap_file_lock_retry_sleep_interval", "omap_file_update_reloads",
+         {"enable_spdk_discovery_controller", "omap_file_lock_retries", "omap_file_lock_retry_sleep_interval",
+          "omap_file_update_reloads",
           "allowed_consecutive_spdk_ping_failures", "spdk_ping_interval_in_seconds", "ping_spdk_under_lock",
           "enable_monitor_client", "max_hosts_per_namespace", "max_namespaces_with_netmask",
           "max_subsystems", "max_namespaces", "max_hosts_per_subsystem", "max_namespaces_per_subsystem",
@@ -209,6 +219,7 @@ Result<DaemonOptions> ParseGatewayConfig(const std::string& text, const std::str
                                          std::vector<std::string>* warnings) {
   DaemonOptions cfg;
   cfg.state_pool = kConfigFileStatePool;
+  cfg.enable_prometheus_exporter = true;
   std::set<std::string> keys_set;  // "section.key" applied
   const auto& schema = Schema();
   std::set<std::string> sections_seen;

@@ -3,7 +3,9 @@
 // [data-plane] section.
 //
 //   [gateway]       name, group, addr, port, enable_auth, state_update_notify,
-//                   state_update_interval_sec, enable_prometheus_exporter, prometheus_port,
+//                   state_update_interval_sec, enable_prometheus_exporter (default true in
+//                   a file), prometheus_port, prometheus_exporter_ssl,
+//                   prometheus_stats_interval, prometheus_bdev_pools,
 //                   verify_nqns, omap_file_lock_duration, override_hostname, ...
 //   [gateway-logs]  log_level
 //   [discovery]     addr, port
@@ -35,7 +37,8 @@
 namespace nvmeof {
 
 // Parses `text` (named `filename` in messages) into the settings it gives over the
-// defaults of DaemonOptions ([ceph] pool defaults to kConfigFileStatePool). Warnings
+// defaults of DaemonOptions ([ceph] pool defaults to kConfigFileStatePool, the exporter is
+// on). Warnings
 // (unknown keys, ignored sections) are appended to *warnings. Errors: InvalidArgument
 // "FILE:LINE: ...".
 Result<DaemonOptions> ParseGatewayConfig(const std::string& text, const std::string& filename,

@@ -11,6 +11,8 @@
 
 #include "gateway/common/log.h"
 #include "gateway/daemon/management.h"
+#include "gateway/metrics/collector.h"
+#include "gateway/metrics/exporter.h"
 #include "gateway/nvmf/target.h"
 #include "gateway/nvmf/transport.h"
 #include "gateway/runtime/reactor.h"
@@ -58,9 +60,6 @@ Status Daemon::StartAll() {
 
   LOG_INFO("nvmeof-gateway %s starting: gateway %s, host %s, group '%s', %d reactor(s)", NVMEOF_VERSION_STRING,
            o.name.c_str(), o.hostname.c_str(), o.group.c_str(), o.reactors);
-  if (o.enable_prometheus_exporter)
-    LOG_WARN("no Prometheus exporter in this build yet; [gateway] enable_prometheus_exporter ignored");
-
   CephClientOptions ceph;
   ceph.conf_path = o.ceph_conf;
   ceph.client_id = o.ceph_id;
@@ -81,8 +80,37 @@ Status Daemon::StartAll() {
     LOG_ERROR("nothing to serve; exiting");
     return Status::InvalidArgument("nothing to serve");
   }
+  StartMetrics();
+  if (management_) management_->SetReady(!failures);
   LOG_INFO("ready");
   return Status::OK();
+}
+
+// Like the reference, a gateway whose exporter cannot listen serves without it (logged).
+void Daemon::StartMetrics() {
+  const DaemonOptions& o = opts_;
+  if (!o.enable_prometheus_exporter) return;
+  if (o.prometheus_exporter_ssl)
+    LOG_WARN("[gateway] prometheus_exporter_ssl: this gateway's exporter has no TLS; serving metrics over HTTP");
+  CollectorOptions co;
+  co.gateway.version = NVMEOF_VERSION_STRING;
+  co.gateway.addr = o.grpc_addr;
+  co.gateway.port = o.grpc_port;
+  co.gateway.name = o.name;
+  co.gateway.hostname = o.hostname;
+  co.gateway.group = o.group;
+  co.bdev_pools = o.prometheus_bdev_pools;
+  co.interval = std::chrono::seconds(o.prometheus_stats_interval);
+  std::vector<const ReactorProbe*> probes;
+  for (int i = 0; i < reactors_->size(); i++) probes.push_back(&reactors_->at(i).probe());
+  auto collector = std::make_shared<GatewayCollector>(target_.get(), std::move(probes), co);
+  auto exporter = MetricsExporter::Start(o.grpc_addr, o.prometheus_port, collector);
+  if (!exporter.ok()) {
+    LOG_ERROR("%s; serving without metrics", exporter.status().message().c_str());
+    return;
+  }
+  metrics_ = std::move(exporter.value());
+  LOG_INFO("prometheus exporter listening on %s", metrics_->address().c_str());
 }
 
 // Subsystems, hosts and listeners first: they cannot wait on anything, so the gateway
@@ -228,6 +256,7 @@ void Daemon::Stop() {
 void Daemon::StopParts() {
   if (stopped_) return;
   stopped_ = true;
+  metrics_.reset();  // scrapes read the target and the reactors' probes
   if (management_) management_->Stop();
   if (transports_) transports_->CloseAll();
   if (reactors_) reactors_->Stop();

@@ -6,6 +6,10 @@
 //   devices       DeviceFactory (rbd-backend): namespaces of the command line and the API
 //   initial       the command line's subsystems, hosts, listeners and namespaces
 //   management    ManagementPlane (management.h): gRPC API and group state, when built in
+//   metrics       MetricsExporter (gateway/metrics) when enable_prometheus_exporter: a port
+//                 that cannot be opened is logged and the gateway serves without it
+//   readiness     the management plane's gRPC health service says SERVING once all of the
+//                 above is up (ManagementPlane::SetReady)
 //
 // Threads: Start, Run and Stop run on the thread that called Start, which must be the
 // process's main thread before any other thread exists: Start blocks SIGTERM and SIGINT
@@ -27,6 +31,7 @@ namespace nvmeof {
 
 class DeviceFactory;
 class ManagementPlane;
+class MetricsExporter;
 class ReactorGroup;
 class Target;
 class TransportRegistry;
@@ -53,6 +58,7 @@ class Daemon {
   Status StartAll();
   Status AddInitialConfiguration(std::vector<const SubsystemOption*>* created, bool* failures);
   void OpenInitialNamespaces(const std::vector<const SubsystemOption*>& created, bool* failures);
+  void StartMetrics();
   // Takes the parts down in order (the management plane, the listeners, the reactors).
   void StopParts();
 
@@ -65,6 +71,7 @@ class Daemon {
   std::unique_ptr<TransportRegistry> transports_;
   std::unique_ptr<DeviceFactory> devices_;
   std::unique_ptr<ManagementPlane> management_;
+  std::unique_ptr<MetricsExporter> metrics_;
 };
 
 }  // namespace nvmeof

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <functional>
 #include <string>
 
@@ -14,7 +15,7 @@
 namespace nvmeof {
 namespace {
 
-const char kPrometheusWarning[] = "no Prometheus exporter in this build yet; [gateway] enable_prometheus_exporter ignored";
+const char kExporterListening[] = "prometheus exporter listening on 127.0.0.1:";
 
 DaemonOptions Quiet(const std::string& file_text) {
   std::vector<std::string> w;
@@ -44,14 +45,38 @@ std::string StartAndStop(const DaemonOptions& o, std::function<void(Daemon&)> ch
   return testing::internal::GetCapturedStderr();
 }
 
-TEST(Daemon, PrometheusExporterSettingIsWarnedAboutOnce) {
-  const std::string log = StartAndStop(Quiet(""));  // enable_prometheus_exporter defaults to true
-  const size_t at = log.find(kPrometheusWarning);
-  EXPECT_NE(at, std::string::npos) << log;
-  EXPECT_EQ(log.find(kPrometheusWarning, at + 1), std::string::npos) << log;
+TEST(Daemon, PrometheusExporterFollowsItsSetting) {
+  DaemonOptions o = Quiet("");  // a configuration file turns the exporter on
+  EXPECT_TRUE(o.enable_prometheus_exporter);
+  o.grpc_addr = "127.0.0.1";
+  o.prometheus_port = 0;
+  const std::string log = StartAndStop(o);
+  EXPECT_NE(log.find(kExporterListening), std::string::npos) << log;
   EXPECT_NE(log.find("ready"), std::string::npos) << log;
   const std::string off = StartAndStop(Quiet("[gateway]\nenable_prometheus_exporter = false\n"));
-  EXPECT_EQ(off.find(kPrometheusWarning), std::string::npos) << off;
+  EXPECT_EQ(off.find("prometheus exporter"), std::string::npos) << off;
+}
+
+TEST(Daemon, AnExporterPortInUseIsLoggedAndTheGatewayServes) {
+  DaemonOptions o = Quiet("[gateway]\nprometheus_exporter_ssl = true\n");
+  o.grpc_addr = "127.0.0.1";
+  o.prometheus_port = 0;
+  std::string first_log;
+  StartAndStop(o, [&](Daemon&) {
+    // The first daemon holds a port; a second one asked for it serves without metrics.
+    first_log = testing::internal::GetCapturedStderr();
+    const auto at = first_log.find(kExporterListening);
+    ASSERT_NE(at, std::string::npos) << first_log;
+    DaemonOptions o2 = o;
+    o2.prometheus_port = static_cast<uint16_t>(std::stoi(first_log.substr(at + strlen(kExporterListening))));
+    const std::string log2 = StartAndStop(o2);
+    EXPECT_NE(log2.find("prometheus exporter: cannot listen on 127.0.0.1:"), std::string::npos) << log2;
+    EXPECT_NE(log2.find("serving without metrics"), std::string::npos) << log2;
+    EXPECT_NE(log2.find("ready"), std::string::npos) << log2;
+    testing::internal::CaptureStderr();
+  });
+  EXPECT_NE(first_log.find("prometheus_exporter_ssl: this gateway's exporter has no TLS"), std::string::npos)
+      << first_log;
 }
 
 TEST(Daemon, CommandLineSubsystemsAndNamespaces) {

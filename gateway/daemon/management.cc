@@ -34,9 +34,11 @@ bool ReadFile(const std::string& path, std::string* out) {
 // in memory), followed by a StateFollower (gateway/state/state_follower.h) that replays it
 // onto the service and retries what could not be applied yet.
 
-// The store, not started yet. *desc says where the state is kept (for the log).
-std::unique_ptr<StateStore> OpenStateStore(const DaemonOptions& o, std::string* desc) {
+// The store, not started yet. *desc says where the state is kept (for the log);
+// *ceph_ok is false when a pool is configured but RADOS could not be used.
+std::unique_ptr<StateStore> OpenStateStore(const DaemonOptions& o, std::string* desc, bool* ceph_ok) {
   *desc = "in memory (this gateway only)";
+  *ceph_ok = o.state_pool.empty();
   if (!o.state_pool.empty()) {
     struct stat sb;
     if (stat(o.ceph_conf.c_str(), &sb) != 0) {
@@ -54,6 +56,7 @@ std::unique_ptr<StateStore> OpenStateStore(const DaemonOptions& o, std::string* 
       auto opened = OpenRadosStateStore(ro);
       if (opened.ok()) {
         *desc = "in RADOS, pool " + o.state_pool + ", object " + StateObjectName(o.group);
+        *ceph_ok = true;
         return std::move(opened.value());
       }
       LOG_WARN("group state: cannot use RADOS (pool %s, %s): %s; keeping the state in memory", o.state_pool.c_str(),
@@ -89,6 +92,8 @@ Result<std::unique_ptr<grpc::Server>> StartServer(const DaemonOptions& o, api::G
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.AddListeningPort(bind, creds, &bound_port);
   builder.RegisterService(service);
+  // grpc.health.v1.Health, NOT_SERVING until the plane is told it is ready.
+  grpc::EnableDefaultHealthCheckService(true);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || bound_port == 0) {
     LOG_ERROR("grpc: cannot listen on %s (address in use, or not an address of this host)", bind.c_str());
@@ -104,7 +109,7 @@ class GrpcManagementPlane final : public ManagementPlane {
 
   Status Start(const DaemonOptions& o, Target* target, DeviceFactory* devices) {
     std::string desc;
-    store_ = OpenStateStore(o, &desc);
+    store_ = OpenStateStore(o, &desc, &ceph_ok_);
     service_ = std::make_unique<api::GatewayService>(target, store_.get(), ServiceOptionsOf(o));
     service_->SetDeviceFactory(devices);
     // The full state is replayed before serving; then followed until Stop().
@@ -124,12 +129,24 @@ class GrpcManagementPlane final : public ManagementPlane {
     auto server = StartServer(o, service_.get());
     if (!server.ok()) return server.status();
     server_ = std::move(server.value());
+    SetHealth(false);
     return Status::OK();
   }
 
   bool serving() const override { return server_ != nullptr; }
 
+  void SetReady(bool daemon_ready) override {
+    // The group state is replayed: Start returned.
+    const bool ready = daemon_ready && ceph_ok_;
+    if (ready) LOG_INFO("health: SERVING (group state replayed, listeners open)");
+    else
+      LOG_WARN("health: NOT_SERVING (%s)", !ceph_ok_ ? "the group state pool in Ceph cannot be reached"
+                                                     : "a listener or namespace of the command line failed");
+    SetHealth(ready);
+  }
+
   void Stop() override {
+    if (server_ && !stopped_) SetHealth(false);
     if (server_ && !stopped_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
     stopped_ = true;
     if (follower_) follower_->Stop();
@@ -148,6 +165,15 @@ class GrpcManagementPlane final : public ManagementPlane {
     return so;
   }
 
+  void SetHealth(bool serving) {
+    if (!server_) return;
+    grpc::HealthCheckServiceInterface* h = server_->GetHealthCheckService();
+    if (!h) return;
+    h->SetServingStatus(serving);  // every service, "" included
+    h->SetServingStatus("Gateway", serving);
+  }
+
+  bool ceph_ok_ = true;
   // Destroyed in reverse: the server, the follower, the service, the store.
   std::unique_ptr<StateStore> store_;
   std::unique_ptr<api::GatewayService> service_;

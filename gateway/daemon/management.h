@@ -9,6 +9,10 @@
 // gRPC threads run the RPCs. Errors of Start are logged already when they come back (the
 // daemon exits 1): the store cannot start, the [mtls] files cannot be read, the gRPC
 // address cannot be bound.
+//
+// Health: the gRPC port also serves grpc.health.v1.Health (for the whole server, "", and
+// for the "Gateway" service). It answers NOT_SERVING until the daemon calls SetReady with
+// everything up, and again from Stop on, so probes and load balancers drain first.
 #pragma once
 
 #include <memory>
@@ -35,6 +39,10 @@ class ManagementPlane {
 
   // Whether the gRPC API is being served.
   virtual bool serving() const = 0;
+  // The daemon's part of readiness: its listeners are open and its namespaces opened. The
+  // plane adds its own (the group state replayed; Ceph reachable when a pool is configured)
+  // and sets the health service's status (logged once).
+  virtual void SetReady(bool daemon_ready) = 0;
   // Stops serving RPCs (2 s for those in flight), then the state threads and the store.
   virtual void Stop() = 0;
 };

@@ -76,6 +76,13 @@ in the group state):
     --host HOSTNQN          allow this host (repeatable); without any, every host is allowed
     --serial SN             serial number (default: random)
 
+Metrics:
+  --prometheus-port N       serve Prometheus metrics on [gateway] addr:N (default with a
+                            configuration file: [gateway] enable_prometheus_exporter = true,
+                            prometheus_port = 10008; without one: off). 0 picks a free port,
+                            logged as "prometheus exporter listening on ADDR:PORT"; "none"
+                            turns the exporter off
+
 Other:
   --log-level LEVEL         debug, info, warning or error ([gateway-logs] log_level,
                             default info)
@@ -187,6 +194,16 @@ Result<CommandLine> ParseCommandLine(const std::vector<std::string>& args) {
       st = uint_arg(&f.shutdown_timeout, 0, 3600);
     } else if (a == "--in-capsule-data-size") {
       st = uint_arg(&f.in_capsule_data_size, 0, 1 << 20);
+    } else if (a == "--prometheus-port") {
+      if (st = next(); st.ok()) {
+        if (v == "none") {
+          f.no_prometheus = true;
+        } else {
+          auto n = IntArg(a, v, 0, 65535);
+          if (!n.ok()) return n.status();
+          f.prometheus_port = static_cast<uint16_t>(*n);
+        }
+      }
     } else if (a == "--reactors") {
       std::optional<uint32_t> n;
       st = uint_arg(&n, 1, 256);
@@ -272,6 +289,11 @@ Result<DaemonOptions> ResolveOptions(const DaemonOptions* file, const CommandLin
   if (flags.state_pool) o.state_pool = *flags.state_pool;
   if (o.state_pool == "none") o.state_pool.clear();
   if (flags.no_verify_nqns) o.verify_nqns = false;
+  if (flags.prometheus_port) {
+    o.enable_prometheus_exporter = true;
+    o.prometheus_port = *flags.prometheus_port;
+  }
+  if (flags.no_prometheus) o.enable_prometheus_exporter = false;
   o.listen.insert(o.listen.end(), flags.listens.begin(), flags.listens.end());
   o.subsystems.insert(o.subsystems.end(), flags.subsystems.begin(), flags.subsystems.end());
 

@@ -56,8 +56,15 @@ struct DaemonOptions {
   std::string client_cert = "./client.crt";
   std::string root_ca_cert;  // CA that signs client certificates; empty: client_cert
   bool verify_nqns = true;
-  bool enable_prometheus_exporter = true;  // parsed; no exporter in this build (warned)
-  uint16_t prometheus_port = 10008;
+  // ---------------------------------------------------------------- metrics
+  // The Prometheus exporter on grpc_addr:prometheus_port (gateway/metrics). Off without a
+  // configuration file unless --prometheus-port; a file turns it on unless it says
+  // otherwise (the reference's default).
+  bool enable_prometheus_exporter = false;
+  uint16_t prometheus_port = 10008;  // 0: any free port (logged)
+  bool prometheus_exporter_ssl = false;  // no TLS for the exporter here: warned when asked for
+  uint32_t prometheus_stats_interval = 10;  // seconds a collection serves scrapes (0: none)
+  std::vector<std::string> prometheus_bdev_pools;  // bdev metrics only for these pools; empty: all
 
   // ---------------------------------------------------------------- group state and Ceph
   // Pool of the group state object; empty: the state is kept in memory. A configuration
@@ -96,6 +103,8 @@ struct CommandLine {
   std::optional<int> reactors;
   std::optional<uint16_t> min_cntlid, max_cntlid;
   std::optional<uint32_t> queue_depth, bdevs_per_cluster, in_capsule_data_size, poll_window_us, shutdown_timeout;
+  std::optional<uint16_t> prometheus_port;  // --prometheus-port N (turns the exporter on)
+  bool no_prometheus = false;               // --prometheus-port none
   std::optional<LogLevel> log_level;
   bool no_verify_nqns = false;
   std::vector<HostPort> listens;

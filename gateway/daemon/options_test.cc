@@ -46,7 +46,28 @@ TEST(DaemonOptions, DefaultsWithoutFileOrFlags) {
   EXPECT_FALSE(o.name.empty());
   EXPECT_FALSE(o.hostname.empty());
   EXPECT_EQ(o.target.gateway_name, o.name);
-  EXPECT_TRUE(o.enable_prometheus_exporter);
+  EXPECT_FALSE(o.enable_prometheus_exporter);  // no file: off unless --prometheus-port
+}
+
+TEST(DaemonOptions, PrometheusExporter) {
+  DaemonOptions f = File("[gateway]\nprometheus_port = 9999\nprometheus_stats_interval = 0\n"
+                         "prometheus_bdev_pools = a, b\nprometheus_exporter_ssl = false\n");
+  EXPECT_TRUE(f.enable_prometheus_exporter);  // a file turns it on, as the reference does
+  EXPECT_EQ(f.prometheus_port, 9999);
+  EXPECT_EQ(f.prometheus_stats_interval, 0u);
+  EXPECT_EQ(f.prometheus_bdev_pools, (std::vector<std::string>{"a", "b"}));
+  auto flags = ParseCommandLine({"--prometheus-port", "0"});
+  ASSERT_TRUE(flags.ok());
+  auto o = ResolveOptions(nullptr, *flags);
+  ASSERT_TRUE(o.ok());
+  EXPECT_TRUE(o->enable_prometheus_exporter);
+  EXPECT_EQ(o->prometheus_port, 0);
+  flags = ParseCommandLine({"--prometheus-port=none"});
+  ASSERT_TRUE(flags.ok());
+  o = ResolveOptions(&f, *flags);
+  ASSERT_TRUE(o.ok());
+  EXPECT_FALSE(o->enable_prometheus_exporter);
+  EXPECT_FALSE(ParseCommandLine({"--prometheus-port", "70000"}).ok());
 }
 
 TEST(DaemonOptions, FileOnly) {

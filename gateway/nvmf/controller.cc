@@ -119,6 +119,7 @@ void Controller::StartKeepAliveTimer() {
     if (!c->KeepAliveExpired()) return true;
     LOG_WARN("%s: keep alive timeout (%u ms): tearing the controller down", c->Describe().c_str(), c->kato_ms());
     c->target()->probe().Count(c->target()->probe().keep_alive_timeouts);
+    c->subsystem().NoteKeepAliveTimeout(c->hostnqn());
     c->Shutdown("keep alive timeout");
     return false;
   });

@@ -7,17 +7,32 @@
 // snapshot).
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <atomic>
+#include <bit>
 #include <cstdint>
 
 namespace nvmeof {
 
 // Per-namespace I/O statistics (reference API: namespace_get_io_stats). Latencies are
-// NowNs() nanoseconds (gateway/common/clock.h).
+// NowNs() nanoseconds (gateway/common/clock.h), from the command's start to the device's
+// completion. Latency histograms: bucket i < kLatencyBuckets - 1 counts completed reads
+// (writes) that took at most LatencyBucketBoundNs(i) and more than the bound below; the
+// last bucket counts the rest.
 struct NsStats {
+  static constexpr size_t kLatencyBuckets = 20;
+  static constexpr unsigned kFirstBoundLog2 = 13;  // 8.192 us, then doubling up to ~2.1 s
+  static constexpr uint64_t LatencyBucketBoundNs(size_t i) { return uint64_t{1} << (kFirstBoundLog2 + i); }
+  static constexpr size_t LatencyBucket(uint64_t ns) {
+    const uint64_t above = (ns == 0 ? 0 : ns - 1) >> kFirstBoundLog2;
+    return std::min<size_t>(static_cast<size_t>(std::bit_width(above)), kLatencyBuckets - 1);
+  }
+  using Histogram = std::array<std::atomic<uint64_t>, kLatencyBuckets>;
+
   std::atomic<uint64_t> read_ops{0}, write_ops{0}, read_bytes{0}, write_bytes{0};
   std::atomic<uint64_t> read_ns{0}, write_ns{0}, unmap_ops{0}, errors{0};
+  Histogram read_latency{}, write_latency{};
 };
 
 struct NvmfProbe {

@@ -23,6 +23,8 @@ Namespace::Namespace(uint32_t nsid, const NamespaceSpec& spec, Uuid uuid, std::u
 
 // ----------------------------------------------------------------------------- Subsystem
 
+std::string BdevName(const Uuid& u) { return "bdev_" + UuidToString(u); }
+
 std::string RandomSerialNumber() {
   std::random_device rd;
   std::mt19937_64 gen((static_cast<uint64_t>(rd()) << 32) ^ rd());
@@ -170,12 +172,23 @@ Result<uint16_t> Subsystem::AllocateCntlid(const std::shared_ptr<Controller>& c)
     auto it = controllers_.find(id);
     if (it == controllers_.end() || it->second.expired()) {
       controllers_[id] = c;
+      kato_timed_out_.erase(c->hostnqn());
       next_cntlid_ = static_cast<uint16_t>((next_cntlid_ + i + 1) % range);
       return id;
     }
   }
   return Status::Error(nvmf::errc::kNoFreeCntlid, "no free controller ID in " + std::to_string(o.min_cntlid) + "-" +
                       std::to_string(o.max_cntlid));
+}
+
+void Subsystem::NoteKeepAliveTimeout(const std::string& hostnqn) {
+  std::lock_guard<std::mutex> lk(mu_);
+  kato_timed_out_.insert(hostnqn);
+}
+
+std::set<std::string> Subsystem::KeepAliveTimedOutHosts() {
+  std::lock_guard<std::mutex> lk(mu_);
+  return kato_timed_out_;
 }
 
 void Subsystem::ReleaseCntlid(uint16_t cntlid) {

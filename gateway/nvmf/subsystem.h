@@ -175,6 +175,10 @@ struct SubsystemView {
   std::vector<NamespaceView> namespaces;  // ascending NSID
 };
 
+// "bdev_<uuid>": the name the reference gives a namespace's block device (API listings,
+// metrics labels).
+std::string BdevName(const Uuid& u);
+
 // A serial number for a subsystem created without one: "Ceph" and a random number from 2
 // to 99999999999999 (what the reference gateway generates).
 std::string RandomSerialNumber();
@@ -219,6 +223,12 @@ class Subsystem {
   void ReleaseCntlid(uint16_t cntlid);
   std::shared_ptr<Controller> FindController(uint16_t cntlid);
 
+  // Hosts whose last controller was torn down by its keep alive timeout (reference API:
+  // list_hosts' disconnected_due_to_keepalive_timeout). A host leaves the set when it
+  // creates a controller again.
+  void NoteKeepAliveTimeout(const std::string& hostnqn);
+  std::set<std::string> KeepAliveTimedOutHosts();
+
  private:
   // Changes are Target methods: they take mu_ and raise the events hosts must see.
   friend class Target;
@@ -239,6 +249,7 @@ class Subsystem {
   std::set<ListenerSpec> listeners_;
   std::map<uint16_t, std::weak_ptr<Controller>> controllers_;
   uint16_t next_cntlid_ = 0;
+  std::set<std::string> kato_timed_out_;
 };
 
 }  // namespace nvmeof
