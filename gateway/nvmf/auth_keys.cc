@@ -291,6 +291,7 @@ struct DhKeyPair::Key {
   PkeyPtr pkey;
 };
 
+DhKeyPair::DhKeyPair() = default;
 DhKeyPair::~DhKeyPair() = default;
 DhKeyPair::DhKeyPair(DhKeyPair&&) noexcept = default;
 DhKeyPair& DhKeyPair::operator=(DhKeyPair&&) noexcept = default;

@@ -87,7 +87,7 @@ class DhKeyPair {
   // 2..p-2), padded to the group's length. InvalidArgument for an unusable peer value.
   Result<Bytes> SharedSecret(const Bytes& peer_public) const;
 
-  DhKeyPair() = default;  // empty (for Result); use Generate
+  DhKeyPair();  // empty (for Result); use Generate
 
  private:
   struct Key;

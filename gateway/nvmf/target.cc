@@ -8,6 +8,7 @@
 
 #include "gateway/common/log.h"
 #include "gateway/runtime/reactor.h"
+#include "gateway/nvmf/auth_keys.h"
 #include "gateway/nvmf/controller.h"
 #include "gateway/nvmf/transport.h"
 
@@ -252,6 +253,24 @@ Status Target::ApplyQos(const std::string& nqn, Namespace& ns, const QosLimits& 
   return Status::OK();
 }
 
+namespace {
+
+// DH-HMAC-CHAP keys must parse; a controller key needs a host key (bidirectional
+// authentication follows a host's own).
+Status CheckHostKeys(const HostEntry& h) {
+  if (h.dhchap_ctrlr_key && !h.dhchap_key)
+    return Status::InvalidArgument("host " + h.nqn + ": a DH-HMAC-CHAP controller key needs a host key");
+  for (const auto* k : {&h.dhchap_key, &h.dhchap_ctrlr_key}) {
+    if (!*k) continue;
+    if (h.nqn == "*") return Status::InvalidArgument("keys need a host NQN, not \"*\"");
+    auto parsed = auth::ParseDhchapSecret(**k);
+    if (!parsed.ok()) return Status::InvalidArgument("host " + h.nqn + ": " + parsed.status().message());
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
 Status Target::AddHost(const std::string& nqn, const std::string& hostnqn) {
   return AddHost(nqn, HostEntry{hostnqn, {}, {}, {}});
 }
@@ -260,6 +279,7 @@ Status Target::AddHost(const std::string& nqn, const HostEntry& host) {
   const std::string& hostnqn = host.nqn;
   auto s = FindSubsystem(nqn);
   if (!s || s->is_discovery()) return Status::NotFound("subsystem " + nqn + " does not exist");
+  if (Status k = CheckHostKeys(host); !k.ok()) return k;
   {
     std::lock_guard<std::mutex> lk(s->mu_);
     if (hostnqn == "*") {

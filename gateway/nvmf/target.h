@@ -56,6 +56,12 @@ struct TargetOptions {
   uint32_t anagrpmax = 1024;
   uint32_t max_namespaces_per_gateway = 16384;
   std::string firmware_revision = "0.1.0";
+  // DH-HMAC-CHAP: the hash functions and DH groups the controller picks from what a host
+  // offers, most preferred first (wire identifiers: hash 1..3 SHA-256/384/512, group 0 NULL,
+  // 1..5 FFDHE2048..8192). The NULL group first keeps DH work off the reactors unless the
+  // host offers no NULL group.
+  std::vector<uint8_t> dhchap_hashes = {3, 2, 1};
+  std::vector<uint8_t> dhchap_dhgroups = {0, 1, 2, 3, 4, 5};
 };
 
 class Target {

@@ -51,9 +51,6 @@ static_assert(offsetof(AuthCmd, length) == 44);
 inline constexpr uint32_t kConnectAuthreqAtr = 1u << 17;
 inline constexpr uint32_t kConnectAuthreqAscr = 1u << 18;
 
-// Command specific status: the queue must authenticate first (SCT 1, SC 91h).
-inline constexpr uint8_t kScAuthRequired = 0x91;
-
 // ---------------------------------------------------------------- message identifiers
 
 enum AuthType : uint8_t {
