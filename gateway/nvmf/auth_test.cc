@@ -485,7 +485,7 @@ TEST_F(AuthTest, ReauthenticationAndKeyChange) {
   EXPECT_TRUE(Authenticate(q, HostSide{}).ok);
   EXPECT_FALSE(Refused(q));
   // The key changes: the connected queue stays, the old key no longer authenticates.
-  SetKeys(kKey512, std::nullopt);
+  ASSERT_TRUE(target_->ChangeHostKeys(kNqn, HostEntry{kHost, kKey512, std::nullopt, std::nullopt}).ok());
   EXPECT_FALSE(Refused(q));
   Outcome o = Authenticate(q, HostSide{});
   EXPECT_FALSE(o.ok);
@@ -509,6 +509,16 @@ TEST_F(AuthTest, KeysAreCheckedWhenTheHostIsAdded) {
   EXPECT_TRUE(target_->AddHost(kNqn, HostEntry{kHost, std::nullopt, kKey256, std::nullopt}).IsInvalidArgument());
   EXPECT_TRUE(target_->AddHost(kNqn, HostEntry{kHost, kKey256, "DHHC-1:09:x:", std::nullopt}).IsInvalidArgument());
   EXPECT_TRUE(target_->AddHost(kNqn, HostEntry{kHost, kKey256, kKey384, std::nullopt}).ok());
+  EXPECT_TRUE(target_->ChangeHostKeys(kNqn, HostEntry{kHost, "DHHC-1:01:x:", std::nullopt, std::nullopt})
+                  .IsInvalidArgument());
+  EXPECT_TRUE(target_->ChangeHostKeys(kNqn, HostEntry{"nqn.2014-08.org.nvmexpress:other", kKey256, std::nullopt,
+                                                      std::nullopt})
+                  .IsNotFound());
+  EXPECT_TRUE(target_->ChangeHostKeys(kNqn, HostEntry{kHost, std::nullopt, std::nullopt, std::nullopt}).ok());
+  auto& q = NewQueue();
+  uint32_t dw0 = 0;
+  ASSERT_EQ(Connect(q, 0, kNqn, kHost, 0xFFFF, 31, &dw0), kSuccess);
+  EXPECT_EQ(dw0 & nvme::kConnectAuthreqAtr, 0u);  // keys removed: no authentication asked
 }
 
 }  // namespace

@@ -294,6 +294,22 @@ Status Target::AddHost(const std::string& nqn, const HostEntry& host) {
   return Status::OK();
 }
 
+Status Target::ChangeHostKeys(const std::string& nqn, const HostEntry& host) {
+  auto s = FindSubsystem(nqn);
+  if (!s || s->is_discovery()) return Status::NotFound("subsystem " + nqn + " does not exist");
+  if (Status k = CheckHostKeys(host); !k.ok()) return k;
+  {
+    std::lock_guard<std::mutex> lk(s->mu_);
+    auto it = s->hosts_.find(host.nqn);
+    if (it == s->hosts_.end()) return Status::NotFound("host " + host.nqn + " is not allowed on " + nqn);
+    it->second = host;
+  }
+  LOG_INFO("subsystem %s: host %s keys changed (DH-HMAC-CHAP %s%s, PSK %s)", nqn.c_str(), host.nqn.c_str(),
+           host.dhchap_key ? "set" : "none", host.dhchap_ctrlr_key ? ", controller key set" : "",
+           host.psk ? "set" : "none");
+  return Status::OK();
+}
+
 Status Target::RemoveHost(const std::string& nqn, const std::string& hostnqn) {
   auto s = FindSubsystem(nqn);
   if (!s || s->is_discovery()) return Status::NotFound("subsystem " + nqn + " does not exist");

@@ -90,6 +90,9 @@ class Target {
   // "*" = allow any host. A host with keys: HostEntry (its secrets are never logged).
   Status AddHost(const std::string& nqn, const std::string& hostnqn);
   Status AddHost(const std::string& nqn, const HostEntry& host);
+  // Replaces an allowed host's keys (DH-HMAC-CHAP host and controller key, PSK), checked as
+  // AddHost checks them. Connected queues stay; the keys apply from the next authentication.
+  Status ChangeHostKeys(const std::string& nqn, const HostEntry& host);
   Status RemoveHost(const std::string& nqn, const std::string& hostnqn);
 
   // Listeners belong to subsystems; the port opens while any subsystem uses it.
