@@ -46,7 +46,8 @@ uint16_t Clamp16(size_t n) { return static_cast<uint16_t>(std::min<size_t>(n, 0x
 
 // Copies min(src.size(), n) bytes to dst (zero-filled up to n).
 void Put(uint8_t* dst, const std::vector<uint8_t>& src, size_t n) {
-  memcpy(dst, src.data(), std::min(src.size(), n));
+  size_t k = std::min(src.size(), n);
+  if (k) memcpy(dst, src.data(), k);
 }
 
 AuthDecodeError DecodeFailure(const uint8_t* data, size_t len, uint8_t id, AuthFailure* out) {
@@ -179,8 +180,8 @@ std::vector<uint8_t> EncodeNegotiate(const AuthNegotiate& m) {
   d.authid = kAuthProtocolDhchap;
   d.halen = static_cast<uint8_t>(std::min(m.hashes.size(), kAuthMaxIds));
   d.dhlen = static_cast<uint8_t>(std::min(m.dhgroups.size(), kAuthMaxIds));
-  memcpy(d.idlist, m.hashes.data(), d.halen);
-  memcpy(d.idlist + kAuthMaxIds, m.dhgroups.data(), d.dhlen);
+  if (d.halen) memcpy(d.idlist, m.hashes.data(), d.halen);
+  if (d.dhlen) memcpy(d.idlist + kAuthMaxIds, m.dhgroups.data(), d.dhlen);
   auto out = Start(w, sizeof(d));
   memcpy(out.data() + sizeof(w), &d, sizeof(d));
   return out;
