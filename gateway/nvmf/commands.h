@@ -1,5 +1,5 @@
 // Command handlers, one place per command family:
-//   fabrics_cmds.cc  Connect, Property Get/Set, Disconnect
+//   fabrics_cmds.cc  Connect, Property Get/Set, Disconnect, Authentication Send/Receive (auth.h)
 //   admin_cmds.cc    Identify, Get Log Page (the discovery page: discovery.cc; ANA: ana.cc),
 //                    Set/Get Features,
 //                    Asynchronous Event Request, Keep Alive, Abort

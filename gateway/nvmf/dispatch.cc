@@ -1,5 +1,6 @@
 // Routing of commands to their handlers, and queue teardown.
 #include "gateway/common/log.h"
+#include "gateway/nvmf/auth.h"
 #include "gateway/nvmf/commands.h"
 #include "gateway/nvmf/controller.h"
 #include "gateway/nvmf/target.h"
@@ -25,6 +26,8 @@ void Target::Execute(QueuePair* qp, Request* req) {
     // Nothing but Connect is allowed before the queue is connected.
     return CompleteWith(qp, req, Generic(kScCommandSequenceError));
   }
+  // A queue that must authenticate runs nothing else until it has.
+  if (qp->auth && !qp->auth->allowed()) return CompleteWith(qp, req, CmdSpecific(kScAuthRequired));
   if (cmd.flags & 0x3) {  // fused operations are not supported
     return CompleteWith(qp, req, Generic(kScInvalidField));
   }
@@ -49,6 +52,7 @@ void Target::QueueClosed(QueuePair* qp) {
     c->RemoveIoQueue(qp);
   }
   qp->Unbind();
+  qp->auth.reset();
 }
 
 void Target::ReleaseSnapshots(QueuePair* qp) {

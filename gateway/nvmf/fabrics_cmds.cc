@@ -1,12 +1,15 @@
-// Fabrics commands: Connect, Property Get, Property Set, Disconnect (NVMe-oF 1.1 section 3).
+// Fabrics commands: Connect, Property Get, Property Set, Disconnect (NVMe-oF 1.1 section 3),
+// Authentication Send / Receive (DH-HMAC-CHAP, NVMe Base 2.0 section 8.13; the state: auth.h).
 #include <algorithm>
 #include <cstring>
 
 #include "gateway/common/log.h"
 #include "gateway/runtime/reactor.h"
+#include "gateway/nvmf/auth.h"
 #include "gateway/nvmf/commands.h"
 #include "gateway/nvmf/controller.h"
 #include "gateway/nvmf/target.h"
+#include "gateway/protocol/nvme_auth.h"
 
 namespace nvmeof {
 
@@ -21,6 +24,17 @@ std::string FixedString(const char* p, size_t n) { return std::string(p, strnlen
 void ConnectError(QueuePair* qp, Request* req, bool in_data, uint16_t offset) {
   req->rsp.dw0 = ConnectInvalidParam(in_data, offset);
   CompleteWith(qp, req, CmdSpecific(kScConnectInvalidParameters));
+}
+
+// The queue's authentication state; `required`: the host has a DH-HMAC-CHAP key.
+std::shared_ptr<QueueAuth> MakeAuth(Target& t, const std::string& subnqn, const std::string& hostnqn, uint16_t cntlid,
+                                    uint16_t qid, bool required) {
+  AuthPolicy policy{t.options().dhchap_hashes, t.options().dhchap_dhgroups};
+  auto keys = [&t, subnqn, hostnqn]() -> std::optional<HostEntry> {
+    auto s = t.FindSubsystem(subnqn);
+    return s ? s->FindHost(hostnqn) : std::nullopt;
+  };
+  return std::make_shared<QueueAuth>(subnqn, hostnqn, cntlid, qid, required, std::move(policy), std::move(keys));
 }
 
 void Connect(Target& t, QueuePair* qp, Request* req) {
@@ -53,6 +67,8 @@ void Connect(Target& t, QueuePair* qp, Request* req) {
   if (cmd->sqsize == 0 || depth > t.options().max_queue_depth)
     return ConnectError(qp, req, false, offsetof(ConnectCmd, sqsize));
   bool sqflow_off = (cmd->cattr & kCattrDisableSqFlow) != 0;
+  std::optional<HostEntry> host = s->FindHost(hostnqn);
+  const bool need_auth = host && host->dhchap_key;
 
   if (qid == 0) {
     if (d->cntlid != 0xFFFF && d->cntlid != 0xFFFE)
@@ -66,6 +82,10 @@ void Connect(Target& t, QueuePair* qp, Request* req) {
     c->set_cntlid(*id);
     qp->Bind(c, 0, cmd->sqsize, sqflow_off);
     req->rsp.dw0 = *id;
+    if (need_auth) {
+      qp->auth = MakeAuth(t, subnqn, hostnqn, *id, 0, true);
+      req->rsp.dw0 |= kConnectAuthreqAtr;
+    }
     LOG_INFO("%s: controller created (admin queue from %s, keep alive %u ms%s)", c->Describe().c_str(),
              qp->peer().c_str(), cmd->kato, s->is_discovery() ? ", discovery" : "");
     c->StartKeepAliveTimer();
@@ -90,6 +110,10 @@ void Connect(Target& t, QueuePair* qp, Request* req) {
       return CompleteWith(qp, req, Generic(kScCommandSequenceError));
   }
   qp->Bind(c, qid, cmd->sqsize, sqflow_off);
+  if (need_auth) {
+    qp->auth = MakeAuth(t, subnqn, hostnqn, c->cntlid(), qid, true);
+    req->rsp.dw0 = c->cntlid() | kConnectAuthreqAtr;
+  }
   LOG_DEBUG("%s: I/O queue %u connected from %s (depth %u, reactor %d)", c->Describe().c_str(), qid,
             qp->peer().c_str(), depth, qp->reactor().index());
   CompleteWith(qp, req, kSuccess);
@@ -152,12 +176,47 @@ void Disconnect(QueuePair* qp, Request* req) {
   qp->Close("host disconnected the queue");  // posted: the completion goes out first
 }
 
+bool AuthFieldsOk(const AuthCmd* cmd) {
+  return cmd->secp == kAuthSecpNvme && cmd->spsp0 == kAuthSpsp0 && cmd->spsp1 == kAuthSpsp1 && cmd->length != 0;
+}
+
+// A queue without a key may still authenticate (it gains nothing it did not have).
+QueueAuth& AuthOf(Target& t, QueuePair* qp) {
+  if (!qp->auth) {
+    auto& c = qp->controller();
+    qp->auth = MakeAuth(t, c->subsystem().nqn(), c->hostnqn(), c->cntlid(), qp->qid(), false);
+  }
+  return *qp->auth;
+}
+
+void AuthSend(Target& t, QueuePair* qp, Request* req) {
+  const auto* cmd = reinterpret_cast<const AuthCmd*>(&req->cmd);
+  if (!AuthFieldsOk(cmd)) return CompleteWith(qp, req, Generic(kScInvalidField));
+  if (!req->data || req->length != cmd->length) return CompleteWith(qp, req, Generic(kScDataSglLengthInvalid));
+  AuthOf(t, qp).Send(req->data, req->length);
+  CompleteWith(qp, req, kSuccess);
+}
+
+void AuthReceive(Target& t, QueuePair* qp, Request* req) {
+  const auto* cmd = reinterpret_cast<const AuthCmd*>(&req->cmd);
+  if (!AuthFieldsOk(cmd)) return CompleteWith(qp, req, Generic(kScInvalidField));
+  if (!req->data || req->length != cmd->length) return CompleteWith(qp, req, Generic(kScDataSglLengthInvalid));
+  uint32_t n = 0;
+  nvme::Status s = AuthOf(t, qp).Receive(req->data, req->length, &n);
+  req->c2h_len = n;
+  CompleteWith(qp, req, s);
+}
+
 }  // namespace
 
 void ExecuteFabrics(Target& t, QueuePair* qp, Request* req) {
   uint8_t fctype = req->cmd.fctype();
   if (fctype != kFctypeConnect && !qp->connected())
     return CompleteWith(qp, req, Generic(kScCommandSequenceError));
+  // A queue that must authenticate runs nothing but the authentication commands until it has.
+  if (qp->auth && !qp->auth->allowed() && fctype != kFctypeConnect && fctype != kFctypeAuthSend &&
+      fctype != kFctypeAuthReceive)
+    return CompleteWith(qp, req, CmdSpecific(kScAuthRequired));
   switch (fctype) {
     case kFctypeConnect:
       return Connect(t, qp, req);
@@ -167,8 +226,11 @@ void ExecuteFabrics(Target& t, QueuePair* qp, Request* req) {
       return PropertySet(qp, req);
     case kFctypeDisconnect:
       return Disconnect(qp, req);
+    case kFctypeAuthSend:
+      return AuthSend(t, qp, req);
+    case kFctypeAuthReceive:
+      return AuthReceive(t, qp, req);
     default:
-      // Authentication is not supported (no DH-HMAC-CHAP yet).
       return CompleteWith(qp, req, Generic(kScInvalidOpcode));
   }
 }

@@ -22,6 +22,7 @@ class Namespace;
 class Reactor;
 struct NsSnapshot;
 class QueuePair;
+class QueueAuth;
 
 // I/O coalescing (UnplugIo in gateway/nvmf/commands.h): at most this many adjacent reads or
 // writes, and this many bytes, go to the backend as one I/O.
@@ -107,6 +108,10 @@ class QueuePair {
   // Called once Connect has bound the queue (qid() tells admin from I/O).
   virtual void Bound() {}
   void Unbind() { ctrl_.reset(); }
+
+  // DH-HMAC-CHAP state (gateway/nvmf/auth.h), set by Connect when the host has a key (or by
+  // the first Authentication Send); null: the queue needs no authentication.
+  std::shared_ptr<QueueAuth> auth;
 
   // Per-queue namespace cache, maintained by the target (see Subsystem::Snapshot).
   NsSnapshot* ns_cache = nullptr;

@@ -127,6 +127,13 @@ bool Subsystem::HasHost(const std::string& hostnqn) {
   return hosts_.count(hostnqn) > 0;
 }
 
+std::optional<HostEntry> Subsystem::FindHost(const std::string& hostnqn) {
+  std::lock_guard<std::mutex> lk(mu_);
+  auto it = hosts_.find(hostnqn);
+  if (it == hosts_.end()) return std::nullopt;
+  return it->second;
+}
+
 bool Subsystem::HasListener(const ListenerSpec& l) {
   std::lock_guard<std::mutex> lk(mu_);
   return listeners_.count(l) > 0;

@@ -205,6 +205,8 @@ class Subsystem {
   bool HostAllowed(const std::string& hostnqn);  // may connect
   bool AllowsAnyHost();
   bool HasHost(const std::string& hostnqn);  // in the host list
+  // The host's entry with its keys (nullopt if not in the host list).
+  std::optional<HostEntry> FindHost(const std::string& hostnqn);
   bool HasListener(const ListenerSpec& l);
   std::vector<ListenerSpec> Listeners();
   bool OnPort(const PortInfo& port);

@@ -8,6 +8,7 @@
 
 #include "gateway/common/log.h"
 #include "gateway/runtime/reactor.h"
+#include "gateway/nvmf/auth_keys.h"
 #include "gateway/nvmf/controller.h"
 #include "gateway/nvmf/transport.h"
 
@@ -252,6 +253,24 @@ Status Target::ApplyQos(const std::string& nqn, Namespace& ns, const QosLimits& 
   return Status::OK();
 }
 
+namespace {
+
+// DH-HMAC-CHAP keys must parse; a controller key needs a host key (bidirectional
+// authentication follows a host's own).
+Status CheckHostKeys(const HostEntry& h) {
+  if (h.dhchap_ctrlr_key && !h.dhchap_key)
+    return Status::InvalidArgument("host " + h.nqn + ": a DH-HMAC-CHAP controller key needs a host key");
+  for (const auto* k : {&h.dhchap_key, &h.dhchap_ctrlr_key}) {
+    if (!*k) continue;
+    if (h.nqn == "*") return Status::InvalidArgument("keys need a host NQN, not \"*\"");
+    auto parsed = auth::ParseDhchapSecret(**k);
+    if (!parsed.ok()) return Status::InvalidArgument("host " + h.nqn + ": " + parsed.status().message());
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
 Status Target::AddHost(const std::string& nqn, const std::string& hostnqn) {
   return AddHost(nqn, HostEntry{hostnqn, {}, {}, {}});
 }
@@ -260,6 +279,7 @@ Status Target::AddHost(const std::string& nqn, const HostEntry& host) {
   const std::string& hostnqn = host.nqn;
   auto s = FindSubsystem(nqn);
   if (!s || s->is_discovery()) return Status::Error(nvmf::errc::kSubsystemNotFound, "subsystem " + nqn + " does not exist");
+  if (Status k = CheckHostKeys(host); !k.ok()) return k;
   {
     std::lock_guard<std::mutex> lk(s->mu_);
     if (hostnqn == "*") {
@@ -271,6 +291,22 @@ Status Target::AddHost(const std::string& nqn, const HostEntry& host) {
   }
   LOG_INFO("subsystem %s: host %s allowed", nqn.c_str(), hostnqn.c_str());
   DiscoveryChanged();
+  return Status::OK();
+}
+
+Status Target::ChangeHostKeys(const std::string& nqn, const HostEntry& host) {
+  auto s = FindSubsystem(nqn);
+  if (!s || s->is_discovery()) return Status::Error(nvmf::errc::kSubsystemNotFound, "subsystem " + nqn + " does not exist");
+  if (Status k = CheckHostKeys(host); !k.ok()) return k;
+  {
+    std::lock_guard<std::mutex> lk(s->mu_);
+    auto it = s->hosts_.find(host.nqn);
+    if (it == s->hosts_.end()) return Status::Error(nvmf::errc::kHostNotAllowed, "host " + host.nqn + " is not allowed on " + nqn);
+    it->second = host;
+  }
+  LOG_INFO("subsystem %s: host %s keys changed (DH-HMAC-CHAP %s%s, PSK %s)", nqn.c_str(), host.nqn.c_str(),
+           host.dhchap_key ? "set" : "none", host.dhchap_ctrlr_key ? ", controller key set" : "",
+           host.psk ? "set" : "none");
   return Status::OK();
 }
 

@@ -56,6 +56,12 @@ struct TargetOptions {
   uint32_t anagrpmax = 1024;
   uint32_t max_namespaces_per_gateway = 16384;
   std::string firmware_revision = "0.1.0";
+  // DH-HMAC-CHAP: the hash functions and DH groups the controller picks from what a host
+  // offers, most preferred first (wire identifiers: hash 1..3 SHA-256/384/512, group 0 NULL,
+  // 1..5 FFDHE2048..8192). The NULL group first keeps DH work off the reactors unless the
+  // host offers no NULL group.
+  std::vector<uint8_t> dhchap_hashes = {3, 2, 1};
+  std::vector<uint8_t> dhchap_dhgroups = {0, 1, 2, 3, 4, 5};
 };
 
 class Target {
@@ -84,6 +90,9 @@ class Target {
   // "*" = allow any host. A host with keys: HostEntry (its secrets are never logged).
   Status AddHost(const std::string& nqn, const std::string& hostnqn);
   Status AddHost(const std::string& nqn, const HostEntry& host);
+  // Replaces an allowed host's keys (DH-HMAC-CHAP host and controller key, PSK), checked as
+  // AddHost checks them. Connected queues stay; the keys apply from the next authentication.
+  Status ChangeHostKeys(const std::string& nqn, const HostEntry& host);
   Status RemoveHost(const std::string& nqn, const std::string& hostnqn);
 
   // Listeners belong to subsystems; the port opens while any subsystem uses it.

@@ -101,6 +101,7 @@ enum ScCommandSpecific : uint8_t {
   kScConnectRestartDiscovery = 0x83,
   kScConnectInvalidHost = 0x84,
   kScInvalidQueueType = 0x85,  // Disconnect on the admin queue
+  kScAuthRequired = 0x91,      // the queue must authenticate first (DH-HMAC-CHAP)
 };
 
 // Media and data integrity errors (SCT 2).

@@ -9,7 +9,7 @@ PKGS=(
   # libraries
   librbd-dev librados-dev libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev
   libabsl-dev prometheus-cpp-dev libgtest-dev libgmock-dev libcli11-dev nlohmann-json3-dev
-  libspdlog-dev libfmt-dev liburing-dev libyaml-cpp-dev
+  libspdlog-dev libfmt-dev liburing-dev libyaml-cpp-dev libssl-dev
   # a local Ceph cluster (tests and demo)
   ceph-mon ceph-osd ceph-mgr ceph-common jq python3
   # the metrics tests: promtool and a Prometheus server scraping the gateway
