@@ -213,7 +213,7 @@ constexpr uint64_t kMiB = 1ull << 20;
     n->set_rw_mbytes_per_second(ns.qos.rw_mbytes_per_second);
     n->set_r_mbytes_per_second(ns.qos.r_mbytes_per_second);
     n->set_w_mbytes_per_second(ns.qos.w_mbytes_per_second);
-    n->set_no_auto_visible(!ns.auto_visible);
+    n->set_auto_visible(ns.auto_visible);
     for (auto& h : ns.hosts) n->add_hosts(h);
     if (ns.spec.backend != "rbd") n->set_backend(ns.spec.backend);
     if (ns.spec.backend == "file") n->set_file_path(ns.device_description);
@@ -227,9 +227,19 @@ constexpr uint64_t kMiB = 1ull << 20;
            static_cast<unsigned long long>(req->new_size()), PeerMsg(ctx).c_str());
   if (!req->nsid()) return Answer(rep, EINVAL, "Failure resizing namespace, missing NSID");
   if (nqn.empty()) return Answer(rep, EINVAL, "Failure resizing namespace " + Str(req->nsid()) + ", missing subsystem NQN");
-  if (req->new_size() == 0)
-    return Answer(rep, EINVAL, "Failure resizing namespace " + Str(req->nsid()) + ": New size must be positive");
   const std::string prefix = "Failure resizing namespace " + Str(req->nsid()) + " on " + nqn;
+  if (req->new_size() == 0) {
+    // The reference's "refresh size": follow the image's current size.
+    std::lock_guard<std::mutex> lk(mu_);
+    auto s = target_->FindSubsystem(nqn);
+    if (!s || s->is_discovery()) return Answer(rep, ENOENT, prefix + ": No such subsystem");
+    auto ns = s->GetNamespace(req->nsid());
+    if (!ns) return Answer(rep, ENODEV, prefix + ": Can't find namespace");
+    if (Status st = ns->dev().refresh_size(); !st.ok()) return Answer(rep, st.code(), prefix + ": " + st.message());
+    LOG_INFO("Namespace %u on %s refreshed: %llu bytes", req->nsid(), nqn.c_str(),
+             static_cast<unsigned long long>(ns->dev().size()));
+    return Ok(rep);
+  }
   if (req->new_size() > (UINT64_MAX >> 20)) return Answer(rep, EINVAL, prefix + ": new size is too large");
   std::lock_guard<std::mutex> lk(mu_);
   auto s = target_->FindSubsystem(nqn);

@@ -167,7 +167,7 @@ using namespace internal;
         n->set_nguid(nguid);
         n->set_uuid(UuidToString(ns.uuid));
         n->set_anagrpid(ns.anagrpid);
-        n->set_no_auto_visible(!ns.auto_visible);
+        n->set_auto_visible(ns.auto_visible);
         for (auto& h : ns.hosts) n->add_hosts(h);
       }
     }

@@ -396,11 +396,15 @@ TEST_F(ServiceTest, ResizeGrowOnlyInMiB) {
   r.set_new_size(8);
   svc->namespace_resize(nullptr, &r, &rep);
   EXPECT_STATUS(rep, EINVAL, "new size 8388608 bytes is smaller than current size 33554432 bytes");
+  // new_size 0: refresh to the image's current size (a memory device has not changed).
   r.set_new_size(0);
   svc->namespace_resize(nullptr, &r, &rep);
-  EXPECT_STATUS(rep, EINVAL, "New size must be positive");
-  r.set_new_size(64);
+  EXPECT_STATUS(rep, 0, "Success");
+  EXPECT_EQ(ListNs(kNqn).namespaces(0).rbd_image_size(), 32 * kMiB);
   r.set_nsid(9);
+  svc->namespace_resize(nullptr, &r, &rep);
+  EXPECT_STATUS(rep, ENODEV, "Can't find namespace");
+  r.set_new_size(64);
   svc->namespace_resize(nullptr, &r, &rep);
   EXPECT_STATUS(rep, ENODEV, "Can't find namespace");
 }
@@ -501,7 +505,7 @@ TEST_F(ServiceTest, NamespaceHosts) {
   EXPECT_STATUS(rep, EEXIST, "already");
   EXPECT_EQ(store.m.count(std::string("ns_host_") + kNqn + "_1_" + kHost1), 1u);
   auto n = ListNs(kNqn).namespaces(0);
-  EXPECT_TRUE(n.no_auto_visible());
+  EXPECT_FALSE(n.auto_visible());
   ASSERT_EQ(n.hosts_size(), 1);
   namespace_delete_host_req d;
   d.set_subsystem_nqn(kNqn);
@@ -582,6 +586,37 @@ TEST_F(ServiceTest, HostKeysAreRejected) {
   req_status rep;
   svc->add_host(nullptr, &r, &rep);
   EXPECT_STATUS(rep, EINVAL, "PSK (TLS) is not supported");
+}
+
+TEST_F(ServiceTest, AddHostField5IsPskEncryptedAndALegacyStringIsTheControllerKey) {
+  CreateSubsystem(kNqn);
+  // A current client: field 5 is the bool psk_encrypted (no key given: nothing to decrypt).
+  add_host_req cur;
+  cur.set_subsystem_nqn(kNqn);
+  cur.set_host_nqn(kHost1);
+  cur.set_psk_encrypted(true);
+  add_host_req parsed;
+  ASSERT_TRUE(parsed.ParseFromString(cur.SerializeAsString()));
+  EXPECT_TRUE(parsed.psk_encrypted());
+  req_status rep;
+  svc->add_host(nullptr, &parsed, &rep);
+  EXPECT_STATUS(rep, 0, "Success");
+  // A client of the 2024 development proto: the controller key as a string in field 5. It
+  // parses (as an unknown field) and is taken as the controller key, not dropped.
+  add_host_req old;
+  old.set_subsystem_nqn(kNqn);
+  old.set_host_nqn(kHost2);
+  const std::string key = "DHHC-1:00:y";
+  std::string wire = old.SerializeAsString();
+  wire += static_cast<char>((5 << 3) | 2);
+  wire += static_cast<char>(key.size());
+  wire += key;
+  add_host_req legacy;
+  ASSERT_TRUE(legacy.ParseFromString(wire));
+  EXPECT_FALSE(legacy.has_psk_encrypted());
+  EXPECT_FALSE(legacy.has_dhchap_ctrlr_key());
+  svc->add_host(nullptr, &legacy, &rep);
+  EXPECT_STATUS(rep, EINVAL, "DH-HMAC-CHAP");
 }
 
 // ------------------------------------------------------------------------------ listeners

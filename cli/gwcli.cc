@@ -727,6 +727,17 @@ int NsResize(Ctx& c, const NsArgs& a) {
   });
 }
 
+int NsRefreshSize(Ctx& c, const NsArgs& a) {
+  const std::uint32_t nsid = NsidArg(a.nsid);
+  namespace_resize_req req;  // new_size 0: refresh to the image's current size
+  req.set_subsystem_nqn(a.nqn);
+  req.set_nsid(nsid);
+  const auto rep = Invoke<req_status>(c, "namespace_resize", req, "Failure refreshing namespace size");
+  return Report(c, rep, [&] {
+    c.Out("Refreshing size for namespace " + std::to_string(nsid) + " in " + a.nqn + ": Successful");
+  });
+}
+
 int NsList(Ctx& c, const NsArgs& a) {
   list_namespaces_req req;
   req.set_subsystem(a.nqn);
@@ -760,7 +771,7 @@ int NsList(Ctx& c, const NsArgs& a) {
       return ENODEV;
     }
     std::string visibility = "All Hosts";
-    if (ns.no_auto_visible()) {
+    if (!ns.auto_visible()) {
       if (ns.hosts_size() == 0) {
         visibility = "Selective";
       } else {
@@ -1195,6 +1206,10 @@ int Run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
                         "New size in bytes or specified unit (K, KB, M, MB, G, GB, T, TB, P, PB); "
                         "a bare number is MiB; MiB aligned, grow only")
       ->required();
+
+  CLI::App* ns_refresh = ns_action("refresh_size", "Refresh a namespace to its image's current size",
+                                   NsRefreshSize);
+  ns_refresh->add_option("--nsid", na.nsid, "Namespace ID")->required();
 
   CLI::App* ns_list = ns_action("list", "List namespaces", NsList);
   CLI::Option* list_nsid = ns_list->add_option("--nsid", na.nsid, "Namespace ID");

@@ -571,6 +571,11 @@ TEST_F(GwcliTest, NsResizeDelChangeLbQos) {
   EXPECT_NE(err.find("size value must be aligned to MiBs"), std::string::npos);
 
   fake.calls.clear();
+  EXPECT_EQ(RunStdio({"ns", "refresh_size", "-n", kNqn, "--nsid", "1"}), 0);
+  EXPECT_EQ(Req<namespace_resize_req>().new_size(), 0u);  // 0: refresh to the image's size
+  EXPECT_EQ(out, "Refreshing size for namespace 1 in " + kNqn + ": Successful\n");
+
+  fake.calls.clear();
   EXPECT_EQ(RunStdio({"ns", "del", "-n", kNqn, "--nsid", "3"}), 0);
   EXPECT_EQ(Req<namespace_delete_req>().nsid(), 3u);
   EXPECT_EQ(out, "Deleting namespace 3 from " + kNqn + ": Successful\n");
@@ -623,13 +628,14 @@ namespaces_info CannedNamespaces() {
   a->set_uuid("948878ee-c3b2-4d58-a29b-2cff713fc02d");
   a->set_load_balancing_group(1);
   a->set_rw_ios_per_second(2000);
+  a->set_auto_visible(true);
   auto* b = info.add_namespaces();
   b->set_nsid(2);
   b->set_bdev_name("bdev_2");
   b->set_rbd_image_size(1ull << 30);
   b->set_block_size(4096);
   b->set_uuid("11111111-2222-3333-4444-555555555555");
-  b->set_no_auto_visible(true);
+  b->set_auto_visible(false);
   b->add_hosts("nqn.2016-06.io.spdk:host1");
   b->set_backend("memory");
   return info;
