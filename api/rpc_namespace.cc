@@ -37,6 +37,15 @@ constexpr uint64_t kMiB = 1ull << 20;
   }
   if (Status st = ValidateBlockSize(req.block_size()); !st.ok()) return Answer(rep, EINVAL, prefix + ": " + st.message());
   if (req.anagrpid() < 0) return Answer(rep, EINVAL, prefix + ": Load balancing group can't be negative");
+  // Features of the current reference this gateway does not have yet: refused, never ignored.
+  auto not_supported = [&](const std::string& what) {
+    return Answer(rep, ENOTSUP, prefix + ": " + what + " not supported by this gateway");
+  };
+  if (req.read_only()) return not_supported("read-only namespaces are");
+  if (!req.rados_namespace_name().empty()) return not_supported("RADOS namespaces are");
+  if (!req.rbd_data_pool_name().empty()) return not_supported("RBD data pools are");
+  if (req.encryption_entries_size() > 0 || req.encryption_algorithm() != ::no_algorithm)
+    return not_supported("encrypted (LUKS) namespaces are");
   if (backend == "rbd") {
     if (req.rbd_pool_name().empty()) return Answer(rep, EINVAL, prefix + ": missing RBD pool name");
     if (req.rbd_image_name().empty()) return Answer(rep, EINVAL, prefix + ": missing RBD image name");
@@ -196,6 +205,7 @@ constexpr uint64_t kMiB = 1ull << 20;
   auto s = target_->FindSubsystem(req->subsystem());
   if (!s || s->is_discovery())
     return Answer(rep, ENOENT, "Failure listing namespaces: No such subsystem " + req->subsystem());
+  std::lock_guard<std::mutex> lk(mu_);  // state_: the flags kept in the stored requests
   for (const NamespaceView& ns : s->View().namespaces) {
     if (req->has_nsid() && req->nsid() && req->nsid() != ns.nsid) continue;
     const std::string uuid = UuidToString(ns.uuid);
@@ -217,6 +227,16 @@ constexpr uint64_t kMiB = 1ull << 20;
     for (auto& h : ns.hosts) n->add_hosts(h);
     if (ns.spec.backend != "rbd") n->set_backend(ns.spec.backend);
     if (ns.spec.backend == "file") n->set_file_path(ns.device_description);
+    n->set_ns_subsystem_nqn(req->subsystem());
+    n->set_read_only(false);
+    auto it = state_.find(NamespaceKey(req->subsystem(), ns.nsid));
+    namespace_add_req add;
+    if (it != state_.end() && JsonToRequest(it->second, &add).ok()) {
+      n->set_trash_image(add.trash_image());
+      n->set_disable_auto_resize(add.disable_auto_resize());
+      if (add.anagrpid() > 0) n->set_configured_load_balancing_group(static_cast<uint32_t>(add.anagrpid()));
+      if (!add.location().empty()) n->set_location(add.location());
+    }
   }
   return Ok(rep);
 }
