@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <chrono>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "api/service_internal.h"
 
@@ -202,11 +204,21 @@ constexpr uint64_t kMiB = 1ull << 20;
   LOG_DEBUG("Received request to list namespaces of %s%s", req->subsystem().c_str(), PeerMsg(ctx).c_str());
   rep->set_subsystem_nqn(req->subsystem());
   if (req->subsystem().empty()) return Answer(rep, EINVAL, "Failure listing namespaces, missing subsystem NQN");
-  auto s = target_->FindSubsystem(req->subsystem());
-  if (!s || s->is_discovery())
-    return Answer(rep, ENOENT, "Failure listing namespaces: No such subsystem " + req->subsystem());
+  // "*": the namespaces of every subsystem (each says its own in ns_subsystem_nqn).
+  std::vector<std::pair<std::string, NamespaceView>> listed;
+  if (req->subsystem() == "*") {
+    for (const auto& s : target_->Subsystems()) {
+      if (s->is_discovery()) continue;
+      for (auto& ns : s->View().namespaces) listed.emplace_back(s->nqn(), std::move(ns));
+    }
+  } else {
+    auto s = target_->FindSubsystem(req->subsystem());
+    if (!s || s->is_discovery())
+      return Answer(rep, ENOENT, "Failure listing namespaces: No such subsystem " + req->subsystem());
+    for (auto& ns : s->View().namespaces) listed.emplace_back(s->nqn(), std::move(ns));
+  }
   std::lock_guard<std::mutex> lk(mu_);  // state_: the flags kept in the stored requests
-  for (const NamespaceView& ns : s->View().namespaces) {
+  for (const auto& [nqn, ns] : listed) {
     if (req->has_nsid() && req->nsid() && req->nsid() != ns.nsid) continue;
     const std::string uuid = UuidToString(ns.uuid);
     if (req->has_uuid() && !req->uuid().empty() && req->uuid() != uuid) continue;
@@ -227,9 +239,9 @@ constexpr uint64_t kMiB = 1ull << 20;
     for (auto& h : ns.hosts) n->add_hosts(h);
     if (ns.spec.backend != "rbd") n->set_backend(ns.spec.backend);
     if (ns.spec.backend == "file") n->set_file_path(ns.device_description);
-    n->set_ns_subsystem_nqn(req->subsystem());
+    n->set_ns_subsystem_nqn(nqn);
     n->set_read_only(false);
-    auto it = state_.find(NamespaceKey(req->subsystem(), ns.nsid));
+    auto it = state_.find(NamespaceKey(nqn, ns.nsid));
     namespace_add_req add;
     if (it != state_.end() && JsonToRequest(it->second, &add).ok()) {
       n->set_trash_image(add.trash_image());

@@ -983,6 +983,13 @@ TEST_F(ServiceTest, NamespaceFlagsAreKeptInTheStoredRequestAndListed) {
   EXPECT_EQ(n.location(), "site-b");
   EXPECT_EQ(n.ns_subsystem_nqn(), kNqn);
   EXPECT_TRUE(n.auto_visible());
+  // "*": every subsystem's namespaces.
+  CreateSubsystem("nqn.2016-06.io.spdk:cnode9");
+  AddMemoryNs("nqn.2016-06.io.spdk:cnode9");
+  const namespaces_info all = ListNs("*");
+  EXPECT_EQ(all.status(), 0) << all.error_message();
+  ASSERT_EQ(all.namespaces_size(), 2);
+  EXPECT_NE(all.namespaces(0).ns_subsystem_nqn(), all.namespaces(1).ns_subsystem_nqn());
   // Errors: no such namespace.
   t.set_nsid(7);
   svc->namespace_set_rbd_trash_image(nullptr, &t, &rep);
