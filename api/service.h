@@ -1,5 +1,6 @@
 // GatewayService: the gRPC management API (api/gateway.proto, wire-compatible with
-// ceph-nvmeof 1.3) mapped onto the target model and the group state store.
+// the reference ceph-nvmeof as of 2026, v1.7 to v1.9) mapped onto the target model and the group
+// state store. RPCs whose feature this gateway does not have answer ENOTSUP (rpc_current.cc).
 //
 // Every RPC answers the way the reference gateway does: gRPC OK with `status` = errno and
 // an `error_message` that says what is wrong ("Failure adding namespace to NQN: ..."),
