@@ -82,9 +82,10 @@ Status GatewayService::ChangeNamespace(const std::string& old_json, const std::s
   if (n.size() > o.size() && n.size() > ns->dev().size()) {
     if (Status st = target_->ResizeNamespace(n.subsystem_nqn(), n.nsid(), n.size()); !st.ok()) return st;
   }
-  if (n.no_auto_visible() != o.no_auto_visible())
-    LOG_WARN("namespace %u of %s: no_auto_visible changed in the group state; takes effect when it is re-added",
-             n.nsid(), n.subsystem_nqn().c_str());
+  if (n.no_auto_visible() != o.no_auto_visible()) {
+    if (Status st = target_->SetNamespaceVisibility(n.subsystem_nqn(), n.nsid(), !n.no_auto_visible()); !st.ok())
+      return st;
+  }
   state_[NamespaceKey(n.subsystem_nqn(), n.nsid())] = new_json;
   return Status::OK();
 }

@@ -24,6 +24,24 @@ std::optional<std::tuple<int, int, int>> ParseVersion(const std::string& v) {
   return std::make_tuple(a, b, c);
 }
 
+// The API level this gateway speaks: the reference's as of 2026 (api/gateway.proto), and the
+// oldest gateway version the reference CLI works with (its BASE_GATEWAY_VERSION).
+constexpr char kApiVersion[] = "1.9.0";
+constexpr std::tuple<int, int, int> kOldestCliAccepted = {1, 1, 0};
+
+// The version get_gateway_info reports. A configured version the reference CLI accepts
+// (1.1.0 and later) is reported as it is. This project's own numbering (below 1.1.0) is not
+// a reference version: the gateway then reports the API level it speaks, or, to a reference
+// CLI between 1.1.0 and that level, the CLI's own version (every such CLI speaks a subset
+// of this API; the reference answers a CLI older than the gateway with an error).
+std::string ReportedVersion(const std::string& configured, const std::string& cli_version) {
+  auto v = ParseVersion(configured);
+  if (v && *v >= kOldestCliAccepted) return configured;
+  auto cli = ParseVersion(cli_version);
+  if (cli && *cli >= kOldestCliAccepted && *cli <= *ParseVersion(kApiVersion)) return cli_version;
+  return kApiVersion;
+}
+
 }  // namespace
 
 ::grpc::Status GatewayService::set_ana_state(SC* ctx, const ana_info* req, req_status* rep) {
@@ -94,6 +112,7 @@ std::optional<std::tuple<int, int, int>> ParseVersion(const std::string& v) {
   LOG_INFO("Received request to get gateway's info%s", PeerMsg(ctx).c_str());
   std::string version = opts_.version;
   if (const char* v = getenv("NVMEOF_VERSION"); v && *v) version = v;
+  if (!version.empty()) version = ReportedVersion(version, req->cli_version());
   rep->set_cli_version(req->cli_version());
   rep->set_version(version);
   rep->set_name(opts_.gateway_name);
@@ -102,6 +121,14 @@ std::optional<std::tuple<int, int, int>> ParseVersion(const std::string& v) {
   rep->set_port(opts_.port);
   rep->set_load_balancing_group(opts_.load_balancing_group);
   rep->set_hostname(opts_.hostname);
+  rep->set_max_subsystems(opts_.max_subsystems);
+  rep->set_max_namespaces(target_->options().max_namespaces_per_gateway);
+  rep->set_max_hosts_per_subsystem(opts_.max_hosts_per_subsystem);
+  rep->set_max_namespaces_per_subsystem(opts_.default_max_namespaces);
+  rep->set_max_hosts(opts_.max_hosts);
+  rep->set_gateway_initialization_over(true);  // serving: the group state was replayed
+  rep->set_io_stats_enabled(io_stats_enabled_.load());
+  if (!opts_.location.empty()) rep->set_location(opts_.location);
   rep->set_bool_status(true);
   rep->set_status(0);
   rep->set_error_message(kSuccess);

@@ -4,13 +4,38 @@
 #include <set>
 #include <string>
 
+#include <google/protobuf/unknown_field_set.h>
+
 #include "api/service_internal.h"
 
 namespace nvmeof::api {
 
 using namespace internal;
 
-::grpc::Status GatewayService::add_host(SC* ctx, const add_host_req* req, req_status* rep) {
+namespace {
+
+// Field 5 of add_host_req is `bool psk_encrypted`; a client built on the 2024 development
+// proto this gateway once spoke sends the DH-CHAP controller key there as a string, which
+// the parser keeps as an unknown length-delimited field 5. Such a string is read as the
+// controller key (field 7), unless the request has one there too.
+add_host_req WithLegacyControllerKey(const add_host_req& in) {
+  add_host_req req = in;
+  auto* unknown = req.GetReflection()->MutableUnknownFields(&req);
+  for (int i = 0; i < unknown->field_count(); i++) {
+    const auto& f = unknown->field(i);
+    if (f.number() == 5 && f.type() == google::protobuf::UnknownField::TYPE_LENGTH_DELIMITED &&
+        !req.has_dhchap_ctrlr_key())
+      req.set_dhchap_ctrlr_key(f.length_delimited());
+  }
+  unknown->DeleteByNumber(5);
+  return req;
+}
+
+}  // namespace
+
+::grpc::Status GatewayService::add_host(SC* ctx, const add_host_req* in, req_status* rep) {
+  const add_host_req upgraded = WithLegacyControllerKey(*in);
+  const add_host_req* req = &upgraded;
   const std::string& nqn = req->subsystem_nqn();
   const std::string& host = req->host_nqn();
   const bool any = host == kAnyHostNqn;

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <chrono>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "api/service_internal.h"
 
@@ -37,6 +39,15 @@ constexpr uint64_t kMiB = 1ull << 20;
   }
   if (Status st = ValidateBlockSize(req.block_size()); !st.ok()) return Answer(rep, EINVAL, prefix + ": " + st.message());
   if (req.anagrpid() < 0) return Answer(rep, EINVAL, prefix + ": Load balancing group can't be negative");
+  // Features of the current reference this gateway does not have yet: refused, never ignored.
+  auto not_supported = [&](const std::string& what) {
+    return Answer(rep, ENOTSUP, prefix + ": " + what + " not supported by this gateway");
+  };
+  if (req.read_only()) return not_supported("read-only namespaces are");
+  if (!req.rados_namespace_name().empty()) return not_supported("RADOS namespaces are");
+  if (!req.rbd_data_pool_name().empty()) return not_supported("RBD data pools are");
+  if (req.encryption_entries_size() > 0 || req.encryption_algorithm() != ::no_algorithm)
+    return not_supported("encrypted (LUKS) namespaces are");
   if (backend == "rbd") {
     if (req.rbd_pool_name().empty()) return Answer(rep, EINVAL, prefix + ": missing RBD pool name");
     if (req.rbd_image_name().empty()) return Answer(rep, EINVAL, prefix + ": missing RBD image name");
@@ -193,10 +204,21 @@ constexpr uint64_t kMiB = 1ull << 20;
   LOG_DEBUG("Received request to list namespaces of %s%s", req->subsystem().c_str(), PeerMsg(ctx).c_str());
   rep->set_subsystem_nqn(req->subsystem());
   if (req->subsystem().empty()) return Answer(rep, EINVAL, "Failure listing namespaces, missing subsystem NQN");
-  auto s = target_->FindSubsystem(req->subsystem());
-  if (!s || s->is_discovery())
-    return Answer(rep, ENOENT, "Failure listing namespaces: No such subsystem " + req->subsystem());
-  for (const NamespaceView& ns : s->View().namespaces) {
+  // "*": the namespaces of every subsystem (each says its own in ns_subsystem_nqn).
+  std::vector<std::pair<std::string, NamespaceView>> listed;
+  if (req->subsystem() == "*") {
+    for (const auto& s : target_->Subsystems()) {
+      if (s->is_discovery()) continue;
+      for (auto& ns : s->View().namespaces) listed.emplace_back(s->nqn(), std::move(ns));
+    }
+  } else {
+    auto s = target_->FindSubsystem(req->subsystem());
+    if (!s || s->is_discovery())
+      return Answer(rep, ENOENT, "Failure listing namespaces: No such subsystem " + req->subsystem());
+    for (auto& ns : s->View().namespaces) listed.emplace_back(s->nqn(), std::move(ns));
+  }
+  std::lock_guard<std::mutex> lk(mu_);  // state_: the flags kept in the stored requests
+  for (const auto& [nqn, ns] : listed) {
     if (req->has_nsid() && req->nsid() && req->nsid() != ns.nsid) continue;
     const std::string uuid = UuidToString(ns.uuid);
     if (req->has_uuid() && !req->uuid().empty() && req->uuid() != uuid) continue;
@@ -213,10 +235,20 @@ constexpr uint64_t kMiB = 1ull << 20;
     n->set_rw_mbytes_per_second(ns.qos.rw_mbytes_per_second);
     n->set_r_mbytes_per_second(ns.qos.r_mbytes_per_second);
     n->set_w_mbytes_per_second(ns.qos.w_mbytes_per_second);
-    n->set_no_auto_visible(!ns.auto_visible);
+    n->set_auto_visible(ns.auto_visible);
     for (auto& h : ns.hosts) n->add_hosts(h);
     if (ns.spec.backend != "rbd") n->set_backend(ns.spec.backend);
     if (ns.spec.backend == "file") n->set_file_path(ns.device_description);
+    n->set_ns_subsystem_nqn(nqn);
+    n->set_read_only(false);
+    auto it = state_.find(NamespaceKey(nqn, ns.nsid));
+    namespace_add_req add;
+    if (it != state_.end() && JsonToRequest(it->second, &add).ok()) {
+      n->set_trash_image(add.trash_image());
+      n->set_disable_auto_resize(add.disable_auto_resize());
+      if (add.anagrpid() > 0) n->set_configured_load_balancing_group(static_cast<uint32_t>(add.anagrpid()));
+      if (!add.location().empty()) n->set_location(add.location());
+    }
   }
   return Ok(rep);
 }
@@ -227,9 +259,19 @@ constexpr uint64_t kMiB = 1ull << 20;
            static_cast<unsigned long long>(req->new_size()), PeerMsg(ctx).c_str());
   if (!req->nsid()) return Answer(rep, EINVAL, "Failure resizing namespace, missing NSID");
   if (nqn.empty()) return Answer(rep, EINVAL, "Failure resizing namespace " + Str(req->nsid()) + ", missing subsystem NQN");
-  if (req->new_size() == 0)
-    return Answer(rep, EINVAL, "Failure resizing namespace " + Str(req->nsid()) + ": New size must be positive");
   const std::string prefix = "Failure resizing namespace " + Str(req->nsid()) + " on " + nqn;
+  if (req->new_size() == 0) {
+    // The reference's "refresh size": follow the image's current size.
+    std::lock_guard<std::mutex> lk(mu_);
+    auto s = target_->FindSubsystem(nqn);
+    if (!s || s->is_discovery()) return Answer(rep, ENOENT, prefix + ": No such subsystem");
+    auto ns = s->GetNamespace(req->nsid());
+    if (!ns) return Answer(rep, ENODEV, prefix + ": Can't find namespace");
+    if (Status st = ns->dev().refresh_size(); !st.ok()) return Answer(rep, ToErrno(st), prefix + ": " + st.message());
+    LOG_INFO("Namespace %u on %s refreshed: %llu bytes", req->nsid(), nqn.c_str(),
+             static_cast<unsigned long long>(ns->dev().size()));
+    return Ok(rep);
+  }
   if (req->new_size() > (UINT64_MAX >> 20)) return Answer(rep, EINVAL, prefix + ": new size is too large");
   std::lock_guard<std::mutex> lk(mu_);
   auto s = target_->FindSubsystem(nqn);

@@ -17,6 +17,9 @@ using namespace internal;
            req.subsystem_nqn().c_str(), req.enable_ha() ? "True" : "False", req.max_namespaces(),
            PeerMsg(ctx).c_str());
   if (!req.enable_ha()) return Answer(rep, EINVAL, prefix + ": HA must be enabled for subsystems");
+  if (req.network_mask_size() > 0)
+    return Answer(rep, ENOTSUP, prefix + ": subsystem network masks (auto-listeners) are not supported by this "
+                                         "gateway, create listeners instead");
   if (req.subsystem_nqn().empty()) return Answer(rep, EINVAL, "Failure creating subsystem, missing subsystem NQN");
   if (StateKeyElementHasSeparator(req.subsystem_nqn()))
     return Answer(rep, EINVAL, prefix + ": Invalid NQN \"" + req.subsystem_nqn() + "\", contains invalid characters");
@@ -120,6 +123,8 @@ using namespace internal;
     c->set_namespace_count(s->namespace_count());
     c->set_subtype("NVMe");
     c->set_max_namespaces(s->spec().max_namespaces);
+    c->set_allow_any_host(s->AllowsAnyHost());
+    c->set_has_dhchap_key(false);
   }
   return Ok(rep);
 }
@@ -167,7 +172,7 @@ using namespace internal;
         n->set_nguid(nguid);
         n->set_uuid(UuidToString(ns.uuid));
         n->set_anagrpid(ns.anagrpid);
-        n->set_no_auto_visible(!ns.auto_visible);
+        n->set_auto_visible(ns.auto_visible);
         for (auto& h : ns.hosts) n->add_hosts(h);
       }
     }

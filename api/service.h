@@ -1,5 +1,6 @@
 // GatewayService: the gRPC management API (api/gateway.proto, wire-compatible with
-// ceph-nvmeof 1.3) mapped onto the target model and the group state store.
+// the reference ceph-nvmeof as of 2026, v1.7 to v1.9) mapped onto the target model and the group
+// state store. RPCs whose feature this gateway does not have answer ENOTSUP (rpc_current.cc).
 //
 // Every RPC answers the way the reference gateway does: gRPC OK with `status` = errno and
 // an `error_message` that says what is wrong ("Failure adding namespace to NQN: ..."),
@@ -31,6 +32,7 @@
 // service_internal.h (reply conventions and conversions they share).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -64,6 +66,18 @@ struct ServiceOptions {
   uint32_t load_balancing_group = 1;  // ANA group of new namespaces without one
   bool verify_nqns = true;            // NQN syntax checks ([gateway] verify_nqns)
   uint32_t default_max_namespaces = 1024;
+  // Limits get_gateway_info reports besides the namespace limits of the target and of
+  // default_max_namespaces (the reference's defaults, config_registry.py; not enforced yet).
+  uint32_t max_subsystems = 128;
+  uint32_t max_hosts = 2048;
+  uint32_t max_hosts_per_subsystem = 128;
+  std::string location;  // stretch-cluster site of this gateway ([gateway] location)
+};
+
+// One thread's busy and idle time (get_thread_stats), in nanoseconds.
+struct ThreadStats {
+  std::string name;
+  uint64_t busy_ns = 0, idle_ns = 0;
 };
 
 class GatewayService final : public ::Gateway::Service, public StateTarget {
@@ -79,6 +93,9 @@ class GatewayService final : public ::Gateway::Service, public StateTarget {
   // and rpc_mutex(): this service records its own writes with it. Set once, before serving;
   // unset, nothing is recorded (no group state).
   void SetStateFollower(StateFollower* follower);
+  // The threads get_thread_stats reports (the reactors); called on a gRPC thread. Unset:
+  // get_thread_stats answers ENOTSUP. Set once, before serving.
+  void SetThreadStatsSource(std::function<std::vector<ThreadStats>()> source) { thread_stats_ = std::move(source); }
   // The RPC lock: one management operation at a time. The StateFollower holds it while it
   // applies the group state through the StateTarget methods below.
   std::mutex& rpc_mutex() { return mu_; }
@@ -118,6 +135,31 @@ class GatewayService final : public ::Gateway::Service, public StateTarget {
   ::grpc::Status get_gateway_info(SC*, const get_gateway_info_req*, gateway_info*) override;
   ::grpc::Status get_gateway_log_level(SC*, const get_gateway_log_level_req*, gateway_log_level_info*) override;
   ::grpc::Status set_gateway_log_level(SC*, const set_gateway_log_level_req*, req_status*) override;
+  // Added by the reference after 1.3 (rpc_current.cc).
+  ::grpc::Status change_subsystem_key(SC*, const change_subsystem_key_req*, req_status*) override;
+  ::grpc::Status add_subsystem_network(SC*, const add_subsystem_network_req*, req_status*) override;
+  ::grpc::Status del_subsystem_network(SC*, const del_subsystem_network_req*, req_status*) override;
+  ::grpc::Status gw_refresh_network(SC*, const gw_refresh_network_req*, gw_refresh_network_status*) override;
+  ::grpc::Status add_kmip_server_endpoints(SC*, const add_kmip_server_endpoints_req*, req_status*) override;
+  ::grpc::Status del_kmip_server_endpoints(SC*, const del_kmip_server_endpoints_req*, req_status*) override;
+  ::grpc::Status list_kmip_server_endpoints(SC*, const list_kmip_server_endpoints_req*,
+                                            kmip_server_endpoints_info*) override;
+  ::grpc::Status list_namespaces_io_stats(SC*, const list_namespaces_io_stats_req*,
+                                          list_namespaces_io_stats_info*) override;
+  ::grpc::Status namespace_change_visibility(SC*, const namespace_change_visibility_req*, req_status*) override;
+  ::grpc::Status namespace_change_location(SC*, const namespace_change_location_req*, req_status*) override;
+  ::grpc::Status namespace_set_rbd_trash_image(SC*, const namespace_set_rbd_trash_image_req*, req_status*) override;
+  ::grpc::Status namespace_set_auto_resize(SC*, const namespace_set_auto_resize_req*, req_status*) override;
+  ::grpc::Status namespace_unpin(SC*, const namespace_unpin_req*, req_status*) override;
+  ::grpc::Status set_keep_host_connected(SC*, const set_keep_host_connected_req*, req_status*) override;
+  ::grpc::Status change_host_key(SC*, const change_host_key_req*, req_status*) override;
+  ::grpc::Status get_connection_io_statistics(SC*, const get_connection_io_statistics_req*,
+                                              connection_io_statistics*) override;
+  ::grpc::Status show_gateway_listeners_info(SC*, const show_gateway_listeners_info_req*,
+                                             gateway_listeners_info*) override;
+  ::grpc::Status get_gateway_stats(SC*, const get_gateway_stats_req*, gateway_stats_info*) override;
+  ::grpc::Status get_thread_stats(SC*, const get_thread_stats_req*, thread_stats_info*) override;
+  ::grpc::Status set_gateway_io_stats_mode(SC*, const set_gateway_io_stats_mode_req*, req_status*) override;
 
   // ------------------------------------------------------------------- StateTarget
   // Called by the applier on the StateFollower's thread (or from its Replay/Reconcile), with
@@ -153,6 +195,10 @@ class GatewayService final : public ::Gateway::Service, public StateTarget {
   Result<uint32_t> AddNamespaceToTarget(const namespace_add_req& req, uint32_t anagrpid);
   void RemoveSubsystemFromTarget(const std::string& nqn);
   std::string ImageUsedBy(const std::string& pool, const std::string& image);
+  // Rewrites the namespace's stored namespace_add_req with edit() applied, unless edit
+  // returns false (nothing changes). NotFound when the group state has no entry for it.
+  Status EditNamespaceRequest(const std::string& nqn, uint32_t nsid,
+                              const std::function<bool(namespace_add_req*)>& edit);
   // What a namespace_ key's JSON says, parsed once per distinct value: namespace_add
   // checks every namespace of the group, which must not cost a JSON parse per namespace.
   struct NsInfo {
@@ -175,6 +221,8 @@ class GatewayService final : public ::Gateway::Service, public StateTarget {
   std::mutex mu_;   // the RPC lock: one management operation at a time
   StateMap state_;  // the group state as this gateway knows it
   int spdk_log_level_ = 2, spdk_print_level_ = 3;  // NOTICE, INFO (no-op)
+  std::atomic<bool> io_stats_enabled_{true};       // set_gateway_io_stats_mode
+  std::function<std::vector<ThreadStats>()> thread_stats_;
 };
 
 }  // namespace nvmeof::api

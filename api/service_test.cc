@@ -396,11 +396,15 @@ TEST_F(ServiceTest, ResizeGrowOnlyInMiB) {
   r.set_new_size(8);
   svc->namespace_resize(nullptr, &r, &rep);
   EXPECT_STATUS(rep, EINVAL, "new size 8388608 bytes is smaller than current size 33554432 bytes");
+  // new_size 0: refresh to the image's current size (a memory device has not changed).
   r.set_new_size(0);
   svc->namespace_resize(nullptr, &r, &rep);
-  EXPECT_STATUS(rep, EINVAL, "New size must be positive");
-  r.set_new_size(64);
+  EXPECT_STATUS(rep, 0, "Success");
+  EXPECT_EQ(ListNs(kNqn).namespaces(0).rbd_image_size(), 32 * kMiB);
   r.set_nsid(9);
+  svc->namespace_resize(nullptr, &r, &rep);
+  EXPECT_STATUS(rep, ENODEV, "Can't find namespace");
+  r.set_new_size(64);
   svc->namespace_resize(nullptr, &r, &rep);
   EXPECT_STATUS(rep, ENODEV, "Can't find namespace");
 }
@@ -501,7 +505,7 @@ TEST_F(ServiceTest, NamespaceHosts) {
   EXPECT_STATUS(rep, EEXIST, "already");
   EXPECT_EQ(store.m.count(std::string("ns_host_") + kNqn + "_1_" + kHost1), 1u);
   auto n = ListNs(kNqn).namespaces(0);
-  EXPECT_TRUE(n.no_auto_visible());
+  EXPECT_FALSE(n.auto_visible());
   ASSERT_EQ(n.hosts_size(), 1);
   namespace_delete_host_req d;
   d.set_subsystem_nqn(kNqn);
@@ -582,6 +586,37 @@ TEST_F(ServiceTest, HostKeysAreRejected) {
   req_status rep;
   svc->add_host(nullptr, &r, &rep);
   EXPECT_STATUS(rep, EINVAL, "PSK (TLS) is not supported");
+}
+
+TEST_F(ServiceTest, AddHostField5IsPskEncryptedAndALegacyStringIsTheControllerKey) {
+  CreateSubsystem(kNqn);
+  // A current client: field 5 is the bool psk_encrypted (no key given: nothing to decrypt).
+  add_host_req cur;
+  cur.set_subsystem_nqn(kNqn);
+  cur.set_host_nqn(kHost1);
+  cur.set_psk_encrypted(true);
+  add_host_req parsed;
+  ASSERT_TRUE(parsed.ParseFromString(cur.SerializeAsString()));
+  EXPECT_TRUE(parsed.psk_encrypted());
+  req_status rep;
+  svc->add_host(nullptr, &parsed, &rep);
+  EXPECT_STATUS(rep, 0, "Success");
+  // A client of the 2024 development proto: the controller key as a string in field 5. It
+  // parses (as an unknown field) and is taken as the controller key, not dropped.
+  add_host_req old;
+  old.set_subsystem_nqn(kNqn);
+  old.set_host_nqn(kHost2);
+  const std::string key = "DHHC-1:00:y";
+  std::string wire = old.SerializeAsString();
+  wire += static_cast<char>((5 << 3) | 2);
+  wire += static_cast<char>(key.size());
+  wire += key;
+  add_host_req legacy;
+  ASSERT_TRUE(legacy.ParseFromString(wire));
+  EXPECT_FALSE(legacy.has_psk_encrypted());
+  EXPECT_FALSE(legacy.has_dhchap_ctrlr_key());
+  svc->add_host(nullptr, &legacy, &rep);
+  EXPECT_STATUS(rep, EINVAL, "DH-HMAC-CHAP");
 }
 
 // ------------------------------------------------------------------------------ listeners
@@ -910,6 +945,222 @@ TEST_F(ServiceTest, OwnWritesAreRecordedWithTheFollower) {
   EXPECT_FALSE(target->FindSubsystem("nqn.2016-06.io.spdk:cnode9"));
   EXPECT_EQ(svc->LocalState(), next);
   svc->SetStateFollower(nullptr);
+}
+
+// ------------------------------------------------------------------------------ current reference RPCs
+
+TEST_F(ServiceTest, NamespaceFlagsAreKeptInTheStoredRequestAndListed) {
+  CreateSubsystem(kNqn);
+  AddMemoryNs(kNqn);
+  const std::string key = std::string("namespace_") + kNqn + "_1";
+  req_status rep;
+  namespace_set_rbd_trash_image_req t;
+  t.set_subsystem_nqn(kNqn);
+  t.set_nsid(1);
+  t.set_trash_image(true);
+  svc->namespace_set_rbd_trash_image(nullptr, &t, &rep);
+  EXPECT_STATUS(rep, 0, "Success");
+  namespace_set_auto_resize_req r;
+  r.set_subsystem_nqn(kNqn);
+  r.set_nsid(1);
+  r.set_auto_resize(false);
+  svc->namespace_set_auto_resize(nullptr, &r, &rep);
+  EXPECT_STATUS(rep, 0, "Success");
+  namespace_change_location_req l;
+  l.set_subsystem_nqn(kNqn);
+  l.set_nsid(1);
+  l.set_location("site-b");
+  svc->namespace_change_location(nullptr, &l, &rep);
+  EXPECT_STATUS(rep, 0, "Success");
+  namespace_add_req stored;
+  ASSERT_TRUE(JsonToRequest(store.m[key], &stored).ok());
+  EXPECT_TRUE(stored.trash_image());
+  EXPECT_TRUE(stored.disable_auto_resize());
+  EXPECT_EQ(stored.location(), "site-b");
+  auto n = ListNs(kNqn).namespaces(0);
+  EXPECT_TRUE(n.trash_image());
+  EXPECT_TRUE(n.disable_auto_resize());
+  EXPECT_EQ(n.location(), "site-b");
+  EXPECT_EQ(n.ns_subsystem_nqn(), kNqn);
+  EXPECT_TRUE(n.auto_visible());
+  // "*": every subsystem's namespaces.
+  CreateSubsystem("nqn.2016-06.io.spdk:cnode9");
+  AddMemoryNs("nqn.2016-06.io.spdk:cnode9");
+  const namespaces_info all = ListNs("*");
+  EXPECT_EQ(all.status(), 0) << all.error_message();
+  ASSERT_EQ(all.namespaces_size(), 2);
+  EXPECT_NE(all.namespaces(0).ns_subsystem_nqn(), all.namespaces(1).ns_subsystem_nqn());
+  // Errors: no such namespace.
+  t.set_nsid(7);
+  svc->namespace_set_rbd_trash_image(nullptr, &t, &rep);
+  EXPECT_STATUS(rep, ENODEV, "Can't find namespace");
+  r.set_nsid(0);
+  svc->namespace_set_auto_resize(nullptr, &r, &rep);
+  EXPECT_STATUS(rep, EINVAL, "missing ID");
+  namespace_unpin_req u;
+  u.set_subsystem_nqn(kNqn);
+  u.set_nsid(1);
+  svc->namespace_unpin(nullptr, &u, &rep);
+  EXPECT_STATUS(rep, 0, "Success");
+  u.set_nsid(3);
+  svc->namespace_unpin(nullptr, &u, &rep);
+  EXPECT_STATUS(rep, ENODEV, "Can't find namespace");
+}
+
+TEST_F(ServiceTest, NamespaceChangeVisibility) {
+  CreateSubsystem(kNqn);
+  AddMemoryNs(kNqn);
+  req_status rep;
+  namespace_change_visibility_req v;
+  v.set_subsystem_nqn(kNqn);
+  v.set_nsid(1);
+  v.set_auto_visible(false);
+  svc->namespace_change_visibility(nullptr, &v, &rep);
+  EXPECT_STATUS(rep, 0, "Success");
+  EXPECT_FALSE(ListNs(kNqn).namespaces(0).auto_visible());
+  namespace_add_req stored;
+  ASSERT_TRUE(JsonToRequest(store.m[std::string("namespace_") + kNqn + "_1"], &stored).ok());
+  EXPECT_TRUE(stored.no_auto_visible());
+  // A host of its own; back to all hosts needs force, and drops the host.
+  namespace_add_host_req h;
+  h.set_subsystem_nqn(kNqn);
+  h.set_nsid(1);
+  h.set_host_nqn(kHost1);
+  svc->namespace_add_host(nullptr, &h, &rep);
+  EXPECT_STATUS(rep, 0, "Success");
+  v.set_auto_visible(true);
+  svc->namespace_change_visibility(nullptr, &v, &rep);
+  EXPECT_STATUS(rep, EBUSY, "there are already hosts added to it");
+  v.set_force(true);
+  svc->namespace_change_visibility(nullptr, &v, &rep);
+  EXPECT_STATUS(rep, 0, "Success");
+  auto n = ListNs(kNqn).namespaces(0);
+  EXPECT_TRUE(n.auto_visible());
+  EXPECT_EQ(n.hosts_size(), 0);
+  EXPECT_EQ(store.m.count(std::string("ns_host_") + kNqn + "_1_" + kHost1), 0u);
+  v.set_nsid(5);
+  svc->namespace_change_visibility(nullptr, &v, &rep);
+  EXPECT_STATUS(rep, ENODEV, "Can't find namespace");
+}
+
+TEST_F(ServiceTest, NamespaceAddRefusesWhatIsNotThereYet) {
+  CreateSubsystem(kNqn);
+  namespace_add_req r;
+  r.set_subsystem_nqn(kNqn);
+  r.set_block_size(4096);
+  r.set_backend("memory");
+  r.set_memory_size(kMiB);
+  r.set_read_only(true);
+  nsid_status rep;
+  svc->namespace_add(nullptr, &r, &rep);
+  EXPECT_STATUS(rep, ENOTSUP, "read-only namespaces are not supported");
+  r.clear_read_only();
+  r.set_rados_namespace_name("ns1");
+  svc->namespace_add(nullptr, &r, &rep);
+  EXPECT_STATUS(rep, ENOTSUP, "RADOS namespaces are not supported");
+}
+
+TEST_F(ServiceTest, IoStatsListenersInfoAndGatewayInfoLimits) {
+  CreateSubsystem(kNqn);
+  AddMemoryNs(kNqn);
+  AddMemoryNs(kNqn);
+  list_namespaces_io_stats_req r;
+  list_namespaces_io_stats_info st;
+  svc->list_namespaces_io_stats(nullptr, &r, &st);
+  EXPECT_STATUS(st, 0, "Success");
+  EXPECT_EQ(st.namespaces_size(), 2);
+  EXPECT_EQ(st.tick_rate(), 1000000000u);
+  r.set_subsystem_nqn(kNqn);
+  r.set_nsid(2);
+  svc->list_namespaces_io_stats(nullptr, &r, &st);
+  EXPECT_STATUS(st, 0, "Success");
+  r.set_nsid(9);
+  svc->list_namespaces_io_stats(nullptr, &r, &st);
+  EXPECT_STATUS(st, ENODEV, "Can't find namespace 9");
+
+  EXPECT_STATUS(CreateListener(kNqn, "gw1", "127.0.0.1", 4420), 0, "Success");
+  show_gateway_listeners_info_req lr;
+  lr.set_subsystem_nqn(kNqn);
+  gateway_listeners_info li;
+  svc->show_gateway_listeners_info(nullptr, &lr, &li);
+  EXPECT_STATUS(li, 0, "Success");
+  ASSERT_EQ(li.gw_listeners_size(), 1);
+  EXPECT_EQ(li.gw_listeners(0).listener().traddr(), "127.0.0.1");
+  EXPECT_TRUE(li.gw_listeners(0).listener().manual());
+  ASSERT_GE(li.gw_listeners(0).lb_states_size(), 1);
+  EXPECT_EQ(li.gw_listeners(0).lb_states(0).grp_id(), 1u);
+  lr.set_subsystem_nqn("nqn.2016-06.io.spdk:none");
+  svc->show_gateway_listeners_info(nullptr, &lr, &li);
+  EXPECT_EQ(li.status(), ENOENT);
+
+  set_gateway_io_stats_mode_req m;
+  m.set_enabled(false);
+  req_status rep;
+  svc->set_gateway_io_stats_mode(nullptr, &m, &rep);
+  EXPECT_STATUS(rep, 0, "Success");
+  get_gateway_info_req gr;
+  gateway_info gi;
+  svc->get_gateway_info(nullptr, &gr, &gi);
+  EXPECT_FALSE(gi.io_stats_enabled());
+  EXPECT_TRUE(gi.gateway_initialization_over());
+  EXPECT_EQ(gi.max_subsystems(), 128u);
+  EXPECT_EQ(gi.max_hosts_per_subsystem(), 128u);
+  EXPECT_EQ(gi.max_namespaces(), target->options().max_namespaces_per_gateway);
+  EXPECT_GT(gi.max_namespaces_per_subsystem(), 0u);
+}
+
+TEST_F(ServiceTest, GatewayVersionTheReferenceCliAccepts) {
+  // This project's own numbering (below the reference CLI's oldest, 1.1.0): the API level,
+  // or a 1.1.0..1.9.0 reference CLI's own version.
+  ServiceOptions o;
+  o.gateway_name = "gw1";
+  o.version = "0.1.0";
+  GatewayService own(target.get(), nullptr, o);
+  get_gateway_info_req r;
+  gateway_info gi;
+  own.get_gateway_info(nullptr, &r, &gi);
+  EXPECT_EQ(gi.status(), 0) << gi.error_message();
+  EXPECT_EQ(gi.version(), "1.9.0");
+  r.set_cli_version("1.7.2");
+  own.get_gateway_info(nullptr, &r, &gi);
+  EXPECT_EQ(gi.status(), 0) << gi.error_message();
+  EXPECT_EQ(gi.version(), "1.7.2");
+  r.set_cli_version("1.0.5");
+  own.get_gateway_info(nullptr, &r, &gi);
+  EXPECT_EQ(gi.status(), EINVAL);
+}
+
+TEST_F(ServiceTest, NotYetSupportedRpcsAnswerEnotsup) {
+  CreateSubsystem(kNqn);
+  req_status rep;
+  add_subsystem_network_req an;
+  an.set_subsystem_nqn(kNqn);
+  an.set_network_mask("10.0.0.0/24");
+  svc->add_subsystem_network(nullptr, &an, &rep);
+  EXPECT_STATUS(rep, ENOTSUP, "network masks (auto-listeners) are not supported");
+  change_host_key_req hk;
+  svc->change_host_key(nullptr, &hk, &rep);
+  EXPECT_STATUS(rep, ENOTSUP, "DH-HMAC-CHAP keys are not supported");
+  list_kmip_server_endpoints_req k;
+  kmip_server_endpoints_info ki;
+  svc->list_kmip_server_endpoints(nullptr, &k, &ki);
+  EXPECT_STATUS(ki, ENOTSUP, "KMIP");
+  get_thread_stats_req tr;
+  thread_stats_info ti;
+  svc->get_thread_stats(nullptr, &tr, &ti);
+  EXPECT_STATUS(ti, ENOTSUP, "thread statistics");
+  svc->SetThreadStatsSource([] { return std::vector<ThreadStats>{{"reactor_0", 30, 70}}; });
+  svc->get_thread_stats(nullptr, &tr, &ti);
+  EXPECT_STATUS(ti, 0, "Success");
+  ASSERT_EQ(ti.threads_size(), 1);
+  EXPECT_EQ(ti.threads(0).busy(), 30u);
+  create_subsystem_req cs;
+  cs.set_subsystem_nqn("nqn.2016-06.io.spdk:masked");
+  cs.set_enable_ha(true);
+  cs.add_network_mask("10.0.0.0/24");
+  subsys_status srep;
+  svc->create_subsystem(nullptr, &cs, &srep);
+  EXPECT_STATUS(srep, ENOTSUP, "network masks");
 }
 
 }  // namespace

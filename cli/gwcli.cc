@@ -243,6 +243,13 @@ int GwInfo(Ctx& c) {
       c.Out("Gateway's load balancing group: " + std::to_string(info.load_balancing_group()));
       c.Out("Gateway's address: " + info.addr());
       c.Out("Gateway's port: " + info.port());
+      if (info.max_subsystems()) c.Out("Gateway's max subsystems: " + std::to_string(info.max_subsystems()));
+      if (info.max_hosts()) c.Out("Gateway's max hosts: " + std::to_string(info.max_hosts()));
+      if (info.max_namespaces()) c.Out("Gateway's max namespaces: " + std::to_string(info.max_namespaces()));
+      if (info.max_namespaces_per_subsystem())
+        c.Out("Gateway's max namespaces per subsystem: " + std::to_string(info.max_namespaces_per_subsystem()));
+      if (info.max_hosts_per_subsystem())
+        c.Out("Gateway's max hosts per subsystem: " + std::to_string(info.max_hosts_per_subsystem()));
       if (info.has_spdk_version() && !info.spdk_version().empty())
         c.Out("SPDK version: " + info.spdk_version());
       if (!info.bool_status()) c.Err("Getting gateway's information returned status mismatch");
@@ -614,6 +621,7 @@ struct NsArgs {
   long long lb_group = 0;
   bool force = false;
   bool no_auto_visible = false;
+  std::string auto_visible, trash_image, auto_resize, location;  // yes/no, yes/no, yes/no, site
   long long rw_ios = 0, rw_mb = 0, r_mb = 0, w_mb = 0;
   CLI::Option *rw_ios_opt = nullptr, *rw_mb_opt = nullptr, *r_mb_opt = nullptr,
               *w_mb_opt = nullptr;
@@ -727,6 +735,17 @@ int NsResize(Ctx& c, const NsArgs& a) {
   });
 }
 
+int NsRefreshSize(Ctx& c, const NsArgs& a) {
+  const std::uint32_t nsid = NsidArg(a.nsid);
+  namespace_resize_req req;  // new_size 0: refresh to the image's current size
+  req.set_subsystem_nqn(a.nqn);
+  req.set_nsid(nsid);
+  const auto rep = Invoke<req_status>(c, "namespace_resize", req, "Failure refreshing namespace size");
+  return Report(c, rep, [&] {
+    c.Out("Refreshing size for namespace " + std::to_string(nsid) + " in " + a.nqn + ": Successful");
+  });
+}
+
 int NsList(Ctx& c, const NsArgs& a) {
   list_namespaces_req req;
   req.set_subsystem(a.nqn);
@@ -760,7 +779,7 @@ int NsList(Ctx& c, const NsArgs& a) {
       return ENODEV;
     }
     std::string visibility = "All Hosts";
-    if (ns.no_auto_visible()) {
+    if (!ns.auto_visible()) {
       if (ns.hosts_size() == 0) {
         visibility = "Selective";
       } else {
@@ -924,6 +943,115 @@ int NsDelHost(Ctx& c, const NsArgs& a) {
                                              "Deleting", "from");
 }
 
+// The reference CLI's boolean option values ("yes"/"no", also true/false, 1/0).
+bool YesNo(const std::string& v, const char* option) {
+  std::string l = v;
+  for (char& ch : l) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  if (l == "yes" || l == "true" || l == "1") return true;
+  if (l == "no" || l == "false" || l == "0") return false;
+  throw UsageError{std::string("argument ") + option + ": invalid value '" + v + "', use yes or no"};
+}
+
+int NsChangeVisibility(Ctx& c, const NsArgs& a) {
+  const std::uint32_t nsid = NsidArg(a.nsid);
+  namespace_change_visibility_req req;
+  req.set_subsystem_nqn(a.nqn);
+  req.set_nsid(nsid);
+  req.set_auto_visible(YesNo(a.auto_visible, "--auto-visible"));
+  if (a.force) req.set_force(true);
+  return StatusCall(c, "namespace_change_visibility", req, "Failure changing namespace visibility",
+                    "Changing visibility of namespace " + std::to_string(nsid) + " in " + a.nqn + " to \"" +
+                        (req.auto_visible() ? "visible to all hosts" : "visible to selected hosts") +
+                        "\": Successful");
+}
+
+int NsSetRbdTrashImage(Ctx& c, const NsArgs& a) {
+  const std::uint32_t nsid = NsidArg(a.nsid);
+  namespace_set_rbd_trash_image_req req;
+  req.set_subsystem_nqn(a.nqn);
+  req.set_nsid(nsid);
+  req.set_trash_image(YesNo(a.trash_image, "--rbd-trash-image-on-delete"));
+  return StatusCall(c, "namespace_set_rbd_trash_image", req, "Failure setting namespace RBD trash image flag",
+                    "Setting RBD trash image flag for namespace " + std::to_string(nsid) + " in " + a.nqn +
+                        " to \"" + (req.trash_image() ? "" : "do not ") +
+                        "trash on namespace deletion\": Successful");
+}
+
+int NsSetAutoResize(Ctx& c, const NsArgs& a) {
+  const std::uint32_t nsid = NsidArg(a.nsid);
+  namespace_set_auto_resize_req req;
+  req.set_subsystem_nqn(a.nqn);
+  req.set_nsid(nsid);
+  req.set_auto_resize(YesNo(a.auto_resize, "--auto-resize-enabled"));
+  return StatusCall(c, "namespace_set_auto_resize", req, "Failure setting namespace auto resize flag",
+                    "Setting auto resize flag for namespace " + std::to_string(nsid) + " in " + a.nqn + " to \"" +
+                        (req.auto_resize() ? "" : "do not ") + "auto resize namespace\": Successful");
+}
+
+int NsChangeLocation(Ctx& c, const NsArgs& a) {
+  const std::uint32_t nsid = NsidArg(a.nsid);
+  namespace_change_location_req req;
+  req.set_subsystem_nqn(a.nqn);
+  req.set_nsid(nsid);
+  req.set_location(a.location);
+  return StatusCall(c, "namespace_change_location", req, "Failure changing namespace location",
+                    "Changing location of namespace " + std::to_string(nsid) + " in " + a.nqn + " to \"" +
+                        a.location + "\": Successful");
+}
+
+int NsUnpin(Ctx& c, const NsArgs& a) {
+  const std::uint32_t nsid = NsidArg(a.nsid);
+  namespace_unpin_req req;
+  req.set_subsystem_nqn(a.nqn);
+  req.set_nsid(nsid);
+  return StatusCall(c, "namespace_unpin", req, "Failure unpinning namespace",
+                    "Unpinning load balancing group for namespace " + std::to_string(nsid) + " in " + a.nqn +
+                        ": Successful");
+}
+
+// "OPTIMIZED" -> "Optimized", "NON_OPTIMIZED" -> "Non_Optimized" (Python's str.title()).
+std::string TitleCase(const std::string& s) {
+  std::string out = s;
+  bool start = true;
+  for (char& ch : out) {
+    const bool alpha = std::isalpha(static_cast<unsigned char>(ch)) != 0;
+    ch = static_cast<char>(start && alpha ? std::toupper(static_cast<unsigned char>(ch))
+                                          : std::tolower(static_cast<unsigned char>(ch)));
+    start = !alpha;
+  }
+  return out;
+}
+
+int GwListenerInfo(Ctx& c, const std::string& nqn) {
+  show_gateway_listeners_info_req req;
+  req.set_subsystem_nqn(nqn);
+  const auto rep = Invoke<gateway_listeners_info>(c, "show_gateway_listeners_info", req,
+                                                  "Failure listing gateway listeners info");
+  return Report(c, rep, [&] {
+    std::vector<std::vector<Cell>> rows;
+    for (const auto& gl : rep.gw_listeners()) {
+      std::string states;
+      for (const auto& st : gl.lb_states()) {
+        if (!c.g().verbose && st.state() != ::OPTIMIZED) continue;
+        states += (states.empty() ? "" : "\n") + std::to_string(st.grp_id()) + ": " +
+                  TitleCase(::ana_state_Name(st.state()));
+      }
+      const auto& l = gl.listener();
+      rows.push_back({l.host_name(), l.trtype(), FormatAdrfam(l.adrfam()),
+                      l.traddr() + ":" + std::to_string(l.trsvcid()), l.secure() ? "Yes" : "No",
+                      l.active() ? "Yes" : "No", states});
+    }
+    if (rows.empty()) {
+      c.Out("No gateway listeners for " + nqn);
+      return;
+    }
+    c.Out("Gateway listeners for " + nqn + ":\n" +
+          RenderTable({"Host", "Transport", "Address Family", "Address", "Secure", "Active",
+                       "Load Balancing\nGroup ID/State"},
+                      rows, c.style()));
+  });
+}
+
 int GetSubsystems(Ctx& c) {
   subsystems_info rep;
   const grpc::Status s = c.transport().Call("get_subsystems", get_subsystems_req(), &rep);
@@ -1035,6 +1163,11 @@ int Run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
       ->add_option("-l,--level", gw_level, "Gateway log level")
       ->required()
       ->check(CLI::IsMember({"debug", "info", "warning", "error", "critical"}, CLI::ignore_case));
+  std::string li_nqn;
+  action(gw, "listener_info", "Show listeners information for the gateway",
+         [&li_nqn](Ctx& c) { return GwListenerInfo(c, li_nqn); })
+      ->add_option("-n,--subsystem", li_nqn, "Subsystem NQN")
+      ->required();
   std::string ana_nqn, ana_state_name;
   std::uint32_t ana_group = 0;
   CLI::App* gw_ana = action(gw, "set_ana_state",
@@ -1196,6 +1329,10 @@ int Run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
                         "a bare number is MiB; MiB aligned, grow only")
       ->required();
 
+  CLI::App* ns_refresh = ns_action("refresh_size", "Refresh a namespace to its image's current size",
+                                   NsRefreshSize);
+  ns_refresh->add_option("--nsid", na.nsid, "Namespace ID")->required();
+
   CLI::App* ns_list = ns_action("list", "List namespaces", NsList);
   CLI::Option* list_nsid = ns_list->add_option("--nsid", na.nsid, "Namespace ID");
   ns_list->add_option("-u,--uuid", na.uuid, "UUID");
@@ -1226,6 +1363,31 @@ int Run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
   CLI::App* ns_del_host = ns_action("del_host", "Delete a host from a namespace", NsDelHost);
   ns_del_host->add_option("--nsid", na.nsid, "Namespace ID")->required();
   ns_del_host->add_option("-t,--host-nqn", na.hosts, "Host NQN list")->required()->expected(1, -1);
+
+  CLI::App* ns_vis = ns_action("change_visibility", "Change visibility for a namespace", NsChangeVisibility);
+  ns_vis->add_option("--nsid", na.nsid, "Namespace ID")->required();
+  ns_vis->add_option("--auto-visible", na.auto_visible, "Visible to all hosts (yes or no)")->required();
+  ns_vis->add_flag("--force", na.force, "Change visibility even with hosts connected or added to the namespace");
+
+  CLI::App* ns_trash = ns_action("set_rbd_trash_image",
+                                 "Set the RBD trash image on namespace deletion flag", NsSetRbdTrashImage);
+  ns_trash->add_option("--nsid", na.nsid, "Namespace ID")->required();
+  ns_trash->add_option("--rbd-trash-image-on-delete", na.trash_image,
+                       "Move the RBD image to the trash when the namespace is deleted (yes or no)")
+      ->required();
+
+  CLI::App* ns_ar = ns_action("set_auto_resize", "Set the auto resize flag of a namespace", NsSetAutoResize);
+  ns_ar->add_option("--nsid", na.nsid, "Namespace ID")->required();
+  ns_ar->add_option("--auto-resize-enabled", na.auto_resize,
+                    "Follow the RBD image's size when it grows (yes or no)")
+      ->required();
+
+  CLI::App* ns_loc = ns_action("change_location", "Change the location of a namespace", NsChangeLocation);
+  ns_loc->add_option("--nsid", na.nsid, "Namespace ID")->required();
+  ns_loc->add_option("--location", na.location, "Location (site) of the namespace")->required();
+
+  CLI::App* ns_unpin = ns_action("unpin", "Unpin a namespace's load balancing group", NsUnpin);
+  ns_unpin->add_option("--nsid", na.nsid, "Namespace ID")->required();
 
   // get_subsystems
   app.add_subcommand("get_subsystems", "Get subsystems (the full SPDK-style description, as JSON)")

@@ -571,6 +571,11 @@ TEST_F(GwcliTest, NsResizeDelChangeLbQos) {
   EXPECT_NE(err.find("size value must be aligned to MiBs"), std::string::npos);
 
   fake.calls.clear();
+  EXPECT_EQ(RunStdio({"ns", "refresh_size", "-n", kNqn, "--nsid", "1"}), 0);
+  EXPECT_EQ(Req<namespace_resize_req>().new_size(), 0u);  // 0: refresh to the image's size
+  EXPECT_EQ(out, "Refreshing size for namespace 1 in " + kNqn + ": Successful\n");
+
+  fake.calls.clear();
   EXPECT_EQ(RunStdio({"ns", "del", "-n", kNqn, "--nsid", "3"}), 0);
   EXPECT_EQ(Req<namespace_delete_req>().nsid(), 3u);
   EXPECT_EQ(out, "Deleting namespace 3 from " + kNqn + ": Successful\n");
@@ -623,13 +628,14 @@ namespaces_info CannedNamespaces() {
   a->set_uuid("948878ee-c3b2-4d58-a29b-2cff713fc02d");
   a->set_load_balancing_group(1);
   a->set_rw_ios_per_second(2000);
+  a->set_auto_visible(true);
   auto* b = info.add_namespaces();
   b->set_nsid(2);
   b->set_bdev_name("bdev_2");
   b->set_rbd_image_size(1ull << 30);
   b->set_block_size(4096);
   b->set_uuid("11111111-2222-3333-4444-555555555555");
-  b->set_no_auto_visible(true);
+  b->set_auto_visible(false);
   b->add_hosts("nqn.2016-06.io.spdk:host1");
   b->set_backend("memory");
   return info;
@@ -780,6 +786,80 @@ TEST(GrpcWire, GwcliTalksToAGatewayServer) {
   EXPECT_EQ(nvmeof::cli::Run(list, out3, err3, MakeGrpcTransport, no_env), EINVAL);
   EXPECT_NE(err3.str().find("UNIMPLEMENTED"), std::string::npos) << err3.str();
   server->Shutdown();
+}
+
+// ---- commands of the current reference CLI ----
+
+TEST_F(GwcliTest, NsVisibilityTrashAutoResizeLocationUnpin) {
+  EXPECT_EQ(RunStdio({"ns", "change_visibility", "-n", kNqn, "--nsid", "1", "--auto-visible", "no"}), 0);
+  EXPECT_FALSE(Req<namespace_change_visibility_req>().auto_visible());
+  EXPECT_FALSE(Req<namespace_change_visibility_req>().has_force());
+  EXPECT_EQ(out, "Changing visibility of namespace 1 in " + kNqn + " to \"visible to selected hosts\": Successful\n");
+  fake.calls.clear();
+  EXPECT_EQ(RunStdio({"ns", "change_visibility", "-n", kNqn, "--nsid", "1", "--auto-visible", "YES", "--force"}), 0);
+  EXPECT_TRUE(Req<namespace_change_visibility_req>().auto_visible());
+  EXPECT_TRUE(Req<namespace_change_visibility_req>().force());
+  EXPECT_EQ(out, "Changing visibility of namespace 1 in " + kNqn + " to \"visible to all hosts\": Successful\n");
+  EXPECT_EQ(Run({"ns", "change_visibility", "-n", kNqn, "--nsid", "1", "--auto-visible", "maybe"}), 2);
+  EXPECT_EQ(Run({"ns", "change_visibility", "-n", kNqn, "--nsid", "1"}), 2);
+
+  fake.calls.clear();
+  EXPECT_EQ(RunStdio({"ns", "set_rbd_trash_image", "-n", kNqn, "--nsid", "2", "--rbd-trash-image-on-delete", "yes"}), 0);
+  EXPECT_TRUE(Req<namespace_set_rbd_trash_image_req>().trash_image());
+  EXPECT_EQ(out, "Setting RBD trash image flag for namespace 2 in " + kNqn +
+                     " to \"trash on namespace deletion\": Successful\n");
+
+  fake.calls.clear();
+  EXPECT_EQ(RunStdio({"ns", "set_auto_resize", "-n", kNqn, "--nsid", "2", "--auto-resize-enabled", "no"}), 0);
+  EXPECT_FALSE(Req<namespace_set_auto_resize_req>().auto_resize());
+  EXPECT_EQ(out, "Setting auto resize flag for namespace 2 in " + kNqn +
+                     " to \"do not auto resize namespace\": Successful\n");
+
+  fake.calls.clear();
+  EXPECT_EQ(RunStdio({"ns", "change_location", "-n", kNqn, "--nsid", "2", "--location", "site-a"}), 0);
+  EXPECT_EQ(Req<namespace_change_location_req>().location(), "site-a");
+
+  fake.calls.clear();
+  EXPECT_EQ(RunStdio({"ns", "unpin", "-n", kNqn, "--nsid", "3"}), 0);
+  EXPECT_EQ(Req<namespace_unpin_req>().nsid(), 3u);
+  EXPECT_EQ(out, "Unpinning load balancing group for namespace 3 in " + kNqn + ": Successful\n");
+
+  // A failure prints the gateway's message and exits with its status.
+  req_status bad;
+  bad.set_status(ENOTSUP);
+  bad.set_error_message("Failure: not supported");
+  Reply("namespace_unpin", bad);
+  EXPECT_EQ(RunStdio({"ns", "unpin", "-n", kNqn, "--nsid", "3"}), ENOTSUP);
+  EXPECT_EQ(err, "Failure: not supported\n");
+}
+
+TEST_F(GwcliTest, GwListenerInfo) {
+  EXPECT_EQ(RunStdio({"gw", "listener_info", "-n", kNqn}), 0);
+  EXPECT_EQ(out, "No gateway listeners for " + kNqn + "\n");
+  gateway_listeners_info li;
+  auto* g = li.add_gw_listeners();
+  g->mutable_listener()->set_host_name("gw1");
+  g->mutable_listener()->set_trtype("TCP");
+  g->mutable_listener()->set_traddr("10.0.0.1");
+  g->mutable_listener()->set_trsvcid(4420);
+  g->mutable_listener()->set_active(true);
+  auto* s1 = g->add_lb_states();
+  s1->set_grp_id(1);
+  s1->set_state(OPTIMIZED);
+  auto* s2 = g->add_lb_states();
+  s2->set_grp_id(2);
+  s2->set_state(INACCESSIBLE);
+  Reply("show_gateway_listeners_info", li);
+  EXPECT_EQ(RunStdio({"--format", "plain", "gw", "listener_info", "-n", kNqn}), 0);
+  EXPECT_NE(out.find("Gateway listeners for " + kNqn + ":"), std::string::npos) << out;
+  EXPECT_NE(out.find("10.0.0.1:4420"), std::string::npos) << out;
+  EXPECT_NE(out.find("1: Optimized"), std::string::npos) << out;
+  EXPECT_EQ(out.find("2: Inaccessible"), std::string::npos) << out;  // only with --verbose
+  EXPECT_EQ(RunStdio({"--verbose", "--format", "plain", "gw", "listener_info", "-n", kNqn}), 0);
+  EXPECT_NE(out.find("2: Inaccessible"), std::string::npos) << out;
+  EXPECT_EQ(RunStdio({"--format", "json", "gw", "listener_info", "-n", kNqn}), 0);
+  EXPECT_EQ(nlohmann::json::parse(out)["gw_listeners"][0]["listener"]["traddr"], "10.0.0.1");
+  EXPECT_EQ(Run({"gw", "listener_info"}), 2);
 }
 
 }  // namespace

@@ -81,7 +81,7 @@ TEST(Json, ProtoFieldNamesDefaultsAndEnums) {
   EXPECT_EQ(n["nsid"], 1);
   EXPECT_EQ(n["rbd_image_size"], "16777216");  // 64-bit integers are strings in proto JSON
   EXPECT_EQ(n["rw_ios_per_second"], "0");      // default values included
-  EXPECT_EQ(n["no_auto_visible"], false);
+  EXPECT_EQ(n["auto_visible"], false);
   EXPECT_TRUE(n["hosts"].is_array());
   EXPECT_FALSE(n.contains("backend"));  // unset optional extension fields are omitted
 

@@ -82,6 +82,11 @@ class BlockDevice {
   // Control path. Grow (or shrink, if allowed) the device.
   virtual Status resize(uint64_t new_size) = 0;
 
+  // Control path. Re-reads the size of the storage now (the image may have been resized
+  // from outside); a change is reported through the resize callback as usual. Devices
+  // whose size only changes through resize() have nothing to do.
+  virtual Status refresh_size() { return Status::OK(); }
+
   // Control path. Called (from a backend thread) when the size changed from outside,
   // e.g. `rbd resize`. Set once, before I/O starts.
   void set_resize_callback(std::function<void(uint64_t)> cb) { on_resize_ = std::move(cb); }

@@ -65,6 +65,7 @@ class RbdDeviceImpl final : public RbdDevice, public RadosClusterPool::Client {
   const BdevInfo& info() const override { return info_; }
   void submit(BdevIo* io) override;
   Status resize(uint64_t new_size) override;
+  Status refresh_size() override;
   bool healthy() const override {
     return !blocklisted_.load(std::memory_order_relaxed) &&
            !stalled_.load(std::memory_order_relaxed);
@@ -504,7 +505,13 @@ Status RbdDeviceImpl::resize(uint64_t new_size) {
   return Status::OK();
 }
 
-// Maintenance thread (ctl_mu_ held).
+Status RbdDeviceImpl::refresh_size() {
+  std::lock_guard<std::mutex> lk(ctl_mu_);
+  CheckSize();
+  return Status::OK();
+}
+
+// Maintenance thread or refresh_size (ctl_mu_ held).
 void RbdDeviceImpl::CheckSize() {
   ImageHandle* h = current_.load();
   uint64_t s = 0;

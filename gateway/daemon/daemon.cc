@@ -72,7 +72,7 @@ Status Daemon::StartAll() {
   OpenInitialNamespaces(created, &failures);
 
   if (ManagementPlane::BuiltIn()) {
-    auto m = ManagementPlane::Start(o, target_.get(), devices_.get());
+    auto m = ManagementPlane::Start(o, target_.get(), devices_.get(), reactors_.get());
     if (!m.ok()) return m.status();
     management_ = std::move(m.value());
   }

@@ -13,6 +13,7 @@
 
 #include "api/service.h"
 #include "gateway/common/log.h"
+#include "gateway/runtime/reactor.h"
 #include "gateway/state/state_follower.h"
 #include "gateway/state/state_store.h"
 
@@ -107,11 +108,22 @@ class GrpcManagementPlane final : public ManagementPlane {
  public:
   ~GrpcManagementPlane() override { Stop(); }
 
-  Status Start(const DaemonOptions& o, Target* target, DeviceFactory* devices) {
+  Status Start(const DaemonOptions& o, Target* target, DeviceFactory* devices, ReactorGroup* reactors) {
     std::string desc;
     store_ = OpenStateStore(o, &desc, &ceph_ok_);
     service_ = std::make_unique<api::GatewayService>(target, store_.get(), ServiceOptionsOf(o));
     service_->SetDeviceFactory(devices);
+    if (reactors) {
+      // gRPC threads read the reactors' probes (relaxed atomic loads).
+      service_->SetThreadStatsSource([reactors] {
+        std::vector<api::ThreadStats> out;
+        for (int i = 0; i < reactors->size(); i++) {
+          const ReactorProbe& p = reactors->at(i).probe();
+          out.push_back({"reactor_" + std::to_string(i), p.busy_ns(), p.idle_ns()});
+        }
+        return out;
+      });
+    }
     // The full state is replayed before serving; then followed until Stop().
     follower_ = std::make_unique<StateFollower>(
         store_.get(), service_.get(), &service_->rpc_mutex(),
@@ -187,9 +199,9 @@ class GrpcManagementPlane final : public ManagementPlane {
 bool ManagementPlane::BuiltIn() { return true; }
 
 Result<std::unique_ptr<ManagementPlane>> ManagementPlane::Start(const DaemonOptions& opts, Target* target,
-                                                                DeviceFactory* devices) {
+                                                                DeviceFactory* devices, ReactorGroup* reactors) {
   auto plane = std::make_unique<GrpcManagementPlane>();
-  if (Status st = plane->Start(opts, target, devices); !st.ok()) return st;
+  if (Status st = plane->Start(opts, target, devices, reactors); !st.ok()) return st;
   return std::unique_ptr<ManagementPlane>(std::move(plane));
 }
 

@@ -23,6 +23,7 @@
 namespace nvmeof {
 
 class DeviceFactory;
+class ReactorGroup;
 class Target;
 
 class ManagementPlane {
@@ -32,10 +33,11 @@ class ManagementPlane {
   // Whether this build has a management plane.
   static bool BuiltIn();
   // Opens the group state store (RADOS, or in memory), replays it onto `target`, and serves
-  // the gRPC API when opts.grpc_enabled ("grpc listening on ADDR:PORT"). `target` and
-  // `devices` outlive the plane.
+  // the gRPC API when opts.grpc_enabled ("grpc listening on ADDR:PORT"). `target`,
+  // `devices` and `reactors` (whose busy and idle time get_thread_stats reports; may be
+  // null) outlive the plane.
   static Result<std::unique_ptr<ManagementPlane>> Start(const DaemonOptions& opts, Target* target,
-                                                        DeviceFactory* devices);
+                                                        DeviceFactory* devices, ReactorGroup* reactors = nullptr);
 
   // Whether the gRPC API is being served.
   virtual bool serving() const = 0;

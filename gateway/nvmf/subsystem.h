@@ -87,7 +87,7 @@ class Namespace {
   uint8_t lbads() const { return lbads_; }
   uint64_t num_blocks() const { return dev_->size() / block_size_; }
   uint32_t anagrpid() const { return anagrpid_.load(std::memory_order_relaxed); }
-  bool auto_visible() const { return spec_.auto_visible; }
+  bool auto_visible() const { return spec_.auto_visible; }  // subsystem mutex (Target::SetNamespaceVisibility)
   const NamespaceSpec& spec() const { return spec_; }
   BlockDevice& dev() { return *dev_; }
   const BlockDevice& dev() const { return *dev_; }

@@ -221,6 +221,21 @@ Status Target::AddNamespaceHost(const std::string& nqn, uint32_t nsid, const std
   return st;
 }
 
+Status Target::SetNamespaceVisibility(const std::string& nqn, uint32_t nsid, bool auto_visible) {
+  std::shared_ptr<Subsystem> s;
+  bool changed = false;
+  Status st = WithNamespaceLocked(nqn, nsid, [&](Subsystem& sub, Namespace& ns) {
+    if (ns.spec_.auto_visible == auto_visible) return Status::OK();
+    ns.spec_.auto_visible = auto_visible;
+    if (auto_visible) ns.hosts_.clear();
+    sub.BumpGeneration();
+    changed = true;
+    return Status::OK();
+  }, &s);
+  if (st.ok() && changed) NotifyNamespaceChanged(*s, nsid);
+  return st;
+}
+
 Status Target::RemoveNamespaceHost(const std::string& nqn, uint32_t nsid, const std::string& host) {
   std::shared_ptr<Subsystem> s;
   Status st = WithNamespaceLocked(nqn, nsid, [&](Subsystem& sub, Namespace& ns) {

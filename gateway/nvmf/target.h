@@ -83,6 +83,9 @@ class Target {
   Status RemoveNamespace(const std::string& nqn, uint32_t nsid);
   Status ResizeNamespace(const std::string& nqn, uint32_t nsid, uint64_t new_size_bytes);
   Status SetNamespaceAnaGroup(const std::string& nqn, uint32_t nsid, uint32_t anagrpid);
+  // Visible to every allowed host, or only to the namespace's own hosts. Becoming visible
+  // to all drops those hosts.
+  Status SetNamespaceVisibility(const std::string& nqn, uint32_t nsid, bool auto_visible);
   Status AddNamespaceHost(const std::string& nqn, uint32_t nsid, const std::string& host);
   Status RemoveNamespaceHost(const std::string& nqn, uint32_t nsid, const std::string& host);
   Status SetNamespaceQos(const std::string& nqn, uint32_t nsid, const QosLimits& q);

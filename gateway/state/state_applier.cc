@@ -26,7 +26,7 @@ const std::set<std::string>& InPlaceFields(StateKeyKind kind) {
   static const std::set<std::string> kSubsystem = {"dhchap_key", "key_encrypted", "enable_ha", "no_group_append"};
   static const std::set<std::string> kNamespace = {"size",         "anagrpid",    "no_auto_visible",
                                                    "force",        "create_image", "trash_image",
-                                                   "disable_auto_resize"};
+                                                   "disable_auto_resize", "location"};
   static const std::set<std::string> kHost = {"psk", "dhchap_key", "dhchap_ctrlr_key", "key_encrypted",
                                               "psk_encrypted"};
   static const std::set<std::string> kNone;

@@ -17,8 +17,8 @@
 //               under the same NQN: RemoveSubsystem + AddSubsystem, and every unchanged
 //               item under that NQN is removed before and added again after (replace).
 //   namespace_  in place, ChangeNamespace(old, new), when only size (resize), anagrpid
-//               (load balancing group), no_auto_visible, force, create_image, trash_image or
-//               disable_auto_resize differ; otherwise (other image, UUID, block size,
+//               (load balancing group), no_auto_visible, force, create_image, trash_image,
+//               disable_auto_resize or location differ; otherwise (other image, UUID, block size,
 //               backend...) a replace: its QoS and namespace hosts go and come back with it.
 //   host_       in place, ChangeHost(old, new), when only keys (psk, dhchap_key,
 //               dhchap_ctrlr_key, key_encrypted, psk_encrypted) differ; otherwise

@@ -298,7 +298,7 @@ TEST_F(Mgmt, NamespaceVisibilityHosts) {
              std::string("Adding host ") + kHost1 + " to namespace 1 on " + kNqn + ": Successful");
   EXPECT_CLI(Cli({"namespace", "add_host", "-n", kNqn, "--nsid", "1", "-t", kHost1}), EEXIST, "already");
   json l = Json({"namespace", "list", "-n", kNqn});
-  EXPECT_EQ(l["namespaces"][0]["no_auto_visible"], true);
+  EXPECT_EQ(l["namespaces"][0]["auto_visible"], false);
   EXPECT_EQ(l["namespaces"][0]["hosts"].size(), 2u);
   EXPECT_CLI(Cli({"namespace", "del_host", "-n", kNqn, "--nsid", "1", "-t", kHost2}), 0, "Successful");
   EXPECT_CLI(Cli({"namespace", "del_host", "-n", kNqn, "--nsid", "1", "-t", kHost2}), ENOENT, "Host is not found");

@@ -1,0 +1,393 @@
+// The RPCs the reference added after 1.3 (ceph-nvmeof v1.7 to v1.9). Implemented over the
+// core: list_namespaces_io_stats, namespace_change_visibility, namespace_change_location,
+// namespace_set_rbd_trash_image and namespace_set_auto_resize (flags kept in the namespace's
+// stored request, as the reference keeps them), namespace_unpin, show_gateway_listeners_info,
+// set_gateway_io_stats_mode. Answered ENOTSUP with a message that names what is missing:
+// DH-HMAC-CHAP key changes (change_subsystem_key, change_host_key), network masks and
+// auto-listeners (add_subsystem_network, del_subsystem_network, gw_refresh_network), KMIP
+// key servers, set_keep_host_connected, get_connection_io_statistics, get_gateway_stats and,
+// without a thread statistics source, get_thread_stats.
+// Run on gRPC threads; mutations hold the RPC lock.
+#include <map>
+#include <set>
+#include <string>
+
+#include "api/service_internal.h"
+
+namespace nvmeof::api {
+
+using namespace internal;
+
+namespace {
+
+// The reply for what this gateway does not do yet: ENOTSUP, naming it.
+template <class R>
+::grpc::Status NotSupported(R* rep, const std::string& prefix, const std::string& what) {
+  return Answer(rep, ENOTSUP, prefix + ": " + what + " not supported by this gateway");
+}
+
+::ana_state ToProtoAnaState(uint8_t s) {
+  switch (s) {
+    case nvme::kAnaOptimized: return ::OPTIMIZED;
+    case nvme::kAnaNonOptimized: return ::NON_OPTIMIZED;
+    case nvme::kAnaInaccessible: return ::INACCESSIBLE;
+    default: return ::UNSET;
+  }
+}
+
+void FillIoStats(Namespace& ns, bdev_io_stats_info* o) {
+  const NsStats& st = ns.stats();
+  o->set_bdev_name(BdevName(ns.uuid()));
+  o->set_bytes_read(st.read_bytes.load());
+  o->set_num_read_ops(st.read_ops.load());
+  o->set_bytes_written(st.write_bytes.load());
+  o->set_num_write_ops(st.write_ops.load());
+  o->set_num_unmap_ops(st.unmap_ops.load());
+  o->set_read_latency_ticks(st.read_ns.load());
+  o->set_write_latency_ticks(st.write_ns.load());
+  if (uint64_t e = st.errors.load()) {
+    auto* err = o->add_io_error();
+    err->set_name("errors");
+    err->set_value(static_cast<uint32_t>(std::min<uint64_t>(e, UINT32_MAX)));
+  }
+}
+
+}  // namespace
+
+Status GatewayService::EditNamespaceRequest(const std::string& nqn, uint32_t nsid,
+                                            const std::function<bool(namespace_add_req*)>& edit) {
+  const std::string key = NamespaceKey(nqn, nsid);
+  auto it = state_.find(key);
+  if (it == state_.end()) return Status::NotFound("Can't find entry for namespace");
+  namespace_add_req add;
+  if (Status st = JsonToRequest(it->second, &add); !st.ok()) return Status::NotFound("Can't find entry for namespace");
+  if (!edit(&add)) return Status::OK();  // nothing changes
+  return Persist({{key, RequestToJson(add)}}, {});
+}
+
+// ----------------------------------------------------------------------------- subsystems
+
+::grpc::Status GatewayService::change_subsystem_key(SC* ctx, const change_subsystem_key_req* req, req_status* rep) {
+  LOG_INFO("Received request to change the key of subsystem %s%s", req->subsystem_nqn().c_str(), PeerMsg(ctx).c_str());
+  return NotSupported(rep, "Failure changing DH-HMAC-CHAP key for subsystem " + req->subsystem_nqn(),
+                      "DH-HMAC-CHAP keys are");
+}
+
+::grpc::Status GatewayService::add_subsystem_network(SC* ctx, const add_subsystem_network_req* req, req_status* rep) {
+  LOG_INFO("Received request to add network %s to %s%s", req->network_mask().c_str(), req->subsystem_nqn().c_str(),
+           PeerMsg(ctx).c_str());
+  return NotSupported(rep, "Failure adding network " + req->network_mask() + " to " + req->subsystem_nqn(),
+                      "subsystem network masks (auto-listeners) are");
+}
+
+::grpc::Status GatewayService::del_subsystem_network(SC* ctx, const del_subsystem_network_req* req, req_status* rep) {
+  LOG_INFO("Received request to delete network %s from %s%s", req->network_mask().c_str(),
+           req->subsystem_nqn().c_str(), PeerMsg(ctx).c_str());
+  return NotSupported(rep, "Failure deleting network " + req->network_mask() + " from " + req->subsystem_nqn(),
+                      "subsystem network masks (auto-listeners) are");
+}
+
+::grpc::Status GatewayService::gw_refresh_network(SC* ctx, const gw_refresh_network_req* req,
+                                                  gw_refresh_network_status* rep) {
+  LOG_INFO("Received request to refresh the network of %s%s", req->subsystem_nqn().c_str(), PeerMsg(ctx).c_str());
+  return NotSupported(rep, "Failure refreshing network for " + req->subsystem_nqn(),
+                      "subsystem network masks (auto-listeners) are");
+}
+
+::grpc::Status GatewayService::add_kmip_server_endpoints(SC* ctx, const add_kmip_server_endpoints_req* req,
+                                                         req_status* rep) {
+  LOG_INFO("Received request to add KMIP server %s endpoints%s", req->server_name().c_str(), PeerMsg(ctx).c_str());
+  return NotSupported(rep, "Failure adding KMIP server " + req->server_name() + " endpoints",
+                      "KMIP key servers (LUKS-encrypted namespaces) are");
+}
+
+::grpc::Status GatewayService::del_kmip_server_endpoints(SC* ctx, const del_kmip_server_endpoints_req* req,
+                                                         req_status* rep) {
+  LOG_INFO("Received request to delete KMIP server %s endpoints%s", req->server_name().c_str(), PeerMsg(ctx).c_str());
+  return NotSupported(rep, "Failure deleting KMIP server " + req->server_name() + " endpoints",
+                      "KMIP key servers (LUKS-encrypted namespaces) are");
+}
+
+::grpc::Status GatewayService::list_kmip_server_endpoints(SC* ctx, const list_kmip_server_endpoints_req*,
+                                                          kmip_server_endpoints_info* rep) {
+  LOG_DEBUG("Received request to list KMIP server endpoints%s", PeerMsg(ctx).c_str());
+  return NotSupported(rep, "Failure listing KMIP server endpoints", "KMIP key servers (LUKS-encrypted namespaces) are");
+}
+
+// ----------------------------------------------------------------------------- namespaces
+
+::grpc::Status GatewayService::list_namespaces_io_stats(SC* ctx, const list_namespaces_io_stats_req* req,
+                                                        list_namespaces_io_stats_info* rep) {
+  LOG_DEBUG("Received request to list namespaces IO stats%s", PeerMsg(ctx).c_str());
+  const bool one_subsystem = req->has_subsystem_nqn() && !req->subsystem_nqn().empty() && req->subsystem_nqn() != "*";
+  const bool one_nsid = req->has_nsid() && req->nsid() != 0;
+  if (one_nsid && !one_subsystem)
+    return Answer(rep, EINVAL, "Failure listing namespaces IO stats: an NSID needs a subsystem NQN");
+  rep->set_tick_rate(1000000000ull);  // ticks are nanoseconds
+  rep->set_ticks(NowNs());
+  if (one_subsystem) {
+    auto s = target_->FindSubsystem(req->subsystem_nqn());
+    if (!s || s->is_discovery())
+      return Answer(rep, ENOENT, "Failure listing namespaces IO stats: No such subsystem " + req->subsystem_nqn());
+    if (one_nsid && !s->GetNamespace(req->nsid()))
+      return Answer(rep, ENODEV, "Failure listing namespaces IO stats: Can't find namespace " + Str(req->nsid()) +
+                                     " in " + req->subsystem_nqn());
+  }
+  for (const auto& s : target_->Subsystems()) {
+    if (s->is_discovery() || (one_subsystem && s->nqn() != req->subsystem_nqn())) continue;
+    for (const auto& ns : s->Namespaces()) {
+      if (one_nsid && ns->nsid() != req->nsid()) continue;
+      FillIoStats(*ns, rep->add_namespaces());
+    }
+  }
+  return Ok(rep);
+}
+
+::grpc::Status GatewayService::namespace_change_visibility(SC* ctx, const namespace_change_visibility_req* req,
+                                                           req_status* rep) {
+  const std::string& nqn = req->subsystem_nqn();
+  const std::string prefix = "Failure changing visibility for namespace " + Str(req->nsid()) + " in " + nqn;
+  LOG_INFO("Received request to change the visibility of namespace %u in %s to \"%s\", force: %s%s", req->nsid(),
+           nqn.c_str(), req->auto_visible() ? "visible to all hosts" : "visible to selected hosts",
+           req->force() ? "true" : "false", PeerMsg(ctx).c_str());
+  if (nqn.empty()) return Answer(rep, EINVAL, "Failure changing visibility for namespace, missing subsystem NQN");
+  if (!req->nsid())
+    return Answer(rep, ENODEV, "Failure changing visibility for namespace in " + nqn + ": No namespace ID was given");
+  std::lock_guard<std::mutex> lk(mu_);
+  auto s = target_->FindSubsystem(nqn);
+  if (!s || s->is_discovery()) return Answer(rep, ENODEV, prefix + ": Can't find subsystem");
+  auto info = s->NamespaceInfo(req->nsid());
+  if (!info.ok()) return Answer(rep, ENODEV, prefix + ": Can't find namespace");
+  const std::vector<std::string> hosts = info->hosts;
+  if (!hosts.empty() && req->auto_visible()) {
+    if (!req->force())
+      return Answer(rep, EBUSY, prefix + ": Asking to change visibility of namespace to be visible to all hosts while "
+                                         "there are already hosts added to it. Either remove these hosts or use the "
+                                         "\"--force\" parameter");
+    LOG_WARN("Namespace %u in %s becomes visible to all hosts: its %zu host(s) are removed from it", req->nsid(),
+             nqn.c_str(), hosts.size());
+  }
+  if (!target_->Connections(nqn).empty()) {
+    if (!req->force())
+      return Answer(rep, EBUSY, prefix + ": Asking to change visibility of namespace while there are active "
+                                         "connections on the subsystem, please disconnect them or use the "
+                                         "\"--force\" parameter.");
+    LOG_WARN("Changing visibility of namespace %u in %s while hosts are connected (\"--force\")", req->nsid(),
+             nqn.c_str());
+  }
+  if (info->auto_visible == req->auto_visible()) {
+    LOG_WARN("No change to namespace %u in %s visibility, nothing to do", req->nsid(), nqn.c_str());
+    return Ok(rep);
+  }
+  // The stored request says it for the group; the namespace hosts go with visibility to all.
+  const std::string key = NamespaceKey(nqn, req->nsid());
+  auto it = state_.find(key);
+  if (it != state_.end()) {
+    namespace_add_req add;
+    if (!JsonToRequest(it->second, &add).ok()) return Answer(rep, ENOENT, prefix + ": Can't find entry for namespace");
+    add.set_no_auto_visible(!req->auto_visible());
+    std::vector<std::string> removes;
+    if (req->auto_visible())
+      for (const auto& h : hosts) removes.push_back(NamespaceHostKey(nqn, req->nsid(), h));
+    if (Status st = Persist({{key, RequestToJson(add)}}, removes); !st.ok())
+      return Answer(rep, EINVAL, "Error persisting visibility change for namespace " + Str(req->nsid()) + " in " +
+                                     nqn + ": " + st.message());
+  }
+  if (Status st = target_->SetNamespaceVisibility(nqn, req->nsid(), req->auto_visible()); !st.ok())
+    return Answer(rep, ToErrno(st), prefix + ": " + st.message());
+  return Ok(rep);
+}
+
+::grpc::Status GatewayService::namespace_change_location(SC* ctx, const namespace_change_location_req* req,
+                                                         req_status* rep) {
+  const std::string& nqn = req->subsystem_nqn();
+  const std::string prefix = "Failure changing location for namespace " + Str(req->nsid()) + " in " + nqn;
+  LOG_INFO("Received request to change the location of namespace %u in %s to \"%s\"%s", req->nsid(), nqn.c_str(),
+           req->location().c_str(), PeerMsg(ctx).c_str());
+  if (nqn.empty()) return Answer(rep, EINVAL, "Failure changing location for namespace, missing subsystem NQN");
+  if (!req->nsid()) return Answer(rep, EINVAL, "Failure changing location for namespace in " + nqn + ", missing NSID");
+  std::lock_guard<std::mutex> lk(mu_);
+  auto s = target_->FindSubsystem(nqn);
+  if (!s || s->is_discovery()) return Answer(rep, ENOENT, prefix + ": No such subsystem");
+  if (!s->HasNamespace(req->nsid())) return Answer(rep, ENODEV, prefix + ": Can't find namespace");
+  Status st = EditNamespaceRequest(nqn, req->nsid(), [&](namespace_add_req* a) {
+    if (a->location() == req->location()) return false;
+    if (req->location().empty()) a->clear_location();
+    else a->set_location(req->location());
+    return true;
+  });
+  if (st.IsNotFound()) return Answer(rep, ENOENT, prefix + ": " + st.message());
+  if (!st.ok()) return Answer(rep, EINVAL, "Error persisting location of namespace " + Str(req->nsid()) + " in " +
+                                               nqn + ": " + st.message());
+  return Ok(rep);
+}
+
+::grpc::Status GatewayService::namespace_set_rbd_trash_image(SC* ctx, const namespace_set_rbd_trash_image_req* req,
+                                                             req_status* rep) {
+  const std::string& nqn = req->subsystem_nqn();
+  const std::string prefix = "Failure setting RBD trash image flag for namespace " + Str(req->nsid()) + " in " + nqn;
+  LOG_INFO("Received request to set the RBD trash image flag of namespace %u in %s to \"%strash on namespace "
+           "deletion\"%s",
+           req->nsid(), nqn.c_str(), req->trash_image() ? "" : "do not ", PeerMsg(ctx).c_str());
+  if (!req->nsid()) return Answer(rep, EINVAL, "Failure setting RBD trash image flag for namespace, missing ID");
+  if (nqn.empty())
+    return Answer(rep, EINVAL, "Failure setting RBD trash image flag for namespace " + Str(req->nsid()) +
+                                   ", missing subsystem NQN");
+  std::lock_guard<std::mutex> lk(mu_);
+  auto s = target_->FindSubsystem(nqn);
+  if (!s || s->is_discovery() || !s->HasNamespace(req->nsid())) return Answer(rep, ENODEV, prefix + ": Can't find namespace");
+  Status st = EditNamespaceRequest(nqn, req->nsid(), [&](namespace_add_req* a) {
+    if (a->trash_image() == req->trash_image()) {
+      LOG_WARN("Namespace %u in %s already has the RBD trash image flag set to the requested value, nothing to do",
+               req->nsid(), nqn.c_str());
+      return false;
+    }
+    a->set_trash_image(req->trash_image());
+    return true;
+  });
+  if (st.IsNotFound()) return Answer(rep, ENOENT, prefix + ": " + st.message());
+  if (!st.ok()) return Answer(rep, EINVAL, "Error persisting change for RBD trash image flag of namespace " +
+                                               Str(req->nsid()) + " in " + nqn + ": " + st.message());
+  return Ok(rep);
+}
+
+::grpc::Status GatewayService::namespace_set_auto_resize(SC* ctx, const namespace_set_auto_resize_req* req,
+                                                         req_status* rep) {
+  const std::string& nqn = req->subsystem_nqn();
+  const std::string prefix = "Failure setting auto resize flag for namespace " + Str(req->nsid()) + " in " + nqn;
+  LOG_INFO("Received request to set the auto resize flag of namespace %u in %s to \"%sauto resize namespace\"%s",
+           req->nsid(), nqn.c_str(), req->auto_resize() ? "" : "do not ", PeerMsg(ctx).c_str());
+  if (!req->nsid()) return Answer(rep, EINVAL, "Failure setting auto resize flag for namespace, missing ID");
+  if (nqn.empty())
+    return Answer(rep, EINVAL, "Failure setting auto resize flag for namespace " + Str(req->nsid()) +
+                                   ", missing subsystem NQN");
+  std::lock_guard<std::mutex> lk(mu_);
+  auto s = target_->FindSubsystem(nqn);
+  if (!s || s->is_discovery() || !s->HasNamespace(req->nsid())) return Answer(rep, ENODEV, prefix + ": Can't find namespace");
+  Status st = EditNamespaceRequest(nqn, req->nsid(), [&](namespace_add_req* a) {
+    if (a->disable_auto_resize() == !req->auto_resize()) return false;
+    a->set_disable_auto_resize(!req->auto_resize());
+    return true;
+  });
+  if (st.IsNotFound()) return Answer(rep, ENOENT, prefix + ": " + st.message());
+  if (!st.ok()) return Answer(rep, EINVAL, "Error persisting change for auto resize flag of namespace " +
+                                               Str(req->nsid()) + " in " + nqn + ": " + st.message());
+  return Ok(rep);
+}
+
+::grpc::Status GatewayService::namespace_unpin(SC* ctx, const namespace_unpin_req* req, req_status* rep) {
+  const std::string& nqn = req->subsystem_nqn();
+  const std::string prefix = "Failure unpinning namespace " + Str(req->nsid()) + " in " + nqn;
+  LOG_INFO("Received request to unpin namespace %u in %s%s", req->nsid(), nqn.c_str(), PeerMsg(ctx).c_str());
+  if (nqn.empty()) return Answer(rep, EINVAL, "Failure unpinning namespace, missing subsystem NQN");
+  if (!req->nsid()) return Answer(rep, EINVAL, "Failure unpinning namespace in " + nqn + ", missing NSID");
+  std::lock_guard<std::mutex> lk(mu_);
+  auto s = target_->FindSubsystem(nqn);
+  if (!s || s->is_discovery()) return Answer(rep, ENOENT, prefix + ": No such subsystem");
+  if (!s->HasNamespace(req->nsid())) return Answer(rep, ENODEV, prefix + ": Can't find namespace");
+  // This gateway does not move namespaces between load balancing groups by itself: a
+  // namespace stays in the group it was given, pinned or not.
+  LOG_INFO("Namespace %u in %s unpinned (it stays in load balancing group %u)", req->nsid(), nqn.c_str(),
+           s->GetNamespace(req->nsid())->anagrpid());
+  return Ok(rep);
+}
+
+// ----------------------------------------------------------------------------- hosts
+
+::grpc::Status GatewayService::set_keep_host_connected(SC* ctx, const set_keep_host_connected_req* req,
+                                                       req_status* rep) {
+  LOG_INFO("Received request to keep host %s connected to %s%s", req->host_nqn().c_str(), req->subsystem_nqn().c_str(),
+           PeerMsg(ctx).c_str());
+  return NotSupported(rep, "Failure setting keep connected flag for host " + req->host_nqn() + " in " +
+                               req->subsystem_nqn(),
+                      "keeping the connections of removed hosts is");
+}
+
+::grpc::Status GatewayService::change_host_key(SC* ctx, const change_host_key_req* req, req_status* rep) {
+  LOG_INFO("Received request to change the keys of host %s on %s%s", req->host_nqn().c_str(),
+           req->subsystem_nqn().c_str(), PeerMsg(ctx).c_str());
+  return NotSupported(rep, "Failure changing DH-HMAC-CHAP key for host " + req->host_nqn() + " on " +
+                               req->subsystem_nqn(),
+                      "DH-HMAC-CHAP keys are");
+}
+
+::grpc::Status GatewayService::get_connection_io_statistics(SC* ctx, const get_connection_io_statistics_req* req,
+                                                            connection_io_statistics* rep) {
+  LOG_DEBUG("Received request to get IO statistics of host %s on %s%s", req->host_nqn().c_str(),
+            req->subsystem_nqn().c_str(), PeerMsg(ctx).c_str());
+  rep->set_subsystem_nqn(req->subsystem_nqn());
+  rep->set_host_nqn(req->host_nqn());
+  return NotSupported(rep, "Failure getting IO statistics for host " + req->host_nqn() + " on " + req->subsystem_nqn(),
+                      "per-connection I/O statistics (latency buckets) are");
+}
+
+// ----------------------------------------------------------------------------- gateway
+
+::grpc::Status GatewayService::show_gateway_listeners_info(SC* ctx, const show_gateway_listeners_info_req* req,
+                                                           gateway_listeners_info* rep) {
+  const std::string& nqn = req->subsystem_nqn();
+  LOG_DEBUG("Received request to show gateway listeners info for %s%s", nqn.c_str(), PeerMsg(ctx).c_str());
+  if (nqn.empty()) return Answer(rep, EINVAL, "Failure listing gateway listeners info, missing subsystem NQN");
+  std::lock_guard<std::mutex> lk(mu_);
+  auto s = target_->FindSubsystem(nqn);
+  if (!s || s->is_discovery()) return Answer(rep, ENOENT, "Failure listing gateway listeners info: No such subsystem " + nqn);
+  // The groups of the subsystem's namespaces and this gateway's own, in order.
+  std::set<uint32_t> groups = {opts_.load_balancing_group};
+  for (const auto& ns : s->Namespaces()) groups.insert(ns->anagrpid());
+  // Listeners in the group state are manual; the rest were given on the command line.
+  std::set<std::string> manual;
+  const std::string p = StateKeyPrefix(StateKeyKind::kListener, nqn);
+  for (auto it = state_.lower_bound(p); it != state_.end() && StartsWith(it->first, p); ++it) {
+    create_listener_req l;
+    if (JsonToRequest(it->second, &l).ok() && IsLocal(l.host_name()))
+      manual.insert(UnescapeAddress(l.traddr()) + ":" + Str(l.has_trsvcid() ? l.trsvcid() : kDefaultTrsvcid));
+  }
+  for (const ListenerSpec& l : s->Listeners()) {
+    auto* g = rep->add_gw_listeners();
+    auto* o = g->mutable_listener();
+    o->set_host_name(opts_.gateway_name);
+    o->set_trtype(std::string(kTcpTransportName));
+    o->set_adrfam(l.adrfam == nvme::kAdrfamIpv6 ? ::ipv6 : ::ipv4);
+    o->set_traddr(KeyAddress(l.traddr));
+    o->set_trsvcid(static_cast<uint32_t>(std::strtoul(l.trsvcid.c_str(), nullptr, 10)));
+    o->set_secure(l.secure);
+    o->set_active(true);
+    o->set_manual(manual.count(l.traddr + ":" + l.trsvcid) > 0);
+    for (uint32_t grp : groups) {
+      auto* st = g->add_lb_states();
+      st->set_grp_id(grp);
+      st->set_state(ToProtoAnaState(target_->AnaState(nqn, grp)));
+    }
+  }
+  return Ok(rep);
+}
+
+::grpc::Status GatewayService::get_gateway_stats(SC* ctx, const get_gateway_stats_req*, gateway_stats_info* rep) {
+  LOG_DEBUG("Received request to get gateway's stats%s", PeerMsg(ctx).c_str());
+  return NotSupported(rep, "Failure getting gateway's NVMf statistics", "poll group statistics are");
+}
+
+::grpc::Status GatewayService::get_thread_stats(SC* ctx, const get_thread_stats_req*, thread_stats_info* rep) {
+  LOG_DEBUG("Received request to get gateway's thread stats%s", PeerMsg(ctx).c_str());
+  if (!thread_stats_) return NotSupported(rep, "Failure getting thread statistics", "thread statistics are");
+  rep->set_tick_rate(1000000000ull);  // busy and idle are nanoseconds
+  for (const ThreadStats& t : thread_stats_()) {
+    auto* o = rep->add_threads();
+    o->set_name(t.name);
+    o->set_busy(t.busy_ns);
+    o->set_idle(t.idle_ns);
+  }
+  return Ok(rep);
+}
+
+::grpc::Status GatewayService::set_gateway_io_stats_mode(SC* ctx, const set_gateway_io_stats_mode_req* req,
+                                                         req_status* rep) {
+  LOG_INFO("Received request to set gateway's IO stats mode to %s%s", req->enabled() ? "on" : "off",
+           PeerMsg(ctx).c_str());
+  // The namespace counters (NsStats) cost a relaxed add per I/O and are always kept; the
+  // mode is what get_gateway_info reports.
+  io_stats_enabled_.store(req->enabled());
+  return Ok(rep);
+}
+
+}  // namespace nvmeof::api
