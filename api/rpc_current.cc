@@ -39,9 +39,9 @@ void FillIoStats(Namespace& ns, bdev_io_stats_info* o) {
   const NsStats& st = ns.stats();
   o->set_bdev_name(BdevName(ns.uuid()));
   o->set_bytes_read(st.read_bytes.load());
-  o->set_num_read_ops(st.read_ops.load());
+  o->set_num_read_ops(st.ReadOps());
   o->set_bytes_written(st.write_bytes.load());
-  o->set_num_write_ops(st.write_ops.load());
+  o->set_num_write_ops(st.WriteOps());
   o->set_num_unmap_ops(st.unmap_ops.load());
   o->set_read_latency_ticks(st.read_ns.load());
   o->set_write_latency_ticks(st.write_ns.load());

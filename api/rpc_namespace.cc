@@ -303,9 +303,9 @@ constexpr uint64_t kMiB = 1ull << 20;
   rep->set_tick_rate(1000000000ull);  // ticks are nanoseconds
   rep->set_ticks(NowNs());
   rep->set_bytes_read(st.read_bytes.load());
-  rep->set_num_read_ops(st.read_ops.load());
+  rep->set_num_read_ops(st.ReadOps());
   rep->set_bytes_written(st.write_bytes.load());
-  rep->set_num_write_ops(st.write_ops.load());
+  rep->set_num_write_ops(st.WriteOps());
   rep->set_num_unmap_ops(st.unmap_ops.load());
   rep->set_read_latency_ticks(st.read_ns.load());
   rep->set_write_latency_ticks(st.write_ns.load());

@@ -213,8 +213,8 @@ std::vector<MetricFamily> GatewayCollector::Build() const {
                                       MetricType::Histogram);
   for (auto& n : exported) {
     const NsStats& st = n.ns->stats();
-    Add(reads, {{"bdev_name", n.bdev}}, static_cast<double>(Load(st.read_ops)));
-    Add(writes, {{"bdev_name", n.bdev}}, static_cast<double>(Load(st.write_ops)));
+    Add(reads, {{"bdev_name", n.bdev}}, static_cast<double>(st.ReadOps()));
+    Add(writes, {{"bdev_name", n.bdev}}, static_cast<double>(st.WriteOps()));
     Add(read_bytes, {{"bdev_name", n.bdev}}, static_cast<double>(Load(st.read_bytes)));
     Add(written_bytes, {{"bdev_name", n.bdev}}, static_cast<double>(Load(st.write_bytes)));
     Add(read_seconds, {{"bdev_name", n.bdev}}, Seconds(Load(st.read_ns)));

@@ -59,10 +59,8 @@ class CollectorTest : public ::testing::Test {
     bdev2_ = BdevName(target_->FindSubsystem(kNqn)->GetNamespace(2)->uuid());
 
     NsStats& st = ns1_->stats();
-    st.read_ops = 3;
     st.read_bytes = 3 * 4096;
     st.read_ns = 1500000000;  // 1.5 s
-    st.write_ops = 2;
     st.write_bytes = 8192;
     st.write_ns = 250000000;
     st.read_latency[NsStats::LatencyBucket(5000)] += 2;       // <= 8.192 us
@@ -277,7 +275,7 @@ TEST_F(CollectorTest, ScrapesWithinTheIntervalGetTheCachedResult) {
     return -1.0;
   };
   EXPECT_EQ(reads(), 3);
-  ns1_->stats().read_ops += 10;
+  ns1_->stats().read_latency[0] += 10;
   EXPECT_EQ(reads(), 3);
   CollectorOptions every = Options();
   GatewayCollector fresh(target_.get(), {&probe0_}, every);

@@ -231,8 +231,8 @@ void GetLogPage(Target& t, QueuePair* qp, Request* req) {
         for (auto& ns : c.subsystem().Namespaces()) {
           rb += ns->stats().read_bytes.load();
           wb += ns->stats().write_bytes.load();
-          rc += ns->stats().read_ops.load();
-          wc += ns->stats().write_ops.load();
+          rc += ns->stats().ReadOps();
+          wc += ns->stats().WriteOps();
         }
         // Data units are thousands of 512-byte units, rounded up.
         PutU128(sl.data_units_read, (rb / 512 + 999) / 1000);

@@ -100,14 +100,12 @@ void AccountAndDone(Request* req) {
   if (r == 0) {
     switch (req->bio.op) {
       case BdevOp::kRead:
-        st.read_ops.fetch_add(1, std::memory_order_relaxed);
         st.read_bytes.fetch_add(req->bio.length, std::memory_order_relaxed);
         st.read_ns.fetch_add(ns_elapsed, std::memory_order_relaxed);
         st.read_latency[NsStats::LatencyBucket(ns_elapsed)].fetch_add(1, std::memory_order_relaxed);
         req->c2h_len = req->length;
         break;
       case BdevOp::kWrite:
-        st.write_ops.fetch_add(1, std::memory_order_relaxed);
         st.write_bytes.fetch_add(req->bio.length, std::memory_order_relaxed);
         st.write_ns.fetch_add(ns_elapsed, std::memory_order_relaxed);
         st.write_latency[NsStats::LatencyBucket(ns_elapsed)].fetch_add(1, std::memory_order_relaxed);

@@ -19,7 +19,8 @@ namespace nvmeof {
 // NowNs() nanoseconds (gateway/common/clock.h), from the command's start to the device's
 // completion. Latency histograms: bucket i < kLatencyBuckets - 1 counts completed reads
 // (writes) that took at most LatencyBucketBoundNs(i) and more than the bound below; the
-// last bucket counts the rest.
+// last bucket counts the rest. The number of completed reads (writes) is the histogram's
+// total (ReadOps(), WriteOps()): one counter per I/O, not two.
 struct NsStats {
   static constexpr size_t kLatencyBuckets = 20;
   static constexpr unsigned kFirstBoundLog2 = 13;  // 8.192 us, then doubling up to ~2.1 s
@@ -30,7 +31,15 @@ struct NsStats {
   }
   using Histogram = std::array<std::atomic<uint64_t>, kLatencyBuckets>;
 
-  std::atomic<uint64_t> read_ops{0}, write_ops{0}, read_bytes{0}, write_bytes{0};
+  static uint64_t Total(const Histogram& h) {
+    uint64_t n = 0;
+    for (const auto& b : h) n += b.load(std::memory_order_relaxed);
+    return n;
+  }
+  uint64_t ReadOps() const { return Total(read_latency); }
+  uint64_t WriteOps() const { return Total(write_latency); }
+
+  std::atomic<uint64_t> read_bytes{0}, write_bytes{0};
   std::atomic<uint64_t> read_ns{0}, write_ns{0}, unmap_ops{0}, errors{0};
   Histogram read_latency{}, write_latency{};
 };

@@ -50,7 +50,7 @@ run() {
     --listen 127.0.0.1:"$port" --discovery 127.0.0.1:"$dport" --grpc none --subsystem "$NQN" \
     --namespace memory:$SIZE:4096 >"$WORK/gw.log" 2>&1 &
   gpid=$!
-  for _ in $(seq 300); do grep -q ready "$WORK/gw.log" 2>/dev/null && break; sleep 0.2; done
+  for _ in $(seq 900); do grep -q ready "$WORK/gw.log" 2>/dev/null && break; sleep 0.2; done
   grep -q ready "$WORK/gw.log" || { echo "gateway did not start: $(tail -3 "$WORK/gw.log")" >&2; kill $gpid; return 1; }
   # Fill the whole namespace: 128K sequential writes over it, twice the time it needs.
   perf "$port" --bs 128k --rw write --size $SIZE --time 8 >/dev/null
