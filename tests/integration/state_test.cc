@@ -667,7 +667,7 @@ TEST_F(StateTest, MissingPoolIsAClearErrorQuickly) {
   double ms = Ms(Clock::now() - t0);
   ASSERT_FALSE(r.ok());
   EXPECT_TRUE(r.status().Is(state::errc::kPoolNotFound)) << r.status().ToString();
-  EXPECT_NE(r.status().message().find("pool 'no-such-pool'' does not exist"), std::string::npos)
+  EXPECT_NE(r.status().message().find("pool 'no-such-pool' does not exist"), std::string::npos)
       << r.status().message();
   EXPECT_LT(ms, 2000);
   std::printf("[ error    ] %s (%.0f ms)\n", r.status().ToString().c_str(), ms);
