@@ -38,13 +38,14 @@ namespace internal {
 Result<HostEntry> HostEntryFromRequest(const add_host_req& r) {
   if (r.has_psk() && !r.psk().empty())
     return Status::InvalidArgument("PSK (TLS) is not supported by this gateway, add the host without --psk");
-  if ((r.has_key_encrypted() && r.key_encrypted()) || (r.has_ctrlr_key_encrypted() && r.ctrlr_key_encrypted()) ||
-      (r.has_psk_encrypted() && r.psk_encrypted()))
+  const bool key = r.has_dhchap_key() && !r.dhchap_key().empty();
+  const bool ctrlr_key = r.has_dhchap_ctrlr_key() && !r.dhchap_ctrlr_key().empty();
+  if ((key && r.key_encrypted()) || (ctrlr_key && r.ctrlr_key_encrypted()))
     return Status::InvalidArgument("encrypted keys are not supported by this gateway yet, give the keys in clear");
   HostEntry h;
   h.nqn = r.host_nqn();
-  if (r.has_dhchap_key() && !r.dhchap_key().empty()) h.dhchap_key = r.dhchap_key();
-  if (r.has_dhchap_ctrlr_key() && !r.dhchap_ctrlr_key().empty()) h.dhchap_ctrlr_key = r.dhchap_ctrlr_key();
+  if (key) h.dhchap_key = r.dhchap_key();
+  if (ctrlr_key) h.dhchap_ctrlr_key = r.dhchap_ctrlr_key();
   return h;
 }
 

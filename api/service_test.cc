@@ -599,6 +599,10 @@ TEST_F(ServiceTest, HostKeys) {
   EXPECT_EQ(rep.error_message().find("AAEC"), std::string::npos);  // never the key
   EXPECT_FALSE(target->FindSubsystem(kNqn)->HasHost(kHost1));
   r.set_dhchap_key(kKey1);
+  r.set_key_encrypted(true);
+  svc->add_host(nullptr, &r, &rep);
+  EXPECT_STATUS(rep, EINVAL, "encrypted keys are not supported");
+  r.clear_key_encrypted();
   r.set_dhchap_ctrlr_key(kCtrlKey);
   svc->add_host(nullptr, &r, &rep);
   EXPECT_STATUS(rep, 0, "Success");
