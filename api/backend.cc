@@ -98,7 +98,9 @@ Status GatewayService::RemoveNamespace(const std::string& nqn, uint32_t nsid) {
 Status GatewayService::AddHost(const std::string& json) {
   add_host_req req;
   if (Status st = JsonToRequest(json, &req); !st.ok()) return st;
-  Status st = target_->AddHost(req.subsystem_nqn(), req.host_nqn());
+  Result<HostEntry> entry = HostEntryFromRequest(req);
+  if (!entry.ok()) return entry.status();
+  Status st = target_->AddHost(req.subsystem_nqn(), *entry);
   if (st.ok() || st.IsAlreadyExists()) state_[HostKey(req.subsystem_nqn(), req.host_nqn())] = json;
   return st;
 }
@@ -106,7 +108,12 @@ Status GatewayService::AddHost(const std::string& json) {
 Status GatewayService::ChangeHost(const std::string&, const std::string& new_json) {
   add_host_req req;
   if (Status st = JsonToRequest(new_json, &req); !st.ok()) return st;
-  state_[HostKey(req.subsystem_nqn(), req.host_nqn())] = new_json;  // keys only: not modelled here
+  Result<HostEntry> entry = HostEntryFromRequest(req);
+  if (!entry.ok()) return entry.status();
+  if (req.host_nqn() != kAnyHostNqn) {
+    if (Status st = target_->ChangeHostKeys(req.subsystem_nqn(), *entry); !st.ok()) return st;
+  }
+  state_[HostKey(req.subsystem_nqn(), req.host_nqn())] = new_json;
   return Status::OK();
 }
 

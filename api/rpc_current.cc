@@ -2,8 +2,8 @@
 // core: list_namespaces_io_stats, namespace_change_visibility, namespace_change_location,
 // namespace_set_rbd_trash_image and namespace_set_auto_resize (flags kept in the namespace's
 // stored request, as the reference keeps them), namespace_unpin, show_gateway_listeners_info,
-// set_gateway_io_stats_mode. Answered ENOTSUP with a message that names what is missing:
-// DH-HMAC-CHAP key changes (change_subsystem_key, change_host_key), network masks and
+// set_gateway_io_stats_mode, change_host_key. Answered ENOTSUP with a message that names what
+// is missing: subsystem DH-HMAC-CHAP keys (change_subsystem_key), network masks and
 // auto-listeners (add_subsystem_network, del_subsystem_network, gw_refresh_network), KMIP
 // key servers, set_keep_host_connected, get_connection_io_statistics, get_gateway_stats and,
 // without a thread statistics source, get_thread_stats.
@@ -303,12 +303,61 @@ Status GatewayService::EditNamespaceRequest(const std::string& nqn, uint32_t nsi
                       "keeping the connections of removed hosts is");
 }
 
+// The reference's semantics: a non-empty dhchap_key replaces the host key, an empty one removes
+// it (gwcli host del_key) together with the controller key; dhchap_ctrlr_key, when the request
+// has it, replaces (or, empty, removes) the controller key, else the controller key stays. The
+// Target applies the keys from the next authentication (connected hosts stay), then the host's
+// add_host JSON in the group state carries them to the other gateways and to a restart.
 ::grpc::Status GatewayService::change_host_key(SC* ctx, const change_host_key_req* req, req_status* rep) {
-  LOG_INFO("Received request to change the keys of host %s on %s%s", req->host_nqn().c_str(),
-           req->subsystem_nqn().c_str(), PeerMsg(ctx).c_str());
-  return NotSupported(rep, "Failure changing DH-HMAC-CHAP key for host " + req->host_nqn() + " on " +
-                               req->subsystem_nqn(),
-                      "DH-HMAC-CHAP keys are");
+  const std::string& nqn = req->subsystem_nqn();
+  const std::string& host = req->host_nqn();
+  LOG_INFO("Received request to change the keys of host %s on %s%s", host.c_str(), nqn.c_str(), PeerMsg(ctx).c_str());
+  const std::string prefix = "Failure changing DH-HMAC-CHAP key for host " + host + " on subsystem " + nqn;
+  if (nqn.empty()) return Answer(rep, EINVAL, prefix + ": missing subsystem NQN");
+  if (host.empty()) return Answer(rep, EINVAL, prefix + ": missing host NQN");
+  if (IsDiscoveryNqn(nqn)) return Answer(rep, EINVAL, prefix + ": Can't use a discovery NQN as subsystem's");
+  if (IsDiscoveryNqn(host)) return Answer(rep, EINVAL, prefix + ": Can't use a discovery NQN as host's");
+  if (host == kAnyHostNqn) return Answer(rep, EINVAL, prefix + ": Host NQN can't be \"*\"");
+  if (opts_.verify_nqns) {
+    if (Status st = ValidateHostNqn(host, false); !st.ok()) return Answer(rep, EINVAL, prefix + ": " + st.message());
+  }
+
+  std::lock_guard<std::mutex> lk(mu_);
+  auto s = target_->FindSubsystem(nqn);
+  if (!s || s->is_discovery()) return Answer(rep, ENOENT, prefix + ": No such subsystem");
+  const std::optional<HostEntry> old = s->FindHost(host);
+  if (!old) return Answer(rep, ENOENT, prefix + ": Can't find host on subsystem");
+
+  add_host_req stored;
+  stored.set_subsystem_nqn(nqn);
+  stored.set_host_nqn(host);
+  const std::string key = HostKey(nqn, host);
+  if (auto it = state_.find(key); it != state_.end()) {
+    if (Status st = JsonToRequest(it->second, &stored); !st.ok())
+      return Answer(rep, EINVAL, prefix + ": can't read the host's state: " + st.message());
+  }
+  const bool new_key = req->has_dhchap_key() && !req->dhchap_key().empty();
+  if (new_key) {
+    stored.set_dhchap_key(req->dhchap_key());
+  } else {
+    stored.clear_dhchap_key();
+    stored.clear_dhchap_ctrlr_key();
+  }
+  if (req->has_dhchap_ctrlr_key()) {
+    if (req->dhchap_ctrlr_key().empty()) stored.clear_dhchap_ctrlr_key();
+    else stored.set_dhchap_ctrlr_key(req->dhchap_ctrlr_key());
+  }
+  stored.clear_key_encrypted();
+  stored.clear_ctrlr_key_encrypted();
+  Result<HostEntry> entry = HostEntryFromRequest(stored);
+  if (!entry.ok()) return Answer(rep, EINVAL, prefix + ": " + entry.status().message());
+  if (Status st = target_->ChangeHostKeys(nqn, *entry); !st.ok())
+    return Answer(rep, ToErrno(st), prefix + ": " + st.message());
+  if (Status st = Persist({{key, RequestToJson(stored)}}, {}); !st.ok()) {
+    target_->ChangeHostKeys(nqn, *old);
+    return Answer(rep, EINVAL, "Error persisting host " + host + " key change: " + st.message());
+  }
+  return Ok(rep);
 }
 
 ::grpc::Status GatewayService::get_connection_io_statistics(SC* ctx, const get_connection_io_statistics_req* req,

@@ -33,6 +33,24 @@ add_host_req WithLegacyControllerKey(const add_host_req& in) {
 
 }  // namespace
 
+namespace internal {
+
+Result<HostEntry> HostEntryFromRequest(const add_host_req& r) {
+  if (r.has_psk() && !r.psk().empty())
+    return Status::InvalidArgument("PSK (TLS) is not supported by this gateway, add the host without --psk");
+  const bool key = r.has_dhchap_key() && !r.dhchap_key().empty();
+  const bool ctrlr_key = r.has_dhchap_ctrlr_key() && !r.dhchap_ctrlr_key().empty();
+  if ((key && r.key_encrypted()) || (ctrlr_key && r.ctrlr_key_encrypted()))
+    return Status::InvalidArgument("encrypted keys are not supported by this gateway yet, give the keys in clear");
+  HostEntry h;
+  h.nqn = r.host_nqn();
+  if (key) h.dhchap_key = r.dhchap_key();
+  if (ctrlr_key) h.dhchap_ctrlr_key = r.dhchap_ctrlr_key();
+  return h;
+}
+
+}  // namespace internal
+
 ::grpc::Status GatewayService::add_host(SC* ctx, const add_host_req* in, req_status* rep) {
   const add_host_req upgraded = WithLegacyControllerKey(*in);
   const add_host_req* req = &upgraded;
@@ -56,21 +74,17 @@ add_host_req WithLegacyControllerKey(const add_host_req& in) {
   if (opts_.verify_nqns) {
     if (Status st = ValidateHostNqn(host, true); !st.ok()) return Answer(rep, EINVAL, prefix + ": " + st.message());
   }
-  if (req->has_psk() && !req->psk().empty())
-    return Answer(rep, EINVAL, prefix + ": PSK (TLS) is not supported by this gateway, add the host without --psk");
-  if ((req->has_dhchap_key() && !req->dhchap_key().empty()) ||
-      (req->has_dhchap_ctrlr_key() && !req->dhchap_ctrlr_key().empty()))
-    return Answer(rep, EINVAL,
-                  prefix + ": DH-HMAC-CHAP is not supported by this gateway, add the host without --dhchap-key");
   if (any && ((req->has_psk() && !req->psk().empty()) || (req->has_dhchap_key() && !req->dhchap_key().empty())))
     return Answer(rep, EINVAL, prefix + ": PSK and DH-HMAC-CHAP keys are only allowed for specific hosts");
+  Result<HostEntry> entry = HostEntryFromRequest(*req);
+  if (!entry.ok()) return Answer(rep, EINVAL, prefix + ": " + entry.status().message());
 
   std::lock_guard<std::mutex> lk(mu_);
   auto s = target_->FindSubsystem(nqn);
   if (!s || s->is_discovery()) return Answer(rep, ENOENT, prefix + ": No such subsystem");
   if (any ? s->AllowsAnyHost() : s->HasHost(host))
     return Answer(rep, EEXIST, prefix + (any ? ": Open host access is already allowed" : ": Host is already added"));
-  if (Status st = target_->AddHost(nqn, host); !st.ok()) return Answer(rep, ToErrno(st), prefix + ": " + st.message());
+  if (Status st = target_->AddHost(nqn, *entry); !st.ok()) return Answer(rep, ToErrno(st), prefix + ": " + st.message());
   auto check = [&](const StateMap& cur) -> Status {
     if (cur.count(HostKey(nqn, host)))
       return Status::Error(errc::kHostExists, any ? "Open host access is already allowed" : "Host is already added");
@@ -125,6 +139,8 @@ add_host_req WithLegacyControllerKey(const add_host_req& in) {
     o->set_nqn(h.nqn);
     o->set_use_psk(h.psk);
     o->set_use_dhchap(h.dhchap);
+    const std::optional<HostEntry> e = s->FindHost(h.nqn);
+    o->set_dhchap_controller_origin(e && e->dhchap_ctrlr_key ? ::host_specific : ::no_key);
   }
   return Ok(rep);
 }

@@ -53,6 +53,10 @@ ListenerSpec MakeListenerSpec(const std::string& host_name, const std::string& t
                               int proto_adrfam);
 // `base` with the limits the request sets.
 QosLimits QosFromRequest(const namespace_set_qos_req& r, QosLimits base);
+// The Target's host entry for an add_host request (state JSON or RPC): NQN and DH-HMAC-CHAP
+// keys. InvalidArgument for what this gateway cannot apply yet: a PSK (no TLS) or keys
+// marked encrypted (no key-at-rest support). Messages never contain key bytes.
+Result<HostEntry> HostEntryFromRequest(const add_host_req& r);
 
 // Iterates the namespace_ keys of a state map (an ordered map: one contiguous range) while
 // fn(key, value) returns true.

@@ -577,7 +577,12 @@ TEST_F(ServiceTest, Hosts) {
   EXPECT_EQ(ci.connections(0).controller_id(), -1);
 }
 
-TEST_F(ServiceTest, HostKeysAreRejected) {
+constexpr char kKey1[] = "DHHC-1:01:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh+KfiaR:";
+constexpr char kKey2[] = "DHHC-1:00:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh+KfiaR:";
+constexpr char kCtrlKey[] =
+    "DHHC-1:02:QEFCQ0RFRkdISUpLTE1OT1BRUlNUVVZXWFlaW1xdXl9gYWJjZGVmZ2hpamtsbW5voBXMjQ==:";
+
+TEST_F(ServiceTest, HostKeys) {
   CreateSubsystem(kNqn);
   add_host_req r;
   r.set_subsystem_nqn(kNqn);
@@ -586,6 +591,131 @@ TEST_F(ServiceTest, HostKeysAreRejected) {
   req_status rep;
   svc->add_host(nullptr, &r, &rep);
   EXPECT_STATUS(rep, EINVAL, "PSK (TLS) is not supported");
+  r.clear_psk();
+  r.set_dhchap_key("DHHC-1:01:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh+KfiaS:");  // CRC wrong
+  svc->add_host(nullptr, &r, &rep);
+  EXPECT_STATUS(rep, EINVAL, "Failure adding host " + std::string(kHost1) + " to " + kNqn + ": host " + kHost1 +
+                                 ": DH-HMAC-CHAP secret: CRC-32 mismatch");
+  EXPECT_EQ(rep.error_message().find("AAEC"), std::string::npos);  // never the key
+  EXPECT_FALSE(target->FindSubsystem(kNqn)->HasHost(kHost1));
+  r.set_dhchap_key(kKey1);
+  r.set_key_encrypted(true);
+  svc->add_host(nullptr, &r, &rep);
+  EXPECT_STATUS(rep, EINVAL, "encrypted keys are not supported");
+  r.clear_key_encrypted();
+  r.set_dhchap_ctrlr_key(kCtrlKey);
+  svc->add_host(nullptr, &r, &rep);
+  EXPECT_STATUS(rep, 0, "Success");
+  add_host_req one_way;
+  one_way.set_subsystem_nqn(kNqn);
+  one_way.set_host_nqn(kHost2);
+  one_way.set_dhchap_key(kKey2);
+  svc->add_host(nullptr, &one_way, &rep);
+  EXPECT_STATUS(rep, 0, "Success");
+  AddHost(kNqn, "nqn.2014-08.org.nvmexpress:uuid:00000000-0000-0000-0000-000000000003");
+  auto e = target->FindSubsystem(kNqn)->FindHost(kHost1);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->dhchap_key, std::optional<std::string>(kKey1));
+  EXPECT_EQ(e->dhchap_ctrlr_key, std::optional<std::string>(kCtrlKey));
+  // The stored request keeps the keys (the reference's add_host JSON).
+  add_host_req stored;
+  ASSERT_TRUE(JsonToRequest(store.m[std::string("host_") + kNqn + "_" + kHost1], &stored).ok());
+  EXPECT_EQ(stored.dhchap_key(), kKey1);
+  EXPECT_EQ(stored.dhchap_ctrlr_key(), kCtrlKey);
+
+  list_hosts_req l;
+  l.set_subsystem(kNqn);
+  hosts_info hi;
+  svc->list_hosts(nullptr, &l, &hi);
+  ASSERT_EQ(hi.hosts_size(), 3);
+  std::map<std::string, ::host> by;
+  for (auto& h : hi.hosts()) by[h.nqn()] = h;
+  EXPECT_TRUE(by[kHost1].use_dhchap());
+  EXPECT_FALSE(by[kHost1].use_psk());
+  EXPECT_EQ(by[kHost1].dhchap_controller_origin(), ::host_specific);
+  EXPECT_TRUE(by[kHost2].use_dhchap());
+  EXPECT_EQ(by[kHost2].dhchap_controller_origin(), ::no_key);
+  EXPECT_FALSE(by["nqn.2014-08.org.nvmexpress:uuid:00000000-0000-0000-0000-000000000003"].use_dhchap());
+  EXPECT_EQ(hi.DebugString().find("DHHC-1"), std::string::npos);
+
+  add_host_req any;
+  any.set_subsystem_nqn(kNqn);
+  any.set_host_nqn("*");
+  any.set_dhchap_key(kKey1);
+  svc->add_host(nullptr, &any, &rep);
+  EXPECT_STATUS(rep, EINVAL, "only allowed for specific hosts");
+}
+
+TEST_F(ServiceTest, ChangeHostKey) {
+  CreateSubsystem(kNqn);
+  add_host_req r;
+  r.set_subsystem_nqn(kNqn);
+  r.set_host_nqn(kHost1);
+  r.set_dhchap_key(kKey1);
+  r.set_dhchap_ctrlr_key(kCtrlKey);
+  req_status rep;
+  svc->add_host(nullptr, &r, &rep);
+  ASSERT_EQ(rep.status(), 0);
+  const std::string key = std::string("host_") + kNqn + "_" + kHost1;
+  auto s = target->FindSubsystem(kNqn);
+
+  change_host_key_req c;
+  c.set_subsystem_nqn(kNqn);
+  c.set_host_nqn(kHost1);
+  c.set_dhchap_key(kKey2);
+  svc->change_host_key(nullptr, &c, &rep);
+  EXPECT_STATUS(rep, 0, "Success");
+  EXPECT_EQ(s->FindHost(kHost1)->dhchap_key, std::optional<std::string>(kKey2));
+  EXPECT_EQ(s->FindHost(kHost1)->dhchap_ctrlr_key, std::optional<std::string>(kCtrlKey));  // kept
+  add_host_req stored;
+  ASSERT_TRUE(JsonToRequest(store.m[key], &stored).ok());
+  EXPECT_EQ(stored.dhchap_key(), kKey2);
+  EXPECT_EQ(stored.dhchap_ctrlr_key(), kCtrlKey);
+
+  // A second gateway applies the change from the group state.
+  Target t2{TargetOptions{}};
+  ServiceOptions o;
+  o.gateway_name = "gw2";
+  GatewayService b(&t2, nullptr, o);
+  auto sub = [&] {
+    for (auto& [k, v] : store.m)
+      if (k.rfind("subsystem_", 0) == 0) return v;
+    return std::string();
+  }();
+  ASSERT_TRUE(b.AddSubsystem(sub).ok());
+  ASSERT_TRUE(b.AddHost(RequestToJson(r)).ok());
+  EXPECT_EQ(t2.FindSubsystem(kNqn)->FindHost(kHost1)->dhchap_key, std::optional<std::string>(kKey1));
+  ASSERT_TRUE(b.ChangeHost(RequestToJson(r), store.m[key]).ok());
+  EXPECT_EQ(t2.FindSubsystem(kNqn)->FindHost(kHost1)->dhchap_key, std::optional<std::string>(kKey2));
+  EXPECT_EQ(b.LocalState().at(key), store.m[key]);
+
+  c.set_dhchap_key("DHHC-1:01:junk:");
+  svc->change_host_key(nullptr, &c, &rep);
+  EXPECT_STATUS(rep, EINVAL, "Failure changing DH-HMAC-CHAP key for host " + std::string(kHost1) + " on subsystem " +
+                                 kNqn + ": host " + kHost1 + ": DH-HMAC-CHAP secret");
+  EXPECT_EQ(s->FindHost(kHost1)->dhchap_key, std::optional<std::string>(kKey2));  // unchanged
+  c.set_host_nqn(kHost2);
+  c.set_dhchap_key(kKey1);
+  svc->change_host_key(nullptr, &c, &rep);
+  EXPECT_STATUS(rep, ENOENT, "Can't find host on subsystem");
+  c.set_host_nqn("nqn.2014-08.org.nvmexpress.discovery");
+  svc->change_host_key(nullptr, &c, &rep);
+  EXPECT_STATUS(rep, EINVAL, "Can't use a discovery NQN as host's");
+  c.set_host_nqn(kHost1);
+  c.set_subsystem_nqn("nqn.2014-08.org.nvmexpress.discovery");
+  svc->change_host_key(nullptr, &c, &rep);
+  EXPECT_STATUS(rep, EINVAL, "Can't use a discovery NQN as subsystem's");
+
+  // del_key: an empty key removes the host's keys, controller key included.
+  c.set_subsystem_nqn(kNqn);
+  c.set_dhchap_key("");
+  svc->change_host_key(nullptr, &c, &rep);
+  EXPECT_STATUS(rep, 0, "Success");
+  EXPECT_FALSE(s->FindHost(kHost1)->dhchap_key);
+  EXPECT_FALSE(s->FindHost(kHost1)->dhchap_ctrlr_key);
+  ASSERT_TRUE(JsonToRequest(store.m[key], &stored).ok());
+  EXPECT_FALSE(stored.has_dhchap_key());
+  EXPECT_FALSE(stored.has_dhchap_ctrlr_key());
 }
 
 TEST_F(ServiceTest, AddHostField5IsPskEncryptedAndALegacyStringIsTheControllerKey) {
@@ -1138,9 +1268,6 @@ TEST_F(ServiceTest, NotYetSupportedRpcsAnswerEnotsup) {
   an.set_network_mask("10.0.0.0/24");
   svc->add_subsystem_network(nullptr, &an, &rep);
   EXPECT_STATUS(rep, ENOTSUP, "network masks (auto-listeners) are not supported");
-  change_host_key_req hk;
-  svc->change_host_key(nullptr, &hk, &rep);
-  EXPECT_STATUS(rep, ENOTSUP, "DH-HMAC-CHAP keys are not supported");
   list_kmip_server_endpoints_req k;
   kmip_server_endpoints_info ki;
   svc->list_kmip_server_endpoints(nullptr, &k, &ki);

@@ -550,6 +550,26 @@ int HostAdd(Ctx& c, const HostArgs& a) {
   });
 }
 
+// host change_key / del_key: one host; an empty --dhchap-key (del_key) removes the host's
+// DH-HMAC-CHAP keys, the controller key with them.
+int HostChangeKey(Ctx& c, const HostArgs& a, bool del) {
+  if (a.hosts.size() != 1) throw UsageError{"Exactly one host NQN is needed"};
+  const std::string& h = a.hosts[0];
+  if (!del && a.dhchap_key.empty()) throw UsageError{"DH-HMAC-CHAP key can't be empty"};
+  change_host_key_req req;
+  req.set_subsystem_nqn(a.nqn);
+  req.set_host_nqn(h);
+  req.set_dhchap_key(del ? "" : a.dhchap_key);
+  if (!del && !a.dhchap_ctrlr_key.empty()) req.set_dhchap_ctrlr_key(a.dhchap_ctrlr_key);
+  if (del)
+    return StatusCall(c, "change_host_key", req,
+                      "Failure deleting DH-HMAC-CHAP key for host " + h + " on subsystem " + a.nqn,
+                      "Deleting key for host " + h + " on subsystem " + a.nqn + ": Successful");
+  return StatusCall(c, "change_host_key", req,
+                    "Failure changing DH-HMAC-CHAP key for host " + h + " on subsystem " + a.nqn,
+                    "Changing key for host " + h + " on subsystem " + a.nqn + ": Successful");
+}
+
 int HostDel(Ctx& c, const HostArgs& a) {
   return ForEachHost(a.hosts, [&](const std::string& h) {
     remove_host_req req;
@@ -1271,6 +1291,16 @@ int Run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
   h_del->add_option("-t,--host-nqn", ha.hosts, "Host NQN list ('*': disable open access)")
       ->required()
       ->expected(1, -1);
+  CLI::App* h_ck = action(host, "change_key", "Change host's DH-HMAC-CHAP key",
+                          [&ha](Ctx& c) { return HostChangeKey(c, ha, false); });
+  h_ck->add_option("-n,--subsystem", ha.nqn, "Subsystem NQN")->required();
+  h_ck->add_option("-t,--host-nqn", ha.hosts, "Host NQN")->required();
+  h_ck->add_option("-k,--dhchap-key", ha.dhchap_key, "Host DH-HMAC-CHAP key")->required();
+  h_ck->add_option("-c,--dhchap-ctrlr-key", ha.dhchap_ctrlr_key, "Host DH-HMAC-CHAP controller key");
+  CLI::App* h_dk = action(host, "del_key", "Delete host's DH-HMAC-CHAP keys",
+                          [&ha](Ctx& c) { return HostChangeKey(c, ha, true); });
+  h_dk->add_option("-n,--subsystem", ha.nqn, "Subsystem NQN")->required();
+  h_dk->add_option("-t,--host-nqn", ha.hosts, "Host NQN")->required();
   CLI::App* h_list = action(host, "list", "List subsystem's host access",
                             [&ha](Ctx& c) { return HostList(c, ha); });
   h_list->add_option("-n,--subsystem", ha.nqn, "Subsystem NQN")->required();

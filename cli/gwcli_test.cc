@@ -447,6 +447,32 @@ TEST_F(GwcliTest, HostAddSeveralHostsFirstErrorIsTheExitCode) {
   EXPECT_EQ(Req<add_host_req>().dhchap_ctrlr_key(), "DHHC-1:00:y");
 }
 
+TEST_F(GwcliTest, HostChangeAndDeleteKey) {
+  EXPECT_EQ(RunStdio({"host", "change_key", "-n", kNqn, "-t", "h1", "--dhchap-key", "DHHC-1:00:x", "-c",
+                      "DHHC-1:00:y"}),
+            0);
+  EXPECT_EQ(Req<change_host_key_req>().host_nqn(), "h1");
+  EXPECT_EQ(Req<change_host_key_req>().dhchap_key(), "DHHC-1:00:x");
+  EXPECT_EQ(Req<change_host_key_req>().dhchap_ctrlr_key(), "DHHC-1:00:y");
+  EXPECT_EQ(out, "Changing key for host h1 on subsystem " + kNqn + ": Successful\n");
+  fake.calls.clear();
+  EXPECT_EQ(RunStdio({"host", "del_key", "-n", kNqn, "-t", "h1"}), 0);
+  EXPECT_TRUE(Req<change_host_key_req>().has_dhchap_key());
+  EXPECT_EQ(Req<change_host_key_req>().dhchap_key(), "");
+  EXPECT_FALSE(Req<change_host_key_req>().has_dhchap_ctrlr_key());
+  EXPECT_EQ(out, "Deleting key for host h1 on subsystem " + kNqn + ": Successful\n");
+  EXPECT_EQ(Run({"host", "change_key", "-n", kNqn, "-t", "h1", "--dhchap-key", ""}), 2);
+  EXPECT_NE(err.find("DH-HMAC-CHAP key can't be empty"), std::string::npos);
+  EXPECT_EQ(Run({"host", "change_key", "-n", kNqn, "-t", "h1"}), 2);  // --dhchap-key required
+  req_status missing;
+  missing.set_status(ENOENT);
+  missing.set_error_message("Failure changing DH-HMAC-CHAP key for host h2 on subsystem " + kNqn +
+                            ": Can't find host on subsystem");
+  Reply("change_host_key", missing);
+  EXPECT_EQ(RunStdio({"host", "change_key", "-n", kNqn, "-t", "h2", "-k", "DHHC-1:00:x"}), ENOENT);
+  EXPECT_EQ(err, missing.error_message() + "\n");
+}
+
 TEST_F(GwcliTest, HostDelAndList) {
   EXPECT_EQ(RunStdio({"host", "del", "-n", kNqn, "-t", "h1", "*"}), 0);
   EXPECT_EQ(out, "Removing host h1 access from " + kNqn + ": Successful\nDisabling open host access to " +

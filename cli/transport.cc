@@ -40,6 +40,7 @@ const std::map<std::string, Invoker, std::less<>>& Invokers() {
       {"namespace_delete_host", Bind(&S::namespace_delete_host)},
       {"add_host", Bind(&S::add_host)},
       {"remove_host", Bind(&S::remove_host)},
+      {"change_host_key", Bind(&S::change_host_key)},
       {"list_hosts", Bind(&S::list_hosts)},
       {"list_connections", Bind(&S::list_connections)},
       {"create_listener", Bind(&S::create_listener)},
