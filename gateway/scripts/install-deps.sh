@@ -13,7 +13,7 @@ PKGS=(
   # a local Ceph cluster (tests and demo)
   ceph-mon ceph-osd ceph-mgr ceph-common jq python3
   # the metrics tests: promtool and a Prometheus server scraping the gateway
-  prometheus
+  prometheus python3-yaml
   # the Linux initiator in QEMU (end-to-end tests) and benchmarks
   qemu-system-x86 nvme-cli fio iperf3 cpio kmod zstd xz-utils busybox-static
 )
