@@ -95,6 +95,16 @@ const std::map<std::string, Section>& Schema() {
     g["verify_nqns"] = Bool(FIELD(verify_nqns));
     g["omap_file_lock_duration"] = Uint(FIELD(omap_file_lock_duration), 1, 3600);
     g["override_hostname"] = Str(FIELD(hostname));
+    g["ha"] = [](DaemonOptions& c, const std::string& v, std::string* why) {
+      if (v != "builtin" && v != "none") {
+        *why = "not builtin or none";
+        return false;
+      }
+      c.ha_builtin = v == "builtin";
+      return true;
+    };
+    g["ha_lease_ms"] = Uint(FIELD(ha_lease_ms), 400, 600000);
+    g["ha_failback_delay_ms"] = Uint(FIELD(ha_failback_delay_ms), 0, 3600000);
     // The reference's knobs with no meaning here (SPDK process, monitor client, its own
     // lock retry loop): accepted silently so that a cephadm-rendered file loads cleanly.
     for (const char* k :

@@ -5,11 +5,14 @@
 
 #include <chrono>
 #include <future>
+#include <set>
 #include <thread>
 #include <utility>
 #include <vector>
 
 #include "gateway/common/log.h"
+#include "gateway/ha/ha_manager.h"
+#include "gateway/ha/rados_group_store.h"
 #include "gateway/daemon/management.h"
 #include "gateway/metrics/collector.h"
 #include "gateway/metrics/exporter.h"
@@ -53,6 +56,9 @@ Status Daemon::StartAll() {
   reactors_ = std::make_unique<ReactorGroup>(o.reactors);
   reactors_->set_poll_window(std::chrono::microseconds(o.poll_window_us));
   reactors_->Start();
+  if (o.ha_builtin) {
+    if (Status st = OpenHa(); !st.ok()) return st;
+  }
   target_ = std::make_unique<Target>(o.target);
   transports_ = std::make_unique<TransportRegistry>();
   if (Status st = RegisterTcpTransport(*transports_, target_.get(), *reactors_); !st.ok()) return st;
@@ -80,9 +86,93 @@ Status Daemon::StartAll() {
     LOG_ERROR("nothing to serve; exiting");
     return Status::InvalidArgument("nothing to serve");
   }
+  if (o.ha_builtin) {
+    if (Status st = StartHa(); !st.ok()) return st;
+  }
   StartMetrics();
   if (management_) management_->SetReady(!failures);
   LOG_INFO("ready");
+  return Status::OK();
+}
+
+Status Daemon::OpenHa() {
+  DaemonOptions& o = opts_;
+  if (o.state_pool.empty()) return Status::InvalidArgument("[gateway] ha = builtin needs a state pool ([ceph] pool)");
+  ha::RadosGroupStoreOptions ro;
+  ro.ceph_conf = o.ceph_conf;
+  if (!o.ceph_id.empty()) ro.client_id = o.ceph_id;
+  ro.pool = o.state_pool;
+  ro.group = o.group;
+  auto store = ha::OpenRadosGroupStore(ro);
+  if (!store.ok()) {
+    LOG_ERROR("ha: cannot open the group store in pool %s: %s", o.state_pool.c_str(), store.status().message().c_str());
+    return store.status();
+  }
+  ha_store_ = std::move(store.value());
+  // The home group this gateway will register with: its own record's, else the lowest
+  // free one. Two new gateways starting at once may both pick the same one; StartHa
+  // notices (the registration serialises them) and says so.
+  auto members = ha_store_->Members();
+  if (!members.ok()) {
+    LOG_ERROR("ha: cannot read the members in pool %s: %s", o.state_pool.c_str(), members.status().message().c_str());
+    return members.status();
+  }
+  uint32_t home = ha::LowestFreeHomeGroup(*members);
+  for (auto& m : *members)
+    if (m.name == o.name) home = m.home_group;
+  if (home == 0) {
+    LOG_ERROR("ha: gateway group '%s' has no free home ANA group (%u gateways at most)", o.group.c_str(),
+              ha::kMaxHomeGroups);
+    return Status::InvalidArgument("no free home ANA group");
+  }
+  ha::CntlidRangeFor(home, &o.target.min_cntlid, &o.target.max_cntlid);
+  return Status::OK();
+}
+
+Status Daemon::StartHa() {
+  const DaemonOptions& o = opts_;
+  ha::HaOptions h;
+  h.name = o.name;
+  h.timing.lease_ns = uint64_t{o.ha_lease_ms} * 1'000'000;
+  h.timing.renew_ns = h.timing.lease_ns / 4;
+  h.timing.margin_ns = h.timing.lease_ns / 4;
+  h.timing.failback_delay_ns = uint64_t{o.ha_failback_delay_ms} * 1'000'000;
+  std::string why;
+  if (!h.timing.Valid(&why)) return Status::InvalidArgument("[gateway] ha_lease_ms: " + why);
+  std::set<std::string> listeners;
+  std::set<uint32_t> groups;
+  for (auto& ss : target_->Subsystems()) {
+    for (auto& l : ss->Listeners())
+      if (l.host_name.empty() || l.host_name == o.name) listeners.insert("tcp:" + l.traddr + ":" + l.trsvcid);
+    for (auto& ns : ss->Namespaces()) groups.insert(ns->anagrpid() ? ns->anagrpid() : 1);
+  }
+  h.listeners.assign(listeners.begin(), listeners.end());
+  h.groups.assign(groups.begin(), groups.end());
+  DeviceFactory* devices = devices_.get();
+  ManagementPlane* management = management_.get();
+  h.client_addresses = [devices, management] {
+    std::vector<std::string> a = devices->ClientAddresses();
+    if (management) {
+      auto m = management->ClientAddresses();
+      a.insert(a.end(), m.begin(), m.end());
+    }
+    return a;
+  };
+  ha_ana_ = ha::NewTargetAnaControl(*target_);
+  ha_ = std::make_unique<ha::HaManager>(std::move(h), std::move(ha_store_), ha_ana_.get());
+  if (Status st = ha_->Start(); !st.ok()) {
+    LOG_ERROR("ha: cannot register gateway %s: %s", o.name.c_str(), st.message().c_str());
+    ha_.reset();
+    return st;
+  }
+  ha::MemberInfo me = ha_->member();
+  LOG_INFO("ha: builtin, gateway %s, home ANA group %u, controller IDs %u-%u, lease %u ms, pool %s, group '%s'",
+           o.name.c_str(), me.home_group, me.min_cntlid, me.max_cntlid, o.ha_lease_ms, o.state_pool.c_str(),
+           o.group.c_str());
+  if (me.min_cntlid != o.target.min_cntlid || me.max_cntlid != o.target.max_cntlid)
+    LOG_ERROR("ha: gateway %s registered with home ANA group %u but serves controller IDs %u-%u (another gateway "
+              "took the group meanwhile); restart this gateway so its controller IDs cannot collide",
+              o.name.c_str(), me.home_group, o.target.min_cntlid, o.target.max_cntlid);
   return Status::OK();
 }
 
@@ -256,6 +346,8 @@ void Daemon::Stop() {
 void Daemon::StopParts() {
   if (stopped_) return;
   stopped_ = true;
+  // A planned stop hands the owned ANA groups over while the listeners still serve.
+  if (ha_) ha_->Stop(true);
   metrics_.reset();  // scrapes read the target and the reactors' probes
   if (management_) management_->Stop();
   if (transports_) transports_->CloseAll();

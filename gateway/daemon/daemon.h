@@ -6,6 +6,11 @@
 //   devices       DeviceFactory (rbd-backend): namespaces of the command line and the API
 //   initial       the command line's subsystems, hosts, listeners and namespaces
 //   management    ManagementPlane (management.h): gRPC API and group state, when built in
+//   ha            with [gateway] ha = builtin: the GroupStore is opened on the state pool
+//                 before the target is created (the controller-ID range comes from this
+//                 gateway's home ANA group), the HaManager (gateway/ha) starts once the
+//                 listeners, namespaces and group state are up and manages every ANA group
+//                 the namespaces use; Stop hands its groups over before the listeners close
 //   metrics       MetricsExporter (gateway/metrics) when enable_prometheus_exporter: a port
 //                 that cannot be opened is logged and the gateway serves without it
 //   readiness     the management plane's gRPC health service says SERVING once all of the
@@ -15,7 +20,8 @@
 // process's main thread before any other thread exists: Start blocks SIGTERM and SIGINT
 // (every thread it starts inherits the mask) and Run takes them with sigwait. Start fails
 // (the daemon exits 1; the reason is logged) when a listener of the command line or the
-// gRPC port cannot be opened, the state store cannot start, or there is nothing to serve.
+// gRPC port cannot be opened, the state store cannot start, HA is asked for and cannot
+// start (cluster unreachable, no free home group), or there is nothing to serve.
 // A namespace that cannot be opened is logged and skipped.
 #pragma once
 
@@ -31,6 +37,11 @@ namespace nvmeof {
 
 class DeviceFactory;
 class ManagementPlane;
+namespace ha {
+class AnaControl;
+class GroupStore;
+class HaManager;
+}  // namespace ha
 class MetricsExporter;
 class ReactorGroup;
 class Target;
@@ -59,6 +70,10 @@ class Daemon {
   Status AddInitialConfiguration(std::vector<const SubsystemOption*>* created, bool* failures);
   void OpenInitialNamespaces(const std::vector<const SubsystemOption*>& created, bool* failures);
   void StartMetrics();
+  // [gateway] ha = builtin: opens the group store and sets opts_.target's controller-ID
+  // range from the home group (before the target exists); StartHa starts the manager.
+  Status OpenHa();
+  Status StartHa();
   // Takes the parts down in order (the management plane, the listeners, the reactors).
   void StopParts();
 
@@ -72,6 +87,9 @@ class Daemon {
   std::unique_ptr<DeviceFactory> devices_;
   std::unique_ptr<ManagementPlane> management_;
   std::unique_ptr<MetricsExporter> metrics_;
+  std::unique_ptr<ha::GroupStore> ha_store_;  // until StartHa hands it to the manager
+  std::unique_ptr<ha::AnaControl> ha_ana_;
+  std::unique_ptr<ha::HaManager> ha_;
 };
 
 }  // namespace nvmeof

@@ -146,6 +146,9 @@ class GrpcManagementPlane final : public ManagementPlane {
   }
 
   bool serving() const override { return server_ != nullptr; }
+  std::vector<std::string> ClientAddresses() const override {
+    return store_ ? store_->ClientAddresses() : std::vector<std::string>{};
+  }
 
   void SetReady(bool daemon_ready) override {
     // The group state is replayed: Start returned.

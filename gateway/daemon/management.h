@@ -16,6 +16,8 @@
 #pragma once
 
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "gateway/common/status.h"
 #include "gateway/daemon/options.h"
@@ -39,6 +41,8 @@ class ManagementPlane {
   static Result<std::unique_ptr<ManagementPlane>> Start(const DaemonOptions& opts, Target* target,
                                                         DeviceFactory* devices, ReactorGroup* reactors = nullptr);
 
+  // The state store's RADOS client addresses (empty in memory); any thread.
+  virtual std::vector<std::string> ClientAddresses() const { return {}; }
   // Whether the gRPC API is being served.
   virtual bool serving() const = 0;
   // The daemon's part of readiness: its listeners are open and its namespaces opened. The

@@ -288,6 +288,8 @@ Result<DaemonOptions> ResolveOptions(const DaemonOptions* file, const CommandLin
   if (flags.ceph_id) o.ceph_id = *flags.ceph_id;
   if (flags.state_pool) o.state_pool = *flags.state_pool;
   if (o.state_pool == "none") o.state_pool.clear();
+  if (o.ha_builtin && o.state_pool.empty())
+    return Status::InvalidArgument("[gateway] ha = builtin needs a state pool ([ceph] pool, not --state-pool none)");
   if (flags.no_verify_nqns) o.verify_nqns = false;
   if (flags.prometheus_port) {
     o.enable_prometheus_exporter = true;

@@ -78,6 +78,14 @@ struct DaemonOptions {
   uint32_t state_update_timeout_in_msec = 2000;
   uint32_t omap_file_lock_duration = 20;
 
+  // ---------------------------------------------------------------- high availability
+  // [gateway] ha = builtin: gateway-group HA with leases in the state pool (gateway/ha,
+  // docs/ha.md); needs state_pool. none (the default): every ANA group stays OPTIMIZED
+  // unless set_ana_state says otherwise.
+  bool ha_builtin = false;
+  uint32_t ha_lease_ms = 2000;           // lease duration; renewals and self-fence margin L/4
+  uint32_t ha_failback_delay_ms = 0;     // home gateway seen alive this long before failback
+
   // ---------------------------------------------------------------- data plane
   bool discovery_enabled = true;
   HostPort discovery{"0.0.0.0", "8009"};

@@ -182,5 +182,47 @@ TEST(DaemonOptions, BadValuesAreRejectedWithTheirMessages) {
   EXPECT_TRUE(Flags({"--help", "--bogus"}).help);
 }
 
+TEST(DaemonOptions, HaIsOffByDefault) {
+  auto none = ResolveOptions(nullptr, Flags({}));
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->ha_builtin);
+  DaemonOptions file = File("[gateway]\nname = a\n");
+  auto r = ResolveOptions(&file, Flags({}));
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->ha_builtin);
+  EXPECT_EQ(r->ha_lease_ms, 2000u);
+  EXPECT_EQ(r->ha_failback_delay_ms, 0u);
+}
+
+TEST(DaemonOptions, HaBuiltinFromTheFile) {
+  DaemonOptions file = File("[gateway]\nname = a\nha = builtin\nha_lease_ms = 3000\nha_failback_delay_ms = 500\n"
+                            "[ceph]\npool = nvmeof\n");
+  auto r = ResolveOptions(&file, Flags({}));
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_TRUE(r->ha_builtin);
+  EXPECT_EQ(r->ha_lease_ms, 3000u);
+  EXPECT_EQ(r->ha_failback_delay_ms, 500u);
+  EXPECT_EQ(r->state_pool, "nvmeof");
+  DaemonOptions off = File("[gateway]\nha = none\n");
+  EXPECT_FALSE(off.ha_builtin);
+}
+
+TEST(DaemonOptions, HaBadValuesAreRejected) {
+  std::vector<std::string> w;
+  auto mode = ParseGatewayConfig("[gateway]\nha = monitor\n", "t.conf", &w);
+  ASSERT_FALSE(mode.ok());
+  EXPECT_NE(mode.status().message().find("not builtin or none"), std::string::npos) << mode.status().message();
+  auto lease = ParseGatewayConfig("[gateway]\nha_lease_ms = 100\n", "t.conf", &w);
+  ASSERT_FALSE(lease.ok());
+  EXPECT_NE(lease.status().message().find("ha_lease_ms"), std::string::npos) << lease.status().message();
+  // HA keeps its leases in the state pool: without one it cannot run.
+  DaemonOptions file = File("[gateway]\nha = builtin\n");  // a file implies [ceph] pool = rbd
+  EXPECT_TRUE(ResolveOptions(&file, Flags({})).ok());
+  auto nopool = ResolveOptions(&file, Flags({"--state-pool", "none"}));
+  ASSERT_FALSE(nopool.ok());
+  EXPECT_EQ(nopool.status().message(),
+            "[gateway] ha = builtin needs a state pool ([ceph] pool, not --state-pool none)");
+}
+
 }  // namespace
 }  // namespace nvmeof
