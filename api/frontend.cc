@@ -3,6 +3,7 @@
 // the state backend, and the reply conventions and conversions of service_internal.h.
 // Runs on gRPC threads with the RPC lock held (and, for the shared Target steps, on the
 // StateFollower's thread with the same lock).
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,15 @@ std::string PeerMsg(::grpc::ServerContext* ctx) {
 std::string Str(uint32_t v) { return std::to_string(v); }
 
 std::string KeyAddress(const std::string& traddr) { return EscapeAddressIfIpv6(UnescapeAddress(traddr)); }
+
+void FillListenerInfo(const ListenerSpec& l, const std::string& host_name, listener_info* o) {
+  o->set_host_name(host_name);
+  o->set_trtype(std::string(kTcpTransportName));
+  o->set_adrfam(l.adrfam == nvme::kAdrfamIpv6 ? ::ipv6 : ::ipv4);
+  o->set_traddr(KeyAddress(l.traddr));
+  o->set_trsvcid(static_cast<uint32_t>(std::strtoul(l.trsvcid.c_str(), nullptr, 10)));
+  o->set_secure(l.secure);
+}
 
 std::string ListenerStateKey(const std::string& nqn, const std::string& host_name, const std::string& traddr,
                              uint32_t trsvcid) {

@@ -394,12 +394,7 @@ Status GatewayService::EditNamespaceRequest(const std::string& nqn, uint32_t nsi
   for (const ListenerSpec& l : s->Listeners()) {
     auto* g = rep->add_gw_listeners();
     auto* o = g->mutable_listener();
-    o->set_host_name(opts_.gateway_name);
-    o->set_trtype(std::string(kTcpTransportName));
-    o->set_adrfam(l.adrfam == nvme::kAdrfamIpv6 ? ::ipv6 : ::ipv4);
-    o->set_traddr(KeyAddress(l.traddr));
-    o->set_trsvcid(static_cast<uint32_t>(std::strtoul(l.trsvcid.c_str(), nullptr, 10)));
-    o->set_secure(l.secure);
+    FillListenerInfo(l, opts_.gateway_name, o);
     o->set_active(true);
     o->set_manual(manual.count(l.traddr + ":" + l.trsvcid) > 0);
     for (uint32_t grp : groups) {

@@ -142,13 +142,7 @@ using namespace internal;
   if (s && !s->is_discovery()) {
     for (auto& l : s->Listeners()) {
       if (listed.count(l.traddr + ":" + l.trsvcid)) continue;
-      auto* o = rep->add_listeners();
-      o->set_host_name(opts_.gateway_name);
-      o->set_trtype(std::string(kTcpTransportName));
-      o->set_adrfam(l.adrfam == nvme::kAdrfamIpv6 ? ::ipv6 : ::ipv4);
-      o->set_traddr(KeyAddress(l.traddr));
-      o->set_trsvcid(static_cast<uint32_t>(std::strtoul(l.trsvcid.c_str(), nullptr, 10)));
-      o->set_secure(l.secure);
+      FillListenerInfo(l, opts_.gateway_name, rep->add_listeners());
     }
   }
   return Ok(rep);

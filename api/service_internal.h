@@ -48,6 +48,9 @@ std::string KeyAddress(const std::string& traddr);
 // The state key of a listener as a request gives it (any address form, numeric port).
 std::string ListenerStateKey(const std::string& nqn, const std::string& host_name, const std::string& traddr,
                              uint32_t trsvcid);
+// A listener of this gateway (`host_name`) as the listings report it: transport, address
+// family, key-form address, numeric port, secure.
+void FillListenerInfo(const ListenerSpec& l, const std::string& host_name, listener_info* o);
 // The Target's listener for a request's address (unbracketed) and address family.
 ListenerSpec MakeListenerSpec(const std::string& host_name, const std::string& traddr, uint32_t trsvcid,
                               int proto_adrfam);

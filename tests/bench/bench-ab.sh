@@ -17,16 +17,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 source "$ROOT/tests/bench/common.sh"
 TIME=5 ROUNDS=4
-ARGS=()
-while (($#)); do
-  case $1 in
-    --time) TIME=$2; shift 2 ;;
-    --rounds) ROUNDS=$2; shift 2 ;;
-    -h|--help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
-    *) ARGS+=("$(realpath "$1")"); shift ;;
-  esac
-done
-((${#ARGS[@]} == 2)) || { echo "usage: bench-ab.sh BUILD_A BUILD_B [--time S] [--rounds N]" >&2; exit 2; }
+ab_args "$0" "$@"
 GW_A=${ARGS[0]}/gateway/nvmeof-gateway GW_B=${ARGS[1]}/gateway/nvmeof-gateway
 PERF=${ARGS[1]}/tests/host/nvmf-perf
 for f in "$GW_A" "$GW_B" "$PERF"; do [[ -x $f ]] || { echo "missing $f: build first" >&2; exit 2; }; done

@@ -29,3 +29,20 @@ d=json.load(sys.stdin); t=d.get("total",d)
 lat=t.get("latency_us",{})
 print(t["iops"], t["mibps"], lat.get("p50",0))'
 }
+
+# The A/B scripts' command line: `SCRIPT BUILD_A BUILD_B [--time S] [--rounds N] [-h]`.
+# ab_args SCRIPT "$@" sets ARGS (the two build folders, absolute), and TIME and ROUNDS
+# when given (callers set their defaults first); -h prints the script's header comment.
+ab_args() {
+  local script=$1; shift
+  ARGS=()
+  while (($#)); do
+    case $1 in
+      --time) TIME=$2; shift 2 ;;
+      --rounds) ROUNDS=$2; shift 2 ;;
+      -h|--help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$script"; exit 0 ;;
+      *) ARGS+=("$(realpath "$1")"); shift ;;
+    esac
+  done
+  ((${#ARGS[@]} == 2)) || { echo "usage: $(basename "$script") BUILD_A BUILD_B [--time S] [--rounds N]" >&2; exit 2; }
+}

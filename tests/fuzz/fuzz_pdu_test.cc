@@ -5,11 +5,11 @@
 
 #include <cstring>
 #include <map>
-#include <random>
 #include <string>
 #include <vector>
 
 #include "gateway/protocol/nvme_tcp.h"
+#include "tests/fuzz/mutate.h"
 #include "tests/fuzz/fuzz_pdu_input.h"
 
 namespace nvmeof::fuzz {
@@ -139,34 +139,7 @@ TEST(FuzzPdu, SeedsRunClean) {
 
 // A short deterministic mutation run: byte flips, truncations and splices of the seeds.
 TEST(FuzzPdu, DeterministicMutations) {
-  const auto seeds = MakePduSeeds();
-  std::mt19937 rng(20261121);
-  for (int i = 0; i < 3000; ++i) {
-    Bytes b = seeds[rng() % seeds.size()].second;
-    const int edits = 1 + static_cast<int>(rng() % 4);
-    for (int e = 0; e < edits && !b.empty(); ++e) {
-      switch (rng() % 4) {
-        case 0:  // flip a byte, preferring the headers near the start
-          b[rng() % std::min<size_t>(b.size(), 300)] ^= static_cast<uint8_t>(1u << (rng() % 8));
-          break;
-        case 1:
-          b[rng() % b.size()] = static_cast<uint8_t>(rng());
-          break;
-        case 2:
-          b.resize(rng() % (b.size() + 1));
-          break;
-        case 3: {  // splice in a piece of another seed
-          const Bytes& o = seeds[rng() % seeds.size()].second;
-          size_t at = rng() % (b.size() + 1), from = rng() % o.size(), n = rng() % 200;
-          n = std::min(n, o.size() - from);
-          b.insert(b.begin() + static_cast<long>(at), o.begin() + static_cast<long>(from),
-                   o.begin() + static_cast<long>(from + n));
-          break;
-        }
-      }
-    }
-    FuzzPduOneInput(b.data(), b.size());
-  }
+  RunMutations(MakePduSeeds(), 20261121, 3000, 300, 200, FuzzPduOneInput);
 }
 
 }  // namespace
