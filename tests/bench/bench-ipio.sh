@@ -7,7 +7,7 @@
 #
 # For each build and each workload of bench-dataplane.sh (4K random read and write, 128K
 # sequential read and write, queue depth 32, one connection): the gateway runs under
-# callgrind with one reactor over a 64 MiB memory namespace; nvmf-perf (from BUILD_B, native)
+# callgrind with one reactor over a 16 MiB memory namespace; nvmf-perf (from BUILD_B, native)
 # fills the whole namespace first (so reads copy real data and never fault in fresh memory),
 # then callgrind's counters are zeroed, the workload runs for SECONDS, and the counters are
 # dumped. Instructions per I/O = instructions of the whole process / I/Os completed.
@@ -26,7 +26,7 @@ for b in "${ARGS[@]}"; do [[ -x $b/gateway/nvmeof-gateway ]] || { echo "missing 
 NCPU=$(nproc)
 C0=0; C1=$((NCPU > 1 ? 1 : 0))
 NQN=nqn.2016-06.io.nvmeof-gateway:bench
-SIZE=64M
+SIZE=16M
 WORK=$(mktemp -d /tmp/bench-ipio.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 RES=$WORK/results.tsv
