@@ -14,6 +14,8 @@ PKGS=(
   ceph-mon ceph-osd ceph-mgr ceph-common jq python3
   # the metrics tests: promtool and a Prometheus server scraping the gateway
   prometheus python3-yaml
+  # the deployment artefacts' tests (tests/ops): Helm values schema, container image
+  python3-jsonschema mmdebstrap umoci
   # the Linux initiator in QEMU (end-to-end tests) and benchmarks
   qemu-system-x86 nvme-cli fio iperf3 cpio kmod zstd xz-utils busybox-static
 )
