@@ -10,7 +10,9 @@
 3. Every template's actions are balanced: each {{ has its }}, if/range/with/define/block
    each have their end, else only inside if/with/range.
 4. The templates' static YAML parses (actions alone on a line dropped, inline actions
-   replaced by a scalar) and each document has apiVersion and kind.
+   replaced by a scalar) and each document has apiVersion and kind; the StatefulSet runs
+   on the host network with gRPC probes; the PDB allows one disruption; the grace period
+   covers the hand-over.
 5. The configuration file the chart writes names only keys the daemon knows
    (gateway/daemon/config.cc), and the files the chart ships through symlinks (dashboard,
    alert rules) resolve inside the repository and parse.
@@ -158,6 +160,7 @@ for path in template_files():
     check(ok and not stack, f"{name}: unbalanced actions (still open: {stack})")
 
 # ---------------------------------------------------------------- 4. static YAML of the manifests
+manifests = {}
 for path in template_files():
     name = os.path.basename(path)
     if not name.endswith(".yaml"):
@@ -172,8 +175,24 @@ for path in template_files():
         docs = [d for d in yaml.safe_load_all("\n".join(lines)) if d is not None]
         check(docs and all(isinstance(d, dict) and "apiVersion" in d and "kind" in d for d in docs),
               f"{name}: a document without apiVersion/kind")
+        for d in docs:
+            manifests.setdefault(d.get("kind"), []).append(d)
     except yaml.YAMLError as e:
         check(False, f"{name}: static YAML does not parse: {e}")
+
+# What the deployment relies on (issue 12): one gateway per pod on the host network, gRPC
+# health probes, one voluntary disruption at a time, a grace period for the hand-over.
+sts = (manifests.get("StatefulSet") or [{}])[0]
+pod = sts.get("spec", {}).get("template", {}).get("spec", {})
+check(pod.get("hostNetwork") is True, "StatefulSet: hostNetwork is not true")
+gw = (pod.get("containers") or [{}])[0]
+for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+    check("grpc" in (gw.get(probe) or {}), f"StatefulSet: {probe} is not a gRPC probe")
+check(values["podDisruptionBudget"] == {"enabled": True, "maxUnavailable": 1}, "values: the PodDisruptionBudget is not maxUnavailable 1")
+check(values["terminationGracePeriodSeconds"] >= values["config"]["data-plane"]["shutdown_timeout"] + 20,
+      "values: terminationGracePeriodSeconds does not cover the hand-over and shutdown_timeout")
+check("PodDisruptionBudget" in manifests and "ServiceMonitor" in manifests and "ConfigMap" in manifests,
+      f"manifests: missing kinds ({sorted(k for k in manifests if k)})")
 
 # ---------------------------------------------------------------- 5. config keys, shipped files
 cc = read(os.path.join(ROOT, "gateway", "daemon", "config.cc"))
