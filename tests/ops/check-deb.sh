@@ -6,7 +6,7 @@
 #      librados2, libc6), the conffile and the maintainer scripts;
 #   3. the unit runs the packaged binary on the packaged configuration, restarts on
 #      failure, stops with SIGTERM within a TimeoutStopSec that covers the hand-over, and
-#      logs to the journal;
+#      logs to the journal (systemd-analyze verify, where systemd is installed);
 #   4. the packaged daemon, on the packaged configuration (no Ceph: --state-pool none,
 #      loopback ports), starts, becomes ready and exits 0 on SIGTERM.
 # Prints one line per failure and "N passed, N failed".
@@ -64,6 +64,12 @@ check "TimeoutStopSec $(key TimeoutStopSec) does not cover hand-over (10 s) + sh
   test "$(key TimeoutStopSec)" -ge 30
 check "logs do not go to the journal" test "$(key StandardError)" = journal
 check "no [Install] WantedBy" test -n "$(key WantedBy)"
+if command -v systemd-analyze >/dev/null; then  # syntax, with ExecStart at the extracted binary
+  mkdir -p "$WORK/unit"
+  sed "s|/usr/bin/nvmeof-gateway|$WORK/root/usr/bin/nvmeof-gateway|" "$UNIT" >"$WORK/unit/nvmeof-gateway.service"
+  check "systemd-analyze verify: $(systemd-analyze verify "$WORK/unit/nvmeof-gateway.service" 2>&1 | head -3)" \
+    systemd-analyze verify "$WORK/unit/nvmeof-gateway.service"
+fi
 
 # 4. The packaged daemon on the packaged configuration.
 BIN=$WORK/root/usr/bin/nvmeof-gateway
