@@ -7,7 +7,7 @@ set -euo pipefail
 
 PKGS_BUILD=(
   # build
-  build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
+  build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev python3
   # libraries
   librbd-dev librados-dev libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev
   libabsl-dev prometheus-cpp-dev libgtest-dev libgmock-dev libcli11-dev nlohmann-json3-dev
@@ -16,7 +16,7 @@ PKGS_BUILD=(
 PKGS=(
   "${PKGS_BUILD[@]}"
   # a local Ceph cluster (tests and demo)
-  ceph-mon ceph-osd ceph-mgr ceph-common jq python3
+  ceph-mon ceph-osd ceph-mgr ceph-common jq
   # the metrics tests: promtool and a Prometheus server scraping the gateway
   prometheus python3-yaml
   # the deployment artefacts' tests (tests/ops): Helm values schema, container image
