@@ -22,7 +22,7 @@ for tool in mmdebstrap umoci unshare chroot; do
 done
 ((EUID == 0)) || { echo "skipped: needs root"; exit 77; }
 PID= MNT=
-cleanup() { [[ -n $PID ]] && kill -9 "$PID" 2>/dev/null; }
+cleanup() { [[ -n $PID ]] && kill -9 "$PID" 2>/dev/null; rm -rf "$OUT/bundle"; }
 trap cleanup EXIT
 PASSED=0 FAILED=0
 ok() { PASSED=$((PASSED + 1)); }
