@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # run-all.sh: the whole test suite, as CI runs it (README: the second command).
 #
-#   tests/run-all.sh [--quick] [--no-e2e] [--no-ceph] [--no-asan] [--no-fuzz]
+#   tests/run-all.sh [--quick] [--no-e2e] [--no-ceph] [--no-asan] [--no-fuzz] [--image]
 #
 # 1. installs the Debian packages the project needs (gateway/scripts/install-deps.sh)
 # 2. builds everything (build/, RelWithDebInfo) and runs every test: unit, bad input,
@@ -10,12 +10,14 @@
 # 3. builds the data plane with ASan+UBSan (build-asan/) and runs its unit and bad-input
 #    tests there
 # 4. builds the libFuzzer targets with clang (build-fuzz/) and runs each for a bounded time
+# 5. with --image: builds the container image from Debian's packages and runs the gateway
+#    from it (label image; downloads the runtime packages, a few minutes)
 # Prints ctest's summary per stage and a closing "N passed, N failed" line; exits non-zero
 # on any failure.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
-E2E=1 CEPH=1 ASAN=1 FUZZ=1
+E2E=1 CEPH=1 ASAN=1 FUZZ=1 IMAGE=0
 for a in "$@"; do
   case $a in
     --quick) E2E=0; CEPH=0; FUZZ=0 ;;
@@ -23,6 +25,7 @@ for a in "$@"; do
     --no-ceph) CEPH=0 ;;
     --no-asan) ASAN=0 ;;
     --no-fuzz) FUZZ=0 ;;
+    --image) IMAGE=1 ;;
     -h|--help) sed -n '2,/^set -uo/{/^set -uo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
     *) echo "run-all: unknown option $a (see --help)" >&2; exit 2 ;;
   esac
@@ -80,6 +83,11 @@ fi
 if ((E2E)); then
   stage "end-to-end tests: the Linux NVMe/TCP host in QEMU"
   run_ctest e2e build -L e2e
+fi
+
+if ((IMAGE)); then
+  stage "the container image (gateway/scripts/build-image.sh)"
+  run_ctest image build -L image
 fi
 
 if ((ASAN)); then
