@@ -62,6 +62,7 @@ int Errno(nvmf::errc e) {
     case E::kTransportExists: return EEXIST;
     case E::kNoTransport: return EINVAL;
     case E::kNoFreeCntlid: return EBUSY;
+    case E::kDrainTimeout: return ETIMEDOUT;
   }
   return EIO;
 }

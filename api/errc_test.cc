@@ -61,7 +61,7 @@ std::vector<Case> AllNames() {
       C(N::kNamespaceHostNotFound, ENOENT), C(N::kAnyHostAlreadyAllowed, EEXIST), C(N::kHostExists, EEXIST),
       C(N::kAnyHostNotAllowed, ENOENT), C(N::kHostNotAllowed, ENOENT), C(N::kListenerExists, EEXIST),
       C(N::kListenerNotFound, ENOENT), C(N::kTransportExists, EEXIST), C(N::kNoTransport, EINVAL),
-      C(N::kNoFreeCntlid, EBUSY),
+      C(N::kNoFreeCntlid, EBUSY), C(N::kDrainTimeout, ETIMEDOUT),
 
       C(B::kBadSpec, EINVAL), C(B::kRbdUnavailable, ENODEV), C(B::kFileNotFound, ENOENT),
       C(B::kFileUnusable, EINVAL), C(B::kShrinkRefused, EINVAL), C(B::kResizeNotSupported, EOPNOTSUPP),

@@ -14,17 +14,24 @@
 namespace nvmeof::ha {
 namespace {
 
+static_assert(Timing{}.lease_ns + kDrainTimeoutNs <= nvmeof::kAnaTransitionTimeSec * 1'000'000'000ull,
+              "a group's move (lease, then drain) must fit in the ANATT hosts are told");
+
 class TargetAnaControl final : public AnaControl {
  public:
-  explicit TargetAnaControl(Target& t) : t_(t) {}
+  TargetAnaControl(Target& t, uint64_t drain_timeout_ns) : t_(t), drain_timeout_ns_(drain_timeout_ns) {}
   void SetGroupOptimized(uint32_t group, bool optimized) override {
     Status s = t_.SetAnaGroupState(group, optimized ? nvme::kAnaOptimized : nvme::kAnaInaccessible);
     if (!s.ok()) LOG_WARN("ha: ANA group %u: %s", group, s.ToString().c_str());
   }
-  void Drain(uint32_t) override {}
+  void Drain(uint32_t group) override {
+    Status s = t_.DrainAnaGroup(group, drain_timeout_ns_);
+    if (!s.ok() && !s.Is(nvmf::errc::kDrainTimeout)) LOG_WARN("ha: ANA group %u: drain: %s", group, s.ToString().c_str());
+  }
 
  private:
   Target& t_;
+  uint64_t drain_timeout_ns_;
 };
 
 uint64_t NewEpoch() {
@@ -41,7 +48,9 @@ std::string Join(const std::vector<std::string>& v) {
 
 }  // namespace
 
-std::unique_ptr<AnaControl> NewTargetAnaControl(Target& target) { return std::make_unique<TargetAnaControl>(target); }
+std::unique_ptr<AnaControl> NewTargetAnaControl(Target& target, uint64_t drain_timeout_ns) {
+  return std::make_unique<TargetAnaControl>(target, drain_timeout_ns);
+}
 
 HaManager::HaManager(HaOptions opts, std::unique_ptr<GroupStore> store, AnaControl* ana)
     : opts_(std::move(opts)), store_(std::move(store)), ana_(ana) {

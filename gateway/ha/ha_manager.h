@@ -44,12 +44,18 @@ class AnaControl {
   // The group OPTIMIZED (true) or INACCESSIBLE on every listener of this gateway: one ANA
   // change and one ANA Change notice per controller when the state changes.
   virtual void SetGroupOptimized(uint32_t group, bool optimized) = 0;
-  // Returns once no I/O admitted for the group before it turned INACCESSIBLE is in flight.
+  // Returns once no I/O admitted for the group before it turned INACCESSIBLE is in flight
+  // (or after a bound: the machine then releases anyway).
   virtual void Drain(uint32_t group) = 0;
 };
-// AnaControl on the Target's AnaTable (Target::SetAnaGroupState). Its Drain returns at once:
-// the core does not count in-flight I/O per ANA group yet (docs/ha.md).
-std::unique_ptr<AnaControl> NewTargetAnaControl(Target& target);
+// Default bound on one group's drain: in-flight I/O of a healthy cluster completes far
+// sooner; a hung one is cut off by the taker's fencing. Lease + this bound stays within
+// ANATT (kAnaTransitionTimeSec, checked in ha_manager.cc).
+constexpr uint64_t kDrainTimeoutNs = 5'000'000'000;
+// AnaControl on the Target: SetGroupOptimized = Target::SetAnaGroupState, Drain =
+// Target::DrainAnaGroup with `drain_timeout_ns` (a timeout is logged by the Target as one
+// WARNING; the hand-over goes on).
+std::unique_ptr<AnaControl> NewTargetAnaControl(Target& target, uint64_t drain_timeout_ns = kDrainTimeoutNs);
 
 struct HaOptions {
   std::string name;                       // this gateway's name, unique in the group

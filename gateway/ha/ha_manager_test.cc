@@ -179,5 +179,15 @@ TEST(TargetAnaControl, OneChangePerTransition) {
   EXPECT_EQ(target.AnaState("nqn.2016-06.io.test:any", 3), nvme::kAnaOptimized);
 }
 
+// Drain is the Target's: an idle group drains at once, a group unknown to the core is
+// logged and the hand-over goes on.
+TEST(TargetAnaControl, DrainUsesTheTarget) {
+  Target target{TargetOptions{}};
+  auto ana = NewTargetAnaControl(target, 0);
+  ana->SetGroupOptimized(3, false);
+  ana->Drain(3);
+  ana->Drain(0);
+}
+
 }  // namespace
 }  // namespace nvmeof::ha

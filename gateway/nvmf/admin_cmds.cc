@@ -77,7 +77,7 @@ void IdentifyController(Target& t, Controller& c, Request* req) {
     id->cntrltype = kCntrlTypeIo;
     id->cmic = kCmicMultiCtrl | kCmicAna;
     id->oaes = kOaesNsAttr | kOaesAnaChange;
-    id->anatt = 10;
+    id->anatt = kAnaTransitionTimeSec;
     id->anacap = 0x1F;  // optimized, non-optimized, inaccessible, persistent loss, change
     id->anagrpmax = o.anagrpmax;
     id->nanagrpid = o.anagrpmax;

@@ -25,6 +25,12 @@ namespace nvmeof {
 
 class Controller;
 
+// ANATT (Identify Controller): how long a group's move between gateways may take as a host
+// sees it. Gateway-group HA keeps within it with its default timings: the lease (2 s,
+// until the taker may fence the silent owner) plus the drain bound (5 s, the old owner's
+// in-flight I/O; gateway/ha/ha_manager.h checks the sum at compile time).
+constexpr uint8_t kAnaTransitionTimeSec = 10;
+
 class AnaTable {
  public:
   // The state of group `grpid` for subsystem `nqn`: its own, else the group's, else optimized.

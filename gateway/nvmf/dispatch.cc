@@ -39,6 +39,7 @@ void Target::Unplug(QueuePair* qp) { UnplugIo(qp); }
 
 void Target::QueueClosed(QueuePair* qp) {
   AbortThrottled(qp);
+  UncountQueue(qp);
   std::shared_ptr<Controller> c = qp->controller();
   if (!c) return;
   if (qp->qid() == 0) {

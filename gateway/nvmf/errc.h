@@ -35,7 +35,8 @@ namespace nvmeof::nvmf {
   X(kListenerNotFound, kNotFound)                                                      \
   X(kTransportExists, kAlreadyExists)                                                  \
   X(kNoTransport, kInvalidArgument)         /* no transport of the listener's type */  \
-  X(kNoFreeCntlid, kBusy)
+  X(kNoFreeCntlid, kBusy)                                                               \
+  X(kDrainTimeout, kBusy)           /* I/O still in flight when a drain's time was up */
 NVMEOF_DEFINE_ERRC("nvmf", NVMEOF_NVMF_ERRORS)
 
 }  // namespace nvmeof::nvmf

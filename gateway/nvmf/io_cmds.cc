@@ -1,5 +1,6 @@
 // I/O commands (NVM command set): Read, Write, Flush, Write Zeroes, Dataset Management,
 // Compare, translated to block-device I/O. The hot path: no locks, no allocation.
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <memory>
@@ -82,11 +83,43 @@ nvme::Status FromErrno(int r) {
   }
 }
 
+// What a command for a namespace in ANA state `state` completes with when the state does
+// not let it run: a path status, so a multipath host retries on another path.
+nvme::Status AnaStatus(uint8_t state) {
+  switch (state) {
+    case kAnaOptimized:
+    case kAnaNonOptimized:
+      return kSuccess;
+    case kAnaInaccessible:
+      return Path(kScAnaInaccessible);
+    case kAnaPersistentLoss:
+      return Path(kScAnaPersistentLoss);
+    default:
+      return Path(kScAnaTransition);
+  }
+}
+
+// AnaStatus of the command's namespace as its queue sees the subsystem now (one generation
+// check; the snapshot is rebuilt only after a change).
+nvme::Status AnaStatusNow(QueuePair* qp, const Request* req) {
+  Controller* c = qp->controller().get();
+  if (!c) [[unlikely]] return kSuccess;  // the queue is closed: the host sees nothing
+  const NsTable& now = *Snapshot(qp, *c)->table;
+  uint32_t nsid = req->cmd.nsid;
+  return nsid < now.ana_state.size() ? AnaStatus(now.ana_state[nsid]) : kSuccess;
+}
+
+// Completes an admitted command. If its namespace stopped being accessible through this
+// gateway while it was in flight (self-fenced, handed over: Target::DrainAnaGroup), the
+// host gets the ANA state's path status instead of the result and retries elsewhere.
 void Done(Request* req, nvme::Status st) {
   QueuePair* qp = req->qp;
   if (req->snap) {
     ReleaseSnapshot(qp, req->snap);
     req->snap = nullptr;
+    std::atomic<uint32_t>& n = qp->io_counts[req->ns->io_slot()];
+    n.store(n.load(std::memory_order_relaxed) - 1, std::memory_order_release);
+    if (nvme::Status a = AnaStatusNow(qp, req); !a.ok()) [[unlikely]] st = a;
   }
   qp->inflight--;
   CompleteWith(qp, req, st);
@@ -257,10 +290,13 @@ void Park(QueuePair* qp, Request* req) {
   qp->reactor().Every(std::chrono::milliseconds(1), [qp, life] {
     if (life.expired()) return false;
     while (Request* r = qp->throttled_head) {
-      if (!Admit(r)) return true;
+      // A command whose namespace turned inaccessible while it waited fails at once (Done).
+      bool usable = AnaStatusNow(qp, r).ok();
+      if (usable && !Admit(r)) return true;
       qp->throttled_head = r->next_throttled;
       if (!qp->throttled_head) qp->throttled_tail = nullptr;
-      Start(r);
+      if (usable) Start(r);
+      else Done(r, kSuccess);
     }
     qp->throttle_timer = false;
     return false;
@@ -317,6 +353,10 @@ void ExecuteIo(Target& t, QueuePair* qp, Request* req) {
       op != kIoCompare)
     return CompleteWith(qp, req, Generic(kScInvalidOpcode));
 
+  // The reactor joins the drain barrier (Target::DrainAnaGroup) before the queue first
+  // reads a state: a drain then either waits for this reactor or this command sees the
+  // new state.
+  if (!qp->io_counts) [[unlikely]] t.CountIoOn(qp);
   NsSnapshot* snap = Snapshot(qp, c);
   const NsTable& table = *snap->table;
   uint32_t nsid = cmd.nsid;
@@ -327,17 +367,7 @@ void ExecuteIo(Target& t, QueuePair* qp, Request* req) {
     bool inactive = nsid != 0 && nsid <= c.subsystem().spec().max_namespaces;
     return CompleteWith(qp, req, Generic(inactive ? kScInvalidField : kScInvalidNamespaceOrFormat));
   }
-  switch (table.ana_state[nsid]) {
-    case kAnaOptimized:
-    case kAnaNonOptimized:
-      break;
-    case kAnaInaccessible:
-      return CompleteWith(qp, req, Path(kScAnaInaccessible));
-    case kAnaPersistentLoss:
-      return CompleteWith(qp, req, Path(kScAnaPersistentLoss));
-    default:
-      return CompleteWith(qp, req, Path(kScAnaTransition));
-  }
+  if (nvme::Status a = AnaStatus(table.ana_state[nsid]); !a.ok()) return CompleteWith(qp, req, a);
   if (!ns->dev().healthy()) return CompleteWith(qp, req, Path(kScInternalPathError));
 
   uint32_t bs = ns->block_size();
@@ -376,6 +406,8 @@ void ExecuteIo(Target& t, QueuePair* qp, Request* req) {
 
   snap->inflight++;
   req->snap = snap;
+  std::atomic<uint32_t>& n = qp->io_counts[ns->io_slot()];
+  n.store(n.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   qp->inflight++;
   if (ns->limiters().active.load(std::memory_order_relaxed) && (qp->throttled_head || !Admit(req))) {
     return Park(qp, req);

@@ -8,6 +8,7 @@
 
 #include <sys/uio.h>
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -117,6 +118,11 @@ class QueuePair {
   NsSnapshot* ns_cache = nullptr;
   void* ns_cache_owner = nullptr;
   uint32_t inflight = 0;  // commands executing in the target
+  // In-flight I/O commands per namespace on this queue's reactor (Target::DrainAnaGroup):
+  // the reactor's counters, indexed by Namespace::io_slot(), written only on the reactor.
+  // Set by the target at the queue's first I/O command; io_counted until QueueClosed.
+  std::atomic<uint32_t>* io_counts = nullptr;
+  bool io_counted = false;
 
   // Commands waiting for their namespace's QoS limits, oldest first.
   Request* throttled_head = nullptr;

@@ -93,6 +93,9 @@ class Namespace {
   const BlockDevice& dev() const { return *dev_; }
   NsStats& stats() { return stats_; }
   QosLimiters& limiters() { return limiters_; }
+  // Index of this namespace's in-flight counter in each reactor's counters (QueuePair::
+  // io_counts), unique among the target's namespaces; set before the namespace is published.
+  uint32_t io_slot() const { return io_slot_; }
 
  private:
   friend class Subsystem;
@@ -107,6 +110,7 @@ class Namespace {
   uint32_t block_size_;
   uint8_t lbads_;
   std::atomic<uint32_t> anagrpid_;
+  uint32_t io_slot_ = 0;
   std::unique_ptr<BlockDevice> dev_;
   NsStats stats_;
   QosLimiters limiters_;

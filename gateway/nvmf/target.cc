@@ -80,6 +80,7 @@ Status Target::RemoveSubsystem(const std::string& nqn, bool force) {
     ls = s->listeners_;
     s->listeners_.clear();
     removed_namespaces = s->namespaces_.size();
+    for (auto& [nsid, ns] : s->namespaces_) ReleaseIoSlot(*ns);
     s->namespaces_.clear();
     s->BumpGeneration();
   }
@@ -130,6 +131,7 @@ Result<uint32_t> Target::AddNamespace(const std::string& nqn, const NamespaceSpe
     if (uint32_t id = s->UuidUserLocked(uuid))
       return Status::Error(nvmf::errc::kUuidInUse, "UUID " + UuidToString(uuid) + " is already in use by NSID " + std::to_string(id));
     ns = std::make_shared<Namespace>(nsid, spec, uuid, std::move(dev));
+    if (Status st = AllocateIoSlot(*ns); !st.ok()) return st;
     s->namespaces_[nsid] = ns;
     s->BumpGeneration();
   }
@@ -158,6 +160,7 @@ Status Target::RemoveNamespace(const std::string& nqn, uint32_t nsid) {
     auto it = s->namespaces_.find(nsid);
     if (it == s->namespaces_.end())
       return Status::Error(nvmf::errc::kNamespaceNotFound, "namespace " + std::to_string(nsid) + " does not exist in " + nqn);
+    ReleaseIoSlot(*it->second);
     s->namespaces_.erase(it);
     s->BumpGeneration();
   }

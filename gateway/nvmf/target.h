@@ -114,6 +114,23 @@ class Target {
   uint8_t AnaState(const std::string& nqn, uint32_t grpid) const;
   const AnaTable& ana() const { return ana_; }
 
+  // Drain (drain.cc): waits until no I/O command admitted for the namespaces of ANA group
+  // `ana_group` (of any subsystem) / for namespace `nsid` of `subsystem_nqn` is in flight.
+  // The caller first stops admission (the group's state INACCESSIBLE, the namespace hidden
+  // or removed): the drain counts what was admitted before, and I/O still being admitted
+  // keeps it waiting. First a barrier: every reactor that serves I/O queues runs an empty
+  // task, so no command that read the old state is still being admitted; then the
+  // reactors' counters are polled (relaxed loads; the I/O path only writes its own
+  // reactor's counter). A command in flight at the change completes with ANA Inaccessible
+  // (ExecuteIo, io_cmds.cc), so the host's multipath retries it on another path.
+  // Any thread but a reactor (it blocks). kDrainTimeout when commands are still in flight
+  // after `timeout_ns` (one WARNING with their number), kAnaGroupNotFound for a group
+  // outside 1..anagrpmax, kSubsystemNotFound / kNamespaceNotFound.
+  Status DrainAnaGroup(uint32_t ana_group, uint64_t timeout_ns);
+  Status DrainNamespace(const std::string& subsystem_nqn, uint32_t nsid, uint64_t timeout_ns);
+  // The reactor's in-flight counters for queue qp (its reactor thread, first I/O command).
+  void CountIoOn(QueuePair* qp);
+
   // The core's counters (nvmf_probe.h).
   NvmfProbe& probe() { return probe_; }
 
@@ -179,6 +196,24 @@ class Target {
   std::atomic<uint32_t> total_namespaces_{0};
   AnaTable ana_;
   NvmfProbe probe_;
+
+  // In-flight I/O counters (drain.cc): one block per reactor that served an I/O queue, one
+  // counter per namespace slot; blocks live as long as the target. io_mu_ is a leaf lock.
+  struct IoCounters {
+    Reactor* reactor = nullptr;
+    int queues = 0;  // its I/O queues not yet closed (io_mu_): the barrier's reactors
+    std::unique_ptr<std::atomic<uint32_t>[]> mem;
+    std::atomic<uint32_t>* counts = nullptr;  // 64-byte aligned into mem, one per slot
+  };
+  Status AllocateIoSlot(Namespace& ns);
+  void ReleaseIoSlot(const Namespace& ns);
+  void UncountQueue(QueuePair* qp);
+  Status WaitDrained(const std::vector<std::shared_ptr<Namespace>>& nss, uint64_t timeout_ns,
+                     const std::string& what);
+  std::mutex io_mu_;
+  std::vector<std::unique_ptr<IoCounters>> io_counters_;
+  std::vector<uint32_t> free_io_slots_;
+  uint32_t next_io_slot_ = 0;
 };
 
 }  // namespace nvmeof
