@@ -221,10 +221,12 @@ TEST_F(HaManagerTest, GroupAddedLaterIsManaged) {
   Gw& b = start("b");
   ASSERT_TRUE(WaitFor([&] { return Owns(a, {1}) && Owns(b, {2}); }));
   extra->store(7);
-  ASSERT_TRUE(WaitFor([&] { return OneOwnerEach({&a, &b}, {1, 2, 7}); }));
-  bool listed = false;
-  for (auto& g : b.ha->Groups()) listed = listed || g.group == 7;
-  EXPECT_TRUE(listed);
+  auto listed = [](Gw& gw) {
+    for (auto& g : gw.ha->Groups())
+      if (g.group == 7) return true;
+    return false;
+  };
+  ASSERT_TRUE(WaitFor([&] { return OneOwnerEach({&a, &b}, {1, 2, 7}) && listed(a) && listed(b); }));
 }
 
 // Listener changes after the start reach the member record; Members() shows every member

@@ -539,14 +539,14 @@ TEST_F(TargetTest, DiscoveryLogListsTheOtherGatewaysListeners) {
   EXPECT_TRUE(target_->AddPeerListener("nqn.2016-06.io.spdk:none", p1).IsNotFound());
 
   auto read = [&] {
-    Cmd l(4096);
+    Cmd l(8192);
     l.req.cmd.opcode = kAdminGetLogPage;
-    l.req.cmd.cdw10 = kLogDiscovery | ((4096 / 4 - 1) << 16);
+    l.req.cmd.cdw10 = kLogDiscovery | ((8192 / 4 - 1) << 16);
     l.req.ctrl_to_host = true;
     EXPECT_EQ(Run(q, l), kSuccess);
     auto* h = reinterpret_cast<DiscoveryLogHeader*>(l.buf.data());
     std::vector<DiscoveryLogEntry> v;
-    for (uint64_t i = 0; i < h->numrec && i < 3; i++)
+    for (uint64_t i = 0; i < h->numrec && i < 7; i++)
       v.push_back(*reinterpret_cast<DiscoveryLogEntry*>(l.buf.data() + 1024 * (i + 1)));
     return v;
   };
