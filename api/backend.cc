@@ -157,8 +157,10 @@ Status GatewayService::AddListener(const std::string& json) {
   if (!target_->FindSubsystem(req.nqn())) return Status::NotFound("subsystem " + req.nqn() + " does not exist");
   const std::string key = ListenerStateKey(req.nqn(), req.host_name(), req.traddr(), port);
   if (!IsLocal(req.host_name())) {
-    state_[key] = json;  // another gateway's: listed, not opened here
-    return Status::OK();
+    // Another gateway's: listed in the discovery log page, not opened here.
+    state_[key] = json;
+    Status st = target_->AddPeerListener(req.nqn(), MakeListenerSpec(req.host_name(), req.traddr(), port, req.adrfam()));
+    return st.IsAlreadyExists() ? Status::OK() : st;
   }
   ListenerSpec l = MakeListenerSpec(req.host_name(), req.traddr(), port, req.adrfam());
   Status st = target_->AddListener(req.nqn(), l);
@@ -171,7 +173,9 @@ Status GatewayService::RemoveListener(const std::string& json) {
   if (Status st = JsonToRequest(json, &req); !st.ok()) return st;
   const uint32_t port = req.has_trsvcid() ? req.trsvcid() : kDefaultTrsvcid;
   state_.erase(ListenerStateKey(req.nqn(), req.host_name(), req.traddr(), port));
-  if (!IsLocal(req.host_name())) return Status::OK();
+  if (!IsLocal(req.host_name()))
+    return AsNotFound(
+        target_->RemovePeerListener(req.nqn(), MakeListenerSpec(req.host_name(), req.traddr(), port, req.adrfam())));
   return AsNotFound(target_->RemoveListener(req.nqn(), MakeListenerSpec(req.host_name(), req.traddr(), port, req.adrfam())));
 }
 

@@ -51,6 +51,8 @@ using namespace internal;
       if (conflict) return Answer(rep, ToErrno(st), prefix + ": " + st.message());
       return Answer(rep, EINVAL, "Error persisting listener " + req->traddr() + ":" + Str(port) + ": " + st.message());
     }
+    // Listed in this gateway's discovery log page too.
+    target_->AddPeerListener(nqn, MakeListenerSpec(req->host_name(), req->traddr(), port, req->adrfam()));
     return Answer(rep, EREMOTE, prefix + ": Gateway's host name must match current host (" + opts_.hostname +
                                     "); the listener was stored for gateway " + req->host_name() +
                                     ", which opens it");
@@ -107,9 +109,18 @@ using namespace internal;
   if (!IsLocal(req->host_name()) && req->host_name() != "*" && !req->force())
     return Answer(rep, ENOENT, prefix + ". Gateway's host name must match current host (" + opts_.hostname +
                                    "). You can continue to delete the listener by adding the `--force` parameter.");
+  std::vector<create_listener_req> peers;  // other gateways' listeners among those removed
+  for (const auto& k : remove) {
+    create_listener_req l;
+    if (auto it = state_.find(k); it != state_.end() && JsonToRequest(it->second, &l).ok() && !IsLocal(l.host_name()))
+      peers.push_back(l);
+  }
   if (Status st = Persist({}, remove); !st.ok())
     return Answer(rep, EINVAL, "Error persisting deletion of listener " + traddr + ":" + Str(port) + " from " + nqn +
                                    ": " + st.message());
+  for (const auto& l : peers)
+    target_->RemovePeerListener(
+        nqn, MakeListenerSpec(l.host_name(), l.traddr(), l.has_trsvcid() ? l.trsvcid() : kDefaultTrsvcid, l.adrfam()));
   if (in_target) {
     if (Status st = target_->RemoveListener(nqn, l); !st.ok()) return Answer(rep, ToErrno(st), prefix + ": " + st.message());
   }

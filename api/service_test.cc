@@ -759,6 +759,8 @@ TEST_F(ServiceTest, Listeners) {
   // Another gateway's listener: stored, not opened, EREMOTE.
   EXPECT_STATUS(CreateListener(kNqn, "gw2", "127.0.0.2", 4420), EREMOTE, "Gateway's host name must match current host (host1)");
   EXPECT_EQ(target->Ports().size(), 1u);
+  ASSERT_EQ(target->PeerListeners(kNqn).size(), 1u);  // listed for discovery, not opened
+  EXPECT_EQ(target->PeerListeners(kNqn)[0].first.host_name, "gw2");
   EXPECT_TRUE(store.m.count(std::string("listener_") + kNqn + "_gw2_TCP_127.0.0.2_4420"));
   EXPECT_STATUS(CreateListener(kNqn, "gw_1", "127.0.0.1", 4421), EINVAL, "contains invalid characters");
   EXPECT_STATUS(CreateListener(kNqn, "gw1", "not-an-ip", 4421), EINVAL, "Invalid IP address");
@@ -789,6 +791,7 @@ TEST_F(ServiceTest, Listeners) {
   d.set_force(true);
   svc->delete_listener(nullptr, &d, &rep);
   EXPECT_STATUS(rep, 0, "Success");
+  EXPECT_TRUE(target->PeerListeners(kNqn).empty());
   d.set_host_name("*");
   d.set_force(false);
   svc->delete_listener(nullptr, &d, &rep);
@@ -1003,6 +1006,13 @@ TEST_F(ServiceTest, StateReplayOnAnotherGateway) {
   EXPECT_TRUE(s->HostAllowed(kHost1));
   ASSERT_EQ(t2.Ports().size(), 1u);  // gw2's listener only
   EXPECT_EQ(t2.Ports()[0].first.traddr, "127.0.0.2");
+  // gw1's listener is in gw2's discovery log page.
+  auto peers = t2.PeerListeners(kNqn);
+  ASSERT_EQ(peers.size(), 1u);
+  EXPECT_EQ(peers[0].first.host_name, "gw1");
+  EXPECT_EQ(peers[0].first.traddr, "127.0.0.1");
+  EXPECT_EQ(peers[0].first.trsvcid, "4420");
+  EXPECT_NE(peers[0].second, t2.Ports()[0].second);  // a port ID of its own
   EXPECT_EQ(b.LocalState(), state);
   list_listeners_req l;
   l.set_subsystem(kNqn);
@@ -1023,6 +1033,7 @@ TEST_F(ServiceTest, StateReplayOnAnotherGateway) {
       EXPECT_TRUE(b.RemoveListener(v).ok()) << k;
     }
   EXPECT_TRUE(t2.Ports().empty());
+  EXPECT_TRUE(t2.PeerListeners(kNqn).empty());
   EXPECT_TRUE(b.RemoveHost(kNqn, kHost1).ok());
   EXPECT_TRUE(b.RemoveNamespace(kNqn, 2).ok());
   EXPECT_TRUE(b.RemoveNamespace(kNqn, 2).IsNotFound());  // NotFound counts as done

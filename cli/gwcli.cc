@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "api/gateway.pb.h"
+#include "api/gateway_ha.pb.h"
 #include "api/validate.h"
 #include "cli/output.h"
 #include "gateway/common/strings.h"
@@ -1072,6 +1073,44 @@ int GwListenerInfo(Ctx& c, const std::string& nqn) {
   });
 }
 
+// gw ha: this gateway's view of the gateway-group HA (api/gateway_ha.proto).
+int GwHa(Ctx& c) {
+  const auto rep = Invoke<::nvmeof::ha::ha_status>(c, "get_ha_status", ::nvmeof::ha::get_ha_status_req(),
+                                                  "Failure getting the gateway-group HA status");
+  return Report(c, rep, [&] {
+    auto ms = [](std::uint64_t v) { return v >= 10000 ? std::to_string(v / 1000) + " s" : std::to_string(v) + " ms"; };
+    std::vector<std::vector<Cell>> groups;
+    for (const auto& g : rep.groups())
+      groups.push_back({g.grp_id(), g.owner().empty() ? "-" : g.owner(), g.role(),
+                        g.lease_age_ms() ? ms(g.lease_age_ms()) : "-", ms(g.since_ms()) + " ago",
+                        g.last_reason().empty() ? "-" : g.last_reason(), g.owner_changes()});
+    std::vector<std::vector<Cell>> members;
+    for (const auto& m : rep.members()) {
+      std::string owns, listeners;
+      for (auto g : m.owned_groups()) owns += (owns.empty() ? "" : ", ") + std::to_string(g);
+      for (const auto& l : m.listeners()) {
+        std::string states;
+        for (const auto& st : l.states()) {
+          if (!c.g().verbose && st.state() != "OPTIMIZED") continue;
+          states += (states.empty() ? "" : ", ") + std::to_string(st.grp_id()) + ": " + TitleCase(st.state());
+        }
+        listeners += (listeners.empty() ? "" : "\n") + l.traddr() + ":" + l.trsvcid() +
+                     (states.empty() ? "" : " (" + states + ")");
+      }
+      members.push_back({m.name() + (m.name() == rep.gateway() ? " (this)" : ""), m.home_group(),
+                         std::to_string(m.min_cntlid()) + "-" + std::to_string(m.max_cntlid()),
+                         m.alive() ? "Yes" : "No", owns.empty() ? "-" : owns, listeners.empty() ? "-" : listeners});
+    }
+    c.Out("Gateway-group HA as gateway " + rep.gateway() + " sees it (group '" + rep.group() + "', lease " +
+          ms(rep.lease_ms()) + "):\n" +
+          RenderTable({"ANA Group", "Owner", "Role Here", "Lease Age", "Last Change", "Reason", "Failovers"}, groups,
+                      c.style()) +
+          "\n" +
+          RenderTable({"Gateway", "Home Group", "Controller IDs", "Alive", "Serves", "Listeners (ANA group: state)"},
+                      members, c.style()));
+  });
+}
+
 int GetSubsystems(Ctx& c) {
   subsystems_info rep;
   const grpc::Status s = c.transport().Call("get_subsystems", get_subsystems_req(), &rep);
@@ -1188,6 +1227,12 @@ int Run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
          [&li_nqn](Ctx& c) { return GwListenerInfo(c, li_nqn); })
       ->add_option("-n,--subsystem", li_nqn, "Subsystem NQN")
       ->required();
+  action(gw, "ha",
+         "(ext) Show the gateway-group HA as this gateway sees it: which gateway serves each ANA group "
+         "(role here, lease age, last change and its reason, failovers) and the members (home group, "
+         "controller-ID range, alive, groups served, listeners with the ANA state of each group; only "
+         "the optimized ones without --verbose). Needs [gateway] ha = builtin",
+         GwHa);
   std::string ana_nqn, ana_state_name;
   std::uint32_t ana_group = 0;
   CLI::App* gw_ana = action(gw, "set_ana_state",

@@ -15,6 +15,7 @@
 
 #include "api/gateway.grpc.pb.h"
 #include "api/gateway.pb.h"
+#include "api/gateway_ha.pb.h"
 
 namespace nvmeof::cli {
 namespace {
@@ -744,6 +745,69 @@ TEST_F(GwcliTest, SpdkLogLevel) {
   EXPECT_EQ(out, "Set SPDK log levels and nvmf log flags: Successful\n");
   EXPECT_EQ(RunStdio({"spdk_log_level", "get"}), 0);
   EXPECT_EQ(out, "SPDK log level is ERROR\nSPDK log print level is ERROR\n");
+}
+
+TEST_F(GwcliTest, GwHa) {
+  ::nvmeof::ha::ha_status st;
+  st.set_gateway("gw1");
+  st.set_group("grp");
+  st.set_lease_ms(2000);
+  auto* g1 = st.add_groups();
+  g1->set_grp_id(1);
+  g1->set_owner("gw1");
+  g1->set_role("owner");
+  g1->set_lease_age_ms(120);
+  g1->set_since_ms(65000);
+  g1->set_last_reason("acquired");
+  g1->set_owner_changes(1);
+  auto* g2 = st.add_groups();
+  g2->set_grp_id(2);
+  g2->set_owner("gw2");
+  g2->set_role("standby");
+  g2->set_owner_changes(3);
+  for (int i = 1; i <= 2; i++) {
+    auto* m = st.add_members();
+    m->set_name("gw" + std::to_string(i));
+    m->set_home_group(i);
+    m->set_min_cntlid(i == 1 ? 1 : 2049);
+    m->set_max_cntlid(i == 1 ? 2048 : 4096);
+    m->set_alive(true);
+    m->add_owned_groups(i);
+    auto* l = m->add_listeners();
+    l->set_trtype("tcp");
+    l->set_traddr("10.0.0." + std::to_string(i));
+    l->set_trsvcid("4420");
+    for (int g = 1; g <= 2; g++) {
+      auto* s = l->add_states();
+      s->set_grp_id(g);
+      s->set_state(g == i ? "OPTIMIZED" : "INACCESSIBLE");
+    }
+  }
+  Reply("get_ha_status", st);
+  EXPECT_EQ(RunStdio({"--format", "plain", "gw", "ha"}), 0);
+  EXPECT_EQ(fake.calls.back().method, "get_ha_status");
+  EXPECT_NE(out.find("Gateway-group HA as gateway gw1 sees it (group 'grp', lease 2000 ms)"), std::string::npos) << out;
+  EXPECT_NE(out.find("gw1 (this)"), std::string::npos) << out;
+  EXPECT_NE(out.find("2049-4096"), std::string::npos) << out;
+  EXPECT_NE(out.find("10.0.0.2:4420 (2: Optimized)"), std::string::npos) << out;
+  EXPECT_NE(out.find("65 s ago"), std::string::npos) << out;
+  EXPECT_EQ(out.find("Inaccessible"), std::string::npos) << out;  // only with --verbose
+  EXPECT_EQ(RunStdio({"--verbose", "--format", "plain", "gw", "ha"}), 0);
+  EXPECT_NE(out.find("1: Inaccessible"), std::string::npos) << out;
+  EXPECT_EQ(RunStdio({"--format", "json", "gw", "ha"}), 0);
+  auto j = nlohmann::json::parse(out);
+  EXPECT_EQ(j["groups"][1]["owner"], "gw2");
+  EXPECT_EQ(j["members"][1]["listeners"][0]["traddr"], "10.0.0.2");
+  // HA off on that gateway: its error, its code.
+  ::nvmeof::ha::ha_status off;
+  off.set_status(ENODEV);
+  off.set_error_message("gateway-group HA is not enabled on this gateway ([gateway] ha = builtin)");
+  fake.replies["get_ha_status"].clear();
+  Reply("get_ha_status", off);
+  EXPECT_EQ(RunStdio({"gw", "ha"}), ENODEV);
+  EXPECT_NE(err.find("not enabled"), std::string::npos) << err;
+  EXPECT_EQ(Run({"gw", "ha", "--help"}), 0);
+  EXPECT_NE(out.find("ANA group"), std::string::npos) << out;
 }
 
 }  // namespace

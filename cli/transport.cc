@@ -6,6 +6,7 @@
 #include <map>
 
 #include "api/gateway.grpc.pb.h"
+#include "api/gateway_ha.grpc.pb.h"
 #include "api/validate.h"
 
 namespace nvmeof::cli {
@@ -77,9 +78,18 @@ class GrpcTransport final : public Transport {
     args.SetMaxReceiveMessageSize(64 * 1024 * 1024);
     channel_ = grpc::CreateCustomChannel(ServerTarget(options), creds, args);
     stub_ = Gateway::NewStub(channel_);
+    ha_stub_ = ::nvmeof::ha::GatewayHa::NewStub(channel_);
   }
 
   grpc::Status Call(std::string_view method, const Message& request, Message* reply) override {
+    if (method == "get_ha_status") {  // /nvmeof.ha.GatewayHa/get_ha_status (api/gateway_ha.proto)
+      using Req = ::nvmeof::ha::get_ha_status_req;
+      using Rep = ::nvmeof::ha::ha_status;
+      if (request.GetDescriptor() != Req::descriptor() || reply->GetDescriptor() != Rep::descriptor())
+        return grpc::Status(grpc::StatusCode::INTERNAL, "gwcli: wrong message type for RPC");
+      grpc::ClientContext ctx;
+      return ha_stub_->get_ha_status(&ctx, static_cast<const Req&>(request), static_cast<Rep*>(reply));
+    }
     const auto& table = Invokers();
     const auto it = table.find(method);
     if (it == table.end())
@@ -92,6 +102,7 @@ class GrpcTransport final : public Transport {
  private:
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<Gateway::Stub> stub_;
+  std::unique_ptr<::nvmeof::ha::GatewayHa::Stub> ha_stub_;
 };
 
 }  // namespace

@@ -17,8 +17,8 @@ namespace nvmeof::cli {
 class Transport {
  public:
   virtual ~Transport() = default;
-  // Calls /Gateway/<method>. `request` and `reply` must be the method's
-  // request and reply message types.
+  // Calls /Gateway/<method> (get_ha_status: /nvmeof.ha.GatewayHa/get_ha_status).
+  // `request` and `reply` must be the method's request and reply message types.
   virtual grpc::Status Call(std::string_view method, const google::protobuf::Message& request,
                             google::protobuf::Message* reply) = 0;
 };

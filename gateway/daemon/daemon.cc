@@ -78,7 +78,7 @@ Status Daemon::StartAll() {
   OpenInitialNamespaces(created, &failures);
 
   if (ManagementPlane::BuiltIn()) {
-    auto m = ManagementPlane::Start(o, target_.get(), devices_.get(), reactors_.get());
+    auto m = ManagementPlane::Start(o, target_.get(), devices_.get(), reactors_.get(), ha_.get());
     if (!m.ok()) return m.status();
     management_ = std::move(m.value());
   }
@@ -98,6 +98,40 @@ Status Daemon::StartAll() {
 Status Daemon::OpenHa() {
   DaemonOptions& o = opts_;
   if (o.state_pool.empty()) return Status::InvalidArgument("[gateway] ha = builtin needs a state pool ([ceph] pool)");
+  ha::HaOptions h;
+  h.name = o.name;
+  h.timing.lease_ns = uint64_t{o.ha_lease_ms} * 1'000'000;
+  h.timing.renew_ns = h.timing.lease_ns / 4;
+  h.timing.margin_ns = h.timing.lease_ns / 4;
+  h.timing.failback_delay_ns = uint64_t{o.ha_failback_delay_ms} * 1'000'000;
+  std::string why;
+  if (!h.timing.Valid(&why)) return Status::InvalidArgument("[gateway] ha_lease_ms: " + why);
+  // Asked by the manager's worker thread at registration and every round; the parts they
+  // read exist from StartHa on (the manager's threads start there and stop before them).
+  h.listeners = [this] {
+    std::set<std::string> out;
+    if (target_)
+      for (auto& ss : target_->Subsystems())
+        for (auto& l : ss->Listeners())
+          if (l.host_name.empty() || l.host_name == opts_.name) out.insert("tcp:" + l.traddr + ":" + l.trsvcid);
+    return std::vector<std::string>(out.begin(), out.end());
+  };
+  h.groups = [this] {
+    std::set<uint32_t> out;
+    if (target_)
+      for (auto& ss : target_->Subsystems())
+        for (auto& ns : ss->Namespaces()) out.insert(ns->anagrpid() ? ns->anagrpid() : 1);
+    return std::vector<uint32_t>(out.begin(), out.end());
+  };
+  h.client_addresses = [this] {
+    std::vector<std::string> a;
+    if (devices_) a = devices_->ClientAddresses();
+    if (management_) {
+      auto m = management_->ClientAddresses();
+      a.insert(a.end(), m.begin(), m.end());
+    }
+    return a;
+  };
   ha::RadosGroupStoreOptions ro;
   ro.ceph_conf = o.ceph_conf;
   if (!o.ceph_id.empty()) ro.client_id = o.ceph_id;
@@ -108,71 +142,36 @@ Status Daemon::OpenHa() {
     LOG_ERROR("ha: cannot open the group store in pool %s: %s", o.state_pool.c_str(), store.status().message().c_str());
     return store.status();
   }
-  ha_store_ = std::move(store.value());
-  // The home group this gateway will register with: its own record's, else the lowest
-  // free one. Two new gateways starting at once may both pick the same one; StartHa
-  // notices (the registration serialises them) and says so.
-  auto members = ha_store_->Members();
-  if (!members.ok()) {
-    LOG_ERROR("ha: cannot read the members in pool %s: %s", o.state_pool.c_str(), members.status().message().c_str());
-    return members.status();
+  // Registered before the target exists: the home group is allocated under the members'
+  // lock, so the controller-ID range the target gets is the registered one, even when
+  // several new gateways start at once. Not alive (no lease taken) until StartHa.
+  ha_ = std::make_unique<ha::HaManager>(std::move(h), std::move(store.value()), nullptr);
+  if (Status st = ha_->Register(); !st.ok()) {
+    LOG_ERROR("ha: cannot register gateway %s in group '%s' (pool %s): %s", o.name.c_str(), o.group.c_str(),
+              o.state_pool.c_str(), st.message().c_str());
+    ha_.reset();
+    return st;
   }
-  uint32_t home = ha::LowestFreeHomeGroup(*members);
-  for (auto& m : *members)
-    if (m.name == o.name) home = m.home_group;
-  if (home == 0) {
-    LOG_ERROR("ha: gateway group '%s' has no free home ANA group (%u gateways at most)", o.group.c_str(),
-              ha::kMaxHomeGroups);
-    return Status::InvalidArgument("no free home ANA group");
-  }
-  ha::CntlidRangeFor(home, &o.target.min_cntlid, &o.target.max_cntlid);
+  ha::MemberInfo me = ha_->member();
+  o.target.min_cntlid = me.min_cntlid;
+  o.target.max_cntlid = me.max_cntlid;
+  // A group HA has not decided on is served by nobody here (a namespace added in a new
+  // group stays INACCESSIBLE until the next round manages it).
+  o.target.unset_ana_state = nvme::kAnaInaccessible;
   return Status::OK();
 }
 
 Status Daemon::StartHa() {
   const DaemonOptions& o = opts_;
-  ha::HaOptions h;
-  h.name = o.name;
-  h.timing.lease_ns = uint64_t{o.ha_lease_ms} * 1'000'000;
-  h.timing.renew_ns = h.timing.lease_ns / 4;
-  h.timing.margin_ns = h.timing.lease_ns / 4;
-  h.timing.failback_delay_ns = uint64_t{o.ha_failback_delay_ms} * 1'000'000;
-  std::string why;
-  if (!h.timing.Valid(&why)) return Status::InvalidArgument("[gateway] ha_lease_ms: " + why);
-  std::set<std::string> listeners;
-  std::set<uint32_t> groups;
-  for (auto& ss : target_->Subsystems()) {
-    for (auto& l : ss->Listeners())
-      if (l.host_name.empty() || l.host_name == o.name) listeners.insert("tcp:" + l.traddr + ":" + l.trsvcid);
-    for (auto& ns : ss->Namespaces()) groups.insert(ns->anagrpid() ? ns->anagrpid() : 1);
-  }
-  h.listeners.assign(listeners.begin(), listeners.end());
-  h.groups.assign(groups.begin(), groups.end());
-  DeviceFactory* devices = devices_.get();
-  ManagementPlane* management = management_.get();
-  h.client_addresses = [devices, management] {
-    std::vector<std::string> a = devices->ClientAddresses();
-    if (management) {
-      auto m = management->ClientAddresses();
-      a.insert(a.end(), m.begin(), m.end());
-    }
-    return a;
-  };
   ha_ana_ = ha::NewTargetAnaControl(*target_);
-  ha_ = std::make_unique<ha::HaManager>(std::move(h), std::move(ha_store_), ha_ana_.get());
-  if (Status st = ha_->Start(); !st.ok()) {
-    LOG_ERROR("ha: cannot register gateway %s: %s", o.name.c_str(), st.message().c_str());
-    ha_.reset();
+  if (Status st = ha_->Start(ha_ana_.get()); !st.ok()) {
+    LOG_ERROR("ha: cannot start gateway %s: %s", o.name.c_str(), st.message().c_str());
     return st;
   }
   ha::MemberInfo me = ha_->member();
   LOG_INFO("ha: builtin, gateway %s, home ANA group %u, controller IDs %u-%u, lease %u ms, pool %s, group '%s'",
            o.name.c_str(), me.home_group, me.min_cntlid, me.max_cntlid, o.ha_lease_ms, o.state_pool.c_str(),
            o.group.c_str());
-  if (me.min_cntlid != o.target.min_cntlid || me.max_cntlid != o.target.max_cntlid)
-    LOG_ERROR("ha: gateway %s registered with home ANA group %u but serves controller IDs %u-%u (another gateway "
-              "took the group meanwhile); restart this gateway so its controller IDs cannot collide",
-              o.name.c_str(), me.home_group, o.target.min_cntlid, o.target.max_cntlid);
   return Status::OK();
 }
 
@@ -191,6 +190,7 @@ void Daemon::StartMetrics() {
   co.gateway.group = o.group;
   co.bdev_pools = o.prometheus_bdev_pools;
   co.interval = std::chrono::seconds(o.prometheus_stats_interval);
+  co.ha_manager = ha_.get();
   std::vector<const ReactorProbe*> probes;
   for (int i = 0; i < reactors_->size(); i++) probes.push_back(&reactors_->at(i).probe());
   auto collector = std::make_shared<GatewayCollector>(target_.get(), std::move(probes), co);

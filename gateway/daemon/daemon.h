@@ -6,11 +6,13 @@
 //   devices       DeviceFactory (rbd-backend): namespaces of the command line and the API
 //   initial       the command line's subsystems, hosts, listeners and namespaces
 //   management    ManagementPlane (management.h): gRPC API and group state, when built in
-//   ha            with [gateway] ha = builtin: the GroupStore is opened on the state pool
-//                 before the target is created (the controller-ID range comes from this
-//                 gateway's home ANA group), the HaManager (gateway/ha) starts once the
-//                 listeners, namespaces and group state are up and manages every ANA group
-//                 the namespaces use; Stop hands its groups over before the listeners close
+//   ha            with [gateway] ha = builtin: the HaManager (gateway/ha) registers the
+//                 gateway before the target is created (the controller-ID range comes from
+//                 its home ANA group), starts once the listeners, namespaces and group
+//                 state are up and manages every ANA group the namespaces use (new ones
+//                 too), keeping the member record's listeners current; the gRPC server
+//                 serves its view (nvmeof.ha.GatewayHa); Stop hands its groups over before
+//                 the listeners close
 //   metrics       MetricsExporter (gateway/metrics) when enable_prometheus_exporter: a port
 //                 that cannot be opened is logged and the gateway serves without it
 //   readiness     the management plane's gRPC health service says SERVING once all of the
@@ -70,8 +72,9 @@ class Daemon {
   Status AddInitialConfiguration(std::vector<const SubsystemOption*>* created, bool* failures);
   void OpenInitialNamespaces(const std::vector<const SubsystemOption*>& created, bool* failures);
   void StartMetrics();
-  // [gateway] ha = builtin: opens the group store and sets opts_.target's controller-ID
-  // range from the home group (before the target exists); StartHa starts the manager.
+  // [gateway] ha = builtin: opens the group store, registers the gateway (home group
+  // allocated or kept) and sets opts_.target's controller-ID range from it (before the
+  // target exists); StartHa starts the manager.
   Status OpenHa();
   Status StartHa();
   // Takes the parts down in order (the management plane, the listeners, the reactors).
@@ -87,7 +90,6 @@ class Daemon {
   std::unique_ptr<DeviceFactory> devices_;
   std::unique_ptr<ManagementPlane> management_;
   std::unique_ptr<MetricsExporter> metrics_;
-  std::unique_ptr<ha::GroupStore> ha_store_;  // until StartHa hands it to the manager
   std::unique_ptr<ha::AnaControl> ha_ana_;
   std::unique_ptr<ha::HaManager> ha_;
 };

@@ -11,6 +11,7 @@
 #include <sstream>
 #include <string>
 
+#include "api/ha_service.h"
 #include "api/service.h"
 #include "gateway/common/log.h"
 #include "gateway/runtime/reactor.h"
@@ -68,7 +69,8 @@ std::unique_ptr<StateStore> OpenStateStore(const DaemonOptions& o, std::string* 
 }
 
 // ------------------------------------------------------------------ gRPC server
-Result<std::unique_ptr<grpc::Server>> StartServer(const DaemonOptions& o, api::GatewayService* service) {
+Result<std::unique_ptr<grpc::Server>> StartServer(const DaemonOptions& o, api::GatewayService* service,
+                                                  api::HaService* ha_service) {
   std::shared_ptr<grpc::ServerCredentials> creds;
   if (o.enable_auth) {
     grpc::SslServerCredentialsOptions ssl(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
@@ -93,6 +95,7 @@ Result<std::unique_ptr<grpc::Server>> StartServer(const DaemonOptions& o, api::G
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.AddListeningPort(bind, creds, &bound_port);
   builder.RegisterService(service);
+  builder.RegisterService(ha_service);  // nvmeof.ha.GatewayHa (api/gateway_ha.proto)
   // grpc.health.v1.Health, NOT_SERVING until the plane is told it is ready.
   grpc::EnableDefaultHealthCheckService(true);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
@@ -108,7 +111,8 @@ class GrpcManagementPlane final : public ManagementPlane {
  public:
   ~GrpcManagementPlane() override { Stop(); }
 
-  Status Start(const DaemonOptions& o, Target* target, DeviceFactory* devices, ReactorGroup* reactors) {
+  Status Start(const DaemonOptions& o, Target* target, DeviceFactory* devices, ReactorGroup* reactors,
+               const ha::HaManager* ha) {
     std::string desc;
     store_ = OpenStateStore(o, &desc, &ceph_ok_);
     service_ = std::make_unique<api::GatewayService>(target, store_.get(), ServiceOptionsOf(o));
@@ -138,7 +142,8 @@ class GrpcManagementPlane final : public ManagementPlane {
       LOG_INFO("grpc disabled");
       return Status::OK();
     }
-    auto server = StartServer(o, service_.get());
+    ha_service_ = std::make_unique<api::HaService>(ha, o.group);
+    auto server = StartServer(o, service_.get(), ha_service_.get());
     if (!server.ok()) return server.status();
     server_ = std::move(server.value());
     SetHealth(false);
@@ -193,6 +198,7 @@ class GrpcManagementPlane final : public ManagementPlane {
   std::unique_ptr<StateStore> store_;
   std::unique_ptr<api::GatewayService> service_;
   std::unique_ptr<StateFollower> follower_;
+  std::unique_ptr<api::HaService> ha_service_;
   std::unique_ptr<grpc::Server> server_;
   bool stopped_ = false;
 };
@@ -202,9 +208,10 @@ class GrpcManagementPlane final : public ManagementPlane {
 bool ManagementPlane::BuiltIn() { return true; }
 
 Result<std::unique_ptr<ManagementPlane>> ManagementPlane::Start(const DaemonOptions& opts, Target* target,
-                                                                DeviceFactory* devices, ReactorGroup* reactors) {
+                                                                DeviceFactory* devices, ReactorGroup* reactors,
+                                                                const ha::HaManager* ha) {
   auto plane = std::make_unique<GrpcManagementPlane>();
-  if (Status st = plane->Start(opts, target, devices, reactors); !st.ok()) return st;
+  if (Status st = plane->Start(opts, target, devices, reactors, ha); !st.ok()) return st;
   return std::unique_ptr<ManagementPlane>(std::move(plane));
 }
 

@@ -27,6 +27,9 @@ namespace nvmeof {
 class DeviceFactory;
 class ReactorGroup;
 class Target;
+namespace ha {
+class HaManager;
+}
 
 class ManagementPlane {
  public:
@@ -37,9 +40,11 @@ class ManagementPlane {
   // Opens the group state store (RADOS, or in memory), replays it onto `target`, and serves
   // the gRPC API when opts.grpc_enabled ("grpc listening on ADDR:PORT"). `target`,
   // `devices` and `reactors` (whose busy and idle time get_thread_stats reports; may be
-  // null) outlive the plane.
+  // null) outlive the plane. The same server serves nvmeof.ha.GatewayHa (api/ha_service.h)
+  // over `ha` (null: HA is off; the service answers ENODEV), which outlives the plane.
   static Result<std::unique_ptr<ManagementPlane>> Start(const DaemonOptions& opts, Target* target,
-                                                        DeviceFactory* devices, ReactorGroup* reactors = nullptr);
+                                                        DeviceFactory* devices, ReactorGroup* reactors = nullptr,
+                                                        const ha::HaManager* ha = nullptr);
 
   // The state store's RADOS client addresses (empty in memory); any thread.
   virtual std::vector<std::string> ClientAddresses() const { return {}; }

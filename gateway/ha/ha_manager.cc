@@ -40,6 +40,12 @@ uint64_t NewEpoch() {
   return e ? e : 1;
 }
 
+std::vector<std::string> Sorted(std::vector<std::string> v) {
+  std::sort(v.begin(), v.end());
+  v.erase(std::unique(v.begin(), v.end()), v.end());
+  return v;
+}
+
 std::string Join(const std::vector<std::string>& v) {
   std::string out;
   for (const auto& s : v) out += (out.empty() ? "" : " ") + s;
@@ -62,6 +68,10 @@ HaManager::~HaManager() {
   store_.reset();  // before the mutex its watch callback takes
 }
 
+std::vector<std::string> HaManager::CurrentListeners() {
+  return opts_.listeners ? Sorted(opts_.listeners()) : std::vector<std::string>{};
+}
+
 std::vector<std::string> HaManager::CurrentAddresses() {
   std::vector<std::string> a = store_->Addresses();
   if (opts_.client_addresses)
@@ -76,7 +86,7 @@ Status HaManager::RegisterSelf() {
   MemberInfo m;
   m.name = opts_.name;
   m.epoch = me_.epoch;
-  m.listeners = opts_.listeners;
+  m.listeners = CurrentListeners();
   m.addresses = CurrentAddresses();
   MemberInfo prev;
   auto r = store_->Register(m, &prev);
@@ -97,27 +107,40 @@ Status HaManager::RegisterSelf() {
   std::lock_guard lk(mu_);
   member_ = *r;
   registered_addresses_ = m.addresses;
+  registered_ = true;
   LOG_INFO("ha: %s registered (epoch %llu): home ANA group %u, controller IDs %u-%u, RADOS addresses %s",
            opts_.name.c_str(), static_cast<unsigned long long>(me_.epoch), member_.home_group, member_.min_cntlid,
            member_.max_cntlid, Join(m.addresses).c_str());
   return Status::OK();
 }
 
-Status HaManager::Start() {
+Status HaManager::Register() {
   std::string why;
   if (opts_.name.empty()) return Status::InvalidArgument("ha: the gateway needs a name");
   if (!opts_.timing.Valid(&why)) return Status::InvalidArgument("ha: " + why);
-  me_ = Holder{opts_.name, NewEpoch()};
+  {
+    std::lock_guard lk(mu_);
+    if (registered_) return Status::OK();
+    if (me_.epoch == 0) me_ = Holder{opts_.name, NewEpoch()};
+  }
+  return RegisterSelf();
+}
+
+Status HaManager::Start(AnaControl* ana) {
+  if (ana) ana_ = ana;
+  if (!ana_) return Status::InvalidArgument("ha: no ANA control");
+  if (Status s = Register(); !s.ok()) return s;
   store_->Watch([this] { Wake(); });
-  // Alive before registered: a peer that sees our home group also sees us alive, and does
-  // not take the group in between.
+  // Registered but not alive until now: a peer may have served our home group meanwhile
+  // (as an orphan); it hands it back once it sees us alive.
   if (Status s = store_->Heartbeat(me_, opts_.timing.lease_ns); !s.ok()) return s;
-  if (Status s = RegisterSelf(); !s.ok()) return s;
   store_->Notify();  // peers serving our home group hand it over now
   {
     std::lock_guard lk(mu_);
     MachineLocked(member_.home_group);
-    for (uint32_t g : opts_.groups) MachineLocked(g);
+    if (opts_.groups)
+      for (uint32_t g : opts_.groups())
+        if (g != 0) MachineLocked(g);
     started_ = true;
     wake_ = true;
   }
@@ -180,6 +203,8 @@ OwnershipMachine& HaManager::MachineLocked(uint32_t g) {
     m = std::make_unique<OwnershipMachine>(g, opts_.name, me_.epoch, opts_.timing);
     // Nobody serves a group here until its lease says so.
     ana_->SetGroupOptimized(g, false);
+    history_[g].since = Now();
+    if (started_) LOG_INFO("ha: ANA group %u: managed by %s from now on", g, opts_.name.c_str());
   }
   return *m;
 }
@@ -187,15 +212,20 @@ OwnershipMachine& HaManager::MachineLocked(uint32_t g) {
 void HaManager::ApplyLocked(uint32_t g, Step step) {
   if (step.transition) {
     const Transition& t = *step.transition;
-    if (t.from == t.to) {
-      LOG_INFO("ha: ANA group %u: owner %s -> %s (observed by %s)", g, t.old_owner.empty() ? "nobody" : t.old_owner.c_str(),
-               t.new_owner.empty() ? "nobody" : t.new_owner.c_str(), opts_.name.c_str());
-    } else {
-      // Changes of who serves at INFO; the steps in between (fencing, acquiring, draining) at DEBUG.
-      const bool serves = t.from == Role::kOwner || t.to == Role::kOwner || t.to == Role::kStandby;
-      NVMEOF_LOG(serves ? LogLevel::kInfo : LogLevel::kDebug, "ha: ANA group %u: %s %s -> %s, owner %s -> %s: %s (%.3f s)", g, opts_.name.c_str(), RoleName(t.from),
-               RoleName(t.to), t.old_owner.empty() ? "nobody" : t.old_owner.c_str(),
+    // One line per transition. Changes of who serves (and owner changes observed among
+    // the peers) at INFO; the steps in between (fencing, acquiring, draining) at DEBUG.
+    const bool serves = t.from == t.to || t.from == Role::kOwner || t.to == Role::kOwner || t.to == Role::kStandby;
+    NVMEOF_LOG(serves ? LogLevel::kInfo : LogLevel::kDebug, "ha: ANA group %u: %s %s -> %s, owner %s -> %s: %s (%.3f s)",
+               g, opts_.name.c_str(), RoleName(t.from), RoleName(t.to), t.old_owner.empty() ? "nobody" : t.old_owner.c_str(),
                t.new_owner.empty() ? "nobody" : t.new_owner.c_str(), t.reason.c_str(), t.duration_ns / 1e9);
+    GroupHistory& h = history_[g];
+    h.since = Now();
+    h.reason = t.reason;
+    // The serving gateway as seen here changed (the steps in between report nobody or the
+    // taker itself as the owner: count against the last one seen serving).
+    if (!t.new_owner.empty() && t.new_owner != h.last_owner) {
+      h.owner_changes++;
+      h.last_owner = t.new_owner;
     }
   }
   for (auto& a : step.actions) {
@@ -319,36 +349,39 @@ void HaManager::Round() {
     }
   };
 
-  // Our addresses changed (a new librbd connection, ...): register them at once.
+  // Our addresses (a new librbd connection, ...) or listeners changed: register them at once.
   std::vector<std::string> addrs = CurrentAddresses();
+  std::vector<std::string> listeners = CurrentListeners();
   Holder me;
   std::vector<uint32_t> held;
+  MemberInfo m;
   {
     std::lock_guard lk(mu_);
     me = me_;
-    if (addrs == registered_addresses_) addrs.clear();
-    for (auto& [g, m] : machines_)
-      if (m->holds_lease()) held.push_back(g);
+    m = member_;
+    for (auto& [g, mach] : machines_)
+      if (mach->holds_lease()) held.push_back(g);
   }
-  if (!addrs.empty()) {
-    MemberInfo m;
-    {
-      std::lock_guard lk(mu_);
-      m = member_;
-    }
+  const bool new_addrs = addrs != registered_addresses_;
+  if (new_addrs || listeners != m.listeners) {
     m.epoch = me.epoch;
     m.addresses = addrs;
+    m.listeners = listeners;
     Status s = store_->UpdateMember(m);
-    for (uint32_t g : held)
-      if (s.ok()) s = store_->UpdateRecord(g, me, addrs);
+    if (new_addrs)
+      for (uint32_t g : held)
+        if (s.ok()) s = store_->UpdateRecord(g, me, addrs);
     if (blocked(s)) return;
     if (s.ok()) {
       std::lock_guard lk(mu_);
+      if (new_addrs) LOG_INFO("ha: %s: RADOS addresses now %s", opts_.name.c_str(), Join(addrs).c_str());
+      if (listeners != member_.listeners)
+        LOG_INFO("ha: %s: listeners now %s", opts_.name.c_str(), listeners.empty() ? "none" : Join(listeners).c_str());
       member_.addresses = addrs;
+      member_.listeners = listeners;
       registered_addresses_ = addrs;
-      LOG_INFO("ha: %s: RADOS addresses now %s", opts_.name.c_str(), Join(addrs).c_str());
     } else {
-      warn("cannot register new addresses", s);
+      warn("cannot register new addresses or listeners", s);
     }
   }
 
@@ -383,9 +416,16 @@ void HaManager::Round() {
     groups.insert(m.home_group);
     home[m.home_group] = m.name;
   }
+  if (opts_.groups)
+    for (uint32_t g : opts_.groups())
+      if (g != 0) groups.insert(g);
+  std::set<std::string> alive_names;
+  for (const auto& h : *alive) alive_names.insert(h.name);
   {
     std::lock_guard lk(mu_);
-    for (auto& [g, m] : machines_) groups.insert(g);
+    for (auto& [g, mach] : machines_) groups.insert(g);
+    members_.clear();
+    for (const auto& mem : *members) members_.push_back(MemberStatus{mem, alive_names.count(mem.name) > 0});
   }
   std::map<uint32_t, LeaseView> leases;
   std::map<std::string, uint32_t> held_count;
@@ -399,8 +439,6 @@ void HaManager::Round() {
     if (!lv->holder.empty()) held_count[lv->holder.name]++;
     leases[g] = std::move(*lv);
   }
-  std::set<std::string> alive_names;
-  for (const auto& h : *alive) alive_names.insert(h.name);
 
   std::lock_guard lk(mu_);
   uint64_t now = Now();
@@ -517,11 +555,23 @@ void HaManager::RunOp(const Op& op) {
 std::vector<HaManager::GroupStatus> HaManager::Groups() const {
   std::lock_guard lk(mu_);
   std::vector<GroupStatus> out;
+  const uint64_t now = Now();
   for (auto& [g, m] : machines_) {
-    GroupStatus s{g, m->role(), m->serving() ? opts_.name : m->observed_holder().name};
+    GroupStatus s{g, m->role(), m->serving() ? opts_.name : m->observed_holder().name, 0, 0, "", 0};
+    if (m->holds_lease() && m->last_renewed() && now > m->last_renewed()) s.lease_age_ns = now - m->last_renewed();
+    if (auto h = history_.find(g); h != history_.end()) {
+      s.since_ns = now > h->second.since ? now - h->second.since : 0;
+      s.last_reason = h->second.reason;
+      s.owner_changes = h->second.owner_changes;
+    }
     out.push_back(s);
   }
   return out;
+}
+
+std::vector<HaManager::MemberStatus> HaManager::Members() const {
+  std::lock_guard lk(mu_);
+  return members_;
 }
 
 std::vector<uint32_t> HaManager::Owned() const {

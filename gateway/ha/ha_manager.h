@@ -2,7 +2,10 @@
 // (GroupStore: name, home ANA group, listeners, every RADOS client address), keeps it alive,
 // drives one OwnershipMachine per ANA group against the store and applies the decisions to
 // the NVMe-oF core through AnaControl (OPTIMIZED on the owner, INACCESSIBLE elsewhere; each
-// change is one ANA change, whatever the number of subsystems). docs/ha.md has the design.
+// change is one ANA change, whatever the number of subsystems). The managed groups are the
+// members' home groups and those HaOptions::groups names, re-read every round; Groups()
+// and Members() are the view operators get (api/ha_service.h, the metrics). docs/ha.md
+// has the design.
 //
 // Threads (never a reactor): a worker thread runs every store operation (heartbeat, lease
 // reads, fencing, acquire/renew/release, notify) once per renew interval and whenever a peer
@@ -60,11 +63,15 @@ std::unique_ptr<AnaControl> NewTargetAnaControl(Target& target, uint64_t drain_t
 struct HaOptions {
   std::string name;                       // this gateway's name, unique in the group
   Timing timing;
-  std::vector<std::string> listeners;     // for the membership record
-  // The gateway's other RADOS clients (state store, librbd connections), asked every round;
-  // a change is registered at once. The store's own address is added by the manager.
+  // Asked at registration and every round (on the worker thread; must not block): a change
+  // is registered at once. Unset: none.
+  std::function<std::vector<std::string>()> listeners;  // "trtype:traddr:trsvcid", for the member record
+  // The gateway's other RADOS clients (state store, librbd connections). The store's own
+  // address is added by the manager.
   std::function<std::vector<std::string>()> client_addresses;
-  std::vector<uint32_t> groups;           // ANA groups to manage besides the members' home groups
+  // ANA groups to manage besides the members' home groups (those of the namespaces); a new
+  // one is managed from the round that sees it (INACCESSIBLE until its lease says so).
+  std::function<std::vector<uint32_t>()> groups;
   uint32_t blocklist_expire_sec = 3600;
   uint64_t stop_timeout_ns = 10'000'000'000;  // Stop(hand_over): bound on draining and releasing
   std::function<uint64_t()> clock;        // nanoseconds; default NowNs
@@ -75,9 +82,17 @@ class HaManager {
   HaManager(HaOptions opts, std::unique_ptr<GroupStore> store, AnaControl* ana);
   ~HaManager();  // Stop(false)
 
-  // Registers (allocating or keeping the home group), fences the previous incarnation's
-  // addresses that are no longer in use, sets every known group INACCESSIBLE and starts.
-  Status Start();
+  // Registers (allocating or keeping the home group) and fences the previous incarnation's
+  // addresses that are no longer in use; member() then holds the home group and the
+  // controller-ID range. The registration is serialised in the store, so two gateways
+  // registering at once never get the same home group. No lease or heartbeat is taken: a
+  // gateway registers before it creates its NVMe-oF target (whose controller-ID range is
+  // the registered one) and is seen alive only from Start().
+  Status Register();
+  // Register() unless done, then: sets every known group INACCESSIBLE, takes the membership
+  // lease, wakes the peers and starts the threads. `ana`, if given, replaces the
+  // constructor's (which may be null until then: a daemon registers before its target exists).
+  Status Start(AnaControl* ana = nullptr);
   // hand_over: drop the membership lease, hand every owned group over (drain, release,
   // notify) and wait for that (stop_timeout_ns at most); then stop the threads. Without:
   // stop the threads and leave the leases to expire (what a crash looks like to the peers).
@@ -86,12 +101,23 @@ class HaManager {
   struct GroupStatus {
     uint32_t group;
     Role role;
-    std::string owner;  // as last observed ("" = nobody)
+    std::string owner;         // as last observed ("" = nobody)
+    uint64_t lease_age_ns;     // holding the lease: since the last successful renewal was sent; else 0
+    uint64_t since_ns;         // since the last transition (role or observed owner); since Start if none
+    std::string last_reason;   // of that transition ("" if none)
+    uint64_t owner_changes;    // times the owner changed (as seen here) since Start
   };
   std::vector<GroupStatus> Groups() const;
+  struct MemberStatus {
+    MemberInfo info;
+    bool alive;                // its membership lease was current at the last round
+  };
+  // The group's members as read at the last round, by name (this gateway's own record too).
+  std::vector<MemberStatus> Members() const;
   std::vector<uint32_t> Owned() const;   // groups this gateway serves (kOwner)
   MemberInfo member() const;             // as registered (home group, controller-ID range, addresses)
   uint64_t reconnects() const;           // times the store client was replaced after a blocklist
+  const HaOptions& options() const { return opts_; }
 
  private:
   struct Op {
@@ -109,6 +135,7 @@ class HaManager {
   void ApplyLocked(uint32_t g, Step step);
   OwnershipMachine& MachineLocked(uint32_t g);
   std::vector<std::string> CurrentAddresses();
+  std::vector<std::string> CurrentListeners();
   Status RegisterSelf();
   void HandleBlocklisted();
   void OnBlocklistedLocked();
@@ -135,6 +162,15 @@ class HaManager {
   MemberInfo member_;
   std::vector<std::string> registered_addresses_;
   std::map<uint32_t, std::unique_ptr<OwnershipMachine>> machines_;
+  struct GroupHistory {
+    uint64_t since = 0;
+    std::string reason;
+    uint64_t owner_changes = 0;
+    std::string last_owner;  // the last gateway seen serving it
+  };
+  std::map<uint32_t, GroupHistory> history_;
+  std::vector<MemberStatus> members_;   // as read at the last round
+  bool registered_ = false;
   std::deque<Op> ops_;
   std::deque<uint32_t> drains_;
   std::thread worker_, watchdog_, drainer_;

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <mutex>
@@ -47,7 +49,7 @@ class HaManagerTest : public ::testing::Test {
     HaOptions o;
     o.name = name;
     o.timing = Short();
-    o.listeners = {"tcp:127.0.0.1:4420"};
+    o.listeners = [] { return std::vector<std::string>{"tcp:127.0.0.1:4420"}; };
     gw->ha = std::make_unique<HaManager>(o, NewMemoryGroupStore(cluster_), &gw->ana);
     Status s = gw->ha->Start();
     EXPECT_TRUE(s.ok()) << s.ToString();
@@ -162,6 +164,128 @@ TEST_F(HaManagerTest, FourGatewaysTwoKilled) {
   Gw& a2 = Start("a");
   Gw& b2 = Start("b");
   ASSERT_TRUE(WaitFor([&] { return Owns(a2, {1}) && Owns(b2, {2}) && Owns(c, {3}) && Owns(d, {4}); }));
+}
+
+// Gateways registering at once (two new daemons started together) get distinct home groups
+// and so disjoint controller-ID ranges: the registration is serialised in the store.
+TEST_F(HaManagerTest, ConcurrentRegistrationsGetDistinctHomeGroups) {
+  constexpr int kN = 6;
+  std::vector<std::unique_ptr<Gw>> gws;
+  for (int i = 0; i < kN; i++) {
+    auto gw = std::make_unique<Gw>();
+    HaOptions o;
+    o.name = "gw" + std::to_string(i);
+    o.timing = Short();
+    gw->ha = std::make_unique<HaManager>(o, NewMemoryGroupStore(cluster_), &gw->ana);
+    gws.push_back(std::move(gw));
+  }
+  std::vector<std::thread> threads;
+  std::vector<Status> results(kN);
+  for (int i = 0; i < kN; i++) threads.emplace_back([&, i] { results[i] = gws[i]->ha->Register(); });
+  for (auto& t : threads) t.join();
+  std::set<uint32_t> homes;
+  std::vector<std::pair<uint16_t, uint16_t>> ranges;
+  for (int i = 0; i < kN; i++) {
+    ASSERT_TRUE(results[i].ok()) << results[i].ToString();
+    MemberInfo m = gws[i]->ha->member();
+    homes.insert(m.home_group);
+    ranges.emplace_back(m.min_cntlid, m.max_cntlid);
+  }
+  EXPECT_EQ(homes, (std::set<uint32_t>{1, 2, 3, 4, 5, 6}));
+  std::sort(ranges.begin(), ranges.end());
+  for (size_t i = 1; i < ranges.size(); i++) EXPECT_LT(ranges[i - 1].second, ranges[i].first);
+  // Registered, not alive: nobody takes a lease before Start; Start keeps the home group.
+  for (auto& gw : gws) EXPECT_TRUE(gw->ha->Owned().empty());
+  uint32_t home0 = gws[0]->ha->member().home_group;
+  ASSERT_TRUE(gws[0]->ha->Start().ok());
+  EXPECT_EQ(gws[0]->ha->member().home_group, home0);
+  ASSERT_TRUE(WaitFor([&] { return gws[0]->ha->Owned().size() == kN; }));  // it serves the orphans
+}
+
+// A group that appears after the start (a namespace added in another ANA group) is managed
+// from the next round: one owner, and listed in Groups().
+TEST_F(HaManagerTest, GroupAddedLaterIsManaged) {
+  auto extra = std::make_shared<std::atomic<uint32_t>>(0);
+  auto start = [&](const std::string& name) -> Gw& {
+    auto gw = std::make_unique<Gw>();
+    HaOptions o;
+    o.name = name;
+    o.timing = Short();
+    o.groups = [extra] { return extra->load() ? std::vector<uint32_t>{extra->load()} : std::vector<uint32_t>{}; };
+    gw->ha = std::make_unique<HaManager>(o, NewMemoryGroupStore(cluster_), &gw->ana);
+    EXPECT_TRUE(gw->ha->Start().ok());
+    gws_.push_back(std::move(gw));
+    return *gws_.back();
+  };
+  Gw& a = start("a");
+  Gw& b = start("b");
+  ASSERT_TRUE(WaitFor([&] { return Owns(a, {1}) && Owns(b, {2}); }));
+  extra->store(7);
+  auto listed = [](Gw& gw) {
+    for (auto& g : gw.ha->Groups())
+      if (g.group == 7) return true;
+    return false;
+  };
+  ASSERT_TRUE(WaitFor([&] { return OneOwnerEach({&a, &b}, {1, 2, 7}) && listed(a) && listed(b); }));
+}
+
+// Listener changes after the start reach the member record; Members() shows every member
+// with its home group, range, listeners and liveness; Groups() the owner, its lease age and
+// the owner changes.
+TEST_F(HaManagerTest, StatusAndListenerChanges) {
+  auto listeners = std::make_shared<std::vector<std::string>>(std::vector<std::string>{"tcp:10.0.0.1:4420"});
+  auto mu = std::make_shared<std::mutex>();
+  auto gw = std::make_unique<Gw>();
+  HaOptions o;
+  o.name = "a";
+  o.timing = Short();
+  o.listeners = [listeners, mu] {
+    std::lock_guard lk(*mu);
+    return *listeners;
+  };
+  gw->ha = std::make_unique<HaManager>(o, NewMemoryGroupStore(cluster_), &gw->ana);
+  ASSERT_TRUE(gw->ha->Start().ok());
+  gws_.push_back(std::move(gw));
+  Gw& a = *gws_.back();
+  Gw& b = Start("b");
+  ASSERT_TRUE(WaitFor([&] { return Owns(a, {1}) && Owns(b, {2}); }));
+  {
+    std::lock_guard lk(*mu);
+    listeners->push_back("tcp:10.0.0.2:4420");
+  }
+  auto a_listeners_seen_by_b = [&] {
+    for (auto& m : b.ha->Members())
+      if (m.info.name == "a") return m.info.listeners;
+    return std::vector<std::string>{};
+  };
+  ASSERT_TRUE(WaitFor([&] { return a_listeners_seen_by_b().size() == 2; }));
+  EXPECT_EQ(a_listeners_seen_by_b(), (std::vector<std::string>{"tcp:10.0.0.1:4420", "tcp:10.0.0.2:4420"}));
+  auto ms = b.ha->Members();
+  ASSERT_EQ(ms.size(), 2u);
+  for (auto& m : ms) {
+    EXPECT_TRUE(m.alive);
+    EXPECT_EQ(m.info.home_group, m.info.name == "a" ? 1u : 2u);
+    EXPECT_NE(m.info.min_cntlid, 0);
+  }
+  for (auto& g : a.ha->Groups()) {
+    if (g.group != 1) continue;
+    EXPECT_EQ(g.owner, "a");
+    EXPECT_EQ(g.role, Role::kOwner);
+    EXPECT_LT(g.lease_age_ns, Short().lease_ns);
+    EXPECT_FALSE(g.last_reason.empty());
+  }
+  a.ha->Stop(false);
+  ASSERT_TRUE(WaitFor([&] { return Owns(b, {1, 2}); }));
+  for (auto& g : b.ha->Groups()) {
+    if (g.group != 1) continue;
+    EXPECT_EQ(g.owner, "b");
+    EXPECT_GE(g.owner_changes, 2u);  // nobody -> a (observed), a -> b
+  }
+  ASSERT_TRUE(WaitFor([&] {
+    for (auto& m : b.ha->Members())
+      if (m.info.name == "a") return !m.alive;
+    return false;
+  }));
 }
 
 // On the real ANA table: one change per transition, none when nothing changes.

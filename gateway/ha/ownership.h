@@ -144,6 +144,8 @@ class OwnershipMachine {
   uint64_t NextDeadline() const;
   uint64_t self_fence_deadline() const { return deadline_; }
   const Holder& observed_holder() const { return observed_; }
+  // Send time of the last successful renewal (or acquisition) of the lease we hold.
+  uint64_t last_renewed() const { return last_renew_ok_sent_; }
 
  private:
   Step Go(Role to, std::string reason, uint64_t now, std::vector<Action> actions);

@@ -16,6 +16,7 @@
 
 #include "gateway/common/clock.h"
 #include "gateway/common/strings.h"
+#include "gateway/ha/ha_manager.h"
 #include "gateway/nvmf/subsystem.h"
 #include "gateway/nvmf/target.h"
 #include "gateway/runtime/reactor_probe.h"
@@ -397,6 +398,33 @@ std::vector<MetricFamily> GatewayCollector::Build() const {
     out.push_back(std::move(f));
   }
   out.push_back(std::move(requests));
+
+  if (opts_.ha_manager) {
+    // Gateway-group HA, as this gateway sees it (docs/ha.md).
+    MetricFamily owner = Family("ha_ana_group_owner", "The gateway serving the ANA group (1 per group; owner \"\" = nobody)",
+                                MetricType::Gauge);
+    MetricFamily owned = Family("ha_ana_group_owned", "Whether this gateway serves the ANA group 0=no, 1=yes",
+                                MetricType::Gauge);
+    MetricFamily changes = Family("ha_ana_group_failovers_total",
+                                  "Times the owner of the ANA group changed, as seen by this gateway", MetricType::Counter);
+    MetricFamily lease_age = Family("ha_lease_age_seconds",
+                                    "Since the last successful renewal of an ANA group lease this gateway holds",
+                                    MetricType::Gauge);
+    for (const auto& g : opts_.ha_manager->Groups()) {
+      const std::string grp = std::to_string(g.group);
+      Add(owner, {{"anagrpid", grp}, {"owner", g.owner}}, 1);
+      Add(owned, {{"anagrpid", grp}}, g.role == ha::Role::kOwner ? 1 : 0);
+      Add(changes, {{"anagrpid", grp}}, static_cast<double>(g.owner_changes));
+      if (g.lease_age_ns) Add(lease_age, {{"anagrpid", grp}}, Seconds(g.lease_age_ns));
+    }
+    MetricFamily members = Family("ha_members", "Gateways of the group, by liveness (membership lease current)",
+                                  MetricType::Gauge);
+    double alive = 0, dead = 0;
+    for (const auto& m : opts_.ha_manager->Members()) (m.alive ? alive : dead) += 1;
+    Add(members, {{"state", "alive"}}, alive);
+    Add(members, {{"state", "down"}}, dead);
+    for (auto* f : {&owner, &owned, &changes, &lease_age, &members}) out.push_back(std::move(*f));
+  }
 
   MetricFamily rpc = Family("rpc_method_seconds", "Run times of the RPC method calls", MetricType::Gauge);
   for (auto& [method, seconds] : timings) Add(rpc, {{"method", method}}, seconds);

@@ -13,7 +13,9 @@
 //               per state (queue depth); controllers per listener; ANA groups this gateway
 //               serves optimized; NVMe/TCP counters
 //               (connections, PDUs, digest and fatal transport errors, bytes); controllers
-//               created/destroyed, keep alive timeouts, ANA changes, failed commands
+//               created/destroyed, keep alive timeouts, ANA changes, failed commands;
+//               gateway-group HA (with an HaManager): owner of each ANA group, whether
+//               this gateway serves it, owner changes (failovers), lease age, live members
 //
 // Threads: Collect() runs on the exporter's HTTP threads (never a reactor). It reads the
 // probes' relaxed atomics (ReactorProbe, NvmfProbe, NsStats, TcpProbe::Totals) and takes
@@ -36,6 +38,9 @@ namespace nvmeof {
 
 class ReactorProbe;
 class Target;
+namespace ha {
+class HaManager;
+}
 
 // What ceph_nvmeof_gateway_info says about this gateway.
 struct GatewayIdentity {
@@ -56,6 +61,8 @@ struct CollectorOptions {
   std::chrono::milliseconds interval{0};
   // Where network interfaces are described (the listener iface metrics); tests change it.
   std::string sys_class_net = "/sys/class/net";
+  // The gateway-group HA manager (outlives the collector); null: no ceph_nvmeof_ha_* metrics.
+  const ha::HaManager* ha_manager = nullptr;
 };
 
 class GatewayCollector final : public prometheus::Collectable {

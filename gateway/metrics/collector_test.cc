@@ -11,6 +11,9 @@
 #include <sstream>
 #include <string>
 
+#include "gateway/common/clock.h"
+#include "gateway/ha/ha_manager.h"
+#include "gateway/ha/ha_test_util.h"
 #include "gateway/nvmf/target.h"
 #include "gateway/runtime/reactor_probe.h"
 #include "rbd-backend/block_device.h"
@@ -248,6 +251,59 @@ TEST_F(CollectorTest, Values) {
   for (auto& s : m["ceph_nvmeof_rpc_method_seconds"].metric) methods.insert(Labels(s)["method"]);
   EXPECT_TRUE(methods.count("_get_bdev_info"));
   EXPECT_TRUE(methods.count("_get_host_map"));
+}
+
+// With gateway-group HA: who owns each ANA group, whether this gateway does, the owner
+// changes (failovers), the lease age of what it holds, the members by liveness.
+TEST_F(CollectorTest, HaMetrics) {
+  auto cluster = ha::NewMemoryCluster(NowNs);
+  ha::FakeAna ana_a, ana_b;
+  auto make = [&](const std::string& name, ha::FakeAna* ana) {
+    ha::HaOptions o;
+    o.name = name;
+    o.timing.lease_ns = 1'000'000'000;
+    o.timing.renew_ns = 250'000'000;
+    o.timing.margin_ns = 250'000'000;
+    return std::make_unique<ha::HaManager>(o, ha::NewMemoryGroupStore(cluster), ana);
+  };
+  auto a = make("a", &ana_a);
+  auto b = make("b", &ana_b);
+  ASSERT_TRUE(a->Start().ok());
+  ASSERT_TRUE(b->Start().ok());
+  auto owns = [](ha::HaManager& m, uint32_t g) {
+    auto o = m.Owned();
+    return o.size() == 1 && o[0] == g;
+  };
+  auto a_sees_b = [&] {
+    for (auto& g : a->Groups())
+      if (g.group == 2) return g.owner == "b";
+    return false;
+  };
+  ASSERT_TRUE(ha::WaitFor([&] { return owns(*a, 1) && owns(*b, 2) && a->Members().size() == 2 && a_sees_b(); }));
+  CollectorOptions o = Options();
+  EXPECT_FALSE(Collect(o).count("ceph_nvmeof_ha_ana_group_owned"));  // HA off: none
+  o.ha_manager = a.get();
+  auto m = Collect(o);
+  ASSERT_TRUE(m.count("ceph_nvmeof_ha_ana_group_owned"));
+  EXPECT_EQ(m["ceph_nvmeof_ha_ana_group_owned"].type, MetricType::Gauge);
+  EXPECT_EQ(Find(m["ceph_nvmeof_ha_ana_group_owned"], {{"anagrpid", "1"}})->gauge.value, 1);
+  EXPECT_EQ(Find(m["ceph_nvmeof_ha_ana_group_owned"], {{"anagrpid", "2"}})->gauge.value, 0);
+  EXPECT_TRUE(Find(m["ceph_nvmeof_ha_ana_group_owner"], {{"anagrpid", "1"}, {"owner", "a"}}));
+  EXPECT_TRUE(Find(m["ceph_nvmeof_ha_ana_group_owner"], {{"anagrpid", "2"}, {"owner", "b"}}));
+  EXPECT_EQ(m["ceph_nvmeof_ha_ana_group_failovers_total"].type, MetricType::Counter);
+  const auto* age = Find(m["ceph_nvmeof_ha_lease_age_seconds"], {{"anagrpid", "1"}});
+  ASSERT_TRUE(age);
+  EXPECT_LT(age->gauge.value, 1.0);
+  EXPECT_FALSE(Find(m["ceph_nvmeof_ha_lease_age_seconds"], {{"anagrpid", "2"}}));  // not held here
+  EXPECT_EQ(Find(m["ceph_nvmeof_ha_members"], {{"state", "alive"}})->gauge.value, 2);
+  // b dies: a takes group 2 over, one more owner change.
+  const double before = Find(m["ceph_nvmeof_ha_ana_group_failovers_total"], {{"anagrpid", "2"}})->counter.value;
+  b->Stop(false);
+  ASSERT_TRUE(ha::WaitFor([&] { return a->Owned().size() == 2; }));
+  m = Collect(o);
+  EXPECT_EQ(Find(m["ceph_nvmeof_ha_ana_group_owned"], {{"anagrpid", "2"}})->gauge.value, 1);
+  EXPECT_EQ(Find(m["ceph_nvmeof_ha_ana_group_failovers_total"], {{"anagrpid", "2"}})->counter.value, before + 1);
+  a->Stop(true);
 }
 
 TEST_F(CollectorTest, PoolFilterKeepsOnlyThosePools) {

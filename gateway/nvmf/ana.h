@@ -4,7 +4,8 @@
 // A state belongs to an ANA group and holds on every path through this gateway (every
 // listener of every subsystem). A subsystem may carry its own state for a group: the
 // management API's set_ana_state is per subsystem, and keeps what it was told for a
-// subsystem not created yet. Unset means optimized.
+// subsystem not created yet. Unset means optimized, or the table's `unset` state (gateway-group
+// HA: inaccessible until HA decides who serves the group).
 //
 // Threads: states change from the management plane (Target::SetAnaState /
 // SetAnaGroupState, any thread); readers (Subsystem::BuildTable, the log page on the admin
@@ -20,6 +21,7 @@
 
 #include "gateway/common/status.h"
 #include "gateway/nvmf/errc.h"
+#include "gateway/protocol/nvme.h"
 
 namespace nvmeof {
 
@@ -33,7 +35,8 @@ constexpr uint8_t kAnaTransitionTimeSec = 10;
 
 class AnaTable {
  public:
-  // The state of group `grpid` for subsystem `nqn`: its own, else the group's, else optimized.
+  explicit AnaTable(uint8_t unset = nvme::kAnaOptimized) : unset_(unset) {}
+  // The state of group `grpid` for subsystem `nqn`: its own, else the group's, else `unset`.
   uint8_t State(const std::string& nqn, uint32_t grpid) const;
   // Each returns true if the state changed (and then counts one change).
   bool SetGroup(uint32_t grpid, uint8_t state);
@@ -44,6 +47,7 @@ class AnaTable {
   uint64_t change_count() const;
 
  private:
+  const uint8_t unset_;
   mutable std::mutex mu_;
   std::map<uint32_t, uint8_t> groups_;
   std::map<std::string, std::map<uint32_t, uint8_t>> subsystems_;

@@ -1,5 +1,6 @@
 // The discovery service: the discovery log page (Get Log Page 70h) and the notice that it
-// changed (Target::DiscoveryChanged).
+// changed (Target::DiscoveryChanged). The page lists every listener of the subsystems the
+// host may use: this gateway's and the group's other gateways' (Target::AddPeerListener).
 #include <cstring>
 
 #include "gateway/runtime/reactor.h"
@@ -20,8 +21,8 @@ std::vector<uint8_t> Target::DiscoveryLogPage(const std::string& hostnqn, const 
   // address to connect to.
   const std::string& here = port.local_traddr;
   auto fill = [&](const std::string& nqn, uint8_t trtype, const std::string& traddr, const std::string& trsvcid,
-                  uint8_t adrfam, uint16_t portid, uint8_t subtype) {
-    const bool via_here = IsWildcardAddress(traddr) && !here.empty();
+                  uint8_t adrfam, uint16_t portid, uint8_t subtype, bool local = true) {
+    const bool via_here = local && IsWildcardAddress(traddr) && !here.empty();
     DiscoveryLogEntry e{};
     e.trtype = trtype;
     e.adrfam = via_here ? static_cast<uint8_t>(here.find(':') != std::string::npos ? kAdrfamIpv6 : kAdrfamIpv4) : adrfam;
@@ -48,6 +49,13 @@ std::vector<uint8_t> Target::DiscoveryLogPage(const std::string& hostnqn, const 
     if (!s->HostAllowed(hostnqn)) continue;
     for (auto& l : s->Listeners()) fill(s->nqn(), l.trtype, l.traddr, l.trsvcid, l.adrfam == kAdrfamIpv6 ? kAdrfamIpv6 : kAdrfamIpv4,
                             portid_of(l), kSubtypeNvm);
+    // The other gateways' paths to the subsystem: a host connects to all of them through
+    // any gateway. A wildcard listener of another gateway names no address a host can use.
+    for (auto& [l, portid] : PeerListeners(s->nqn())) {
+      if (IsWildcardAddress(l.traddr)) continue;
+      fill(s->nqn(), l.trtype, l.traddr, l.trsvcid, l.adrfam == kAdrfamIpv6 ? kAdrfamIpv6 : kAdrfamIpv4, portid,
+           kSubtypeNvm, false);
+    }
   }
   std::vector<uint8_t> out(sizeof(DiscoveryLogHeader) + entries.size() * sizeof(DiscoveryLogEntry));
   DiscoveryLogHeader h{};

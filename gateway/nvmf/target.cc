@@ -16,7 +16,7 @@ namespace nvmeof {
 
 // ----------------------------------------------------------------------------- Target
 
-Target::Target(TargetOptions opts) : opts_(std::move(opts)) {
+Target::Target(TargetOptions opts) : opts_(std::move(opts)), ana_(opts_.unset_ana_state) {
   SubsystemSpec d;
   d.nqn = nvme::kDiscoveryNqn;
   d.model = "Ceph NVMe-oF discovery";
@@ -71,6 +71,10 @@ Status Target::RemoveSubsystem(const std::string& nqn, bool force) {
     if (!force && s->namespace_count() > 0)
       return Status::Error(nvmf::errc::kSubsystemHasNamespaces, "subsystem " + nqn + " still has namespaces; remove them first or use force");
     subsystems_.erase(nqn);
+    if (auto p = peer_listeners_.find(nqn); p != peer_listeners_.end()) {
+      for (auto& k : p->second) DropPeerListenerLocked(k);
+      peer_listeners_.erase(p);
+    }
   }
   for (auto& c : s->Controllers()) c->Shutdown("subsystem deleted");
   std::set<ListenerSpec> ls;
@@ -420,6 +424,59 @@ Status Target::AddDiscoveryListener(const ListenerSpec& l) {
   if (!st.ok()) return st;
   ports_[l].discovery_listener = true;
   return Status::OK();
+}
+
+Status Target::AddPeerListener(const std::string& nqn, const ListenerSpec& l) {
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    auto s = FindSubsystemLocked(nqn);
+    if (!s || s->is_discovery()) return Status::Error(nvmf::errc::kSubsystemNotFound, "subsystem " + nqn + " does not exist");
+    PeerKey k{l.host_name, l};
+    if (!peer_listeners_[nqn].insert(k).second)
+      return Status::Error(nvmf::errc::kListenerExists, "listener " + l.traddr + ":" + l.trsvcid + " of gateway " +
+                                                            l.host_name + " already exists on " + nqn);
+    auto [it, added] = peer_ports_.try_emplace(k, Port{0, 0, false});
+    if (added) it->second.portid = next_portid_++;
+    it->second.users++;
+  }
+  LOG_INFO("subsystem %s: listener %s:%s of gateway %s listed for discovery", nqn.c_str(), l.traddr.c_str(),
+           l.trsvcid.c_str(), l.host_name.c_str());
+  DiscoveryChanged();
+  return Status::OK();
+}
+
+Status Target::RemovePeerListener(const std::string& nqn, const ListenerSpec& l) {
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    PeerKey k{l.host_name, l};
+    auto p = peer_listeners_.find(nqn);
+    if (p == peer_listeners_.end() || !p->second.erase(k))
+      return Status::Error(nvmf::errc::kListenerNotFound, "listener " + l.traddr + ":" + l.trsvcid + " of gateway " +
+                                                              l.host_name + " does not exist on " + nqn);
+    if (p->second.empty()) peer_listeners_.erase(p);
+    DropPeerListenerLocked(k);
+  }
+  LOG_INFO("subsystem %s: listener %s:%s of gateway %s no longer listed", nqn.c_str(), l.traddr.c_str(),
+           l.trsvcid.c_str(), l.host_name.c_str());
+  DiscoveryChanged();
+  return Status::OK();
+}
+
+void Target::DropPeerListenerLocked(const PeerKey& k) {
+  auto it = peer_ports_.find(k);
+  if (it != peer_ports_.end() && --it->second.users <= 0) peer_ports_.erase(it);
+}
+
+std::vector<std::pair<ListenerSpec, uint16_t>> Target::PeerListeners(const std::string& nqn) {
+  std::lock_guard<std::mutex> lk(mu_);
+  std::vector<std::pair<ListenerSpec, uint16_t>> v;
+  auto p = peer_listeners_.find(nqn);
+  if (p == peer_listeners_.end()) return v;
+  for (auto& k : p->second) {
+    auto it = peer_ports_.find(k);
+    v.push_back({k.second, it == peer_ports_.end() ? uint16_t{0} : it->second.portid});
+  }
+  return v;
 }
 
 std::vector<std::pair<ListenerSpec, uint16_t>> Target::Ports() {

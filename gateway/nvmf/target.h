@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -54,6 +55,9 @@ struct TargetOptions {
   uint32_t max_h2c_data = 131072;
   uint32_t connect_timeout_ms = 30000;  // a connection must Connect a queue within this
   uint32_t anagrpmax = 1024;
+  // The ANA state of a group nobody set a state for (gateway-group HA: inaccessible, until
+  // HA decides which gateway serves the group).
+  uint8_t unset_ana_state = nvme::kAnaOptimized;
   uint32_t max_namespaces_per_gateway = 16384;
   std::string firmware_revision = "0.1.0";
   // DH-HMAC-CHAP: the hash functions and DH groups the controller picks from what a host
@@ -103,6 +107,16 @@ class Target {
   Status RemoveListener(const std::string& nqn, const ListenerSpec& l);
   // Discovery-only ports (the discovery subsystem is also reachable on every I/O port).
   Status AddDiscoveryListener(const ListenerSpec& l);
+  // Listeners of the gateway group's other gateways (l.host_name names the gateway): never
+  // opened here, listed in this gateway's discovery log page so that a host discovers
+  // every path through any gateway. Each such port gets a port ID of its own (unique among
+  // this gateway's ports, kept while a subsystem lists it). Adding or removing one raises
+  // the Discovery Log Page Change notice. NotFound (subsystem), AlreadyExists, NotFound
+  // (listener). Deleting the subsystem drops its peer listeners.
+  Status AddPeerListener(const std::string& nqn, const ListenerSpec& l);
+  Status RemovePeerListener(const std::string& nqn, const ListenerSpec& l);
+  // A subsystem's peer listeners with their port IDs, by gateway then address.
+  std::vector<std::pair<ListenerSpec, uint16_t>> PeerListeners(const std::string& nqn);
 
   // ANA (ana.h): a group's state on every path through this gateway, or a subsystem's own
   // state for a group (kept for a subsystem not created yet, until ForgetAnaState). One
@@ -190,6 +204,10 @@ class Target {
     bool discovery_listener;
   };
   std::map<ListenerSpec, Port> ports_;
+  using PeerKey = std::pair<std::string, ListenerSpec>;  // gateway name, listener
+  void DropPeerListenerLocked(const PeerKey& k);
+  std::map<std::string, std::set<PeerKey>> peer_listeners_;  // by subsystem NQN
+  std::map<PeerKey, Port> peer_ports_;                        // users = subsystems listing it
   uint16_t next_portid_ = 1;
   std::atomic<uint64_t> genctr_{1};
   TransportRegistry* transports_ = nullptr;

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <future>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "gateway/runtime/reactor.h"
@@ -502,6 +503,80 @@ TEST_F(TargetTest, DiscoveryLogChangeNoticeReachesDiscoveryControllers) {
   ASSERT_TRUE(target_->AddListener(kNqn, l).ok());
   ASSERT_TRUE(q.Wait(&aer.req));
   EXPECT_EQ(aer.req.rsp.dw0, AsyncEventDw0(kAerNotice, kAenDiscoveryLogChange, kLogDiscovery));
+}
+
+// The group's other gateways' listeners are listed too, each with a port ID of its own
+// (distinct from this gateway's ports), their address as given (never the address this
+// host used), wildcards left out; adding and removing one raises the change notice.
+TEST_F(TargetTest, DiscoveryLogListsTheOtherGatewaysListeners) {
+  ListenerSpec p1;
+  p1.host_name = "gw2";
+  p1.traddr = "10.0.0.2";
+  p1.trsvcid = "4420";
+  ListenerSpec p2 = p1;
+  p2.host_name = "gw3";
+  p2.traddr = "fd00::3";
+  p2.adrfam = kAdrfamIpv6;
+  ListenerSpec wild = p1;
+  wild.host_name = "gw4";
+  wild.traddr = "0.0.0.0";
+
+  auto& q = NewQueue();
+  ASSERT_EQ(Connect(q, 0, kDiscoveryNqn, kHost), kSuccess);
+  ASSERT_EQ(PropSet(q, kPropCc, kCcEn), kSuccess);
+  Cmd aer;
+  aer.req.cmd.opcode = kAdminAsyncEventRequest;
+  aer.req.qp = &q;
+  reactor_.Post([&] { target_->Execute(&q, &aer.req); });
+  const uint64_t gen0 = target_->discovery_genctr();
+  ASSERT_TRUE(target_->AddPeerListener(kNqn, p1).ok());
+  ASSERT_TRUE(q.Wait(&aer.req));
+  EXPECT_EQ(aer.req.rsp.dw0, AsyncEventDw0(kAerNotice, kAenDiscoveryLogChange, kLogDiscovery));
+  EXPECT_GT(target_->discovery_genctr(), gen0);
+  ASSERT_TRUE(target_->AddPeerListener(kNqn, p2).ok());
+  ASSERT_TRUE(target_->AddPeerListener(kNqn, wild).ok());
+  EXPECT_TRUE(target_->AddPeerListener(kNqn, p1).IsAlreadyExists());
+  EXPECT_TRUE(target_->AddPeerListener("nqn.2016-06.io.spdk:none", p1).IsNotFound());
+
+  auto read = [&] {
+    Cmd l(8192);
+    l.req.cmd.opcode = kAdminGetLogPage;
+    l.req.cmd.cdw10 = kLogDiscovery | ((8192 / 4 - 1) << 16);
+    l.req.ctrl_to_host = true;
+    EXPECT_EQ(Run(q, l), kSuccess);
+    auto* h = reinterpret_cast<DiscoveryLogHeader*>(l.buf.data());
+    std::vector<DiscoveryLogEntry> v;
+    for (uint64_t i = 0; i < h->numrec && i < 7; i++)
+      v.push_back(*reinterpret_cast<DiscoveryLogEntry*>(l.buf.data() + 1024 * (i + 1)));
+    return v;
+  };
+  auto v = read();
+  ASSERT_EQ(v.size(), 4u);  // discovery, this gateway's listener, gw2's, gw3's (gw4's wildcard left out)
+  std::set<uint16_t> portids;
+  for (auto& e : v) portids.insert(uint16_t{e.portid});
+  EXPECT_EQ(portids.size(), 4u);
+  EXPECT_EQ(std::string(v[1].traddr), "127.0.0.1");
+  EXPECT_EQ(std::string(v[2].subnqn), kNqn);
+  EXPECT_EQ(std::string(v[2].traddr), "10.0.0.2");
+  EXPECT_EQ(std::string(v[2].trsvcid), "4420");
+  EXPECT_EQ(v[2].adrfam, kAdrfamIpv4);
+  EXPECT_EQ(v[2].subtype, kSubtypeNvm);
+  EXPECT_EQ(std::string(v[3].traddr), "fd00::3");
+  EXPECT_EQ(v[3].adrfam, kAdrfamIpv6);
+  auto peers = target_->PeerListeners(kNqn);
+  ASSERT_EQ(peers.size(), 3u);
+  EXPECT_EQ(peers[0].second, uint16_t{v[2].portid});
+
+  const uint64_t gen1 = target_->discovery_genctr();
+  ASSERT_TRUE(target_->RemovePeerListener(kNqn, p1).ok());
+  EXPECT_GT(target_->discovery_genctr(), gen1);
+  EXPECT_TRUE(target_->RemovePeerListener(kNqn, p1).IsNotFound());
+  v = read();
+  ASSERT_EQ(v.size(), 3u);
+  EXPECT_EQ(std::string(v[2].traddr), "fd00::3");
+  // Deleting the subsystem drops them.
+  ASSERT_TRUE(target_->RemoveSubsystem(kNqn, true).ok());
+  EXPECT_TRUE(target_->PeerListeners(kNqn).empty());
 }
 
 // Namespace identities derive from NameUuid: a change of the hash would give every

@@ -19,6 +19,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -110,7 +111,7 @@ class HaCephTest : public ::testing::Test {
     EXPECT_TRUE(store.ok()) << store.status().ToString();
     HaOptions o;
     o.name = name;
-    o.listeners = {"tcp:127.0.0.1:4420"};
+    o.listeners = [] { return std::vector<std::string>{"tcp:127.0.0.1:4420"}; };
     std::string rbd_addr = gw->rbd.address;
     o.client_addresses = [rbd_addr] { return std::vector<std::string>{rbd_addr}; };
     gw->ha = std::make_unique<HaManager>(o, std::move(*store), &gw->ana);
@@ -173,6 +174,37 @@ TEST_F(HaCephTest, TwoGatewaysOneOwnerPerGroup) {
                                clients, &cl, cookies, &kl, addrs, &al),
             1);
   EXPECT_EQ(std::string(cookies).rfind("a/", 0), 0u);
+}
+
+// Two new gateways registering at the same time (the daemon registers before it creates
+// its target): distinct home groups, disjoint controller-ID ranges, on the real ha_members lock.
+TEST_F(HaCephTest, ConcurrentRegistrationsGetDistinctHomeGroups) {
+  constexpr int kN = 3;
+  std::vector<std::unique_ptr<HaManager>> ms;
+  std::vector<FakeAna> anas(kN);
+  for (int i = 0; i < kN; i++) {
+    RadosGroupStoreOptions so;
+    so.ceph_conf = conf_;
+    so.group = group_;
+    auto store = OpenRadosGroupStore(so);
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    HaOptions o;
+    o.name = "r" + std::to_string(i);
+    ms.push_back(std::make_unique<HaManager>(o, std::move(*store), &anas[i]));
+  }
+  std::vector<Status> results(kN);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kN; i++) threads.emplace_back([&, i] { results[i] = ms[i]->Register(); });
+  for (auto& t : threads) t.join();
+  std::set<uint32_t> homes;
+  std::set<uint16_t> mins;
+  for (int i = 0; i < kN; i++) {
+    ASSERT_TRUE(results[i].ok()) << results[i].ToString();
+    homes.insert(ms[i]->member().home_group);
+    mins.insert(ms[i]->member().min_cntlid);
+  }
+  EXPECT_EQ(homes, (std::set<uint32_t>{1, 2, 3}));
+  EXPECT_EQ(mins.size(), size_t{kN});
 }
 
 TEST_F(HaCephTest, KilledOwnerIsFencedThenTakenOver) {

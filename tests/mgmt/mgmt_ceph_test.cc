@@ -17,6 +17,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -256,6 +257,82 @@ TEST_F(MgmtCeph, TwoGatewaysInOneGroup) {
                   [&] { return J(a_, {"listener", "list", "-n", kNqn})["listeners"].empty(); });
   EXPECT_CLI(Gwcli(pa, {"subsystem", "del", "-n", kNqn, "--force"}), 0, "Successful");
   AppliedWithin1s("subsystem del (A -> B)", [&] { return J(b_, {"subsystem", "list"})["subsystems"].empty(); });
+}
+
+// Two daemons with [gateway] ha = builtin in one group: the registered home groups and
+// controller-ID ranges, one owner per ANA group as `gwcli gw ha` shows it on both, a group
+// no member has as home (a namespace moved to group 3) managed at once, the other
+// gateway's listener in the member view and in the discovery log's source (peer listeners).
+TEST_F(MgmtCeph, HaBuiltinTwoGateways) {
+  char path[] = "/tmp/nvmeof-mgmt-ha-XXXXXX";
+  int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  const std::string conf = "[gateway]\nha = builtin\nha_lease_ms = 2000\n";
+  ASSERT_EQ(write(fd, conf.data(), conf.size()), static_cast<ssize_t>(conf.size()));
+  close(fd);
+  auto start = [&](Gateway& g, const std::string& name) {
+    std::string err;
+    ASSERT_TRUE(g.Start({"--config", path, "--grpc", "127.0.0.1:0", "--name", name, "--hostname", name, "--group",
+                         group_, "--state-pool", "rbd", "--ceph-conf", CephDir() + "/ceph.conf", "--discovery", "none",
+                         "--reactors", "1"},
+                        &err))
+        << err;
+  };
+  start(a_, "gwA");
+  start(b_, "gwB");
+  unlink(path);
+  EXPECT_NE(a_.Log().find("ha: builtin, gateway gwA, home ANA group 1, controller IDs 1-2048"), std::string::npos)
+      << a_.Log();
+  EXPECT_NE(b_.Log().find("ha: builtin, gateway gwB, home ANA group 2, controller IDs 2049-4096"), std::string::npos)
+      << b_.Log();
+  auto owners = [&](Gateway& g) {
+    std::map<int, std::string> o;
+    json j = J(g, {"gw", "ha"});
+    if (j.contains("groups"))
+      for (auto& x : j["groups"]) o[x.value("grp_id", 0)] = x.value("owner", "");
+    return o;
+  };
+  auto within = [](int seconds, auto fn) {
+    const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+    while (!fn() && std::chrono::steady_clock::now() < end) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    return fn();
+  };
+  const std::map<int, std::string> two{{1, "gwA"}, {2, "gwB"}};
+  ASSERT_TRUE(within(30, [&] { return owners(a_) == two && owners(b_) == two; })) << J(a_, {"gw", "ha"}).dump();
+  json ha = J(b_, {"gw", "ha"});
+  ASSERT_EQ(ha["members"].size(), 2u) << ha.dump();
+  for (auto& m : ha["members"]) {
+    EXPECT_TRUE(m.value("alive", false)) << m.dump();
+    EXPECT_EQ(m.value("home_group", 0), m.value("name", "") == "gwA" ? 1 : 2) << m.dump();
+  }
+  // A listener of gwA reaches gwA's member record (seen from gwB) and gwB's discovery source.
+  const std::string port_a = std::to_string(FreePort());
+  EXPECT_CLI(Gwcli(a_.grpc_port(), {"subsystem", "add", "-n", kNqn, "--no-group-append"}), 0, "Successful");
+  EXPECT_CLI(Gwcli(a_.grpc_port(), {"listener", "add", "-n", kNqn, "-t", "gwA", "-a", "127.0.0.1", "-s", port_a}), 0,
+             "Successful");
+  EXPECT_TRUE(within(30, [&] {
+    json j = J(b_, {"gw", "ha"});
+    for (auto& m : j["members"])
+      if (m.value("name", "") == "gwA")
+        for (auto& l : m["listeners"])
+          if (l.value("trsvcid", "") == port_a) return true;
+    return false;
+  })) << J(b_, {"gw", "ha"}).dump();
+  EXPECT_TRUE(within(10, [&] { return b_.Log().find("listener 127.0.0.1:" + port_a + " of gateway gwA listed") !=
+                                      std::string::npos; }))
+      << b_.Log();
+  // A namespace in group 3 (nobody's home group): managed on both, one owner.
+  EXPECT_CLI(Gwcli(a_.grpc_port(), {"namespace", "add", "-n", kNqn, "--memory-size", "8M"}), 0, "Adding namespace 1");
+  EXPECT_CLI(Gwcli(a_.grpc_port(), {"namespace", "change_load_balancing_group", "-n", kNqn, "--nsid", "1", "-l", "3"}),
+             0, "Successful");
+  ASSERT_TRUE(within(30, [&] {
+    auto oa = owners(a_), ob = owners(b_);
+    return oa.count(3) && !oa[3].empty() && ob.count(3) && ob[3] == oa[3];
+  })) << J(a_, {"gw", "ha"}).dump();
+  // gwA stops (hand-over): gwB serves every group.
+  a_.Stop();
+  const std::map<int, std::string> all_b{{1, "gwB"}, {2, "gwB"}, {3, "gwB"}};
+  EXPECT_TRUE(within(30, [&] { return owners(b_) == all_b; })) << J(b_, {"gw", "ha"}).dump();
 }
 
 // 200 namespace additions and deletions issued concurrently through both gateways (gwcli

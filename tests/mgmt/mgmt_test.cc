@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <set>
 #include <nlohmann/json.hpp>
 
 #include <grpcpp/grpcpp.h>
@@ -379,6 +380,61 @@ TEST_F(Mgmt, Listeners) {
   EXPECT_CLI(Cli({"listener", "del", "-n", kNqn, "-t", "*", "-a", "127.0.0.1", "-s", port2, "--force"}), 0,
              "Successful");
   EXPECT_EQ(Json({"listener", "list", "-n", kNqn})["listeners"].size(), 0u);
+}
+
+// Every gateway's discovery log page lists the subsystem's listeners on all gateways of the
+// group (`nvme connect-all` through any gateway finds every path), each with its own port
+// ID; adding another gateway's listener raises the Discovery Log Page Change notice.
+TEST_F(Mgmt, DiscoveryListsEveryGatewaysListeners) {
+  const uint16_t port = FreePort();
+  MustPass({"subsystem", "add", "-n", kNqn});
+  MustPass({"host", "add", "-n", kNqn, "-t", "*"});
+  MustPass({"listener", "add", "-n", kNqn, "-t", "gwA", "-a", "127.0.0.1", "-s", std::to_string(port)});
+  EXPECT_CLI(Cli({"listener", "add", "-n", kNqn, "-t", "gwB", "-a", "127.0.0.2", "-s", "4420"}), EREMOTE,
+             "the listener was stored for gateway gwB");
+  host::ControllerOptions o;
+  o.port = port;
+  o.subnqn = "nqn.2014-08.org.nvmexpress.discovery";
+  o.hostnqn = "nqn.2014-08.org.nvmexpress:uuid:6e766d66-686f-7374-0000-000000000002";
+  host::Controller c(o);
+  std::string err;
+  ASSERT_TRUE(c.Open(&err)) << err;
+  uint16_t aer = c.SubmitAer();
+  ASSERT_NE(aer, 0);
+  EXPECT_CLI(Cli({"listener", "add", "-n", kNqn, "-t", "gwC", "-a", "127.0.0.3", "-s", "4421"}), EREMOTE, "gwC");
+  host::Completion n = c.admin().Wait(aer, 10000);
+  ASSERT_TRUE(n.ok()) << n.ToString();
+  EXPECT_EQ(n.cqe.dw0 & 0xFFFFFF, 0x70F002u) << std::hex << n.cqe.dw0;  // notice, log change, log page 70h
+  auto entries = [&] {
+    std::vector<std::pair<std::string, uint16_t>> out;  // "traddr:trsvcid", port ID
+    std::vector<uint8_t> log(8192);
+    if (!c.GetLogPage(0x70, log.data(), static_cast<uint32_t>(log.size())).ok()) return out;
+    uint64_t numrec;
+    memcpy(&numrec, &log[8], 8);
+    for (uint64_t i = 0; i < numrec && 1024 * (i + 2) <= log.size(); i++) {
+      const uint8_t* e = &log[1024 * (i + 1)];
+      if (e[2] != 2) continue;  // subtype: NVM subsystems only (not the discovery subsystem itself)
+      uint16_t portid;
+      memcpy(&portid, e + 4, 2);
+      std::string svc(reinterpret_cast<const char*>(e + 32), strnlen(reinterpret_cast<const char*>(e + 32), 32));
+      std::string addr(reinterpret_cast<const char*>(e + 512), strnlen(reinterpret_cast<const char*>(e + 512), 256));
+      out.push_back({addr + ":" + svc, portid});
+    }
+    return out;
+  };
+  auto v = entries();
+  ASSERT_EQ(v.size(), 3u);
+  EXPECT_EQ(v[0].first, "127.0.0.1:" + std::to_string(port));
+  EXPECT_EQ(v[1].first, "127.0.0.2:4420");
+  EXPECT_EQ(v[2].first, "127.0.0.3:4421");
+  std::set<uint16_t> ids{v[0].second, v[1].second, v[2].second};
+  EXPECT_EQ(ids.size(), 3u);
+  MustPass({"listener", "del", "-n", kNqn, "-t", "gwB", "-a", "127.0.0.2", "-s", "4420", "--force"});
+  v = entries();
+  ASSERT_EQ(v.size(), 2u);
+  EXPECT_EQ(v[1].first, "127.0.0.3:4421");
+  // HA is off on this gateway: gw ha says so.
+  EXPECT_CLI(Cli({"gw", "ha"}), ENODEV, "HA is not enabled");
 }
 
 // ------------------------------------------------------------------------------ data path
