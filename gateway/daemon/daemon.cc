@@ -351,6 +351,9 @@ void Daemon::StopParts() {
   metrics_.reset();  // scrapes read the target and the reactors' probes
   if (management_) management_->Stop();
   if (transports_) transports_->CloseAll();
+  // Hosts' queues pin the namespaces: close them while the reactors run, so the devices
+  // close when the target goes (librbd hands the images' exclusive locks back cleanly).
+  if (target_) target_->DisconnectAll("gateway stopping", 2'000'000'000ull);
   if (reactors_) reactors_->Stop();
 }
 

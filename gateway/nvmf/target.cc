@@ -3,8 +3,10 @@
 #include "gateway/nvmf/target.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <set>
+#include <thread>
 
 #include "gateway/common/log.h"
 #include "gateway/runtime/reactor.h"
@@ -43,6 +45,25 @@ std::vector<std::shared_ptr<Subsystem>> Target::Subsystems() {
   std::vector<std::shared_ptr<Subsystem>> v;
   for (auto& [n, s] : subsystems_) v.push_back(s);
   return v;
+}
+
+size_t Target::DisconnectAll(const char* reason, uint64_t timeout_ns) {
+  auto left = [this] {
+    size_t n = 0;
+    for (auto& s : Subsystems()) n += s->Controllers().size();
+    return n;
+  };
+  for (auto& s : Subsystems())
+    for (auto& c : s->Controllers()) c->Shutdown(reason);
+  const uint64_t deadline = NowNs() + timeout_ns;
+  size_t n = left();
+  while (n > 0 && NowNs() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    n = left();
+  }
+  if (n > 0) LOG_WARN("%zu controller(s) still connected after %llu ms (%s)", n,
+                      static_cast<unsigned long long>(timeout_ns / 1000000), reason);
+  return n;
 }
 
 Status Target::AddSubsystem(const SubsystemSpec& spec) {

@@ -80,6 +80,12 @@ class Target {
   Status RemoveSubsystem(const std::string& nqn, bool force);
   std::shared_ptr<Subsystem> FindSubsystem(const std::string& nqn);
   std::vector<std::shared_ptr<Subsystem>> Subsystems();
+  // Shuts every controller down (its queues close on their reactors) and waits, at most
+  // timeout_ns, until no controller is left, so no queue pins a namespace any more: the
+  // target's destruction then closes the devices (an RBD image's exclusive lock is released
+  // instead of staying with an exiting client). For the daemon's stop, before the reactors
+  // stop. Any thread but a reactor. Returns the number of controllers still left.
+  size_t DisconnectAll(const char* reason, uint64_t timeout_ns);
 
   // Adds a namespace over an opened device. Returns the NSID.
   Result<uint32_t> AddNamespace(const std::string& nqn, const NamespaceSpec& spec,

@@ -579,6 +579,28 @@ TEST_F(TargetTest, DiscoveryLogListsTheOtherGatewaysListeners) {
   EXPECT_TRUE(target_->PeerListeners(kNqn).empty());
 }
 
+// DisconnectAll closes every queue of every controller and returns once the controllers are
+// gone (here the fake transport reports the queues closed when asked), or the number left
+// at the timeout.
+TEST_F(TargetTest, DisconnectAllClosesEveryQueueAndWaits) {
+  auto [admin, io] = EnableWithIo();
+  EXPECT_EQ(target_->DisconnectAll("test", 0), 1u);  // asked, not yet closed
+  EXPECT_TRUE(admin->closed_.load());
+  EXPECT_TRUE(io->closed_.load());
+  std::thread closer([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    reactor_.RunSync([&] {
+      target_->QueueClosed(io);
+      target_->QueueClosed(admin);
+    });
+  });
+  EXPECT_EQ(target_->DisconnectAll("test", 10'000'000'000ull), 0u);
+  closer.join();
+  auto s = target_->FindSubsystem(kNqn);
+  ASSERT_TRUE(s);
+  EXPECT_TRUE(s->Controllers().empty());
+}
+
 // Namespace identities derive from NameUuid: a change of the hash would give every
 // namespace a new UUID after an upgrade, so its value for a fixed name is pinned.
 TEST(UuidTest, NameBasedIsStableAndDistinct) {
