@@ -9,8 +9,9 @@
 #   3. planned stop (SIGTERM, clean exit) of gw2: hand-over to gw1; restart:
 #      failback;
 #   4. gw1's RADOS clients blocklisted from outside (every address of its
-#      member record): it self-fences, gw2 takes over, gw1 rejoins by itself
-#      and gets its group back.
+#      member record): it self-fences, rejoins by itself as a new client and
+#      serves its group again (gw2 takes it over meanwhile only when gw1 is
+#      not back before its old lease expires: it usually is).
 # At the end every fio round passed and no I/O error reached a namespace head.
 CASE_DESC="HA, 2 gateways: SIGKILL, SIGSTOP/SIGCONT, SIGTERM+restart, external blocklist of the owner; fio verify throughout, no host I/O error"
 CASE_GROUP=ha2
@@ -44,8 +45,8 @@ guest() {
     check "gw2 fenced gw1" host_request gw log-new 2 'ANA group 1: gw2 fenced gw1'
     check "gw1 SIGCONTed" host_request gw cont 1
     check "failback: namespace 1 through gw1" ha_wait_served 1 1 90
-    check "gw1 logged its self-fencing" host_request gw log-new 1 'ANA group 1: gw1 owner -> self-fenced|gw1: this gateway.s RADOS client is blocklisted'
-    check "gw1 logged that it rejoined" host_request gw log-new 1 'gw1: was blocklisted .*rejoined'
+    check "gw1 logged its self-fencing" ha_wait_log 1 'ANA group 1: gw1 owner -> self-fenced|gw1: this gateway.s RADOS client is blocklisted' 30
+    check "gw1 logged that it rejoined" ha_wait_log 1 'gw1: was blocklisted .*rejoined' 60
     check "fio still running, no failed round" ha_fio_running
 
     say "3. planned stop of gw2 and restart"
@@ -58,10 +59,17 @@ guest() {
     say "4. gw1's RADOS clients blocklisted from outside"
     host_request gw mark >/dev/null
     check "ceph osd blocklist add <every address of gw1's member record>" host_request gw blocklist 1
-    check "gw1 self-fenced" host_request gw log-new 1 'gw1: this gateway.s RADOS client is blocklisted: self-fencing'
-    check "gw2 took ANA group 1 over" host_request gw log-new 2 'ANA group 1: gw2 [a-z-]+ -> owner'
-    check "gw1 rejoined by itself" host_request gw log-new 1 'gw1: was blocklisted .*rejoined'
-    check "gw1 got ANA group 1 back: namespace 1 through gw1" ha_wait_served 1 1 90
+    check "gw1 self-fenced" ha_wait_log 1 'gw1: this gateway.s RADOS client is blocklisted: self-fencing' 30
+    check "gw1 rejoined by itself" ha_wait_log 1 'gw1: was blocklisted .*rejoined' 60
+    check "gw1 serves ANA group 1 again: namespace 1 through gw1" ha_wait_served 1 1 90
+    # gw2 takes the group only if gw1 is not back before its old lease expires:
+    # a live home gateway is the candidate (docs/ha.md), and gw1 rejoins in
+    # well under a lease.  Either way is right; say which one happened.
+    if host_request gw log-new 2 'ANA group 1: gw2 [a-z-]+ -> owner' >/dev/null; then
+        say "gw2 took ANA group 1 over, then failed it back"
+    else
+        say "gw1 rejoined before its lease expired and took ANA group 1 back itself (gw2 never owned it)"
+    fi
     check "namespace 2 still through gw2" ha_wait_served 2 2 10
 
     check "every fio write + verify round passed" ha_fio_stop

@@ -356,3 +356,15 @@ ha_no_host_errors() {
     e=$(dmesg | grep -E 'I/O error, dev nvme[0-9]+n[0-9]+,|Buffer I/O error' || true)
     [ -z "$e" ] || { echo "$e" | head -20; return 1; }
 }
+
+# ha_wait_log I ERE SECONDS: until gateway I has logged a line matching ERE
+# since the last "host_request gw mark".
+ha_wait_log() {
+    local end; end=$(awk -v t="$(e2e_now)" -v s="$3" 'BEGIN { print t + s }')
+    while ! host_request gw log-new "$1" "$2" >/tmp/ha-log-match 2>&1; do
+        awk -v t="$(e2e_now)" -v e="$end" 'BEGIN { exit !(t < e) }' \
+            || { echo "gw$1 logged nothing matching /$2/ within $3 s" >&2; return 1; }
+        sleep 0.5
+    done
+    head -3 /tmp/ha-log-match
+}

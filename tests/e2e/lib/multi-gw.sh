@@ -8,7 +8,8 @@
 # one after the other (so gwI registers with home ANA group I), then creates
 # through gwcli on gw1: the subsystem (any host), one RBD namespace per
 # gateway with load-balancing group I (so every home group has one) and one
-# listener per gateway (-t gwI); the others get them through the group state.
+# listener per gateway (-t gwI, created through gwI: another gateway answers
+# EREMOTE); the others get them through the group state.
 #
 # The current gateway of run-e2e.sh's gateway_start/gateway_stop (GW_PID,
 # GW_LOG, GW_ARGS, GW_STARTS) is switched with mg_use I / mg_save I, so the
@@ -46,15 +47,15 @@ mg_stop() { local rc=0; mg_use "$1"; gateway_stop "$2" || rc=$?; mg_save "$1"; r
 
 # Every gateway still running: SIGCONT (a frozen one cannot exit), SIGTERM.
 mg_cleanup() {
-    local i
-    for i in $(seq "$MG_N"); do
+    local i n   # (no word splitting here: this runs from the EXIT trap, maybe inside "IFS= read")
+    for ((i = 1; i <= MG_N; i++)); do
         [ -n "${MG_PIDS[$i]:-}" ] || continue
         kill -CONT "${MG_PIDS[$i]}" 2>/dev/null
         kill -TERM "${MG_PIDS[$i]}" 2>/dev/null
     done
-    for i in $(seq "$MG_N"); do
+    for ((i = 1; i <= MG_N; i++)); do
         [ -n "${MG_PIDS[$i]:-}" ] || continue
-        for _ in $(seq 100); do kill -0 "${MG_PIDS[$i]}" 2>/dev/null || break; sleep 0.1; done
+        for ((n = 0; n < 100; n++)); do kill -0 "${MG_PIDS[$i]}" 2>/dev/null || break; sleep 0.1; done
         kill -KILL "${MG_PIDS[$i]}" 2>/dev/null
         MG_PIDS[$i]=
     done
@@ -69,8 +70,8 @@ mg_gwcli() { # mg_gwcli I ARGS...: gwcli against gateway I
 # mg_setup GDIR N NQN SIZE: configuration files, gateways, subsystem; prints
 # progress; non-zero when something could not be set up.
 mg_setup() {
-    local gdir=$1 size=$3 i
-    MG_N=$2 MG_NQN=$4 MG_GROUP=e2eha$$
+    local gdir=$1 size=$4 i
+    MG_N=$2 MG_NQN=$3 MG_GROUP=e2eha$$
     [ "$size" != "" ] || size=64M
     rbd pool stats "$E2E_RBD_POOL" >/dev/null 2>&1 || {
         ceph osd pool create "$E2E_RBD_POOL" 8 >/dev/null 2>&1; rbd pool init "$E2E_RBD_POOL"; } >&2
@@ -120,7 +121,7 @@ EOF
         mg_gwcli 1 namespace add -n "$MG_NQN" --nsid "$i" -p "$E2E_RBD_POOL" -i "$img" -l "$i" || return 1
     done
     for i in $(seq "$MG_N"); do
-        mg_gwcli 1 listener add -n "$MG_NQN" -t "$(mg_name "$i")" -a 127.0.0.1 -s "${MG_IO_PORTS[$i]}" -f ipv4 || return 1
+        mg_gwcli "$i" listener add -n "$MG_NQN" -t "$(mg_name "$i")" -a 127.0.0.1 -s "${MG_IO_PORTS[$i]}" -f ipv4 || return 1
     done
     # Each gateway opens its listener (from the group state) and owns its home group.
     local t0=$SECONDS
