@@ -233,19 +233,6 @@ e2e_main() {
 # blocklist I... performs events, host_request gw mark / log-new I ERE look
 # at what the gateways logged since the mark.
 # ---------------------------------------------------------------------------
-ha_port() { local i=$1; set -- $E2E_IO_PORTS; echo "${!i}"; }
-
-# The controller (nvmeK) connected to gateway I, if any.
-ha_ctrl() {
-    local port c
-    port=$(ha_port "$1")
-    for c in /sys/class/nvme/nvme*; do
-        [ -e "$c/address" ] || continue
-        grep -Eq "trsvcid=$port(,|\$)" "$c/address" && { echo "${c##*/}"; return 0; }
-    done
-    return 1
-}
-
 # Connect to every gateway's listener (one subsystem: native multipath makes
 # one /dev/nvme0nX per namespace); waits for all namespaces.
 ha_connect_all() {
@@ -267,22 +254,25 @@ ha_head() {
     return 1
 }
 
-# ha_path_state NSID I: ANA state of namespace NSID through gateway I as the
-# host sees it ("" when that controller is not live).
-ha_path_state() {
-    local c p
-    c=$(ha_ctrl "$2") || return 0
-    [ "$(ctrl_state "$c")" = live ] || return 0
-    for p in /sys/class/nvme/"$c"/nvme*c*n*; do
-        [ "$(cat "$p/nsid" 2>/dev/null)" = "$1" ] && { cat "$p/ana_state"; return 0; }
-    done
-}
-
-# Gateways through which the host sees namespace NSID optimized (space-separated).
+# Gateways through which the host sees namespace NSID optimized (space-
+# separated): live controllers only.  Builtins only (read, no cat/grep): forks
+# are slow in an emulated guest, and this runs in polling loops.
 ha_served_by() {
-    local i out=
-    for i in $(seq "$E2E_GATEWAYS"); do
-        [ "$(ha_path_state "$1" "$i")" = optimized ] && out+="$i "
+    local c st addr port p ns ana i j out=
+    for c in /sys/class/nvme/nvme*; do
+        read -r st 2>/dev/null < "$c/state" || continue
+        [ "$st" = live ] || continue
+        read -r addr 2>/dev/null < "$c/address" || continue
+        port=${addr#*trsvcid=}; port=${port%%,*}
+        i=0 j=0
+        for p in $E2E_IO_PORTS; do j=$((j + 1)); [ "$p" != "$port" ] || i=$j; done
+        [ "$i" != 0 ] || continue
+        for p in "$c"/nvme*c*n*; do
+            read -r ns 2>/dev/null < "$p/nsid" || continue
+            [ "$ns" = "$1" ] || continue
+            read -r ana 2>/dev/null < "$p/ana_state" || continue
+            [ "$ana" != optimized ] || out+="$i "
+        done
     done
     echo "${out% }"
 }
@@ -299,7 +289,7 @@ ha_wait_served() {
             return 0
         fi
         [ "$n" -gt 0 ] || { echo "namespace $nsid: served by '${s}', wanted one of$want" >&2; return 1; }
-        n=$((n - 1)); sleep 0.1
+        n=$((n - 1)); sleep 0.1   # (n counts rounds: a round itself takes some time in the guest)
     done
 }
 
