@@ -4,7 +4,7 @@
 # A case with CASE_GATEWAYS=N (N >= 2) gets N gateways with `[gateway] ha =
 # builtin`, each with its own name (gw1..gwN), configuration file, gRPC,
 # discovery and I/O port, all in one gateway group (state pool E2E_RBD_POOL,
-# group e2eha<pid>) of the Ceph cluster at CEPH_CONF.  mg_setup starts them
+# group e2e<boot group>x<pid>) of the Ceph cluster at CEPH_CONF.  mg_setup starts them
 # one after the other (so gwI registers with home ANA group I), then creates
 # through gwcli on gw1: the subsystem (any host), one RBD namespace per
 # gateway with load-balancing group I (so every home group has one) and one
@@ -71,7 +71,8 @@ mg_gwcli() { # mg_gwcli I ARGS...: gwcli against gateway I
 # progress; non-zero when something could not be set up.
 mg_setup() {
     local gdir=$1 size=$4 i
-    MG_N=$2 MG_NQN=$3 MG_GROUP=e2eha$$
+    # (one gateway group and one set of images per boot group of this run)
+    MG_N=$2 MG_NQN=$3 MG_GROUP=e2e$(basename "$gdir" | tr -cd 'a-z0-9')x$$
     [ "$size" != "" ] || size=64M
     rbd pool stats "$E2E_RBD_POOL" >/dev/null 2>&1 || {
         ceph osd pool create "$E2E_RBD_POOL" 8 >/dev/null 2>&1; rbd pool init "$E2E_RBD_POOL"; } >&2
@@ -115,7 +116,7 @@ EOF
     mg_gwcli 1 subsystem add -n "$MG_NQN" --no-group-append || return 1
     mg_gwcli 1 host add -n "$MG_NQN" -t '*' || return 1
     for i in $(seq "$MG_N"); do
-        local img=e2e-ha-ns$i-$$
+        local img=$MG_GROUP-ns$i
         rbd create --size "$(( $(to_bytes "$size") >> 20 ))" "$E2E_RBD_POOL/$img" || return 1
         echo "$E2E_RBD_POOL/$img" >> "$WORK/rbd-images"
         mg_gwcli 1 namespace add -n "$MG_NQN" --nsid "$i" -p "$E2E_RBD_POOL" -i "$img" -l "$i" || return 1
