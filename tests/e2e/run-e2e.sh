@@ -37,6 +37,8 @@
 #   E2E_WORK              work directory (default: a new /tmp/nvmeof-e2e.*;
 #                         kept when something failed or E2E_KEEP=1)
 #   E2E_SPLIT=1           one VM boot per case
+#   E2E_HA_*, E2E_BENCH_* passed to the guest (knobs of the ha-* cases)
+#   E2E_HA_LEASE_MS, E2E_HA_FAILBACK_DELAY_MS  HA timing of CASE_GATEWAYS groups
 #
 # A case file (cases/NAME.sh) sets CASE_* variables and defines guest(),
 # which runs inside the VM (see lib/guest-lib.sh for its helpers), and may
@@ -50,6 +52,10 @@
 #   CASE_GRPC        yes = start the gateway with --grpc
 #   CASE_NEEDS       words: gwcli, grpc (the gateway's --help lists --grpc), ceph
 #   CASE_TIMEOUT     seconds for the guest part (default 300)
+#   CASE_GATEWAYS    N >= 2: N gateways in one HA group (ha = builtin) on a
+#                    real cluster, configured through gwcli (lib/multi-gw.sh);
+#                    needs CEPH_CONF, gwcli, rados, jq; the guest gets
+#                    E2E_IO_PORTS and asks for events with host_request gw ...
 #   CASE_XFAIL_CHECK an ERE: a known target bug.  If the case's first failing
 #                    check matches it, the case is reported XFAIL (counted as
 #                    skipped) instead of FAIL; any other failure stays FAIL.
@@ -59,6 +65,8 @@ set -uo pipefail
 E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SRC_DIR=$(cd "$E2E_DIR/../.." && pwd)
 NVME_VM=$SRC_DIR/tests/tools/nvme-vm.sh
+# shellcheck source=lib/multi-gw.sh
+source "$E2E_DIR/lib/multi-gw.sh"
 
 usage() { sed -n '2,/^set -uo/{/^set -uo/d;s/^# \{0,1\}//;p}' "$0"; }
 
@@ -112,6 +120,7 @@ GW_PID=
 VM_PID=
 cleanup() {
     [ -z "$VM_PID" ] || kill "$VM_PID" 2>/dev/null
+    mg_cleanup
     if [ -n "$GW_PID" ]; then
         kill -TERM "$GW_PID" 2>/dev/null
         for _ in $(seq 50); do kill -0 "$GW_PID" 2>/dev/null || break; sleep 0.1; done
@@ -147,7 +156,7 @@ rbd_image_of() {
 load_case_meta() {
     CASE_DESC= CASE_GROUP=$1 CASE_TARGETS="gateway guest-nvmet" CASE_NS_SIZES=256M
     CASE_PERSISTENT=no CASE_GRPC=no CASE_NEEDS= CASE_TIMEOUT=300
-    CASE_XFAIL_CHECK= CASE_XFAIL_REASON=
+    CASE_XFAIL_CHECK= CASE_XFAIL_REASON= CASE_GATEWAYS=1
     unset -f guest host_action
     # shellcheck disable=SC1090
     source "$E2E_DIR/cases/$1.sh"
@@ -173,6 +182,12 @@ skip_reason() {
                        || { echo "the gateway's --help has no --grpc option yet"; return; } ;;
         esac
     done
+    if [ "$CASE_GATEWAYS" -gt 1 ]; then
+        [ "$E2E_TARGET" = gateway ] || { echo "$CASE_GATEWAYS gateways: needs E2E_TARGET=gateway"; return; }
+        [ -n "${CEPH_CONF:-}" ] || { echo "$CASE_GATEWAYS gateways in an HA group need a Ceph cluster: set CEPH_CONF"; return; }
+        [ -x "${GWCLI_CMD%% *}" ] || { echo "$CASE_GATEWAYS gateways are configured through gwcli: none at ${GWCLI_CMD%% *}"; return; }
+        command -v jq >/dev/null && command -v rados >/dev/null || { echo "needs jq and rados"; return; }
+    fi
     if [ "$E2E_BACKEND" = rbd ] && [ -z "${CEPH_CONF:-}" ]; then
         echo "E2E_BACKEND=rbd needs CEPH_CONF"; return
     fi
@@ -180,7 +195,7 @@ skip_reason() {
 
 # Cases that may share a boot must agree on everything the target depends on.
 group_key() {
-    echo "$CASE_GROUP|$CASE_TARGETS|$CASE_NS_SIZES|$CASE_PERSISTENT|$CASE_GRPC|$CASE_NEEDS"
+    echo "$CASE_GROUP|$CASE_TARGETS|$CASE_NS_SIZES|$CASE_PERSISTENT|$CASE_GRPC|$CASE_NEEDS|$CASE_GATEWAYS"
 }
 
 # ----------------------------------------------------------------------------
@@ -244,9 +259,9 @@ gateway_start() {
     GW_PID=$!
     local want=$GW_LISTENERS got t0=$SECONDS
     while :; do
-        # count the "listening on" lines written since this start
-        got=$(awk -v n="==== start #$GW_STARTS " 'index($0, n) == 1 { on = 1; c = 0; next }
-                 on && /listening on/ { c++ } END { print c + 0 }' "$GW_LOG")
+        # count the "listening on" (GW_READY_RE) lines written since this start
+        got=$(awk -v n="==== start #$GW_STARTS " -v re="${GW_READY_RE:-listening on}" 'index($0, n) == 1 { on = 1; c = 0; next }
+                 on && $0 ~ re { c++ } END { print c + 0 }' "$GW_LOG")
         [ "$got" -lt "$want" ] || break
         if ! kill -0 "$GW_PID" 2>/dev/null; then
             wait "$GW_PID"; local rc=$?
@@ -305,6 +320,7 @@ serve_requests() {
                 gateway-stop)  gateway_stop TERM || rc=$? ;;
                 gateway-start) gateway_start || rc=$? ;;
                 gateway-alive) if [ -n "$GW_PID" ] && kill -0 "$GW_PID" 2>/dev/null; then echo yes; else echo no; rc=1; fi ;;
+                gw) mg_request "${words[@]:1}" || rc=$? ;;
                 gateway-log-grep) grep -E -- "${words[1]}" "$GW_LOG" || rc=$? ;;
                 gwcli)
                     if [ -x "${GWCLI_CMD%% *}" ]; then
@@ -342,10 +358,12 @@ show_failure_context() { # show_failure_context CASE
     echo "----- console of case $2 ($console) -----"
     awk -v b="@@E2E-BEGIN:$2@@" -v e="@@E2E-RESULT:$2:" \
         'index($0, b) { on = 1 } on { print } index($0, e) { on = 0 }' "$console" | tail -150
-    if [ -n "$GW_LOG" ] && [ -s "$GW_LOG" ]; then
-        echo "----- gateway log, last 60 lines ($GW_LOG) -----"
-        tail -60 "$GW_LOG"
-    fi
+    local l
+    for l in $([ "$MG_N" -gt 0 ] && echo "${MG_LOGS[@]:1}" || echo "$GW_LOG"); do
+        [ -s "$l" ] || continue
+        echo "----- gateway log, last 60 lines ($l) -----"
+        tail -60 "$l"
+    done
     echo "-----"
 }
 
@@ -360,8 +378,10 @@ run_group() { # run_group NAME CASE...
     local console=$gdir/console.log
 
     load_case_meta "${cases[0]}"
-    local uses_target=yes
+    local uses_target=yes multi=no
     [[ " $CASE_TARGETS " != *" none "* ]] || uses_target=no
+    [ "$CASE_GATEWAYS" -le 1 ] || multi=yes
+    GW_READY_RE= MG_N=0
 
     # Ports and the subsystem.
     IO_PORT=$(free_port) DISC_PORT=$(free_port) GRPC_PORT=$(free_port)
@@ -375,7 +395,7 @@ run_group() { # run_group NAME CASE...
     for size in $CASE_NS_SIZES; do
         i=$((i + 1))
         sizes_b+="$(to_bytes "$size") "
-        if [ "$uses_target" = yes ] && [ "$E2E_TARGET" = gateway ]; then
+        if [ "$uses_target" = yes ] && [ "$E2E_TARGET" = gateway ] && [ "$multi" = no ]; then
             local spec
             spec=$(ns_spec "$grp" "$i" "$size" "$CASE_PERSISTENT") || {
                 for c in "${cases[@]}"; do report FAIL "$c" "(cannot create namespace backing)"; done; return; }
@@ -390,12 +410,30 @@ run_group() { # run_group NAME CASE...
         GW_ARGS+=(--ceph-conf "$CEPH_CONF")
     fi
 
+    # Several gateways (lib/multi-gw.sh): started and configured before the guest script is written.
+    if [ "$multi" = yes ]; then
+        export CEPH_CONF
+        echo "== group $grp: setting up $CASE_GATEWAYS gateways"
+        if ! mg_setup "$gdir" "$CASE_GATEWAYS" "$nqn" "${CASE_NS_SIZES%% *}" > "$gdir/start.out" 2>&1; then
+            cat "$gdir/start.out"
+            for c in "${cases[@]}"; do report FAIL "$c" "(gateways could not be set up)"; done
+            show_failure_context /dev/null setup
+            mg_cleanup
+            return
+        fi
+        log "$(cat "$gdir/start.out")"
+        IO_PORT=${MG_IO_PORTS[1]} GRPC_PORT=${MG_GRPC_PORTS[1]}
+    fi
+
     # Guest script: environment, library, the cases' guest() functions, main.
     local script=$gdir/guest.sh
     {
         echo "# generated by run-e2e.sh for group $grp"
         printf 'export E2E_HOST=10.0.2.2 E2E_IO_PORT=%s E2E_DISC_PORT=%s E2E_NQN=%q\n' \
             "$IO_PORT" "$DISC_PORT" "$nqn"
+        printf 'export E2E_IO_PORTS=%q E2E_GATEWAYS=%q\n' "${MG_IO_PORTS[*]:1:$MG_N}" "$CASE_GATEWAYS"
+        # the cases' knobs (E2E_HA_SEED, E2E_BENCH_KILLS, ...)
+        for v in $(compgen -v | grep -E '^E2E_(HA|BENCH)_'); do printf 'export %s=%q\n' "$v" "${!v}"; done
         printf 'export E2E_NS_SIZES=%q E2E_TARGET=%q E2E_BACKEND=%q\n' \
             "${sizes_b% }" "$([ "$uses_target" = yes ] && echo "$E2E_TARGET" || echo none)" "$E2E_BACKEND"
         cat "$E2E_DIR/lib/guest-lib.sh"
@@ -418,7 +456,7 @@ run_group() { # run_group NAME CASE...
 
     # The target.
     GW_PID=
-    if [ "$uses_target" = yes ] && [ "$E2E_TARGET" = gateway ]; then
+    if [ "$uses_target" = yes ] && [ "$E2E_TARGET" = gateway ] && [ "$multi" = no ]; then
         export CEPH_CONF
         if ! gateway_start > "$gdir/start.out" 2>&1; then
             cat "$gdir/start.out"
@@ -460,7 +498,20 @@ run_group() { # run_group NAME CASE...
 
     # Stop the target; an unclean stop is a failure of the group.
     local stop_msg="" stop_ok=yes
-    if [ "$uses_target" = yes ] && [ "$E2E_TARGET" = gateway ]; then
+    if [ "$multi" = yes ]; then
+        for i in $(seq "$MG_N"); do
+            kill -CONT "${MG_PIDS[$i]:-0}" 2>/dev/null    # (a frozen one is a failure below anyway)
+            if [ -z "${MG_PIDS[$i]:-}" ] || ! kill -0 "${MG_PIDS[$i]}" 2>/dev/null; then
+                stop_msg+="gw$i was not running at the end; "; stop_ok=no; MG_PIDS[$i]=
+            elif ! mg_stop "$i" TERM > "$gdir/stop.out" 2>&1; then
+                stop_msg+="gw$i: $(cat "$gdir/stop.out"); "; stop_ok=no
+            fi
+            ! grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "${MG_LOGS[$i]}" \
+                || { stop_msg+="sanitizer report in ${MG_LOGS[$i]}; "; stop_ok=no; }
+        done
+        [ "$stop_ok" = no ] || stop_msg="all $MG_N gateways stopped cleanly by SIGTERM"
+        log "$stop_msg"
+    elif [ "$uses_target" = yes ] && [ "$E2E_TARGET" = gateway ]; then
         if [ -z "$GW_PID" ]; then
             stop_msg="gateway was not running at the end"; stop_ok=no
         elif ! kill -0 "$GW_PID" 2>/dev/null; then

@@ -225,3 +225,136 @@ e2e_main() {
     done
     return 0
 }
+
+# ---------------------------------------------------------------------------
+# Several gateways (CASE_GATEWAYS=N, lib/multi-gw.sh on the host): gateway I
+# (1..N) listens on word I of E2E_IO_PORTS and is the home of ANA group I,
+# which holds namespace I.  host_request gw kill|freeze|cont|term|start|
+# blocklist I... performs events, host_request gw mark / log-new I ERE look
+# at what the gateways logged since the mark.
+# ---------------------------------------------------------------------------
+# Connect to every gateway's listener (one subsystem: native multipath makes
+# one /dev/nvme0nX per namespace); waits for all namespaces.
+ha_connect_all() {
+    local port n=0 i
+    for port in $E2E_IO_PORTS; do
+        say "nvme connect -t tcp -a $E2E_HOST -s $port -n $E2E_NQN --reconnect-delay=1 $*"
+        nvme connect -t tcp -a "$E2E_HOST" -s "$port" -n "$E2E_NQN" --reconnect-delay=1 "$@" || return 1
+        n=$((n + 1))
+    done
+    for i in $(seq "$n"); do wait-dev "/dev/nvme0n$i" 20 || return 1; done
+}
+
+# The multipath head (/dev/nvme0nX) of namespace NSID.
+ha_head() {
+    local d
+    for d in /sys/block/nvme0n*; do
+        [ "$(cat "$d/nsid" 2>/dev/null)" = "$1" ] && { echo "/dev/${d##*/}"; return 0; }
+    done
+    return 1
+}
+
+# Gateways through which the host sees namespace NSID optimized (space-
+# separated): live controllers only.  Builtins only (read, no cat/grep): forks
+# are slow in an emulated guest, and this runs in polling loops.
+ha_served_by() {
+    local c st addr port p ns ana i j out=
+    for c in /sys/class/nvme/nvme*; do
+        read -r st 2>/dev/null < "$c/state" || continue
+        [ "$st" = live ] || continue
+        read -r addr 2>/dev/null < "$c/address" || continue
+        port=${addr#*trsvcid=}; port=${port%%,*}
+        i=0 j=0
+        for p in $E2E_IO_PORTS; do j=$((j + 1)); [ "$p" != "$port" ] || i=$j; done
+        [ "$i" != 0 ] || continue
+        for p in "$c"/nvme*c*n*; do
+            read -r ns 2>/dev/null < "$p/nsid" || continue
+            [ "$ns" = "$1" ] || continue
+            read -r ana 2>/dev/null < "$p/ana_state" || continue
+            [ "$ana" != optimized ] || out+="$i "
+        done
+    done
+    echo "${out% }"
+}
+
+# ha_wait_served NSID "I [J...]" SECONDS: until the host sees NSID optimized
+# through exactly one gateway, one of I J ...  Prints how long it took.
+ha_wait_served() {
+    local nsid=$1 want=" $2 " n=$(( $3 * 10 )) t0 s
+    t0=$(e2e_now)
+    while :; do
+        s=$(ha_served_by "$nsid")
+        if [ -n "$s" ] && [[ "$s" != *" "* ]] && [[ "$want" == *" $s "* ]]; then
+            say "namespace $nsid served by gw$s (after $(awk -v a="$t0" -v b="$(e2e_now)" 'BEGIN { printf "%.1f", b - a }') s)"
+            return 0
+        fi
+        [ "$n" -gt 0 ] || { echo "namespace $nsid: served by '${s}', wanted one of$want" >&2; return 1; }
+        n=$((n - 1)); sleep 0.1   # (n counts rounds: a round itself takes some time in the guest)
+    done
+}
+
+# fio write + crc32c verify on every namespace head, round after round, in the
+# background until ha_fio_stop.  Each round: 8 MiB per namespace of 4K random
+# writes at iodepth 4 (rate-capped: the guest is emulated), then the read-back
+# verify.  /tmp/hafio.rcs: "round status" lines.
+ha_fio_start() {
+    local args=() nsid d
+    for nsid in $(seq "$E2E_GATEWAYS"); do
+        d=$(ha_head "$nsid") || return 1
+        args+=(--name="ns$nsid" --filename="$d")
+    done
+    rm -f /tmp/hafio.*; : > /tmp/hafio.rcs
+    ( set +eE; trap - ERR
+      n=0
+      while [ ! -e /tmp/hafio.stop ]; do
+          n=$((n + 1))
+          fio --ioengine=libaio --direct=1 --eta=never --rw=randwrite --bs=4k --iodepth=4 \
+              --size=8M --offset=$(( (n % 4) * 8 ))M --verify=crc32c --do_verify=1 --verify_fatal=1 \
+              --rate_iops="${E2E_HA_FIO_IOPS:-250}" "${args[@]}" > "/tmp/hafio.out.$n" 2>&1
+          rc=$?
+          echo "$n $rc" >> /tmp/hafio.rcs
+          [ "$rc" = 0 ] || break
+      done ) &
+    HA_FIO_PID=$!
+    say "fio verify loop started (pid $HA_FIO_PID) on ${args[*]}"
+}
+
+ha_fio_running() { kill -0 "$HA_FIO_PID" 2>/dev/null && ! awk '$2 != 0 { f = 1 } END { exit !f }' /tmp/hafio.rcs; }
+
+# Stops the loop after its current round; checks every round passed.
+ha_fio_stop() {
+    touch /tmp/hafio.stop
+    local n=0
+    while kill -0 "$HA_FIO_PID" 2>/dev/null && [ $n -lt 1200 ]; do sleep 0.1; n=$((n + 1)); done
+    kill -0 "$HA_FIO_PID" 2>/dev/null && { echo "fio round did not end within 120 s"; return 1; }
+    local rounds bad last
+    rounds=$(wc -l < /tmp/hafio.rcs)
+    bad=$(awk '$2 != 0 { print $1 }' /tmp/hafio.rcs | head -1)
+    if [ -n "$bad" ]; then
+        echo "fio round $bad failed:"; cat "/tmp/hafio.out.$bad"; return 1
+    fi
+    last=$(tail -1 /tmp/hafio.rcs | cut -d' ' -f1)
+    grep -hE 'err=|verify' "/tmp/hafio.out.$last" | head -8
+    say "fio: $rounds rounds of write + verify, all passed"
+    [ "$rounds" -gt 0 ]
+}
+
+# No I/O error reached a namespace head (errors of single paths are expected:
+# the host retries them on another path).
+ha_no_host_errors() {
+    local e
+    e=$(dmesg | grep -E 'I/O error, dev nvme[0-9]+n[0-9]+,|Buffer I/O error' || true)
+    [ -z "$e" ] || { echo "$e" | head -20; return 1; }
+}
+
+# ha_wait_log I ERE SECONDS: until gateway I has logged a line matching ERE
+# since the last "host_request gw mark".
+ha_wait_log() {
+    local end; end=$(awk -v t="$(e2e_now)" -v s="$3" 'BEGIN { print t + s }')
+    while ! host_request gw log-new "$1" "$2" >/tmp/ha-log-match 2>&1; do
+        awk -v t="$(e2e_now)" -v e="$end" 'BEGIN { exit !(t < e) }' \
+            || { echo "gw$1 logged nothing matching /$2/ within $3 s" >&2; return 1; }
+        sleep 0.5
+    done
+    head -3 /tmp/ha-log-match
+}
