@@ -193,6 +193,8 @@ Status Target::SetNamespaceAnaGroup(const std::string& nqn, uint32_t nsid, uint3
   return Status::OK();
 }
 
+Status Target::DrainNamespace(const std::string&, uint32_t, uint64_t) { return Status::OK(); }
+
 Status Target::WithNamespaceLocked(const std::string& nqn, uint32_t nsid,
                                    const std::function<Status(Subsystem&, Namespace&)>& fn,
                                    std::shared_ptr<Subsystem>* subsystem) {

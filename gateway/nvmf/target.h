@@ -83,6 +83,9 @@ class Target {
   Status RemoveNamespace(const std::string& nqn, uint32_t nsid);
   Status ResizeNamespace(const std::string& nqn, uint32_t nsid, uint64_t new_size_bytes);
   Status SetNamespaceAnaGroup(const std::string& nqn, uint32_t nsid, uint32_t anagrpid);
+  // Returns once no I/O of the namespace admitted before the call is in flight, or after
+  // timeout_ns. This version does not wait yet: it returns OK at once.
+  Status DrainNamespace(const std::string& subsystem_nqn, uint32_t nsid, uint64_t timeout_ns);
   // Visible to every allowed host, or only to the namespace's own hosts. Becoming visible
   // to all drops those hosts.
   Status SetNamespaceVisibility(const std::string& nqn, uint32_t nsid, bool auto_visible);
