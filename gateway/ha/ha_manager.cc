@@ -394,6 +394,8 @@ void HaManager::Round() {
   for (const auto& h : *alive) alive_names.insert(h.name);
 
   std::lock_guard lk(mu_);
+  members_ = *members;
+  alive_ = alive_names;
   uint64_t now = Now();
   for (auto& [g, lv] : leases) {  // in group order: every gateway plans the same way
     Observation o;
@@ -526,6 +528,16 @@ std::vector<uint32_t> HaManager::Owned() const {
 MemberInfo HaManager::member() const {
   std::lock_guard lk(mu_);
   return member_;
+}
+
+std::vector<MemberInfo> HaManager::Members() const {
+  std::lock_guard lk(mu_);
+  return members_;
+}
+
+std::set<std::string> HaManager::AliveMembers() const {
+  std::lock_guard lk(mu_);
+  return alive_;
 }
 
 uint64_t HaManager::reconnects() const {

@@ -23,6 +23,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -85,6 +86,10 @@ class HaManager {
   std::vector<GroupStatus> Groups() const;
   std::vector<uint32_t> Owned() const;   // groups this gateway serves (kOwner)
   MemberInfo member() const;             // as registered (home group, controller-ID range, addresses)
+  // The group's members and the names of the live ones, as the last round read them
+  // (empty before the first round).
+  std::vector<MemberInfo> Members() const;
+  std::set<std::string> AliveMembers() const;
   uint64_t reconnects() const;           // times the store client was replaced after a blocklist
 
  private:
@@ -129,6 +134,8 @@ class HaManager {
   MemberInfo member_;
   std::vector<std::string> registered_addresses_;
   std::map<uint32_t, std::unique_ptr<OwnershipMachine>> machines_;
+  std::vector<MemberInfo> members_;     // as last read
+  std::set<std::string> alive_;         // as last read
   std::deque<Op> ops_;
   std::deque<uint32_t> drains_;
   std::thread worker_, watchdog_, drainer_;
