@@ -21,14 +21,16 @@
 //
 // Threads: RPCs run on gRPC threads and are serialised by one mutex (rpc_mutex(), the
 // reference's RPC lock); the group state is applied on the StateFollower's thread, which
-// holds the same mutex. The service has no thread of its own. Nothing here runs on a
+// holds the same mutex; load balancing (BalanceStep, RebalanceStep) runs on a LoadBalancer's
+// thread (load_balancer.h) and takes the same mutex. The service has no thread of its own. Nothing here runs on a
 // reactor; opening a backend (librbd, files) blocks only the calling thread.
 //
 // This header is the whole public surface. The implementation is split by kind of work:
 // frontend.cc (the client path: Persist, the state lookups, the Target steps shared with
 // replay), backend.cc (the StateTarget methods: replay of the group state), one file per RPC
 // family (rpc_subsystem.cc, rpc_namespace.cc, rpc_host.cc, rpc_listener.cc, rpc_gateway.cc:
-// ANA, info, log levels), service.cc (construction, opening devices), and the private
+// ANA, info, log levels), balance.cc (load balancing: hand-overs and rebalancing),
+// service.cc (construction, opening devices), and the private
 // service_internal.h (reply conventions and conversions they share).
 #pragma once
 
