@@ -22,8 +22,9 @@
 // Threads: RPCs run on gRPC threads and are serialised by one mutex (rpc_mutex(), the
 // reference's RPC lock); the group state is applied on the StateFollower's thread, which
 // holds the same mutex; load balancing (BalanceStep, RebalanceStep) runs on a LoadBalancer's
-// thread (load_balancer.h) and takes the same mutex. The service has no thread of its own. Nothing here runs on a
-// reactor; opening a backend (librbd, files) blocks only the calling thread.
+// thread (load_balancer.h) and takes the same mutex. The service has no thread of its own.
+// Nothing here runs on a reactor; opening a backend (librbd, files) blocks only the calling
+// thread.
 //
 // This header is the whole public surface. The implementation is split by kind of work:
 // frontend.cc (the client path: Persist, the state lookups, the Target steps shared with
