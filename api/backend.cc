@@ -74,7 +74,8 @@ Status GatewayService::ChangeNamespace(const std::string& old_json, const std::s
   auto s = target_->FindSubsystem(n.subsystem_nqn());
   auto ns = s ? s->GetNamespace(n.nsid()) : nullptr;
   if (!ns) return Status::NotFound("namespace " + Str(n.nsid()) + " does not exist in " + n.subsystem_nqn());
-  if (n.anagrpid() > 0 && static_cast<uint32_t>(n.anagrpid()) != ns->anagrpid()) {
+  // With load balancing the group moves in BalanceStep (a drained hand-over), not here.
+  if (!lb_.groups && n.anagrpid() > 0 && static_cast<uint32_t>(n.anagrpid()) != ns->anagrpid()) {
     if (Status st = target_->SetNamespaceAnaGroup(n.subsystem_nqn(), n.nsid(), static_cast<uint32_t>(n.anagrpid()));
         !st.ok())
       return st;

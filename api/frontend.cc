@@ -3,6 +3,7 @@
 // the state backend, and the reply conventions and conversions of service_internal.h.
 // Runs on gRPC threads with the RPC lock held (and, for the shared Target steps, on the
 // StateFollower's thread with the same lock).
+#include <algorithm>
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -76,40 +77,85 @@ bool GatewayService::IsLocal(const std::string& host_name) const {
 
 Status GatewayService::Persist(const StateMap& puts, const std::vector<std::string>& removes, const Check& check,
                                bool* conflict) {
+  return PersistComputed(
+      [&](const StateMap& current, StateMap* p, std::vector<std::string>* r) -> Status {
+        if (check) {
+          if (Status c = check(current); !c.ok()) return c;
+        }
+        *p = puts;
+        for (auto& k : removes)
+          if (current.count(k)) r->push_back(k);
+        return Status::OK();
+      },
+      conflict);
+}
+
+Status GatewayService::PersistComputed(const Compute& fn, bool* conflict) {
   if (conflict) *conflict = false;
   uint64_t version = 0;
+  StateMap puts;
+  std::vector<std::string> removes;
   if (!store_) {
-    if (check) {
-      if (Status st = check(state_); !st.ok()) {
-        if (conflict) *conflict = true;
-        return st;
-      }
+    if (Status st = fn(state_, &puts, &removes); !st.ok()) {
+      if (conflict) *conflict = true;
+      return st;
     }
   } else {
-    bool check_failed = false;
+    bool fn_failed = false;
     Status st = store_->Mutate(
         [&](const StateMap& current, uint64_t, StateMap* p, std::vector<std::string>* r) -> Status {
-          if (check) {
-            if (Status c = check(current); !c.ok()) {
-              check_failed = true;
-              return c;
-            }
+          puts.clear();
+          removes.clear();
+          if (Status c = fn(current, &puts, &removes); !c.ok()) {
+            fn_failed = true;
+            return c;
           }
           *p = puts;
-          for (auto& k : removes)
-            if (current.count(k)) r->push_back(k);
+          *r = removes;
           return Status::OK();
         },
         &version);
     if (!st.ok()) {
-      if (conflict) *conflict = check_failed;
+      if (conflict) *conflict = fn_failed;
       return st;
     }
   }
+  // Hand-over records stay in the store: the applier does not follow them.
+  for (auto it = puts.begin(); it != puts.end();) it = StartsWith(it->first, kLbHandoverPrefix) ? puts.erase(it) : ++it;
+  removes.erase(std::remove_if(removes.begin(), removes.end(),
+                               [](const std::string& k) { return StartsWith(k, kLbHandoverPrefix); }),
+                removes.end());
   for (auto& [k, v] : puts) state_[k] = v;
   for (auto& k : removes) state_.erase(k);
   if (follower_) follower_->RecordLocal(puts, removes, version);
   return Status::OK();
+}
+
+Status GatewayService::RemoveHandover(const std::string& key, const std::string& value) {
+  if (!store_) return Status::OK();
+  return store_->Mutate(
+      [&](const StateMap& current, uint64_t, StateMap*, std::vector<std::string>* r) -> Status {
+        auto it = current.find(key);
+        if (it != current.end() && it->second == value) r->push_back(key);
+        return Status::OK();
+      },
+      nullptr);
+}
+
+uint32_t GatewayService::StateGroupOf(const std::string& key, const std::string& json) {
+  const NsInfo& n = NamespaceInfo(key, json);
+  if (!n.parsed) return 0;
+  return n.group ? n.group : opts_.load_balancing_group;
+}
+
+std::vector<LbNamespace> GatewayService::LbNamespaces(const StateMap& m) {
+  std::vector<LbNamespace> out;
+  ForEachNamespaceKey(m, [&](const std::string& k, const std::string& v) {
+    const NsInfo& n = NamespaceInfo(k, v);
+    if (n.parsed && n.nsid) out.push_back({n.nqn, n.nsid, n.group ? n.group : opts_.load_balancing_group});
+    return true;
+  });
+  return out;
 }
 
 std::vector<std::string> GatewayService::SubsystemKeys(const std::string& nqn) { return SubsystemItemKeys(state_, nqn); }
@@ -132,6 +178,8 @@ const GatewayService::NsInfo& GatewayService::NamespaceInfo(const std::string& k
       info.pool = r.rbd_pool_name();
       info.image = r.rbd_image_name();
       info.rbd = !r.has_backend() || r.backend() == "rbd";
+      info.nsid = r.nsid();
+      info.group = r.anagrpid() > 0 ? static_cast<uint32_t>(r.anagrpid()) : 0;
     }
   }
   return info;

@@ -4,6 +4,7 @@
 // Run on gRPC threads; mutations hold the RPC lock.
 #include <algorithm>
 #include <chrono>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -85,9 +86,15 @@ constexpr uint64_t kMiB = 1ull << 20;
       return Answer(rep, EEXIST, "Failure adding namespace, UUID " + req.uuid() + " is already in use");
   }
   uint32_t anagrpid = static_cast<uint32_t>(req.anagrpid());
+  // With HA, only groups a gateway can own; without a group, the least loaded of them.
+  const std::set<uint32_t> lb_groups = lb_.groups ? lb_.groups() : std::set<uint32_t>{};
   if (anagrpid == 0) {
-    anagrpid = opts_.load_balancing_group;
+    anagrpid = lb_groups.empty() ? opts_.load_balancing_group : LeastLoadedGroup(LbNamespaces(state_), lb_groups);
+    if (!lb_groups.empty())
+      LOG_INFO("namespace for %s: load balancing group %u, the least loaded", nqn.c_str(), anagrpid);
   } else {
+    if (lb_.groups && !lb_groups.count(anagrpid))
+      return Answer(rep, ENODEV, prefix + ": Load balancing group " + Str(anagrpid) + " doesn't exist");
     if (anagrpid > s->spec().max_namespaces)
       return Answer(rep, EINVAL, prefix + ": Group ID " + Str(anagrpid) + " is bigger than configured maximum " +
                                      Str(s->spec().max_namespaces));
@@ -367,15 +374,55 @@ constexpr uint64_t kMiB = 1ull << 20;
     return Answer(rep, EINVAL, "Failure changing load balancing group for namespace, missing subsystem NQN");
   if (!req->nsid())
     return Answer(rep, ENODEV, "Failure changing load balancing group for namespace in " + nqn + ": No NSID was given");
+  const std::string no_group = prefix + ": Load balancing group " + std::to_string(req->anagrpid()) + " doesn't exist";
   if (req->anagrpid() <= 0 || static_cast<uint32_t>(req->anagrpid()) > target_->options().anagrpmax)
-    return Answer(rep, ENODEV, prefix + ": Load balancing group " + std::to_string(req->anagrpid()) + " doesn't exist");
+    return Answer(rep, ENODEV, no_group);
   std::lock_guard<std::mutex> lk(mu_);
+  if (lb_.groups && !lb_.groups().count(static_cast<uint32_t>(req->anagrpid()))) return Answer(rep, ENODEV, no_group);
   auto s = target_->FindSubsystem(nqn);
   if (!s || s->is_discovery()) return Answer(rep, ENOENT, prefix + ": No such subsystem");
   auto ns = s->GetNamespace(req->nsid());
   if (!ns) return Answer(rep, ENOENT, prefix + ": Can't find entry for namespace " + Str(req->nsid()) + " in " + nqn);
   const uint32_t old_grp = ns->anagrpid();
   const uint32_t grp = static_cast<uint32_t>(req->anagrpid());
+  if (lb_.groups && store_) {
+    // A drained hand-over (docs/ha.md, "Load balancing"): the new group and the hand-over
+    // record in one version step; every gateway's BalanceStep does the rest.
+    const std::string key = NamespaceKey(nqn, req->nsid());
+    const std::string ho_key = LbHandoverKey(nqn, req->nsid());
+    bool conflict = false;
+    uint32_t from = 0;
+    Status st = PersistComputed(
+        [&](const StateMap& current, StateMap* puts, std::vector<std::string>*) -> Status {
+          auto it = current.find(key);
+          if (it == current.end())
+            return Status::NotFound("Can't find entry for namespace " + Str(req->nsid()) + " in " + nqn);
+          if (auto h = current.find(ho_key); h != current.end()) {
+            auto ho = ParseLbHandover(h->first, h->second);
+            return Status::Busy("namespace is being handed over from load balancing group " +
+                                                  Str(ho ? ho->from : 0) + " to " + Str(ho ? ho->to : 0) +
+                                                  ", try again when it is done");
+          }
+          namespace_add_req add;
+          if (Status j = JsonToRequest(it->second, &add); !j.ok()) return j;
+          from = add.anagrpid() > 0 ? static_cast<uint32_t>(add.anagrpid()) : opts_.load_balancing_group;
+          if (from == grp) return Status::OK();
+          add.set_anagrpid(req->anagrpid());
+          (*puts)[key] = RequestToJson(add);
+          (*puts)[ho_key] = LbHandoverJson({nqn, req->nsid(), from, grp});
+          return Status::OK();
+        },
+        &conflict);
+    if (!st.ok()) {
+      if (conflict) return Answer(rep, ToErrno(st), prefix + ": " + st.message());
+      return Answer(rep, EINVAL, "Error persisting namespace load balancing group for namespace with NSID " +
+                                     Str(req->nsid()) + " in " + nqn + ": " + st.message());
+    }
+    if (from != grp)
+      LOG_INFO("namespace %u of %s: hand-over from load balancing group %u to %u recorded", req->nsid(), nqn.c_str(),
+               from, grp);
+    return Ok(rep);
+  }
   if (Status st = target_->SetNamespaceAnaGroup(nqn, req->nsid(), grp); !st.ok())
     return Answer(rep, ToErrno(st), prefix + ": " + st.message());
   const std::string key = NamespaceKey(nqn, req->nsid());

@@ -21,14 +21,17 @@
 //
 // Threads: RPCs run on gRPC threads and are serialised by one mutex (rpc_mutex(), the
 // reference's RPC lock); the group state is applied on the StateFollower's thread, which
-// holds the same mutex. The service has no thread of its own. Nothing here runs on a
-// reactor; opening a backend (librbd, files) blocks only the calling thread.
+// holds the same mutex; load balancing (BalanceStep, RebalanceStep) runs on a LoadBalancer's
+// thread (load_balancer.h) and takes the same mutex. The service has no thread of its own.
+// Nothing here runs on a reactor; opening a backend (librbd, files) blocks only the calling
+// thread.
 //
 // This header is the whole public surface. The implementation is split by kind of work:
 // frontend.cc (the client path: Persist, the state lookups, the Target steps shared with
 // replay), backend.cc (the StateTarget methods: replay of the group state), one file per RPC
 // family (rpc_subsystem.cc, rpc_namespace.cc, rpc_host.cc, rpc_listener.cc, rpc_gateway.cc:
-// ANA, info, log levels), service.cc (construction, opening devices), and the private
+// ANA, info, log levels), balance.cc (load balancing: hand-overs and rebalancing),
+// service.cc (construction, opening devices), and the private
 // service_internal.h (reply conventions and conversions they share).
 #pragma once
 
@@ -45,6 +48,7 @@
 #include <vector>
 
 #include "api/gateway.grpc.pb.h"
+#include "api/load_balance.h"
 #include "gateway/common/status.h"
 #include "gateway/state/state_applier.h"
 #include "gateway/state/state_follower.h"
@@ -74,6 +78,17 @@ struct ServiceOptions {
   std::string location;  // stretch-cluster site of this gateway ([gateway] location)
 };
 
+// Load balancing over the ANA groups gateways can own (docs/ha.md, "Load balancing"), for a
+// gateway group with HA. The functions are called with the RPC lock held and must not call
+// back into the service.
+struct LoadBalancing {
+  std::function<std::set<uint32_t>()> groups;  // groups a gateway can own: the members' home groups
+  std::function<std::set<uint32_t>()> owned;   // groups this gateway serves now
+  std::function<bool()> leader;                // whether this gateway plans the rebalancing now
+  uint32_t max_ns_to_change_lb_grp = 8;        // moves in progress at most (the reference's name)
+  uint64_t drain_timeout_ns = 10'000'000'000;  // bound on draining one namespace at a hand-over
+};
+
 // One thread's busy and idle time (get_thread_stats), in nanoseconds.
 struct ThreadStats {
   std::string name;
@@ -96,6 +111,26 @@ class GatewayService final : public ::Gateway::Service, public StateTarget {
   // The threads get_thread_stats reports (the reactors); called on a gRPC thread. Unset:
   // get_thread_stats answers ENOTSUP. Set once, before serving.
   void SetThreadStatsSource(std::function<std::vector<ThreadStats>()> source) { thread_stats_ = std::move(source); }
+  // Turns load balancing on (gateway-group HA): namespace_add without a group picks the
+  // least loaded of lb.groups(), a group outside them is refused (ENODEV, as the reference),
+  // and group changes are handed over (BalanceStep). Unset (HA off): a namespace without a
+  // group gets ServiceOptions::load_balancing_group, any group 1..anagrpmax is accepted and
+  // a change applies at once on every gateway. Set once, from any thread.
+  void SetLoadBalancing(LoadBalancing lb);
+  // One pass of the hand-over protocol on this gateway (LoadBalancer's thread, or tests):
+  // each namespace whose group in the group state differs from the target's moves on this
+  // gateway when no hand-over is recorded for it, or when this gateway owns its current
+  // group (then it stops serving it here, drains it and removes the hand-over record).
+  // Takes the RPC lock for each change, never while draining or reading the store. Returns
+  // whether a move is still waiting here.
+  bool BalanceStep();
+  // The leader's rebalancing (LoadBalancer's thread every rebalance_period_sec, or tests):
+  // when lb.leader(), plans with PlanRebalance (load_balance.h) on the store's current state
+  // under the group lock, at most max_ns_to_change_lb_grp moves in progress at once, and
+  // writes each move (the namespace's new group and its hand-over record) in one version
+  // step. Returns the number of moves written (0 when not the leader or nothing to move).
+  Result<size_t> RebalanceStep();
+
   // The RPC lock: one management operation at a time. The StateFollower holds it while it
   // applies the group state through the StateTarget methods below.
   std::mutex& rpc_mutex() { return mu_; }
@@ -190,6 +225,17 @@ class GatewayService final : public ::Gateway::Service, public StateTarget {
   bool IsLocal(const std::string& host_name) const;
   Status Persist(const StateMap& puts, const std::vector<std::string>& removes, const Check& check = nullptr,
                  bool* conflict = nullptr);
+  // Persist with the changes computed from the group's current state (under the group lock);
+  // a failure of `fn` is a conflict. Hand-over records are written to the store only, never
+  // to state_ (the applier does not follow them).
+  using Compute = std::function<Status(const StateMap& current, StateMap* puts, std::vector<std::string>* removes)>;
+  Status PersistComputed(const Compute& fn, bool* conflict = nullptr);
+  // Load balancing (mu_ held): the namespaces of the group state with their groups.
+  std::vector<LbNamespace> LbNamespaces(const StateMap& m);
+  // A stored namespace_add_req's group (0: does not parse); parsed once per value.
+  uint32_t StateGroupOf(const std::string& key, const std::string& json);
+  // Removes a hand-over record if it still holds `value` (store only). mu_ not needed.
+  Status RemoveHandover(const std::string& key, const std::string& value);
   std::vector<std::string> SubsystemKeys(const std::string& nqn);
   std::vector<std::string> NamespaceKeys(const std::string& nqn, uint32_t nsid);
   Result<uint32_t> AddNamespaceToTarget(const namespace_add_req& req, uint32_t anagrpid);
@@ -206,6 +252,7 @@ class GatewayService final : public ::Gateway::Service, public StateTarget {
     bool parsed = false;
     std::string nqn, uuid, pool, image;
     bool rbd = true;
+    uint32_t nsid = 0, group = 0;  // group: anagrpid as stored (0: none)
   };
   const NsInfo& NamespaceInfo(const std::string& key, const std::string& json);
   std::mutex ns_cache_mu_;
@@ -217,6 +264,7 @@ class GatewayService final : public ::Gateway::Service, public StateTarget {
   DeviceFactory no_rbd_devices_;
   DeviceFactory* devices_ = &no_rbd_devices_;
   StateFollower* follower_ = nullptr;
+  LoadBalancing lb_;  // lb_.groups unset: HA off (mu_)
 
   std::mutex mu_;   // the RPC lock: one management operation at a time
   StateMap state_;  // the group state as this gateway knows it

@@ -105,6 +105,8 @@ const std::map<std::string, Section>& Schema() {
     };
     g["ha_lease_ms"] = Uint(FIELD(ha_lease_ms), 400, 600000);
     g["ha_failback_delay_ms"] = Uint(FIELD(ha_failback_delay_ms), 0, 3600000);
+    g["rebalance_period_sec"] = Uint(FIELD(rebalance_period_sec), 0, 86400);
+    g["max_ns_to_change_lb_grp"] = Uint(FIELD(max_ns_to_change_lb_grp), 1, 4096);
     // The reference's knobs with no meaning here (SPDK process, monitor client, its own
     // lock retry loop): accepted silently so that a cephadm-rendered file loads cleanly.
     for (const char* k :
@@ -113,7 +115,7 @@ const std::map<std::string, Section>& Schema() {
           "allowed_consecutive_spdk_ping_failures", "spdk_ping_interval_in_seconds", "ping_spdk_under_lock",
           "enable_monitor_client", "max_hosts_per_namespace", "max_namespaces_with_netmask",
           "max_subsystems", "max_namespaces", "max_hosts_per_subsystem", "max_namespaces_per_subsystem",
-          "rebalance_period_sec", "max_gws_in_grp", "max_ns_to_change_lb_grp", "break_update_interval_sec",
+          "max_gws_in_grp", "break_update_interval_sec",
           "enable_key_encryption", "encryption_key", "abort_discovery_on_spdk_failure", "io_stats_enabled",
           "subsystem_cache_expiration", "omap_file_ignore_unlock_errors", "omap_file_lock_on_read",
           "log_files_enabled", "log_files_rotation_enabled", "verbose_log_messages", "max_log_file_size_in_mb",

@@ -88,6 +88,7 @@ Status Daemon::StartAll() {
   }
   if (o.ha_builtin) {
     if (Status st = StartHa(); !st.ok()) return st;
+    if (management_) StartLoadBalancing();
   }
   StartMetrics();
   if (management_) management_->SetReady(!failures);
@@ -173,6 +174,32 @@ Status Daemon::StartHa() {
            o.name.c_str(), me.home_group, me.min_cntlid, me.max_cntlid, o.ha_lease_ms, o.state_pool.c_str(),
            o.group.c_str());
   return Status::OK();
+}
+
+// Namespaces over the groups the HA members can own (docs/ha.md "Load balancing"); the
+// leader is the live member with the lowest name.
+void Daemon::StartLoadBalancing() {
+  ha::HaManager* ha = ha_.get();
+  const std::string name = opts_.name;
+  LoadBalancingHooks h;
+  h.groups = [ha] {
+    std::set<uint32_t> g;
+    for (const auto& m : ha->Members())
+      if (m.info.home_group) g.insert(m.info.home_group);
+    g.insert(ha->member().home_group);
+    return g;
+  };
+  h.owned = [ha] {
+    std::vector<uint32_t> o = ha->Owned();
+    return std::set<uint32_t>(o.begin(), o.end());
+  };
+  h.leader = [ha, name] {
+    std::set<std::string> alive = ha->AliveMembers();
+    return !alive.empty() && *alive.begin() == name;
+  };
+  h.rebalance_period_sec = opts_.rebalance_period_sec;
+  h.max_ns_to_change_lb_grp = opts_.max_ns_to_change_lb_grp;
+  management_->StartLoadBalancing(std::move(h));
 }
 
 // Like the reference, a gateway whose exporter cannot listen serves without it (logged).

@@ -77,6 +77,8 @@ class Daemon {
   // target exists); StartHa starts the manager.
   Status OpenHa();
   Status StartHa();
+  // Load balancing over the HA members' groups (management plane; after StartHa).
+  void StartLoadBalancing();
   // Takes the parts down in order (the management plane, the listeners, the reactors).
   void StopParts();
 

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "api/ha_service.h"
+#include "api/load_balancer.h"
 #include "api/service.h"
 #include "gateway/common/log.h"
 #include "gateway/runtime/reactor.h"
@@ -165,7 +166,24 @@ class GrpcManagementPlane final : public ManagementPlane {
     SetHealth(ready);
   }
 
+  void StartLoadBalancing(LoadBalancingHooks h) override {
+    if (balancer_ || !service_) return;
+    api::LoadBalancing lb;
+    lb.groups = std::move(h.groups);
+    lb.owned = std::move(h.owned);
+    lb.leader = std::move(h.leader);
+    lb.max_ns_to_change_lb_grp = h.max_ns_to_change_lb_grp;
+    service_->SetLoadBalancing(std::move(lb));
+    api::LoadBalancer::Options bo;
+    bo.rebalance_period = std::chrono::seconds(h.rebalance_period_sec);
+    balancer_ = std::make_unique<api::LoadBalancer>(service_.get(), bo);
+    balancer_->Start();
+    LOG_INFO("load balancing: on, rebalance every %u s, at most %u namespace(s) moving at once",
+             h.rebalance_period_sec, h.max_ns_to_change_lb_grp);
+  }
+
   void Stop() override {
+    if (balancer_) balancer_->Stop();
     if (server_ && !stopped_) SetHealth(false);
     if (server_ && !stopped_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
     stopped_ = true;
@@ -200,6 +218,7 @@ class GrpcManagementPlane final : public ManagementPlane {
   std::unique_ptr<StateFollower> follower_;
   std::unique_ptr<api::HaService> ha_service_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<api::LoadBalancer> balancer_;
   bool stopped_ = false;
 };
 

@@ -15,7 +15,10 @@
 // everything up, and again from Stop on, so probes and load balancers drain first.
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -30,6 +33,16 @@ class Target;
 namespace ha {
 class HaManager;
 }
+
+// What load balancing needs of gateway-group HA (docs/ha.md "Load balancing"); the
+// functions are called from the plane's threads and must not call into the plane.
+struct LoadBalancingHooks {
+  std::function<std::set<uint32_t>()> groups;  // groups a gateway can own (members' home groups)
+  std::function<std::set<uint32_t>()> owned;   // groups this gateway serves now
+  std::function<bool()> leader;                // whether this gateway rebalances now
+  uint32_t rebalance_period_sec = 7;
+  uint32_t max_ns_to_change_lb_grp = 8;
+};
 
 class ManagementPlane {
  public:
@@ -54,6 +67,9 @@ class ManagementPlane {
   // plane adds its own (the group state replayed; Ceph reachable when a pool is configured)
   // and sets the health service's status (logged once).
   virtual void SetReady(bool daemon_ready) = 0;
+  // Turns load balancing on (with HA) and starts its thread; once, after Start. Without a
+  // management plane: nothing.
+  virtual void StartLoadBalancing(LoadBalancingHooks) {}
   // Stops serving RPCs (2 s for those in flight), then the state threads and the store.
   virtual void Stop() = 0;
 };

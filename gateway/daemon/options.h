@@ -85,6 +85,11 @@ struct DaemonOptions {
   bool ha_builtin = false;
   uint32_t ha_lease_ms = 2000;           // lease duration; renewals and self-fence margin L/4
   uint32_t ha_failback_delay_ms = 0;     // home gateway seen alive this long before failback
+  // Load balancing with ha = builtin (docs/ha.md "Load balancing"; the reference's names
+  // and defaults): the leader rebalances every rebalance_period_sec (0: never), with at
+  // most max_ns_to_change_lb_grp namespaces being moved at once.
+  uint32_t rebalance_period_sec = 7;
+  uint32_t max_ns_to_change_lb_grp = 8;
 
   // ---------------------------------------------------------------- data plane
   bool discovery_enabled = true;

@@ -192,16 +192,20 @@ TEST(DaemonOptions, HaIsOffByDefault) {
   EXPECT_FALSE(r->ha_builtin);
   EXPECT_EQ(r->ha_lease_ms, 2000u);
   EXPECT_EQ(r->ha_failback_delay_ms, 0u);
+  EXPECT_EQ(r->rebalance_period_sec, 7u);
+  EXPECT_EQ(r->max_ns_to_change_lb_grp, 8u);
 }
 
 TEST(DaemonOptions, HaBuiltinFromTheFile) {
   DaemonOptions file = File("[gateway]\nname = a\nha = builtin\nha_lease_ms = 3000\nha_failback_delay_ms = 500\n"
-                            "[ceph]\npool = nvmeof\n");
+                            "rebalance_period_sec = 2\nmax_ns_to_change_lb_grp = 3\n[ceph]\npool = nvmeof\n");
   auto r = ResolveOptions(&file, Flags({}));
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_TRUE(r->ha_builtin);
   EXPECT_EQ(r->ha_lease_ms, 3000u);
   EXPECT_EQ(r->ha_failback_delay_ms, 500u);
+  EXPECT_EQ(r->rebalance_period_sec, 2u);
+  EXPECT_EQ(r->max_ns_to_change_lb_grp, 3u);
   EXPECT_EQ(r->state_pool, "nvmeof");
   DaemonOptions off = File("[gateway]\nha = none\n");
   EXPECT_FALSE(off.ha_builtin);

@@ -587,6 +587,14 @@ MemberInfo HaManager::member() const {
   return member_;
 }
 
+std::set<std::string> HaManager::AliveMembers() const {
+  std::lock_guard lk(mu_);
+  std::set<std::string> out;
+  for (const auto& m : members_)
+    if (m.alive) out.insert(m.info.name);
+  return out;
+}
+
 uint64_t HaManager::reconnects() const {
   std::lock_guard lk(mu_);
   return reconnects_;

@@ -26,6 +26,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -116,6 +117,8 @@ class HaManager {
   std::vector<MemberStatus> Members() const;
   std::vector<uint32_t> Owned() const;   // groups this gateway serves (kOwner)
   MemberInfo member() const;             // as registered (home group, controller-ID range, addresses)
+  // The names of the live members, as the last round read them (empty before the first).
+  std::set<std::string> AliveMembers() const;
   uint64_t reconnects() const;           // times the store client was replaced after a blocklist
   const HaOptions& options() const { return opts_; }
 

@@ -313,5 +313,20 @@ TEST(TargetAnaControl, DrainUsesTheTarget) {
   ana->Drain(0);
 }
 
+// What load balancing reads: the members (home groups) and the live ones, as last read.
+TEST_F(HaManagerTest, MembersAndLiveMembersAsLastRead) {
+  Gw& a = Start("a");
+  Gw& b = Start("b");
+  auto both = [&](Gw& gw) {
+    std::set<uint32_t> homes;
+    for (const auto& m : gw.ha->Members()) homes.insert(m.info.home_group);
+    return homes == std::set<uint32_t>{1, 2} && gw.ha->AliveMembers() == std::set<std::string>{"a", "b"};
+  };
+  EXPECT_TRUE(WaitFor([&] { return both(a) && both(b); }));
+  b.ha->Stop(true);  // left the membership lease; its record (home group) stays
+  EXPECT_TRUE(WaitFor([&] { return a.ha->AliveMembers() == std::set<std::string>{"a"}; }));
+  EXPECT_EQ(a.ha->Members().size(), 2u);
+}
+
 }  // namespace
 }  // namespace nvmeof::ha

@@ -149,6 +149,32 @@ std::string NamespaceKey(const std::string& nqn, uint32_t nsid) {
   return StateKeyPrefix(StateKeyKind::kNamespace, nqn) + std::to_string(nsid);
 }
 
+std::string LbHandoverKey(const std::string& nqn, uint32_t nsid) {
+  return kLbHandoverPrefix + nqn + "_" + std::to_string(nsid);
+}
+
+std::string LbHandoverJson(const LbHandover& h) {
+  json j = {{"subsystem_nqn", h.nqn}, {"nsid", h.nsid}, {"from", h.from}, {"to", h.to}};
+  return IndentStateJson(j.dump());
+}
+
+std::optional<LbHandover> ParseLbHandover(const std::string& key, const std::string& value) {
+  if (!StartsWith(key, kLbHandoverPrefix)) return std::nullopt;
+  json j = json::parse(value, nullptr, false);
+  if (!j.is_object()) return std::nullopt;
+  LbHandover h;
+  try {
+    h.nqn = j.at("subsystem_nqn").get<std::string>();
+    h.nsid = j.at("nsid").get<uint32_t>();
+    h.from = j.at("from").get<uint32_t>();
+    h.to = j.at("to").get<uint32_t>();
+  } catch (const json::exception&) {
+    return std::nullopt;
+  }
+  if (key != LbHandoverKey(h.nqn, h.nsid) || h.nsid == 0) return std::nullopt;
+  return h;
+}
+
 std::string QosKey(const std::string& nqn, uint32_t nsid) {
   return StateKeyPrefix(StateKeyKind::kQos, nqn) + std::to_string(nsid);
 }

@@ -95,6 +95,23 @@ std::vector<std::string> NamespaceItemKeys(const StateMap& m, const std::string&
 std::vector<std::string> ListenerKeysAt(const StateMap& m, const std::string& nqn, const std::string& traddr,
                                         const std::string& trsvcid);
 
+// ------------------------------------------------------------------ load balancing
+
+// A namespace's hand-over from one ANA group to another in progress (docs/ha.md, "Load
+// balancing"): key lb_handover_<nqn>_<nsid>, value {"subsystem_nqn", "nsid", "from", "to"}.
+// This gateway's own key, unknown to the reference (ParseStateKey does not parse it, so the
+// applier ignores it); removed by the old group's owner once it drained the namespace.
+struct LbHandover {
+  std::string nqn;
+  uint32_t nsid = 0;
+  uint32_t from = 0, to = 0;
+};
+inline constexpr char kLbHandoverPrefix[] = "lb_handover_";
+std::string LbHandoverKey(const std::string& nqn, uint32_t nsid);
+std::string LbHandoverJson(const LbHandover& h);
+// nullopt when the key is not a hand-over key or the value does not parse.
+std::optional<LbHandover> ParseLbHandover(const std::string& key, const std::string& value);
+
 // ------------------------------------------------------------------ values
 
 // Compact JSON laid out like Python's json.dumps(indent=2), which the reference's

@@ -258,5 +258,21 @@ TEST(StateJson, SameJsonObject) {
   EXPECT_EQ(SameJsonObject("not json", "{}"), std::nullopt);
 }
 
+TEST(StateKeys, LbHandoverKeyAndValue) {
+  const std::string k = LbHandoverKey("nqn.a", 7);
+  EXPECT_EQ(k, "lb_handover_nqn.a_7");
+  EXPECT_FALSE(ParseStateKey(k));  // not a reference item: the applier ignores it
+  auto h = ParseLbHandover(k, LbHandoverJson({"nqn.a", 7, 1, 2}));
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->nqn, "nqn.a");
+  EXPECT_EQ(h->nsid, 7u);
+  EXPECT_EQ(h->from, 1u);
+  EXPECT_EQ(h->to, 2u);
+  EXPECT_FALSE(ParseLbHandover(LbHandoverKey("nqn.a", 8), LbHandoverJson({"nqn.a", 7, 1, 2})));
+  EXPECT_FALSE(ParseLbHandover(NamespaceKey("nqn.a", 7), LbHandoverJson({"nqn.a", 7, 1, 2})));
+  EXPECT_FALSE(ParseLbHandover(k, "not json"));
+  EXPECT_FALSE(ParseLbHandover(k, R"({"subsystem_nqn": "nqn.a", "nsid": 7})"));
+}
+
 }  // namespace
 }  // namespace nvmeof
