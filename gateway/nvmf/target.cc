@@ -8,6 +8,7 @@
 #include <set>
 #include <thread>
 
+#include "gateway/common/clock.h"
 #include "gateway/common/log.h"
 #include "gateway/runtime/reactor.h"
 #include "gateway/nvmf/auth_keys.h"
