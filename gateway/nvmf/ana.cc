@@ -17,12 +17,12 @@ uint8_t AnaTable::State(const std::string& nqn, uint32_t grpid) const {
     if (auto g = s->second.find(grpid); g != s->second.end()) return g->second;
   }
   auto g = groups_.find(grpid);
-  return g == groups_.end() ? static_cast<uint8_t>(nvme::kAnaOptimized) : g->second;
+  return g == groups_.end() ? unset_ : g->second;
 }
 
 bool AnaTable::SetGroup(uint32_t grpid, uint8_t state) {
   std::lock_guard<std::mutex> lk(mu_);
-  auto [it, added] = groups_.emplace(grpid, nvme::kAnaOptimized);
+  auto [it, added] = groups_.emplace(grpid, unset_);
   if (it->second == state) return false;
   it->second = state;
   change_count_++;
@@ -33,7 +33,7 @@ bool AnaTable::SetForSubsystem(const std::string& nqn, uint32_t grpid, uint8_t s
   std::lock_guard<std::mutex> lk(mu_);
   // Changed if it differs from what the subsystem reported before: its own, or the group's.
   auto& groups = subsystems_[nqn];
-  uint8_t cur = nvme::kAnaOptimized;
+  uint8_t cur = unset_;
   if (auto g = groups.find(grpid); g != groups.end()) {
     cur = g->second;
   } else if (auto gw = groups_.find(grpid); gw != groups_.end()) {

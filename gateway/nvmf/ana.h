@@ -4,7 +4,8 @@
 // A state belongs to an ANA group and holds on every path through this gateway (every
 // listener of every subsystem). A subsystem may carry its own state for a group: the
 // management API's set_ana_state is per subsystem, and keeps what it was told for a
-// subsystem not created yet. Unset means optimized.
+// subsystem not created yet. Unset means the table's unset state: optimized, unless the
+// gateway waits for an outside authority (the Ceph monitor client) before serving a group.
 //
 // Threads: states change from the management plane (Target::SetAnaState /
 // SetAnaGroupState, any thread); readers (Subsystem::BuildTable, the log page on the admin
@@ -19,6 +20,7 @@
 #include <vector>
 
 #include "gateway/common/status.h"
+#include "gateway/protocol/nvme.h"
 #include "gateway/nvmf/errc.h"
 
 namespace nvmeof {
@@ -27,7 +29,9 @@ class Controller;
 
 class AnaTable {
  public:
-  // The state of group `grpid` for subsystem `nqn`: its own, else the group's, else optimized.
+  explicit AnaTable(uint8_t unset_state = nvme::kAnaOptimized) : unset_(unset_state) {}
+  // The state of group `grpid` for subsystem `nqn`: its own, else the group's, else the
+  // unset state.
   uint8_t State(const std::string& nqn, uint32_t grpid) const;
   // Each returns true if the state changed (and then counts one change).
   bool SetGroup(uint32_t grpid, uint8_t state);
@@ -39,6 +43,7 @@ class AnaTable {
 
  private:
   mutable std::mutex mu_;
+  const uint8_t unset_;
   std::map<uint32_t, uint8_t> groups_;
   std::map<std::string, std::map<uint32_t, uint8_t>> subsystems_;
   uint64_t change_count_ = 0;

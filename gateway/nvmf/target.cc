@@ -16,7 +16,7 @@ namespace nvmeof {
 
 // ----------------------------------------------------------------------------- Target
 
-Target::Target(TargetOptions opts) : opts_(std::move(opts)) {
+Target::Target(TargetOptions opts) : opts_(std::move(opts)), ana_(opts_.ana_unset_state) {
   SubsystemSpec d;
   d.nqn = nvme::kDiscoveryNqn;
   d.model = "Ceph NVMe-oF discovery";

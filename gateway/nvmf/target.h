@@ -54,6 +54,9 @@ struct TargetOptions {
   uint32_t max_h2c_data = 131072;
   uint32_t connect_timeout_ms = 30000;  // a connection must Connect a queue within this
   uint32_t anagrpmax = 1024;
+  // The ANA state of a group nobody set yet (ana.h): inaccessible while the gateway waits
+  // for the Ceph monitor client to assign its groups ([gateway] ha = monitor).
+  uint8_t ana_unset_state = nvme::kAnaOptimized;
   uint32_t max_namespaces_per_gateway = 16384;
   std::string firmware_revision = "0.1.0";
   // DH-HMAC-CHAP: the hash functions and DH groups the controller picks from what a host
