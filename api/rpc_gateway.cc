@@ -3,6 +3,7 @@
 // threads; those that keep state hold the RPC lock.
 #include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -47,12 +48,35 @@ std::string ReportedVersion(const std::string& configured, const std::string& cl
 ::grpc::Status GatewayService::set_ana_state(SC* ctx, const ana_info* req, req_status* rep) {
   LOG_INFO("Received request to set ana states for %d subsystem(s)%s", req->states_size(), PeerMsg(ctx).c_str());
   std::lock_guard<std::mutex> lk(mu_);
+  // Like the reference: optimized, or else inaccessible.
+  auto state_of = [](const ana_group_state& gs) -> uint8_t {
+    return gs.state() == ::OPTIMIZED ? nvme::kAnaOptimized : nvme::kAnaInaccessible;
+  };
+  std::set<uint32_t> by_group;  // groups set for the whole gateway
+  if (opts_.ana_by_group) {
+    std::map<uint32_t, std::pair<uint8_t, std::set<std::string>>> groups;  // state, subsystems
+    std::set<uint32_t> mixed;
+    for (auto& nas : req->states())
+      for (auto& gs : nas.states()) {
+        auto [it, added] = groups.try_emplace(gs.grp_id(), state_of(gs), std::set<std::string>{});
+        if (!added && it->second.first != state_of(gs)) mixed.insert(gs.grp_id());
+        it->second.second.insert(nas.nqn());
+      }
+    for (auto& [grp, g] : groups) {
+      if (mixed.count(grp)) continue;
+      bool all = true;
+      for (auto& s : target_->Subsystems())
+        if (!s->is_discovery() && !g.second.count(s->nqn())) all = false;
+      if (all && target_->SetAnaGroupState(grp, g.first).ok()) by_group.insert(grp);
+    }
+  }
   for (auto& nas : req->states()) {
     // A subsystem not created yet gets the states when it is (the target keeps them).
     auto s = target_->FindSubsystem(nas.nqn());
     for (auto& gs : nas.states()) {
-      // Like the reference: optimized, or else inaccessible.
-      uint8_t state = gs.state() == ::OPTIMIZED ? nvme::kAnaOptimized : nvme::kAnaInaccessible;
+      uint8_t state = state_of(gs);
+      // Set for the whole gateway: only a subsystem's own earlier state still differs.
+      if (by_group.count(gs.grp_id()) && target_->AnaState(nas.nqn(), gs.grp_id()) == state) continue;
       Status st = target_->SetAnaState(nas.nqn(), gs.grp_id(), state);
       if (st.ok() || !s || s->is_discovery()) continue;
       // A refused state fails the request where a listener would have carried it.

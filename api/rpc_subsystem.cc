@@ -172,6 +172,8 @@ using namespace internal;
         n->set_nguid(nguid);
         n->set_uuid(UuidToString(ns.uuid));
         n->set_anagrpid(ns.anagrpid);
+        // The Ceph monitor client beacons it; the monitor blocklists it to fence this gateway.
+        if (!ns.client_address.empty()) n->set_nonce(ns.client_address);
         n->set_auto_visible(ns.auto_visible);
         for (auto& h : ns.hosts) n->add_hosts(h);
       }

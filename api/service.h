@@ -76,6 +76,10 @@ struct ServiceOptions {
   uint32_t max_hosts = 2048;
   uint32_t max_hosts_per_subsystem = 128;
   std::string location;  // stretch-cluster site of this gateway ([gateway] location)
+  // set_ana_state sets a group's state for the whole gateway (one AnaTable change) when the
+  // request gives it one state for every subsystem: the Ceph monitor client's requests
+  // ([gateway] ha = monitor). Otherwise, and for partial requests, per subsystem.
+  bool ana_by_group = false;
 };
 
 // Load balancing over the ANA groups gateways can own (docs/ha.md, "Load balancing"), for a

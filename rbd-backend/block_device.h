@@ -93,6 +93,10 @@ class BlockDevice {
 
   // False while the storage is unreachable (the namespace reports a path error).
   virtual bool healthy() const { return true; }
+  // Control path: the address of the Ceph client instance the device uses now (RBD:
+  // "IP:PORT/NONCE", what the Ceph monitor blocklists to fence this gateway); empty for
+  // devices without one.
+  virtual std::string client_address() const { return {}; }
 
  protected:
   void notify_resized(uint64_t new_size) {

@@ -47,7 +47,7 @@ struct RbdSpec {
 // Diagnostics beyond BlockDevice (tests, management API "namespace info").
 class RbdDevice : public BlockDevice {
  public:
-  virtual std::string client_address() const = 0;  // of the client instance in use
+  std::string client_address() const override = 0;  // of the client instance in use
   virtual uint64_t client_instance_id() const = 0;
   virtual bool blocklisted() const = 0;  // saw -ESHUTDOWN and has not recovered yet
   virtual bool stalled() const = 0;      // in-flight I/O without progress > stall_timeout_s

@@ -96,13 +96,24 @@ const std::map<std::string, Section>& Schema() {
     g["omap_file_lock_duration"] = Uint(FIELD(omap_file_lock_duration), 1, 3600);
     g["override_hostname"] = Str(FIELD(hostname));
     g["ha"] = [](DaemonOptions& c, const std::string& v, std::string* why) {
-      if (v != "builtin" && v != "none") {
-        *why = "not builtin or none";
+      if (v != "builtin" && v != "monitor" && v != "none") {
+        *why = "not builtin, monitor or none";
         return false;
       }
       c.ha_builtin = v == "builtin";
+      c.ha_monitor = v == "monitor";
       return true;
     };
+    g["enable_monitor_client"] = [](DaemonOptions& c, const std::string& v, std::string* why) {
+      bool b;
+      if (!ParseConfigBool(v, &b)) {
+        *why = "not a boolean (true/false, yes/no, on/off, 1/0)";
+        return false;
+      }
+      c.enable_monitor_client = b;
+      return true;
+    };
+    g["monitor_client"] = Str(FIELD(monitor_client));
     g["ha_lease_ms"] = Uint(FIELD(ha_lease_ms), 400, 600000);
     g["ha_failback_delay_ms"] = Uint(FIELD(ha_failback_delay_ms), 0, 3600000);
     g["rebalance_period_sec"] = Uint(FIELD(rebalance_period_sec), 0, 86400);
@@ -113,7 +124,7 @@ const std::map<std::string, Section>& Schema() {
          {"enable_spdk_discovery_controller", "omap_file_lock_retries", "omap_file_lock_retry_sleep_interval",
           "omap_file_update_reloads",
           "allowed_consecutive_spdk_ping_failures", "spdk_ping_interval_in_seconds", "ping_spdk_under_lock",
-          "enable_monitor_client", "max_hosts_per_namespace", "max_namespaces_with_netmask",
+          "monitor_stop_grace", "max_hosts_per_namespace", "max_namespaces_with_netmask",
           "max_subsystems", "max_namespaces", "max_hosts_per_subsystem", "max_namespaces_per_subsystem",
           "max_gws_in_grp", "break_update_interval_sec",
           "enable_key_encryption", "encryption_key", "abort_discovery_on_spdk_failure", "io_stats_enabled",

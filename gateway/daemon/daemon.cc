@@ -14,6 +14,8 @@
 #include "gateway/ha/ha_manager.h"
 #include "gateway/ha/rados_group_store.h"
 #include "gateway/daemon/management.h"
+#include "gateway/daemon/monitor_client.h"
+#include "gateway/daemon/monitor_group.h"
 #include "gateway/metrics/collector.h"
 #include "gateway/metrics/exporter.h"
 #include "gateway/nvmf/target.h"
@@ -58,6 +60,12 @@ Status Daemon::StartAll() {
   reactors_->Start();
   if (o.ha_builtin) {
     if (Status st = OpenHa(); !st.ok()) return st;
+  }
+  if (!o.ha_monitor && o.enable_monitor_client.value_or(false))
+    LOG_WARN("[gateway] enable_monitor_client = true: not honoured without ha = monitor (no monitor client is "
+             "started; ANA is set through the API)");
+  if (o.ha_monitor) {
+    if (Status st = WaitForMonitorGroup(); !st.ok()) return st;
   }
   target_ = std::make_unique<Target>(o.target);
   transports_ = std::make_unique<TransportRegistry>();
@@ -200,6 +208,45 @@ void Daemon::StartLoadBalancing() {
   h.rebalance_period_sec = opts_.rebalance_period_sec;
   h.max_ns_to_change_lb_grp = opts_.max_ns_to_change_lb_grp;
   management_->StartLoadBalancing(std::move(h));
+}
+
+Status Daemon::WaitForMonitorGroup() {
+  DaemonOptions& o = opts_;
+  auto server = MonitorGroupServer::Start(o);
+  if (!server.ok()) return server.status();
+  monitor_ = std::move(server.value());
+  // Like the reference: the gateway runs the client and ends when it ends.
+  if (o.enable_monitor_client.value_or(true)) {
+    auto client = MonitorClientProcess::Start(MonitorClientArgs(o), [this](const std::string&) {
+      exit_status_ = 1;
+      kill(getpid(), SIGTERM);
+    });
+    if (client.ok()) {
+      monitor_client_ = std::move(client.value());
+      LOG_INFO("monitor: started %s (pid %d)", o.monitor_client.c_str(), static_cast<int>(monitor_client_->pid()));
+    } else if (o.enable_monitor_client.has_value() || !client.status().IsNotFound()) {
+      LOG_ERROR("monitor: cannot start the monitor client: %s", client.status().message().c_str());
+      return client.status();
+    } else {
+      LOG_WARN("monitor: %s does not exist: waiting for a monitor client started beside the gateway "
+               "(--gateway-address %s:%s --monitor-group-address %s)",
+               o.monitor_client.c_str(), o.grpc_addr.c_str(), o.grpc_port.c_str(), MonitorAddress(o).c_str());
+    }
+  }
+  int sig = 0;
+  std::optional<MonitorAssignment> a = monitor_->Wait(sigs_, &sig);
+  if (!a) {
+    LOG_INFO("signal %d before the monitor client assigned a group: shutting down", sig);
+    return Status::InvalidArgument("stopped while waiting for the monitor client");
+  }
+  o.ana_group = a->ana_group;
+  o.target.min_cntlid = a->min_cntlid;
+  o.target.max_cntlid = a->max_cntlid;
+  o.target.unset_ana_state = nvme::kAnaInaccessible;
+  LOG_INFO("ha: monitor, gateway %s, ANA group %u (monitor group id %u), controller IDs %u-%u; every ANA group "
+           "inaccessible until the monitor client sets it",
+           o.name.c_str(), a->ana_group, a->index, a->min_cntlid, a->max_cntlid);
+  return Status::OK();
 }
 
 // Like the reference, a gateway whose exporter cannot listen serves without it (logged).
@@ -376,7 +423,9 @@ void Daemon::StopParts() {
   // A planned stop hands the owned ANA groups over while the listeners still serve.
   if (ha_) ha_->Stop(true);
   metrics_.reset();  // scrapes read the target and the reactors' probes
+  if (monitor_client_) monitor_client_->Stop();
   if (management_) management_->Stop();
+  if (monitor_) monitor_->Stop();
   if (transports_) transports_->CloseAll();
   // Hosts' queues pin the namespaces: close them while the reactors run, so the devices
   // close when the target goes (librbd hands the images' exclusive locks back cleanly).

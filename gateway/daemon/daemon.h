@@ -13,6 +13,13 @@
 //                 too), keeping the member record's listeners current; the gRPC server
 //                 serves its view (nvmeof.ha.GatewayHa); Stop hands its groups over before
 //                 the listeners close
+//   monitor       with [gateway] ha = monitor: the MonitorGroup server (monitor_group.h) on
+//                 port - 1; the daemon waits for the monitor client's group id before
+//                 it creates the target (the controller-ID range and this gateway's ANA
+//                 group come from it; every ANA group starts inaccessible), then
+//                 set_ana_state on the API drives ANA. With enable_monitor_client (true
+//                 or not given) it first starts the client (monitor_client.h); the
+//                 gateway stops, exit status 1, when the client ends
 //   metrics       MetricsExporter (gateway/metrics) when enable_prometheus_exporter: a port
 //                 that cannot be opened is logged and the gateway serves without it
 //   readiness     the management plane's gRPC health service says SERVING once all of the
@@ -23,12 +30,14 @@
 // (every thread it starts inherits the mask) and Run takes them with sigwait. Start fails
 // (the daemon exits 1; the reason is logged) when a listener of the command line or the
 // gRPC port cannot be opened, the state store cannot start, HA is asked for and cannot
-// start (cluster unreachable, no free home group), or there is nothing to serve.
+// start (cluster unreachable, no free home group; in monitor mode the monitor port cannot
+// be opened, or a signal came before the group id), or there is nothing to serve.
 // A namespace that cannot be opened is logged and skipped.
 #pragma once
 
 #include <signal.h>
 
+#include <atomic>
 #include <memory>
 #include <vector>
 
@@ -45,6 +54,8 @@ class GroupStore;
 class HaManager;
 }  // namespace ha
 class MetricsExporter;
+class MonitorClientProcess;
+class MonitorGroupServer;
 class ReactorGroup;
 class Target;
 class TransportRegistry;
@@ -65,6 +76,8 @@ class Daemon {
   void Stop();
 
   Target& target() { return *target_; }
+  // The process's exit status after Run: 1 when the monitor client ended (monitor mode).
+  int exit_status() const { return exit_status_; }
 
  private:
   explicit Daemon(const DaemonOptions& opts);
@@ -79,6 +92,9 @@ class Daemon {
   Status StartHa();
   // Load balancing over the HA members' groups (management plane; after StartHa).
   void StartLoadBalancing();
+  // [gateway] ha = monitor: serves MonitorGroup and waits for the group id (or a signal),
+  // then sets opts_'s controller-ID range, ANA group and unset ANA state.
+  Status WaitForMonitorGroup();
   // Takes the parts down in order (the management plane, the listeners, the reactors).
   void StopParts();
 
@@ -91,6 +107,9 @@ class Daemon {
   std::unique_ptr<TransportRegistry> transports_;
   std::unique_ptr<DeviceFactory> devices_;
   std::unique_ptr<ManagementPlane> management_;
+  std::unique_ptr<MonitorGroupServer> monitor_;
+  std::unique_ptr<MonitorClientProcess> monitor_client_;
+  std::atomic<int> exit_status_{0};
   std::unique_ptr<MetricsExporter> metrics_;
   std::unique_ptr<ha::AnaControl> ha_ana_;
   std::unique_ptr<ha::HaManager> ha_;

@@ -47,5 +47,5 @@ int main(int argc, char** argv) {
   auto daemon = Daemon::Start(*opts);
   if (!daemon.ok()) return 1;
   daemon.value()->Run();
-  return 0;
+  return daemon.value()->exit_status();
 }

@@ -15,6 +15,7 @@
 #include "api/load_balancer.h"
 #include "api/service.h"
 #include "gateway/common/log.h"
+#include "gateway/daemon/grpc_credentials.h"
 #include "gateway/runtime/reactor.h"
 #include "gateway/state/state_follower.h"
 #include "gateway/state/state_store.h"
@@ -69,25 +70,31 @@ std::unique_ptr<StateStore> OpenStateStore(const DaemonOptions& o, std::string* 
   return NewMemoryStateStore();
 }
 
+}  // namespace
+
 // ------------------------------------------------------------------ gRPC server
+Result<std::shared_ptr<grpc::ServerCredentials>> GrpcServerCredentials(const DaemonOptions& o) {
+  if (!o.enable_auth) return grpc::InsecureServerCredentials();
+  grpc::SslServerCredentialsOptions ssl(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
+  const std::string root_path = o.root_ca_cert.empty() ? o.client_cert : o.root_ca_cert;
+  if (!ReadFile(o.server_key, &pair.private_key) || !ReadFile(o.server_cert, &pair.cert_chain) ||
+      !ReadFile(root_path, &ssl.pem_root_certs)) {
+    LOG_ERROR("enable_auth: cannot read [mtls] server_key %s, server_cert %s or client certificate %s",
+              o.server_key.c_str(), o.server_cert.c_str(), root_path.c_str());
+    return Status::InvalidArgument("enable_auth: cannot read the [mtls] files");
+  }
+  ssl.pem_key_cert_pairs.push_back(pair);
+  return grpc::SslServerCredentials(ssl);
+}
+
+namespace {
+
 Result<std::unique_ptr<grpc::Server>> StartServer(const DaemonOptions& o, api::GatewayService* service,
                                                   api::HaService* ha_service) {
-  std::shared_ptr<grpc::ServerCredentials> creds;
-  if (o.enable_auth) {
-    grpc::SslServerCredentialsOptions ssl(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
-    grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
-    const std::string root_path = o.root_ca_cert.empty() ? o.client_cert : o.root_ca_cert;
-    if (!ReadFile(o.server_key, &pair.private_key) || !ReadFile(o.server_cert, &pair.cert_chain) ||
-        !ReadFile(root_path, &ssl.pem_root_certs)) {
-      LOG_ERROR("enable_auth: cannot read [mtls] server_key %s, server_cert %s or client certificate %s",
-                o.server_key.c_str(), o.server_cert.c_str(), root_path.c_str());
-      return Status::InvalidArgument("enable_auth: cannot read the [mtls] files");
-    }
-    ssl.pem_key_cert_pairs.push_back(pair);
-    creds = grpc::SslServerCredentials(ssl);
-  } else {
-    creds = grpc::InsecureServerCredentials();
-  }
+  auto c = GrpcServerCredentials(o);
+  if (!c.ok()) return c.status();
+  std::shared_ptr<grpc::ServerCredentials> creds = c.value();
   grpc::ServerBuilder builder;
   int bound_port = 0;
   const std::string bind =
@@ -200,6 +207,8 @@ class GrpcManagementPlane final : public ManagementPlane {
     so.port = o.grpc_port;
     so.version = NVMEOF_VERSION_STRING;
     so.verify_nqns = o.verify_nqns;
+    if (o.ana_group) so.load_balancing_group = o.ana_group;
+    so.ana_by_group = o.ha_monitor;
     return so;
   }
 

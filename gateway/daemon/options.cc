@@ -290,6 +290,13 @@ Result<DaemonOptions> ResolveOptions(const DaemonOptions* file, const CommandLin
   if (o.state_pool == "none") o.state_pool.clear();
   if (o.ha_builtin && o.state_pool.empty())
     return Status::InvalidArgument("[gateway] ha = builtin needs a state pool ([ceph] pool, not --state-pool none)");
+  if (o.ha_builtin && o.enable_monitor_client.value_or(false))
+    return Status::InvalidArgument(
+        "[gateway] ha = builtin and enable_monitor_client = true: two sources of ANA decisions; use ha = monitor "
+        "for the Ceph monitor client, or set enable_monitor_client = false for the built-in leases");
+  if (o.ha_monitor && (!o.grpc_enabled || o.grpc_port == "0" || o.grpc_port == "1"))
+    return Status::InvalidArgument(
+        "[gateway] ha = monitor needs the gRPC API on a fixed port (the monitor client's port is [gateway] port - 1)");
   if (flags.no_verify_nqns) o.verify_nqns = false;
   if (flags.prometheus_port) {
     o.enable_prometheus_exporter = true;

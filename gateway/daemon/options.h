@@ -90,6 +90,21 @@ struct DaemonOptions {
   // most max_ns_to_change_lb_grp namespaces being moved at once.
   uint32_t rebalance_period_sec = 7;
   uint32_t max_ns_to_change_lb_grp = 8;
+  // [gateway] ha = monitor: the Ceph monitor client (Ceph >= 19) decides (monitor_group.h):
+  // the gateway waits for its group_id on grpc_addr:grpc_port-1 before serving, every ANA
+  // group is inaccessible until set_ana_state says otherwise. Excludes ha_builtin.
+  bool ha_monitor = false;
+  // [gateway] enable_monitor_client as the file gave it (the reference's default is true):
+  // refused with ha = builtin when true; logged as not honoured with ha = none.
+  std::optional<bool> enable_monitor_client;
+  // The monitor client the gateway starts in monitor mode when enable_monitor_client is
+  // true or not given ([gateway] monitor_client; the reference runs this path). When it
+  // does not exist and enable_monitor_client is not given, the gateway waits for a client
+  // started beside it.
+  std::string monitor_client = "/usr/bin/ceph-nvmeof-monitor-client";
+  // This gateway's ANA group once known (monitor mode: the monitor's group index + 1); 0:
+  // not assigned. get_gateway_info reports it; new namespaces without a group get it.
+  uint32_t ana_group = 0;
 
   // ---------------------------------------------------------------- data plane
   bool discovery_enabled = true;

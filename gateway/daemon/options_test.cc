@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include "gateway/daemon/config.h"
+#include "gateway/daemon/monitor_client.h"
+#include "gateway/daemon/monitor_group.h"
 
 namespace nvmeof {
 namespace {
@@ -213,9 +215,9 @@ TEST(DaemonOptions, HaBuiltinFromTheFile) {
 
 TEST(DaemonOptions, HaBadValuesAreRejected) {
   std::vector<std::string> w;
-  auto mode = ParseGatewayConfig("[gateway]\nha = monitor\n", "t.conf", &w);
+  auto mode = ParseGatewayConfig("[gateway]\nha = leases\n", "t.conf", &w);
   ASSERT_FALSE(mode.ok());
-  EXPECT_NE(mode.status().message().find("not builtin or none"), std::string::npos) << mode.status().message();
+  EXPECT_NE(mode.status().message().find("not builtin, monitor or none"), std::string::npos) << mode.status().message();
   auto lease = ParseGatewayConfig("[gateway]\nha_lease_ms = 100\n", "t.conf", &w);
   ASSERT_FALSE(lease.ok());
   EXPECT_NE(lease.status().message().find("ha_lease_ms"), std::string::npos) << lease.status().message();
@@ -226,6 +228,67 @@ TEST(DaemonOptions, HaBadValuesAreRejected) {
   ASSERT_FALSE(nopool.ok());
   EXPECT_EQ(nopool.status().message(),
             "[gateway] ha = builtin needs a state pool ([ceph] pool, not --state-pool none)");
+}
+
+TEST(DaemonOptions, HaMonitorFromTheFile) {
+  DaemonOptions file = File("[gateway]\nname = a\nport = 5500\nha = monitor\nenable_monitor_client = True\n"
+                            "monitor_stop_grace = 0.001\n[monitor]\ntimeout = 1.0\n");
+  auto r = ResolveOptions(&file, Flags({}));
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_TRUE(r->ha_monitor);
+  EXPECT_FALSE(r->ha_builtin);
+  EXPECT_EQ(r->enable_monitor_client, std::optional<bool>(true));
+  EXPECT_EQ(MonitorAddress(*r), "0.0.0.0:5499");
+  r->grpc_addr = "::1";
+  EXPECT_EQ(MonitorAddress(*r), "[::1]:5499");
+  EXPECT_FALSE(DaemonOptions{}.ha_monitor);
+  EXPECT_FALSE(DaemonOptions{}.enable_monitor_client.has_value());
+  // The monitor client's port is the API's minus one: the API needs a fixed port.
+  auto any = ResolveOptions(&file, Flags({"--grpc", "127.0.0.1:0"}));
+  ASSERT_FALSE(any.ok());
+  EXPECT_NE(any.status().message().find("port - 1"), std::string::npos) << any.status().message();
+  EXPECT_FALSE(ResolveOptions(&file, Flags({"--grpc", "none"})).ok());
+}
+
+TEST(DaemonOptions, HaBuiltinAndTheMonitorClientAreExclusive) {
+  DaemonOptions both = File("[gateway]\nha = builtin\nenable_monitor_client = True\n");
+  auto r = ResolveOptions(&both, Flags({}));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("two sources of ANA decisions"), std::string::npos) << r.status().message();
+  DaemonOptions builtin = File("[gateway]\nha = builtin\nenable_monitor_client = False\n");
+  EXPECT_TRUE(ResolveOptions(&builtin, Flags({})).ok());
+  // Without ha = monitor the key is accepted (the daemon logs it as not honoured).
+  DaemonOptions none = File("[gateway]\nenable_monitor_client = True\n");
+  EXPECT_TRUE(ResolveOptions(&none, Flags({})).ok());
+}
+
+TEST(DaemonOptions, MonitorClientArgumentsAreTheReferences) {
+  DaemonOptions file = File("[gateway]\nname = client.nvmeof.rbd.h1.x\ngroup = g1\naddr = 192.168.1.10\nport = 5500\n"
+                            "ha = monitor\nenable_auth = True\n[ceph]\npool = rbd\nid = nvmeof.rbd.h1.x\n"
+                            "[mtls]\nserver_cert = /s.crt\nclient_key = /c.key\nclient_cert = /c.crt\n");
+  auto r = ResolveOptions(&file, Flags({}));
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(MonitorClientArgs(*r),
+            (std::vector<std::string>{"/usr/bin/ceph-nvmeof-monitor-client", "--gateway-name", "client.nvmeof.rbd.h1.x",
+                                      "--gateway-address", "192.168.1.10:5500", "--gateway-pool", "rbd",
+                                      "--gateway-group", "g1", "--monitor-group-address", "192.168.1.10:5499", "-c",
+                                      "/etc/ceph/ceph.conf", "-n", "client.nvmeof.rbd.h1.x", "-k", "/etc/ceph/keyring",
+                                      "--server-cert", "/s.crt", "--client-key", "/c.key", "--client-cert", "/c.crt"}));
+}
+
+TEST(DaemonOptions, MonitorControllerIdRangesAreTheReferences) {
+  uint16_t lo = 0, hi = 0;
+  ASSERT_TRUE(MonitorCntlidRange(0, &lo, &hi));
+  EXPECT_EQ(lo, 1);
+  EXPECT_EQ(hi, 2040);
+  ASSERT_TRUE(MonitorCntlidRange(1, &lo, &hi));
+  EXPECT_EQ(lo, 2041);
+  EXPECT_EQ(hi, 4080);
+  ASSERT_TRUE(MonitorCntlidRange(31, &lo, &hi));
+  EXPECT_EQ(lo, 63241);
+  EXPECT_EQ(hi, 65280);
+  EXPECT_FALSE(MonitorCntlidRange(32, &lo, &hi));
+  EXPECT_FALSE(MonitorCntlidRange(0xFFFFFFFF, &lo, &hi));
 }
 
 }  // namespace

@@ -4,8 +4,9 @@
 // A state belongs to an ANA group and holds on every path through this gateway (every
 // listener of every subsystem). A subsystem may carry its own state for a group: the
 // management API's set_ana_state is per subsystem, and keeps what it was told for a
-// subsystem not created yet. Unset means optimized, or the table's `unset` state (gateway-group
-// HA: inaccessible until HA decides who serves the group).
+// subsystem not created yet. Unset means the table's unset state: optimized, unless the
+// gateway waits for an authority before serving a group (gateway-group HA, the Ceph monitor
+// client): inaccessible.
 //
 // Threads: states change from the management plane (Target::SetAnaState /
 // SetAnaGroupState, any thread); readers (Subsystem::BuildTable, the log page on the admin
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include "gateway/common/status.h"
+#include "gateway/protocol/nvme.h"
 #include "gateway/nvmf/errc.h"
 #include "gateway/protocol/nvme.h"
 
@@ -49,6 +51,7 @@ class AnaTable {
  private:
   const uint8_t unset_;
   mutable std::mutex mu_;
+  const uint8_t unset_;
   std::map<uint32_t, uint8_t> groups_;
   std::map<std::string, std::map<uint32_t, uint8_t>> subsystems_;
   uint64_t change_count_ = 0;

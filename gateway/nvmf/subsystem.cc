@@ -76,6 +76,7 @@ NamespaceView Subsystem::ViewLocked(const Namespace& ns) const {
   v.auto_visible = ns.auto_visible();
   v.spec = ns.spec();
   v.device_description = ns.dev().info().description;
+  v.client_address = ns.dev().client_address();
   v.qos = ns.qos_;
   for (auto& [nqn, h] : ns.hosts_) v.hosts.push_back(nqn);
   return v;

@@ -167,6 +167,7 @@ struct NamespaceView {
   bool auto_visible = true;
   NamespaceSpec spec;               // as added: pool/image, backend kind
   std::string device_description;  // BlockDevice::info().description (a file's path)
+  std::string client_address;      // BlockDevice::client_address() (RBD: the RADOS client)
   QosLimits qos;
   std::vector<std::string> hosts;  // visible to these hosts when !auto_visible, sorted
 };

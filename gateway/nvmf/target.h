@@ -55,8 +55,9 @@ struct TargetOptions {
   uint32_t max_h2c_data = 131072;
   uint32_t connect_timeout_ms = 30000;  // a connection must Connect a queue within this
   uint32_t anagrpmax = 1024;
-  // The ANA state of a group nobody set a state for (gateway-group HA: inaccessible, until
-  // HA decides which gateway serves the group).
+  // The ANA state of a group nobody set a state for: inaccessible while an authority decides
+  // which gateway serves the group (gateway-group HA, or the Ceph monitor client with
+  // [gateway] ha = monitor).
   uint8_t unset_ana_state = nvme::kAnaOptimized;
   uint32_t max_namespaces_per_gateway = 16384;
   std::string firmware_revision = "0.1.0";
