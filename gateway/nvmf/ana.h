@@ -51,7 +51,6 @@ class AnaTable {
  private:
   const uint8_t unset_;
   mutable std::mutex mu_;
-  const uint8_t unset_;
   std::map<uint32_t, uint8_t> groups_;
   std::map<std::string, std::map<uint32_t, uint8_t>> subsystems_;
   uint64_t change_count_ = 0;
