@@ -220,7 +220,11 @@ TEST_F(HaDaemons, StaleWriteFails) {
   host::Completion w;
   // The first I/O may meet the blocklisted librbd client and fail with a path error while
   // the image is reopened on a new client; a multipath host retries.
-  ASSERT_TRUE(WaitUntil([&] { return (w = WriteBlock(0, 0xCC)).ok(); }, 30000, 200)) << w.ToString();
+  int attempts = 0;
+  const double t_back = NowMs();
+  ASSERT_TRUE(WaitUntil([&] { return ++attempts, (w = WriteBlock(0, 0xCC)).ok(); }, 30000, 200)) << w.ToString();
+  printf("  gw1 back as owner: first write completed after %d attempt(s), %.0f ms%s\n", attempts, NowMs() - t_back,
+         gw_[0]->Log().find("reopened on client") != std::string::npos ? " (image reopened on a new RADOS client)" : "");
   EXPECT_EQ(ReadBlock(0), 0xCC);
 }
 

@@ -72,7 +72,6 @@ int main(int argc, char** argv) {
     c.name = n;
     c.group = group;
     c.ceph_dir = dir;
-    c.log_level = "warning";
     gw.push_back(std::make_unique<Daemon>(c));
   }
   Daemon& g1 = *gw[0];
