@@ -1,0 +1,232 @@
+// Gateway-group HA with real daemons on a real Ceph cluster (ctest label ceph; the cluster
+// from the fixture, its directory in $NVMEOF_HA_DAEMONS_CEPH_DIR). Two `nvmeof-gateway`
+// processes with `[gateway] ha = builtin` in one group; one subsystem with a listener on each
+// and an RBD namespace in ANA group 1 (the first gateway's home group); a host (the project's
+// host library) connected to both.
+//   * KillOwner: SIGKILL of the owner: the survivor reports the group OPTIMIZED and serves
+//     I/O; `ceph osd blocklist ls` holds exactly the addresses the dead gateway registered.
+//   * PlannedStopAndFailback: SIGTERM hands the group over (no fencing), a restart takes it
+//     back; I/O through each owner in turn.
+//   * StaleWriteFails: the owner is stopped (SIGSTOP) with a write queued in its socket; the
+//     peer takes over and writes; the resumed owner fails the queued write with a path
+//     error and the data is the peer's. The old owner rejoins (new RADOS clients), gets its
+//     group back by failback and serves I/O again.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <set>
+
+#include "tests/integration/ha_daemons.h"
+
+namespace nvmeof::ha_daemons {
+namespace {
+
+const char kNqn[] = "nqn.2016-06.io.spdk:hadaemons";
+constexpr uint32_t kGroup = 1;
+constexpr uint32_t kBlock = 4096;
+
+std::vector<uint8_t> Pattern(uint8_t v) { return std::vector<uint8_t>(kBlock, v); }
+
+class HaDaemons : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = CephDirFromEnv("NVMEOF_HA_DAEMONS_CEPH_DIR");
+    if (dir_.empty()) GTEST_SKIP() << "NVMEOF_HA_DAEMONS_CEPH_DIR is not set (run through ctest -L ceph)";
+    const std::string test = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    group_ = "hd" + test + std::to_string(getpid());
+    ASSERT_TRUE(BlocklistClear(dir_));
+    obs_ = std::make_unique<Observer>(dir_, "rbd", group_);
+    ASSERT_TRUE(obs_->ok()) << obs_->error();
+    for (const char* n : {"gw1", "gw2"}) {
+      DaemonConfig c;
+      c.name = n;
+      c.group = group_;
+      c.ceph_dir = dir_;
+      gw_.push_back(std::make_unique<Daemon>(c));
+    }
+    // gw1 first: it gets home group 1, which the namespace uses.
+    StartGw(0);
+    StartGw(1);
+    ASSERT_EQ(gw_[0]->Member(*obs_)->home_group, 1u);
+    ASSERT_EQ(gw_[1]->Member(*obs_)->home_group, 2u);
+    image_ = "hd-" + test + "-" + std::to_string(getpid());
+    std::string e = CreateRbdSubsystem(*gw_[0], {gw_[0].get(), gw_[1].get()}, kNqn, {image_}, 64ull << 20, kGroup);
+    ASSERT_EQ(e, "");
+    // gw2 serves it by replaying the group state.
+    ASSERT_TRUE(WaitUntil([&] { return gw_[1]->api().NamespaceCount() == 1u; }, 20000)) << gw_[1]->LogTail();
+    host_[0] = ConnectTo(0);
+    host_[1] = ConnectTo(1);
+    ASSERT_TRUE(host_[0] && host_[1]);
+    ASSERT_TRUE(WaitState(0, nvme::kAnaOptimized, 20000));
+    ASSERT_TRUE(WaitState(1, nvme::kAnaInaccessible, 20000));
+    // The first write takes the image's exclusive lock on gw1.
+    ASSERT_TRUE(WriteBlock(0, 0x11).ok());
+    // Every RADOS client of gw1 is in its member record (the librbd connection opened with
+    // the namespace is registered at the next HA round): HA, state store, librbd.
+    ASSERT_TRUE(WaitUntil([&] {
+      auto m = gw_[0]->Member(*obs_);
+      return m && m->addresses.size() == 3;
+    }, 10000)) << gw_[0]->LogTail();
+  }
+  void TearDown() override {
+    if (HasFailure())
+      for (auto& g : gw_) fprintf(stderr, "---- %s ----\n%s\n", g->name().c_str(), g->LogTail(20000).c_str());
+    for (auto& h : host_) h.reset();
+    for (auto& g : gw_) g->Stop();
+  }
+
+  void StartGw(int i) {
+    std::string err;
+    ASSERT_TRUE(gw_[i]->Start(&err)) << err;
+  }
+  std::unique_ptr<host::Controller> ConnectTo(int i) {
+    std::unique_ptr<host::Controller> c;
+    std::string err;
+    // The listener is opened when the gateway applies the state change.
+    WaitUntil([&] { return (c = Connect(gw_[i]->io_port(), kNqn, &err, 30000)) != nullptr; }, 20000, 100);
+    EXPECT_TRUE(c) << gw_[i]->name() << ": " << err;
+    return c;
+  }
+  bool WaitState(int i, uint8_t state, int timeout_ms) {
+    std::optional<uint8_t> last;
+    bool ok = WaitUntil([&] { return (last = AnaGroupState(*host_[i], kGroup)) == state; }, timeout_ms, 10);
+    if (!ok)
+      ADD_FAILURE() << gw_[i]->name() << ": ANA group " << kGroup << " state " << (last ? int(*last) : -1)
+                    << ", want " << int(state);
+    return ok;
+  }
+  host::Completion WriteBlock(int i, uint8_t v) {
+    auto p = Pattern(v);
+    return host_[i]->Write(host_[i]->io(), 1, 0, 1, p.data(), kBlock);
+  }
+  // The first byte of LBA 0 read through gateway i (-1 on failure).
+  int ReadBlock(int i) {
+    std::vector<uint8_t> b(kBlock);
+    host::Completion c = host_[i]->Read(host_[i]->io(), 1, 0, 1, b.data(), kBlock);
+    if (!c.ok()) return -1;
+    return std::all_of(b.begin(), b.end(), [&](uint8_t x) { return x == b[0]; }) ? b[0] : -2;
+  }
+
+  std::string dir_, group_, image_;
+  std::unique_ptr<Observer> obs_;
+  std::vector<std::unique_ptr<Daemon>> gw_;
+  std::unique_ptr<host::Controller> host_[2];
+};
+
+TEST_F(HaDaemons, KillOwner) {
+  ASSERT_EQ(obs_->LeaseHolder(kGroup), "gw1");
+  auto me = gw_[0]->Member(*obs_);
+  ASSERT_TRUE(me);
+  std::vector<std::string> registered = me->addresses;
+  std::sort(registered.begin(), registered.end());
+
+  const double t0 = NowMs();
+  gw_[0]->Kill();
+  ASSERT_TRUE(WaitState(1, nvme::kAnaOptimized, 20000)) << gw_[1]->LogTail();
+  const double t_optimized = NowMs();
+  host::Completion w = WriteBlock(1, 0x22);
+  const double t_write = NowMs();
+  ASSERT_TRUE(w.ok()) << w.ToString();
+  EXPECT_EQ(ReadBlock(1), 0x22);
+  printf("  SIGKILL -> survivor OPTIMIZED %.0f ms; its first write %.0f ms (took the RBD lock)\n", t_optimized - t0,
+         t_write - t_optimized);
+  EXPECT_EQ(obs_->LeaseHolder(kGroup), "gw2");
+
+  // Exactly the dead gateway's registered addresses are blocklisted (librbd breaking the
+  // dead owner's lock blocklists its librbd address again: the same entry).
+  auto bl = BlocklistLs(dir_);
+  ASSERT_TRUE(bl);
+  EXPECT_EQ(*bl, registered);
+}
+
+TEST_F(HaDaemons, PlannedStopAndFailback) {
+  // The host leaves gw1 first: a gateway stopped while a host is connected exits without
+  // closing its images, so their exclusive locks stay until the OSD's watch timeout
+  // (docs/ha.md, "What is not done").
+  host_[0].reset();
+  const double t0 = NowMs();
+  gw_[0]->Terminate();
+  ASSERT_TRUE(WaitState(1, nvme::kAnaOptimized, 10000)) << gw_[1]->LogTail();
+  const double t_optimized = NowMs();
+  // gw1 exits (closing its images releases their exclusive locks) before the first write
+  // through gw2, the case where librbd's cooperative lock transfer has nobody to ask.
+  EXPECT_EQ(gw_[0]->Stop(), "exited 0");
+  const double t_exit = NowMs();
+  host::Completion w = WriteBlock(1, 0x33);
+  const double t_write = NowMs();
+  ASSERT_TRUE(w.ok()) << w.ToString();
+  printf("  SIGTERM -> peer OPTIMIZED %.0f ms, gw1 exited after %.0f ms; first write through gw2 %.0f ms\n",
+         t_optimized - t0, t_exit - t0, t_write - t_exit);
+  EXPECT_EQ(gw_[0]->Log().find("fenced"), std::string::npos);
+  EXPECT_EQ(gw_[1]->Log().find("fenced"), std::string::npos) << "a planned hand-over fences nobody";
+  auto bl = BlocklistLs(dir_);
+  ASSERT_TRUE(bl);
+  EXPECT_TRUE(bl->empty()) << bl->front();
+
+  // Restart: failback to the home gateway.
+  if (HasFailure()) fprintf(stderr, "---- gw1 before the restart ----\n%s\n", gw_[0]->LogTail(20000).c_str());
+  host_[0].reset();
+  StartGw(0);
+  host_[0] = ConnectTo(0);
+  ASSERT_TRUE(host_[0]);
+  ASSERT_TRUE(WaitState(0, nvme::kAnaOptimized, 20000)) << gw_[0]->LogTail();
+  ASSERT_TRUE(WaitState(1, nvme::kAnaInaccessible, 5000));
+  EXPECT_EQ(ReadBlock(0), 0x33);
+  w = WriteBlock(0, 0x44);
+  ASSERT_TRUE(w.ok()) << w.ToString();
+  EXPECT_EQ(ReadBlock(0), 0x44);
+  w = WriteBlock(1, 0x55);
+  EXPECT_EQ(w.status.sct, nvme::kSctPath);
+  EXPECT_EQ(w.status.sc, nvme::kScAnaInaccessible) << w.ToString();
+  bl = BlocklistLs(dir_);
+  ASSERT_TRUE(bl);
+  EXPECT_TRUE(bl->empty());
+}
+
+TEST_F(HaDaemons, StaleWriteFails) {
+  // A write of pattern A through gw1 while it is stopped: it waits in gw1's socket.
+  gw_[0]->Pause();
+  auto a = Pattern(0xAA);
+  nvme::Sqe sqe = host::cmd::Write(1, 0, 1);
+  host::Connection& q1 = host_[0]->io();
+  ASSERT_TRUE(q1.Submit(&sqe, a.data(), kBlock, nullptr, 0));
+  const uint16_t cid = sqe.cid;
+
+  // gw2 fences gw1 and takes the group; pattern B through gw2.
+  ASSERT_TRUE(WaitState(1, nvme::kAnaOptimized, 20000)) << gw_[1]->LogTail();
+  host::Completion b = WriteBlock(1, 0xBB);
+  ASSERT_TRUE(b.ok()) << b.ToString();
+
+  // gw1 resumes: the queued write fails with a path error (its lease is gone, its RADOS
+  // clients are blocklisted), and LBA 0 holds B.
+  gw_[0]->Resume();
+  host::Completion c = q1.Wait(cid, 20000);
+  ASSERT_TRUE(c.transport_ok) << c.ToString();
+  EXPECT_EQ(c.status.sct, nvme::kSctPath) << c.ToString();
+  EXPECT_FALSE(c.status.dnr) << c.ToString();
+  // Which path error depends on what gw1 does first after SIGCONT: the watchdog turning the
+  // group INACCESSIBLE (ANA Inaccessible) or the reactor handing the write to librbd, whose
+  // client is blocklisted (ESHUTDOWN: Internal Path Error).
+  EXPECT_TRUE(c.status.sc == nvme::kScAnaInaccessible || c.status.sc == nvme::kScInternalPathError) << c.ToString();
+  printf("  stale write through the resumed gw1: %s\n", c.ToString().c_str());
+  EXPECT_EQ(ReadBlock(1), 0xBB);
+
+  // gw1 rejoins as a new client and gets its home group back by failback.
+  ASSERT_TRUE(gw_[0]->WaitForLog("rejoined as a new RADOS client", 20000)) << gw_[0]->LogTail();
+  ASSERT_TRUE(WaitState(0, nvme::kAnaOptimized, 30000)) << gw_[0]->LogTail();
+  ASSERT_TRUE(WaitState(1, nvme::kAnaInaccessible, 5000));
+  host::Completion w;
+  // The first I/O may meet the blocklisted librbd client and fail with a path error while
+  // the image is reopened on a new client; a multipath host retries.
+  int attempts = 0;
+  const double t_back = NowMs();
+  ASSERT_TRUE(WaitUntil([&] { return ++attempts, (w = WriteBlock(0, 0xCC)).ok(); }, 30000, 200)) << w.ToString();
+  printf("  gw1 back as owner: first write completed after %d attempt(s), %.0f ms%s\n", attempts, NowMs() - t_back,
+         gw_[0]->Log().find("reopened on client") != std::string::npos ? " (image reopened on a new RADOS client)" : "");
+  EXPECT_EQ(ReadBlock(0), 0xCC);
+}
+
+}  // namespace
+}  // namespace nvmeof::ha_daemons
