@@ -142,10 +142,8 @@ TEST_F(HaDaemons, KillOwner) {
 }
 
 TEST_F(HaDaemons, PlannedStopAndFailback) {
-  // The host leaves gw1 first: a gateway stopped while a host is connected exits without
-  // closing its images, so their exclusive locks stay until the OSD's watch timeout
-  // (docs/ha.md, "What is not done").
-  host_[0].reset();
+  // The host stays connected to gw1: the stopping gateway closes its queues, then its
+  // images (their exclusive locks go back), so the peer's first write asks nobody dead.
   const double t0 = NowMs();
   gw_[0]->Terminate();
   ASSERT_TRUE(WaitState(1, nvme::kAnaOptimized, 10000)) << gw_[1]->LogTail();
@@ -160,6 +158,7 @@ TEST_F(HaDaemons, PlannedStopAndFailback) {
   printf("  SIGTERM -> peer OPTIMIZED %.0f ms, gw1 exited after %.0f ms; first write through gw2 %.0f ms\n",
          t_optimized - t0, t_exit - t0, t_write - t_exit);
   EXPECT_EQ(gw_[0]->Log().find("fenced"), std::string::npos);
+  EXPECT_NE(gw_[0]->Log().find(": closed"), std::string::npos) << "the stopping gateway closes its images";
   EXPECT_EQ(gw_[1]->Log().find("fenced"), std::string::npos) << "a planned hand-over fences nobody";
   auto bl = BlocklistLs(dir_);
   ASSERT_TRUE(bl);
