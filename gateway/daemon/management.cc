@@ -146,6 +146,14 @@ class GrpcManagementPlane final : public ManagementPlane {
       return st;
     }
     LOG_INFO("group state %s: %zu item(s) replayed", desc.c_str(), service_->LocalState().size());
+    if (ceph_ok_) {
+      // The Ceph service map (`ceph service dump`, `ceph -s`), with the reference's metadata.
+      Status st = store_->RegisterService(
+          o.name, {{"id", o.name}, {"daemon_type", "gateway"}, {"group", o.group}, {"pool_name", o.state_pool},
+                   {"hostname", o.hostname}, {"version", NVMEOF_VERSION_STRING}});
+      if (st.ok()) LOG_INFO("service map: registered as nvmeof.%s (group '%s')", o.name.c_str(), o.group.c_str());
+      else LOG_WARN("service map: %s", st.message().c_str());
+    }
     if (!o.grpc_enabled) {
       LOG_INFO("grpc disabled");
       return Status::OK();

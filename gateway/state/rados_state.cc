@@ -195,6 +195,19 @@ class RadosStateStore final : public StateStore {
     return out;
   }
 
+  Status RegisterService(const std::string& daemon, const std::map<std::string, std::string>& metadata) override {
+    if (!cluster_) return Status::Error(state::errc::kCeph, "state: not connected");
+    std::string dict;  // "key\0value\0...\0"
+    for (const auto& [k, v] : metadata) {
+      dict.append(k).push_back('\0');
+      dict.append(v).push_back('\0');
+    }
+    dict.push_back('\0');
+    int r = rados_service_register(cluster_, "nvmeof", daemon.c_str(), dict.data());
+    if (r < 0) return Error(r, "state: registering nvmeof." + daemon + " in the service map");
+    return Status::OK();
+  }
+
  private:
   std::string Where() const { return "object " + oid_ + " in pool '" + opts_.pool + "'"; }
   std::string Client() const { return "client." + client_id_; }

@@ -63,6 +63,14 @@ class StateStore {
   // The address of this store's RADOS client instance (what fencing this gateway must
   // blocklist, gateway/ha); empty for the memory store.
   virtual std::vector<std::string> ClientAddresses() const { return {}; }
+  // Registers this gateway in the Ceph service map (service "nvmeof", daemon `daemon`, with
+  // `metadata`) through the store's cluster connection, so `ceph service dump` and
+  // `ceph -s` list it (the managers keep the map). kNotSupported without a cluster.
+  virtual Status RegisterService(const std::string& daemon, const std::map<std::string, std::string>& metadata) {
+    (void)daemon;
+    (void)metadata;
+    return Status::Error(errc::kNotSupported, "the group state is not kept in Ceph");
+  }
 };
 
 // A store in RADOS (the real thing). `pool`, object name derived from `group`.

@@ -15,12 +15,14 @@ without npm or the registry the test says so and exits 77 (skipped).
    config and keyring written out as the pod would mount them (only the mount paths are
    rewritten to a temporary folder), and the real daemon started with the StatefulSet's
    container arguments: it must reach `ready` with its group state in RADOS, answer
-   `gwcli gw info`, and exit 0 on SIGTERM.
+   `gwcli gw info`, be listed in the Ceph service map (`ceph service dump`, `ceph -s`),
+   and exit 0 on SIGTERM.
 
 Prints one line per check and "N passed, N failed" last; exit status 1 on any failure.
 """
 import base64
 import glob
+import json
 import os
 import shutil
 import signal
@@ -181,6 +183,25 @@ if CEPH_DIR:
                                 capture_output=True, text=True, timeout=60)
             check(gw.returncode == 0 and "nvmeof-gateway-0" in gw.stdout + gw.stderr,  # the reference CLI writes it to stderr
                   "gwcli gw info answers with the pod's gateway name", f"exit {gw.returncode}: stdout {gw.stdout[-300:]!r} stderr {gw.stderr[-300:]!r}")
+            # The Ceph service map lists the gateway (the cluster's manager keeps it).
+            dump, listed = "", False
+            deadline = time.time() + 60
+            while time.time() < deadline and not listed:
+                d = subprocess.run(["ceph", "-c", os.path.join(CEPH_DIR, "ceph.conf"), "--connect-timeout", "15",
+                                    "service", "dump", "-f", "json"], capture_output=True, text=True, timeout=60)
+                dump = d.stdout + d.stderr
+                try:
+                    svc = json.loads(d.stdout).get("services", {}).get("nvmeof", {}).get("daemons", {})
+                    meta = svc.get("nvmeof-gateway-0", {}).get("metadata", {})
+                    listed = meta.get("group") == "helmtest" and meta.get("daemon_type") == "gateway"
+                except ValueError:
+                    pass
+                if not listed:
+                    time.sleep(1)
+            check(listed, "ceph service dump lists nvmeof.nvmeof-gateway-0 with its group", dump[-600:])
+            st = subprocess.run(["ceph", "-c", os.path.join(CEPH_DIR, "ceph.conf"), "--connect-timeout", "15", "-s"],
+                                capture_output=True, text=True, timeout=60)
+            check("nvmeof" in st.stdout, "ceph -s shows the nvmeof service", st.stdout[-600:])
         if p.poll() is None:
             os.killpg(p.pid, signal.SIGTERM)
             try:
