@@ -164,6 +164,7 @@ Status Daemon::OpenHa() {
   ha::MemberInfo me = ha_->member();
   o.target.min_cntlid = me.min_cntlid;
   o.target.max_cntlid = me.max_cntlid;
+  o.ana_group = me.home_group;  // get_gateway_info's load-balancing group
   // A group HA has not decided on is served by nobody here (a namespace added in a new
   // group stays INACCESSIBLE until the next round manages it).
   o.target.unset_ana_state = nvme::kAnaInaccessible;

@@ -102,8 +102,9 @@ struct DaemonOptions {
   // does not exist and enable_monitor_client is not given, the gateway waits for a client
   // started beside it.
   std::string monitor_client = "/usr/bin/ceph-nvmeof-monitor-client";
-  // This gateway's ANA group once known (monitor mode: the monitor's group index + 1); 0:
-  // not assigned. get_gateway_info reports it; new namespaces without a group get it.
+  // This gateway's ANA group once known (monitor mode: the monitor's group index + 1; ha =
+  // builtin: its registered home group); 0: not assigned. get_gateway_info reports it;
+  // without HA's load balancing, new namespaces without a group get it.
   uint32_t ana_group = 0;
 
   // ---------------------------------------------------------------- data plane

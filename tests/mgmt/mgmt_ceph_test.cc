@@ -19,6 +19,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -260,8 +261,8 @@ TEST_F(MgmtCeph, TwoGatewaysInOneGroup) {
 }
 
 // Two daemons with [gateway] ha = builtin in one group: the registered home groups and
-// controller-ID ranges, one owner per ANA group as `gwcli gw ha` shows it on both, a group
-// no member has as home (a namespace moved to group 3) managed at once, the other
+// controller-ID ranges, one owner per ANA group as `gwcli gw ha` shows it on both, load
+// balancing of new namespaces over the home groups (nobody's group refused), the other
 // gateway's listener in the member view and in the discovery log's source (peer listeners).
 TEST_F(MgmtCeph, HaBuiltinTwoGateways) {
   char path[] = "/tmp/nvmeof-mgmt-ha-XXXXXX";
@@ -285,6 +286,9 @@ TEST_F(MgmtCeph, HaBuiltinTwoGateways) {
       << a_.Log();
   EXPECT_NE(b_.Log().find("ha: builtin, gateway gwB, home ANA group 2, controller IDs 2049-4096"), std::string::npos)
       << b_.Log();
+  // get_gateway_info reports the home group as the gateway's load-balancing group.
+  EXPECT_EQ(J(a_, {"gw", "info"}).value("load_balancing_group", 0), 1);
+  EXPECT_EQ(J(b_, {"gw", "info"}).value("load_balancing_group", 0), 2);
   auto owners = [&](Gateway& g) {
     std::map<int, std::string> o;
     json j = J(g, {"gw", "ha"});
@@ -321,17 +325,23 @@ TEST_F(MgmtCeph, HaBuiltinTwoGateways) {
   EXPECT_TRUE(within(10, [&] { return b_.Log().find("listener 127.0.0.1:" + port_a + " of gateway gwA listed") !=
                                       std::string::npos; }))
       << b_.Log();
-  // A namespace in group 3 (nobody's home group): managed on both, one owner.
+  // Load balancing: a namespace added without a group goes to the least loaded of the
+  // members' home groups (group 1 on a tie); group 3, nobody's home group, is refused like
+  // the reference (a namespace can never be in a group no gateway can own).
   EXPECT_CLI(Gwcli(a_.grpc_port(), {"namespace", "add", "-n", kNqn, "--memory-size", "8M"}), 0, "Adding namespace 1");
   EXPECT_CLI(Gwcli(a_.grpc_port(), {"namespace", "change_load_balancing_group", "-n", kNqn, "--nsid", "1", "-l", "3"}),
-             0, "Successful");
-  ASSERT_TRUE(within(30, [&] {
-    auto oa = owners(a_), ob = owners(b_);
-    return oa.count(3) && !oa[3].empty() && ob.count(3) && ob[3] == oa[3];
-  })) << J(a_, {"gw", "ha"}).dump();
+             19, "Load balancing group 3 doesn't exist");
+  EXPECT_CLI(Gwcli(a_.grpc_port(), {"namespace", "add", "-n", kNqn, "--memory-size", "8M"}), 0, "Adding namespace 2");
+  EXPECT_TRUE(within(30, [&] {
+    json l = J(b_, {"namespace", "list", "-n", kNqn});
+    if (!l.contains("namespaces") || l["namespaces"].size() != 2) return false;
+    std::set<int> groups;
+    for (auto& ns : l["namespaces"]) groups.insert(ns.value("load_balancing_group", 0));
+    return groups == std::set<int>{1, 2};
+  })) << J(b_, {"namespace", "list", "-n", kNqn}).dump();
   // gwA stops (hand-over): gwB serves every group.
   a_.Stop();
-  const std::map<int, std::string> all_b{{1, "gwB"}, {2, "gwB"}, {3, "gwB"}};
+  const std::map<int, std::string> all_b{{1, "gwB"}, {2, "gwB"}};
   EXPECT_TRUE(within(30, [&] { return owners(b_) == all_b; })) << J(b_, {"gw", "ha"}).dump();
 }
 
