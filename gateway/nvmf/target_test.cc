@@ -584,7 +584,9 @@ TEST_F(TargetTest, DiscoveryLogListsTheOtherGatewaysListeners) {
 // gone (here the fake transport reports the queues closed when asked), or the number left
 // at the timeout.
 TEST_F(TargetTest, DisconnectAllClosesEveryQueueAndWaits) {
-  auto [admin, io] = EnableWithIo();
+  auto queues = EnableWithIo();
+  FakeQueue* admin = queues.first;
+  FakeQueue* io = queues.second;
   EXPECT_EQ(target_->DisconnectAll("test", 0), 1u);  // asked, not yet closed
   EXPECT_TRUE(admin->closed_.load());
   EXPECT_TRUE(io->closed_.load());
