@@ -24,11 +24,10 @@ namespace {
 uint64_t Slba(const Sqe& c) { return c.cdw10 | (static_cast<uint64_t>(c.cdw11) << 32); }
 uint64_t Nlb(const Sqe& c) { return (c.cdw12 & 0xFFFF) + 1ull; }
 
-// The queue's view of the subsystem's namespaces, refreshed when the subsystem changed.
-NsSnapshot* Snapshot(QueuePair* qp, Controller& c) {
+// Builds the queue's new view after the subsystem changed (the slow part of Snapshot).
+[[gnu::noinline]] NsSnapshot* RefreshSnapshot(QueuePair* qp, Controller& c) {
   NsSnapshot* cur = qp->ns_cache;
   Subsystem& s = c.subsystem();
-  if (cur && cur->table->gen == s.ns_gen()) return cur;
   auto* fresh = new NsSnapshot{s.BuildTable(c.hostnqn()), 0, cur};
   qp->ns_cache = fresh;
   // Free retired snapshots nobody uses any more.
@@ -43,6 +42,14 @@ NsSnapshot* Snapshot(QueuePair* qp, Controller& c) {
     }
   }
   return fresh;
+}
+
+// The queue's view of the subsystem's namespaces, refreshed when the subsystem changed.
+// Inline: every I/O command asks it twice (admission, completion).
+inline NsSnapshot* Snapshot(QueuePair* qp, Controller& c) {
+  NsSnapshot* cur = qp->ns_cache;
+  if (cur && cur->table->gen == c.subsystem().ns_gen()) [[likely]] return cur;
+  return RefreshSnapshot(qp, c);
 }
 
 void ReleaseSnapshot(QueuePair* qp, NsSnapshot* snap) {
@@ -101,7 +108,7 @@ nvme::Status AnaStatus(uint8_t state) {
 
 // AnaStatus of the command's namespace as its queue sees the subsystem now (one generation
 // check; the snapshot is rebuilt only after a change).
-nvme::Status AnaStatusNow(QueuePair* qp, const Request* req) {
+inline nvme::Status AnaStatusNow(QueuePair* qp, const Request* req) {
   Controller* c = qp->controller().get();
   if (!c) [[unlikely]] return kSuccess;  // the queue is closed: the host sees nothing
   const NsTable& now = *Snapshot(qp, *c)->table;
