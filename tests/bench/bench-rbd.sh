@@ -78,7 +78,7 @@ cleanup() {
   if [[ -f $CEPH_DIR/ceph.conf ]]; then
     rbd -c "$CEPH_DIR/ceph.conf" rm --no-progress "$POOL/$IMG" >/dev/null 2>&1 || true
   fi
-  if ((OWN_CLUSTER && !KEEP)); then "$CEPH_LOCAL" destroy "$CEPH_DIR" >/dev/null 2>&1 || true; fi
+  bench_cluster_destroy
   if ((KEEP)); then echo "kept: $WORK (cluster $CEPH_DIR)"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
@@ -86,10 +86,7 @@ trap 'exit 130' INT TERM
 
 
 # ------------------------------------------------------------------ cluster and image
-if ((OWN_CLUSTER)); then
-  "$CEPH_LOCAL" start "$CEPH_DIR" --no-mgr >"$WORK/ceph-start.log" 2>&1 ||
-    { cat "$WORK/ceph-start.log"; exit 1; }
-fi
+bench_cluster_start --no-mgr
 export CEPH_CONF=$CEPH_DIR/ceph.conf
 PINNED="not pinned"
 if ((OWN_CLUSTER && NCPU > 1)); then

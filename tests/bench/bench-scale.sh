@@ -83,7 +83,7 @@ for n in open(sys.argv[2]).read().split():
 EOF
     fi
   fi
-  if ((OWN_CLUSTER && !KEEP)); then "$CEPH_LOCAL" destroy "$CEPH_DIR" >/dev/null 2>&1 || true; fi
+  bench_cluster_destroy
   if ((KEEP)); then echo "kept: $WORK${CEPH_DIR:+ (cluster $CEPH_DIR)}"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
@@ -231,8 +231,7 @@ printf '  %-44s %s s\n' "SIGTERM -> exit" "$STOP_S"
 echo
 if [[ -z $CEPH_DIR ]]; then
   CEPH_DIR=$WORK/c; OWN_CLUSTER=1
-  "$CEPH_LOCAL" start "$CEPH_DIR" --fresh --no-mgr >"$WORK/ceph-start.log" 2>&1 ||
-    { cat "$WORK/ceph-start.log"; exit 1; }
+  bench_cluster_start --fresh --no-mgr
 fi
 CONF=$CEPH_DIR/ceph.conf
 echo "3. state in RADOS (tests/tools/ceph-local.sh cluster: Ceph $(ceph --version | awk '{ print $3 }'), 1 memstore OSD; object nvmeof.$GROUP_A.state in pool rbd)"

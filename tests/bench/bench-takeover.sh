@@ -47,16 +47,13 @@ WORK=$(mktemp -d /tmp/nvmeof-bench-takeover.XXXXXX)
 OWN_CLUSTER=0
 [[ -n $CEPH_DIR ]] || { CEPH_DIR=$WORK/c; OWN_CLUSTER=1; }
 cleanup() {
-  if ((OWN_CLUSTER && !KEEP)); then "$CEPH_LOCAL" destroy "$CEPH_DIR" >/dev/null 2>&1 || true; fi
+  bench_cluster_destroy
   if ((KEEP)); then echo "kept: $WORK (cluster $CEPH_DIR)"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-if ((OWN_CLUSTER)); then
-  "$CEPH_LOCAL" start "$CEPH_DIR" --no-mgr >"$WORK/ceph-start.log" 2>&1 ||
-    { cat "$WORK/ceph-start.log"; exit 1; }
-fi
+bench_cluster_start --no-mgr
 export NVMEOF_GATEWAY_BIN=$BUILD/gateway/nvmeof-gateway
 
 # run S N: prints the bench's event lines; sets MED and MAX.

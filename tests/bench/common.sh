@@ -46,3 +46,15 @@ ab_args() {
   done
   ((${#ARGS[@]} == 2)) || { echo "usage: $(basename "$script") BUILD_A BUILD_B [--time S] [--rounds N]" >&2; exit 2; }
 }
+
+# A throw-away Ceph cluster for a benchmark: with OWN_CLUSTER=1, bench_cluster_start starts
+# one in $CEPH_DIR (ceph-local.sh start ARGS; its log in $WORK/ceph-start.log, shown and
+# exit 1 on failure) and bench_cluster_destroy removes it unless KEEP=1.
+bench_cluster_start() {
+  ((OWN_CLUSTER)) || return 0
+  "$CEPH_LOCAL" start "$CEPH_DIR" "$@" >"$WORK/ceph-start.log" 2>&1 ||
+    { cat "$WORK/ceph-start.log"; exit 1; }
+}
+bench_cluster_destroy() {
+  if ((OWN_CLUSTER && !KEEP)); then "$CEPH_LOCAL" destroy "$CEPH_DIR" >/dev/null 2>&1 || true; fi
+}
