@@ -33,6 +33,11 @@ std::string PeerMsg(::grpc::ServerContext* ctx) {
 
 std::string Str(uint32_t v) { return std::to_string(v); }
 
+std::string RbdImagePath(const namespace_add_req& r) {
+  return r.rbd_pool_name() + "/" + (r.rados_namespace_name().empty() ? "" : r.rados_namespace_name() + "/") +
+         r.rbd_image_name();
+}
+
 std::string KeyAddress(const std::string& traddr) { return EscapeAddressIfIpv6(UnescapeAddress(traddr)); }
 
 void FillListenerInfo(const ListenerSpec& l, const std::string& host_name, listener_info* o) {
@@ -175,8 +180,7 @@ const GatewayService::NsInfo& GatewayService::NamespaceInfo(const std::string& k
       info.parsed = true;
       info.nqn = r.subsystem_nqn();
       info.uuid = r.uuid();
-      info.pool = r.rbd_pool_name();
-      info.image = r.rbd_image_name();
+      info.image = RbdImagePath(r);
       info.rbd = !r.has_backend() || r.backend() == "rbd";
       info.nsid = r.nsid();
       info.group = r.anagrpid() > 0 ? static_cast<uint32_t>(r.anagrpid()) : 0;
@@ -185,12 +189,11 @@ const GatewayService::NsInfo& GatewayService::NamespaceInfo(const std::string& k
   return info;
 }
 
-std::string GatewayService::ImageUsedBy(const std::string& pool, const std::string& image) {
-  if (pool.empty() || image.empty()) return "";
+std::string GatewayService::ImageUsedBy(const std::string& image) {
   std::string used;
   ForEachNamespaceKey(state_, [&](const std::string& k, const std::string& v) {
     const NsInfo& r = NamespaceInfo(k, v);
-    if (r.parsed && r.rbd && r.pool == pool && r.image == image) {
+    if (r.parsed && r.rbd && r.image == image) {
       used = r.nqn;
       return false;
     }

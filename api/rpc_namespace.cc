@@ -28,9 +28,10 @@ constexpr uint64_t kMiB = 1ull << 20;
   const std::string nsid_msg = req.has_nsid() && req.nsid() ? "using NSID " + Str(req.nsid()) + " " : "";
   const std::string prefix = "Failure adding namespace " + nsid_msg + "to " + nqn;
   const std::string backend = req.has_backend() ? req.backend() : "rbd";
-  LOG_INFO("Received request to add namespace %sto %s (%s%s%s), ana group %d%s", nsid_msg.c_str(), nqn.c_str(),
-           backend.c_str(), backend == "rbd" ? " " : "", backend == "rbd" ? (req.rbd_pool_name() + "/" + req.rbd_image_name()).c_str() : "",
-           req.anagrpid(), PeerMsg(ctx).c_str());
+  const std::string image_path = RbdImagePath(req);
+  LOG_INFO("Received request to add namespace %sto %s (%s%s%s%s), ana group %d%s", nsid_msg.c_str(), nqn.c_str(),
+           backend.c_str(), backend == "rbd" ? " " : "", backend == "rbd" ? image_path.c_str() : "",
+           req.read_only() ? ", read-only" : "", req.anagrpid(), PeerMsg(ctx).c_str());
   if (IsDiscoveryNqn(nqn)) return Answer(rep, EINVAL, prefix + ": Can't add namespaces to a discovery subsystem");
   if (req.has_nsid() && req.nsid() != 0) {
     if (Status st = ValidateNsid(req.nsid()); !st.ok()) return Answer(rep, EINVAL, prefix + ": " + st.message());
@@ -44,18 +45,23 @@ constexpr uint64_t kMiB = 1ull << 20;
   auto not_supported = [&](const std::string& what) {
     return Answer(rep, ENOTSUP, prefix + ": " + what + " not supported by this gateway");
   };
-  if (req.read_only()) return not_supported("read-only namespaces are");
-  if (!req.rados_namespace_name().empty()) return not_supported("RADOS namespaces are");
-  if (!req.rbd_data_pool_name().empty()) return not_supported("RBD data pools are");
   if (req.encryption_entries_size() > 0 || req.encryption_algorithm() != ::no_algorithm)
     return not_supported("encrypted (LUKS) namespaces are");
   if (backend == "rbd") {
     if (req.rbd_pool_name().empty()) return Answer(rep, EINVAL, prefix + ": missing RBD pool name");
     if (req.rbd_image_name().empty()) return Answer(rep, EINVAL, prefix + ": missing RBD image name");
+    for (auto [what, name] : {std::pair<const char*, const std::string*>{"RBD image", &req.rbd_image_name()},
+                              {"RADOS namespace", &req.rados_namespace_name()}}) {
+      if (Status st = ValidateRbdName(what, *name); !st.ok()) return Answer(rep, EINVAL, prefix + ": " + st.message());
+    }
+    if (!req.rbd_data_pool_name().empty() && !req.create_image())
+      return Answer(rep, EINVAL, prefix + ": an RBD data pool applies only to an image the gateway creates (create_image)");
     if (req.create_image()) {
       if (Status st = ValidateImageSize(req.size()); !st.ok())
         return Answer(rep, EINVAL, prefix + ": " + (req.size() == 0 ? std::string("image size must be positive") : st.message()));
     }
+  } else if (!req.rados_namespace_name().empty() || !req.rbd_data_pool_name().empty()) {
+    return Answer(rep, EINVAL, prefix + ": a RADOS namespace or an RBD data pool needs the rbd backend");
   } else if (backend == "memory") {
     if (!req.has_memory_size() || req.memory_size() == 0)
       return Answer(rep, EINVAL, prefix + ": the memory backend needs memory_size (bytes)");
@@ -102,7 +108,7 @@ constexpr uint64_t kMiB = 1ull << 20;
       return Answer(rep, ENODEV, prefix + ": Load balancing group " + Str(anagrpid) + " doesn't exist");
   }
   auto image_used = [&](const std::string& used) -> Status {
-    std::string what = "RBD image " + req.rbd_pool_name() + "/" + req.rbd_image_name() +
+    std::string what = "RBD image " + image_path +
                        " is already used by a namespace in subsystem " + used;
     if (req.force()) {
       LOG_WARN("%s, will continue as the \"force\" argument was used", what.c_str());
@@ -113,7 +119,7 @@ constexpr uint64_t kMiB = 1ull << 20;
                                  used + "\" CLI command");
   };
   if (backend == "rbd") {
-    const std::string used = ImageUsedBy(req.rbd_pool_name(), req.rbd_image_name());
+    const std::string used = ImageUsedBy(image_path);
     if (!used.empty()) {
       if (Status st = image_used(used); !st.ok()) return Answer(rep, ToErrno(st), prefix + ": " + st.message());
     }
@@ -150,7 +156,7 @@ constexpr uint64_t kMiB = 1ull << 20;
           result = Status::Error(errc::kUuidInUse, "UUID " + req.uuid() + " is already in use");
           return false;
         }
-        if (backend == "rbd" && o.rbd && o.pool == req.rbd_pool_name() && o.image == req.rbd_image_name()) {
+        if (backend == "rbd" && o.rbd && o.image == image_path) {
           if (Status st = image_used(o.nqn); !st.ok()) {
             result = st;
             return false;
@@ -247,7 +253,8 @@ constexpr uint64_t kMiB = 1ull << 20;
     if (ns.spec.backend != "rbd") n->set_backend(ns.spec.backend);
     if (ns.spec.backend == "file") n->set_file_path(ns.device_description);
     n->set_ns_subsystem_nqn(nqn);
-    n->set_read_only(false);
+    n->set_read_only(ns.spec.read_only);
+    if (!ns.spec.rados_namespace.empty()) n->set_rados_namespace_name(ns.spec.rados_namespace);
     auto it = state_.find(NamespaceKey(nqn, ns.nsid));
     namespace_add_req add;
     if (it != state_.end() && JsonToRequest(it->second, &add).ok()) {
@@ -255,6 +262,7 @@ constexpr uint64_t kMiB = 1ull << 20;
       n->set_disable_auto_resize(add.disable_auto_resize());
       if (add.anagrpid() > 0) n->set_configured_load_balancing_group(static_cast<uint32_t>(add.anagrpid()));
       if (!add.location().empty()) n->set_location(add.location());
+      if (!add.rbd_data_pool_name().empty()) n->set_rbd_data_pool_name(add.rbd_data_pool_name());
     }
   }
   return Ok(rep);

@@ -175,6 +175,7 @@ using namespace internal;
         // The Ceph monitor client beacons it; the monitor blocklists it to fence this gateway.
         if (!ns.client_address.empty()) n->set_nonce(ns.client_address);
         n->set_auto_visible(ns.auto_visible);
+        if (!ns.spec.rados_namespace.empty()) n->set_rados_namespace_name(ns.spec.rados_namespace);
         for (auto& h : ns.hosts) n->add_hosts(h);
       }
     }

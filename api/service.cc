@@ -43,7 +43,10 @@ Result<uint32_t> GatewayService::AddNamespaceToTarget(const namespace_add_req& r
   DeviceSpec b;
   b.kind = req.has_backend() ? req.backend() : "rbd";
   b.pool = req.rbd_pool_name();
+  b.rados_namespace = req.rados_namespace_name();
   b.image = req.rbd_image_name();
+  b.data_pool = req.rbd_data_pool_name();
+  b.read_only = req.read_only();
   b.create_image = req.create_image();
   b.create_size = req.size();
   b.anagrpid = anagrpid;
@@ -66,9 +69,11 @@ Result<uint32_t> GatewayService::AddNamespaceToTarget(const namespace_add_req& r
   }
   ns.anagrpid = anagrpid;
   ns.auto_visible = !req.no_auto_visible();
+  ns.read_only = req.read_only();
   ns.backend = b.kind;
   if (b.kind == "rbd") {
     ns.rbd_pool = b.pool;
+    ns.rados_namespace = b.rados_namespace;
     ns.rbd_image = b.image;
   }
   return target_->AddNamespace(req.subsystem_nqn(), ns, std::move(dev.value()));

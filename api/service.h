@@ -244,7 +244,7 @@ class GatewayService final : public ::Gateway::Service, public StateTarget {
   std::vector<std::string> NamespaceKeys(const std::string& nqn, uint32_t nsid);
   Result<uint32_t> AddNamespaceToTarget(const namespace_add_req& req, uint32_t anagrpid);
   void RemoveSubsystemFromTarget(const std::string& nqn);
-  std::string ImageUsedBy(const std::string& pool, const std::string& image);
+  std::string ImageUsedBy(const std::string& image);  // RbdImagePath
   // Rewrites the namespace's stored namespace_add_req with edit() applied, unless edit
   // returns false (nothing changes). NotFound when the group state has no entry for it.
   Status EditNamespaceRequest(const std::string& nqn, uint32_t nsid,
@@ -254,7 +254,7 @@ class GatewayService final : public ::Gateway::Service, public StateTarget {
   struct NsInfo {
     std::string json;
     bool parsed = false;
-    std::string nqn, uuid, pool, image;
+    std::string nqn, uuid, image;  // image: RbdImagePath
     bool rbd = true;
     uint32_t nsid = 0, group = 0;  // group: anagrpid as stored (0: none)
   };

@@ -43,6 +43,9 @@ template <class R>
 }
 
 std::string Str(uint32_t v);
+// An RBD image as messages and the uniqueness rule name it: "POOL/IMAGE", or
+// "POOL/NAMESPACE/IMAGE" in a RADOS namespace.
+std::string RbdImagePath(const namespace_add_req& r);
 // Key form of a listener address: IPv6 in brackets, like the reference CLI sends it.
 std::string KeyAddress(const std::string& traddr);
 // The state key of a listener as a request gives it (any address form, numeric port).

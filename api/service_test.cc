@@ -1184,21 +1184,98 @@ TEST_F(ServiceTest, NamespaceChangeVisibility) {
   EXPECT_STATUS(rep, ENODEV, "Can't find namespace");
 }
 
-TEST_F(ServiceTest, NamespaceAddRefusesWhatIsNotThereYet) {
+// Read-only namespaces, RADOS namespaces and RBD data pools (namespace_add fields 14, 15
+// and 17): passed to the device opener, kept in the state, reported by the listings; the
+// image's identity includes its RADOS namespace.
+TEST_F(ServiceTest, NamespaceAddReadOnlyRadosNamespaceDataPool) {
   CreateSubsystem(kNqn);
+  std::vector<DeviceSpec> seen;
+  struct FakeRbd : RbdOpener {
+    std::vector<DeviceSpec>* seen;
+    explicit FakeRbd(std::vector<DeviceSpec>* s) : seen(s) {}
+    Result<std::unique_ptr<BlockDevice>> Open(const DeviceSpec& b) override {
+      seen->push_back(b);
+      return OpenMemoryDevice(64 * kMiB);
+    }
+  };
+  DeviceFactory devices(std::make_unique<FakeRbd>(&seen));
+  svc->SetDeviceFactory(&devices);
   namespace_add_req r;
   r.set_subsystem_nqn(kNqn);
-  r.set_block_size(4096);
-  r.set_backend("memory");
-  r.set_memory_size(kMiB);
+  r.set_block_size(512);
+  r.set_rbd_pool_name("rbd");
+  r.set_rbd_image_name("img");
+  r.set_rados_namespace_name("tenant1");
   r.set_read_only(true);
   nsid_status rep;
   svc->namespace_add(nullptr, &r, &rep);
-  EXPECT_STATUS(rep, ENOTSUP, "read-only namespaces are not supported");
+  EXPECT_STATUS(rep, 0, "Success");
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].pool, "rbd");
+  EXPECT_EQ(seen[0].rados_namespace, "tenant1");
+  EXPECT_EQ(seen[0].image, "img");
+  EXPECT_TRUE(seen[0].read_only);
+  // The same image name in the pool's default namespace is another image.
+  r.clear_rados_namespace_name();
   r.clear_read_only();
-  r.set_rados_namespace_name("ns1");
+  r.set_create_image(true);
+  r.set_size(64 * kMiB);
+  r.set_rbd_data_pool_name("ecpool");
   svc->namespace_add(nullptr, &r, &rep);
-  EXPECT_STATUS(rep, ENOTSUP, "RADOS namespaces are not supported");
+  EXPECT_STATUS(rep, 0, "Success");
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[1].rados_namespace, "");
+  EXPECT_EQ(seen[1].data_pool, "ecpool");
+  EXPECT_FALSE(seen[1].read_only);
+  // The image in tenant1 again: already used.
+  r.set_rados_namespace_name("tenant1");
+  r.clear_rbd_data_pool_name();
+  svc->namespace_add(nullptr, &r, &rep);
+  EXPECT_STATUS(rep, EEXIST, "RBD image rbd/tenant1/img is already used by a namespace in subsystem");
+
+  auto ls = ListNs(kNqn);
+  ASSERT_EQ(ls.namespaces_size(), 2);
+  EXPECT_TRUE(ls.namespaces(0).read_only());
+  EXPECT_EQ(ls.namespaces(0).rados_namespace_name(), "tenant1");
+  EXPECT_FALSE(ls.namespaces(0).has_rbd_data_pool_name());
+  EXPECT_FALSE(ls.namespaces(1).read_only());
+  EXPECT_FALSE(ls.namespaces(1).has_rados_namespace_name());
+  EXPECT_EQ(ls.namespaces(1).rbd_data_pool_name(), "ecpool");
+  // The state keeps the fields: a restart (replay) opens the image the same way.
+  const std::string json = store.m.at(std::string("namespace_") + kNqn + "_1");
+  EXPECT_NE(json.find("\"read_only\": true"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"rados_namespace_name\": \"tenant1\""), std::string::npos) << json;
+
+  // Refused with a reason.
+  namespace_add_req bad = r;
+  bad.set_rbd_image_name("a/b");
+  svc->namespace_add(nullptr, &bad, &rep);
+  EXPECT_STATUS(rep, EINVAL, "RBD image name \"a/b\" can't contain '/'");
+  bad = r;
+  bad.set_rados_namespace_name("x/y");
+  svc->namespace_add(nullptr, &bad, &rep);
+  EXPECT_STATUS(rep, EINVAL, "RADOS namespace name \"x/y\" can't contain '/'");
+  bad = r;
+  bad.set_rbd_image_name("other");
+  bad.clear_create_image();
+  bad.set_rbd_data_pool_name("ecpool");
+  svc->namespace_add(nullptr, &bad, &rep);
+  EXPECT_STATUS(rep, EINVAL, "an RBD data pool applies only to an image the gateway creates");
+  namespace_add_req mem;
+  mem.set_subsystem_nqn(kNqn);
+  mem.set_block_size(512);
+  mem.set_backend("memory");
+  mem.set_memory_size(kMiB);
+  mem.set_rados_namespace_name("tenant1");
+  svc->namespace_add(nullptr, &mem, &rep);
+  EXPECT_STATUS(rep, EINVAL, "a RADOS namespace or an RBD data pool needs the rbd backend");
+  // A read-only memory namespace (the core refuses its writes).
+  mem.clear_rados_namespace_name();
+  mem.set_read_only(true);
+  svc->namespace_add(nullptr, &mem, &rep);
+  EXPECT_STATUS(rep, 0, "Success");
+  EXPECT_TRUE(ListNs(kNqn).namespaces(2).read_only());
+  svc->SetDeviceFactory(nullptr);
 }
 
 TEST_F(ServiceTest, IoStatsListenersInfoAndGatewayInfoLimits) {

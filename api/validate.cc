@@ -286,6 +286,12 @@ Status ValidateNsid(std::uint32_t nsid) {
   return Status::OK();
 }
 
+Status ValidateRbdName(std::string_view what, std::string_view name) {
+  if (name.find('/') != std::string_view::npos)
+    return Status::Error(errc::kInvalidRequest, std::string(what) + " name \"" + std::string(name) + "\" can't contain '/'");
+  return Status::OK();
+}
+
 Status ValidateImageSize(std::uint64_t bytes) {
   if (bytes == 0) return Status::Error(errc::kInvalidRequest, "size value must be positive");
   if (bytes % (1024 * 1024) != 0)

@@ -94,6 +94,10 @@ Status ValidateBlockSize(std::uint32_t block_size);
 // 0xffffffff are not namespace IDs).
 Status ValidateNsid(std::uint32_t nsid);
 
+// An RBD image or RADOS namespace name (`what`: "RBD image", "RADOS namespace"): no '/',
+// which separates pool, namespace and image.
+Status ValidateRbdName(std::string_view what, std::string_view name);
+
 // Size of an RBD image to create (namespace_add size, bytes): positive and a
 // multiple of 1 MiB.
 Status ValidateImageSize(std::uint64_t bytes);

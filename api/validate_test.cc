@@ -167,6 +167,9 @@ TEST(Listener, Escaping) {
 }
 
 TEST(Namespace, BlockSize) {
+  EXPECT_TRUE(ValidateRbdName("RBD image", "img-1.x").ok());
+  EXPECT_EQ(ValidateRbdName("RBD image", "a/b").message(), "RBD image name \"a/b\" can't contain '/'");
+  EXPECT_TRUE(ValidateRbdName("RADOS namespace", "/").Is(errc::kInvalidRequest));
   EXPECT_TRUE(ValidateBlockSize(512).ok());
   EXPECT_TRUE(ValidateBlockSize(4096).ok());
   EXPECT_EQ(ValidateBlockSize(0).message(), "block size can't be zero");

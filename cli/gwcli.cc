@@ -634,7 +634,8 @@ int ConnectionList(Ctx& c, const std::string& nqn) {
 // ---- namespace ----
 
 struct NsArgs {
-  std::string nqn, uuid, pool, image, size, memory_size, file;
+  std::string nqn, uuid, pool, image, size, memory_size, file, rados_namespace, data_pool;
+  bool read_only = false;
   long long nsid = 0;
   CLI::Option* nsid_opt = nullptr;
   bool create_image = false;
@@ -676,6 +677,9 @@ int NsAdd(Ctx& c, const NsArgs& a) {
   req.set_anagrpid(static_cast<std::int32_t>(a.lb_group));
   req.set_force(a.force);
   req.set_no_auto_visible(a.no_auto_visible);
+  if (a.read_only) req.set_read_only(true);
+  if ((memory || file) && (!a.rados_namespace.empty() || !a.data_pool.empty()))
+    throw UsageError{"--rados-namespace and --rbd-data-pool are for RBD namespaces"};
 
   if (memory) {
     if (a.create_image) throw UsageError{"--rbd-create-image can't be used with --memory-size"};
@@ -696,6 +700,11 @@ int NsAdd(Ctx& c, const NsArgs& a) {
   } else {
     req.set_rbd_pool_name(a.pool);
     req.set_rbd_image_name(a.image);
+    if (!a.rados_namespace.empty()) req.set_rados_namespace_name(a.rados_namespace);
+    if (!a.data_pool.empty()) {
+      if (!a.create_image) throw UsageError{"--rbd-data-pool is used only with --rbd-create-image"};
+      req.set_rbd_data_pool_name(a.data_pool);
+    }
     req.set_create_image(a.create_image);
     std::uint64_t bytes = 0;
     if (a.create_image) {
@@ -809,7 +818,9 @@ int NsList(Ctx& c, const NsArgs& a) {
           visibility += (visibility.empty() ? "" : "\n") + BreakString(h, ':', 2);
       }
     }
-    std::string image = ns.rbd_pool_name() + "/" + ns.rbd_image_name();
+    std::string image = ns.rbd_pool_name() + "/" +
+                        (ns.rados_namespace_name().empty() ? "" : ns.rados_namespace_name() + "/") +
+                        ns.rbd_image_name();
     if (ns.has_backend() && ns.backend() == "memory") image = "<memory>";
     if (ns.has_backend() && ns.backend() == "file") image = ns.file_path();
     rows.push_back({ns.nsid(), BreakString(ns.bdev_name(), '-', 2), image,
@@ -1374,6 +1385,12 @@ int Run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
   ns_add->add_option("-p,--rbd-pool", na.pool, "RBD pool name (required for RBD namespaces)");
   ns_add->add_option("-i,--rbd-image", na.image, "RBD image name (required for RBD namespaces)");
   ns_add->add_flag("-c,--rbd-create-image", na.create_image, "Create RBD image if needed");
+  ns_add->add_option("--rados-namespace", na.rados_namespace,
+                     "RADOS namespace of the RBD image (default: the pool's default namespace)");
+  ns_add->add_option("--rbd-data-pool", na.data_pool,
+                     "Data pool of the image to create (e.g. an erasure-coded pool; with --rbd-create-image)");
+  ns_add->add_flag("--read-only", na.read_only,
+                   "Read-only namespace: hosts see it write protected, the RBD image is opened read-only");
   ns_add->add_option("-s,--block-size", na.block_size, "Block size: 512 or 4096")
       ->capture_default_str();
   ns_add->add_option("-l,--load-balancing-group", na.lb_group,

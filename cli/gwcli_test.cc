@@ -507,6 +507,25 @@ TEST_F(GwcliTest, ConnectionList) {
 
 // ---- namespace ----
 
+// --rados-namespace, --rbd-data-pool (with --rbd-create-image) and --read-only reach the
+// request; misuses are usage errors.
+TEST_F(GwcliTest, NsAddRadosNamespaceDataPoolReadOnly) {
+  nsid_status ok;
+  ok.set_nsid(1);
+  Reply("namespace_add", ok);
+  EXPECT_EQ(RunStdio({"ns", "add", "-n", kNqn, "-p", "rbd", "-i", "img", "--rados-namespace", "tenant1",
+                      "--rbd-create-image", "--size", "16M", "--rbd-data-pool", "ecdata", "--read-only"}),
+            0);
+  const auto& r = Req<namespace_add_req>();
+  EXPECT_EQ(r.rados_namespace_name(), "tenant1");
+  EXPECT_EQ(r.rbd_data_pool_name(), "ecdata");
+  EXPECT_TRUE(r.read_only());
+  EXPECT_NE(RunStdio({"ns", "add", "-n", kNqn, "-p", "rbd", "-i", "img", "--rbd-data-pool", "ecdata"}), 0);
+  EXPECT_NE(err.find("--rbd-data-pool is used only with --rbd-create-image"), std::string::npos) << err;
+  EXPECT_NE(RunStdio({"ns", "add", "-n", kNqn, "--memory-size", "1M", "--rados-namespace", "x"}), 0);
+  EXPECT_NE(err.find("--rados-namespace and --rbd-data-pool are for RBD namespaces"), std::string::npos) << err;
+}
+
 TEST_F(GwcliTest, NsAddRbd) {
   nsid_status ok;
   ok.set_nsid(1);

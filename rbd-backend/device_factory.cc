@@ -71,6 +71,13 @@ Result<DeviceSpec> ParseDeviceSpec(const std::string& spec) {
     d.kind = "rbd";
     d.pool = parts[1].substr(0, slash);
     d.image = parts[1].substr(slash + 1);
+    // POOL/NAMESPACE/IMAGE: image names cannot contain '/', so the split is unambiguous.
+    if (auto ns = d.image.find('/'); ns != std::string::npos) {
+      d.rados_namespace = d.image.substr(0, ns);
+      d.image = d.image.substr(ns + 1);
+      if (d.rados_namespace.empty() || d.image.empty() || d.image.find('/') != std::string::npos)
+        return Status::Error(bdev::errc::kBadSpec, "expected rbd:POOL[/NAMESPACE]/IMAGE[:BLOCKSIZE], got '" + spec + "'");
+    }
     return d;
   }
   return Status::Error(bdev::errc::kBadSpec, "unknown namespace kind '" + kind + "' in '" + spec + "' (memory, file or rbd)");

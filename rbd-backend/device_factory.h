@@ -29,10 +29,12 @@ namespace nvmeof {
 
 struct DeviceSpec {
   std::string kind = "rbd";  // "rbd", "memory" or "file"
-  // rbd: IMAGE may be "NAMESPACE/IMAGE" (a RADOS namespace; image names have no '/').
-  std::string pool, image;
+  // rbd: the pool, the RADOS namespace (empty: the pool's default one) and the image.
+  std::string pool, rados_namespace, image;
   bool create_image = false;  // create it (create_size bytes) if it does not exist
   uint64_t create_size = 0;
+  std::string data_pool;   // rbd, with create_image: the image's data pool
+  bool read_only = false;  // rbd: opened read-only; other kinds: refused by the core only
   uint32_t anagrpid = 1;
   // memory
   uint64_t memory_size = 0;

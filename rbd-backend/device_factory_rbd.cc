@@ -30,14 +30,12 @@ class LibrbdOpener final : public RbdOpener {
     }
     RbdSpec spec;
     spec.pool_name = d.pool;
+    spec.rados_namespace = d.rados_namespace;
     spec.image_name = d.image;
-    // POOL/NAMESPACE/IMAGE: image names cannot contain '/', so the split is unambiguous.
-    if (auto slash = d.image.find('/'); slash != std::string::npos) {
-      spec.rados_namespace = d.image.substr(0, slash);
-      spec.image_name = d.image.substr(slash + 1);
-    }
     spec.create = d.create_image;
     spec.size_bytes = d.create_size;
+    spec.data_pool = d.data_pool;
+    spec.read_only = d.read_only;
     return OpenRbdDevice(p, spec);
   }
 

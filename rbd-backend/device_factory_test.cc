@@ -52,9 +52,19 @@ TEST(ParseDeviceSpec, FileAndRbd) {
   ASSERT_TRUE(d.ok());
   EXPECT_EQ(d->kind, "rbd");
   EXPECT_EQ(d->pool, "pool");
-  EXPECT_EQ(d->image, "ns/image");
+  EXPECT_EQ(d->rados_namespace, "ns");
+  EXPECT_EQ(d->image, "image");
   EXPECT_EQ(d->block_size, 4096u);
   EXPECT_FALSE(d->create_image);
+  d = ParseDeviceSpec("rbd:pool/image");
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->rados_namespace, "");
+  EXPECT_EQ(d->image, "image");
+  for (const char* bad : {"rbd:pool//image", "rbd:pool/ns/", "rbd:pool/a/b/c"}) {
+    d = ParseDeviceSpec(bad);
+    ASSERT_FALSE(d.ok()) << bad;
+    EXPECT_EQ(d.status().message(), std::string("expected rbd:POOL[/NAMESPACE]/IMAGE[:BLOCKSIZE], got '") + bad + "'");
+  }
 }
 
 TEST(ParseDeviceSpec, BadSpecsSayWhatIsExpected) {

@@ -176,8 +176,8 @@ Status RbdDeviceImpl::Init() {
   info_.optimal_io_boundary = static_cast<uint32_t>(std::min<uint64_t>(st.obj_size, 1u << 31));
   current_.store(handle);
   pool_->AddClient(this);
-  LOG_INFO("rbd %s: opened, %llu bytes, object size %llu, rbd_cache %s, on client.%llu (%s)",
-           name_.c_str(), static_cast<unsigned long long>(st.size),
+  LOG_INFO("rbd %s: opened%s, %llu bytes, object size %llu, rbd_cache %s, on client.%llu (%s)",
+           name_.c_str(), spec_.read_only ? " read-only" : "", static_cast<unsigned long long>(st.size),
            static_cast<unsigned long long>(st.obj_size), cache.empty() ? "?" : cache.c_str(),
            static_cast<unsigned long long>(handle->conn->instance_id),
            handle->conn->address.c_str());
@@ -190,12 +190,13 @@ Status RbdDeviceImpl::CreateImage(rados_ioctx_t ioctx) {
   rbd_image_options_t opts;
   rbd_image_options_create(&opts);
   rbd_image_options_set_uint64(opts, RBD_IMAGE_OPTION_FORMAT, 2);
+  if (!spec_.data_pool.empty()) rbd_image_options_set_string(opts, RBD_IMAGE_OPTION_DATA_POOL, spec_.data_pool.c_str());
   // Features, order, stripe: the cluster's rbd_default_* settings.
   const int r = rbd_create4(ioctx, spec_.image_name.c_str(), spec_.size_bytes, opts);
   rbd_image_options_destroy(opts);
   if (r == 0) {
-    LOG_INFO("rbd %s: created, %llu bytes", name_.c_str(),
-             static_cast<unsigned long long>(spec_.size_bytes));
+    LOG_INFO("rbd %s: created, %llu bytes%s%s", name_.c_str(), static_cast<unsigned long long>(spec_.size_bytes),
+             spec_.data_pool.empty() ? "" : ", data pool ", spec_.data_pool.c_str());
     return Status::OK();
   }
   if (r == -EEXIST) return Status::OK();  // created by someone else meanwhile: open it
@@ -235,16 +236,20 @@ Result<ImageHandle*> RbdDeviceImpl::OpenHandle(bool allow_create) {
         return fail(Status::Error(bdev::errc::kCeph, "cannot check namespace '" + spec_.rados_namespace +
                                           "' in pool '" + spec_.pool_name + "': " + Errno(-r), -r));
       if (r == 0 && !exists)
-        return fail(Status::Error(bdev::errc::kRadosNamespaceNotFound, "namespace '" + spec_.rados_namespace +
-                                     "' does not exist in pool '" + spec_.pool_name + "'"));
+        return fail(Status::Error(bdev::errc::kRadosNamespaceNotFound, "Namespace " + spec_.rados_namespace +
+                                     " doesn't exist in pool " + spec_.pool_name));
       rados_ioctx_set_namespace(h->ioctx, spec_.rados_namespace.c_str());
     }
     if (r == 0) {
-      r = rbd_open(h->ioctx, spec_.image_name.c_str(), &h->image, nullptr);
+      auto open = [&] {
+        return spec_.read_only ? rbd_open_read_only(h->ioctx, spec_.image_name.c_str(), &h->image, nullptr)
+                               : rbd_open(h->ioctx, spec_.image_name.c_str(), &h->image, nullptr);
+      };
+      r = open();
       if (r == -ENOENT && allow_create) {
         Status s = CreateImage(h->ioctx);
         if (!s.ok()) return fail(s);
-        r = rbd_open(h->ioctx, spec_.image_name.c_str(), &h->image, nullptr);
+        r = open();
       }
     }
     if (r == -ESHUTDOWN && attempt < 2) {  // this client instance is blocklisted

@@ -42,6 +42,8 @@ struct RbdSpec {
   bool create = false;          // create the image (size_bytes) if it does not exist;
                                 // an existing image is opened as it is
   uint64_t size_bytes = 0;
+  std::string data_pool;        // with create: the image's data pool (e.g. erasure-coded)
+  bool read_only = false;       // opened read-only (no exclusive lock; writes are refused)
 };
 
 // Diagnostics beyond BlockDevice (tests, management API "namespace info").

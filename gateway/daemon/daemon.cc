@@ -357,6 +357,7 @@ void Daemon::OpenInitialNamespaces(const std::vector<const SubsystemOption*>& cr
     ns.backend = spec->kind;
     if (spec->kind == "rbd") {
       ns.rbd_pool = spec->pool;
+      ns.rados_namespace = spec->rados_namespace;
       ns.rbd_image = spec->image;
     }
     return std::make_pair(ns, std::move(dev.value()));

@@ -106,6 +106,7 @@ void IdentifyNamespace(Namespace& ns, uint8_t ana_state, Request* req) {
   uint32_t iob = ns.dev().info().optimal_io_boundary / ns.block_size();
   if (iob > 0 && iob <= 0xFFFF) id->noiob = static_cast<uint16_t>(iob);
   id->anagrpid = ns.anagrpid();
+  id->nsattr = ns.spec().read_only ? 0x01 : 0x00;  // bit 0: write protected
   if (ana_state == kAnaInaccessible || ana_state == kAnaPersistentLoss) {
     // Still identify it: the host needs the ANA group to know where to go.
   }

@@ -370,6 +370,55 @@ TEST_F(Conformance, FuaReadCommitsTheCacheFirst) {
   EXPECT_EQ(Seen(d).size(), 1u);
 }
 
+// A write-protected (read-only) namespace: Identify Namespace NSATTR bit 0 set; Write,
+// Write Zeroes and Dataset Management with Deallocate fail with Namespace is Write
+// Protected (SCT 0h, SC 20h) and never reach the device; reads, flushes and DSM hints work.
+TEST_F(Conformance, ReadOnlyNamespaceIsWriteProtected) {
+  auto [admin, iop] = EnableWithIo();
+  FakeQueue& io = *iop;
+  auto dev = std::make_unique<RecordingDevice>(1 << 20, /*coalesce=*/false, /*volatile_cache=*/false);
+  RecordingDevice* d = dev.get();
+  NamespaceSpec spec;
+  spec.nsid = 3;
+  spec.read_only = true;
+  ASSERT_TRUE(target_->AddNamespace(kNqn, spec, std::move(dev)).ok());
+  std::vector<uint8_t> b;
+  ASSERT_EQ(IdentifyInto(*admin, kCnsNamespace, 3, &b), kSuccess);
+  EXPECT_EQ(reinterpret_cast<nvme::IdentifyNamespace*>(b.data())->nsattr, 0x01);
+  ASSERT_EQ(IdentifyInto(*admin, kCnsNamespace, 1, &b), kSuccess);
+  EXPECT_EQ(reinterpret_cast<nvme::IdentifyNamespace*>(b.data())->nsattr, 0x00) << "a writable namespace";
+
+  const nvme::Status wp = Generic(kScNamespaceWriteProtected);
+  auto w = Io(io, kIoWrite, 3, 0, 1);
+  EXPECT_EQ(Run(io, *w), wp);
+  auto wz = Io(io, kIoWriteZeroes, 3, 0, 1);
+  EXPECT_EQ(Run(io, *wz), wp);
+  auto dsm = std::make_unique<Cmd>(sizeof(DsmRange));
+  dsm->req.cmd.opcode = kIoDatasetManagement;
+  dsm->req.cmd.nsid = 3;
+  dsm->req.cmd.cdw11 = kDsmAttrDeallocate;
+  dsm->req.host_to_ctrl = true;
+  DsmRange range{};
+  range.nlb = 1;
+  memcpy(dsm->buf.data(), &range, sizeof(range));
+  EXPECT_EQ(Run(io, *dsm), wp);
+  EXPECT_TRUE(Seen(d).empty()) << "nothing reached the device";
+
+  auto r = Io(io, kIoRead, 3, 0, 1);
+  EXPECT_EQ(Run(io, *r), kSuccess);
+  auto f = Io(io, kIoFlush, 3, 0, 1);
+  EXPECT_EQ(Run(io, *f), kSuccess);
+  auto hint = std::make_unique<Cmd>(sizeof(DsmRange));
+  hint->req.cmd.opcode = kIoDatasetManagement;
+  hint->req.cmd.nsid = 3;
+  hint->req.cmd.cdw11 = 0x1;  // integral dataset for read: a hint
+  hint->req.host_to_ctrl = true;
+  memcpy(hint->buf.data(), &range, sizeof(range));
+  EXPECT_EQ(Run(io, *hint), kSuccess);
+  auto w1 = Io(io, kIoWrite, 1, 0, 1);
+  EXPECT_EQ(Run(io, *w1), kSuccess) << "the writable namespace beside it";
+}
+
 // Backend errors become statuses a host can act on: a lost path to the cluster is a path
 // error (DNR clear: retry on another path), a full pool Capacity Exceeded, anything else an
 // internal error the host may retry.

@@ -376,6 +376,10 @@ void ExecuteIo(Target& t, QueuePair* qp, Request* req) {
   }
   if (nvme::Status a = AnaStatus(table.ana_state[nsid]); !a.ok()) return CompleteWith(qp, req, a);
   if (!ns->dev().healthy()) return CompleteWith(qp, req, Path(kScInternalPathError));
+  if (ns->spec().read_only) [[unlikely]] {
+    if (op == kIoWrite || op == kIoWriteZeroes || (op == kIoDatasetManagement && (cmd.cdw11 & kDsmAttrDeallocate)))
+      return CompleteWith(qp, req, Generic(kScNamespaceWriteProtected));
+  }
 
   uint32_t bs = ns->block_size();
   uint64_t nblocks = ns->num_blocks();

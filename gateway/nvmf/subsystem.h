@@ -50,6 +50,10 @@ struct NamespaceSpec {
   std::optional<Uuid> uuid;  // random if unset
   uint32_t anagrpid = 0;     // 0 = default group (1)
   bool auto_visible = true;
+  // Write protected: Identify Namespace reports NSATTR bit 0, and every command that would
+  // change the data (Write, Write Zeroes, Dataset Management deallocate) fails with
+  // Namespace is Write Protected (SCT 0h, SC 20h) before reaching the device.
+  bool read_only = false;
   // Description for listings (pool/image, backend kind).
   std::string rbd_pool, rbd_image, rados_namespace;
   std::string backend = "rbd";

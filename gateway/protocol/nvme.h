@@ -80,6 +80,7 @@ enum ScGeneric : uint8_t {
   kScKeepAliveTimerExpired = 0x19,
   kScTransientTransportError = 0x22,
   kScInvalidKeepAliveTimeout = 0x1A,
+  kScNamespaceWriteProtected = 0x20,
   kScLbaOutOfRange = 0x80,
   kScCapacityExceeded = 0x81,
   kScNamespaceNotReady = 0x82,

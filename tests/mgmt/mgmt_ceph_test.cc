@@ -456,6 +456,59 @@ TEST_F(MgmtCeph, RbdNamespaces) {
   EXPECT_CLI(Gwcli(p, {"subsystem", "del", "-n", kNqn, "--force"}), 0, "Successful");
 }
 
+// The current reference's namespace_add fields on a real cluster: an image in a RADOS
+// namespace (the same image name in the default namespace is another image), a missing
+// RADOS namespace refused, an image created with a data pool (checked with `rbd info`), a
+// read-only namespace (the image opened read-only).
+TEST_F(MgmtCeph, RbdRadosNamespaceDataPoolReadOnly) {
+  Start(a_, "gwA");
+  const uint16_t p = a_.grpc_port();
+  EXPECT_CLI(Gwcli(p, {"subsystem", "add", "-n", kNqn, "--no-group-append"}), 0, "Successful");
+  const std::string img = "nsimg-" + group_;
+  CliResult r = mgmt_test::Run({CephLocal(), "image", CephDir(), "rbd/tenant1/" + img, "16M"});
+  ASSERT_EQ(r.rc, 0) << r.all();
+  r = Gwcli(p, {"namespace", "add", "-n", kNqn, "-p", "rbd", "--rados-namespace", "tenant1", "-i", img});
+  if (r.all().find("RBD namespaces are not available") != std::string::npos)
+    GTEST_SKIP() << "the rbd backend is not built into this gateway";
+  EXPECT_EQ(r.rc, 0) << r.all();
+  json l = J(a_, {"namespace", "list", "-n", kNqn, "--nsid", "1"});
+  ASSERT_EQ(l["namespaces"].size(), 1u);
+  EXPECT_EQ(l["namespaces"][0]["rados_namespace_name"], "tenant1");
+  EXPECT_EQ(l["namespaces"][0]["rbd_image_size"], std::to_string(16 << 20));
+  EXPECT_CLI(Gwcli(p, {"--format", "plain", "namespace", "list", "-n", kNqn}), 0, "rbd/tenant1/" + img);
+  EXPECT_CLI(Gwcli(p, {"namespace", "add", "-n", kNqn, "-p", "rbd", "--rados-namespace", "tenant1", "-i", img}),
+             EEXIST, "RBD image rbd/tenant1/" + img + " is already used");
+  EXPECT_CLI(Gwcli(p, {"namespace", "add", "-n", kNqn, "-p", "rbd", "--rados-namespace", "nosuch", "-i", img}),
+             ENOENT, "Namespace nosuch doesn't exist in pool rbd");
+  // The same name in the pool's default namespace does not exist yet: another image.
+  EXPECT_CLI(Gwcli(p, {"namespace", "add", "-n", kNqn, "-p", "rbd", "-i", img}), ENOENT, img);
+
+  // A data pool for a created image.
+  r = mgmt_test::Run({"/bin/bash", "-c",
+                      "eval \"$(" + CephLocal() + " env " + CephDir() +
+                          ")\" && (ceph osd pool ls | grep -qx rbddata || ceph osd pool create rbddata 8) >/dev/null 2>&1"
+                          " && rbd pool init rbddata"});
+  ASSERT_EQ(r.rc, 0) << r.all();
+  const std::string dimg = "dpimg-" + group_;
+  EXPECT_CLI(Gwcli(p, {"namespace", "add", "-n", kNqn, "-p", "rbd", "-i", dimg, "--rbd-create-image", "--size", "16M",
+                       "--rbd-data-pool", "rbddata"}),
+             0, "Adding namespace 2");
+  r = mgmt_test::Run({"/bin/bash", "-c",
+                      "eval \"$(" + CephLocal() + " env " + CephDir() + ")\" && rbd info --format json rbd/" + dimg});
+  ASSERT_EQ(r.rc, 0) << r.all();
+  EXPECT_EQ(json::parse(r.out).value("data_pool", ""), "rbddata") << r.out;
+  EXPECT_EQ(J(a_, {"namespace", "list", "-n", kNqn, "--nsid", "2"})["namespaces"][0]["rbd_data_pool_name"], "rbddata");
+
+  // Read-only: opened read-only (no exclusive lock), reported read-only.
+  const std::string rimg = "roimg-" + group_;
+  ASSERT_EQ(mgmt_test::Run({CephLocal(), "image", CephDir(), "rbd/" + rimg, "16M"}).rc, 0);
+  EXPECT_CLI(Gwcli(p, {"namespace", "add", "-n", kNqn, "-p", "rbd", "-i", rimg, "--read-only"}), 0,
+             "Adding namespace 3");
+  EXPECT_EQ(J(a_, {"namespace", "list", "-n", kNqn, "--nsid", "3"})["namespaces"][0]["read_only"], true);
+  EXPECT_NE(a_.Log().find("rbd rbd/" + rimg + ": opened read-only"), std::string::npos) << a_.Log();
+  EXPECT_CLI(Gwcli(p, {"subsystem", "del", "-n", kNqn, "--force"}), 0, "Successful");
+}
+
 // A namespace resize (grow only) reaches every gateway of the group: for an RBD namespace
 // through each gateway's watch on the image (resize is not part of the group state, as in
 // the reference gateway).
