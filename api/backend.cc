@@ -83,6 +83,7 @@ Status GatewayService::ChangeNamespace(const std::string& old_json, const std::s
   if (n.size() > o.size() && n.size() > ns->dev().size()) {
     if (Status st = target_->ResizeNamespace(n.subsystem_nqn(), n.nsid(), n.size()); !st.ok()) return st;
   }
+  if (n.disable_auto_resize() != o.disable_auto_resize()) ns->dev().set_auto_resize(!n.disable_auto_resize());
   if (n.no_auto_visible() != o.no_auto_visible()) {
     if (Status st = target_->SetNamespaceVisibility(n.subsystem_nqn(), n.nsid(), !n.no_auto_visible()); !st.ok())
       return st;

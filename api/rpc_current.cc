@@ -1,7 +1,8 @@
 // The RPCs the reference added after 1.3 (ceph-nvmeof v1.7 to v1.9). Implemented over the
 // core: list_namespaces_io_stats, namespace_change_visibility, namespace_change_location,
-// namespace_set_rbd_trash_image and namespace_set_auto_resize (flags kept in the namespace's
-// stored request, as the reference keeps them), namespace_unpin, show_gateway_listeners_info,
+// namespace_set_rbd_trash_image (the flag kept in the namespace's stored request, as the
+// reference keeps it) and namespace_set_auto_resize (kept there too, and applied to the
+// namespace's device on every gateway: BlockDevice::set_auto_resize), namespace_unpin, show_gateway_listeners_info,
 // set_gateway_io_stats_mode, change_host_key. Answered ENOTSUP with a message that names what
 // is missing: subsystem DH-HMAC-CHAP keys (change_subsystem_key), network masks and
 // auto-listeners (add_subsystem_network, del_subsystem_network, gw_refresh_network), KMIP
@@ -272,6 +273,8 @@ Status GatewayService::EditNamespaceRequest(const std::string& nqn, uint32_t nsi
   if (st.IsNotFound()) return Answer(rep, ENOENT, prefix + ": " + st.message());
   if (!st.ok()) return Answer(rep, EINVAL, "Error persisting change for auto resize flag of namespace " +
                                                Str(req->nsid()) + " in " + nqn + ": " + st.message());
+  // The other gateways apply it from the group state (ChangeNamespace); this one here.
+  if (auto ns = s->GetNamespace(req->nsid())) ns->dev().set_auto_resize(req->auto_resize());
   return Ok(rep);
 }
 

@@ -254,6 +254,7 @@ constexpr uint64_t kMiB = 1ull << 20;
     if (ns.spec.backend == "file") n->set_file_path(ns.device_description);
     n->set_ns_subsystem_nqn(nqn);
     n->set_read_only(ns.spec.read_only);
+    n->set_image_was_shrunk(ns.image_shrunk);
     if (!ns.spec.rados_namespace.empty()) n->set_rados_namespace_name(ns.spec.rados_namespace);
     auto it = state_.find(NamespaceKey(nqn, ns.nsid));
     namespace_add_req add;

@@ -59,6 +59,7 @@ Result<uint32_t> GatewayService::AddNamespaceToTarget(const namespace_add_req& r
   b.block_size = req.block_size();
   auto dev = devices_->Open(b);
   if (!dev.ok()) return dev.status();
+  dev.value()->set_auto_resize(!req.disable_auto_resize());
   NamespaceSpec ns;
   ns.nsid = req.has_nsid() ? req.nsid() : 0;
   ns.block_size = req.block_size();

@@ -505,6 +505,16 @@ TEST_F(GwcliTest, ConnectionList) {
   EXPECT_NE(out.find("<n/a>"), std::string::npos) << out;
 }
 
+// The gRPC transport calls every RPC of the Gateway service (a command whose RPC is
+// missing from its table would fail against a real gateway with UNIMPLEMENTED).
+TEST(GwcliTransport, KnowsEveryGatewayRpc) {
+  const auto* svc = google::protobuf::DescriptorPool::generated_pool()->FindServiceByName("Gateway");
+  ASSERT_NE(svc, nullptr);
+  ASSERT_GE(svc->method_count(), 47);
+  for (int i = 0; i < svc->method_count(); i++)
+    EXPECT_TRUE(GatewayRpcKnown(svc->method(i)->name())) << svc->method(i)->name();
+}
+
 // ---- namespace ----
 
 // --rados-namespace, --rbd-data-pool (with --rbd-create-image) and --read-only reach the

@@ -56,6 +56,25 @@ const std::map<std::string, Invoker, std::less<>>& Invokers() {
       {"get_gateway_info", Bind(&S::get_gateway_info)},
       {"get_gateway_log_level", Bind(&S::get_gateway_log_level)},
       {"set_gateway_log_level", Bind(&S::set_gateway_log_level)},
+      {"add_kmip_server_endpoints", Bind(&S::add_kmip_server_endpoints)},
+      {"add_subsystem_network", Bind(&S::add_subsystem_network)},
+      {"change_subsystem_key", Bind(&S::change_subsystem_key)},
+      {"del_kmip_server_endpoints", Bind(&S::del_kmip_server_endpoints)},
+      {"del_subsystem_network", Bind(&S::del_subsystem_network)},
+      {"get_connection_io_statistics", Bind(&S::get_connection_io_statistics)},
+      {"get_gateway_stats", Bind(&S::get_gateway_stats)},
+      {"get_thread_stats", Bind(&S::get_thread_stats)},
+      {"gw_refresh_network", Bind(&S::gw_refresh_network)},
+      {"list_kmip_server_endpoints", Bind(&S::list_kmip_server_endpoints)},
+      {"list_namespaces_io_stats", Bind(&S::list_namespaces_io_stats)},
+      {"namespace_change_location", Bind(&S::namespace_change_location)},
+      {"namespace_change_visibility", Bind(&S::namespace_change_visibility)},
+      {"namespace_set_auto_resize", Bind(&S::namespace_set_auto_resize)},
+      {"namespace_set_rbd_trash_image", Bind(&S::namespace_set_rbd_trash_image)},
+      {"namespace_unpin", Bind(&S::namespace_unpin)},
+      {"set_gateway_io_stats_mode", Bind(&S::set_gateway_io_stats_mode)},
+      {"set_keep_host_connected", Bind(&S::set_keep_host_connected)},
+      {"show_gateway_listeners_info", Bind(&S::show_gateway_listeners_info)},
   };
   return table;
 }
@@ -106,6 +125,8 @@ class GrpcTransport final : public Transport {
 };
 
 }  // namespace
+
+bool GatewayRpcKnown(std::string_view method) { return Invokers().count(method) > 0; }
 
 std::string ServerTarget(const ConnectOptions& options) {
   return api::EscapeAddressIfIpv6(options.address) + ":" + std::to_string(options.port);

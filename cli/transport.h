@@ -37,6 +37,9 @@ struct ConnectOptions {
 // "host:port" with IPv6 addresses in brackets.
 std::string ServerTarget(const ConnectOptions& options);
 
+// Whether the gRPC transport can call this RPC of the reference's Gateway service.
+bool GatewayRpcKnown(std::string_view method);
+
 // A gRPC transport. Creating it does not connect; the first call does.
 std::unique_ptr<Transport> MakeGrpcTransport(const ConnectOptions& options);
 

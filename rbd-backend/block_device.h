@@ -83,9 +83,17 @@ class BlockDevice {
   virtual Status resize(uint64_t new_size) = 0;
 
   // Control path. Re-reads the size of the storage now (the image may have been resized
-  // from outside); a change is reported through the resize callback as usual. Devices
-  // whose size only changes through resize() have nothing to do.
+  // from outside) and takes a growth even with auto-resize off; a change is reported
+  // through the resize callback as usual. Devices whose size only changes through resize()
+  // have nothing to do.
   virtual Status refresh_size() { return Status::OK(); }
+
+  // Control path (any thread). Auto-resize (on by default): a growth of the storage from
+  // outside grows the device at once; off, it waits for refresh_size(). A shrink from
+  // outside is never applied: the device keeps its size and shrunk_from_outside() is true
+  // until the storage is back at least at that size.
+  virtual void set_auto_resize(bool on) { (void)on; }
+  virtual bool shrunk_from_outside() const { return false; }
 
   // Control path. Called (from a backend thread) when the size changed from outside,
   // e.g. `rbd resize`. Set once, before I/O starts.

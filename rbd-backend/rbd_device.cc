@@ -66,6 +66,8 @@ class RbdDeviceImpl final : public RbdDevice, public RadosClusterPool::Client {
   void submit(BdevIo* io) override;
   Status resize(uint64_t new_size) override;
   Status refresh_size() override;
+  void set_auto_resize(bool on) override { auto_resize_.store(on); }
+  bool shrunk_from_outside() const override { return shrunk_.load(); }
   bool healthy() const override {
     return !blocklisted_.load(std::memory_order_relaxed) &&
            !stalled_.load(std::memory_order_relaxed);
@@ -92,7 +94,9 @@ class RbdDeviceImpl final : public RbdDevice, public RadosClusterPool::Client {
   void CloseHandle(ImageHandle* h);
   ImageHandle* Pin();
   void Complete(RbdReq* r, ssize_t ret);
-  void CheckSize();
+  // The image's size against the device's: growth applied when auto-resize is on or
+  // explicit_refresh, a shrink only flagged.
+  void CheckSize(bool explicit_refresh = false);
   void TryRecover(Clock::time_point now);
   static void IoCallback(rbd_completion_t c, void* arg);
   static void WatchCallback(void* arg);
@@ -106,6 +110,9 @@ class RbdDeviceImpl final : public RbdDevice, public RadosClusterPool::Client {
   std::atomic<ImageHandle*> current_{nullptr};
   ReqPool<RbdReq> reqs_;
   std::atomic<uint64_t> size_{0};
+  std::atomic<bool> auto_resize_{true};
+  std::atomic<bool> shrunk_{false};
+  uint64_t ignored_size_ = 0;  // a growth not applied (auto-resize off) and logged; ctl_mu_
 
   // Health.
   std::atomic<bool> blocklisted_{false};
@@ -512,12 +519,12 @@ Status RbdDeviceImpl::resize(uint64_t new_size) {
 
 Status RbdDeviceImpl::refresh_size() {
   std::lock_guard<std::mutex> lk(ctl_mu_);
-  CheckSize();
+  CheckSize(/*explicit_refresh=*/true);
   return Status::OK();
 }
 
 // Maintenance thread or refresh_size (ctl_mu_ held).
-void RbdDeviceImpl::CheckSize() {
+void RbdDeviceImpl::CheckSize(bool explicit_refresh) {
   ImageHandle* h = current_.load();
   uint64_t s = 0;
   const int r = rbd_get_size(h->image, &s);
@@ -529,6 +536,23 @@ void RbdDeviceImpl::CheckSize() {
   }
   const uint64_t cur = size_.load();
   if (s == cur) return;
+  if (s < cur) {
+    if (!shrunk_.exchange(true))
+      LOG_WARN("rbd %s: image shrunk from outside to %llu bytes; the namespace keeps its %llu bytes (I/O beyond the "
+               "image's end fails)",
+               name_.c_str(), static_cast<unsigned long long>(s), static_cast<unsigned long long>(cur));
+    return;
+  }
+  if (shrunk_.exchange(false))
+    LOG_INFO("rbd %s: image back at %llu bytes, no longer shrunk", name_.c_str(), static_cast<unsigned long long>(s));
+  if (!explicit_refresh && !auto_resize_.load()) {
+    if (s != ignored_size_)
+      LOG_INFO("rbd %s: image grown from outside to %llu bytes; auto-resize is off, the namespace keeps %llu bytes "
+               "until its size is refreshed",
+               name_.c_str(), static_cast<unsigned long long>(s), static_cast<unsigned long long>(cur));
+    ignored_size_ = s;
+    return;
+  }
   size_.store(s, std::memory_order_release);
   LOG_INFO("rbd %s: size changed from outside: %llu -> %llu bytes", name_.c_str(),
            static_cast<unsigned long long>(cur), static_cast<unsigned long long>(s));

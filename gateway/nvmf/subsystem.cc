@@ -77,6 +77,7 @@ NamespaceView Subsystem::ViewLocked(const Namespace& ns) const {
   v.spec = ns.spec();
   v.device_description = ns.dev().info().description;
   v.client_address = ns.dev().client_address();
+  v.image_shrunk = ns.dev().shrunk_from_outside();
   v.qos = ns.qos_;
   for (auto& [nqn, h] : ns.hosts_) v.hosts.push_back(nqn);
   return v;

@@ -172,6 +172,7 @@ struct NamespaceView {
   NamespaceSpec spec;               // as added: pool/image, backend kind
   std::string device_description;  // BlockDevice::info().description (a file's path)
   std::string client_address;      // BlockDevice::client_address() (RBD: the RADOS client)
+  bool image_shrunk = false;       // BlockDevice::shrunk_from_outside()
   QosLimits qos;
   std::vector<std::string> hosts;  // visible to these hosts when !auto_visible, sorted
 };

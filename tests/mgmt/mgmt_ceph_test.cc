@@ -533,6 +533,57 @@ TEST_F(MgmtCeph, RbdResizeReachesEveryGateway) {
   EXPECT_CLI(Gwcli(a_.grpc_port(), {"subsystem", "del", "-n", kNqn, "--force"}), 0, "Successful");
 }
 
+// Auto-resize (on by default): an image grown from outside (`rbd resize`) grows the
+// namespace on every gateway of the group; turned off through one gateway, no gateway
+// follows a growth until the size is refreshed; a shrink from outside is flagged
+// (image_was_shrunk), never applied.
+TEST_F(MgmtCeph, RbdAutoResizeAndShrinkFromOutside) {
+  Start(a_, "gwA");
+  Start(b_, "gwB");
+  const std::string img = "ar-" + group_;
+  ASSERT_EQ(mgmt_test::Run({CephLocal(), "image", CephDir(), "rbd/" + img, "16M"}).rc, 0);
+  EXPECT_CLI(Gwcli(a_.grpc_port(), {"subsystem", "add", "-n", kNqn, "--no-group-append"}), 0, "Successful");
+  CliResult r = Gwcli(a_.grpc_port(), {"namespace", "add", "-n", kNqn, "-p", "rbd", "-i", img});
+  if (r.all().find("RBD namespaces are not available") != std::string::npos)
+    GTEST_SKIP() << "the rbd backend is not built into this gateway";
+  ASSERT_EQ(r.rc, 0) << r.all();
+  auto ns_on = [&](Gateway& g) -> json {
+    json l = J(g, {"namespace", "list", "-n", kNqn, "--nsid", "1"});
+    if (!l.contains("namespaces") || l["namespaces"].empty()) return json::object();
+    return l["namespaces"][0];
+  };
+  auto size_on = [&](Gateway& g) { return ns_on(g).value("rbd_image_size", std::string()); };
+  auto rbd = [&](const std::string& args) {
+    CliResult c = mgmt_test::Run(
+        {"/bin/bash", "-c", "eval \"$(" + CephLocal() + " env " + CephDir() + ")\" && rbd " + args + " rbd/" + img});
+    EXPECT_EQ(c.rc, 0) << c.all();
+  };
+  ASSERT_TRUE(Eventually([&] { return size_on(b_) == std::to_string(16 << 20); })) << "B did not get the namespace";
+  rbd("resize --size 32M");
+  EXPECT_TRUE(Eventually([&] { return size_on(a_) == std::to_string(32 << 20); }, 10)) << size_on(a_);
+  EXPECT_TRUE(Eventually([&] { return size_on(b_) == std::to_string(32 << 20); }, 10)) << size_on(b_);
+
+  EXPECT_CLI(Gwcli(a_.grpc_port(), {"namespace", "set_auto_resize", "-n", kNqn, "--nsid", "1",
+                                    "--auto-resize-enabled", "no"}),
+             0, "Successful");
+  ASSERT_TRUE(Eventually([&] { return ns_on(b_).value("disable_auto_resize", false); })) << ns_on(b_).dump();
+  rbd("resize --size 48M");
+  for (Gateway* g : {&a_, &b_})
+    EXPECT_TRUE(Eventually([&] { return g->Log().find("auto-resize is off, the namespace keeps") != std::string::npos; },
+                           10))
+        << g->Log();
+  EXPECT_EQ(size_on(a_), std::to_string(32 << 20));
+  EXPECT_EQ(size_on(b_), std::to_string(32 << 20));
+  EXPECT_CLI(Gwcli(a_.grpc_port(), {"namespace", "refresh_size", "-n", kNqn, "--nsid", "1"}), 0, "Successful");
+  EXPECT_EQ(size_on(a_), std::to_string(48 << 20));
+
+  rbd("resize --allow-shrink --size 16M");
+  EXPECT_TRUE(Eventually([&] { return ns_on(a_).value("image_was_shrunk", false); }, 10)) << ns_on(a_).dump();
+  EXPECT_EQ(size_on(a_), std::to_string(48 << 20)) << "a shrink is never applied";
+  EXPECT_NE(a_.Log().find("image shrunk from outside"), std::string::npos);
+  EXPECT_CLI(Gwcli(a_.grpc_port(), {"subsystem", "del", "-n", kNqn, "--force"}), 0, "Successful");
+}
+
 // A gateway told to stop after its Ceph cluster went away exits within --shutdown-timeout
 // (closing an RBD image would otherwise wait rados_osd_op_timeout). Stops the cluster and
 // starts it again afterwards, so it runs last.
