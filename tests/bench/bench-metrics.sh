@@ -13,7 +13,10 @@
 # with scrape_interval 1s). Each round runs the four workloads of bench-dataplane.sh, each
 # against A and B back to back, AB in odd rounds and BA in even ones, so the machine's
 # drift falls on both alike. Prints every run, then bench-ab.sh's summary (B/A: the
-# throughput kept with metrics on; the target is >= 0.98) and the number of scrapes.
+# throughput kept with metrics on; the target is >= 0.98) and the number of scrapes. Then,
+# as a figure the machine's load moves little, the CPU time one scrape costs B (all its
+# threads, from /proc/PID/task/*/schedstat, idle consumption subtracted): at one scrape per
+# second, the share of a core the exporter can take from the reactor.
 # Benchmarks are not tests: nothing here passes or fails.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -93,4 +96,25 @@ done
 
 ab_summary "$RES"
 echo "  scrapes of B answered: $(wc -l <"$SCRAPES") (last one $(curl -sf "http://127.0.0.1:$MPORT/metrics" | wc -c) bytes)"
+
+# The CPU one scrape costs B (all its threads, from /proc/PID/task/*/schedstat: ns on a
+# CPU), idle, against its idle consumption over the same time: a figure the machine's load
+# moves little. At one scrape per second, that CPU time is what the exporter can take from
+# the reactor's core per second.
+cpu_ns() { cat /proc/"$PID_B"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%d\n", s}'; }
+now_ns() { date +%s%N; }
+c0=$(cpu_ns) t0=$(now_ns); sleep 5; c1=$(cpu_ns) t1=$(now_ns)
+N=200
+c2=$(cpu_ns) t2=$(now_ns)
+for ((i = 0; i < N; i++)); do curl -sf -o /dev/null "http://127.0.0.1:$MPORT/metrics"; done
+c3=$(cpu_ns) t3=$(now_ns)
+"$PY" - "$c0" "$c1" "$t0" "$t1" "$c2" "$c3" "$t2" "$t3" "$N" <<'PY'
+import sys
+c0, c1, t0, t1, c2, c3, t2, t3, n = map(int, sys.argv[1:])
+idle = (c1 - c0) / (t1 - t0)                      # CPU ns per ns, idle
+per = ((c3 - c2) - idle * (t3 - t2)) / n          # CPU ns per scrape
+print(f"  B idle: {idle * 1e3:.2f} ms CPU per s; one scrape (full collection, {n} in a row): {per / 1e6:.3f} ms CPU")
+print(f"  at one scrape per second: {per / 1e9 * 100:.3f} % of a core, throughput kept >= {1 - per / 1e9:.4f}"
+      " if the reactor's core is the bottleneck")
+PY
 echo "  load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
