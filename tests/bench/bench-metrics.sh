@@ -38,6 +38,17 @@ C0=0; C1=$((NCPU > 1 ? 1 : 0))
 NQN=nqn.2016-06.io.nvmeof-gateway:bench
 WORK=$(mktemp -d /tmp/bench-metrics.XXXXXX)
 RES=$WORK/results.tsv SCRAPES=$WORK/scrapes
+# The scrape loop (on CPU 1, with nvmf-perf), running only while B is measured.
+start_scraper() {
+  taskset -c "$C1" bash -c 'while :; do
+      curl -sf -o /dev/null "http://127.0.0.1:$1/metrics" && echo >>"$2"; sleep 1; done' _ "$MPORT" "$SCRAPES" &
+  SCRAPER=$!
+}
+stop_scraper() {
+  if [[ -n ${SCRAPER:-} ]]; then kill "$SCRAPER" 2>/dev/null || true; wait "$SCRAPER" 2>/dev/null || true; fi
+  SCRAPER=
+}
+
 cleanup() { stop_scraper; kill ${PID_A:-} ${PID_B:-} 2>/dev/null; rm -rf "$WORK"; }
 trap cleanup EXIT
 
@@ -59,22 +70,16 @@ PORT_A=$(free_port); PORT_B=$(free_port)
 dp_start "$GW" "$PORT_A" "$(free_port)" "$WORK/a.log"; PID_A=$GWPID
 dp_start "$GW" "$PORT_B" "$(free_port)" "$WORK/b.log" --config "$WORK/metrics.conf" --state-pool none; PID_B=$GWPID
 GWPID=
+for _ in $(seq 600); do  # dp_start waits 5 s for "ready"; a loaded machine may need more
+  curl -sf "http://127.0.0.1:$MPORT/metrics" | grep -q '^ceph_nvmeof_gateway_info' && break
+  sleep 0.1
+done
 curl -sf "http://127.0.0.1:$MPORT/metrics" | grep -q '^ceph_nvmeof_gateway_info' ||
   { echo "B's exporter does not answer:"; cat "$WORK/b.log"; exit 1; }
+for _ in $(seq 600); do grep -q ready "$WORK/a.log" && break; sleep 0.1; done
 dp_prefill "$PERF" "$PORT_A"
 dp_prefill "$PERF" "$PORT_B"
-
-# The scrape loop (on CPU 1, with nvmf-perf), running only while B is measured.
 : >"$SCRAPES"
-start_scraper() {
-  taskset -c "$C1" bash -c 'while :; do
-      curl -sf -o /dev/null "http://127.0.0.1:$1/metrics" && echo >>"$2"; sleep 1; done' _ "$MPORT" "$SCRAPES" &
-  SCRAPER=$!
-}
-stop_scraper() {
-  if [[ -n ${SCRAPER:-} ]]; then kill "$SCRAPER" 2>/dev/null || true; wait "$SCRAPER" 2>/dev/null || true; fi
-  SCRAPER=
-}
 
 once() { # SIDE ROUND RW BS
   local port=$PORT_A line iops mib
