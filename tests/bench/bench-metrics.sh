@@ -106,7 +106,7 @@ echo "  scrapes of B answered: $(wc -l <"$SCRAPES") (last one $(curl -sf "http:/
 # CPU), idle, against its idle consumption over the same time: a figure the machine's load
 # moves little. At one scrape per second, that CPU time is what the exporter can take from
 # the reactor's core per second.
-cpu_ns() { cat /proc/"$PID_B"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%d\n", s}'; }
+cpu_ns() { cat /proc/"$PID_B"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%.0f\n", s}'; }
 now_ns() { date +%s%N; }
 c0=$(cpu_ns) t0=$(now_ns); sleep 5; c1=$(cpu_ns) t1=$(now_ns)
 N=200
