@@ -154,8 +154,8 @@ def main():
             print(f"FAILED: no alert {ALERT} in the rules file")
             return 1
         print(f"{ALERT}: {expr} (for: 5s in the test copy)")
-        # The target's instance label is HOST:PORT, as with cephadm's service discovery:
-        # the reference's dashboard matches its $gateway (a host name) against it.
+        # The target's instance label is HOST:PORT: the reference's dashboard selects a
+        # gateway with instance=~"$gateway.*", $gateway being a host name of gateway_info.
         host = socket.gethostname()
         instance = f"{host}:{mport}"
         web = free_port()
