@@ -10,6 +10,8 @@
 #include <sstream>
 #include <type_traits>
 
+#include <nlohmann/json.hpp>
+
 #include "gateway/common/strings.h"
 
 namespace nvmeof {
@@ -67,6 +69,44 @@ struct Section {
   std::map<std::string, Setter> keys;
   bool ignored = false;  // a reference-only section (one warning)
 };
+
+// Keys of the reference that are accepted (a cephadm-rendered file loads) but whose
+// meaning this gateway does not implement: named in one warning when the file sets them.
+// The reference's other accepted keys (its SPDK ping, lock retry loop, caches) describe
+// its own machinery and have no meaning here: accepted silently.
+bool NotHonoured(const std::string& section, const std::string& key) {
+  static const std::set<std::string> keys = [] {
+    std::set<std::string> k;
+    for (const char* g : {"max_hosts_per_namespace", "max_namespaces_with_netmask", "max_subsystems",
+                          "max_namespaces", "max_hosts_per_subsystem", "max_namespaces_per_subsystem",
+                          "max_gws_in_grp", "enable_key_encryption", "encryption_key"})
+      k.insert(std::string("gateway.") + g);
+    for (const char* l : {"log_files_enabled", "log_files_rotation_enabled", "verbose_log_messages",
+                          "max_log_file_size_in_mb", "max_log_files_count", "max_log_directory_backups",
+                          "log_directory"}) {
+      k.insert(std::string("gateway.") + l);
+      k.insert(std::string("gateway-logs.") + l);
+    }
+    return k;
+  }();
+  return keys.count(section + "." + key) > 0;
+}
+
+// "[a] k1, k2; [b] k3" from "section.key" names, in the order given.
+std::string NameKeys(const std::vector<std::string>& dotted) {
+  std::string out, cur;
+  for (const auto& d : dotted) {
+    const auto dot = d.find('.');
+    const std::string sec = d.substr(0, dot), key = d.substr(dot + 1);
+    if (sec != cur) {
+      out += (out.empty() ? "[" : "; [") + sec + "] " + key;
+      cur = sec;
+    } else {
+      out += ", " + key;
+    }
+  }
+  return out;
+}
 
 const std::map<std::string, Section>& Schema() {
   static const std::map<std::string, Section> schema = [] {
@@ -197,6 +237,49 @@ const std::map<std::string, Section>& Schema() {
   return schema;
 }
 
+// [spdk] transport_tcp_options, the JSON object cephadm renders from the spec's
+// transport_tcp_options (SPDK's nvmf_create_transport parameters): the ones this gateway
+// has are applied unless [data-plane] sets them (`set` holds "section.key" applied); the
+// others are appended to *not_honoured as "spdk.transport_tcp_options.NAME". False + *why
+// when the value is not a JSON object or a known option is out of range.
+bool ApplyTransportTcpOptions(const std::string& value, const std::set<std::string>& set, DaemonOptions* cfg,
+                              std::vector<std::string>* not_honoured, std::string* why) {
+  const nlohmann::json j = nlohmann::json::parse(value, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) {
+    *why = "not a JSON object";
+    return false;
+  }
+  struct Known {
+    const char* spdk;
+    const char* data_plane;
+    uint64_t min, max;
+    std::function<void(DaemonOptions&, uint64_t)> set;
+  };
+  const Known known[] = {
+      {"in_capsule_data_size", "in_capsule_data_size", 0, 1u << 20,
+       [](DaemonOptions& c, uint64_t v) { c.target.in_capsule_data_size = static_cast<uint32_t>(v); }},
+      {"max_io_qpairs_per_ctrlr", "max_io_queues", 1, 1024,
+       [](DaemonOptions& c, uint64_t v) { c.target.max_io_queues = static_cast<uint32_t>(v); }},
+      {"max_queue_depth", "queue_depth", 32, 1024,
+       [](DaemonOptions& c, uint64_t v) { c.target.max_queue_depth = static_cast<uint32_t>(v); }},
+  };
+  for (const auto& [name, v] : j.items()) {
+    const Known* k = nullptr;
+    for (const auto& x : known)
+      if (name == x.spdk) k = &x;
+    if (!k) {
+      not_honoured->push_back("spdk.transport_tcp_options." + name);
+      continue;
+    }
+    if (!v.is_number_unsigned() || v.get<uint64_t>() < k->min || v.get<uint64_t>() > k->max) {
+      *why = "\"" + name + "\" is not an integer from " + std::to_string(k->min) + " to " + std::to_string(k->max);
+      return false;
+    }
+    if (!set.count(std::string("data-plane.") + k->data_plane)) k->set(*cfg, v.get<uint64_t>());
+  }
+  return true;
+}
+
 }  // namespace
 
 bool ParseConfigBool(const std::string& s, bool* out) {
@@ -244,6 +327,9 @@ Result<DaemonOptions> ParseGatewayConfig(const std::string& text, const std::str
   cfg.state_pool = kConfigFileStatePool;
   cfg.enable_prometheus_exporter = true;
   std::set<std::string> keys_set;  // "section.key" applied
+  std::vector<std::string> ignored_keys, not_honoured;  // "section.key", in file order
+  std::string tcp_options;  // [spdk] transport_tcp_options
+  int tcp_options_line = 0;
   const auto& schema = Schema();
   std::set<std::string> sections_seen;
   std::vector<std::string> ignored_sections;
@@ -265,7 +351,13 @@ Result<DaemonOptions> ParseGatewayConfig(const std::string& text, const std::str
     auto sit = schema.find(cur_section);
     if (sit == schema.end()) return Status::OK();  // unknown section: warned once already
     auto kit = sit->second.keys.find(pend_key);
+    if (cur_section == "spdk" && pend_key == "transport_tcp_options") {
+      tcp_options = pend_value;  // applied at the end, under [data-plane]
+      tcp_options_line = pend_line;
+      return Status::OK();
+    }
     if (kit == sit->second.keys.end()) {
+      if (sit->second.ignored) ignored_keys.push_back(cur_section + "." + pend_key);
       if (!sit->second.ignored && warnings)
         warnings->push_back(filename + ":" + std::to_string(pend_line) + ": unknown key '" + pend_key +
                             "' in [" + cur_section + "], ignored");
@@ -275,6 +367,7 @@ Result<DaemonOptions> ParseGatewayConfig(const std::string& text, const std::str
     if (!kit->second(cfg, pend_value, &why))
       return err(pend_line, "[" + cur_section + "] " + pend_key + " = '" + pend_value + "': " + why);
     keys_set.insert(cur_section + "." + pend_key);
+    if (NotHonoured(cur_section, pend_key)) not_honoured.push_back(cur_section + "." + pend_key);
     return Status::OK();
   };
 
@@ -325,12 +418,39 @@ Result<DaemonOptions> ParseGatewayConfig(const std::string& text, const std::str
     have_pend = true;
   }
   if (Status st = flush(); !st.ok()) return st;
+  if (!tcp_options.empty()) {
+    std::string why;
+    if (!ApplyTransportTcpOptions(tcp_options, keys_set, &cfg, &not_honoured, &why))
+      return err(tcp_options_line, "[spdk] transport_tcp_options = '" + tcp_options + "': " + why);
+  }
   if (!ignored_sections.empty() && warnings) {
     std::string list;
     for (auto& s : ignored_sections) list += (list.empty() ? "" : ", ") + s;
     warnings->push_back(filename + ": ignoring the reference gateway's SPDK/monitor-only section(s) " + list +
+                        (ignored_keys.empty() ? "" : ": " + NameKeys(ignored_keys)) +
                         " (this gateway has no SPDK process; its data-plane settings are in [data-plane]" +
-                        (keys_set.count("spdk.bdevs_per_cluster") ? "; [spdk] bdevs_per_cluster is used" : "") + ")");
+                        (keys_set.count("spdk.bdevs_per_cluster") ? "; [spdk] bdevs_per_cluster is used" : "") +
+                        (tcp_options.empty() ? ""
+                                             : "; [spdk] transport_tcp_options gives in_capsule_data_size, "
+                                               "max_io_qpairs_per_ctrlr and max_queue_depth unless [data-plane] does") +
+                        ")");
+  }
+  if (!not_honoured.empty() && warnings) {
+    // Why, for the kinds of keys named: limits, key encryption, log files, transport options.
+    const char* const kWhy[] = {"this gateway's limits are its own defaults", "the group state keeps keys unencrypted",
+                                "logs go to stderr, the journal under systemd", "no such NVMe/TCP setting here"};
+    bool kinds[4] = {};
+    for (const auto& k : not_honoured) {
+      if (k.rfind("spdk.transport_tcp_options.", 0) == 0) kinds[3] = true;
+      else if (k.find("log") != std::string::npos) kinds[2] = true;
+      else if (k.find("encryption") != std::string::npos) kinds[1] = true;
+      else kinds[0] = true;
+    }
+    std::string reasons;
+    for (int i = 0; i < 4; i++)
+      if (kinds[i]) reasons += (reasons.empty() ? "" : "; ") + std::string(kWhy[i]);
+    warnings->push_back(filename + ": not honoured by this gateway, ignored: " + NameKeys(not_honoured) + " (" +
+                        reasons + ")");
   }
   return cfg;
 }

@@ -15,7 +15,12 @@
 //                   in_capsule_data_size, bdevs_per_cluster, poll_window_us, listen,
 //                   shutdown_timeout
 //   [spdk], [monitor]   the reference's SPDK / monitor-client settings: accepted, ignored
-//                   (one warning naming them), except [spdk] bdevs_per_cluster.
+//                   (one warning naming the sections and their keys), except [spdk]
+//                   bdevs_per_cluster and transport_tcp_options (its in_capsule_data_size,
+//                   max_io_qpairs_per_ctrlr, max_queue_depth; [data-plane] wins).
+// The reference's keys this gateway accepts but does not implement (gateway-wide limits,
+// key encryption, log files) are named in one warning when set; its keys about its own
+// machinery (SPDK ping, lock retries, caches) are accepted silently.
 //
 // Syntax (configparser): `[section]`, `key = value` or `key: value`, keys case-insensitive,
 // full-line comments with '#' or ';', indented lines continue the previous value; booleans

@@ -74,7 +74,7 @@ transport_tcp_options = {"in_capsule_data_size": 8192, "max_io_qpairs_per_ctrlr"
 timeout = 1.0
 )";
 
-TEST(GatewayConfig, CephadmFileLoadsWithOneWarningForSpdkSections) {
+TEST(GatewayConfig, CephadmFileLoadsWithWarningsNamingWhatIsNotHonoured) {
   std::vector<std::string> w;
   auto r = ParseGatewayConfig(kCephadm, "ceph-nvmeof.conf", &w);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
@@ -100,8 +100,58 @@ TEST(GatewayConfig, CephadmFileLoadsWithOneWarningForSpdkSections) {
   EXPECT_EQ(c.client_cert, "/client.cert");
   EXPECT_EQ(c.root_ca_cert, "/root.ca.cert");
   EXPECT_EQ(c.bdevs_per_cluster, 8u);  // [spdk] bdevs_per_cluster is honoured
-  ASSERT_EQ(w.size(), 1u) << (w.empty() ? "" : w[0]);
-  EXPECT_NE(w[0].find("[spdk], [monitor]"), std::string::npos) << w[0];
+  EXPECT_EQ(c.target.in_capsule_data_size, 8192u);  // ... and transport_tcp_options
+  EXPECT_EQ(c.target.max_io_queues, 7u);
+  // One warning names the SPDK/monitor sections and their keys, one the keys with a
+  // meaning this gateway does not implement (log files); the SPDK ping and lock retry
+  // knobs go unmentioned.
+  ASSERT_EQ(w.size(), 2u) << (w.empty() ? "" : w[0]);
+  EXPECT_NE(w[0].find("[spdk], [monitor]: [spdk] tgt_path, timeout, log_level, conn_retries, transports; "
+                      "[monitor] timeout ("),
+            std::string::npos)
+      << w[0];
+  EXPECT_NE(w[1].find("not honoured by this gateway, ignored: [gateway-logs] log_files_enabled, "
+                      "log_files_rotation_enabled, verbose_log_messages, max_log_file_size_in_mb, "
+                      "max_log_files_count, max_log_directory_backups, log_directory ("),
+            std::string::npos)
+      << w[1];
+  for (const auto& x : w) EXPECT_EQ(x.find("ping"), std::string::npos) << x;
+}
+
+TEST(GatewayConfig, SpdkTransportTcpOptionsUnderDataPlane) {
+  std::vector<std::string> w;
+  auto r = ParseGatewayConfig(
+      "[data-plane]\nmax_io_queues = 3\n[spdk]\ntransport_tcp_options = {\"in_capsule_data_size\": 16384, "
+      "\"max_io_qpairs_per_ctrlr\": 7, \"max_queue_depth\": 256, \"io_unit_size\": 8192}\n",
+      "f.conf", &w);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r.value().target.in_capsule_data_size, 16384u);
+  EXPECT_EQ(r.value().target.max_queue_depth, 256u);
+  EXPECT_EQ(r.value().target.max_io_queues, 3u);  // [data-plane] wins
+  ASSERT_EQ(w.size(), 2u);
+  EXPECT_NE(w[1].find("not honoured by this gateway, ignored: [spdk] transport_tcp_options.io_unit_size ("),
+            std::string::npos)
+      << w[1];
+  for (const char* bad : {"{\"max_queue_depth\": 8}", "[1, 2]", "{oops"}) {
+    auto b = ParseGatewayConfig(std::string("[spdk]\ntransport_tcp_options = ") + bad + "\n", "f.conf", nullptr);
+    ASSERT_FALSE(b.ok()) << bad;
+    EXPECT_NE(b.status().ToString().find("f.conf:2: [spdk] transport_tcp_options = "), std::string::npos)
+        << b.status().ToString();
+  }
+}
+
+TEST(GatewayConfig, LimitsAndKeyEncryptionAreNamedOnceAsNotHonoured) {
+  std::vector<std::string> w;
+  auto r = ParseGatewayConfig(
+      "[gateway]\nmax_subsystems = 64\nomap_file_lock_retries = 3\nmax_namespaces_per_subsystem = 256\n"
+      "enable_key_encryption = True\n",
+      "f.conf", &w);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(w.size(), 1u);
+  EXPECT_NE(w[0].find("f.conf: not honoured by this gateway, ignored: [gateway] max_subsystems, "
+                      "max_namespaces_per_subsystem, enable_key_encryption ("),
+            std::string::npos)
+      << w[0];
 }
 
 TEST(GatewayConfig, DefaultsMatchTheReference) {

@@ -58,23 +58,4 @@ for ((r = 1; r <= ROUNDS; r++)); do
   done
 done
 
-"$PY" - "$RES" <<'PY'
-import statistics, sys
-rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]
-order, vals = [], {}
-for rnd, side, w, iops, mib in rows:
-    if w not in order: order.append(w)
-    v = float(mib) if w.endswith("128k") else float(iops)
-    vals.setdefault(w, {}).setdefault(rnd, {})[side] = v
-print()
-print(f"  {'workload (qd 32)':<16} {'A median':>14} {'B median':>14}   B/A of medians   median of paired B/A")
-worst = None
-for w in order:
-    unit = "MiB/s" if w.endswith("128k") else "IOPS"
-    pairs = [p for p in vals[w].values() if "A" in p and "B" in p]
-    a = statistics.median(p["A"] for p in pairs); b = statistics.median(p["B"] for p in pairs)
-    paired = statistics.median(p["B"] / p["A"] for p in pairs)
-    worst = paired if worst is None else min(worst, paired)
-    print(f"  {w:<16} {a:>9.0f} {unit:<5}{b:>9.0f} {unit:<5}  {b / a:14.3f}   {paired:20.3f}")
-print(f"  lowest median paired ratio B/A: {worst:.3f}")
-PY
+ab_summary "$RES"

@@ -8,10 +8,11 @@ num() { "$PY" -c "import sys; print(format(eval(sys.argv[1]), sys.argv[2]))" "$1
 # The data-plane set-up shared by bench-dataplane.sh and bench-ab.sh: one gateway reactor
 # pinned to CPU $C0 over a 4 GiB memory namespace; nvmf-perf pinned to CPU $C1, one
 # connection, queue depth 32. Callers set C0, C1, NQN.
-# dp_start GATEWAY PORT DPORT LOG: starts it in the background (pid in GWPID), waits for ready.
+# dp_start GATEWAY PORT DPORT LOG [ARGS...]: starts it in the background (pid in GWPID), with
+# ARGS added to its command line, and waits for ready.
 dp_start() {
   taskset -c "$C0" "$1" --reactors 1 --listen 127.0.0.1:"$2" --discovery 127.0.0.1:"$3" \
-    --grpc none --subsystem "$NQN" --namespace memory:4G:4096 --log-level warning >"$4" 2>&1 &
+    --grpc none --subsystem "$NQN" --namespace memory:4G:4096 --log-level warning "${@:5}" >"$4" 2>&1 &
   GWPID=$!
   for _ in $(seq 50); do grep -q ready "$4" 2>/dev/null && break; sleep 0.1; done
 }
@@ -28,6 +29,33 @@ import json,sys
 d=json.load(sys.stdin); t=d.get("total",d)
 lat=t.get("latency_us",{})
 print(t["iops"], t["mibps"], lat.get("p50",0))'
+}
+
+# ab_summary RESULTS: the A/B scripts' summary. RESULTS has one line per run, tab-separated:
+# ROUND SIDE(A|B) WORKLOAD IOPS MIBS (WORKLOAD "RW BS"; 128K workloads compare MiB/s, the
+# others IOPS). Prints per workload the medians of A and B, their ratio, and the median of
+# the per-round ratios B/A (each A and B run back to back: the figure least moved by drift).
+ab_summary() {
+  "$PY" - "$1" <<'PY'
+import statistics, sys
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]
+order, vals = [], {}
+for rnd, side, w, iops, mib in rows:
+    if w not in order: order.append(w)
+    v = float(mib) if w.endswith("128k") else float(iops)
+    vals.setdefault(w, {}).setdefault(rnd, {})[side] = v
+print()
+print(f"  {'workload (qd 32)':<16} {'A median':>14} {'B median':>14}   B/A of medians   median of paired B/A")
+worst = None
+for w in order:
+    unit = "MiB/s" if w.endswith("128k") else "IOPS"
+    pairs = [p for p in vals[w].values() if "A" in p and "B" in p]
+    a = statistics.median(p["A"] for p in pairs); b = statistics.median(p["B"] for p in pairs)
+    paired = statistics.median(p["B"] / p["A"] for p in pairs)
+    worst = paired if worst is None else min(worst, paired)
+    print(f"  {w:<16} {a:>9.0f} {unit:<5}{b:>9.0f} {unit:<5}  {b / a:14.3f}   {paired:20.3f}")
+print(f"  lowest median paired ratio B/A: {worst:.3f}")
+PY
 }
 
 # The A/B scripts' command line: `SCRIPT BUILD_A BUILD_B [--time S] [--rounds N] [-h]`.
