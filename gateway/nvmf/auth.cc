@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "gateway/common/clock.h"
 #include "gateway/common/log.h"
 #include "gateway/protocol/nvme_auth.h"
 
@@ -63,7 +64,8 @@ QueueAuth::QueueAuth(std::string subnqn, std::string hostnqn, uint16_t cntlid, u
       qid_(qid),
       required_(required),
       policy_(std::move(policy)),
-      keys_(std::move(keys)) {}
+      keys_(std::move(keys)),
+      unauthenticated_since_ns_(NowNs()) {}
 
 QueueAuth::~QueueAuth() { Clear(); }
 
@@ -84,12 +86,17 @@ void QueueAuth::Clear() {
   bidirectional_ = false;
 }
 
+void QueueAuth::Unauthenticate() {
+  if (authenticated_) unauthenticated_since_ns_ = NowNs();
+  authenticated_ = false;
+}
+
 void QueueAuth::Fail(uint8_t explanation, const char* why) {
   LOG_WARN("%s: DH-HMAC-CHAP authentication failed: %s (%s)", Who().c_str(), why, ExplanationName(explanation));
   Clear();
   failure_ = explanation;
   step_ = Step::kFailure1;
-  authenticated_ = false;
+  Unauthenticate();
 }
 
 void QueueAuth::Succeed() {
@@ -116,7 +123,7 @@ void QueueAuth::Send(const uint8_t* data, size_t len) {
     if (DecodeFailure2(data, len, &f) != AuthDecodeError::kOk) return Fail(kAuthExplIncorrectPayload, "bad Failure2");
     LOG_WARN("%s: the host ended DH-HMAC-CHAP authentication: %s", Who().c_str(), ExplanationName(f.explanation));
     Clear();
-    authenticated_ = false;
+    Unauthenticate();
     step_ = Step::kDone;
     return;
   }
