@@ -113,7 +113,11 @@ void QueueAuth::Send(const uint8_t* data, size_t len) {
   if (DecodeAuthHeader(data, len, &h) != AuthDecodeError::kOk)
     return Fail(kAuthExplIncorrectPayload, "message shorter than its header");
   if (h.auth_type == kAuthTypeCommon && h.auth_id == kAuthIdNegotiate) return Negotiate(data, len);
-  if (h.auth_type != kAuthTypeDhchap) return Fail(kAuthExplIncorrectMessage, "unknown message type");
+  if (h.auth_type != kAuthTypeDhchap) {
+    char why[64];
+    snprintf(why, sizeof(why), "unknown message type %02xh/%02xh (%zu bytes)", h.auth_type, h.auth_id, len);
+    return Fail(kAuthExplIncorrectMessage, why);
+  }
 
   if (h.auth_id == kAuthIdFailure2) {
     // The host gives up (e.g. the controller's response was wrong).

@@ -54,8 +54,8 @@ inline constexpr uint32_t kConnectAuthreqAscr = 1u << 18;
 // ---------------------------------------------------------------- message identifiers
 
 enum AuthType : uint8_t {
-  kAuthTypeCommon = 0x80,  // AUTH_Negotiate
-  kAuthTypeDhchap = 0x90,  // DH-HMAC-CHAP messages
+  kAuthTypeCommon = 0x00,  // AUTH_Negotiate
+  kAuthTypeDhchap = 0x01,  // DH-HMAC-CHAP messages
 };
 
 enum AuthId : uint8_t {
