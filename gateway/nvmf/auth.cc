@@ -113,13 +113,7 @@ void QueueAuth::Send(const uint8_t* data, size_t len) {
   if (DecodeAuthHeader(data, len, &h) != AuthDecodeError::kOk)
     return Fail(kAuthExplIncorrectPayload, "message shorter than its header");
   if (h.auth_type == kAuthTypeCommon && h.auth_id == kAuthIdNegotiate) return Negotiate(data, len);
-  if (h.auth_type != kAuthTypeDhchap) {
-    char why[64];
-    snprintf(why, sizeof(why), "unknown message type %02xh/%02xh (%zu bytes)", h.auth_type, h.auth_id, len);
-    return Fail(kAuthExplIncorrectMessage, why);
-  }
-
-  if (h.auth_id == kAuthIdFailure2) {
+  if (h.auth_type == kAuthTypeCommon && h.auth_id == kAuthIdFailure2) {
     // The host gives up (e.g. the controller's response was wrong).
     AuthFailure f;
     if (step_ == Step::kNegotiate || step_ == Step::kDone)
@@ -130,6 +124,11 @@ void QueueAuth::Send(const uint8_t* data, size_t len) {
     Unauthenticate();
     step_ = Step::kDone;
     return;
+  }
+  if (h.auth_type != kAuthTypeDhchap) {
+    char why[64];
+    snprintf(why, sizeof(why), "unknown message type %02xh/%02xh (%zu bytes)", h.auth_type, h.auth_id, len);
+    return Fail(kAuthExplIncorrectMessage, why);
   }
   Step want = h.auth_id == kAuthIdReply ? Step::kReply : h.auth_id == kAuthIdSuccess2 ? Step::kSuccess2 : Step::kDone;
   if (want == Step::kDone || step_ != want) {

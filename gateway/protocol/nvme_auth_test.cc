@@ -82,6 +82,11 @@ TEST(AuthNegotiate, AsTheLinuxHostSendsIt) {
   EXPECT_EQ(d.hashes.size(), 3u);
   EXPECT_EQ(d.dhgroups.size(), 6u);
   EXPECT_EQ(kAuthTypeDhchap, 0x01);
+  // Its Failure2 when the controller's response is wrong: a common message too (00h/F0h).
+  Bytes f2 = Hex("00 f0 00 00 00 00 01 01");
+  AuthFailure f;
+  ASSERT_EQ(DecodeFailure2(f2.data(), f2.size(), &f), AuthDecodeError::kOk);
+  EXPECT_EQ(f.explanation, kAuthExplFailed);
 }
 
 TEST(AuthNegotiate, BadInput) {
@@ -232,9 +237,9 @@ TEST(AuthFailure, GoldenBytes) {
   AuthFailure f;
   f.t_id = 0x0A0B;
   f.explanation = kAuthExplHashUnusable;
-  EXPECT_TRUE(SameBytes(EncodeFailure1(f), Hex("01 f1 00 00 0b 0a 01 04")));
-  EXPECT_TRUE(SameBytes(EncodeFailure2(f), Hex("01 f0 00 00 0b 0a 01 04")));
-  Bytes b = Hex("01 f0 00 00 0b 0a 01 07");
+  EXPECT_TRUE(SameBytes(EncodeFailure1(f), Hex("00 f1 00 00 0b 0a 01 04")));
+  EXPECT_TRUE(SameBytes(EncodeFailure2(f), Hex("00 f0 00 00 0b 0a 01 04")));
+  Bytes b = Hex("00 f0 00 00 0b 0a 01 07");
   AuthFailure d;
   ASSERT_EQ(DecodeFailure2(b.data(), b.size(), &d), AuthDecodeError::kOk);
   EXPECT_EQ(d.t_id, 0x0A0B);
