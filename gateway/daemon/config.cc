@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "gateway/common/strings.h"
+#include "gateway/nvmf/auth_keys.h"
 
 namespace nvmeof {
 
@@ -211,6 +212,19 @@ const std::map<std::string, Section>& Schema() {
     p["in_capsule_data_size"] = Uint(FIELD(target.in_capsule_data_size), 0, 1u << 20);
     p["bdevs_per_cluster"] = Uint(FIELD(bdevs_per_cluster), 1, 1u << 16);
     p["poll_window_us"] = Uint(FIELD(poll_window_us), 0, 1000000);
+    p["auth_timeout_ms"] = Uint(FIELD(target.auth_timeout_ms), 0, 3600000);
+    p["dhchap_digests"] = [](DaemonOptions& cfg, const std::string& v, std::string* why) {
+      auto ids = auth::ParseHashList(v);
+      if (!ids.ok()) *why = ids.status().message();
+      else cfg.target.dhchap_hashes = *ids;
+      return ids.ok();
+    };
+    p["dhchap_dhgroups"] = [](DaemonOptions& cfg, const std::string& v, std::string* why) {
+      auto ids = auth::ParseDhGroupList(v);
+      if (!ids.ok()) *why = ids.status().message();
+      else cfg.target.dhchap_dhgroups = *ids;
+      return ids.ok();
+    };
     p["shutdown_timeout"] = Uint(FIELD(shutdown_timeout), 0, 3600);
     p["listen"] = [](DaemonOptions& cfg, const std::string& v, std::string* why) {
       cfg.listen.clear();

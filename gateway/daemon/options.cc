@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "gateway/daemon/config.h"
+#include "gateway/nvmf/auth_keys.h"
 
 namespace nvmeof {
 
@@ -60,6 +61,12 @@ Data plane:
   --in-capsule-data-size N  largest write data a host may send inside the command capsule
                             on I/O queues, in bytes (default 131072; larger writes go by
                             R2T; [data-plane] in_capsule_data_size)
+  --dhchap-digests LIST     DH-HMAC-CHAP hash functions the gateway accepts, most preferred
+                            first (default sha512,sha384,sha256; [data-plane]
+                            dhchap_digests): the first the host offers is used
+  --dhchap-dhgroups LIST    DH-HMAC-CHAP DH groups, most preferred first (default
+                            null,ffdhe2048,ffdhe3072,ffdhe4096,ffdhe6144,ffdhe8192;
+                            [data-plane] dhchap_dhgroups); "null": no DH exchange
   --poll-window-us N        after work, a reactor keeps polling (yielding the CPU between
                             empty polls) this long before it sleeps: lower latency for a
                             little CPU (default 100; 0 = always sleep; [data-plane]
@@ -232,6 +239,12 @@ Result<CommandLine> ParseCommandLine(const std::vector<std::string>& args) {
         else if (a == "--host") f.subsystems.back().hosts.push_back(v);
         else f.subsystems.back().serial = v;
       }
+    } else if (a == "--dhchap-digests" || a == "--dhchap-dhgroups") {
+      if (st = next(); st.ok()) {
+        auto ids = a == "--dhchap-digests" ? auth::ParseHashList(v) : auth::ParseDhGroupList(v);
+        if (!ids.ok()) return Status::InvalidArgument(a + ": " + ids.status().message());
+        (a == "--dhchap-digests" ? f.dhchap_digests : f.dhchap_dhgroups) = *ids;
+      }
     } else if (a == "--log-level") {
       if (st = next(); st.ok()) {
         LogLevel l;
@@ -283,6 +296,8 @@ Result<DaemonOptions> ResolveOptions(const DaemonOptions* file, const CommandLin
   }
   if (flags.queue_depth) o.target.max_queue_depth = *flags.queue_depth;
   if (flags.in_capsule_data_size) o.target.in_capsule_data_size = *flags.in_capsule_data_size;
+  if (flags.dhchap_digests) o.target.dhchap_hashes = *flags.dhchap_digests;
+  if (flags.dhchap_dhgroups) o.target.dhchap_dhgroups = *flags.dhchap_dhgroups;
   if (flags.bdevs_per_cluster) o.bdevs_per_cluster = *flags.bdevs_per_cluster;
   if (flags.ceph_conf) o.ceph_conf = *flags.ceph_conf;
   if (flags.ceph_id) o.ceph_id = *flags.ceph_id;

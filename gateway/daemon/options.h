@@ -135,6 +135,7 @@ struct CommandLine {
   std::optional<uint16_t> prometheus_port;  // --prometheus-port N (turns the exporter on)
   bool no_prometheus = false;               // --prometheus-port none
   std::optional<LogLevel> log_level;
+  std::optional<std::vector<uint8_t>> dhchap_digests, dhchap_dhgroups;  // wire identifiers
   bool no_verify_nqns = false;
   std::vector<HostPort> listens;
   std::vector<SubsystemOption> subsystems;

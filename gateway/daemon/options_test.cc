@@ -153,6 +153,20 @@ TEST(DaemonOptions, FlagsOverrideFile) {
   EXPECT_EQ(r->listen[1].port, "4421");
 }
 
+TEST(DaemonOptions, DhchapPolicyFromFileAndFlags) {
+  DaemonOptions f = File("[data-plane]\ndhchap_digests = sha256, sha384\ndhchap_dhgroups = ffdhe3072\n"
+                         "auth_timeout_ms = 2500\n");
+  EXPECT_EQ(f.target.dhchap_hashes, (std::vector<uint8_t>{1, 2}));
+  EXPECT_EQ(f.target.dhchap_dhgroups, (std::vector<uint8_t>{2}));
+  EXPECT_EQ(f.target.auth_timeout_ms, 2500u);
+  auto r = ResolveOptions(&f, Flags({"--dhchap-digests", "sha512", "--dhchap-dhgroups=null,ffdhe8192"}));
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->target.dhchap_hashes, (std::vector<uint8_t>{3}));
+  EXPECT_EQ(r->target.dhchap_dhgroups, (std::vector<uint8_t>{0, 5}));
+  EXPECT_EQ(FlagError({"--dhchap-digests", "md5"}), "--dhchap-digests: unknown hash 'md5'");
+  EXPECT_EQ(FlagError({"--dhchap-dhgroups", ""}), "--dhchap-dhgroups: no DH group given");
+}
+
 TEST(DaemonOptions, BadValuesAreRejectedWithTheirMessages) {
   EXPECT_EQ(FlagError({"--reactors", "0"}), "--reactors wants 1 to 256, not '0'");
   EXPECT_EQ(FlagError({"--queue-depth", "16"}), "--queue-depth wants 32 to 1024, not '16'");

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "gateway/common/clock.h"
 #include "gateway/common/log.h"
 #include "gateway/protocol/nvme_auth.h"
 
@@ -63,7 +64,8 @@ QueueAuth::QueueAuth(std::string subnqn, std::string hostnqn, uint16_t cntlid, u
       qid_(qid),
       required_(required),
       policy_(std::move(policy)),
-      keys_(std::move(keys)) {}
+      keys_(std::move(keys)),
+      unauthenticated_since_ns_(NowNs()) {}
 
 QueueAuth::~QueueAuth() { Clear(); }
 
@@ -84,12 +86,17 @@ void QueueAuth::Clear() {
   bidirectional_ = false;
 }
 
+void QueueAuth::Unauthenticate() {
+  if (authenticated_) unauthenticated_since_ns_ = NowNs();
+  authenticated_ = false;
+}
+
 void QueueAuth::Fail(uint8_t explanation, const char* why) {
   LOG_WARN("%s: DH-HMAC-CHAP authentication failed: %s (%s)", Who().c_str(), why, ExplanationName(explanation));
   Clear();
   failure_ = explanation;
   step_ = Step::kFailure1;
-  authenticated_ = false;
+  Unauthenticate();
 }
 
 void QueueAuth::Succeed() {
@@ -106,9 +113,7 @@ void QueueAuth::Send(const uint8_t* data, size_t len) {
   if (DecodeAuthHeader(data, len, &h) != AuthDecodeError::kOk)
     return Fail(kAuthExplIncorrectPayload, "message shorter than its header");
   if (h.auth_type == kAuthTypeCommon && h.auth_id == kAuthIdNegotiate) return Negotiate(data, len);
-  if (h.auth_type != kAuthTypeDhchap) return Fail(kAuthExplIncorrectMessage, "unknown message type");
-
-  if (h.auth_id == kAuthIdFailure2) {
+  if (h.auth_type == kAuthTypeCommon && h.auth_id == kAuthIdFailure2) {
     // The host gives up (e.g. the controller's response was wrong).
     AuthFailure f;
     if (step_ == Step::kNegotiate || step_ == Step::kDone)
@@ -116,9 +121,14 @@ void QueueAuth::Send(const uint8_t* data, size_t len) {
     if (DecodeFailure2(data, len, &f) != AuthDecodeError::kOk) return Fail(kAuthExplIncorrectPayload, "bad Failure2");
     LOG_WARN("%s: the host ended DH-HMAC-CHAP authentication: %s", Who().c_str(), ExplanationName(f.explanation));
     Clear();
-    authenticated_ = false;
+    Unauthenticate();
     step_ = Step::kDone;
     return;
+  }
+  if (h.auth_type != kAuthTypeDhchap) {
+    char why[64];
+    snprintf(why, sizeof(why), "unknown message type %02xh/%02xh (%zu bytes)", h.auth_type, h.auth_id, len);
+    return Fail(kAuthExplIncorrectMessage, why);
   }
   Step want = h.auth_id == kAuthIdReply ? Step::kReply : h.auth_id == kAuthIdSuccess2 ? Step::kSuccess2 : Step::kDone;
   if (want == Step::kDone || step_ != want) {

@@ -12,6 +12,10 @@
 // command: it moves the transaction to Failure1, which the next Authentication Receive
 // returns. A failed transaction leaves the queue unauthenticated (also after a failed
 // re-authentication). Failures are logged with subsystem and host NQN, never with a key.
+// Overdue() tells the Connect handler's timer (TargetOptions::auth_timeout_ms) that a queue
+// which must authenticate has gone too long without: it then closes the queue. A stalled
+// re-authentication on an authenticated queue only holds its own transaction: the queue
+// keeps working until a failure takes its authentication away.
 #pragma once
 
 #include <cstdint>
@@ -46,6 +50,13 @@ class QueueAuth {
   // Whether commands other than Connect and Authentication Send / Receive may run.
   bool allowed() const { return !required_ || authenticated_; }
   bool authenticated() const { return authenticated_; }
+  // A queue that must authenticate has been without authentication for more than bound_ns
+  // (since its creation or since a failure ended its authentication).
+  bool Overdue(uint64_t now_ns, uint64_t bound_ns) const {
+    return !allowed() && now_ns - unauthenticated_since_ns_ > bound_ns;
+  }
+  // "subsystem NQN host NQN (controller N, queue N)" for log lines.
+  std::string Who() const;
 
   // Authentication Send: one host message (the command's whole transfer).
   void Send(const uint8_t* data, size_t len);
@@ -70,7 +81,7 @@ class QueueAuth {
   void Fail(uint8_t explanation, const char* why);
   void Succeed();
   void Clear();  // forgets the transaction's secrets
-  std::string Who() const;
+  void Unauthenticate();
 
   const std::string subnqn_;
   const std::string hostnqn_;
@@ -81,6 +92,7 @@ class QueueAuth {
   const KeyLookup keys_;
 
   bool authenticated_ = false;
+  uint64_t unauthenticated_since_ns_;
   Step step_ = Step::kNegotiate;
   uint8_t failure_ = 0;  // explanation for Failure1
   // The transaction.

@@ -9,7 +9,9 @@
 #include <openssl/param_build.h>
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <cstring>
+#include <optional>
 
 namespace nvmeof::auth {
 
@@ -156,6 +158,43 @@ const char* DhGroupName(uint8_t group) {
       return "ffdhe8192";
   }
   return "?";
+}
+
+namespace {
+
+// Names -> identifiers with `name_of` over 0..max_id.
+Result<std::vector<uint8_t>> ParseNameList(std::string_view text, uint8_t max_id, const char* (*name_of)(uint8_t),
+                                           const char* what) {
+  std::vector<uint8_t> ids;
+  size_t pos = 0;
+  while (pos <= text.size()) {
+    size_t comma = text.find(',', pos);
+    if (comma == std::string_view::npos) comma = text.size();
+    std::string_view item = text.substr(pos, comma - pos);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    pos = comma + 1;
+    if (item.empty()) continue;
+    std::optional<uint8_t> id;
+    for (unsigned i = 0; i <= max_id; ++i) {
+      std::string_view name = name_of(static_cast<uint8_t>(i));
+      if (name != "?" && item == name) id = static_cast<uint8_t>(i);
+    }
+    if (!id) return Status::InvalidArgument("unknown " + std::string(what) + " '" + std::string(item) + "'");
+    if (std::find(ids.begin(), ids.end(), *id) != ids.end())
+      return Status::InvalidArgument(std::string(what) + " '" + std::string(item) + "' given twice");
+    ids.push_back(*id);
+  }
+  if (ids.empty()) return Status::InvalidArgument("no " + std::string(what) + " given");
+  return ids;
+}
+
+}  // namespace
+
+Result<std::vector<uint8_t>> ParseHashList(std::string_view text) { return ParseNameList(text, 3, HashName, "hash"); }
+
+Result<std::vector<uint8_t>> ParseDhGroupList(std::string_view text) {
+  return ParseNameList(text, 5, DhGroupName, "DH group");
 }
 
 uint32_t Crc32(const uint8_t* p, size_t n) {

@@ -26,6 +26,11 @@ const char* HashName(uint8_t hash);  // "sha256", ...; "?" if unknown
 // DH public value / shared secret length in bytes (0 for NULL); -1 for an unknown group.
 int DhValueLength(uint8_t group);
 const char* DhGroupName(uint8_t group);  // "null", "ffdhe2048", ...; "?" if unknown
+// A comma-separated list of those names, in preference order ("sha384,sha256",
+// "ffdhe2048,null"), as wire identifiers. InvalidArgument naming the unknown or repeated
+// name; an empty list is invalid.
+Result<std::vector<uint8_t>> ParseHashList(std::string_view text);
+Result<std::vector<uint8_t>> ParseDhGroupList(std::string_view text);
 
 // CRC-32 (IEEE 802.3, reflected, as zlib computes it) over a DHHC-1 key.
 uint32_t Crc32(const uint8_t* p, size_t n);

@@ -87,6 +87,21 @@ TEST(DhchapSecret, Crc32) {
   EXPECT_EQ(Crc32(reinterpret_cast<const uint8_t*>(s), 9), 0xCBF43926u);
 }
 
+TEST(DhchapKeys, PolicyLists) {
+  auto h = ParseHashList("sha384, sha256");
+  ASSERT_TRUE(h.ok());
+  EXPECT_EQ(*h, (std::vector<uint8_t>{2, 1}));
+  auto g = ParseDhGroupList("ffdhe8192,null");
+  ASSERT_TRUE(g.ok());
+  EXPECT_EQ(*g, (std::vector<uint8_t>{5, 0}));
+  EXPECT_FALSE(ParseHashList("").ok());
+  EXPECT_FALSE(ParseHashList("md5").ok());
+  EXPECT_FALSE(ParseHashList("?").ok());
+  EXPECT_FALSE(ParseHashList("sha256,sha256").ok());
+  EXPECT_FALSE(ParseDhGroupList("ffdhe1024").ok());
+  EXPECT_FALSE(ParseDhGroupList(",").ok());
+}
+
 TEST(DhchapKeys, Transform) {
   EXPECT_EQ(TransformKey(*ParseDhchapSecret(kHostSecret), kHostNqn),
             Hex("6ce1e4ea31e8331a4fe5826bfde17a5cd386b8f0338748919e279ba6c55bf727"));

@@ -8,6 +8,7 @@
 
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "gateway/nvmf/auth_keys.h"
@@ -519,6 +520,80 @@ TEST_F(AuthTest, KeysAreCheckedWhenTheHostIsAdded) {
   uint32_t dw0 = 0;
   ASSERT_EQ(Connect(q, 0, kNqn, kHost, 0xFFFF, 31, &dw0), kSuccess);
   EXPECT_EQ(dw0 & nvme::kConnectAuthreqAtr, 0u);  // keys removed: no authentication asked
+}
+
+// TargetOptions::auth_timeout_ms: a queue that must authenticate and has not within the bound
+// is closed. The bound is short here; the checks wait for the close (no timed assertion).
+class AuthTimeoutTest : public AuthTest {
+ protected:
+  static constexpr uint32_t kBoundMs = 50;
+  void Tune(TargetOptions& o) override { o.auth_timeout_ms = kBoundMs; }
+  // Waits (up to 10 s) for the queue to be closed.
+  static bool ClosedSoon(FakeQueue& q) {
+    for (int i = 0; i < 1000 && !q.closed_; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    return q.closed_;
+  }
+};
+
+TEST_F(AuthTimeoutTest, HostThatNeverAuthenticatesIsDisconnected) {
+  SetKeys(kKey256, std::nullopt);
+  auto& q = NewQueue();
+  ConnectAdmin(q);
+  EXPECT_TRUE(ClosedSoon(q));
+}
+
+TEST_F(AuthTimeoutTest, HostThatStallsMidTransactionIsDisconnected) {
+  SetKeys(kKey256, std::nullopt);
+  auto& admin = NewQueue();
+  ConnectAdmin(admin);
+  HostSide h;
+  Challenge(admin, h);  // and no Reply
+  EXPECT_TRUE(ClosedSoon(admin));
+}
+
+TEST_F(AuthTimeoutTest, RefusedHostThatKeepsTheConnectionIsDisconnected) {
+  SetKeys(kKey256, std::nullopt);
+  auto& q = NewQueue();
+  ConnectAdmin(q);
+  HostSide wrong;
+  wrong.key = OtherKey();
+  EXPECT_EQ(Authenticate(q, wrong).explanation, nvme::kAuthExplFailed);
+  EXPECT_TRUE(ClosedSoon(q));
+}
+
+TEST_F(AuthTimeoutTest, IoQueueThatNeverAuthenticatesIsDisconnected) {
+  SetKeys(kKey256, std::nullopt);
+  auto& admin = NewQueue();
+  uint16_t cntlid = ConnectAdmin(admin);
+  ASSERT_TRUE(Authenticate(admin, HostSide{}).ok);
+  ASSERT_EQ(EnableCc(admin), kSuccess);
+  auto& io = NewQueue();
+  uint32_t dw0 = 0;
+  ASSERT_EQ(Connect(io, 1, kNqn, kHost, cntlid, 31, &dw0), kSuccess);
+  EXPECT_TRUE(dw0 & nvme::kConnectAuthreqAtr);
+  EXPECT_TRUE(ClosedSoon(io));
+}
+
+TEST_F(AuthTimeoutTest, AuthenticatedQueueStaysAndAFailedReauthenticationRestartsTheClock) {
+  SetKeys(kKey256, std::nullopt);
+  auto& q = NewQueue();
+  ConnectAdmin(q);
+  ASSERT_TRUE(Authenticate(q, HostSide{}).ok);
+  // Well past the bound: the authenticated queue stays, and so does a queue that needs none.
+  auto& plain = NewQueue();
+  ASSERT_TRUE(target_->AddHost(kNqn, "nqn.2014-08.org.nvmexpress:nokey").ok());
+  ASSERT_EQ(Connect(plain, 0, kNqn, "nqn.2014-08.org.nvmexpress:nokey"), kSuccess);
+  std::this_thread::sleep_for(std::chrono::milliseconds(10 * kBoundMs));
+  EXPECT_FALSE(q.closed_);
+  EXPECT_FALSE(plain.closed_);
+  EXPECT_FALSE(Refused(q));
+  // A re-authentication that fails takes the authentication away: the clock runs again.
+  HostSide wrong;
+  wrong.key = OtherKey();
+  EXPECT_FALSE(Authenticate(q, wrong).ok);
+  EXPECT_TRUE(Refused(q));
+  EXPECT_TRUE(ClosedSoon(q));
+  EXPECT_FALSE(plain.closed_);
 }
 
 }  // namespace

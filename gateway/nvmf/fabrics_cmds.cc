@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "gateway/common/clock.h"
 #include "gateway/common/log.h"
 #include "gateway/runtime/reactor.h"
 #include "gateway/nvmf/auth.h"
@@ -35,6 +36,26 @@ std::shared_ptr<QueueAuth> MakeAuth(Target& t, const std::string& subnqn, const 
     return s ? s->FindHost(hostnqn) : std::nullopt;
   };
   return std::make_shared<QueueAuth>(subnqn, hostnqn, cntlid, qid, required, std::move(policy), std::move(keys));
+}
+
+// Closes the queue if it has to authenticate and goes TargetOptions::auth_timeout_ms
+// without (QueueAuth::Overdue): checked every quarter of the bound (at most every second)
+// for the queue's lifetime, since a failed re-authentication restarts the clock.
+void WatchAuth(Target& t, QueuePair* qp) {
+  const uint32_t bound_ms = t.options().auth_timeout_ms;
+  if (bound_ms == 0) return;
+  std::weak_ptr<int> life = qp->life;
+  std::weak_ptr<QueueAuth> watched = qp->auth;
+  auto period = std::chrono::milliseconds(std::clamp<uint32_t>(bound_ms / 4, 10, 1000));
+  qp->reactor().Every(period, [qp, life, watched, bound_ms] {
+    if (life.expired()) return false;
+    auto a = watched.lock();
+    if (!a || qp->auth != a) return false;
+    if (!a->Overdue(NowNs(), uint64_t{bound_ms} * 1000000)) return true;
+    LOG_WARN("%s: not authenticated within %u ms: closing the queue", a->Who().c_str(), bound_ms);
+    qp->Close("authentication timeout");
+    return false;
+  });
 }
 
 void Connect(Target& t, QueuePair* qp, Request* req) {
@@ -84,6 +105,7 @@ void Connect(Target& t, QueuePair* qp, Request* req) {
     req->rsp.dw0 = *id;
     if (need_auth) {
       qp->auth = MakeAuth(t, subnqn, hostnqn, *id, 0, true);
+      WatchAuth(t, qp);
       req->rsp.dw0 |= kConnectAuthreqAtr;
     }
     LOG_INFO("%s: controller created (admin queue from %s, keep alive %u ms%s)", c->Describe().c_str(),
@@ -112,6 +134,7 @@ void Connect(Target& t, QueuePair* qp, Request* req) {
   qp->Bind(c, qid, cmd->sqsize, sqflow_off);
   if (need_auth) {
     qp->auth = MakeAuth(t, subnqn, hostnqn, c->cntlid(), qid, true);
+    WatchAuth(t, qp);
     req->rsp.dw0 = c->cntlid() | kConnectAuthreqAtr;
   }
   LOG_DEBUG("%s: I/O queue %u connected from %s (depth %u, reactor %d)", c->Describe().c_str(), qid,

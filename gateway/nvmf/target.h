@@ -67,6 +67,10 @@ struct TargetOptions {
   // host offers no NULL group.
   std::vector<uint8_t> dhchap_hashes = {3, 2, 1};
   std::vector<uint8_t> dhchap_dhgroups = {0, 1, 2, 3, 4, 5};
+  // A queue that must authenticate and is not authenticated this long after its Connect (or
+  // after a failed re-authentication) is closed: a host that never starts, stalls in the
+  // middle of a transaction, or keeps a refused connection open. 0: never.
+  uint32_t auth_timeout_ms = 10000;
 };
 
 class Target {

@@ -77,6 +77,7 @@ class TargetTest : public ::testing::Test {
     TargetOptions o;
     o.min_cntlid = 10;
     o.max_cntlid = 12;
+    Tune(o);
     target_ = std::make_unique<Target>(o);
     SubsystemSpec s;
     s.nqn = kNqn;
@@ -96,6 +97,8 @@ class TargetTest : public ::testing::Test {
     CloseAll();
     reactor_.Stop();
   }
+  // A fixture's changes to the target's options.
+  virtual void Tune(TargetOptions&) {}
   // Closes every queue (aborting outstanding AERs) and waits until that ran.
   void CloseAll() {
     std::promise<void> done;

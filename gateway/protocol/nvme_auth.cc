@@ -52,7 +52,7 @@ void Put(uint8_t* dst, const std::vector<uint8_t>& src, size_t n) {
 
 AuthDecodeError DecodeFailure(const uint8_t* data, size_t len, uint8_t id, AuthFailure* out) {
   FailureWire w;
-  if (auto e = Fixed(data, len, kAuthTypeDhchap, id, &w); e != AuthDecodeError::kOk) return e;
+  if (auto e = Fixed(data, len, kAuthTypeCommon, id, &w); e != AuthDecodeError::kOk) return e;
   if (auto e = Exactly(len, sizeof(FailureWire)); e != AuthDecodeError::kOk) return e;
   out->t_id = w.h.t_id;
   out->rescode = w.rescode;
@@ -62,7 +62,7 @@ AuthDecodeError DecodeFailure(const uint8_t* data, size_t len, uint8_t id, AuthF
 
 std::vector<uint8_t> EncodeFailure(const AuthFailure& m, uint8_t id) {
   FailureWire w{};
-  w.h = Header(kAuthTypeDhchap, id, m.t_id);
+  w.h = Header(kAuthTypeCommon, id, m.t_id);
   w.rescode = m.rescode;
   w.rescode_exp = m.explanation;
   return Start(w, 0);

@@ -54,8 +54,8 @@ inline constexpr uint32_t kConnectAuthreqAscr = 1u << 18;
 // ---------------------------------------------------------------- message identifiers
 
 enum AuthType : uint8_t {
-  kAuthTypeCommon = 0x80,  // AUTH_Negotiate
-  kAuthTypeDhchap = 0x90,  // DH-HMAC-CHAP messages
+  kAuthTypeCommon = 0x00,  // AUTH_Negotiate, AUTH_Failure1, AUTH_Failure2
+  kAuthTypeDhchap = 0x01,  // DH-HMAC-CHAP_Challenge .. _Success2
 };
 
 enum AuthId : uint8_t {
@@ -64,8 +64,8 @@ enum AuthId : uint8_t {
   kAuthIdReply = 0x02,
   kAuthIdSuccess1 = 0x03,
   kAuthIdSuccess2 = 0x04,
-  kAuthIdFailure2 = 0xF0,  // host to controller
-  kAuthIdFailure1 = 0xF1,  // controller to host
+  kAuthIdFailure2 = 0xF0,  // host to controller, with kAuthTypeCommon
+  kAuthIdFailure1 = 0xF1,  // controller to host, with kAuthTypeCommon
 };
 
 inline constexpr uint8_t kAuthProtocolDhchap = 0x01;  // AUTHID of the protocol descriptor

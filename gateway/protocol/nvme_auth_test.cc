@@ -50,7 +50,7 @@ TEST(AuthNegotiate, GoldenBytes) {
   m.sc_c = kScCNone;
   m.hashes = {kHashSha256, kHashSha384, kHashSha512};
   m.dhgroups = {kDhGroupNull, kDhGroup2048, kDhGroup3072, kDhGroup4096, kDhGroup6144, kDhGroup8192};
-  Bytes want = Hex("80 00 00 00 34 12 00 01 | 01 00 03 06");
+  Bytes want = Hex("00 00 00 00 34 12 00 01 | 01 00 03 06");
   want = Cat(want, Cat(Hex("01 02 03"), Zeros(27)));
   want = Cat(want, Cat(Hex("00 01 02 03 04 05"), Zeros(24)));
   ASSERT_EQ(want.size(), 72u);
@@ -65,6 +65,30 @@ TEST(AuthNegotiate, GoldenBytes) {
   EXPECT_EQ(d.dhgroups, m.dhgroups);
 }
 
+// What the Linux 6.12 host sends first (its 72 bytes as the gateway received them, transaction
+// 0, every hash and group offered): AUTH_Type 00h (common message), AUTH_Id 00h. The message
+// types are 00h / 01h (NVMe Base 2.0 figure "AUTH_Type"; Linux NVME_AUTH_COMMON_MESSAGES /
+// NVME_AUTH_DHCHAP_MESSAGES), not 80h / 90h.
+TEST(AuthNegotiate, AsTheLinuxHostSendsIt) {
+  Bytes linux_bytes = Cat(Cat(Hex("00 00 00 00 00 00 00 01 | 01 00 03 06 | 01 02 03"), Zeros(27)),
+                          Cat(Hex("00 01 02 03 04 05"), Zeros(24)));
+  AuthHeaderWire h;
+  ASSERT_EQ(DecodeAuthHeader(linux_bytes.data(), linux_bytes.size(), &h), AuthDecodeError::kOk);
+  EXPECT_EQ(h.auth_type, kAuthTypeCommon);
+  EXPECT_EQ(h.auth_id, kAuthIdNegotiate);
+  AuthNegotiate d;
+  ASSERT_EQ(DecodeNegotiate(linux_bytes.data(), linux_bytes.size(), &d), AuthDecodeError::kOk);
+  EXPECT_EQ(d.t_id, 0);
+  EXPECT_EQ(d.hashes.size(), 3u);
+  EXPECT_EQ(d.dhgroups.size(), 6u);
+  EXPECT_EQ(kAuthTypeDhchap, 0x01);
+  // Its Failure2 when the controller's response is wrong: a common message too (00h/F0h).
+  Bytes f2 = Hex("00 f0 00 00 00 00 01 01");
+  AuthFailure f;
+  ASSERT_EQ(DecodeFailure2(f2.data(), f2.size(), &f), AuthDecodeError::kOk);
+  EXPECT_EQ(f.explanation, kAuthExplFailed);
+}
+
 TEST(AuthNegotiate, BadInput) {
   AuthNegotiate m;
   m.hashes = {1};
@@ -77,7 +101,7 @@ TEST(AuthNegotiate, BadInput) {
   Bytes big = Cat(b, Hex("00"));
   EXPECT_EQ(DecodeNegotiate(big.data(), big.size(), &d), AuthDecodeError::kOversized);
   Bytes x = b;
-  x[0] = 0x90;
+  x[0] = 0x01;  // a DH-HMAC-CHAP message type
   EXPECT_EQ(DecodeNegotiate(x.data(), x.size(), &d), AuthDecodeError::kWrongMessage);
   x = b;
   x[8] = 0x02;  // AUTHID: not DH-HMAC-CHAP
@@ -91,7 +115,7 @@ TEST(AuthNegotiate, BadInput) {
   x = Cat(b, Zeros(64));
   x[7] = 2;  // two descriptors
   EXPECT_EQ(DecodeNegotiate(x.data(), x.size(), &d), AuthDecodeError::kBadField);
-  x = Hex("80 00 00 00 00 00 00 00");  // NAPD 0
+  x = Hex("00 00 00 00 00 00 00 00");  // NAPD 0
   EXPECT_EQ(DecodeNegotiate(x.data(), x.size(), &d), AuthDecodeError::kBadField);
 }
 
@@ -102,12 +126,12 @@ TEST(AuthChallenge, GoldenBytes) {
   m.dhgid = kDhGroupNull;
   m.seqnum = 0x11223344;
   m.c1 = Seq(0, 32);
-  Bytes want = Cat(Hex("90 01 00 00 02 01 | 20 00 01 00 | 00 00 | 44 33 22 11"), Seq(0, 32));
+  Bytes want = Cat(Hex("01 01 00 00 02 01 | 20 00 01 00 | 00 00 | 44 33 22 11"), Seq(0, 32));
   EXPECT_TRUE(SameBytes(EncodeChallenge(m), want));
 
   m.dhgid = kDhGroup2048;
   m.dhv = Hex("a1 a2 a3 a4");
-  Bytes want_dh = Cat(Cat(Hex("90 01 00 00 02 01 | 20 00 01 01 | 04 00 | 44 33 22 11"), Seq(0, 32)), m.dhv);
+  Bytes want_dh = Cat(Cat(Hex("01 01 00 00 02 01 | 20 00 01 01 | 04 00 | 44 33 22 11"), Seq(0, 32)), m.dhv);
   EXPECT_TRUE(SameBytes(EncodeChallenge(m), want_dh));
 
   AuthChallenge d;
@@ -131,7 +155,7 @@ TEST(AuthReply, GoldenBytes) {
   m.r1 = Seq(0x10, 48);
   m.c2 = Seq(0x80, 48);
   m.dhv = Hex("01 02");
-  Bytes want = Hex("90 02 00 00 ef be | 30 00 01 00 | 02 00 | 07 00 00 00");
+  Bytes want = Hex("01 02 00 00 ef be | 30 00 01 00 | 02 00 | 07 00 00 00");
   want = Cat(Cat(Cat(want, Seq(0x10, 48)), Seq(0x80, 48)), Hex("01 02"));
   EXPECT_TRUE(SameBytes(EncodeReply(m), want));
 
@@ -148,7 +172,7 @@ TEST(AuthReply, GoldenBytes) {
   AuthReply one;
   one.t_id = 1;
   one.r1 = Seq(0, 32);
-  Bytes want1 = Cat(Cat(Hex("90 02 00 00 01 00 | 20 00 00 00 | 00 00 | 00 00 00 00"), Seq(0, 32)), Zeros(32));
+  Bytes want1 = Cat(Cat(Hex("01 02 00 00 01 00 | 20 00 00 00 | 00 00 | 00 00 00 00"), Seq(0, 32)), Zeros(32));
   EXPECT_TRUE(SameBytes(EncodeReply(one), want1));
 }
 
@@ -167,9 +191,9 @@ TEST(AuthReply, BadInput) {
   x = b;
   x[8] = 2;  // CVALID neither 0 nor 1
   EXPECT_EQ(DecodeReply(x.data(), x.size(), &d), AuthDecodeError::kBadField);
-  x = Hex("90 02 00 00 00 00 | 00 00 00 00 | 00 00 | 00 00 00 00");  // HL 0
+  x = Hex("01 02 00 00 00 00 | 00 00 00 00 | 00 00 | 00 00 00 00");  // HL 0
   EXPECT_EQ(DecodeReply(x.data(), x.size(), &d), AuthDecodeError::kBadField);
-  x = Cat(Hex("90 02 00 00 00 00 | 41 00 00 00 | 00 00 | 00 00 00 00"), Zeros(2 * 0x41));  // HL 65
+  x = Cat(Hex("01 02 00 00 00 00 | 41 00 00 00 | 00 00 | 00 00 00 00"), Zeros(2 * 0x41));  // HL 65
   EXPECT_EQ(DecodeReply(x.data(), x.size(), &d), AuthDecodeError::kBadField);
 }
 
@@ -179,7 +203,7 @@ TEST(AuthSuccess1, GoldenBytes) {
   m.hl = 64;
   m.rvalid = true;
   m.r2 = Seq(0x40, 64);
-  Bytes want = Cat(Hex("90 03 00 00 05 00 | 40 00 01 | 00 00 00 00 00 00 00"), Seq(0x40, 64));
+  Bytes want = Cat(Hex("01 03 00 00 05 00 | 40 00 01 | 00 00 00 00 00 00 00"), Seq(0x40, 64));
   EXPECT_TRUE(SameBytes(EncodeSuccess1(m), want));
   AuthSuccess1 d;
   ASSERT_EQ(DecodeSuccess1(want.data(), want.size(), &d), AuthDecodeError::kOk);
@@ -188,7 +212,7 @@ TEST(AuthSuccess1, GoldenBytes) {
   EXPECT_EQ(d.r2, m.r2);
 
   m.rvalid = false;
-  Bytes want1 = Hex("90 03 00 00 05 00 | 40 00 00 | 00 00 00 00 00 00 00");
+  Bytes want1 = Hex("01 03 00 00 05 00 | 40 00 00 | 00 00 00 00 00 00 00");
   EXPECT_TRUE(SameBytes(EncodeSuccess1(m), want1));
   ASSERT_EQ(DecodeSuccess1(want1.data(), want1.size(), &d), AuthDecodeError::kOk);
   EXPECT_FALSE(d.rvalid);
@@ -198,7 +222,7 @@ TEST(AuthSuccess1, GoldenBytes) {
 }
 
 TEST(AuthSuccess2, GoldenBytes) {
-  Bytes want = Cat(Hex("90 04 00 00 34 12"), Zeros(10));
+  Bytes want = Cat(Hex("01 04 00 00 34 12"), Zeros(10));
   EXPECT_TRUE(SameBytes(EncodeSuccess2(0x1234), want));
   uint16_t t = 0;
   ASSERT_EQ(DecodeSuccess2(want.data(), want.size(), &t), AuthDecodeError::kOk);
@@ -213,9 +237,9 @@ TEST(AuthFailure, GoldenBytes) {
   AuthFailure f;
   f.t_id = 0x0A0B;
   f.explanation = kAuthExplHashUnusable;
-  EXPECT_TRUE(SameBytes(EncodeFailure1(f), Hex("90 f1 00 00 0b 0a 01 04")));
-  EXPECT_TRUE(SameBytes(EncodeFailure2(f), Hex("90 f0 00 00 0b 0a 01 04")));
-  Bytes b = Hex("90 f0 00 00 0b 0a 01 07");
+  EXPECT_TRUE(SameBytes(EncodeFailure1(f), Hex("00 f1 00 00 0b 0a 01 04")));
+  EXPECT_TRUE(SameBytes(EncodeFailure2(f), Hex("00 f0 00 00 0b 0a 01 04")));
+  Bytes b = Hex("00 f0 00 00 0b 0a 01 07");
   AuthFailure d;
   ASSERT_EQ(DecodeFailure2(b.data(), b.size(), &d), AuthDecodeError::kOk);
   EXPECT_EQ(d.t_id, 0x0A0B);
@@ -228,10 +252,10 @@ TEST(AuthFailure, GoldenBytes) {
 }
 
 TEST(AuthHeader, Decode) {
-  Bytes b = Hex("90 02 00 00 34 12");
+  Bytes b = Hex("01 02 00 00 34 12");
   AuthHeaderWire h;
   ASSERT_EQ(DecodeAuthHeader(b.data(), b.size(), &h), AuthDecodeError::kOk);
-  EXPECT_EQ(h.auth_type, 0x90);
+  EXPECT_EQ(h.auth_type, 0x01);
   EXPECT_EQ(h.auth_id, 0x02);
   EXPECT_EQ(h.t_id, 0x1234);
   EXPECT_EQ(DecodeAuthHeader(b.data(), 5, &h), AuthDecodeError::kTruncated);

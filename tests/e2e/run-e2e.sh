@@ -52,6 +52,10 @@
 #   CASE_GRPC        yes = start the gateway with --grpc
 #   CASE_NEEDS       words: gwcli, grpc (the gateway's --help lists --grpc), ceph
 #   CASE_TIMEOUT     seconds for the guest part (default 300)
+#   CASE_KERNEL      a Debian kernel series for the guest (e.g. 6.12, for NVMe
+#                    in-band authentication), booted from its own nvme-vm cache
+#                    ($NVME_VM_CACHE-SERIES) so the default kernel's stays; empty
+#                    (default): the default kernel
 #   CASE_GATEWAYS    N >= 2: N gateways in one HA group (ha = builtin) on a
 #                    real cluster, configured through gwcli (lib/multi-gw.sh);
 #                    needs CEPH_CONF, gwcli, rados, jq; the guest gets
@@ -156,7 +160,7 @@ rbd_image_of() {
 load_case_meta() {
     CASE_DESC= CASE_GROUP=$1 CASE_TARGETS="gateway guest-nvmet" CASE_NS_SIZES=256M
     CASE_PERSISTENT=no CASE_GRPC=no CASE_NEEDS= CASE_TIMEOUT=300
-    CASE_XFAIL_CHECK= CASE_XFAIL_REASON= CASE_GATEWAYS=1
+    CASE_XFAIL_CHECK= CASE_XFAIL_REASON= CASE_GATEWAYS=1 CASE_KERNEL=
     unset -f guest host_action
     # shellcheck disable=SC1090
     source "$E2E_DIR/cases/$1.sh"
@@ -195,7 +199,7 @@ skip_reason() {
 
 # Cases that may share a boot must agree on everything the target depends on.
 group_key() {
-    echo "$CASE_GROUP|$CASE_TARGETS|$CASE_NS_SIZES|$CASE_PERSISTENT|$CASE_GRPC|$CASE_NEEDS|$CASE_GATEWAYS"
+    echo "$CASE_GROUP|$CASE_TARGETS|$CASE_NS_SIZES|$CASE_PERSISTENT|$CASE_GRPC|$CASE_NEEDS|$CASE_GATEWAYS|$CASE_KERNEL"
 }
 
 # ----------------------------------------------------------------------------
@@ -248,14 +252,15 @@ ns_spec() {
 }
 
 GW_ARGS=()
+GW_EXTRA_ARGS=()   # the guest's "gateway-args ARGS...": for the next starts of this group
 GW_LOG=
 GW_STARTS=0
 # Starts the gateway with GW_ARGS, waits until it listens on every address.
 gateway_start() {
     GW_STARTS=$((GW_STARTS + 1))
-    echo "==== start #$GW_STARTS at $(date +%T): $GATEWAY_CMD ${GW_ARGS[*]}" >> "$GW_LOG"
+    echo "==== start #$GW_STARTS at $(date +%T): $GATEWAY_CMD ${GW_ARGS[*]} ${GW_EXTRA_ARGS[*]}" >> "$GW_LOG"
     # shellcheck disable=SC2086  # E2E_GATEWAY may carry its own arguments
-    $GATEWAY_CMD "${GW_ARGS[@]}" >>"$GW_LOG" 2>&1 </dev/null &
+    $GATEWAY_CMD "${GW_ARGS[@]}" "${GW_EXTRA_ARGS[@]}" >>"$GW_LOG" 2>&1 </dev/null &
     GW_PID=$!
     local want=$GW_LISTENERS got t0=$SECONDS
     while :; do
@@ -319,9 +324,13 @@ serve_requests() {
                 gateway-kill)  gateway_stop "${words[1]:-KILL}" || rc=$? ;;
                 gateway-stop)  gateway_stop TERM || rc=$? ;;
                 gateway-start) gateway_start || rc=$? ;;
+                gateway-args)  GW_EXTRA_ARGS=("${words[@]:1}"); echo "next gateway starts add: ${GW_EXTRA_ARGS[*]}" ;;
                 gateway-alive) if [ -n "$GW_PID" ] && kill -0 "$GW_PID" 2>/dev/null; then echo yes; else echo no; rc=1; fi ;;
                 gw) mg_request "${words[@]:1}" || rc=$? ;;
                 gateway-log-grep) grep -E -- "${words[1]}" "$GW_LOG" || rc=$? ;;
+                gateway-log-grep-current)   # only what the running gateway logged
+                    awk -v n="==== start #$GW_STARTS " 'index($0, n) == 1 { on = 1; next } on' "$GW_LOG" \
+                        | grep -E -- "${words[1]}" || rc=$? ;;
                 gwcli)
                     if [ -x "${GWCLI_CMD%% *}" ]; then
                         # shellcheck disable=SC2086
@@ -381,7 +390,12 @@ run_group() { # run_group NAME CASE...
     local uses_target=yes multi=no
     [[ " $CASE_TARGETS " != *" none "* ]] || uses_target=no
     [ "$CASE_GATEWAYS" -le 1 ] || multi=yes
-    GW_READY_RE= MG_N=0
+    GW_READY_RE= MG_N=0 GW_EXTRA_ARGS=()
+    local vm_env=()
+    if [ -n "$CASE_KERNEL" ]; then
+        vm_env=(NVME_VM_KSERIES="$CASE_KERNEL"
+                NVME_VM_CACHE="${NVME_VM_CACHE:-$HOME/.cache/nvmeof-gateway/nvme-vm}-$CASE_KERNEL")
+    fi
 
     # Ports and the subsystem.
     IO_PORT=$(free_port) DISC_PORT=$(free_port) GRPC_PORT=$(free_port)
@@ -473,7 +487,7 @@ run_group() { # run_group NAME CASE...
     local results=$gdir/results line buf="" rc
     : > "$results"
     : > "$console"
-    exec {vmfd}< <(exec "$NVME_VM" "${vm_args[@]}" --script "$script" 2>&1)
+    exec {vmfd}< <(exec env "${vm_env[@]}" "$NVME_VM" "${vm_args[@]}" --script "$script" 2>&1)
     VM_PID=$!
     while :; do
         if IFS= read -r -t 0.3 -u "$vmfd" line; then

@@ -46,6 +46,11 @@
 #   NVME_VM_CACHE       cache directory (default $HOME/.cache/nvmeof-gateway/nvme-vm)
 #   NVME_VM_KPKG        Debian kernel package to use (default: whatever
 #                       linux-image-amd64 currently depends on)
+#   NVME_VM_KSERIES     a kernel series instead (e.g. 6.12): the newest
+#                       linux-image-<series>.N+debNN-amd64-unsigned apt knows;
+#                       a cache holding any package of that series is kept.
+#                       Give it its own NVME_VM_CACHE (run-e2e.sh does, for
+#                       cases with CASE_KERNEL) so the default cache stays.
 #
 # Exit status: the exit status of the guest commands; 124 on timeout;
 # 125 if the VM stopped without reporting a status (e.g. kernel panic).
@@ -120,7 +125,7 @@ fi
 
 # Kernel modules the guest needs.  Their dependencies (crc64, t10-pi, virtio,
 # ...) are resolved with modprobe --show-depends against the extracted tree.
-MODULES="nvme-core nvme-fabrics nvme-tcp nvme nvmet nvmet-tcp
+MODULES="nvme-core nvme-fabrics nvme-tcp nvme nvme-auth nvmet nvmet-tcp
          null_blk configfs virtio_pci virtio_net virtio-rng
          9p 9pnet_virtio crc32c_generic crc32c-intel
          ext4 jbd2 mbcache crc16 libcrc32c loop"
@@ -156,6 +161,11 @@ ensure_host_packages() {
 # Which kernel package: the one the linux-image-amd64 meta-package points at.
 kernel_package() {
     if [ -n "${NVME_VM_KPKG:-}" ]; then echo "$NVME_VM_KPKG"; return; fi
+    if [ -n "${NVME_VM_KSERIES:-}" ]; then
+        apt-cache search --names-only "^linux-image-${NVME_VM_KSERIES//./\\.}\\.[0-9]+.*-amd64-unsigned\$" 2>/dev/null \
+            | awk '{ print $1 }' | grep -Ev -- '-(rt|cloud)-' | sort -V | tail -1
+        return
+    fi
     apt-cache depends linux-image-amd64 2>/dev/null \
         | awk '/Depends: linux-image-[0-9]/ { print $2; exit }'
 }
@@ -287,7 +297,7 @@ build_cache() {
     ensure_host_packages
     kpkg=$(kernel_package)
     [ -n "$kpkg" ] || die "cannot determine the kernel package (apt-get update?)"
-    kver=${kpkg#linux-image-}
+    kver=${kpkg#linux-image-}; kver=${kver%-unsigned}
     log "building cache in $CACHE for $kpkg"
 
     work=$CACHE/build
@@ -403,6 +413,8 @@ cache_stale() {
     # An explicitly requested kernel package must match what is cached.
     [ -z "${NVME_VM_KPKG:-}" ] || \
         [ "$(cat "$CACHE/current/kernel-package" 2>/dev/null)" = "$NVME_VM_KPKG" ] || return 0
+    [ -n "${NVME_VM_KPKG:-}" ] || [ -z "${NVME_VM_KSERIES:-}" ] || \
+        [[ "$(cat "$CACHE/current/kernel-package" 2>/dev/null)" == "linux-image-$NVME_VM_KSERIES."* ]] || return 0
     return 1
 }
 if cache_stale; then

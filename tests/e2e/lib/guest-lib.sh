@@ -20,8 +20,10 @@
 #     "ok - ..." / "not ok - ..." so a failure says what was being checked;
 #   - skip "reason" ends the case as SKIP;
 #   - host_request ACTION [ARGS] asks run-e2e.sh to do something on the host
-#     (gateway-kill, gateway-start, gateway-stop, gwcli ..., gateway-log-grep
-#     ERE, or a case's own host_action) and waits for it;
+#     (gateway-kill, gateway-start, gateway-stop, gateway-args ARGS... (added
+#     to the next starts), gwcli ..., gateway-log-grep ERE,
+#     gateway-log-grep-current ERE (since the last start), or a case's own
+#     host_action) and waits for it;
 #   - leave nothing connected or mounted (e2e_main cleans up anyway);
 #   - prefer bash -c to sh -c: busybox sh runs its own applets first (its dd
 #     lacks oflag=sync, ...), bash finds the real programs.
