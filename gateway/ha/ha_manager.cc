@@ -326,6 +326,10 @@ void HaManager::HandleBlocklisted() {
     std::unique_lock lk(mu_);
     reconnecting_ = true;
     fence_cv_.wait(lk, [&] { return !fencing_ || stop_; });
+    if (fencing_) {  // stopping, the fence still in a store call: no reconnect under it
+      reconnecting_ = false;
+      return;
+    }
   }
   Status s = store_->Reconnect();
   {

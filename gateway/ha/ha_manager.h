@@ -13,8 +13,9 @@
 // records), which can take long (an OSD dropping the fenced gateway's watches, one per open
 // image), so that the renewals of the groups this gateway owns never wait behind it; a
 // watchdog thread applies the time rules (renewals due, self-fencing at the deadline) even
-// while the worker is stuck in a slow RADOS call; a drain thread runs AnaControl::Drain. AnaControl::SetGroupOptimized is called with the manager's lock held
-// (it must not call back). Public methods: any thread.
+// while the worker is stuck in a slow RADOS call; a drain thread runs AnaControl::Drain.
+// AnaControl::SetGroupOptimized is called with the manager's lock held (it must not call
+// back). Public methods: any thread.
 //
 // Errors: Start() fails when the store cannot register the gateway (unreachable cluster,
 // no free home group: ENOSPC). Afterwards failures are retried; a blocklisted store client
