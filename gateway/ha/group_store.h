@@ -3,8 +3,9 @@
 // RADOS (rados_group_store.h, the real thing) and memory (NewMemoryGroupStore below: several
 // stores on one MemoryCluster behave like gateways on one cluster; for tests).
 //
-// Threads: one caller at a time per store (the HaManager's worker thread); every call may
-// block for up to the store's operation timeout. The watch callback runs on a store thread.
+// Threads: at most two callers at once per store: the HaManager's worker thread (any call)
+// and its fencer thread (ReadLease, Blocklist, RemoveRecords); Reconnect only while no other
+// call runs. Every call may block for up to the store's operation timeout. The watch callback runs on a store thread.
 // Errors are Status values with ha::errc names (errc.h): kBlocklisted (IsBlocklisted) = this
 // store's client is blocklisted and must Reconnect(); kCeph with the errno in os_errno()
 // otherwise (ETIMEDOUT: the cluster did not answer in time).

@@ -147,6 +147,7 @@ Status HaManager::Start(AnaControl* ana) {
   worker_ = std::thread([this] { WorkerLoop(); });
   watchdog_ = std::thread([this] { WatchdogLoop(); });
   drainer_ = std::thread([this] { DrainLoop(); });
+  fencer_ = std::thread([this] { FenceLoop(); });
   return Status::OK();
 }
 
@@ -174,11 +175,13 @@ void HaManager::Stop(bool hand_over) {
   cv_.notify_all();
   watchdog_cv_.notify_all();
   drain_cv_.notify_all();
+  fence_cv_.notify_all();
   const bool clean = released;
   lk.unlock();
   if (worker_.joinable()) worker_.join();
   if (watchdog_.joinable()) watchdog_.join();
   if (drainer_.joinable()) drainer_.join();
+  if (fencer_.joinable()) fencer_.join();
   if (clean) {
     // Nothing of ours is left to fence: the next start need not blocklist these addresses.
     MemberInfo m = member();
@@ -235,6 +238,10 @@ void HaManager::ApplyLocked(uint32_t g, Step step) {
       case ActionKind::kDrain:
         drains_.push_back(g);
         drain_cv_.notify_all();
+        break;
+      case ActionKind::kFence:
+        fences_.push_back(Op{g, a});
+        fence_cv_.notify_all();
         break;
       default:
         ops_.push_back(Op{g, a});
@@ -297,8 +304,39 @@ void HaManager::DrainLoop() {
   }
 }
 
+// The fencer thread: one fence at a time, never while the worker replaces the store's client.
+void HaManager::FenceLoop() {
+  std::unique_lock lk(mu_);
+  for (;;) {
+    fence_cv_.wait(lk, [&] { return stop_ || (!fences_.empty() && !reconnecting_); });
+    if (stop_) return;
+    Op op = fences_.front();
+    fences_.pop_front();
+    fencing_ = true;
+    lk.unlock();
+    RunOp(op);
+    lk.lock();
+    fencing_ = false;
+    fence_cv_.notify_all();
+  }
+}
+
 void HaManager::HandleBlocklisted() {
+  {
+    std::unique_lock lk(mu_);
+    reconnecting_ = true;
+    fence_cv_.wait(lk, [&] { return !fencing_ || stop_; });
+    if (fencing_) {  // stopping, the fence still in a store call: no reconnect under it
+      reconnecting_ = false;
+      return;
+    }
+  }
   Status s = store_->Reconnect();
+  {
+    std::lock_guard lk(mu_);
+    reconnecting_ = false;
+    fence_cv_.notify_all();
+  }
   if (!s.ok()) {
     LOG_WARN("ha: %s: cannot reconnect after being blocklisted: %s", opts_.name.c_str(), s.ToString().c_str());
     return;

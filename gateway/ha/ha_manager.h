@@ -7,12 +7,15 @@
 // and Members() are the view operators get (api/ha_service.h, the metrics). docs/ha.md
 // has the design.
 //
-// Threads (never a reactor): a worker thread runs every store operation (heartbeat, lease
-// reads, fencing, acquire/renew/release, notify) once per renew interval and whenever a peer
-// notifies; a watchdog thread applies the time rules (renewals due, self-fencing at the
-// deadline) even while the worker is stuck in a slow RADOS call; a drain thread runs
-// AnaControl::Drain. AnaControl::SetGroupOptimized is called with the manager's lock held
-// (it must not call back). Public methods: any thread.
+// Threads (never a reactor): a worker thread runs the store operations (heartbeat, lease
+// reads, acquire/renew/release, notify) once per renew interval and whenever a peer
+// notifies; a fencer thread runs fencing (blocklist, wait for the OSD map, drop the
+// records), which can take long (an OSD dropping the fenced gateway's watches, one per open
+// image), so that the renewals of the groups this gateway owns never wait behind it; a
+// watchdog thread applies the time rules (renewals due, self-fencing at the deadline) even
+// while the worker is stuck in a slow RADOS call; a drain thread runs AnaControl::Drain.
+// AnaControl::SetGroupOptimized is called with the manager's lock held (it must not call
+// back). Public methods: any thread.
 //
 // Errors: Start() fails when the store cannot register the gateway (unreachable cluster,
 // no free home group: ENOSPC). Afterwards failures are retried; a blocklisted store client
@@ -130,11 +133,12 @@ class HaManager {
   void WorkerLoop();
   void WatchdogLoop();
   void DrainLoop();
+  void FenceLoop();
   void Round();
   void RunOps();
   void RunOp(const Op& op);
-  // Applies a step of group `g`'s machine: ANA at once, store operations to the worker,
-  // drains to the drain thread, the transition to the log. mu_ held.
+  // Applies a step of group `g`'s machine: ANA at once, fencing to the fencer, other store
+  // operations to the worker, drains to the drain thread, the transition to the log. mu_ held.
   void ApplyLocked(uint32_t g, Step step);
   OwnershipMachine& MachineLocked(uint32_t g);
   std::vector<std::string> CurrentAddresses();
@@ -153,6 +157,7 @@ class HaManager {
   std::condition_variable cv_;          // worker wake-ups
   std::condition_variable watchdog_cv_;
   std::condition_variable drain_cv_;
+  std::condition_variable fence_cv_;    // fencer wake-ups; a fence finished
   std::condition_variable done_cv_;     // Stop(hand_over) waits here
   bool stop_ = false;
   bool wake_ = false;
@@ -176,7 +181,10 @@ class HaManager {
   bool registered_ = false;
   std::deque<Op> ops_;
   std::deque<uint32_t> drains_;
-  std::thread worker_, watchdog_, drainer_;
+  std::deque<Op> fences_;
+  bool fencing_ = false;                // the fencer is in a store call
+  bool reconnecting_ = false;           // the worker replaces the store's client: no fence starts
+  std::thread worker_, watchdog_, drainer_, fencer_;
   bool started_ = false;
 };
 

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <map>
 #include <mutex>
 #include <set>
@@ -326,6 +327,103 @@ TEST_F(HaManagerTest, MembersAndLiveMembersAsLastRead) {
   b.ha->Stop(true);  // left the membership lease; its record (home group) stays
   EXPECT_TRUE(WaitFor([&] { return a.ha->AliveMembers() == std::set<std::string>{"a"}; }));
   EXPECT_EQ(a.ha->Members().size(), 2u);
+}
+
+
+// A memory store whose Blocklist waits until the test opens the gate (a fence that takes
+// long: an OSD busy dropping the fenced gateway's watches), and that counts renewals.
+class SlowFenceStore final : public GroupStore {
+ public:
+  struct Shared {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool open = false;
+    bool fencing = false;  // a Blocklist call is waiting at the gate
+    std::atomic<uint64_t> renewals{0};
+  };
+  SlowFenceStore(std::unique_ptr<GroupStore> s, std::shared_ptr<Shared> sh) : s_(std::move(s)), sh_(std::move(sh)) {}
+  Result<MemberInfo> Register(const MemberInfo& me, MemberInfo* prev) override { return s_->Register(me, prev); }
+  Status UpdateMember(const MemberInfo& me) override { return s_->UpdateMember(me); }
+  Result<std::vector<MemberInfo>> Members() override { return s_->Members(); }
+  Status Heartbeat(const Holder& me, uint64_t d) override { return s_->Heartbeat(me, d); }
+  Status Leave(const Holder& me) override { return s_->Leave(me); }
+  Result<std::vector<Holder>> Alive() override { return s_->Alive(); }
+  Result<LeaseView> ReadLease(uint32_t g) override { return s_->ReadLease(g); }
+  LeaseResult Acquire(uint32_t g, const Holder& me, const std::vector<std::string>& a, uint64_t d) override {
+    return s_->Acquire(g, me, a, d);
+  }
+  LeaseResult Renew(uint32_t g, const Holder& me, uint64_t d) override {
+    sh_->renewals++;
+    return s_->Renew(g, me, d);
+  }
+  Status UpdateRecord(uint32_t g, const Holder& me, const std::vector<std::string>& a) override {
+    return s_->UpdateRecord(g, me, a);
+  }
+  LeaseResult Release(uint32_t g, const Holder& me) override { return s_->Release(g, me); }
+  Status RemoveRecords(uint32_t g, const std::vector<std::string>& n) override { return s_->RemoveRecords(g, n); }
+  Status Blocklist(const std::vector<std::string>& a, uint32_t e) override {
+    {
+      std::unique_lock lk(sh_->mu);
+      sh_->fencing = true;
+      sh_->cv.notify_all();
+      sh_->cv.wait(lk, [&] { return sh_->open; });
+      sh_->fencing = false;
+    }
+    return s_->Blocklist(a, e);
+  }
+  Status Notify() override { return s_->Notify(); }
+  void Watch(std::function<void()> cb) override { s_->Watch(std::move(cb)); }
+  std::vector<std::string> Addresses() override { return s_->Addresses(); }
+  Status Reconnect() override { return s_->Reconnect(); }
+
+ private:
+  std::unique_ptr<GroupStore> s_;
+  std::shared_ptr<Shared> sh_;
+};
+
+// While a fence is stuck, the gateway keeps renewing the group it owns (it does not
+// self-fence it), and takes the dead peer's group once the fence completes.
+TEST_F(HaManagerTest, SlowFenceHoldsNoRenewalBack) {
+  Gw& a = Start("a");
+  auto sh = std::make_shared<SlowFenceStore::Shared>();
+  Gw b;
+  b.name = "b";
+  HaOptions o;
+  o.name = "b";
+  o.timing = Short();
+  b.ha = std::make_unique<HaManager>(o, std::make_unique<SlowFenceStore>(NewMemoryGroupStore(cluster_), sh), &b.ana);
+  struct OpenAtExit {  // a failed assertion must not leave b's fencer stuck at the gate
+    SlowFenceStore::Shared& sh;
+    ~OpenAtExit() {
+      std::lock_guard lk(sh.mu);
+      sh.open = true;
+      sh.cv.notify_all();
+    }
+  } open_at_exit{*sh};
+  ASSERT_TRUE(b.ha->Start().ok());
+  ASSERT_TRUE(WaitFor([&] { return Owns(a, {1}) && Owns(b, {2}); }));
+  a.ha->Stop(false);  // its lease runs out; b fences it, and the fence hangs
+  ASSERT_TRUE(WaitFor([&] {
+    std::lock_guard lk(sh->mu);
+    return sh->fencing;
+  }));
+  // Several lease durations' worth of renewals while the fence waits: group 2 stays b's.
+  const uint64_t before = sh->renewals.load();
+  ASSERT_TRUE(WaitFor([&] { return sh->renewals.load() >= before + 8; }));
+  {
+    std::lock_guard lk(sh->mu);
+    EXPECT_TRUE(sh->fencing);
+  }
+  EXPECT_TRUE(Owns(b, {2}));
+  EXPECT_TRUE(b.ana.Optimized(2));
+  EXPECT_FALSE(b.ana.Optimized(1));
+  {
+    std::lock_guard lk(sh->mu);
+    sh->open = true;
+    sh->cv.notify_all();
+  }
+  ASSERT_TRUE(WaitFor([&] { return Owns(b, {1, 2}); }));
+  b.ha->Stop(false);
 }
 
 }  // namespace

@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "gateway/common/log.h"
+#include "gateway/ha/all_at_once.h"
 
 namespace nvmeof::ha {
 namespace {
@@ -280,20 +281,15 @@ class RadosGroupStore final : public GroupStore {
     return Status::OK();
   }
 
-  // One mon command per address, up to 32 in flight at once: the monitor folds the pending
-  // entries into one OSD map proposal, so fencing a gateway with many librbd connections
-  // costs about one proposal instead of one per address. Then one wait for the new map.
+  // One mon command per address, all in flight at once (RunAllAtOnce): the monitor folds
+  // the entries that arrive within paxos_min_wait of the first into one OSD map, so fencing
+  // a gateway with many librbd connections costs one map (two when a loaded monitor takes
+  // longer to read them), not one per address or per batch (a command arriving after the
+  // proposal started waits for the next one, up to paxos_propose_interval later). Then one
+  // wait, on this client, for the latest map: it holds every entry.
   Status Blocklist(const std::vector<std::string>& addresses, uint32_t expire_sec) override {
-    constexpr size_t kInFlight = 32;
     std::vector<Status> results(addresses.size());
-    for (size_t first = 0; first < addresses.size(); first += kInFlight) {
-      std::vector<std::thread> threads;
-      for (size_t i = first; i < std::min(addresses.size(), first + kInFlight); ++i)
-        threads.emplace_back([this, &addresses, &results, expire_sec, i] {
-          results[i] = BlocklistOne(addresses[i], expire_sec);
-        });
-      for (auto& t : threads) t.join();
-    }
+    RunAllAtOnce(addresses.size(), [&](size_t i) { results[i] = BlocklistOne(addresses[i], expire_sec); });
     for (const auto& st : results)
       if (!st.ok()) return st;
     int r = rados_wait_for_latest_osdmap(cluster_);

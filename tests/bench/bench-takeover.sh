@@ -2,7 +2,7 @@
 # bench-takeover.sh: gateway-group HA takeover time with real daemons on a real cluster, for
 # a small and a large configuration, in one run.
 #
-#   tests/bench/bench-takeover.sh [BUILD_DIR] [--events N] [--large SxN] [--ceph-dir DIR] [--keep]
+#   tests/bench/bench-takeover.sh [BUILD_DIR] [--events N] [--large SxN] [--ceph-dir DIR] [--keep] [--trace]
 #
 # Cluster: a throw-away single-node cluster (tests/tools/ceph-local.sh: 1 mon, 1 memstore
 # OSD, no mgr) in a new /tmp/nvmeof-bench-takeover.* directory, destroyed at the end (--keep
@@ -20,19 +20,22 @@
 # Configurations: 1 subsystem x 1 namespace, and --large (default 100x10: 1000 images;
 # creating them through the API takes minutes here, progress on stderr). N events each
 # (default 5): median and max, and the ratio large/small of the medians (target <= 1.2).
+# Each event's line splits the time (OPTIMIZED seen by the host, then the write); --trace
+# also prints the survivor's debug log of each event (fencing, lease, ANA change).
 #
 # Benchmarks are not tests: nothing here passes or fails.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 source "$ROOT/tests/bench/common.sh"
 BUILD=$ROOT/build
-EVENTS=5 LARGE=100x10 CEPH_DIR= KEEP=0
+EVENTS=5 LARGE=100x10 CEPH_DIR= KEEP=0 TRACE=()
 while (($#)); do
   case $1 in
     --events) EVENTS=$2; shift 2 ;;
     --large) LARGE=$2; shift 2 ;;
     --ceph-dir) CEPH_DIR=$(realpath "$2"); shift 2 ;;
     --keep) KEEP=1; shift ;;
+    --trace) TRACE=(--trace); shift ;;
     -h|--help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
     *) BUILD=$(realpath "$1"); shift ;;
   esac
@@ -59,7 +62,7 @@ export NVMEOF_GATEWAY_BIN=$BUILD/gateway/nvmeof-gateway
 # run S N: prints the bench's event lines; sets MED and MAX.
 run() {
   echo "== $1 subsystem(s) x $2 namespace(s), $EVENTS events"
-  "$BENCH" --ceph-dir "$CEPH_DIR" --subsystems "$1" --namespaces "$2" --events "$EVENTS" | tee "$WORK/out"
+  "$BENCH" --ceph-dir "$CEPH_DIR" --subsystems "$1" --namespaces "$2" --events "$EVENTS" "${TRACE[@]}" | tee "$WORK/out"
   read -r MED MAX < <(awk '/^takeover_ms/ {print $3, $5}' "$WORK/out")
 }
 run 1 1
