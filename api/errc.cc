@@ -2,6 +2,7 @@
 
 #include <cerrno>
 
+#include "gateway/ha/errc.h"
 #include "gateway/nvmf/errc.h"
 #include "gateway/state/errc.h"
 #include "rbd-backend/errc.h"
@@ -118,6 +119,20 @@ int Errno(state::errc e) {
   return EIO;
 }
 
+int Errno(ha::errc e) {
+  using E = ha::errc;
+  switch (e) {
+    case E::kNoFreeHomeGroup: return ENOSPC;
+    case E::kBlocklisted: return ESHUTDOWN;
+    case E::kPermissionDenied: return 0;  // os_errno: EPERM or EACCES as Ceph said
+    case E::kNotConnected: return ENOTCONN;
+    case E::kMemberAlive: return EBUSY;
+    case E::kMemberNotFound: return ENOENT;
+    case E::kCeph: return 0;  // os_errno
+  }
+  return EIO;
+}
+
 int Errno(api::errc e) {
   using E = api::errc;
   switch (e) {
@@ -148,7 +163,7 @@ int ToErrno(const Status& st) {
   if (st.ok()) return 0;
   int v = EIO;  // an error of no module above: cannot happen, EIO says "internal"
   Map<::nvmeof::errc>(st, &v) || Map<nvmf::errc>(st, &v) || Map<bdev::errc>(st, &v) || Map<state::errc>(st, &v) ||
-      Map<api::errc>(st, &v);
+      Map<ha::errc>(st, &v) || Map<api::errc>(st, &v);
   return v;
 }
 

@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 
+#include "api/errc.h"
 #include "gateway/common/log.h"
 #include "gateway/ha/ha_manager.h"
 
@@ -84,6 +85,36 @@ void FillHaStatus(const ha::HaManager* ha, const std::string& group, pb::ha_stat
 ::grpc::Status HaService::get_ha_status(::grpc::ServerContext*, const pb::get_ha_status_req*, pb::ha_status* rep) {
   LOG_DEBUG("Received request to get the HA status");
   FillHaStatus(ha_, group_, rep);
+  return ::grpc::Status::OK;
+}
+
+::grpc::Status HaService::remove_member(::grpc::ServerContext*, const pb::remove_member_req* req,
+                                        pb::ha_req_status* rep) {
+  LOG_INFO("Received request to remove the HA member record of gateway %s", req->name().c_str());
+  if (!ha_) {
+    rep->set_status(ENODEV);
+    rep->set_error_message("gateway-group HA is not enabled on this gateway ([gateway] ha = builtin)");
+    return ::grpc::Status::OK;
+  }
+  if (req->name().empty()) {
+    rep->set_status(EINVAL);
+    rep->set_error_message("Failure removing HA member: no gateway name");
+    return ::grpc::Status::OK;
+  }
+  Status s = ha_->RemoveMember(req->name());
+  if (s.ok()) {
+    rep->set_status(0);
+    rep->set_error_message("Success");
+  } else {
+    rep->set_status(ToErrno(s));
+    std::string why = s.message();
+    if (s.Is(ha::errc::kMemberAlive))
+      why = "gateway " + req->name() + " is alive; stop it (and let its lease expire) before removing it";
+    else if (s.Is(ha::errc::kMemberNotFound))
+      why = "no gateway " + req->name() + " in the HA group";
+    rep->set_error_message("Failure removing HA member " + req->name() + ": " + why);
+    LOG_ERROR("%s", rep->error_message().c_str());
+  }
   return ::grpc::Status::OK;
 }
 

@@ -1122,6 +1122,14 @@ int GwHa(Ctx& c) {
   });
 }
 
+// gw ha_remove_member: remove a dead gateway's HA member record (its home group is freed).
+int GwHaRemoveMember(Ctx& c, const std::string& name) {
+  ::nvmeof::ha::remove_member_req req;
+  req.set_name(name);
+  const auto rep = Invoke<::nvmeof::ha::ha_req_status>(c, "remove_member", req, "Failure removing HA member " + name);
+  return Report(c, rep, [&] { c.Out("Removing HA member " + name + ": Successful"); });
+}
+
 int GetSubsystems(Ctx& c) {
   subsystems_info rep;
   const grpc::Status s = c.transport().Call("get_subsystems", get_subsystems_req(), &rep);
@@ -1244,6 +1252,14 @@ int Run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
          "controller-ID range, alive, groups served, listeners with the ANA state of each group; only "
          "the optimized ones without --verbose). Needs [gateway] ha = builtin",
          GwHa);
+  std::string ha_member;
+  action(gw, "ha_remove_member",
+         "(ext) Remove a dead gateway's record from the gateway-group HA: its home ANA group is freed "
+         "for the next new gateway (its namespaces move to the other groups). Refused (EBUSY) while "
+         "that gateway is alive. Needs [gateway] ha = builtin",
+         [&ha_member](Ctx& c) { return GwHaRemoveMember(c, ha_member); })
+      ->add_option("-n,--name", ha_member, "Gateway name")
+      ->required();
   std::string ana_nqn, ana_state_name;
   std::uint32_t ana_group = 0;
   CLI::App* gw_ana = action(gw, "set_ana_state",

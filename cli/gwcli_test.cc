@@ -839,6 +839,33 @@ TEST_F(GwcliTest, GwHa) {
   EXPECT_NE(out.find("ANA group"), std::string::npos) << out;
 }
 
+TEST_F(GwcliTest, GwHaRemoveMember) {
+  ::nvmeof::ha::ha_req_status ok;
+  ok.set_status(0);
+  ok.set_error_message("Success");
+  Reply("remove_member", ok);
+  EXPECT_EQ(RunStdio({"gw", "ha_remove_member", "-n", "gw3"}), 0);
+  EXPECT_EQ(fake.calls.back().method, "remove_member");
+  EXPECT_EQ(Req<::nvmeof::ha::remove_member_req>().name(), "gw3");
+  EXPECT_EQ(out, "Removing HA member gw3: Successful\n");
+  ::nvmeof::ha::ha_req_status busy;
+  busy.set_status(EBUSY);
+  busy.set_error_message("Failure removing HA member gw2: gateway gw2 is alive; stop it (and let its lease expire) "
+                         "before removing it");
+  fake.replies["remove_member"].clear();
+  Reply("remove_member", busy);
+  EXPECT_EQ(RunStdio({"gw", "ha_remove_member", "--name", "gw2"}), EBUSY);
+  EXPECT_NE(err.find("gw2 is alive"), std::string::npos) << err;
+  fake.replies["remove_member"].clear();
+  Reply("remove_member", busy);
+  EXPECT_EQ(RunStdio({"--format", "json", "gw", "ha_remove_member", "-n", "gw2"}), EBUSY);
+  auto j = nlohmann::json::parse(out);
+  EXPECT_EQ(j["status"], EBUSY);
+  EXPECT_EQ(Run({"gw", "ha_remove_member", "--help"}), 0);
+  EXPECT_NE(out.find("alive"), std::string::npos) << out;
+  EXPECT_NE(Run({"gw", "ha_remove_member"}), 0);  // the name is required
+}
+
 }  // namespace
 }  // namespace nvmeof::cli
 

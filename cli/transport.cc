@@ -109,6 +109,14 @@ class GrpcTransport final : public Transport {
       grpc::ClientContext ctx;
       return ha_stub_->get_ha_status(&ctx, static_cast<const Req&>(request), static_cast<Rep*>(reply));
     }
+    if (method == "remove_member") {  // /nvmeof.ha.GatewayHa/remove_member
+      using Req = ::nvmeof::ha::remove_member_req;
+      using Rep = ::nvmeof::ha::ha_req_status;
+      if (request.GetDescriptor() != Req::descriptor() || reply->GetDescriptor() != Rep::descriptor())
+        return grpc::Status(grpc::StatusCode::INTERNAL, "gwcli: wrong message type for RPC");
+      grpc::ClientContext ctx;
+      return ha_stub_->remove_member(&ctx, static_cast<const Req&>(request), static_cast<Rep*>(reply));
+    }
     const auto& table = Invokers();
     const auto it = table.find(method);
     if (it == table.end())

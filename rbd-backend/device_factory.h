@@ -17,7 +17,9 @@
 // available: ..."), ENOENT for a missing pool or image, EINVAL for a bad spec.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -64,6 +66,16 @@ class RbdOpener {
   // The addresses of the RADOS client instances it has connected (what fencing this
   // gateway must blocklist, gateway/ha); empty before the first open.
   virtual std::vector<std::string> ClientAddresses() const { return {}; }
+  // Called with the address of every RADOS client instance it connects, before any image
+  // uses it (RadosClusterPool::SetConnectObserver). Set it before the first Open().
+  virtual void SetConnectObserver(std::function<void(const std::string& address)> fn) { (void)fn; }
+  // Reopens at once, on new client instances, the images whose client is blocklisted
+  // (RadosClusterPool::RecoverBlocklisted); blocks up to `timeout`. OK when nothing is
+  // connected or nothing is blocklisted.
+  virtual Status RecoverBlocklisted(std::chrono::milliseconds timeout) {
+    (void)timeout;
+    return Status::OK();
+  }
 };
 
 struct CephClientOptions {
@@ -87,6 +99,14 @@ class DeviceFactory {
   bool rbd_available() const { return rbd_ != nullptr; }
   // The RBD opener's RADOS client addresses (RbdOpener::ClientAddresses).
   std::vector<std::string> ClientAddresses() const { return rbd_ ? rbd_->ClientAddresses() : std::vector<std::string>{}; }
+  // The RBD opener's RbdOpener::SetConnectObserver and RbdOpener::RecoverBlocklisted (OK
+  // without RBD).
+  void SetConnectObserver(std::function<void(const std::string& address)> fn) {
+    if (rbd_) rbd_->SetConnectObserver(std::move(fn));
+  }
+  Status RecoverBlocklisted(std::chrono::milliseconds timeout) {
+    return rbd_ ? rbd_->RecoverBlocklisted(timeout) : Status::OK();
+  }
 
  private:
   std::unique_ptr<RbdOpener> rbd_;

@@ -1,6 +1,7 @@
 // The librbd RbdOpener (builds with NVMEOF_WITH_RBD): see device_factory.h.
 #include <mutex>
 
+#include "gateway/common/log.h"
 #include "rbd-backend/device_factory.h"
 #include "rbd-backend/rados_pool.h"
 #include "rbd-backend/rbd_device.h"
@@ -25,6 +26,7 @@ class LibrbdOpener final : public RbdOpener {
         auto created = RadosClusterPool::Create(rc);
         if (!created.ok()) return created.status();
         rados_ = created.value();
+        if (on_connect_) rados_->SetConnectObserver(on_connect_);
       }
       p = rados_;
     }
@@ -39,12 +41,26 @@ class LibrbdOpener final : public RbdOpener {
     return OpenRbdDevice(p, spec);
   }
 
+  void SetConnectObserver(std::function<void(const std::string& address)> fn) override {
+    std::lock_guard<std::mutex> lk(mu_);
+    on_connect_ = fn;
+    if (rados_) rados_->SetConnectObserver(std::move(fn));
+  }
+
+  Status RecoverBlocklisted(std::chrono::milliseconds timeout) override {
+    std::shared_ptr<RadosClusterPool> p = pool();
+    uint32_t reopened = 0;
+    const auto t0 = std::chrono::steady_clock::now();
+    Status s = p ? p->RecoverBlocklisted(timeout, &reopened) : Status::OK();
+    if (s.ok() && reopened > 0)
+      LOG_INFO("rbd: images of %u blocklisted RADOS connection(s) reopened on new ones in %lld ms", reopened,
+               static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                          std::chrono::steady_clock::now() - t0).count()));
+    return s;
+  }
+
   std::vector<std::string> ClientAddresses() const override {
-    std::shared_ptr<RadosClusterPool> p;
-    {
-      std::lock_guard<std::mutex> lk(mu_);
-      p = rados_;
-    }
+    std::shared_ptr<RadosClusterPool> p = pool();
     std::vector<std::string> out;
     if (p)
       for (const auto& c : p->connections()) out.push_back(c.address);
@@ -52,9 +68,15 @@ class LibrbdOpener final : public RbdOpener {
   }
 
  private:
+  std::shared_ptr<RadosClusterPool> pool() const {
+    std::lock_guard<std::mutex> lk(mu_);
+    return rados_;
+  }
+
   const CephClientOptions opts_;
   mutable std::mutex mu_;
   std::shared_ptr<RadosClusterPool> rados_;  // connected on the first open
+  std::function<void(const std::string&)> on_connect_;
 };
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "rbd-backend/rados_pool.h"
 
+#include <cctype>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -177,14 +178,22 @@ Result<RadosClusterPool::Connection*> RadosClusterPool::Acquire() {
     std::free(addrs);
   }
   conn.users = 1;
-  std::lock_guard<std::mutex> lk(mu_);
-  mon_host_ = mons;
-  conn.serial = next_serial_++;
-  conns_.push_back(std::move(conn));
-  Connection* c = &conns_.back();
+  Connection* c;
+  std::function<void(const std::string&)> observer;
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    mon_host_ = mons;
+    conn.serial = next_serial_++;
+    conns_.push_back(std::move(conn));
+    c = &conns_.back();
+    observer = on_connect_;
+  }
   LOG_INFO("rados %s: connected as client.%s (instance client.%llu, address %s) to %s",
            cfg_.name.c_str(), cfg_.client_id.c_str(),
            static_cast<unsigned long long>(c->instance_id), c->address.c_str(), mons.c_str());
+  // The connection is ours alone until we return (users = 1): nothing goes through it
+  // before the observer knows its address.
+  if (observer) observer(c->address);
   return c;
 }
 
@@ -247,6 +256,80 @@ Status RadosClusterPool::Probe() {
   return Status::OK();
 }
 
+void RadosClusterPool::SetConnectObserver(std::function<void(const std::string& address)> fn) {
+  std::lock_guard<std::mutex> lk(mu_);
+  on_connect_ = std::move(fn);
+}
+
+namespace {
+
+// Whether `text` (the output of `osd blocklist ls`, plain or JSON) names `addr` exactly: the
+// nonce after '/' must not continue with more digits.
+bool NamesAddress(const std::string& text, const std::string& addr) {
+  if (addr.empty()) return false;
+  for (size_t pos = text.find(addr); pos != std::string::npos; pos = text.find(addr, pos + 1)) {
+    const size_t end = pos + addr.size();
+    const bool starts = pos == 0 || !std::isalnum(static_cast<unsigned char>(text[pos - 1]));
+    const bool ends = end == text.size() || !std::isdigit(static_cast<unsigned char>(text[end]));
+    if (starts && ends) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+Status RadosClusterPool::RecoverBlocklisted(std::chrono::milliseconds timeout, uint32_t* reopened) {
+  if (reopened) *reopened = 0;
+  // One connection, pinned (users + 1) so that it is not shut down under the mon command.
+  Connection* via = nullptr;
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    for (Connection& c : conns_)
+      if (c.cluster != nullptr && c.users > 0 && (via == nullptr || (via->fenced && !c.fenced))) via = &c;
+    if (via != nullptr) ++via->users;
+  }
+  if (via == nullptr) return Status::OK();
+  // The monitors answer a blocklisted client's commands: only the OSDs refuse it.
+  const char* cmd[] = {R"({"prefix":"osd blocklist ls","format":"json"})"};
+  char *outbuf = nullptr, *outs = nullptr;
+  size_t outbuf_len = 0, outs_len = 0;
+  const int r = rados_mon_command(via->cluster, cmd, 1, "", 0, &outbuf, &outbuf_len, &outs, &outs_len);
+  std::string list = outbuf ? std::string(outbuf, outbuf_len) : std::string();
+  const std::string why = outs ? std::string(outs, outs_len) : std::string();
+  if (outbuf) rados_buffer_free(outbuf);
+  if (outs) rados_buffer_free(outs);
+  Release(via);
+  if (r < 0)
+    return Status::Error(bdev::errc::kCeph, "rados " + cfg_.name + ": cannot list the OSD blocklist: " + Errno(-r) +
+                                                (why.empty() ? "" : " (" + why + ")"), -r);
+  std::vector<std::string> fenced;
+  uint32_t with_images = 0;
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    for (Connection& c : conns_) {
+      if (c.cluster == nullptr || c.users == 0) continue;
+      if (!c.fenced && NamesAddress(list, c.address)) {
+        c.fenced = true;
+        fenced.push_back("client." + std::to_string(c.instance_id) + " (" + c.address + ")");
+      }
+      if (c.fenced) ++with_images;
+    }
+  }
+  for (const auto& f : fenced)
+    LOG_WARN("rados %s: %s is blocklisted; it gets no new images", cfg_.name.c_str(), f.c_str());
+  if (reopened) *reopened = with_images;
+  if (with_images == 0) return Status::OK();
+  std::unique_lock<std::mutex> lk(maint_mu_);
+  recover_now_.fetch_add(1, std::memory_order_acq_rel);
+  const uint64_t pass = passes_begun_ + 1;  // the first pass to begin from now on
+  wake_ = true;
+  maint_cv_.notify_all();
+  if (!maint_cv_.wait_for(lk, timeout, [&] { return passes_done_ >= pass || stop_; }))
+    return Status::Error(bdev::errc::kTimedOut, "rados " + cfg_.name + ": reopening the images of blocklisted clients took more than " +
+                                                    std::to_string(timeout.count()) + " ms");
+  return Status::OK();
+}
+
 void RadosClusterPool::AddClient(Client* c) {
   std::lock_guard<std::mutex> lk(maint_mu_);
   clients_.push_back(c);
@@ -272,6 +355,7 @@ void RadosClusterPool::MaintenanceLoop() {
     maint_cv_.wait_for(lk, std::chrono::milliseconds(200), [&] { return wake_ || stop_; });
     if (stop_) break;
     wake_ = false;
+    ++passes_begun_;
     const auto now = std::chrono::steady_clock::now();
     // By index: RemoveClient may shrink the vector while we tick (then one client may miss
     // this round, which is harmless).
@@ -284,6 +368,8 @@ void RadosClusterPool::MaintenanceLoop() {
       ticking_ = nullptr;
       maint_cv_.notify_all();
     }
+    ++passes_done_;
+    maint_cv_.notify_all();
   }
 }
 

@@ -25,9 +25,11 @@
 
 #include <rados/librados.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -103,6 +105,25 @@ class RadosClusterPool {
   void MarkFenced(Connection* c);
   bool IsFenced(const Connection* c) const;
 
+  // Called with the address of every new connection, on the thread that connected it
+  // (an Open(), the maintenance thread reopening an image), after it is up and before it
+  // gets its first image; no lock of the pool is held. For fencing (gateway/ha): the address
+  // must be known before I/O goes through the connection. Set it before the first image.
+  void SetConnectObserver(std::function<void(const std::string& address)> fn);
+
+  // Puts every image whose connection is blocklisted on a new connection now, instead of at
+  // its next I/O plus recovery_delay_ms (control path; blocks, never on a reactor). Asks the
+  // monitors for the OSD blocklist (`osd blocklist ls`, one mon command through one of the
+  // connections), marks the connections whose address is in it fenced, then has the
+  // maintenance thread reopen their images at once and waits for one full pass of it (at most
+  // `timeout`). Sets *reopened (optional) to the number of fenced connections that had images.
+  // Errors: the mon command's (kCeph with its errno; EPERM without the mon cap
+  // `osd blocklist`), kTimedOut when the pass did not finish in time. No connection: OK.
+  Status RecoverBlocklisted(std::chrono::milliseconds timeout, uint32_t* reopened = nullptr);
+  // Increases with every RecoverBlocklisted() that found blocklisted connections with
+  // images: a client recovering from a blocklist reopens at once when it sees a new value.
+  uint64_t recover_now() const { return recover_now_.load(std::memory_order_acquire); }
+
   // The maintenance thread calls Tick() on every client about 5 times a second, and soon
   // after Wake(). RemoveClient() returns once no Tick() of that client runs any more.
   class Client {
@@ -140,6 +161,10 @@ class RadosClusterPool {
   Client* ticking_ = nullptr;
   bool wake_ = false;
   bool stop_ = false;
+  uint64_t passes_begun_ = 0;  // maintenance passes (maint_mu_)
+  uint64_t passes_done_ = 0;
+  std::atomic<uint64_t> recover_now_{0};
+  std::function<void(const std::string&)> on_connect_;  // set before the first image (mu_)
   std::thread maint_;
 };
 

@@ -133,6 +133,7 @@ class RbdDeviceImpl final : public RbdDevice, public RadosClusterPool::Client {
   bool recovery_scheduled_ = false;
   Clock::time_point next_recovery_{};
   uint32_t backoff_ms_ = 0;
+  uint64_t recover_now_seen_ = 0;
 };
 
 RbdDeviceImpl::RbdDeviceImpl(std::shared_ptr<RadosClusterPool> pool, RbdSpec spec)
@@ -140,6 +141,7 @@ RbdDeviceImpl::RbdDeviceImpl(std::shared_ptr<RadosClusterPool> pool, RbdSpec spe
   name_ = spec_.pool_name + "/" +
           (spec_.rados_namespace.empty() ? "" : spec_.rados_namespace + "/") + spec_.image_name;
   backoff_ms_ = pool_->config().recovery_delay_ms;
+  recover_now_seen_ = pool_->recover_now();
 }
 
 // Reads one option of librbd's effective configuration of this image (config, pool and
@@ -617,6 +619,12 @@ void RbdDeviceImpl::Tick(Clock::time_point now) {
              cur->conn->address.c_str(),
              cfg.recover_blocklisted ? "; will reopen on a new client instance"
                                      : " until the namespace is reopened");
+  }
+  // RadosClusterPool::RecoverBlocklisted: reopen now, not after the delay.
+  const uint64_t recover_now = pool_->recover_now();
+  if (recover_now != recover_now_seen_) {
+    recover_now_seen_ = recover_now;
+    if (recovery_scheduled_) next_recovery_ = now;
   }
   if (blocklisted_.load() && cfg.recover_blocklisted && now >= next_recovery_) TryRecover(now);
 

@@ -18,7 +18,8 @@
 //    (`rbd resize`) is seen through rbd_update_watch; the pool's maintenance thread re-reads
 //    the size and calls the resize callback (never on a reactor, never from librbd's thread).
 //  * faults: -ESHUTDOWN (108, blocklisted) makes healthy() false; with recover_blocklisted
-//    the image is reopened on a new client instance after a delay (see rados_pool.h).
+//    the image is reopened on a new client instance after a delay (see rados_pool.h), or
+//    at once when RadosClusterPool::RecoverBlocklisted asks.
 //    In-flight I/O that makes no progress for stall_timeout_s makes healthy() false until
 //    I/O completes again. I/O is bounded by osd_op_timeout_s (-ETIMEDOUT).
 //  * Per I/O: no heap allocation of ours in steady state (requests are pooled). librbd

@@ -79,6 +79,9 @@ Status Daemon::StartAll() {
   ceph.client_id = o.ceph_id;
   ceph.bdevs_per_cluster = o.bdevs_per_cluster;
   devices_ = std::make_unique<DeviceFactory>(NewRbdOpener(ceph));
+  // With HA, a new librbd connection is fenceable (in the member record and the lease
+  // records) before any image on it serves I/O.
+  if (ha_) devices_->SetConnectObserver([ha = ha_.get()](const std::string&) { ha->AddressesChanged(); });
 
   bool failures = false;
   std::vector<const SubsystemOption*> created;
@@ -173,7 +176,11 @@ Status Daemon::OpenHa() {
 
 Status Daemon::StartHa() {
   const DaemonOptions& o = opts_;
-  ha_ana_ = ha::NewTargetAnaControl(*target_);
+  // Before a group is served: its images off blocklisted RADOS clients (a rejoin after
+  // being fenced), instead of failing their first I/O and reopening after a delay.
+  ha_ana_ = ha::NewTargetAnaControl(*target_, ha::kDrainTimeoutNs, [this](uint32_t) {
+    return devices_->RecoverBlocklisted(std::chrono::milliseconds(uint64_t{opts_.ha_lease_ms} * 2));
+  });
   if (Status st = ha_->Start(ha_ana_.get()); !st.ok()) {
     LOG_ERROR("ha: cannot start gateway %s: %s", o.name.c_str(), st.message().c_str());
     return st;
@@ -424,6 +431,7 @@ void Daemon::StopParts() {
   stopped_ = true;
   // A planned stop hands the owned ANA groups over while the listeners still serve.
   if (ha_) ha_->Stop(true);
+  if (ha_ && devices_) devices_->SetConnectObserver(nullptr);  // the manager goes before the devices
   metrics_.reset();  // scrapes read the target and the reactors' probes
   if (monitor_client_) monitor_client_->Stop();
   if (management_) management_->Stop();

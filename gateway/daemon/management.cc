@@ -120,7 +120,7 @@ class GrpcManagementPlane final : public ManagementPlane {
   ~GrpcManagementPlane() override { Stop(); }
 
   Status Start(const DaemonOptions& o, Target* target, DeviceFactory* devices, ReactorGroup* reactors,
-               const ha::HaManager* ha) {
+               ha::HaManager* ha) {
     std::string desc;
     store_ = OpenStateStore(o, &desc, &ceph_ok_);
     service_ = std::make_unique<api::GatewayService>(target, store_.get(), ServiceOptionsOf(o));
@@ -245,7 +245,7 @@ bool ManagementPlane::BuiltIn() { return true; }
 
 Result<std::unique_ptr<ManagementPlane>> ManagementPlane::Start(const DaemonOptions& opts, Target* target,
                                                                 DeviceFactory* devices, ReactorGroup* reactors,
-                                                                const ha::HaManager* ha) {
+                                                                ha::HaManager* ha) {
   auto plane = std::make_unique<GrpcManagementPlane>();
   if (Status st = plane->Start(opts, target, devices, reactors, ha); !st.ok()) return st;
   return std::unique_ptr<ManagementPlane>(std::move(plane));

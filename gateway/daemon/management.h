@@ -57,7 +57,7 @@ class ManagementPlane {
   // over `ha` (null: HA is off; the service answers ENODEV), which outlives the plane.
   static Result<std::unique_ptr<ManagementPlane>> Start(const DaemonOptions& opts, Target* target,
                                                         DeviceFactory* devices, ReactorGroup* reactors = nullptr,
-                                                        const ha::HaManager* ha = nullptr);
+                                                        ha::HaManager* ha = nullptr);
 
   // The state store's RADOS client addresses (empty in memory); any thread.
   virtual std::vector<std::string> ClientAddresses() const { return {}; }

@@ -12,6 +12,8 @@ namespace nvmeof::ha {
   X(kBlocklisted, kOther)        /* this client instance is blocklisted */    \
   X(kPermissionDenied, kOther)   /* os_errno(): EPERM or EACCES */            \
   X(kNotConnected, kOther)       /* no cluster connection (yet, or any more) */ \
+  X(kMemberAlive, kBusy)         /* the member to remove is alive */           \
+  X(kMemberNotFound, kNotFound)  /* no such member record */                   \
   X(kCeph, kOther)               /* another librados error: os_errno() */
 NVMEOF_DEFINE_ERRC("ha", NVMEOF_HA_ERRORS)
 

@@ -66,6 +66,10 @@ class GroupStore {
   virtual Result<MemberInfo> Register(const MemberInfo& me, MemberInfo* previous) = 0;
   // Replaces this gateway's record (listeners or addresses changed). Home group unchanged.
   virtual Status UpdateMember(const MemberInfo& me) = 0;
+  // Removes another gateway's record (an operator retiring a dead gateway), serialised with
+  // registrations: its home group is free for the next new gateway. kMemberAlive while its
+  // membership lease is current, kMemberNotFound without a record.
+  virtual Status RemoveMember(const std::string& name) = 0;
   virtual Result<std::vector<MemberInfo>> Members() = 0;
   // Membership lease: `me` is alive for `duration_ns` from now (taken or renewed).
   virtual Status Heartbeat(const Holder& me, uint64_t duration_ns) = 0;

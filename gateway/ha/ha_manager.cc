@@ -19,7 +19,8 @@ static_assert(Timing{}.lease_ns + kDrainTimeoutNs <= nvmeof::kAnaTransitionTimeS
 
 class TargetAnaControl final : public AnaControl {
  public:
-  TargetAnaControl(Target& t, uint64_t drain_timeout_ns) : t_(t), drain_timeout_ns_(drain_timeout_ns) {}
+  TargetAnaControl(Target& t, uint64_t drain_timeout_ns, std::function<Status(uint32_t)> prepare)
+      : t_(t), drain_timeout_ns_(drain_timeout_ns), prepare_(std::move(prepare)) {}
   void SetGroupOptimized(uint32_t group, bool optimized) override {
     Status s = t_.SetAnaGroupState(group, optimized ? nvme::kAnaOptimized : nvme::kAnaInaccessible);
     if (!s.ok()) LOG_WARN("ha: ANA group %u: %s", group, s.ToString().c_str());
@@ -28,10 +29,12 @@ class TargetAnaControl final : public AnaControl {
     Status s = t_.DrainAnaGroup(group, drain_timeout_ns_);
     if (!s.ok() && !s.Is(nvmf::errc::kDrainTimeout)) LOG_WARN("ha: ANA group %u: drain: %s", group, s.ToString().c_str());
   }
+  Status PrepareToServe(uint32_t group) override { return prepare_ ? prepare_(group) : Status::OK(); }
 
  private:
   Target& t_;
   uint64_t drain_timeout_ns_;
+  std::function<Status(uint32_t)> prepare_;
 };
 
 uint64_t NewEpoch() {
@@ -54,8 +57,9 @@ std::string Join(const std::vector<std::string>& v) {
 
 }  // namespace
 
-std::unique_ptr<AnaControl> NewTargetAnaControl(Target& target, uint64_t drain_timeout_ns) {
-  return std::make_unique<TargetAnaControl>(target, drain_timeout_ns);
+std::unique_ptr<AnaControl> NewTargetAnaControl(Target& target, uint64_t drain_timeout_ns,
+                                                std::function<Status(uint32_t group)> prepare) {
+  return std::make_unique<TargetAnaControl>(target, drain_timeout_ns, std::move(prepare));
 }
 
 HaManager::HaManager(HaOptions opts, std::unique_ptr<GroupStore> store, AnaControl* ana)
@@ -176,6 +180,7 @@ void HaManager::Stop(bool hand_over) {
   watchdog_cv_.notify_all();
   drain_cv_.notify_all();
   fence_cv_.notify_all();
+  done_cv_.notify_all();
   const bool clean = released;
   lk.unlock();
   if (worker_.joinable()) worker_.join();
@@ -254,14 +259,19 @@ void HaManager::ApplyLocked(uint32_t g, Step step) {
 }
 
 void HaManager::WorkerLoop() {
+  {
+    std::lock_guard lk(mu_);
+    worker_id_ = std::this_thread::get_id();
+  }
   uint64_t next_round = 0;
   for (;;) {
     bool round = false;
     {
       std::unique_lock lk(mu_);
       uint64_t now = Now();
-      if (!wake_ && ops_.empty() && now < next_round)
-        cv_.wait_for(lk, std::chrono::nanoseconds(next_round - now), [&] { return stop_ || wake_ || !ops_.empty(); });
+      if (!wake_ && ops_.empty() && removals_.empty() && now < next_round)
+        cv_.wait_for(lk, std::chrono::nanoseconds(next_round - now),
+                     [&] { return stop_ || wake_ || !ops_.empty() || !removals_.empty(); });
       if (stop_) return;
       now = Now();
       if (wake_ || now >= next_round) {
@@ -273,6 +283,7 @@ void HaManager::WorkerLoop() {
     RunOps();  // renewals first
     if (round) Round();
     RunOps();
+    RunRemovals();
   }
 }
 
@@ -348,6 +359,10 @@ void HaManager::HandleBlocklisted() {
     me_.epoch = NewEpoch();
     for (auto& [g, m] : machines_) m->SetEpoch(me_.epoch);
   }
+  // Our other clients were most likely fenced with this one: have the backend move off
+  // them now, so that the registration below carries the new addresses and the home group
+  // handed back by failback is served at once.
+  Prepare(member().home_group);
   s = RegisterSelf();
   std::lock_guard lk(mu_);
   if (!s.ok()) {
@@ -388,39 +403,14 @@ void HaManager::Round() {
   };
 
   // Our addresses (a new librbd connection, ...) or listeners changed: register them at once.
-  std::vector<std::string> addrs = CurrentAddresses();
-  std::vector<std::string> listeners = CurrentListeners();
+  if (Status s = RegisterChanges(); !s.ok()) {
+    if (blocked(s)) return;
+    warn("cannot register new addresses or listeners", s);
+  }
   Holder me;
-  std::vector<uint32_t> held;
-  MemberInfo m;
   {
     std::lock_guard lk(mu_);
     me = me_;
-    m = member_;
-    for (auto& [g, mach] : machines_)
-      if (mach->holds_lease()) held.push_back(g);
-  }
-  const bool new_addrs = addrs != registered_addresses_;
-  if (new_addrs || listeners != m.listeners) {
-    m.epoch = me.epoch;
-    m.addresses = addrs;
-    m.listeners = listeners;
-    Status s = store_->UpdateMember(m);
-    if (new_addrs)
-      for (uint32_t g : held)
-        if (s.ok()) s = store_->UpdateRecord(g, me, addrs);
-    if (blocked(s)) return;
-    if (s.ok()) {
-      std::lock_guard lk(mu_);
-      if (new_addrs) LOG_INFO("ha: %s: RADOS addresses now %s", opts_.name.c_str(), Join(addrs).c_str());
-      if (listeners != member_.listeners)
-        LOG_INFO("ha: %s: listeners now %s", opts_.name.c_str(), listeners.empty() ? "none" : Join(listeners).c_str());
-      member_.addresses = addrs;
-      member_.listeners = listeners;
-      registered_addresses_ = addrs;
-    } else {
-      warn("cannot register new addresses or listeners", s);
-    }
   }
 
   if (leaving) {
@@ -495,6 +485,119 @@ void HaManager::Round() {
   }
 }
 
+Status HaManager::RegisterChanges() {
+  uint64_t request;
+  Holder me;
+  std::vector<uint32_t> held;
+  MemberInfo m;
+  std::vector<std::string> registered;
+  {
+    std::lock_guard lk(mu_);
+    request = address_requests_;  // before the addresses are read: they include its client
+    me = me_;
+    m = member_;
+    registered = registered_addresses_;
+    for (auto& [g, mach] : machines_)
+      if (mach->holds_lease()) held.push_back(g);
+  }
+  std::vector<std::string> addrs = CurrentAddresses();
+  std::vector<std::string> listeners = CurrentListeners();
+  const bool new_addrs = addrs != registered;
+  if (new_addrs || listeners != m.listeners) {
+    m.epoch = me.epoch;
+    m.addresses = addrs;
+    m.listeners = listeners;
+    Status s = store_->UpdateMember(m);
+    if (new_addrs)
+      for (uint32_t g : held)
+        if (s.ok()) s = store_->UpdateRecord(g, me, addrs);
+    if (!s.ok()) return s;
+    std::lock_guard lk(mu_);
+    if (new_addrs) {
+      LOG_INFO("ha: %s: RADOS addresses now %s", opts_.name.c_str(), Join(addrs).c_str());
+      address_updates_++;
+    }
+    if (listeners != member_.listeners)
+      LOG_INFO("ha: %s: listeners now %s", opts_.name.c_str(), listeners.empty() ? "none" : Join(listeners).c_str());
+    member_.addresses = addrs;
+    member_.listeners = listeners;
+    registered_addresses_ = addrs;
+  }
+  std::lock_guard lk(mu_);
+  addresses_done_ = std::max(addresses_done_, request);
+  done_cv_.notify_all();
+  return Status::OK();
+}
+
+void HaManager::Prepare(uint32_t g) {
+  {
+    std::lock_guard lk(mu_);
+    preparing_ = true;
+  }
+  done_cv_.notify_all();  // AddressesChanged() waiters: the worker registers after this
+  Status s = ana_->PrepareToServe(g);
+  {
+    std::lock_guard lk(mu_);
+    preparing_ = false;
+  }
+  if (!s.ok())
+    LOG_WARN("ha: ANA group %u: %s: preparing to serve: %s; going on", g, opts_.name.c_str(), s.ToString().c_str());
+}
+
+void HaManager::AddressesChanged() {
+  std::unique_lock lk(mu_);
+  // Not serving anything yet, or about to register anyway.
+  if (!started_ || stop_ || blocklisted_ || preparing_ || std::this_thread::get_id() == worker_id_) return;
+  const uint64_t want = ++address_requests_;
+  wake_ = true;
+  cv_.notify_all();
+  if (!done_cv_.wait_for(lk, std::chrono::nanoseconds(opts_.timing.lease_ns),
+                         [&] { return addresses_done_ >= want || preparing_ || blocklisted_ || stop_; }))
+    LOG_WARN("ha: %s: a new RADOS client is not registered within %llu ms; the next round registers it",
+             opts_.name.c_str(), static_cast<unsigned long long>(opts_.timing.lease_ns / 1'000'000));
+}
+
+Status HaManager::RemoveMember(const std::string& name) {
+  if (name == opts_.name)
+    return Status::Error(errc::kMemberAlive, "gateway " + name + " is this gateway (alive); remove it from another one");
+  auto req = std::make_shared<Removal>();
+  req->name = name;
+  std::unique_lock lk(mu_);
+  if (!started_ || stop_) return Status::Error(errc::kNotConnected, "ha: not started");
+  removals_.push_back(req);
+  cv_.notify_all();
+  if (!done_cv_.wait_for(lk, std::chrono::nanoseconds(opts_.stop_timeout_ns), [&] { return req->done || stop_; }) ||
+      !req->done)
+    return Status::Error(errc::kNotConnected, "ha: the HA worker did not answer in time");
+  return req->result;
+}
+
+void HaManager::RunRemovals() {
+  for (;;) {
+    std::shared_ptr<Removal> req;
+    {
+      std::lock_guard lk(mu_);
+      if (removals_.empty()) return;
+      req = removals_.front();
+      removals_.pop_front();
+    }
+    Status s = store_->RemoveMember(req->name);
+    if (s.ok()) LOG_WARN("ha: %s: removed the member record of gateway %s (operator request)", opts_.name.c_str(),
+                         req->name.c_str());
+    std::lock_guard lk(mu_);
+    if (IsBlocklisted(s)) OnBlocklistedLocked();
+    req->result = s;
+    req->done = true;
+    wake_ = true;  // the next round re-reads the members
+    done_cv_.notify_all();
+  }
+}
+
+uint64_t HaManager::address_updates() const {
+  std::lock_guard lk(mu_);
+  return address_updates_;
+}
+
 void HaManager::OnBlocklistedLocked() {
   if (!blocklisted_)
     LOG_WARN("ha: %s: this gateway's RADOS client is blocklisted: self-fencing every group", opts_.name.c_str());
@@ -558,7 +661,23 @@ void HaManager::RunOp(const Op& op) {
       return;
     }
     case ActionKind::kAcquire: {
-      LeaseResult r = store_->Acquire(g, me, addrs, lease);
+      // Serve only through clients that are not blocklisted, and only once every one of
+      // them is registered (fenceable): the lease record carries the addresses.
+      Prepare(g);
+      Status s = RegisterChanges();
+      LeaseResult r = LeaseResult::kError;
+      if (IsBlocklisted(s)) {
+        r = LeaseResult::kBlocklisted;
+      } else if (!s.ok()) {
+        LOG_WARN("ha: ANA group %u: %s: cannot register its addresses before taking the lease: %s", g,
+                 opts_.name.c_str(), s.ToString().c_str());
+      } else {
+        {
+          std::lock_guard lk(mu_);
+          addrs = registered_addresses_;
+        }
+        r = store_->Acquire(g, me, addrs, lease);
+      }
       std::lock_guard lk(mu_);
       ApplyLocked(g, MachineLocked(g).OnAcquire(Now(), r));
       if (r == LeaseResult::kBlocklisted) OnBlocklistedLocked();

@@ -8,14 +8,15 @@
 // has the design.
 //
 // Threads (never a reactor): a worker thread runs the store operations (heartbeat, lease
-// reads, acquire/renew/release, notify) once per renew interval and whenever a peer
-// notifies; a fencer thread runs fencing (blocklist, wait for the OSD map, drop the
-// records), which can take long (an OSD dropping the fenced gateway's watches, one per open
-// image), so that the renewals of the groups this gateway owns never wait behind it; a
-// watchdog thread applies the time rules (renewals due, self-fencing at the deadline) even
-// while the worker is stuck in a slow RADOS call; a drain thread runs AnaControl::Drain.
-// AnaControl::SetGroupOptimized is called with the manager's lock held (it must not call
-// back). Public methods: any thread.
+// reads, acquire/renew/release, notify, member removal) once per renew interval and
+// whenever a peer notifies; a fencer thread runs fencing (blocklist, wait for the OSD map,
+// drop the records), which can take long (an OSD dropping the fenced gateway's watches, one
+// per open image), so that the renewals of the groups this gateway owns never wait behind
+// it; a watchdog thread applies the time rules (renewals due, self-fencing at the deadline)
+// even while the worker is stuck in a slow RADOS call; a drain thread runs
+// AnaControl::Drain. AnaControl::SetGroupOptimized is called with the manager's lock held
+// (it must not call back); AnaControl::PrepareToServe on the worker, without the lock.
+// Public methods: any thread.
 //
 // Errors: Start() fails when the store cannot register the gateway (unreachable cluster,
 // no free home group: ENOSPC). Afterwards failures are retried; a blocklisted store client
@@ -54,6 +55,17 @@ class AnaControl {
   // Returns once no I/O admitted for the group before it turned INACCESSIBLE is in flight
   // (or after a bound: the machine then releases anyway).
   virtual void Drain(uint32_t group) = 0;
+  // Before this gateway takes the group's lease (and so before it turns the group
+  // OPTIMIZED), and before it registers again after its own client was blocklisted: returns
+  // once the group's I/O would go through RADOS clients that are not blocklisted (e.g.
+  // images reopened on a new client). Runs on the manager's worker thread without its lock;
+  // may block. New client addresses it creates are registered by the manager right after
+  // it returns, before the lease is taken. An error is logged and the group is taken
+  // anyway (the backend then recovers at its own pace).
+  virtual Status PrepareToServe(uint32_t group) {
+    (void)group;
+    return Status::OK();
+  }
 };
 // Default bound on one group's drain: in-flight I/O of a healthy cluster completes far
 // sooner; a hung one is cut off by the taker's fencing. Lease + this bound stays within
@@ -61,8 +73,9 @@ class AnaControl {
 constexpr uint64_t kDrainTimeoutNs = 5'000'000'000;
 // AnaControl on the Target: SetGroupOptimized = Target::SetAnaGroupState, Drain =
 // Target::DrainAnaGroup with `drain_timeout_ns` (a timeout is logged by the Target as one
-// WARNING; the hand-over goes on).
-std::unique_ptr<AnaControl> NewTargetAnaControl(Target& target, uint64_t drain_timeout_ns = kDrainTimeoutNs);
+// WARNING; the hand-over goes on), PrepareToServe = `prepare` (unset: nothing to do).
+std::unique_ptr<AnaControl> NewTargetAnaControl(Target& target, uint64_t drain_timeout_ns = kDrainTimeoutNs,
+                                                std::function<Status(uint32_t group)> prepare = {});
 
 struct HaOptions {
   std::string name;                       // this gateway's name, unique in the group
@@ -123,6 +136,21 @@ class HaManager {
   // The names of the live members, as the last round read them (empty before the first).
   std::set<std::string> AliveMembers() const;
   uint64_t reconnects() const;           // times the store client was replaced after a blocklist
+  // A new RADOS client of this gateway exists (e.g. a librbd connection, through
+  // DeviceFactory::SetConnectObserver): returns once the worker has written the current
+  // addresses to the member record and to the records of the leases held here, so the
+  // client is fenceable before any I/O through it is served for an owned group. Returns at
+  // once before Start(), on the worker thread and while the worker prepares to serve a group
+  // (it registers the addresses itself before it takes the lease); gives up after lease_ns
+  // (one WARNING; the next round registers them). Any thread but the worker's may wait here.
+  void AddressesChanged();
+  uint64_t address_updates() const;      // times the registered addresses changed since Start
+  // Removes a dead gateway's member record (GroupStore::RemoveMember, run by the worker):
+  // its home group is free for the next new gateway; a survivor keeps serving the group
+  // meanwhile. Errors: kMemberAlive (also for this gateway itself), kMemberNotFound,
+  // kNotConnected before Start() or when the worker does not answer within stop_timeout_ns,
+  // the store's errors.
+  Status RemoveMember(const std::string& name);
   const HaOptions& options() const { return opts_; }
 
  private:
@@ -144,6 +172,11 @@ class HaManager {
   std::vector<std::string> CurrentAddresses();
   std::vector<std::string> CurrentListeners();
   Status RegisterSelf();
+  // Writes the current addresses and listeners to the member record (and the addresses to
+  // the records of the leases held) if they changed. Worker thread.
+  Status RegisterChanges();
+  // AnaControl::PrepareToServe with preparing_ set (worker thread, mu_ not held).
+  void Prepare(uint32_t group);
   void HandleBlocklisted();
   void OnBlocklistedLocked();
   void Wake();
@@ -166,6 +199,10 @@ class HaManager {
   bool left_ = false;                   // the membership lease is dropped
   uint64_t last_warning_ = 0;           // worker only: rate limit of repeated failures
   uint64_t reconnects_ = 0;
+  bool preparing_ = false;              // the worker is in AnaControl::PrepareToServe
+  uint64_t address_requests_ = 0;       // AddressesChanged() calls waiting or served
+  uint64_t addresses_done_ = 0;         // requests up to this one are registered
+  uint64_t address_updates_ = 0;
   Holder me_;
   MemberInfo member_;
   std::vector<std::string> registered_addresses_;
@@ -184,7 +221,15 @@ class HaManager {
   std::deque<Op> fences_;
   bool fencing_ = false;                // the fencer is in a store call
   bool reconnecting_ = false;           // the worker replaces the store's client: no fence starts
+  struct Removal {
+    std::string name;
+    bool done = false;
+    Status result;
+  };
+  std::deque<std::shared_ptr<Removal>> removals_;  // RemoveMember() requests for the worker
+  void RunRemovals();
   std::thread worker_, watchdog_, drainer_, fencer_;
+  std::thread::id worker_id_;
   bool started_ = false;
 };
 

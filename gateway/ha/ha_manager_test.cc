@@ -428,3 +428,192 @@ TEST_F(HaManagerTest, SlowFenceHoldsNoRenewalBack) {
 
 }  // namespace
 }  // namespace nvmeof::ha
+
+namespace nvmeof::ha {
+namespace {
+
+// An AnaControl whose PrepareToServe opens a "new RADOS client" (an address the gateway
+// reports from then on), as the daemon's reopening of blocklisted images does; at every
+// OPTIMIZED it checks, through a store of its own, that the member record and the group's
+// lease record already hold every address reported.
+class PreparingAna final : public AnaControl {
+ public:
+  explicit PreparingAna(std::shared_ptr<MemoryCluster> cluster) : observer_(NewMemoryGroupStore(std::move(cluster))) {}
+  void SetGroupOptimized(uint32_t g, bool optimized) override {
+    if (optimized) {
+      std::vector<std::string> want = Addresses();
+      bool in_member = false, in_record = false;
+      if (auto ms = observer_->Members(); ms.ok())
+        for (auto& m : *ms)
+          if (m.name == "a") in_member = Contains(m.addresses, want);
+      if (auto lv = observer_->ReadLease(g); lv.ok())
+        if (auto it = lv->records.find("a"); it != lv->records.end()) in_record = Contains(it->second.second, want);
+      std::lock_guard lk(mu_);
+      if (!in_member || !in_record) unregistered_at_optimized_++;
+    }
+    inner_.SetGroupOptimized(g, optimized);
+  }
+  void Drain(uint32_t g) override { inner_.Drain(g); }
+  Status PrepareToServe(uint32_t g) override {
+    std::lock_guard lk(mu_);
+    prepared_[g]++;
+    if (inner_.Optimized(g)) prepared_while_optimized_++;
+    if (reopen_) {  // the images move to a new client
+      addresses_.push_back("rbd-client-" + std::to_string(++clients_));
+      reopen_ = false;
+    }
+    return Status::OK();
+  }
+  std::vector<std::string> Addresses() {
+    std::lock_guard lk(mu_);
+    return addresses_;
+  }
+  void AddAddress(const std::string& a) {
+    std::lock_guard lk(mu_);
+    addresses_.push_back(a);
+  }
+  void ReopenAtNextPrepare() {
+    std::lock_guard lk(mu_);
+    reopen_ = true;
+  }
+  uint32_t Prepared(uint32_t g) {
+    std::lock_guard lk(mu_);
+    return prepared_[g];
+  }
+  uint32_t unregistered_at_optimized() {
+    std::lock_guard lk(mu_);
+    return unregistered_at_optimized_;
+  }
+  uint32_t prepared_while_optimized() {
+    std::lock_guard lk(mu_);
+    return prepared_while_optimized_;
+  }
+  bool Optimized(uint32_t g) { return inner_.Optimized(g); }
+
+ private:
+  static bool Contains(const std::vector<std::string>& have, const std::vector<std::string>& want) {
+    for (auto& w : want)
+      if (std::find(have.begin(), have.end(), w) == have.end()) return false;
+    return true;
+  }
+  FakeAna inner_;
+  std::unique_ptr<GroupStore> observer_;
+  std::mutex mu_;
+  std::vector<std::string> addresses_{"rbd-client-0"};
+  uint32_t clients_ = 0;
+  bool reopen_ = true;  // the first preparation opens a new client
+  std::map<uint32_t, uint32_t> prepared_;
+  uint32_t unregistered_at_optimized_ = 0;
+  uint32_t prepared_while_optimized_ = 0;
+};
+
+struct PreparingGw {
+  std::unique_ptr<PreparingAna> ana;
+  std::unique_ptr<HaManager> ha;
+};
+
+PreparingGw StartPreparing(std::shared_ptr<MemoryCluster> cluster) {
+  PreparingGw gw;
+  gw.ana = std::make_unique<PreparingAna>(cluster);
+  HaOptions o;
+  o.name = "a";
+  o.timing = Short();
+  PreparingAna* ana = gw.ana.get();
+  o.client_addresses = [ana] { return ana->Addresses(); };
+  gw.ha = std::make_unique<HaManager>(o, NewMemoryGroupStore(cluster), ana);
+  Status s = gw.ha->Start();
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  return gw;
+}
+
+// Before a group turns OPTIMIZED the backend is asked to move off blocklisted clients, and
+// the clients it then uses are registered (member record and lease record) first.
+TEST(HaManagerPrepare, PrepareToServeBeforeOptimizedAndItsClientsRegisteredFirst) {
+  auto cluster = NewMemoryCluster(NowNs);
+  PreparingGw a = StartPreparing(cluster);
+  ASSERT_TRUE(WaitFor([&] { return a.ana->Optimized(1); }));
+  EXPECT_GE(a.ana->Prepared(1), 1u);
+  EXPECT_EQ(a.ana->prepared_while_optimized(), 0u);
+  EXPECT_EQ(a.ana->unregistered_at_optimized(), 0u);
+  auto addrs = a.ha->member().addresses;
+  EXPECT_EQ(std::count(addrs.begin(), addrs.end(), "rbd-client-1"), 1);
+
+  // Fenced from outside: self-fences, rejoins as a new client; the backend moves to a new
+  // client while rejoining and again before the group is served, each registered first.
+  const uint32_t before = a.ana->Prepared(1);
+  a.ana->ReopenAtNextPrepare();
+  for (const auto& x : a.ha->member().addresses) MemoryBlocklistAdd(*cluster, x);
+  ASSERT_TRUE(WaitFor([&] { return a.ha->reconnects() >= 1; }));
+  ASSERT_TRUE(WaitFor([&] { return a.ana->Optimized(1) && a.ana->Prepared(1) >= before + 2; }));
+  EXPECT_EQ(a.ana->unregistered_at_optimized(), 0u);
+  addrs = a.ha->member().addresses;
+  EXPECT_EQ(std::count(addrs.begin(), addrs.end(), "rbd-client-2"), 1);
+  a.ha->Stop(true);
+}
+
+// A client opened while the gateway serves a group (a namespace added, an image reopened):
+// AddressesChanged() returns once its address is in the member record and in the record of
+// every lease held, not at the next round.
+TEST(HaManagerPrepare, AddressesChangedRegistersBeforeReturning) {
+  auto cluster = NewMemoryCluster(NowNs);
+  PreparingGw a = StartPreparing(cluster);
+  ASSERT_TRUE(WaitFor([&] { return a.ana->Optimized(1); }));
+  auto observer = NewMemoryGroupStore(cluster);
+  for (int i = 0; i < 5; ++i) {
+    const std::string addr = "rbd-late-" + std::to_string(i);
+    a.ana->AddAddress(addr);
+    a.ha->AddressesChanged();
+    auto ms = observer->Members();
+    ASSERT_TRUE(ms.ok());
+    ASSERT_EQ(ms->size(), 1u);
+    EXPECT_EQ(std::count((*ms)[0].addresses.begin(), (*ms)[0].addresses.end(), addr), 1) << addr;
+    auto lv = observer->ReadLease(1);
+    ASSERT_TRUE(lv.ok());
+    auto it = lv->records.find("a");
+    ASSERT_NE(it, lv->records.end());
+    EXPECT_EQ(std::count(it->second.second.begin(), it->second.second.end(), addr), 1) << addr;
+  }
+  EXPECT_GE(a.ha->address_updates(), 5u);
+  a.ha->Stop(true);
+  a.ha->AddressesChanged();  // after Stop: returns at once
+}
+
+}  // namespace
+}  // namespace nvmeof::ha
+
+namespace nvmeof::ha {
+namespace {
+
+// An operator removes a dead gateway's record: refused while it is alive (and for the
+// gateway itself), its home group free afterwards (the next new gateway gets it).
+TEST(HaManagerRemoveMember, OnlyDeadMembersAndTheirHomeGroupIsFreed) {
+  auto cluster = NewMemoryCluster(NowNs);
+  std::vector<std::unique_ptr<FakeAna>> anas;
+  auto start = [&](const std::string& name) {
+    HaOptions o;
+    o.name = name;
+    o.timing = Short();
+    anas.push_back(std::make_unique<FakeAna>());
+    auto m = std::make_unique<HaManager>(o, NewMemoryGroupStore(cluster), anas.back().get());
+    EXPECT_TRUE(m->Start().ok());
+    return m;
+  };
+  auto a = start("a");
+  auto b = start("b");
+  ASSERT_EQ(b->member().home_group, 2u);
+  ASSERT_TRUE(WaitFor([&] { return a->AliveMembers().count("b") == 1; }));
+  EXPECT_TRUE(a->RemoveMember("b").Is(errc::kMemberAlive));
+  EXPECT_TRUE(a->RemoveMember("a").Is(errc::kMemberAlive));
+  EXPECT_TRUE(a->RemoveMember("nobody").Is(errc::kMemberNotFound));
+  b->Stop(false);  // dies
+  ASSERT_TRUE(WaitFor([&] { return a->AliveMembers().count("b") == 0; }));
+  ASSERT_TRUE(a->RemoveMember("b").ok());
+  ASSERT_TRUE(WaitFor([&] { return a->Members().size() == 1; }));
+  auto c = start("c");
+  EXPECT_EQ(c->member().home_group, 2u);  // b's group, free again
+  c->Stop(true);
+  a->Stop(true);
+}
+
+}  // namespace
+}  // namespace nvmeof::ha

@@ -89,6 +89,15 @@ class MemoryGroupStore final : public GroupStore {
     return Status::OK();
   }
 
+  Status RemoveMember(const std::string& name) override {
+    std::lock_guard lk(c_->mu);
+    if (Status s = Check(); !s.ok()) return s;
+    if (auto a = c_->alive.find(name); a != c_->alive.end() && c_->Now() < a->second.second)
+      return Status::Error(errc::kMemberAlive, "gateway " + name + " is alive");
+    if (!c_->members.erase(name)) return Status::Error(errc::kMemberNotFound, "no member " + name);
+    return Status::OK();
+  }
+
   Result<std::vector<MemberInfo>> Members() override {
     std::lock_guard lk(c_->mu);
     if (Status s = Check(); !s.ok()) return s;

@@ -160,6 +160,41 @@ class RadosGroupStore final : public GroupStore {
 
   Status UpdateMember(const MemberInfo& me) override { return WriteMember(me); }
 
+  Status RemoveMember(const std::string& name) override {
+    const std::string cookie = "register/" + std::to_string(instance_);
+    struct timeval tv = {kRegisterLockSec, 0};
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kRegisterWaitMs);
+    for (;;) {
+      int r = rados_lock_exclusive(io_, members_oid_.c_str(), kMembersLock, cookie.c_str(), "registration", &tv,
+                                   LIBRADOS_LOCK_FLAG_RENEW);
+      if (r == 0) break;
+      if (r != -EBUSY || std::chrono::steady_clock::now() > deadline)
+        return Fail(r, "cannot lock " + members_oid_ + " to remove " + name);
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    auto unlock = [&] { rados_unlock(io_, members_oid_.c_str(), kMembersLock, cookie.c_str()); };
+    auto alive = Alive();
+    auto all = alive.ok() ? ReadMembers() : Result<std::vector<MemberInfo>>(alive.status());
+    if (!all.ok()) {
+      unlock();
+      return all.status();
+    }
+    for (const auto& h : *alive)
+      if (h.name == name) {
+        unlock();
+        return Status::Error(errc::kMemberAlive, "ha: gateway " + name + " is alive (its membership lease on " +
+                                                     members_oid_ + " is current)");
+      }
+    if (std::none_of(all->begin(), all->end(), [&](const MemberInfo& m) { return m.name == name; })) {
+      unlock();
+      return Status::Error(errc::kMemberNotFound, "ha: no member " + name + " in " + members_oid_);
+    }
+    int r = RemoveKeys(members_oid_, {kMemberPrefix + name});
+    unlock();
+    if (r < 0) return Fail(r, "cannot remove the member record of " + name + " from " + members_oid_);
+    return Status::OK();
+  }
+
   Result<std::vector<MemberInfo>> Members() override { return ReadMembers(); }
 
   Status Heartbeat(const Holder& me, uint64_t duration_ns) override {

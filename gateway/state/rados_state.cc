@@ -9,6 +9,10 @@
 // Watch: rados_watch3 on the object; the callback acks and wakes the store thread, which
 //        reads the whole map and hands it to the subscriber if the version went up. The
 //        thread also polls every poll_interval_sec and re-establishes a failed watch.
+// Blocklisted (an operation fails with ESHUTDOWN: this gateway was fenced): the store thread
+//        connects a new client instance, swaps it in under write_mu_ and conn_mu_ (so no
+//        writer or reader uses the old one any more), watches and reads the state again and
+//        logs one line; ClientAddresses() then names the new client.
 // docs/state.md has the details and measurements.
 #include <rados/librados.h>
 #include <sys/time.h>
@@ -26,6 +30,7 @@
 #include <mutex>
 #include <optional>
 #include <random>
+#include <shared_mutex>
 #include <thread>
 #include <utility>
 
@@ -133,6 +138,11 @@ class RadosStateStore final : public StateStore {
       rados_ioctx_destroy(io_);
     }
     if (cluster_) rados_shutdown(cluster_);
+    for (auto& [c, io] : retired_) {
+      rados_watch_flush(c);
+      rados_ioctx_destroy(io);
+      rados_shutdown(c);
+    }
   }
 
   Status Open();
@@ -170,6 +180,7 @@ class RadosStateStore final : public StateStore {
   }
 
   Result<StateMap> ReadAll(uint64_t* version) override {
+    std::shared_lock conn(conn_mu_);
     uint64_t v = 0;
     auto r = ReadAllInternal(&v);
     if (r.ok() && version) *version = v;
@@ -185,6 +196,7 @@ class RadosStateStore final : public StateStore {
   void Stop() override;
 
   std::vector<std::string> ClientAddresses() const override {
+    std::shared_lock conn(conn_mu_);
     if (!cluster_) return {};
     char* a = nullptr;
     std::vector<std::string> out;
@@ -196,7 +208,19 @@ class RadosStateStore final : public StateStore {
   }
 
   Status RegisterService(const std::string& daemon, const std::map<std::string, std::string>& metadata) override {
+    std::shared_lock conn(conn_mu_);
     if (!cluster_) return Status::Error(state::errc::kCeph, "state: not connected");
+    {
+      std::lock_guard lock(service_mu_);
+      service_daemon_ = daemon;
+      service_metadata_ = metadata;
+    }
+    return RegisterServiceLocked(daemon, metadata);
+  }
+
+ private:
+  // conn_mu_ held (shared or exclusive).
+  Status RegisterServiceLocked(const std::string& daemon, const std::map<std::string, std::string>& metadata) {
     std::string dict;  // "key\0value\0...\0"
     for (const auto& [k, v] : metadata) {
       dict.append(k).push_back('\0');
@@ -208,7 +232,6 @@ class RadosStateStore final : public StateStore {
     return Status::OK();
   }
 
- private:
   std::string Where() const { return "object " + oid_ + " in pool '" + opts_.pool + "'"; }
   std::string Client() const { return "client." + client_id_; }
   Status Error(int r, const std::string& what) const;
@@ -234,6 +257,16 @@ class RadosStateStore final : public StateStore {
   }
   void EnsureWatch();
   void Refresh();
+  // A new client instance (a fresh rados handle with the store's options) and its ioctx.
+  Status Connect(rados_t* cluster, rados_ioctx_t* io, uint64_t* instance_id);
+  // Store thread: after ESHUTDOWN, replace the client (see the file comment).
+  void Reconnect();
+  void NoteError(const Status& s) {
+    if (s.Is(state::errc::kBlocklisted)) {
+      blocklisted_.store(true);
+      Wake();
+    }
+  }
   void Deliver(StateMap map, uint64_t version);
 
   static void WatchCallback(void* arg, uint64_t notify_id, uint64_t handle, uint64_t notifier_id, void* data,
@@ -244,9 +277,19 @@ class RadosStateStore final : public StateStore {
   std::string oid_;
   std::string client_id_;
   std::string cookie_;
+  // The client instance. Replaced only by Reconnect() on the store thread, holding write_mu_
+  // and conn_mu_ exclusively; other threads use it under write_mu_ (writers) or conn_mu_
+  // shared (ReadAll, ClientAddresses, RegisterService). Lock order: write_mu_, conn_mu_.
+  mutable std::shared_mutex conn_mu_;
   rados_t cluster_ = nullptr;
   rados_ioctx_t io_ = nullptr;
   uint64_t instance_id_ = 0;
+  std::vector<std::pair<rados_t, rados_ioctx_t>> retired_;  // replaced with notifies pending: closed at the end
+  std::atomic<bool> blocklisted_{false};  // an operation saw ESHUTDOWN
+  Clock::time_point last_reconnect_warning_{};
+  std::mutex service_mu_;  // the service map registration, repeated after a reconnect
+  std::string service_daemon_;
+  std::map<std::string, std::string> service_metadata_;
 
   std::mutex write_mu_;  // one writer of this store at a time (they would share the lock cookie)
 
@@ -300,30 +343,34 @@ Status RadosStateStore::Error(int r, const std::string& what) const {
   }
 }
 
-Status RadosStateStore::Open() {
-  client_id_ = opts_.client_id.empty() ? "admin" : opts_.client_id;
-  if (client_id_.rfind("client.", 0) == 0) client_id_ = client_id_.substr(7);
-  if (opts_.pool.empty()) return Status::Error(state::errc::kNoPool, "state: no pool configured ([ceph] pool)");
-
-  int r = rados_create(&cluster_, client_id_.c_str());
-  if (r < 0) return Error(r, "state: cannot create a RADOS client for " + Client());
+Status RadosStateStore::Connect(rados_t* cluster_out, rados_ioctx_t* io_out, uint64_t* instance_id) {
+  rados_t cluster = nullptr;
+  auto fail = [&](Status st) {
+    if (cluster) rados_shutdown(cluster);
+    return st;
+  };
+  int r = rados_create(&cluster, client_id_.c_str());
+  if (r < 0) {
+    cluster = nullptr;
+    return Error(r, "state: cannot create a RADOS client for " + Client());
+  }
   const char* conf = opts_.ceph_conf.empty() ? nullptr : opts_.ceph_conf.c_str();
   if (conf && access(conf, R_OK) != 0) {
     const int e = errno;
-    return Status::Error(state::errc::kSystem, "state: cannot read Ceph configuration " + opts_.ceph_conf + ": " + ErrnoName(e), e);
+    return fail(Status::Error(state::errc::kSystem, "state: cannot read Ceph configuration " + opts_.ceph_conf + ": " + ErrnoName(e), e));
   }
-  r = rados_conf_read_file(cluster_, conf);
+  r = rados_conf_read_file(cluster, conf);
   if (r < 0)
-    return Error(r, "state: cannot load Ceph configuration " + (conf ? opts_.ceph_conf : std::string("(default)")));
+    return fail(Error(r, "state: cannot load Ceph configuration " + (conf ? opts_.ceph_conf : std::string("(default)"))));
   if (!opts_.keyring.empty()) {
     if (access(opts_.keyring.c_str(), R_OK) != 0) {
       const int e = errno;
-      return Status::Error(state::errc::kSystem, "state: cannot read keyring " + opts_.keyring + ": " + ErrnoName(e), e);
+      return fail(Status::Error(state::errc::kSystem, "state: cannot read keyring " + opts_.keyring + ": " + ErrnoName(e), e));
     }
-    rados_conf_set(cluster_, "keyring", opts_.keyring.c_str());
+    rados_conf_set(cluster, "keyring", opts_.keyring.c_str());
   }
   auto set_num = [&](const char* option, uint32_t v) {
-    rados_conf_set(cluster_, option, std::to_string(v).c_str());
+    rados_conf_set(cluster, option, std::to_string(v).c_str());
   };
   set_num("client_mount_timeout", std::max<uint32_t>(opts_.connect_timeout_sec, 1));
   if (opts_.op_timeout_sec) {
@@ -331,32 +378,41 @@ Status RadosStateStore::Open() {
     set_num("rados_mon_op_timeout", opts_.op_timeout_sec);
   }
   char mon_host[512] = "";
-  rados_conf_get(cluster_, "mon_host", mon_host, sizeof mon_host);
+  rados_conf_get(cluster, "mon_host", mon_host, sizeof mon_host);
 
   auto t0 = Clock::now();
-  r = rados_connect(cluster_);
+  r = rados_connect(cluster);
   if (r < 0) {
     auto ms = std::chrono::duration_cast<milliseconds>(Clock::now() - t0).count();
     std::string what = "state: cannot connect to the Ceph cluster (mon host " +
                        std::string(*mon_host ? mon_host : "unset") + ") as " + Client();
     if (r == -ETIMEDOUT || r == -EINTR)
-      return Status::Error(state::errc::kTimedOut, what + ": cluster unreachable (no monitor answered within " +
-                                          std::to_string(ms) + " ms)");
+      return fail(Status::Error(state::errc::kTimedOut, what + ": cluster unreachable (no monitor answered within " +
+                                          std::to_string(ms) + " ms)"));
     if (r == -EACCES || r == -EPERM)
-      return Status::Error(state::errc::kPermissionDenied, what + ": permission denied (wrong key for " + Client() + "?)", -r);
+      return fail(Status::Error(state::errc::kPermissionDenied, what + ": permission denied (wrong key for " + Client() + "?)", -r));
     if (r == -ENOENT)
-      return Status::Error(state::errc::kNoKeyring, what + ": no keyring with a key for " + Client() +
-                                       (opts_.keyring.empty() ? std::string() : " in " + opts_.keyring));
-    return Error(r, what);
+      return fail(Status::Error(state::errc::kNoKeyring, what + ": no keyring with a key for " + Client() +
+                                       (opts_.keyring.empty() ? std::string() : " in " + opts_.keyring)));
+    return fail(Error(r, what));
   }
-  instance_id_ = rados_get_instance_id(cluster_);
-
-  r = rados_ioctx_create(cluster_, opts_.pool.c_str(), &io_);
+  rados_ioctx_t io = nullptr;
+  r = rados_ioctx_create(cluster, opts_.pool.c_str(), &io);
   if (r < 0) {
-    io_ = nullptr;
-    if (r == -ENOENT) return Status::Error(state::errc::kPoolNotFound, "state: pool '" + opts_.pool + "' does not exist");
-    return Error(r, "state: cannot open pool '" + opts_.pool + "'");
+    if (r == -ENOENT) return fail(Status::Error(state::errc::kPoolNotFound, "state: pool '" + opts_.pool + "' does not exist"));
+    return fail(Error(r, "state: cannot open pool '" + opts_.pool + "'"));
   }
+  *instance_id = rados_get_instance_id(cluster);
+  *cluster_out = cluster;
+  *io_out = io;
+  return Status::OK();
+}
+
+Status RadosStateStore::Open() {
+  client_id_ = opts_.client_id.empty() ? "admin" : opts_.client_id;
+  if (client_id_.rfind("client.", 0) == 0) client_id_ = client_id_.substr(7);
+  if (opts_.pool.empty()) return Status::Error(state::errc::kNoPool, "state: no pool configured ([ceph] pool)");
+  if (Status s = Connect(&cluster_, &io_, &instance_id_); !s.ok()) return s;
 
   // Create the object with omap_version 1 unless it exists.
   rados_write_op_t op = rados_create_write_op();
@@ -366,7 +422,7 @@ Status RadosStateStore::Open() {
   size_t key_lens[] = {std::strlen(kOmapVersionKey)};
   size_t val_lens[] = {1};
   rados_write_op_omap_set2(op, keys, vals, key_lens, val_lens, 1);
-  r = rados_write_op_operate2(op, io_, oid_.c_str(), nullptr, 0);
+  int r = rados_write_op_operate2(op, io_, oid_.c_str(), nullptr, 0);
   rados_release_write_op(op);
   if (r == 0) {
     LOG_INFO("state: created %s (omap_version 1)", Where().c_str());
@@ -570,7 +626,10 @@ Status RadosStateStore::Transact(const std::vector<std::string>& probe, bool ful
   if (new_version) *new_version = 0;
   std::lock_guard writer(write_mu_);
   for (int attempt = 1;; ++attempt) {
-    if (Status s = Lock(); !s.ok()) return s;
+    if (Status s = Lock(); !s.ok()) {
+      NoteError(s);
+      return s;
+    }
     StateMap seen;
     uint64_t version = 0;
     Status s = ReadKeys(full ? std::vector<std::string>{} : probe, &seen, &version);
@@ -593,6 +652,7 @@ Status RadosStateStore::Transact(const std::vector<std::string>& probe, bool ful
     }
     StateMap puts;
     std::vector<std::string> removes;
+    NoteError(s);
     if (s.ok()) s = fn(seen, version, &puts, &removes);
     if (s.ok()) s = state_internal::ValidateWrite(puts, removes);
     if (!s.ok() || (puts.empty() && removes.empty())) {
@@ -611,7 +671,11 @@ Status RadosStateStore::Transact(const std::vector<std::string>& probe, bool ful
                                           Client() + " (lock lease of " + std::to_string(opts_.lock_duration_sec) +
                                           " s ran out); nothing was written");
     }
-    if (r < 0) return Error(r, "state: cannot write " + Where());
+    if (r < 0) {
+      Status e = Error(r, "state: cannot write " + Where());
+      NoteError(e);
+      return e;
+    }
     RecordOwnWrite(version, puts, removes);
     SendNotify();
     if (new_version) *new_version = version + 1;
@@ -685,6 +749,10 @@ void RadosStateStore::EnsureWatch() {
   }
   watch_error_.store(0);
   int r = rados_watch3(io_, oid_.c_str(), &watch_handle_, &WatchCallback, &WatchErrorCallback, 0, this);
+  if (r == -ESHUTDOWN) {
+    blocklisted_.store(true);  // Reconnect() says it
+    return;
+  }
   if (r < 0) {
     LOG_WARN("state: cannot watch %s: %s (polling every %u s, retrying the watch every second)", Where().c_str(),
              ErrnoName(r).c_str(), opts_.poll_interval_sec);
@@ -720,6 +788,8 @@ void RadosStateStore::Refresh() {
   uint64_t version = 0;
   auto r = ReadAllInternal(&version);
   if (!r.ok()) {
+    NoteError(r.status());
+    if (blocklisted_.load()) return;  // Reconnect() says it
     auto now = Clock::now();
     if (now - last_read_warning_ > std::chrono::seconds(60)) {
       LOG_WARN("%s", r.status().message().c_str());
@@ -761,14 +831,85 @@ void RadosStateStore::Run() {
     {
       std::unique_lock lock(wake_mu_);
       auto until = next_poll;
-      if (opts_.watch && !watching_) until = std::min(until, Clock::now() + std::chrono::seconds(1));
+      if ((opts_.watch && !watching_) || blocklisted_.load()) until = std::min(until, Clock::now() + std::chrono::seconds(1));
       wake_cv_.wait_until(lock, until, [&] { return stop_ || wake_; });
       if (stop_) return;
       wake_ = false;
     }
+    const bool tried = blocklisted_.load();
+    if (tried) Reconnect();
     if (opts_.watch) EnsureWatch();
     Refresh();
+    if (blocklisted_.load() && !tried) {  // seen by this round: reconnect at once
+      Reconnect();
+      if (opts_.watch) EnsureWatch();
+      Refresh();
+    }
     if (Clock::now() >= next_poll) next_poll = Clock::now() + poll;
+  }
+}
+
+void RadosStateStore::Reconnect() {
+  rados_t cluster = nullptr;
+  rados_ioctx_t io = nullptr;
+  uint64_t id = 0;
+  if (Status s = Connect(&cluster, &io, &id); !s.ok()) {
+    auto now = Clock::now();
+    if (now - last_reconnect_warning_ > std::chrono::seconds(60)) {
+      LOG_WARN("state: %s is blocklisted and cannot reconnect yet (retrying every second): %s", Client().c_str(),
+               s.ToString().c_str());
+      last_reconnect_warning_ = now;
+    }
+    return;
+  }
+  std::string old_addr = ClientAddresses().empty() ? "?" : ClientAddresses().front();
+  const uint64_t old_id = instance_id_;
+  rados_t old_cluster;
+  rados_ioctx_t old_io;
+  bool notifies_done;
+  {
+    std::lock_guard writer(write_mu_);
+    std::unique_lock conn(conn_mu_);
+    if (watching_) {
+      rados_unwatch2(io_, watch_handle_);
+      watching_ = false;
+    }
+    rados_watch_flush(cluster_);  // no watch callback of the old client runs after this
+    {
+      // A blocklisted client's notifies fail at once; one still pending keeps its handle open.
+      std::unique_lock lock(notify_->mu);
+      notifies_done = notify_->cv.wait_for(lock, milliseconds(opts_.notify_timeout_ms) + std::chrono::seconds(1),
+                                           [&] { return notify_->in_flight == 0; });
+    }
+    notify_->Reap();
+    old_cluster = cluster_;
+    old_io = io_;
+    cluster_ = cluster;
+    io_ = io;
+    instance_id_ = id;
+    blocklisted_.store(false);
+  }
+  if (notifies_done) {
+    rados_ioctx_destroy(old_io);
+    rados_shutdown(old_cluster);
+  } else {
+    retired_.emplace_back(old_cluster, old_io);
+  }
+  const std::string new_addr = ClientAddresses().empty() ? "?" : ClientAddresses().front();
+  LOG_WARN("state: %s instance %llu (%s) was blocklisted; reconnected as instance %llu (%s), watching and reading %s again",
+           Client().c_str(), static_cast<unsigned long long>(old_id), old_addr.c_str(),
+           static_cast<unsigned long long>(id), new_addr.c_str(), Where().c_str());
+  std::string daemon;
+  std::map<std::string, std::string> metadata;
+  {
+    std::lock_guard lock(service_mu_);
+    daemon = service_daemon_;
+    metadata = service_metadata_;
+  }
+  if (!daemon.empty()) {
+    std::shared_lock conn(conn_mu_);
+    if (Status s = RegisterServiceLocked(daemon, metadata); !s.ok())
+      LOG_WARN("state: %s", s.ToString().c_str());
   }
 }
 

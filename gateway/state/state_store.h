@@ -61,7 +61,9 @@ class StateStore {
   virtual Status Mutate(const Mutation& fn, uint64_t* new_version) = 0;
 
   // The address of this store's RADOS client instance (what fencing this gateway must
-  // blocklist, gateway/ha); empty for the memory store.
+  // blocklist, gateway/ha); empty for the memory store. The RADOS store replaces a
+  // blocklisted client by a new instance on its own thread (watch and state read again,
+  // one log line), so the address can change.
   virtual std::vector<std::string> ClientAddresses() const { return {}; }
   // Registers this gateway in the Ceph service map (service "nvmeof", daemon `daemon`, with
   // `metadata`) through the store's cluster connection, so `ceph service dump` and

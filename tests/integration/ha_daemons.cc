@@ -197,6 +197,17 @@ std::optional<size_t> Api::NamespaceCount() {
   return n;
 }
 
+std::vector<std::string> Api::NamespaceNonces() {
+  get_subsystems_req q;
+  subsystems_info r;
+  grpc::ClientContext ctx;
+  std::vector<std::string> out;
+  if (!stub_->get_subsystems(&ctx, q, &r).ok()) return out;
+  for (auto& s : r.subsystems())
+    for (auto& ns : s.namespaces()) out.push_back(ns.nonce());
+  return out;
+}
+
 // ---------------------------------------------------------------- Daemon
 
 Daemon::Daemon(DaemonConfig c) : cfg_(std::move(c)) {

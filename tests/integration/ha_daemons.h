@@ -66,6 +66,8 @@ class Api {
                               uint64_t size, bool create, uint32_t anagrpid, uint32_t* nsid);
   // Subsystems and namespaces this gateway serves (get_subsystems).
   std::optional<size_t> NamespaceCount();
+  // Each namespace's nonce (its librbd client's address); empty on error.
+  std::vector<std::string> NamespaceNonces();
 
  private:
   std::unique_ptr<::Gateway::Stub> stub_;

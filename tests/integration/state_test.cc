@@ -554,8 +554,10 @@ TEST_F(StateTest, LockHeldTooLongGivesEbusyNamingTheHolder) {
   EXPECT_TRUE(a->Put("subsystem_x", "{}").ok());
 }
 
-// The watch comes back after the client was cut off (blocklisted, then allowed again).
-TEST_F(StateTest, WatchIsReestablishedAfterAnError) {
+// A store whose client is blocklisted (this gateway fenced) reconnects as a new client
+// instance by itself: a new address, the watch back, changes of the others delivered again,
+// and its own writes work.
+TEST_F(StateTest, ReconnectsAsANewClientAfterBeingBlocklisted) {
   auto a = Open(Opts());
   ASSERT_TRUE(a);
   Seen seen;
@@ -564,43 +566,42 @@ TEST_F(StateTest, WatchIsReestablishedAfterAnError) {
   auto watchers = [&] {
     return Sh("rados -c " + Conf() + " -p rbd listwatchers " + Oid() + " 2>/dev/null");
   };
-  std::string w = watchers();
-  auto at = w.find("watcher=");
-  ASSERT_NE(at, std::string::npos) << w;
-  std::string addr = w.substr(at + 8, w.find(' ', at) - at - 8);
+  ASSERT_EQ(a->ClientAddresses().size(), 1u);
+  const std::string addr = a->ClientAddresses()[0];
+  ASSERT_NE(watchers().find(addr), std::string::npos) << watchers();
 
-  ASSERT_EQ(rados_blocklist_add(admin_, const_cast<char*>(addr.c_str()), 600), 0);
-  // The watch fails; wait until the OSD dropped it.
-  auto deadline = Clock::now() + std::chrono::seconds(20);
-  while (Clock::now() < deadline && watchers().find("watcher=") != std::string::npos)
-    std::this_thread::sleep_for(milliseconds(100));
-  std::string cmd = "{\"prefix\": \"osd blocklist\", \"blocklistop\": \"rm\", \"addr\": \"" + addr + "\"}";
-  const char* cmds[] = {cmd.c_str()};
-  char *outbuf = nullptr, *outs = nullptr;
-  size_t outbuf_len = 0, outs_len = 0;
-  ASSERT_EQ(rados_mon_command(admin_, cmds, 1, "", 0, &outbuf, &outbuf_len, &outs, &outs_len), 0);
-  rados_buffer_free(outbuf);
-  rados_buffer_free(outs);
-
-  auto t_rm = Clock::now();
-  deadline = Clock::now() + std::chrono::seconds(15);
-  while (Clock::now() < deadline && watchers().find("watcher=") == std::string::npos)
-    std::this_thread::sleep_for(milliseconds(100));
-  ASSERT_NE(watchers().find("watcher="), std::string::npos) << "watch not re-established";
-  std::printf("[ timing   ] watch back %.0f ms after the blocklist entry was removed\n", Ms(Clock::now() - t_rm));
-
-  // Notifies work again (polling is every 60 s).
-  uint64_t v0;
-  {
-    std::lock_guard lock(seen.mu);
-    v0 = seen.version;
-  }
   auto b = Open(Opts());
   ASSERT_TRUE(b);
+  ASSERT_TRUE(b->Put("subsystem_before-blocklist", "{}").ok());
+  ASSERT_TRUE(seen.WaitVersion(2, milliseconds(10000)));
+
+  const auto t0 = Clock::now();
+  ASSERT_EQ(rados_blocklist_add(admin_, const_cast<char*>(addr.c_str()), 600), 0);
+  // A new client instance: another address, watching the object.
+  std::string now_addr;
+  auto deadline = Clock::now() + std::chrono::seconds(30);
+  while (Clock::now() < deadline) {
+    auto v = a->ClientAddresses();
+    now_addr = v.empty() ? "" : v[0];
+    if (!now_addr.empty() && now_addr != addr && watchers().find(now_addr) != std::string::npos) break;
+    std::this_thread::sleep_for(milliseconds(100));
+  }
+  ASSERT_NE(now_addr, addr) << "the store did not reconnect";
+  ASSERT_NE(watchers().find(now_addr), std::string::npos) << watchers();
+  std::printf("[ timing   ] reconnected and watching again %.0f ms after the blocklist\n", Ms(Clock::now() - t0));
+
+  // The other gateway's change reaches it through the new watch (polling is every 60 s)...
   uint64_t vb = 0;
   ASSERT_TRUE(b->ReadAll(&vb).ok());
-  ASSERT_TRUE(b->Put("subsystem_after-rewatch", "{}").ok());
-  EXPECT_TRUE(seen.WaitVersion(vb + 1, milliseconds(1000))) << "from version " << v0;
+  ASSERT_TRUE(b->Put("subsystem_after-reconnect", "{}").ok());
+  ASSERT_TRUE(seen.WaitVersion(vb + 1, milliseconds(10000)));
+  {
+    std::lock_guard lock(seen.mu);
+    EXPECT_EQ(seen.map.count("subsystem_after-reconnect"), 1u);
+  }
+  // ...and it writes again.
+  ASSERT_TRUE(a->Put("subsystem_from-a", "{}").ok());
+  EXPECT_EQ(RawOmap().count("subsystem_from-a"), 1u);
 }
 
 // A watcher that never acknowledges (a hung gateway; one that died without unwatching has
