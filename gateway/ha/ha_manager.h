@@ -73,6 +73,12 @@ struct HaOptions {
   // ANA groups to manage besides the members' home groups (those of the namespaces); a new
   // one is managed from the round that sees it (INACCESSIBLE until its lease says so).
   std::function<std::vector<uint32_t>()> groups;
+  // Hosts served here, "subsystem-NQN host-NQN" per host with I/O queues on a subsystem
+  // that has a namespace in ANA group `group` (0: on any subsystem). Asked every round (on
+  // the worker thread; must not block): group 0 is published in the member record (a change
+  // at once, with a notify), a held group's before failing it back (the home gateway must
+  // have them all, see Timing::failback_host_wait_ns). Unset: none.
+  std::function<std::vector<std::string>(uint32_t group)> hosts;
   uint32_t blocklist_expire_sec = 3600;
   uint64_t stop_timeout_ns = 10'000'000'000;  // Stop(hand_over): bound on draining and releasing
   std::function<uint64_t()> clock;        // nanoseconds; default NowNs
@@ -139,6 +145,7 @@ class HaManager {
   OwnershipMachine& MachineLocked(uint32_t g);
   std::vector<std::string> CurrentAddresses();
   std::vector<std::string> CurrentListeners();
+  std::vector<std::string> CurrentHosts(uint32_t group);
   Status RegisterSelf();
   void HandleBlocklisted();
   void OnBlocklistedLocked();
@@ -164,6 +171,7 @@ class HaManager {
   Holder me_;
   MemberInfo member_;
   std::vector<std::string> registered_addresses_;
+  std::set<uint32_t> waiting_for_hosts_;  // held groups whose failback waits for hosts (logged once)
   std::map<uint32_t, std::unique_ptr<OwnershipMachine>> machines_;
   struct GroupHistory {
     uint64_t since = 0;

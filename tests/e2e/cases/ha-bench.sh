@@ -31,6 +31,7 @@ guest() {
     dev=$(ha_head 1)
     # The host's ANA, reconnect and path decisions in dmesg (nvme_core's debug
     # messages, when the kernel has dynamic debug), for the per-event timeline.
+    [ -e /sys/kernel/debug/dynamic_debug ] || mount -t debugfs none /sys/kernel/debug 2>/dev/null || true
     echo 'module nvme_core +p' > /sys/kernel/debug/dynamic_debug/control 2>/dev/null || true
     echo 'module nvme_tcp +p' > /sys/kernel/debug/dynamic_debug/control 2>/dev/null || true
     # The probe: fio, one 4K O_DIRECT write after another (queue depth 1),
@@ -43,7 +44,8 @@ guest() {
     sleep 3
     : > /tmp/events
     ev() { # ev KIND: the event about to be asked for, at the guest's Unix time now (ms)
-        echo "$1 $(date +%s%3N)" >> /tmp/events
+        local t=${EPOCHREALTIME/./}
+        echo "$1 ${t:0:-3}" >> /tmp/events
     }
     for k in $(seq "$kills"); do
         ev kill;     check "kill $k: gw1 SIGKILLed" host_request gw kill 1
@@ -65,7 +67,7 @@ guest() {
     kill -INT "$fpid"; wait "$fpid" || true
     grep -E 'err=|IOPS=' /tmp/probe.out || cat /tmp/probe.out
     # dmesg's clock (seconds since boot) against the Unix time, for the timeline.
-    echo "$(date +%s.%N) $(cut -d' ' -f1 /proc/uptime)" > /tmp/clock
+    echo "$EPOCHREALTIME $(cut -d' ' -f1 /proc/uptime)" > /tmp/clock
     dmesg > /tmp/dmesg.txt
     cp /tmp/probe_lat.1.log /tmp/events /tmp/clock /tmp/dmesg.txt /host/ 2>/dev/null || true   # (kept in the work directory: bench-failover.sh --keep)
     check "fio wrote its latency log" test -s /tmp/probe_lat.1.log
