@@ -465,7 +465,9 @@ void HaManager::Round() {
     if (auto it = home.find(g); it != home.end()) o.home = it->second;
     o.alive = alive_names;
     o.held = held_count;
-    if (auto hh = held_hosts.find(g); hh != held_hosts.end() && !o.home.empty() && o.home != opts_.name) {
+    auto hh = held_hosts.find(g);
+    if (hh == held_hosts.end()) waiting_for_hosts_.erase(g);
+    if (hh != held_hosts.end() && !o.home.empty() && o.home != opts_.name) {
       auto hm = by_name.find(o.home);
       std::vector<std::string> missing;
       for (const auto& h : hh->second)

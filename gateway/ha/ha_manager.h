@@ -1,5 +1,6 @@
 // HaManager: this gateway's part in gateway-group HA. It registers the gateway in the group
-// (GroupStore: name, home ANA group, listeners, every RADOS client address), keeps it alive,
+// (GroupStore: name, home ANA group, listeners, every RADOS client address, the hosts it
+// serves: a holder fails a group back once the home gateway has them), keeps it alive,
 // drives one OwnershipMachine per ANA group against the store and applies the decisions to
 // the NVMe-oF core through AnaControl (OPTIMIZED on the owner, INACCESSIBLE elsewhere; each
 // change is one ANA change, whatever the number of subsystems). The managed groups are the
