@@ -18,6 +18,7 @@
 #include "gateway/daemon/monitor_group.h"
 #include "gateway/metrics/collector.h"
 #include "gateway/metrics/exporter.h"
+#include "gateway/nvmf/controller.h"
 #include "gateway/nvmf/target.h"
 #include "gateway/nvmf/transport.h"
 #include "gateway/runtime/reactor.h"
@@ -134,6 +135,19 @@ Status Daemon::OpenHa() {
       for (auto& ss : target_->Subsystems())
         for (auto& ns : ss->Namespaces()) out.insert(ns->anagrpid() ? ns->anagrpid() : 1);
     return std::vector<uint32_t>(out.begin(), out.end());
+  };
+  h.hosts = [this](uint32_t group) {
+    std::vector<std::string> out;
+    if (!target_) return out;
+    for (auto& ss : target_->Subsystems()) {
+      bool in_group = group == 0;
+      for (auto& ns : ss->Namespaces())
+        if ((ns->anagrpid() ? ns->anagrpid() : 1) == group) in_group = true;
+      if (!in_group) continue;
+      for (auto& c : ss->Controllers())
+        if (!c->is_discovery() && c->io_queue_count() > 0) out.push_back(ss->nqn() + " " + c->hostnqn());
+    }
+    return out;
   };
   h.client_addresses = [this] {
     std::vector<std::string> a;

@@ -39,6 +39,9 @@ struct MemberInfo {
   uint32_t home_group = 0;              // allocated at the first registration, kept afterwards
   std::vector<std::string> listeners;   // "trtype:traddr:trsvcid", for operators and discovery
   std::vector<std::string> addresses;   // every RADOS client address the gateway uses
+  // "subsystem-NQN host-NQN" of every host with I/O queues on this gateway (a holder's
+  // failback waits for the home gateway to have its hosts back). Sorted.
+  std::vector<std::string> hosts;
   uint16_t min_cntlid = 0, max_cntlid = 0;  // derived from home_group
 };
 

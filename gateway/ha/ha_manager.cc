@@ -76,6 +76,10 @@ std::vector<std::string> HaManager::CurrentListeners() {
   return opts_.listeners ? Sorted(opts_.listeners()) : std::vector<std::string>{};
 }
 
+std::vector<std::string> HaManager::CurrentHosts(uint32_t group) {
+  return opts_.hosts ? Sorted(opts_.hosts(group)) : std::vector<std::string>{};
+}
+
 std::vector<std::string> HaManager::CurrentAddresses() {
   std::vector<std::string> a = store_->Addresses();
   if (opts_.client_addresses)
@@ -92,6 +96,7 @@ Status HaManager::RegisterSelf() {
   m.epoch = me_.epoch;
   m.listeners = CurrentListeners();
   m.addresses = CurrentAddresses();
+  m.hosts = CurrentHosts(0);
   MemberInfo prev;
   auto r = store_->Register(m, &prev);
   if (!r.ok()) return r.status();
@@ -402,16 +407,23 @@ void HaManager::Round() {
     }
   };
 
-  // Our addresses (a new librbd connection, ...) or listeners changed: register them at once.
+  // Our addresses (a new librbd connection, ...), listeners or hosts changed: register them
+  // at once (new hosts with a notify: a peer may be waiting for them to fail a group back).
   if (Status s = RegisterChanges(); !s.ok()) {
     if (blocked(s)) return;
-    warn("cannot register new addresses or listeners", s);
+    warn("cannot register new addresses, listeners or hosts", s);
   }
   Holder me;
+  std::vector<uint32_t> held;
   {
     std::lock_guard lk(mu_);
     me = me_;
+    for (auto& [g, mach] : machines_)
+      if (mach->holds_lease()) held.push_back(g);
   }
+  // The hosts served here for each held group: a failback waits until the home has them.
+  std::map<uint32_t, std::vector<std::string>> held_hosts;
+  for (uint32_t g : held) held_hosts[g] = CurrentHosts(g);
 
   if (leaving) {
     if (!left_) {
@@ -439,7 +451,9 @@ void HaManager::Round() {
   }
   std::set<uint32_t> groups;
   std::map<uint32_t, std::string> home;
+  std::map<std::string, const MemberInfo*> by_name;
   for (const auto& m : *members) {
+    by_name[m.name] = &m;
     if (m.home_group == 0) continue;
     groups.insert(m.home_group);
     home[m.home_group] = m.name;
@@ -477,6 +491,25 @@ void HaManager::Round() {
     if (auto it = home.find(g); it != home.end()) o.home = it->second;
     o.alive = alive_names;
     o.held = held_count;
+    auto hh = held_hosts.find(g);
+    if (hh == held_hosts.end()) waiting_for_hosts_.erase(g);
+    if (hh != held_hosts.end() && !o.home.empty() && o.home != opts_.name) {
+      auto hm = by_name.find(o.home);
+      std::vector<std::string> missing;
+      for (const auto& h : hh->second)
+        if (hm == by_name.end() || !std::binary_search(hm->second->hosts.begin(), hm->second->hosts.end(), h))
+          missing.push_back(h);
+      o.home_has_hosts = missing.empty();
+      if (!missing.empty() && alive_names.count(o.home) && !waiting_for_hosts_.count(g)) {
+        waiting_for_hosts_.insert(g);
+        LOG_INFO("ha: ANA group %u: %s fails it back to %s once these hosts have reconnected to it (at most %llu "
+                 "ms): %s",
+                 g, opts_.name.c_str(), o.home.c_str(),
+                 static_cast<unsigned long long>(opts_.timing.failback_host_wait_ns / 1'000'000),
+                 Join(missing).c_str());
+      }
+      if (missing.empty()) waiting_for_hosts_.erase(g);
+    }
     // A free group counts for its candidate from now on, so that several orphans spread
     // over the survivors instead of all going to the one that held the fewest.
     if (o.holder.empty())
@@ -502,15 +535,19 @@ Status HaManager::RegisterChanges() {
   }
   std::vector<std::string> addrs = CurrentAddresses();
   std::vector<std::string> listeners = CurrentListeners();
+  std::vector<std::string> hosts = CurrentHosts(0);
   const bool new_addrs = addrs != registered;
-  if (new_addrs || listeners != m.listeners) {
+  const bool new_hosts = hosts != m.hosts;
+  if (new_addrs || listeners != m.listeners || new_hosts) {
     m.epoch = me.epoch;
     m.addresses = addrs;
     m.listeners = listeners;
+    m.hosts = hosts;
     Status s = store_->UpdateMember(m);
     if (new_addrs)
       for (uint32_t g : held)
         if (s.ok()) s = store_->UpdateRecord(g, me, addrs);
+    if (s.ok() && new_hosts) s = store_->Notify();
     if (!s.ok()) return s;
     std::lock_guard lk(mu_);
     if (new_addrs) {
@@ -521,6 +558,7 @@ Status HaManager::RegisterChanges() {
       LOG_INFO("ha: %s: listeners now %s", opts_.name.c_str(), listeners.empty() ? "none" : Join(listeners).c_str());
     member_.addresses = addrs;
     member_.listeners = listeners;
+    member_.hosts = hosts;
     registered_addresses_ = addrs;
   }
   std::lock_guard lk(mu_);

@@ -1,5 +1,6 @@
 // HaManager: this gateway's part in gateway-group HA. It registers the gateway in the group
-// (GroupStore: name, home ANA group, listeners, every RADOS client address), keeps it alive,
+// (GroupStore: name, home ANA group, listeners, every RADOS client address, the hosts it
+// serves: a holder fails a group back once the home gateway has them), keeps it alive,
 // drives one OwnershipMachine per ANA group against the store and applies the decisions to
 // the NVMe-oF core through AnaControl (OPTIMIZED on the owner, INACCESSIBLE elsewhere; each
 // change is one ANA change, whatever the number of subsystems). The managed groups are the
@@ -89,6 +90,12 @@ struct HaOptions {
   // ANA groups to manage besides the members' home groups (those of the namespaces); a new
   // one is managed from the round that sees it (INACCESSIBLE until its lease says so).
   std::function<std::vector<uint32_t>()> groups;
+  // Hosts served here, "subsystem-NQN host-NQN" per host with I/O queues on a subsystem
+  // that has a namespace in ANA group `group` (0: on any subsystem). Asked every round (on
+  // the worker thread; must not block): group 0 is published in the member record (a change
+  // at once, with a notify), a held group's before failing it back (the home gateway must
+  // have them all, see Timing::failback_host_wait_ns). Unset: none.
+  std::function<std::vector<std::string>(uint32_t group)> hosts;
   uint32_t blocklist_expire_sec = 3600;
   uint64_t stop_timeout_ns = 10'000'000'000;  // Stop(hand_over): bound on draining and releasing
   std::function<uint64_t()> clock;        // nanoseconds; default NowNs
@@ -171,6 +178,7 @@ class HaManager {
   OwnershipMachine& MachineLocked(uint32_t g);
   std::vector<std::string> CurrentAddresses();
   std::vector<std::string> CurrentListeners();
+  std::vector<std::string> CurrentHosts(uint32_t group);
   Status RegisterSelf();
   // Writes the current addresses and listeners to the member record (and the addresses to
   // the records of the leases held) if they changed. Worker thread.
@@ -206,6 +214,7 @@ class HaManager {
   Holder me_;
   MemberInfo member_;
   std::vector<std::string> registered_addresses_;
+  std::set<uint32_t> waiting_for_hosts_;  // held groups whose failback waits for hosts (logged once)
   std::map<uint32_t, std::unique_ptr<OwnershipMachine>> machines_;
   struct GroupHistory {
     uint64_t since = 0;

@@ -130,6 +130,54 @@ TEST_F(HaManagerTest, ReturningHomeGatewayGetsItsGroupBack) {
   EXPECT_TRUE(MemoryBlocklist(*cluster_).empty());
 }
 
+TEST_F(HaManagerTest, FailbackWaitsUntilTheHomeHasTheHosts) {
+  // Hosts served per gateway (every group), changed by the test.
+  auto mu = std::make_shared<std::mutex>();
+  auto hosts = std::make_shared<std::map<std::string, std::vector<std::string>>>();
+  auto start = [&](const std::string& name) -> Gw& {
+    auto gw = std::make_unique<Gw>();
+    gw->name = name;
+    HaOptions o;
+    o.name = name;
+    o.timing = Short();
+    o.timing.failback_host_wait_ns = 3'600'000 * kMs;  // never within the test
+    o.hosts = [hosts, mu, name](uint32_t) {
+      std::lock_guard lk(*mu);
+      return (*hosts)[name];
+    };
+    gw->ha = std::make_unique<HaManager>(o, NewMemoryGroupStore(cluster_), &gw->ana);
+    EXPECT_TRUE(gw->ha->Start().ok());
+    gws_.push_back(std::move(gw));
+    return *gws_.back();
+  };
+  auto set_hosts = [&](const std::string& name, std::vector<std::string> h) {
+    std::lock_guard lk(*mu);
+    (*hosts)[name] = std::move(h);
+  };
+  set_hosts("a", {"nqn.s host1"});
+  set_hosts("b", {"nqn.s host1"});
+  Gw& a = start("a");
+  Gw& b = start("b");
+  ASSERT_TRUE(WaitFor([&] { return Owns(a, {1}) && Owns(b, {2}); }));
+  a.ha->Stop(true);
+  ASSERT_TRUE(WaitFor([&] { return Owns(b, {1, 2}); }));
+  // a restarts; host1 has not reconnected to it yet.
+  set_hosts("a", {});
+  Gw& a2 = start("a");
+  auto a_seen_by_b = [&](const std::vector<std::string>& want) {
+    for (auto& m : b.ha->Members())
+      if (m.info.name == "a") return m.alive && m.info.hosts == want;
+    return false;
+  };
+  ASSERT_TRUE(WaitFor([&] { return a_seen_by_b({}); }));
+  EXPECT_TRUE(Owns(b, {1, 2}));  // b keeps serving a's group: the host has no path to a yet
+  EXPECT_FALSE(a2.ana.Optimized(1));
+  // host1 reconnects to a (another host connected to a only does not matter): b fails back.
+  set_hosts("a", {"nqn.s host0", "nqn.s host1"});
+  ASSERT_TRUE(WaitFor([&] { return Owns(a2, {1}) && Owns(b, {2}); }));
+  EXPECT_TRUE(OneOwnerEach({&a2, &b}, {1, 2}));
+}
+
 TEST_F(HaManagerTest, BlocklistedOwnerSelfFencesAndRecovers) {
   Gw& a = Start("a");
   Gw& b = Start("b");

@@ -173,8 +173,12 @@ Step OwnershipMachine::Observe(uint64_t now, const Observation& o) {
       if (stopping_) return {};
       if (!o.home.empty() && o.home != self_ && o.alive.count(o.home)) {
         if (home_seen_since_ == 0) home_seen_since_ = now ? now : 1;
-        if (now - home_seen_since_ >= t_.failback_delay_ns)
-          return StartHandover(now, "failback to home gateway " + o.home);
+        const uint64_t seen = now - home_seen_since_;
+        if (seen < t_.failback_delay_ns) return {};
+        if (o.home_has_hosts) return StartHandover(now, "failback to home gateway " + o.home);
+        if (seen >= t_.failback_host_wait_ns)
+          return StartHandover(now, "failback to home gateway " + o.home + " (hosts not reconnected to it within " +
+                                        std::to_string(t_.failback_host_wait_ns / 1'000'000) + " ms)");
       } else {
         home_seen_since_ = 0;
       }

@@ -17,8 +17,10 @@
 //    takes the lease, then turns the group OPTIMIZED. A lease released cleanly (no record)
 //    is taken without fencing. Records of our own name are never fenced by us.
 //  * Failback / planned stop: an owner that is not the group's home while the home gateway is
-//    alive (for failback_delay_ns), or that is told to stop, hands over: INACCESSIBLE, drain,
-//    release (record removed, lock dropped), notify peers; the candidate takes it at once.
+//    alive (for failback_delay_ns) and serves the hosts this owner serves for the group (or
+//    has been alive for failback_host_wait_ns without), or that is told to stop, hands over:
+//    INACCESSIBLE, drain, release (record removed, lock dropped), notify peers; the candidate
+//    takes it at once.
 #pragma once
 
 #include <cstdint>
@@ -46,6 +48,10 @@ struct Timing {
   uint64_t renew_ns = 500'000'000;         // renew (and poll) every ~L/4
   uint64_t margin_ns = 500'000'000;        // self-fence at L - margin after the last renewal sent
   uint64_t failback_delay_ns = 0;          // home gateway alive this long before failback
+  // Failback waits for the home gateway to have the hosts' controllers back (a host
+  // reconnects on its own timer: the group would have no usable path until then), at most
+  // this long after the home is seen alive.
+  uint64_t failback_host_wait_ns = 15'000'000'000;
   // Rejects inconsistent timings (margin >= lease, renew >= lease - margin, zero values).
   bool Valid(std::string* why) const;
 };
@@ -66,6 +72,9 @@ struct Observation {
   std::string home;                         // the group's home gateway ("" = none registered)
   std::set<std::string> alive;              // gateways whose membership lease is current
   std::map<std::string, uint32_t> held;     // groups each gateway holds now
+  // The home gateway has a controller for every host this gateway serves the group to
+  // (trivially true when it serves none).
+  bool home_has_hosts = true;
 };
 
 // The deterministic candidate for a free lease: the home gateway if alive, else the alive

@@ -259,6 +259,62 @@ TEST(Ownership, FailbackWaitsForTheDelay) {
   EXPECT_TRUE(Has(b.Observe(1100 * kMs, o), ActionKind::kDrain));
 }
 
+TEST(Ownership, FailbackWaitsForTheHomeToHaveTheHosts) {
+  Timing t = T();
+  t.failback_host_wait_ns = 15'000 * kMs;
+  OwnershipMachine b(1, "b", 1, t);
+  Observation o = Free({"b"}, "a");
+  ASSERT_TRUE(Has(b.Observe(0, o), ActionKind::kAcquire));
+  ASSERT_TRUE(Has(b.OnAcquire(0, LeaseResult::kOk), ActionKind::kSetOptimized));
+  // a is back but the hosts b serves have not reconnected to it yet: b keeps serving.
+  o.alive.insert("a");
+  o.holder = Holder{"b", 1};
+  o.home_has_hosts = false;
+  EXPECT_TRUE(b.Observe(100 * kMs, o).actions.empty());
+  EXPECT_TRUE(b.Observe(3000 * kMs, o).actions.empty());
+  EXPECT_EQ(b.role(), Role::kOwner);
+  // They have: b hands over.
+  o.home_has_hosts = true;
+  Step s = b.Observe(3500 * kMs, o);
+  EXPECT_EQ(Kinds(s), (std::vector<ActionKind>{ActionKind::kSetInaccessible, ActionKind::kDrain}));
+  ASSERT_TRUE(s.transition);
+  EXPECT_EQ(s.transition->reason, "handing over: failback to home gateway a");
+}
+
+TEST(Ownership, FailbackWaitsForTheHostsAtMostTheBound) {
+  Timing t = T();
+  t.failback_delay_ns = 1000 * kMs;
+  t.failback_host_wait_ns = 5000 * kMs;
+  OwnershipMachine b(1, "b", 1, t);
+  Observation o = Free({"b"}, "a");
+  ASSERT_TRUE(Has(b.Observe(0, o), ActionKind::kAcquire));
+  ASSERT_TRUE(Has(b.OnAcquire(0, LeaseResult::kOk), ActionKind::kSetOptimized));
+  o.alive.insert("a");
+  o.holder = Holder{"b", 1};
+  o.home_has_hosts = false;
+  EXPECT_TRUE(b.Observe(1000 * kMs, o).actions.empty());  // seen from here on
+  // a goes away and comes back: the wait starts again.
+  o.alive.erase("a");
+  EXPECT_TRUE(b.Observe(4000 * kMs, o).actions.empty());
+  o.alive.insert("a");
+  EXPECT_TRUE(b.Observe(5000 * kMs, o).actions.empty());
+  EXPECT_TRUE(b.Observe(9900 * kMs, o).actions.empty());
+  // The hosts never reconnected to a: b hands over anyway once a has been alive for the bound.
+  Step s = b.Observe(10'000 * kMs, o);
+  EXPECT_TRUE(Has(s, ActionKind::kDrain));
+  ASSERT_TRUE(s.transition);
+  EXPECT_NE(s.transition->reason.find("hosts not reconnected"), std::string::npos) << s.transition->reason;
+  // The failback delay still applies when the hosts are there at once.
+  OwnershipMachine c(1, "c", 3, t);
+  Observation oc = Free({"c"}, "a");
+  ASSERT_TRUE(Has(c.Observe(0, oc), ActionKind::kAcquire));
+  ASSERT_TRUE(Has(c.OnAcquire(0, LeaseResult::kOk), ActionKind::kSetOptimized));
+  oc.alive.insert("a");
+  oc.holder = Holder{"c", 3};
+  EXPECT_TRUE(c.Observe(100 * kMs, oc).actions.empty());
+  EXPECT_TRUE(Has(c.Observe(1100 * kMs, oc), ActionKind::kDrain));
+}
+
 TEST(Ownership, FencedGatewayWakingUpServesNothing) {
   OwnershipMachine a(1, "a", 1, T());
   MakeOwner(a, 0);

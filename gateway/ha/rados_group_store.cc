@@ -59,7 +59,7 @@ struct timeval Duration(uint64_t ns) {
 json MemberJson(const MemberInfo& m) {
   return json{{"name", m.name},          {"epoch", m.epoch},           {"home_group", m.home_group},
               {"listeners", m.listeners}, {"addresses", m.addresses}, {"min_cntlid", m.min_cntlid},
-              {"max_cntlid", m.max_cntlid}};
+              {"max_cntlid", m.max_cntlid}, {"hosts", m.hosts}};
 }
 
 bool ParseMember(const std::string& s, MemberInfo* m) {
@@ -70,6 +70,7 @@ bool ParseMember(const std::string& s, MemberInfo* m) {
   m->home_group = j.value("home_group", 0u);
   m->listeners = j.value("listeners", std::vector<std::string>{});
   m->addresses = j.value("addresses", std::vector<std::string>{});
+  m->hosts = j.value("hosts", std::vector<std::string>{});
   m->min_cntlid = j.value("min_cntlid", uint16_t{0});
   m->max_cntlid = j.value("max_cntlid", uint16_t{0});
   return !m->name.empty();

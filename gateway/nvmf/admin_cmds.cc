@@ -273,6 +273,8 @@ void GetLogPage(Target& t, QueuePair* qp, Request* req) {
       }
       case kLogAna:
         page = AnaLogPage(c, lsp & 1);
+        LOG_DEBUG("%s: ANA log page read (offset %llu, RAE %d)", c.Describe().c_str(),
+                  static_cast<unsigned long long>(offset), rae ? 1 : 0);
         break;
       default:
         return CompleteWith(qp, req, CmdSpecific(kScInvalidLogPage));

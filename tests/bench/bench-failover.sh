@@ -6,7 +6,7 @@
 #   tests/bench/bench-failover.sh [BUILD_DIR] [--kills N] [--planned N] [--ceph-dir DIR]
 #                                 [--lease-ms MS] [--failback-delay-ms MS] [--keep]
 #
-# A probe in the guest writes 4K blocks one after the other (dd oflag=direct, queue depth
+# A probe in the guest writes 4K blocks one after the other (fio, O_DIRECT, queue depth
 # 1) to the namespace of ANA group 1 (home gw1), stamping each completion with the guest's
 # clock, while the host SIGKILLs gw1 and restarts it N times (default 10), then stops it
 # with SIGTERM and restarts it N times (default 5). Per event, the longest time from the

@@ -288,6 +288,7 @@ gateway_start() {
 gateway_stop() {
     local sig=${1:-TERM} rc
     [ -n "$GW_PID" ] || { echo "gateway not running"; return 0; }
+    echo "==== SIG$sig sent at $(date -u +%FT%T.%3NZ)" >> "$GW_LOG"   # (the gateway's clock and format: timelines)
     kill -"$sig" "$GW_PID" 2>/dev/null
     # (stderr off: bash would report the killed job as "... Killed ...")
     { for _ in $(seq 150); do kill -0 "$GW_PID" || break; sleep 0.1; done; } 2>/dev/null
