@@ -392,6 +392,7 @@ class SlowFenceStore final : public GroupStore {
   SlowFenceStore(std::unique_ptr<GroupStore> s, std::shared_ptr<Shared> sh) : s_(std::move(s)), sh_(std::move(sh)) {}
   Result<MemberInfo> Register(const MemberInfo& me, MemberInfo* prev) override { return s_->Register(me, prev); }
   Status UpdateMember(const MemberInfo& me) override { return s_->UpdateMember(me); }
+  Status RemoveMember(const std::string& name) override { return s_->RemoveMember(name); }
   Result<std::vector<MemberInfo>> Members() override { return s_->Members(); }
   Status Heartbeat(const Holder& me, uint64_t d) override { return s_->Heartbeat(me, d); }
   Status Leave(const Holder& me) override { return s_->Leave(me); }
