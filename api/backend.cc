@@ -36,8 +36,32 @@ Status GatewayService::AddSubsystem(const std::string& json) {
 Status GatewayService::ChangeSubsystem(const std::string&, const std::string& new_json) {
   create_subsystem_req req;
   if (Status st = JsonToRequest(new_json, &req); !st.ok()) return st;
-  state_[SubsystemKey(req.subsystem_nqn())] = new_json;  // nothing the target models changed
+  const std::string old_key = SubsystemDhchapKey(req.subsystem_nqn());
+  state_[SubsystemKey(req.subsystem_nqn())] = new_json;
+  if (SubsystemDhchapKey(req.subsystem_nqn()) != old_key) return ApplySubsystemKeyToHosts(req.subsystem_nqn());
   return Status::OK();
+}
+
+std::string GatewayService::SubsystemDhchapKey(const std::string& nqn) const {
+  auto it = state_.find(SubsystemKey(nqn));
+  if (it == state_.end()) return "";
+  create_subsystem_req r;
+  if (!JsonToRequest(it->second, &r).ok()) return "";
+  return r.has_dhchap_key() ? r.dhchap_key() : "";
+}
+
+Status GatewayService::ApplySubsystemKeyToHosts(const std::string& nqn) {
+  const std::string key = SubsystemDhchapKey(nqn);
+  const std::string p = StateKeyPrefix(StateKeyKind::kHost, nqn);
+  Status result;
+  for (auto it = state_.lower_bound(p); it != state_.end() && StartsWith(it->first, p); ++it) {
+    add_host_req h;
+    if (!JsonToRequest(it->second, &h).ok() || h.host_nqn() == kAnyHostNqn) continue;
+    Result<HostEntry> entry = HostEntryFromRequest(h, key);
+    if (!entry.ok()) continue;
+    if (Status st = target_->ChangeHostKeys(nqn, *entry); !st.ok() && result.ok()) result = st;
+  }
+  return result;
 }
 
 Status GatewayService::RemoveSubsystem(const std::string& nqn) {
@@ -100,7 +124,7 @@ Status GatewayService::RemoveNamespace(const std::string& nqn, uint32_t nsid) {
 Status GatewayService::AddHost(const std::string& json) {
   add_host_req req;
   if (Status st = JsonToRequest(json, &req); !st.ok()) return st;
-  Result<HostEntry> entry = HostEntryFromRequest(req);
+  Result<HostEntry> entry = HostEntryFromRequest(req, SubsystemDhchapKey(req.subsystem_nqn()));
   if (!entry.ok()) return entry.status();
   Status st = target_->AddHost(req.subsystem_nqn(), *entry);
   if (st.ok() || st.IsAlreadyExists()) state_[HostKey(req.subsystem_nqn(), req.host_nqn())] = json;
@@ -110,7 +134,7 @@ Status GatewayService::AddHost(const std::string& json) {
 Status GatewayService::ChangeHost(const std::string&, const std::string& new_json) {
   add_host_req req;
   if (Status st = JsonToRequest(new_json, &req); !st.ok()) return st;
-  Result<HostEntry> entry = HostEntryFromRequest(req);
+  Result<HostEntry> entry = HostEntryFromRequest(req, SubsystemDhchapKey(req.subsystem_nqn()));
   if (!entry.ok()) return entry.status();
   if (req.host_nqn() != kAnyHostNqn) {
     if (Status st = target_->ChangeHostKeys(req.subsystem_nqn(), *entry); !st.ok()) return st;

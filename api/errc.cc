@@ -144,6 +144,8 @@ int Errno(api::errc e) {
     case E::kImageInUse: return EEXIST;
     case E::kHostExists: return EEXIST;
     case E::kListenerExists: return EEXIST;
+    case E::kHostKeyMissing: return ENOKEY;
+    case E::kKeyConflict: return EINVAL;
   }
   return EIO;
 }

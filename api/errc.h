@@ -16,7 +16,9 @@ namespace nvmeof::api {
   X(kUuidInUse, kAlreadyExists)                                          \
   X(kImageInUse, kAlreadyExists)       /* by another namespace */        \
   X(kHostExists, kAlreadyExists)                                         \
-  X(kListenerExists, kAlreadyExists)
+  X(kListenerExists, kAlreadyExists)                                     \
+  X(kHostKeyMissing, kInvalidArgument) /* a subsystem or controller key needs one */ \
+  X(kKeyConflict, kInvalidArgument)    /* subsystem key vs host controller keys */
 NVMEOF_DEFINE_ERRC("api", NVMEOF_API_ERRORS)
 
 // The errno the management API answers for `st`: 0 when OK; for an error whose name stands

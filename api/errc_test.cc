@@ -79,7 +79,7 @@ std::vector<Case> AllNames() {
 
       C(A::kInvalidRequest, EINVAL), C(A::kSubsystemExists, EEXIST), C(A::kSerialInUse, EEXIST),
       C(A::kNsidInUse, EEXIST), C(A::kUuidInUse, EEXIST), C(A::kImageInUse, EEXIST), C(A::kHostExists, EEXIST),
-      C(A::kListenerExists, EEXIST),
+      C(A::kListenerExists, EEXIST), C(A::kHostKeyMissing, ENOKEY), C(A::kKeyConflict, EINVAL),
   };
 }
 

@@ -3,8 +3,8 @@
 // namespace_set_rbd_trash_image (the flag kept in the namespace's stored request, as the
 // reference keeps it) and namespace_set_auto_resize (kept there too, and applied to the
 // namespace's device on every gateway: BlockDevice::set_auto_resize), namespace_unpin, show_gateway_listeners_info,
-// set_gateway_io_stats_mode, change_host_key. Answered ENOTSUP with a message that names what
-// is missing: subsystem DH-HMAC-CHAP keys (change_subsystem_key), network masks and
+// set_gateway_io_stats_mode, change_host_key, change_subsystem_key. Answered ENOTSUP with a message that names what
+// is missing: network masks and
 // auto-listeners (add_subsystem_network, del_subsystem_network, gw_refresh_network), KMIP
 // key servers, set_keep_host_connected, get_connection_io_statistics, get_gateway_stats and,
 // without a thread statistics source, get_thread_stats.
@@ -14,6 +14,7 @@
 #include <string>
 
 #include "api/service_internal.h"
+#include "gateway/nvmf/auth_keys.h"
 
 namespace nvmeof::api {
 
@@ -68,10 +69,52 @@ Status GatewayService::EditNamespaceRequest(const std::string& nqn, uint32_t nsi
 
 // ----------------------------------------------------------------------------- subsystems
 
+// Sets, rotates or (empty) deletes the subsystem's DH-HMAC-CHAP key: the controller key of
+// every host of the subsystem (each must have a key of its own and no controller key), from
+// their next authentication on, on every gateway of the group (ChangeSubsystem).
 ::grpc::Status GatewayService::change_subsystem_key(SC* ctx, const change_subsystem_key_req* req, req_status* rep) {
-  LOG_INFO("Received request to change the key of subsystem %s%s", req->subsystem_nqn().c_str(), PeerMsg(ctx).c_str());
-  return NotSupported(rep, "Failure changing DH-HMAC-CHAP key for subsystem " + req->subsystem_nqn(),
-                      "DH-HMAC-CHAP keys are");
+  const std::string& nqn = req->subsystem_nqn();
+  const std::string key = req->has_dhchap_key() ? req->dhchap_key() : "";
+  LOG_INFO("Received request to %s the DH-HMAC-CHAP key of subsystem %s%s", key.empty() ? "delete" : "change",
+           nqn.c_str(), PeerMsg(ctx).c_str());
+  const std::string prefix =
+      std::string(key.empty() ? "Failure deleting" : "Failure changing") + " DH-HMAC-CHAP key for subsystem " + nqn;
+  if (nqn.empty()) return Answer(rep, EINVAL, "Failure changing DH-HMAC-CHAP key for subsystem, missing subsystem NQN");
+  if (IsDiscoveryNqn(nqn)) return Answer(rep, EINVAL, prefix + ": Can't use a discovery NQN");
+  if (!key.empty()) {
+    if (auto parsed = auth::ParseDhchapSecret(key); !parsed.ok())
+      return Answer(rep, EINVAL, prefix + ": " + parsed.status().message());
+  }
+  std::lock_guard<std::mutex> lk(mu_);
+  auto s = target_->FindSubsystem(nqn);
+  auto it = state_.find(SubsystemKey(nqn));
+  if (!s || s->is_discovery() || it == state_.end()) return Answer(rep, ENOENT, prefix + ": No such subsystem");
+  create_subsystem_req stored;
+  if (Status st = JsonToRequest(it->second, &stored); !st.ok())
+    return Answer(rep, EINVAL, prefix + ": can't read the subsystem's state: " + st.message());
+  if (!key.empty()) {
+    const std::string p = StateKeyPrefix(StateKeyKind::kHost, nqn);
+    for (auto h = state_.lower_bound(p); h != state_.end() && StartsWith(h->first, p); ++h) {
+      add_host_req host;
+      if (!JsonToRequest(h->second, &host).ok() || host.host_nqn() == kAnyHostNqn) continue;
+      if (!host.has_dhchap_key() || host.dhchap_key().empty())
+        return Answer(rep, ENOKEY, prefix + ": Can't set a subsystem's DH-HMAC-CHAP key when it has hosts with no key, "
+                                            "like host " + host.host_nqn());
+      if (host.has_dhchap_ctrlr_key() && !host.dhchap_ctrlr_key().empty())
+        return Answer(rep, EINVAL, prefix + ": DH-HMAC-CHAP key is not allowed for subsystems which have a host with a "
+                                            "DH-HMAC-CHAP controller key. You need to remove host " + host.host_nqn() +
+                                            " DH-HMAC-CHAP controller key in order to set a key for the subsystem");
+    }
+    stored.set_dhchap_key(key);
+  } else {
+    stored.clear_dhchap_key();
+  }
+  stored.clear_key_encrypted();
+  if (Status st = Persist({{SubsystemKey(nqn), RequestToJson(stored)}}, {}); !st.ok())
+    return Answer(rep, EINVAL, "Error persisting the DH-HMAC-CHAP key of subsystem " + nqn + ": " + st.message());
+  if (Status st = ApplySubsystemKeyToHosts(nqn); !st.ok()) return Answer(rep, ToErrno(st), prefix + ": " + st.message());
+  LOG_INFO("subsystem %s: DH-HMAC-CHAP key %s", nqn.c_str(), key.empty() ? "deleted" : "set");
+  return Ok(rep);
 }
 
 ::grpc::Status GatewayService::add_subsystem_network(SC* ctx, const add_subsystem_network_req* req, req_status* rep) {
@@ -306,16 +349,24 @@ Status GatewayService::EditNamespaceRequest(const std::string& nqn, uint32_t nsi
                       "keeping the connections of removed hosts is");
 }
 
-// The reference's semantics: a non-empty dhchap_key replaces the host key, an empty one removes
-// it (gwcli host del_key) together with the controller key; dhchap_ctrlr_key, when the request
-// has it, replaces (or, empty, removes) the controller key, else the controller key stays. The
-// Target applies the keys from the next authentication (connected hosts stay), then the host's
-// add_host JSON in the group state carries them to the other gateways and to a restart.
+// The reference's semantics: each key the request has replaces the host's (host key:
+// dhchap_key, gwcli host change_key; controller key: dhchap_ctrlr_key, host
+// change_controller_key) or, empty, removes it (host del_key, del_controller_key); a key the
+// request lacks stays. A host keeps a key of its own while it has a controller key or the
+// subsystem has a key, and a controller key defined by the subsystem cannot be deleted
+// here. The Target applies the keys from the next authentication (connected hosts stay),
+// then the host's add_host JSON in the group state carries them to the other gateways and
+// to a restart.
 ::grpc::Status GatewayService::change_host_key(SC* ctx, const change_host_key_req* req, req_status* rep) {
   const std::string& nqn = req->subsystem_nqn();
   const std::string& host = req->host_nqn();
   LOG_INFO("Received request to change the keys of host %s on %s%s", host.c_str(), nqn.c_str(), PeerMsg(ctx).c_str());
-  const std::string prefix = "Failure changing DH-HMAC-CHAP key for host " + host + " on subsystem " + nqn;
+  const bool ctrlr_only = req->has_dhchap_ctrlr_key() && !req->has_dhchap_key();
+  const bool deleting = ctrlr_only ? req->dhchap_ctrlr_key().empty() : req->has_dhchap_key() && req->dhchap_key().empty();
+  const std::string prefix = std::string(deleting ? "Failure deleting" : "Failure changing") + " DH-HMAC-CHAP " +
+                             (ctrlr_only ? "controller key" : "key") + " for host " + host + " on subsystem " + nqn;
+  if (!req->has_dhchap_key() && !req->has_dhchap_ctrlr_key())
+    return Answer(rep, EINVAL, prefix + ": no key given (dhchap_key or dhchap_ctrlr_key)");
   if (nqn.empty()) return Answer(rep, EINVAL, prefix + ": missing subsystem NQN");
   if (host.empty()) return Answer(rep, EINVAL, prefix + ": missing host NQN");
   if (IsDiscoveryNqn(nqn)) return Answer(rep, EINVAL, prefix + ": Can't use a discovery NQN as subsystem's");
@@ -339,20 +390,28 @@ Status GatewayService::EditNamespaceRequest(const std::string& nqn, uint32_t nsi
     if (Status st = JsonToRequest(it->second, &stored); !st.ok())
       return Answer(rep, EINVAL, prefix + ": can't read the host's state: " + st.message());
   }
-  const bool new_key = req->has_dhchap_key() && !req->dhchap_key().empty();
-  if (new_key) {
-    stored.set_dhchap_key(req->dhchap_key());
-  } else {
-    stored.clear_dhchap_key();
-    stored.clear_dhchap_ctrlr_key();
+  const std::string subsystem_key = SubsystemDhchapKey(nqn);
+  if (req->has_dhchap_key()) {
+    if (req->dhchap_key().empty()) stored.clear_dhchap_key();
+    else stored.set_dhchap_key(req->dhchap_key());
   }
   if (req->has_dhchap_ctrlr_key()) {
-    if (req->dhchap_ctrlr_key().empty()) stored.clear_dhchap_ctrlr_key();
-    else stored.set_dhchap_ctrlr_key(req->dhchap_ctrlr_key());
+    if (!req->dhchap_ctrlr_key().empty()) {
+      stored.set_dhchap_ctrlr_key(req->dhchap_ctrlr_key());
+    } else {
+      if (ControllerKeyOrigin(stored, subsystem_key) == ::subsystem_implicit)
+        return Answer(rep, EINVAL, prefix + ": Can't delete host DH-HMAC-CHAP controller key as it was defined in the subsystem");
+      stored.clear_dhchap_ctrlr_key();
+    }
   }
   stored.clear_key_encrypted();
   stored.clear_ctrlr_key_encrypted();
-  Result<HostEntry> entry = HostEntryFromRequest(stored);
+  if (stored.has_dhchap_ctrlr_key() && !stored.dhchap_ctrlr_key().empty() &&
+      (!stored.has_dhchap_key() || stored.dhchap_key().empty()))
+    return Answer(rep, ENOKEY, prefix + ": Host must have a DH-HMAC-CHAP key if the controller has one");
+  if (Status st = CheckSubsystemKeyRules(stored, subsystem_key); !st.ok())
+    return Answer(rep, ToErrno(st), prefix + ": " + st.message());
+  Result<HostEntry> entry = HostEntryFromRequest(stored, subsystem_key);
   if (!entry.ok()) return Answer(rep, EINVAL, prefix + ": " + entry.status().message());
   if (Status st = target_->ChangeHostKeys(nqn, *entry); !st.ok())
     return Answer(rep, ToErrno(st), prefix + ": " + st.message());

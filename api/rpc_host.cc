@@ -35,7 +35,29 @@ add_host_req WithLegacyControllerKey(const add_host_req& in) {
 
 namespace internal {
 
-Result<HostEntry> HostEntryFromRequest(const add_host_req& r) {
+namespace {
+bool Has(const std::string* k) { return k && !k->empty(); }
+}  // namespace
+
+Status CheckSubsystemKeyRules(const add_host_req& r, const std::string& subsystem_key) {
+  if (r.host_nqn() == kAnyHostNqn) return Status::OK();
+  const bool key = r.has_dhchap_key() && !r.dhchap_key().empty();
+  const bool ctrlr_key = r.has_dhchap_ctrlr_key() && !r.dhchap_ctrlr_key().empty();
+  if (!key && (ctrlr_key || !subsystem_key.empty()))
+    return Status::Error(errc::kHostKeyMissing, "Host must have a DH-HMAC-CHAP key if the controller or subsystem has one");
+  if (ctrlr_key && !subsystem_key.empty())
+    return Status::Error(errc::kKeyConflict,
+                         "Host DH-HMAC-CHAP controller keys and subsystem DH-HMAC-CHAP keys are mutually exclusive");
+  return Status::OK();
+}
+
+::DHCHAPControllerKeyOrigin ControllerKeyOrigin(const add_host_req& r, const std::string& subsystem_key) {
+  if (r.has_dhchap_ctrlr_key() && !r.dhchap_ctrlr_key().empty()) return ::host_specific;
+  if (r.has_dhchap_key() && !r.dhchap_key().empty() && Has(&subsystem_key)) return ::subsystem_implicit;
+  return ::no_key;
+}
+
+Result<HostEntry> HostEntryFromRequest(const add_host_req& r, const std::string& subsystem_key) {
   if (r.has_psk() && !r.psk().empty())
     return Status::InvalidArgument("PSK (TLS) is not supported by this gateway, add the host without --psk");
   const bool key = r.has_dhchap_key() && !r.dhchap_key().empty();
@@ -46,6 +68,7 @@ Result<HostEntry> HostEntryFromRequest(const add_host_req& r) {
   h.nqn = r.host_nqn();
   if (key) h.dhchap_key = r.dhchap_key();
   if (ctrlr_key) h.dhchap_ctrlr_key = r.dhchap_ctrlr_key();
+  else if (key && !subsystem_key.empty()) h.dhchap_ctrlr_key = subsystem_key;
   return h;
 }
 
@@ -76,12 +99,14 @@ Result<HostEntry> HostEntryFromRequest(const add_host_req& r) {
   }
   if (any && ((req->has_psk() && !req->psk().empty()) || (req->has_dhchap_key() && !req->dhchap_key().empty())))
     return Answer(rep, EINVAL, prefix + ": PSK and DH-HMAC-CHAP keys are only allowed for specific hosts");
-  Result<HostEntry> entry = HostEntryFromRequest(*req);
-  if (!entry.ok()) return Answer(rep, EINVAL, prefix + ": " + entry.status().message());
-
   std::lock_guard<std::mutex> lk(mu_);
   auto s = target_->FindSubsystem(nqn);
   if (!s || s->is_discovery()) return Answer(rep, ENOENT, prefix + ": No such subsystem");
+  const std::string subsystem_key = SubsystemDhchapKey(nqn);
+  if (Status st = CheckSubsystemKeyRules(*req, subsystem_key); !st.ok())
+    return Answer(rep, ToErrno(st), prefix + ": " + st.message());
+  Result<HostEntry> entry = HostEntryFromRequest(*req, subsystem_key);
+  if (!entry.ok()) return Answer(rep, EINVAL, prefix + ": " + entry.status().message());
   if (any ? s->AllowsAnyHost() : s->HasHost(host))
     return Answer(rep, EEXIST, prefix + (any ? ": Open host access is already allowed" : ": Host is already added"));
   if (Status st = target_->AddHost(nqn, *entry); !st.ok()) return Answer(rep, ToErrno(st), prefix + ": " + st.message());
@@ -133,14 +158,18 @@ Result<HostEntry> HostEntryFromRequest(const add_host_req& r) {
   if (!s || s->is_discovery())
     return Answer(rep, ENOENT, "Failure listing hosts, can't get subsystems: No such subsystem " + req->subsystem());
   const SubsystemView v = s->View();
+  std::lock_guard<std::mutex> lk(mu_);  // state_: the stored keys
+  const std::string subsystem_key = SubsystemDhchapKey(req->subsystem());
   rep->set_allow_any_host(v.spec.allow_any_host);
   for (auto& h : v.hosts) {
     auto* o = rep->add_hosts();
     o->set_nqn(h.nqn);
     o->set_use_psk(h.psk);
     o->set_use_dhchap(h.dhchap);
-    const std::optional<HostEntry> e = s->FindHost(h.nqn);
-    o->set_dhchap_controller_origin(e && e->dhchap_ctrlr_key ? ::host_specific : ::no_key);
+    add_host_req stored;
+    auto it = state_.find(HostKey(req->subsystem(), h.nqn));
+    if (it != state_.end()) (void)JsonToRequest(it->second, &stored);
+    o->set_dhchap_controller_origin(ControllerKeyOrigin(stored, subsystem_key));
   }
   return Ok(rep);
 }
@@ -154,6 +183,14 @@ Result<HostEntry> HostEntryFromRequest(const add_host_req& r) {
     return Answer(rep, ENOENT, "Failure listing connections, can't get subsystems: No such subsystem " + req->subsystem());
   std::set<std::string> hosts;
   for (auto& h : s->View().hosts) hosts.insert(h.nqn);
+  std::lock_guard<std::mutex> lk(mu_);  // state_: the stored keys
+  const std::string subsystem_key = SubsystemDhchapKey(req->subsystem());
+  auto stored_host = [&](const std::string& h) {
+    add_host_req r;
+    auto it = state_.find(HostKey(req->subsystem(), h));
+    if (it != state_.end()) (void)JsonToRequest(it->second, &r);
+    return r;
+  };
   for (auto& c : target_->Connections(req->subsystem())) {
     auto* o = rep->add_connections();
     o->set_nqn(c.hostnqn);
@@ -166,7 +203,9 @@ Result<HostEntry> HostEntryFromRequest(const add_host_req& r) {
     o->set_controller_id(c.cntlid);
     o->set_secure(false);
     o->set_use_psk(false);
-    o->set_use_dhchap(false);
+    const add_host_req stored = stored_host(c.hostnqn);
+    o->set_use_dhchap(stored.has_dhchap_key() && !stored.dhchap_key().empty());
+    o->set_dhchap_controller_origin(ControllerKeyOrigin(stored, subsystem_key));
     hosts.erase(c.hostnqn);
   }
   for (auto& h : hosts) {

@@ -2,9 +2,11 @@
 // get_subsystems. Run on gRPC threads; mutations hold the RPC lock.
 #include <algorithm>
 #include <cctype>
+#include <set>
 #include <string>
 
 #include "api/service_internal.h"
+#include "gateway/nvmf/auth_keys.h"
 
 namespace nvmeof::api {
 
@@ -27,6 +29,12 @@ using namespace internal;
     if (Status st = ValidateNqn(req.subsystem_nqn()); !st.ok()) return Answer(rep, ToErrno(st), prefix + ": " + st.message());
   }
   if (IsDiscoveryNqn(req.subsystem_nqn())) return Answer(rep, EINVAL, prefix + ": Can't create a discovery subsystem");
+  if (req.has_dhchap_key() && !req.dhchap_key().empty()) {
+    if (req.key_encrypted())
+      return Answer(rep, EINVAL, prefix + ": encrypted keys are not supported by this gateway yet, give the key in clear");
+    if (auto parsed = auth::ParseDhchapSecret(req.dhchap_key()); !parsed.ok())
+      return Answer(rep, EINVAL, prefix + ": " + parsed.status().message());
+  }
   if (!opts_.group.empty() && !req.no_group_append()) {
     req.set_subsystem_nqn(req.subsystem_nqn() + "." + opts_.group);
     LOG_INFO("Subsystem NQN will be changed to %s, adding group name", req.subsystem_nqn().c_str());
@@ -108,6 +116,7 @@ using namespace internal;
 
 ::grpc::Status GatewayService::list_subsystems(SC* ctx, const list_subsystems_req* req, subsystems_info_cli* rep) {
   LOG_DEBUG("Received request to list subsystems%s", PeerMsg(ctx).c_str());
+  std::lock_guard<std::mutex> lk(mu_);  // state_: the subsystems' keys
   const auto& o = target_->options();
   for (auto& s : target_->Subsystems()) {
     if (req->has_subsystem_nqn() && !req->subsystem_nqn().empty() && s->nqn() != req->subsystem_nqn()) continue;
@@ -124,13 +133,19 @@ using namespace internal;
     c->set_subtype("NVMe");
     c->set_max_namespaces(s->spec().max_namespaces);
     c->set_allow_any_host(s->AllowsAnyHost());
-    c->set_has_dhchap_key(false);
+    c->set_has_dhchap_key(!SubsystemDhchapKey(s->nqn()).empty());
   }
   return Ok(rep);
 }
 
 ::grpc::Status GatewayService::get_subsystems(SC* ctx, const get_subsystems_req*, subsystems_info* rep) {
   LOG_DEBUG("Received request to get subsystems%s", PeerMsg(ctx).c_str());
+  std::set<std::string> with_key;  // subsystems with a DH-HMAC-CHAP key
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    for (auto& s : target_->Subsystems())
+      if (!SubsystemDhchapKey(s->nqn()).empty()) with_key.insert(s->nqn());
+  }
   try {
     const auto& o = target_->options();
     auto fill_listener = [](::listen_address* a, const ListenerSpec& l) {
@@ -159,6 +174,7 @@ using namespace internal;
       out->set_min_cntlid(o.min_cntlid);
       out->set_max_cntlid(o.max_cntlid);
       out->set_allow_any_host(v.spec.allow_any_host);
+      out->set_has_dhchap_key(with_key.count(v.spec.nqn) > 0);
       for (auto& l : v.listeners) fill_listener(out->add_listen_addresses(), l);
       for (auto& h : v.hosts) out->add_hosts()->set_nqn(h.nqn);
       for (auto& ns : v.namespaces) {

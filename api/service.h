@@ -245,6 +245,11 @@ class GatewayService final : public ::Gateway::Service, public StateTarget {
   Result<uint32_t> AddNamespaceToTarget(const namespace_add_req& req, uint32_t anagrpid);
   void RemoveSubsystemFromTarget(const std::string& nqn);
   std::string ImageUsedBy(const std::string& image);  // RbdImagePath
+  // The subsystem's DH-HMAC-CHAP key in the group state (empty: none).
+  std::string SubsystemDhchapKey(const std::string& nqn) const;
+  // Gives the subsystem's hosts their keys again after its key changed (the subsystem key is
+  // the implicit controller key of hosts without one of their own).
+  Status ApplySubsystemKeyToHosts(const std::string& nqn);
   // Rewrites the namespace's stored namespace_add_req with edit() applied, unless edit
   // returns false (nothing changes). NotFound when the group state has no entry for it.
   Status EditNamespaceRequest(const std::string& nqn, uint32_t nsid,

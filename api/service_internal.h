@@ -59,10 +59,18 @@ ListenerSpec MakeListenerSpec(const std::string& host_name, const std::string& t
                               int proto_adrfam);
 // `base` with the limits the request sets.
 QosLimits QosFromRequest(const namespace_set_qos_req& r, QosLimits base);
+// The subsystem DH-HMAC-CHAP key rules (the reference's): with a subsystem key every host
+// needs a key of its own and none may have a controller key (the subsystem key is then the
+// controller key of each: bidirectional authentication, origin "subsystem_implicit"); a
+// controller key needs a host key. kHostKeyMissing (ENOKEY) or kKeyConflict (EINVAL).
+Status CheckSubsystemKeyRules(const add_host_req& r, const std::string& subsystem_key);
+// Where a host's controller key comes from.
+::DHCHAPControllerKeyOrigin ControllerKeyOrigin(const add_host_req& r, const std::string& subsystem_key);
 // The Target's host entry for an add_host request (state JSON or RPC): NQN and DH-HMAC-CHAP
-// keys. InvalidArgument for what this gateway cannot apply yet: a PSK (no TLS) or keys
-// marked encrypted (no key-at-rest support). Messages never contain key bytes.
-Result<HostEntry> HostEntryFromRequest(const add_host_req& r);
+// keys, the subsystem's key as the controller key of a host with a key and no controller
+// key of its own. InvalidArgument for what this gateway cannot apply yet: a PSK (no TLS)
+// or keys marked encrypted (no key-at-rest support). Messages never contain key bytes.
+Result<HostEntry> HostEntryFromRequest(const add_host_req& r, const std::string& subsystem_key);
 
 // Iterates the namespace_ keys of a state map (an ordered map: one contiguous range) while
 // fn(key, value) returns true.

@@ -706,16 +706,132 @@ TEST_F(ServiceTest, ChangeHostKey) {
   svc->change_host_key(nullptr, &c, &rep);
   EXPECT_STATUS(rep, EINVAL, "Can't use a discovery NQN as subsystem's");
 
-  // del_key: an empty key removes the host's keys, controller key included.
+  // del_key while the host has a controller key: refused (the reference's rule).
   c.set_subsystem_nqn(kNqn);
   c.set_dhchap_key("");
   svc->change_host_key(nullptr, &c, &rep);
+  EXPECT_STATUS(rep, ENOKEY, "Failure deleting DH-HMAC-CHAP key for host " + std::string(kHost1) + " on subsystem " +
+                                 kNqn + ": Host must have a DH-HMAC-CHAP key if the controller has one");
+  // del_controller_key, then del_key.
+  change_host_key_req dc;
+  dc.set_subsystem_nqn(kNqn);
+  dc.set_host_nqn(kHost1);
+  dc.set_dhchap_ctrlr_key("");
+  svc->change_host_key(nullptr, &dc, &rep);
+  EXPECT_STATUS(rep, 0, "Success");
+  EXPECT_EQ(s->FindHost(kHost1)->dhchap_key, std::optional<std::string>(kKey2)) << "the host key stays";
+  EXPECT_FALSE(s->FindHost(kHost1)->dhchap_ctrlr_key);
+  svc->change_host_key(nullptr, &c, &rep);
   EXPECT_STATUS(rep, 0, "Success");
   EXPECT_FALSE(s->FindHost(kHost1)->dhchap_key);
-  EXPECT_FALSE(s->FindHost(kHost1)->dhchap_ctrlr_key);
   ASSERT_TRUE(JsonToRequest(store.m[key], &stored).ok());
   EXPECT_FALSE(stored.has_dhchap_key());
   EXPECT_FALSE(stored.has_dhchap_ctrlr_key());
+  change_host_key_req none;
+  none.set_subsystem_nqn(kNqn);
+  none.set_host_nqn(kHost1);
+  svc->change_host_key(nullptr, &none, &rep);
+  EXPECT_STATUS(rep, EINVAL, "no key given");
+}
+
+// The subsystem DH-HMAC-CHAP key (change_subsystem_key, create_subsystem's dhchap_key): the
+// implicit controller key of hosts with a key of their own, the reference's rules and
+// messages, listed as has_dhchap_key and as each host's controller key origin; replayed by
+// another gateway from the group state.
+TEST_F(ServiceTest, SubsystemDhchapKey) {
+  CreateSubsystem(kNqn);
+  auto s = target->FindSubsystem(kNqn);
+  req_status rep;
+  add_host_req nokey;
+  nokey.set_subsystem_nqn(kNqn);
+  nokey.set_host_nqn(kHost1);
+  svc->add_host(nullptr, &nokey, &rep);
+  ASSERT_EQ(rep.status(), 0);
+  change_subsystem_key_req k;
+  k.set_subsystem_nqn(kNqn);
+  k.set_dhchap_key(kCtrlKey);
+  svc->change_subsystem_key(nullptr, &k, &rep);
+  EXPECT_STATUS(rep, ENOKEY, "Can't set a subsystem's DH-HMAC-CHAP key when it has hosts with no key, like host " +
+                                 std::string(kHost1));
+  remove_host_req rm;
+  rm.set_subsystem_nqn(kNqn);
+  rm.set_host_nqn(kHost1);
+  svc->remove_host(nullptr, &rm, &rep);
+  ASSERT_EQ(rep.status(), 0);
+  k.set_dhchap_key("DHHC-1:01:junk:");
+  svc->change_subsystem_key(nullptr, &k, &rep);
+  EXPECT_STATUS(rep, EINVAL, "DH-HMAC-CHAP secret");
+  k.set_dhchap_key(kCtrlKey);
+  svc->change_subsystem_key(nullptr, &k, &rep);
+  EXPECT_STATUS(rep, 0, "Success");
+
+  // Hosts: a key of their own is needed, a controller key of their own is refused.
+  svc->add_host(nullptr, &nokey, &rep);
+  EXPECT_STATUS(rep, ENOKEY, "Host must have a DH-HMAC-CHAP key if the controller or subsystem has one");
+  add_host_req both = nokey;
+  both.set_dhchap_key(kKey1);
+  both.set_dhchap_ctrlr_key(kKey2);
+  svc->add_host(nullptr, &both, &rep);
+  EXPECT_STATUS(rep, EINVAL, "Host DH-HMAC-CHAP controller keys and subsystem DH-HMAC-CHAP keys are mutually exclusive");
+  add_host_req keyed = nokey;
+  keyed.set_dhchap_key(kKey1);
+  svc->add_host(nullptr, &keyed, &rep);
+  EXPECT_STATUS(rep, 0, "Success");
+  EXPECT_EQ(s->FindHost(kHost1)->dhchap_ctrlr_key, std::optional<std::string>(kCtrlKey)) << "the subsystem's key";
+  list_hosts_req lh;
+  lh.set_subsystem(kNqn);
+  hosts_info hi;
+  svc->list_hosts(nullptr, &lh, &hi);
+  ASSERT_EQ(hi.hosts_size(), 1);
+  EXPECT_EQ(hi.hosts(0).dhchap_controller_origin(), ::subsystem_implicit);
+  list_subsystems_req ls;
+  subsystems_info_cli si;
+  svc->list_subsystems(nullptr, &ls, &si);
+  ASSERT_EQ(si.subsystems_size(), 1);
+  EXPECT_TRUE(si.subsystems(0).has_dhchap_key());
+  change_host_key_req dc;
+  dc.set_subsystem_nqn(kNqn);
+  dc.set_host_nqn(kHost1);
+  dc.set_dhchap_ctrlr_key("");
+  svc->change_host_key(nullptr, &dc, &rep);
+  EXPECT_STATUS(rep, EINVAL, "Can't delete host DH-HMAC-CHAP controller key as it was defined in the subsystem");
+
+  // A second gateway replays it, and follows a rotation through ChangeSubsystem.
+  Target t2{TargetOptions{}};
+  ServiceOptions o;
+  o.gateway_name = "gw2";
+  GatewayService b(&t2, nullptr, o);
+  const std::string sub_key = std::string("subsystem_") + kNqn;
+  const std::string old_sub = store.m.at(sub_key);
+  ASSERT_TRUE(b.AddSubsystem(old_sub).ok());
+  ASSERT_TRUE(b.AddHost(store.m.at(std::string("host_") + kNqn + "_" + kHost1)).ok());
+  EXPECT_EQ(t2.FindSubsystem(kNqn)->FindHost(kHost1)->dhchap_ctrlr_key, std::optional<std::string>(kCtrlKey));
+  k.set_dhchap_key(kKey2);
+  svc->change_subsystem_key(nullptr, &k, &rep);
+  EXPECT_STATUS(rep, 0, "Success");
+  EXPECT_EQ(s->FindHost(kHost1)->dhchap_ctrlr_key, std::optional<std::string>(kKey2));
+  ASSERT_TRUE(b.ChangeSubsystem(old_sub, store.m.at(sub_key)).ok());
+  EXPECT_EQ(t2.FindSubsystem(kNqn)->FindHost(kHost1)->dhchap_ctrlr_key, std::optional<std::string>(kKey2));
+
+  // del_key: the hosts keep their own keys, without a controller key.
+  change_subsystem_key_req del;
+  del.set_subsystem_nqn(kNqn);
+  del.set_dhchap_key("");
+  svc->change_subsystem_key(nullptr, &del, &rep);
+  EXPECT_STATUS(rep, 0, "Success");
+  EXPECT_EQ(s->FindHost(kHost1)->dhchap_key, std::optional<std::string>(kKey1));
+  EXPECT_FALSE(s->FindHost(kHost1)->dhchap_ctrlr_key);
+  hi.Clear();
+  svc->list_hosts(nullptr, &lh, &hi);
+  EXPECT_EQ(hi.hosts(0).dhchap_controller_origin(), ::no_key);
+  EXPECT_EQ(store.m.at(sub_key).find("DHHC-1"), std::string::npos);
+  // A controller key of its own again, and the subsystem key refused while it is there.
+  dc.set_dhchap_ctrlr_key(kCtrlKey);
+  svc->change_host_key(nullptr, &dc, &rep);
+  EXPECT_STATUS(rep, 0, "Success");
+  k.set_dhchap_key(kKey2);
+  svc->change_subsystem_key(nullptr, &k, &rep);
+  EXPECT_STATUS(rep, EINVAL, "You need to remove host " + std::string(kHost1) + " DH-HMAC-CHAP controller key");
 }
 
 TEST_F(ServiceTest, AddHostField5IsPskEncryptedAndALegacyStringIsTheControllerKey) {
@@ -746,7 +862,8 @@ TEST_F(ServiceTest, AddHostField5IsPskEncryptedAndALegacyStringIsTheControllerKe
   EXPECT_FALSE(legacy.has_psk_encrypted());
   EXPECT_FALSE(legacy.has_dhchap_ctrlr_key());
   svc->add_host(nullptr, &legacy, &rep);
-  EXPECT_STATUS(rep, EINVAL, "DH-HMAC-CHAP");
+  // Read as a controller key (without a host key: the reference's ENOKEY).
+  EXPECT_STATUS(rep, ENOKEY, "Host must have a DH-HMAC-CHAP key if the controller or subsystem has one");
 }
 
 // ------------------------------------------------------------------------------ listeners

@@ -357,7 +357,7 @@ int SpdkLogDisable(Ctx& c) {
 // ---- subsystem ----
 
 struct SubsystemArgs {
-  std::string nqn, serial;
+  std::string nqn, serial, dhchap_key;
   long long max_namespaces = 0;
   CLI::Option* max_ns_opt = nullptr;
   bool no_group_append = false;
@@ -376,10 +376,24 @@ int SubsystemAdd(Ctx& c, const SubsystemArgs& a) {
   req.set_max_namespaces(static_cast<std::uint32_t>(max_ns));
   req.set_enable_ha(true);
   req.set_no_group_append(a.no_group_append);
+  if (!a.dhchap_key.empty()) req.set_dhchap_key(a.dhchap_key);
   const auto rep = Invoke<subsys_status>(c, "create_subsystem", req,
                                          "Failure adding subsystem " + a.nqn);
   const std::string nqn = rep.nqn().empty() ? a.nqn : rep.nqn();
   return Report(c, rep, [&] { c.Out("Adding subsystem " + nqn + ": Successful"); });
+}
+
+// subsystem change_key / del_key: the subsystem's DH-HMAC-CHAP key (the controller key of
+// its hosts); an empty key deletes it.
+int SubsystemChangeKey(Ctx& c, const SubsystemArgs& a, bool del) {
+  if (!del && a.dhchap_key.empty()) throw UsageError{"DH-HMAC-CHAP key can't be empty"};
+  change_subsystem_key_req req;
+  req.set_subsystem_nqn(a.nqn);
+  req.set_dhchap_key(del ? "" : a.dhchap_key);
+  const std::string verb = del ? "Deleting" : "Changing";
+  return StatusCall(c, "change_subsystem_key", req,
+                    std::string(del ? "Failure deleting" : "Failure changing") + " DH-HMAC-CHAP key for subsystem " + a.nqn,
+                    verb + " DH-HMAC-CHAP key for subsystem " + a.nqn + ": Successful");
 }
 
 int SubsystemDel(Ctx& c, const SubsystemArgs& a) {
@@ -551,24 +565,27 @@ int HostAdd(Ctx& c, const HostArgs& a) {
   });
 }
 
-// host change_key / del_key: one host; an empty --dhchap-key (del_key) removes the host's
-// DH-HMAC-CHAP keys, the controller key with them.
-int HostChangeKey(Ctx& c, const HostArgs& a, bool del) {
+// host change_key / del_key (the host's key; an empty one deletes it) and
+// change_controller_key / del_controller_key (the controller key): one host; the key the
+// command does not name stays.
+int HostChangeKey(Ctx& c, const HostArgs& a, bool del, bool controller) {
   if (a.hosts.size() != 1) throw UsageError{"Exactly one host NQN is needed"};
   const std::string& h = a.hosts[0];
-  if (!del && a.dhchap_key.empty()) throw UsageError{"DH-HMAC-CHAP key can't be empty"};
+  const std::string& key = controller ? a.dhchap_ctrlr_key : a.dhchap_key;
+  if (!del && key.empty()) throw UsageError{"DH-HMAC-CHAP key can't be empty"};
   change_host_key_req req;
   req.set_subsystem_nqn(a.nqn);
   req.set_host_nqn(h);
-  req.set_dhchap_key(del ? "" : a.dhchap_key);
-  if (!del && !a.dhchap_ctrlr_key.empty()) req.set_dhchap_ctrlr_key(a.dhchap_ctrlr_key);
-  if (del)
-    return StatusCall(c, "change_host_key", req,
-                      "Failure deleting DH-HMAC-CHAP key for host " + h + " on subsystem " + a.nqn,
-                      "Deleting key for host " + h + " on subsystem " + a.nqn + ": Successful");
-  return StatusCall(c, "change_host_key", req,
-                    "Failure changing DH-HMAC-CHAP key for host " + h + " on subsystem " + a.nqn,
-                    "Changing key for host " + h + " on subsystem " + a.nqn + ": Successful");
+  if (controller) {
+    req.set_dhchap_ctrlr_key(del ? "" : key);
+  } else {
+    req.set_dhchap_key(del ? "" : key);
+    if (!del && !a.dhchap_ctrlr_key.empty()) req.set_dhchap_ctrlr_key(a.dhchap_ctrlr_key);
+  }
+  const std::string what = std::string("DH-HMAC-CHAP key for ") + (controller ? "controller of host " : "host ") + h +
+                           " on subsystem " + a.nqn;
+  return StatusCall(c, "change_host_key", req, std::string(del ? "Failure deleting " : "Failure changing ") + what,
+                    std::string(del ? "Deleting " : "Changing ") + what + ": Successful");
 }
 
 int HostDel(Ctx& c, const HostArgs& a) {
@@ -590,15 +607,24 @@ int HostList(Ctx& c, const HostArgs& a) {
   const auto rep = Invoke<hosts_info>(c, "list_hosts", req, "Failure listing hosts");
   return Report(c, rep, [&] {
     std::vector<std::vector<Cell>> rows;
-    if (rep.allow_any_host()) rows.push_back({"Any host", "n/a", "n/a"});
+    if (rep.allow_any_host()) rows.push_back({"Any host", "n/a", "n/a", "n/a"});
+    auto origin = [](::DHCHAPControllerKeyOrigin o) -> std::string {
+      switch (o) {
+        case ::no_key: return "No Key";
+        case ::host_specific: return "Host Specific";
+        case ::subsystem_implicit: return "Subsystem Implicit";
+        default: return "<unknown>";
+      }
+    };
     for (const auto& h : rep.hosts())
-      rows.push_back({h.nqn(), h.use_psk() ? "Yes" : "No", h.use_dhchap() ? "Yes" : "No"});
+      rows.push_back({h.nqn(), h.use_psk() ? "Yes" : "No", h.use_dhchap() ? "Yes" : "No",
+                      origin(h.dhchap_controller_origin())});
     if (rows.empty()) {
       c.Out("No hosts are allowed to access " + a.nqn);
       return;
     }
     c.Out("Hosts allowed to access " + a.nqn + ":\n" +
-          RenderTable({"Host NQN", "Uses PSK", "Uses DHCHAP"}, rows, c.style(),
+          RenderTable({"Host NQN", "Uses PSK", "Uses DHCHAP", "Controller Key"}, rows, c.style(),
                       StringAlign::kCenter));
   });
 }
@@ -1299,6 +1325,8 @@ int Run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
                                       "Maximum number of namespaces (default: 256)");
   sub_add->add_flag("--no-group-append", sa.no_group_append,
                     "Do not append gateway group name to the NQN");
+  sub_add->add_option("-k,--dhchap-key", sa.dhchap_key,
+                      "Subsystem DH-HMAC-CHAP key: the controller key of its hosts (each needs a key)");
   CLI::App* sub_del = action(subsystem, "del", "Delete a subsystem",
                              [&sa](Ctx& c) { return SubsystemDel(c, sa); });
   sub_del->alias("delete");
@@ -1310,6 +1338,13 @@ int Run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
                               [&sa](Ctx& c) { return SubsystemList(c, sa); });
   sub_list->add_option("-n,--subsystem", sa.nqn, "Subsystem NQN");
   sub_list->add_option("-s,--serial-number", sa.serial, "Serial number");
+  CLI::App* sub_ck = action(subsystem, "change_key", "Change subsystem's DH-HMAC-CHAP key",
+                            [&sa](Ctx& c) { return SubsystemChangeKey(c, sa, false); });
+  sub_ck->add_option("-n,--subsystem", sa.nqn, "Subsystem NQN")->required();
+  sub_ck->add_option("-k,--dhchap-key", sa.dhchap_key, "Subsystem DH-HMAC-CHAP key")->required();
+  CLI::App* sub_dk = action(subsystem, "del_key", "Delete subsystem's DH-HMAC-CHAP key",
+                            [&sa](Ctx& c) { return SubsystemChangeKey(c, sa, true); });
+  sub_dk->add_option("-n,--subsystem", sa.nqn, "Subsystem NQN")->required();
 
   // listener
   ListenerArgs la;
@@ -1354,7 +1389,7 @@ int Run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
       ->expected(1, -1);
   h_add->add_option("-p,--psk", ha.psk, "Hosts PSK key");
   h_add->add_option("-k,--dhchap-key", ha.dhchap_key, "Host DH-HMAC-CHAP key");
-  h_add->add_option("-c,--dhchap-ctrlr-key", ha.dhchap_ctrlr_key,
+  h_add->add_option("-c,--dhchap-ctrlr-key,--dhchap-controller-key", ha.dhchap_ctrlr_key,
                     "Host DH-HMAC-CHAP controller key");
   CLI::App* h_del = action(host, "del", "Remove host access from a subsystem",
                            [&ha](Ctx& c) { return HostDel(c, ha); });
@@ -1364,15 +1399,26 @@ int Run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
       ->required()
       ->expected(1, -1);
   CLI::App* h_ck = action(host, "change_key", "Change host's DH-HMAC-CHAP key",
-                          [&ha](Ctx& c) { return HostChangeKey(c, ha, false); });
+                          [&ha](Ctx& c) { return HostChangeKey(c, ha, false, false); });
   h_ck->add_option("-n,--subsystem", ha.nqn, "Subsystem NQN")->required();
   h_ck->add_option("-t,--host-nqn", ha.hosts, "Host NQN")->required();
   h_ck->add_option("-k,--dhchap-key", ha.dhchap_key, "Host DH-HMAC-CHAP key")->required();
   h_ck->add_option("-c,--dhchap-ctrlr-key", ha.dhchap_ctrlr_key, "Host DH-HMAC-CHAP controller key");
-  CLI::App* h_dk = action(host, "del_key", "Delete host's DH-HMAC-CHAP keys",
-                          [&ha](Ctx& c) { return HostChangeKey(c, ha, true); });
+  CLI::App* h_dk = action(host, "del_key", "Delete host's DH-HMAC-CHAP key",
+                          [&ha](Ctx& c) { return HostChangeKey(c, ha, true, false); });
   h_dk->add_option("-n,--subsystem", ha.nqn, "Subsystem NQN")->required();
   h_dk->add_option("-t,--host-nqn", ha.hosts, "Host NQN")->required();
+  CLI::App* h_cck = action(host, "change_controller_key", "Change the DH-HMAC-CHAP controller key of a host",
+                           [&ha](Ctx& c) { return HostChangeKey(c, ha, false, true); });
+  h_cck->add_option("-n,--subsystem", ha.nqn, "Subsystem NQN")->required();
+  h_cck->add_option("-t,--host-nqn", ha.hosts, "Host NQN")->required();
+  h_cck->add_option("-c,--dhchap-controller-key,--dhchap-ctrlr-key", ha.dhchap_ctrlr_key,
+                    "Host DH-HMAC-CHAP controller key")
+      ->required();
+  CLI::App* h_dck = action(host, "del_controller_key", "Delete the DH-HMAC-CHAP controller key of a host",
+                           [&ha](Ctx& c) { return HostChangeKey(c, ha, true, true); });
+  h_dck->add_option("-n,--subsystem", ha.nqn, "Subsystem NQN")->required();
+  h_dck->add_option("-t,--host-nqn", ha.hosts, "Host NQN")->required();
   CLI::App* h_list = action(host, "list", "List subsystem's host access",
                             [&ha](Ctx& c) { return HostList(c, ha); });
   h_list->add_option("-n,--subsystem", ha.nqn, "Subsystem NQN")->required();

@@ -128,7 +128,7 @@ TEST_F(GwcliTest, NoCommandPrintsHelp) {
 
 TEST_F(GwcliTest, MissingActionIsAUsageError) {
   EXPECT_EQ(Run({"subsystem"}), 2);
-  EXPECT_EQ(err, "error: missing action for subsystem command (choose from 'add', 'del', 'list')\n");
+  EXPECT_EQ(err, "error: missing action for subsystem command (choose from 'add', 'del', 'list', 'change_key', 'del_key')\n");
   EXPECT_EQ(Run({"ns"}), 2);
   EXPECT_NE(err.find("missing action for namespace command"), std::string::npos);
   EXPECT_TRUE(fake.calls.empty());
@@ -455,13 +455,39 @@ TEST_F(GwcliTest, HostChangeAndDeleteKey) {
   EXPECT_EQ(Req<change_host_key_req>().host_nqn(), "h1");
   EXPECT_EQ(Req<change_host_key_req>().dhchap_key(), "DHHC-1:00:x");
   EXPECT_EQ(Req<change_host_key_req>().dhchap_ctrlr_key(), "DHHC-1:00:y");
-  EXPECT_EQ(out, "Changing key for host h1 on subsystem " + kNqn + ": Successful\n");
+  EXPECT_EQ(out, "Changing DH-HMAC-CHAP key for host h1 on subsystem " + kNqn + ": Successful\n");
   fake.calls.clear();
   EXPECT_EQ(RunStdio({"host", "del_key", "-n", kNqn, "-t", "h1"}), 0);
   EXPECT_TRUE(Req<change_host_key_req>().has_dhchap_key());
   EXPECT_EQ(Req<change_host_key_req>().dhchap_key(), "");
   EXPECT_FALSE(Req<change_host_key_req>().has_dhchap_ctrlr_key());
-  EXPECT_EQ(out, "Deleting key for host h1 on subsystem " + kNqn + ": Successful\n");
+  EXPECT_EQ(out, "Deleting DH-HMAC-CHAP key for host h1 on subsystem " + kNqn + ": Successful\n");
+  fake.calls.clear();
+  EXPECT_EQ(RunStdio({"host", "change_controller_key", "-n", kNqn, "-t", "h1", "--dhchap-controller-key",
+                      "DHHC-1:00:z"}),
+            0);
+  EXPECT_FALSE(Req<change_host_key_req>().has_dhchap_key()) << "the host key stays";
+  EXPECT_EQ(Req<change_host_key_req>().dhchap_ctrlr_key(), "DHHC-1:00:z");
+  EXPECT_EQ(out, "Changing DH-HMAC-CHAP key for controller of host h1 on subsystem " + kNqn + ": Successful\n");
+  fake.calls.clear();
+  EXPECT_EQ(RunStdio({"host", "del_controller_key", "-n", kNqn, "-t", "h1"}), 0);
+  EXPECT_FALSE(Req<change_host_key_req>().has_dhchap_key());
+  EXPECT_TRUE(Req<change_host_key_req>().has_dhchap_ctrlr_key());
+  EXPECT_EQ(Req<change_host_key_req>().dhchap_ctrlr_key(), "");
+  EXPECT_EQ(out, "Deleting DH-HMAC-CHAP key for controller of host h1 on subsystem " + kNqn + ": Successful\n");
+  EXPECT_EQ(Run({"host", "change_controller_key", "-n", kNqn, "-t", "h1"}), 2);  // the key is required
+  fake.calls.clear();
+  EXPECT_EQ(RunStdio({"subsystem", "change_key", "-n", kNqn, "--dhchap-key", "DHHC-1:00:s"}), 0);
+  EXPECT_EQ(Req<change_subsystem_key_req>().dhchap_key(), "DHHC-1:00:s");
+  EXPECT_EQ(out, "Changing DH-HMAC-CHAP key for subsystem " + kNqn + ": Successful\n");
+  fake.calls.clear();
+  EXPECT_EQ(RunStdio({"subsystem", "del_key", "-n", kNqn}), 0);
+  EXPECT_TRUE(Req<change_subsystem_key_req>().has_dhchap_key());
+  EXPECT_EQ(Req<change_subsystem_key_req>().dhchap_key(), "");
+  EXPECT_EQ(out, "Deleting DH-HMAC-CHAP key for subsystem " + kNqn + ": Successful\n");
+  fake.calls.clear();
+  EXPECT_EQ(RunStdio({"subsystem", "add", "-n", kNqn, "--dhchap-key", "DHHC-1:00:s"}), 0);
+  EXPECT_EQ(Req<create_subsystem_req>().dhchap_key(), "DHHC-1:00:s");
   EXPECT_EQ(Run({"host", "change_key", "-n", kNqn, "-t", "h1", "--dhchap-key", ""}), 2);
   EXPECT_NE(err.find("DH-HMAC-CHAP key can't be empty"), std::string::npos);
   EXPECT_EQ(Run({"host", "change_key", "-n", kNqn, "-t", "h1"}), 2);  // --dhchap-key required

@@ -61,7 +61,8 @@ struct NamespaceSpec {
 
 // A host allowed on a subsystem, or given a namespace, with what it authenticates with.
 // The secrets are never logged and never copied into views: listings say only whether one
-// is set. Nothing uses them yet (no DH-HMAC-CHAP, no TLS): today they are always empty.
+// is set. DH-HMAC-CHAP uses the host and controller keys (gateway/nvmf/auth.h); the PSK is
+// kept for TLS, which no listener offers yet.
 struct HostEntry {
   std::string nqn;
   std::optional<std::string> dhchap_key;        // DH-HMAC-CHAP host key

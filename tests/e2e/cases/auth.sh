@@ -12,7 +12,8 @@
 # and no key refused; the last, with the gateway's default preferences, rotates the key
 # through gwcli while the host is connected and doing I/O (the controller stays, the host
 # re-authenticates its live queues with the new key), then reconnects with the old key
-# (refused) and the new one.
+# (refused) and the new one; then the subsystem's key (gwcli subsystem change_key) serves as
+# the controller key of the host, whose own controller key is deleted.
 CASE_DESC="DH-HMAC-CHAP: every hash, NULL and FFDHE groups, one-way and bidirectional, refusals, key rotation"
 CASE_GROUP=auth
 CASE_GRPC=yes
@@ -152,5 +153,15 @@ guest() {
     check "reconnect with the new key" aconnect --dhchap-secret="$new" --dhchap-ctrl-secret="$CKEY"
     check "fio write + verify with the new key" afio
     check "disconnect" disconnect "$AUTH_NQN"
+
+    # The subsystem's key (gwcli subsystem change_key) as the controller key of a host
+    # without one of its own.
+    check "host controller key deleted through gwcli" \
+        host_request gwcli host del_controller_key -n "$AUTH_NQN" -t "$hostnqn"
+    check "subsystem key set through gwcli" host_request gwcli subsystem change_key -n "$AUTH_NQN" -k "$c3"
+    check "bidirectional connect with the subsystem's key" aconnect --dhchap-secret="$new" --dhchap-ctrl-secret="$c3"
+    check "fio write + verify (subsystem key)" afio
+    check "disconnect" disconnect "$AUTH_NQN"
+    check "the host's former controller key refused" refused --dhchap-secret="$new" --dhchap-ctrl-secret="$c1"
     host_request gateway-args >/dev/null
 }
