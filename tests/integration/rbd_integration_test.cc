@@ -261,7 +261,7 @@ TEST(RbdOpenErrors, MissingImage) {
 TEST(RbdOpenErrors, MissingNamespace) {
   auto e = OpenWith(BaseConfig(), Spec("rbd", "img", "no-such-ns"));
   EXPECT_TRUE(e.status.Is(bdev::errc::kRadosNamespaceNotFound)) << e.status.ToString();
-  EXPECT_NE(e.status.message().find("namespace 'no-such-ns' does not exist"), std::string::npos)
+  EXPECT_NE(e.status.message().find("Namespace no-such-ns doesn't exist in pool rbd"), std::string::npos)
       << e.status.ToString();
 }
 
