@@ -6,7 +6,7 @@ namespace nvmeof {
 bool ManagementPlane::BuiltIn() { return false; }
 
 Result<std::unique_ptr<ManagementPlane>> ManagementPlane::Start(const DaemonOptions&, Target*, DeviceFactory*, ReactorGroup*,
-                                                                const ha::HaManager*) {
+                                                                ha::HaManager*) {
   return Status::Error(errc::kNotSupported, "the management plane is not built into this binary (NVMEOF_WITH_GRPC=OFF)");
 }
 
