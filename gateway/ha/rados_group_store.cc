@@ -122,18 +122,8 @@ class RadosGroupStore final : public GroupStore {
   // ---- membership
   Result<MemberInfo> Register(const MemberInfo& me, MemberInfo* previous) override {
     *previous = MemberInfo{};
-    const std::string cookie = "register/" + std::to_string(instance_);
-    struct timeval tv = {kRegisterLockSec, 0};
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kRegisterWaitMs);
-    for (;;) {
-      int r = rados_lock_exclusive(io_, members_oid_.c_str(), kMembersLock, cookie.c_str(), "registration", &tv,
-                                   LIBRADOS_LOCK_FLAG_RENEW);
-      if (r == 0) break;
-      if (r != -EBUSY || std::chrono::steady_clock::now() > deadline)
-        return Fail(r, "cannot lock " + members_oid_ + " to register " + me.name);
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    auto unlock = [&] { rados_unlock(io_, members_oid_.c_str(), kMembersLock, cookie.c_str()); };
+    if (Status st = LockMembers("register " + me.name); !st.ok()) return st;
+    auto unlock = [&] { UnlockMembers(); };
     auto all = ReadMembers();
     if (!all.ok()) {
       unlock();
@@ -162,18 +152,8 @@ class RadosGroupStore final : public GroupStore {
   Status UpdateMember(const MemberInfo& me) override { return WriteMember(me); }
 
   Status RemoveMember(const std::string& name) override {
-    const std::string cookie = "register/" + std::to_string(instance_);
-    struct timeval tv = {kRegisterLockSec, 0};
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kRegisterWaitMs);
-    for (;;) {
-      int r = rados_lock_exclusive(io_, members_oid_.c_str(), kMembersLock, cookie.c_str(), "registration", &tv,
-                                   LIBRADOS_LOCK_FLAG_RENEW);
-      if (r == 0) break;
-      if (r != -EBUSY || std::chrono::steady_clock::now() > deadline)
-        return Fail(r, "cannot lock " + members_oid_ + " to remove " + name);
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    auto unlock = [&] { rados_unlock(io_, members_oid_.c_str(), kMembersLock, cookie.c_str()); };
+    if (Status st = LockMembers("remove " + name); !st.ok()) return st;
+    auto unlock = [&] { UnlockMembers(); };
     auto alive = Alive();
     auto all = alive.ok() ? ReadMembers() : Result<std::vector<MemberInfo>>(alive.status());
     if (!all.ok()) {
@@ -366,6 +346,23 @@ class RadosGroupStore final : public GroupStore {
   }
 
  private:
+  // The members object's registration lock (kMembersLock, held at most kRegisterLockSec),
+  // waited for up to kRegisterWaitMs; `why` names the operation in the error.
+  std::string MembersLockCookie() const { return "register/" + std::to_string(instance_); }
+  Status LockMembers(const std::string& why) {
+    struct timeval tv = {kRegisterLockSec, 0};
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kRegisterWaitMs);
+    for (;;) {
+      int r = rados_lock_exclusive(io_, members_oid_.c_str(), kMembersLock, MembersLockCookie().c_str(),
+                                   "registration", &tv, LIBRADOS_LOCK_FLAG_RENEW);
+      if (r == 0) return Status::OK();
+      if (r != -EBUSY || std::chrono::steady_clock::now() > deadline)
+        return Fail(r, "cannot lock " + members_oid_ + " to " + why);
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+  void UnlockMembers() { rados_unlock(io_, members_oid_.c_str(), kMembersLock, MembersLockCookie().c_str()); }
+
   Status Fail(int r, const std::string& what) const {
     int e = r < 0 ? -r : r;
     std::string msg = "ha: " + what + ": " + Err(e);
