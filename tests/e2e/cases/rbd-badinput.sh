@@ -83,7 +83,8 @@ scenario() {
     t0=$EPOCHREALTIME
     "$GW" "${args[@]}" "$@" > "$log" 2>&1 < /dev/null &
     GW_PID=$!
-    # The error line, then the listener (namespaces are opened first).
+    # The error line; then the gateway's "ready" line (the listener opens before the
+    # command line's namespaces are all added, "ready" comes after them).
     while :; do
         line=$(grep -m1 -F "namespace '$spec' not added" "$log")
         [ -z "$line" ] || break
@@ -101,8 +102,9 @@ scenario() {
     else
         bad "no \"namespace '$spec' not added\" line within $bound s"
     fi
-    for i in $(seq 200); do grep -q "listening on 127.0.0.1:$port" "$log" && break; kill -0 "$GW_PID" 2>/dev/null || break; sleep 0.1; done
+    for i in $(seq 200); do grep -q "INFO *ready$" "$log" && break; kill -0 "$GW_PID" 2>/dev/null || break; sleep 0.1; done
     if grep -q "listening on 127.0.0.1:$port" "$log"; then ok "gateway listening"; else bad "gateway not listening"; tail -20 "$log"; fi
+    if grep -q "INFO *ready$" "$log"; then ok "gateway ready"; else bad "no \"ready\" line within 20 s"; tail -20 "$log"; fi
     if kill -0 "$GW_PID" 2>/dev/null; then ok "gateway still running"; else bad "gateway exited"; fi
     # The other namespaces are there and serve I/O. NSIDs follow the command line (the
     # bad namespace, given first, keeps NSID 1 unused), so they do not shift when an
