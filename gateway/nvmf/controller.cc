@@ -151,8 +151,30 @@ Controller::AddQueueResult Controller::AddIoQueue(QueuePair* qp, uint16_t qid) {
 
 void Controller::RemoveIoQueue(QueuePair* qp) {
   std::lock_guard<std::mutex> lk(mu_);
+  if (qp != admin_ && std::find(io_queues_.begin(), io_queues_.end(), qp) != io_queues_.end())
+    qp->io_stats.AddTo(io_stats_epoch(), &closed_io_stats_);
   io_queues_.erase(std::remove(io_queues_.begin(), io_queues_.end(), qp), io_queues_.end());
   if (qp == admin_) admin_ = nullptr;
+}
+
+ConnIoSnapshot Controller::IoStats(bool reset) {
+  std::lock_guard<std::mutex> lk(mu_);
+  const uint32_t epoch = io_stats_epoch();
+  ConnIoSnapshot s = closed_io_stats_;
+  for (QueuePair* q : io_queues_) q->io_stats.AddTo(epoch, &s);
+  if (reset) {
+    closed_io_stats_ = ConnIoSnapshot{};
+    io_stats_epoch_.store(epoch + 1, std::memory_order_relaxed);
+  }
+  return s;
+}
+
+void QueuePair::RecordIo(Request* req, uint64_t now) {
+  if (!ctrl_ || (req->rsp.status >> 1) != 0) return;
+  req->times.total_ns = now - req->recv_ns;
+  io_stats.Record(ctrl_->io_stats_epoch(),
+                  req->cmd.opcode == nvme::kIoRead ? ConnIoSnapshot::kRead : ConnIoSnapshot::kWrite, req->length,
+                  req->times);
 }
 
 size_t Controller::io_queue_count() {

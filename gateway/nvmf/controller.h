@@ -90,6 +90,12 @@ class Controller : public std::enable_shared_from_this<Controller> {
 
   std::string Describe() const;  // "subsystem <nqn> host <hostnqn> cntlid <n>"
 
+  // Connection I/O statistics (conn_io_stats.h): the sum over this controller's I/O queues,
+  // those closed included; `reset` starts them over after reading. Any thread.
+  ConnIoSnapshot IoStats(bool reset);
+  // The epoch its queues record in (QueuePair::RecordIo); IoStats(true) moves it on.
+  uint32_t io_stats_epoch() const { return io_stats_epoch_.load(std::memory_order_relaxed); }
+
  private:
   Target* target_;
   std::shared_ptr<Subsystem> subsys_;
@@ -113,6 +119,8 @@ class Controller : public std::enable_shared_from_this<Controller> {
   bool changed_ns_overflow_ = false;
   std::deque<nvme::ErrorInfoEntry> errors_;
   uint64_t error_count_ = 0;
+  std::atomic<uint32_t> io_stats_epoch_{0};
+  ConnIoSnapshot closed_io_stats_;  // of the I/O queues that closed (mu_)
 
   // Admin reactor only.
   std::vector<Request*> aers_;

@@ -1,5 +1,8 @@
-// Routing of commands to their handlers, and queue teardown.
+// Routing of commands to their handlers, queue teardown, and the per-reactor queue counters.
+#include <algorithm>
+
 #include "gateway/common/log.h"
+#include "gateway/runtime/reactor.h"
 #include "gateway/nvmf/auth.h"
 #include "gateway/nvmf/commands.h"
 #include "gateway/nvmf/controller.h"
@@ -37,11 +40,34 @@ void Target::Execute(QueuePair* qp, Request* req) {
 
 void Target::Unplug(QueuePair* qp) { UnplugIo(qp); }
 
+void Target::QueueBound(QueuePair* qp) {
+  const int i = qp->reactor().index();
+  if (i < 0 || i >= kMaxPollGroups) return;
+  PollGroupCounters& pg = poll_groups_[i];
+  qp->poll_group = &pg;
+  const bool admin = qp->qid() == 0;
+  PollGroupCounters::Add(admin ? pg.admin_qpairs : pg.io_qpairs, 1);
+  PollGroupCounters::Add(admin ? pg.current_admin_qpairs : pg.current_io_qpairs, 1);
+}
+
+std::vector<Target::PollGroupStats> Target::PollGroups(int n) const {
+  std::vector<PollGroupStats> v;
+  for (int i = 0; i < std::min(n, kMaxPollGroups); i++) {
+    const PollGroupCounters& pg = poll_groups_[i];
+    auto ld = [](const std::atomic<uint64_t>& a) { return a.load(std::memory_order_relaxed); };
+    v.push_back({ld(pg.admin_qpairs), ld(pg.io_qpairs), ld(pg.current_admin_qpairs), ld(pg.current_io_qpairs),
+                 ld(pg.pending_io), ld(pg.completed_io)});
+  }
+  return v;
+}
+
 void Target::QueueClosed(QueuePair* qp) {
   AbortThrottled(qp);
   UncountQueue(qp);
   std::shared_ptr<Controller> c = qp->controller();
   if (!c) return;
+  if (PollGroupCounters* pg = qp->poll_group)
+    PollGroupCounters::Sub(qp->qid() == 0 ? pg->current_admin_qpairs : pg->current_io_qpairs, 1);
   if (qp->qid() == 0) {
     c->AbortAers();
     c->RemoveIoQueue(qp);  // clears the admin queue pointer

@@ -102,6 +102,7 @@ void Connect(Target& t, QueuePair* qp, Request* req) {
     }
     c->set_cntlid(*id);
     qp->Bind(c, 0, cmd->sqsize, sqflow_off);
+    t.QueueBound(qp);
     req->rsp.dw0 = *id;
     if (need_auth) {
       qp->auth = MakeAuth(t, subnqn, hostnqn, *id, 0, true);
@@ -132,6 +133,7 @@ void Connect(Target& t, QueuePair* qp, Request* req) {
       return CompleteWith(qp, req, Generic(kScCommandSequenceError));
   }
   qp->Bind(c, qid, cmd->sqsize, sqflow_off);
+  t.QueueBound(qp);
   if (need_auth) {
     qp->auth = MakeAuth(t, subnqn, hostnqn, c->cntlid(), qid, true);
     WatchAuth(t, qp);

@@ -129,6 +129,10 @@ void Done(Request* req, nvme::Status st) {
     if (nvme::Status a = AnaStatusNow(qp, req); !a.ok()) [[unlikely]] st = a;
   }
   qp->inflight--;
+  if (PollGroupCounters* pg = qp->poll_group) {
+    PollGroupCounters::Sub(pg->pending_io, 1);
+    PollGroupCounters::Add(pg->completed_io, 1);
+  }
   CompleteWith(qp, req, st);
 }
 
@@ -136,6 +140,7 @@ void AccountAndDone(Request* req) {
   Namespace* ns = req->ns;
   int r = req->bio.result;
   uint64_t ns_elapsed = NowNs() - req->start_ns;
+  if (req->timed) req->times.bdev_ns = ns_elapsed;
   NsStats& st = ns->stats();
   if (r == 0) {
     switch (req->bio.op) {
@@ -288,6 +293,7 @@ bool Admit(Request* req) {
 // admits what conforms.
 void Park(QueuePair* qp, Request* req) {
   req->next_throttled = nullptr;
+  if (req->timed) req->mark_ns = NowNs();
   if (qp->throttled_tail) qp->throttled_tail->next_throttled = req;
   else qp->throttled_head = req;
   qp->throttled_tail = req;
@@ -302,6 +308,7 @@ void Park(QueuePair* qp, Request* req) {
       if (usable && !Admit(r)) return true;
       qp->throttled_head = r->next_throttled;
       if (!qp->throttled_head) qp->throttled_tail = nullptr;
+      if (r->timed) r->times.qos_ns = NowNs() - r->mark_ns;
       if (usable) Start(r);
       else Done(r, kSuccess);
     }
@@ -420,6 +427,7 @@ void ExecuteIo(Target& t, QueuePair* qp, Request* req) {
   std::atomic<uint32_t>& n = qp->io_counts[ns->io_slot()];
   n.store(n.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   qp->inflight++;
+  if (PollGroupCounters* pg = qp->poll_group) PollGroupCounters::Add(pg->pending_io, 1);
   if (ns->limiters().active.load(std::memory_order_relaxed) && (qp->throttled_head || !Admit(req))) {
     return Park(qp, req);
   }

@@ -44,6 +44,22 @@ struct NsStats {
   Histogram read_latency{}, write_latency{};
 };
 
+// One reactor's queues and I/O commands ("poll group" in the reference API's
+// get_gateway_stats). Written only on that reactor (relaxed load + store); any thread reads.
+struct alignas(64) PollGroupCounters {
+  std::atomic<uint64_t> admin_qpairs{0}, io_qpairs{0};                  // bound since start
+  std::atomic<uint64_t> current_admin_qpairs{0}, current_io_qpairs{0};  // bound now
+  std::atomic<uint64_t> pending_io{0};                                  // I/O commands in the target
+  std::atomic<uint64_t> completed_io{0};                                // I/O commands completed
+
+  static void Add(std::atomic<uint64_t>& c, uint64_t n) {
+    c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
+  static void Sub(std::atomic<uint64_t>& c, uint64_t n) {
+    c.store(c.load(std::memory_order_relaxed) - n, std::memory_order_relaxed);
+  }
+};
+
 struct NvmfProbe {
   std::atomic<uint64_t> controllers_created{0};    // admin queue connected
   std::atomic<uint64_t> controllers_destroyed{0};  // admin queue gone

@@ -14,6 +14,8 @@
 #include <string>
 
 #include "gateway/protocol/nvme.h"
+#include "gateway/nvmf/conn_io_stats.h"
+#include "gateway/nvmf/nvmf_probe.h"
 #include "rbd-backend/block_device.h"
 
 namespace nvmeof {
@@ -56,6 +58,14 @@ struct Request {
   // On the first command of a merged backend I/O: the others, and every buffer in order.
   Request* next_merged = nullptr;
   struct iovec merged_iov[kMaxMergedIos]{};
+
+  // Connection I/O statistics (conn_io_stats.h). The transport sets `timed` for a read or
+  // write on an I/O queue while they are on (Target::conn_io_stats()) and resets it for
+  // every new command; only timed commands read the clock for them.
+  bool timed = false;
+  uint64_t recv_ns = 0;  // capsule received
+  uint64_t mark_ns = 0;  // start of the transfer or QoS wait in progress
+  IoTimes times;
 
   void SetStatus(nvme::Status s) { rsp.status = s.Encode(); }
   // The request whose `bio` this is, and the step that runs when it is done (on the
@@ -134,6 +144,13 @@ class QueuePair {
   bool plugged = false;
   Request* plugged_head = nullptr;
   Request* plugged_tail = nullptr;
+  // Connection I/O statistics of this queue (its reactor writes them; RecordIo).
+  QueueIoStats io_stats;
+  // Adds a timed command that is done (its completion sent at `now`) to io_stats, if it
+  // succeeded and the queue is still bound (queue's reactor; controller.cc).
+  void RecordIo(Request* req, uint64_t now);
+  // The counters of this queue's reactor, set when Connect binds it (Target::QueueBound).
+  PollGroupCounters* poll_group = nullptr;
   // Expires when the queue is destroyed (for timers that outlive it).
   std::shared_ptr<int> life = std::make_shared<int>(0);
 

@@ -263,6 +263,7 @@ class Subsystem {
   std::map<uint16_t, std::weak_ptr<Controller>> controllers_;
   uint16_t next_cntlid_ = 0;
   std::set<std::string> kato_timed_out_;
+  std::set<std::string> keep_connected_;  // hosts whose removal keeps their controllers
 };
 
 }  // namespace nvmeof

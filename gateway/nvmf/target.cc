@@ -354,11 +354,25 @@ Status Target::ChangeHostKeys(const std::string& nqn, const HostEntry& host) {
   return Status::OK();
 }
 
-Status Target::RemoveHost(const std::string& nqn, const std::string& hostnqn) {
+Status Target::SetKeepHostConnected(const std::string& nqn, const std::string& hostnqn) {
   auto s = FindSubsystem(nqn);
   if (!s || s->is_discovery()) return Status::Error(nvmf::errc::kSubsystemNotFound, "subsystem " + nqn + " does not exist");
   {
     std::lock_guard<std::mutex> lk(s->mu_);
+    if (!s->hosts_.count(hostnqn))
+      return Status::Error(nvmf::errc::kHostNotAllowed, "host " + hostnqn + " is not allowed on " + nqn);
+    s->keep_connected_.insert(hostnqn);
+  }
+  LOG_INFO("subsystem %s: host %s keeps its connections when removed", nqn.c_str(), hostnqn.c_str());
+  return Status::OK();
+}
+
+Status Target::RemoveHost(const std::string& nqn, const std::string& hostnqn, bool keep_connections) {
+  auto s = FindSubsystem(nqn);
+  if (!s || s->is_discovery()) return Status::Error(nvmf::errc::kSubsystemNotFound, "subsystem " + nqn + " does not exist");
+  {
+    std::lock_guard<std::mutex> lk(s->mu_);
+    if (s->keep_connected_.erase(hostnqn)) keep_connections = true;
     if (hostnqn == "*") {
       if (!s->allow_any_host_) return Status::Error(nvmf::errc::kAnyHostNotAllowed, "subsystem " + nqn + " does not allow any host");
       s->allow_any_host_ = false;
@@ -366,11 +380,14 @@ Status Target::RemoveHost(const std::string& nqn, const std::string& hostnqn) {
       return Status::Error(nvmf::errc::kHostNotAllowed, "host " + hostnqn + " is not allowed on " + nqn);
     }
   }
-  // Existing controllers of a host no longer allowed are disconnected.
-  for (auto& c : s->Controllers()) {
-    if (!s->HostAllowed(c->hostnqn())) c->Shutdown("host access revoked");
+  // Existing controllers of a host no longer allowed are disconnected, or kept.
+  if (!keep_connections) {
+    for (auto& c : s->Controllers()) {
+      if (!s->HostAllowed(c->hostnqn())) c->Shutdown("host access revoked");
+    }
   }
-  LOG_INFO("subsystem %s: host %s removed", nqn.c_str(), hostnqn.c_str());
+  LOG_INFO("subsystem %s: host %s removed%s", nqn.c_str(), hostnqn.c_str(),
+           keep_connections ? " (its connections are kept)" : "");
   DiscoveryChanged();
   return Status::OK();
 }
@@ -520,6 +537,7 @@ std::vector<ConnectionInfo> Target::Connections(const std::string& nqn) {
     ci.trsvcid = c->port().trsvcid;
     ci.num_io_queues = static_cast<uint32_t>(c->io_queue_count());
     ci.peer = c->peer();
+    ci.host_allowed = s->HostAllowed(ci.hostnqn);
     v.push_back(ci);
   }
   return v;

@@ -40,6 +40,7 @@ struct ConnectionInfo {
   std::string traddr, trsvcid;
   std::string peer;
   uint32_t num_io_queues = 0;
+  bool host_allowed = true;  // false: the host was removed and its connections kept
 };
 
 // Gateway-wide settings for the target.
@@ -111,7 +112,13 @@ class Target {
   // Replaces an allowed host's keys (DH-HMAC-CHAP host and controller key, PSK), checked as
   // AddHost checks them. Connected queues stay; the keys apply from the next authentication.
   Status ChangeHostKeys(const std::string& nqn, const HostEntry& host);
-  Status RemoveHost(const std::string& nqn, const std::string& hostnqn);
+  // Removing a host disconnects its controllers (no longer allowed), unless
+  // keep_connections, or SetKeepHostConnected marked the host: then they stay until they
+  // end, and Connections() lists them with host_allowed false; new ones are refused.
+  Status RemoveHost(const std::string& nqn, const std::string& hostnqn, bool keep_connections = false);
+  // Marks an allowed host (not "*") so that its next removal keeps its connections.
+  // kSubsystemNotFound, kHostNotAllowed.
+  Status SetKeepHostConnected(const std::string& nqn, const std::string& hostnqn);
 
   // Listeners belong to subsystems; the port opens while any subsystem uses it.
   Status AddListener(const std::string& nqn, const ListenerSpec& l);
@@ -158,6 +165,21 @@ class Target {
 
   // The core's counters (nvmf_probe.h).
   NvmfProbe& probe() { return probe_; }
+
+  // Connection I/O statistics (conn_io_stats.h; Controller::IoStats) on or off: off, the
+  // transport times no command for them. On by default. Any thread.
+  void set_conn_io_stats(bool on) { conn_io_stats_.store(on, std::memory_order_relaxed); }
+  bool conn_io_stats() const { return conn_io_stats_.load(std::memory_order_relaxed); }
+  // Per reactor counters (PollGroupCounters), for reactors 0..n-1 (at most
+  // kMaxPollGroups): relaxed loads, any thread. Connect counts a queue it binds on its
+  // reactor (QueueBound); QueueClosed takes it off.
+  static constexpr int kMaxPollGroups = 256;
+  struct PollGroupStats {
+    uint64_t admin_qpairs = 0, io_qpairs = 0, current_admin_qpairs = 0, current_io_qpairs = 0;
+    uint64_t pending_io = 0, completed_io = 0;
+  };
+  std::vector<PollGroupStats> PollGroups(int n) const;
+  void QueueBound(QueuePair* qp);
 
   std::vector<ConnectionInfo> Connections(const std::string& nqn);
   // Whether a controller of the subsystem came in through listener `l` (ListenerSpec::Serves).
@@ -225,6 +247,8 @@ class Target {
   std::atomic<uint32_t> total_namespaces_{0};
   AnaTable ana_;
   NvmfProbe probe_;
+  std::atomic<bool> conn_io_stats_{true};
+  std::unique_ptr<PollGroupCounters[]> poll_groups_{new PollGroupCounters[kMaxPollGroups]};
 
   // In-flight I/O counters (drain.cc): one block per reactor that served an I/O queue, one
   // counter per namespace slot; blocks live as long as the target. io_mu_ is a leaf lock.

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <mutex>
 
+#include "gateway/common/clock.h"
 #include "gateway/common/log.h"
 #include "gateway/protocol/crc32c.h"
 #include "gateway/nvmf/controller.h"
@@ -172,6 +173,7 @@ TcpQueue::TcpRequest* TcpQueue::AllocRequest() {
   r->req.snap = nullptr;
   r->req.bdev_done = nullptr;
   r->req.step = 0;
+  r->req.timed = false;
   r->in_capsule = r->failed = r->c2h_success = false;
   r->h2c_received = 0;
   return r;
@@ -204,6 +206,7 @@ void TcpQueue::CommandReady(TcpRequest* r) {
     // PDUs of at most MAXH2CDATA bytes.
     SetState(r, ReqState::kAwaitH2C);
     r->h2c_received = 0;
+    if (r->req.timed) r->req.mark_ns = NowNs();
     bool hd = params().hdgst;
     tcp::EncodeR2T(reinterpret_cast<tcp::R2THeader*>(r->small_hdr), r->req.cmd.cid, r->ttag, 0,
                    r->req.length, hd);
@@ -254,6 +257,7 @@ void TcpQueue::Complete(Request* req) {
     r->c2h_hdr_len = pdo;
     req->c2h_len = len;
     if (params().ddgst) r->ddgst = Crc32c(req->data, len);
+    if (req->timed) req->mark_ns = NowNs();
     Queue(SendKind::kC2H, r);
     if (r->c2h_success) return;
   }
@@ -322,6 +326,11 @@ tcp::DataPlacement TcpQueue::OnCapsule(const tcp::CapsuleCmdHeader& h, uint32_t 
   }
   Request& req = r->req;
   memcpy(&req.cmd, &h.sqe, sizeof(Sqe));
+  if (qid_ != 0 && (req.cmd.opcode == kIoRead || req.cmd.opcode == kIoWrite) && target_->conn_io_stats()) {
+    req.timed = true;
+    req.recv_ns = NowNs();
+    req.times = IoTimes{};
+  }
   TransferInfo xfer;
   nvme::Status st = CheckTransfer(req.cmd, qid_, icd, target_->options(), &xfer);
   if (!st.ok()) FailEarly(r, st);
@@ -377,6 +386,7 @@ void TcpQueue::OnDataDone(bool digest_ok) {
   }
   r->h2c_received += cur_datal_;
   if (r->h2c_received == r->req.length) {
+    if (r->req.timed) r->req.times.net_ns = NowNs() - r->req.mark_ns;
     if (r->failed) {
       SetState(r, ReqState::kExecuting);
       Complete(&r->req);
@@ -539,9 +549,15 @@ void TcpQueue::Flush() {
 void TcpQueue::ItemSent(const SendItem& it) {
   switch (it.kind) {
     case SendKind::kC2H:
+      if (it.r->req.timed) {
+        const uint64_t now = NowNs();
+        it.r->req.times.net_ns = now - it.r->req.mark_ns;
+        if (it.r->c2h_success) RecordIo(&it.r->req, now);
+      }
       if (it.r->c2h_success) FreeRequest(it.r);
       break;
     case SendKind::kResp:
+      if (it.r->req.timed) RecordIo(&it.r->req, NowNs());
       FreeRequest(it.r);
       break;
     case SendKind::kTermReq:

@@ -17,6 +17,11 @@
 // kExecuting and completes at once with its status. On close, requests not in the target go
 // straight back to kFree; after a fatal error, so do those whose response was still queued.
 //
+// Connection I/O statistics (gateway/nvmf/conn_io_stats.h): while Target::conn_io_stats()
+// is on, a read or write on an I/O queue is timed from its capsule to its response sent
+// (the net time: R2T -> all H2CData in, C2HData queued -> sent), then recorded in the
+// queue's QueuePair::io_stats (QueuePair::RecordIo).
+//
 // The connection is a ByteStream (gateway/runtime/byte_stream.h; a plain socket today):
 // no socket call is made here.
 //
