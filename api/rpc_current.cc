@@ -3,11 +3,12 @@
 // namespace_set_rbd_trash_image (the flag kept in the namespace's stored request, as the
 // reference keeps it) and namespace_set_auto_resize (kept there too, and applied to the
 // namespace's device on every gateway: BlockDevice::set_auto_resize), namespace_unpin, show_gateway_listeners_info,
-// set_gateway_io_stats_mode, change_host_key, change_subsystem_key. Answered ENOTSUP with a message that names what
+// set_gateway_io_stats_mode (Target::set_conn_io_stats), get_connection_io_statistics
+// (Controller::IoStats), get_gateway_stats (Target::PollGroups), set_keep_host_connected,
+// change_host_key, change_subsystem_key. Answered ENOTSUP with a message that names what
 // is missing: network masks and
 // auto-listeners (add_subsystem_network, del_subsystem_network, gw_refresh_network), KMIP
-// key servers, set_keep_host_connected, get_connection_io_statistics, get_gateway_stats and,
-// without a thread statistics source, get_thread_stats.
+// key servers and, without a thread statistics source, get_thread_stats and get_gateway_stats.
 // Run on gRPC threads; mutations hold the RPC lock.
 #include <map>
 #include <set>
@@ -15,6 +16,7 @@
 
 #include "api/service_internal.h"
 #include "gateway/nvmf/auth_keys.h"
+#include "gateway/nvmf/controller.h"
 
 namespace nvmeof::api {
 
@@ -52,6 +54,20 @@ void FillIoStats(Namespace& ns, bdev_io_stats_info* o) {
     err->set_name("errors");
     err->set_value(static_cast<uint32_t>(std::min<uint64_t>(e, UINT32_MAX)));
   }
+}
+
+void FillLatency(const LatencyAcc& a, uint64_t count, latency_stats* o) {
+  o->set_min(a.min);
+  o->set_max(a.max);
+  o->set_mean(a.Mean(count));
+}
+
+void FillLatencyGroup(const LatencyGroup& g, latency_group* o) {
+  o->set_io_count(g.count);
+  FillLatency(g.total, g.count, o->mutable_total());
+  FillLatency(g.bdev, g.count, o->mutable_bdev());
+  FillLatency(g.net, g.count, o->mutable_net());
+  FillLatency(g.qos, g.count, o->mutable_qos());
 }
 
 }  // namespace
@@ -342,11 +358,22 @@ Status GatewayService::EditNamespaceRequest(const std::string& nqn, uint32_t nsi
 
 ::grpc::Status GatewayService::set_keep_host_connected(SC* ctx, const set_keep_host_connected_req* req,
                                                        req_status* rep) {
-  LOG_INFO("Received request to keep host %s connected to %s%s", req->host_nqn().c_str(), req->subsystem_nqn().c_str(),
-           PeerMsg(ctx).c_str());
-  return NotSupported(rep, "Failure setting keep connected flag for host " + req->host_nqn() + " in " +
-                               req->subsystem_nqn(),
-                      "keeping the connections of removed hosts is");
+  const std::string& nqn = req->subsystem_nqn();
+  const std::string& host = req->host_nqn();
+  LOG_INFO("Received request to keep host %s connected to %s%s", host.c_str(), nqn.c_str(), PeerMsg(ctx).c_str());
+  const std::string prefix = "Failure setting keep connected flag for host " + host + " in " + nqn;
+  if (nqn.empty()) return Answer(rep, EINVAL, prefix + ": missing subsystem NQN");
+  if (host.empty()) return Answer(rep, EINVAL, prefix + ": missing host NQN");
+  if (IsDiscoveryNqn(nqn)) return Answer(rep, EINVAL, prefix + ": Can't use a discovery NQN as subsystem's");
+  if (IsDiscoveryNqn(host)) return Answer(rep, EINVAL, prefix + ": Can't use a discovery NQN as host's");
+  if (host == kAnyHostNqn) return Answer(rep, EINVAL, prefix + ": Host NQN can't be \"*\"");
+  std::lock_guard<std::mutex> lk(mu_);
+  auto s = target_->FindSubsystem(nqn);
+  if (!s || s->is_discovery()) return Answer(rep, ENOENT, prefix + ": No such subsystem");
+  if (!s->HasHost(host)) return Answer(rep, ENOENT, prefix + ": Host is not found");
+  if (Status st = target_->SetKeepHostConnected(nqn, host); !st.ok())
+    return Answer(rep, ToErrno(st), prefix + ": " + st.message());
+  return Ok(rep);
 }
 
 // The reference's semantics: each key the request has replaces the host's (host key:
@@ -424,12 +451,42 @@ Status GatewayService::EditNamespaceRequest(const std::string& nqn, uint32_t nsi
 
 ::grpc::Status GatewayService::get_connection_io_statistics(SC* ctx, const get_connection_io_statistics_req* req,
                                                             connection_io_statistics* rep) {
-  LOG_DEBUG("Received request to get IO statistics of host %s on %s%s", req->host_nqn().c_str(),
-            req->subsystem_nqn().c_str(), PeerMsg(ctx).c_str());
-  rep->set_subsystem_nqn(req->subsystem_nqn());
-  rep->set_host_nqn(req->host_nqn());
-  return NotSupported(rep, "Failure getting IO statistics for host " + req->host_nqn() + " on " + req->subsystem_nqn(),
-                      "per-connection I/O statistics (latency buckets) are");
+  const std::string& nqn = req->subsystem_nqn();
+  const std::string& host = req->host_nqn();
+  const bool reset = req->has_reset() && req->reset();
+  if (reset)
+    LOG_INFO("Received request to reset IO statistics of host %s on %s%s", host.c_str(), nqn.c_str(),
+             PeerMsg(ctx).c_str());
+  else
+    LOG_DEBUG("Received request to get IO statistics of host %s on %s%s", host.c_str(), nqn.c_str(),
+              PeerMsg(ctx).c_str());
+  rep->set_subsystem_nqn(nqn);
+  rep->set_host_nqn(host);
+  const std::string prefix =
+      std::string(reset ? "Failure resetting" : "Failure getting") + " IO statistics for host " + host + " on " + nqn;
+  if (nqn.empty()) return Answer(rep, EINVAL, prefix + ": missing subsystem NQN");
+  if (host.empty()) return Answer(rep, EINVAL, prefix + ": missing host NQN");
+  if (IsDiscoveryNqn(nqn)) return Answer(rep, EINVAL, prefix + ": Can't use a discovery NQN");
+  auto s = target_->FindSubsystem(nqn);
+  if (!s || s->is_discovery()) return Answer(rep, ENOENT, prefix + ": No such subsystem");
+  // A host may have several controllers here (one per path through this gateway): their sum.
+  ConnIoSnapshot sum;
+  bool connected = false;
+  for (const auto& c : s->Controllers()) {
+    if (c->hostnqn() != host) continue;
+    connected = true;
+    sum.Add(c->IoStats(reset));
+  }
+  if (!connected) return Answer(rep, ENOENT, prefix + ": No connection for host");
+  rep->set_total_num_ios(sum.TotalIos());
+  for (size_t i = 0; i < ConnIoSnapshot::kBuckets; i++) {
+    auto* b = rep->add_buckets();
+    b->set_size(static_cast<uint32_t>(ConnIoSnapshot::BucketBytes(i) / 1024));
+    FillLatencyGroup(sum.g[ConnIoSnapshot::kRead][i], b->mutable_read());
+    FillLatencyGroup(sum.g[ConnIoSnapshot::kWrite][i], b->mutable_write());
+  }
+  if (reset) LOG_INFO("subsystem %s host %s: IO statistics reset", nqn.c_str(), host.c_str());
+  return Ok(rep);
 }
 
 // ----------------------------------------------------------------------------- gateway
@@ -470,7 +527,23 @@ Status GatewayService::EditNamespaceRequest(const std::string& nqn, uint32_t nsi
 
 ::grpc::Status GatewayService::get_gateway_stats(SC* ctx, const get_gateway_stats_req*, gateway_stats_info* rep) {
   LOG_DEBUG("Received request to get gateway's stats%s", PeerMsg(ctx).c_str());
-  return NotSupported(rep, "Failure getting gateway's NVMf statistics", "poll group statistics are");
+  if (!thread_stats_) return NotSupported(rep, "Failure getting gateway's NVMf statistics", "poll group statistics are");
+  rep->set_tick_rate(1000000000ull);  // as get_thread_stats
+  const std::vector<ThreadStats> threads = thread_stats_();
+  const auto groups = target_->PollGroups(static_cast<int>(threads.size()));
+  for (size_t i = 0; i < groups.size(); i++) {
+    const Target::PollGroupStats& g = groups[i];
+    auto* o = rep->add_poll_groups();
+    o->set_name(threads[i].name);
+    o->set_admin_qpairs(static_cast<uint32_t>(g.admin_qpairs));
+    o->set_io_qpairs(static_cast<uint32_t>(g.io_qpairs));
+    o->set_current_admin_qpairs(static_cast<uint32_t>(g.current_admin_qpairs));
+    o->set_current_io_qpairs(static_cast<uint32_t>(g.current_io_qpairs));
+    o->set_pending_bdev_io(g.pending_io);
+    o->set_completed_nvme_io(g.completed_io);
+    o->add_transports()->set_trtype(std::string(kTcpTransportName));
+  }
+  return Ok(rep);
 }
 
 ::grpc::Status GatewayService::get_thread_stats(SC* ctx, const get_thread_stats_req*, thread_stats_info* rep) {
@@ -490,9 +563,9 @@ Status GatewayService::EditNamespaceRequest(const std::string& nqn, uint32_t nsi
                                                          req_status* rep) {
   LOG_INFO("Received request to set gateway's IO stats mode to %s%s", req->enabled() ? "on" : "off",
            PeerMsg(ctx).c_str());
-  // The namespace counters (NsStats) cost a relaxed add per I/O and are always kept; the
-  // mode is what get_gateway_info reports.
-  io_stats_enabled_.store(req->enabled());
+  // Turns the per-connection timing (get_connection_io_statistics) on or off; the
+  // namespace counters (NsStats) cost a relaxed add per I/O and are always kept.
+  target_->set_conn_io_stats(req->enabled());
   return Ok(rep);
 }
 

@@ -151,7 +151,7 @@ std::string ReportedVersion(const std::string& configured, const std::string& cl
   rep->set_max_namespaces_per_subsystem(opts_.default_max_namespaces);
   rep->set_max_hosts(opts_.max_hosts);
   rep->set_gateway_initialization_over(true);  // serving: the group state was replayed
-  rep->set_io_stats_enabled(io_stats_enabled_.load());
+  rep->set_io_stats_enabled(target_->conn_io_stats());
   if (!opts_.location.empty()) rep->set_location(opts_.location);
   rep->set_bool_status(true);
   rep->set_status(0);

@@ -146,7 +146,9 @@ Result<HostEntry> HostEntryFromRequest(const add_host_req& r, const std::string&
     return Answer(rep, ENOENT, prefix + (any ? ": Open host access is not allowed" : ": Host is not found"));
   if (Status st = Persist({}, {HostKey(nqn, host)}); !st.ok())
     return Answer(rep, EINVAL, "Error persisting host " + host + " access removal: " + st.message());
-  if (Status st = target_->RemoveHost(nqn, host); !st.ok()) return Answer(rep, ToErrno(st), prefix + ": " + st.message());
+  const bool keep = req->has_keep_connections() && req->keep_connections();
+  if (Status st = target_->RemoveHost(nqn, host, keep); !st.ok())
+    return Answer(rep, ToErrno(st), prefix + ": " + st.message());
   return Ok(rep);
 }
 
@@ -201,6 +203,7 @@ Result<HostEntry> HostEntryFromRequest(const add_host_req& r, const std::string&
     o->set_connected(true);
     o->set_qpairs_count(static_cast<int32_t>(c.num_io_queues));
     o->set_controller_id(c.cntlid);
+    if (!c.host_allowed) o->set_host_deleted(true);
     o->set_secure(false);
     o->set_use_psk(false);
     const add_host_req stored = stored_host(c.hostnqn);

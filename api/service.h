@@ -112,8 +112,9 @@ class GatewayService final : public ::Gateway::Service, public StateTarget {
   // and rpc_mutex(): this service records its own writes with it. Set once, before serving;
   // unset, nothing is recorded (no group state).
   void SetStateFollower(StateFollower* follower);
-  // The threads get_thread_stats reports (the reactors); called on a gRPC thread. Unset:
-  // get_thread_stats answers ENOTSUP. Set once, before serving.
+  // The threads get_thread_stats reports (the reactors, i-th = reactor i; get_gateway_stats
+  // reports a poll group for each); called on a gRPC thread. Unset: get_thread_stats and
+  // get_gateway_stats answer ENOTSUP. Set once, before serving.
   void SetThreadStatsSource(std::function<std::vector<ThreadStats>()> source) { thread_stats_ = std::move(source); }
   // Turns load balancing on (gateway-group HA): namespace_add without a group picks the
   // least loaded of lb.groups(), a group outside them is refused (ENODEV, as the reference),
@@ -278,7 +279,6 @@ class GatewayService final : public ::Gateway::Service, public StateTarget {
   std::mutex mu_;   // the RPC lock: one management operation at a time
   StateMap state_;  // the group state as this gateway knows it
   int spdk_log_level_ = 2, spdk_print_level_ = 3;  // NOTICE, INFO (no-op)
-  std::atomic<bool> io_stats_enabled_{true};       // set_gateway_io_stats_mode
   std::function<std::vector<ThreadStats>()> thread_stats_;
 };
 

@@ -1481,6 +1481,10 @@ TEST_F(ServiceTest, NotYetSupportedRpcsAnswerEnotsup) {
   thread_stats_info ti;
   svc->get_thread_stats(nullptr, &tr, &ti);
   EXPECT_STATUS(ti, ENOTSUP, "thread statistics");
+  get_gateway_stats_req gsr;
+  gateway_stats_info gsi;
+  svc->get_gateway_stats(nullptr, &gsr, &gsi);
+  EXPECT_STATUS(gsi, ENOTSUP, "poll group statistics");
   svc->SetThreadStatsSource([] { return std::vector<ThreadStats>{{"reactor_0", 30, 70}}; });
   svc->get_thread_stats(nullptr, &tr, &ti);
   EXPECT_STATUS(ti, 0, "Success");
@@ -1493,6 +1497,97 @@ TEST_F(ServiceTest, NotYetSupportedRpcsAnswerEnotsup) {
   subsys_status srep;
   svc->create_subsystem(nullptr, &cs, &srep);
   EXPECT_STATUS(srep, ENOTSUP, "network masks");
+}
+
+// ------------------------------------------------------------------------------ statistics
+
+TEST_F(ServiceTest, ConnectionIoStatisticsErrors) {
+  CreateSubsystem(kNqn);
+  AddHost(kNqn, kHost1);
+  get_connection_io_statistics_req r;
+  connection_io_statistics st;
+  svc->get_connection_io_statistics(nullptr, &r, &st);
+  EXPECT_STATUS(st, EINVAL, "missing subsystem NQN");
+  r.set_subsystem_nqn(kNqn);
+  svc->get_connection_io_statistics(nullptr, &r, &st);
+  EXPECT_STATUS(st, EINVAL, "missing host NQN");
+  r.set_host_nqn(kHost1);
+  svc->get_connection_io_statistics(nullptr, &r, &st);
+  EXPECT_STATUS(st, ENOENT, "No connection for host");
+  EXPECT_EQ(st.subsystem_nqn(), kNqn);
+  EXPECT_EQ(st.host_nqn(), kHost1);
+  r.set_reset(true);
+  svc->get_connection_io_statistics(nullptr, &r, &st);
+  EXPECT_STATUS(st, ENOENT, "Failure resetting IO statistics for host");
+  r.set_subsystem_nqn("nqn.2016-06.io.spdk:none");
+  svc->get_connection_io_statistics(nullptr, &r, &st);
+  EXPECT_STATUS(st, ENOENT, "No such subsystem");
+  r.set_subsystem_nqn("nqn.2014-08.org.nvmexpress.discovery");
+  svc->get_connection_io_statistics(nullptr, &r, &st);
+  EXPECT_STATUS(st, EINVAL, "discovery");
+}
+
+TEST_F(ServiceTest, GatewayStatsPerReactor) {
+  svc->SetThreadStatsSource([] { return std::vector<ThreadStats>{{"reactor_0", 1, 2}, {"reactor_1", 3, 4}}; });
+  get_gateway_stats_req r;
+  gateway_stats_info st;
+  svc->get_gateway_stats(nullptr, &r, &st);
+  EXPECT_STATUS(st, 0, "Success");
+  EXPECT_EQ(st.tick_rate(), 1000000000u);
+  ASSERT_EQ(st.poll_groups_size(), 2);
+  EXPECT_EQ(st.poll_groups(1).name(), "reactor_1");
+  EXPECT_EQ(st.poll_groups(0).current_io_qpairs(), 0u);
+  EXPECT_EQ(st.poll_groups(0).completed_nvme_io(), 0u);
+  ASSERT_EQ(st.poll_groups(0).transports_size(), 1);
+  EXPECT_EQ(st.poll_groups(0).transports(0).trtype(), "TCP");
+}
+
+TEST_F(ServiceTest, IoStatsModeTurnsTheTargetsTimingOnAndOff) {
+  EXPECT_TRUE(target->conn_io_stats());  // on by default, as the reference
+  set_gateway_io_stats_mode_req m;
+  req_status rep;
+  m.set_enabled(false);
+  svc->set_gateway_io_stats_mode(nullptr, &m, &rep);
+  EXPECT_STATUS(rep, 0, "Success");
+  EXPECT_FALSE(target->conn_io_stats());
+  m.set_enabled(true);
+  svc->set_gateway_io_stats_mode(nullptr, &m, &rep);
+  EXPECT_TRUE(target->conn_io_stats());
+}
+
+TEST_F(ServiceTest, KeepHostConnected) {
+  CreateSubsystem(kNqn);
+  AddHost(kNqn, kHost1);
+  set_keep_host_connected_req k;
+  req_status rep;
+  svc->set_keep_host_connected(nullptr, &k, &rep);
+  EXPECT_STATUS(rep, EINVAL, "missing subsystem NQN");
+  k.set_subsystem_nqn(kNqn);
+  svc->set_keep_host_connected(nullptr, &k, &rep);
+  EXPECT_STATUS(rep, EINVAL, "missing host NQN");
+  k.set_host_nqn("*");
+  svc->set_keep_host_connected(nullptr, &k, &rep);
+  EXPECT_STATUS(rep, EINVAL, "Host NQN can't be");
+  k.set_host_nqn(kHost2);
+  svc->set_keep_host_connected(nullptr, &k, &rep);
+  EXPECT_STATUS(rep, ENOENT, "Host is not found");
+  k.set_host_nqn(kHost1);
+  k.set_subsystem_nqn("nqn.2016-06.io.spdk:none");
+  svc->set_keep_host_connected(nullptr, &k, &rep);
+  EXPECT_STATUS(rep, ENOENT, "No such subsystem");
+  k.set_subsystem_nqn(kNqn);
+  svc->set_keep_host_connected(nullptr, &k, &rep);
+  EXPECT_STATUS(rep, 0, "Success");
+  // remove_host with keep_connections (field 4) removes the host like any removal.
+  AddHost(kNqn, kHost2);
+  remove_host_req rh;
+  rh.set_subsystem_nqn(kNqn);
+  rh.set_host_nqn(kHost2);
+  rh.set_keep_connections(true);
+  svc->remove_host(nullptr, &rh, &rep);
+  EXPECT_STATUS(rep, 0, "Success");
+  EXPECT_FALSE(target->FindSubsystem(kNqn)->HasHost(kHost2));
+  EXPECT_EQ(store.m.count(std::string("host_") + kNqn + "_" + kHost2), 0u);
 }
 
 }  // namespace
