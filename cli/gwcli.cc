@@ -320,6 +320,51 @@ int GwSetAnaState(Ctx& c, const std::string& nqn, std::uint32_t group, const std
   return ok ? 0 : rep.status();
 }
 
+// get_gateway_stats: one row per poll group (reactor).
+int GwGetStats(Ctx& c) {
+  const auto rep = Invoke<gateway_stats_info>(c, "get_gateway_stats", get_gateway_stats_req(),
+                                              "Failure getting gateway's NVMf statistics");
+  return Report(c, rep, [&] {
+    std::vector<std::vector<Cell>> rows;
+    for (const auto& g : rep.poll_groups()) {
+      std::string transports;
+      for (const auto& t : g.transports()) transports += (transports.empty() ? "" : ", ") + t.trtype();
+      rows.push_back({g.name(), g.admin_qpairs(), g.io_qpairs(), g.current_admin_qpairs(), g.current_io_qpairs(),
+                      g.pending_bdev_io(), g.completed_nvme_io(), transports});
+    }
+    c.Out("Gateway's NVMf statistics (tick rate " + std::to_string(rep.tick_rate()) + "):\n" +
+          RenderTable({"Poll Group", "Admin\nQPairs", "IO\nQPairs", "Current\nAdmin\nQPairs", "Current\nIO\nQPairs",
+                       "Pending\nIO", "Completed\nIO", "Transports"},
+                      rows, c.style()));
+  });
+}
+
+// get_thread_stats: busy and idle time of each reactor thread.
+int GwGetThreadStats(Ctx& c) {
+  const auto rep = Invoke<thread_stats_info>(c, "get_thread_stats", get_thread_stats_req(),
+                                             "Failure getting gateway's thread statistics");
+  return Report(c, rep, [&] {
+    std::vector<std::vector<Cell>> rows;
+    for (const auto& t : rep.threads()) {
+      const uint64_t all = t.busy() + t.idle();
+      char pct[16];
+      snprintf(pct, sizeof(pct), "%.2f", all ? 100.0 * static_cast<double>(t.busy()) / static_cast<double>(all) : 0.0);
+      rows.push_back({t.name(), t.busy(), t.idle(), std::string(pct)});
+    }
+    c.Out("Gateway's thread statistics (tick rate " + std::to_string(rep.tick_rate()) + "):\n" +
+          RenderTable({"Thread", "Busy\nTicks", "Idle\nTicks", "Busy %"}, rows, c.style()));
+  });
+}
+
+int GwSetIoStatsMode(Ctx& c, const std::string& enabled_in) {
+  const std::string v = Lower(enabled_in);
+  set_gateway_io_stats_mode_req req;
+  req.set_enabled(v == "true" || v == "yes" || v == "on" || v == "1");
+  return StatusCall(c, "set_gateway_io_stats_mode", req, "Failure setting gateway's IO stats mode",
+                    std::string("Setting gateway's IO stats mode to ") + (req.enabled() ? "enabled" : "disabled") +
+                        ": Successful");
+}
+
 int SpdkLogGet(Ctx& c) {
   const auto rep = Invoke<spdk_nvmf_log_flags_and_level_info>(
       c, "get_spdk_nvmf_log_flags_and_level", get_spdk_nvmf_log_flags_and_level_req(),
@@ -535,6 +580,7 @@ struct HostArgs {
   std::string nqn;
   std::vector<std::string> hosts;
   std::string psk, dhchap_key, dhchap_ctrlr_key;
+  bool keep_connections = false;
 };
 
 int HostAdd(Ctx& c, const HostArgs& a) {
@@ -593,11 +639,24 @@ int HostDel(Ctx& c, const HostArgs& a) {
     remove_host_req req;
     req.set_subsystem_nqn(a.nqn);
     req.set_host_nqn(h);
+    if (a.keep_connections) req.set_keep_connections(true);
     return StatusCall(c, "remove_host", req,
                       h == "*" ? "Failure disabling open host access to " + a.nqn
                                : "Failure removing host " + h + " access to " + a.nqn,
                       h == "*" ? "Disabling open host access to " + a.nqn + ": Successful"
                                : "Removing host " + h + " access from " + a.nqn + ": Successful");
+  });
+}
+
+// set_keep_host_connected: the host's connections outlive its removal.
+int HostKeepConnected(Ctx& c, const HostArgs& a) {
+  return ForEachHost(a.hosts, [&](const std::string& h) {
+    set_keep_host_connected_req req;
+    req.set_subsystem_nqn(a.nqn);
+    req.set_host_nqn(h);
+    return StatusCall(c, "set_keep_host_connected", req,
+                      "Failure setting keep connected flag for host " + h + " in " + a.nqn,
+                      "Setting keep connected flag for host " + h + " in " + a.nqn + ": Successful");
   });
 }
 
@@ -640,7 +699,7 @@ int ConnectionList(Ctx& c, const std::string& nqn) {
     std::vector<std::vector<Cell>> rows;
     for (const auto& k : rep.connections()) {
       const bool up = k.connected();
-      rows.push_back({k.nqn(), up ? k.traddr() + ":" + std::to_string(k.trsvcid()) : "<n/a>",
+      rows.push_back({k.host_deleted() ? k.nqn() + " (deleted)" : k.nqn(), up ? k.traddr() + ":" + std::to_string(k.trsvcid()) : "<n/a>",
                       up ? "Yes" : "No", up ? Cell(k.qpairs_count()) : Cell("<n/a>"),
                       up ? Cell(k.controller_id()) : Cell("<n/a>"),
                       up ? (k.secure() ? "Yes" : "No") : "<n/a>", k.use_psk() ? "Yes" : "No",
@@ -654,6 +713,42 @@ int ConnectionList(Ctx& c, const std::string& nqn) {
           RenderTable({"Host NQN", "Address", "Connected", "QPairs Count", "Controller ID",
                        "Secure", "Uses\nPSK", "Uses\nDHCHAP"},
                       rows, c.style()));
+  });
+}
+
+// get_connection_io_statistics: reads and writes of one host by size bucket, the times in
+// nanoseconds; with reset, the statistics start over after the reply.
+int ConnectionIoStatistics(Ctx& c, const std::string& nqn, const std::string& host, bool reset) {
+  get_connection_io_statistics_req req;
+  req.set_subsystem_nqn(nqn);
+  req.set_host_nqn(host);
+  if (reset) req.set_reset(true);
+  const auto rep = Invoke<connection_io_statistics>(
+      c, "get_connection_io_statistics", req,
+      std::string(reset ? "Failure resetting" : "Failure getting") + " IO statistics for host " + host + " in " + nqn);
+  return Report(c, rep, [&] {
+    if (reset) {
+      c.Out("Resetting host's " + host + " in " + nqn + " IO statistics: Successful");
+      return;
+    }
+    auto lat = [](const latency_stats& l) {
+      return std::to_string(l.min()) + " / " + std::to_string(l.mean()) + " / " + std::to_string(l.max());
+    };
+    std::vector<std::vector<Cell>> rows;
+    for (const auto& b : rep.buckets()) {
+      for (const auto* g : {&b.read(), &b.write()}) {
+        if (g->io_count() == 0) continue;
+        rows.push_back({std::to_string(b.size()) + " KiB", g == &b.read() ? "Read" : "Write", g->io_count(),
+                        lat(g->total()), lat(g->bdev()), lat(g->net()), lat(g->qos())});
+      }
+    }
+    if (rows.empty()) {
+      c.Out("No IO statistics for host " + host + " in " + nqn);
+      return;
+    }
+    c.Out("IO statistics for host " + host + " in " + nqn + " (" + std::to_string(rep.total_num_ios()) +
+          " IOs; times in ns, min / mean / max):\n" +
+          RenderTable({"Size\nup to", "Op", "IOs", "Total", "Bdev", "Net", "QoS"}, rows, c.style()));
   });
 }
 
@@ -1286,6 +1381,14 @@ int Run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
          [&ha_member](Ctx& c) { return GwHaRemoveMember(c, ha_member); })
       ->add_option("-n,--name", ha_member, "Gateway name")
       ->required();
+  action(gw, "get_stats", "Get gateway's NVMf statistics (per poll group)", GwGetStats);
+  action(gw, "get_thread_stats", "Get gateway's thread statistics (busy and idle time)", GwGetThreadStats);
+  std::string io_stats_mode;
+  action(gw, "set_io_stats_mode", "Turn the gateway's per-connection IO statistics on or off",
+         [&io_stats_mode](Ctx& c) { return GwSetIoStatsMode(c, io_stats_mode); })
+      ->add_option("-e,--enabled", io_stats_mode, "IO statistics on or off")
+      ->required()
+      ->check(CLI::IsMember({"true", "false", "yes", "no", "on", "off"}, CLI::ignore_case));
   std::string ana_nqn, ana_state_name;
   std::uint32_t ana_group = 0;
   CLI::App* gw_ana = action(gw, "set_ana_state",
@@ -1398,6 +1501,12 @@ int Run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
   h_del->add_option("-t,--host-nqn", ha.hosts, "Host NQN list ('*': disable open access)")
       ->required()
       ->expected(1, -1);
+  h_del->add_flag("--keep-connections", ha.keep_connections,
+                  "Keep the host's existing connections (they end on their own; new ones are refused)");
+  CLI::App* h_keep = action(host, "keep_connected", "Keep the host's connections when it is removed",
+                            [&ha](Ctx& c) { return HostKeepConnected(c, ha); });
+  h_keep->add_option("-n,--subsystem", ha.nqn, "Subsystem NQN")->required();
+  h_keep->add_option("-t,--host-nqn", ha.hosts, "Host NQN list")->required()->expected(1, -1);
   CLI::App* h_ck = action(host, "change_key", "Change host's DH-HMAC-CHAP key",
                           [&ha](Ctx& c) { return HostChangeKey(c, ha, false, false); });
   h_ck->add_option("-n,--subsystem", ha.nqn, "Subsystem NQN")->required();
@@ -1430,6 +1539,17 @@ int Run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
          [&conn_nqn](Ctx& c) { return ConnectionList(c, conn_nqn); })
       ->add_option("-n,--subsystem", conn_nqn, "Subsystem NQN")
       ->required();
+  std::string conn_host;
+  for (const bool reset : {false, true}) {
+    CLI::App* a = action(connection, reset ? "reset_io_statistics" : "get_io_statistics",
+                         reset ? "Reset the IO statistics of a host's connections"
+                               : "Get the IO statistics of a host's connections (latencies by IO size)",
+                         [&conn_nqn, &conn_host, reset](Ctx& c) {
+                           return ConnectionIoStatistics(c, conn_nqn, conn_host, reset);
+                         });
+    a->add_option("-n,--subsystem", conn_nqn, "Subsystem NQN")->required();
+    a->add_option("-t,--host-nqn", conn_host, "Host NQN")->required();
+  }
 
   // namespace | ns
   NsArgs na;

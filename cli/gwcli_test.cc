@@ -1034,5 +1034,112 @@ TEST_F(GwcliTest, GwListenerInfo) {
   EXPECT_EQ(Run({"gw", "listener_info"}), 2);
 }
 
+// ---- statistics and keep-connected ----
+
+TEST_F(GwcliTest, ConnectionIoStatistics) {
+  const std::string host = "nqn.2016-06.io.spdk:host1";
+  connection_io_statistics st;
+  st.set_subsystem_nqn(kNqn);
+  st.set_host_nqn(host);
+  st.set_total_num_ios(3);
+  auto* b = st.add_buckets();
+  b->set_size(4);
+  b->mutable_read()->set_io_count(2);
+  b->mutable_read()->mutable_total()->set_min(1000);
+  b->mutable_read()->mutable_total()->set_mean(1500);
+  b->mutable_read()->mutable_total()->set_max(2000);
+  b->mutable_write()->set_io_count(1);
+  st.add_buckets()->set_size(8);  // no I/O: no row
+  Reply("get_connection_io_statistics", st);
+  EXPECT_EQ(RunStdio({"--format", "plain", "connection", "get_io_statistics", "-n", kNqn, "-t", host}), 0);
+  const auto& req = Req<get_connection_io_statistics_req>();
+  EXPECT_EQ(req.subsystem_nqn(), kNqn);
+  EXPECT_EQ(req.host_nqn(), host);
+  EXPECT_FALSE(req.has_reset());
+  EXPECT_NE(out.find("IO statistics for host " + host + " in " + kNqn + " (3 IOs"), std::string::npos) << out;
+  EXPECT_NE(out.find("1000 / 1500 / 2000"), std::string::npos) << out;
+  EXPECT_NE(out.find("Write"), std::string::npos) << out;
+  EXPECT_EQ(out.find("8 KiB"), std::string::npos) << out;
+  EXPECT_EQ(RunStdio({"--format", "json", "connection", "get_io_statistics", "-n", kNqn, "-t", host}), 0);
+  auto j = nlohmann::json::parse(out);
+  EXPECT_EQ(j["total_num_ios"], "3");
+  EXPECT_EQ(j["buckets"][0]["read"]["io_count"], "2");
+  fake.calls.clear();
+  EXPECT_EQ(RunStdio({"connection", "reset_io_statistics", "-n", kNqn, "-t", host}), 0);
+  EXPECT_TRUE(Req<get_connection_io_statistics_req>().reset());
+  EXPECT_EQ(out, "Resetting host's " + host + " in " + kNqn + " IO statistics: Successful\n");
+  connection_io_statistics none;
+  none.set_status(ENOENT);
+  none.set_error_message("Failure getting IO statistics for host h on n: No connection for host");
+  fake.replies["get_connection_io_statistics"].clear();
+  Reply("get_connection_io_statistics", none);
+  EXPECT_EQ(RunStdio({"connection", "get_io_statistics", "-n", kNqn, "-t", host}), ENOENT);
+  EXPECT_EQ(err, none.error_message() + "\n");
+  EXPECT_EQ(Run({"connection", "get_io_statistics", "-n", kNqn}), 2);  // -t is required
+}
+
+TEST_F(GwcliTest, GwStatsThreadStatsIoStatsMode) {
+  gateway_stats_info gs;
+  gs.set_tick_rate(1000000000);
+  auto* g = gs.add_poll_groups();
+  g->set_name("reactor_0");
+  g->set_admin_qpairs(2);
+  g->set_io_qpairs(5);
+  g->set_current_io_qpairs(4);
+  g->set_completed_nvme_io(12345);
+  g->add_transports()->set_trtype("TCP");
+  Reply("get_gateway_stats", gs);
+  EXPECT_EQ(RunStdio({"--format", "plain", "gw", "get_stats"}), 0);
+  EXPECT_NE(out.find("tick rate 1000000000"), std::string::npos) << out;
+  EXPECT_NE(out.find("reactor_0"), std::string::npos) << out;
+  EXPECT_NE(out.find("12345"), std::string::npos) << out;
+  EXPECT_NE(out.find("TCP"), std::string::npos) << out;
+  EXPECT_EQ(RunStdio({"--format", "json", "gw", "get_stats"}), 0);
+  EXPECT_EQ(nlohmann::json::parse(out)["poll_groups"][0]["completed_nvme_io"], "12345");
+
+  thread_stats_info ts;
+  ts.set_tick_rate(1000000000);
+  auto* t = ts.add_threads();
+  t->set_name("reactor_0");
+  t->set_busy(25);
+  t->set_idle(75);
+  Reply("get_thread_stats", ts);
+  EXPECT_EQ(RunStdio({"--format", "plain", "gw", "get_thread_stats"}), 0);
+  EXPECT_NE(out.find("25.00"), std::string::npos) << out;
+  EXPECT_EQ(RunStdio({"--format", "json", "gw", "get_thread_stats"}), 0);
+  EXPECT_EQ(nlohmann::json::parse(out)["threads"][0]["busy"], "25");
+
+  fake.calls.clear();
+  EXPECT_EQ(RunStdio({"gw", "set_io_stats_mode", "--enabled", "no"}), 0);
+  EXPECT_FALSE(Req<set_gateway_io_stats_mode_req>().enabled());
+  EXPECT_EQ(out, "Setting gateway's IO stats mode to disabled: Successful\n");
+  EXPECT_EQ(RunStdio({"gw", "set_io_stats_mode", "-e", "True"}), 0);
+  EXPECT_TRUE(Req<set_gateway_io_stats_mode_req>(1).enabled());
+  EXPECT_EQ(Run({"gw", "set_io_stats_mode", "-e", "maybe"}), 2);
+}
+
+TEST_F(GwcliTest, HostKeepConnections) {
+  EXPECT_EQ(RunStdio({"host", "del", "-n", kNqn, "-t", "h1", "--keep-connections"}), 0);
+  EXPECT_TRUE(Req<remove_host_req>().keep_connections());
+  EXPECT_EQ(out, "Removing host h1 access from " + kNqn + ": Successful\n");
+  fake.calls.clear();
+  EXPECT_EQ(RunStdio({"host", "del", "-n", kNqn, "-t", "h1"}), 0);
+  EXPECT_FALSE(Req<remove_host_req>().has_keep_connections());
+  fake.calls.clear();
+  EXPECT_EQ(RunStdio({"host", "keep_connected", "-n", kNqn, "-t", "h1", "h2"}), 0);
+  ASSERT_EQ(fake.calls.size(), 2u);
+  EXPECT_EQ(Req<set_keep_host_connected_req>(1).host_nqn(), "h2");
+  EXPECT_EQ(out, "Setting keep connected flag for host h1 in " + kNqn + ": Successful\nSetting keep connected flag for host h2 in " +
+                     kNqn + ": Successful\n");
+  connections_info ci;
+  auto* k = ci.add_connections();
+  k->set_nqn("nqn.2016-06.io.spdk:gone");
+  k->set_connected(true);
+  k->set_host_deleted(true);
+  Reply("list_connections", ci);
+  EXPECT_EQ(RunStdio({"--format", "plain", "connection", "list", "-n", kNqn}), 0);
+  EXPECT_NE(out.find("nqn.2016-06.io.spdk:gone (deleted)"), std::string::npos) << out;
+}
+
 }  // namespace
 }  // namespace nvmeof::cli
