@@ -739,5 +739,98 @@ TEST_F(Mgmt, CommandLineSubsystemIsManageable) {
   EXPECT_EQ(l["listeners"][0]["trsvcid"], std::stoi(port));
 }
 
+// ------------------------------------------------------------------------------ statistics
+
+// Real I/O through the gateway (the project's host library over NVMe/TCP), then the
+// per-connection statistics through gwcli: exact counts in the right size buckets, reset,
+// the I/O stats mode, the poll group counters, and a host removed with its connections kept.
+TEST_F(Mgmt, ConnectionIoStatisticsMatchTheIo) {
+  const uint16_t port = FreePort();
+  const std::string hostnqn = "nqn.2014-08.org.nvmexpress:uuid:6e766d66-686f-7374-0000-000000000002";
+  MustPass({"subsystem", "add", "-n", kNqn});
+  MustPass({"listener", "add", "-n", kNqn, "-t", "gwA", "-a", "127.0.0.1", "-s", std::to_string(port)});
+  MustPass(WithBacking({"namespace", "add", "-n", kNqn, "-s", "4096"}, "16M"));
+  MustPass({"host", "add", "-n", kNqn, "-t", hostnqn});
+  host::ControllerOptions o;
+  o.port = port;
+  o.subnqn = kNqn;
+  o.hostnqn = hostnqn;
+  host::Controller c(o);
+  std::string err;
+  ASSERT_TRUE(c.Open(&err)) << err;
+  ASSERT_TRUE(c.AddIoQueue().ok());
+  std::vector<uint8_t> buf(32 * 4096, 0x5A);
+  auto io = [&](bool write, uint32_t blocks, int times) {
+    for (int i = 0; i < times; i++) {
+      const uint32_t len = blocks * 4096;
+      auto r = write ? c.Write(c.io(0), 1, 0, blocks, buf.data(), len) : c.Read(c.io(0), 1, 0, blocks, buf.data(), len);
+      ASSERT_TRUE(r.ok());
+    }
+  };
+  io(true, 1, 3);    // 4 KiB writes
+  io(true, 8, 2);    // 32 KiB writes
+  io(false, 1, 1);   // 4 KiB read
+  io(false, 32, 4);  // 128 KiB reads
+  auto num = [](const json& v) { return v.is_string() ? std::stoull(v.get<std::string>()) : v.get<uint64_t>(); };
+  // Bucket index by size in KiB (2, 4, 8, ... 4096).
+  auto bucket = [&](const json& st, uint32_t kib) -> json {
+    for (const auto& b : st["buckets"])
+      if (b["size"] == kib) return b;
+    ADD_FAILURE() << "no bucket of " << kib << " KiB in " << st.dump();
+    return json();
+  };
+  const std::vector<std::string> get = {"connection", "get_io_statistics", "-n", kNqn, "-t", hostnqn};
+  json st = Json(get);
+  EXPECT_EQ(num(st["total_num_ios"]), 10u) << st.dump();
+  EXPECT_EQ(st["buckets"].size(), 12u);
+  EXPECT_EQ(num(bucket(st, 4)["write"]["io_count"]), 3u);
+  EXPECT_EQ(num(bucket(st, 4)["read"]["io_count"]), 1u);
+  EXPECT_EQ(num(bucket(st, 32)["write"]["io_count"]), 2u);
+  EXPECT_EQ(num(bucket(st, 128)["read"]["io_count"]), 4u);
+  EXPECT_EQ(num(bucket(st, 8)["read"]["io_count"]), 0u);
+  const json w4 = bucket(st, 4)["write"];
+  EXPECT_GE(num(w4["total"]["min"]), num(w4["bdev"]["min"])) << w4.dump();  // end to end covers the device
+  EXPECT_LE(num(w4["total"]["min"]), num(w4["total"]["max"]));
+  EXPECT_CLI(Cli(get), 0, "IO statistics for host " + hostnqn + " in " + kNqn + " (10 IOs");
+
+  // Reset: read once more, then zero.
+  EXPECT_CLI(Cli({"connection", "reset_io_statistics", "-n", kNqn, "-t", hostnqn}), 0,
+             "Resetting host's " + hostnqn + " in " + kNqn + " IO statistics: Successful");
+  EXPECT_EQ(num(Json(get)["total_num_ios"]), 0u);
+  // Off: I/O is not timed for them; on again: it is.
+  MustPass({"gw", "set_io_stats_mode", "--enabled", "off"});
+  EXPECT_EQ(Json({"gw", "info"})["io_stats_enabled"], false);
+  io(true, 1, 1);
+  EXPECT_EQ(num(Json(get)["total_num_ios"]), 0u);
+  MustPass({"gw", "set_io_stats_mode", "--enabled", "on"});
+  io(true, 1, 1);
+  EXPECT_EQ(num(Json(get)["total_num_ios"]), 1u);
+
+  // The poll group (one reactor) saw both queues and every I/O command.
+  json gs = Json({"gw", "get_stats"});
+  ASSERT_EQ(gs["poll_groups"].size(), 1u) << gs.dump();
+  const json& pg = gs["poll_groups"][0];
+  EXPECT_EQ(pg["current_admin_qpairs"], 1);
+  EXPECT_EQ(pg["current_io_qpairs"], 1);
+  EXPECT_EQ(num(pg["completed_nvme_io"]), 12u);
+  EXPECT_EQ(num(pg["pending_bdev_io"]), 0u);
+  EXPECT_EQ(pg["transports"][0]["trtype"], "TCP");
+  EXPECT_EQ(Json({"gw", "get_thread_stats"})["threads"].size(), 1u);
+
+  // Removed with its connections kept: the host stays connected (listed as deleted) and its
+  // I/O goes on; a new connection is refused.
+  MustPass({"host", "del", "-n", kNqn, "-t", hostnqn, "--keep-connections"});
+  json conns = Json({"connection", "list", "-n", kNqn});
+  ASSERT_EQ(conns["connections"].size(), 1u) << conns.dump();
+  EXPECT_EQ(conns["connections"][0]["connected"], true);
+  EXPECT_EQ(conns["connections"][0]["host_deleted"], true);
+  io(false, 1, 1);
+  {
+    host::Controller again(o);
+    EXPECT_FALSE(again.Open(&err)) << "a removed host connected again";
+  }
+  EXPECT_EQ(num(Json(get)["total_num_ios"]), 2u);
+}
+
 }  // namespace
 }  // namespace nvmeof::mgmt_test
