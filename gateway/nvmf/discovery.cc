@@ -21,13 +21,15 @@ std::vector<uint8_t> Target::DiscoveryLogPage(const std::string& hostnqn, const 
   // address to connect to.
   const std::string& here = port.local_traddr;
   auto fill = [&](const std::string& nqn, uint8_t trtype, const std::string& traddr, const std::string& trsvcid,
-                  uint8_t adrfam, uint16_t portid, uint8_t subtype, bool local = true) {
+                  uint8_t adrfam, uint16_t portid, uint8_t subtype, bool secure, bool local = true) {
     const bool via_here = local && IsWildcardAddress(traddr) && !here.empty();
     DiscoveryLogEntry e{};
     e.trtype = trtype;
     e.adrfam = via_here ? static_cast<uint8_t>(here.find(':') != std::string::npos ? kAdrfamIpv6 : kAdrfamIpv4) : adrfam;
     e.subtype = subtype;
-    e.treq = kTreqNotRequired | kTreqSqFlowControlDisableSupported;
+    // A secure listener takes TLS connections only: the secure channel is required.
+    e.treq = (secure ? kTreqRequired : kTreqNotRequired) | kTreqSqFlowControlDisableSupported;
+    if (trtype == kTrtypeTcp) e.tsas[0] = secure ? kTcpSectypeTls13 : kTcpSectypeNone;
     e.portid = portid;
     e.cntlid = 0xFFFF;
     e.asqsz = static_cast<uint16_t>(options().max_queue_depth);
@@ -44,17 +46,17 @@ std::vector<uint8_t> Target::DiscoveryLogPage(const std::string& hostnqn, const 
   };
   // The discovery subsystem itself, as reached now.
   fill(kDiscoveryNqn, port.trtype, port.traddr, port.trsvcid, port.adrfam, port.portid,
-       kSubtypeCurrentDiscovery);
+       kSubtypeCurrentDiscovery, port.secure);
   for (auto& s : Subsystems()) {
     if (!s->HostAllowed(hostnqn)) continue;
     for (auto& l : s->Listeners()) fill(s->nqn(), l.trtype, l.traddr, l.trsvcid, l.adrfam == kAdrfamIpv6 ? kAdrfamIpv6 : kAdrfamIpv4,
-                            portid_of(l), kSubtypeNvm);
+                            portid_of(l), kSubtypeNvm, l.secure);
     // The other gateways' paths to the subsystem: a host connects to all of them through
     // any gateway. A wildcard listener of another gateway names no address a host can use.
     for (auto& [l, portid] : PeerListeners(s->nqn())) {
       if (IsWildcardAddress(l.traddr)) continue;
       fill(s->nqn(), l.trtype, l.traddr, l.trsvcid, l.adrfam == kAdrfamIpv6 ? kAdrfamIpv6 : kAdrfamIpv4, portid,
-           kSubtypeNvm, false);
+           kSubtypeNvm, l.secure, false);
     }
   }
   std::vector<uint8_t> out(sizeof(DiscoveryLogHeader) + entries.size() * sizeof(DiscoveryLogEntry));

@@ -87,6 +87,7 @@ struct PortInfo {
   // discovery log page names instead of a wildcard listener address. Empty if unknown.
   std::string local_traddr;
   uint8_t trtype = nvme::kTrtypeTcp;  // the transport it came through
+  bool secure = false;                 // a secure (TLS) listener
 };
 
 // One NVMe queue pair (= one NVMe/TCP connection). Methods are called on its reactor.

@@ -61,8 +61,9 @@ struct NamespaceSpec {
 
 // A host allowed on a subsystem, or given a namespace, with what it authenticates with.
 // The secrets are never logged and never copied into views: listings say only whether one
-// is set. DH-HMAC-CHAP uses the host and controller keys (gateway/nvmf/auth.h); the PSK is
-// kept for TLS, which no listener offers yet.
+// is set. DH-HMAC-CHAP uses the host and controller keys (gateway/nvmf/auth.h); the PSK
+// (interchange format, gateway/nvmf/tls_psk.h) admits the host on secure (TLS) listeners
+// (Target::TlsPskFor).
 struct HostEntry {
   std::string nqn;
   std::optional<std::string> dhchap_key;        // DH-HMAC-CHAP host key
@@ -142,7 +143,7 @@ struct ListenerSpec {
   std::string traddr;
   std::string trsvcid = "4420";
   uint8_t adrfam = nvme::kAdrfamIpv4;
-  bool secure = false;
+  bool secure = false;  // TLS only (a port is secure or not for all its subsystems)
   uint8_t trtype = nvme::kTrtypeTcp;  // the transport that opens it (transport.h)
   bool operator<(const ListenerSpec& o) const {
     return std::tie(trtype, traddr, trsvcid, adrfam) < std::tie(o.trtype, o.traddr, o.trsvcid, o.adrfam);

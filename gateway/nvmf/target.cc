@@ -2,6 +2,8 @@
 // raise to connected hosts.
 #include "gateway/nvmf/target.h"
 
+#include <openssl/crypto.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstring>
@@ -12,6 +14,7 @@
 #include "gateway/common/log.h"
 #include "gateway/runtime/reactor.h"
 #include "gateway/nvmf/auth_keys.h"
+#include "gateway/nvmf/tls_psk.h"
 #include "gateway/nvmf/controller.h"
 #include "gateway/nvmf/transport.h"
 
@@ -310,6 +313,11 @@ Status CheckHostKeys(const HostEntry& h) {
     auto parsed = auth::ParseDhchapSecret(**k);
     if (!parsed.ok()) return Status::InvalidArgument("host " + h.nqn + ": " + parsed.status().message());
   }
+  if (h.psk) {
+    if (h.nqn == "*") return Status::InvalidArgument("keys need a host NQN, not \"*\"");
+    auto parsed = tls::ParsePskInterchange(*h.psk);
+    if (!parsed.ok()) return Status::InvalidArgument("host " + h.nqn + ": " + parsed.status().message());
+  }
   return Status::OK();
 }
 
@@ -395,6 +403,10 @@ Status Target::RemoveHost(const std::string& nqn, const std::string& hostnqn, bo
 Status Target::OpenPort(const ListenerSpec& l) {
   auto it = ports_.find(l);
   if (it != ports_.end()) {
+    // One port is TLS or plain for all its subsystems.
+    if (it->first.secure != l.secure)
+      return Status::InvalidArgument("port " + l.traddr + ":" + l.trsvcid + " is already open " +
+                                     (it->first.secure ? "secure (TLS)" : "without TLS") + " for another subsystem");
     it->second.users++;
     return Status::OK();
   }
@@ -559,6 +571,36 @@ void Target::NotifyNamespaceChanged(Subsystem& s, uint32_t nsid) {
         if (auto c2 = w.lock()) c2->RaiseEvent(nvme::kAerNotice, nvme::kAenNsAttrChanged, nvme::kLogChangedNsList);
       });
   }
+}
+
+Result<TlsPsk> Target::TlsPskFor(std::string_view identity) {
+  auto id = tls::ParsePskIdentity(identity);
+  if (!id.ok()) return id.status();
+  // The discovery subsystem has no hosts of its own: a host reaches it with the PSK it has
+  // for any subsystem.
+  std::vector<std::shared_ptr<Subsystem>> candidates;
+  if (id->subnqn == nvme::kDiscoveryNqn) {
+    candidates = Subsystems();
+  } else if (auto s = FindSubsystem(id->subnqn)) {
+    candidates.push_back(std::move(s));
+  } else {
+    return Status::NotFound("subsystem " + id->subnqn + " does not exist");
+  }
+  std::string why = "host " + id->hostnqn + " has no PSK on subsystem " + id->subnqn;
+  for (auto& s : candidates) {
+    auto host = s->FindHost(id->hostnqn);
+    if (!host || !host->psk) continue;
+    auto psk = tls::ParsePskInterchange(*host->psk);
+    if (!psk.ok()) continue;  // AddHost checked it
+    auto d = tls::AcceptIdentity(*id, psk.value());
+    OPENSSL_cleanse(psk.value().key.data(), psk.value().key.size());
+    if (!d.ok()) {
+      why = "host " + id->hostnqn + " on subsystem " + s->nqn() + ": " + d.status().message();
+      continue;
+    }
+    return TlsPsk{std::move(d.value().key), d.value().hash};
+  }
+  return Status::NotFound(why);
 }
 
 }  // namespace nvmeof

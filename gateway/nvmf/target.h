@@ -16,6 +16,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -26,6 +27,7 @@
 #include "gateway/nvmf/request.h"
 #include "gateway/nvmf/subsystem.h"
 #include "gateway/nvmf/uuid.h"
+#include "gateway/runtime/tls_stream.h"
 #include "rbd-backend/block_device.h"
 
 namespace nvmeof {
@@ -72,6 +74,8 @@ struct TargetOptions {
   // after a failed re-authentication) is closed: a host that never starts, stalls in the
   // middle of a transaction, or keeps a refused connection open. 0: never.
   uint32_t auth_timeout_ms = 10000;
+  // Secure (TLS) listeners hand the record layer to the kernel (kernel TLS) where it can.
+  bool tls_ktls = false;
 };
 
 class Target {
@@ -119,6 +123,11 @@ class Target {
   // Marks an allowed host (not "*") so that its next removal keeps its connections.
   // kSubsystemNotFound, kHostNotAllowed.
   Status SetKeepHostConnected(const std::string& nqn, const std::string& hostnqn);
+  // The TLS PSK for an NVMe TLS PSK identity a host offers on a secure listener
+  // (gateway/nvmf/tls_psk.h): derived from the PSK the identity's host has on the identity's
+  // subsystem (on any subsystem for the discovery NQN). NotFound / InvalidArgument saying
+  // why the identity is refused. Any thread (a reactor during a TLS handshake).
+  Result<TlsPsk> TlsPskFor(std::string_view identity);
 
   // Listeners belong to subsystems; the port opens while any subsystem uses it.
   Status AddListener(const std::string& nqn, const ListenerSpec& l);

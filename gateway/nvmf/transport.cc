@@ -41,8 +41,8 @@ Status TransportRegistry::Listen(const ListenerSpec& l, uint16_t portid) {
     std::lock_guard<std::mutex> lk(mu_);
     listeners_[l] = std::move(lis.value());
   }
-  LOG_INFO("listening on %s (NVMe/%.*s, port id %u)", key.c_str(), static_cast<int>(t->name().size()),
-           t->name().data(), portid);
+  LOG_INFO("listening on %s (NVMe/%.*s%s, port id %u)", key.c_str(), static_cast<int>(t->name().size()),
+           t->name().data(), l.secure ? " with TLS" : "", portid);
   return Status::OK();
 }
 

@@ -682,6 +682,9 @@ enum Treq : uint8_t {
   kTreqNotRequired = 2,
   kTreqSqFlowControlDisableSupported = 1u << 2,
 };
+// The TCP transport's security type (DiscoveryLogEntry::tsas[0]).
+inline constexpr uint8_t kTcpSectypeNone = 0;
+inline constexpr uint8_t kTcpSectypeTls13 = 2;
 
 struct __attribute__((packed)) DiscoveryLogHeader {
   uint64_t genctr;
@@ -705,7 +708,7 @@ struct __attribute__((packed)) DiscoveryLogEntry {
   uint8_t reserved2[192];
   char subnqn[256];
   char traddr[256];
-  uint8_t tsas[256];  // TCP: byte 0 SECTYPE (0 = none)
+  uint8_t tsas[256];  // TCP: byte 0 SECTYPE (kTcpSectype*)
 };
 static_assert(sizeof(DiscoveryLogEntry) == 1024);
 static_assert(offsetof(DiscoveryLogEntry, eflags) == 10);

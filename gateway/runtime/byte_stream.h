@@ -1,11 +1,14 @@
 // ByteStream: the connected byte stream a transport reads from and writes to.
 //
 // A transport (NVMe/TCP) sees only this interface, never a socket call, so that another kind
-// of connection (TLS) is one more implementation. Today's: a plain socket (socket_stream.h).
-// Every call is non-blocking and made on the reactor thread that owns the stream; readiness
-// comes from registering fd() with that reactor. Errors come back as values: a negative
-// errno, with -EAGAIN meaning "nothing now, wait for the next readiness event". One virtual
-// call per receive or gathered send; nothing allocates.
+// of connection is one more implementation: a plain socket (socket_stream.h), TLS 1.3 with
+// a PSK (tls_stream.h). Every call is non-blocking and made on the reactor thread that owns
+// the stream; readiness comes from registering fd() with that reactor. Errors come back as
+// values: a negative errno, with -EAGAIN meaning "nothing now, wait for the next readiness
+// event" (read readiness, or write readiness when RecvWantsWrite() says so). A stream that
+// keeps received bytes of its own (TLS records decrypted but not yet returned) says so with
+// Buffered(): no readiness event announces those. One virtual call per receive or gathered
+// send; nothing allocates after a TLS stream's handshake.
 #pragma once
 
 #include <sys/types.h>
@@ -32,6 +35,11 @@ class ByteStream {
   virtual void Close() = 0;
   // The descriptor to register with the reactor; -1 once closed.
   virtual int fd() const = 0;
+  // True when the last Recv answered -EAGAIN because the stream must send first (a TLS
+  // handshake message the socket could not take yet): call Recv again once fd() is writable.
+  virtual bool RecvWantsWrite() const { return false; }
+  // True when received bytes wait inside the stream: call Recv again without waiting.
+  virtual bool Buffered() const { return false; }
 };
 
 }  // namespace nvmeof

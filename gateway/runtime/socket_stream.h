@@ -28,6 +28,12 @@ class SocketStream final : public ByteStream {
   void ShutdownWrite() override;
   void Close() override;
   int fd() const override { return fd_; }
+  // Gives the descriptor up (to a stream that wraps it, TLS); the stream is then closed.
+  int Release() {
+    int fd = fd_;
+    fd_ = -1;
+    return fd;
+  }
 
  private:
   int fd_;

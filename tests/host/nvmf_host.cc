@@ -8,6 +8,10 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/ssl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -306,8 +310,188 @@ bool Connection::Connect(const std::string& addr, uint16_t port, int timeout_ms)
 }
 
 void Connection::Close() {
+  if (ssl_) SSL_free(ssl_);
+  if (ssl_ctx_) SSL_CTX_free(ssl_ctx_);
+  ssl_ = nullptr;
+  ssl_ctx_ = nullptr;
   if (fd_ >= 0) close(fd_);
   fd_ = -1;
+}
+
+namespace {
+
+const EVP_MD* TlsMd(uint8_t hash) { return hash == 2 ? EVP_sha384() : EVP_sha256(); }
+
+std::vector<uint8_t> HmacBytes(uint8_t hash, const std::vector<uint8_t>& key, const std::string& msg) {
+  std::vector<uint8_t> out(EVP_MAX_MD_SIZE);
+  unsigned len = 0;
+  HMAC(TlsMd(hash), key.data(), static_cast<int>(key.size()), reinterpret_cast<const uint8_t*>(msg.data()),
+       msg.size(), out.data(), &len);
+  out.resize(len);
+  return out;
+}
+
+// RFC 5869 HKDF-Extract with a zero salt, then RFC 8446 HKDF-Expand-Label, written out.
+std::vector<uint8_t> ExpandLabel(uint8_t hash, const std::vector<uint8_t>& ikm, const std::string& label,
+                                 const std::string& context, size_t len) {
+  const size_t hl = static_cast<size_t>(EVP_MD_get_size(TlsMd(hash)));
+  std::vector<uint8_t> prk = HmacBytes(hash, std::vector<uint8_t>(hl, 0), std::string(ikm.begin(), ikm.end()));
+  std::string full = "tls13 " + label;
+  std::string info;
+  info += static_cast<char>(len >> 8);
+  info += static_cast<char>(len & 0xff);
+  info += static_cast<char>(full.size());
+  info += full;
+  info += static_cast<char>(context.size());
+  info += context;
+  std::vector<uint8_t> out, t;
+  for (uint8_t i = 1; out.size() < len; i++) {
+    std::string m(t.begin(), t.end());
+    m += info;
+    m += static_cast<char>(i);
+    t = HmacBytes(hash, prk, m);
+    out.insert(out.end(), t.begin(), t.end());
+  }
+  out.resize(len);
+  return out;
+}
+
+uint32_t Crc32Ieee(const uint8_t* p, size_t n) {
+  uint32_t crc = 0xFFFFFFFFu;
+  for (size_t i = 0; i < n; ++i) {
+    crc ^= p[i];
+    for (int b = 0; b < 8; ++b) crc = (crc & 1) ? (crc >> 1) ^ 0xEDB88320u : crc >> 1;
+  }
+  return ~crc;
+}
+
+std::string B64(const std::vector<uint8_t>& b) {
+  std::string out(4 * ((b.size() + 2) / 3) + 1, '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), b.data(), static_cast<int>(b.size()));
+  out.resize(static_cast<size_t>(n));
+  return out;
+}
+
+}  // namespace
+
+bool DeriveTlsClientPsk(const std::string& text, const std::string& hostnqn, const std::string& subnqn, int version,
+                        TlsClientPsk* out, std::string* err) {
+  const std::string prefix = "NVMeTLSkey-1:";
+  if (text.compare(0, prefix.size(), prefix) != 0 || text.size() < prefix.size() + 4 || text.back() != ':' ||
+      text[prefix.size() + 2] != ':') {
+    *err = "not a PSK in interchange format";
+    return false;
+  }
+  int hh = std::atoi(text.substr(prefix.size(), 2).c_str());
+  std::string b64 = text.substr(prefix.size() + 3, text.size() - prefix.size() - 4);
+  std::vector<uint8_t> raw(b64.size() / 4 * 3 + 3);
+  int n = EVP_DecodeBlock(raw.data(), reinterpret_cast<const unsigned char*>(b64.data()), static_cast<int>(b64.size()));
+  if (n < 0 || b64.size() % 4) {
+    *err = "bad base64";
+    return false;
+  }
+  n -= static_cast<int>(std::count(b64.end() - 2, b64.end(), '='));
+  if (n != 36 && n != 52) {
+    *err = "bad key length";
+    return false;
+  }
+  std::vector<uint8_t> key(raw.begin(), raw.begin() + (n - 4));
+  uint32_t crc = Crc32Ieee(key.data(), key.size());
+  uint32_t got = raw[n - 4] | (raw[n - 3] << 8) | (raw[n - 2] << 16) | (static_cast<uint32_t>(raw[n - 1]) << 24);
+  if (crc != got) {
+    *err = "CRC mismatch";
+    return false;
+  }
+  const uint8_t hash = hh != 0 ? static_cast<uint8_t>(hh) : (key.size() == 48 ? 2 : 1);
+  std::vector<uint8_t> retained = hh == 0 ? key : ExpandLabel(hash, key, "HostNQN", hostnqn, key.size());
+  char head[16];
+  snprintf(head, sizeof(head), "NVMe%dR%02u ", version, hash);
+  out->identity = head + hostnqn + " " + subnqn;
+  std::string context = out->identity;
+  if (version == 1) {
+    std::string digest = B64(HmacBytes(hash, retained, hostnqn + " " + subnqn + " NVMe-over-Fabrics"));
+    out->identity += " " + digest;
+    snprintf(head, sizeof(head), "%02u ", hash);
+    context = head + digest;
+  }
+  out->hash = hash;
+  out->key = ExpandLabel(hash, retained, "nvme-tls-psk", context, static_cast<size_t>(EVP_MD_get_size(TlsMd(hash))));
+  return true;
+}
+
+namespace {
+const TlsClientPsk* g_psk_for_callback = nullptr;  // set around SSL_connect (one thread)
+
+int UsePsk(SSL* ssl, const EVP_MD* md, const unsigned char** id, size_t* idlen, SSL_SESSION** sess) {
+  const TlsClientPsk* psk = g_psk_for_callback;
+  *sess = nullptr;
+  if (!psk) return 1;
+  const unsigned char cid[2] = {0x13, static_cast<unsigned char>(psk->hash == 2 ? 0x02 : 0x01)};
+  const SSL_CIPHER* cipher = SSL_CIPHER_find(ssl, cid);
+  if (!cipher || (md && md != SSL_CIPHER_get_handshake_digest(cipher))) return 1;
+  SSL_SESSION* s = SSL_SESSION_new();
+  SSL_SESSION_set1_master_key(s, psk->key.data(), psk->key.size());
+  SSL_SESSION_set_cipher(s, cipher);
+  SSL_SESSION_set_protocol_version(s, TLS1_3_VERSION);
+  *sess = s;
+  *id = reinterpret_cast<const unsigned char*>(psk->identity.data());
+  *idlen = psk->identity.size();
+  return 1;
+}
+}  // namespace
+
+bool Connection::StartTls(const TlsClientPsk& psk) {
+  if (fd_ < 0) {
+    Fail("not connected");
+    return false;
+  }
+  ssl_ctx_ = SSL_CTX_new(TLS_client_method());
+  SSL_CTX_set_min_proto_version(ssl_ctx_, TLS1_3_VERSION);
+  SSL_CTX_set_ciphersuites(ssl_ctx_, psk.hash == 2 ? "TLS_AES_256_GCM_SHA384" : "TLS_AES_128_GCM_SHA256");
+  SSL_CTX_set_psk_use_session_callback(ssl_ctx_, UsePsk);
+  SSL_CTX_set_options(ssl_ctx_, SSL_OP_IGNORE_UNEXPECTED_EOF);
+  ssl_ = SSL_new(ssl_ctx_);
+  SSL_set_fd(ssl_, fd_);
+  timeval tv{timeout_ms_ / 1000, (timeout_ms_ % 1000) * 1000};
+  setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  g_psk_for_callback = &psk;
+  ERR_clear_error();
+  int rc = SSL_connect(ssl_);
+  g_psk_for_callback = nullptr;
+  timeval none{0, 0};
+  setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof(none));
+  if (rc != 1) {
+    unsigned long e = ERR_get_error();
+    const char* r = e ? ERR_reason_error_string(e) : nullptr;
+    Fail(std::string("TLS handshake failed: ") + (r ? r : "connection closed by the target"));
+    ERR_clear_error();
+    peer_closed_ = true;
+    return false;
+  }
+  return true;
+}
+
+ssize_t Connection::RecvSome(void* p, size_t n) {
+  if (!ssl_) return recv(fd_, p, n, 0);
+  size_t got = 0;
+  int rc = SSL_read_ex(ssl_, p, n, &got);
+  if (rc == 1) return static_cast<ssize_t>(got);
+  int err = SSL_get_error(ssl_, rc);
+  ERR_clear_error();
+  if (err == SSL_ERROR_ZERO_RETURN) return 0;
+  if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+    errno = EAGAIN;
+    return -1;
+  }
+  if (err == SSL_ERROR_SYSCALL && errno == 0) return 0;
+  if (err != SSL_ERROR_SYSCALL) errno = EPROTO;
+  return -1;
+}
+
+bool Connection::Readable(int timeout_ms) {
+  if (ssl_ && SSL_pending(ssl_) > 0) return true;
+  pollfd pf{fd_, POLLIN, 0};
+  return poll(&pf, 1, timeout_ms) > 0;
 }
 
 int Connection::ReleaseFd() {
@@ -323,7 +507,18 @@ bool Connection::SendRaw(const void* p, size_t n) {
   }
   const auto* c = static_cast<const uint8_t*>(p);
   while (n > 0) {
-    ssize_t w = send(fd_, c, n, MSG_NOSIGNAL);
+    ssize_t w;
+    if (ssl_) {
+      size_t done = 0;
+      int rc = SSL_write_ex(ssl_, c, n, &done);
+      w = rc == 1 ? static_cast<ssize_t>(done) : -1;
+      if (rc != 1) {
+        ERR_clear_error();
+        if (errno == 0) errno = EPIPE;
+      }
+    } else {
+      w = send(fd_, c, n, MSG_NOSIGNAL);
+    }
     if (w < 0) {
       if (errno == EINTR) continue;
       Fail(std::string("send: ") + strerror(errno));
@@ -354,7 +549,7 @@ bool Connection::ReadFull(void* p, size_t n, int timeout_ms, RecvStatus* st) {
   auto* c = static_cast<uint8_t*>(p);
   while (n > 0) {
     pollfd pf{fd_, POLLIN, 0};
-    int rc = poll(&pf, 1, RemainingMs(deadline));
+    int rc = ssl_ && SSL_pending(ssl_) > 0 ? 1 : poll(&pf, 1, RemainingMs(deadline));
     if (rc < 0) {
       if (errno == EINTR) continue;
       Fail(std::string("poll: ") + strerror(errno));
@@ -366,7 +561,7 @@ bool Connection::ReadFull(void* p, size_t n, int timeout_ms, RecvStatus* st) {
       *st = RecvStatus::kTimeout;
       return false;
     }
-    ssize_t r = recv(fd_, c, n, 0);
+    ssize_t r = RecvSome(c, n);
     if (r == 0 || (r < 0 && (errno == ECONNRESET || errno == EPIPE))) {
       peer_closed_ = true;
       Fail("connection closed by the target");
@@ -459,9 +654,8 @@ bool Connection::WaitForClose(int timeout_ms) {
       // Malformed bytes: keep draining raw bytes until EOF or the deadline.
       char junk[4096];
       for (;;) {
-        pollfd pf{fd_, POLLIN, 0};
-        if (poll(&pf, 1, RemainingMs(deadline)) <= 0) return false;
-        ssize_t r = recv(fd_, junk, sizeof(junk), 0);
+        if (!Readable(RemainingMs(deadline))) return false;
+        ssize_t r = RecvSome(junk, sizeof(junk));
         if (r == 0 || (r < 0 && errno == ECONNRESET)) {
           peer_closed_ = true;
           return true;
@@ -835,7 +1029,23 @@ std::unique_ptr<Connection> Controller::ConnectQueue(uint16_t qid, uint16_t sqsi
                                                      const nvme::ConnectData& data, Completion* c) {
   auto q = std::make_unique<Connection>();
   *c = Completion{};
-  if (!q->Connect(opt_.addr, opt_.port, opt_.timeout_ms) || !q->Initialize(opt_.ic)) {
+  if (!q->Connect(opt_.addr, opt_.port, opt_.timeout_ms)) {
+    c->error = q->last_error();
+    return nullptr;
+  }
+  if (!opt_.tls_psk.empty()) {
+    TlsClientPsk psk;
+    std::string err;
+    if (!DeriveTlsClientPsk(opt_.tls_psk, opt_.hostnqn, opt_.subnqn, opt_.tls_identity_version, &psk, &err)) {
+      c->error = "TLS PSK: " + err;
+      return nullptr;
+    }
+    if (!q->StartTls(psk)) {
+      c->error = q->last_error();
+      return nullptr;
+    }
+  }
+  if (!q->Initialize(opt_.ic)) {
     c->error = q->last_error();
     return nullptr;
   }

@@ -6,6 +6,8 @@
 //
 // Layering:
 //   cmd::*        pure SQE builders (no I/O), so tests can tamper with any field;
+//   TlsClientPsk  the NVMe/TCP TLS PSK a host derives from a configured PSK (own code over
+//                 OpenSSL's HMAC, independent of the gateway's), for Connection::StartTls;
 //   Connection    one TCP connection = one NVMe queue: ICReq/ICResp, raw bytes, PDU
 //                 receive with digest checks, capsules with in-capsule data or R2T/H2CData,
 //                 C2HData into a buffer, CapsuleResp, C2HTermReq, peer close;
@@ -23,6 +25,9 @@
 
 #include "gateway/protocol/nvme.h"
 #include "gateway/protocol/nvme_tcp.h"
+
+typedef struct ssl_ctx_st SSL_CTX;
+typedef struct ssl_st SSL;
 
 namespace nvmeof::host {
 
@@ -65,6 +70,21 @@ nvme::Sqe Flush(uint32_t nsid);
 nvme::Sqe WriteZeroes(uint32_t nsid, uint64_t slba, uint32_t nlb, bool deallocate = false);
 nvme::Sqe Dsm(uint32_t nsid, uint32_t nr_ranges, uint32_t attributes = nvme::kDsmAttrDeallocate);
 }  // namespace cmd
+
+// ---------------------------------------------------------------- TLS PSK
+
+// What a host offers in a TLS 1.3 handshake (NVMe TCP Transport 1.1 section 3.6.1.3): the
+// identity ("NVMe<version>R<hh> <hostnqn> <subnqn>[ <digest>]"), the TLS PSK and its hash
+// (1 SHA-256, 2 SHA-384).
+struct TlsClientPsk {
+  std::string identity;
+  std::vector<uint8_t> key;
+  uint8_t hash = 1;
+};
+// From a configured PSK in interchange format ("NVMeTLSkey-1:hh:<base64>:"). False (and
+// *err) for a malformed one.
+bool DeriveTlsClientPsk(const std::string& interchange, const std::string& hostnqn, const std::string& subnqn,
+                        int version, TlsClientPsk* out, std::string* err);
 
 // ---------------------------------------------------------------- connection
 
@@ -129,6 +149,10 @@ class Connection {
   // TCP. timeout_ms bounds the connect and is the default for every later receive.
   bool Connect(const std::string& addr, uint16_t port, int timeout_ms = 5000);
   void Close();
+  // TLS 1.3 with `psk` on the connected socket (before Initialize): the handshake, then every
+  // byte goes through TLS. False (last_error() says why) when the target refuses it.
+  bool StartTls(const TlsClientPsk& psk);
+  bool tls() const { return ssl_ != nullptr; }
   // Hands the socket over (e.g. to nvmf-perf's event loop); the Connection forgets it.
   int ReleaseFd();
   int fd() const { return fd_; }
@@ -234,7 +258,12 @@ class Connection {
   uint32_t PadTo(uint32_t off) const;
   void Fail(std::string msg);
 
+  ssize_t RecvSome(void* p, size_t n);  // recv or SSL_read; -1 with errno
+  bool Readable(int timeout_ms);        // poll, or bytes TLS has decrypted already
+
   int fd_ = -1;
+  SSL_CTX* ssl_ctx_ = nullptr;
+  SSL* ssl_ = nullptr;
   int timeout_ms_ = 5000;
   std::string last_error_;
   tcp::IcResp icresp_{};
@@ -261,6 +290,10 @@ struct ControllerOptions {
   std::string hostnqn = "nqn.2014-08.org.nvmexpress:uuid:6e766d66-686f-7374-0000-000000000001";
   uint8_t hostid[16] = {0x6e, 0x76, 0x6d, 0x66, 0x68, 0x6f, 0x73, 0x74, 0, 0, 0, 0, 0, 0, 0, 1};
   IcOptions ic;
+  // A configured PSK (interchange format): every queue connects over TLS 1.3 with the
+  // identity of tls_identity_version (0 or 1) derived from it.
+  std::string tls_psk;
+  int tls_identity_version = 1;
   uint32_t kato_ms = 0;          // 0: keep alive disabled
   uint16_t admin_sqsize = 31;    // 0's based
   uint16_t io_sqsize = 127;      // 0's based

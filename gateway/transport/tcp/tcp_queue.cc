@@ -7,6 +7,8 @@
 #include <mutex>
 
 #include "gateway/common/clock.h"
+#include <unistd.h>
+
 #include "gateway/common/log.h"
 #include "gateway/protocol/crc32c.h"
 #include "gateway/nvmf/controller.h"
@@ -276,10 +278,24 @@ void TcpQueue::OnComplete(Completion* c) { Request::FromBio(BdevIo::From(c))->Bi
 
 void TcpQueue::OnEvents(uint32_t events) {
   if (closed_) return;
+  const bool recv_on_write = recv_wants_write_ && (events & EPOLLOUT);
   if (events & EPOLLOUT) Flush();
   if (closed_) return;
-  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) DoRecv();
+  if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) || recv_on_write) DoRecv();
   if (!closed_) ScheduleFlush();
+}
+
+// A stream with received bytes of its own (TLS) that the round limit left unread: no
+// readiness event will come for them.
+void TcpQueue::ScheduleRecv() {
+  if (recv_scheduled_) return;
+  recv_scheduled_ = true;
+  reactor_.Defer([this] {
+    recv_scheduled_ = false;
+    if (closed_) return;
+    DoRecv();
+    if (!closed_) ScheduleFlush();
+  });
 }
 
 // Commands that one receive completes are executed plugged (Target::Unplug): adjacent reads
@@ -296,14 +312,26 @@ void TcpQueue::ReceiveBatch() {
     ssize_t n = stream_->Recv(span.dst, span.len);
     if (n == 0) return CloseNow("host closed the connection");
     if (n < 0) {
-      if (n == -EAGAIN) return;
+      if (n == -EAGAIN) {
+        if (stream_->RecvWantsWrite()) {
+          recv_wants_write_ = true;
+          SetWantWrite(true);
+        }
+        return;
+      }
+      if (n == -ECONNABORTED) return CloseNow("TLS handshake failed");
       return CloseNow(strerror(static_cast<int>(-n)));
+    }
+    if (recv_wants_write_) {
+      recv_wants_write_ = false;
+      SetWantWrite(ring_count_ != 0);
     }
     probe_.Add(TcpCounter::kBytesIn, static_cast<uint64_t>(n));
     if (!reader_.Received(static_cast<uint32_t>(n))) return;
     if (span.direct) continue;
     if (static_cast<uint32_t>(n) < span.len) return;  // the stream is drained
   }
+  if (!closed_ && stream_->Buffered()) ScheduleRecv();
 }
 
 void TcpQueue::OnIcReq(const tcp::IcReq&) {
@@ -569,6 +597,7 @@ void TcpQueue::ItemSent(const SendItem& it) {
 }
 
 void TcpQueue::SetWantWrite(bool on) {
+  on = on || recv_wants_write_;
   if (on == want_write_ || stream_->fd() < 0) return;
   want_write_ = on;
   reactor_.Modify(stream_->fd(), EPOLLIN | EPOLLRDHUP | (on ? static_cast<uint32_t>(EPOLLOUT) : 0u), this);
@@ -579,16 +608,24 @@ void TcpQueue::SetWantWrite(bool on) {
 Result<std::unique_ptr<TcpListener>> TcpListener::Open(Target* target, ReactorGroup& reactors,
                                                        const std::string& traddr,
                                                        const std::string& trsvcid, uint8_t adrfam,
-                                                       uint16_t portid) {
+                                                       uint16_t portid, bool secure) {
+  std::shared_ptr<TlsContext> tls;
+  if (secure) {
+    auto ctx = TlsContext::Server([target](std::string_view identity) { return target->TlsPskFor(identity); },
+                                  target->options().tls_ktls);
+    if (!ctx.ok()) return ctx.status();
+    tls = std::move(ctx.value());
+  }
   auto sock = SocketListener::Listen(traddr, trsvcid, adrfam == static_cast<uint8_t>(kAdrfamIpv6));
   if (!sock.ok()) return sock.status();
   PortInfo port;
+  port.secure = secure;
   port.traddr = traddr;
   port.trsvcid = trsvcid;
   port.adrfam = adrfam;
   port.portid = portid;
   const int fd = sock.value()->fd();
-  std::unique_ptr<TcpListener> l(new TcpListener(target, reactors, std::move(sock.value()), port));
+  std::unique_ptr<TcpListener> l(new TcpListener(target, reactors, std::move(sock.value()), port, std::move(tls)));
   Reactor& r0 = reactors.at(0);
   TcpListener* raw = l.get();
   r0.Run([&r0, raw, fd] { r0.Add(fd, EPOLLIN, raw); });
@@ -596,8 +633,8 @@ Result<std::unique_ptr<TcpListener>> TcpListener::Open(Target* target, ReactorGr
 }
 
 TcpListener::TcpListener(Target* target, ReactorGroup& reactors, std::unique_ptr<SocketListener> sock,
-                         PortInfo port)
-    : target_(target), reactors_(reactors), sock_(std::move(sock)), port_(std::move(port)) {}
+                         PortInfo port, std::shared_ptr<TlsContext> tls)
+    : target_(target), reactors_(reactors), sock_(std::move(sock)), port_(std::move(port)), tls_(std::move(tls)) {}
 
 TcpListener::~TcpListener() {
   // Deregister on the reactor (it may be dispatching an event to this listener) before the
@@ -622,6 +659,17 @@ void TcpListener::OnEvents(uint32_t) {
     PortInfo port = port_;
     if (!a.local_addr.empty()) port.local_traddr = a.local_addr;
     std::string peer = std::move(a.peer);
+    if (tls_) {
+      int fd = static_cast<SocketStream*>(a.stream.get())->Release();
+      auto t = TlsStream::Make(fd, tls_, peer);
+      if (!t.ok()) {
+        ::close(fd);
+        LOG_WARN("connection from %s on %s:%s: %s", peer.c_str(), port_.traddr.c_str(), port_.trsvcid.c_str(),
+                 t.status().message().c_str());
+        continue;
+      }
+      a.stream = std::move(t.value());
+    }
     ByteStream* stream = a.stream.release();  // owned by the queue Start makes
     r.Run([t, &r, stream, port, peer] {
       TcpQueue::Start(t, r, std::unique_ptr<ByteStream>(stream), port, peer);

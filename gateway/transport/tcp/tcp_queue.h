@@ -40,6 +40,7 @@
 #include "gateway/runtime/byte_stream.h"
 #include "gateway/runtime/reactor.h"
 #include "gateway/runtime/socket_stream.h"
+#include "gateway/runtime/tls_stream.h"
 #include "gateway/protocol/nvme_tcp.h"
 #include "gateway/nvmf/request.h"
 #include "gateway/transport/tcp/pdu_reader.h"
@@ -117,6 +118,7 @@ class TcpQueue final : public QueuePair,
   // Receive: socket reads into the reader, and its events.
   void DoRecv();
   void ReceiveBatch();
+  void ScheduleRecv();
   void OnIcReq(const tcp::IcReq& req) override;
   tcp::DataPlacement OnCapsule(const tcp::CapsuleCmdHeader& h, uint32_t icd) override;
   tcp::DataPlacement OnH2CData(const tcp::DataHeader& h) override;
@@ -160,6 +162,8 @@ class TcpQueue final : public QueuePair,
   bool fatal_ = false;
   bool flush_scheduled_ = false;
   bool want_write_ = false;
+  bool recv_wants_write_ = false;  // the stream's Recv waits for write readiness (TLS)
+  bool recv_scheduled_ = false;
   uint16_t sq_head_ = 0;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // for timers
 
@@ -183,24 +187,27 @@ class TcpQueue final : public QueuePair,
 };
 
 // Accepts connections on one address (a SocketListener) and hands each, as a ByteStream, to
-// the next reactor. Accepting runs on reactor 0.
+// the next reactor. Accepting runs on reactor 0. A secure listener wraps each connection in
+// TLS (tls_stream.h), the PSK chosen by Target::TlsPskFor; a host that does not start TLS
+// fails the handshake and is closed.
 class TcpListener final : public EventHandler {
  public:
   static Result<std::unique_ptr<TcpListener>> Open(Target* target, ReactorGroup& reactors,
                                                    const std::string& traddr,
                                                    const std::string& trsvcid, uint8_t adrfam,
-                                                   uint16_t portid);
+                                                   uint16_t portid, bool secure = false);
   ~TcpListener() override;
   void OnEvents(uint32_t events) override;
   const PortInfo& port() const { return port_; }
 
  private:
   TcpListener(Target* target, ReactorGroup& reactors, std::unique_ptr<SocketListener> sock,
-              PortInfo port);
+              PortInfo port, std::shared_ptr<TlsContext> tls);
   Target* target_;
   ReactorGroup& reactors_;
   std::unique_ptr<SocketListener> sock_;
   PortInfo port_;
+  std::shared_ptr<TlsContext> tls_;  // secure listeners
 };
 
 }  // namespace nvmeof

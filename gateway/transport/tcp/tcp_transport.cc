@@ -24,7 +24,7 @@ class TcpTransport final : public Transport {
   std::string_view name() const override { return kTcpTransportName; }
   uint8_t trtype() const override { return nvme::kTrtypeTcp; }
   Result<std::unique_ptr<Listener>> Listen(const ListenerSpec& l, uint16_t portid) override {
-    auto lis = TcpListener::Open(target_, reactors_, l.traddr, l.trsvcid, l.adrfam, portid);
+    auto lis = TcpListener::Open(target_, reactors_, l.traddr, l.trsvcid, l.adrfam, portid, l.secure);
     if (!lis.ok()) return lis.status();
     return std::unique_ptr<Listener>(std::make_unique<TcpPort>(std::move(lis.value())));
   }
