@@ -115,6 +115,8 @@ int Errno(state::errc e) {
     case E::kPreviousNotRemoved: return EBUSY;
     case E::kParentNotApplied: return ENOENT;
     case E::kNoInPlaceChange: return EINVAL;
+    case E::kSecretKeyFile: return EINVAL;
+    case E::kSecretNotOpened: return ENOKEY;
   }
   return EIO;
 }
@@ -146,6 +148,7 @@ int Errno(api::errc e) {
     case E::kListenerExists: return EEXIST;
     case E::kHostKeyMissing: return ENOKEY;
     case E::kKeyConflict: return EINVAL;
+    case E::kNoEncryptionKey: return ENOKEY;
   }
   return EIO;
 }

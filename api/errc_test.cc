@@ -76,10 +76,12 @@ std::vector<Case> AllNames() {
       C(S::kBlocklisted, ESHUTDOWN), C(S::kCeph, ENOSPC, ENOSPC), C(S::kCorrupt, EIO), C(S::kUnstable, EAGAIN),
       C(S::kLocked, EBUSY), C(S::kLeaseLost, ECANCELED), C(S::kAlreadyStarted, EBUSY),
       C(S::kPreviousNotRemoved, EBUSY), C(S::kParentNotApplied, ENOENT), C(S::kNoInPlaceChange, EINVAL),
+      C(S::kSecretKeyFile, EINVAL), C(S::kSecretNotOpened, ENOKEY),
 
       C(A::kInvalidRequest, EINVAL), C(A::kSubsystemExists, EEXIST), C(A::kSerialInUse, EEXIST),
       C(A::kNsidInUse, EEXIST), C(A::kUuidInUse, EEXIST), C(A::kImageInUse, EEXIST), C(A::kHostExists, EEXIST),
       C(A::kListenerExists, EEXIST), C(A::kHostKeyMissing, ENOKEY), C(A::kKeyConflict, EINVAL),
+      C(A::kNoEncryptionKey, ENOKEY),
   };
 }
 

@@ -28,7 +28,9 @@ namespace nvmeof::state {
   X(kAlreadyStarted, kBusy)             /* the follower runs already */                 \
   X(kPreviousNotRemoved, kBusy)         /* an item to re-add could not be removed */    \
   X(kParentNotApplied, kNotFound)       /* its subsystem or namespace is not applied */ \
-  X(kNoInPlaceChange, kInvalidArgument)
+  X(kNoInPlaceChange, kInvalidArgument)                                                 \
+  X(kSecretKeyFile, kInvalidArgument)   /* the operator's key file: unreadable, bad */  \
+  X(kSecretNotOpened, kInvalidArgument) /* not sealed, or sealed under another key */
 NVMEOF_DEFINE_ERRC("state", NVMEOF_STATE_ERRORS)
 
 }  // namespace nvmeof::state
