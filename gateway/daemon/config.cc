@@ -340,6 +340,7 @@ Result<DaemonOptions> ParseGatewayConfig(const std::string& text, const std::str
   DaemonOptions cfg;
   cfg.state_pool = kConfigFileStatePool;
   cfg.enable_prometheus_exporter = true;
+  cfg.prometheus_exporter_ssl = true;
   std::set<std::string> keys_set;  // "section.key" applied
   std::vector<std::string> ignored_keys, not_honoured;  // "section.key", in file order
   std::string tcp_options;  // [spdk] transport_tcp_options

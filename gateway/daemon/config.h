@@ -4,7 +4,8 @@
 //
 //   [gateway]       name, group, addr, port, enable_auth, state_update_notify,
 //                   state_update_interval_sec, enable_prometheus_exporter (default true in
-//                   a file), prometheus_port, prometheus_exporter_ssl,
+//                   a file), prometheus_port, prometheus_exporter_ssl (default true in a
+//                   file: HTTPS with [mtls] server_cert and server_key),
 //                   prometheus_stats_interval, prometheus_bdev_pools,
 //                   verify_nqns, omap_file_lock_duration, override_hostname, ...
 //   [gateway-logs]  log_level

@@ -87,6 +87,7 @@ TEST(GatewayConfig, CephadmFileLoadsWithWarningsNamingWhatIsNotHonoured) {
   EXPECT_TRUE(c.state_update_notify);
   EXPECT_EQ(c.state_update_interval_sec, 5u);
   EXPECT_TRUE(c.enable_prometheus_exporter);
+  EXPECT_FALSE(c.prometheus_exporter_ssl);
   EXPECT_EQ(c.prometheus_port, 10008);
   EXPECT_TRUE(c.verify_nqns);
   EXPECT_EQ(c.omap_file_lock_duration, 20u);

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <future>
+#include <optional>
 #include <set>
 #include <thread>
 #include <utility>
@@ -275,8 +276,6 @@ Status Daemon::WaitForMonitorGroup() {
 void Daemon::StartMetrics() {
   const DaemonOptions& o = opts_;
   if (!o.enable_prometheus_exporter) return;
-  if (o.prometheus_exporter_ssl)
-    LOG_WARN("[gateway] prometheus_exporter_ssl: this gateway's exporter has no TLS; serving metrics over HTTP");
   CollectorOptions co;
   co.gateway.version = NVMEOF_VERSION_STRING;
   co.gateway.addr = o.grpc_addr;
@@ -290,13 +289,18 @@ void Daemon::StartMetrics() {
   std::vector<const ReactorProbe*> probes;
   for (int i = 0; i < reactors_->size(); i++) probes.push_back(&reactors_->at(i).probe());
   auto collector = std::make_shared<GatewayCollector>(target_.get(), std::move(probes), co);
-  auto exporter = MetricsExporter::Start(o.grpc_addr, o.prometheus_port, collector);
+  std::optional<ExporterTls> tls;
+  if (o.prometheus_exporter_ssl) tls = ExporterTls{o.server_cert, o.server_key};
+  auto exporter = MetricsExporter::Start(o.grpc_addr, o.prometheus_port, collector, tls);
   if (!exporter.ok()) {
-    LOG_ERROR("%s; serving without metrics", exporter.status().message().c_str());
+    LOG_ERROR("%s%s; serving without metrics", exporter.status().message().c_str(),
+              exporter.status().Is(errc::kInvalidArgument) && tls
+                  ? " (prometheus_exporter_ssl: [mtls] server_cert and server_key)"
+                  : "");
     return;
   }
   metrics_ = std::move(exporter.value());
-  LOG_INFO("prometheus exporter listening on %s", metrics_->address().c_str());
+  LOG_INFO("prometheus exporter listening on %s%s", metrics_->address().c_str(), tls ? " (HTTPS)" : "");
 }
 
 // Subsystems, hosts and listeners first: they cannot wait on anything, so the gateway

@@ -58,11 +58,11 @@ struct DaemonOptions {
   bool verify_nqns = true;
   // ---------------------------------------------------------------- metrics
   // The Prometheus exporter on grpc_addr:prometheus_port (gateway/metrics). Off without a
-  // configuration file unless --prometheus-port; a file turns it on unless it says
-  // otherwise (the reference's default).
+  // configuration file unless --prometheus-port; a file turns it on, over HTTPS with
+  // server_cert and server_key, unless it says otherwise (the reference's defaults).
   bool enable_prometheus_exporter = false;
   uint16_t prometheus_port = 10008;  // 0: any free port (logged)
-  bool prometheus_exporter_ssl = false;  // no TLS for the exporter here: warned when asked for
+  bool prometheus_exporter_ssl = false;  // HTTPS (server_cert, server_key) instead of HTTP
   uint32_t prometheus_stats_interval = 10;  // seconds a collection serves scrapes (0: none)
   std::vector<std::string> prometheus_bdev_pools;  // bdev metrics only for these pools; empty: all
 

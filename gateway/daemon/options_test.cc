@@ -49,12 +49,15 @@ TEST(DaemonOptions, DefaultsWithoutFileOrFlags) {
   EXPECT_FALSE(o.hostname.empty());
   EXPECT_EQ(o.target.gateway_name, o.name);
   EXPECT_FALSE(o.enable_prometheus_exporter);  // no file: off unless --prometheus-port
+  EXPECT_FALSE(o.prometheus_exporter_ssl);     // and then over HTTP
 }
 
 TEST(DaemonOptions, PrometheusExporter) {
   DaemonOptions f = File("[gateway]\nprometheus_port = 9999\nprometheus_stats_interval = 0\n"
                          "prometheus_bdev_pools = a, b\nprometheus_exporter_ssl = false\n");
   EXPECT_TRUE(f.enable_prometheus_exporter);  // a file turns it on, as the reference does
+  EXPECT_FALSE(f.prometheus_exporter_ssl);
+  EXPECT_TRUE(File("[gateway]\n").prometheus_exporter_ssl);  // HTTPS unless the file says otherwise
   EXPECT_EQ(f.prometheus_port, 9999);
   EXPECT_EQ(f.prometheus_stats_interval, 0u);
   EXPECT_EQ(f.prometheus_bdev_pools, (std::vector<std::string>{"a", "b"}));

@@ -17,7 +17,7 @@
 //               gateway-group HA (with an HaManager): owner of each ANA group, whether
 //               this gateway serves it, owner changes (failovers), lease age, live members
 //
-// Threads: Collect() runs on the exporter's HTTP threads (never a reactor). It reads the
+// Threads: Collect() runs on the exporter's thread (never a reactor). It reads the
 // probes' relaxed atomics (ReactorProbe, NvmfProbe, NsStats, TcpProbe::Totals) and takes
 // the target's and subsystems' mutexes for the model (as the gRPC listings do); reactors
 // never wait for it, and no I/O touches anything it creates. Scrapes within `interval` of

@@ -8,7 +8,7 @@
 # own memory namespace (the idle one sleeps); nvmf-perf on CPU 1 (one connection, queue
 # depth 32). B's exporter runs with prometheus_stats_interval = 0, so that every scrape is
 # a full collection (the worst case: the default, 10 s, answers most scrapes from its
-# cache); its HTTP threads share CPU 0 with the reactor (the process is pinned). While a
+# cache); its HTTP thread shares CPU 0 with the reactor (the process is pinned). While a
 # B run lasts, a loop on CPU 1 fetches B's /metrics every second (as Prometheus would,
 # with scrape_interval 1s). Each round runs the four workloads of bench-dataplane.sh, each
 # against A and B back to back, AB in odd rounds and BA in even ones, so the machine's
@@ -58,6 +58,7 @@ cat >"$WORK/metrics.conf" <<EOF
 [gateway]
 addr = 127.0.0.1
 enable_prometheus_exporter = True
+prometheus_exporter_ssl = False
 prometheus_port = $MPORT
 prometheus_stats_interval = 0
 EOF
