@@ -6,9 +6,9 @@
 #include <cstring>
 #include <mutex>
 
-#include "gateway/common/clock.h"
 #include <unistd.h>
 
+#include "gateway/common/clock.h"
 #include "gateway/common/log.h"
 #include "gateway/protocol/crc32c.h"
 #include "gateway/nvmf/controller.h"
