@@ -86,6 +86,7 @@ class TlsStream final : public ByteStream {
   bool handshake_done() const { return done_; }
   // After the handshake: the PSK identity agreed, and whether kernel TLS carries the data.
   const std::string& identity() const { return identity_; }
+  const std::string& PeerIdentity() const override { return identity_; }
   bool ktls_send() const;
   bool ktls_recv() const;
 
