@@ -81,7 +81,8 @@ class TlsStream final : public ByteStream {
   bool Buffered() const override;
 
   // Runs the handshake as far as the socket allows: 0 when done, -EAGAIN (see
-  // RecvWantsWrite), -ECONNABORTED when it failed. Recv and SendV call it as needed.
+  // RecvWantsWrite), -ECONNABORTED when it failed (-ECONNRESET: closed before a byte
+  // came). Recv and SendV call it as needed.
   int Handshake();
   bool handshake_done() const { return done_; }
   // After the handshake: the PSK identity agreed, and whether kernel TLS carries the data.
