@@ -185,10 +185,13 @@ Status GatewayService::AddListener(const std::string& json) {
   if (!IsLocal(req.host_name())) {
     // Another gateway's: listed in the discovery log page, not opened here.
     state_[key] = json;
-    Status st = target_->AddPeerListener(req.nqn(), MakeListenerSpec(req.host_name(), req.traddr(), port, req.adrfam()));
+    ListenerSpec peer = MakeListenerSpec(req.host_name(), req.traddr(), port, req.adrfam());
+    peer.secure = req.secure();
+    Status st = target_->AddPeerListener(req.nqn(), peer);
     return st.IsAlreadyExists() ? Status::OK() : st;
   }
   ListenerSpec l = MakeListenerSpec(req.host_name(), req.traddr(), port, req.adrfam());
+  l.secure = req.secure();
   Status st = target_->AddListener(req.nqn(), l);
   if (st.ok() || st.IsAlreadyExists()) state_[key] = json;
   return st;

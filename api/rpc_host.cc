@@ -58,8 +58,9 @@ Status CheckSubsystemKeyRules(const add_host_req& r, const std::string& subsyste
 }
 
 Result<HostEntry> HostEntryFromRequest(const add_host_req& r, const std::string& subsystem_key) {
-  if (r.has_psk() && !r.psk().empty())
-    return Status::InvalidArgument("PSK (TLS) is not supported by this gateway, add the host without --psk");
+  const bool psk = r.has_psk() && !r.psk().empty();
+  if (psk && r.psk_encrypted())
+    return Status::InvalidArgument("encrypted keys are not supported by this gateway yet, give the PSK in clear");
   const bool key = r.has_dhchap_key() && !r.dhchap_key().empty();
   const bool ctrlr_key = r.has_dhchap_ctrlr_key() && !r.dhchap_ctrlr_key().empty();
   if ((key && r.key_encrypted()) || (ctrlr_key && r.ctrlr_key_encrypted()))
@@ -68,6 +69,7 @@ Result<HostEntry> HostEntryFromRequest(const add_host_req& r, const std::string&
   h.nqn = r.host_nqn();
   if (key) h.dhchap_key = r.dhchap_key();
   if (ctrlr_key) h.dhchap_ctrlr_key = r.dhchap_ctrlr_key();
+  if (psk) h.psk = r.psk();
   else if (key && !subsystem_key.empty()) h.dhchap_ctrlr_key = subsystem_key;
   return h;
 }

@@ -27,8 +27,6 @@ using namespace internal;
   if (Status st = ValidateListenerAddress(req->traddr(), static_cast<api::AddressFamily>(req->adrfam())); !st.ok())
     return Answer(rep, EINVAL, prefix + ": " + st.message());
   if (Status st = ValidatePort(port); !st.ok()) return Answer(rep, EINVAL, prefix + ": " + st.message());
-  if (req->secure())
-    return Answer(rep, EINVAL, prefix + ": secure (TLS) listeners are not supported by this gateway, add it without --secure");
 
   create_listener_req stored = *req;
   stored.set_trsvcid(port);
@@ -52,12 +50,15 @@ using namespace internal;
       return Answer(rep, EINVAL, "Error persisting listener " + req->traddr() + ":" + Str(port) + ": " + st.message());
     }
     // Listed in this gateway's discovery log page too.
-    target_->AddPeerListener(nqn, MakeListenerSpec(req->host_name(), req->traddr(), port, req->adrfam()));
+    ListenerSpec peer = MakeListenerSpec(req->host_name(), req->traddr(), port, req->adrfam());
+    peer.secure = req->secure();
+    target_->AddPeerListener(nqn, peer);
     return Answer(rep, EREMOTE, prefix + ": Gateway's host name must match current host (" + opts_.hostname +
                                     "); the listener was stored for gateway " + req->host_name() +
                                     ", which opens it");
   }
   ListenerSpec l = MakeListenerSpec(req->host_name(), req->traddr(), port, req->adrfam());
+  l.secure = req->secure();  // TLS only: the hosts' PSKs (add_host psk) choose who connects
   if (s->HasListener(l)) return Answer(rep, EEXIST, prefix + ": Subsystem already listens on this address");
   if (Status st = target_->AddListener(nqn, l); !st.ok()) return Answer(rep, ToErrno(st), prefix + ": " + st.message());
   bool conflict = false;

@@ -590,7 +590,12 @@ TEST_F(ServiceTest, HostKeys) {
   r.set_psk("NVMeTLSkey-1:01:abc");
   req_status rep;
   svc->add_host(nullptr, &r, &rep);
-  EXPECT_STATUS(rep, EINVAL, "PSK (TLS) is not supported");
+  EXPECT_STATUS(rep, EINVAL, "Failure adding host " + std::string(kHost1) + " to " + kNqn + ": host " + kHost1 +
+                                 ": TLS PSK does not end with ':'");
+  r.set_psk_encrypted(true);
+  svc->add_host(nullptr, &r, &rep);
+  EXPECT_STATUS(rep, EINVAL, "give the PSK in clear");
+  r.clear_psk_encrypted();
   r.clear_psk();
   r.set_dhchap_key("DHHC-1:01:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh+KfiaS:");  // CRC wrong
   svc->add_host(nullptr, &r, &rep);
@@ -613,6 +618,13 @@ TEST_F(ServiceTest, HostKeys) {
   svc->add_host(nullptr, &one_way, &rep);
   EXPECT_STATUS(rep, 0, "Success");
   AddHost(kNqn, "nqn.2014-08.org.nvmexpress:uuid:00000000-0000-0000-0000-000000000003");
+  constexpr char kTlsHost[] = "nqn.2014-08.org.nvmexpress:uuid:00000000-0000-0000-0000-000000000004";
+  add_host_req tls_host;
+  tls_host.set_subsystem_nqn(kNqn);
+  tls_host.set_host_nqn(kTlsHost);
+  tls_host.set_psk("NVMeTLSkey-1:01:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh+KfiaR:");
+  svc->add_host(nullptr, &tls_host, &rep);
+  EXPECT_STATUS(rep, 0, "Success");
   auto e = target->FindSubsystem(kNqn)->FindHost(kHost1);
   ASSERT_TRUE(e);
   EXPECT_EQ(e->dhchap_key, std::optional<std::string>(kKey1));
@@ -627,9 +639,12 @@ TEST_F(ServiceTest, HostKeys) {
   l.set_subsystem(kNqn);
   hosts_info hi;
   svc->list_hosts(nullptr, &l, &hi);
-  ASSERT_EQ(hi.hosts_size(), 3);
+  ASSERT_EQ(hi.hosts_size(), 4);
   std::map<std::string, ::host> by;
   for (auto& h : hi.hosts()) by[h.nqn()] = h;
+  EXPECT_TRUE(by[kTlsHost].use_psk());
+  EXPECT_FALSE(by[kTlsHost].use_dhchap());
+  EXPECT_EQ(hi.DebugString().find("NVMeTLSkey"), std::string::npos);
   EXPECT_TRUE(by[kHost1].use_dhchap());
   EXPECT_FALSE(by[kHost1].use_psk());
   EXPECT_EQ(by[kHost1].dhchap_controller_origin(), ::host_specific);

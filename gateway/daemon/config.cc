@@ -213,6 +213,7 @@ const std::map<std::string, Section>& Schema() {
     p["bdevs_per_cluster"] = Uint(FIELD(bdevs_per_cluster), 1, 1u << 16);
     p["poll_window_us"] = Uint(FIELD(poll_window_us), 0, 1000000);
     p["auth_timeout_ms"] = Uint(FIELD(target.auth_timeout_ms), 0, 3600000);
+    p["tls_ktls"] = Bool(FIELD(target.tls_ktls));
     p["dhchap_digests"] = [](DaemonOptions& cfg, const std::string& v, std::string* why) {
       auto ids = auth::ParseHashList(v);
       if (!ids.ok()) *why = ids.status().message();

@@ -326,7 +326,7 @@ Status Daemon::AddInitialConfiguration(std::vector<const SubsystemOption*>* crea
     SubsystemSpec ss;
     ss.nqn = sa.nqn;
     ss.serial = sa.serial;
-    ss.allow_any_host = sa.hosts.empty();
+    ss.allow_any_host = sa.hosts.empty() && sa.psk_hosts.empty();
     Status st = target_->AddSubsystem(ss);
     if (!st.ok()) {
       LOG_ERROR("subsystem %s: %s", sa.nqn.c_str(), st.message().c_str());
@@ -338,11 +338,16 @@ Status Daemon::AddInitialConfiguration(std::vector<const SubsystemOption*>* crea
       st = target_->AddHost(sa.nqn, h);
       if (!st.ok()) LOG_ERROR("subsystem %s host %s: %s", sa.nqn.c_str(), h.c_str(), st.message().c_str());
     }
+    for (auto& [h, psk] : sa.psk_hosts) {
+      st = target_->AddHost(sa.nqn, HostEntry{h, {}, {}, psk});
+      if (!st.ok()) LOG_ERROR("subsystem %s host %s: %s", sa.nqn.c_str(), h.c_str(), st.message().c_str());
+    }
     for (auto& hp : o.listen) {
       ListenerSpec l;
       l.host_name = o.name;
       l.traddr = hp.addr;
       l.trsvcid = hp.port;
+      l.secure = o.listen_secure;
       if (hp.addr.find(':') != std::string::npos) l.adrfam = nvme::kAdrfamIpv6;
       st = target_->AddListener(sa.nqn, l);
       if (!st.ok()) {

@@ -5,8 +5,10 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <fstream>
 #include <thread>
 
+#include "gateway/common/strings.h"
 #include "gateway/daemon/config.h"
 #include "gateway/nvmf/auth_keys.h"
 
@@ -51,6 +53,8 @@ Group state and Ceph:
 Data plane:
   --listen ADDR:PORT        I/O listener for every subsystem given here (repeatable;
                             [data-plane] listen = ADDR:PORT, ...)
+  --secure                  the --listen listeners take NVMe/TCP over TLS 1.3 only: hosts
+                            connect with the PSK of --host-psk
   --discovery ADDR:PORT     discovery listener (default [discovery] addr:port, 0.0.0.0:8009;
                             "none" to disable)
   --reactors N              reactor threads (default: one per core; [data-plane] reactors)
@@ -81,6 +85,7 @@ in the group state):
                               rbd:POOL[/NAMESPACE]/IMAGE[:BLOCKSIZE]  Ceph RBD image (optionally in a RADOS namespace)
                             SIZE takes K/M/G/T suffixes (binary); BLOCKSIZE is 512 or 4096
     --host HOSTNQN          allow this host (repeatable); without any, every host is allowed
+    --host-psk HOSTNQN=FILE allow this host with the TLS PSK in FILE (NVMeTLSkey-1:hh:...:)
     --serial SN             serial number (default: random)
 
 Metrics:
@@ -232,6 +237,18 @@ Result<CommandLine> ParseCommandLine(const std::vector<std::string>& args) {
       }
     } else if (a == "--subsystem") {
       if (st = next(); st.ok()) f.subsystems.push_back(SubsystemOption{v, "", {}, {}});
+    } else if (a == "--secure") {
+      f.secure = true;
+    } else if (a == "--host-psk") {
+      if (f.subsystems.empty()) return Status::InvalidArgument(a + " must follow a --subsystem");
+      if (st = next(); st.ok()) {
+        size_t eq = v.find('=');
+        if (eq == std::string::npos || eq == 0) return Status::InvalidArgument("--host-psk wants HOSTNQN=PSKFILE");
+        std::ifstream in(v.substr(eq + 1));
+        std::string psk;
+        if (!in || !std::getline(in, psk)) return Status::InvalidArgument("--host-psk: cannot read " + v.substr(eq + 1));
+        f.subsystems.back().psk_hosts.emplace_back(v.substr(0, eq), Trim(psk));
+      }
     } else if (a == "--namespace" || a == "--host" || a == "--serial") {
       if (f.subsystems.empty()) return Status::InvalidArgument(a + " must follow a --subsystem");
       if (st = next(); st.ok()) {
@@ -313,6 +330,7 @@ Result<DaemonOptions> ResolveOptions(const DaemonOptions* file, const CommandLin
     return Status::InvalidArgument(
         "[gateway] ha = monitor needs the gRPC API on a fixed port (the monitor client's port is [gateway] port - 1)");
   if (flags.no_verify_nqns) o.verify_nqns = false;
+  if (flags.secure) o.listen_secure = true;
   if (flags.prometheus_port) {
     o.enable_prometheus_exporter = true;
     o.prometheus_port = *flags.prometheus_port;

@@ -36,6 +36,7 @@ struct SubsystemOption {
   std::string nqn, serial;
   std::vector<std::string> namespaces;  // device specs (rbd-backend/device_factory.h)
   std::vector<std::string> hosts;
+  std::vector<std::pair<std::string, std::string>> psk_hosts;  // host NQN, TLS PSK (interchange format)
 };
 
 struct DaemonOptions {
@@ -117,6 +118,7 @@ struct DaemonOptions {
   // defaults (TargetOptions); gateway_name and group are set from the fields above.
   TargetOptions target;
   std::vector<HostPort> listen;  // I/O listeners of the command line's subsystems
+  bool listen_secure = false;    // those listeners take TLS only (--secure)
 
   // ---------------------------------------------------------------- initial configuration
   std::vector<SubsystemOption> subsystems;
@@ -137,6 +139,7 @@ struct CommandLine {
   std::optional<LogLevel> log_level;
   std::optional<std::vector<uint8_t>> dhchap_digests, dhchap_dhgroups;  // wire identifiers
   bool no_verify_nqns = false;
+  bool secure = false;
   std::vector<HostPort> listens;
   std::vector<SubsystemOption> subsystems;
 };

@@ -3,6 +3,7 @@
 #include "gateway/daemon/options.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include "gateway/daemon/config.h"
 #include "gateway/daemon/monitor_client.h"
@@ -156,12 +157,35 @@ TEST(DaemonOptions, FlagsOverrideFile) {
   EXPECT_EQ(r->listen[1].port, "4421");
 }
 
+TEST(DaemonOptions, SecureListenersAndHostPsks) {
+  char path[] = "/tmp/nvmeof-psk-XXXXXX";
+  int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  const std::string psk = "NVMeTLSkey-1:01:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh+KfiaR:";
+  ASSERT_EQ(write(fd, (psk + "\n").data(), psk.size() + 1), static_cast<ssize_t>(psk.size() + 1));
+  close(fd);
+  auto r = ResolveOptions(nullptr, Flags({"--grpc", "none", "--state-pool", "none", "--listen", "127.0.0.1:4420",
+                                          "--secure", "--subsystem", "nqn.a", "--host-psk",
+                                          std::string("nqn.h1=") + path}));
+  unlink(path);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_TRUE(r->listen_secure);
+  ASSERT_EQ(r->subsystems[0].psk_hosts.size(), 1u);
+  EXPECT_EQ(r->subsystems[0].psk_hosts[0].first, "nqn.h1");
+  EXPECT_EQ(r->subsystems[0].psk_hosts[0].second, psk);
+  EXPECT_NE(FlagError({"--subsystem", "nqn.a", "--host-psk", "nqn.h1"}).find("HOSTNQN=PSKFILE"), std::string::npos);
+  EXPECT_NE(FlagError({"--subsystem", "nqn.a", "--host-psk", "nqn.h1=/nonexistent/psk"}).find("cannot read"),
+            std::string::npos);
+}
+
 TEST(DaemonOptions, DhchapPolicyFromFileAndFlags) {
   DaemonOptions f = File("[data-plane]\ndhchap_digests = sha256, sha384\ndhchap_dhgroups = ffdhe3072\n"
-                         "auth_timeout_ms = 2500\n");
+                         "auth_timeout_ms = 2500\n"
+                         "tls_ktls = true\n");
   EXPECT_EQ(f.target.dhchap_hashes, (std::vector<uint8_t>{1, 2}));
   EXPECT_EQ(f.target.dhchap_dhgroups, (std::vector<uint8_t>{2}));
   EXPECT_EQ(f.target.auth_timeout_ms, 2500u);
+  EXPECT_TRUE(f.target.tls_ktls);
   auto r = ResolveOptions(&f, Flags({"--dhchap-digests", "sha512", "--dhchap-dhgroups=null,ffdhe8192"}));
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_EQ(r->target.dhchap_hashes, (std::vector<uint8_t>{3}));

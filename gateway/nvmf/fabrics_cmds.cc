@@ -10,6 +10,7 @@
 #include "gateway/nvmf/commands.h"
 #include "gateway/nvmf/controller.h"
 #include "gateway/nvmf/target.h"
+#include "gateway/nvmf/tls_psk.h"
 #include "gateway/protocol/nvme_auth.h"
 
 namespace nvmeof {
@@ -81,6 +82,15 @@ void Connect(Target& t, QueuePair* qp, Request* req) {
     return ConnectError(qp, req, true, offsetof(ConnectData, subnqn));
   }
   if (hostnqn.empty()) return ConnectError(qp, req, true, offsetof(ConnectData, hostnqn));
+  if (qp->port().secure) {
+    // The TLS PSK authenticated a host for a subsystem: the queue is theirs only.
+    auto id = tls::ParsePskIdentity(qp->tls_identity);
+    if (!id.ok() || id->hostnqn != hostnqn || id->subnqn != subnqn) {
+      LOG_WARN("subsystem %s: host %s from %s does not match its TLS PSK identity", subnqn.c_str(), hostnqn.c_str(),
+               qp->peer().c_str());
+      return CompleteWith(qp, req, CmdSpecific(kScConnectInvalidHost));
+    }
+  }
   if (!s->HostAllowed(hostnqn)) {
     LOG_WARN("subsystem %s: host %s from %s is not allowed", subnqn.c_str(), hostnqn.c_str(), qp->peer().c_str());
     return CompleteWith(qp, req, CmdSpecific(kScConnectInvalidHost));

@@ -121,6 +121,10 @@ class QueuePair {
   virtual void Bound() {}
   void Unbind() { ctrl_.reset(); }
 
+  // The TLS PSK identity of a connection through a secure listener, set by the transport
+  // before the first command: Connect accepts only the host and subsystem NQNs it names.
+  std::string tls_identity;
+
   // DH-HMAC-CHAP state (gateway/nvmf/auth.h), set by Connect when the host has a key (or by
   // the first Authentication Send); null: the queue needs no authentication.
   std::shared_ptr<QueueAuth> auth;

@@ -15,6 +15,7 @@
 #include <sys/uio.h>
 
 #include <cstddef>
+#include <string>
 
 namespace nvmeof {
 
@@ -40,6 +41,11 @@ class ByteStream {
   virtual bool RecvWantsWrite() const { return false; }
   // True when received bytes wait inside the stream: call Recv again without waiting.
   virtual bool Buffered() const { return false; }
+  // What the peer authenticated as (a TLS PSK identity), once known; empty otherwise.
+  virtual const std::string& PeerIdentity() const {
+    static const std::string kNone;
+    return kNone;
+  }
 };
 
 }  // namespace nvmeof

@@ -198,6 +198,10 @@ int TlsStream::Handshake() {
     ssize_t n = ::recv(fd_, &first, 1, MSG_PEEK);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return -EAGAIN;
     peeked_ = true;
+    if (n == 0) {  // closed before a byte (a port probe): nothing to report
+      failed_ = true;
+      return -ECONNRESET;
+    }
     if (n == 1 && first != 22) {
       failed_ = true;
       LOG_WARN("connection from %s refused: not a TLS connection (a secure listener takes TLS only)", peer_.c_str());

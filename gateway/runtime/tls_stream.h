@@ -81,11 +81,13 @@ class TlsStream final : public ByteStream {
   bool Buffered() const override;
 
   // Runs the handshake as far as the socket allows: 0 when done, -EAGAIN (see
-  // RecvWantsWrite), -ECONNABORTED when it failed. Recv and SendV call it as needed.
+  // RecvWantsWrite), -ECONNABORTED when it failed (-ECONNRESET: closed before a byte
+  // came). Recv and SendV call it as needed.
   int Handshake();
   bool handshake_done() const { return done_; }
   // After the handshake: the PSK identity agreed, and whether kernel TLS carries the data.
   const std::string& identity() const { return identity_; }
+  const std::string& PeerIdentity() const override { return identity_; }
   bool ktls_send() const;
   bool ktls_recv() const;
 

@@ -153,6 +153,12 @@ class Connection {
   // byte goes through TLS. False (last_error() says why) when the target refuses it.
   bool StartTls(const TlsClientPsk& psk);
   bool tls() const { return ssl_ != nullptr; }
+  // Hands the TLS connection over with the socket (call before ReleaseFd); nullptr without TLS.
+  SSL* ReleaseTls() {
+    SSL* s = ssl_;
+    ssl_ = nullptr;
+    return s;
+  }
   // Hands the socket over (e.g. to nvmf-perf's event loop); the Connection forgets it.
   int ReleaseFd();
   int fd() const { return fd_; }

@@ -3,10 +3,14 @@
 // Setup (admin queue, enable, Identify, I/O queue Connect) uses the blocking nvmf_host
 // library; then every I/O queue's socket is switched to nonblocking and driven by an epoll
 // loop per thread (--threads, default 1). Requests, buffers and the latency histograms are
-// allocated before the run: the I/O path does not allocate.
+// allocated before the run: the I/O path does not allocate. With --tls-psk every queue
+// runs over TLS 1.3 (the handshake by the library, then OpenSSL on the nonblocking socket;
+// payloads are copied through a staging buffer, no splice).
 //
 // See docs/nvmf-perf.md.
 #include <fcntl.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <sys/epoll.h>
 #include <sys/uio.h>
 #include <sys/socket.h>
@@ -62,6 +66,7 @@ struct Config {
   bool json = false;
   bool verify = false;
   bool splice = true;  // payloads >= 32 KiB by vmsplice + splice (no copy on the host side)
+  std::string tls_psk;  // a configured PSK (interchange format): TLS 1.3 on every queue
   uint32_t kato_ms = 30000;
   uint64_t seed = 0x6e766d66ull;
 };
@@ -73,7 +78,8 @@ struct Config {
           "                 [--queues N] [--threads T] [--qd 32] [--bs 4k]\n"
           "                 [--rw randread|randwrite|read|write|randrw|rw] [--mix 70]\n"
           "                 [--time 10] [--size BYTES] [--hdgst] [--ddgst] [--verify]\n"
-          "                 [--json] [--hostnqn NQN] [--kato MS] [--seed N] [--no-splice]\n");
+          "                 [--json] [--hostnqn NQN] [--kato MS] [--seed N] [--no-splice]\n"
+          "                 [--tls-psk NVMeTLSkey-1:hh:...: | --tls-psk-file PATH]\n");
   exit(2);
 }
 
@@ -152,6 +158,16 @@ Config ParseArgs(int argc, char** argv) {
     else if (a == "--json") flag(&c.json);
     else if (a == "--verify") flag(&c.verify);
     else if (a == "--no-splice") c.splice = false;
+    else if (a == "--tls-psk") c.tls_psk = value();
+    else if (a == "--tls-psk-file") {
+      FILE* f = fopen(value().c_str(), "r");
+      if (!f) Usage("--tls-psk-file: cannot open the file");
+      char line[256] = {0};
+      if (!fgets(line, sizeof(line), f)) line[0] = 0;
+      fclose(f);
+      c.tls_psk = line;
+      while (!c.tls_psk.empty() && (c.tls_psk.back() == '\n' || c.tls_psk.back() == ' ')) c.tls_psk.pop_back();
+    }
     else Usage(("unknown option: " + a).c_str());
   }
   if (c.nqn.empty()) Usage("--nqn is required");
@@ -218,9 +234,13 @@ class Queue {
   };
 
  public:
-  Queue(Shared* sh, Stats* st, int fd, uint16_t qid, const Connection& setup, uint32_t icd_limit,
+  Queue(Shared* sh, Stats* st, int fd, SSL* ssl, uint16_t qid, const Connection& setup, uint32_t icd_limit,
         uint32_t index, uint32_t nqueues)
-      : sh_(sh), cfg_(*sh->cfg), st_(st), fd_(fd), qid_(qid) {
+      : sh_(sh), cfg_(*sh->cfg), st_(st), fd_(fd), ssl_(ssl), qid_(qid) {
+    if (ssl_) {
+      SSL_set_mode(ssl_, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+      stage_.resize(kTlsStage);
+    }
     hdgst_ = setup.hdgst();
     ddgst_ = setup.ddgst();
     align_ = (static_cast<uint32_t>(setup.cpda()) + 1) * 4;
@@ -245,13 +265,14 @@ class Queue {
     // Large payloads go to the socket by vmsplice + splice: page references, no copy, as
     // the kernel host sends page-cache pages. A request's buffer is not touched again
     // until its command completes, i.e. after the target has read the data.
-    if (sh->cfg->splice && cfg_.bs >= kSpliceMin && pipe2(pipe_, O_NONBLOCK | O_CLOEXEC) == 0) {
+    if (!ssl_ && sh->cfg->splice && cfg_.bs >= kSpliceMin && pipe2(pipe_, O_NONBLOCK | O_CLOEXEC) == 0) {
       fcntl(pipe_[1], F_SETPIPE_SZ, 1 << 20);
     } else {
       pipe_[0] = pipe_[1] = -1;
     }
   }
   ~Queue() {
+    if (ssl_) SSL_free(ssl_);
     free(data_);
     if (fd_ >= 0) close(fd_);
     if (pipe_[0] >= 0) close(pipe_[0]);
@@ -278,7 +299,7 @@ class Queue {
       }
       if (state_ == kData && rpos_ == rlen_ && data_left_ >= kDirectRecv) {
         // A large payload goes straight into the request's buffer.
-        ssize_t r = recv(fd_, dest_, data_left_, 0);
+        ssize_t r = Recv(dest_, data_left_);
         if (r > 0) {
           if (!DataBytes(dest_, static_cast<size_t>(r))) return false;
           continue;
@@ -288,7 +309,7 @@ class Queue {
         if (errno == EINTR) continue;
         return Fatal(std::string("recv: ") + strerror(errno));
       }
-      ssize_t r = recv(fd_, rbuf_.data() + rlen_, rbuf_.size() - rlen_, 0);
+      ssize_t r = Recv(rbuf_.data() + rlen_, rbuf_.size() - rlen_);
       if (r > 0) {
         rlen_ += static_cast<size_t>(r);
         if (!Process()) return false;
@@ -342,10 +363,15 @@ class Queue {
         size_t skip = i == seg_head_ ? seg_off_ : 0;
         iov[n] = {const_cast<uint8_t*>(base + skip), g.len - skip};
       }
-      struct msghdr mh{};
-      mh.msg_iov = iov;
-      mh.msg_iovlen = static_cast<size_t>(n);
-      ssize_t w = sendmsg(fd_, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+      ssize_t w;
+      if (ssl_) {
+        w = TlsSend(iov, n);
+      } else {
+        struct msghdr mh{};
+        mh.msg_iov = iov;
+        mh.msg_iovlen = static_cast<size_t>(n);
+        w = sendmsg(fd_, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+      }
       if (w > 0) {
         size_t left = static_cast<size_t>(w);
         while (left > 0) {
@@ -371,6 +397,46 @@ class Queue {
   }
 
  private:
+  static constexpr size_t kTlsStage = 64 * 1024;
+
+  // recv() or SSL_read: bytes, 0 when the target closed, -1 with errno (EAGAIN: nothing now).
+  ssize_t Recv(void* p, size_t n) {
+    if (!ssl_) return recv(fd_, p, n, 0);
+    size_t got = 0;
+    int rc = SSL_read_ex(ssl_, p, n, &got);
+    if (rc == 1) return static_cast<ssize_t>(got);
+    int e = SSL_get_error(ssl_, rc);
+    ERR_clear_error();
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+      errno = EAGAIN;
+      return -1;
+    }
+    if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && errno == 0)) return 0;
+    if (e != SSL_ERROR_SYSCALL) errno = EPROTO;
+    return -1;
+  }
+  // The iovecs' first kTlsStage bytes through SSL_write (the same unsent bytes come back
+  // after EAGAIN, as OpenSSL wants): bytes written, or -1 with errno.
+  ssize_t TlsSend(const struct iovec* iov, int n) {
+    size_t len = 0;
+    for (int i = 0; i < n && len < kTlsStage; i++) {
+      size_t k = std::min(iov[i].iov_len, kTlsStage - len);
+      memcpy(stage_.data() + len, iov[i].iov_base, k);
+      len += k;
+    }
+    size_t done = 0;
+    int rc = SSL_write_ex(ssl_, stage_.data(), len, &done);
+    if (rc == 1) return static_cast<ssize_t>(done);
+    int e = SSL_get_error(ssl_, rc);
+    ERR_clear_error();
+    if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ) {
+      errno = EAGAIN;
+      return -1;
+    }
+    if (e != SSL_ERROR_SYSCALL) errno = EPROTO;
+    return -1;
+  }
+
   bool Fatal(const std::string& msg) {
     if (!sh_->fatal.exchange(true)) fprintf(stderr, "nvmf-perf: queue %u: %s\n", qid_, msg.c_str());
     return false;
@@ -688,6 +754,8 @@ class Queue {
   const Config& cfg_;
   Stats* st_;
   int fd_;
+  SSL* ssl_ = nullptr;
+  std::vector<uint8_t> stage_;
   uint16_t qid_;
   bool hdgst_ = false, ddgst_ = false;
   uint32_t align_ = 4, maxh2cdata_ = 4096, icd_limit_ = 0;
@@ -828,6 +896,7 @@ int Main(int argc, char** argv) {
   co.port = cfg.port;
   co.subnqn = cfg.nqn;
   if (!cfg.hostnqn.empty()) co.hostnqn = cfg.hostnqn;
+  co.tls_psk = cfg.tls_psk;
   co.ic.hdgst = cfg.hdgst;
   co.ic.ddgst = cfg.ddgst;
   co.kato_ms = cfg.kato_ms;
@@ -896,8 +965,9 @@ int Main(int argc, char** argv) {
     }
     Connection& q = ctrl.io(i);
     uint32_t icd = q.in_capsule_limit();
+    SSL* ssl = q.ReleaseTls();
     int fd = q.ReleaseFd();
-    queues.push_back(std::make_unique<Queue>(&sh, stats[i % cfg.threads].get(), fd, static_cast<uint16_t>(i + 1), q,
+    queues.push_back(std::make_unique<Queue>(&sh, stats[i % cfg.threads].get(), fd, ssl, static_cast<uint16_t>(i + 1), q,
                                              icd, i, cfg.queues));
   }
 

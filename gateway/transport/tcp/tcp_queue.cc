@@ -336,6 +336,7 @@ void TcpQueue::ReceiveBatch() {
 
 void TcpQueue::OnIcReq(const tcp::IcReq&) {
   probe_.Add(TcpCounter::kPdusIcReq);
+  tls_identity = stream_->PeerIdentity();  // the handshake is over: a PDU came through it
   tcp::EncodeIcResp(&icresp_, reader_.params());
   Queue(SendKind::kIcResp, nullptr);
 }

@@ -153,6 +153,28 @@ TEST_F(TlsTransportTest, WrongPskIsRefused) {
   EXPECT_FALSE(stranger.Open());
 }
 
+TEST_F(TlsTransportTest, ConnectMustNameTheIdentitysHost) {
+  // TLS with kHost256's PSK, then a Connect as kPlainHost (allowed, but not who the PSK
+  // authenticated): refused.
+  host::TlsClientPsk psk;
+  std::string err;
+  ASSERT_TRUE(host::DeriveTlsClientPsk(kPsk256, kHost256, kNqn, 1, &psk, &err)) << err;
+  host::Connection conn;
+  ASSERT_TRUE(conn.Connect("127.0.0.1", port_));
+  ASSERT_TRUE(conn.StartTls(psk)) << conn.last_error();
+  ASSERT_TRUE(conn.Initialize()) << conn.last_error();
+  host::ControllerOptions o = Options(kPlainHost, nullptr);
+  nvme::ConnectData data = host::cmd::MakeConnectData(o.hostid, 0xFFFF, kNqn, kPlainHost);
+  conn.set_in_capsule_limit(8192);
+  auto c = conn.Execute(host::cmd::Connect(0, 31, 0), &data, sizeof(data));
+  ASSERT_TRUE(c.transport_ok) << c.error;
+  EXPECT_EQ(c.status.sc, nvme::kScConnectInvalidHost);
+  // The same connection's own host is accepted.
+  data = host::cmd::MakeConnectData(o.hostid, 0xFFFF, kNqn, kHost256);
+  c = conn.Execute(host::cmd::Connect(0, 31, 0), &data, sizeof(data));
+  EXPECT_TRUE(c.ok()) << c.ToString();
+}
+
 TEST_F(TlsTransportTest, DiscoveryLogSaysTlsRequired) {
   host::ControllerOptions o = Options(kHost256, kPsk256);
   o.subnqn = nvme::kDiscoveryNqn;
