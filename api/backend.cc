@@ -91,17 +91,28 @@ void GatewayService::ReportUnopened(const std::string& key, const std::string& v
 }
 
 Status GatewayService::ApplySubsystemKeyToHosts(const std::string& nqn) {
+  auto s = target_->FindSubsystem(nqn);
+  if (!s) return Status::OK();
+  // A key this gateway cannot open (reported when the subsystem was read): the hosts it is
+  // the controller key of are not served until it can.
   Result<std::string> key = OpenSubsystemKey(nqn);
-  if (!key.ok()) return Status::OK();  // reported when the subsystem was read
   const std::string p = StateKeyPrefix(StateKeyKind::kHost, nqn);
   Status result;
   for (auto it = state_.lower_bound(p); it != state_.end() && StartsWith(it->first, p); ++it) {
     add_host_req h;
     if (!JsonToRequest(it->second, &h).ok() || h.host_nqn() == kAnyHostNqn) continue;
     if (!secrets_.Open(&h).ok()) continue;  // not served: reported when it was read
+    const bool served = s->HasHost(h.host_nqn());
+    if (!key.ok()) {
+      const bool uses_it = h.has_dhchap_key() && !h.dhchap_key().empty() &&
+                           !(h.has_dhchap_ctrlr_key() && !h.dhchap_ctrlr_key().empty());
+      if (uses_it && served) target_->RemoveHost(nqn, h.host_nqn());
+      continue;
+    }
     Result<HostEntry> entry = HostEntryFromRequest(h, *key);
     if (!entry.ok()) continue;
-    if (Status st = target_->ChangeHostKeys(nqn, *entry); !st.ok() && result.ok()) result = st;
+    Status st = served ? target_->ChangeHostKeys(nqn, *entry) : target_->AddHost(nqn, *entry);
+    if (!st.ok() && result.ok()) result = st;
   }
   return result;
 }

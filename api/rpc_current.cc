@@ -392,10 +392,9 @@ Status GatewayService::EditNamespaceRequest(const std::string& nqn, uint32_t nsi
   }
   // The stored keys in clear; sealed again (all of them) before the write.
   if (Status st = secrets_.Open(&stored); !st.ok()) return Answer(rep, ToErrno(st), prefix + ": " + st.message());
-  Result<std::string> opened_subsystem_key = OpenSubsystemKey(nqn);
-  if (!opened_subsystem_key.ok())
-    return Answer(rep, ToErrno(opened_subsystem_key.status()), prefix + ": " + opened_subsystem_key.status().message());
-  const std::string& subsystem_key = *opened_subsystem_key;
+  Result<std::string> opened = OpenSubsystemKey(nqn);
+  if (!opened.ok()) return Answer(rep, ToErrno(opened.status()), prefix + ": " + opened.status().message());
+  const std::string& subsystem_key = *opened;
   if (req->has_dhchap_key()) {
     if (req->dhchap_key().empty()) stored.clear_dhchap_key();
     else stored.set_dhchap_key(req->dhchap_key());

@@ -1032,6 +1032,35 @@ TEST_F(ServiceTest, KeysAtRestWithoutTheKey) {
   EXPECT_TRUE(target->FindSubsystem(kNqn)->HasHost(kHost1));
 }
 
+// A subsystem key this gateway cannot open (another gateway rotated it with another key):
+// the hosts it is the controller key of stop being served here; a key it can open brings
+// them back.
+TEST_F(ServiceTest, KeysAtRestSubsystemKeyThisGatewayCannotOpen) {
+  Make("", WithKey());
+  std::string other_text(kOperatorKey);
+  other_text.replace(other_text.find("QEFC"), 4, "QUFC");
+  auto other = SecretBox::FromKeyText(other_text);
+  auto mine = SecretBox::FromKeyText(kOperatorKey);
+  ASSERT_TRUE(other.ok() && mine.ok());
+  auto sub = [&](const std::string& key) {
+    return std::string("{\"subsystem_nqn\": \"") + kNqn + "\", \"serial_number\": \"SN9\", \"enable_ha\": true, " +
+           "\"dhchap_key\": \"" + key + "\", \"key_encrypted\": true}";
+  };
+  const std::string host = std::string("{\"subsystem_nqn\": \"") + kNqn + "\", \"host_nqn\": \"" + kHost1 +
+                           "\", \"dhchap_key\": \"" + mine->Seal(kKey1) + "\", \"key_encrypted\": true}";
+  const std::string s1 = sub(mine->Seal(kCtrlKey)), s2 = sub(other->Seal(kKey2)), s3 = sub(mine->Seal(kKey2));
+  ASSERT_TRUE(svc->AddSubsystem(s1).ok());
+  ASSERT_TRUE(svc->AddHost(host).ok());
+  auto s = target->FindSubsystem(kNqn);
+  ASSERT_TRUE(s->HasHost(kHost1));
+  EXPECT_EQ(s->FindHost(kHost1)->dhchap_ctrlr_key, std::optional<std::string>(kCtrlKey));
+  ASSERT_TRUE(svc->ChangeSubsystem(s1, s2).ok());
+  EXPECT_FALSE(s->HasHost(kHost1)) << "its controller key cannot be opened here";
+  ASSERT_TRUE(svc->ChangeSubsystem(s2, s3).ok());
+  ASSERT_TRUE(s->HasHost(kHost1));
+  EXPECT_EQ(s->FindHost(kHost1)->dhchap_ctrlr_key, std::optional<std::string>(kKey2));
+}
+
 // [gateway] enable_key_encryption = false: keys are written in clear, as the reference does.
 TEST_F(ServiceTest, KeysAtRestDisabledKeepsKeysInClear) {
   KeyEncryption off = WithKey();

@@ -46,7 +46,8 @@ std::vector<Bound> FieldsOf(const Message& m) {
   for (const auto& s : kSecretFields) {
     if (d->full_name() != s.message) continue;
     Bound b{&s, d->FindFieldByName(s.field), d->FindFieldByName(s.flag), d->FindFieldByName(s.owner_field)};
-    NVMEOF_CHECK(b.field && b.flag && b.owner, "%s has no field %s, %s or %s", s.message, s.field, s.flag, s.owner_field);
+    NVMEOF_CHECK(b.field && b.flag && b.owner, "%s has no field %s, %s or %s", s.message, s.field, s.flag,
+                 s.owner_field);
     out.push_back(b);
   }
   return out;
@@ -74,9 +75,10 @@ Status StateSecrets::Seal(Message* m) const {
   // Check first, change after: `m` stays as it was on error.
   for (const Bound& b : fields) {
     if (!k_.enabled || k_.key || Flag(*m, b.flag) || Value(*m, b.field).empty()) continue;
-    return Status::Error(errc::kNoEncryptionKey, "No encryption key or the wrong key was found but we need to encrypt " +
-                                                     Owner(*m, b) + " " + b.spec->what + " (" + MissingKeyHint() +
-                                                     "; [gateway] enable_key_encryption = false keeps keys in clear)");
+    return Status::Error(errc::kNoEncryptionKey,
+                         "No encryption key or the wrong key was found but we need to encrypt " + Owner(*m, b) + " " +
+                             b.spec->what + " (" + MissingKeyHint() +
+                             "; [gateway] enable_key_encryption = false keeps keys in clear)");
   }
   const auto* r = m->GetReflection();
   for (const Bound& b : fields) {
