@@ -4,7 +4,9 @@
 // StateFollower's thread (or its caller's, for Replay/Reconcile) with the RPC lock held.
 #include <string>
 
+#include "api/errc.h"
 #include "api/service_internal.h"
+#include "gateway/state/errc.h"
 
 namespace nvmeof::api {
 
@@ -29,16 +31,27 @@ Status GatewayService::AddSubsystem(const std::string& json) {
   spec.max_namespaces = req.max_namespaces() ? req.max_namespaces() : opts_.default_max_namespaces;
   spec.allow_any_host = false;
   Status st = target_->AddSubsystem(spec);
-  if (st.ok() || st.IsAlreadyExists()) state_[SubsystemKey(spec.nqn)] = json;
+  if (st.ok() || st.IsAlreadyExists()) {
+    state_[SubsystemKey(spec.nqn)] = json;
+    if (Result<std::string> key = OpenSubsystemKey(spec.nqn); !key.ok())
+      ReportUnopened(SubsystemKey(spec.nqn), json,
+                     "subsystem " + spec.nqn + ": any attempt to add host access using a DH-HMAC-CHAP key to it would fail",
+                     key.status());
+  }
   return st;
 }
 
 Status GatewayService::ChangeSubsystem(const std::string&, const std::string& new_json) {
   create_subsystem_req req;
   if (Status st = JsonToRequest(new_json, &req); !st.ok()) return st;
-  const std::string old_key = SubsystemDhchapKey(req.subsystem_nqn());
-  state_[SubsystemKey(req.subsystem_nqn())] = new_json;
-  if (SubsystemDhchapKey(req.subsystem_nqn()) != old_key) return ApplySubsystemKeyToHosts(req.subsystem_nqn());
+  const std::string& nqn = req.subsystem_nqn();
+  const std::string old_key = SubsystemDhchapKey(nqn);
+  state_[SubsystemKey(nqn)] = new_json;
+  if (Result<std::string> key = OpenSubsystemKey(nqn); !key.ok())
+    ReportUnopened(SubsystemKey(nqn), new_json,
+                   "subsystem " + nqn + ": any attempt to add host access using a DH-HMAC-CHAP key to it would fail",
+                   key.status());
+  if (SubsystemDhchapKey(nqn) != old_key) return ApplySubsystemKeyToHosts(nqn);
   return Status::OK();
 }
 
@@ -50,16 +63,56 @@ std::string GatewayService::SubsystemDhchapKey(const std::string& nqn) const {
   return r.has_dhchap_key() ? r.dhchap_key() : "";
 }
 
+Result<std::string> GatewayService::OpenSubsystemKey(const std::string& nqn) const {
+  auto it = state_.find(SubsystemKey(nqn));
+  if (it == state_.end()) return std::string();
+  create_subsystem_req r;
+  if (!JsonToRequest(it->second, &r).ok()) return std::string();
+  if (Status st = secrets_.Open(&r); !st.ok()) return st;
+  return r.has_dhchap_key() ? r.dhchap_key() : "";
+}
+
+create_subsystem_req GatewayService::SealedSubsystem(create_subsystem_req r) const {
+  if (secrets_.Seal(&r).ok()) return r;
+  LOG_WARN("No encryption key or the wrong key was found but we need to encrypt subsystem %s DH-HMAC-CHAP key. Any "
+           "attempt to add host access using a DH-HMAC-CHAP key to the subsystem would fail (%s)",
+           r.subsystem_nqn().c_str(), secrets_.MissingKeyHint().c_str());
+  r.set_dhchap_key(StateSecrets::kUnsealedPlaceholder);
+  r.clear_key_encrypted();
+  return r;
+}
+
+void GatewayService::ReportUnopened(const std::string& key, const std::string& value, const std::string& what,
+                                    const Status& st) {
+  auto [it, added] = reported_.emplace(key, value);
+  if (!added && it->second == value) return;
+  it->second = value;
+  LOG_ERROR("group state: %s: %s", what.c_str(), st.message().c_str());
+}
+
 Status GatewayService::ApplySubsystemKeyToHosts(const std::string& nqn) {
-  const std::string key = SubsystemDhchapKey(nqn);
+  auto s = target_->FindSubsystem(nqn);
+  if (!s) return Status::OK();
+  // A key this gateway cannot open (reported when the subsystem was read): the hosts it is
+  // the controller key of are not served until it can.
+  Result<std::string> key = OpenSubsystemKey(nqn);
   const std::string p = StateKeyPrefix(StateKeyKind::kHost, nqn);
   Status result;
   for (auto it = state_.lower_bound(p); it != state_.end() && StartsWith(it->first, p); ++it) {
     add_host_req h;
     if (!JsonToRequest(it->second, &h).ok() || h.host_nqn() == kAnyHostNqn) continue;
-    Result<HostEntry> entry = HostEntryFromRequest(h, key);
+    if (!secrets_.Open(&h).ok()) continue;  // not served: reported when it was read
+    const bool served = s->HasHost(h.host_nqn());
+    if (!key.ok()) {
+      const bool uses_it = h.has_dhchap_key() && !h.dhchap_key().empty() &&
+                           !(h.has_dhchap_ctrlr_key() && !h.dhchap_ctrlr_key().empty());
+      if (uses_it && served) target_->RemoveHost(nqn, h.host_nqn());
+      continue;
+    }
+    Result<HostEntry> entry = HostEntryFromRequest(h, *key);
     if (!entry.ok()) continue;
-    if (Status st = target_->ChangeHostKeys(nqn, *entry); !st.ok() && result.ok()) result = st;
+    Status st = served ? target_->ChangeHostKeys(nqn, *entry) : target_->AddHost(nqn, *entry);
+    if (!st.ok() && result.ok()) result = st;
   }
   return result;
 }
@@ -67,7 +120,10 @@ Status GatewayService::ApplySubsystemKeyToHosts(const std::string& nqn) {
 Status GatewayService::RemoveSubsystem(const std::string& nqn) {
   const bool had = target_->FindSubsystem(nqn) != nullptr;
   RemoveSubsystemFromTarget(nqn);
-  for (auto& k : SubsystemKeys(nqn)) state_.erase(k);
+  for (auto& k : SubsystemKeys(nqn)) {
+    state_.erase(k);
+    reported_.erase(k);
+  }
   target_->ForgetAnaState(nqn);
   return had ? Status::OK() : Status::NotFound("subsystem " + nqn + " does not exist");
 }
@@ -121,11 +177,38 @@ Status GatewayService::RemoveNamespace(const std::string& nqn, uint32_t nsid) {
   return AsNotFound(target_->RemoveNamespace(nqn, nsid));
 }
 
+Result<HostEntry> GatewayService::StoredHostEntry(const std::string& json, add_host_req* req) {
+  if (Status st = JsonToRequest(json, req); !st.ok()) return st;
+  const std::string key = HostKey(req->subsystem_nqn(), req->host_nqn());
+  const std::string what = "host " + req->host_nqn() + " of subsystem " + req->subsystem_nqn() + " is not served";
+  Status opened = secrets_.Open(req);
+  if (opened.ok()) {
+    // The subsystem's key is the controller key of a host with a key and none of its own.
+    const bool needs_subsystem_key = req->has_dhchap_key() && !req->dhchap_key().empty() &&
+                                     !(req->has_dhchap_ctrlr_key() && !req->dhchap_ctrlr_key().empty());
+    Result<std::string> subsystem_key = needs_subsystem_key ? OpenSubsystemKey(req->subsystem_nqn()) : std::string();
+    if (subsystem_key.ok()) {
+      reported_.erase(key);
+      return HostEntryFromRequest(*req, *subsystem_key);
+    }
+    opened = subsystem_key.status();
+  }
+  ReportUnopened(key, json, what, opened);
+  return opened;
+}
+
 Status GatewayService::AddHost(const std::string& json) {
   add_host_req req;
-  if (Status st = JsonToRequest(json, &req); !st.ok()) return st;
-  Result<HostEntry> entry = HostEntryFromRequest(req, SubsystemDhchapKey(req.subsystem_nqn()));
-  if (!entry.ok()) return entry.status();
+  Result<HostEntry> entry = StoredHostEntry(json, &req);
+  if (!entry.ok()) {
+    // Its keys cannot be opened here, and retrying will not change that (the key file is
+    // read at start-up): known, not served.
+    if (entry.status().Is(errc::kNoEncryptionKey) || entry.status().Is(state::errc::kSecretNotOpened)) {
+      state_[HostKey(req.subsystem_nqn(), req.host_nqn())] = json;
+      return Status::OK();
+    }
+    return entry.status();
+  }
   Status st = target_->AddHost(req.subsystem_nqn(), *entry);
   if (st.ok() || st.IsAlreadyExists()) state_[HostKey(req.subsystem_nqn(), req.host_nqn())] = json;
   return st;
@@ -133,18 +216,29 @@ Status GatewayService::AddHost(const std::string& json) {
 
 Status GatewayService::ChangeHost(const std::string&, const std::string& new_json) {
   add_host_req req;
-  if (Status st = JsonToRequest(new_json, &req); !st.ok()) return st;
-  Result<HostEntry> entry = HostEntryFromRequest(req, SubsystemDhchapKey(req.subsystem_nqn()));
-  if (!entry.ok()) return entry.status();
-  if (req.host_nqn() != kAnyHostNqn) {
-    if (Status st = target_->ChangeHostKeys(req.subsystem_nqn(), *entry); !st.ok()) return st;
+  Result<HostEntry> entry = StoredHostEntry(new_json, &req);
+  const std::string& nqn = req.subsystem_nqn();
+  auto s = target_->FindSubsystem(nqn);
+  const bool served = req.host_nqn() == kAnyHostNqn || (s && s->HasHost(req.host_nqn()));
+  if (!entry.ok()) {
+    if (!entry.status().Is(errc::kNoEncryptionKey) && !entry.status().Is(state::errc::kSecretNotOpened))
+      return entry.status();
+    // The new keys cannot be opened here: the host is no longer served with the old ones.
+    if (served && req.host_nqn() != kAnyHostNqn) target_->RemoveHost(nqn, req.host_nqn());
+    state_[HostKey(nqn, req.host_nqn())] = new_json;
+    return Status::OK();
   }
-  state_[HostKey(req.subsystem_nqn(), req.host_nqn())] = new_json;
+  if (!served) return AddHost(new_json);  // known but not served until now
+  if (req.host_nqn() != kAnyHostNqn) {
+    if (Status st = target_->ChangeHostKeys(nqn, *entry); !st.ok()) return st;
+  }
+  state_[HostKey(nqn, req.host_nqn())] = new_json;
   return Status::OK();
 }
 
 Status GatewayService::RemoveHost(const std::string& nqn, const std::string& host_nqn) {
   state_.erase(HostKey(nqn, host_nqn));
+  reported_.erase(HostKey(nqn, host_nqn));
   return AsNotFound(target_->RemoveHost(nqn, host_nqn));
 }
 

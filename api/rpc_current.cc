@@ -126,7 +126,7 @@ Status GatewayService::EditNamespaceRequest(const std::string& nqn, uint32_t nsi
     stored.clear_dhchap_key();
   }
   stored.clear_key_encrypted();
-  if (Status st = Persist({{SubsystemKey(nqn), RequestToJson(stored)}}, {}); !st.ok())
+  if (Status st = Persist({{SubsystemKey(nqn), RequestToJson(SealedSubsystem(stored))}}, {}); !st.ok())
     return Answer(rep, EINVAL, "Error persisting the DH-HMAC-CHAP key of subsystem " + nqn + ": " + st.message());
   if (Status st = ApplySubsystemKeyToHosts(nqn); !st.ok()) return Answer(rep, ToErrno(st), prefix + ": " + st.message());
   LOG_INFO("subsystem %s: DH-HMAC-CHAP key %s", nqn.c_str(), key.empty() ? "deleted" : "set");
@@ -417,7 +417,11 @@ Status GatewayService::EditNamespaceRequest(const std::string& nqn, uint32_t nsi
     if (Status st = JsonToRequest(it->second, &stored); !st.ok())
       return Answer(rep, EINVAL, prefix + ": can't read the host's state: " + st.message());
   }
-  const std::string subsystem_key = SubsystemDhchapKey(nqn);
+  // The stored keys in clear; sealed again (all of them) before the write.
+  if (Status st = secrets_.Open(&stored); !st.ok()) return Answer(rep, ToErrno(st), prefix + ": " + st.message());
+  Result<std::string> opened = OpenSubsystemKey(nqn);
+  if (!opened.ok()) return Answer(rep, ToErrno(opened.status()), prefix + ": " + opened.status().message());
+  const std::string& subsystem_key = *opened;
   if (req->has_dhchap_key()) {
     if (req->dhchap_key().empty()) stored.clear_dhchap_key();
     else stored.set_dhchap_key(req->dhchap_key());
@@ -431,8 +435,6 @@ Status GatewayService::EditNamespaceRequest(const std::string& nqn, uint32_t nsi
       stored.clear_dhchap_ctrlr_key();
     }
   }
-  stored.clear_key_encrypted();
-  stored.clear_ctrlr_key_encrypted();
   if (stored.has_dhchap_ctrlr_key() && !stored.dhchap_ctrlr_key().empty() &&
       (!stored.has_dhchap_key() || stored.dhchap_key().empty()))
     return Answer(rep, ENOKEY, prefix + ": Host must have a DH-HMAC-CHAP key if the controller has one");
@@ -440,6 +442,7 @@ Status GatewayService::EditNamespaceRequest(const std::string& nqn, uint32_t nsi
     return Answer(rep, ToErrno(st), prefix + ": " + st.message());
   Result<HostEntry> entry = HostEntryFromRequest(stored, subsystem_key);
   if (!entry.ok()) return Answer(rep, EINVAL, prefix + ": " + entry.status().message());
+  if (Status st = secrets_.Seal(&stored); !st.ok()) return Answer(rep, ToErrno(st), prefix + ": " + st.message());
   if (Status st = target_->ChangeHostKeys(nqn, *entry); !st.ok())
     return Answer(rep, ToErrno(st), prefix + ": " + st.message());
   if (Status st = Persist({{key, RequestToJson(stored)}}, {}); !st.ok()) {

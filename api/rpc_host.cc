@@ -59,12 +59,10 @@ Status CheckSubsystemKeyRules(const add_host_req& r, const std::string& subsyste
 
 Result<HostEntry> HostEntryFromRequest(const add_host_req& r, const std::string& subsystem_key) {
   const bool psk = r.has_psk() && !r.psk().empty();
-  if (psk && r.psk_encrypted())
-    return Status::InvalidArgument("encrypted keys are not supported by this gateway yet, give the PSK in clear");
   const bool key = r.has_dhchap_key() && !r.dhchap_key().empty();
   const bool ctrlr_key = r.has_dhchap_ctrlr_key() && !r.dhchap_ctrlr_key().empty();
-  if ((key && r.key_encrypted()) || (ctrlr_key && r.ctrlr_key_encrypted()))
-    return Status::InvalidArgument("encrypted keys are not supported by this gateway yet, give the keys in clear");
+  if ((key && r.key_encrypted()) || (ctrlr_key && r.ctrlr_key_encrypted()) || (psk && r.psk_encrypted()))
+    return Status::InvalidArgument("the host's keys are still encrypted (open them first: StateSecrets::Open)");
   HostEntry h;
   h.nqn = r.host_nqn();
   if (key) h.dhchap_key = r.dhchap_key();
@@ -77,7 +75,7 @@ Result<HostEntry> HostEntryFromRequest(const add_host_req& r, const std::string&
 }  // namespace internal
 
 ::grpc::Status GatewayService::add_host(SC* ctx, const add_host_req* in, req_status* rep) {
-  const add_host_req upgraded = WithLegacyControllerKey(*in);
+  add_host_req upgraded = WithLegacyControllerKey(*in);
   const add_host_req* req = &upgraded;
   const std::string& nqn = req->subsystem_nqn();
   const std::string& host = req->host_nqn();
@@ -99,18 +97,24 @@ Result<HostEntry> HostEntryFromRequest(const add_host_req& r, const std::string&
   if (opts_.verify_nqns) {
     if (Status st = ValidateHostNqn(host, true); !st.ok()) return Answer(rep, EINVAL, prefix + ": " + st.message());
   }
+  // Keys a client sends encrypted (with the group's key) are opened; what is stored is sealed.
+  if (Status st = secrets_.Open(&upgraded); !st.ok()) return Answer(rep, ToErrno(st), prefix + ": " + st.message());
   if (any && ((req->has_psk() && !req->psk().empty()) || (req->has_dhchap_key() && !req->dhchap_key().empty())))
     return Answer(rep, EINVAL, prefix + ": PSK and DH-HMAC-CHAP keys are only allowed for specific hosts");
   std::lock_guard<std::mutex> lk(mu_);
   auto s = target_->FindSubsystem(nqn);
   if (!s || s->is_discovery()) return Answer(rep, ENOENT, prefix + ": No such subsystem");
-  const std::string subsystem_key = SubsystemDhchapKey(nqn);
-  if (Status st = CheckSubsystemKeyRules(*req, subsystem_key); !st.ok())
+  Result<std::string> subsystem_key = OpenSubsystemKey(nqn);
+  if (!subsystem_key.ok())
+    return Answer(rep, ToErrno(subsystem_key.status()), prefix + ": " + subsystem_key.status().message());
+  if (Status st = CheckSubsystemKeyRules(*req, *subsystem_key); !st.ok())
     return Answer(rep, ToErrno(st), prefix + ": " + st.message());
-  Result<HostEntry> entry = HostEntryFromRequest(*req, subsystem_key);
+  Result<HostEntry> entry = HostEntryFromRequest(*req, *subsystem_key);
   if (!entry.ok()) return Answer(rep, EINVAL, prefix + ": " + entry.status().message());
   if (any ? s->AllowsAnyHost() : s->HasHost(host))
     return Answer(rep, EEXIST, prefix + (any ? ": Open host access is already allowed" : ": Host is already added"));
+  add_host_req stored = upgraded;
+  if (Status st = secrets_.Seal(&stored); !st.ok()) return Answer(rep, ToErrno(st), prefix + ": " + st.message());
   if (Status st = target_->AddHost(nqn, *entry); !st.ok()) return Answer(rep, ToErrno(st), prefix + ": " + st.message());
   auto check = [&](const StateMap& cur) -> Status {
     if (cur.count(HostKey(nqn, host)))
@@ -118,7 +122,7 @@ Result<HostEntry> HostEntryFromRequest(const add_host_req& r, const std::string&
     return Status::OK();
   };
   bool conflict = false;
-  if (Status st = Persist({{HostKey(nqn, host), RequestToJson(*req)}}, {}, check, &conflict); !st.ok()) {
+  if (Status st = Persist({{HostKey(nqn, host), RequestToJson(stored)}}, {}, check, &conflict); !st.ok()) {
     target_->RemoveHost(nqn, host);
     if (conflict) return Answer(rep, ToErrno(st), prefix + ": " + st.message());
     return Answer(rep, EINVAL, "Error persisting host " + host + " access addition: " + st.message());

@@ -29,9 +29,9 @@ using namespace internal;
     if (Status st = ValidateNqn(req.subsystem_nqn()); !st.ok()) return Answer(rep, ToErrno(st), prefix + ": " + st.message());
   }
   if (IsDiscoveryNqn(req.subsystem_nqn())) return Answer(rep, EINVAL, prefix + ": Can't create a discovery subsystem");
+  // A key a client sends encrypted (with the group's key) is opened; the stored one is sealed.
+  if (Status st = secrets_.Open(&req); !st.ok()) return Answer(rep, ToErrno(st), prefix + ": " + st.message());
   if (req.has_dhchap_key() && !req.dhchap_key().empty()) {
-    if (req.key_encrypted())
-      return Answer(rep, EINVAL, prefix + ": encrypted keys are not supported by this gateway yet, give the key in clear");
     if (auto parsed = auth::ParseDhchapSecret(req.dhchap_key()); !parsed.ok())
       return Answer(rep, EINVAL, prefix + ": " + parsed.status().message());
   }
@@ -76,7 +76,8 @@ using namespace internal;
     return Status::OK();
   };
   bool conflict = false;
-  if (Status st = Persist({{SubsystemKey(spec.nqn), RequestToJson(req)}}, {}, check, &conflict); !st.ok()) {
+  if (Status st = Persist({{SubsystemKey(spec.nqn), RequestToJson(SealedSubsystem(req))}}, {}, check, &conflict);
+      !st.ok()) {
     target_->RemoveSubsystem(spec.nqn, true);
     if (conflict) return Answer(rep, ToErrno(st), prefix + ": " + st.message());
     return Answer(rep, EINVAL, "Error persisting subsystem " + spec.nqn + ": " + st.message());
@@ -133,7 +134,9 @@ using namespace internal;
     c->set_subtype("NVMe");
     c->set_max_namespaces(s->spec().max_namespaces);
     c->set_allow_any_host(s->AllowsAnyHost());
-    c->set_has_dhchap_key(!SubsystemDhchapKey(s->nqn()).empty());
+    const std::string key = SubsystemDhchapKey(s->nqn());  // as stored: presence only
+    c->set_has_dhchap_key(!key.empty());
+    c->set_created_without_key(key == StateSecrets::kUnsealedPlaceholder);
   }
   return Ok(rep);
 }

@@ -13,7 +13,7 @@ namespace nvmeof::api {
 using namespace internal;
 
 GatewayService::GatewayService(Target* target, StateStore* store, ServiceOptions opts)
-    : target_(target), store_(store), opts_(std::move(opts)) {
+    : target_(target), store_(store), opts_(std::move(opts)), secrets_(opts_.key_encryption) {
   if (opts_.hostname.empty()) {
     char hn[256] = {};
     if (gethostname(hn, sizeof(hn) - 1) == 0) opts_.hostname = hn;

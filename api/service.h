@@ -49,6 +49,7 @@
 
 #include "api/gateway.grpc.pb.h"
 #include "api/load_balance.h"
+#include "api/state_secrets.h"
 #include "gateway/common/status.h"
 #include "gateway/state/state_applier.h"
 #include "gateway/state/state_follower.h"
@@ -80,6 +81,9 @@ struct ServiceOptions {
   // request gives it one state for every subsystem: the Ceph monitor client's requests
   // ([gateway] ha = monitor). Otherwise, and for partial requests, per subsystem.
   bool ana_by_group = false;
+  // Keys at rest (api/state_secrets.h): secrets written to the group state are sealed with
+  // the operator's key, secrets read from it are opened.
+  KeyEncryption key_encryption;
 };
 
 // Load balancing over the ANA groups gateways can own (docs/ha.md, "Load balancing"), for a
@@ -246,11 +250,23 @@ class GatewayService final : public ::Gateway::Service, public StateTarget {
   Result<uint32_t> AddNamespaceToTarget(const namespace_add_req& req, uint32_t anagrpid);
   void RemoveSubsystemFromTarget(const std::string& nqn);
   std::string ImageUsedBy(const std::string& image);  // RbdImagePath
-  // The subsystem's DH-HMAC-CHAP key in the group state (empty: none).
+  // The subsystem's DH-HMAC-CHAP key in the group state as stored, sealed or not (empty:
+  // none): for presence; OpenSubsystemKey gives it in clear (an error when it cannot be
+  // opened: StateSecrets::Open).
   std::string SubsystemDhchapKey(const std::string& nqn) const;
+  Result<std::string> OpenSubsystemKey(const std::string& nqn) const;
+  // The subsystem request to store: its key sealed; without an encryption key (sealing on),
+  // the reference's placeholder instead of the key, and a warning.
+  create_subsystem_req SealedSubsystem(create_subsystem_req r) const;
+  // Logs that the group state item `key` cannot be served as it is (its secrets do not
+  // open), once per value of the item.
+  void ReportUnopened(const std::string& key, const std::string& value, const std::string& what, const Status& st);
   // Gives the subsystem's hosts their keys again after its key changed (the subsystem key is
   // the implicit controller key of hosts without one of their own).
   Status ApplySubsystemKeyToHosts(const std::string& nqn);
+  // The Target's entry for a stored add_host_req (parsed into *req), its keys and the
+  // subsystem's opened; when they do not open, the reason (reported once).
+  Result<HostEntry> StoredHostEntry(const std::string& json, add_host_req* req);
   // Rewrites the namespace's stored namespace_add_req with edit() applied, unless edit
   // returns false (nothing changes). NotFound when the group state has no entry for it.
   Status EditNamespaceRequest(const std::string& nqn, uint32_t nsid,
@@ -278,6 +294,8 @@ class GatewayService final : public ::Gateway::Service, public StateTarget {
 
   std::mutex mu_;   // the RPC lock: one management operation at a time
   StateMap state_;  // the group state as this gateway knows it
+  StateSecrets secrets_;                          // from opts_.key_encryption
+  std::map<std::string, std::string> reported_;  // ReportUnopened: state key -> value reported
   int spdk_log_level_ = 2, spdk_print_level_ = 3;  // NOTICE, INFO (no-op)
   std::function<std::vector<ThreadStats>()> thread_stats_;
 };

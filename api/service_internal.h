@@ -68,8 +68,8 @@ Status CheckSubsystemKeyRules(const add_host_req& r, const std::string& subsyste
 ::DHCHAPControllerKeyOrigin ControllerKeyOrigin(const add_host_req& r, const std::string& subsystem_key);
 // The Target's host entry for an add_host request (state JSON or RPC): NQN, DH-HMAC-CHAP
 // keys, the subsystem's key as the controller key of a host with a key and no controller
-// key of its own, the TLS PSK. InvalidArgument for what this gateway cannot apply yet:
-// keys marked encrypted (no key-at-rest support). Messages never contain key bytes.
+// key of its own, the TLS PSK, all in clear (StateSecrets::Open first: keys still marked
+// encrypted are refused). Messages never contain key bytes.
 Result<HostEntry> HostEntryFromRequest(const add_host_req& r, const std::string& subsystem_key);
 
 // Iterates the namespace_ keys of a state map (an ordered map: one contiguous range) while

@@ -7,6 +7,7 @@
 #include <map>
 
 #include "api/state_json.h"
+#include "gateway/state/secret_box.h"
 #include "gateway/common/log.h"
 
 namespace nvmeof::api {
@@ -71,7 +72,7 @@ class ServiceTest : public ::testing::Test {
     SetLogLevel(LogLevel::kWarning);
     Make("");
   }
-  void Make(const std::string& group) {
+  void Make(const std::string& group, KeyEncryption keys = {}) {
     svc.reset();
     target = std::make_unique<Target>(TargetOptions{});
     ServiceOptions o;
@@ -81,6 +82,7 @@ class ServiceTest : public ::testing::Test {
     o.addr = "127.0.0.1";
     o.port = "5500";
     o.version = "1.3.0";
+    o.key_encryption = std::move(keys);
     store = FakeStore{};
     svc = std::make_unique<GatewayService>(target.get(), &store, o);
   }
@@ -604,9 +606,11 @@ TEST_F(ServiceTest, HostKeys) {
   EXPECT_EQ(rep.error_message().find("AAEC"), std::string::npos);  // never the key
   EXPECT_FALSE(target->FindSubsystem(kNqn)->HasHost(kHost1));
   r.set_dhchap_key(kKey1);
-  r.set_key_encrypted(true);
+  r.set_key_encrypted(true);  // a key sent encrypted, and this gateway has no key to open it
   svc->add_host(nullptr, &r, &rep);
-  EXPECT_STATUS(rep, EINVAL, "encrypted keys are not supported");
+  EXPECT_STATUS(rep, ENOKEY, "Failure adding host " + std::string(kHost1) + " to " + kNqn +
+                                 ": No encryption key or the wrong key was found but we need to decrypt host " +
+                                 kHost1 + " DH-HMAC-CHAP key ([gateway] encryption_key is not set)");
   r.clear_key_encrypted();
   r.set_dhchap_ctrlr_key(kCtrlKey);
   svc->add_host(nullptr, &r, &rep);
@@ -847,6 +851,247 @@ TEST_F(ServiceTest, SubsystemDhchapKey) {
   k.set_dhchap_key(kKey2);
   svc->change_subsystem_key(nullptr, &k, &rep);
   EXPECT_STATUS(rep, EINVAL, "You need to remove host " + std::string(kHost1) + " DH-HMAC-CHAP controller key");
+}
+
+// Keys at rest (api/state_secrets.h): the operator's key as the reference reads it, and a
+// value the reference sealed with it (computed with python3-cryptography's Fernet, see
+// gateway/state/secret_box_test.cc), for hostdhchap1 of its tests/test_dhchap.py.
+const char kOperatorKey[] =
+    "-----BEGIN NVMEOF KEY-----\n"
+    "QEFCQ0RFRkdISUpLTE1OT1BRUlNUVVZXWFlaW1xd\n"
+    "Xl9gYWJjZGVmZ2hpamtsbW5v\n"
+    "-----END NVMEOF KEY-----\n";
+const char kReferenceKey[] = "DHHC-1:00:MWPqcx1Ug1debg8fPIGpkqbQhLcYUt39k7UWirkblaKEH1kE:";
+const char kReferenceSealed[] =
+    "Z0FBQUFBQmxVX0VBQUFFQ0F3UUZCZ2NJQ1FvTERBME9Ed1NVZnlud1NMQmVRMURoR3h2OWJuOE5jOTEtUGVKSmx4dW9zVFVxcVhRNFNtNU5E"
+    "empCcXc5ZHNsUlJsRk5WOXJlUHNrVUlQLUR0RjNxeFEzblpzbE12akpiNC1sak40ekhGY3ZhNmhOLVNSOEoyMFQzTlhYYndJTUR0RFJhMkdn"
+    "PT0=";
+
+KeyEncryption WithKey(const std::string& text = kOperatorKey) {
+  KeyEncryption k;
+  k.enabled = true;
+  k.key_file = "/encryption.key";
+  auto box = SecretBox::FromKeyText(text);
+  EXPECT_TRUE(box.ok()) << box.status().ToString();
+  if (box.ok()) k.key = std::make_shared<const SecretBox>(std::move(*box));
+  return k;
+}
+
+// Every secret written to the store is sealed, with its flag; the Target gets it in clear;
+// listings say only whether there is one; a gateway with the same key serves the same hosts.
+TEST_F(ServiceTest, KeysAtRestAreSealedInTheGroupState) {
+  Make("", WithKey());
+  create_subsystem_req cs;
+  cs.set_subsystem_nqn(kNqn);
+  cs.set_enable_ha(true);
+  cs.set_no_group_append(true);
+  cs.set_dhchap_key(kCtrlKey);
+  subsys_status ss;
+  svc->create_subsystem(nullptr, &cs, &ss);
+  ASSERT_EQ(ss.status(), 0) << ss.error_message();
+  add_host_req r;
+  r.set_subsystem_nqn(kNqn);
+  r.set_host_nqn(kHost1);
+  r.set_dhchap_key(kKey1);
+  req_status rep;
+  svc->add_host(nullptr, &r, &rep);
+  ASSERT_EQ(rep.status(), 0) << rep.error_message();
+  for (auto& [k, v] : store.m) EXPECT_EQ(v.find("DHHC-1"), std::string::npos) << k << ": " << v;
+  const std::string sub_key = std::string("subsystem_") + kNqn, host_key = std::string("host_") + kNqn + "_" + kHost1;
+  EXPECT_NE(store.m.at(sub_key).find("\"key_encrypted\": true"), std::string::npos) << store.m.at(sub_key);
+  EXPECT_NE(store.m.at(host_key).find("\"key_encrypted\": true"), std::string::npos) << store.m.at(host_key);
+  auto h = target->FindSubsystem(kNqn)->FindHost(kHost1);
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->dhchap_key, std::optional<std::string>(kKey1));
+  EXPECT_EQ(h->dhchap_ctrlr_key, std::optional<std::string>(kCtrlKey)) << "the subsystem's key, opened";
+
+  list_hosts_req lh;
+  lh.set_subsystem(kNqn);
+  hosts_info hi;
+  svc->list_hosts(nullptr, &lh, &hi);
+  ASSERT_EQ(hi.hosts_size(), 1);
+  EXPECT_TRUE(hi.hosts(0).use_dhchap());
+  EXPECT_EQ(hi.hosts(0).dhchap_controller_origin(), ::subsystem_implicit);
+  list_subsystems_req ls;
+  subsystems_info_cli si;
+  svc->list_subsystems(nullptr, &ls, &si);
+  ASSERT_EQ(si.subsystems_size(), 1);
+  EXPECT_TRUE(si.subsystems(0).has_dhchap_key());
+  EXPECT_FALSE(si.subsystems(0).created_without_key());
+  EXPECT_EQ(hi.DebugString().find("DHHC"), std::string::npos);
+  EXPECT_EQ(si.DebugString().find("DHHC"), std::string::npos);
+
+  // A key change keeps every key sealed.
+  change_host_key_req c;
+  c.set_subsystem_nqn(kNqn);
+  c.set_host_nqn(kHost1);
+  c.set_dhchap_key(kKey2);
+  svc->change_host_key(nullptr, &c, &rep);
+  ASSERT_EQ(rep.status(), 0) << rep.error_message();
+  EXPECT_EQ(target->FindSubsystem(kNqn)->FindHost(kHost1)->dhchap_key, std::optional<std::string>(kKey2));
+  change_subsystem_key_req k;
+  k.set_subsystem_nqn(kNqn);
+  k.set_dhchap_key(kKey1);
+  svc->change_subsystem_key(nullptr, &k, &rep);
+  ASSERT_EQ(rep.status(), 0) << rep.error_message();
+  for (auto& [key, v] : store.m) EXPECT_EQ(v.find("DHHC-1"), std::string::npos) << key << ": " << v;
+
+  // Another gateway of the group with the same key serves the same host with the same keys.
+  Target t2{TargetOptions{}};
+  ServiceOptions o;
+  o.gateway_name = "gw2";
+  o.key_encryption = WithKey();
+  GatewayService b(&t2, nullptr, o);
+  ASSERT_TRUE(b.AddSubsystem(store.m.at(sub_key)).ok());
+  ASSERT_TRUE(b.AddHost(store.m.at(host_key)).ok());
+  auto h2 = t2.FindSubsystem(kNqn)->FindHost(kHost1);
+  ASSERT_TRUE(h2);
+  EXPECT_EQ(h2->dhchap_key, std::optional<std::string>(kKey2));
+  EXPECT_EQ(h2->dhchap_ctrlr_key, std::optional<std::string>(kKey1));
+}
+
+// State the reference wrote with the same key is served; a client may send keys sealed the
+// same way (they are opened with this gateway's key).
+TEST_F(ServiceTest, KeysAtRestTheReferenceSealed) {
+  Make("", WithKey());
+  CreateSubsystem(kNqn);
+  const std::string ref_json = std::string("{\"subsystem_nqn\": \"") + kNqn + "\", \"host_nqn\": \"" + kHost1 +
+                               "\", \"dhchap_key\": \"" + kReferenceSealed +
+                               "\", \"key_encrypted\": true, \"psk_encrypted\": false}";
+  ASSERT_TRUE(svc->AddHost(ref_json).ok());
+  auto h = target->FindSubsystem(kNqn)->FindHost(kHost1);
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->dhchap_key, std::optional<std::string>(kReferenceKey));
+
+  add_host_req r;
+  r.set_subsystem_nqn(kNqn);
+  r.set_host_nqn(kHost2);
+  r.set_dhchap_key(kReferenceSealed);
+  r.set_key_encrypted(true);
+  req_status rep;
+  svc->add_host(nullptr, &r, &rep);
+  ASSERT_EQ(rep.status(), 0) << rep.error_message();
+  EXPECT_EQ(target->FindSubsystem(kNqn)->FindHost(kHost2)->dhchap_key, std::optional<std::string>(kReferenceKey));
+  const std::string stored = store.m.at(std::string("host_") + kNqn + "_" + kHost2);
+  EXPECT_EQ(stored.find("DHHC-1"), std::string::npos);
+  EXPECT_NE(stored.find("\"key_encrypted\": true"), std::string::npos);
+}
+
+// Without a key, as the reference: host keys are refused, a subsystem key is replaced by the
+// reference's placeholder (with a warning); keys in the group state that this gateway cannot
+// open leave their host unserved, and the message says what is missing.
+TEST_F(ServiceTest, KeysAtRestWithoutTheKey) {
+  KeyEncryption none;
+  none.enabled = true;
+  Make("", none);
+  CreateSubsystem(kNqn);
+  add_host_req r;
+  r.set_subsystem_nqn(kNqn);
+  r.set_host_nqn(kHost1);
+  r.set_dhchap_key(kKey1);
+  req_status rep;
+  svc->add_host(nullptr, &r, &rep);
+  EXPECT_STATUS(rep, ENOKEY, "Failure adding host " + std::string(kHost1) + " to " + kNqn +
+                                 ": No encryption key or the wrong key was found but we need to encrypt host " +
+                                 kHost1 + " DH-HMAC-CHAP key ([gateway] encryption_key is not set");
+  EXPECT_EQ(rep.error_message().find("AAEC"), std::string::npos);
+  EXPECT_FALSE(target->FindSubsystem(kNqn)->HasHost(kHost1));
+  EXPECT_EQ(AddHost(kNqn, kHost2).status(), 0) << "hosts without keys are fine";
+
+  const char kNqn2[] = "nqn.2016-06.io.spdk:cnode2";
+  create_subsystem_req cs;
+  cs.set_subsystem_nqn(kNqn2);
+  cs.set_enable_ha(true);
+  cs.set_no_group_append(true);
+  cs.set_dhchap_key(kCtrlKey);
+  subsys_status ss;
+  svc->create_subsystem(nullptr, &cs, &ss);
+  EXPECT_EQ(ss.status(), 0) << ss.error_message();
+  const std::string stored_sub = store.m.at(std::string("subsystem_") + kNqn2);
+  EXPECT_EQ(stored_sub.find("DHHC-1"), std::string::npos);
+  create_subsystem_req stored_req;
+  ASSERT_TRUE(JsonToRequest(stored_sub, &stored_req).ok());
+  EXPECT_EQ(stored_req.dhchap_key(), "<invalid>") << "the reference's placeholder";
+  EXPECT_FALSE(stored_req.key_encrypted());
+  list_subsystems_req ls;
+  ls.set_subsystem_nqn(kNqn2);
+  subsystems_info_cli si;
+  svc->list_subsystems(nullptr, &ls, &si);
+  ASSERT_EQ(si.subsystems_size(), 1);
+  EXPECT_TRUE(si.subsystems(0).created_without_key());
+
+  // A gateway with the key wrote a host: this one does not serve it, and says why.
+  const std::string sealed = std::string("{\"subsystem_nqn\": \"") + kNqn + "\", \"host_nqn\": \"" + kHost1 +
+                             "\", \"dhchap_key\": \"" + kReferenceSealed + "\", \"key_encrypted\": true}";
+  EXPECT_TRUE(svc->AddHost(sealed).ok()) << "known, not served: retrying cannot help";
+  EXPECT_FALSE(target->FindSubsystem(kNqn)->HasHost(kHost1));
+  EXPECT_TRUE(svc->LocalState().count(std::string("host_") + kNqn + "_" + kHost1));
+  list_hosts_req lh;
+  lh.set_subsystem(kNqn);
+  hosts_info hi;
+  svc->list_hosts(nullptr, &lh, &hi);
+  ASSERT_EQ(hi.hosts_size(), 1);
+  EXPECT_EQ(hi.hosts(0).nqn(), kHost2);
+
+  // A gateway with another key does not serve it either.
+  std::string other(kOperatorKey);
+  other.replace(other.find("QEFC"), 4, "QUFC");
+  Make("", WithKey(other));
+  CreateSubsystem(kNqn);
+  EXPECT_TRUE(svc->AddHost(sealed).ok());
+  EXPECT_FALSE(target->FindSubsystem(kNqn)->HasHost(kHost1));
+  // A gateway with the right key serves it.
+  Make("", WithKey());
+  CreateSubsystem(kNqn);
+  ASSERT_TRUE(svc->AddHost(sealed).ok());
+  EXPECT_TRUE(target->FindSubsystem(kNqn)->HasHost(kHost1));
+}
+
+// A subsystem key this gateway cannot open (another gateway rotated it with another key):
+// the hosts it is the controller key of stop being served here; a key it can open brings
+// them back.
+TEST_F(ServiceTest, KeysAtRestSubsystemKeyThisGatewayCannotOpen) {
+  Make("", WithKey());
+  std::string other_text(kOperatorKey);
+  other_text.replace(other_text.find("QEFC"), 4, "QUFC");
+  auto other = SecretBox::FromKeyText(other_text);
+  auto mine = SecretBox::FromKeyText(kOperatorKey);
+  ASSERT_TRUE(other.ok() && mine.ok());
+  auto sub = [&](const std::string& key) {
+    return std::string("{\"subsystem_nqn\": \"") + kNqn + "\", \"serial_number\": \"SN9\", \"enable_ha\": true, " +
+           "\"dhchap_key\": \"" + key + "\", \"key_encrypted\": true}";
+  };
+  const std::string host = std::string("{\"subsystem_nqn\": \"") + kNqn + "\", \"host_nqn\": \"" + kHost1 +
+                           "\", \"dhchap_key\": \"" + mine->Seal(kKey1) + "\", \"key_encrypted\": true}";
+  const std::string s1 = sub(mine->Seal(kCtrlKey)), s2 = sub(other->Seal(kKey2)), s3 = sub(mine->Seal(kKey2));
+  ASSERT_TRUE(svc->AddSubsystem(s1).ok());
+  ASSERT_TRUE(svc->AddHost(host).ok());
+  auto s = target->FindSubsystem(kNqn);
+  ASSERT_TRUE(s->HasHost(kHost1));
+  EXPECT_EQ(s->FindHost(kHost1)->dhchap_ctrlr_key, std::optional<std::string>(kCtrlKey));
+  ASSERT_TRUE(svc->ChangeSubsystem(s1, s2).ok());
+  EXPECT_FALSE(s->HasHost(kHost1)) << "its controller key cannot be opened here";
+  ASSERT_TRUE(svc->ChangeSubsystem(s2, s3).ok());
+  ASSERT_TRUE(s->HasHost(kHost1));
+  EXPECT_EQ(s->FindHost(kHost1)->dhchap_ctrlr_key, std::optional<std::string>(kKey2));
+}
+
+// [gateway] enable_key_encryption = false: keys are written in clear, as the reference does.
+TEST_F(ServiceTest, KeysAtRestDisabledKeepsKeysInClear) {
+  KeyEncryption off = WithKey();
+  off.enabled = false;
+  Make("", off);
+  CreateSubsystem(kNqn);
+  add_host_req r;
+  r.set_subsystem_nqn(kNqn);
+  r.set_host_nqn(kHost1);
+  r.set_dhchap_key(kKey1);
+  req_status rep;
+  svc->add_host(nullptr, &r, &rep);
+  ASSERT_EQ(rep.status(), 0) << rep.error_message();
+  const std::string stored = store.m.at(std::string("host_") + kNqn + "_" + kHost1);
+  EXPECT_NE(stored.find(kKey1), std::string::npos);
+  EXPECT_EQ(stored.find("key_encrypted"), std::string::npos);
 }
 
 TEST_F(ServiceTest, AddHostField5IsPskEncryptedAndALegacyStringIsTheControllerKey) {

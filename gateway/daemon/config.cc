@@ -80,7 +80,7 @@ bool NotHonoured(const std::string& section, const std::string& key) {
     std::set<std::string> k;
     for (const char* g : {"max_hosts_per_namespace", "max_namespaces_with_netmask", "max_subsystems",
                           "max_namespaces", "max_hosts_per_subsystem", "max_namespaces_per_subsystem",
-                          "max_gws_in_grp", "enable_key_encryption", "encryption_key"})
+                          "max_gws_in_grp"})
       k.insert(std::string("gateway.") + g);
     for (const char* l : {"log_files_enabled", "log_files_rotation_enabled", "verbose_log_messages",
                           "max_log_file_size_in_mb", "max_log_files_count", "max_log_directory_backups",
@@ -134,6 +134,8 @@ const std::map<std::string, Section>& Schema() {
       return true;
     };
     g["verify_nqns"] = Bool(FIELD(verify_nqns));
+    g["enable_key_encryption"] = Bool(FIELD(enable_key_encryption));
+    g["encryption_key"] = Str(FIELD(encryption_key));
     g["omap_file_lock_duration"] = Uint(FIELD(omap_file_lock_duration), 1, 3600);
     g["override_hostname"] = Str(FIELD(hostname));
     g["ha"] = [](DaemonOptions& c, const std::string& v, std::string* why) {
@@ -167,8 +169,7 @@ const std::map<std::string, Section>& Schema() {
           "allowed_consecutive_spdk_ping_failures", "spdk_ping_interval_in_seconds", "ping_spdk_under_lock",
           "monitor_stop_grace", "max_hosts_per_namespace", "max_namespaces_with_netmask",
           "max_subsystems", "max_namespaces", "max_hosts_per_subsystem", "max_namespaces_per_subsystem",
-          "max_gws_in_grp", "break_update_interval_sec",
-          "enable_key_encryption", "encryption_key", "abort_discovery_on_spdk_failure", "io_stats_enabled",
+          "max_gws_in_grp", "break_update_interval_sec", "abort_discovery_on_spdk_failure", "io_stats_enabled",
           "subsystem_cache_expiration", "omap_file_ignore_unlock_errors", "omap_file_lock_on_read",
           "log_files_enabled", "log_files_rotation_enabled", "verbose_log_messages", "max_log_file_size_in_mb",
           "max_log_files_count", "max_log_directory_backups", "log_directory"})
@@ -452,18 +453,17 @@ Result<DaemonOptions> ParseGatewayConfig(const std::string& text, const std::str
                         ")");
   }
   if (!not_honoured.empty() && warnings) {
-    // Why, for the kinds of keys named: limits, key encryption, log files, transport options.
-    const char* const kWhy[] = {"this gateway's limits are its own defaults", "the group state keeps keys unencrypted",
+    // Why, for the kinds of keys named: limits, log files, transport options.
+    const char* const kWhy[] = {"this gateway's limits are its own defaults",
                                 "logs go to stderr, the journal under systemd", "no such NVMe/TCP setting here"};
-    bool kinds[4] = {};
+    bool kinds[3] = {};
     for (const auto& k : not_honoured) {
-      if (k.rfind("spdk.transport_tcp_options.", 0) == 0) kinds[3] = true;
-      else if (k.find("log") != std::string::npos) kinds[2] = true;
-      else if (k.find("encryption") != std::string::npos) kinds[1] = true;
+      if (k.rfind("spdk.transport_tcp_options.", 0) == 0) kinds[2] = true;
+      else if (k.find("log") != std::string::npos) kinds[1] = true;
       else kinds[0] = true;
     }
     std::string reasons;
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 3; i++)
       if (kinds[i]) reasons += (reasons.empty() ? "" : "; ") + std::string(kWhy[i]);
     warnings->push_back(filename + ": not honoured by this gateway, ignored: " + NameKeys(not_honoured) + " (" +
                         reasons + ")");

@@ -7,7 +7,8 @@
 //                   a file), prometheus_port, prometheus_exporter_ssl (default true in a
 //                   file: HTTPS with [mtls] server_cert and server_key),
 //                   prometheus_stats_interval, prometheus_bdev_pools,
-//                   verify_nqns, omap_file_lock_duration, override_hostname, ...
+//                   verify_nqns, omap_file_lock_duration, override_hostname,
+//                   enable_key_encryption, encryption_key, ...
 //   [gateway-logs]  log_level
 //   [discovery]     addr, port
 //   [ceph]          pool, config_file, id
@@ -20,7 +21,7 @@
 //                   bdevs_per_cluster and transport_tcp_options (its in_capsule_data_size,
 //                   max_io_qpairs_per_ctrlr, max_queue_depth; [data-plane] wins).
 // The reference's keys this gateway accepts but does not implement (gateway-wide limits,
-// key encryption, log files) are named in one warning when set; its keys about its own
+// log files) are named in one warning when set; its keys about its own
 // machinery (SPDK ping, lock retries, caches) are accepted silently.
 //
 // Syntax (configparser): `[section]`, `key = value` or `key: value`, keys case-insensitive,

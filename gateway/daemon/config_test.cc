@@ -141,7 +141,7 @@ TEST(GatewayConfig, SpdkTransportTcpOptionsUnderDataPlane) {
   }
 }
 
-TEST(GatewayConfig, LimitsAndKeyEncryptionAreNamedOnceAsNotHonoured) {
+TEST(GatewayConfig, LimitsAreNamedOnceAsNotHonoured) {
   std::vector<std::string> w;
   auto r = ParseGatewayConfig(
       "[gateway]\nmax_subsystems = 64\nomap_file_lock_retries = 3\nmax_namespaces_per_subsystem = 256\n"
@@ -150,9 +150,23 @@ TEST(GatewayConfig, LimitsAndKeyEncryptionAreNamedOnceAsNotHonoured) {
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   ASSERT_EQ(w.size(), 1u);
   EXPECT_NE(w[0].find("f.conf: not honoured by this gateway, ignored: [gateway] max_subsystems, "
-                      "max_namespaces_per_subsystem, enable_key_encryption ("),
+                      "max_namespaces_per_subsystem (this gateway's limits are its own defaults)"),
             std::string::npos)
       << w[0];
+}
+
+TEST(GatewayConfig, KeyEncryption) {
+  std::vector<std::string> w;
+  auto d = ParseGatewayConfig("", "empty.conf", &w);
+  ASSERT_TRUE(d.ok());
+  EXPECT_TRUE(d->enable_key_encryption);  // the reference's default
+  EXPECT_EQ(d->encryption_key, "");
+  auto r = ParseGatewayConfig("[gateway]\nenable_key_encryption = False\nencryption_key = /encryption.key\n",
+                              "f.conf", &w);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(w.empty());
+  EXPECT_FALSE(r->enable_key_encryption);
+  EXPECT_EQ(r->encryption_key, "/encryption.key");
 }
 
 TEST(GatewayConfig, DefaultsMatchTheReference) {

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <string>
 
@@ -17,6 +18,7 @@
 #include "gateway/common/log.h"
 #include "gateway/daemon/grpc_credentials.h"
 #include "gateway/runtime/reactor.h"
+#include "gateway/state/secret_box.h"
 #include "gateway/state/state_follower.h"
 #include "gateway/state/state_store.h"
 
@@ -123,7 +125,9 @@ class GrpcManagementPlane final : public ManagementPlane {
                ha::HaManager* ha) {
     std::string desc;
     store_ = OpenStateStore(o, &desc, &ceph_ok_);
-    service_ = std::make_unique<api::GatewayService>(target, store_.get(), ServiceOptionsOf(o));
+    api::ServiceOptions so = ServiceOptionsOf(o);
+    so.key_encryption = KeyEncryptionOf(o, !o.state_pool.empty() && desc.rfind("in RADOS", 0) == 0);
+    service_ = std::make_unique<api::GatewayService>(target, store_.get(), std::move(so));
     service_->SetDeviceFactory(devices);
     if (reactors) {
       // gRPC threads read the reactors' probes (relaxed atomic loads).
@@ -218,6 +222,35 @@ class GrpcManagementPlane final : public ManagementPlane {
     if (o.ana_group) so.load_balancing_group = o.ana_group;
     so.ana_by_group = o.ha_monitor;
     return so;
+  }
+
+  // Keys at rest: the operator's key file read once, here; what is missing said once.
+  static api::KeyEncryption KeyEncryptionOf(const DaemonOptions& o, bool at_rest) {
+    api::KeyEncryption k;
+    k.enabled = o.enable_key_encryption && at_rest;
+    k.key_file = o.encryption_key;
+    if (!o.encryption_key.empty()) {
+      Result<SecretBox> box = SecretBox::FromKeyFile(o.encryption_key);
+      if (box.ok()) {
+        k.key = std::make_shared<const SecretBox>(std::move(*box));
+        if (k.enabled)
+          LOG_INFO("group state: DH-HMAC-CHAP keys and PSKs are encrypted with the key in %s", o.encryption_key.c_str());
+        else
+          LOG_INFO("group state: the key in %s decrypts the keys read; new keys are written in clear (%s)",
+                   o.encryption_key.c_str(),
+                   at_rest ? "[gateway] enable_key_encryption = false" : "the state is in memory");
+      } else {
+        k.key_error = box.status().message();
+        LOG_ERROR("group state: [gateway] encryption_key = %s: %s; DH-HMAC-CHAP keys and PSKs in the group state "
+                  "can be neither encrypted nor decrypted",
+                  o.encryption_key.c_str(), k.key_error.c_str());
+      }
+    } else if (k.enabled) {
+      LOG_WARN("group state: [gateway] encryption_key is not set: hosts with DH-HMAC-CHAP keys or PSKs cannot be added, "
+               "and those in the group state are not served ([gateway] enable_key_encryption = false keeps keys in "
+               "clear)");
+    }
+    return k;
   }
 
   void SetHealth(bool serving) {

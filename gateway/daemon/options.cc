@@ -47,6 +47,8 @@ Group state and Ceph:
                             memory (logged)
   --ceph-conf PATH          ceph.conf ([ceph] config_file, default /etc/ceph/ceph.conf)
   --ceph-id ID              cephx user without "client." ([ceph] id, default admin)
+  --encryption-key FILE     the key that encrypts DH-HMAC-CHAP keys and PSKs in the group
+                            state ([gateway] encryption_key; docs/state.md)
   --bdevs-per-cluster N     RBD images per RADOS connection ([data-plane] or [spdk]
                             bdevs_per_cluster, default 32)
 
@@ -190,6 +192,8 @@ Result<CommandLine> ParseCommandLine(const std::vector<std::string>& args) {
       st = str_arg(&f.ceph_conf);
     } else if (a == "--ceph-id") {
       st = str_arg(&f.ceph_id);
+    } else if (a == "--encryption-key") {
+      st = str_arg(&f.encryption_key);
     } else if (a == "--name") {
       st = str_arg(&f.name);
     } else if (a == "--discovery") {
@@ -318,6 +322,7 @@ Result<DaemonOptions> ResolveOptions(const DaemonOptions* file, const CommandLin
   if (flags.bdevs_per_cluster) o.bdevs_per_cluster = *flags.bdevs_per_cluster;
   if (flags.ceph_conf) o.ceph_conf = *flags.ceph_conf;
   if (flags.ceph_id) o.ceph_id = *flags.ceph_id;
+  if (flags.encryption_key) o.encryption_key = *flags.encryption_key;
   if (flags.state_pool) o.state_pool = *flags.state_pool;
   if (o.state_pool == "none") o.state_pool.clear();
   if (o.ha_builtin && o.state_pool.empty())

@@ -78,6 +78,13 @@ struct DaemonOptions {
   uint32_t state_update_interval_sec = 5;
   uint32_t state_update_timeout_in_msec = 2000;
   uint32_t omap_file_lock_duration = 20;
+  // Keys at rest (docs/state.md, "Keys at rest"): DH-HMAC-CHAP keys and PSKs are written to
+  // the group state in RADOS encrypted with the key in `encryption_key` (the reference's
+  // format; cephadm mounts it at /encryption.key). Without a key, hosts with keys are
+  // refused (as the reference does) unless enable_key_encryption is false, which keeps keys
+  // in clear. Nothing is at rest when the state is in memory: keys stay in this process.
+  bool enable_key_encryption = true;
+  std::string encryption_key;
 
   // ---------------------------------------------------------------- high availability
   // [gateway] ha = builtin: gateway-group HA with leases in the state pool (gateway/ha,
@@ -131,6 +138,7 @@ inline constexpr const char kConfigFileStatePool[] = "rbd";
 struct CommandLine {
   bool help = false;
   std::optional<std::string> config, grpc, name, hostname, group, state_pool, ceph_conf, ceph_id, discovery;
+  std::optional<std::string> encryption_key;
   std::optional<int> reactors;
   std::optional<uint16_t> min_cntlid, max_cntlid;
   std::optional<uint32_t> queue_depth, bdevs_per_cluster, in_capsule_data_size, poll_window_us, shutdown_timeout;

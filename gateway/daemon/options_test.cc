@@ -132,6 +132,11 @@ TEST(DaemonOptions, FlagsOnly) {
   EXPECT_EQ(r->subsystems[0].serial, "S1");
   auto d = ResolveOptions(nullptr, Flags({"--discovery", "none"}));
   EXPECT_FALSE(d->discovery_enabled);
+  EXPECT_TRUE(d->enable_key_encryption);
+  EXPECT_EQ(d->encryption_key, "");
+  auto k = ResolveOptions(nullptr, Flags({"--encryption-key", "/encryption.key"}));
+  ASSERT_TRUE(k.ok());
+  EXPECT_EQ(k->encryption_key, "/encryption.key");
 }
 
 TEST(DaemonOptions, FlagsOverrideFile) {

@@ -28,7 +28,7 @@ const std::set<std::string>& InPlaceFields(StateKeyKind kind) {
                                                    "force",        "create_image", "trash_image",
                                                    "disable_auto_resize", "location"};
   static const std::set<std::string> kHost = {"psk", "dhchap_key", "dhchap_ctrlr_key", "key_encrypted",
-                                              "psk_encrypted"};
+                                              "psk_encrypted", "ctrlr_key_encrypted"};
   static const std::set<std::string> kNone;
   switch (kind) {
     case StateKeyKind::kSubsystem: return kSubsystem;

@@ -21,7 +21,8 @@
 //               disable_auto_resize or location differ; otherwise (other image, UUID, block size,
 //               backend...) a replace: its QoS and namespace hosts go and come back with it.
 //   host_       in place, ChangeHost(old, new), when only keys (psk, dhchap_key,
-//               dhchap_ctrlr_key, key_encrypted, psk_encrypted) differ; otherwise
+//               dhchap_ctrlr_key, key_encrypted, psk_encrypted, ctrlr_key_encrypted)
+//               differ; otherwise
 //               RemoveHost + AddHost.
 //   qos_        SetQos(new) (QoS limits are absolute). A removed qos_ key: ClearQos.
 //   ns_host_    RemoveNamespaceHost + AddNamespaceHost.

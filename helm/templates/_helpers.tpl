@@ -71,6 +71,9 @@ are printed as integers (Helm reads YAML numbers as float64: 1000000 would print
 {{- if .Values.mtls.rootCaCert -}}
 {{- $_ := set $derived.mtls "root_ca_cert" "/etc/nvmeof-gateway/mtls/root-ca.crt" -}}
 {{- end -}}
+{{- if .Values.hostKeys.encryptionKey -}}
+{{- $_ := set $derived.gateway "encryption_key" "/encryption.key" -}}
+{{- end -}}
 {{- $cfg := mergeOverwrite $derived (deepCopy .Values.config) -}}
 # Rendered by the nvmeof-gateway chart from its values (release {{ .Release.Name }}).
 # The pod's command line adds --name <pod name> --hostname <node name>.

@@ -32,6 +32,7 @@ using json = nlohmann::json;
 
 const char kNqn[] = "nqn.2016-06.io.spdk:ceph1";
 const char kHost1[] = "nqn.2014-08.org.nvmexpress:uuid:11111111-2222-3333-4444-555555555555";
+const char kHost2[] = "nqn.2014-08.org.nvmexpress:uuid:66666666-2222-3333-4444-555555555555";
 
 std::string CephDir() {
   const char* d = getenv("NVMEOF_MGMT_CEPH_DIR");
@@ -64,12 +65,12 @@ class MgmtCeph : public ::testing::Test {
     a_.Stop();
     b_.Stop();
   }
-  void Start(Gateway& g, const std::string& name) {
+  void Start(Gateway& g, const std::string& name, const std::vector<std::string>& extra = {}) {
     std::string err;
-    ASSERT_TRUE(g.Start({"--name", name, "--hostname", name, "--group", group_, "--state-pool", "rbd", "--ceph-conf",
-                         CephDir() + "/ceph.conf", "--discovery", "none", "--reactors", "1"},
-                        &err))
-        << err;
+    std::vector<std::string> args = {"--name", name, "--hostname", name, "--group", group_, "--state-pool", "rbd",
+                                     "--ceph-conf", CephDir() + "/ceph.conf", "--discovery", "none", "--reactors", "1"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    ASSERT_TRUE(g.Start(args, &err)) << err;
     ASSERT_NE(g.Log().find("group state in RADOS, pool rbd, object nvmeof." + group_ + ".state"), std::string::npos)
         << g.Log();
   }
@@ -138,6 +139,32 @@ with rados.ReadOpCtx() as op:
       const json doc = json::parse(r.out);
       for (const json& v : doc)
         if (v.value("subsystem_nqn", "") == nqn) m[v.value("nsid", 0)] = v.value("uuid", "");
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << e.what() << "\n" << r.all();
+    }
+    return m;
+  }
+
+  // Every omap value of the group's RADOS object, read directly (python3-rados).
+  std::map<std::string, std::string> StateValues() {
+    static const char kRead[] = R"(
+import json, rados, sys
+c = rados.Rados(conffile=sys.argv[1]); c.connect()
+io = c.open_ioctx(sys.argv[2])
+with rados.ReadOpCtx() as op:
+    it, _ = io.get_omap_vals(op, "", "", 1000000)
+    io.operate_read_op(op, sys.argv[3])
+    print(json.dumps({k: v.decode() for k, v in it}))
+)";
+    std::map<std::string, std::string> m;
+    CliResult r = mgmt_test::Run({"/usr/bin/python3", "-c", kRead, CephDir() + "/ceph.conf", "rbd", "nvmeof." + group_ + ".state"});
+    if (r.rc != 0) {
+      ADD_FAILURE() << "reading the state object: " << r.all();
+      return m;
+    }
+    try {
+      const json doc = json::parse(r.out);
+      for (auto it = doc.begin(); it != doc.end(); ++it) m[it.key()] = it->get<std::string>();
     } catch (const std::exception& e) {
       ADD_FAILURE() << e.what() << "\n" << r.all();
     }
@@ -609,6 +636,68 @@ TEST_F(MgmtCeph, ShutdownIsBoundedWhenCephIsGone) {
   EXPECT_NE(a_.Log().find("shutdown not finished after 3 s"), std::string::npos) << a_.Log();
   CliResult start = mgmt_test::Run({CephLocal(), "start", CephDir(), "--no-mgr"});
   EXPECT_EQ(start.rc, 0) << start.all();
+}
+
+// Keys at rest (docs/state.md): with the key file, the omap values hold no key in clear, only
+// what the reference's format seals; a restart with the file serves the same host with its
+// key; a restart without it does not serve the host and says, once, exactly what is missing.
+TEST_F(MgmtCeph, KeysAtRest) {
+  static const char kKeyText[] =
+      "-----BEGIN NVMEOF KEY-----\n"
+      "QEFCQ0RFRkdISUpLTE1OT1BRUlNUVVZXWFlaW1xd\n"
+      "Xl9gYWJjZGVmZ2hpamtsbW5v\n"
+      "-----END NVMEOF KEY-----\n";
+  static const char kKey[] = "DHHC-1:00:MWPqcx1Ug1debg8fPIGpkqbQhLcYUt39k7UWirkblaKEH1kE:";
+  const std::string key_file = CephDir() + "/" + group_ + ".key";
+  {
+    FILE* f = fopen(key_file.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    fputs(kKeyText, f);
+    fclose(f);
+  }
+  Start(a_, "gwA", {"--encryption-key", key_file});
+  EXPECT_NE(a_.Log().find("DH-HMAC-CHAP keys and PSKs are encrypted with the key in " + key_file), std::string::npos)
+      << a_.Log();
+  EXPECT_CLI(Gwcli(a_.grpc_port(), {"subsystem", "add", "-n", kNqn, "--no-group-append"}), 0, "Successful");
+  EXPECT_CLI(Gwcli(a_.grpc_port(), {"host", "add", "-n", kNqn, "-t", kHost1, "-k", kKey}), 0, "Successful");
+  const std::map<std::string, std::string> omap = StateValues();
+  const std::string host_key = std::string("host_") + kNqn + "_" + kHost1;
+  ASSERT_TRUE(omap.count(host_key)) << json(omap).dump();
+  for (auto& [k, v] : omap) {
+    EXPECT_EQ(v.find(kKey), std::string::npos) << k << ": " << v;
+    EXPECT_EQ(v.find("DHHC-1"), std::string::npos) << k << ": " << v;
+  }
+  const json stored = json::parse(omap.at(host_key));
+  EXPECT_EQ(stored.value("key_encrypted", false), true) << stored.dump();
+  EXPECT_FALSE(stored.value("dhchap_key", "").empty());
+
+  // Restarted with the key file: the same host, with its key.
+  a_.Kill();
+  Start(a_, "gwA", {"--encryption-key", key_file});
+  json hosts = J(a_, {"host", "list", "-n", kNqn});
+  ASSERT_EQ(hosts["hosts"].size(), 1u) << hosts.dump();
+  EXPECT_EQ(hosts["hosts"][0]["nqn"], kHost1);
+  EXPECT_EQ(hosts["hosts"][0]["use_dhchap"], true);
+
+  // Restarted without it: not served, and the log says what is missing, once.
+  a_.Stop();
+  Start(a_, "gwA");
+  const std::string missing = std::string("group state: host ") + kHost1 + " of subsystem " + kNqn +
+                              " is not served: No encryption key or the wrong key was found but we need to decrypt "
+                              "host " + kHost1 + " DH-HMAC-CHAP key ([gateway] encryption_key is not set)";
+  const std::string log = a_.Log();
+  const size_t at = log.find(missing);
+  EXPECT_NE(at, std::string::npos) << log;
+  if (at != std::string::npos) {
+    EXPECT_EQ(log.find(missing, at + 1), std::string::npos) << "said once:\n" << log;
+  }
+  hosts = J(a_, {"host", "list", "-n", kNqn});
+  EXPECT_EQ(hosts["hosts"].size(), 0u) << hosts.dump();
+  EXPECT_CLI(Gwcli(a_.grpc_port(), {"host", "add", "-n", kNqn, "-t", kHost2, "-k", kKey}), ENOKEY,
+             "No encryption key or the wrong key was found but we need to encrypt host " + std::string(kHost2) +
+                 " DH-HMAC-CHAP key ([gateway] encryption_key is not set");
+  EXPECT_EQ(a_.Log().find(kKey), std::string::npos) << "a key in the log";
+  unlink(key_file.c_str());
 }
 
 }  // namespace
