@@ -11,7 +11,7 @@
 #    tests there
 # 4. builds the libFuzzer targets with clang (build-fuzz/) and runs each for a bounded time
 # 5. with --image: builds the container image from Debian's packages and runs the gateway
-#    from it, and installs the Debian package into a fresh root file system and runs it
+#    from it (also on a throw-away cluster, a QEMU host doing verified I/O), and installs the Debian package into a fresh root file system and runs it
 #    there (label image; downloads the runtime packages, a few minutes)
 # Prints ctest's summary per stage and a closing "N passed, N failed" line; exits non-zero
 # on any failure.

@@ -95,7 +95,9 @@ Metrics:
                             configuration file: [gateway] enable_prometheus_exporter = true,
                             prometheus_port = 10008; without one: off). 0 picks a free port,
                             logged as "prometheus exporter listening on ADDR:PORT"; "none"
-                            turns the exporter off
+                            turns the exporter off. HTTPS with [gateway]
+                            prometheus_exporter_ssl (default true in a file) and [mtls]
+                            server_cert, server_key; else HTTP
 
 Other:
   --log-level LEVEL         debug, info, warning or error ([gateway-logs] log_level,

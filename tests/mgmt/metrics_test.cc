@@ -3,6 +3,8 @@
 //     `promtool check metrics` (skipped without promtool);
 //   - Debian's `prometheus` server scraping the gateway, then asked for
 //     ceph_nvmeof_gateway_info through its HTTP API (skipped without prometheus);
+//   - the same over HTTPS (prometheus_exporter_ssl with a certificate made by the openssl
+//     command), and curl with the CA; plain HTTP to that port is answered 400;
 //   - grpc.health.v1.Health/Check on the gRPC port: SERVING once the gateway is ready.
 // Waits are bounded (a stuck server fails the test) but nothing asserts on durations.
 #include <arpa/inet.h>
@@ -192,18 +194,19 @@ TEST_F(MetricsTest, ScrapePassesPromtool) {
   }
 }
 
-TEST_F(MetricsTest, PrometheusServerScrapesTheGateway) {
-  const std::string prometheus = Which("prometheus");
-  if (prometheus.empty()) GTEST_SKIP() << "prometheus not installed (Debian package prometheus)";
+// Debian's prometheus server scrapes 127.0.0.1:metrics_port (`scrape_options`: more keys of
+// the scrape job, e.g. its scheme) until ceph_nvmeof_gateway_info is in; the target is up.
+void PrometheusScrapes(const std::string& prometheus, const std::filesystem::path& dir, uint16_t metrics_port,
+                       const std::string& scrape_options) {
   const uint16_t web_port = FreePort();
   ASSERT_NE(web_port, 0);
-  const std::string config = (dir_ / "prometheus.yml").string();
+  const std::string config = (dir / "prometheus.yml").string();
   std::ofstream(config) << "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
-                        << "scrape_configs:\n  - job_name: nvmeof\n    static_configs:\n"
-                        << "      - targets: ['127.0.0.1:" << metrics_port_ << "']\n";
+                        << "scrape_configs:\n  - job_name: nvmeof\n" << scrape_options << "    static_configs:\n"
+                        << "      - targets: ['127.0.0.1:" << metrics_port << "']\n";
   nvmeof::testing::ChildProcess server;
   std::string err;
-  ASSERT_TRUE(server.Start({prometheus, "--config.file=" + config, "--storage.tsdb.path=" + (dir_ / "data").string(),
+  ASSERT_TRUE(server.Start({prometheus, "--config.file=" + config, "--storage.tsdb.path=" + (dir / "data").string(),
                             "--web.listen-address=127.0.0.1:" + std::to_string(web_port)},
                            &err))
       << err;
@@ -223,6 +226,74 @@ TEST_F(MetricsTest, PrometheusServerScrapesTheGateway) {
   body = HttpGet(web_port, "/api/v1/query?query=up%7Bjob%3D%22nvmeof%22%7D", &status);
   EXPECT_NE(body.find("\"1\"]"), std::string::npos) << body;  // the target is up
   server.Stop();
+}
+
+TEST_F(MetricsTest, PrometheusServerScrapesTheGateway) {
+  const std::string prometheus = Which("prometheus");
+  if (prometheus.empty()) GTEST_SKIP() << "prometheus not installed (Debian package prometheus)";
+  PrometheusScrapes(prometheus, dir_, metrics_port_, "");
+}
+
+// The exporter over HTTPS: a gateway started from a configuration file that leaves
+// prometheus_exporter_ssl at the reference's default (True) with [mtls] server_cert and
+// server_key (signed by a CA made here with the openssl command); curl and Debian's
+// prometheus scrape it with the CA; plain HTTP is refused.
+class MetricsHttpsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (Which("openssl").empty()) GTEST_SKIP() << "openssl not installed";
+    dir_ = std::filesystem::temp_directory_path() / ("nvmeof-metrics-tls-" + std::to_string(getpid()));
+    std::filesystem::create_directories(dir_);
+    CliResult r = mgmt_test::Run(
+        {"/bin/sh", "-c",
+         "cd " + dir_.string() +
+             " && openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.cert -days 2 -subj /CN=test-ca"
+             " && openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=localhost"
+             " && printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n' >server.ext"
+             " && openssl x509 -req -in server.csr -CA ca.cert -CAkey ca.key -CAcreateserial -out server.cert"
+             " -days 2 -extfile server.ext"});
+    ASSERT_EQ(r.rc, 0) << r.all();
+    const std::string conf = (dir_ / "ceph-nvmeof.conf").string();
+    std::ofstream(conf) << "[gateway]\naddr = 127.0.0.1\n"
+                        << "[mtls]\nserver_cert = " << (dir_ / "server.cert").string()
+                        << "\nserver_key = " << (dir_ / "server.key").string() << "\n";
+    std::string err;
+    ASSERT_TRUE(gw_.Start({"--config", conf, "--grpc", "127.0.0.1:0", "--prometheus-port", "0", "--discovery", "none",
+                           "--reactors", "1", "--state-pool", "none"},
+                          &err))
+        << err;
+    std::smatch m;
+    const std::string log = gw_.Log();
+    ASSERT_TRUE(std::regex_search(log, m, std::regex(R"(prometheus exporter listening on 127\.0\.0\.1:(\d+) \(HTTPS\))")))
+        << log;
+    metrics_port_ = static_cast<uint16_t>(std::stoi(m[1]));
+  }
+  void TearDown() override {
+    gw_.Stop();
+    std::error_code ec;
+    if (!dir_.empty()) std::filesystem::remove_all(dir_, ec);
+  }
+
+  Gateway gw_;
+  uint16_t metrics_port_ = 0;
+  std::filesystem::path dir_;
+};
+
+TEST_F(MetricsHttpsTest, CurlAndPrometheusScrapeOverHttps) {
+  int status = 0;
+  const std::string plain = HttpGet(metrics_port_, "/metrics", &status);
+  EXPECT_EQ(status, 400) << plain;
+  EXPECT_NE(plain.find("This port serves HTTPS"), std::string::npos) << plain;
+  if (!Which("curl").empty()) {
+    CliResult r = mgmt_test::Run({"curl", "-sS", "--max-time", "20", "--cacert", (dir_ / "ca.cert").string(),
+                                  "https://127.0.0.1:" + std::to_string(metrics_port_) + "/metrics"});
+    ASSERT_EQ(r.rc, 0) << r.all();
+    EXPECT_NE(r.all().find("# TYPE ceph_nvmeof_gateway_info gauge"), std::string::npos) << r.all();
+  }
+  const std::string prometheus = Which("prometheus");
+  if (prometheus.empty()) GTEST_SKIP() << "prometheus not installed (Debian package prometheus)";
+  PrometheusScrapes(prometheus, dir_, metrics_port_,
+                    "    scheme: https\n    tls_config:\n      ca_file: " + (dir_ / "ca.cert").string() + "\n");
 }
 
 TEST_F(MetricsTest, HealthServiceSaysServingOnceReady) {
