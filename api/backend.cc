@@ -29,7 +29,10 @@ Status GatewayService::AddSubsystem(const std::string& json) {
   spec.max_namespaces = req.max_namespaces() ? req.max_namespaces() : opts_.default_max_namespaces;
   spec.allow_any_host = false;
   Status st = target_->AddSubsystem(spec);
-  if (st.ok() || st.IsAlreadyExists()) state_[SubsystemKey(spec.nqn)] = json;
+  if (st.ok() || st.IsAlreadyExists()) {
+    state_[SubsystemKey(spec.nqn)] = json;
+    ReconcileAutoListeners(spec.nqn, &req);  // a failure is logged; gw_refresh_network retries
+  }
   return st;
 }
 
@@ -38,6 +41,7 @@ Status GatewayService::ChangeSubsystem(const std::string&, const std::string& ne
   if (Status st = JsonToRequest(new_json, &req); !st.ok()) return st;
   const std::string old_key = SubsystemDhchapKey(req.subsystem_nqn());
   state_[SubsystemKey(req.subsystem_nqn())] = new_json;
+  ReconcileAutoListeners(req.subsystem_nqn(), &req);  // the network masks may have changed
   if (SubsystemDhchapKey(req.subsystem_nqn()) != old_key) return ApplySubsystemKeyToHosts(req.subsystem_nqn());
   return Status::OK();
 }

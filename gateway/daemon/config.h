@@ -6,7 +6,8 @@
 //                   state_update_interval_sec, enable_prometheus_exporter (default true in
 //                   a file), prometheus_port, prometheus_exporter_ssl,
 //                   prometheus_stats_interval, prometheus_bdev_pools,
-//                   verify_nqns, omap_file_lock_duration, override_hostname, ...
+//                   verify_nqns, omap_file_lock_duration, override_hostname,
+//                   auto_listener_addresses, ...
 //   [gateway-logs]  log_level
 //   [discovery]     addr, port
 //   [ceph]          pool, config_file, id
@@ -56,5 +57,8 @@ bool ParseConfigBool(const std::string& s, bool* out);
 bool ParseConfigUint(const std::string& s, uint64_t max, uint64_t* out);
 // "MIN-MAX" within 1-65519, both whole numbers (blanks around them allowed, nothing else).
 bool ParseCntlidRange(const std::string& s, uint16_t* lo, uint16_t* hi);
+// "ADDR,ADDR,...": numeric IPv4 or IPv6 addresses (blanks around them allowed); *why says
+// which one is not.
+bool ParseAddressList(const std::string& s, std::vector<std::string>* out, std::string* why);
 
 }  // namespace nvmeof
