@@ -9,7 +9,8 @@
 # subsystem is created with mask 127.0.0.0/8 (gw1 opens 127.0.0.1:P), then
 # `subsystem add_network ADDR/32` reaches gw2 through the group state (gw2
 # opens ADDR:P).  The host connects to both (native multipath), finds the
-# disk at /dev/disk/by-id/nvme-uuid.<UUID of list_namespaces>; `rbd resize`
+# disk by /dev/disk/by-id/nvme-uuid.<UUID of list_namespaces> (the head's
+# wwid, what udev names the link after: the guest has no udev); `rbd resize`
 # of the image (grow) while connected is then seen through each gateway's
 # controller (nvme id-ns on each controller, each path's sysfs size) and on
 # the multipath head.  Then ceph-csi's deletion.  Skips when the machine has
@@ -127,8 +128,11 @@ guest() {
     check "connect through gw1's auto-listener" \
         nvme connect -t tcp -a "$E2E_HOST" -s "$port" -n nqn.2016-06.io.nvmeof-gateway:csi-vol-masks -l 1800
     check "connect through gw2's auto-listener" nvme connect -t tcp -a "$ip" -s "$port" -n nqn.2016-06.io.nvmeof-gateway:csi-vol-masks -l 1800
-    dev=/dev/disk/by-id/nvme-uuid.$uuid
-    check "the disk appears at $dev" wait-dev "$dev" 20
+    # (no udev in the guest: the head's wwid is what udev names /dev/disk/by-id/nvme-<wwid> after)
+    dev=/dev/nvme0n1
+    check "the multipath head appears" wait-dev "$dev" 20
+    expect_eq "wwid (udev: /dev/disk/by-id/nvme-<wwid>)" "$(cat /sys/block/nvme0n1/wwid)" "uuid.$uuid"
+    if [ -d /dev/disk/by-id ]; then check "/dev/disk/by-id/nvme-uuid.$uuid" test -b "/dev/disk/by-id/nvme-uuid.$uuid"; fi
     n=0
     for c in /sys/class/nvme/nvme*; do [ "$(cat "$c/state")" = live ] && n=$((n + 1)); done
     expect_eq "two live controllers (one per gateway)" "$n" 2
