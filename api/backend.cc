@@ -37,6 +37,7 @@ Status GatewayService::AddSubsystem(const std::string& json) {
       ReportUnopened(SubsystemKey(spec.nqn), json,
                      "subsystem " + spec.nqn + ": any attempt to add host access using a DH-HMAC-CHAP key to it would fail",
                      key.status());
+    ReconcileAutoListeners(spec.nqn, &req);  // a failure is logged; gw_refresh_network retries
   }
   return st;
 }
@@ -51,6 +52,7 @@ Status GatewayService::ChangeSubsystem(const std::string&, const std::string& ne
     ReportUnopened(SubsystemKey(nqn), new_json,
                    "subsystem " + nqn + ": any attempt to add host access using a DH-HMAC-CHAP key to it would fail",
                    key.status());
+  ReconcileAutoListeners(nqn, &req);  // the network masks may have changed
   if (SubsystemDhchapKey(nqn) != old_key) return ApplySubsystemKeyToHosts(nqn);
   return Status::OK();
 }

@@ -203,6 +203,7 @@ std::string GatewayService::ImageUsedBy(const std::string& image) {
 }
 
 void GatewayService::RemoveSubsystemFromTarget(const std::string& nqn) {
+  auto_listeners_.erase(nqn);  // closed with the subsystem
   auto s = target_->FindSubsystem(nqn);
   if (!s) return;
   for (auto& ns : s->Namespaces()) {

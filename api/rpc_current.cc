@@ -5,10 +5,9 @@
 // namespace's device on every gateway: BlockDevice::set_auto_resize), namespace_unpin, show_gateway_listeners_info,
 // set_gateway_io_stats_mode (Target::set_conn_io_stats), get_connection_io_statistics
 // (Controller::IoStats), get_gateway_stats (Target::PollGroups), set_keep_host_connected,
-// change_host_key, change_subsystem_key. Answered ENOTSUP with a message that names what
-// is missing: network masks and
-// auto-listeners (add_subsystem_network, del_subsystem_network, gw_refresh_network), KMIP
-// key servers and, without a thread statistics source, get_thread_stats and get_gateway_stats.
+// change_host_key, change_subsystem_key (the network-mask RPCs are in auto_listeners.cc).
+// Answered ENOTSUP with a message that names what is missing: KMIP key servers and, without
+// a thread statistics source, get_thread_stats and get_gateway_stats.
 // Run on gRPC threads; mutations hold the RPC lock.
 #include <map>
 #include <set>
@@ -131,27 +130,6 @@ Status GatewayService::EditNamespaceRequest(const std::string& nqn, uint32_t nsi
   if (Status st = ApplySubsystemKeyToHosts(nqn); !st.ok()) return Answer(rep, ToErrno(st), prefix + ": " + st.message());
   LOG_INFO("subsystem %s: DH-HMAC-CHAP key %s", nqn.c_str(), key.empty() ? "deleted" : "set");
   return Ok(rep);
-}
-
-::grpc::Status GatewayService::add_subsystem_network(SC* ctx, const add_subsystem_network_req* req, req_status* rep) {
-  LOG_INFO("Received request to add network %s to %s%s", req->network_mask().c_str(), req->subsystem_nqn().c_str(),
-           PeerMsg(ctx).c_str());
-  return NotSupported(rep, "Failure adding network " + req->network_mask() + " to " + req->subsystem_nqn(),
-                      "subsystem network masks (auto-listeners) are");
-}
-
-::grpc::Status GatewayService::del_subsystem_network(SC* ctx, const del_subsystem_network_req* req, req_status* rep) {
-  LOG_INFO("Received request to delete network %s from %s%s", req->network_mask().c_str(),
-           req->subsystem_nqn().c_str(), PeerMsg(ctx).c_str());
-  return NotSupported(rep, "Failure deleting network " + req->network_mask() + " from " + req->subsystem_nqn(),
-                      "subsystem network masks (auto-listeners) are");
-}
-
-::grpc::Status GatewayService::gw_refresh_network(SC* ctx, const gw_refresh_network_req* req,
-                                                  gw_refresh_network_status* rep) {
-  LOG_INFO("Received request to refresh the network of %s%s", req->subsystem_nqn().c_str(), PeerMsg(ctx).c_str());
-  return NotSupported(rep, "Failure refreshing network for " + req->subsystem_nqn(),
-                      "subsystem network masks (auto-listeners) are");
 }
 
 ::grpc::Status GatewayService::add_kmip_server_endpoints(SC* ctx, const add_kmip_server_endpoints_req* req,
@@ -505,7 +483,8 @@ Status GatewayService::EditNamespaceRequest(const std::string& nqn, uint32_t nsi
   // The groups of the subsystem's namespaces and this gateway's own, in order.
   std::set<uint32_t> groups = {opts_.load_balancing_group};
   for (const auto& ns : s->Namespaces()) groups.insert(ns->anagrpid());
-  // Listeners in the group state are manual; the rest were given on the command line.
+  // Listeners in the group state are manual; the rest were given on the command line or are
+  // auto-listeners (network masks).
   std::set<std::string> manual;
   const std::string p = StateKeyPrefix(StateKeyKind::kListener, nqn);
   for (auto it = state_.lower_bound(p); it != state_.end() && StartsWith(it->first, p); ++it) {

@@ -93,6 +93,11 @@ using namespace internal;
   ListenerSpec l = MakeListenerSpec(opts_.gateway_name, req->traddr(), port, req->adrfam());
   const bool mine = IsLocal(req->host_name()) || req->host_name() == "*";
   const bool in_target = mine && s->HasListener(l);
+  if (mine && IsAutoListener(nqn, l) && !state_.count(ListenerStateKey(nqn, opts_.gateway_name, req->traddr(), port)) &&
+      !state_.count(ListenerStateKey(nqn, opts_.hostname, req->traddr(), port)))
+    return Answer(rep, EINVAL, "Failed to delete listener " + traddr + ":" + Str(port) + " from " + nqn +
+                                   ": Listener was created automatically as part of the subsystem's network mask. "
+                                   "To remove it, modify the network mask.");
   if (!req->force() && in_target) {
     if (target_->HasConnectionsThrough(nqn, l))
       return Answer(rep, ENOTEMPTY, prefix + " due to active connections for " + req->traddr() + ":" + Str(port) +
@@ -148,13 +153,19 @@ using namespace internal;
     o->set_traddr(l.traddr());
     o->set_trsvcid(l.has_trsvcid() ? l.trsvcid() : kDefaultTrsvcid);
     o->set_secure(l.secure());
-    if (IsLocal(l.host_name())) listed.insert(UnescapeAddress(l.traddr()) + ":" + Str(o->trsvcid()));
+    o->set_manual(true);
+    const bool local = IsLocal(l.host_name());
+    if (local) listed.insert(UnescapeAddress(l.traddr()) + ":" + Str(o->trsvcid()));
+    o->set_active(local && s && s->HasListener(MakeListenerSpec(l.host_name(), l.traddr(), o->trsvcid(), l.adrfam())));
   }
   // Listeners this gateway has that are not in the group state (--subsystem/--listen).
   if (s && !s->is_discovery()) {
     for (auto& l : s->Listeners()) {
       if (listed.count(l.traddr + ":" + l.trsvcid)) continue;
-      FillListenerInfo(l, opts_.gateway_name, rep->add_listeners());
+      auto* o = rep->add_listeners();
+      FillListenerInfo(l, opts_.gateway_name, o);
+      o->set_active(true);
+      o->set_manual(false);  // the command line's, or an auto-listener
     }
   }
   return Ok(rep);

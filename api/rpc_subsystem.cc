@@ -1,9 +1,11 @@
-// RPCs of the subsystem family: create_subsystem, delete_subsystem, list_subsystems,
-// get_subsystems. Run on gRPC threads; mutations hold the RPC lock.
+// RPCs of the subsystem family: create_subsystem (its network masks open auto-listeners:
+// auto_listeners.cc), delete_subsystem, list_subsystems, get_subsystems. Run on gRPC threads; mutations hold the RPC lock.
 #include <algorithm>
 #include <cctype>
+#include <map>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "api/service_internal.h"
 #include "gateway/nvmf/auth_keys.h"
@@ -19,9 +21,18 @@ using namespace internal;
            req.subsystem_nqn().c_str(), req.enable_ha() ? "True" : "False", req.max_namespaces(),
            PeerMsg(ctx).c_str());
   if (!req.enable_ha()) return Answer(rep, EINVAL, prefix + ": HA must be enabled for subsystems");
-  if (req.network_mask_size() > 0)
-    return Answer(rep, ENOTSUP, prefix + ": subsystem network masks (auto-listeners) are not supported by this "
-                                         "gateway, create listeners instead");
+  {
+    std::vector<std::string> masks;  // as given, without repeats
+    for (const auto& m : req.network_mask()) {
+      if (!ParseNetworkMask(m).ok()) return Answer(rep, EINVAL, prefix + ": Invalid subnet for network mask \"" + m + "\"");
+      if (std::find(masks.begin(), masks.end(), m) == masks.end()) masks.push_back(m);
+    }
+    req.clear_network_mask();
+    for (auto& m : masks) req.add_network_mask(m);
+  }
+  if (req.has_port()) {
+    if (Status st = ValidatePort(req.port()); !st.ok()) return Answer(rep, EINVAL, prefix + ": " + st.message());
+  }
   if (req.subsystem_nqn().empty()) return Answer(rep, EINVAL, "Failure creating subsystem, missing subsystem NQN");
   if (StateKeyElementHasSeparator(req.subsystem_nqn()))
     return Answer(rep, EINVAL, prefix + ": Invalid NQN \"" + req.subsystem_nqn() + "\", contains invalid characters");
@@ -82,6 +93,11 @@ using namespace internal;
     if (conflict) return Answer(rep, ToErrno(st), prefix + ": " + st.message());
     return Answer(rep, EINVAL, "Error persisting subsystem " + spec.nqn + ": " + st.message());
   }
+  if (req.network_mask_size() > 0) {
+    if (Status st = ReconcileAutoListeners(spec.nqn, &req); !st.ok())
+      return Answer(rep, EAGAIN, "Subsystem " + spec.nqn + " created successfully; Failed to create one or more NVMeoF "
+                                 "listeners (network mask). You can try adding these listeners manually.");
+  }
   return Ok(rep);
 }
 
@@ -137,6 +153,9 @@ using namespace internal;
     const std::string key = SubsystemDhchapKey(s->nqn());  // as stored: presence only
     c->set_has_dhchap_key(!key.empty());
     c->set_created_without_key(key == StateSecrets::kUnsealedPlaceholder);
+    create_subsystem_req stored;
+    if (auto it = state_.find(SubsystemKey(s->nqn())); it != state_.end() && JsonToRequest(it->second, &stored).ok())
+      *c->mutable_network_mask() = stored.network_mask();
   }
   return Ok(rep);
 }
@@ -144,10 +163,15 @@ using namespace internal;
 ::grpc::Status GatewayService::get_subsystems(SC* ctx, const get_subsystems_req*, subsystems_info* rep) {
   LOG_DEBUG("Received request to get subsystems%s", PeerMsg(ctx).c_str());
   std::set<std::string> with_key;  // subsystems with a DH-HMAC-CHAP key
+  std::map<std::string, std::vector<std::string>> masks;  // subsystems' network masks
   {
     std::lock_guard<std::mutex> lk(mu_);
-    for (auto& s : target_->Subsystems())
+    for (auto& s : target_->Subsystems()) {
       if (!SubsystemDhchapKey(s->nqn()).empty()) with_key.insert(s->nqn());
+      create_subsystem_req stored;
+      if (auto it = state_.find(SubsystemKey(s->nqn())); it != state_.end() && JsonToRequest(it->second, &stored).ok())
+        masks[s->nqn()].assign(stored.network_mask().begin(), stored.network_mask().end());
+    }
   }
   try {
     const auto& o = target_->options();
@@ -178,6 +202,8 @@ using namespace internal;
       out->set_max_cntlid(o.max_cntlid);
       out->set_allow_any_host(v.spec.allow_any_host);
       out->set_has_dhchap_key(with_key.count(v.spec.nqn) > 0);
+      if (auto m = masks.find(v.spec.nqn); m != masks.end())
+        for (auto& mask : m->second) out->add_network_mask(mask);
       for (auto& l : v.listeners) fill_listener(out->add_listen_addresses(), l);
       for (auto& h : v.hosts) out->add_hosts()->set_nqn(h.nqn);
       for (auto& ns : v.namespaces) {

@@ -30,7 +30,8 @@
 // frontend.cc (the client path: Persist, the state lookups, the Target steps shared with
 // replay), backend.cc (the StateTarget methods: replay of the group state), one file per RPC
 // family (rpc_subsystem.cc, rpc_namespace.cc, rpc_host.cc, rpc_listener.cc, rpc_gateway.cc:
-// ANA, info, log levels), balance.cc (load balancing: hand-overs and rebalancing),
+// ANA, info, log levels), auto_listeners.cc (subsystem network masks: the listeners each
+// gateway opens on its own addresses inside them), balance.cc (load balancing: hand-overs and rebalancing),
 // service.cc (construction, opening devices), and the private
 // service_internal.h (reply conventions and conversions they share).
 #pragma once
@@ -84,6 +85,9 @@ struct ServiceOptions {
   // Keys at rest (api/state_secrets.h): secrets written to the group state are sealed with
   // the operator's key, secrets read from it are opened.
   KeyEncryption key_encryption;
+  // The local addresses auto-listeners (subsystem network masks) may open on
+  // ([gateway] auto_listener_addresses); empty: every address of the address source.
+  std::vector<std::string> auto_listener_addresses;
 };
 
 // Load balancing over the ANA groups gateways can own (docs/ha.md, "Load balancing"), for a
@@ -120,6 +124,11 @@ class GatewayService final : public ::Gateway::Service, public StateTarget {
   // reports a poll group for each); called on a gRPC thread. Unset: get_thread_stats and
   // get_gateway_stats answer ENOTSUP. Set once, before serving.
   void SetThreadStatsSource(std::function<std::vector<ThreadStats>()> source) { thread_stats_ = std::move(source); }
+  // The gateway's own addresses, for auto-listeners (auto_listeners.cc): numeric IPv4/IPv6
+  // addresses, filtered by ServiceOptions::auto_listener_addresses. Unset: the addresses of
+  // the interfaces that are up (InterfaceAddresses). Called with the RPC lock held, on the
+  // thread that applies a change. Set once, before serving.
+  void SetAddressSource(std::function<std::vector<std::string>()> source) { addresses_ = std::move(source); }
   // Turns load balancing on (gateway-group HA): namespace_add without a group picks the
   // least loaded of lb.groups(), a group outside them is refused (ENODEV, as the reference),
   // and group changes are handed over (BalanceStep). Unset (HA off): a namespace without a
@@ -245,6 +254,15 @@ class GatewayService final : public ::Gateway::Service, public StateTarget {
   uint32_t StateGroupOf(const std::string& key, const std::string& json);
   // Removes a hand-over record if it still holds `value` (store only). mu_ not needed.
   Status RemoveHandover(const std::string& key, const std::string& value);
+  // Auto-listeners (auto_listeners.cc, mu_ held): opens a listener on each own address
+  // inside one of `req`'s network masks on its port (default 4420), and closes the ones
+  // opened before that no mask covers any more (req null: all of the subsystem's). Appends
+  // "ADDR:PORT" of each to *added / *removed; returns the first failure to open one.
+  Status ReconcileAutoListeners(const std::string& nqn, const create_subsystem_req* req,
+                                std::vector<std::string>* added = nullptr, std::vector<std::string>* removed = nullptr);
+  // The same from the subsystem's stored request in state_.
+  Status ReconcileAutoListeners(const std::string& nqn);
+  bool IsAutoListener(const std::string& nqn, const ListenerSpec& l) const;
   std::vector<std::string> SubsystemKeys(const std::string& nqn);
   std::vector<std::string> NamespaceKeys(const std::string& nqn, uint32_t nsid);
   Result<uint32_t> AddNamespaceToTarget(const namespace_add_req& req, uint32_t anagrpid);
@@ -298,6 +316,12 @@ class GatewayService final : public ::Gateway::Service, public StateTarget {
   std::map<std::string, std::string> reported_;  // ReportUnopened: state key -> value reported
   int spdk_log_level_ = 2, spdk_print_level_ = 3;  // NOTICE, INFO (no-op)
   std::function<std::vector<ThreadStats>()> thread_stats_;
+  std::function<std::vector<std::string>()> addresses_;               // SetAddressSource
+  std::map<std::string, std::set<ListenerSpec>> auto_listeners_;      // NQN -> opened here (mu_)
 };
+
+// The numeric addresses of this machine's interfaces that are up (getifaddrs), IPv4 and
+// IPv6 without link-local IPv6 ones (they need a scope); any thread.
+std::vector<std::string> InterfaceAddresses();
 
 }  // namespace nvmeof::api

@@ -5,9 +5,11 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <set>
 
 #include "api/state_json.h"
 #include "gateway/state/secret_box.h"
+#include "api/validate.h"
 #include "gateway/common/log.h"
 
 namespace nvmeof::api {
@@ -1727,12 +1729,6 @@ TEST_F(ServiceTest, GatewayVersionTheReferenceCliAccepts) {
 
 TEST_F(ServiceTest, NotYetSupportedRpcsAnswerEnotsup) {
   CreateSubsystem(kNqn);
-  req_status rep;
-  add_subsystem_network_req an;
-  an.set_subsystem_nqn(kNqn);
-  an.set_network_mask("10.0.0.0/24");
-  svc->add_subsystem_network(nullptr, &an, &rep);
-  EXPECT_STATUS(rep, ENOTSUP, "network masks (auto-listeners) are not supported");
   list_kmip_server_endpoints_req k;
   kmip_server_endpoints_info ki;
   svc->list_kmip_server_endpoints(nullptr, &k, &ki);
@@ -1750,13 +1746,269 @@ TEST_F(ServiceTest, NotYetSupportedRpcsAnswerEnotsup) {
   EXPECT_STATUS(ti, 0, "Success");
   ASSERT_EQ(ti.threads_size(), 1);
   EXPECT_EQ(ti.threads(0).busy(), 30u);
-  create_subsystem_req cs;
-  cs.set_subsystem_nqn("nqn.2016-06.io.spdk:masked");
-  cs.set_enable_ha(true);
-  cs.add_network_mask("10.0.0.0/24");
-  subsys_status srep;
-  svc->create_subsystem(nullptr, &cs, &srep);
-  EXPECT_STATUS(srep, ENOTSUP, "network masks");
+}
+
+// Network masks: the listeners each gateway opens on its own addresses inside them.
+class NetworkMaskTest : public ServiceTest {
+ protected:
+  void SetUp() override {
+    ServiceTest::SetUp();
+    svc->SetAddressSource([this] { return addrs; });
+  }
+  subsys_status CreateMasked(const std::string& nqn, std::vector<std::string> masks, uint32_t port = 0) {
+    create_subsystem_req r;
+    r.set_subsystem_nqn(nqn);
+    r.set_enable_ha(true);
+    r.set_no_group_append(true);
+    for (auto& m : masks) r.add_network_mask(m);
+    if (port) r.set_port(port);
+    subsys_status rep;
+    EXPECT_TRUE(svc->create_subsystem(nullptr, &r, &rep).ok());
+    return rep;
+  }
+  req_status AddNet(const std::string& nqn, const std::string& mask) {
+    add_subsystem_network_req r;
+    r.set_subsystem_nqn(nqn);
+    r.set_network_mask(mask);
+    req_status rep;
+    EXPECT_TRUE(svc->add_subsystem_network(nullptr, &r, &rep).ok());
+    return rep;
+  }
+  req_status DelNet(const std::string& nqn, const std::string& mask) {
+    del_subsystem_network_req r;
+    r.set_subsystem_nqn(nqn);
+    r.set_network_mask(mask);
+    req_status rep;
+    EXPECT_TRUE(svc->del_subsystem_network(nullptr, &r, &rep).ok());
+    return rep;
+  }
+  gw_refresh_network_status Refresh(const std::string& nqn) {
+    gw_refresh_network_req r;
+    r.set_subsystem_nqn(nqn);
+    gw_refresh_network_status rep;
+    EXPECT_TRUE(svc->gw_refresh_network(nullptr, &r, &rep).ok());
+    return rep;
+  }
+  // "ADDR:PORT" of the subsystem's listeners on this gateway's Target.
+  std::set<std::string> Open(const std::string& nqn) {
+    std::set<std::string> out;
+    auto s = target->FindSubsystem(nqn);
+    if (s)
+      for (auto& l : s->Listeners()) out.insert(EscapeAddressIfIpv6(l.traddr) + ":" + l.trsvcid);
+    return out;
+  }
+  std::vector<std::string> Masks(const std::string& nqn) {
+    list_subsystems_req r;
+    r.set_subsystem_nqn(nqn);
+    subsystems_info_cli rep;
+    svc->list_subsystems(nullptr, &r, &rep);
+    if (rep.subsystems_size() != 1) return {};
+    return {rep.subsystems(0).network_mask().begin(), rep.subsystems(0).network_mask().end()};
+  }
+  std::vector<std::string> addrs = {"127.0.0.1", "192.0.2.2", "10.1.2.3", "::1", "fd00::5"};
+};
+
+TEST_F(NetworkMaskTest, CreateValidatesMasksAndPort) {
+  EXPECT_STATUS(CreateMasked(kNqn, {"10.0.0.0/24", "nosubnet"}), EINVAL,
+                "Failure creating subsystem " + std::string(kNqn) + ": Invalid subnet for network mask \"nosubnet\"");
+  EXPECT_STATUS(CreateMasked(kNqn, {"10.0.0.0/33"}), EINVAL, "Invalid subnet for network mask");
+  EXPECT_EQ(target->FindSubsystem(kNqn), nullptr);
+  create_subsystem_req r;
+  r.set_subsystem_nqn(kNqn);
+  r.set_enable_ha(true);
+  r.add_network_mask("10.0.0.0/8");
+  r.set_port(70000);
+  subsys_status rep;
+  svc->create_subsystem(nullptr, &r, &rep);
+  EXPECT_STATUS(rep, EINVAL, "trsvcid value must be smaller than 65536");
+  EXPECT_TRUE(svc->LocalState().empty());
+}
+
+TEST_F(NetworkMaskTest, SecureListenersMakeTlsAutoListeners) {
+  create_subsystem_req r;
+  r.set_subsystem_nqn(kNqn);
+  r.set_enable_ha(true);
+  r.add_network_mask("192.0.2.0/24");
+  r.set_secure_listeners(true);
+  subsys_status rep;
+  svc->create_subsystem(nullptr, &r, &rep);
+  EXPECT_STATUS(rep, 0, "Success");
+  auto s = target->FindSubsystem(kNqn);
+  ASSERT_NE(s, nullptr);
+  ASSERT_EQ(s->Listeners().size(), 1u);
+  EXPECT_EQ(s->Listeners()[0].traddr, "192.0.2.2");
+  EXPECT_TRUE(s->Listeners()[0].secure) << "secure_listeners: the auto-listeners take TLS only";
+}
+
+TEST_F(NetworkMaskTest, CreateStoresListsAndOpensAutoListeners) {
+  // IPv4 and IPv6, a repeat dropped, an address outside every mask left alone.
+  EXPECT_STATUS(CreateMasked(kNqn, {"192.0.2.0/24", "fd00::/64", "192.0.2.0/24"}), 0, "Success");
+  EXPECT_EQ(Masks(kNqn), (std::vector<std::string>{"192.0.2.0/24", "fd00::/64"}));
+  EXPECT_EQ(Open(kNqn), (std::set<std::string>{"192.0.2.2:4420", "[fd00::5]:4420"}));
+  create_subsystem_req stored;
+  ASSERT_TRUE(JsonToRequest(svc->LocalState().at("subsystem_" + std::string(kNqn)), &stored).ok());
+  EXPECT_EQ(stored.network_mask_size(), 2);  // in the group state: every gateway gets them
+  EXPECT_EQ(store.m, svc->LocalState());
+  // No listener_ keys: auto-listeners are each gateway's own.
+  for (auto& [k, v] : store.m) EXPECT_NE(k.rfind("listener_", 0), 0u) << k;
+  get_subsystems_req g;
+  subsystems_info gi;
+  svc->get_subsystems(nullptr, &g, &gi);
+  ASSERT_EQ(gi.subsystems_size(), 2);  // discovery, then ours
+  EXPECT_EQ(gi.subsystems(1).network_mask_size(), 2);
+  EXPECT_EQ(gi.subsystems(1).listen_addresses_size(), 2);
+  // Listed active and not manual; a manual one is manual.
+  EXPECT_STATUS(CreateListener(kNqn, "gw1", "127.0.0.1", 4430), 0, "Success");
+  list_listeners_req l;
+  l.set_subsystem(kNqn);
+  listeners_info li;
+  svc->list_listeners(nullptr, &l, &li);
+  ASSERT_EQ(li.listeners_size(), 3);
+  for (auto& o : li.listeners()) {
+    EXPECT_TRUE(o.active()) << o.traddr();
+    EXPECT_EQ(o.manual(), o.traddr() == "127.0.0.1") << o.traddr();
+  }
+  show_gateway_listeners_info_req sr;
+  sr.set_subsystem_nqn(kNqn);
+  gateway_listeners_info si;
+  svc->show_gateway_listeners_info(nullptr, &sr, &si);
+  ASSERT_EQ(si.gw_listeners_size(), 3);
+  for (auto& o : si.gw_listeners()) EXPECT_EQ(o.listener().manual(), o.listener().traddr() == "127.0.0.1");
+  // An auto-listener cannot be deleted as a listener.
+  delete_listener_req d;
+  d.set_nqn(kNqn);
+  d.set_host_name("gw1");
+  d.set_traddr("192.0.2.2");
+  d.set_trsvcid(4420);
+  d.set_force(true);
+  req_status dr;
+  svc->delete_listener(nullptr, &d, &dr);
+  EXPECT_STATUS(dr, EINVAL, "Listener was created automatically as part of the subsystem's network mask");
+  EXPECT_EQ(Open(kNqn).count("192.0.2.2:4420"), 1u);
+  // Deleting the subsystem closes them.
+  delete_subsystem_req ds;
+  ds.set_subsystem_nqn(kNqn);
+  svc->delete_subsystem(nullptr, &ds, &dr);
+  EXPECT_STATUS(dr, 0, "Success");
+  EXPECT_TRUE(target->Ports().empty());
+}
+
+TEST_F(NetworkMaskTest, PortOfTheSubsystem) {
+  EXPECT_STATUS(CreateMasked(kNqn, {"127.0.0.0/8"}, 4500), 0, "Success");
+  EXPECT_EQ(Open(kNqn), (std::set<std::string>{"127.0.0.1:4500"}));
+}
+
+TEST_F(NetworkMaskTest, AddAndDeleteValidate) {
+  EXPECT_STATUS(AddNet("", "10.0.0.0/8"), EINVAL, "Failure adding network mask, missing subsystem NQN");
+  EXPECT_STATUS(AddNet(kNqn, ""), EINVAL, "Failure adding network mask for subsystem " + std::string(kNqn) +
+                                              ": Missing network mask");
+  EXPECT_STATUS(AddNet(kNqn, "nosubnet"), EADDRNOTAVAIL, "Invalid subnet \"nosubnet\"");
+  EXPECT_STATUS(AddNet(kNqn, "10.0.0.0/8"), ENOENT, "Can't find entry for subsystem");
+  EXPECT_STATUS(DelNet("", "10.0.0.0/8"), EINVAL, "Failure deleting network mask, missing subsystem NQN");
+  EXPECT_STATUS(DelNet(kNqn, ""), EINVAL, "Missing network mask");
+  EXPECT_STATUS(DelNet(kNqn, "fd00::/200"), EADDRNOTAVAIL, "Invalid subnet \"fd00::/200\"");
+  EXPECT_STATUS(DelNet(kNqn, "10.0.0.0/8"), ENOENT, "Can't find entry for subsystem");
+  CreateSubsystem(kNqn);
+  // The reference's warnings: answered 0 with the warning as the message.
+  EXPECT_STATUS(DelNet(kNqn, "10.0.0.0/8"), 0, "No existing network mask found for subsystem " + std::string(kNqn));
+  EXPECT_STATUS(AddNet(kNqn, "10.0.0.0/8"), 0, "Success");
+  EXPECT_STATUS(AddNet(kNqn, "10.0.0.0/8"), 0,
+                "Network mask 10.0.0.0/8 already exists for subsystem " + std::string(kNqn));
+  EXPECT_STATUS(DelNet(kNqn, "10.9.0.0/16"), 0,
+                "Network mask 10.9.0.0/16 not found for subsystem " + std::string(kNqn));
+  EXPECT_EQ(Masks(kNqn), (std::vector<std::string>{"10.0.0.0/8"}));
+}
+
+TEST_F(NetworkMaskTest, AddAndDeleteOpenAndCloseWhatTheMaskAloneCovers) {
+  CreateSubsystem(kNqn);
+  EXPECT_TRUE(Open(kNqn).empty());
+  EXPECT_STATUS(AddNet(kNqn, "127.0.0.1/24"), 0, "Success");
+  EXPECT_EQ(Open(kNqn), (std::set<std::string>{"127.0.0.1:4420"}));
+  EXPECT_STATUS(AddNet(kNqn, "0.0.0.0/0"), 0, "Success");
+  EXPECT_EQ(Open(kNqn), (std::set<std::string>{"127.0.0.1:4420", "192.0.2.2:4420", "10.1.2.3:4420"}));
+  EXPECT_STATUS(AddNet(kNqn, "::/0"), 0, "Success");
+  EXPECT_EQ(Open(kNqn).size(), 5u);
+  EXPECT_EQ(Masks(kNqn), (std::vector<std::string>{"127.0.0.1/24", "0.0.0.0/0", "::/0"}));
+  EXPECT_EQ(store.m, svc->LocalState());
+  // 127.0.0.1 stays: 0.0.0.0/0 still covers it.
+  EXPECT_STATUS(DelNet(kNqn, "127.0.0.1/24"), 0, "Success");
+  EXPECT_EQ(Open(kNqn).size(), 5u);
+  EXPECT_STATUS(DelNet(kNqn, "0.0.0.0/0"), 0, "Success");
+  EXPECT_EQ(Open(kNqn), (std::set<std::string>{"[::1]:4420", "[fd00::5]:4420"}));
+  EXPECT_STATUS(DelNet(kNqn, "::/0"), 0, "Success");
+  EXPECT_TRUE(Open(kNqn).empty());
+  EXPECT_TRUE(Masks(kNqn).empty());
+  // A manual listener inside a mask stays manual: deleting the mask leaves it open.
+  EXPECT_STATUS(CreateListener(kNqn, "gw1", "10.1.2.3", 4420), 0, "Success");
+  EXPECT_STATUS(AddNet(kNqn, "10.0.0.0/8"), 0, "Success");
+  EXPECT_STATUS(DelNet(kNqn, "10.0.0.0/8"), 0, "Success");
+  EXPECT_EQ(Open(kNqn), (std::set<std::string>{"10.1.2.3:4420"}));
+}
+
+TEST_F(NetworkMaskTest, StoreFailureLeavesNothingOpen) {
+  CreateSubsystem(kNqn);
+  store.fail = true;
+  EXPECT_STATUS(AddNet(kNqn, "10.0.0.0/8"), EINVAL, "injected store failure");
+  EXPECT_TRUE(Open(kNqn).empty());
+  store.fail = false;
+  EXPECT_TRUE(Masks(kNqn).empty());
+}
+
+TEST_F(NetworkMaskTest, RefreshFollowsTheAddresses) {
+  gw_refresh_network_status r = Refresh("");
+  EXPECT_STATUS(r, EINVAL, "missing subsystem NQN");
+  r = Refresh("nqn.invalid");
+  EXPECT_STATUS(r, ENOENT, "Failure refreshing network for subsystem nqn.invalid: subsystem nqn.invalid not found");
+  CreateSubsystem(kNqn);
+  r = Refresh(kNqn);
+  EXPECT_STATUS(r, EINVAL, "subsystem " + std::string(kNqn) + " has no network masks configured");
+  EXPECT_STATUS(AddNet(kNqn, "192.0.2.0/24"), 0, "Success");
+  r = Refresh(kNqn);
+  EXPECT_STATUS(r, 0, "Success");
+  EXPECT_EQ(r.added_size(), 0);
+  EXPECT_EQ(r.removed_size(), 0);
+  // An address comes, another goes.
+  addrs = {"192.0.2.9", "127.0.0.1"};
+  r = Refresh(kNqn);
+  EXPECT_STATUS(r, 0, "Success");
+  EXPECT_EQ(std::vector<std::string>(r.added().begin(), r.added().end()), std::vector<std::string>{"192.0.2.9:4420"});
+  EXPECT_EQ(std::vector<std::string>(r.removed().begin(), r.removed().end()),
+            std::vector<std::string>{"192.0.2.2:4420"});
+  EXPECT_EQ(Open(kNqn), (std::set<std::string>{"192.0.2.9:4420"}));
+}
+
+TEST_F(NetworkMaskTest, EveryGatewayOpensItsOwnFromTheGroupState) {
+  EXPECT_STATUS(CreateMasked(kNqn, {"127.0.0.0/8", "192.0.2.0/24"}, 4430), 0, "Success");
+  // gw2 on the same machine considers 192.0.2.2 only ([gateway] auto_listener_addresses).
+  Target t2{TargetOptions{}};
+  ServiceOptions o;
+  o.gateway_name = "gw2";
+  o.hostname = "host1";
+  o.auto_listener_addresses = {"192.0.2.2"};
+  GatewayService b(&t2, nullptr, o);
+  b.SetAddressSource([this] { return addrs; });
+  const std::string key = "subsystem_" + std::string(kNqn);
+  const std::string json = store.m.at(key);
+  {
+    std::lock_guard<std::mutex> lk(b.rpc_mutex());
+    EXPECT_TRUE(b.AddSubsystem(json).ok());
+  }
+  ASSERT_EQ(t2.Ports().size(), 1u);
+  EXPECT_EQ(t2.Ports()[0].first.traddr, "192.0.2.2");
+  EXPECT_EQ(t2.Ports()[0].first.trsvcid, "4430");
+  // gw1 adds a mask that covers none of gw2's; then deletes the one that does.
+  EXPECT_STATUS(AddNet(kNqn, "10.0.0.0/8"), 0, "Success");
+  EXPECT_STATUS(DelNet(kNqn, "192.0.2.0/24"), 0, "Success");
+  EXPECT_EQ(Open(kNqn), (std::set<std::string>{"127.0.0.1:4430", "10.1.2.3:4430"}));
+  {
+    std::lock_guard<std::mutex> lk(b.rpc_mutex());
+    EXPECT_TRUE(b.ChangeSubsystem(json, store.m.at(key)).ok());
+  }
+  EXPECT_TRUE(t2.Ports().empty());
+  {
+    std::lock_guard<std::mutex> lk(b.rpc_mutex());
+    EXPECT_TRUE(b.RemoveSubsystem(kNqn).ok());
+  }
 }
 
 // ------------------------------------------------------------------------------ statistics

@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <array>
 #include <cctype>
 #include <cerrno>
@@ -267,6 +268,45 @@ Status ValidatePort(std::int64_t port) {
   if (port <= 0) return Status::Error(errc::kInvalidRequest, "trsvcid value must be positive");
   if (port > 0xffff) return Status::Error(errc::kInvalidRequest, "trsvcid value must be smaller than 65536");
   return Status::OK();
+}
+
+Result<NetworkMask> ParseNetworkMask(std::string_view cidr) {
+  const std::string text(cidr);
+  const auto bad = [&] { return Status::Error(errc::kInvalidRequest, "Invalid subnet " + Quoted(text)); };
+  const auto slash = text.find('/');
+  const std::string addr = text.substr(0, slash);
+  NetworkMask m;
+  if (inet_pton(AF_INET, addr.c_str(), m.addr) == 1) {
+    m.ipv6 = false;
+  } else if (inet_pton(AF_INET6, addr.c_str(), m.addr) == 1) {
+    m.ipv6 = true;
+  } else {
+    return bad();
+  }
+  const unsigned max = m.ipv6 ? 128 : 32;
+  m.prefix = max;
+  if (slash != std::string::npos) {
+    const std::string p = text.substr(slash + 1);
+    if (p.empty() || p.size() > 3 || !std::all_of(p.begin(), p.end(), [](unsigned char c) { return std::isdigit(c); }))
+      return bad();
+    m.prefix = static_cast<unsigned>(std::stoul(p));
+    if (m.prefix > max) return bad();
+  }
+  return m;
+}
+
+bool NetworkMaskContains(const NetworkMask& mask, std::string_view addr) {
+  const std::string a = UnescapeAddress(addr);
+  unsigned char buf[16] = {};
+  if (inet_pton(mask.ipv6 ? AF_INET6 : AF_INET, a.c_str(), buf) != 1) return false;
+  unsigned bits = mask.prefix;
+  for (unsigned i = 0; bits > 0; ++i) {
+    const unsigned n = bits >= 8 ? 8 : bits;
+    const unsigned char keep = static_cast<unsigned char>(0xff00u >> n);
+    if ((buf[i] & keep) != (mask.addr[i] & keep)) return false;
+    bits -= n;
+  }
+  return true;
 }
 
 // ---- Namespaces -------------------------------------------------------------------

@@ -85,6 +85,19 @@ std::string EscapeAddressIfIpv6(std::string_view addr);
 // Strips surrounding white space and one pair of brackets.
 std::string UnescapeAddress(std::string_view addr);
 
+// A subsystem network mask (create_subsystem network_mask, add_subsystem_network): an
+// IPv4 or IPv6 network in CIDR notation, "ADDR/PREFIX" (host bits may be set, as Python's
+// ip_network(strict=False) allows; "ADDR" alone is the one address). InvalidArgument
+// "Invalid subnet" otherwise.
+struct NetworkMask {
+  bool ipv6 = false;
+  unsigned char addr[16] = {};
+  unsigned prefix = 0;  // 0..32 (IPv4) or 0..128 (IPv6)
+};
+Result<NetworkMask> ParseNetworkMask(std::string_view cidr);
+// Whether the numeric address `addr` (brackets allowed) lies inside `mask` (same family).
+bool NetworkMaskContains(const NetworkMask& mask, std::string_view addr);
+
 // ---- Namespaces -----------------------------------------------------------------
 
 // Logical block size: 512 or 4096. 0 is rejected ("block size can't be zero").

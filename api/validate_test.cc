@@ -246,5 +246,41 @@ TEST(Size, Format) {
   EXPECT_EQ(FormatSize(1025), "1.0 KiB");
 }
 
+TEST(NetworkMask, ParsesAndContains) {
+  auto v4 = ParseNetworkMask("192.0.2.7/24");  // host bits set: accepted
+  ASSERT_TRUE(v4.ok());
+  EXPECT_FALSE(v4->ipv6);
+  EXPECT_EQ(v4->prefix, 24u);
+  EXPECT_TRUE(NetworkMaskContains(*v4, "192.0.2.200"));
+  EXPECT_FALSE(NetworkMaskContains(*v4, "192.0.3.1"));
+  EXPECT_FALSE(NetworkMaskContains(*v4, "::1"));
+  auto odd = ParseNetworkMask("10.1.0.0/13");
+  ASSERT_TRUE(odd.ok());
+  EXPECT_TRUE(NetworkMaskContains(*odd, "10.7.255.255"));
+  EXPECT_FALSE(NetworkMaskContains(*odd, "10.8.0.0"));
+  auto all = ParseNetworkMask("0.0.0.0/0");
+  ASSERT_TRUE(all.ok());
+  EXPECT_TRUE(NetworkMaskContains(*all, "203.0.113.9"));
+  auto one = ParseNetworkMask("127.0.0.1");
+  ASSERT_TRUE(one.ok());
+  EXPECT_EQ(one->prefix, 32u);
+  EXPECT_TRUE(NetworkMaskContains(*one, "127.0.0.1"));
+  EXPECT_FALSE(NetworkMaskContains(*one, "127.0.0.2"));
+  auto v6 = ParseNetworkMask("fd00:1::/64");
+  ASSERT_TRUE(v6.ok());
+  EXPECT_TRUE(v6->ipv6);
+  EXPECT_TRUE(NetworkMaskContains(*v6, "[fd00:1::5]"));
+  EXPECT_FALSE(NetworkMaskContains(*v6, "fd00:2::5"));
+  EXPECT_FALSE(NetworkMaskContains(*v6, "10.0.0.1"));
+  for (const char* bad : {"", "nosubnet", "10.0.0.0/33", "::/129", "10.0.0.0/", "10.0.0.0/-1", "10.0.0/8",
+                          "10.0.0.0/8x", "host.example/24"}) {
+    auto r = ParseNetworkMask(bad);
+    EXPECT_FALSE(r.ok()) << bad;
+    if (!r.ok()) {
+      EXPECT_NE(r.status().message().find("Invalid subnet"), std::string::npos);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace nvmeof::api

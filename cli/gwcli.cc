@@ -297,6 +297,23 @@ int GwSetLogLevel(Ctx& c, const std::string& level_in) {
 
 // (ext) set_ana_state, the RPC the Ceph monitor client drives: one ANA group of one
 // subsystem on this gateway. The reply's status is 1 on success (the reference's quirk).
+// gw refresh_network: this gateway's auto-listeners of a subsystem against its addresses now.
+int GwRefreshNetwork(Ctx& c, const std::string& nqn) {
+  gw_refresh_network_req req;
+  req.set_subsystem_nqn(nqn);
+  const auto rep = Invoke<gw_refresh_network_status>(c, "gw_refresh_network", req,
+                                                     "Failure refreshing network for subsystem " + nqn);
+  return Report(c, rep, [&] {
+    auto list = [](const auto& v) {
+      std::string s;
+      for (const auto& a : v) s += (s.empty() ? "" : ", ") + a;
+      return s.empty() ? std::string("none") : s;
+    };
+    c.Out("Refreshing network for subsystem " + nqn + ": Successful\nAdded listeners: " + list(rep.added()) +
+          "\nRemoved listeners: " + list(rep.removed()));
+  });
+}
+
 int GwSetAnaState(Ctx& c, const std::string& nqn, std::uint32_t group, const std::string& state_in) {
   ana_state value;
   if (!ana_state_Parse(Upper(state_in), &value) || value == UNSET) throw UsageError{"invalid ANA state " + state_in};
@@ -407,6 +424,11 @@ struct SubsystemArgs {
   CLI::Option* max_ns_opt = nullptr;
   bool no_group_append = false;
   bool force = false;
+  std::vector<std::string> network_masks;  // subsystem add --network-mask
+  std::string network_mask;                // add_network / del_network
+  long long port = 0;                      // of the auto-listeners
+  CLI::Option* port_opt = nullptr;
+  bool secure_listeners = false;
 };
 
 int SubsystemAdd(Ctx& c, const SubsystemArgs& a) {
@@ -422,6 +444,17 @@ int SubsystemAdd(Ctx& c, const SubsystemArgs& a) {
   req.set_enable_ha(true);
   req.set_no_group_append(a.no_group_append);
   if (!a.dhchap_key.empty()) req.set_dhchap_key(a.dhchap_key);
+  const bool port_given = a.port_opt && a.port_opt->count() > 0;
+  if (a.network_masks.empty()) {
+    if (port_given) throw UsageError{"Port cannot be set without a network mask"};
+    if (a.secure_listeners) throw UsageError{"Secure listeners cannot be set without a network mask"};
+  }
+  for (const auto& m : a.network_masks) req.add_network_mask(m);
+  if (port_given) {
+    if (Status s = api::ValidatePort(a.port); !s.ok()) throw UsageError{s.message()};
+    req.set_port(static_cast<std::uint32_t>(a.port));
+  }
+  if (a.secure_listeners) req.set_secure_listeners(true);
   const auto rep = Invoke<subsys_status>(c, "create_subsystem", req,
                                          "Failure adding subsystem " + a.nqn);
   const std::string nqn = rep.nqn().empty() ? a.nqn : rep.nqn();
@@ -439,6 +472,23 @@ int SubsystemChangeKey(Ctx& c, const SubsystemArgs& a, bool del) {
   return StatusCall(c, "change_subsystem_key", req,
                     std::string(del ? "Failure deleting" : "Failure changing") + " DH-HMAC-CHAP key for subsystem " + a.nqn,
                     verb + " DH-HMAC-CHAP key for subsystem " + a.nqn + ": Successful");
+}
+
+// subsystem add_network / del_network: the subsystem's network masks (auto-listeners).
+int SubsystemNetwork(Ctx& c, const SubsystemArgs& a, bool del) {
+  if (del) {
+    del_subsystem_network_req req;
+    req.set_subsystem_nqn(a.nqn);
+    req.set_network_mask(a.network_mask);
+    return StatusCall(c, "del_subsystem_network", req,
+                      "Failure in deleting network " + a.network_mask + " for subsystem " + a.nqn,
+                      "Network mask " + a.network_mask + " deleted for subsystem " + a.nqn + ": Successful");
+  }
+  add_subsystem_network_req req;
+  req.set_subsystem_nqn(a.nqn);
+  req.set_network_mask(a.network_mask);
+  return StatusCall(c, "add_subsystem_network", req, "Failure in adding network for subsystem " + a.nqn,
+                    "Network mask " + a.network_mask + " added to subsystem " + a.nqn + ": Successful");
 }
 
 int SubsystemDel(Ctx& c, const SubsystemArgs& a) {
@@ -1362,6 +1412,12 @@ int Run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
       ->add_option("-l,--level", gw_level, "Gateway log level")
       ->required()
       ->check(CLI::IsMember({"debug", "info", "warning", "error", "critical"}, CLI::ignore_case));
+  std::string rn_nqn;
+  action(gw, "refresh_network",
+         "Rescan this gateway's network interfaces and update the subsystem's auto-listeners (network masks)",
+         [&rn_nqn](Ctx& c) { return GwRefreshNetwork(c, rn_nqn); })
+      ->add_option("-n,--subsystem", rn_nqn, "Subsystem NQN")
+      ->required();
   std::string li_nqn;
   action(gw, "listener_info", "Show listeners information for the gateway",
          [&li_nqn](Ctx& c) { return GwListenerInfo(c, li_nqn); })
@@ -1430,6 +1486,11 @@ int Run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
                     "Do not append gateway group name to the NQN");
   sub_add->add_option("-k,--dhchap-key", sa.dhchap_key,
                       "Subsystem DH-HMAC-CHAP key: the controller key of its hosts (each needs a key)");
+  sub_add->add_option("--network-mask", sa.network_masks,
+                      "For this subnet, automatically create listeners for this subsystem (one or more CIDRs)");
+  sa.port_opt = sub_add->add_option("-p,--port", sa.port, "Port to use for the created listeners (default: 4420)");
+  sub_add->add_flag("--secure-listeners", sa.secure_listeners,
+                    "Make all the auto-listeners for this subsystem secure");
   CLI::App* sub_del = action(subsystem, "del", "Delete a subsystem",
                              [&sa](Ctx& c) { return SubsystemDel(c, sa); });
   sub_del->alias("delete");
@@ -1448,6 +1509,14 @@ int Run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
   CLI::App* sub_dk = action(subsystem, "del_key", "Delete subsystem's DH-HMAC-CHAP key",
                             [&sa](Ctx& c) { return SubsystemChangeKey(c, sa, true); });
   sub_dk->add_option("-n,--subsystem", sa.nqn, "Subsystem NQN")->required();
+  CLI::App* sub_an = action(subsystem, "add_network", "Add a network mask to the subsystem",
+                            [&sa](Ctx& c) { return SubsystemNetwork(c, sa, false); });
+  sub_an->add_option("-n,--subsystem", sa.nqn, "Subsystem NQN")->required();
+  sub_an->add_option("--network-mask", sa.network_mask, "New network mask to add")->required();
+  CLI::App* sub_dn = action(subsystem, "del_network", "Delete a network mask from the subsystem",
+                            [&sa](Ctx& c) { return SubsystemNetwork(c, sa, true); });
+  sub_dn->add_option("-n,--subsystem", sa.nqn, "Subsystem NQN")->required();
+  sub_dn->add_option("--network-mask", sa.network_mask, "Existing network mask to delete")->required();
 
   // listener
   ListenerArgs la;

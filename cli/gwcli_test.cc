@@ -128,7 +128,7 @@ TEST_F(GwcliTest, NoCommandPrintsHelp) {
 
 TEST_F(GwcliTest, MissingActionIsAUsageError) {
   EXPECT_EQ(Run({"subsystem"}), 2);
-  EXPECT_EQ(err, "error: missing action for subsystem command (choose from 'add', 'del', 'list', 'change_key', 'del_key')\n");
+  EXPECT_EQ(err, "error: missing action for subsystem command (choose from 'add', 'del', 'list', 'change_key', 'del_key', 'add_network', 'del_network')\n");
   EXPECT_EQ(Run({"ns"}), 2);
   EXPECT_NE(err.find("missing action for namespace command"), std::string::npos);
   EXPECT_TRUE(fake.calls.empty());
@@ -890,6 +890,74 @@ TEST_F(GwcliTest, GwHaRemoveMember) {
   EXPECT_EQ(Run({"gw", "ha_remove_member", "--help"}), 0);
   EXPECT_NE(out.find("alive"), std::string::npos) << out;
   EXPECT_NE(Run({"gw", "ha_remove_member"}), 0);  // the name is required
+}
+
+// ---- network masks (auto-listeners) ----
+
+TEST_F(GwcliTest, SubsystemAddWithNetworkMasksAndPort) {
+  EXPECT_EQ(RunStdio({"subsystem", "add", "-n", kNqn, "--network-mask", "10.0.0.0/24", "fd00::/64", "-p", "4500"}), 0);
+  const auto& r = Req<create_subsystem_req>();
+  ASSERT_EQ(r.network_mask_size(), 2);
+  EXPECT_EQ(r.network_mask(0), "10.0.0.0/24");
+  EXPECT_EQ(r.network_mask(1), "fd00::/64");
+  EXPECT_TRUE(r.has_port());
+  EXPECT_EQ(r.port(), 4500u);
+  EXPECT_FALSE(r.secure_listeners());
+  EXPECT_EQ(out, "Adding subsystem " + kNqn + ": Successful\n");
+  fake.calls.clear();
+  EXPECT_EQ(Run({"subsystem", "add", "-n", kNqn, "--port", "4700"}), 2);
+  EXPECT_NE(err.find("Port cannot be set without a network mask"), std::string::npos);
+  EXPECT_EQ(Run({"subsystem", "add", "-n", kNqn, "--secure-listeners"}), 2);
+  EXPECT_NE(err.find("Secure listeners cannot be set without a network mask"), std::string::npos);
+  EXPECT_EQ(Run({"subsystem", "add", "-n", kNqn, "--network-mask", "10.0.0.0/8", "-p", "70000"}), 2);
+  EXPECT_TRUE(fake.calls.empty());
+  EXPECT_EQ(RunStdio({"subsystem", "add", "-n", kNqn}), 0);
+  EXPECT_EQ(Req<create_subsystem_req>().network_mask_size(), 0);
+  EXPECT_FALSE(Req<create_subsystem_req>().has_port());
+}
+
+TEST_F(GwcliTest, SubsystemAddAndDelNetwork) {
+  EXPECT_EQ(RunStdio({"subsystem", "add_network", "-n", kNqn, "--network-mask", "10.0.0.0/24"}), 0);
+  EXPECT_EQ(fake.calls.at(0).method, "add_subsystem_network");
+  EXPECT_EQ(Req<add_subsystem_network_req>().subsystem_nqn(), kNqn);
+  EXPECT_EQ(Req<add_subsystem_network_req>().network_mask(), "10.0.0.0/24");
+  EXPECT_EQ(out, "Network mask 10.0.0.0/24 added to subsystem " + kNqn + ": Successful\n");
+  EXPECT_EQ(RunStdio({"subsystem", "del_network", "--subsystem", kNqn, "--network-mask", "10.0.0.0/24"}), 0);
+  EXPECT_EQ(fake.calls.at(1).method, "del_subsystem_network");
+  EXPECT_EQ(Req<del_subsystem_network_req>(1).network_mask(), "10.0.0.0/24");
+  EXPECT_EQ(out, "Network mask 10.0.0.0/24 deleted for subsystem " + kNqn + ": Successful\n");
+  req_status bad;
+  bad.set_status(EADDRNOTAVAIL);
+  bad.set_error_message("Failure adding network mask for subsystem " + kNqn + ": Invalid subnet \"x\"");
+  Reply("add_subsystem_network", bad);
+  EXPECT_EQ(Run({"subsystem", "add_network", "-n", kNqn, "--network-mask", "x"}), EADDRNOTAVAIL);
+  EXPECT_EQ(err, bad.error_message() + "\n");
+  EXPECT_EQ(Run({"subsystem", "del_network", "-n", kNqn}), 2);  // --network-mask is required
+  EXPECT_EQ(RunStdio({"--format", "json", "subsystem", "add_network", "-n", kNqn, "--network-mask", "x"}),
+            EADDRNOTAVAIL);
+  EXPECT_EQ(nlohmann::json::parse(out)["status"], EADDRNOTAVAIL);
+}
+
+TEST_F(GwcliTest, GwRefreshNetwork) {
+  gw_refresh_network_status rep;
+  rep.add_added("192.0.2.9:4420");
+  rep.add_added("[fd00::5]:4420");
+  rep.add_removed("192.0.2.2:4420");
+  Reply("gw_refresh_network", rep);
+  EXPECT_EQ(RunStdio({"gw", "refresh_network", "-n", kNqn}), 0);
+  EXPECT_EQ(Req<gw_refresh_network_req>().subsystem_nqn(), kNqn);
+  EXPECT_EQ(out, "Refreshing network for subsystem " + kNqn +
+                     ": Successful\nAdded listeners: 192.0.2.9:4420, [fd00::5]:4420\nRemoved listeners: "
+                     "192.0.2.2:4420\n");
+  EXPECT_EQ(RunStdio({"--format", "json", "gw", "refresh_network", "--subsystem", kNqn}), 0);
+  auto j = nlohmann::json::parse(out);
+  EXPECT_EQ(j["added"].size(), 2u);
+  EXPECT_EQ(j["removed"][0], "192.0.2.2:4420");
+  fake.replies.clear();
+  EXPECT_EQ(RunStdio({"gw", "refresh_network", "-n", kNqn}), 0);
+  EXPECT_EQ(out, "Refreshing network for subsystem " + kNqn +
+                     ": Successful\nAdded listeners: none\nRemoved listeners: none\n");
+  EXPECT_EQ(Run({"gw", "refresh_network"}), 2);
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 // The daemon's configuration file: see config.h.
 #include "gateway/daemon/config.h"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -136,6 +138,9 @@ const std::map<std::string, Section>& Schema() {
     g["verify_nqns"] = Bool(FIELD(verify_nqns));
     g["enable_key_encryption"] = Bool(FIELD(enable_key_encryption));
     g["encryption_key"] = Str(FIELD(encryption_key));
+    g["auto_listener_addresses"] = [](DaemonOptions& c, const std::string& v, std::string* why) {
+      return ParseAddressList(v, &c.auto_listener_addresses, why);
+    };
     g["omap_file_lock_duration"] = Uint(FIELD(omap_file_lock_duration), 1, 3600);
     g["override_hostname"] = Str(FIELD(hostname));
     g["ha"] = [](DaemonOptions& c, const std::string& v, std::string* why) {
@@ -322,6 +327,27 @@ bool ParseConfigUint(const std::string& s, uint64_t max, uint64_t* out) {
   }
   if (x > max) return false;
   *out = x;
+  return true;
+}
+
+bool ParseAddressList(const std::string& s, std::vector<std::string>* out, std::string* why) {
+  std::vector<std::string> list;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    const std::string a = Trim(item);
+    unsigned char buf[16];
+    if (inet_pton(AF_INET, a.c_str(), buf) != 1 && inet_pton(AF_INET6, a.c_str(), buf) != 1) {
+      *why = "\"" + a + "\" is not a numeric IPv4 or IPv6 address";
+      return false;
+    }
+    list.push_back(a);
+  }
+  if (list.empty()) {
+    *why = "no address";
+    return false;
+  }
+  *out = std::move(list);
   return true;
 }
 

@@ -8,7 +8,7 @@
 //                   file: HTTPS with [mtls] server_cert and server_key),
 //                   prometheus_stats_interval, prometheus_bdev_pools,
 //                   verify_nqns, omap_file_lock_duration, override_hostname,
-//                   enable_key_encryption, encryption_key, ...
+//                   enable_key_encryption, encryption_key, auto_listener_addresses, ...
 //   [gateway-logs]  log_level
 //   [discovery]     addr, port
 //   [ceph]          pool, config_file, id
@@ -58,5 +58,8 @@ bool ParseConfigBool(const std::string& s, bool* out);
 bool ParseConfigUint(const std::string& s, uint64_t max, uint64_t* out);
 // "MIN-MAX" within 1-65519, both whole numbers (blanks around them allowed, nothing else).
 bool ParseCntlidRange(const std::string& s, uint16_t* lo, uint16_t* hi);
+// "ADDR,ADDR,...": numeric IPv4 or IPv6 addresses (blanks around them allowed); *why says
+// which one is not.
+bool ParseAddressList(const std::string& s, std::vector<std::string>* out, std::string* why);
 
 }  // namespace nvmeof

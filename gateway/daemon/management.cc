@@ -219,6 +219,7 @@ class GrpcManagementPlane final : public ManagementPlane {
     so.port = o.grpc_port;
     so.version = NVMEOF_VERSION_STRING;
     so.verify_nqns = o.verify_nqns;
+    so.auto_listener_addresses = o.auto_listener_addresses;
     if (o.ana_group) so.load_balancing_group = o.ana_group;
     so.ana_by_group = o.ha_monitor;
     return so;

@@ -39,6 +39,10 @@ Management API:
   --group NAME              gateway group ([gateway] group): appended to subsystem NQNs
                             (unless no_group_append) and names the state object
   --no-verify-nqns          accept NQNs that are not well formed ([gateway] verify_nqns)
+  --auto-listener-addresses LIST
+                            the local addresses (ADDR,ADDR,...) on which subsystem network
+                            masks open auto-listeners ([gateway] auto_listener_addresses;
+                            default: every address of the interfaces that are up)
 
 Group state and Ceph:
   --state-pool POOL         RADOS pool of the group state object nvmeof[.GROUP].state
@@ -200,6 +204,13 @@ Result<CommandLine> ParseCommandLine(const std::vector<std::string>& args) {
       st = str_arg(&f.name);
     } else if (a == "--discovery") {
       st = str_arg(&f.discovery);
+    } else if (a == "--auto-listener-addresses") {
+      if (st = next(); st.ok()) {
+        std::vector<std::string> list;
+        std::string why;
+        if (!ParseAddressList(v, &list, &why)) return Status::InvalidArgument(a + ": " + why);
+        f.auto_listener_addresses = list;
+      }
     } else if (a == "--no-verify-nqns") {
       f.no_verify_nqns = true;
     } else if (a == "--bdevs-per-cluster") {
@@ -338,6 +349,7 @@ Result<DaemonOptions> ResolveOptions(const DaemonOptions* file, const CommandLin
         "[gateway] ha = monitor needs the gRPC API on a fixed port (the monitor client's port is [gateway] port - 1)");
   if (flags.no_verify_nqns) o.verify_nqns = false;
   if (flags.secure) o.listen_secure = true;
+  if (flags.auto_listener_addresses) o.auto_listener_addresses = *flags.auto_listener_addresses;
   if (flags.prometheus_port) {
     o.enable_prometheus_exporter = true;
     o.prometheus_port = *flags.prometheus_port;

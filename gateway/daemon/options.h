@@ -57,6 +57,9 @@ struct DaemonOptions {
   std::string client_cert = "./client.crt";
   std::string root_ca_cert;  // CA that signs client certificates; empty: client_cert
   bool verify_nqns = true;
+  // Local addresses auto-listeners (subsystem network masks) may open on; empty: every
+  // address of the interfaces that are up.
+  std::vector<std::string> auto_listener_addresses;
   // ---------------------------------------------------------------- metrics
   // The Prometheus exporter on grpc_addr:prometheus_port (gateway/metrics). Off without a
   // configuration file unless --prometheus-port; a file turns it on, over HTTPS with
@@ -139,6 +142,7 @@ struct CommandLine {
   bool help = false;
   std::optional<std::string> config, grpc, name, hostname, group, state_pool, ceph_conf, ceph_id, discovery;
   std::optional<std::string> encryption_key;
+  std::optional<std::vector<std::string>> auto_listener_addresses;
   std::optional<int> reactors;
   std::optional<uint16_t> min_cntlid, max_cntlid;
   std::optional<uint32_t> queue_depth, bdevs_per_cluster, in_capsule_data_size, poll_window_us, shutdown_timeout;

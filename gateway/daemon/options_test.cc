@@ -230,6 +230,19 @@ TEST(DaemonOptions, BadValuesAreRejectedWithTheirMessages) {
   EXPECT_TRUE(Flags({"--help", "--bogus"}).help);
 }
 
+TEST(DaemonOptions, AutoListenerAddresses) {
+  EXPECT_TRUE(ResolveOptions(nullptr, Flags({}))->auto_listener_addresses.empty());  // default: all
+  DaemonOptions f = File("[gateway]\nauto_listener_addresses = 127.0.0.1, 192.0.2.2,::1\n");
+  EXPECT_EQ(f.auto_listener_addresses, (std::vector<std::string>{"127.0.0.1", "192.0.2.2", "::1"}));
+  auto r = ResolveOptions(&f, Flags({"--auto-listener-addresses", "10.0.0.1"}));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->auto_listener_addresses, (std::vector<std::string>{"10.0.0.1"}));
+  EXPECT_EQ(FlagError({"--auto-listener-addresses", "10.0.0.1,host.example"}),
+            "--auto-listener-addresses: \"host.example\" is not a numeric IPv4 or IPv6 address");
+  std::vector<std::string> w;
+  EXPECT_FALSE(ParseGatewayConfig("[gateway]\nauto_listener_addresses = 10.0.0/8\n", "t.conf", &w).ok());
+}
+
 TEST(DaemonOptions, HaIsOffByDefault) {
   auto none = ResolveOptions(nullptr, Flags({}));
   ASSERT_TRUE(none.ok());

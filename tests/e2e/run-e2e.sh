@@ -59,7 +59,9 @@
 #   CASE_GATEWAYS    N >= 2: N gateways in one HA group (ha = builtin) on a
 #                    real cluster, configured through gwcli (lib/multi-gw.sh);
 #                    needs CEPH_CONF, gwcli, rados, jq; the guest gets
-#                    E2E_IO_PORTS and asks for events with host_request gw ...
+#                    E2E_IO_PORTS and asks for events with host_request gw ...;
+#                    case_gateway_conf I (optional) prints extra [gateway]
+#                    lines of gateway I's configuration file
 #   CASE_XFAIL_CHECK an ERE: a known target bug.  If the case's first failing
 #                    check matches it, the case is reported XFAIL (counted as
 #                    skipped) instead of FAIL; any other failure stays FAIL.
@@ -161,7 +163,7 @@ load_case_meta() {
     CASE_DESC= CASE_GROUP=$1 CASE_TARGETS="gateway guest-nvmet" CASE_NS_SIZES=256M
     CASE_PERSISTENT=no CASE_GRPC=no CASE_NEEDS= CASE_TIMEOUT=300
     CASE_XFAIL_CHECK= CASE_XFAIL_REASON= CASE_GATEWAYS=1 CASE_KERNEL=
-    unset -f guest host_action
+    unset -f guest host_action case_gateway_conf
     # shellcheck disable=SC1090
     source "$E2E_DIR/cases/$1.sh"
 }

@@ -5,7 +5,8 @@
 # builtin`, each with its own name (gw1..gwN), configuration file, gRPC,
 # discovery and I/O port, all in one gateway group (state pool E2E_RBD_POOL,
 # group e2e<boot group>x<pid>) of the Ceph cluster at CEPH_CONF.  mg_setup starts them
-# one after the other (so gwI registers with home ANA group I), then creates
+# one after the other (so gwI registers with home ANA group I; a case may add
+# [gateway] lines per gateway with a case_gateway_conf I function), then creates
 # through gwcli on gw1: the subsystem (any host), one RBD namespace per
 # gateway with load-balancing group I (so every home group has one) and one
 # listener per gateway (-t gwI, created through gwI: another gateway answers
@@ -35,6 +36,9 @@ MG_GROUP=
 MG_NQN=
 
 mg_name() { echo "gw$1"; }
+
+# Extra [gateway] lines of gateway I: what the case's case_gateway_conf I prints, if it has one.
+mg_gateway_conf() { if declare -F case_gateway_conf >/dev/null; then case_gateway_conf "$1"; fi; }
 
 mg_use() { # mg_use I: make gateway I run-e2e's current gateway
     GW_PID=${MG_PIDS[$1]:-} GW_LOG=${MG_LOGS[$1]} GW_STARTS=${MG_STARTS[$1]:-0}
@@ -92,6 +96,7 @@ state_update_interval_sec = 2
 ha = builtin
 ha_lease_ms = ${E2E_HA_LEASE_MS:-2000}
 ha_failback_delay_ms = ${E2E_HA_FAILBACK_DELAY_MS:-0}
+$(mg_gateway_conf "$i")
 
 [gateway-logs]
 log_level = ${E2E_LOG_LEVEL:-info}
