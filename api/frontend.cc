@@ -38,6 +38,17 @@ std::string RbdImagePath(const namespace_add_req& r) {
          r.rbd_image_name();
 }
 
+bool ImageTrashedOnDelete(const namespace_add_req& r) {
+  return (!r.has_backend() || r.backend() == "rbd") && r.create_image() && r.trash_image();
+}
+
+std::string TrashConfirmationNeeded(const std::string& nqn, uint32_t nsid) {
+  return "Confirmation for trashing RBD image is needed.\nIn order to delete the namespace either repeat the command "
+         "using the \"--i-am-sure\" parameter,\nor reset the RBD trash image flag using the \"namespace "
+         "set_rbd_trash_image \" CLI command on subsystem " +
+         nqn + " and NSID " + Str(nsid);
+}
+
 std::string KeyAddress(const std::string& traddr) { return EscapeAddressIfIpv6(UnescapeAddress(traddr)); }
 
 void FillListenerInfo(const ListenerSpec& l, const std::string& host_name, listener_info* o) {

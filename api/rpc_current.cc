@@ -282,11 +282,15 @@ Status GatewayService::EditNamespaceRequest(const std::string& nqn, uint32_t nsi
   if (!s || s->is_discovery() || !s->HasNamespace(req->nsid())) return Answer(rep, ENODEV, prefix + ": Can't find namespace");
   Status st = EditNamespaceRequest(nqn, req->nsid(), [&](namespace_add_req* a) {
     if (a->trash_image() == req->trash_image()) {
-      LOG_WARN("Namespace %u in %s already has the RBD trash image flag set to the requested value, nothing to do",
-               req->nsid(), nqn.c_str());
+      LOG_WARN("Namespace %u in %s already has the RBD trash image flag %s, nothing to do", req->nsid(), nqn.c_str(),
+               req->trash_image() ? "set" : "reset");
       return false;
     }
     a->set_trash_image(req->trash_image());
+    // Kept, as the reference keeps it; deleting the namespace ignores it for such an image.
+    if (req->trash_image() && !ImageTrashedOnDelete(*a))
+      LOG_WARN("Notice that as image %s was created outside the gateway it won't get trashed on namespace deletion",
+               RbdImagePath(*a).c_str());
     return true;
   });
   if (st.IsNotFound()) return Answer(rep, ENOENT, prefix + ": " + st.message());

@@ -139,6 +139,19 @@ constexpr uint64_t kMiB = 1ull << 20;
     auto added = AddNamespaceToTarget(req, anagrpid);
     if (!added.ok()) return Answer(rep, ToErrno(added.status()), prefix + ": " + added.status().message());
     nsid = added.value();
+    if (attempt == 0) {
+      // Only an image this open created is the gateway's own (kept as create_image); only
+      // such an image may go to the RBD trash on delete.
+      auto ns = s->GetNamespace(nsid);
+      const bool created = ns && ns->dev().info().created;
+      if (req.create_image() && !created) req.set_create_image(false);
+      if (req.trash_image() && !created) {
+        if (backend == "rbd")
+          LOG_WARN("Notice that as image %s was created outside the gateway it won't get trashed on namespace deletion",
+                   image_path.c_str());
+        req.set_trash_image(false);
+      }
+    }
     req.set_nsid(nsid);
     req.set_anagrpid(static_cast<int32_t>(anagrpid));
     bool nsid_taken = false;
@@ -200,9 +213,13 @@ constexpr uint64_t kMiB = 1ull << 20;
   std::lock_guard<std::mutex> lk(mu_);
   auto s = target_->FindSubsystem(nqn);
   if (!s) return Answer(rep, ENOENT, prefix + ": No such subsystem");
-  const bool in_target = s->GetNamespace(req->nsid()) != nullptr;
-  if (!in_target && !state_.count(NamespaceKey(nqn, req->nsid())))
-    return Answer(rep, ENODEV, prefix + ": Can't find namespace");
+  std::weak_ptr<Namespace> ns = s->GetNamespace(req->nsid());
+  const bool in_target = !ns.expired();
+  auto stored = state_.find(NamespaceKey(nqn, req->nsid()));
+  if (!in_target && stored == state_.end()) return Answer(rep, ENODEV, prefix + ": Can't find namespace");
+  namespace_add_req add;
+  const bool trash = stored != state_.end() && JsonToRequest(stored->second, &add).ok() && ImageTrashedOnDelete(add);
+  if (trash && !req->i_am_sure()) return Answer(rep, EINVAL, prefix + ": " + TrashConfirmationNeeded(nqn, req->nsid()));
   if (Status st = Persist({}, NamespaceKeys(nqn, req->nsid())); !st.ok())
     return Answer(rep, EINVAL, "Error persisting removing of namespace " + Str(req->nsid()) + " from " + nqn + ": " +
                                    st.message());
@@ -210,6 +227,7 @@ constexpr uint64_t kMiB = 1ull << 20;
     if (Status st = target_->RemoveNamespace(nqn, req->nsid()); !st.ok())
       return Answer(rep, ToErrno(st), prefix + ": " + st.message());
   }
+  if (trash) TrashImageOfDeleted(add, ns);
   return Ok(rep);
 }
 

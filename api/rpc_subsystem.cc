@@ -4,6 +4,8 @@
 #include <cctype>
 #include <set>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "api/service_internal.h"
 #include "gateway/nvmf/auth_keys.h"
@@ -107,10 +109,29 @@ using namespace internal;
       LOG_WARN("About to delete subsystem %s which has a listener defined", nqn.c_str());
       break;
     }
+  // Namespaces deleted with it (force) whose images go to the RBD trash: with i_am_sure they
+  // do; without it (as the reference) their deletion fails, the subsystem's goes on.
+  std::vector<std::pair<namespace_add_req, std::weak_ptr<Namespace>>> trash;
+  ForEachNamespaceKey(state_, [&](const std::string& k, const std::string& v) {
+    namespace_add_req add;
+    if (StartsWith(k, StateKeyPrefix(StateKeyKind::kNamespace, nqn)) && JsonToRequest(v, &add).ok() &&
+        add.subsystem_nqn() == nqn && ImageTrashedOnDelete(add)) {
+      if (req->i_am_sure()) {
+        std::weak_ptr<Namespace> ns = s ? s->GetNamespace(add.nsid()) : nullptr;
+        trash.emplace_back(std::move(add), std::move(ns));
+      } else {
+        LOG_ERROR("Failure removing namespace %u from %s:\nFailure deleting namespace %u from %s: %s", add.nsid(),
+                  nqn.c_str(), add.nsid(), nqn.c_str(), TrashConfirmationNeeded(nqn, add.nsid()).c_str());
+        LOG_WARN("Will continue deleting %s anyway", nqn.c_str());
+      }
+    }
+    return true;
+  });
   if (Status st = Persist({}, SubsystemKeys(nqn)); !st.ok())
     return Answer(rep, EINVAL, "Error persisting deletion of subsystem " + nqn + ": " + st.message());
   RemoveSubsystemFromTarget(nqn);
   target_->ForgetAnaState(nqn);
+  for (const auto& [add, ns] : trash) TrashImageOfDeleted(add, ns);
   return Ok(rep);
 }
 

@@ -243,6 +243,12 @@ class GatewayService final : public ::Gateway::Service, public StateTarget {
   std::vector<std::string> SubsystemKeys(const std::string& nqn);
   std::vector<std::string> NamespaceKeys(const std::string& nqn, uint32_t nsid);
   Result<uint32_t> AddNamespaceToTarget(const namespace_add_req& req, uint32_t anagrpid);
+  // The device spec of a namespace's stored request.
+  static DeviceSpec DeviceSpecOf(const namespace_add_req& req, uint32_t anagrpid);
+  // Moves a deleted namespace's image to the RBD trash (ImageTrashedOnDelete) once the
+  // target has dropped the namespace (`ns` expired: its device closed; waited for a bounded
+  // time). Blocks the calling gRPC thread; a failure is logged, the deletion stands.
+  void TrashImageOfDeleted(const namespace_add_req& req, const std::weak_ptr<Namespace>& ns);
   void RemoveSubsystemFromTarget(const std::string& nqn);
   std::string ImageUsedBy(const std::string& image);  // RbdImagePath
   // The subsystem's DH-HMAC-CHAP key in the group state (empty: none).

@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <set>
+#include <vector>
 
 #include "api/state_json.h"
 #include "gateway/common/log.h"
@@ -1493,6 +1495,129 @@ TEST_F(ServiceTest, NotYetSupportedRpcsAnswerEnotsup) {
   subsys_status srep;
   svc->create_subsystem(nullptr, &cs, &srep);
   EXPECT_STATUS(srep, ENOTSUP, "network masks");
+}
+
+// ------------------------------------------------------------------------------ RBD trash on delete
+
+// An RBD opener over memory devices that "creates" the images named new-*, and records the
+// images moved to the trash.
+struct TrashingRbd : RbdOpener {
+  struct Dev : BlockDevice {
+    std::unique_ptr<BlockDevice> mem;
+    BdevInfo i;
+    uint64_t size() const override { return mem->size(); }
+    const BdevInfo& info() const override { return i; }
+    void submit(BdevIo* io) override { mem->submit(io); }
+    Status resize(uint64_t n) override { return mem->resize(n); }
+  };
+  std::vector<std::string>* trashed;
+  std::set<std::string> existing;
+  explicit TrashingRbd(std::vector<std::string>* t) : trashed(t) {}
+  Result<std::unique_ptr<BlockDevice>> Open(const DeviceSpec& b) override {
+    auto d = std::make_unique<Dev>();
+    d->mem = OpenMemoryDevice(16 * kMiB);
+    d->i = d->mem->info();
+    d->i.created = b.create_image && b.image.rfind("new-", 0) == 0 && existing.insert(b.image).second;
+    return std::unique_ptr<BlockDevice>(std::move(d));
+  }
+  Status MoveToTrash(const DeviceSpec& b) override {
+    trashed->push_back(b.pool + "/" + b.image);
+    return Status::OK();
+  }
+};
+
+TEST_F(ServiceTest, RbdTrashOnDeleteOnlyForImagesTheGatewayCreated) {
+  CreateSubsystem(kNqn);
+  std::vector<std::string> trashed;
+  DeviceFactory devices(std::make_unique<TrashingRbd>(&trashed));
+  svc->SetDeviceFactory(&devices);
+  auto add = [&](const std::string& image, bool create) {
+    namespace_add_req r;
+    r.set_subsystem_nqn(kNqn);
+    r.set_block_size(512);
+    r.set_rbd_pool_name("rbd");
+    r.set_rbd_image_name(image);
+    r.set_create_image(create);
+    if (create) r.set_size(16 * kMiB);
+    r.set_trash_image(true);
+    nsid_status rep;
+    svc->namespace_add(nullptr, &r, &rep);
+    EXPECT_STATUS(rep, 0, "Success");
+    return rep.nsid();
+  };
+  auto stored = [&](uint32_t nsid) {
+    namespace_add_req a;
+    EXPECT_TRUE(JsonToRequest(store.m[std::string("namespace_") + kNqn + "_" + std::to_string(nsid)], &a).ok());
+    return a;
+  };
+  const uint32_t created = add("new-a", true);    // created by the gateway: kept
+  const uint32_t existing = add("old-b", true);   // create_image, but the image was there
+  const uint32_t opened = add("old-c", false);    // opened only
+  EXPECT_TRUE(stored(created).trash_image());
+  EXPECT_TRUE(stored(created).create_image());
+  EXPECT_FALSE(stored(existing).trash_image());
+  EXPECT_FALSE(stored(existing).create_image());
+  EXPECT_FALSE(stored(opened).trash_image());
+  EXPECT_FALSE(ListNs(kNqn).namespaces(1).trash_image());
+  // The flag set on an image the gateway did not create is kept (as the reference) and ignored
+  // on delete; cleared and set again on one it did.
+  namespace_set_rbd_trash_image_req t;
+  t.set_subsystem_nqn(kNqn);
+  t.set_nsid(existing);
+  t.set_trash_image(true);
+  req_status rep;
+  svc->namespace_set_rbd_trash_image(nullptr, &t, &rep);
+  EXPECT_STATUS(rep, 0, "Success");
+  EXPECT_TRUE(stored(existing).trash_image());
+  t.set_nsid(created);
+  t.set_trash_image(false);
+  svc->namespace_set_rbd_trash_image(nullptr, &t, &rep);
+  EXPECT_STATUS(rep, 0, "Success");
+  EXPECT_FALSE(stored(created).trash_image());
+  t.set_trash_image(true);
+  svc->namespace_set_rbd_trash_image(nullptr, &t, &rep);
+  EXPECT_STATUS(rep, 0, "Success");
+  // Deleting it needs i_am_sure; then the image goes to the trash after the namespace is gone.
+  namespace_delete_req d;
+  d.set_subsystem_nqn(kNqn);
+  d.set_nsid(created);
+  svc->namespace_delete(nullptr, &d, &rep);
+  EXPECT_STATUS(rep, EINVAL, "Confirmation for trashing RBD image is needed.\nIn order to delete the namespace either "
+                             "repeat the command using the \"--i-am-sure\" parameter");
+  EXPECT_TRUE(target->FindSubsystem(kNqn)->HasNamespace(created));
+  EXPECT_TRUE(trashed.empty());
+  d.set_i_am_sure(true);
+  svc->namespace_delete(nullptr, &d, &rep);
+  EXPECT_STATUS(rep, 0, "Success");
+  EXPECT_FALSE(target->FindSubsystem(kNqn)->HasNamespace(created));
+  EXPECT_EQ(trashed, std::vector<std::string>{"rbd/new-a"});
+  // Images the gateway did not create are left alone, i_am_sure or not.
+  d.set_nsid(existing);
+  svc->namespace_delete(nullptr, &d, &rep);
+  EXPECT_STATUS(rep, 0, "Success");
+  d.set_nsid(opened);
+  d.set_i_am_sure(false);
+  svc->namespace_delete(nullptr, &d, &rep);
+  EXPECT_STATUS(rep, 0, "Success");
+  EXPECT_EQ(trashed.size(), 1u);
+  // delete_subsystem with force: its namespaces' images go to the trash with i_am_sure only
+  // (without it the subsystem is deleted all the same, as the reference does).
+  add("new-d", true);
+  delete_subsystem_req ds;
+  ds.set_subsystem_nqn(kNqn);
+  ds.set_force(true);
+  ds.set_i_am_sure(true);
+  svc->delete_subsystem(nullptr, &ds, &rep);
+  EXPECT_STATUS(rep, 0, "Success");
+  EXPECT_EQ(trashed, (std::vector<std::string>{"rbd/new-a", "rbd/new-d"}));
+  CreateSubsystem(kNqn);
+  add("new-e", true);
+  ds.set_i_am_sure(false);
+  svc->delete_subsystem(nullptr, &ds, &rep);
+  EXPECT_STATUS(rep, 0, "Success");
+  EXPECT_FALSE(target->FindSubsystem(kNqn));
+  EXPECT_EQ(trashed.size(), 2u);
+  svc->SetDeviceFactory(nullptr);
 }
 
 }  // namespace

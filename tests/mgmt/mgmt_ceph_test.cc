@@ -9,7 +9,7 @@
 //   * 200 concurrent namespace adds, then deletes racing adds, then deletes, through both
 //     gateways: after each phase both gateways and the RADOS object hold the same namespaces;
 //   * RBD namespaces (when the rbd backend is built in): existing image, created image,
-//     missing pool / image.
+//     missing pool / image; RBD trash on delete (only images the gateway created).
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -581,6 +581,49 @@ TEST_F(MgmtCeph, RbdAutoResizeAndShrinkFromOutside) {
   EXPECT_TRUE(Eventually([&] { return ns_on(a_).value("image_was_shrunk", false); }, 10)) << ns_on(a_).dump();
   EXPECT_EQ(size_on(a_), std::to_string(48 << 20)) << "a shrink is never applied";
   EXPECT_NE(a_.Log().find("image shrunk from outside"), std::string::npos);
+  EXPECT_CLI(Gwcli(a_.grpc_port(), {"subsystem", "del", "-n", kNqn, "--force"}), 0, "Successful");
+}
+
+// RBD trash on delete (namespace_add trash_image, namespace_delete i_am_sure): the image the
+// gateway created is in `rbd trash ls` after the delete; an image it did not create keeps
+// its place, the flag dropped at add.
+TEST_F(MgmtCeph, RbdTrashOnDelete) {
+  Start(a_, "gwA");
+  const std::string made = "trash-" + group_, kept = "keep-" + group_;
+  ASSERT_EQ(mgmt_test::Run({CephLocal(), "image", CephDir(), "rbd/" + kept, "16M"}).rc, 0);
+  auto rbd = [&](const std::string& args) {
+    CliResult c = mgmt_test::Run({"/bin/bash", "-c", "eval \"$(" + CephLocal() + " env " + CephDir() + ")\" && rbd " + args});
+    EXPECT_EQ(c.rc, 0) << c.all();
+    return c.out;
+  };
+  EXPECT_CLI(Gwcli(a_.grpc_port(), {"subsystem", "add", "-n", kNqn, "--no-group-append"}), 0, "Successful");
+  CliResult r = Gwcli(a_.grpc_port(), {"namespace", "add", "-n", kNqn, "-p", "rbd", "-i", made, "-c", "--size", "16M",
+                                       "--rbd-trash-image-on-delete"});
+  if (r.all().find("RBD namespaces are not available") != std::string::npos)
+    GTEST_SKIP() << "the rbd backend is not built into this gateway";
+  ASSERT_EQ(r.rc, 0) << r.all();
+  EXPECT_CLI(Gwcli(a_.grpc_port(), {"namespace", "add", "-n", kNqn, "-p", "rbd", "-i", kept, "-c", "--size", "16M",
+                                    "--rbd-trash-image-on-delete"}),
+             0, "Adding namespace 2");
+  EXPECT_NE(a_.Log().find("Notice that as image rbd/" + kept +
+                          " was created outside the gateway it won't get trashed on namespace deletion"),
+            std::string::npos)
+      << a_.Log();
+  json l = J(a_, {"namespace", "list", "-n", kNqn});
+  ASSERT_EQ(l["namespaces"].size(), 2u) << l.dump();
+  EXPECT_TRUE(l["namespaces"][0].value("trash_image", false)) << l.dump();
+  EXPECT_FALSE(l["namespaces"][1].value("trash_image", false)) << l.dump();
+
+  EXPECT_CLI(Gwcli(a_.grpc_port(), {"namespace", "del", "-n", kNqn, "--nsid", "1"}), EINVAL,
+             "Confirmation for trashing RBD image is needed");
+  EXPECT_CLI(Gwcli(a_.grpc_port(), {"namespace", "del", "-n", kNqn, "--nsid", "1", "--i-am-sure"}), 0, "Successful");
+  EXPECT_NE(rbd("trash ls rbd").find(made), std::string::npos);
+  EXPECT_EQ(rbd("ls rbd").find(made), std::string::npos);
+  EXPECT_NE(a_.Log().find("RBD image rbd/" + made + " moved to the trash"), std::string::npos) << a_.Log();
+
+  EXPECT_CLI(Gwcli(a_.grpc_port(), {"namespace", "del", "-n", kNqn, "--nsid", "2", "--i-am-sure"}), 0, "Successful");
+  EXPECT_NE(rbd("ls rbd").find(kept), std::string::npos);
+  EXPECT_EQ(rbd("trash ls rbd").find(kept), std::string::npos);
   EXPECT_CLI(Gwcli(a_.grpc_port(), {"subsystem", "del", "-n", kNqn, "--force"}), 0, "Successful");
 }
 
