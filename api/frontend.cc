@@ -213,6 +213,25 @@ std::string GatewayService::ImageUsedBy(const std::string& image) {
   return used;
 }
 
+Status GatewayService::SubsystemLimit() {
+  size_t n = 0;
+  for (const auto& s : target_->Subsystems()) n += s->is_discovery() ? 0 : 1;
+  return CheckSubsystemLimit(n, opts_.max_subsystems);
+}
+
+Status GatewayService::HostLimits(const std::shared_ptr<Subsystem>& s) {
+  if (Status st = CheckSubsystemHostLimit(s->View().hosts.size(), opts_.max_hosts_per_subsystem); !st.ok()) return st;
+  size_t all = 0;
+  for (const auto& o : target_->Subsystems()) all += o->is_discovery() ? 0 : o->View().hosts.size();
+  return CheckHostLimit(all, opts_.max_hosts);
+}
+
+Status GatewayService::NamespaceHostLimit(const std::shared_ptr<Subsystem>& s, uint32_t nsid) {
+  auto ns = s->NamespaceInfo(nsid);
+  if (!ns.ok()) return Status::OK();  // the Target's own answer follows
+  return CheckNamespaceHostLimit(ns->hosts.size(), opts_.max_hosts_per_namespace);
+}
+
 void GatewayService::RemoveSubsystemFromTarget(const std::string& nqn) {
   auto s = target_->FindSubsystem(nqn);
   if (!s) return;

@@ -109,6 +109,9 @@ Result<HostEntry> HostEntryFromRequest(const add_host_req& r, const std::string&
   if (!entry.ok()) return Answer(rep, EINVAL, prefix + ": " + entry.status().message());
   if (any ? s->AllowsAnyHost() : s->HasHost(host))
     return Answer(rep, EEXIST, prefix + (any ? ": Open host access is already allowed" : ": Host is already added"));
+  if (!any) {
+    if (Status st = HostLimits(s); !st.ok()) return Answer(rep, ToErrno(st), prefix + ": " + st.message());
+  }
   if (Status st = target_->AddHost(nqn, *entry); !st.ok()) return Answer(rep, ToErrno(st), prefix + ": " + st.message());
   auto check = [&](const StateMap& cur) -> Status {
     if (cur.count(HostKey(nqn, host)))

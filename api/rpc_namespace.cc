@@ -83,6 +83,9 @@ constexpr uint64_t kMiB = 1ull << 20;
   if (!s) return Answer(rep, ENOENT, prefix + ": No such subsystem");
   if (req.has_nsid() && req.nsid() != 0 && s->HasNamespace(req.nsid()))
     return Answer(rep, EEXIST, "Failure adding namespace, NSID " + Str(req.nsid()) + " is already in use");
+  // Before the device is opened (an image created for nothing otherwise).
+  if (Status st = target_->CheckNamespaceLimits(nqn, req.has_nsid() ? req.nsid() : 0); !st.ok())
+    return Answer(rep, ToErrno(st), prefix + ": " + st.message());
   if (!req.has_uuid() || req.uuid().empty()) {
     req.set_uuid(UuidToString(RandomUuid()));
   } else {
@@ -482,7 +485,9 @@ constexpr uint64_t kMiB = 1ull << 20;
     if (Status st = ValidateHostNqn(req->host_nqn(), false); !st.ok()) return Answer(rep, EINVAL, prefix + ": " + st.message());
   }
   std::lock_guard<std::mutex> lk(mu_);
-  if (!target_->FindSubsystem(nqn)) return Answer(rep, ENOENT, prefix + ": No such subsystem");
+  auto s = target_->FindSubsystem(nqn);
+  if (!s) return Answer(rep, ENOENT, prefix + ": No such subsystem");
+  if (Status st = NamespaceHostLimit(s, req->nsid()); !st.ok()) return Answer(rep, ToErrno(st), prefix + ": " + st.message());
   if (Status st = target_->AddNamespaceHost(nqn, req->nsid(), req->host_nqn()); !st.ok())
     return Answer(rep, ToErrno(st), prefix + ": " + st.message());
   if (Status st = Persist({{NamespaceHostKey(nqn, req->nsid(), req->host_nqn()), RequestToJson(*req)}}, {});

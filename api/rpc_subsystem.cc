@@ -25,6 +25,16 @@ using namespace internal;
     return Answer(rep, ENOTSUP, prefix + ": subsystem network masks (auto-listeners) are not supported by this "
                                          "gateway, create listeners instead");
   if (req.subsystem_nqn().empty()) return Answer(rep, EINVAL, "Failure creating subsystem, missing subsystem NQN");
+  if (Status st = ValidateMaxNamespaces(req.max_namespaces()); !st.ok())
+    return Answer(rep, ToErrno(st), prefix + ": " + st.message());
+  if (req.max_namespaces() > target_->options().max_namespaces_per_gateway)
+    LOG_WARN("The requested max number of namespaces for subsystem %s (%u) is greater than the global limit on the "
+             "number of namespaces (%u), will continue",
+             req.subsystem_nqn().c_str(), req.max_namespaces(), target_->options().max_namespaces_per_gateway);
+  else if (req.max_namespaces() > opts_.default_max_namespaces)
+    LOG_WARN("The requested max number of namespaces for subsystem %s (%u) is greater than the limit on the number of "
+             "namespaces per subsystem (%u), will continue",
+             req.subsystem_nqn().c_str(), req.max_namespaces(), opts_.default_max_namespaces);
   if (StateKeyElementHasSeparator(req.subsystem_nqn()))
     return Answer(rep, EINVAL, prefix + ": Invalid NQN \"" + req.subsystem_nqn() + "\", contains invalid characters");
   if (opts_.verify_nqns) {
@@ -54,6 +64,7 @@ using namespace internal;
   rep->set_nqn(req.subsystem_nqn());
 
   std::lock_guard<std::mutex> lk(mu_);
+  if (Status st = SubsystemLimit(); !st.ok()) return Answer(rep, ToErrno(st), prefix + ": " + st.message());
   if (target_->FindSubsystem(req.subsystem_nqn()) || state_.count(SubsystemKey(req.subsystem_nqn())))
     return Answer(rep, EEXIST, prefix + ": Subsystem already exists");
   for (auto& s : target_->Subsystems())

@@ -69,12 +69,18 @@ struct ServiceOptions {
   std::string version;       // gateway version (get_gateway_info); NVMEOF_VERSION overrides
   uint32_t load_balancing_group = 1;  // ANA group of new namespaces without one
   bool verify_nqns = true;            // NQN syntax checks ([gateway] verify_nqns)
-  uint32_t default_max_namespaces = 1024;
-  // Limits get_gateway_info reports besides the namespace limits of the target and of
-  // default_max_namespaces (the reference's defaults, config_registry.py; not enforced yet).
+  // The reference's limits (config_registry.py keys and defaults, [gateway] section),
+  // enforced on every addition, from a client or from the group state: max_subsystems,
+  // max_namespaces_per_subsystem (a subsystem's max_namespaces when create_subsystem gives
+  // none), max_hosts and max_hosts_per_subsystem (specific hosts, not "*"),
+  // max_hosts_per_namespace. max_namespaces (per gateway) is
+  // TargetOptions::max_namespaces_per_gateway. Checks: validate.h ("Limits") and
+  // Target::CheckNamespaceLimits; E2BIG with the reference's messages.
+  uint32_t default_max_namespaces = 512;
   uint32_t max_subsystems = 128;
   uint32_t max_hosts = 2048;
   uint32_t max_hosts_per_subsystem = 128;
+  uint32_t max_hosts_per_namespace = 16;
   std::string location;  // stretch-cluster site of this gateway ([gateway] location)
   // set_ana_state sets a group's state for the whole gateway (one AnaTable change) when the
   // request gives it one state for every subsystem: the Ceph monitor client's requests
@@ -240,6 +246,11 @@ class GatewayService final : public ::Gateway::Service, public StateTarget {
   uint32_t StateGroupOf(const std::string& key, const std::string& json);
   // Removes a hand-over record if it still holds `value` (store only). mu_ not needed.
   Status RemoveHandover(const std::string& key, const std::string& value);
+  // The limits for one more subsystem, host (specific, not "*") or namespace host on this
+  // gateway (mu_ held): validate.h's check functions on the Target's counts.
+  Status SubsystemLimit();
+  Status HostLimits(const std::shared_ptr<Subsystem>& s);
+  Status NamespaceHostLimit(const std::shared_ptr<Subsystem>& s, uint32_t nsid);
   std::vector<std::string> SubsystemKeys(const std::string& nqn);
   std::vector<std::string> NamespaceKeys(const std::string& nqn, uint32_t nsid);
   Result<uint32_t> AddNamespaceToTarget(const namespace_add_req& req, uint32_t anagrpid);

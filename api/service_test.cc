@@ -1620,5 +1620,113 @@ TEST_F(ServiceTest, RbdTrashOnDeleteOnlyForImagesTheGatewayCreated) {
   svc->SetDeviceFactory(nullptr);
 }
 
+// ------------------------------------------------------------------------------ limits
+
+// Every limit of the reference ([gateway] max_*), small here, reached through the RPCs and
+// through the group state (another gateway's additions): E2BIG and the reference's words.
+TEST_F(ServiceTest, LimitsAreEnforcedOnEveryAddition) {
+  svc.reset();
+  TargetOptions to;
+  to.max_namespaces_per_gateway = 3;
+  target = std::make_unique<Target>(to);
+  ServiceOptions o;
+  o.gateway_name = "gw1";
+  o.hostname = "host1";
+  o.max_subsystems = 2;
+  o.default_max_namespaces = 2;
+  o.max_hosts = 3;
+  o.max_hosts_per_subsystem = 2;
+  o.max_hosts_per_namespace = 1;
+  svc = std::make_unique<GatewayService>(target.get(), &store, o);
+  const std::string n1 = "nqn.2016-06.io.spdk:lim1", n2 = "nqn.2016-06.io.spdk:lim2", n3 = "nqn.2016-06.io.spdk:lim3";
+  auto h = [](int i) { return "nqn.2016-06.io.spdk:host" + std::to_string(i); };
+
+  // max_subsystems; create_subsystem's max_namespaces cap.
+  EXPECT_STATUS(CreateSubsystem(n1), 0, "Success");
+  create_subsystem_req big;
+  big.set_subsystem_nqn(n2);
+  big.set_enable_ha(true);
+  big.set_no_group_append(true);
+  big.set_max_namespaces(3700);
+  subsys_status srep;
+  svc->create_subsystem(nullptr, &big, &srep);
+  EXPECT_STATUS(srep, EINVAL, "Failure creating subsystem " + n2 + ": Max namespaces can't be greater than 2048");
+  EXPECT_STATUS(CreateSubsystem(n2), 0, "Success");
+  EXPECT_STATUS(CreateSubsystem(n3), E2BIG,
+                "Failure creating subsystem " + n3 + ": Maximal number of subsystems (2) has already been reached");
+  EXPECT_EQ(target->FindSubsystem(n1)->spec().max_namespaces, 2u);  // max_namespaces_per_subsystem
+
+  // max_namespaces_per_subsystem (the subsystem's max_namespaces), NSIDs above it, max_namespaces.
+  EXPECT_STATUS(AddMemoryNs(n1), 0, "Success");
+  EXPECT_STATUS(AddMemoryNs(n1, 16 * kMiB, 3), E2BIG, "Requested ID 3 is bigger than the maximal one (2)");
+  EXPECT_STATUS(AddMemoryNs(n1), 0, "Success");
+  EXPECT_STATUS(AddMemoryNs(n1), E2BIG,
+                "to " + n1 + ": Subsystem's maximal number of namespaces (2) has already been reached");
+  EXPECT_STATUS(AddMemoryNs(n2), 0, "Success");
+  EXPECT_STATUS(AddMemoryNs(n2), E2BIG, "to " + n2 + ": Maximal number of namespaces (3) has already been reached");
+
+  // max_hosts_per_subsystem, max_hosts ("*" counts for neither).
+  EXPECT_STATUS(AddHost(n1, h(1)), 0, "Success");
+  EXPECT_STATUS(AddHost(n1, h(2)), 0, "Success");
+  EXPECT_STATUS(AddHost(n1, "*"), 0, "Success");
+  EXPECT_STATUS(AddHost(n1, h(3)), E2BIG, "Maximal number of hosts for subsystem (2) has already been reached");
+  EXPECT_STATUS(AddHost(n2, h(3)), 0, "Success");
+  EXPECT_STATUS(AddHost(n2, h(4)), E2BIG, "Maximal number of hosts (3) has already been reached");
+
+  // max_hosts_per_namespace.
+  namespace_change_visibility_req v;
+  v.set_subsystem_nqn(n1);
+  v.set_nsid(1);
+  v.set_auto_visible(false);
+  req_status rep;
+  svc->namespace_change_visibility(nullptr, &v, &rep);
+  EXPECT_STATUS(rep, 0, "Success");
+  namespace_add_host_req nh;
+  nh.set_subsystem_nqn(n1);
+  nh.set_nsid(1);
+  nh.set_host_nqn(h(1));
+  svc->namespace_add_host(nullptr, &nh, &rep);
+  EXPECT_STATUS(rep, 0, "Success");
+  nh.set_host_nqn(h(2));
+  svc->namespace_add_host(nullptr, &nh, &rep);
+  EXPECT_STATUS(rep, E2BIG, "Maximal host count for namespace (1) has already been reached");
+
+  // The same limits on what another gateway wrote to the group state.
+  create_subsystem_req cs;
+  cs.set_subsystem_nqn(n3);
+  cs.set_enable_ha(true);
+  Status st = svc->AddSubsystem(RequestToJson(cs));
+  EXPECT_NE(st.message().find("Maximal number of subsystems (2) has already been reached"), std::string::npos)
+      << st.ToString();
+  EXPECT_FALSE(target->FindSubsystem(n3));
+  add_host_req ah;
+  ah.set_subsystem_nqn(n2);
+  ah.set_host_nqn(h(5));
+  st = svc->AddHost(RequestToJson(ah));
+  EXPECT_NE(st.message().find("Maximal number of hosts (3)"), std::string::npos) << st.ToString();
+  nh.set_host_nqn(h(2));
+  st = svc->AddNamespaceHost(RequestToJson(nh));
+  EXPECT_NE(st.message().find("Maximal host count for namespace (1)"), std::string::npos) << st.ToString();
+  namespace_add_req ns;
+  ns.set_subsystem_nqn(n2);
+  ns.set_nsid(2);
+  ns.set_block_size(512);
+  ns.set_backend("memory");
+  ns.set_memory_size(16 * kMiB);
+  st = svc->AddNamespace(RequestToJson(ns));
+  EXPECT_NE(st.message().find("Maximal number of namespaces (3) has already been reached"), std::string::npos)
+      << st.ToString();
+
+  // get_gateway_info reports them.
+  get_gateway_info_req gr;
+  gateway_info gi;
+  svc->get_gateway_info(nullptr, &gr, &gi);
+  EXPECT_EQ(gi.max_subsystems(), 2u);
+  EXPECT_EQ(gi.max_namespaces(), 3u);
+  EXPECT_EQ(gi.max_namespaces_per_subsystem(), 2u);
+  EXPECT_EQ(gi.max_hosts(), 3u);
+  EXPECT_EQ(gi.max_hosts_per_subsystem(), 2u);
+}
+
 }  // namespace
 }  // namespace nvmeof::api
