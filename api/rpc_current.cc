@@ -64,7 +64,7 @@ Status GatewayService::EditNamespaceRequest(const std::string& nqn, uint32_t nsi
   namespace_add_req add;
   if (Status st = JsonToRequest(it->second, &add); !st.ok()) return Status::NotFound("Can't find entry for namespace");
   if (!edit(&add)) return Status::OK();  // nothing changes
-  return Persist({{key, RequestToJson(add)}}, {});
+  return Persist({{key, RewriteStateJson(it->second, add)}}, {});
 }
 
 // ----------------------------------------------------------------------------- subsystems
@@ -110,7 +110,8 @@ Status GatewayService::EditNamespaceRequest(const std::string& nqn, uint32_t nsi
     stored.clear_dhchap_key();
   }
   stored.clear_key_encrypted();
-  if (Status st = Persist({{SubsystemKey(nqn), RequestToJson(stored)}}, {}); !st.ok())
+  if (Status st = Persist({{SubsystemKey(nqn), RewriteStateJson(it != state_.end() ? it->second : "", stored)}}, {});
+      !st.ok())
     return Answer(rep, EINVAL, "Error persisting the DH-HMAC-CHAP key of subsystem " + nqn + ": " + st.message());
   if (Status st = ApplySubsystemKeyToHosts(nqn); !st.ok()) return Answer(rep, ToErrno(st), prefix + ": " + st.message());
   LOG_INFO("subsystem %s: DH-HMAC-CHAP key %s", nqn.c_str(), key.empty() ? "deleted" : "set");
@@ -233,7 +234,7 @@ Status GatewayService::EditNamespaceRequest(const std::string& nqn, uint32_t nsi
     std::vector<std::string> removes;
     if (req->auto_visible())
       for (const auto& h : hosts) removes.push_back(NamespaceHostKey(nqn, req->nsid(), h));
-    if (Status st = Persist({{key, RequestToJson(add)}}, removes); !st.ok())
+    if (Status st = Persist({{key, RewriteStateJson(it->second, add)}}, removes); !st.ok())
       return Answer(rep, EINVAL, "Error persisting visibility change for namespace " + Str(req->nsid()) + " in " +
                                      nqn + ": " + st.message());
   }
@@ -419,7 +420,8 @@ Status GatewayService::EditNamespaceRequest(const std::string& nqn, uint32_t nsi
   if (!entry.ok()) return Answer(rep, EINVAL, prefix + ": " + entry.status().message());
   if (Status st = target_->ChangeHostKeys(nqn, *entry); !st.ok())
     return Answer(rep, ToErrno(st), prefix + ": " + st.message());
-  if (Status st = Persist({{key, RequestToJson(stored)}}, {}); !st.ok()) {
+  auto was = state_.find(key);
+  if (Status st = Persist({{key, RewriteStateJson(was != state_.end() ? was->second : "", stored)}}, {}); !st.ok()) {
     target_->ChangeHostKeys(nqn, *old);
     return Answer(rep, EINVAL, "Error persisting host " + host + " key change: " + st.message());
   }

@@ -438,7 +438,7 @@ constexpr uint64_t kMiB = 1ull << 20;
           from = add.anagrpid() > 0 ? static_cast<uint32_t>(add.anagrpid()) : opts_.load_balancing_group;
           if (from == grp) return Status::OK();
           add.set_anagrpid(req->anagrpid());
-          (*puts)[key] = RequestToJson(add);
+          (*puts)[key] = RewriteStateJson(it->second, add);
           (*puts)[ho_key] = LbHandoverJson({nqn, req->nsid(), from, grp});
           return Status::OK();
         },
@@ -461,7 +461,7 @@ constexpr uint64_t kMiB = 1ull << 20;
     namespace_add_req add;
     if (JsonToRequest(it->second, &add).ok()) {
       add.set_anagrpid(req->anagrpid());
-      if (Status st = Persist({{key, RequestToJson(add)}}, {}); !st.ok()) {
+      if (Status st = Persist({{key, RewriteStateJson(it->second, add)}}, {}); !st.ok()) {
         target_->SetNamespaceAnaGroup(nqn, req->nsid(), old_grp);
         return Answer(rep, EINVAL, "Error persisting namespace load balancing group for namespace with NSID " +
                                        Str(req->nsid()) + " in " + nqn + ": " + st.message());
