@@ -2,6 +2,7 @@
 // group state (other gateways' changes, and the full state at start-up) onto this gateway's
 // Target, keeping the service's view of the state (state_) in step. Runs on the
 // StateFollower's thread (or its caller's, for Replay/Reconcile) with the RPC lock held.
+#include <algorithm>
 #include <string>
 
 #include "api/errc.h"
@@ -30,6 +31,9 @@ Status GatewayService::AddSubsystem(const std::string& json) {
   spec.serial = req.serial_number();
   spec.max_namespaces = req.max_namespaces() ? req.max_namespaces() : opts_.default_max_namespaces;
   spec.allow_any_host = false;
+  if (!target_->FindSubsystem(spec.nqn)) {
+    if (Status st = SubsystemLimit(); !st.ok()) return st;
+  }
   Status st = target_->AddSubsystem(spec);
   if (st.ok() || st.IsAlreadyExists()) {
     state_[SubsystemKey(spec.nqn)] = json;
@@ -211,6 +215,10 @@ Status GatewayService::AddHost(const std::string& json) {
     }
     return entry.status();
   }
+  if (auto s = target_->FindSubsystem(req.subsystem_nqn());
+      s && req.host_nqn() != kAnyHostNqn && !s->HasHost(req.host_nqn())) {
+    if (Status st = HostLimits(s); !st.ok()) return st;
+  }
   Status st = target_->AddHost(req.subsystem_nqn(), *entry);
   if (st.ok() || st.IsAlreadyExists()) state_[HostKey(req.subsystem_nqn(), req.host_nqn())] = json;
   return st;
@@ -261,6 +269,12 @@ Status GatewayService::ClearQos(const std::string& nqn, uint32_t nsid) {
 Status GatewayService::AddNamespaceHost(const std::string& json) {
   namespace_add_host_req req;
   if (Status st = JsonToRequest(json, &req); !st.ok()) return st;
+  if (auto s = target_->FindSubsystem(req.subsystem_nqn())) {
+    auto ns = s->NamespaceInfo(req.nsid());
+    if (ns.ok() && !std::binary_search(ns->hosts.begin(), ns->hosts.end(), req.host_nqn())) {
+      if (Status st = NamespaceHostLimit(s, req.nsid()); !st.ok()) return st;
+    }
+  }
   Status st = target_->AddNamespaceHost(req.subsystem_nqn(), req.nsid(), req.host_nqn());
   if (st.ok() || st.IsAlreadyExists())
     state_[NamespaceHostKey(req.subsystem_nqn(), req.nsid(), req.host_nqn())] = json;

@@ -151,7 +151,7 @@ Result<size_t> GatewayService::RebalanceStep() {
       namespace_add_req add;
       if (Status j = JsonToRequest(current.at(key), &add); !j.ok()) return j;
       add.set_anagrpid(static_cast<int32_t>(m.to));
-      (*puts)[key] = RequestToJson(add);
+      (*puts)[key] = RewriteStateJson(current.at(key), add);
       (*puts)[LbHandoverKey(m.nqn, m.nsid)] = LbHandoverJson({m.nqn, m.nsid, m.from, m.to});
     }
     return Status::OK();

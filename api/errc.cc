@@ -41,8 +41,8 @@ int Errno(nvmf::errc e) {
     case E::kSubsystemHasNamespaces: return EBUSY;
     case E::kBadBlockSize: return EINVAL;
     case E::kBadDevice: return EINVAL;
-    case E::kTooManyNamespaces: return ENOSPC;
-    case E::kNsidOutOfRange: return EINVAL;
+    case E::kTooManyNamespaces: return E2BIG;
+    case E::kNsidOutOfRange: return E2BIG;
     case E::kNsidInUse: return EEXIST;
     case E::kUuidInUse: return EEXIST;
     case E::kNamespaceNotFound: return ENODEV;
@@ -139,6 +139,7 @@ int Errno(api::errc e) {
   using E = api::errc;
   switch (e) {
     case E::kInvalidRequest: return EINVAL;
+    case E::kLimitReached: return E2BIG;
     case E::kSubsystemExists: return EEXIST;
     case E::kSerialInUse: return EEXIST;
     case E::kNsidInUse: return EEXIST;

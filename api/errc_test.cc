@@ -54,7 +54,7 @@ std::vector<Case> AllNames() {
 
       C(N::kInvalidNqn, EINVAL), C(N::kSubsystemExists, EEXIST), C(N::kSubsystemNotFound, ENOENT),
       C(N::kSubsystemHasNamespaces, EBUSY), C(N::kBadBlockSize, EINVAL), C(N::kBadDevice, EINVAL),
-      C(N::kTooManyNamespaces, ENOSPC), C(N::kNsidOutOfRange, EINVAL), C(N::kNsidInUse, EEXIST),
+      C(N::kTooManyNamespaces, E2BIG), C(N::kNsidOutOfRange, E2BIG), C(N::kNsidInUse, EEXIST),
       C(N::kUuidInUse, EEXIST), C(N::kNamespaceNotFound, ENODEV), C(N::kShrinkRefused, EINVAL),
       C(N::kBadAnaGroupId, EINVAL), C(N::kAnaGroupNotFound, ENODEV), C(N::kBadAnaState, EINVAL),
       C(N::kDiscoveryHasNoAna, EINVAL), C(N::kNamespaceAutoVisible, EINVAL), C(N::kNamespaceHostExists, EEXIST),
@@ -82,6 +82,7 @@ std::vector<Case> AllNames() {
       C(A::kNsidInUse, EEXIST), C(A::kUuidInUse, EEXIST), C(A::kImageInUse, EEXIST), C(A::kHostExists, EEXIST),
       C(A::kListenerExists, EEXIST), C(A::kHostKeyMissing, ENOKEY), C(A::kKeyConflict, EINVAL),
       C(A::kNoEncryptionKey, ENOKEY),
+      C(A::kLimitReached, E2BIG),
   };
 }
 

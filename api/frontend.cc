@@ -38,6 +38,17 @@ std::string RbdImagePath(const namespace_add_req& r) {
          r.rbd_image_name();
 }
 
+bool ImageTrashedOnDelete(const namespace_add_req& r) {
+  return (!r.has_backend() || r.backend() == "rbd") && r.create_image() && r.trash_image();
+}
+
+std::string TrashConfirmationNeeded(const std::string& nqn, uint32_t nsid) {
+  return "Confirmation for trashing RBD image is needed.\nIn order to delete the namespace either repeat the command "
+         "using the \"--i-am-sure\" parameter,\nor reset the RBD trash image flag using the \"namespace "
+         "set_rbd_trash_image \" CLI command on subsystem " +
+         nqn + " and NSID " + Str(nsid);
+}
+
 std::string KeyAddress(const std::string& traddr) { return EscapeAddressIfIpv6(UnescapeAddress(traddr)); }
 
 void FillListenerInfo(const ListenerSpec& l, const std::string& host_name, listener_info* o) {
@@ -200,6 +211,25 @@ std::string GatewayService::ImageUsedBy(const std::string& image) {
     return true;
   });
   return used;
+}
+
+Status GatewayService::SubsystemLimit() {
+  size_t n = 0;
+  for (const auto& s : target_->Subsystems()) n += s->is_discovery() ? 0 : 1;
+  return CheckSubsystemLimit(n, opts_.max_subsystems);
+}
+
+Status GatewayService::HostLimits(const std::shared_ptr<Subsystem>& s) {
+  if (Status st = CheckSubsystemHostLimit(s->View().hosts.size(), opts_.max_hosts_per_subsystem); !st.ok()) return st;
+  size_t all = 0;
+  for (const auto& o : target_->Subsystems()) all += o->is_discovery() ? 0 : o->View().hosts.size();
+  return CheckHostLimit(all, opts_.max_hosts);
+}
+
+Status GatewayService::NamespaceHostLimit(const std::shared_ptr<Subsystem>& s, uint32_t nsid) {
+  auto ns = s->NamespaceInfo(nsid);
+  if (!ns.ok()) return Status::OK();  // the Target's own answer follows
+  return CheckNamespaceHostLimit(ns->hosts.size(), opts_.max_hosts_per_namespace);
 }
 
 void GatewayService::RemoveSubsystemFromTarget(const std::string& nqn) {

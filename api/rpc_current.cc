@@ -79,7 +79,7 @@ Status GatewayService::EditNamespaceRequest(const std::string& nqn, uint32_t nsi
   namespace_add_req add;
   if (Status st = JsonToRequest(it->second, &add); !st.ok()) return Status::NotFound("Can't find entry for namespace");
   if (!edit(&add)) return Status::OK();  // nothing changes
-  return Persist({{key, RequestToJson(add)}}, {});
+  return Persist({{key, RewriteStateJson(it->second, add)}}, {});
 }
 
 // ----------------------------------------------------------------------------- subsystems
@@ -125,7 +125,7 @@ Status GatewayService::EditNamespaceRequest(const std::string& nqn, uint32_t nsi
     stored.clear_dhchap_key();
   }
   stored.clear_key_encrypted();
-  if (Status st = Persist({{SubsystemKey(nqn), RequestToJson(SealedSubsystem(stored))}}, {}); !st.ok())
+  if (Status st = Persist({{SubsystemKey(nqn), RewriteStateJson(it->second, SealedSubsystem(stored))}}, {}); !st.ok())
     return Answer(rep, EINVAL, "Error persisting the DH-HMAC-CHAP key of subsystem " + nqn + ": " + st.message());
   if (Status st = ApplySubsystemKeyToHosts(nqn); !st.ok()) return Answer(rep, ToErrno(st), prefix + ": " + st.message());
   LOG_INFO("subsystem %s: DH-HMAC-CHAP key %s", nqn.c_str(), key.empty() ? "deleted" : "set");
@@ -227,7 +227,7 @@ Status GatewayService::EditNamespaceRequest(const std::string& nqn, uint32_t nsi
     std::vector<std::string> removes;
     if (req->auto_visible())
       for (const auto& h : hosts) removes.push_back(NamespaceHostKey(nqn, req->nsid(), h));
-    if (Status st = Persist({{key, RequestToJson(add)}}, removes); !st.ok())
+    if (Status st = Persist({{key, RewriteStateJson(it->second, add)}}, removes); !st.ok())
       return Answer(rep, EINVAL, "Error persisting visibility change for namespace " + Str(req->nsid()) + " in " +
                                      nqn + ": " + st.message());
   }
@@ -276,11 +276,15 @@ Status GatewayService::EditNamespaceRequest(const std::string& nqn, uint32_t nsi
   if (!s || s->is_discovery() || !s->HasNamespace(req->nsid())) return Answer(rep, ENODEV, prefix + ": Can't find namespace");
   Status st = EditNamespaceRequest(nqn, req->nsid(), [&](namespace_add_req* a) {
     if (a->trash_image() == req->trash_image()) {
-      LOG_WARN("Namespace %u in %s already has the RBD trash image flag set to the requested value, nothing to do",
-               req->nsid(), nqn.c_str());
+      LOG_WARN("Namespace %u in %s already has the RBD trash image flag %s, nothing to do", req->nsid(), nqn.c_str(),
+               req->trash_image() ? "set" : "reset");
       return false;
     }
     a->set_trash_image(req->trash_image());
+    // Kept, as the reference keeps it; deleting the namespace ignores it for such an image.
+    if (req->trash_image() && !ImageTrashedOnDelete(*a))
+      LOG_WARN("Notice that as image %s was created outside the gateway it won't get trashed on namespace deletion",
+               RbdImagePath(*a).c_str());
     return true;
   });
   if (st.IsNotFound()) return Answer(rep, ENOENT, prefix + ": " + st.message());
@@ -423,7 +427,8 @@ Status GatewayService::EditNamespaceRequest(const std::string& nqn, uint32_t nsi
   if (Status st = secrets_.Seal(&stored); !st.ok()) return Answer(rep, ToErrno(st), prefix + ": " + st.message());
   if (Status st = target_->ChangeHostKeys(nqn, *entry); !st.ok())
     return Answer(rep, ToErrno(st), prefix + ": " + st.message());
-  if (Status st = Persist({{key, RequestToJson(stored)}}, {}); !st.ok()) {
+  auto was = state_.find(key);
+  if (Status st = Persist({{key, RewriteStateJson(was != state_.end() ? was->second : "", stored)}}, {}); !st.ok()) {
     target_->ChangeHostKeys(nqn, *old);
     return Answer(rep, EINVAL, "Error persisting host " + host + " key change: " + st.message());
   }

@@ -115,6 +115,9 @@ Result<HostEntry> HostEntryFromRequest(const add_host_req& r, const std::string&
     return Answer(rep, EEXIST, prefix + (any ? ": Open host access is already allowed" : ": Host is already added"));
   add_host_req stored = upgraded;
   if (Status st = secrets_.Seal(&stored); !st.ok()) return Answer(rep, ToErrno(st), prefix + ": " + st.message());
+  if (!any) {
+    if (Status st = HostLimits(s); !st.ok()) return Answer(rep, ToErrno(st), prefix + ": " + st.message());
+  }
   if (Status st = target_->AddHost(nqn, *entry); !st.ok()) return Answer(rep, ToErrno(st), prefix + ": " + st.message());
   auto check = [&](const StateMap& cur) -> Status {
     if (cur.count(HostKey(nqn, host)))

@@ -83,6 +83,9 @@ constexpr uint64_t kMiB = 1ull << 20;
   if (!s) return Answer(rep, ENOENT, prefix + ": No such subsystem");
   if (req.has_nsid() && req.nsid() != 0 && s->HasNamespace(req.nsid()))
     return Answer(rep, EEXIST, "Failure adding namespace, NSID " + Str(req.nsid()) + " is already in use");
+  // Before the device is opened (an image created for nothing otherwise).
+  if (Status st = target_->CheckNamespaceLimits(nqn, req.has_nsid() ? req.nsid() : 0); !st.ok())
+    return Answer(rep, ToErrno(st), prefix + ": " + st.message());
   if (!req.has_uuid() || req.uuid().empty()) {
     req.set_uuid(UuidToString(RandomUuid()));
   } else {
@@ -139,6 +142,19 @@ constexpr uint64_t kMiB = 1ull << 20;
     auto added = AddNamespaceToTarget(req, anagrpid);
     if (!added.ok()) return Answer(rep, ToErrno(added.status()), prefix + ": " + added.status().message());
     nsid = added.value();
+    if (attempt == 0) {
+      // Only an image this open created is the gateway's own (kept as create_image); only
+      // such an image may go to the RBD trash on delete.
+      auto ns = s->GetNamespace(nsid);
+      const bool created = ns && ns->dev().info().created;
+      if (req.create_image() && !created) req.set_create_image(false);
+      if (req.trash_image() && !created) {
+        if (backend == "rbd")
+          LOG_WARN("Notice that as image %s was created outside the gateway it won't get trashed on namespace deletion",
+                   image_path.c_str());
+        req.set_trash_image(false);
+      }
+    }
     req.set_nsid(nsid);
     req.set_anagrpid(static_cast<int32_t>(anagrpid));
     bool nsid_taken = false;
@@ -200,9 +216,13 @@ constexpr uint64_t kMiB = 1ull << 20;
   std::lock_guard<std::mutex> lk(mu_);
   auto s = target_->FindSubsystem(nqn);
   if (!s) return Answer(rep, ENOENT, prefix + ": No such subsystem");
-  const bool in_target = s->GetNamespace(req->nsid()) != nullptr;
-  if (!in_target && !state_.count(NamespaceKey(nqn, req->nsid())))
-    return Answer(rep, ENODEV, prefix + ": Can't find namespace");
+  std::weak_ptr<Namespace> ns = s->GetNamespace(req->nsid());
+  const bool in_target = !ns.expired();
+  auto stored = state_.find(NamespaceKey(nqn, req->nsid()));
+  if (!in_target && stored == state_.end()) return Answer(rep, ENODEV, prefix + ": Can't find namespace");
+  namespace_add_req add;
+  const bool trash = stored != state_.end() && JsonToRequest(stored->second, &add).ok() && ImageTrashedOnDelete(add);
+  if (trash && !req->i_am_sure()) return Answer(rep, EINVAL, prefix + ": " + TrashConfirmationNeeded(nqn, req->nsid()));
   if (Status st = Persist({}, NamespaceKeys(nqn, req->nsid())); !st.ok())
     return Answer(rep, EINVAL, "Error persisting removing of namespace " + Str(req->nsid()) + " from " + nqn + ": " +
                                    st.message());
@@ -210,6 +230,7 @@ constexpr uint64_t kMiB = 1ull << 20;
     if (Status st = target_->RemoveNamespace(nqn, req->nsid()); !st.ok())
       return Answer(rep, ToErrno(st), prefix + ": " + st.message());
   }
+  if (trash) TrashImageOfDeleted(add, ns);
   return Ok(rep);
 }
 
@@ -417,7 +438,7 @@ constexpr uint64_t kMiB = 1ull << 20;
           from = add.anagrpid() > 0 ? static_cast<uint32_t>(add.anagrpid()) : opts_.load_balancing_group;
           if (from == grp) return Status::OK();
           add.set_anagrpid(req->anagrpid());
-          (*puts)[key] = RequestToJson(add);
+          (*puts)[key] = RewriteStateJson(it->second, add);
           (*puts)[ho_key] = LbHandoverJson({nqn, req->nsid(), from, grp});
           return Status::OK();
         },
@@ -440,7 +461,7 @@ constexpr uint64_t kMiB = 1ull << 20;
     namespace_add_req add;
     if (JsonToRequest(it->second, &add).ok()) {
       add.set_anagrpid(req->anagrpid());
-      if (Status st = Persist({{key, RequestToJson(add)}}, {}); !st.ok()) {
+      if (Status st = Persist({{key, RewriteStateJson(it->second, add)}}, {}); !st.ok()) {
         target_->SetNamespaceAnaGroup(nqn, req->nsid(), old_grp);
         return Answer(rep, EINVAL, "Error persisting namespace load balancing group for namespace with NSID " +
                                        Str(req->nsid()) + " in " + nqn + ": " + st.message());
@@ -464,7 +485,9 @@ constexpr uint64_t kMiB = 1ull << 20;
     if (Status st = ValidateHostNqn(req->host_nqn(), false); !st.ok()) return Answer(rep, EINVAL, prefix + ": " + st.message());
   }
   std::lock_guard<std::mutex> lk(mu_);
-  if (!target_->FindSubsystem(nqn)) return Answer(rep, ENOENT, prefix + ": No such subsystem");
+  auto s = target_->FindSubsystem(nqn);
+  if (!s) return Answer(rep, ENOENT, prefix + ": No such subsystem");
+  if (Status st = NamespaceHostLimit(s, req->nsid()); !st.ok()) return Answer(rep, ToErrno(st), prefix + ": " + st.message());
   if (Status st = target_->AddNamespaceHost(nqn, req->nsid(), req->host_nqn()); !st.ok())
     return Answer(rep, ToErrno(st), prefix + ": " + st.message());
   if (Status st = Persist({{NamespaceHostKey(nqn, req->nsid(), req->host_nqn()), RequestToJson(*req)}}, {});

@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "api/service_internal.h"
@@ -34,6 +35,16 @@ using namespace internal;
     if (Status st = ValidatePort(req.port()); !st.ok()) return Answer(rep, EINVAL, prefix + ": " + st.message());
   }
   if (req.subsystem_nqn().empty()) return Answer(rep, EINVAL, "Failure creating subsystem, missing subsystem NQN");
+  if (Status st = ValidateMaxNamespaces(req.max_namespaces()); !st.ok())
+    return Answer(rep, ToErrno(st), prefix + ": " + st.message());
+  if (req.max_namespaces() > target_->options().max_namespaces_per_gateway)
+    LOG_WARN("The requested max number of namespaces for subsystem %s (%u) is greater than the global limit on the "
+             "number of namespaces (%u), will continue",
+             req.subsystem_nqn().c_str(), req.max_namespaces(), target_->options().max_namespaces_per_gateway);
+  else if (req.max_namespaces() > opts_.default_max_namespaces)
+    LOG_WARN("The requested max number of namespaces for subsystem %s (%u) is greater than the limit on the number of "
+             "namespaces per subsystem (%u), will continue",
+             req.subsystem_nqn().c_str(), req.max_namespaces(), opts_.default_max_namespaces);
   if (StateKeyElementHasSeparator(req.subsystem_nqn()))
     return Answer(rep, EINVAL, prefix + ": Invalid NQN \"" + req.subsystem_nqn() + "\", contains invalid characters");
   if (opts_.verify_nqns) {
@@ -63,6 +74,7 @@ using namespace internal;
   rep->set_nqn(req.subsystem_nqn());
 
   std::lock_guard<std::mutex> lk(mu_);
+  if (Status st = SubsystemLimit(); !st.ok()) return Answer(rep, ToErrno(st), prefix + ": " + st.message());
   if (target_->FindSubsystem(req.subsystem_nqn()) || state_.count(SubsystemKey(req.subsystem_nqn())))
     return Answer(rep, EEXIST, prefix + ": Subsystem already exists");
   for (auto& s : target_->Subsystems())
@@ -124,10 +136,29 @@ using namespace internal;
       LOG_WARN("About to delete subsystem %s which has a listener defined", nqn.c_str());
       break;
     }
+  // Namespaces deleted with it (force) whose images go to the RBD trash: with i_am_sure they
+  // do; without it (as the reference) their deletion fails, the subsystem's goes on.
+  std::vector<std::pair<namespace_add_req, std::weak_ptr<Namespace>>> trash;
+  ForEachNamespaceKey(state_, [&](const std::string& k, const std::string& v) {
+    namespace_add_req add;
+    if (StartsWith(k, StateKeyPrefix(StateKeyKind::kNamespace, nqn)) && JsonToRequest(v, &add).ok() &&
+        add.subsystem_nqn() == nqn && ImageTrashedOnDelete(add)) {
+      if (req->i_am_sure()) {
+        std::weak_ptr<Namespace> ns = s ? s->GetNamespace(add.nsid()) : nullptr;
+        trash.emplace_back(std::move(add), std::move(ns));
+      } else {
+        LOG_ERROR("Failure removing namespace %u from %s:\nFailure deleting namespace %u from %s: %s", add.nsid(),
+                  nqn.c_str(), add.nsid(), nqn.c_str(), TrashConfirmationNeeded(nqn, add.nsid()).c_str());
+        LOG_WARN("Will continue deleting %s anyway", nqn.c_str());
+      }
+    }
+    return true;
+  });
   if (Status st = Persist({}, SubsystemKeys(nqn)); !st.ok())
     return Answer(rep, EINVAL, "Error persisting deletion of subsystem " + nqn + ": " + st.message());
   RemoveSubsystemFromTarget(nqn);
   target_->ForgetAnaState(nqn);
+  for (const auto& [add, ns] : trash) TrashImageOfDeleted(add, ns);
   return Ok(rep);
 }
 

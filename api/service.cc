@@ -6,6 +6,9 @@
 
 #include <unistd.h>
 
+#include <chrono>
+#include <thread>
+
 #include "api/service_internal.h"
 
 namespace nvmeof::api {
@@ -39,7 +42,7 @@ StateMap GatewayService::LocalState() {
   return state_;
 }
 
-Result<uint32_t> GatewayService::AddNamespaceToTarget(const namespace_add_req& req, uint32_t anagrpid) {
+DeviceSpec GatewayService::DeviceSpecOf(const namespace_add_req& req, uint32_t anagrpid) {
   DeviceSpec b;
   b.kind = req.has_backend() ? req.backend() : "rbd";
   b.pool = req.rbd_pool_name();
@@ -57,6 +60,28 @@ Result<uint32_t> GatewayService::AddNamespaceToTarget(const namespace_add_req& r
     b.file_size_checked = true;
   }
   b.block_size = req.block_size();
+  return b;
+}
+
+void GatewayService::TrashImageOfDeleted(const namespace_add_req& req, const std::weak_ptr<Namespace>& ns) {
+  const std::string image = RbdImagePath(req);
+  // The target drops a namespace at once; connections holding it let go at their next step.
+  for (int i = 0; i < 3000 && !ns.expired(); i++) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  if (!ns.expired())
+    LOG_WARN("namespace %u of %s: its device on image %s is still open after 30 s, moving the image to the RBD "
+             "trash anyway", req.nsid(), req.subsystem_nqn().c_str(), image.c_str());
+  Status st = devices_->MoveToTrash(DeviceSpecOf(req, 0));
+  if (st.ok()) {
+    LOG_INFO("namespace %u of %s deleted: RBD image %s moved to the trash", req.nsid(), req.subsystem_nqn().c_str(),
+             image.c_str());
+  } else {
+    LOG_WARN("namespace %u of %s deleted, but its RBD image %s was not moved to the trash: %s", req.nsid(),
+             req.subsystem_nqn().c_str(), image.c_str(), st.message().c_str());
+  }
+}
+
+Result<uint32_t> GatewayService::AddNamespaceToTarget(const namespace_add_req& req, uint32_t anagrpid) {
+  DeviceSpec b = DeviceSpecOf(req, anagrpid);
   auto dev = devices_->Open(b);
   if (!dev.ok()) return dev.status();
   dev.value()->set_auto_resize(!req.disable_auto_resize());

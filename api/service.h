@@ -71,12 +71,18 @@ struct ServiceOptions {
   std::string version;       // gateway version (get_gateway_info); NVMEOF_VERSION overrides
   uint32_t load_balancing_group = 1;  // ANA group of new namespaces without one
   bool verify_nqns = true;            // NQN syntax checks ([gateway] verify_nqns)
-  uint32_t default_max_namespaces = 1024;
-  // Limits get_gateway_info reports besides the namespace limits of the target and of
-  // default_max_namespaces (the reference's defaults, config_registry.py; not enforced yet).
+  // The reference's limits (config_registry.py keys and defaults, [gateway] section),
+  // enforced on every addition, from a client or from the group state: max_subsystems,
+  // max_namespaces_per_subsystem (a subsystem's max_namespaces when create_subsystem gives
+  // none), max_hosts and max_hosts_per_subsystem (specific hosts, not "*"),
+  // max_hosts_per_namespace. max_namespaces (per gateway) is
+  // TargetOptions::max_namespaces_per_gateway. Checks: validate.h ("Limits") and
+  // Target::CheckNamespaceLimits; E2BIG with the reference's messages.
+  uint32_t default_max_namespaces = 512;
   uint32_t max_subsystems = 128;
   uint32_t max_hosts = 2048;
   uint32_t max_hosts_per_subsystem = 128;
+  uint32_t max_hosts_per_namespace = 16;
   std::string location;  // stretch-cluster site of this gateway ([gateway] location)
   // set_ana_state sets a group's state for the whole gateway (one AnaTable change) when the
   // request gives it one state for every subsystem: the Ceph monitor client's requests
@@ -263,9 +269,20 @@ class GatewayService final : public ::Gateway::Service, public StateTarget {
   // The same from the subsystem's stored request in state_.
   Status ReconcileAutoListeners(const std::string& nqn);
   bool IsAutoListener(const std::string& nqn, const ListenerSpec& l) const;
+  // The limits for one more subsystem, host (specific, not "*") or namespace host on this
+  // gateway (mu_ held): validate.h's check functions on the Target's counts.
+  Status SubsystemLimit();
+  Status HostLimits(const std::shared_ptr<Subsystem>& s);
+  Status NamespaceHostLimit(const std::shared_ptr<Subsystem>& s, uint32_t nsid);
   std::vector<std::string> SubsystemKeys(const std::string& nqn);
   std::vector<std::string> NamespaceKeys(const std::string& nqn, uint32_t nsid);
   Result<uint32_t> AddNamespaceToTarget(const namespace_add_req& req, uint32_t anagrpid);
+  // The device spec of a namespace's stored request.
+  static DeviceSpec DeviceSpecOf(const namespace_add_req& req, uint32_t anagrpid);
+  // Moves a deleted namespace's image to the RBD trash (ImageTrashedOnDelete) once the
+  // target has dropped the namespace (`ns` expired: its device closed; waited for a bounded
+  // time). Blocks the calling gRPC thread; a failure is logged, the deletion stands.
+  void TrashImageOfDeleted(const namespace_add_req& req, const std::weak_ptr<Namespace>& ns);
   void RemoveSubsystemFromTarget(const std::string& nqn);
   std::string ImageUsedBy(const std::string& image);  // RbdImagePath
   // The subsystem's DH-HMAC-CHAP key in the group state as stored, sealed or not (empty:

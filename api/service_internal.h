@@ -46,6 +46,12 @@ std::string Str(uint32_t v);
 // An RBD image as messages and the uniqueness rule name it: "POOL/IMAGE", or
 // "POOL/NAMESPACE/IMAGE" in a RADOS namespace.
 std::string RbdImagePath(const namespace_add_req& r);
+// The RBD trash rule (the reference's): a namespace's image goes to the RBD trash when the
+// namespace is deleted only if the gateway created it (create_image kept true in the stored
+// request only when the open created the image) and its trash_image flag is set.
+bool ImageTrashedOnDelete(const namespace_add_req& r);
+// Why deleting such a namespace without i_am_sure is refused (the reference's words).
+std::string TrashConfirmationNeeded(const std::string& nqn, uint32_t nsid);
 // Key form of a listener address: IPv6 in brackets, like the reference CLI sends it.
 std::string KeyAddress(const std::string& traddr);
 // The state key of a listener as a request gives it (any address form, numeric port).

@@ -6,6 +6,7 @@
 
 #include <map>
 #include <set>
+#include <vector>
 
 #include "api/state_json.h"
 #include "gateway/state/secret_box.h"
@@ -2100,6 +2101,237 @@ TEST_F(ServiceTest, KeepHostConnected) {
   EXPECT_STATUS(rep, 0, "Success");
   EXPECT_FALSE(target->FindSubsystem(kNqn)->HasHost(kHost2));
   EXPECT_EQ(store.m.count(std::string("host_") + kNqn + "_" + kHost2), 0u);
+}
+
+// ------------------------------------------------------------------------------ RBD trash on delete
+
+// An RBD opener over memory devices that "creates" the images named new-*, and records the
+// images moved to the trash.
+struct TrashingRbd : RbdOpener {
+  struct Dev : BlockDevice {
+    std::unique_ptr<BlockDevice> mem;
+    BdevInfo i;
+    uint64_t size() const override { return mem->size(); }
+    const BdevInfo& info() const override { return i; }
+    void submit(BdevIo* io) override { mem->submit(io); }
+    Status resize(uint64_t n) override { return mem->resize(n); }
+  };
+  std::vector<std::string>* trashed;
+  std::set<std::string> existing;
+  explicit TrashingRbd(std::vector<std::string>* t) : trashed(t) {}
+  Result<std::unique_ptr<BlockDevice>> Open(const DeviceSpec& b) override {
+    auto d = std::make_unique<Dev>();
+    d->mem = OpenMemoryDevice(16 * kMiB);
+    d->i = d->mem->info();
+    d->i.created = b.create_image && b.image.rfind("new-", 0) == 0 && existing.insert(b.image).second;
+    return std::unique_ptr<BlockDevice>(std::move(d));
+  }
+  Status MoveToTrash(const DeviceSpec& b) override {
+    trashed->push_back(b.pool + "/" + b.image);
+    return Status::OK();
+  }
+};
+
+TEST_F(ServiceTest, RbdTrashOnDeleteOnlyForImagesTheGatewayCreated) {
+  CreateSubsystem(kNqn);
+  std::vector<std::string> trashed;
+  DeviceFactory devices(std::make_unique<TrashingRbd>(&trashed));
+  svc->SetDeviceFactory(&devices);
+  auto add = [&](const std::string& image, bool create) {
+    namespace_add_req r;
+    r.set_subsystem_nqn(kNqn);
+    r.set_block_size(512);
+    r.set_rbd_pool_name("rbd");
+    r.set_rbd_image_name(image);
+    r.set_create_image(create);
+    if (create) r.set_size(16 * kMiB);
+    r.set_trash_image(true);
+    nsid_status rep;
+    svc->namespace_add(nullptr, &r, &rep);
+    EXPECT_STATUS(rep, 0, "Success");
+    return rep.nsid();
+  };
+  auto stored = [&](uint32_t nsid) {
+    namespace_add_req a;
+    EXPECT_TRUE(JsonToRequest(store.m[std::string("namespace_") + kNqn + "_" + std::to_string(nsid)], &a).ok());
+    return a;
+  };
+  const uint32_t created = add("new-a", true);    // created by the gateway: kept
+  const uint32_t existing = add("old-b", true);   // create_image, but the image was there
+  const uint32_t opened = add("old-c", false);    // opened only
+  EXPECT_TRUE(stored(created).trash_image());
+  EXPECT_TRUE(stored(created).create_image());
+  EXPECT_FALSE(stored(existing).trash_image());
+  EXPECT_FALSE(stored(existing).create_image());
+  EXPECT_FALSE(stored(opened).trash_image());
+  EXPECT_FALSE(ListNs(kNqn).namespaces(1).trash_image());
+  // The flag set on an image the gateway did not create is kept (as the reference) and ignored
+  // on delete; cleared and set again on one it did.
+  namespace_set_rbd_trash_image_req t;
+  t.set_subsystem_nqn(kNqn);
+  t.set_nsid(existing);
+  t.set_trash_image(true);
+  req_status rep;
+  svc->namespace_set_rbd_trash_image(nullptr, &t, &rep);
+  EXPECT_STATUS(rep, 0, "Success");
+  EXPECT_TRUE(stored(existing).trash_image());
+  t.set_nsid(created);
+  t.set_trash_image(false);
+  svc->namespace_set_rbd_trash_image(nullptr, &t, &rep);
+  EXPECT_STATUS(rep, 0, "Success");
+  EXPECT_FALSE(stored(created).trash_image());
+  t.set_trash_image(true);
+  svc->namespace_set_rbd_trash_image(nullptr, &t, &rep);
+  EXPECT_STATUS(rep, 0, "Success");
+  // Deleting it needs i_am_sure; then the image goes to the trash after the namespace is gone.
+  namespace_delete_req d;
+  d.set_subsystem_nqn(kNqn);
+  d.set_nsid(created);
+  svc->namespace_delete(nullptr, &d, &rep);
+  EXPECT_STATUS(rep, EINVAL, "Confirmation for trashing RBD image is needed.\nIn order to delete the namespace either "
+                             "repeat the command using the \"--i-am-sure\" parameter");
+  EXPECT_TRUE(target->FindSubsystem(kNqn)->HasNamespace(created));
+  EXPECT_TRUE(trashed.empty());
+  d.set_i_am_sure(true);
+  svc->namespace_delete(nullptr, &d, &rep);
+  EXPECT_STATUS(rep, 0, "Success");
+  EXPECT_FALSE(target->FindSubsystem(kNqn)->HasNamespace(created));
+  EXPECT_EQ(trashed, std::vector<std::string>{"rbd/new-a"});
+  // Images the gateway did not create are left alone, i_am_sure or not.
+  d.set_nsid(existing);
+  svc->namespace_delete(nullptr, &d, &rep);
+  EXPECT_STATUS(rep, 0, "Success");
+  d.set_nsid(opened);
+  d.set_i_am_sure(false);
+  svc->namespace_delete(nullptr, &d, &rep);
+  EXPECT_STATUS(rep, 0, "Success");
+  EXPECT_EQ(trashed.size(), 1u);
+  // delete_subsystem with force: its namespaces' images go to the trash with i_am_sure only
+  // (without it the subsystem is deleted all the same, as the reference does).
+  add("new-d", true);
+  delete_subsystem_req ds;
+  ds.set_subsystem_nqn(kNqn);
+  ds.set_force(true);
+  ds.set_i_am_sure(true);
+  svc->delete_subsystem(nullptr, &ds, &rep);
+  EXPECT_STATUS(rep, 0, "Success");
+  EXPECT_EQ(trashed, (std::vector<std::string>{"rbd/new-a", "rbd/new-d"}));
+  CreateSubsystem(kNqn);
+  add("new-e", true);
+  ds.set_i_am_sure(false);
+  svc->delete_subsystem(nullptr, &ds, &rep);
+  EXPECT_STATUS(rep, 0, "Success");
+  EXPECT_FALSE(target->FindSubsystem(kNqn));
+  EXPECT_EQ(trashed.size(), 2u);
+  svc->SetDeviceFactory(nullptr);
+}
+
+// ------------------------------------------------------------------------------ limits
+
+// Every limit of the reference ([gateway] max_*), small here, reached through the RPCs and
+// through the group state (another gateway's additions): E2BIG and the reference's words.
+TEST_F(ServiceTest, LimitsAreEnforcedOnEveryAddition) {
+  svc.reset();
+  TargetOptions to;
+  to.max_namespaces_per_gateway = 3;
+  target = std::make_unique<Target>(to);
+  ServiceOptions o;
+  o.gateway_name = "gw1";
+  o.hostname = "host1";
+  o.max_subsystems = 2;
+  o.default_max_namespaces = 2;
+  o.max_hosts = 3;
+  o.max_hosts_per_subsystem = 2;
+  o.max_hosts_per_namespace = 1;
+  svc = std::make_unique<GatewayService>(target.get(), &store, o);
+  const std::string n1 = "nqn.2016-06.io.spdk:lim1", n2 = "nqn.2016-06.io.spdk:lim2", n3 = "nqn.2016-06.io.spdk:lim3";
+  auto h = [](int i) { return "nqn.2016-06.io.spdk:host" + std::to_string(i); };
+
+  // max_subsystems; create_subsystem's max_namespaces cap.
+  EXPECT_STATUS(CreateSubsystem(n1), 0, "Success");
+  create_subsystem_req big;
+  big.set_subsystem_nqn(n2);
+  big.set_enable_ha(true);
+  big.set_no_group_append(true);
+  big.set_max_namespaces(3700);
+  subsys_status srep;
+  svc->create_subsystem(nullptr, &big, &srep);
+  EXPECT_STATUS(srep, EINVAL, "Failure creating subsystem " + n2 + ": Max namespaces can't be greater than 2048");
+  EXPECT_STATUS(CreateSubsystem(n2), 0, "Success");
+  EXPECT_STATUS(CreateSubsystem(n3), E2BIG,
+                "Failure creating subsystem " + n3 + ": Maximal number of subsystems (2) has already been reached");
+  EXPECT_EQ(target->FindSubsystem(n1)->spec().max_namespaces, 2u);  // max_namespaces_per_subsystem
+
+  // max_namespaces_per_subsystem (the subsystem's max_namespaces), NSIDs above it, max_namespaces.
+  EXPECT_STATUS(AddMemoryNs(n1), 0, "Success");
+  EXPECT_STATUS(AddMemoryNs(n1, 16 * kMiB, 3), E2BIG, "Requested ID 3 is bigger than the maximal one (2)");
+  EXPECT_STATUS(AddMemoryNs(n1), 0, "Success");
+  EXPECT_STATUS(AddMemoryNs(n1), E2BIG,
+                "to " + n1 + ": Subsystem's maximal number of namespaces (2) has already been reached");
+  EXPECT_STATUS(AddMemoryNs(n2), 0, "Success");
+  EXPECT_STATUS(AddMemoryNs(n2), E2BIG, "to " + n2 + ": Maximal number of namespaces (3) has already been reached");
+
+  // max_hosts_per_subsystem, max_hosts ("*" counts for neither).
+  EXPECT_STATUS(AddHost(n1, h(1)), 0, "Success");
+  EXPECT_STATUS(AddHost(n1, h(2)), 0, "Success");
+  EXPECT_STATUS(AddHost(n1, "*"), 0, "Success");
+  EXPECT_STATUS(AddHost(n1, h(3)), E2BIG, "Maximal number of hosts for subsystem (2) has already been reached");
+  EXPECT_STATUS(AddHost(n2, h(3)), 0, "Success");
+  EXPECT_STATUS(AddHost(n2, h(4)), E2BIG, "Maximal number of hosts (3) has already been reached");
+
+  // max_hosts_per_namespace.
+  namespace_change_visibility_req v;
+  v.set_subsystem_nqn(n1);
+  v.set_nsid(1);
+  v.set_auto_visible(false);
+  req_status rep;
+  svc->namespace_change_visibility(nullptr, &v, &rep);
+  EXPECT_STATUS(rep, 0, "Success");
+  namespace_add_host_req nh;
+  nh.set_subsystem_nqn(n1);
+  nh.set_nsid(1);
+  nh.set_host_nqn(h(1));
+  svc->namespace_add_host(nullptr, &nh, &rep);
+  EXPECT_STATUS(rep, 0, "Success");
+  nh.set_host_nqn(h(2));
+  svc->namespace_add_host(nullptr, &nh, &rep);
+  EXPECT_STATUS(rep, E2BIG, "Maximal host count for namespace (1) has already been reached");
+
+  // The same limits on what another gateway wrote to the group state.
+  create_subsystem_req cs;
+  cs.set_subsystem_nqn(n3);
+  cs.set_enable_ha(true);
+  Status st = svc->AddSubsystem(RequestToJson(cs));
+  EXPECT_NE(st.message().find("Maximal number of subsystems (2) has already been reached"), std::string::npos)
+      << st.ToString();
+  EXPECT_FALSE(target->FindSubsystem(n3));
+  add_host_req ah;
+  ah.set_subsystem_nqn(n2);
+  ah.set_host_nqn(h(5));
+  st = svc->AddHost(RequestToJson(ah));
+  EXPECT_NE(st.message().find("Maximal number of hosts (3)"), std::string::npos) << st.ToString();
+  nh.set_host_nqn(h(2));
+  st = svc->AddNamespaceHost(RequestToJson(nh));
+  EXPECT_NE(st.message().find("Maximal host count for namespace (1)"), std::string::npos) << st.ToString();
+  namespace_add_req ns;
+  ns.set_subsystem_nqn(n2);
+  ns.set_nsid(2);
+  ns.set_block_size(512);
+  ns.set_backend("memory");
+  ns.set_memory_size(16 * kMiB);
+  st = svc->AddNamespace(RequestToJson(ns));
+  EXPECT_NE(st.message().find("Maximal number of namespaces (3) has already been reached"), std::string::npos)
+      << st.ToString();
+
+  // get_gateway_info reports them.
+  get_gateway_info_req gr;
+  gateway_info gi;
+  svc->get_gateway_info(nullptr, &gr, &gi);
+  EXPECT_EQ(gi.max_subsystems(), 2u);
+  EXPECT_EQ(gi.max_namespaces(), 3u);
+  EXPECT_EQ(gi.max_namespaces_per_subsystem(), 2u);
+  EXPECT_EQ(gi.max_hosts(), 3u);
+  EXPECT_EQ(gi.max_hosts_per_subsystem(), 2u);
 }
 
 }  // namespace

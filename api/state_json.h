@@ -18,6 +18,9 @@ namespace nvmeof::api {
 // presence always printed, optional fields only when set, laid out like Python's
 // json.dumps(indent=2).
 std::string RequestToJson(const google::protobuf::Message& m);
+// RequestToJson of a changed item whose stored value was `stored`: the members of `stored`
+// that are no field of `m` (a newer reference gateway's) are kept, after m's fields.
+std::string RewriteStateJson(const std::string& stored, const google::protobuf::Message& m);
 // Parses stored JSON into `m`; fields this gateway does not know are ignored.
 Status JsonToRequest(const std::string& json, google::protobuf::Message* m);
 

@@ -370,4 +370,41 @@ std::string FormatSize(std::uint64_t bytes) {
   return buf;
 }
 
+// ---- Limits -------------------------------------------------------------------
+
+namespace {
+
+Status Reached(const std::string& what, std::uint32_t max) {
+  return Status::Error(errc::kLimitReached, what + " (" + std::to_string(max) + ") has already been reached");
+}
+
+}  // namespace
+
+Status ValidateMaxNamespaces(std::uint32_t max_namespaces) {
+  if (max_namespaces > kMaxNamespacesPerSubsystemCap)
+    return Status::Error(errc::kInvalidRequest,
+                         "Max namespaces can't be greater than " + std::to_string(kMaxNamespacesPerSubsystemCap));
+  return Status::OK();
+}
+
+Status CheckSubsystemLimit(std::size_t subsystems, std::uint32_t max_subsystems) {
+  return subsystems >= max_subsystems ? Reached("Maximal number of subsystems", max_subsystems) : Status::OK();
+}
+
+Status CheckSubsystemHostLimit(std::size_t subsystem_hosts, std::uint32_t max_hosts_per_subsystem) {
+  return subsystem_hosts >= max_hosts_per_subsystem
+             ? Reached("Maximal number of hosts for subsystem", max_hosts_per_subsystem)
+             : Status::OK();
+}
+
+Status CheckHostLimit(std::size_t hosts, std::uint32_t max_hosts) {
+  return hosts >= max_hosts ? Reached("Maximal number of hosts", max_hosts) : Status::OK();
+}
+
+Status CheckNamespaceHostLimit(std::size_t namespace_hosts, std::uint32_t max_hosts_per_namespace) {
+  return namespace_hosts >= max_hosts_per_namespace
+             ? Reached("Maximal host count for namespace", max_hosts_per_namespace)
+             : Status::OK();
+}
+
 }  // namespace nvmeof::api

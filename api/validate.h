@@ -2,13 +2,14 @@
 // no gRPC, no protobuf).
 //
 // Every check returns a Status carrying the errno the reference gateway
-// (ceph-nvmeof 1.3) answers with - EINVAL for all of them - and a message that
+// (ceph-nvmeof) answers with - EINVAL, E2BIG (kLimitReached) for the limits - and a message that
 // says what is wrong and what is accepted. Where the reference has a known
 // message, the same wording is used, because operators and tests grep for it.
 // The messages are the *reason*; callers prefix them with the operation, e.g.
 // "Failure creating subsystem <nqn>: " + status.message().
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -118,6 +119,25 @@ Status ValidateImageSize(std::uint64_t bytes);
 // Size of a memory/file-backed namespace: positive and a multiple of the
 // block size.
 Status ValidateBackendSize(std::uint64_t bytes, std::uint32_t block_size);
+
+// ---- Limits (the reference's [gateway] max_* keys) --------------------------
+// Each takes how many there are now and the maximum; kLimitReached (E2BIG) when one more
+// would exceed it. The namespace limits are the Target's (Target::CheckNamespaceLimits).
+
+// The largest max_namespaces a subsystem may ask for (create_subsystem; EINVAL above it:
+// "Max namespaces can't be greater than 2048").
+inline constexpr std::uint32_t kMaxNamespacesPerSubsystemCap = 2048;
+Status ValidateMaxNamespaces(std::uint32_t max_namespaces);
+// max_subsystems: "Maximal number of subsystems (N) has already been reached".
+Status CheckSubsystemLimit(std::size_t subsystems, std::uint32_t max_subsystems);
+// max_hosts_per_subsystem (specific hosts, not "*"): "Maximal number of hosts for subsystem
+// (N) has already been reached".
+Status CheckSubsystemHostLimit(std::size_t subsystem_hosts, std::uint32_t max_hosts_per_subsystem);
+// max_hosts (specific hosts of all subsystems): "Maximal number of hosts (N) has already
+// been reached".
+Status CheckHostLimit(std::size_t hosts, std::uint32_t max_hosts);
+// max_hosts_per_namespace: "Maximal host count for namespace (N) has already been reached".
+Status CheckNamespaceHostLimit(std::size_t namespace_hosts, std::uint32_t max_hosts_per_namespace);
 
 // ---- Sizes ------------------------------------------------------------------
 

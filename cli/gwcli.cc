@@ -429,6 +429,7 @@ struct SubsystemArgs {
   long long port = 0;                      // of the auto-listeners
   CLI::Option* port_opt = nullptr;
   bool secure_listeners = false;
+  bool i_am_sure = false;  // del: confirms moving namespaces' RBD images to the trash
 };
 
 int SubsystemAdd(Ctx& c, const SubsystemArgs& a) {
@@ -496,6 +497,7 @@ int SubsystemDel(Ctx& c, const SubsystemArgs& a) {
   delete_subsystem_req req;
   req.set_subsystem_nqn(a.nqn);
   req.set_force(a.force);
+  req.set_i_am_sure(a.i_am_sure);
   const auto rep = Invoke<req_status>(c, "delete_subsystem", req,
                                       "Failure deleting subsystem " + a.nqn);
   return Report(c, rep, [&] { c.Out("Deleting subsystem " + a.nqn + ": Successful"); });
@@ -807,6 +809,8 @@ int ConnectionIoStatistics(Ctx& c, const std::string& nqn, const std::string& ho
 struct NsArgs {
   std::string nqn, uuid, pool, image, size, memory_size, file, rados_namespace, data_pool;
   bool read_only = false;
+  bool trash_on_delete = false;  // add: --rbd-trash-image-on-delete
+  bool i_am_sure = false;        // del: confirms moving the RBD image to the trash
   long long nsid = 0;
   CLI::Option* nsid_opt = nullptr;
   bool create_image = false;
@@ -877,6 +881,9 @@ int NsAdd(Ctx& c, const NsArgs& a) {
       req.set_rbd_data_pool_name(a.data_pool);
     }
     req.set_create_image(a.create_image);
+    if (a.trash_on_delete && !a.create_image)
+      throw UsageError{"Can't trash associated RBD image on delete if it wasn't created automatically by the gateway"};
+    req.set_trash_image(a.trash_on_delete);
     std::uint64_t bytes = 0;
     if (a.create_image) {
       if (a.size.empty())
@@ -910,6 +917,7 @@ int NsDel(Ctx& c, const NsArgs& a) {
   namespace_delete_req req;
   req.set_subsystem_nqn(a.nqn);
   req.set_nsid(NsidArg(a.nsid));
+  req.set_i_am_sure(a.i_am_sure);
   const auto rep = Invoke<req_status>(c, "namespace_delete", req, "Failure deleting namespace");
   return Report(c, rep, [&] {
     c.Out("Deleting namespace " + std::to_string(a.nsid) + " from " + a.nqn + ": Successful");
@@ -1498,6 +1506,7 @@ int Run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
   sub_del->add_flag("--force", sa.force,
                     "Delete subsytem's namespaces if any, then delete subsystem. If not set a "
                     "subsystem deletion would fail in case it contains namespaces");
+  sub_del->add_flag("--i-am-sure", sa.i_am_sure, "Confirmation for deleting the namespace associated RBD image");
   CLI::App* sub_list = action(subsystem, "list", "List subsystems",
                               [&sa](Ctx& c) { return SubsystemList(c, sa); });
   sub_list->add_option("-n,--subsystem", sa.nqn, "Subsystem NQN");
@@ -1654,6 +1663,9 @@ int Run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
                    "Create a namespace even when its image is already used by another namespace");
   ns_add->add_flag("--no-auto-visible", na.no_auto_visible,
                    "Make the namespace visible only to specific hosts");
+  ns_add->add_flag("--rbd-trash-image-on-delete", na.trash_on_delete,
+                   "Trash associated RBD image on namespace deletion. Only applies to images created "
+                   "automatically by the gateway");
   ns_add->add_option("--memory-size", na.memory_size,
                      "nvmeof-gateway extension: a RAM-backed namespace of this size (units as "
                      "--size); for development and tests, content is lost on restart");
@@ -1664,6 +1676,7 @@ int Run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
   CLI::App* ns_del = ns_action("del", "Delete a namespace", NsDel);
   ns_del->alias("delete");
   ns_del->add_option("--nsid", na.nsid, "Namespace ID")->required();
+  ns_del->add_flag("--i-am-sure", na.i_am_sure, "Confirmation for deleting the namespace associated RBD image");
 
   CLI::App* ns_resize = ns_action("resize", "Resize a namespace", NsResize);
   ns_resize->add_option("--nsid", na.nsid, "Namespace ID")->required();

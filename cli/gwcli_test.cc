@@ -662,6 +662,22 @@ TEST_F(GwcliTest, NsResizeDelChangeLbQos) {
   EXPECT_EQ(Req<namespace_delete_req>().nsid(), 3u);
   EXPECT_EQ(out, "Deleting namespace 3 from " + kNqn + ": Successful\n");
   EXPECT_EQ(Run({"ns", "del", "-n", kNqn, "--nsid", "-1"}), 2);
+  EXPECT_FALSE(Req<namespace_delete_req>().i_am_sure());
+  fake.calls.clear();
+  EXPECT_EQ(RunStdio({"ns", "del", "-n", kNqn, "--nsid", "3", "--i-am-sure"}), 0);
+  EXPECT_TRUE(Req<namespace_delete_req>().i_am_sure());
+  fake.calls.clear();
+  EXPECT_EQ(RunStdio({"ns", "add", "-n", kNqn, "-p", "rbd", "-i", "img", "-c", "--size", "16M",
+                      "--rbd-trash-image-on-delete"}),
+            0);
+  EXPECT_TRUE(Req<namespace_add_req>().trash_image());
+  EXPECT_EQ(Run({"ns", "add", "-n", kNqn, "-p", "rbd", "-i", "img", "--rbd-trash-image-on-delete"}), 2);
+  EXPECT_NE(err.find("Can't trash associated RBD image on delete if it wasn't created automatically by the gateway"),
+            std::string::npos)
+      << err;
+  fake.calls.clear();
+  EXPECT_EQ(RunStdio({"subsystem", "del", "-n", kNqn, "--force", "--i-am-sure"}), 0);
+  EXPECT_TRUE(Req<delete_subsystem_req>().i_am_sure());
 
   fake.calls.clear();
   EXPECT_EQ(RunStdio({"ns", "change_load_balancing_group", "-n", kNqn, "--nsid", "1", "-l", "2"}), 0);

@@ -67,6 +67,9 @@ struct BdevInfo {
   bool coalesce = false;
   std::string kind;                   // "memory", "file", "rbd"
   std::string description;            // e.g. "rbd/pool/image", "/path/to/file"
+  // Opening it created the storage (an RBD image opened with create_image that did not
+  // exist): the image is the gateway's own, the one kind the RBD trash may take on delete.
+  bool created = false;
 };
 
 class BlockDevice {

@@ -103,4 +103,11 @@ Result<std::unique_ptr<BlockDevice>> DeviceFactory::Open(const DeviceSpec& spec)
   return rbd_->Open(spec);
 }
 
+Status DeviceFactory::MoveToTrash(const DeviceSpec& spec) {
+  if (spec.kind != "rbd")
+    return Status::Error(bdev::errc::kBadSpec, "only RBD images go to the RBD trash, not a " + spec.kind + " device");
+  if (!rbd_) return Status::Error(bdev::errc::kRbdUnavailable, "RBD namespaces are not available");
+  return rbd_->MoveToTrash(spec);
+}
+
 }  // namespace nvmeof

@@ -11,7 +11,11 @@
 // "file:/var/lib/ns1.img:1G", "rbd:pool/image"); the management API fills a DeviceSpec from
 // its request.
 //
-// Threads: control path only. Open() may block (librbd, file creation) and may be called
+// MoveToTrash moves an RBD image to the RBD trash (the reference's trash_image on namespace
+// delete): only for an image the gateway created (BdevInfo::created) and after its device is
+// closed. ENODEV without RBD, EINVAL for another kind; the librbd errors of TrashRbdImage.
+//
+// Threads: control path only. Open() and MoveToTrash() may block (librbd, file creation) and may be called
 // from several threads at once. Errors are Status values carrying the errno the
 // management API reports: ENODEV when RBD is not available ("RBD namespaces are not
 // available: ..."), ENOENT for a missing pool or image, EINVAL for a bad spec.
@@ -26,6 +30,7 @@
 
 #include "gateway/common/status.h"
 #include "rbd-backend/block_device.h"
+#include "rbd-backend/errc.h"
 
 namespace nvmeof {
 
@@ -63,6 +68,11 @@ class RbdOpener {
  public:
   virtual ~RbdOpener() = default;
   virtual Result<std::unique_ptr<BlockDevice>> Open(const DeviceSpec& spec) = 0;
+  // Moves the spec's image (pool, rados_namespace, image) to the RBD trash.
+  // The default: an opener without a trash (ENODEV).
+  virtual Status MoveToTrash(const DeviceSpec& spec) {
+    return Status::Error(bdev::errc::kRbdUnavailable, "no RBD trash for image " + spec.pool + "/" + spec.image);
+  }
   // The addresses of the RADOS client instances it has connected (what fencing this
   // gateway must blocklist, gateway/ha); empty before the first open.
   virtual std::vector<std::string> ClientAddresses() const { return {}; }
@@ -96,6 +106,7 @@ class DeviceFactory {
   ~DeviceFactory();
 
   Result<std::unique_ptr<BlockDevice>> Open(const DeviceSpec& spec);
+  Status MoveToTrash(const DeviceSpec& spec);
   bool rbd_available() const { return rbd_ != nullptr; }
   // The RBD opener's RADOS client addresses (RbdOpener::ClientAddresses).
   std::vector<std::string> ClientAddresses() const { return rbd_ ? rbd_->ClientAddresses() : std::vector<std::string>{}; }

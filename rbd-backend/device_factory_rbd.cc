@@ -15,6 +15,31 @@ class LibrbdOpener final : public RbdOpener {
   explicit LibrbdOpener(CephClientOptions opts) : opts_(std::move(opts)) {}
 
   Result<std::unique_ptr<BlockDevice>> Open(const DeviceSpec& d) override {
+    auto p = Connected();
+    if (!p.ok()) return p.status();
+    return OpenRbdDevice(p.value(), ToRbdSpec(d));
+  }
+
+  Status MoveToTrash(const DeviceSpec& d) override {
+    auto p = Connected();
+    if (!p.ok()) return p.status();
+    return TrashRbdImage(p.value(), ToRbdSpec(d));
+  }
+
+  static RbdSpec ToRbdSpec(const DeviceSpec& d) {
+    RbdSpec spec;
+    spec.pool_name = d.pool;
+    spec.rados_namespace = d.rados_namespace;
+    spec.image_name = d.image;
+    spec.create = d.create_image;
+    spec.size_bytes = d.create_size;
+    spec.data_pool = d.data_pool;
+    spec.read_only = d.read_only;
+    return spec;
+  }
+
+  // The cluster pool, connected on the first use.
+  Result<std::shared_ptr<RadosClusterPool>> Connected() {
     std::shared_ptr<RadosClusterPool> p;
     {
       std::lock_guard<std::mutex> lk(mu_);
@@ -30,15 +55,7 @@ class LibrbdOpener final : public RbdOpener {
       }
       p = rados_;
     }
-    RbdSpec spec;
-    spec.pool_name = d.pool;
-    spec.rados_namespace = d.rados_namespace;
-    spec.image_name = d.image;
-    spec.create = d.create_image;
-    spec.size_bytes = d.create_size;
-    spec.data_pool = d.data_pool;
-    spec.read_only = d.read_only;
-    return OpenRbdDevice(p, spec);
+    return p;
   }
 
   void SetConnectObserver(std::function<void(const std::string& address)> fn) override {

@@ -175,6 +175,7 @@ Status RbdDeviceImpl::Init() {
   object_size_ = st.obj_size;
   const std::string cache = ImageConfig(handle->image, "rbd_cache");
 
+  // info_.created was set by CreateImage.
   info_.kind = "rbd";
   info_.description = name_;  // pool[/namespace]/image
   info_.volatile_write_cache = cache == "true";
@@ -204,6 +205,7 @@ Status RbdDeviceImpl::CreateImage(rados_ioctx_t ioctx) {
   const int r = rbd_create4(ioctx, spec_.image_name.c_str(), spec_.size_bytes, opts);
   rbd_image_options_destroy(opts);
   if (r == 0) {
+    info_.created = true;
     LOG_INFO("rbd %s: created, %llu bytes%s%s", name_.c_str(), static_cast<unsigned long long>(spec_.size_bytes),
              spec_.data_pool.empty() ? "" : ", data pool ", spec_.data_pool.c_str());
     return Status::OK();
@@ -661,6 +663,39 @@ Result<std::unique_ptr<BlockDevice>> OpenRbdDevice(const std::shared_ptr<RadosCl
   Status s = dev->Init();
   if (!s.ok()) return s;
   return std::unique_ptr<BlockDevice>(std::move(dev));
+}
+
+Status TrashRbdImage(const std::shared_ptr<RadosClusterPool>& pool, const RbdSpec& spec) {
+  if (!pool) return Status::Error(bdev::errc::kBadSpec, "rbd: no cluster");
+  if (spec.pool_name.empty() || spec.image_name.empty())
+    return Status::Error(bdev::errc::kBadSpec, "rbd: pool and image name are required");
+  const std::string name = spec.pool_name + (spec.rados_namespace.empty() ? "" : "/" + spec.rados_namespace) + "/" +
+                           spec.image_name;
+  auto c = pool->Acquire();
+  if (!c.ok()) return c.status();
+  rados_ioctx_t ioctx = nullptr;
+  int r = rados_ioctx_create(c.value()->cluster, spec.pool_name.c_str(), &ioctx);
+  if (r == 0) {
+    if (!spec.rados_namespace.empty()) rados_ioctx_set_namespace(ioctx, spec.rados_namespace.c_str());
+    r = rbd_trash_move(ioctx, spec.image_name.c_str(), 0);
+    rados_ioctx_destroy(ioctx);
+  }
+  pool->Release(c.value());
+  if (r == 0) {
+    LOG_INFO("rbd %s: moved to the RBD trash", name.c_str());
+    return Status::OK();
+  }
+  switch (-r) {
+    case ENOENT:
+      return Status::Error(bdev::errc::kImageNotFound, "image '" + name + "' does not exist");
+    case EPERM:
+    case EACCES:
+      return Status::Error(bdev::errc::kPermissionDenied, "permission denied moving image '" + name +
+                                                              "' to the trash as client." + pool->config().client_id,
+                           -r);
+    default:
+      return Status::Error(bdev::errc::kCeph, "cannot move image '" + name + "' to the trash: " + Errno(-r), -r);
+  }
 }
 
 }  // namespace nvmeof

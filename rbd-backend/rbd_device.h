@@ -65,4 +65,11 @@ class RbdDevice : public BlockDevice {
 Result<std::unique_ptr<BlockDevice>> OpenRbdDevice(const std::shared_ptr<RadosClusterPool>& pool,
                                                    const RbdSpec& spec);
 
+// Moves an image to the RBD trash (rbd_trash_move, no deferment), on a pooled connection.
+// The caller has closed its own device on the image first. Blocks (control path). Errors:
+// ENOENT (kImageNotFound) when the image is not there (already trashed or removed);
+// EPERM/EACCES (kPermissionDenied); any other librbd error (kCeph, os_errno), e.g. EBUSY
+// while the image cannot be taken from another client.
+Status TrashRbdImage(const std::shared_ptr<RadosClusterPool>& pool, const RbdSpec& spec);
+
 }  // namespace nvmeof

@@ -80,9 +80,7 @@ struct Section {
 bool NotHonoured(const std::string& section, const std::string& key) {
   static const std::set<std::string> keys = [] {
     std::set<std::string> k;
-    for (const char* g : {"max_hosts_per_namespace", "max_namespaces_with_netmask", "max_subsystems",
-                          "max_namespaces", "max_hosts_per_subsystem", "max_namespaces_per_subsystem",
-                          "max_gws_in_grp"})
+    for (const char* g : {"max_namespaces_with_netmask", "max_gws_in_grp"})
       k.insert(std::string("gateway.") + g);
     for (const char* l : {"log_files_enabled", "log_files_rotation_enabled", "verbose_log_messages",
                           "max_log_file_size_in_mb", "max_log_files_count", "max_log_directory_backups",
@@ -166,15 +164,20 @@ const std::map<std::string, Section>& Schema() {
     g["ha_failback_delay_ms"] = Uint(FIELD(ha_failback_delay_ms), 0, 3600000);
     g["rebalance_period_sec"] = Uint(FIELD(rebalance_period_sec), 0, 86400);
     g["max_ns_to_change_lb_grp"] = Uint(FIELD(max_ns_to_change_lb_grp), 1, 4096);
+    g["max_subsystems"] = Uint(FIELD(max_subsystems), 1, 65536);
+    g["max_namespaces"] = Uint(FIELD(target.max_namespaces_per_gateway), 1, 65536);
+    g["max_namespaces_per_subsystem"] = Uint(FIELD(max_namespaces_per_subsystem), 1, 2048);
+    g["max_hosts"] = Uint(FIELD(max_hosts), 1, 1u << 20);
+    g["max_hosts_per_subsystem"] = Uint(FIELD(max_hosts_per_subsystem), 1, 1u << 20);
+    g["max_hosts_per_namespace"] = Uint(FIELD(max_hosts_per_namespace), 1, 1u << 20);
     // The reference's knobs with no meaning here (SPDK process, monitor client, its own
     // lock retry loop): accepted silently so that a cephadm-rendered file loads cleanly.
     for (const char* k :
          {"enable_spdk_discovery_controller", "omap_file_lock_retries", "omap_file_lock_retry_sleep_interval",
           "omap_file_update_reloads",
           "allowed_consecutive_spdk_ping_failures", "spdk_ping_interval_in_seconds", "ping_spdk_under_lock",
-          "monitor_stop_grace", "max_hosts_per_namespace", "max_namespaces_with_netmask",
-          "max_subsystems", "max_namespaces", "max_hosts_per_subsystem", "max_namespaces_per_subsystem",
-          "max_gws_in_grp", "break_update_interval_sec", "abort_discovery_on_spdk_failure", "io_stats_enabled",
+          "monitor_stop_grace", "max_namespaces_with_netmask", "max_gws_in_grp", "break_update_interval_sec",
+          "abort_discovery_on_spdk_failure", "io_stats_enabled",
           "subsystem_cache_expiration", "omap_file_ignore_unlock_errors", "omap_file_lock_on_read",
           "log_files_enabled", "log_files_rotation_enabled", "verbose_log_messages", "max_log_file_size_in_mb",
           "max_log_files_count", "max_log_directory_backups", "log_directory"})
@@ -480,7 +483,7 @@ Result<DaemonOptions> ParseGatewayConfig(const std::string& text, const std::str
   }
   if (!not_honoured.empty() && warnings) {
     // Why, for the kinds of keys named: limits, log files, transport options.
-    const char* const kWhy[] = {"this gateway's limits are its own defaults",
+    const char* const kWhy[] = {"limits this gateway does not apply",
                                 "logs go to stderr, the journal under systemd", "no such NVMe/TCP setting here"};
     bool kinds[3] = {};
     for (const auto& k : not_honoured) {

@@ -141,16 +141,16 @@ TEST(GatewayConfig, SpdkTransportTcpOptionsUnderDataPlane) {
   }
 }
 
-TEST(GatewayConfig, LimitsAreNamedOnceAsNotHonoured) {
+TEST(GatewayConfig, UnimplementedKnobsAreNamedOnceAsNotHonoured) {
   std::vector<std::string> w;
   auto r = ParseGatewayConfig(
-      "[gateway]\nmax_subsystems = 64\nomap_file_lock_retries = 3\nmax_namespaces_per_subsystem = 256\n"
+      "[gateway]\nmax_gws_in_grp = 64\nomap_file_lock_retries = 3\nmax_namespaces_with_netmask = 256\n"
       "enable_key_encryption = True\n",
       "f.conf", &w);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   ASSERT_EQ(w.size(), 1u);
-  EXPECT_NE(w[0].find("f.conf: not honoured by this gateway, ignored: [gateway] max_subsystems, "
-                      "max_namespaces_per_subsystem (this gateway's limits are its own defaults)"),
+  EXPECT_NE(w[0].find("f.conf: not honoured by this gateway, ignored: [gateway] max_gws_in_grp, "
+                      "max_namespaces_with_netmask ("),
             std::string::npos)
       << w[0];
 }
@@ -182,6 +182,31 @@ TEST(GatewayConfig, DefaultsMatchTheReference) {
   EXPECT_EQ(r.value().ceph_conf, "/etc/ceph/ceph.conf");
   EXPECT_EQ(r.value().state_update_interval_sec, 5u);
   EXPECT_TRUE(w.empty());
+}
+
+TEST(GatewayConfig, LimitsAreTheReferenceKeys) {
+  std::vector<std::string> w;
+  auto r = ParseGatewayConfig(
+      "[gateway]\nmax_subsystems = 4\nmax_namespaces = 12\nmax_namespaces_per_subsystem = 11\n"
+      "max_hosts_per_subsystem = 4\nmax_hosts = 6\nmax_hosts_per_namespace = 3\n",
+      "l.conf", &w);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(w.empty());
+  const DaemonOptions& c = r.value();
+  EXPECT_EQ(c.max_subsystems, 4u);
+  EXPECT_EQ(c.target.max_namespaces_per_gateway, 12u);
+  EXPECT_EQ(c.max_namespaces_per_subsystem, 11u);
+  EXPECT_EQ(c.max_hosts_per_subsystem, 4u);
+  EXPECT_EQ(c.max_hosts, 6u);
+  EXPECT_EQ(c.max_hosts_per_namespace, 3u);
+  const DaemonOptions d;
+  EXPECT_EQ(d.max_subsystems, 128u);
+  EXPECT_EQ(d.target.max_namespaces_per_gateway, 4096u);
+  EXPECT_EQ(d.max_namespaces_per_subsystem, 512u);
+  EXPECT_EQ(d.max_hosts_per_subsystem, 128u);
+  EXPECT_EQ(d.max_hosts, 2048u);
+  EXPECT_EQ(d.max_hosts_per_namespace, 16u);
+  EXPECT_FALSE(ParseGatewayConfig("[gateway]\nmax_namespaces_per_subsystem = 4096\n", "x.conf", &w).ok());
 }
 
 TEST(GatewayConfig, DataPlaneSection) {

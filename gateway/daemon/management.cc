@@ -220,6 +220,11 @@ class GrpcManagementPlane final : public ManagementPlane {
     so.version = NVMEOF_VERSION_STRING;
     so.verify_nqns = o.verify_nqns;
     so.auto_listener_addresses = o.auto_listener_addresses;
+    so.max_subsystems = o.max_subsystems;
+    so.default_max_namespaces = o.max_namespaces_per_subsystem;
+    so.max_hosts = o.max_hosts;
+    so.max_hosts_per_subsystem = o.max_hosts_per_subsystem;
+    so.max_hosts_per_namespace = o.max_hosts_per_namespace;
     if (o.ana_group) so.load_balancing_group = o.ana_group;
     so.ana_by_group = o.ha_monitor;
     return so;

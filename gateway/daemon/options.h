@@ -101,6 +101,13 @@ struct DaemonOptions {
   // most max_ns_to_change_lb_grp namespaces being moved at once.
   uint32_t rebalance_period_sec = 7;
   uint32_t max_ns_to_change_lb_grp = 8;
+  // The reference's limits ([gateway] keys and defaults; api::ServiceOptions). [gateway]
+  // max_namespaces is target.max_namespaces_per_gateway.
+  uint32_t max_subsystems = 128;
+  uint32_t max_namespaces_per_subsystem = 512;
+  uint32_t max_hosts = 2048;
+  uint32_t max_hosts_per_subsystem = 128;
+  uint32_t max_hosts_per_namespace = 16;
   // [gateway] ha = monitor: the Ceph monitor client (Ceph >= 19) decides (monitor_group.h):
   // the gateway waits for its group_id on grpc_addr:grpc_port-1 before serving, every ANA
   // group is inaccessible until set_ana_state says otherwise. Excludes ha_builtin.

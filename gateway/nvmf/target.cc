@@ -123,6 +123,36 @@ Status Target::RemoveSubsystem(const std::string& nqn, bool force) {
   return Status::OK();
 }
 
+namespace {
+
+// The namespace limits; nsid 0: not chosen yet.
+Status NamespaceLimits(uint32_t gateway_namespaces, uint32_t gateway_max, size_t subsystem_namespaces,
+                       uint32_t subsystem_max, uint32_t nsid) {
+  if (nsid > subsystem_max)
+    return Status::Error(nvmf::errc::kNsidOutOfRange, "Requested ID " + std::to_string(nsid) +
+                                                          " is bigger than the maximal one (" +
+                                                          std::to_string(subsystem_max) + ")");
+  if (subsystem_namespaces >= subsystem_max)
+    return Status::Error(nvmf::errc::kTooManyNamespaces, "Subsystem's maximal number of namespaces (" +
+                                                             std::to_string(subsystem_max) +
+                                                             ") has already been reached");
+  if (gateway_namespaces >= gateway_max)
+    return Status::Error(nvmf::errc::kTooManyNamespaces, "Maximal number of namespaces (" +
+                                                             std::to_string(gateway_max) +
+                                                             ") has already been reached");
+  return Status::OK();
+}
+
+}  // namespace
+
+Status Target::CheckNamespaceLimits(const std::string& nqn, uint32_t nsid) {
+  auto s = FindSubsystem(nqn);
+  if (!s || s->is_discovery()) return Status::Error(nvmf::errc::kSubsystemNotFound, "subsystem " + nqn + " does not exist");
+  std::lock_guard<std::mutex> lk(s->mu_);
+  return NamespaceLimits(total_namespaces_.load(), opts_.max_namespaces_per_gateway, s->namespaces_.size(),
+                         s->spec().max_namespaces, nsid);
+}
+
 Result<uint32_t> Target::AddNamespace(const std::string& nqn, const NamespaceSpec& spec,
                                       std::unique_ptr<BlockDevice> dev) {
   auto s = FindSubsystem(nqn);
@@ -132,24 +162,19 @@ Result<uint32_t> Target::AddNamespace(const std::string& nqn, const NamespaceSpe
   if (!dev) return Status::Error(nvmf::errc::kBadDevice, "no device");
   if (dev->size() < spec.block_size)
     return Status::Error(nvmf::errc::kBadDevice, "device is smaller than one block");
-  if (total_namespaces_.load() >= opts_.max_namespaces_per_gateway)
-    return Status::Error(nvmf::errc::kTooManyNamespaces, "the gateway already has its maximum of " +
-                                     std::to_string(opts_.max_namespaces_per_gateway) + " namespaces");
   uint32_t nsid;
   std::shared_ptr<Namespace> ns;
   {
     std::lock_guard<std::mutex> lk(s->mu_);
-    if (s->namespaces_.size() >= s->spec().max_namespaces)
-      return Status::Error(nvmf::errc::kTooManyNamespaces, "subsystem " + nqn + " already has its maximum of " +
-                                       std::to_string(s->spec().max_namespaces) + " namespaces");
     nsid = spec.nsid;
-    if (nsid == 0) {
+    if (nsid == 0 && s->namespaces_.size() < s->spec().max_namespaces) {
       nsid = 1;
       while (s->NsidUsedLocked(nsid)) nsid++;
     }
-    if (nsid > s->spec().max_namespaces)
-      return Status::Error(nvmf::errc::kNsidOutOfRange, "NSID " + std::to_string(nsid) + " is larger than the subsystem's " +
-                                     "maximum of " + std::to_string(s->spec().max_namespaces));
+    if (Status st = NamespaceLimits(total_namespaces_.load(), opts_.max_namespaces_per_gateway, s->namespaces_.size(),
+                                    s->spec().max_namespaces, nsid);
+        !st.ok())
+      return st;
     if (s->NsidUsedLocked(nsid))
       return Status::Error(nvmf::errc::kNsidInUse, "NSID " + std::to_string(nsid) + " is already in use in " + nqn);
     // Without a UUID from the caller, derive one from what the namespace is: the same

@@ -62,7 +62,9 @@ struct TargetOptions {
   // which gateway serves the group (gateway-group HA, or the Ceph monitor client with
   // [gateway] ha = monitor).
   uint8_t unset_ana_state = nvme::kAnaOptimized;
-  uint32_t max_namespaces_per_gateway = 16384;
+  // The reference's [gateway] max_namespaces: namespaces of all subsystems of this gateway
+  // (and the size of its per-namespace I/O slot table).
+  uint32_t max_namespaces_per_gateway = 4096;
   std::string firmware_revision = "0.1.0";
   // DH-HMAC-CHAP: the hash functions and DH groups the controller picks from what a host
   // offers, most preferred first (wire identifiers: hash 1..3 SHA-256/384/512, group 0 NULL,
@@ -97,6 +99,13 @@ class Target {
   // stop. Any thread but a reactor. Returns the number of controllers still left.
   size_t DisconnectAll(const char* reason, uint64_t timeout_ns);
 
+  // The namespace limits (the reference's words): an NSID above the subsystem's
+  // max_namespaces (kNsidOutOfRange, "Requested ID N is bigger than the maximal one (M)"),
+  // the subsystem's max_namespaces ("Subsystem's maximal number of namespaces (M) has already
+  // been reached") and max_namespaces_per_gateway ("Maximal number of namespaces (M) has
+  // already been reached", both kTooManyNamespaces). AddNamespace applies them; callers
+  // check before opening a device (nsid 0: any free NSID).
+  Status CheckNamespaceLimits(const std::string& nqn, uint32_t nsid);
   // Adds a namespace over an opened device. Returns the NSID.
   Result<uint32_t> AddNamespace(const std::string& nqn, const NamespaceSpec& spec,
                                 std::unique_ptr<BlockDevice> dev);

@@ -295,6 +295,24 @@ std::vector<std::string> ListenerKeysAt(const StateMap& m, const std::string& nq
 
 // ------------------------------------------------------------------ values
 
+std::string KeepUnknownStateFields(const std::string& stored, const std::string& rendered,
+                                   const std::function<bool(const std::string& name)>& known) {
+  json old = json::parse(stored, nullptr, false);
+  if (old.is_discarded() || !old.is_object()) return rendered;
+  size_t end = rendered.find_last_not_of(" \t\r\n");
+  if (end == std::string::npos || rendered[end] != '}' || rendered.find('{') == std::string::npos) return rendered;
+  std::string extra;
+  for (auto it = old.begin(); it != old.end(); ++it) {
+    if (known(it.key())) continue;
+    extra += json(it.key()).dump() + ":" + it.value().dump();
+    extra += ',';
+  }
+  if (extra.empty()) return rendered;
+  extra.pop_back();
+  const bool empty_object = rendered.find_first_not_of(" \t\r\n", rendered.find('{') + 1) == end;
+  return rendered.substr(0, end) + (empty_object ? "" : ",") + extra + rendered.substr(end);
+}
+
 std::string IndentStateJson(const std::string& in) {
   std::string out;
   int depth = 0;

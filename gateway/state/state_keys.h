@@ -19,6 +19,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <set>
 #include <string>
@@ -118,6 +119,13 @@ std::optional<LbHandover> ParseLbHandover(const std::string& key, const std::str
 // MessageToJson produces: "{\n  \"key\": value,\n ...}", empty containers as {} and [].
 // The input is not checked; strings are copied unchanged.
 std::string IndentStateJson(const std::string& compact);
+
+// `rendered` (the compact JSON object this gateway writes for a changed item) followed by
+// the members of `stored` (the value it replaces) whose names `known` does not know: fields
+// a newer reference gateway wrote are kept when this one rewrites the value. `rendered`
+// unchanged when either is not a JSON object.
+std::string KeepUnknownStateFields(const std::string& stored, const std::string& rendered,
+                                   const std::function<bool(const std::string& name)>& known);
 
 // Makes the identity fields of a stored value agree with its key: subsystem_nqn (nqn for
 // listeners), nsid, host_nqn, host_name, traddr and trsvcid are filled in from the key when

@@ -274,5 +274,17 @@ TEST(StateKeys, LbHandoverKeyAndValue) {
   EXPECT_FALSE(ParseLbHandover(k, R"({"subsystem_nqn": "nqn.a", "nsid": 7})"));
 }
 
+
+TEST(StateKeys, KeepUnknownStateFieldsKeepsWhatANewerReferenceWrote) {
+  auto known = [](const std::string& n) { return n == "nsid" || n == "location"; };
+  EXPECT_EQ(KeepUnknownStateFields(R"({"nsid": 1, "location": "a", "future": {"x": [1, 2]}, "later": "y"})",
+                                   R"({"nsid":1})", known),
+            R"({"nsid":1,"future":{"x":[1,2]},"later":"y"})");
+  EXPECT_EQ(KeepUnknownStateFields(R"({"future": true})", "{}", known), R"({"future":true})");
+  EXPECT_EQ(KeepUnknownStateFields("not json", R"({"nsid":1})", known), R"({"nsid":1})");
+  EXPECT_EQ(KeepUnknownStateFields("", R"({"nsid":1})", known), R"({"nsid":1})");
+  EXPECT_EQ(KeepUnknownStateFields(R"({"nsid": 2})", R"({"nsid":1})", known), R"({"nsid":1})");
+}
+
 }  // namespace
 }  // namespace nvmeof

@@ -9,7 +9,7 @@
 //   * 200 concurrent namespace adds, then deletes racing adds, then deletes, through both
 //     gateways: after each phase both gateways and the RADOS object hold the same namespaces;
 //   * RBD namespaces (when the rbd backend is built in): existing image, created image,
-//     missing pool / image.
+//     missing pool / image; RBD trash on delete (only images the gateway created).
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -609,6 +609,215 @@ TEST_F(MgmtCeph, RbdAutoResizeAndShrinkFromOutside) {
   EXPECT_EQ(size_on(a_), std::to_string(48 << 20)) << "a shrink is never applied";
   EXPECT_NE(a_.Log().find("image shrunk from outside"), std::string::npos);
   EXPECT_CLI(Gwcli(a_.grpc_port(), {"subsystem", "del", "-n", kNqn, "--force"}), 0, "Successful");
+}
+
+// RBD trash on delete (namespace_add trash_image, namespace_delete i_am_sure): the image the
+// gateway created is in `rbd trash ls` after the delete; an image it did not create keeps
+// its place, the flag dropped at add.
+TEST_F(MgmtCeph, RbdTrashOnDelete) {
+  Start(a_, "gwA");
+  const std::string made = "trash-" + group_, kept = "keep-" + group_;
+  ASSERT_EQ(mgmt_test::Run({CephLocal(), "image", CephDir(), "rbd/" + kept, "16M"}).rc, 0);
+  auto rbd = [&](const std::string& args) {
+    CliResult c = mgmt_test::Run({"/bin/bash", "-c", "eval \"$(" + CephLocal() + " env " + CephDir() + ")\" && rbd " + args});
+    EXPECT_EQ(c.rc, 0) << c.all();
+    return c.out;
+  };
+  EXPECT_CLI(Gwcli(a_.grpc_port(), {"subsystem", "add", "-n", kNqn, "--no-group-append"}), 0, "Successful");
+  CliResult r = Gwcli(a_.grpc_port(), {"namespace", "add", "-n", kNqn, "-p", "rbd", "-i", made, "-c", "--size", "16M",
+                                       "--rbd-trash-image-on-delete"});
+  if (r.all().find("RBD namespaces are not available") != std::string::npos)
+    GTEST_SKIP() << "the rbd backend is not built into this gateway";
+  ASSERT_EQ(r.rc, 0) << r.all();
+  EXPECT_CLI(Gwcli(a_.grpc_port(), {"namespace", "add", "-n", kNqn, "-p", "rbd", "-i", kept, "-c", "--size", "16M",
+                                    "--rbd-trash-image-on-delete"}),
+             0, "Adding namespace 2");
+  EXPECT_NE(a_.Log().find("Notice that as image rbd/" + kept +
+                          " was created outside the gateway it won't get trashed on namespace deletion"),
+            std::string::npos)
+      << a_.Log();
+  json l = J(a_, {"namespace", "list", "-n", kNqn});
+  ASSERT_EQ(l["namespaces"].size(), 2u) << l.dump();
+  EXPECT_TRUE(l["namespaces"][0].value("trash_image", false)) << l.dump();
+  EXPECT_FALSE(l["namespaces"][1].value("trash_image", false)) << l.dump();
+
+  EXPECT_CLI(Gwcli(a_.grpc_port(), {"namespace", "del", "-n", kNqn, "--nsid", "1"}), EINVAL,
+             "Confirmation for trashing RBD image is needed");
+  EXPECT_CLI(Gwcli(a_.grpc_port(), {"namespace", "del", "-n", kNqn, "--nsid", "1", "--i-am-sure"}), 0, "Successful");
+  EXPECT_NE(rbd("trash ls rbd").find(made), std::string::npos);
+  EXPECT_EQ(rbd("ls rbd").find(made), std::string::npos);
+  EXPECT_NE(a_.Log().find("RBD image rbd/" + made + " moved to the trash"), std::string::npos) << a_.Log();
+
+  EXPECT_CLI(Gwcli(a_.grpc_port(), {"namespace", "del", "-n", kNqn, "--nsid", "2", "--i-am-sure"}), 0, "Successful");
+  EXPECT_NE(rbd("ls rbd").find(kept), std::string::npos);
+  EXPECT_EQ(rbd("trash ls rbd").find(kept), std::string::npos);
+  EXPECT_CLI(Gwcli(a_.grpc_port(), {"subsystem", "del", "-n", kNqn, "--force"}), 0, "Successful");
+}
+
+// A group whose RADOS state the reference gateway wrote (tests/data/reference-group-state.json,
+// loaded with the rados CLI) is served unchanged: every subsystem, namespace (NSID, UUID, ANA
+// group, block size, visibility, read-only), QoS limit, host, namespace host and listener.
+// What this gateway writes into that object stays in the reference's format: the keys and
+// field names the reference writes, its values left byte for byte where nothing changed,
+// keys it does not know and fields it does not know kept.
+TEST_F(MgmtCeph, ReferenceGroupStateIsServedUnchanged) {
+  const std::string obj = "nvmeof." + group_ + ".state";
+  const std::string port = std::to_string(FreePort());
+  for (const char* n : {"1", "5", "3"})
+    ASSERT_EQ(mgmt_test::Run({CephLocal(), "image", CephDir(), "rbd/mig-" + group_ + "-" + n,
+                              std::string(n) == "5" ? "32M" : "16M"}).rc, 0);
+  // Renders each value as the reference does (json.dumps(indent=2)) and stores it with rados.
+  static const char kLoad[] = R"(
+import json, subprocess, sys
+path, conf, pool, obj, group, gw, port = sys.argv[1:8]
+text = open(path).read().replace("@GROUP@", group).replace("@GATEWAY@", gw).replace("@PORT@", port)
+doc = json.loads(text)
+def put(key, value):
+    subprocess.run(["rados", "-c", conf, "-p", pool, "setomapval", obj, key], input=value.encode(), check=True)
+for key, value in doc["keys"].items():
+    put(key, json.dumps(value, indent=2))
+put("omap_version", doc["omap_version"])
+print(json.dumps({k: json.dumps(v, indent=2) for k, v in doc["keys"].items()}))
+)";
+  CliResult load = mgmt_test::Run({"/bin/bash", "-c",
+                                   "eval \"$(" + CephLocal() + " env " + CephDir() + ")\" && exec /usr/bin/python3 -c '" +
+                                       std::string(kLoad) + "' \"$@\"",
+                                   "load", std::string(NVMEOF_TEST_DATA_DIR) + "/reference-group-state.json",
+                                   CephDir() + "/ceph.conf", "rbd", obj, group_, "gwA", port});
+  ASSERT_EQ(load.rc, 0) << load.all();
+  const json written = json::parse(load.out);
+  auto omap = [&]() -> json {
+    static const char kRead[] = R"(
+import json, rados, sys
+c = rados.Rados(conffile=sys.argv[1]); c.connect()
+io = c.open_ioctx(sys.argv[2])
+with rados.ReadOpCtx() as op:
+    it, _ = io.get_omap_vals(op, "", "", 1000000)
+    io.operate_read_op(op, sys.argv[3])
+    print(json.dumps({k: v.decode() for k, v in it}))
+)";
+    CliResult r = mgmt_test::Run({"/usr/bin/python3", "-c", kRead, CephDir() + "/ceph.conf", "rbd", obj});
+    EXPECT_EQ(r.rc, 0) << r.all();
+    return r.rc == 0 ? json::parse(r.out) : json::object();
+  };
+
+  Start(a_, "gwA");
+  const std::string n1 = "nqn.2016-06.io.spdk:mig1", n2 = "nqn.2016-06.io.spdk:mig2";
+  const std::string h1 = "nqn.2014-08.org.nvmexpress:uuid:1b4e28ba-2fa1-11d2-883f-0016d3cca427";
+  json ns1;
+  const bool all_ns = Eventually([&] {
+    ns1 = J(a_, {"namespace", "list", "-n", n1});
+    return ns1.contains("namespaces") && ns1["namespaces"].size() == 2;
+  }, 20);
+  if (!all_ns && a_.Log().find("RBD namespaces are not available") != std::string::npos)
+    GTEST_SKIP() << "the rbd backend is not built into this gateway";
+  // Subsystems.
+  json subs = J(a_, {"subsystem", "list"});
+  ASSERT_EQ(subs["subsystems"].size(), 2u) << subs.dump();
+  for (const json& sub : subs["subsystems"]) {
+    if (sub["nqn"] == n1) {
+      EXPECT_EQ(sub["serial_number"], "Ceph70412963084127");
+      EXPECT_EQ(sub["max_namespaces"], 256);
+    } else {
+      EXPECT_EQ(sub["nqn"], n2);
+      EXPECT_EQ(sub["serial_number"], "Ceph3141592653589");
+      EXPECT_EQ(sub["max_namespaces"], 32);
+    }
+  }
+  // Namespaces: NSIDs, UUIDs, ANA groups, block sizes, visibility, QoS, namespace hosts.
+  ASSERT_EQ(ns1["namespaces"].size(), 2u) << ns1.dump() << a_.Log();
+  const json& a = ns1["namespaces"][0];
+  const json& b = ns1["namespaces"][1];
+  EXPECT_EQ(a["nsid"], 1);
+  EXPECT_EQ(a["uuid"], "7a1d5f3e-2b4c-4e8a-9f10-3c2b1a0d9e81");
+  EXPECT_EQ(a["load_balancing_group"], 1);
+  EXPECT_EQ(a["block_size"], 512);
+  EXPECT_EQ(a["rbd_image_name"], "mig-" + group_ + "-1");
+  EXPECT_EQ(a["rw_ios_per_second"], "2000");
+  EXPECT_EQ(a["rw_mbytes_per_second"], "100");
+  EXPECT_TRUE(a["auto_visible"].get<bool>());
+  EXPECT_EQ(b["nsid"], 5);
+  EXPECT_EQ(b["uuid"], "0c9e4b7a-61d2-4f35-8a0b-5d6e7f809a1b");
+  EXPECT_EQ(b["load_balancing_group"], 2);
+  EXPECT_EQ(b["block_size"], 4096);
+  EXPECT_EQ(b["rbd_image_size"], std::to_string(32 << 20));
+  EXPECT_FALSE(b.value("auto_visible", false));
+  ASSERT_EQ(b["hosts"].size(), 1u) << b.dump();
+  EXPECT_EQ(b["hosts"][0], h1);
+  EXPECT_EQ(b.value("location", ""), "site-a");
+  json ns2 = J(a_, {"namespace", "list", "-n", n2});
+  ASSERT_EQ(ns2["namespaces"].size(), 1u) << ns2.dump();
+  EXPECT_EQ(ns2["namespaces"][0]["nsid"], 3);
+  EXPECT_EQ(ns2["namespaces"][0]["uuid"], "5f0e1d2c-3b4a-4958-8677-a6b5c4d3e2f1");
+  EXPECT_TRUE(ns2["namespaces"][0].value("read_only", false));
+  EXPECT_TRUE(ns2["namespaces"][0].value("disable_auto_resize", false));
+  // Hosts.
+  json hosts1 = J(a_, {"host", "list", "-n", n1});
+  EXPECT_EQ(hosts1["allow_any_host"], false);
+  ASSERT_EQ(hosts1["hosts"].size(), 1u) << hosts1.dump();
+  EXPECT_EQ(hosts1["hosts"][0]["nqn"], h1);
+  EXPECT_EQ(J(a_, {"host", "list", "-n", n2})["allow_any_host"], true);
+  // Listeners: this gateway's is open, the other gateway's is listed as the other's.
+  EXPECT_TRUE(a_.WaitForLog("listening on 127.0.0.1:" + port, 5000)) << a_.Log();
+  json l1 = J(a_, {"listener", "list", "-n", n1});
+  ASSERT_EQ(l1["listeners"].size(), 1u) << l1.dump();
+  EXPECT_EQ(l1["listeners"][0]["host_name"], "gwA");
+  EXPECT_EQ(l1["listeners"][0]["trsvcid"], std::stoi(port));
+  CliResult l2 = Gwcli(a_.grpc_port(), {"listener", "list", "-n", n2});
+  EXPECT_NE(l2.all().find("other-gw"), std::string::npos) << l2.all();
+  // Nothing was rewritten by serving it.
+  json now = omap();
+  for (auto it = written.begin(); it != written.end(); ++it)
+    EXPECT_EQ(now.value(it.key(), std::string("<missing>")), it.value().get<std::string>()) << it.key();
+  EXPECT_EQ(now["omap_version"], "42");
+
+  // Changes through this gateway: written in the reference's keys and format.
+  EXPECT_CLI(Gwcli(a_.grpc_port(), {"namespace", "change_location", "-n", n1, "--nsid", "5", "--location", "site-b"}),
+             0, "Successful");
+  const std::string h2 = "nqn.2014-08.org.nvmexpress:uuid:2c5f39cb-3fb2-22e3-994f-1127e4ddb538";
+  EXPECT_CLI(Gwcli(a_.grpc_port(), {"host", "add", "-n", n1, "-t", h2}), 0, "Successful");
+  EXPECT_CLI(Gwcli(a_.grpc_port(), {"namespace", "add_host", "-n", n1, "--nsid", "5", "-t", h2}), 0, "Successful");
+  EXPECT_CLI(Gwcli(a_.grpc_port(), {"namespace", "add", "-n", n2, "-p", "rbd", "-i", "mig-" + group_ + "-new", "-c",
+                                    "--size", "16M", "--nsid", "4"}),
+             0, "Adding namespace 4");
+  EXPECT_CLI(Gwcli(a_.grpc_port(), {"namespace", "set_qos", "-n", n2, "--nsid", "4", "--rw-ios-per-second", "3000"}),
+             0, "Successful");
+  now = omap();
+  EXPECT_GT(std::stoull(now["omap_version"].get<std::string>()), 42u);
+  // Keys this gateway does not know are still there, unchanged.
+  for (const char* k : {"lbgroup_nqn.2016-06.io.spdk:mig1_5",
+                        "key-host_nqn.2016-06.io.spdk:mig1_nqn.2014-08.org.nvmexpress:uuid:1b4e28ba-2fa1-11d2-883f-"
+                        "0016d3cca427"})
+    EXPECT_EQ(now.value(k, std::string("<missing>")), written[k].get<std::string>()) << k;
+  // The rewritten namespace keeps the field it does not know, and its own in the reference's spelling.
+  json ns5 = json::parse(now["namespace_" + n1 + "_5"].get<std::string>());
+  EXPECT_EQ(ns5["location"], "site-b");
+  EXPECT_EQ(ns5["future_field"], json({{"kept", "yes"}}));
+  EXPECT_EQ(ns5["uuid"], "0c9e4b7a-61d2-4f35-8a0b-5d6e7f809a1b");
+  EXPECT_EQ(ns5["size"], "33554432");
+  EXPECT_EQ(ns5["encryption_entries"], json::array());
+  // New items: the reference's keys, field names and value types.
+  const std::string nk = "namespace_" + n2 + "_4";
+  ASSERT_TRUE(now.contains(nk)) << now.dump();
+  const std::string raw = now[nk].get<std::string>();
+  EXPECT_EQ(raw.rfind("{\n  \"", 0), 0u) << raw;  // json.dumps(indent=2) layout
+  json nv = json::parse(raw);
+  for (const char* f : {"rbd_pool_name", "rbd_image_name", "subsystem_nqn", "nsid", "block_size", "uuid", "anagrpid",
+                        "create_image", "size"})
+    EXPECT_TRUE(nv.contains(f)) << f << ": " << raw;
+  EXPECT_FALSE(nv.contains("backend")) << raw;
+  EXPECT_EQ(nv["nsid"], 4);
+  EXPECT_EQ(nv["size"], std::to_string(16 << 20));
+  json qv = json::parse(now.value("qos_" + n2 + "_4", std::string("{}")));
+  EXPECT_EQ(qv["rw_ios_per_second"], "3000") << qv.dump();
+  json hv = json::parse(now.value("host_" + n1 + "_" + h2, std::string("{}")));
+  EXPECT_EQ(hv["subsystem_nqn"], n1);
+  EXPECT_EQ(hv["host_nqn"], h2);
+  json nh = json::parse(now.value("ns_host_" + n1 + "_5_" + h2, std::string("{}")));
+  EXPECT_EQ(nh["nsid"], 5) << now.dump();
+  EXPECT_EQ(nh["host_nqn"], h2);
+  EXPECT_CLI(Gwcli(a_.grpc_port(), {"subsystem", "del", "-n", n1, "--force"}), 0, "Successful");
+  EXPECT_CLI(Gwcli(a_.grpc_port(), {"subsystem", "del", "-n", n2, "--force"}), 0, "Successful");
 }
 
 // A gateway told to stop after its Ceph cluster went away exits within --shutdown-timeout
