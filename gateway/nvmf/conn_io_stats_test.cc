@@ -51,8 +51,8 @@ TEST(ConnIoStatsTest, CountsTimesIntoTheRightBucket) {
   EXPECT_EQ(s.g[S::kWrite][5].count, 1u);
   EXPECT_EQ(s.g[S::kWrite][5].total.min, 900u);
   for (size_t i = 0; i < S::kBuckets; i++) {
-    if (i != 1) EXPECT_EQ(s.g[S::kRead][i].count, 0u) << i;
-    if (i != 1 && i != 5) EXPECT_EQ(s.g[S::kWrite][i].count, 0u) << i;
+    EXPECT_EQ(s.g[S::kRead][i].count, i == 1 ? 2u : 0u) << i;
+    EXPECT_EQ(s.g[S::kWrite][i].count, (i == 1 || i == 5) ? 1u : 0u) << i;
   }
 }
 
