@@ -19,7 +19,7 @@ namespace nvmeof::api {
   X(kListenerExists, kAlreadyExists)                                     \
   X(kHostKeyMissing, kInvalidArgument) /* a subsystem or controller key needs one */ \
   X(kKeyConflict, kInvalidArgument)    /* subsystem key vs host controller keys */ \
-  X(kNoEncryptionKey, kNotFound)       /* a key to seal or open, no key file */
+  X(kNoEncryptionKey, kNotFound)       /* a key to seal or open, no key file */ \
   X(kLimitReached, kOther)             /* a configured maximum ([gateway] max_*) */
 NVMEOF_DEFINE_ERRC("api", NVMEOF_API_ERRORS)
 
