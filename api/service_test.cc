@@ -597,9 +597,11 @@ TEST_F(ServiceTest, HostKeys) {
   svc->add_host(nullptr, &r, &rep);
   EXPECT_STATUS(rep, EINVAL, "Failure adding host " + std::string(kHost1) + " to " + kNqn + ": host " + kHost1 +
                                  ": TLS PSK does not end with ':'");
-  r.set_psk_encrypted(true);
+  r.set_psk_encrypted(true);  // sent encrypted, and this gateway has no key to open it
   svc->add_host(nullptr, &r, &rep);
-  EXPECT_STATUS(rep, EINVAL, "give the PSK in clear");
+  EXPECT_STATUS(rep, ENOKEY, "Failure adding host " + std::string(kHost1) + " to " + kNqn +
+                                 ": No encryption key or the wrong key was found but we need to decrypt host " +
+                                 kHost1 + " PSK key ([gateway] encryption_key is not set)");
   r.clear_psk_encrypted();
   r.clear_psk();
   r.set_dhchap_key("DHHC-1:01:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh+KfiaS:");  // CRC wrong
