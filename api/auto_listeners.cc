@@ -170,7 +170,7 @@ Status GatewayService::ReconcileAutoListeners(const std::string& nqn, const crea
       return Status::NotFound("Can't find entry for subsystem " + nqn);
     if (std::find(r.network_mask().begin(), r.network_mask().end(), mask) == r.network_mask().end())
       r.add_network_mask(mask);
-    (*puts)[key] = RequestToJson(r);
+    (*puts)[key] = RewriteStateJson(c->second, r);  // keeping fields this gateway does not know
     return Status::OK();
   });
   if (!st.ok()) {
@@ -214,7 +214,7 @@ Status GatewayService::ReconcileAutoListeners(const std::string& nqn, const crea
       return Status::NotFound("Can't find entry for subsystem " + nqn);
     auto* m = r.mutable_network_mask();
     m->erase(std::remove(m->begin(), m->end(), mask), m->end());
-    (*puts)[key] = RequestToJson(r);
+    (*puts)[key] = RewriteStateJson(c->second, r);  // keeping fields this gateway does not know
     return Status::OK();
   });
   if (!st.ok()) return Answer(rep, st.IsNotFound() ? ENOENT : EINVAL, prefix + ": " + st.message());
