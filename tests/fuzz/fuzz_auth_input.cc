@@ -3,8 +3,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <optional>
+#include <string_view>
 
 #include "gateway/nvmf/auth.h"
+#include "gateway/nvmf/tls_psk.h"
 #include "gateway/protocol/nvme_auth.h"
 
 namespace nvmeof::fuzz {
@@ -32,6 +34,11 @@ void DecodeAll(const uint8_t* p, size_t n) {
   AuthSuccess1 s1;
   AuthFailure f;
   uint16_t t;
+  // The TLS PSK parsers (tls_psk.h: the interchange format, the identity a host offers in
+  // its ClientHello) take the same bytes as text.
+  const std::string_view text(reinterpret_cast<const char*>(p), n);
+  (void)tls::ParsePskInterchange(text);
+  if (auto id = tls::ParsePskIdentity(text); id.ok()) (void)id.value();
   (void)DecodeAuthHeader(p, n, &h);
   if (DecodeNegotiate(p, n, &neg) == AuthDecodeError::kOk && (neg.hashes.size() > 30 || neg.dhgroups.size() > 30))
     Broken("negotiate lists more than 30 identifiers");

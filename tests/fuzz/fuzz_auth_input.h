@@ -1,7 +1,8 @@
 // The fuzz_auth input format, its one-input entry point, and the seed corpus.
 //
-// fuzz_auth feeds arbitrary bytes to every DH-HMAC-CHAP message decoder (nvme_auth.h) and
-// drives one queue's authentication state machine (QueueAuth, auth.h) with them: the input
+// fuzz_auth feeds arbitrary bytes to every DH-HMAC-CHAP message decoder (nvme_auth.h) and to
+// the TLS PSK interchange and identity parsers (tls_psk.h), and drives one queue's
+// authentication state machine (QueueAuth, auth.h) with them: the input
 // is a sequence of records
 //   [op] [len LE16] [payload: len bytes, op even only]
 // op even: Authentication Send with the payload (cut short at the end of the input);
