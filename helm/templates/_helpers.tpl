@@ -27,6 +27,11 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- define "nvmeof.keyringSecret" -}}
 {{- .Values.ceph.existingSecret | default (printf "%s-keyring" (include "nvmeof.fullname" .)) -}}
 {{- end -}}
+{{/* The mTLS Secret is mounted for the gRPC port's mTLS and for the exporter's HTTPS. */}}
+{{- define "nvmeof.mtlsMounted" -}}
+{{- if or .Values.mtls.enabled .Values.metrics.https.enabled }}true{{ end -}}
+{{- end -}}
+
 {{- define "nvmeof.mtlsSecret" -}}
 {{- .Values.mtls.existingSecret | default (printf "%s-mtls" (include "nvmeof.fullname" .)) -}}
 {{- end -}}
@@ -57,7 +62,7 @@ are printed as integers (Helm reads YAML numbers as float64: 1000000 would print
     "enable_auth" .Values.mtls.enabled
     "enable_prometheus_exporter" true
     "prometheus_port" .Values.ports.metrics
-    "prometheus_exporter_ssl" false
+    "prometheus_exporter_ssl" .Values.metrics.https.enabled
     "ha" .Values.ha.mode
     "ha_lease_ms" .Values.ha.leaseMs
     "ha_failback_delay_ms" .Values.ha.failbackDelayMs)
@@ -105,5 +110,8 @@ are printed as integers (Helm reads YAML numbers as float64: 1000000 would print
 {{- end -}}
 {{- if and .Values.mtls.enabled (not .Values.mtls.existingSecret) (not (and .Values.mtls.serverKey .Values.mtls.serverCert .Values.mtls.clientCert)) -}}
 {{- fail "mtls.enabled needs mtls.existingSecret or mtls.serverKey, serverCert and clientCert" -}}
+{{- end -}}
+{{- if and .Values.metrics.https.enabled (not .Values.mtls.existingSecret) (not (and .Values.mtls.serverKey .Values.mtls.serverCert)) -}}
+{{- fail "metrics.https.enabled needs mtls.existingSecret or mtls.serverKey and serverCert (the exporter's certificate)" -}}
 {{- end -}}
 {{- end -}}

@@ -38,10 +38,25 @@ C0=0; C1=$((NCPU > 1 ? 1 : 0))
 NQN=nqn.2016-06.io.nvmeof-gateway:bench
 WORK=$(mktemp -d /tmp/bench-metrics.XXXXXX)
 RES=$WORK/results.tsv SCRAPES=$WORK/scrapes
-# The scrape loop (on CPU 1, with nvmf-perf), running only while B is measured.
+# The scrape loop (on CPU 1, with nvmf-perf), running only while B is measured: one
+# long-lived process, as Prometheus is (a curl started every second cost CPU 1 a process
+# start, OpenSSL's initialisation included, on each scrape: that charged nvmf-perf, not the
+# gateway).
 start_scraper() {
-  taskset -c "$C1" bash -c 'while :; do
-      curl -sf -o /dev/null "http://127.0.0.1:$1/metrics" && echo >>"$2"; sleep 1; done' _ "$MPORT" "$SCRAPES" &
+  taskset -c "$C1" python3 -c '
+import http.client, sys, time
+port, out = int(sys.argv[1]), sys.argv[2]
+while True:
+    try:
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        c.request("GET", "/metrics")
+        body = c.getresponse().read()
+        c.close()
+        if b"ceph_nvmeof_gateway_info" in body:
+            with open(out, "a") as f: f.write("\n")
+    except OSError:
+        pass
+    time.sleep(1)' "$MPORT" "$SCRAPES" &
   SCRAPER=$!
 }
 stop_scraper() {
@@ -84,7 +99,7 @@ dp_prefill "$PERF" "$PORT_B"
 
 once() { # SIDE ROUND RW BS
   local port=$PORT_A line iops mib
-  if [[ $1 == B ]]; then port=$PORT_B; start_scraper; fi
+  if [[ $1 == B ]]; then port=$PORT_B; start_scraper; sleep 0.5; fi  # the scraper started before the run
   line=$(dp_run "$PERF" "$port" "$3" "$4" "$TIME")
   if [[ $1 == B ]]; then stop_scraper; fi
   read -r iops mib _ <<<"$line"

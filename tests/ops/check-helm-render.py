@@ -119,12 +119,23 @@ if CEPH_DIR:
         ceph_conf = f.read()
     with open(os.path.join(CEPH_DIR, "keyring")) as f:
         keyring = f.read()
+    # The exporter over HTTPS (metrics.https) with a self-signed certificate for 127.0.0.1.
+    key_pem, crt_pem = os.path.join(work, "server.key"), os.path.join(work, "server.crt")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=nvmeof-gateway-0", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", key_pem, "-out", crt_pem], check=True, capture_output=True)
+    with open(key_pem) as f:
+        server_key = f.read()
+    with open(crt_pem) as f:
+        server_crt = f.read()
     vals = os.path.join(work, "cluster-values.yaml")
     with open(vals, "w") as f:
         yaml.safe_dump({
             "group": "helmtest",
             "ports": {"grpc": grpc_port, "discovery": disc_port, "metrics": metrics_port},
             "ceph": {"pool": "rbd", "id": "admin", "conf": ceph_conf, "keyring": keyring},
+            "mtls": {"enabled": False, "serverKey": server_key, "serverCert": server_crt},
+            "metrics": {"https": {"enabled": True}},
         }, f)
     r = render("cluster", [vals])
     if check(r.returncode == 0, "helm template with the test cluster's ceph.conf and keyring", r.stderr[-400:]):
@@ -136,13 +147,19 @@ if CEPH_DIR:
                              if d["kind"] == "ConfigMap" and "ceph.conf" in d.get("data", {}))
         secret = next(d for d in docs if d["kind"] == "Secret"
                       and "keyring" in {**d.get("data", {}), **d.get("stringData", {})})
+        mtls_secret = next((d for d in docs if d["kind"] == "Secret"
+                            and "server.key" in d.get("stringData", {})), None)
+        check(mtls_secret is not None and "client.crt" not in mtls_secret["stringData"],
+              "metrics.https without mTLS: a Secret with the exporter's certificate and key only")
         sts = next(d for d in docs if d["kind"] == "StatefulSet")
         args = sts["spec"]["template"]["spec"]["containers"][0]["args"]
         mounts = os.path.join(work, "mounts")
         os.makedirs(mounts)
         paths = {"/etc/nvmeof-gateway/ceph-nvmeof.conf": os.path.join(mounts, "ceph-nvmeof.conf"),
                  "/etc/ceph/ceph.conf": os.path.join(mounts, "ceph.conf"),
-                 "/etc/ceph/keyring": os.path.join(mounts, "keyring")}
+                 "/etc/ceph/keyring": os.path.join(mounts, "keyring"),
+                 "/etc/nvmeof-gateway/mtls/server.key": os.path.join(mounts, "server.key"),
+                 "/etc/nvmeof-gateway/mtls/server.crt": os.path.join(mounts, "server.crt")}
         for k, v in paths.items():
             conf = conf.replace(k, v)
         with open(paths["/etc/nvmeof-gateway/ceph-nvmeof.conf"], "w") as f:
@@ -154,6 +171,11 @@ if CEPH_DIR:
                 f.write(secret["stringData"]["keyring"].encode())
             else:
                 f.write(base64.b64decode(secret["data"]["keyring"]))
+        for name in ("server.key", "server.crt"):
+            with open(os.path.join(mounts, name), "w") as f:
+                f.write(mtls_secret["stringData"][name] if mtls_secret else "")
+        check("prometheus_exporter_ssl = true" in conf, "the rendered config asks for the exporter over HTTPS",
+              conf[-800:])
         env = {"POD_NAME": "nvmeof-gateway-0", "NODE_NAME": "localhost", "POD_IP": "127.0.0.1"}
         argv = [os.path.join(BUILD, "gateway/nvmeof-gateway")]
         for a in args:
@@ -183,6 +205,24 @@ if CEPH_DIR:
                                 capture_output=True, text=True, timeout=60)
             check(gw.returncode == 0 and "nvmeof-gateway-0" in gw.stdout + gw.stderr,  # the reference CLI writes it to stderr
                   "gwcli gw info answers with the pod's gateway name", f"exit {gw.returncode}: stdout {gw.stdout[-300:]!r} stderr {gw.stderr[-300:]!r}")
+            # The exporter answers over HTTPS with the chart's certificate (checked against it).
+            scrape, text_m = "", ""
+            deadline = time.time() + 30
+            while time.time() < deadline and "ceph_nvmeof_gateway_info" not in text_m:
+                c = subprocess.run(["curl", "-sS", "--max-time", "10", "--cacert", crt_pem,
+                                    f"https://127.0.0.1:{metrics_port}/metrics"],
+                                   capture_output=True, text=True, timeout=30)
+                text_m, scrape = c.stdout, c.stderr
+                if "ceph_nvmeof_gateway_info" not in text_m:
+                    time.sleep(1)
+            check("ceph_nvmeof_gateway_info" in text_m,
+                  "metrics.https: the exporter answers over HTTPS with the chart's certificate",
+                  scrape[-400:] + text_m[-400:])
+            plain = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "10",
+                                    f"http://127.0.0.1:{metrics_port}/metrics"],
+                                   capture_output=True, text=True, timeout=30)
+            check(plain.stdout != "200", "metrics.https: a plain HTTP scrape gets no metrics",
+                  f"HTTP status {plain.stdout!r}")
             # The Ceph service map lists the gateway (the cluster's manager keeps it).
             dump, listed = "", False
             deadline = time.time() + 60
