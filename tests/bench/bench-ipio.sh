@@ -12,12 +12,23 @@
 # then callgrind's counters are zeroed, the workload runs for SECONDS, and the counters are
 # dumped. Instructions per I/O = instructions of the whole process / I/Os completed.
 # Prints each run, then per workload the median of each build and the ratio A/B (above 1:
-# B executes fewer instructions per I/O). Benchmarks are not tests: nothing passes or fails.
+# B executes fewer instructions per I/O).
+#
+#   tests/bench/bench-ipio.sh BUILD BUILD --metrics [--time SECONDS] [--rounds N]
+#
+# The cost of metrics: B runs with the Prometheus exporter on (prometheus_stats_interval 0:
+# a full collection on every scrape) and a scraper fetches its /metrics every second while
+# the workload runs; A has the exporter off. The scraper's work inside the gateway (the HTTP
+# thread, the collection) is in B's count; under callgrind the gateway runs some 50 times
+# slower than natively, so one scrape a second weighs about 50 times more per I/O here than
+# on real hardware. Benchmarks are not tests: nothing passes or fails.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 source "$ROOT/tests/bench/common.sh"
-TIME=4 ROUNDS=1
-ab_args "$0" "$@"
+TIME=4 ROUNDS=1 METRICS=0
+args=()
+for a in "$@"; do if [[ $a == --metrics ]]; then METRICS=1; else args+=("$a"); fi; done
+ab_args "$0" "${args[@]}"
 command -v valgrind >/dev/null && command -v callgrind_control >/dev/null ||
   { echo "bench-ipio: needs valgrind (apt-get install valgrind)" >&2; exit 2; }
 PERF=${ARGS[1]}/tests/host/nvmf-perf
@@ -33,22 +44,57 @@ RES=$WORK/results.tsv
 
 perf() { taskset -c "$C1" "$PERF" --addr 127.0.0.1 --port "$1" --nqn "$NQN" --qd 32 "${@:2}"; }
 
-# run BUILD RW BS: prints the instructions per I/O.
+# B's configuration with --metrics: the exporter on a free loopback port.
+MPORT=$(free_port)
+cat >"$WORK/metrics.conf" <<EOF
+[gateway]
+addr = 127.0.0.1
+enable_prometheus_exporter = True
+prometheus_exporter_ssl = False
+prometheus_port = $MPORT
+prometheus_stats_interval = 0
+EOF
+# A long-lived scraper on CPU 1 (as Prometheus is): GET /metrics every second, one line in
+# $WORK/scrapes per answer that holds the gateway's metrics.
+scrape_loop() {
+  taskset -c "$C1" python3 -c '
+import http.client, sys, time
+port, out = int(sys.argv[1]), sys.argv[2]
+while True:
+    try:
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        c.request("GET", "/metrics")
+        body = c.getresponse().read()
+        c.close()
+        if b"ceph_nvmeof_gateway_info" in body:
+            with open(out, "a") as f: f.write("\n")
+    except OSError:
+        pass
+    time.sleep(1)' "$MPORT" "$WORK/scrapes" &
+  SCRAPER=$!
+}
+
+# run BUILD RW BS [SIDE]: prints the instructions per I/O (SIDE B with --metrics: exporter on
+# and scraped).
 run() {
-  local gw=$1/gateway/nvmeof-gateway port dport gpid ios ir
+  local gw=$1/gateway/nvmeof-gateway port dport gpid ios ir extra=()
   port=$(free_port); dport=$(free_port)
+  if ((METRICS)) && [[ ${4:-} == B ]]; then extra=(--config "$WORK/metrics.conf" --state-pool none); fi
   taskset -c "$C0" valgrind --tool=callgrind --callgrind-out-file="$WORK/cg.%p" "$gw" --reactors 1 \
     --listen 127.0.0.1:"$port" --discovery 127.0.0.1:"$dport" --grpc none --subsystem "$NQN" \
-    --namespace memory:$SIZE:4096 >"$WORK/gw.log" 2>&1 &
+    --namespace memory:$SIZE:4096 "${extra[@]}" >"$WORK/gw.log" 2>&1 &
   gpid=$!
   for _ in $(seq 900); do grep -q ready "$WORK/gw.log" 2>/dev/null && break; sleep 0.2; done
   grep -q ready "$WORK/gw.log" || { echo "gateway did not start: $(tail -3 "$WORK/gw.log")" >&2; kill $gpid; return 1; }
   # Fill the whole namespace: 128K sequential writes over it, twice the time it needs.
   perf "$port" --bs 128k --rw write --size $SIZE --time 8 >/dev/null
+  SCRAPER=
+  if ((${#extra[@]})); then scrape_loop; sleep 1; fi
   callgrind_control -z $gpid >/dev/null 2>&1
   ios=$(perf "$port" --bs "$3" --rw "$2" --size $SIZE --time "$TIME" --json |
         python3 -c 'import json,sys; print(json.load(sys.stdin)["total"]["ios"])')
   callgrind_control -d $gpid >/dev/null 2>&1
+  if [[ $SCRAPER ]]; then kill "$SCRAPER"; wait "$SCRAPER" 2>/dev/null || true; fi
   kill $gpid; wait $gpid 2>/dev/null || true
   ir=$(grep -h '^summary:' "$WORK"/cg.$gpid.1 | awk '{print $2}')
   rm -f "$WORK"/cg.$gpid*
@@ -58,10 +104,12 @@ run() {
 echo "bench-ipio: A = ${ARGS[0]}"
 echo "            B = ${ARGS[1]}"
 echo "  callgrind instructions per I/O; $ROUNDS round(s) x 4 workloads x ${TIME}s per build"
+((METRICS)) && echo "  --metrics: A exporter off; B exporter on (prometheus_stats_interval 0), GET /metrics every second"
+: >"$WORK/scrapes"
 for ((r = 1; r <= ROUNDS; r++)); do
   for w in "randread 4k" "randwrite 4k" "read 128k" "write 128k"; do
     set -- $w
-    a=$(run "${ARGS[0]}" "$1" "$2"); b=$(run "${ARGS[1]}" "$1" "$2")
+    a=$(run "${ARGS[0]}" "$1" "$2" A); b=$(run "${ARGS[1]}" "$1" "$2" B)
     printf '  round %d %-9s %-4s A %8s  B %8s  A/B %s\n' "$r" "$1" "$2" "$a" "$b" "$(num "$a / $b" '.3f')"
     printf '%s %s\t%s\t%s\n' "$1" "$2" "$a" "$b" >>"$RES"
   done
@@ -77,3 +125,4 @@ for w, v in rows.items():
     a = statistics.median(x for x, _ in v); b = statistics.median(y for _, y in v)
     print(f"{w:<15} {a:9.0f}  {b:9.0f}   {a / b:.3f}")
 PY
+((METRICS)) && echo "scrapes of B answered during the measured windows: $(wc -l <"$WORK/scrapes")"
