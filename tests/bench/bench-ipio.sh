@@ -12,16 +12,18 @@
 # then callgrind's counters are zeroed, the workload runs for SECONDS, and the counters are
 # dumped. Instructions per I/O = instructions of the whole process / I/Os completed.
 # Prints each run, then per workload the median of each build and the ratio A/B (above 1:
-# B executes fewer instructions per I/O).
+# B executes fewer instructions per I/O), for the whole process and for the reactor thread
+# alone (the busiest thread).
 #
 #   tests/bench/bench-ipio.sh BUILD BUILD --metrics [--time SECONDS] [--rounds N]
 #
 # The cost of metrics: B runs with the Prometheus exporter on (prometheus_stats_interval 0:
 # a full collection on every scrape) and a scraper fetches its /metrics every second while
-# the workload runs; A has the exporter off. The scraper's work inside the gateway (the HTTP
-# thread, the collection) is in B's count; under callgrind the gateway runs some 50 times
-# slower than natively, so one scrape a second weighs about 50 times more per I/O here than
-# on real hardware. Benchmarks are not tests: nothing passes or fails.
+# the workload runs; A has the same configuration file with the exporter off. The scraper's
+# work inside the gateway (the HTTP thread, the collection) is in B's count; under callgrind
+# the gateway runs some 50 times slower than natively, so one scrape a second weighs about
+# 50 times more per I/O here than on real hardware. Benchmarks are not tests: nothing
+# passes or fails.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 source "$ROOT/tests/bench/common.sh"
@@ -54,6 +56,7 @@ prometheus_exporter_ssl = False
 prometheus_port = $MPORT
 prometheus_stats_interval = 0
 EOF
+sed 's/^enable_prometheus_exporter = True/enable_prometheus_exporter = False/' "$WORK/metrics.conf" >"$WORK/off.conf"
 # A long-lived scraper on CPU 1 (as Prometheus is): GET /metrics every second, one line in
 # $WORK/scrapes per answer that holds the gateway's metrics.
 scrape_loop() {
@@ -79,8 +82,11 @@ while True:
 run() {
   local gw=$1/gateway/nvmeof-gateway port dport gpid ios ir extra=()
   port=$(free_port); dport=$(free_port)
-  if ((METRICS)) && [[ ${4:-} == B ]]; then extra=(--config "$WORK/metrics.conf" --state-pool none); fi
-  taskset -c "$C0" valgrind --tool=callgrind --callgrind-out-file="$WORK/cg.%p" "$gw" --reactors 1 \
+  if ((METRICS)); then
+    extra=(--config "$WORK/off.conf" --state-pool none)
+    [[ ${4:-} == B ]] && extra=(--config "$WORK/metrics.conf" --state-pool none)
+  fi
+  taskset -c "$C0" valgrind --tool=callgrind --separate-threads=yes --callgrind-out-file="$WORK/cg.%p" "$gw" --reactors 1 \
     --listen 127.0.0.1:"$port" --discovery 127.0.0.1:"$dport" --grpc none --subsystem "$NQN" \
     --namespace memory:$SIZE:4096 "${extra[@]}" >"$WORK/gw.log" 2>&1 &
   gpid=$!
@@ -89,16 +95,18 @@ run() {
   # Fill the whole namespace: 128K sequential writes over it, twice the time it needs.
   perf "$port" --bs 128k --rw write --size $SIZE --time 8 >/dev/null
   SCRAPER=
-  if ((${#extra[@]})); then scrape_loop; sleep 1; fi
+  if ((METRICS)) && [[ ${4:-} == B ]]; then scrape_loop; sleep 1; fi
   callgrind_control -z $gpid >/dev/null 2>&1
   ios=$(perf "$port" --bs "$3" --rw "$2" --size $SIZE --time "$TIME" --json |
         python3 -c 'import json,sys; print(json.load(sys.stdin)["total"]["ios"])')
   callgrind_control -d $gpid >/dev/null 2>&1
   if [[ $SCRAPER ]]; then kill "$SCRAPER"; wait "$SCRAPER" 2>/dev/null || true; fi
   kill $gpid; wait $gpid 2>/dev/null || true
-  ir=$(grep -h '^summary:' "$WORK"/cg.$gpid.1 | awk '{print $2}')
+  # One file per thread: the whole process is their sum, the reactor the busiest thread.
+  read -r ir top < <(grep -h '^summary:' "$WORK"/cg.$gpid.1-* |
+                     awk '{s += $2; if ($2 > m) m = $2} END {printf "%.0f %.0f\n", s, m}')
   rm -f "$WORK"/cg.$gpid*
-  num "$ir / $ios" '.0f'
+  echo "$(num "$ir / $ios" '.0f') $(num "$top / $ios" '.0f')"
 }
 
 echo "bench-ipio: A = ${ARGS[0]}"
@@ -109,20 +117,21 @@ echo "  callgrind instructions per I/O; $ROUNDS round(s) x 4 workloads x ${TIME}
 for ((r = 1; r <= ROUNDS; r++)); do
   for w in "randread 4k" "randwrite 4k" "read 128k" "write 128k"; do
     set -- $w
-    a=$(run "${ARGS[0]}" "$1" "$2" A); b=$(run "${ARGS[1]}" "$1" "$2" B)
-    printf '  round %d %-9s %-4s A %8s  B %8s  A/B %s\n' "$r" "$1" "$2" "$a" "$b" "$(num "$a / $b" '.3f')"
-    printf '%s %s\t%s\t%s\n' "$1" "$2" "$a" "$b" >>"$RES"
+    read -r a ar < <(run "${ARGS[0]}" "$1" "$2" A); read -r b br < <(run "${ARGS[1]}" "$1" "$2" B)
+    printf '  round %d %-9s %-4s A %8s  B %8s  A/B %s   reactor thread: A %8s  B %8s  A/B %s\n' "$r" "$1" "$2" \
+      "$a" "$b" "$(num "$a / $b" '.3f')" "$ar" "$br" "$(num "$ar / $br" '.3f')"
+    printf '%s %s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$a" "$b" "$ar" "$br" >>"$RES"
   done
 done
-echo "workload        A ins/IO   B ins/IO   A/B (median over rounds)"
+echo "workload        A ins/IO   B ins/IO   A/B (median over rounds)   reactor thread: A    B    A/B"
 python3 - "$RES" <<'PY'
 import statistics, sys
 rows = {}
 for line in open(sys.argv[1]):
-    w, a, b = line.rstrip("\n").split("\t")
-    rows.setdefault(w, []).append((float(a), float(b)))
+    w, *v = line.rstrip("\n").split("\t")
+    rows.setdefault(w, []).append([float(x) for x in v])
 for w, v in rows.items():
-    a = statistics.median(x for x, _ in v); b = statistics.median(y for _, y in v)
-    print(f"{w:<15} {a:9.0f}  {b:9.0f}   {a / b:.3f}")
+    a, b, ar, br = (statistics.median(x[i] for x in v) for i in range(4))
+    print(f"{w:<15} {a:9.0f}  {b:9.0f}   {a / b:.3f}                      {ar:9.0f} {br:9.0f}   {ar / br:.3f}")
 PY
 ((METRICS)) && echo "scrapes of B answered during the measured windows: $(wc -l <"$WORK/scrapes")"

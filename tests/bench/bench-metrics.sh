@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # bench-metrics.sh: the data-plane cost of metrics. The same build twice in one run:
-# A with the Prometheus exporter off, B with it on and scraped every second.
+# A with the Prometheus exporter off, B with it on and scraped every second (the same
+# configuration file otherwise).
 #
 #   tests/bench/bench-metrics.sh [BUILD_DIR] [--time SECONDS] [--rounds N]
 #
@@ -77,13 +78,15 @@ prometheus_exporter_ssl = False
 prometheus_port = $MPORT
 prometheus_stats_interval = 0
 EOF
+# A: the same file with the exporter off, so that the exporter is the only difference.
+sed 's/^enable_prometheus_exporter = True/enable_prometheus_exporter = False/' "$WORK/metrics.conf" >"$WORK/off.conf"
 
 echo "bench-metrics: $GW"
 echo "  $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $NCPU cores; $ROUNDS rounds x 4 workloads x ${TIME}s per side, interleaved"
 echo "  A: exporter off; B: exporter on 127.0.0.1:$MPORT (prometheus_stats_interval 0), GET /metrics every second"
 echo "  load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 PORT_A=$(free_port); PORT_B=$(free_port)
-dp_start "$GW" "$PORT_A" "$(free_port)" "$WORK/a.log"; PID_A=$GWPID
+dp_start "$GW" "$PORT_A" "$(free_port)" "$WORK/a.log" --config "$WORK/off.conf" --state-pool none; PID_A=$GWPID
 dp_start "$GW" "$PORT_B" "$(free_port)" "$WORK/b.log" --config "$WORK/metrics.conf" --state-pool none; PID_B=$GWPID
 GWPID=
 for _ in $(seq 600); do  # dp_start waits 5 s for "ready"; a loaded machine may need more
