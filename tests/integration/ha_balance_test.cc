@@ -10,13 +10,15 @@
 //     namespace_change_load_balancing_group moves the namespace to the other gateway's
 //     group: the old owner's writes end with ANA path statuses only, the new owner's
 //     succeed, the data is the last written; the hand-over record is gone from the state.
-//   * RemoveStoppedMember: a live member (and the gateway itself) cannot be removed (EBUSY,
-//     the message), an unknown one is ENOENT; a stopped one is removed: its record leaves
+//   * RemoveStoppedMember, RemoveKilledMember: a live member (and the gateway itself) cannot
+//     be removed (EBUSY, the message), an unknown one is ENOENT; one stopped (SIGTERM) or
+//     killed (SIGKILL, removable once its membership lease expired) is removed: its record leaves
 //     the members object's omap, its namespaces are moved to the survivor's group, and the
 //     next new gateway gets its home group.
 //   * RebalanceWhenAGatewayJoins: six namespaces on one gateway; a second joins; the leader
 //     moves three (the highest NSIDs) to it, at most max_ns_to_change_lb_grp hand-overs at
-//     once in the group state, ending 3/3 on both gateways.
+//     once in the group state (6 and 5, then 4 after one of them was drained), ending 3/3
+//     on both gateways.
 // Every wait is a poll with a generous bound; nothing is asserted about durations.
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -155,10 +157,10 @@ class HaBalance : public ::testing::Test {
 
   // The hand-over records in the group state object's omap; nullopt on error.
   std::optional<size_t> Handovers() {
-    auto keys = OmapKeys(dir_, "rbd", state::StateObjectName(group_));
+    auto keys = OmapKeys(dir_, "rbd", StateObjectName(group_));
     if (!keys) return std::nullopt;
     return static_cast<size_t>(std::count_if(keys->begin(), keys->end(), [](const std::string& k) {
-      return k.rfind(state::kLbHandoverPrefix, 0) == 0;
+      return k.rfind(kLbHandoverPrefix, 0) == 0;
     }));
   }
 
@@ -185,6 +187,8 @@ class HaBalance : public ::testing::Test {
     }
     return true;
   }
+
+  void RemoveStopped(bool kill);
 
   std::string dir_, test_, group_;
   std::unique_ptr<Observer> obs_;
@@ -290,9 +294,13 @@ TEST_F(HaBalance, ChangeGroupUnderWrites) {
                                ": ANA group 1's owner gw1 has drained it"),
             std::string::npos);
   EXPECT_TRUE(WaitUntil([&] { return Handovers() == 0u; }, 20000, 100));
+  // gw1's HA view: group 2 is gw2's, INACCESSIBLE through gw1's listener.
+  EXPECT_TRUE(WaitUntil([&] { return ViewSays(0, 2, "gw2"); }, 20000, 100));
 }
 
-TEST_F(HaBalance, RemoveStoppedMember) {
+// gw2 stopped by SIGTERM (planned: it leaves) or SIGKILL (its membership lease expires and
+// gw1 fences it), then removed through gw1.
+void HaBalance::RemoveStopped(bool kill) {
   TwoGatewaysWith(4);
   const std::string members = ha::HaMembersObject(group_);
   ASSERT_TRUE(WaitGroups(1, {{1, 1}, {2, 2}, {3, 1}, {4, 2}}));
@@ -315,7 +323,10 @@ TEST_F(HaBalance, RemoveStoppedMember) {
   EXPECT_EQ(OmapKeys(dir_, "rbd", members), (std::vector<std::string>{"gw_gw1", "gw_gw2"}));
 
   // gw2 stops: gw1 serves its group; a member that is only down keeps its group.
-  EXPECT_EQ(gw_[1]->Stop(), "exited 0");
+  if (kill)
+    gw_[1]->Kill();
+  else
+    EXPECT_EQ(gw_[1]->Stop(), "exited 0");
   ASSERT_TRUE(WaitAna(0, 2, nvme::kAnaOptimized));
   EXPECT_EQ(GroupsOn(0), (Groups{{1, 1}, {2, 2}, {3, 1}, {4, 2}}));
 
@@ -354,6 +365,9 @@ TEST_F(HaBalance, RemoveStoppedMember) {
   EXPECT_EQ(m->home_group, 2u);
 }
 
+TEST_F(HaBalance, RemoveStoppedMember) { RemoveStopped(false); }
+TEST_F(HaBalance, RemoveKilledMember) { RemoveStopped(true); }
+
 TEST_F(HaBalance, RebalanceWhenAGatewayJoins) {
   constexpr int kMax = 2;
   AddGw("gw1", kMax);
@@ -388,6 +402,18 @@ TEST_F(HaBalance, RebalanceWhenAGatewayJoins) {
   EXPECT_EQ(CountOf(gw_[0]->Log(), "load balancing: gateway gw1 moves namespace"), 3u);
   EXPECT_EQ(CountOf(gw_[0]->Log(), "from ANA group 1 to 2 (rebalancing)"), 3u);
   EXPECT_EQ(CountOf(gw_[1]->Log(), "load balancing: gateway"), 0u);
+  // In two batches: 6 and 5 first; 4 only after one of them was handed over (drained by gw1).
+  const std::string log = gw_[0]->Log();
+  const std::string nqn = kNqn;
+  const size_t moves4 = log.find("moves namespace 4 of " + nqn);
+  const size_t drained6 = log.find("namespace 6 of " + nqn + ": ANA group 1's owner gw1 has drained it");
+  const size_t drained5 = log.find("namespace 5 of " + nqn + ": ANA group 1's owner gw1 has drained it");
+  ASSERT_NE(moves4, std::string::npos);
+  ASSERT_NE(drained6, std::string::npos);
+  ASSERT_NE(drained5, std::string::npos);
+  EXPECT_LT(log.find("moves namespace 6 of " + nqn), drained6);
+  EXPECT_LT(log.find("moves namespace 5 of " + nqn), drained5);
+  EXPECT_GT(moves4, std::min(drained5, drained6));
   // Each gateway serves its half: data written before the moves is read through the new owner.
   ConnectHost(1);
   ASSERT_TRUE(WaitAna(1, 2, nvme::kAnaOptimized));
