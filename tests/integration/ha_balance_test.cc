@@ -14,12 +14,13 @@
 //     be removed (EBUSY, the message), an unknown one is ENOENT; one stopped (SIGTERM) or
 //     killed (SIGKILL, removable once its membership lease expired) is removed: its record leaves
 //     the members object's omap, its namespaces are moved to the survivor's group, and the
-//     next new gateway gets its home group.
+//     next new gateway gets its home group, serves it and gets two namespaces back.
 //   * RebalanceWhenAGatewayJoins: six namespaces on one gateway; a second joins; the leader
 //     moves three (the highest NSIDs) to it, at most max_ns_to_change_lb_grp hand-overs at
 //     once in the group state (6 and 5, then 4 after one of them was drained), ending 3/3
 //     on both gateways.
-// Every wait is a poll with a generous bound; nothing is asserted about durations.
+// Every wait is a poll with a generous bound; nothing is asserted about durations. With
+// HB_DUMP set in the environment every test prints the daemons' logs.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -78,7 +79,7 @@ class HaBalance : public ::testing::Test {
     ASSERT_TRUE(obs_->ok()) << obs_->error();
   }
   void TearDown() override {
-    if (HasFailure())
+    if (HasFailure() || getenv("HB_DUMP"))
       for (auto& g : gw_) fprintf(stderr, "---- %s ----\n%s\n", g->name().c_str(), g->LogTail(30000).c_str());
     for (auto& h : host_) h.reset();
     for (auto& g : gw_) g->Stop();
@@ -358,11 +359,24 @@ void HaBalance::RemoveStopped(bool kill) {
     return st && st->members_size() == 1 && st->members(0).name() == "gw1";
   }, 20000, 100));
 
-  // The freed home group goes to the next new gateway.
+  // The freed home group goes to the next new gateway: it serves it (failback from gw1) and
+  // the rebalancer gives it the two highest NSIDs.
   StartGw(1);
   auto m = gw_[1]->Member(*obs_);
   ASSERT_TRUE(m);
   EXPECT_EQ(m->home_group, 2u);
+  const Groups back{{1, 1}, {2, 1}, {3, 2}, {4, 2}};
+  ASSERT_TRUE(WaitGroups(0, back));
+  ASSERT_TRUE(WaitGroups(1, back));
+  EXPECT_TRUE(WaitUntil([&] { return obs_->LeaseHolder(2) == "gw2"; }, 30000, 100));
+  ConnectHost(1);
+  ASSERT_TRUE(WaitAna(1, 2, nvme::kAnaOptimized));
+  ASSERT_TRUE(WaitAna(0, 2, nvme::kAnaInaccessible));
+  for (uint32_t nsid = 3; nsid <= 4; ++nsid) {
+    EXPECT_EQ(Read(1, nsid), 0x3000 + nsid);
+    host::Completion c = Write(1, nsid, 0x6000 + nsid);
+    EXPECT_TRUE(c.ok()) << "nsid " << nsid << ": " << c.ToString();
+  }
 }
 
 TEST_F(HaBalance, RemoveStoppedMember) { RemoveStopped(false); }
