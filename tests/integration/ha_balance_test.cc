@@ -10,6 +10,8 @@
 //     namespace_change_load_balancing_group moves the namespace to the other gateway's
 //     group: the old owner's writes end with ANA path statuses only, the new owner's
 //     succeed, the data is the last written; the hand-over record is gone from the state.
+//   * ChangeGroupUnderQueuedWrites: the same with eight writes always queued (one LBA each):
+//     every completion is a success or an ANA path status; each LBA holds its last success.
 //   * RemoveStoppedMember, RemoveKilledMember: a live member (and the gateway itself) cannot
 //     be removed (EBUSY, the message), an unknown one is ENOENT; one stopped (SIGTERM) or
 //     killed (SIGKILL, removable once its membership lease expired) is removed: its record leaves
@@ -297,6 +299,99 @@ TEST_F(HaBalance, ChangeGroupUnderWrites) {
   EXPECT_TRUE(WaitUntil([&] { return Handovers() == 0u; }, 20000, 100));
   // gw1's HA view: group 2 is gw2's, INACCESSIBLE through gw1's listener.
   EXPECT_TRUE(WaitUntil([&] { return ViewSays(0, 2, "gw2"); }, 20000, 100));
+}
+
+// As ChangeGroupUnderWrites with kSlots writes always queued (one LBA each): the old owner
+// drains what it admitted; every completion is a success or an ANA path status, and each LBA
+// holds its last successful write.
+TEST_F(HaBalance, ChangeGroupUnderQueuedWrites) {
+  constexpr uint32_t kSlots = 8;
+  TwoGatewaysWith(2);
+  ASSERT_TRUE(WaitGroups(1, {{1, 1}, {2, 2}}));
+  ConnectHost(0);
+  ConnectHost(1);
+  ASSERT_TRUE(WaitAna(0, 1, nvme::kAnaOptimized));
+  ASSERT_TRUE(WaitAna(1, 2, nvme::kAnaOptimized));
+
+  uint32_t next = 1;
+  std::vector<uint32_t> last_ok(kSlots, 0);
+  std::vector<std::vector<uint8_t>> data(kSlots);
+  struct Counts {
+    int ok = 0, path = 0;
+  } on[2];
+  // Runs rounds through gateway i, each slot resubmitted when it completed, until done() (or
+  // a completion that is neither a success nor an ANA path status, a failure).
+  auto stream = [&](size_t i, auto done) {
+    host::Connection& q = host_[i]->io();
+    std::vector<uint16_t> cid(kSlots);
+    auto submit = [&](uint32_t k) {
+      data[k] = Block(next++);
+      nvme::Sqe sqe = host::cmd::Write(1, k, 1);
+      EXPECT_TRUE(q.Submit(&sqe, data[k].data(), kBlock, nullptr, 0));
+      cid[k] = sqe.cid;
+    };
+    for (uint32_t k = 0; k < kSlots; ++k) submit(k);
+    const double end = NowMs() + 60000;
+    bool finished = false;
+    while (!HasFailure()) {
+      for (uint32_t k = 0; k < kSlots; ++k) {
+        host::Completion c = q.Wait(cid[k], 20000);
+        if (c.ok()) {
+          memcpy(&last_ok[k], data[k].data(), 4);
+          ++on[i].ok;
+        } else if (IsAnaPathStatus(c)) {
+          ++on[i].path;
+        } else {
+          ADD_FAILURE() << gw_[i]->name() << ", LBA " << k << ": " << c.ToString();
+        }
+        if (finished || HasFailure()) continue;
+        submit(k);
+      }
+      if (finished || HasFailure()) break;
+      finished = done() || NowMs() > end;
+      if (finished) {
+        // Collect the last round.
+        for (uint32_t k = 0; k < kSlots; ++k) {
+          host::Completion c = q.Wait(cid[k], 20000);
+          if (c.ok()) {
+            memcpy(&last_ok[k], data[k].data(), 4);
+            ++on[i].ok;
+          } else if (IsAnaPathStatus(c)) {
+            ++on[i].path;
+          } else {
+            ADD_FAILURE() << gw_[i]->name() << ", LBA " << k << ": " << c.ToString();
+          }
+        }
+        break;
+      }
+    }
+  };
+  stream(0, [&] { return on[0].ok >= 10 * int(kSlots); });
+  ASSERT_FALSE(HasFailure());
+  ASSERT_EQ(gw_[1]->api().ChangeLbGroup(kNqn, 1, 2), "");
+  // Through gw1 until it refuses a whole round.
+  int before = 0;
+  stream(0, [&] {
+    const bool refused = on[0].path - before >= int(kSlots);
+    before = on[0].path;
+    return refused;
+  });
+  ASSERT_FALSE(HasFailure());
+  ASSERT_GE(on[0].path, int(kSlots)) << "gw1 kept admitting namespace 1";
+  // Through gw2 until ten rounds succeeded.
+  const int ok0 = on[1].ok;
+  stream(1, [&] { return on[1].ok - ok0 >= 10 * int(kSlots); });
+  ASSERT_FALSE(HasFailure());
+  printf("  through gw1: %d ok, %d ANA path statuses; through gw2: %d ok, %d ANA path statuses\n", on[0].ok,
+         on[0].path, on[1].ok, on[1].path);
+  for (uint32_t k = 0; k < kSlots; ++k) {
+    std::vector<uint8_t> b(kBlock);
+    host::Completion c = host_[1]->Read(host_[1]->io(), 1, k, 1, b.data(), kBlock);
+    ASSERT_TRUE(c.ok()) << c.ToString();
+    EXPECT_EQ(b, Block(last_ok[k])) << "LBA " << k;
+  }
+  EXPECT_EQ(AnaGroupState(*host_[0], 2), nvme::kAnaInaccessible);
+  EXPECT_TRUE(WaitGroups(0, {{1, 2}, {2, 2}}));
 }
 
 // gw2 stopped by SIGTERM (planned: it leaves) or SIGKILL (its membership lease expires and
