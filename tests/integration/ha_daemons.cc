@@ -92,6 +92,27 @@ std::optional<std::vector<std::string>> BlocklistLs(const std::string& dir) {
 
 bool BlocklistClear(const std::string& dir) { return Ceph(dir, {"osd", "blocklist", "clear"}).rc == 0; }
 
+std::optional<std::vector<std::string>> OmapKeys(const std::string& dir, const std::string& pool,
+                                                 const std::string& oid) {
+  std::string cmd;
+  for (const auto& a : std::vector<std::string>{"rados", "-c", dir + "/ceph.conf", "-p", pool, "listomapkeys", oid})
+    cmd += Quote(a) + " ";
+  cmd += "2>/dev/null";
+  FILE* f = popen(cmd.c_str(), "r");
+  if (!f) return std::nullopt;
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
+  if (pclose(f) != 0) return std::nullopt;
+  std::vector<std::string> keys;
+  std::istringstream in(out);
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) keys.push_back(line);
+  std::sort(keys.begin(), keys.end());
+  return keys;
+}
+
 // ---------------------------------------------------------------- Observer
 
 Observer::Observer(const std::string& ceph_dir, const std::string& pool, const std::string& group) {
@@ -125,9 +146,11 @@ std::optional<std::string> Observer::LeaseHolder(uint32_t g) {
 
 // ---------------------------------------------------------------- Api
 
-Api::Api(uint16_t grpc_port)
-    : stub_(::Gateway::NewStub(
-          grpc::CreateChannel("127.0.0.1:" + std::to_string(grpc_port), grpc::InsecureChannelCredentials()))) {}
+Api::Api(uint16_t grpc_port) {
+  auto ch = grpc::CreateChannel("127.0.0.1:" + std::to_string(grpc_port), grpc::InsecureChannelCredentials());
+  stub_ = ::Gateway::NewStub(ch);
+  ha_stub_ = ::nvmeof::ha::GatewayHa::NewStub(ch);
+}
 Api::~Api() = default;
 
 namespace {
@@ -208,6 +231,46 @@ std::vector<std::string> Api::NamespaceNonces() {
   return out;
 }
 
+std::optional<std::map<uint32_t, uint32_t>> Api::NamespaceGroups(const std::string& nqn) {
+  get_subsystems_req q;
+  subsystems_info r;
+  grpc::ClientContext ctx;
+  if (!stub_->get_subsystems(&ctx, q, &r).ok()) return std::nullopt;
+  std::map<uint32_t, uint32_t> out;
+  for (auto& s : r.subsystems())
+    if (s.nqn() == nqn)
+      for (auto& ns : s.namespaces()) out[ns.nsid()] = ns.anagrpid();
+  return out;
+}
+
+std::string Api::ChangeLbGroup(const std::string& nqn, uint32_t nsid, uint32_t anagrpid) {
+  namespace_change_load_balancing_group_req q;
+  q.set_subsystem_nqn(nqn);
+  q.set_nsid(nsid);
+  q.set_anagrpid(static_cast<int32_t>(anagrpid));
+  req_status r;
+  grpc::ClientContext ctx;
+  return Outcome(stub_->namespace_change_load_balancing_group(&ctx, q, &r), r);
+}
+
+std::optional<::nvmeof::ha::ha_status> Api::HaStatus() {
+  ::nvmeof::ha::get_ha_status_req q;
+  ::nvmeof::ha::ha_status r;
+  grpc::ClientContext ctx;
+  if (!ha_stub_->get_ha_status(&ctx, q, &r).ok()) return std::nullopt;
+  return r;
+}
+
+std::pair<int, std::string> Api::RemoveMember(const std::string& name) {
+  ::nvmeof::ha::remove_member_req q;
+  q.set_name(name);
+  ::nvmeof::ha::ha_req_status r;
+  grpc::ClientContext ctx;
+  grpc::Status g = ha_stub_->remove_member(&ctx, q, &r);
+  if (!g.ok()) return {-1, "gRPC: " + g.error_message()};
+  return {r.status(), r.error_message()};
+}
+
 // ---------------------------------------------------------------- Daemon
 
 Daemon::Daemon(DaemonConfig c) : cfg_(std::move(c)) {
@@ -228,6 +291,8 @@ bool Daemon::Start(std::string* err, int timeout_ms) {
     << "\nenable_prometheus_exporter = False\nha = builtin\n";
   if (cfg_.lease_ms) f << "ha_lease_ms = " << cfg_.lease_ms << "\n";
   f << "ha_failback_delay_ms = " << cfg_.failback_delay_ms << "\n";
+  if (cfg_.rebalance_period_sec >= 0) f << "rebalance_period_sec = " << cfg_.rebalance_period_sec << "\n";
+  if (cfg_.max_ns_to_change_lb_grp >= 0) f << "max_ns_to_change_lb_grp = " << cfg_.max_ns_to_change_lb_grp << "\n";
   f << "[gateway-logs]\nlog_level = " << cfg_.log_level << "\n";
   f << "[ceph]\npool = " << cfg_.pool << "\nconfig_file = " << cfg_.ceph_dir << "/ceph.conf\nid = admin\n";
   f << "[data-plane]\nreactors = " << cfg_.reactors << "\n";

@@ -12,12 +12,14 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "api/gateway.grpc.pb.h"
+#include "api/gateway_ha.grpc.pb.h"
 #include "gateway/ha/group_store.h"
 #include "tests/common/child_process.h"
 #include "tests/host/nvmf_host.h"
@@ -38,6 +40,9 @@ CmdResult Ceph(const std::string& dir, const std::vector<std::string>& args);
 // The addresses in `ceph osd blocklist ls` ("127.0.0.1:0/123", sorted); nullopt on error.
 std::optional<std::vector<std::string>> BlocklistLs(const std::string& dir);
 bool BlocklistClear(const std::string& dir);
+// The omap keys of RADOS object `oid` in `pool` (`rados listomapkeys`, sorted); nullopt on error.
+std::optional<std::vector<std::string>> OmapKeys(const std::string& dir, const std::string& pool,
+                                                 const std::string& oid);
 
 // The members' records of a gateway group, read with a GroupStore of its own.
 class Observer {
@@ -68,9 +73,18 @@ class Api {
   std::optional<size_t> NamespaceCount();
   // Each namespace's nonce (its librbd client's address); empty on error.
   std::vector<std::string> NamespaceNonces();
+  // NSID -> ANA group of subsystem nqn's namespaces as this gateway serves them; nullopt on error.
+  std::optional<std::map<uint32_t, uint32_t>> NamespaceGroups(const std::string& nqn);
+  // namespace_change_load_balancing_group.
+  std::string ChangeLbGroup(const std::string& nqn, uint32_t nsid, uint32_t anagrpid);
+  // nvmeof.ha.GatewayHa: this gateway's HA view; nullopt when the call failed.
+  std::optional<::nvmeof::ha::ha_status> HaStatus();
+  // nvmeof.ha.GatewayHa remove_member: {status, error_message}; status -1 when the call failed.
+  std::pair<int, std::string> RemoveMember(const std::string& name);
 
  private:
   std::unique_ptr<::Gateway::Stub> stub_;
+  std::unique_ptr<::nvmeof::ha::GatewayHa::Stub> ha_stub_;
 };
 
 struct DaemonConfig {
@@ -80,6 +94,8 @@ struct DaemonConfig {
   std::string ceph_dir;
   uint32_t lease_ms = 0;            // 0: the default
   uint32_t failback_delay_ms = 0;
+  int rebalance_period_sec = -1;     // -1: the default
+  int max_ns_to_change_lb_grp = -1;  // -1: the default
   int reactors = 1;
   std::string log_level = "info";
   std::string work_dir;             // where the config file goes (default: /tmp)
