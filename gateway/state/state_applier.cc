@@ -264,7 +264,7 @@ ApplyReport StateApplier::ReconcileLocked() {
         case StateKeyKind::kHost: s = target_->RemoveHost(k.nqn, k.host); break;
         case StateKeyKind::kQos: s = target_->ClearQos(k.nqn, k.nsid); break;
         case StateKeyKind::kNamespaceHost: s = target_->RemoveNamespaceHost(k.nqn, k.nsid, k.host); break;
-        case StateKeyKind::kRefreshSize: break;  // a mark, nothing on the target
+        case StateKeyKind::kRefreshSize: s = target_->ForgetRefreshSizeMark(k.nqn, k.nsid); break;
         case StateKeyKind::kListener: s = target_->RemoveListener(ListenerRemoveJson(k, op.key_string, op.old_json)); break;
       }
       if (Done(s, tolerated)) {
@@ -309,7 +309,7 @@ ApplyReport StateApplier::ReconcileLocked() {
         case StateKeyKind::kQos: s = target_->SetQos(new_json); break;
         case StateKeyKind::kNamespaceHost: s = target_->AddNamespaceHost(new_json); break;
         case StateKeyKind::kRefreshSize:
-          if (!added_namespaces.count({k.nqn, k.nsid})) s = target_->RefreshNamespaceSize(k.nqn, k.nsid);
+          s = target_->RefreshNamespaceSize(k.nqn, k.nsid, new_json, !added_namespaces.count({k.nqn, k.nsid}));
           break;
         case StateKeyKind::kListener: s = target_->AddListener(new_json); break;
       }
@@ -321,7 +321,7 @@ ApplyReport StateApplier::ReconcileLocked() {
         case StateKeyKind::kNamespace: s = target_->ChangeNamespace(old_json, new_json); break;
         case StateKeyKind::kHost: s = target_->ChangeHost(old_json, new_json); break;
         case StateKeyKind::kQos: s = target_->SetQos(new_json); break;
-        case StateKeyKind::kRefreshSize: s = target_->RefreshNamespaceSize(k.nqn, k.nsid); break;
+        case StateKeyKind::kRefreshSize: s = target_->RefreshNamespaceSize(k.nqn, k.nsid, new_json, true); break;
         default: s = Status::Error(state::errc::kNoInPlaceChange, "no in-place change for this kind"); break;  // not planned
       }
     }

@@ -32,8 +32,8 @@
 //   ns-refresh-size_  (the newer reference's mark that a namespace without auto-resize was
 //               resized; its value is the time of the resize) RefreshNamespaceSize: the
 //               namespace follows its image's size. Added or changed: refresh, unless the
-//               namespace itself is added by the same update (its device is new). Removed:
-//               nothing.
+//               namespace itself is added by the same update (its device is new: refresh
+//               false). Removed: ForgetRefreshSizeMark.
 // Change* calls run in the addition phase, at their kind's place. JSON that is not an
 // object makes the change a replace.
 //
@@ -43,10 +43,11 @@
 //    subsystem_nqn (nqn for listeners), nsid, host_nqn, host_name, traddr and trsvcid are
 //    always present and equal to what the key says (filled in from the key when absent;
 //    a value that contradicts the key makes the item fail, without a call).
-//    (RefreshNamespaceSize gets the key's NQN and NSID; its value is not JSON.)
+//    (RefreshNamespaceSize gets the key's NQN and NSID and the value as stored: not JSON.)
 //  * No child is added unless its parent is there: a namespace, host or listener needs its
-//    subsystem; a QoS, namespace host or refresh-size mark needs its namespace. An item whose parent is missing
-//    from the state or failed to apply is not passed to the target and stays pending.
+//    subsystem; a QoS, namespace host or refresh-size mark needs its namespace. An item
+//    whose parent is missing from the state or failed to apply is not passed to the target
+//    and stays pending.
 //  * Add* returning AlreadyExists and Remove*/ClearQos returning NotFound count as done
 //    (the gateway that made a change applies it to itself before writing it, and may see
 //    it again here).
@@ -107,13 +108,15 @@ class StateTarget {
   virtual Status AddListener(const std::string& json) = 0;
   virtual Status RemoveListener(const std::string& json) = 0;
 
-  // The namespace's image may have a new size (another gateway resized it): read it again.
-  // Targets without such devices keep the default (nothing to do).
-  virtual Status RefreshNamespaceSize(const std::string& nqn, uint32_t nsid) {
-    (void)nqn;
-    (void)nsid;
+  // The namespace's refresh-size mark (ns-refresh-size_) is now `value` (a time): with
+  // `refresh`, another gateway resized the namespace's image, read its size again; without
+  // (the namespace is added by the same update, its device is new), only remember the mark.
+  // ForgetRefreshSizeMark: the mark is gone. Targets without such devices keep the defaults.
+  virtual Status RefreshNamespaceSize(const std::string& /*nqn*/, uint32_t /*nsid*/, const std::string& /*value*/,
+                                      bool /*refresh*/) {
     return Status::OK();
   }
+  virtual Status ForgetRefreshSizeMark(const std::string& /*nqn*/, uint32_t /*nsid*/) { return Status::OK(); }
 };
 
 // One step of a plan.

@@ -110,8 +110,12 @@ class FakeTarget : public StateTarget {
     return Rec("RemoveListener " + F(j, "nqn") + " " + F(j, "host_name") + " " + F(j, "traddr") + ":" +
                F(j, "trsvcid"));
   }
-  Status RefreshNamespaceSize(const std::string& nqn, uint32_t nsid) override {
-    return Rec("RefreshNamespaceSize " + nqn + " " + std::to_string(nsid));
+  Status RefreshNamespaceSize(const std::string& nqn, uint32_t nsid, const std::string& value, bool refresh) override {
+    if (!refresh) return Rec("RememberRefreshSizeMark " + nqn + " " + std::to_string(nsid) + " " + value);
+    return Rec("RefreshNamespaceSize " + nqn + " " + std::to_string(nsid) + " " + value);
+  }
+  Status ForgetRefreshSizeMark(const std::string& nqn, uint32_t nsid) override {
+    return Rec("ForgetRefreshSizeMark " + nqn + " " + std::to_string(nsid));
   }
 };
 
@@ -418,15 +422,16 @@ TEST(StateApplier, RefreshSizeMarkRefreshesAnExistingNamespace) {
   EXPECT_TRUE(r.ok());
   EXPECT_TRUE(r.ignored.empty());
   EXPECT_EQ(t.calls, (std::vector<std::string>{"AddSubsystem " + kNqn, "AddNamespace " + kNqn + " 1",
-                                               "AddNamespace " + kNqn + " 2"}));
+                                               "AddNamespace " + kNqn + " 2",
+                                               "RememberRefreshSizeMark " + kNqn + " 1 1764820000.25"}));
   EXPECT_EQ(a.applied().at(mark1), "1764820000.25");
 
   t.calls.clear();  // another gateway resized namespace 1 again, and namespace 2
   m[mark1] = "1764820100.5";
   m[mark2] = "1764820100.75";
   EXPECT_TRUE(a.Update(m, 2).ok());
-  EXPECT_EQ(t.calls, (std::vector<std::string>{"RefreshNamespaceSize " + kNqn + " 1",
-                                               "RefreshNamespaceSize " + kNqn + " 2"}));
+  EXPECT_EQ(t.calls, (std::vector<std::string>{"RefreshNamespaceSize " + kNqn + " 1 1764820100.5",
+                                               "RefreshNamespaceSize " + kNqn + " 2 1764820100.75"}));
 
   t.calls.clear();  // the same map again: nothing
   EXPECT_TRUE(a.Update(m, 3).ok());
@@ -436,13 +441,16 @@ TEST(StateApplier, RefreshSizeMarkRefreshesAnExistingNamespace) {
   m[NamespaceKey(kNqn, 2)] = Ns(kNqn, 2, "img2b");
   m[mark2] = "1764820200";
   EXPECT_TRUE(a.Update(m, 4).ok());
-  EXPECT_EQ(t.calls, (std::vector<std::string>{"RemoveNamespace " + kNqn + " 2", "AddNamespace " + kNqn + " 2"}));
+  EXPECT_EQ(t.calls, (std::vector<std::string>{"ForgetRefreshSizeMark " + kNqn + " 2", "RemoveNamespace " + kNqn + " 2",
+                                               "AddNamespace " + kNqn + " 2",
+                                               "RememberRefreshSizeMark " + kNqn + " 2 1764820200"}));
 
-  t.calls.clear();  // auto-resize turned on: the marks go, nothing to do
+  t.calls.clear();  // auto-resize turned on: the marks go
   m.erase(mark1);
   m.erase(mark2);
   EXPECT_TRUE(a.Update(m, 5).ok());
-  EXPECT_TRUE(t.calls.empty());
+  EXPECT_EQ(t.calls, (std::vector<std::string>{"ForgetRefreshSizeMark " + kNqn + " 1",
+                                               "ForgetRefreshSizeMark " + kNqn + " 2"}));
   EXPECT_FALSE(a.applied().count(mark1));
 
   t.calls.clear();  // a mark without its namespace waits for it
@@ -455,12 +463,12 @@ TEST(StateApplier, RefreshSizeMarkRefreshesAnExistingNamespace) {
   t.calls.clear();  // a refresh that fails stays pending and is retried
   m.erase(NamespaceRefreshSizeKey(kNqn, 9));
   m[mark1] = "1764820400";
-  t.fail["RefreshNamespaceSize " + kNqn + " 1"] = Status::IOError("image unreachable");
+  t.fail["RefreshNamespaceSize " + kNqn + " 1 1764820400"] = Status::IOError("image unreachable");
   EXPECT_FALSE(a.Update(m, 7).ok());
   t.fail.clear();
   EXPECT_TRUE(a.Reconcile().ok());
-  EXPECT_EQ(t.calls, (std::vector<std::string>{"RefreshNamespaceSize " + kNqn + " 1",
-                                               "RefreshNamespaceSize " + kNqn + " 1"}));
+  EXPECT_EQ(t.calls, (std::vector<std::string>{"RefreshNamespaceSize " + kNqn + " 1 1764820400",
+                                               "RefreshNamespaceSize " + kNqn + " 1 1764820400"}));
 }
 
 // A network mask added or deleted (add/del_subsystem_network) changes the subsystem in place:
