@@ -775,8 +775,11 @@ with rados.ReadOpCtx() as op:
 
   // The subsystem's network mask, in the JSON listing and in the text table's Network Mask
   // column (the reference CLI's).
-  for (const json& sub : subs["subsystems"])
-    if (sub["nqn"] == n2) EXPECT_EQ(sub["network_mask"], json::array({"10.99.0.0/24"})) << sub.dump();
+  for (const json& sub : subs["subsystems"]) {
+    if (sub["nqn"] == n2) {
+      EXPECT_EQ(sub["network_mask"], json::array({"10.99.0.0/24"})) << sub.dump();
+    }
+  }
   CliResult sl = Gwcli(a_.grpc_port(), {"--format", "plain", "subsystem", "list", "-n", n2});
   EXPECT_NE(sl.all().find("Network"), std::string::npos) << sl.all();
   EXPECT_NE(sl.all().find("10.99.0.0/24"), std::string::npos) << sl.all();
