@@ -784,33 +784,33 @@ with rados.ReadOpCtx() as op:
   EXPECT_NE(sl.all().find("Network"), std::string::npos) << sl.all();
   EXPECT_NE(sl.all().find("10.99.0.0/24"), std::string::npos) << sl.all();
 
-  // ns-refresh-size_: the gateway came up with the mark there and opened namespace 3 at its
-  // image's size (no refresh needed). A reference gateway resizes the image (auto-resize is
-  // off for it) and writes a new mark: this gateway reads the image's size again.
-  const std::string mark = "ns-refresh-size_" + n2 + "_3";
-  auto size3 = [&] {
-    json l = J(a_, {"namespace", "list", "-n", n2, "--nsid", "3"});
+  // ns-refresh-size_: the gateway came up with the mark there and opened namespace 1 (auto-resize
+  // off) at its image's size (no refresh needed). A reference gateway resizes the image and
+  // writes a new mark: this gateway reads the image's size again.
+  const std::string mark = "ns-refresh-size_" + n1 + "_1";
+  auto size1 = [&] {
+    json l = J(a_, {"namespace", "list", "-n", n1, "--nsid", "1"});
     return l.contains("namespaces") && l["namespaces"].size() == 1 ? l["namespaces"][0].value("rbd_image_size", "")
                                                                     : std::string();
   };
-  EXPECT_EQ(size3(), std::to_string(16 << 20));
+  EXPECT_EQ(size1(), std::to_string(16 << 20));
   auto sh = [&](const std::string& cmd) {
     CliResult c = mgmt_test::Run({"/bin/bash", "-c", "eval \"$(" + CephLocal() + " env " + CephDir() + ")\" && " + cmd});
     EXPECT_EQ(c.rc, 0) << cmd << "\n" << c.all();
   };
-  sh("rbd resize --size 24M rbd/mig-" + group_ + "-3");
+  sh("rbd resize --size 24M rbd/mig-" + group_ + "-1");
   sh("rados -p rbd setomapval " + obj + " '" + mark + "' 1764820100.5 && rados -p rbd setomapval " + obj +
      " omap_version 43 && (rados -p rbd notify " + obj + " refresh >/dev/null 2>&1 || true)");
-  EXPECT_TRUE(Eventually([&] { return size3() == std::to_string(24 << 20); }, 20)) << size3() << a_.Log();
+  EXPECT_TRUE(Eventually([&] { return size1() == std::to_string(24 << 20); }, 20)) << size1() << a_.Log();
   // A resize through this gateway writes the mark the reference's gateways act on (a new
   // time); turning auto-resize on removes it, as the reference does.
-  EXPECT_CLI(Gwcli(a_.grpc_port(), {"namespace", "resize", "-n", n2, "--nsid", "3", "--size", "32M"}), 0, "Successful");
+  EXPECT_CLI(Gwcli(a_.grpc_port(), {"namespace", "resize", "-n", n1, "--nsid", "1", "--size", "32M"}), 0, "Successful");
   now = omap();
   ASSERT_TRUE(now.contains(mark)) << now.dump();
   EXPECT_GT(std::stod(now[mark].get<std::string>()), 1764820100.5) << now[mark];
   EXPECT_NE(now[mark].get<std::string>().find('.'), std::string::npos) << now[mark];
-  EXPECT_EQ(size3(), std::to_string(32 << 20));
-  EXPECT_CLI(Gwcli(a_.grpc_port(), {"namespace", "set_auto_resize", "-n", n2, "--nsid", "3", "--auto-resize-enabled",
+  EXPECT_EQ(size1(), std::to_string(32 << 20));
+  EXPECT_CLI(Gwcli(a_.grpc_port(), {"namespace", "set_auto_resize", "-n", n1, "--nsid", "1", "--auto-resize-enabled",
                                     "yes"}),
              0, "Successful");
   now = omap();
