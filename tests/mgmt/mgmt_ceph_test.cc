@@ -632,9 +632,9 @@ TEST_F(MgmtCeph, RbdTrashOnDelete) {
   EXPECT_CLI(Gwcli(a_.grpc_port(), {"namespace", "add", "-n", kNqn, "-p", "rbd", "-i", kept, "-c", "--size", "16M",
                                     "--rbd-trash-image-on-delete"}),
              0, "Adding namespace 2");
-  EXPECT_NE(a_.Log().find("Notice that as image rbd/" + kept +
-                          " was created outside the gateway it won't get trashed on namespace deletion"),
-            std::string::npos)
+  EXPECT_TRUE(a_.WaitForLog("Notice that as image rbd/" + kept +
+                                " was created outside the gateway it won't get trashed on namespace deletion",
+                            5000))
       << a_.Log();
   json l = J(a_, {"namespace", "list", "-n", kNqn});
   ASSERT_EQ(l["namespaces"].size(), 2u) << l.dump();
