@@ -178,6 +178,23 @@ Status GatewayService::ChangeNamespace(const std::string& old_json, const std::s
   return Status::OK();
 }
 
+Status GatewayService::RefreshNamespaceSize(const std::string& nqn, uint32_t nsid, const std::string& value,
+                                            bool refresh) {
+  auto s = target_->FindSubsystem(nqn);
+  auto ns = s ? s->GetNamespace(nsid) : nullptr;
+  if (!ns) return Status::NotFound("namespace " + Str(nsid) + " does not exist in " + nqn);
+  if (refresh) {
+    if (Status st = ns->dev().refresh_size(); !st.ok()) return st;  // a new size is logged by the resize callback
+  }
+  state_[NamespaceRefreshSizeKey(nqn, nsid)] = value;
+  return Status::OK();
+}
+
+Status GatewayService::ForgetRefreshSizeMark(const std::string& nqn, uint32_t nsid) {
+  state_.erase(NamespaceRefreshSizeKey(nqn, nsid));
+  return Status::OK();
+}
+
 Status GatewayService::RemoveNamespace(const std::string& nqn, uint32_t nsid) {
   for (auto& k : NamespaceKeys(nqn, nsid)) state_.erase(k);
   return AsNotFound(target_->RemoveNamespace(nqn, nsid));

@@ -72,14 +72,15 @@ void FillLatencyGroup(const LatencyGroup& g, latency_group* o) {
 }  // namespace
 
 Status GatewayService::EditNamespaceRequest(const std::string& nqn, uint32_t nsid,
-                                            const std::function<bool(namespace_add_req*)>& edit) {
+                                            const std::function<bool(namespace_add_req*)>& edit,
+                                            const std::vector<std::string>& also_remove) {
   const std::string key = NamespaceKey(nqn, nsid);
   auto it = state_.find(key);
   if (it == state_.end()) return Status::NotFound("Can't find entry for namespace");
   namespace_add_req add;
   if (Status st = JsonToRequest(it->second, &add); !st.ok()) return Status::NotFound("Can't find entry for namespace");
   if (!edit(&add)) return Status::OK();  // nothing changes
-  return Persist({{key, RewriteStateJson(it->second, add)}}, {});
+  return Persist({{key, RewriteStateJson(it->second, add)}}, also_remove);
 }
 
 // ----------------------------------------------------------------------------- subsystems
@@ -306,11 +307,18 @@ Status GatewayService::EditNamespaceRequest(const std::string& nqn, uint32_t nsi
   std::lock_guard<std::mutex> lk(mu_);
   auto s = target_->FindSubsystem(nqn);
   if (!s || s->is_discovery() || !s->HasNamespace(req->nsid())) return Answer(rep, ENODEV, prefix + ": Can't find namespace");
-  Status st = EditNamespaceRequest(nqn, req->nsid(), [&](namespace_add_req* a) {
-    if (a->disable_auto_resize() == !req->auto_resize()) return false;
-    a->set_disable_auto_resize(!req->auto_resize());
-    return true;
-  });
+  // With auto-resize every gateway follows the image by itself: the refresh-size mark of a
+  // resize made without it goes (as the reference removes it).
+  std::vector<std::string> drop;
+  if (req->auto_resize()) drop.push_back(NamespaceRefreshSizeKey(nqn, req->nsid()));
+  Status st = EditNamespaceRequest(
+      nqn, req->nsid(),
+      [&](namespace_add_req* a) {
+        if (a->disable_auto_resize() == !req->auto_resize()) return false;
+        a->set_disable_auto_resize(!req->auto_resize());
+        return true;
+      },
+      drop);
   if (st.IsNotFound()) return Answer(rep, ENOENT, prefix + ": " + st.message());
   if (!st.ok()) return Answer(rep, EINVAL, "Error persisting change for auto resize flag of namespace " +
                                                Str(req->nsid()) + " in " + nqn + ": " + st.message());

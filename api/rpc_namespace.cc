@@ -317,6 +317,19 @@ constexpr uint64_t kMiB = 1ull << 20;
   const uint64_t bytes = req->new_size() * kMiB;
   if (Status st = target_->ResizeNamespace(nqn, req->nsid(), bytes); !st.ok())
     return Answer(rep, ToErrno(st), prefix + ": " + st.message());
+  // The other gateways follow the image by themselves with auto-resize; without it they
+  // need the reference's refresh-size mark (a new time on every resize), which they apply
+  // as a refresh of the namespace's size (StateTarget::RefreshNamespaceSize).
+  auto stored = state_.find(NamespaceKey(nqn, req->nsid()));
+  namespace_add_req add;
+  if (stored != state_.end() && JsonToRequest(stored->second, &add).ok() && add.disable_auto_resize()) {
+    const auto now = std::chrono::duration_cast<std::chrono::microseconds>(
+        std::chrono::system_clock::now().time_since_epoch());
+    if (Status st = Persist({{NamespaceRefreshSizeKey(nqn, req->nsid()), RefreshSizeValue(now.count())}}, {});
+        !st.ok())
+      LOG_WARN("namespace %u of %s resized here, but the other gateways were not told to refresh its size: %s",
+               req->nsid(), nqn.c_str(), st.ToString().c_str());
+  }
   return Ok(rep);
 }
 

@@ -238,6 +238,8 @@ class GatewayService final : public ::Gateway::Service, public StateTarget {
   Status RemoveNamespaceHost(const std::string& nqn, uint32_t nsid, const std::string& host_nqn) override;
   Status AddListener(const std::string& json) override;
   Status RemoveListener(const std::string& json) override;
+  Status RefreshNamespaceSize(const std::string& nqn, uint32_t nsid, const std::string& value, bool refresh) override;
+  Status ForgetRefreshSizeMark(const std::string& nqn, uint32_t nsid) override;
 
  private:
   // Persistence (mu_ held): writes the change to the store under the group lock (Mutate),
@@ -303,9 +305,11 @@ class GatewayService final : public ::Gateway::Service, public StateTarget {
   // subsystem's opened; when they do not open, the reason (reported once).
   Result<HostEntry> StoredHostEntry(const std::string& json, add_host_req* req);
   // Rewrites the namespace's stored namespace_add_req with edit() applied, unless edit
-  // returns false (nothing changes). NotFound when the group state has no entry for it.
+  // returns false (nothing changes), removing the keys of `also_remove` that exist in the
+  // same write. NotFound when the group state has no entry for it.
   Status EditNamespaceRequest(const std::string& nqn, uint32_t nsid,
-                              const std::function<bool(namespace_add_req*)>& edit);
+                              const std::function<bool(namespace_add_req*)>& edit,
+                              const std::vector<std::string>& also_remove = {});
   // What a namespace_ key's JSON says, parsed once per distinct value: namespace_add
   // checks every namespace of the group, which must not cost a JSON parse per namespace.
   struct NsInfo {

@@ -414,6 +414,67 @@ TEST_F(ServiceTest, ResizeGrowOnlyInMiB) {
   EXPECT_STATUS(rep, ENODEV, "Can't find namespace");
 }
 
+// The reference's ns-refresh-size_ mark: written (a new time) by a resize of a namespace
+// without auto-resize, so the other gateways read the image's size again; removed when
+// auto-resize is turned on and with the namespace; applied from the group state as a refresh.
+TEST_F(ServiceTest, ResizeWithoutAutoResizeWritesTheRefreshSizeMark) {
+  CreateSubsystem(kNqn);
+  AddMemoryNs(kNqn, 16 * kMiB);
+  const std::string mark = std::string("ns-refresh-size_") + kNqn + "_1";
+  namespace_resize_req r;
+  r.set_subsystem_nqn(kNqn);
+  r.set_nsid(1);
+  r.set_new_size(32);
+  req_status rep;
+  svc->namespace_resize(nullptr, &r, &rep);  // auto-resize on: the other gateways follow by themselves
+  EXPECT_STATUS(rep, 0, "Success");
+  EXPECT_FALSE(store.m.count(mark));
+
+  namespace_set_auto_resize_req ar;
+  ar.set_subsystem_nqn(kNqn);
+  ar.set_nsid(1);
+  ar.set_auto_resize(false);
+  svc->namespace_set_auto_resize(nullptr, &ar, &rep);
+  EXPECT_STATUS(rep, 0, "Success");
+  r.set_new_size(48);
+  svc->namespace_resize(nullptr, &r, &rep);
+  EXPECT_STATUS(rep, 0, "Success");
+  ASSERT_TRUE(store.m.count(mark));
+  const std::string first = store.m[mark];
+  EXPECT_GT(std::stod(first), 1.7e9) << first;  // str(time.time()): seconds since the epoch
+  EXPECT_NE(first.find('.'), std::string::npos) << first;
+  r.set_new_size(0);  // a refresh here is not a resize: no new mark
+  svc->namespace_resize(nullptr, &r, &rep);
+  EXPECT_STATUS(rep, 0, "Success");
+  EXPECT_EQ(store.m[mark], first);
+
+  // Applied from the group state (another gateway's mark): a refresh of the namespace.
+  EXPECT_TRUE(svc->RefreshNamespaceSize(kNqn, 1, "1764820100.5", true).ok());
+  EXPECT_EQ(svc->LocalState().at(mark), "1764820100.5");
+  EXPECT_TRUE(svc->RefreshNamespaceSize(kNqn, 7, "1764820100.5", true).IsNotFound());
+  EXPECT_EQ(ListNs(kNqn).namespaces(0).rbd_image_size(), 48 * kMiB);
+  EXPECT_TRUE(svc->ForgetRefreshSizeMark(kNqn, 1).ok());
+  EXPECT_FALSE(svc->LocalState().count(mark));
+  store.m[mark] = first;  // (the store still has it: the calls above only mirror the group state)
+
+  ar.set_auto_resize(true);
+  svc->namespace_set_auto_resize(nullptr, &ar, &rep);
+  EXPECT_STATUS(rep, 0, "Success");
+  EXPECT_FALSE(store.m.count(mark));
+
+  ar.set_auto_resize(false);  // the mark goes with its namespace
+  svc->namespace_set_auto_resize(nullptr, &ar, &rep);
+  r.set_new_size(64);
+  svc->namespace_resize(nullptr, &r, &rep);
+  ASSERT_TRUE(store.m.count(mark));
+  namespace_delete_req d;
+  d.set_subsystem_nqn(kNqn);
+  d.set_nsid(1);
+  svc->namespace_delete(nullptr, &d, &rep);
+  EXPECT_STATUS(rep, 0, "Success");
+  EXPECT_FALSE(store.m.count(mark));
+}
+
 TEST_F(ServiceTest, QosSetMergesAndLists) {
   CreateSubsystem(kNqn);
   AddMemoryNs(kNqn);

@@ -208,6 +208,21 @@ std::uint32_t NsidArg(long long nsid) {
 
 std::string FormatAdrfam(AddressFamily f) { return f == ipv6 ? "IPv6" : "IPv4"; }
 
+// "ADDR:PORT", an IPv6 address in brackets (the reference's escape_address_if_ipv6).
+std::string AddressCell(AddressFamily f, const std::string& traddr, uint32_t trsvcid) {
+  const bool bracket = f == ipv6 && !traddr.empty() && traddr.front() != '[';
+  return (bracket ? "[" + traddr + "]" : traddr) + ":" + std::to_string(trsvcid);
+}
+
+std::string DhchapControllerText(::DHCHAPControllerKeyOrigin o) {
+  switch (o) {
+    case ::no_key: return "No Key";
+    case ::host_specific: return "Host Specific";
+    case ::subsystem_implicit: return "Subsystem Implicit";
+    default: return "<unknown>";
+  }
+}
+
 // ---------------------------------------------------------------------------
 // Commands. Each action parses into an Args struct; its handler runs after a
 // successful parse.
@@ -240,8 +255,10 @@ int GwInfo(Ctx& c) {
       if (!info.cli_version().empty()) c.Out("CLI's version: " + info.cli_version());
       if (!info.version().empty()) c.Out("Gateway's version: " + info.version());
       if (!info.name().empty()) c.Out("Gateway's name: " + info.name());
+      c.Out("Gateway's location: " + (info.location().empty() ? std::string("<default>") : info.location()));
       if (!info.group().empty()) c.Out("Gateway's group: " + info.group());
       if (!info.hostname().empty()) c.Out("Gateway's host name: " + info.hostname());
+      if (!info.gateway_initialization_over()) c.Out("Gateway's initialization is still in progress");
       c.Out("Gateway's load balancing group: " + std::to_string(info.load_balancing_group()));
       c.Out("Gateway's address: " + info.addr());
       c.Out("Gateway's port: " + info.port());
@@ -252,6 +269,7 @@ int GwInfo(Ctx& c) {
         c.Out("Gateway's max namespaces per subsystem: " + std::to_string(info.max_namespaces_per_subsystem()));
       if (info.max_hosts_per_subsystem())
         c.Out("Gateway's max hosts per subsystem: " + std::to_string(info.max_hosts_per_subsystem()));
+      c.Out(std::string("Gateway's IO statistics is ") + (info.io_stats_enabled() ? "enabled" : "disabled"));
       if (info.has_spdk_version() && !info.spdk_version().empty())
         c.Out("SPDK version: " + info.spdk_version());
       if (!info.bool_status()) c.Err("Getting gateway's information returned status mismatch");
@@ -519,6 +537,8 @@ int SubsystemList(Ctx& c, const SubsystemArgs& a) {
     return rep.status();
   }
   std::vector<std::vector<Cell>> rows;
+  bool created_without_key = false;
+  for (const auto& s : rep.subsystems()) created_without_key = created_without_key || s.created_without_key();
   for (const auto& s : rep.subsystems()) {
     if (!a.nqn.empty() && a.nqn != s.nqn()) {
       c.Err("Failure listing subsystem " + a.nqn + ": Got subsystem " + s.nqn() + " instead");
@@ -529,10 +549,13 @@ int SubsystemList(Ctx& c, const SubsystemArgs& a) {
             s.serial_number() + " instead");
       return ENODEV;
     }
-    rows.push_back({s.subtype(), s.nqn(), s.enable_ha() ? "enabled" : "disabled",
-                    s.serial_number(),
+    std::string masks;
+    for (const auto& m : s.network_mask()) masks += (masks.empty() ? "" : "\n") + m;
+    rows.push_back({s.subtype(), s.nqn(), s.serial_number(),
                     std::to_string(s.min_cntlid()) + "-" + std::to_string(s.max_cntlid()),
-                    s.namespace_count(), s.max_namespaces()});
+                    s.namespace_count(), s.max_namespaces(), s.allow_any_host() ? "Yes" : "No",
+                    s.has_dhchap_key() ? "Yes" : "No", masks});
+    if (created_without_key) rows.back().push_back(s.created_without_key() ? "Yes" : "No");
   }
   if (rows.empty()) {
     if (!a.nqn.empty())
@@ -545,10 +568,11 @@ int SubsystemList(Ctx& c, const SubsystemArgs& a) {
   }
   std::string prefix = a.nqn.empty() ? "Subsystems" : "Subsystem " + a.nqn;
   if (!a.serial.empty()) prefix += " with serial number " + a.serial;
-  c.Out(prefix + ":\n" +
-        RenderTable({"Subtype", "NQN", "HA State", "Serial\nNumber", "Controller IDs",
-                     "Namespace\nCount", "Max\nNamespaces"},
-                    rows, c.style()));
+  std::vector<std::string> headers = {"Subtype",          "NQN",           "Serial\nNumber",
+                                      "Controller IDs",   "Namespace\nCount", "Max\nNamespaces",
+                                      "Allow\nAny Host", "DHCHAP\nKey",     "Network\nMask"};
+  if (created_without_key) headers.push_back("Created\nWithout Key");
+  c.Out(prefix + ":\n" + RenderTable(headers, rows, c.style()));
   return 0;
 }
 
@@ -616,13 +640,14 @@ int ListenerList(Ctx& c, const ListenerArgs& a) {
     std::vector<std::vector<Cell>> rows;
     for (const auto& l : rep.listeners())
       rows.push_back({l.host_name(), l.trtype(), FormatAdrfam(l.adrfam()),
-                      l.traddr() + ":" + std::to_string(l.trsvcid()), l.secure() ? "Yes" : "No"});
+                      AddressCell(l.adrfam(), l.traddr(), l.trsvcid()), l.secure() ? "Yes" : "No",
+                      l.active() ? "Yes" : "No", l.manual() ? "Yes" : "No"});
     if (rows.empty()) {
       c.Out("No listeners for " + a.nqn);
       return;
     }
     c.Out("Listeners for " + a.nqn + ":\n" +
-          RenderTable({"Host", "Transport", "Address Family", "Address", "Secure"}, rows,
+          RenderTable({"Host", "Transport", "Address Family", "Address", "Secure", "Active", "Manual"}, rows,
                       c.style()));
   });
 }
@@ -719,25 +744,26 @@ int HostList(Ctx& c, const HostArgs& a) {
   const auto rep = Invoke<hosts_info>(c, "list_hosts", req, "Failure listing hosts");
   return Report(c, rep, [&] {
     std::vector<std::vector<Cell>> rows;
-    if (rep.allow_any_host()) rows.push_back({"Any host", "n/a", "n/a", "n/a"});
-    auto origin = [](::DHCHAPControllerKeyOrigin o) -> std::string {
-      switch (o) {
-        case ::no_key: return "No Key";
-        case ::host_specific: return "Host Specific";
-        case ::subsystem_implicit: return "Subsystem Implicit";
-        default: return "<unknown>";
-      }
-    };
-    for (const auto& h : rep.hosts())
+    bool timeout = false;  // the column only when a host was disconnected by keep-alive
+    for (const auto& h : rep.hosts()) timeout = timeout || h.disconnected_due_to_keepalive_timeout();
+    if (rep.allow_any_host()) {
+      rows.push_back({"Any host", "n/a", "n/a", "n/a"});
+      if (timeout) rows.back().push_back("n/a");
+    }
+    for (const auto& h : rep.hosts()) {
       rows.push_back({h.nqn(), h.use_psk() ? "Yes" : "No", h.use_dhchap() ? "Yes" : "No",
-                      origin(h.dhchap_controller_origin())});
+                      DhchapControllerText(h.dhchap_controller_origin())});
+      if (timeout) rows.back().push_back(h.disconnected_due_to_keepalive_timeout() ? "Yes" : "No");
+    }
     if (rows.empty()) {
       c.Out("No hosts are allowed to access " + a.nqn);
       return;
     }
     c.Out("Hosts allowed to access " + a.nqn + ":\n" +
-          RenderTable({"Host NQN", "Uses PSK", "Uses DHCHAP", "Controller Key"}, rows, c.style(),
-                      StringAlign::kCenter));
+          RenderTable(timeout ? std::vector<std::string>{"Host NQN", "Uses PSK", "Uses DHCHAP", "DHCHAP Controller",
+                                                         "Keepalive\nTimeout"}
+                              : std::vector<std::string>{"Host NQN", "Uses PSK", "Uses DHCHAP", "DHCHAP Controller"},
+                      rows, c.style(), StringAlign::kCenter));
   });
 }
 
@@ -750,22 +776,25 @@ int ConnectionList(Ctx& c, const std::string& nqn) {
                                             "Failure listing connections");
   return Report(c, rep, [&] {
     std::vector<std::vector<Cell>> rows;
+    bool timeout = false;  // the column only when a host was disconnected by keep-alive
+    for (const auto& k : rep.connections()) timeout = timeout || k.disconnected_due_to_keepalive_timeout();
     for (const auto& k : rep.connections()) {
       const bool up = k.connected();
-      rows.push_back({k.host_deleted() ? k.nqn() + " (deleted)" : k.nqn(), up ? k.traddr() + ":" + std::to_string(k.trsvcid()) : "<n/a>",
-                      up ? "Yes" : "No", up ? Cell(k.qpairs_count()) : Cell("<n/a>"),
-                      up ? Cell(k.controller_id()) : Cell("<n/a>"),
+      rows.push_back({k.host_deleted() ? k.nqn() + " (deleted)" : k.nqn(),
+                      up ? AddressCell(k.adrfam(), k.traddr(), k.trsvcid()) : "<n/a>", up ? "Yes" : "No",
+                      up ? Cell(k.qpairs_count()) : Cell("<n/a>"), up ? Cell(k.controller_id()) : Cell("<n/a>"),
                       up ? (k.secure() ? "Yes" : "No") : "<n/a>", k.use_psk() ? "Yes" : "No",
-                      k.use_dhchap() ? "Yes" : "No"});
+                      k.use_dhchap() ? "Yes" : "No", DhchapControllerText(k.dhchap_controller_origin())});
+      if (timeout) rows.back().push_back(k.disconnected_due_to_keepalive_timeout() ? "Yes" : "No");
     }
     if (rows.empty()) {
       c.Out("No connections for " + nqn);
       return;
     }
-    c.Out("Connections for " + nqn + ":\n" +
-          RenderTable({"Host NQN", "Address", "Connected", "QPairs Count", "Controller ID",
-                       "Secure", "Uses\nPSK", "Uses\nDHCHAP"},
-                      rows, c.style()));
+    std::vector<std::string> headers = {"Host NQN", "Address",    "Connected", "QPairs Count", "Controller ID",
+                                        "Secure",   "Uses\nPSK", "Uses\nDHCHAP", "DHCHAP\nController"};
+    if (timeout) headers.push_back("Keepalive\nTimeout");
+    c.Out("Connections for " + nqn + ":\n" + RenderTable(headers, rows, c.style()));
   });
 }
 
@@ -976,6 +1005,7 @@ int NsList(Ctx& c, const NsArgs& a) {
     c.Err("Got more than one namespace for NSID " + std::to_string(a.nsid));
   if (!a.uuid.empty() && rep.namespaces_size() > 1)
     c.Err("Got more than one namespace for UUID " + a.uuid);
+  const bool all = a.nqn == "*";  // every subsystem's namespaces
   std::vector<std::vector<Cell>> rows;
   for (const auto& ns : rep.namespaces()) {
     if (by_nsid && static_cast<long long>(ns.nsid()) != a.nsid) {
@@ -991,11 +1021,17 @@ int NsList(Ctx& c, const NsArgs& a) {
     std::string visibility = "All Hosts";
     if (!ns.auto_visible()) {
       if (ns.hosts_size() == 0) {
-        visibility = "Selective";
+        visibility = "Restrictive";
       } else {
         visibility.clear();
-        for (const auto& h : ns.hosts())
-          visibility += (visibility.empty() ? "" : "\n") + BreakString(h, ':', 2);
+        bool relied_on_open = false;
+        for (const auto& h : ns.hosts()) {
+          if (h == "*")
+            relied_on_open = true;
+          else
+            visibility += (visibility.empty() ? "" : "\n") + h;
+        }
+        if (relied_on_open) visibility += "\nOne of the hosts relied on the subsystem being open for all hosts";
       }
     }
     std::string image = ns.rbd_pool_name() + "/" +
@@ -1003,33 +1039,66 @@ int NsList(Ctx& c, const NsArgs& a) {
                         ns.rbd_image_name();
     if (ns.has_backend() && ns.backend() == "memory") image = "<memory>";
     if (ns.has_backend() && ns.backend() == "file") image = ns.file_path();
-    rows.push_back({ns.nsid(), BreakString(ns.bdev_name(), '-', 2), image,
+    if (!ns.rbd_data_pool_name().empty()) image += "\nData pool " + ns.rbd_data_pool_name();
+    std::string mode = ns.read_only() ? "Read-Only" : "Read-Write";
+    if (ns.trash_image()) mode += "\nTrash on delete";
+    if (ns.disable_auto_resize()) mode += "\nDisable auto resize";
+    std::string encryption;
+    for (const auto& e : ns.encryption_entries())
+      if (e.format() != ::none) encryption += (encryption.empty() ? "" : "\n") + Upper(::EncryptionFormat_Name(e.format()));
+    if (encryption.empty()) encryption = "None";
+    std::string lb_group = ns.load_balancing_group() == 0 ? "<n/a>" : std::to_string(ns.load_balancing_group());
+    if (c.g().verbose) {
+      const std::string configured = ns.configured_load_balancing_group() == 0
+                                         ? "<n/a>"
+                                         : std::to_string(ns.configured_load_balancing_group());
+      lb_group += " (" + configured + ")";
+    }
+    std::string subsys = rep.subsystem_nqn().empty() ? a.nqn : rep.subsystem_nqn();
+    if (all) {  // "*": each namespace says its subsystem
+      if (ns.ns_subsystem_nqn().empty()) c.Err("Got namespace with ID " + std::to_string(ns.nsid()) + " on an unknown subsystem");
+      subsys = ns.ns_subsystem_nqn().empty() ? "<n/a>" : ns.ns_subsystem_nqn();
+    }
+    rows.push_back({subsys, ns.nsid(), BreakString(ns.bdev_name(), '-', 2), image, mode,
                     api::FormatSize(ns.rbd_image_size()), api::FormatSize(ns.block_size()),
-                    BreakString(ns.uuid(), '-', 3),
-                    ns.load_balancing_group() == 0 ? Cell("<n/a>") : Cell(ns.load_balancing_group()),
-                    visibility, QosValue(ns.rw_ios_per_second()),
-                    QosValue(ns.rw_mbytes_per_second()), QosValue(ns.r_mbytes_per_second()),
-                    QosValue(ns.w_mbytes_per_second())});
+                    BreakString(ns.uuid(), '-', 3), lb_group, ns.location().empty() ? "<default>" : ns.location(),
+                    visibility, encryption, QosValue(ns.rw_ios_per_second()),
+                    QosValue(ns.rw_mbytes_per_second()) + "\n" + QosValue(ns.r_mbytes_per_second()) + "\n" +
+                        QosValue(ns.w_mbytes_per_second())});
+    if (c.g().verbose) rows.back().push_back(ns.cluster_name().empty() ? "<n/a>" : ns.cluster_name());
   }
   if (rows.empty()) {
+    const std::string where = all ? "any subsystem" : "subsystem " + a.nqn;
     if (by_nsid)
-      c.Out("No namespace " + std::to_string(a.nsid) + " in subsystem " + a.nqn);
+      c.Out("No namespace " + std::to_string(a.nsid) + " in " + where);
     else if (!a.uuid.empty())
-      c.Out("No namespace with UUID " + a.uuid + " in subsystem " + a.nqn);
+      c.Out("No namespace with UUID " + a.uuid + " in " + where);
     else
-      c.Out("No namespaces in subsystem " + a.nqn);
+      c.Out("No namespaces in " + where);
     return 0;
   }
+  std::vector<std::string> headers = {"NQN",
+                                      "NSID",
+                                      "Bdev\nName",
+                                      "RBD\nImage",
+                                      "Mode",
+                                      "Image\nSize",
+                                      "Block\nSize",
+                                      "UUID",
+                                      c.g().verbose ? "Load\nBalancing\nGroup\n(Configured)" : "Load\nBalancing\nGroup",
+                                      "Location",
+                                      "Visibility",
+                                      "Encryption",
+                                      "IOs per\nsecond",
+                                      "R/W, R, W MBs\nper second"};
+  if (c.g().verbose) headers.push_back("Cluster\nName");
   std::string prefix = "Namespaces in";
   if (by_nsid)
     prefix = "Namespace " + std::to_string(a.nsid) + " in";
   else if (!a.uuid.empty())
     prefix = "Namespace with UUID " + a.uuid + " in";
-  c.Out(prefix + " subsystem " + a.nqn + ":\n" +
-        RenderTable({"NSID", "Bdev\nName", "RBD\nImage", "Image\nSize", "Block\nSize", "UUID",
-                     "Load\nBalancing\nGroup", "Visibility", "R/W IOs\nper\nsecond",
-                     "R/W MBs\nper\nsecond", "Read MBs\nper\nsecond", "Write MBs\nper\nsecond"},
-                    rows, c.style()));
+  c.Out(prefix + (all ? std::string(" all subsystems") : " subsystem " + a.nqn) + ":\n" +
+        RenderTable(headers, rows, c.style()));
   return 0;
 }
 
@@ -1250,7 +1319,7 @@ int GwListenerInfo(Ctx& c, const std::string& nqn) {
       }
       const auto& l = gl.listener();
       rows.push_back({l.host_name(), l.trtype(), FormatAdrfam(l.adrfam()),
-                      l.traddr() + ":" + std::to_string(l.trsvcid()), l.secure() ? "Yes" : "No",
+                      AddressCell(l.adrfam(), l.traddr(), l.trsvcid()), l.secure() ? "Yes" : "No",
                       l.active() ? "Yes" : "No", states});
     }
     if (rows.empty()) {

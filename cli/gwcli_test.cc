@@ -245,6 +245,22 @@ TEST_F(GwcliTest, GwInfoAndLogLevel) {
   EXPECT_NE(out.find("Gateway's load balancing group: 2\n"), std::string::npos);
   EXPECT_NE(out.find("Gateway's port: 5500\n"), std::string::npos);
   EXPECT_EQ(err, "");
+  // The reference CLI's order and wording (newest cli.py): location after the name, the
+  // initialization note after the host name, the IO statistics mode after the limits.
+  EXPECT_NE(out.find("Gateway's name: gw1\nGateway's location: <default>\nGateway's group: g\nGateway's host name: "
+                     "host1\nGateway's initialization is still in progress\nGateway's load balancing group: 2\n"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("Gateway's port: 5500\nGateway's IO statistics is disabled\n"), std::string::npos) << out;
+  info.set_location("site-a");
+  info.set_gateway_initialization_over(true);
+  info.set_io_stats_enabled(true);
+  fake.replies.clear();
+  Reply("get_gateway_info", info);
+  EXPECT_EQ(RunStdio({"gw", "info"}), 0);
+  EXPECT_NE(out.find("Gateway's location: site-a\n"), std::string::npos) << out;
+  EXPECT_EQ(out.find("initialization"), std::string::npos) << out;
+  EXPECT_NE(out.find("Gateway's IO statistics is enabled\n"), std::string::npos) << out;
 
   EXPECT_EQ(RunStdio({"gw", "version"}), 0);
   EXPECT_EQ(out, "Gateway's version: 1.3.3\n");
@@ -354,9 +370,40 @@ TEST_F(GwcliTest, SubsystemListTable) {
   Reply("list_subsystems", info);
   EXPECT_EQ(RunStdio({"subsystem", "list"}), 0);
   EXPECT_EQ(out.rfind("Subsystems:\n╒", 0), 0u) << out;
-  EXPECT_NE(out.find("│ NVMe    │ " + kNqn + " │ enabled  │ Ceph00000000000001 │ 1-2040         │         3 │        256 │"),
+  EXPECT_NE(out.find("│ NVMe    │ " + kNqn + " │ Ceph00000000000001 │ 1-2040         │         3 │        256 │ No "),
             std::string::npos)
       << out;
+  // The reference's columns (newest cli.py): Allow Any Host, DHCHAP Key, Network Mask (one
+  // mask a line), and Created Without Key only when a subsystem was.
+  s->set_allow_any_host(true);
+  s->add_network_mask("10.0.0.0/24");
+  s->add_network_mask("fd00::/64");
+  auto* s2 = info.add_subsystems();
+  s2->set_nqn(kNqn + "x");
+  s2->set_serial_number("Ceph2");
+  s2->set_subtype("NVMe");
+  s2->set_has_dhchap_key(true);
+  fake.replies.clear();
+  Reply("list_subsystems", info);
+  EXPECT_EQ(RunStdio({"--format", "plain", "subsystem", "list"}), 0);
+  EXPECT_EQ(out,
+            "Subsystems:\n"
+            "Subtype  NQN                          Serial              Controller IDs  Namespace         Max  Allow     "
+            "DHCHAP  Network\n"
+            "                                      Number                                  Count  Namespaces  Any Host  "
+            "Key     Mask\n"
+            "NVMe     " + kNqn + "   Ceph00000000000001  1-2040                  3         256  Yes       No      "
+            "10.0.0.0/24\n" + std::string(115, ' ') + "fd00::/64\n"
+            "NVMe     " + kNqn + "x  Ceph2               0-0                     0           0  No        Yes\n");
+  s2->set_created_without_key(true);
+  fake.replies.clear();
+  Reply("list_subsystems", info);
+  EXPECT_EQ(RunStdio({"--format", "plain", "subsystem", "list"}), 0);
+  EXPECT_NE(out.find("Created"), std::string::npos) << out;
+  EXPECT_NE(out.find("Without Key"), std::string::npos) << out;
+  info.mutable_subsystems()->RemoveLast();
+  fake.replies.clear();
+  Reply("list_subsystems", info);
   EXPECT_EQ(RunStdio({"--format", "plain", "subsystem", "list", "-s", "Ceph00000000000001"}), 0);
   EXPECT_EQ(out.rfind("Subsystems with serial number Ceph00000000000001:\nSubtype", 0), 0u) << out;
   EXPECT_EQ(out.find("╒"), std::string::npos);
@@ -414,8 +461,25 @@ TEST_F(GwcliTest, ListenerDelAndList) {
   EXPECT_EQ(RunStdio({"--format", "plain", "listener", "list", "-n", kNqn}), 0);
   EXPECT_EQ(out, "Listeners for " + kNqn +
                      ":\n"
-                     "Host  Transport  Address Family  Address        Secure\n"
-                     "gw1   TCP        IPv4            10.0.0.1:4420  No\n");
+                     "Host  Transport  Address Family  Address        Secure  Active  Manual\n"
+                     "gw1   TCP        IPv4            10.0.0.1:4420  No      No      No\n");
+  l->set_active(true);
+  l->set_manual(true);
+  auto* l6 = li.add_listeners();
+  l6->set_host_name("gw2");
+  l6->set_trtype("TCP");
+  l6->set_adrfam(ipv6);
+  l6->set_traddr("fd00::5");
+  l6->set_trsvcid(4420);
+  l6->set_secure(true);
+  fake.replies.clear();
+  Reply("list_listeners", li);
+  EXPECT_EQ(RunStdio({"--format", "plain", "listener", "list", "-n", kNqn}), 0);
+  EXPECT_EQ(out, "Listeners for " + kNqn +
+                     ":\n"
+                     "Host  Transport  Address Family  Address         Secure  Active  Manual\n"
+                     "gw1   TCP        IPv4            10.0.0.1:4420   No      Yes     Yes\n"
+                     "gw2   TCP        IPv6            [fd00::5]:4420  Yes     No      No\n");
 }
 
 // ---- host / connection ----
@@ -513,6 +577,19 @@ TEST_F(GwcliTest, HostDelAndList) {
   EXPECT_EQ(RunStdio({"host", "list", "-n", kNqn}), 0);
   EXPECT_NE(out.find("Any host"), std::string::npos);
   EXPECT_NE(out.find("nqn.2016-06.io.spdk:host1"), std::string::npos);
+  EXPECT_EQ(RunStdio({"--format", "plain", "host", "list", "-n", kNqn}), 0);
+  EXPECT_EQ(out, "Hosts allowed to access " + kNqn +
+                     ":\n"
+                     "        Host NQN           Uses PSK  Uses DHCHAP  DHCHAP Controller\n"
+                     "        Any host             n/a         n/a             n/a\n"
+                     "nqn.2016-06.io.spdk:host1     No         No            No Key\n");
+  // The Keepalive Timeout column only when a host was disconnected by keep-alive.
+  hi.mutable_hosts(0)->set_disconnected_due_to_keepalive_timeout(true);
+  fake.replies.clear();
+  Reply("list_hosts", hi);
+  EXPECT_EQ(RunStdio({"--format", "plain", "host", "list", "-n", kNqn}), 0);
+  EXPECT_NE(out.find("DHCHAP Controller  Keepalive"), std::string::npos) << out;
+  EXPECT_NE(out.find("Timeout"), std::string::npos) << out;
 }
 
 TEST_F(GwcliTest, ConnectionList) {
@@ -529,6 +606,22 @@ TEST_F(GwcliTest, ConnectionList) {
   EXPECT_EQ(RunStdio({"--format", "plain", "connection", "list", "-n", kNqn}), 0);
   EXPECT_NE(out.find("10.0.0.9:33000"), std::string::npos) << out;
   EXPECT_NE(out.find("<n/a>"), std::string::npos) << out;
+  // The reference's columns (newest cli.py): ... Uses DHCHAP, DHCHAP Controller, and
+  // Keepalive Timeout only when a connection ended by keep-alive; IPv6 in brackets.
+  EXPECT_NE(out.find("DHCHAP\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("Controller\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("No Key"), std::string::npos) << out;
+  EXPECT_EQ(out.find("Keepalive"), std::string::npos) << out;
+  k->set_adrfam(ipv6);
+  k->set_traddr("fd00::9");
+  k->set_dhchap_controller_origin(::host_specific);
+  ci.mutable_connections(1)->set_disconnected_due_to_keepalive_timeout(true);
+  fake.replies.clear();
+  Reply("list_connections", ci);
+  EXPECT_EQ(RunStdio({"--format", "plain", "connection", "list", "-n", kNqn}), 0);
+  EXPECT_NE(out.find("[fd00::9]:33000"), std::string::npos) << out;
+  EXPECT_NE(out.find("Host Specific"), std::string::npos) << out;
+  EXPECT_NE(out.find("Keepalive"), std::string::npos) << out;
 }
 
 // The gRPC transport calls every RPC of the Gateway service (a command whose RPC is
@@ -749,9 +842,58 @@ TEST_F(GwcliTest, NsListText) {
   EXPECT_EQ(out.rfind("Namespaces in subsystem " + kNqn + ":\n╒", 0), 0u) << out;
   for (const char* want : {"rbd/img1", "16 MiB", "512 Bytes", "4 KiB", "1 GiB", "All Hosts",
                            "unlimited", "2000", "<memory>", "<n/a>", "nqn.2016-06.io.spdk:host1",
-                           "948878ee-c3b2-4d58-", "a29b-2cff713fc02d"})
+                           "948878ee-c3b2-4d58-", "a29b-2cff713fc02d", "Read-Write", "<default>", "None"})
     EXPECT_NE(out.find(want), std::string::npos) << want << "\n" << out;
+  // The reference's columns (newest cli.py), header by header.
+  EXPECT_EQ(RunStdio({"--format", "plain", "ns", "list", "-n", kNqn}), 0);
+  const std::string head = out.substr(0, out.find("\n" + kNqn));
+  for (const char* h : {"NQN", "NSID", "Bdev", "RBD", "Mode", "Image", "Block", "UUID", "Load", "Balancing",
+                        "Group", "Location", "Visibility", "Encryption", "IOs per", "R/W, R, W MBs", "per second"})
+    EXPECT_NE(head.find(h), std::string::npos) << h << "\n" << out;
+  EXPECT_EQ(out.find("Cluster"), std::string::npos) << out;
+  EXPECT_EQ(out.find("Selective"), std::string::npos) << out;
+  auto more = CannedNamespaces();
+  auto* c = more.add_namespaces();
+  c->set_nsid(3);
+  c->set_uuid("33333333-2222-3333-4444-555555555555");
+  c->set_auto_visible(false);
+  c->set_read_only(true);
+  c->set_trash_image(true);
+  c->set_disable_auto_resize(true);
+  c->set_location("site-b");
+  c->set_load_balancing_group(2);
+  c->set_configured_load_balancing_group(1);
+  c->set_r_mbytes_per_second(7);
+  fake.replies.clear();
+  Reply("list_namespaces", more);
+  EXPECT_EQ(RunStdio({"--verbose", "--format", "plain", "ns", "list", "-n", kNqn}), 0);
+  for (const char* want : {"Read-Only", "Trash on delete", "Disable auto resize", "site-b", "Restrictive", "2 (1)",
+                           "1 (<n/a>)", "(Configured)", "Cluster"})
+    EXPECT_NE(out.find(want), std::string::npos) << want << "\n" << out;
+  // "*": every subsystem's namespaces, each with its own subsystem in the NQN column.
+  namespaces_info every;
+  every.set_subsystem_nqn("*");
+  auto* e1 = every.add_namespaces();
+  e1->set_nsid(1);
+  e1->set_ns_subsystem_nqn("nqn.2016-06.io.spdk:a");
+  auto* e2 = every.add_namespaces();
+  e2->set_nsid(1);
+  e2->set_ns_subsystem_nqn("nqn.2016-06.io.spdk:b");
+  fake.replies.clear();
+  Reply("list_namespaces", every);
+  fake.calls.clear();
+  EXPECT_EQ(RunStdio({"--format", "plain", "ns", "list", "-n", "*"}), 0);
+  EXPECT_EQ(Req<list_namespaces_req>().subsystem(), "*");
+  EXPECT_EQ(out.rfind("Namespaces in all subsystems:\n", 0), 0u) << out;
+  EXPECT_NE(out.find("\nnqn.2016-06.io.spdk:a"), std::string::npos) << out;
+  EXPECT_NE(out.find("\nnqn.2016-06.io.spdk:b"), std::string::npos) << out;
+  fake.replies.clear();
+  Reply("list_namespaces", namespaces_info());
+  EXPECT_EQ(RunStdio({"ns", "list", "-n", "*"}), 0);
+  EXPECT_EQ(out, "No namespaces in any subsystem\n");
 
+  fake.replies.clear();
+  Reply("list_namespaces", CannedNamespaces());
   fake.calls.clear();
   EXPECT_EQ(RunStdio({"ns", "list", "-n", kNqn, "--nsid", "1"}), ENODEV);  // reply has 2 namespaces
   EXPECT_EQ(Req<list_namespaces_req>().nsid(), 1u);

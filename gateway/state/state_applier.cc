@@ -23,7 +23,8 @@ bool KeyLess(const StateKey& a, const StateKey& b) {
 
 // Fields whose change a target can apply to the live item (see state_applier.h).
 const std::set<std::string>& InPlaceFields(StateKeyKind kind) {
-  static const std::set<std::string> kSubsystem = {"dhchap_key", "key_encrypted", "enable_ha", "no_group_append"};
+  static const std::set<std::string> kSubsystem = {"dhchap_key", "key_encrypted", "enable_ha", "no_group_append",
+                                                   "network_mask"};
   static const std::set<std::string> kNamespace = {"size",         "anagrpid",    "no_auto_visible",
                                                    "force",        "create_image", "trash_image",
                                                    "disable_auto_resize", "location"};
@@ -42,6 +43,7 @@ enum class Diff { kSame, kChange, kReplace };
 
 Diff Classify(StateKeyKind kind, const std::string& old_s, const std::string& new_s) {
   if (old_s == new_s) return Diff::kSame;
+  if (kind == StateKeyKind::kRefreshSize) return Diff::kChange;  // a new time: a new resize
   const std::optional<bool> same = SameJsonObject(old_s, new_s);
   if (!same) return Diff::kReplace;
   if (*same) return Diff::kSame;  // same JSON, other spelling (whitespace, field order)
@@ -91,7 +93,8 @@ std::vector<StateOp> PlanStateChanges(const StateMap& from, const StateMap& to) 
     const StateKey& key = from_keys.at(ks);
     if (d == Diff::kReplace) continue;
     bool under_subsystem = key.kind != StateKeyKind::kSubsystem && replaced_subsystems.count(key.nqn);
-    bool under_namespace = (key.kind == StateKeyKind::kQos || key.kind == StateKeyKind::kNamespaceHost) &&
+    bool under_namespace = (key.kind == StateKeyKind::kQos || key.kind == StateKeyKind::kNamespaceHost ||
+                            key.kind == StateKeyKind::kRefreshSize) &&
                            replaced_namespaces.count({key.nqn, key.nsid});
     if (under_subsystem || under_namespace) d = Diff::kReplace;
   }
@@ -234,6 +237,13 @@ ApplyReport StateApplier::ReconcileLocked() {
   }
 
   const std::vector<StateOp> plan = PlanStateChanges(applied_, desired_);
+  // Namespaces this plan adds: their device is opened now and has the image's size already,
+  // so a refresh-size mark next to them is not acted on (the reference does the same while
+  // it comes up).
+  std::set<std::pair<std::string, uint32_t>> added_namespaces;
+  for (const StateOp& op : plan)
+    if (op.type == StateOp::Type::kAdd && op.key.kind == StateKeyKind::kNamespace)
+      added_namespaces.insert({op.key.nqn, op.key.nsid});
   auto fail = [&](const StateOp& op, Status s) {
     LOG_WARN("state: %s %s failed: %s",
              op.type == StateOp::Type::kRemove   ? "removing"
@@ -254,6 +264,7 @@ ApplyReport StateApplier::ReconcileLocked() {
         case StateKeyKind::kHost: s = target_->RemoveHost(k.nqn, k.host); break;
         case StateKeyKind::kQos: s = target_->ClearQos(k.nqn, k.nsid); break;
         case StateKeyKind::kNamespaceHost: s = target_->RemoveNamespaceHost(k.nqn, k.nsid, k.host); break;
+        case StateKeyKind::kRefreshSize: s = target_->ForgetRefreshSizeMark(k.nqn, k.nsid); break;
         case StateKeyKind::kListener: s = target_->RemoveListener(ListenerRemoveJson(k, op.key_string, op.old_json)); break;
       }
       if (Done(s, tolerated)) {
@@ -275,7 +286,8 @@ ApplyReport StateApplier::ReconcileLocked() {
                                 (desired_.count(SubsystemKey(k.nqn)) ? "applied" : "in the state")));
       continue;
     }
-    if ((k.kind == StateKeyKind::kQos || k.kind == StateKeyKind::kNamespaceHost) &&
+    if ((k.kind == StateKeyKind::kQos || k.kind == StateKeyKind::kNamespaceHost ||
+         k.kind == StateKeyKind::kRefreshSize) &&
         !applied_.count(NamespaceKey(k.nqn, k.nsid))) {
       fail(op, Status::Error(state::errc::kParentNotApplied, "namespace " + std::to_string(k.nsid) + " of " + k.nqn + " is not " +
                                 (desired_.count(NamespaceKey(k.nqn, k.nsid)) ? "applied" : "in the state")));
@@ -296,6 +308,9 @@ ApplyReport StateApplier::ReconcileLocked() {
         case StateKeyKind::kHost: s = target_->AddHost(new_json); break;
         case StateKeyKind::kQos: s = target_->SetQos(new_json); break;
         case StateKeyKind::kNamespaceHost: s = target_->AddNamespaceHost(new_json); break;
+        case StateKeyKind::kRefreshSize:
+          s = target_->RefreshNamespaceSize(k.nqn, k.nsid, new_json, !added_namespaces.count({k.nqn, k.nsid}));
+          break;
         case StateKeyKind::kListener: s = target_->AddListener(new_json); break;
       }
     } else {
@@ -306,6 +321,7 @@ ApplyReport StateApplier::ReconcileLocked() {
         case StateKeyKind::kNamespace: s = target_->ChangeNamespace(old_json, new_json); break;
         case StateKeyKind::kHost: s = target_->ChangeHost(old_json, new_json); break;
         case StateKeyKind::kQos: s = target_->SetQos(new_json); break;
+        case StateKeyKind::kRefreshSize: s = target_->RefreshNamespaceSize(k.nqn, k.nsid, new_json, true); break;
         default: s = Status::Error(state::errc::kNoInPlaceChange, "no in-place change for this kind"); break;  // not planned
       }
     }

@@ -5,15 +5,17 @@
 // in an order that never creates an item before its parent nor removes a parent before its
 // children:
 //
-//   removals  : listeners -> namespace hosts -> QoS -> hosts -> namespaces -> subsystems
-//   additions : subsystems -> namespaces -> hosts -> QoS -> namespace hosts -> listeners
+//   removals  : listeners -> refresh-size marks -> namespace hosts -> QoS -> hosts -> namespaces
+//               -> subsystems
+//   additions : subsystems -> namespaces -> hosts -> QoS -> namespace hosts -> refresh-size marks
+//               -> listeners
 //
 // All removals run before all additions and in-place changes. Within one kind the items go
 // by (NQN, NSID numerically, host / address).
 //
 // A key whose value changed (same key, different JSON):
 //   subsystem_  in place, ChangeSubsystem(old, new), when only dhchap_key, key_encrypted,
-//               enable_ha or no_group_append differ; otherwise it is a different subsystem
+//               enable_ha, no_group_append or network_mask (add/del_subsystem_network) differ; otherwise it is a different subsystem
 //               under the same NQN: RemoveSubsystem + AddSubsystem, and every unchanged
 //               item under that NQN is removed before and added again after (replace).
 //   namespace_  in place, ChangeNamespace(old, new), when only size (resize), anagrpid
@@ -27,6 +29,11 @@
 //   qos_        SetQos(new) (QoS limits are absolute). A removed qos_ key: ClearQos.
 //   ns_host_    RemoveNamespaceHost + AddNamespaceHost.
 //   listener_   RemoveListener(old) + AddListener(new).
+//   ns-refresh-size_  (the newer reference's mark that a namespace without auto-resize was
+//               resized; its value is the time of the resize) RefreshNamespaceSize: the
+//               namespace follows its image's size. Added or changed: refresh, unless the
+//               namespace itself is added by the same update (its device is new: refresh
+//               false). Removed: ForgetRefreshSizeMark.
 // Change* calls run in the addition phase, at their kind's place. JSON that is not an
 // object makes the change a replace.
 //
@@ -36,9 +43,11 @@
 //    subsystem_nqn (nqn for listeners), nsid, host_nqn, host_name, traddr and trsvcid are
 //    always present and equal to what the key says (filled in from the key when absent;
 //    a value that contradicts the key makes the item fail, without a call).
+//    (RefreshNamespaceSize gets the key's NQN and NSID and the value as stored: not JSON.)
 //  * No child is added unless its parent is there: a namespace, host or listener needs its
-//    subsystem; a QoS or namespace host needs its namespace. An item whose parent is missing
-//    from the state or failed to apply is not passed to the target and stays pending.
+//    subsystem; a QoS, namespace host or refresh-size mark needs its namespace. An item
+//    whose parent is missing from the state or failed to apply is not passed to the target
+//    and stays pending.
 //  * Add* returning AlreadyExists and Remove*/ClearQos returning NotFound count as done
 //    (the gateway that made a change applies it to itself before writing it, and may see
 //    it again here).
@@ -49,8 +58,8 @@
 //  * Calls come from one thread at a time (StateApplier holds a mutex around the whole
 //    update); a target must not call back into the applier.
 //
-// Keys of newer reference versions this gateway does not know (lbgroup_, key-host_,
-// ns-visibility-on_, ns-refresh-size_, ...) are ignored and listed in the report. The
+// Keys this gateway does not know (lbgroup_, key-host_, ns-visibility-on_, ...: names the
+// reference uses only in memory) are ignored and listed in the report. The
 // reference's later spelling `ns-host_` of namespace host keys is read like `ns_host_`.
 // Keys are parsed and values normalised by state_keys.h.
 #pragma once
@@ -98,6 +107,16 @@ class StateTarget {
   // `json` of RemoveListener is the create_listener_req the listener was added with.
   virtual Status AddListener(const std::string& json) = 0;
   virtual Status RemoveListener(const std::string& json) = 0;
+
+  // The namespace's refresh-size mark (ns-refresh-size_) is now `value` (a time): with
+  // `refresh`, another gateway resized the namespace's image, read its size again; without
+  // (the namespace is added by the same update, its device is new), only remember the mark.
+  // ForgetRefreshSizeMark: the mark is gone. Targets without such devices keep the defaults.
+  virtual Status RefreshNamespaceSize(const std::string& /*nqn*/, uint32_t /*nsid*/, const std::string& /*value*/,
+                                      bool /*refresh*/) {
+    return Status::OK();
+  }
+  virtual Status ForgetRefreshSizeMark(const std::string& /*nqn*/, uint32_t /*nsid*/) { return Status::OK(); }
 };
 
 // One step of a plan.

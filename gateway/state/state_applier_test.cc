@@ -110,6 +110,13 @@ class FakeTarget : public StateTarget {
     return Rec("RemoveListener " + F(j, "nqn") + " " + F(j, "host_name") + " " + F(j, "traddr") + ":" +
                F(j, "trsvcid"));
   }
+  Status RefreshNamespaceSize(const std::string& nqn, uint32_t nsid, const std::string& value, bool refresh) override {
+    if (!refresh) return Rec("RememberRefreshSizeMark " + nqn + " " + std::to_string(nsid) + " " + value);
+    return Rec("RefreshNamespaceSize " + nqn + " " + std::to_string(nsid) + " " + value);
+  }
+  Status ForgetRefreshSizeMark(const std::string& nqn, uint32_t nsid) override {
+    return Rec("ForgetRefreshSizeMark " + nqn + " " + std::to_string(nsid));
+  }
 };
 
 // A group with two subsystems and one of everything.
@@ -391,12 +398,92 @@ TEST(StateApplier, UnknownKeysAreIgnoredAndReported) {
   StateApplier a(&t);
   StateMap m;
   m[SubsystemKey(kNqn)] = Subsys(kNqn);
-  m["ns-refresh-size_" + kNqn + "_1"] = "123.4";
+  m["key-host_" + kNqn + "_" + kHostNqn] = "{}";
   m["lbgroup_" + kNqn + "_1"] = "{}";
   ApplyReport r = a.Update(m, 1);
   EXPECT_TRUE(r.ok());
   EXPECT_EQ(r.ignored.size(), 2u);
   EXPECT_EQ(t.calls.size(), 1u);
+}
+
+// ns-refresh-size_ (the reference's mark of a resize without auto-resize): a new or changed
+// mark refreshes a namespace that was there already; a namespace added by the same update
+// (a gateway coming up) is not refreshed; a removed mark does nothing.
+TEST(StateApplier, RefreshSizeMarkRefreshesAnExistingNamespace) {
+  FakeTarget t;
+  StateApplier a(&t);
+  const std::string mark1 = NamespaceRefreshSizeKey(kNqn, 1), mark2 = NamespaceRefreshSizeKey(kNqn, 2);
+  StateMap m;
+  m[SubsystemKey(kNqn)] = Subsys(kNqn);
+  m[NamespaceKey(kNqn, 1)] = Ns(kNqn, 1, "img1");
+  m[NamespaceKey(kNqn, 2)] = Ns(kNqn, 2, "img2");
+  m[mark1] = "1764820000.25";
+  ApplyReport r = a.Update(m, 1);
+  EXPECT_TRUE(r.ok());
+  EXPECT_TRUE(r.ignored.empty());
+  EXPECT_EQ(t.calls, (std::vector<std::string>{"AddSubsystem " + kNqn, "AddNamespace " + kNqn + " 1",
+                                               "AddNamespace " + kNqn + " 2",
+                                               "RememberRefreshSizeMark " + kNqn + " 1 1764820000.25"}));
+  EXPECT_EQ(a.applied().at(mark1), "1764820000.25");
+
+  t.calls.clear();  // another gateway resized namespace 1 again, and namespace 2
+  m[mark1] = "1764820100.5";
+  m[mark2] = "1764820100.75";
+  EXPECT_TRUE(a.Update(m, 2).ok());
+  EXPECT_EQ(t.calls, (std::vector<std::string>{"RefreshNamespaceSize " + kNqn + " 1 1764820100.5",
+                                               "RefreshNamespaceSize " + kNqn + " 2 1764820100.75"}));
+
+  t.calls.clear();  // the same map again: nothing
+  EXPECT_TRUE(a.Update(m, 3).ok());
+  EXPECT_TRUE(t.calls.empty());
+
+  t.calls.clear();  // namespace 2 replaced (another image) with a new mark: added, not refreshed
+  m[NamespaceKey(kNqn, 2)] = Ns(kNqn, 2, "img2b");
+  m[mark2] = "1764820200";
+  EXPECT_TRUE(a.Update(m, 4).ok());
+  EXPECT_EQ(t.calls, (std::vector<std::string>{"ForgetRefreshSizeMark " + kNqn + " 2", "RemoveNamespace " + kNqn + " 2",
+                                               "AddNamespace " + kNqn + " 2",
+                                               "RememberRefreshSizeMark " + kNqn + " 2 1764820200"}));
+
+  t.calls.clear();  // auto-resize turned on: the marks go
+  m.erase(mark1);
+  m.erase(mark2);
+  EXPECT_TRUE(a.Update(m, 5).ok());
+  EXPECT_EQ(t.calls, (std::vector<std::string>{"ForgetRefreshSizeMark " + kNqn + " 1",
+                                               "ForgetRefreshSizeMark " + kNqn + " 2"}));
+  EXPECT_FALSE(a.applied().count(mark1));
+
+  t.calls.clear();  // a mark without its namespace waits for it
+  m[NamespaceRefreshSizeKey(kNqn, 9)] = "1764820300";
+  r = a.Update(m, 6);
+  ASSERT_EQ(r.failed.size(), 1u);
+  EXPECT_EQ(r.failed[0].first, NamespaceRefreshSizeKey(kNqn, 9));
+  EXPECT_TRUE(t.calls.empty());
+
+  t.calls.clear();  // a refresh that fails stays pending and is retried
+  m.erase(NamespaceRefreshSizeKey(kNqn, 9));
+  m[mark1] = "1764820400";
+  t.fail["RefreshNamespaceSize " + kNqn + " 1 1764820400"] = Status::IOError("image unreachable");
+  EXPECT_FALSE(a.Update(m, 7).ok());
+  t.fail.clear();
+  EXPECT_TRUE(a.Reconcile().ok());
+  EXPECT_EQ(t.calls, (std::vector<std::string>{"RefreshNamespaceSize " + kNqn + " 1 1764820400",
+                                               "RefreshNamespaceSize " + kNqn + " 1 1764820400"}));
+}
+
+// A network mask added or deleted (add/del_subsystem_network) changes the subsystem in place:
+// its namespaces, hosts and listeners stay.
+TEST(StateApplier, NetworkMaskChangeIsInPlace) {
+  FakeTarget t;
+  StateApplier a(&t);
+  StateMap m = FullState();
+  a.Update(m, 1);
+  t.calls.clear();
+  json s = json::parse(Subsys(kNqn));
+  s["network_mask"] = json::array({"10.0.0.0/24"});
+  m[SubsystemKey(kNqn)] = s.dump();
+  EXPECT_TRUE(a.Update(m, 2).ok());
+  EXPECT_EQ(t.calls, (std::vector<std::string>{"ChangeSubsystem " + kNqn}));
 }
 
 TEST(StateApplier, LocalWritesAreNotUndoneByOlderMaps) {

@@ -8,8 +8,9 @@
 //   ns_host_<nqn>_<nsid>_<hostnqn>                     (read also as ns-host_..., newer spelling)
 //   host_<nqn>_<hostnqn>                               (hostnqn "*": any host)
 //   listener_<nqn>_<host_name>_TCP_<traddr>_<trsvcid>  (IPv6 traddr in brackets, as sent by the CLI)
+//   ns-refresh-size_<nqn>_<nsid>                       (value: seconds since the epoch, not JSON)
 //
-// Each value is the JSON of the request message that created the item (proto field names,
+// Each value (but ns-refresh-size_'s) is the JSON of the request message that created the item (proto field names,
 // fields without presence always present), laid out like Python's json.dumps(indent=2).
 // Elements are joined with '_', so an NQN, host NQN or port never contains one
 // (StateKeyElementValid); a listener's host_name may (the parser splits it from the right).
@@ -46,8 +47,10 @@ bool StateKeyElementValid(std::string_view s);
 
 // ------------------------------------------------------------------ keys
 
-// The kinds of items, in addition order (parents first).
-enum class StateKeyKind { kSubsystem, kNamespace, kHost, kQos, kNamespaceHost, kListener };
+// The kinds of items, in addition order (parents first). kRefreshSize is the newer reference's
+// "refresh the size of this namespace from its image" mark, written when a namespace without
+// auto-resize is resized (its value, a time, changes on every resize).
+enum class StateKeyKind { kSubsystem, kNamespace, kHost, kQos, kNamespaceHost, kRefreshSize, kListener };
 const char* StateKeyKindName(StateKeyKind kind);
 
 // One parsed omap key.
@@ -69,11 +72,16 @@ std::string NamespaceKey(const std::string& nqn, uint32_t nsid);
 std::string QosKey(const std::string& nqn, uint32_t nsid);
 std::string NamespaceHostKey(const std::string& nqn, uint32_t nsid, const std::string& host);
 std::string HostKey(const std::string& nqn, const std::string& host);
+std::string NamespaceRefreshSizeKey(const std::string& nqn, uint32_t nsid);
+// The value of a refresh-size key as the reference writes it (Python's str(time.time()):
+// seconds since the epoch with a fraction), for `unix_micros` microseconds since the epoch.
+std::string RefreshSizeValue(int64_t unix_micros);
 std::string ListenerKey(const std::string& nqn, const std::string& host_name, const std::string& traddr,
                         const std::string& trsvcid);
 
-// Parses an omap key. nullopt for omap_version, unknown prefixes (keys of newer reference
-// versions: lbgroup_, key-host_, ...) and malformed keys. NQNs never contain '_': the NQN
+// Parses an omap key. nullopt for omap_version, unknown prefixes (lbgroup_, key-host_, ...:
+// the reference builds these only in memory while it applies a change, they are not in its
+// object; kept untouched when found) and malformed keys. NQNs never contain '_': the NQN
 // ends at the first '_' after the prefix. A listener key is split from the right (port,
 // address, transport type), so its host_name may contain '_', and may be absent. NSIDs are
 // decimal, 1..4294967294, without sign or leading zeros; ports 0..65535.
@@ -90,7 +98,8 @@ std::string StateKeyPrefix(StateKeyKind kind, const std::string& nqn);
 // Selections of a state map's keys, in map order.
 // The subsystem's key and the keys of everything below it.
 std::vector<std::string> SubsystemItemKeys(const StateMap& m, const std::string& nqn);
-// The namespace's key, its QoS key and its namespace host keys.
+// The namespace's key, its QoS key, its namespace host keys (either spelling) and its
+// refresh-size key.
 std::vector<std::string> NamespaceItemKeys(const StateMap& m, const std::string& nqn, uint32_t nsid);
 // The TCP listener keys of subsystem `nqn` at traddr:trsvcid, whichever gateway's.
 std::vector<std::string> ListenerKeysAt(const StateMap& m, const std::string& nqn, const std::string& traddr,
@@ -129,7 +138,8 @@ std::string KeepUnknownStateFields(const std::string& stored, const std::string&
 
 // Makes the identity fields of a stored value agree with its key: subsystem_nqn (nqn for
 // listeners), nsid, host_nqn, host_name, traddr and trsvcid are filled in from the key when
-// absent or empty/zero; numbers may be spelled as strings. Out: compact JSON.
+// absent or empty/zero; numbers may be spelled as strings. Out: compact JSON (a refresh-size
+// value, which is not JSON, comes out unchanged).
 // InvalidArgument when the value is not a JSON object or a field contradicts the key.
 Status NormalizeStateJson(const StateKey& key, const std::string& key_string, const std::string& in,
                           std::string* out);

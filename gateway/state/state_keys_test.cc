@@ -125,13 +125,33 @@ TEST(StateKeys, Malformed) {
            "listener_" + kNqn + "_4420", "listener_" + kNqn + "__TCP_1.2.3.4_4420",
            // Keys of newer reference versions this gateway does not replay.
            "lbgroup_" + kNqn + "_1", "key-host_" + kNqn + "_" + kHostNqn, "ns-visibility-on_" + kNqn + "_1",
-           "ns-refresh-size_" + kNqn + "_1", "bdev_foo", "Subsystem_" + kNqn};
+           "ns-refresh-size_" + kNqn, "ns-refresh-size_" + kNqn + "_0", "ns-refresh-size_" + kNqn + "_1_2",
+           "bdev_foo", "Subsystem_" + kNqn};
   for (const std::string& key : keys) {
     EXPECT_FALSE(ParseStateKey(key)) << key;
   }
 }
 
 // Exact strings, as the reference gateway writes them (a change here breaks mixed groups).
+// The newer reference's refresh-size mark: ns-refresh-size_<nqn>_<nsid>, the value a time.
+TEST(StateKeys, RefreshSizeKeyAndValue) {
+  EXPECT_EQ(NamespaceRefreshSizeKey("nqn.a", 7), "ns-refresh-size_nqn.a_7");
+  auto k = ParseStateKey("ns-refresh-size_" + kNqn + "_12");
+  ASSERT_TRUE(k);
+  EXPECT_EQ(k->kind, StateKeyKind::kRefreshSize);
+  EXPECT_EQ(k->nqn, kNqn);
+  EXPECT_EQ(k->nsid, 12u);
+  EXPECT_EQ(StateKeyString(*k), "ns-refresh-size_" + kNqn + "_12");
+  EXPECT_STREQ(StateKeyKindName(StateKeyKind::kRefreshSize), "namespace refresh size");
+  // Python's str(time.time()) spelling: seconds, a point, the fraction.
+  EXPECT_EQ(RefreshSizeValue(1733280000123456), "1733280000.123456");
+  EXPECT_EQ(RefreshSizeValue(5), "0.000005");
+  // Not JSON: passed on unchanged, whatever it holds.
+  std::string out;
+  ASSERT_TRUE(NormalizeStateJson(*k, "ns-refresh-size_" + kNqn + "_12", "1764820000.5", &out).ok());
+  EXPECT_EQ(out, "1764820000.5");
+}
+
 TEST(StateKeys, GoldenKeys) {
   EXPECT_EQ(SubsystemKey("nqn.a"), "subsystem_nqn.a");
   EXPECT_EQ(NamespaceKey("nqn.a", 1), "namespace_nqn.a_1");
@@ -191,17 +211,21 @@ TEST(StateKeys, Selections) {
         NamespaceHostKey("nqn.a", 10, "nqn.h"), HostKey("nqn.a", "*"), HostKey("nqn.a.b", "*"),
         ListenerKey("nqn.a", "gw1", "10.0.0.1", "4420"), ListenerKey("nqn.a", "gw2", "10.0.0.1", "4420"),
         ListenerKey("nqn.a", "gw1", "10.0.0.1", "4421"), ListenerKey("nqn.a", "gw1", "10.0.0.11", "4420"),
-        ListenerKey("nqn.a.b", "gw1", "10.0.0.1", "4420"), std::string("omap_version"), std::string("lbgroup_x")})
+        ListenerKey("nqn.a.b", "gw1", "10.0.0.1", "4420"), NamespaceRefreshSizeKey("nqn.a", 1),
+        NamespaceRefreshSizeKey("nqn.a", 10), NamespaceRefreshSizeKey("nqn.a.b", 1), std::string("ns-host_nqn.a_1_nqn.g"),
+        std::string("omap_version"), std::string("lbgroup_x")})
     m[key] = "{}";
 
   EXPECT_EQ(SubsystemItemKeys(m, "nqn.a"),
             (std::vector<std::string>{"host_nqn.a_*", "listener_nqn.a_gw1_TCP_10.0.0.11_4420",
                                       "listener_nqn.a_gw1_TCP_10.0.0.1_4420", "listener_nqn.a_gw1_TCP_10.0.0.1_4421",
                                       "listener_nqn.a_gw2_TCP_10.0.0.1_4420", "namespace_nqn.a_1",
-                                      "namespace_nqn.a_10", "ns_host_nqn.a_10_nqn.h", "ns_host_nqn.a_1_nqn.h",
+                                      "namespace_nqn.a_10", "ns-host_nqn.a_1_nqn.g", "ns-refresh-size_nqn.a_1",
+                                      "ns-refresh-size_nqn.a_10", "ns_host_nqn.a_10_nqn.h", "ns_host_nqn.a_1_nqn.h",
                                       "qos_nqn.a_1", "qos_nqn.a_10", "subsystem_nqn.a"}));
   EXPECT_EQ(NamespaceItemKeys(m, "nqn.a", 1),
-            (std::vector<std::string>{"namespace_nqn.a_1", "ns_host_nqn.a_1_nqn.h", "qos_nqn.a_1"}));
+            (std::vector<std::string>{"namespace_nqn.a_1", "ns-host_nqn.a_1_nqn.g", "ns-refresh-size_nqn.a_1",
+                                      "ns_host_nqn.a_1_nqn.h", "qos_nqn.a_1"}));
   EXPECT_EQ(ListenerKeysAt(m, "nqn.a", "10.0.0.1", "4420"),
             (std::vector<std::string>{"listener_nqn.a_gw1_TCP_10.0.0.1_4420", "listener_nqn.a_gw2_TCP_10.0.0.1_4420"}));
   EXPECT_TRUE(ListenerKeysAt(m, "nqn.c", "10.0.0.1", "4420").empty());

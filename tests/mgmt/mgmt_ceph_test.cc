@@ -632,9 +632,9 @@ TEST_F(MgmtCeph, RbdTrashOnDelete) {
   EXPECT_CLI(Gwcli(a_.grpc_port(), {"namespace", "add", "-n", kNqn, "-p", "rbd", "-i", kept, "-c", "--size", "16M",
                                     "--rbd-trash-image-on-delete"}),
              0, "Adding namespace 2");
-  EXPECT_NE(a_.Log().find("Notice that as image rbd/" + kept +
-                          " was created outside the gateway it won't get trashed on namespace deletion"),
-            std::string::npos)
+  EXPECT_TRUE(a_.WaitForLog("Notice that as image rbd/" + kept +
+                                " was created outside the gateway it won't get trashed on namespace deletion",
+                            5000))
       << a_.Log();
   json l = J(a_, {"namespace", "list", "-n", kNqn});
   ASSERT_EQ(l["namespaces"].size(), 2u) << l.dump();
@@ -745,6 +745,8 @@ with rados.ReadOpCtx() as op:
   ASSERT_EQ(b["hosts"].size(), 1u) << b.dump();
   EXPECT_EQ(b["hosts"][0], h1);
   EXPECT_EQ(b.value("location", ""), "site-a");
+  EXPECT_TRUE(b.value("trash_image", false)) << b.dump();
+  EXPECT_FALSE(b.value("disable_auto_resize", true)) << b.dump();
   json ns2 = J(a_, {"namespace", "list", "-n", n2});
   ASSERT_EQ(ns2["namespaces"].size(), 1u) << ns2.dump();
   EXPECT_EQ(ns2["namespaces"][0]["nsid"], 3);
@@ -770,6 +772,49 @@ with rados.ReadOpCtx() as op:
   for (auto it = written.begin(); it != written.end(); ++it)
     EXPECT_EQ(now.value(it.key(), std::string("<missing>")), it.value().get<std::string>()) << it.key();
   EXPECT_EQ(now["omap_version"], "42");
+
+  // The subsystem's network mask, in the JSON listing and in the text table's Network Mask
+  // column (the reference CLI's).
+  for (const json& sub : subs["subsystems"]) {
+    if (sub["nqn"] == n2) {
+      EXPECT_EQ(sub["network_mask"], json::array({"10.99.0.0/24"})) << sub.dump();
+    }
+  }
+  CliResult sl = Gwcli(a_.grpc_port(), {"--format", "plain", "subsystem", "list", "-n", n2});
+  EXPECT_NE(sl.all().find("Network"), std::string::npos) << sl.all();
+  EXPECT_NE(sl.all().find("10.99.0.0/24"), std::string::npos) << sl.all();
+
+  // ns-refresh-size_: the gateway came up with the mark there and opened namespace 1 (auto-resize
+  // off) at its image's size (no refresh needed). A reference gateway resizes the image and
+  // writes a new mark: this gateway reads the image's size again.
+  const std::string mark = "ns-refresh-size_" + n1 + "_1";
+  auto size1 = [&] {
+    json l = J(a_, {"namespace", "list", "-n", n1, "--nsid", "1"});
+    return l.contains("namespaces") && l["namespaces"].size() == 1 ? l["namespaces"][0].value("rbd_image_size", "")
+                                                                    : std::string();
+  };
+  EXPECT_EQ(size1(), std::to_string(16 << 20));
+  auto sh = [&](const std::string& cmd) {
+    CliResult c = mgmt_test::Run({"/bin/bash", "-c", "eval \"$(" + CephLocal() + " env " + CephDir() + ")\" && " + cmd});
+    EXPECT_EQ(c.rc, 0) << cmd << "\n" << c.all();
+  };
+  sh("rbd resize --size 24M rbd/mig-" + group_ + "-1");
+  sh("rados -p rbd setomapval " + obj + " '" + mark + "' 1764820100.5 && rados -p rbd setomapval " + obj +
+     " omap_version 43 && (rados -p rbd notify " + obj + " refresh >/dev/null 2>&1 || true)");
+  EXPECT_TRUE(Eventually([&] { return size1() == std::to_string(24 << 20); }, 20)) << size1() << a_.Log();
+  // A resize through this gateway writes the mark the reference's gateways act on (a new
+  // time); turning auto-resize on removes it, as the reference does.
+  EXPECT_CLI(Gwcli(a_.grpc_port(), {"namespace", "resize", "-n", n1, "--nsid", "1", "--size", "32M"}), 0, "Successful");
+  now = omap();
+  ASSERT_TRUE(now.contains(mark)) << now.dump();
+  EXPECT_GT(std::stod(now[mark].get<std::string>()), 1764820100.5) << now[mark];
+  EXPECT_NE(now[mark].get<std::string>().find('.'), std::string::npos) << now[mark];
+  EXPECT_EQ(size1(), std::to_string(32 << 20));
+  EXPECT_CLI(Gwcli(a_.grpc_port(), {"namespace", "set_auto_resize", "-n", n1, "--nsid", "1", "--auto-resize-enabled",
+                                    "yes"}),
+             0, "Successful");
+  now = omap();
+  EXPECT_FALSE(now.contains(mark)) << now.dump();
 
   // Changes through this gateway: written in the reference's keys and format.
   EXPECT_CLI(Gwcli(a_.grpc_port(), {"namespace", "change_location", "-n", n1, "--nsid", "5", "--location", "site-b"}),
