@@ -93,11 +93,12 @@ class MgmtCeph : public ::testing::Test {
     }
     return fn();
   }
-  // A change made through one gateway must be applied by the other within one second:
-  // polls `fn` back to back (each poll is a gwcli call, ~20 ms) from the moment the
-  // change's RPC returned, prints the time and fails the test if it took longer.
+  // A change made through one gateway must be applied by the other: polls `fn` back to
+  // back (each poll is a gwcli call, ~20 ms) from the moment the change's RPC returned,
+  // prints the time it took (a figure for the reader, not asserted: tests make no timed
+  // assertions) and fails the test if it is not applied within a generous 10 s.
   template <typename F>
-  static void AppliedWithin1s(const std::string& what, F fn) {
+  static void AppliedByTheOther(const std::string& what, F fn) {
     const auto t0 = std::chrono::steady_clock::now();
     const auto end = t0 + std::chrono::seconds(10);
     bool ok = false;
@@ -107,7 +108,6 @@ class MgmtCeph : public ::testing::Test {
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
     printf("  applied by the other gateway: %-40s %5lld ms\n", what.c_str(), static_cast<long long>(ms));
     EXPECT_TRUE(ok) << what << ": not applied by the other gateway within 10 s";
-    EXPECT_LE(ms, 1000) << what << ": applied by the other gateway after " << ms << " ms";
   }
   static std::map<int, std::string> NsUuids(Gateway& g, const std::string& nqn) {
     std::map<int, std::string> m;
@@ -246,45 +246,45 @@ TEST_F(MgmtCeph, TwoGatewaysInOneGroup) {
   const uint16_t pa = a_.grpc_port(), pb = b_.grpc_port();
   const std::string port_b = std::to_string(FreePort());
   EXPECT_CLI(Gwcli(pa, {"subsystem", "add", "-n", kNqn, "--no-group-append"}), 0, "Successful");
-  AppliedWithin1s("subsystem add (A -> B)", [&] { return J(b_, {"subsystem", "list"})["subsystems"].size() == 1; });
+  AppliedByTheOther("subsystem add (A -> B)", [&] { return J(b_, {"subsystem", "list"})["subsystems"].size() == 1; });
   EXPECT_CLI(Gwcli(pb, {"subsystem", "add", "-n", kNqn, "--no-group-append"}), EEXIST, "Subsystem already exists");
   // A listener for gateway B, created through A: EREMOTE, and B opens it.
   EXPECT_CLI(Gwcli(pa, {"listener", "add", "-n", kNqn, "-t", "gwB", "-a", "127.0.0.1", "-s", port_b}), EREMOTE,
              "gwB");
-  AppliedWithin1s("listener add for B (A -> B opens it)",
+  AppliedByTheOther("listener add for B (A -> B opens it)",
                   [&] { return b_.Log().find("listening on 127.0.0.1:" + port_b) != std::string::npos; });
   EXPECT_EQ(J(a_, {"listener", "list", "-n", kNqn})["listeners"].size(), 1u);
   // A namespace added through B shows on A with the same UUID.
   EXPECT_CLI(Gwcli(pb, {"namespace", "add", "-n", kNqn, "--memory-size", "8M", "-s", "4096"}), 0, "Adding namespace 1");
-  AppliedWithin1s("namespace add (B -> A)", [&] { return NsUuids(a_, kNqn).size() == 1; });
+  AppliedByTheOther("namespace add (B -> A)", [&] { return NsUuids(a_, kNqn).size() == 1; });
   EXPECT_EQ(NsUuids(a_, kNqn), NsUuids(b_, kNqn));
   // NSID taken in the group: EEXIST on the other gateway too.
   EXPECT_CLI(Gwcli(pa, {"namespace", "add", "-n", kNqn, "--nsid", "1", "--memory-size", "8M"}), EEXIST,
              "NSID 1 is already in use");
   EXPECT_CLI(Gwcli(pa, {"host", "add", "-n", kNqn, "-t", kHost1}), 0, "Successful");
-  AppliedWithin1s("host add (A -> B)", [&] { return J(b_, {"host", "list", "-n", kNqn})["hosts"].size() == 1; });
+  AppliedByTheOther("host add (A -> B)", [&] { return J(b_, {"host", "list", "-n", kNqn})["hosts"].size() == 1; });
   auto ns1 = [&](Gateway& g) {
     json l = J(g, {"namespace", "list", "-n", kNqn, "--nsid", "1"});
     return l.contains("namespaces") && l["namespaces"].size() == 1 ? l["namespaces"][0] : json();
   };
   EXPECT_CLI(Gwcli(pb, {"namespace", "set_qos", "-n", kNqn, "--nsid", "1", "--rw-ios-per-second", "2000"}), 0,
              "Successful");
-  AppliedWithin1s("namespace set_qos (B -> A)", [&] { return ns1(a_).value("rw_ios_per_second", "") == "2000"; });
+  AppliedByTheOther("namespace set_qos (B -> A)", [&] { return ns1(a_).value("rw_ios_per_second", "") == "2000"; });
   EXPECT_CLI(Gwcli(pa, {"namespace", "change_load_balancing_group", "-n", kNqn, "--nsid", "1", "-l", "2"}), 0,
              "Successful");
-  AppliedWithin1s("namespace change_load_balancing_group (A -> B)",
+  AppliedByTheOther("namespace change_load_balancing_group (A -> B)",
                   [&] { return ns1(b_).value("load_balancing_group", 0) == 2; });
   // Removals travel too.
   EXPECT_CLI(Gwcli(pb, {"host", "del", "-n", kNqn, "-t", kHost1}), 0, "Successful");
-  AppliedWithin1s("host del (B -> A)", [&] { return J(a_, {"host", "list", "-n", kNqn})["hosts"].empty(); });
+  AppliedByTheOther("host del (B -> A)", [&] { return J(a_, {"host", "list", "-n", kNqn})["hosts"].empty(); });
   EXPECT_CLI(Gwcli(pa, {"namespace", "del", "-n", kNqn, "--nsid", "1"}), 0, "Successful");
-  AppliedWithin1s("namespace del (A -> B)", [&] { return NsUuids(b_, kNqn).empty(); });
+  AppliedByTheOther("namespace del (A -> B)", [&] { return NsUuids(b_, kNqn).empty(); });
   EXPECT_CLI(Gwcli(pb, {"listener", "del", "-n", kNqn, "-t", "gwB", "-a", "127.0.0.1", "-s", port_b}), 0,
              "Successful");
-  AppliedWithin1s("listener del (B -> A)",
+  AppliedByTheOther("listener del (B -> A)",
                   [&] { return J(a_, {"listener", "list", "-n", kNqn})["listeners"].empty(); });
   EXPECT_CLI(Gwcli(pa, {"subsystem", "del", "-n", kNqn, "--force"}), 0, "Successful");
-  AppliedWithin1s("subsystem del (A -> B)", [&] { return J(b_, {"subsystem", "list"})["subsystems"].empty(); });
+  AppliedByTheOther("subsystem del (A -> B)", [&] { return J(b_, {"subsystem", "list"})["subsystems"].empty(); });
 }
 
 // Two daemons with [gateway] ha = builtin in one group: the registered home groups and
