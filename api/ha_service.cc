@@ -8,6 +8,7 @@
 #include "api/errc.h"
 #include "gateway/common/log.h"
 #include "gateway/ha/ha_manager.h"
+#include "gateway/protocol/nvme.h"
 
 namespace nvmeof::api {
 
@@ -42,7 +43,9 @@ void FillHaStatus(const ha::HaManager* ha, const std::string& group, pb::ha_stat
   rep->set_lease_ms(ha->options().timing.lease_ns / 1'000'000);
   std::map<std::string, std::set<uint32_t>> owned;  // by gateway
   std::vector<uint32_t> groups;
+  std::map<uint32_t, uint8_t> here;  // the ANA state this gateway reports, by group
   for (const auto& g : ha->Groups()) {
+    here[g.group] = g.ana_state;
     auto* o = rep->add_groups();
     o->set_grp_id(g.group);
     o->set_owner(g.owner);
@@ -65,7 +68,10 @@ void FillHaStatus(const ha::HaManager* ha, const std::string& group, pb::ha_stat
     for (const auto& a : m.info.addresses) o->add_addresses(a);
     const std::set<uint32_t>& mine = owned[m.info.name];
     for (uint32_t g : mine) o->add_owned_groups(g);
-    // A listener of a gateway serves a group OPTIMIZED when that gateway owns it.
+    // A listener of a gateway serves a group OPTIMIZED when that gateway owns it; this
+    // gateway's own listeners show what it reports (CHANGE while it takes a group over or
+    // hands it over).
+    const bool self = m.info.name == ha->options().name;
     for (const auto& l : m.info.listeners) {
       auto* lo = o->add_listeners();
       std::string trtype, traddr, trsvcid;
@@ -76,7 +82,11 @@ void FillHaStatus(const ha::HaManager* ha, const std::string& group, pb::ha_stat
       for (uint32_t g : groups) {
         auto* st = lo->add_states();
         st->set_grp_id(g);
-        st->set_state(mine.count(g) ? "OPTIMIZED" : "INACCESSIBLE");
+        const char* state = mine.count(g) ? "OPTIMIZED" : "INACCESSIBLE";
+        if (self) state = here[g] == nvme::kAnaOptimized ? "OPTIMIZED"
+                          : here[g] == nvme::kAnaChange  ? "CHANGE"
+                                                         : "INACCESSIBLE";
+        st->set_state(state);
       }
     }
   }

@@ -1351,7 +1351,7 @@ int GwHa(Ctx& c) {
       for (const auto& l : m.listeners()) {
         std::string states;
         for (const auto& st : l.states()) {
-          if (!c.g().verbose && st.state() != "OPTIMIZED") continue;
+          if (!c.g().verbose && st.state() != "OPTIMIZED" && st.state() != "CHANGE") continue;
           states += (states.empty() ? "" : ", ") + std::to_string(st.grp_id()) + ": " + TitleCase(st.state());
         }
         listeners += (listeners.empty() ? "" : "\n") + l.traddr() + ":" + l.trsvcid() +

@@ -14,15 +14,21 @@
 namespace nvmeof::ha {
 namespace {
 
-static_assert(Timing{}.lease_ns + kDrainTimeoutNs <= nvmeof::kAnaTransitionTimeSec * 1'000'000'000ull,
+constexpr uint64_t kAnattNs = nvmeof::kAnaTransitionTimeSec * 1'000'000'000ull;
+static_assert(Timing{}.lease_ns + kDrainTimeoutNs <= kAnattNs,
               "a group's move (lease, then drain) must fit in the ANATT hosts are told");
+// A gateway reports a group in ANA Change while it takes it (fencing, at most the lease's
+// wait for the OSD map, preparing, acquiring) or drains it (kDrainTimeoutNs); the machine
+// cuts it at change_max_ns, which must be within ANATT and must not cut a drain short.
+static_assert(Timing{}.change_max_ns <= kAnattNs, "the ANA Change window must fit in ANATT");
+static_assert(kDrainTimeoutNs <= Timing{}.change_max_ns, "a drain must end within the ANA Change window");
 
 class TargetAnaControl final : public AnaControl {
  public:
   TargetAnaControl(Target& t, uint64_t drain_timeout_ns, std::function<Status(uint32_t)> prepare)
       : t_(t), drain_timeout_ns_(drain_timeout_ns), prepare_(std::move(prepare)) {}
-  void SetGroupOptimized(uint32_t group, bool optimized) override {
-    Status s = t_.SetAnaGroupState(group, optimized ? nvme::kAnaOptimized : nvme::kAnaInaccessible);
+  void SetGroupState(uint32_t group, uint8_t ana_state) override {
+    Status s = t_.SetAnaGroupState(group, ana_state);
     if (!s.ok()) LOG_WARN("ha: ANA group %u: %s", group, s.ToString().c_str());
   }
   void Drain(uint32_t group) override {
@@ -215,7 +221,7 @@ OwnershipMachine& HaManager::MachineLocked(uint32_t g) {
   if (!m) {
     m = std::make_unique<OwnershipMachine>(g, opts_.name, me_.epoch, opts_.timing);
     // Nobody serves a group here until its lease says so.
-    ana_->SetGroupOptimized(g, false);
+    ana_->SetGroupState(g, nvme::kAnaInaccessible);
     history_[g].since = Now();
     if (started_) LOG_INFO("ha: ANA group %u: managed by %s from now on", g, opts_.name.c_str());
   }
@@ -243,8 +249,9 @@ void HaManager::ApplyLocked(uint32_t g, Step step) {
   }
   for (auto& a : step.actions) {
     switch (a.kind) {
-      case ActionKind::kSetOptimized: ana_->SetGroupOptimized(g, true); break;
-      case ActionKind::kSetInaccessible: ana_->SetGroupOptimized(g, false); break;
+      case ActionKind::kSetOptimized: ana_->SetGroupState(g, nvme::kAnaOptimized); break;
+      case ActionKind::kSetChange: ana_->SetGroupState(g, nvme::kAnaChange); break;
+      case ActionKind::kSetInaccessible: ana_->SetGroupState(g, nvme::kAnaInaccessible); break;
       case ActionKind::kDrain:
         drains_.push_back(g);
         drain_cv_.notify_all();
@@ -752,7 +759,8 @@ std::vector<HaManager::GroupStatus> HaManager::Groups() const {
   std::vector<GroupStatus> out;
   const uint64_t now = Now();
   for (auto& [g, m] : machines_) {
-    GroupStatus s{g, m->role(), m->serving() ? opts_.name : m->observed_holder().name, 0, 0, "", 0};
+    const uint8_t ana = m->serving() ? nvme::kAnaOptimized : m->changing() ? nvme::kAnaChange : nvme::kAnaInaccessible;
+    GroupStatus s{g, m->role(), m->serving() ? opts_.name : m->observed_holder().name, 0, 0, "", 0, ana};
     if (m->holds_lease() && m->last_renewed() && now > m->last_renewed()) s.lease_age_ns = now - m->last_renewed();
     if (auto h = history_.find(g); h != history_.end()) {
       s.since_ns = now > h->second.since ? now - h->second.since : 0;

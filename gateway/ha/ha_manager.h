@@ -2,8 +2,9 @@
 // (GroupStore: name, home ANA group, listeners, every RADOS client address, the hosts it
 // serves: a holder fails a group back once the home gateway has them), keeps it alive,
 // drives one OwnershipMachine per ANA group against the store and applies the decisions to
-// the NVMe-oF core through AnaControl (OPTIMIZED on the owner, INACCESSIBLE elsewhere; each
-// change is one ANA change, whatever the number of subsystems). The managed groups are the
+// the NVMe-oF core through AnaControl (OPTIMIZED on the owner, ANA Change while this gateway
+// takes a group over or hands it over, INACCESSIBLE elsewhere; each change is one ANA change,
+// whatever the number of subsystems). The managed groups are the
 // members' home groups and those HaOptions::groups names, re-read every round; Groups()
 // and Members() are the view operators get (api/ha_service.h, the metrics). docs/ha.md
 // has the design.
@@ -15,7 +16,7 @@
 // per open image), so that the renewals of the groups this gateway owns never wait behind
 // it; a watchdog thread applies the time rules (renewals due, self-fencing at the deadline)
 // even while the worker is stuck in a slow RADOS call; a drain thread runs
-// AnaControl::Drain. AnaControl::SetGroupOptimized is called with the manager's lock held
+// AnaControl::Drain. AnaControl::SetGroupState is called with the manager's lock held
 // (it must not call back); AnaControl::PrepareToServe on the worker, without the lock.
 // Public methods: any thread.
 //
@@ -50,9 +51,10 @@ namespace nvmeof::ha {
 class AnaControl {
  public:
   virtual ~AnaControl() = default;
-  // The group OPTIMIZED (true) or INACCESSIBLE on every listener of this gateway: one ANA
-  // change and one ANA Change notice per controller when the state changes.
-  virtual void SetGroupOptimized(uint32_t group, bool optimized) = 0;
+  // The group's ANA state on every listener of this gateway: nvme::kAnaOptimized,
+  // kAnaChange or kAnaInaccessible; one ANA change and one ANA Change notice per
+  // controller when the state changes.
+  virtual void SetGroupState(uint32_t group, uint8_t ana_state) = 0;
   // Returns once no I/O admitted for the group before it turned INACCESSIBLE is in flight
   // (or after a bound: the machine then releases anyway).
   virtual void Drain(uint32_t group) = 0;
@@ -69,10 +71,11 @@ class AnaControl {
   }
 };
 // Default bound on one group's drain: in-flight I/O of a healthy cluster completes far
-// sooner; a hung one is cut off by the taker's fencing. Lease + this bound stays within
-// ANATT (kAnaTransitionTimeSec, checked in ha_manager.cc).
+// sooner; a hung one is cut off by the taker's fencing. Lease + this bound, and the ANA
+// Change window (Timing::change_max_ns), stay within ANATT (kAnaTransitionTimeSec,
+// checked in ha_manager.cc).
 constexpr uint64_t kDrainTimeoutNs = 5'000'000'000;
-// AnaControl on the Target: SetGroupOptimized = Target::SetAnaGroupState, Drain =
+// AnaControl on the Target: SetGroupState = Target::SetAnaGroupState, Drain =
 // Target::DrainAnaGroup with `drain_timeout_ns` (a timeout is logged by the Target as one
 // WARNING; the hand-over goes on), PrepareToServe = `prepare` (unset: nothing to do).
 std::unique_ptr<AnaControl> NewTargetAnaControl(Target& target, uint64_t drain_timeout_ns = kDrainTimeoutNs,
@@ -130,6 +133,7 @@ class HaManager {
     uint64_t since_ns;         // since the last transition (role or observed owner); since Start if none
     std::string last_reason;   // of that transition ("" if none)
     uint64_t owner_changes;    // times the owner changed (as seen here) since Start
+    uint8_t ana_state;         // what this gateway reports for the group: nvme::kAnaOptimized, kAnaChange, kAnaInaccessible
   };
   std::vector<GroupStatus> Groups() const;
   struct MemberStatus {

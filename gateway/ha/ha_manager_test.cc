@@ -105,7 +105,12 @@ TEST_F(HaManagerTest, KilledOwnerIsFencedAndItsGroupTakenOver) {
   ASSERT_TRUE(WaitFor([&] { return Owns(b, {1, 2}); }));
   auto bl = MemoryBlocklist(*cluster_);
   EXPECT_EQ(bl, std::set<std::string>(a.addrs.begin(), a.addrs.end()));
-  EXPECT_EQ(b.ana.Changes(1), changes + 1);  // one ANA change for the takeover
+  // Two ANA changes for the takeover: Change from the decision (before fencing), then OPTIMIZED.
+  EXPECT_EQ(b.ana.Changes(1), changes + 2);
+  auto h = b.ana.History(1);
+  ASSERT_GE(h.size(), 2u);
+  EXPECT_EQ(h[h.size() - 2], nvme::kAnaChange);
+  EXPECT_EQ(h.back(), nvme::kAnaOptimized);
 }
 
 TEST_F(HaManagerTest, PlannedStopHandsOverWithoutFencing) {
@@ -114,7 +119,15 @@ TEST_F(HaManagerTest, PlannedStopHandsOverWithoutFencing) {
   ASSERT_TRUE(WaitFor([&] { return Owns(a, {1}) && Owns(b, {2}); }));
   a.ha->Stop(true);
   EXPECT_FALSE(a.ana.Optimized(1));
+  // The holder: taken (Change, OPTIMIZED), then ANA Change while it drained, INACCESSIBLE once drained.
+  EXPECT_EQ(a.ana.History(1), (std::vector<uint8_t>{nvme::kAnaInaccessible, nvme::kAnaChange, nvme::kAnaOptimized,
+                                                    nvme::kAnaChange, nvme::kAnaInaccessible}));
+  EXPECT_EQ(a.ana.Drains(1), 1u);
   ASSERT_TRUE(WaitFor([&] { return Owns(b, {1, 2}); }));
+  auto h = b.ana.History(1);  // the taker: Change, then OPTIMIZED
+  ASSERT_GE(h.size(), 2u);
+  EXPECT_EQ(h[h.size() - 2], nvme::kAnaChange);
+  EXPECT_EQ(h.back(), nvme::kAnaOptimized);
   EXPECT_TRUE(MemoryBlocklist(*cluster_).empty());
 }
 
@@ -342,13 +355,16 @@ TEST(TargetAnaControl, OneChangePerTransition) {
   Target target{TargetOptions{}};
   auto ana = NewTargetAnaControl(target);
   uint64_t c0 = target.ana().change_count();
-  ana->SetGroupOptimized(3, false);
+  ana->SetGroupState(3, nvme::kAnaInaccessible);
   EXPECT_EQ(target.ana().change_count(), c0 + 1);
   EXPECT_EQ(target.AnaState("nqn.2016-06.io.test:any", 3), nvme::kAnaInaccessible);
-  ana->SetGroupOptimized(3, false);
+  ana->SetGroupState(3, nvme::kAnaInaccessible);
   EXPECT_EQ(target.ana().change_count(), c0 + 1);
-  ana->SetGroupOptimized(3, true);
+  ana->SetGroupState(3, nvme::kAnaChange);
   EXPECT_EQ(target.ana().change_count(), c0 + 2);
+  EXPECT_EQ(target.AnaState("nqn.2016-06.io.test:any", 3), nvme::kAnaChange);
+  ana->SetGroupState(3, nvme::kAnaOptimized);
+  EXPECT_EQ(target.ana().change_count(), c0 + 3);
   EXPECT_EQ(target.AnaState("nqn.2016-06.io.test:any", 3), nvme::kAnaOptimized);
 }
 
@@ -357,7 +373,7 @@ TEST(TargetAnaControl, OneChangePerTransition) {
 TEST(TargetAnaControl, DrainUsesTheTarget) {
   Target target{TargetOptions{}};
   auto ana = NewTargetAnaControl(target, 0);
-  ana->SetGroupOptimized(3, false);
+  ana->SetGroupState(3, nvme::kAnaInaccessible);
   ana->Drain(3);
   ana->Drain(0);
 }
@@ -488,8 +504,8 @@ namespace {
 class PreparingAna final : public AnaControl {
  public:
   explicit PreparingAna(std::shared_ptr<MemoryCluster> cluster) : observer_(NewMemoryGroupStore(std::move(cluster))) {}
-  void SetGroupOptimized(uint32_t g, bool optimized) override {
-    if (optimized) {
+  void SetGroupState(uint32_t g, uint8_t ana_state) override {
+    if (ana_state == nvme::kAnaOptimized) {
       std::vector<std::string> want = Addresses();
       bool in_member = false, in_record = false;
       if (auto ms = observer_->Members(); ms.ok())
@@ -500,7 +516,7 @@ class PreparingAna final : public AnaControl {
       std::lock_guard lk(mu_);
       if (!in_member || !in_record) unregistered_at_optimized_++;
     }
-    inner_.SetGroupOptimized(g, optimized);
+    inner_.SetGroupState(g, ana_state);
   }
   void Drain(uint32_t g) override { inner_.Drain(g); }
   Status PrepareToServe(uint32_t g) override {

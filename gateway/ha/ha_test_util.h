@@ -7,32 +7,44 @@
 #include <map>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "gateway/ha/ha_manager.h"
+#include "gateway/protocol/nvme.h"
 
 namespace nvmeof::ha {
 
 class FakeAna final : public AnaControl {
  public:
-  void SetGroupOptimized(uint32_t g, bool optimized) override {
+  void SetGroupState(uint32_t g, uint8_t ana_state) override {
     std::lock_guard lk(mu_);
-    auto [it, added] = state_.emplace(g, optimized);
-    if (added || it->second != optimized) changes_[g]++;
-    it->second = optimized;
+    auto [it, added] = state_.emplace(g, ana_state);
+    if (added || it->second != ana_state) {
+      changes_[g]++;
+      history_[g].push_back(ana_state);
+    }
+    it->second = ana_state;
   }
   void Drain(uint32_t g) override {
     std::lock_guard lk(mu_);
     drains_[g]++;
   }
-  bool Optimized(uint32_t g) {
+  bool Optimized(uint32_t g) { return State(g) == nvme::kAnaOptimized; }
+  // The last state reported for group g (0 = none yet).
+  uint8_t State(uint32_t g) {
     std::lock_guard lk(mu_);
     auto it = state_.find(g);
-    return it != state_.end() && it->second;
+    return it == state_.end() ? 0 : it->second;
   }
   // State changes of group g so far (the first report counts as one).
   uint32_t Changes(uint32_t g) {
     std::lock_guard lk(mu_);
     return changes_[g];
+  }
+  // Every state group g was put in, in order (repeats of the same state left out).
+  std::vector<uint8_t> History(uint32_t g) {
+    std::lock_guard lk(mu_);
+    return history_[g];
   }
   uint32_t Drains(uint32_t g) {
     std::lock_guard lk(mu_);
@@ -41,8 +53,9 @@ class FakeAna final : public AnaControl {
 
  private:
   std::mutex mu_;
-  std::map<uint32_t, bool> state_;
+  std::map<uint32_t, uint8_t> state_;
   std::map<uint32_t, uint32_t> changes_, drains_;
+  std::map<uint32_t, std::vector<uint8_t>> history_;
 };
 
 // Polls `pred` until it holds or `seconds` passed; returns its last value.

@@ -26,6 +26,7 @@ const char* ActionName(ActionKind k) {
     case ActionKind::kAcquire: return "acquire";
     case ActionKind::kRenew: return "renew";
     case ActionKind::kSetOptimized: return "set-optimized";
+    case ActionKind::kSetChange: return "set-change";
     case ActionKind::kSetInaccessible: return "set-inaccessible";
     case ActionKind::kDrain: return "drain";
     case ActionKind::kRelease: return "release";
@@ -39,7 +40,8 @@ bool Timing::Valid(std::string* why) const {
     if (why) *why = w;
     return false;
   };
-  if (lease_ns == 0 || renew_ns == 0 || margin_ns == 0) return fail("lease, renew interval and margin must be > 0");
+  if (lease_ns == 0 || renew_ns == 0 || margin_ns == 0 || change_max_ns == 0)
+    return fail("lease, renew interval, margin and ANA Change bound must be > 0");
   if (margin_ns >= lease_ns) return fail("the self-fence margin must be shorter than the lease");
   if (renew_ns >= lease_ns - margin_ns)
     return fail("the renew interval must be shorter than the lease minus the self-fence margin");
@@ -76,10 +78,23 @@ bool OwnershipMachine::holds_lease() const {
 }
 
 uint64_t OwnershipMachine::NextDeadline() const {
-  if (role_ != Role::kOwner && role_ != Role::kDraining) return UINT64_MAX;
-  uint64_t d = deadline_;
+  uint64_t d = changing_ ? change_since_ + t_.change_max_ns : UINT64_MAX;
+  if (role_ != Role::kOwner && role_ != Role::kDraining) return d;
+  d = std::min(d, deadline_);
   if (!renew_in_flight_) d = std::min(d, last_renew_sent_ + t_.renew_ns);
   return d;
+}
+
+void OwnershipMachine::BeginChange(uint64_t now, std::vector<Action>& acts) {
+  changing_ = true;
+  change_since_ = now;
+  acts.push_back({ActionKind::kSetChange});
+}
+
+void OwnershipMachine::EndChange(std::vector<Action>& acts) {
+  if (!changing_) return;
+  changing_ = false;
+  acts.push_back({ActionKind::kSetInaccessible});
 }
 
 std::string OwnershipMachine::OwnerName(Role r) const {
@@ -113,7 +128,8 @@ Step OwnershipMachine::SelfFence(uint64_t now, std::string reason) {
     acts.push_back({ActionKind::kSetInaccessible});
     acts.push_back({ActionKind::kDrain});
   }
-  // From kDraining the group is already inaccessible and draining.
+  // From kDraining the group is already draining; the lease is gone, so Change ends here.
+  EndChange(acts);
   change_started_ = now;
   pending_reason_ = "self-fenced: " + reason;
   Step s = Go(Role::kSelfFenced, pending_reason_, now, std::move(acts));
@@ -126,8 +142,12 @@ Step OwnershipMachine::SelfFence(uint64_t now, std::string reason) {
 Step OwnershipMachine::StartHandover(uint64_t now, std::string reason) {
   change_started_ = now;
   pending_reason_ = std::move(reason);
-  return Go(Role::kDraining, "handing over: " + pending_reason_, now,
-            {{ActionKind::kSetInaccessible}, {ActionKind::kDrain}});
+  // New I/O is refused from here (Asymmetric Access Transition while in Change); the drain
+  // waits for what was admitted before.
+  std::vector<Action> acts;
+  BeginChange(now, acts);
+  acts.push_back({ActionKind::kDrain});
+  return Go(Role::kDraining, "handing over: " + pending_reason_, now, std::move(acts));
 }
 
 Step OwnershipMachine::Observe(uint64_t now, const Observation& o) {
@@ -163,10 +183,16 @@ Step OwnershipMachine::Observe(uint64_t now, const Observation& o) {
         pending_reason_ = "takeover: lease of " + names + " expired";
         Action fence{ActionKind::kFence};
         fence.fence = std::move(stale);
-        return Go(Role::kFencing, pending_reason_, now, {std::move(fence)});
+        std::vector<Action> acts;
+        BeginChange(now, acts);
+        acts.push_back(std::move(fence));
+        return Go(Role::kFencing, pending_reason_, now, std::move(acts));
       }
       pending_reason_ = o.records.empty() ? "lease free (released)" : "lease free (our own earlier record)";
-      return Go(Role::kAcquiring, pending_reason_, now, {{ActionKind::kAcquire}});
+      std::vector<Action> acts;
+      BeginChange(now, acts);
+      acts.push_back({ActionKind::kAcquire});
+      return Go(Role::kAcquiring, pending_reason_, now, std::move(acts));
     }
     case Role::kOwner: {
       if (!o.holder.empty() && o.holder != me) return SelfFence(now, "lease held by " + o.holder.ToString());
@@ -190,6 +216,18 @@ Step OwnershipMachine::Observe(uint64_t now, const Observation& o) {
 }
 
 Step OwnershipMachine::Tick(uint64_t now) {
+  if (changing_ && now >= change_since_ + t_.change_max_ns) {
+    // The host resets a controller whose group stays in Change past ANATT: say
+    // INACCESSIBLE instead; the step in progress goes on (an acquisition that succeeds
+    // still serves).
+    Step s;
+    EndChange(s.actions);
+    s.transition = Transition{role_, role_, OwnerName(role_), OwnerName(role_),
+                              "ANA Change state for " + std::to_string((now - change_since_) / 1'000'000) +
+                                  " ms: inaccessible until " + RoleName(role_) + " ends",
+                              now - change_since_};
+    return s;
+  }
   if (role_ != Role::kOwner && role_ != Role::kDraining) return {};
   if (now >= deadline_) {
     std::string why = "lease not renewed for " + std::to_string((now - last_renew_ok_sent_) / 1'000'000) + " ms";
@@ -226,7 +264,11 @@ Step OwnershipMachine::OnRenew(uint64_t now, uint64_t sent_at, LeaseResult r) {
 
 Step OwnershipMachine::OnFenced(uint64_t now, bool ok) {
   if (role_ != Role::kFencing) return {};
-  if (!ok) return Go(Role::kStandby, "fencing failed", now, {});
+  if (!ok) {
+    std::vector<Action> acts;
+    EndChange(acts);
+    return Go(Role::kStandby, "fencing failed", now, std::move(acts));
+  }
   acquire_sent_ = now;
   return Go(Role::kAcquiring, pending_reason_ + " (fenced)", now, {{ActionKind::kAcquire}});
 }
@@ -234,8 +276,10 @@ Step OwnershipMachine::OnFenced(uint64_t now, bool ok) {
 Step OwnershipMachine::OnAcquire(uint64_t now, LeaseResult r) {
   if (role_ != Role::kAcquiring) return {};
   if (r != LeaseResult::kOk) {
+    std::vector<Action> acts;
+    EndChange(acts);
     return Go(Role::kStandby, r == LeaseResult::kBusy ? "lease taken by another gateway" : "could not take the lease",
-              now, {});
+              now, std::move(acts));
   }
   deadline_ = acquire_sent_ + t_.lease_ns - t_.margin_ns;
   last_renew_sent_ = acquire_sent_;
@@ -246,17 +290,23 @@ Step OwnershipMachine::OnAcquire(uint64_t now, LeaseResult r) {
     // Too slow to be sure of the lease, or stopping: give it back without serving.
     change_started_ = now;
     pending_reason_ = stopping_ ? "stopping" : "took the lease too late";
-    return Go(Role::kReleasing, pending_reason_, now, {{ActionKind::kRelease}});
+    std::vector<Action> acts;
+    EndChange(acts);
+    acts.push_back({ActionKind::kRelease});
+    return Go(Role::kReleasing, pending_reason_, now, std::move(acts));
   }
   observed_ = Holder{self_, epoch_};
+  changing_ = false;
   return Go(Role::kOwner, pending_reason_, now, {{ActionKind::kSetOptimized}});
 }
 
 Step OwnershipMachine::OnDrained(uint64_t now) {
   if (role_ != Role::kDraining && role_ != Role::kSelfFenced) return {};
   // Keep the change's start: the transition to standby reports the whole hand-over.
-  Step s = Go(Role::kReleasing, pending_reason_ + " (drained)", now, {{ActionKind::kRelease}});
-  return s;
+  std::vector<Action> acts;
+  EndChange(acts);  // nothing of the group is in flight here any more
+  acts.push_back({ActionKind::kRelease});
+  return Go(Role::kReleasing, pending_reason_ + " (drained)", now, std::move(acts));
 }
 
 Step OwnershipMachine::OnReleased(uint64_t now, LeaseResult r) {
@@ -273,7 +323,11 @@ Step OwnershipMachine::OnBlocklisted(uint64_t now) {
     case Role::kOwner:
     case Role::kDraining: return SelfFence(now, "this gateway's RADOS client is blocklisted");
     case Role::kFencing:
-    case Role::kAcquiring: return Go(Role::kStandby, "blocklisted", now, {});
+    case Role::kAcquiring: {
+      std::vector<Action> acts;
+      EndChange(acts);
+      return Go(Role::kStandby, "blocklisted", now, std::move(acts));
+    }
     default: return {};
   }
 }

@@ -12,15 +12,22 @@
 //    lease_ns - margin_ns ago turns the group INACCESSIBLE (Tick), drains and releases; a
 //    renewal that succeeds after that changes nothing. A lease found lost (renewal refused,
 //    another holder seen, the client blocklisted) self-fences at once.
-//  * Takeover: when the lease is free, the candidate (Candidate()) fences every holder that
-//    left a record without releasing (blocklists its addresses, waits for the OSD map), then
-//    takes the lease, then turns the group OPTIMIZED. A lease released cleanly (no record)
-//    is taken without fencing. Records of our own name are never fenced by us.
+//  * Takeover: when the lease is free, the candidate (Candidate()) reports the group in ANA
+//    Change state, fences every holder that left a record without releasing (blocklists its
+//    addresses, waits for the OSD map), then takes the lease, then turns the group
+//    OPTIMIZED. A lease released cleanly (no record) is taken without fencing. Records of
+//    our own name are never fenced by us. A takeover given up (fencing failed, lease taken
+//    by another, blocklisted, taken too late) turns the group INACCESSIBLE again.
 //  * Failback / planned stop: an owner that is not the group's home while the home gateway is
 //    alive (for failback_delay_ns) and serves the hosts this owner serves for the group (or
 //    has been alive for failback_host_wait_ns without), or that is told to stop, hands over:
-//    INACCESSIBLE, drain, release (record removed, lock dropped), notify peers; the candidate
-//    takes it at once.
+//    ANA Change while it drains, INACCESSIBLE once drained, release (record removed, lock
+//    dropped), notify peers; the candidate takes it at once. A self-fenced owner turns
+//    INACCESSIBLE at once (the lease is not its own any more: nothing is moving here).
+//  * The Change window: this gateway reports a group in ANA Change state for at most
+//    change_max_ns (Tick); past it the group is INACCESSIBLE until the step in progress ends
+//    (OPTIMIZED if the lease is then taken). So a host never sees Change for longer than
+//    ANATT (it resets the controller then).
 #pragma once
 
 #include <cstdint>
@@ -52,6 +59,9 @@ struct Timing {
   // reconnects on its own timer: the group would have no usable path until then), at most
   // this long after the home is seen alive.
   uint64_t failback_host_wait_ns = 15'000'000'000;
+  // The longest this gateway reports a group in ANA Change state (taking it over: fencing,
+  // acquiring; handing it over: draining). Within ANATT (checked in ha_manager.cc).
+  uint64_t change_max_ns = 8'000'000'000;
   // Rejects inconsistent timings (margin >= lease, renew >= lease - margin, zero values).
   bool Valid(std::string* why) const;
 };
@@ -86,6 +96,7 @@ enum class ActionKind {
   kAcquire,         // take the lease (try, no wait) and record ourselves as holder
   kRenew,           // renew the lease; report with OnRenew(sent_at = `at`)
   kSetOptimized,    // ANA: the group OPTIMIZED on this gateway's listeners
+  kSetChange,       // ANA: the group in ANA Change state (0Fh) on this gateway's listeners
   kSetInaccessible, // ANA: the group INACCESSIBLE on this gateway's listeners
   kDrain,           // wait until no I/O of the group is in flight here; then OnDrained
   kRelease,         // drop our record, unlock; then OnReleased
@@ -146,6 +157,9 @@ class OwnershipMachine {
 
   Role role() const { return role_; }
   bool serving() const { return role_ == Role::kOwner; }
+  // This gateway reports the group in ANA Change state now (taking it or handing it over,
+  // within change_max_ns).
+  bool changing() const { return changing_; }
   bool holds_lease() const;             // a lease we may still hold (owner, draining, self-fenced...)
   bool stopped() const { return stopping_ && role_ == Role::kStandby; }
   uint32_t group() const { return group_; }
@@ -161,6 +175,10 @@ class OwnershipMachine {
   Step SelfFence(uint64_t now, std::string reason);
   Step StartHandover(uint64_t now, std::string reason);
   std::string OwnerName(Role r) const;
+  // ANA Change from `now` (kSetChange appended), or back to INACCESSIBLE (kSetInaccessible
+  // appended if the group was in Change).
+  void BeginChange(uint64_t now, std::vector<Action>& acts);
+  void EndChange(std::vector<Action>& acts);
 
   const uint32_t group_;
   const std::string self_;
@@ -175,6 +193,8 @@ class OwnershipMachine {
   bool renew_in_flight_ = false;
   bool stopping_ = false;
   uint64_t change_started_ = 0;      // start of the change in progress (for Transition::duration_ns)
+  bool changing_ = false;            // reporting ANA Change since change_since_
+  uint64_t change_since_ = 0;
   uint64_t home_seen_since_ = 0;     // owner: when the home gateway was first seen alive (0 = not)
   std::string pending_reason_;       // why the change in progress started
 };

@@ -38,7 +38,7 @@ Observation Free(std::set<std::string> alive, std::string home = "") {
 // Brings `m` to kOwner at time `now` through a clean acquisition.
 void MakeOwner(OwnershipMachine& m, uint64_t now, const std::string& home = "") {
   Step s = m.Observe(now, Free({"a", "b"}, home.empty() ? "a" : home));
-  ASSERT_EQ(Kinds(s), std::vector<ActionKind>{ActionKind::kAcquire});
+  ASSERT_EQ(Kinds(s), (std::vector<ActionKind>{ActionKind::kSetChange, ActionKind::kAcquire}));
   s = m.OnAcquire(now, LeaseResult::kOk);
   ASSERT_EQ(Kinds(s), std::vector<ActionKind>{ActionKind::kSetOptimized});
   ASSERT_EQ(m.role(), Role::kOwner);
@@ -73,7 +73,8 @@ TEST(Ownership, OnlyTheCandidateTakesAFreeLease) {
   EXPECT_TRUE(b.Observe(0, o).actions.empty());
   EXPECT_EQ(b.role(), Role::kStandby);
   Step s = a.Observe(0, o);
-  EXPECT_EQ(Kinds(s), std::vector<ActionKind>{ActionKind::kAcquire});
+  EXPECT_EQ(Kinds(s), (std::vector<ActionKind>{ActionKind::kSetChange, ActionKind::kAcquire}));
+  EXPECT_TRUE(a.changing());
   ASSERT_TRUE(s.transition);
   EXPECT_EQ(s.transition->to, Role::kAcquiring);
   s = a.OnAcquire(20 * kMs, LeaseResult::kOk);
@@ -82,6 +83,7 @@ TEST(Ownership, OnlyTheCandidateTakesAFreeLease) {
   EXPECT_EQ(s.transition->new_owner, "a");
   EXPECT_EQ(s.transition->duration_ns, 20 * kMs);
   EXPECT_TRUE(a.serving());
+  EXPECT_FALSE(a.changing());
 }
 
 TEST(Ownership, HeldLeaseIsLeftAlone) {
@@ -164,8 +166,9 @@ TEST(Ownership, TakeoverFencesTheStaleHolderFirst) {
   Observation o = Free({"b"}, "a");  // home "a" is not alive
   o.records = {Holder{"a", 7}, Holder{"b", 1}};  // our own record is never fenced
   Step s = b.Observe(0, o);
-  ASSERT_EQ(Kinds(s), std::vector<ActionKind>{ActionKind::kFence});
-  EXPECT_EQ(s.actions[0].fence, std::vector<Holder>{(Holder{"a", 7})});
+  // ANA Change from the decision on, before the fencing.
+  ASSERT_EQ(Kinds(s), (std::vector<ActionKind>{ActionKind::kSetChange, ActionKind::kFence}));
+  EXPECT_EQ(s.actions[1].fence, std::vector<Holder>{(Holder{"a", 7})});
   EXPECT_EQ(b.role(), Role::kFencing);
   s = b.OnFenced(100 * kMs, true);
   EXPECT_EQ(Kinds(s), std::vector<ActionKind>{ActionKind::kAcquire});
@@ -182,10 +185,12 @@ TEST(Ownership, FailedFencingRetriesLater) {
   OwnershipMachine b(1, "b", 1, T());
   Observation o = Free({"b"}, "");
   o.records = {Holder{"a", 7}};
-  ASSERT_EQ(Kinds(b.Observe(0, o)), std::vector<ActionKind>{ActionKind::kFence});
-  EXPECT_TRUE(b.OnFenced(10 * kMs, false).actions.empty());
+  ASSERT_EQ(Kinds(b.Observe(0, o)), (std::vector<ActionKind>{ActionKind::kSetChange, ActionKind::kFence}));
+  // The takeover is abandoned: INACCESSIBLE again.
+  EXPECT_EQ(Kinds(b.OnFenced(10 * kMs, false)), std::vector<ActionKind>{ActionKind::kSetInaccessible});
   EXPECT_EQ(b.role(), Role::kStandby);
-  EXPECT_EQ(Kinds(b.Observe(500 * kMs, o)), std::vector<ActionKind>{ActionKind::kFence});
+  EXPECT_FALSE(b.changing());
+  EXPECT_EQ(Kinds(b.Observe(500 * kMs, o)), (std::vector<ActionKind>{ActionKind::kSetChange, ActionKind::kFence}));
 }
 
 TEST(Ownership, TwoCandidatesOneWins) {
@@ -207,7 +212,8 @@ TEST(Ownership, TwoCandidatesOneWins) {
   Step sb = try_acquire(b, "b");
   Step sa = try_acquire(a, "a");
   EXPECT_TRUE(Has(sb, ActionKind::kSetOptimized));
-  EXPECT_TRUE(sa.actions.empty());
+  // The loser's takeover is abandoned: from Change back to INACCESSIBLE.
+  EXPECT_EQ(Kinds(sa), std::vector<ActionKind>{ActionKind::kSetInaccessible});
   EXPECT_EQ(b.role(), Role::kOwner);
   EXPECT_EQ(a.role(), Role::kStandby);
   // a then sees b holding it and stays standby.
@@ -226,13 +232,18 @@ TEST(Ownership, FailbackIsADrainedHandOver) {
   o.holder = Holder{"b", 1};
   o.records = {Holder{"b", 1}};
   Step s = b.Observe(300 * kMs, o);
-  EXPECT_EQ(Kinds(s), (std::vector<ActionKind>{ActionKind::kSetInaccessible, ActionKind::kDrain}));
+  // The holder reports ANA Change while it drains (new I/O: Asymmetric Access Transition).
+  EXPECT_EQ(Kinds(s), (std::vector<ActionKind>{ActionKind::kSetChange, ActionKind::kDrain}));
   EXPECT_EQ(b.role(), Role::kDraining);
+  EXPECT_TRUE(b.changing());
   EXPECT_TRUE(a.Observe(300 * kMs, o).actions.empty());  // still held: a waits
   // Draining keeps the lease alive.
   EXPECT_TRUE(Has(b.Tick(500 * kMs), ActionKind::kRenew));
   EXPECT_TRUE(b.OnRenew(510 * kMs, 500 * kMs, LeaseResult::kOk).actions.empty());
-  EXPECT_EQ(Kinds(b.OnDrained(600 * kMs)), std::vector<ActionKind>{ActionKind::kRelease});
+  // Drained: INACCESSIBLE, then the release.
+  EXPECT_EQ(Kinds(b.OnDrained(600 * kMs)),
+            (std::vector<ActionKind>{ActionKind::kSetInaccessible, ActionKind::kRelease}));
+  EXPECT_FALSE(b.changing());
   s = b.OnReleased(610 * kMs, LeaseResult::kOk);
   EXPECT_EQ(Kinds(s), std::vector<ActionKind>{ActionKind::kNotify});
   ASSERT_TRUE(s.transition);
@@ -240,7 +251,8 @@ TEST(Ownership, FailbackIsADrainedHandOver) {
   o.holder = Holder{};
   o.records.clear();
   s = a.Observe(620 * kMs, o);
-  EXPECT_EQ(Kinds(s), std::vector<ActionKind>{ActionKind::kAcquire});
+  EXPECT_EQ(Kinds(s), (std::vector<ActionKind>{ActionKind::kSetChange, ActionKind::kAcquire}));
+  EXPECT_EQ(Kinds(a.OnAcquire(630 * kMs, LeaseResult::kOk)), std::vector<ActionKind>{ActionKind::kSetOptimized});
   // b is no candidate while a lives.
   EXPECT_TRUE(b.Observe(620 * kMs, o).actions.empty());
 }
@@ -276,7 +288,7 @@ TEST(Ownership, FailbackWaitsForTheHomeToHaveTheHosts) {
   // They have: b hands over.
   o.home_has_hosts = true;
   Step s = b.Observe(3500 * kMs, o);
-  EXPECT_EQ(Kinds(s), (std::vector<ActionKind>{ActionKind::kSetInaccessible, ActionKind::kDrain}));
+  EXPECT_EQ(Kinds(s), (std::vector<ActionKind>{ActionKind::kSetChange, ActionKind::kDrain}));
   ASSERT_TRUE(s.transition);
   EXPECT_EQ(s.transition->reason, "handing over: failback to home gateway a");
 }
@@ -337,7 +349,7 @@ TEST(Ownership, FencedGatewayWakingUpServesNothing) {
   EXPECT_TRUE(a.Observe(30'100 * kMs, o).actions.empty());
   // Failback (b hands over): a takes it back without fencing anybody.
   o.holder = Holder{};
-  EXPECT_EQ(Kinds(a.Observe(30'200 * kMs, o)), std::vector<ActionKind>{ActionKind::kAcquire});
+  EXPECT_EQ(Kinds(a.Observe(30'200 * kMs, o)), (std::vector<ActionKind>{ActionKind::kSetChange, ActionKind::kAcquire}));
 }
 
 TEST(Ownership, BlocklistedOwnerSelfFences) {
@@ -352,7 +364,7 @@ TEST(Ownership, PlannedStopHandsOverAndNeverTakesAgain) {
   OwnershipMachine a(1, "a", 1, T());
   MakeOwner(a, 0);
   Step s = a.Stop(100 * kMs);
-  EXPECT_EQ(Kinds(s), (std::vector<ActionKind>{ActionKind::kSetInaccessible, ActionKind::kDrain}));
+  EXPECT_EQ(Kinds(s), (std::vector<ActionKind>{ActionKind::kSetChange, ActionKind::kDrain}));
   a.OnDrained(150 * kMs);
   s = a.OnReleased(160 * kMs, LeaseResult::kOk);
   EXPECT_EQ(Kinds(s), std::vector<ActionKind>{ActionKind::kNotify});
@@ -366,7 +378,8 @@ TEST(Ownership, DrainingPastTheDeadlineBecomesSelfFenced) {
   a.Stop(100 * kMs);
   ASSERT_TRUE(Has(a.Tick(500 * kMs), ActionKind::kRenew));
   Step s = a.Tick(1500 * kMs);  // renewal never answered
-  EXPECT_TRUE(s.actions.empty());  // already inaccessible and draining
+  // Already draining; the lease is gone, so Change ends: INACCESSIBLE.
+  EXPECT_EQ(Kinds(s), std::vector<ActionKind>{ActionKind::kSetInaccessible});
   EXPECT_EQ(a.role(), Role::kSelfFenced);
   EXPECT_EQ(Kinds(a.OnDrained(1600 * kMs)), std::vector<ActionKind>{ActionKind::kRelease});
 }
@@ -375,7 +388,7 @@ TEST(Ownership, SlowAcquisitionIsGivenBack) {
   OwnershipMachine a(1, "a", 1, T());
   ASSERT_TRUE(Has(a.Observe(0, Free({"a"}, "a")), ActionKind::kAcquire));
   Step s = a.OnAcquire(1600 * kMs, LeaseResult::kOk);
-  EXPECT_EQ(Kinds(s), std::vector<ActionKind>{ActionKind::kRelease});
+  EXPECT_EQ(Kinds(s), (std::vector<ActionKind>{ActionKind::kSetInaccessible, ActionKind::kRelease}));
   EXPECT_FALSE(a.serving());
 }
 
@@ -384,6 +397,80 @@ TEST(Ownership, OwnStaleLockIsReleased) {
   Observation o = Free({"a"}, "a");
   o.holder = Holder{"a", 1};
   EXPECT_EQ(Kinds(a.Observe(0, o)), std::vector<ActionKind>{ActionKind::kRelease});
+}
+
+// A takeover that stays in ANA Change past change_max_ns turns INACCESSIBLE (a host resets
+// a controller whose group stays in Change past ANATT); the acquisition still serves if it
+// succeeds afterwards.
+TEST(Ownership, ChangeWindowIsBounded) {
+  Timing t = T();
+  t.change_max_ns = 3000 * kMs;
+  OwnershipMachine b(1, "b", 1, t);
+  Observation o = Free({"b"}, "");
+  o.records = {Holder{"a", 7}};
+  ASSERT_EQ(Kinds(b.Observe(100 * kMs, o)), (std::vector<ActionKind>{ActionKind::kSetChange, ActionKind::kFence}));
+  EXPECT_EQ(b.NextDeadline(), 3100 * kMs);
+  EXPECT_TRUE(b.Tick(3099 * kMs).actions.empty());
+  Step s = b.Tick(3100 * kMs);  // the fence is still running
+  EXPECT_EQ(Kinds(s), std::vector<ActionKind>{ActionKind::kSetInaccessible});
+  ASSERT_TRUE(s.transition);
+  EXPECT_NE(s.transition->reason.find("ANA Change state for 3000 ms"), std::string::npos) << s.transition->reason;
+  EXPECT_EQ(b.role(), Role::kFencing);
+  EXPECT_FALSE(b.changing());
+  EXPECT_EQ(b.NextDeadline(), UINT64_MAX);
+  EXPECT_TRUE(b.Tick(3200 * kMs).actions.empty());  // once
+  // Fenced at last: acquiring stays INACCESSIBLE, then serves.
+  EXPECT_EQ(Kinds(b.OnFenced(3300 * kMs, true)), std::vector<ActionKind>{ActionKind::kAcquire});
+  EXPECT_EQ(Kinds(b.OnAcquire(3310 * kMs, LeaseResult::kOk)), std::vector<ActionKind>{ActionKind::kSetOptimized});
+  EXPECT_TRUE(b.serving());
+}
+
+// Every way a takeover is given up ends INACCESSIBLE.
+TEST(Ownership, AbandonedTakeoverEndsInaccessible) {
+  const std::vector<ActionKind> back{ActionKind::kSetInaccessible};
+  {
+    OwnershipMachine b(1, "b", 1, T());
+    ASSERT_TRUE(Has(b.Observe(0, Free({"b"}, "b")), ActionKind::kSetChange));
+    EXPECT_EQ(Kinds(b.OnAcquire(10 * kMs, LeaseResult::kBusy)), back);  // lease taken by another
+    EXPECT_EQ(b.role(), Role::kStandby);
+  }
+  {
+    OwnershipMachine b(1, "b", 1, T());
+    ASSERT_TRUE(Has(b.Observe(0, Free({"b"}, "b")), ActionKind::kSetChange));
+    EXPECT_EQ(Kinds(b.OnAcquire(10 * kMs, LeaseResult::kError)), back);
+  }
+  {
+    OwnershipMachine b(1, "b", 1, T());
+    ASSERT_TRUE(Has(b.Observe(0, Free({"b"}, "b")), ActionKind::kSetChange));
+    EXPECT_EQ(Kinds(b.OnBlocklisted(10 * kMs)), back);
+    EXPECT_EQ(b.role(), Role::kStandby);
+  }
+  {
+    OwnershipMachine b(1, "b", 1, T());
+    Observation o = Free({"b"}, "b");
+    o.records = {Holder{"a", 7}};
+    ASSERT_TRUE(Has(b.Observe(0, o), ActionKind::kSetChange));
+    EXPECT_EQ(Kinds(b.OnBlocklisted(10 * kMs)), back);  // while fencing
+  }
+}
+
+// The holder's hand-over: Change while it drains, bounded like a takeover; a drain that
+// outlasts the window ends the Change, the release still waits for the drain.
+TEST(Ownership, DrainingHolderReportsChangeWithinTheWindow) {
+  Timing t = T();
+  t.lease_ns = 20'000 * kMs;  // the lease outlives the window here
+  t.margin_ns = 500 * kMs;
+  t.change_max_ns = 1000 * kMs;
+  OwnershipMachine a(1, "a", 1, t);
+  ASSERT_TRUE(Has(a.Observe(0, Free({"a"}, "a")), ActionKind::kAcquire));
+  ASSERT_TRUE(Has(a.OnAcquire(0, LeaseResult::kOk), ActionKind::kSetOptimized));
+  EXPECT_EQ(Kinds(a.Stop(100 * kMs)), (std::vector<ActionKind>{ActionKind::kSetChange, ActionKind::kDrain}));
+  EXPECT_TRUE(a.changing());
+  Step s = a.Tick(1100 * kMs);
+  EXPECT_TRUE(Has(s, ActionKind::kSetInaccessible));
+  EXPECT_FALSE(a.changing());
+  EXPECT_EQ(a.role(), Role::kDraining);
+  EXPECT_EQ(Kinds(a.OnDrained(1200 * kMs)), std::vector<ActionKind>{ActionKind::kRelease});
 }
 
 }  // namespace

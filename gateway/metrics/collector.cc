@@ -405,6 +405,10 @@ std::vector<MetricFamily> GatewayCollector::Build() const {
                                 MetricType::Gauge);
     MetricFamily owned = Family("ha_ana_group_owned", "Whether this gateway serves the ANA group 0=no, 1=yes",
                                 MetricType::Gauge);
+    MetricFamily in_change = Family("ha_ana_group_change",
+                                    "Whether this gateway reports the ANA group in ANA Change state (taking it over or "
+                                    "handing it over) 0=no, 1=yes",
+                                    MetricType::Gauge);
     MetricFamily changes = Family("ha_ana_group_failovers_total",
                                   "Times the owner of the ANA group changed, as seen by this gateway", MetricType::Counter);
     MetricFamily lease_age = Family("ha_lease_age_seconds",
@@ -414,6 +418,7 @@ std::vector<MetricFamily> GatewayCollector::Build() const {
       const std::string grp = std::to_string(g.group);
       Add(owner, {{"anagrpid", grp}, {"owner", g.owner}}, 1);
       Add(owned, {{"anagrpid", grp}}, g.role == ha::Role::kOwner ? 1 : 0);
+      Add(in_change, {{"anagrpid", grp}}, g.ana_state == nvme::kAnaChange ? 1 : 0);
       Add(changes, {{"anagrpid", grp}}, static_cast<double>(g.owner_changes));
       if (g.lease_age_ns) Add(lease_age, {{"anagrpid", grp}}, Seconds(g.lease_age_ns));
     }
@@ -423,7 +428,7 @@ std::vector<MetricFamily> GatewayCollector::Build() const {
     for (const auto& m : opts_.ha_manager->Members()) (m.alive ? alive : dead) += 1;
     Add(members, {{"state", "alive"}}, alive);
     Add(members, {{"state", "down"}}, dead);
-    for (auto* f : {&owner, &owned, &changes, &lease_age, &members}) out.push_back(std::move(*f));
+    for (auto* f : {&owner, &owned, &in_change, &changes, &lease_age, &members}) out.push_back(std::move(*f));
   }
 
   MetricFamily rpc = Family("rpc_method_seconds", "Run times of the RPC method calls", MetricType::Gauge);

@@ -288,6 +288,7 @@ TEST_F(CollectorTest, HaMetrics) {
   EXPECT_EQ(m["ceph_nvmeof_ha_ana_group_owned"].type, MetricType::Gauge);
   EXPECT_EQ(Find(m["ceph_nvmeof_ha_ana_group_owned"], {{"anagrpid", "1"}})->gauge.value, 1);
   EXPECT_EQ(Find(m["ceph_nvmeof_ha_ana_group_owned"], {{"anagrpid", "2"}})->gauge.value, 0);
+  EXPECT_EQ(Find(m["ceph_nvmeof_ha_ana_group_change"], {{"anagrpid", "1"}})->gauge.value, 0);  // settled
   EXPECT_TRUE(Find(m["ceph_nvmeof_ha_ana_group_owner"], {{"anagrpid", "1"}, {"owner", "a"}}));
   EXPECT_TRUE(Find(m["ceph_nvmeof_ha_ana_group_owner"], {{"anagrpid", "2"}, {"owner", "b"}}));
   EXPECT_EQ(m["ceph_nvmeof_ha_ana_group_failovers_total"].type, MetricType::Counter);

@@ -440,5 +440,54 @@ TEST_F(Conformance, BackendErrorsMapToNvmeStatus) {
   }
 }
 
+// ANA Change state (NVMe Base 2.0, 8.1.3.5), what gateway-group HA reports while a group
+// moves: the ANA log page carries state 0Fh (with and without the NSID lists: RGO, LSP bit
+// 0) and the change count of the step, and a command to a namespace of the group completes
+// with Asymmetric Access Transition (SCT 3h, SC 03h, DNR clear) before reaching the device.
+TEST_F(Conformance, AnaChangeStateInTheLogPageAndOnCommands) {
+  auto [admin, iop] = EnableWithIo();
+  FakeQueue& io = *iop;
+  RecordingDevice* d = AddRecording(false);
+  const uint64_t before = target_->ana().change_count();
+  ASSERT_TRUE(target_->SetAnaGroupState(1, kAnaChange).ok());
+  EXPECT_EQ(target_->ana().change_count(), before + 1);
+  auto read_ana = [&](bool rgo) {
+    Cmd c(4096);
+    c.req.cmd.opcode = kAdminGetLogPage;
+    c.req.cmd.cdw10 = kLogAna | (rgo ? 1u << 8 : 0u) | (1u << 15) | ((4096 / 4 - 1) << 16);
+    c.req.ctrl_to_host = true;
+    EXPECT_EQ(Run(*admin, c), kSuccess);
+    return c.buf;
+  };
+  const uint8_t cc = static_cast<uint8_t>(before + 1);
+  // Header: change count, 1 descriptor. Descriptor: group 1, 2 NSIDs, change count, state 0Fh; NSIDs 1, 2.
+  std::vector<uint8_t> want = {cc, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0,
+                               1,  0, 0, 0, 2, 0, 0, 0, cc, 0, 0, 0, 0, 0, 0, 0,
+                               0x0F, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                               1,  0, 0, 0, 2, 0, 0, 0};
+  std::vector<uint8_t> page = read_ana(false);
+  EXPECT_EQ(std::vector<uint8_t>(page.begin(), page.begin() + want.size()), want);
+  EXPECT_EQ(std::vector<uint8_t>(page.begin() + want.size(), page.end()), std::vector<uint8_t>(4096 - want.size(), 0));
+  // RGO: no NSID list, the descriptor says 0 NSIDs.
+  std::vector<uint8_t> want_rgo(want.begin(), want.begin() + 48);
+  want_rgo[20] = 0;
+  page = read_ana(true);
+  EXPECT_EQ(std::vector<uint8_t>(page.begin(), page.begin() + 48), want_rgo);
+  EXPECT_EQ(std::vector<uint8_t>(page.begin() + 48, page.begin() + 56), std::vector<uint8_t>(8, 0));
+  // Commands: Asymmetric Access Transition; the device sees nothing.
+  for (uint8_t op : {kIoWrite, kIoRead}) {
+    auto c = Io(io, op, 2, 0, 1);
+    nvme::Status st = Run(io, *c);
+    EXPECT_EQ(st.sct, kSctPath);
+    EXPECT_EQ(st.sc, kScAnaTransition);
+    EXPECT_FALSE(st.dnr);
+  }
+  EXPECT_TRUE(Seen(d).empty());
+  // Out of Change (the group served here): the same command succeeds.
+  ASSERT_TRUE(target_->SetAnaGroupState(1, kAnaOptimized).ok());
+  auto w = Io(io, kIoWrite, 2, 0, 1);
+  EXPECT_EQ(Run(io, *w), kSuccess);
+}
+
 }  // namespace
 }  // namespace nvmeof

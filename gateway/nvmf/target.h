@@ -166,13 +166,13 @@ class Target {
 
   // Drain (drain.cc): waits until no I/O command admitted for the namespaces of ANA group
   // `ana_group` (of any subsystem) / for namespace `nsid` of `subsystem_nqn` is in flight.
-  // The caller first stops admission (the group's state INACCESSIBLE, the namespace hidden
-  // or removed): the drain counts what was admitted before, and I/O still being admitted
-  // keeps it waiting. First a barrier: every reactor that serves I/O queues runs an empty
-  // task, so no command that read the old state is still being admitted; then the
-  // reactors' counters are polled (relaxed loads; the I/O path only writes its own
-  // reactor's counter). A command in flight at the change completes with ANA Inaccessible
-  // (ExecuteIo, io_cmds.cc), so the host's multipath retries it on another path.
+  // The caller first stops admission (the group's state INACCESSIBLE or CHANGE, the namespace
+  // hidden or removed): the drain counts what was admitted before, and I/O still being
+  // admitted keeps it waiting. First a barrier: every reactor that serves I/O queues runs an
+  // empty task, so no command that read the old state is still being admitted; then the
+  // reactors' counters are polled (relaxed loads; the I/O path only writes its own reactor's
+  // counter). A command in flight at the change completes with the state's path status
+  // (AnaStatus, io_cmds.cc), so the host's multipath retries it on another path.
   // Any thread but a reactor (it blocks). kDrainTimeout when commands are still in flight
   // after `timeout_ns` (one WARNING with their number), kAnaGroupNotFound for a group
   // outside 1..anagrpmax, kSubsystemNotFound / kNamespaceNotFound.
