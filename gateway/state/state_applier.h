@@ -5,11 +5,16 @@
 // in an order that never creates an item before its parent nor removes a parent before its
 // children:
 //
-//   removals  : listeners -> namespace hosts -> QoS -> hosts -> namespaces -> subsystems
+//   marks     : keep-connected marks added
+//   removals  : keep-connected marks -> auto-listeners -> listeners -> namespace hosts -> QoS
+//               -> hosts -> namespaces -> subsystems
 //   additions : subsystems -> namespaces -> hosts -> QoS -> namespace hosts -> listeners
+//               -> auto-listeners
 //
-// All removals run before all additions and in-place changes. Within one kind the items go
-// by (NQN, NSID numerically, host / address).
+// All removals run before all additions and in-place changes, except the keep-connected
+// marks added: they come first, so that a host removed in the same map (remove_host
+// keep_connections writes both at once) keeps its connections. Within one kind the items
+// go by (NQN, NSID numerically, host / address).
 //
 // A key whose value changed (same key, different JSON):
 //   subsystem_  in place, ChangeSubsystem(old, new), when only dhchap_key, key_encrypted,
@@ -27,6 +32,8 @@
 //   qos_        SetQos(new) (QoS limits are absolute). A removed qos_ key: ClearQos.
 //   ns_host_    RemoveNamespaceHost + AddNamespaceHost.
 //   listener_   RemoveListener(old) + AddListener(new).
+//   auto-listener_  RemoveAutoListener(old) + AddAutoListener(new).
+//   keep-connected_ nothing (the key is the whole mark).
 // Change* calls run in the addition phase, at their kind's place. JSON that is not an
 // object makes the change a replace.
 //
@@ -36,14 +43,16 @@
 //    subsystem_nqn (nqn for listeners), nsid, host_nqn, host_name, traddr and trsvcid are
 //    always present and equal to what the key says (filled in from the key when absent;
 //    a value that contradicts the key makes the item fail, without a call).
-//  * No child is added unless its parent is there: a namespace, host or listener needs its
-//    subsystem; a QoS or namespace host needs its namespace. An item whose parent is missing
+//  * No child is added unless its parent is there: a namespace, host, listener or
+//    auto-listener needs its subsystem (a keep-connected mark needs nothing); a QoS or namespace host needs its namespace. An item whose parent is missing
 //    from the state or failed to apply is not passed to the target and stays pending.
 //  * Add* returning AlreadyExists and Remove*/ClearQos returning NotFound count as done
 //    (the gateway that made a change applies it to itself before writing it, and may see
 //    it again here).
 //  * AddListener/RemoveListener are called for the listeners of every gateway of the group;
 //    the target opens only those whose host_name is its own (the others are for discovery).
+//    AddAutoListener/RemoveAutoListener likewise, for every gateway's published
+//    auto-listeners (the target's own are opened by the target itself, not from the state).
 //  * Any other error leaves the item pending: the applier keeps the target's old value for
 //    it (or its absence) and retries on the next Update() or Reconcile().
 //  * Calls come from one thread at a time (StateApplier holds a mutex around the whole
@@ -98,6 +107,15 @@ class StateTarget {
   // `json` of RemoveListener is the create_listener_req the listener was added with.
   virtual Status AddListener(const std::string& json) = 0;
   virtual Status RemoveListener(const std::string& json) = 0;
+
+  // Another gateway's published auto-listener (create_listener_req, host_name = its
+  // gateway name); `json` of RemoveAutoListener as for RemoveListener. Default: ignored.
+  virtual Status AddAutoListener(const std::string&) { return Status::OK(); }
+  virtual Status RemoveAutoListener(const std::string&) { return Status::OK(); }
+  // A keep-connected mark (set_keep_host_connected_req): the host's removal keeps its
+  // connections. Default: ignored.
+  virtual Status SetKeepConnected(const std::string&) { return Status::OK(); }
+  virtual Status ClearKeepConnected(const std::string& /*nqn*/, const std::string& /*host_nqn*/) { return Status::OK(); }
 };
 
 // One step of a plan.

@@ -9,6 +9,18 @@
 //   host_<nqn>_<hostnqn>                               (hostnqn "*": any host)
 //   listener_<nqn>_<host_name>_TCP_<traddr>_<trsvcid>  (IPv6 traddr in brackets, as sent by the CLI)
 //
+// and two kinds of this gateway's own, which the reference's state reader ignores (it
+// follows only the prefixes above):
+//
+//   auto-listener_<nqn>_<gateway_name>_TCP_<traddr>_<trsvcid>  an auto-listener (subsystem
+//       network mask) the gateway <gateway_name> has open; value: create_listener_req
+//       (nqn, host_name = <gateway_name>, traddr, trsvcid, adrfam, secure). Written and
+//       removed by that gateway only.
+//   keep-connected_<nqn>_<hostnqn>  the host's removal keeps its connections
+//       (set_keep_host_connected, remove_host keep_connections); value:
+//       set_keep_host_connected_req (subsystem_nqn, host_nqn). Removed when the host is
+//       added again or the subsystem is deleted.
+//
 // Each value is the JSON of the request message that created the item (proto field names,
 // fields without presence always present), laid out like Python's json.dumps(indent=2).
 // Elements are joined with '_', so an NQN, host NQN or port never contains one
@@ -47,7 +59,7 @@ bool StateKeyElementValid(std::string_view s);
 // ------------------------------------------------------------------ keys
 
 // The kinds of items, in addition order (parents first).
-enum class StateKeyKind { kSubsystem, kNamespace, kHost, kQos, kNamespaceHost, kListener };
+enum class StateKeyKind { kSubsystem, kNamespace, kHost, kQos, kNamespaceHost, kListener, kAutoListener, kKeepConnected };
 const char* StateKeyKindName(StateKeyKind kind);
 
 // One parsed omap key.
@@ -55,10 +67,11 @@ struct StateKey {
   StateKeyKind kind = StateKeyKind::kSubsystem;
   std::string nqn;      // subsystem NQN (every kind)
   uint32_t nsid = 0;    // kNamespace, kQos, kNamespaceHost
-  std::string host;     // kHost, kNamespaceHost: host NQN ("*" = any host); kListener: gateway host_name
-  std::string trtype;   // kListener ("TCP")
-  std::string traddr;   // kListener
-  std::string trsvcid;  // kListener (decimal port)
+  std::string host;     // kHost, kNamespaceHost, kKeepConnected: host NQN ("*" = any host);
+                        // kListener: gateway host_name; kAutoListener: gateway name
+  std::string trtype;   // kListener, kAutoListener ("TCP")
+  std::string traddr;   // kListener, kAutoListener
+  std::string trsvcid;  // kListener, kAutoListener (decimal port)
   bool operator==(const StateKey&) const = default;
 };
 
@@ -71,6 +84,9 @@ std::string NamespaceHostKey(const std::string& nqn, uint32_t nsid, const std::s
 std::string HostKey(const std::string& nqn, const std::string& host);
 std::string ListenerKey(const std::string& nqn, const std::string& host_name, const std::string& traddr,
                         const std::string& trsvcid);
+std::string AutoListenerKey(const std::string& nqn, const std::string& gateway_name, const std::string& traddr,
+                            const std::string& trsvcid);
+std::string KeepConnectedKey(const std::string& nqn, const std::string& host);
 
 // Parses an omap key. nullopt for omap_version, unknown prefixes (keys of newer reference
 // versions: lbgroup_, key-host_, ...) and malformed keys. NQNs never contain '_': the NQN
