@@ -4,9 +4,13 @@
 // subsystem's stored create_subsystem_req (network_mask, port), so every gateway of the group
 // gets them with the subsystem; each gateway then opens, on each of its own addresses
 // (SetAddressSource, filtered by ServiceOptions::auto_listener_addresses) that lies inside a
-// mask, a listener on the subsystem's port. Auto-listeners are this gateway's own: not in the
-// group state, reported active and not manual, closed when no mask covers them any more and
-// never by delete_listener. RPCs run on gRPC threads; everything holds the RPC lock.
+// mask, a listener on the subsystem's port. Auto-listeners are this gateway's own: reported
+// active and not manual, closed when no mask covers them any more and never by
+// delete_listener. Each gateway publishes the ones it has open in the group state
+// (auto-listener_<nqn>_<gateway name>_TCP_<traddr>_<trsvcid>, PublishAutoListeners), so
+// that every gateway lists the others' in list_listeners and its discovery log page
+// (AddAutoListener, as another gateway's manual listener). RPCs run on gRPC threads, the
+// group state's replay on the StateFollower's thread; everything holds the RPC lock.
 #include <arpa/inet.h>
 #include <ifaddrs.h>
 #include <net/if.h>
@@ -14,6 +18,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -115,6 +121,7 @@ Status GatewayService::ReconcileAutoListeners(const std::string& nqn, const crea
     LOG_INFO("Automatically deleted listener at %s for %s", AddrPort(*l).c_str(), nqn.c_str());
     if (removed) removed->push_back(AddrPort(*l));
     l = mine.erase(l);
+    auto_published_ = false;
   }
   Status result;
   for (const ListenerSpec& l : want) {
@@ -127,10 +134,57 @@ Status GatewayService::ReconcileAutoListeners(const std::string& nqn, const crea
     }
     LOG_INFO("Automatically created listener at %s for %s", AddrPort(l).c_str(), nqn.c_str());
     mine.insert(l);
+    auto_published_ = false;
     if (added) added->push_back(AddrPort(l));
   }
   if (mine.empty()) auto_listeners_.erase(nqn);
   return result;
+}
+
+void GatewayService::PublishAutoListeners() {
+  if (auto_published_) return;
+  struct Entry {
+    std::string nqn, json;
+  };
+  std::map<std::string, Entry> want;  // key -> entry
+  for (const auto& [nqn, listeners] : auto_listeners_) {
+    for (const ListenerSpec& l : listeners) {
+      create_listener_req r;
+      r.set_nqn(nqn);
+      r.set_host_name(opts_.gateway_name);
+      r.set_traddr(KeyAddress(l.traddr));
+      r.set_trsvcid(static_cast<uint32_t>(std::strtoul(l.trsvcid.c_str(), nullptr, 10)));
+      r.set_adrfam(l.adrfam == nvme::kAdrfamIpv6 ? ::ipv6 : ::ipv4);
+      r.set_secure(l.secure);
+      want[AutoListenerKey(nqn, opts_.gateway_name, r.traddr(), l.trsvcid)] = {nqn, RequestToJson(r)};
+    }
+  }
+  size_t puts_n = 0, removes_n = 0;
+  Status st = PersistComputed([&](const StateMap& cur, StateMap* puts, std::vector<std::string>* removes) -> Status {
+    for (const auto& [k, e] : want) {
+      if (!cur.count(SubsystemKey(e.nqn))) continue;  // being deleted: its keys go with it
+      auto it = cur.find(k);
+      if (it == cur.end() || it->second != e.json) (*puts)[k] = e.json;
+    }
+    const std::string p = StateKeyPrefix(StateKeyKind::kAutoListener);
+    for (auto it = cur.lower_bound(p); it != cur.end() && StartsWith(it->first, p); ++it) {
+      auto key = ParseStateKey(it->first);
+      if (key && key->host == opts_.gateway_name && (!want.count(it->first) || !cur.count(SubsystemKey(key->nqn))))
+        removes->push_back(it->first);
+    }
+    puts_n = puts->size();
+    removes_n = removes->size();
+    return Status::OK();
+  });
+  if (!st.ok()) {
+    LOG_WARN("auto-listeners of gateway %s: cannot write them to the group state: %s", opts_.gateway_name.c_str(),
+             st.ToString().c_str());
+    return;
+  }
+  auto_published_ = true;
+  if (puts_n || removes_n)
+    LOG_INFO("auto-listeners of gateway %s: %zu published, %zu withdrawn in the group state",
+             opts_.gateway_name.c_str(), puts_n, removes_n);
 }
 
 ::grpc::Status GatewayService::add_subsystem_network(SC* ctx, const add_subsystem_network_req* req, req_status* rep) {
@@ -178,6 +232,7 @@ Status GatewayService::ReconcileAutoListeners(const std::string& nqn, const crea
     return Answer(rep, st.IsNotFound() ? ENOENT : EINVAL, prefix + ": " + st.message());
   }
   ReconcileAutoListeners(nqn);
+  PublishAutoListeners();
   LOG_INFO("Added network %s for subsystem %s", mask.c_str(), nqn.c_str());
   return Ok(rep);
 }
@@ -219,6 +274,7 @@ Status GatewayService::ReconcileAutoListeners(const std::string& nqn, const crea
   });
   if (!st.ok()) return Answer(rep, st.IsNotFound() ? ENOENT : EINVAL, prefix + ": " + st.message());
   ReconcileAutoListeners(nqn);
+  PublishAutoListeners();
   LOG_INFO("Deleted network %s for subsystem %s", mask.c_str(), nqn.c_str());
   if (auto a = auto_listeners_.find(nqn); a != auto_listeners_.end())
     LOG_INFO("Keeping %zu auto-listener(s) for %s", a->second.size(), nqn.c_str());
@@ -240,6 +296,7 @@ Status GatewayService::ReconcileAutoListeners(const std::string& nqn, const crea
     return Answer(rep, EINVAL, prefix + ": subsystem " + nqn + " has no network masks configured");
   std::vector<std::string> added, removed;
   Status st = ReconcileAutoListeners(nqn, &r, &added, &removed);
+  PublishAutoListeners();
   for (auto& a : added) rep->add_added(a);
   for (auto& a : removed) rep->add_removed(a);
   if (!st.ok()) return Answer(rep, ToErrno(st), prefix + ": " + st.message());

@@ -238,6 +238,8 @@ Status GatewayService::AddHost(const std::string& json) {
   }
   Status st = target_->AddHost(req.subsystem_nqn(), *entry);
   if (st.ok() || st.IsAlreadyExists()) state_[HostKey(req.subsystem_nqn(), req.host_nqn())] = json;
+  if (st.ok() && state_.count(KeepConnectedKey(req.subsystem_nqn(), req.host_nqn())))
+    (void)target_->SetKeepHostConnected(req.subsystem_nqn(), req.host_nqn());
   return st;
 }
 
@@ -266,7 +268,9 @@ Status GatewayService::ChangeHost(const std::string&, const std::string& new_jso
 Status GatewayService::RemoveHost(const std::string& nqn, const std::string& host_nqn) {
   state_.erase(HostKey(nqn, host_nqn));
   reported_.erase(HostKey(nqn, host_nqn));
-  return AsNotFound(target_->RemoveHost(nqn, host_nqn));
+  // Marked (set_keep_host_connected, remove_host keep_connections on any gateway): the
+  // host's connections stay here too.
+  return AsNotFound(target_->RemoveHost(nqn, host_nqn, state_.count(KeepConnectedKey(nqn, host_nqn)) > 0));
 }
 
 Status GatewayService::SetQos(const std::string& json) {
@@ -333,6 +337,53 @@ Status GatewayService::RemoveListener(const std::string& json) {
     return AsNotFound(
         target_->RemovePeerListener(req.nqn(), MakeListenerSpec(req.host_name(), req.traddr(), port, req.adrfam())));
   return AsNotFound(target_->RemoveListener(req.nqn(), MakeListenerSpec(req.host_name(), req.traddr(), port, req.adrfam())));
+}
+
+// Another gateway's auto-listener: listed (list_listeners) and in the discovery log page,
+// like its manual listeners. This gateway's own are opened by ReconcileAutoListeners, never
+// from the state (an entry of an earlier run is withdrawn by PublishAutoListeners).
+Status GatewayService::AddAutoListener(const std::string& json) {
+  create_listener_req req;
+  if (Status st = JsonToRequest(json, &req); !st.ok()) return st;
+  const uint32_t port = req.has_trsvcid() ? req.trsvcid() : kDefaultTrsvcid;
+  const std::string key = AutoListenerKey(req.nqn(), req.host_name(), KeyAddress(req.traddr()), Str(port));
+  if (req.host_name() == opts_.gateway_name) {
+    state_[key] = json;
+    auto_published_ = false;  // compare with what this gateway has open now
+    return Status::OK();
+  }
+  ListenerSpec peer = MakeListenerSpec(req.host_name(), req.traddr(), port, req.adrfam());
+  peer.secure = req.secure();
+  Status st = target_->AddPeerListener(req.nqn(), peer);
+  if (!st.ok() && !st.IsAlreadyExists()) return st;
+  state_[key] = json;
+  LOG_INFO("Auto-listener of gateway %s for %s at %s:%u listed here", req.host_name().c_str(), req.nqn().c_str(),
+           req.traddr().c_str(), port);
+  return Status::OK();
+}
+
+Status GatewayService::RemoveAutoListener(const std::string& json) {
+  create_listener_req req;
+  if (Status st = JsonToRequest(json, &req); !st.ok()) return st;
+  const uint32_t port = req.has_trsvcid() ? req.trsvcid() : kDefaultTrsvcid;
+  state_.erase(AutoListenerKey(req.nqn(), req.host_name(), KeyAddress(req.traddr()), Str(port)));
+  if (req.host_name() == opts_.gateway_name) return Status::OK();
+  return AsNotFound(
+      target_->RemovePeerListener(req.nqn(), MakeListenerSpec(req.host_name(), req.traddr(), port, req.adrfam())));
+}
+
+Status GatewayService::SetKeepConnected(const std::string& json) {
+  set_keep_host_connected_req req;
+  if (Status st = JsonToRequest(json, &req); !st.ok()) return st;
+  state_[KeepConnectedKey(req.subsystem_nqn(), req.host_nqn())] = json;
+  auto s = target_->FindSubsystem(req.subsystem_nqn());
+  if (s && s->HasHost(req.host_nqn())) return target_->SetKeepHostConnected(req.subsystem_nqn(), req.host_nqn());
+  return Status::OK();  // RemoveHost / AddHost read the mark from state_
+}
+
+Status GatewayService::ClearKeepConnected(const std::string& nqn, const std::string& host_nqn) {
+  state_.erase(KeepConnectedKey(nqn, host_nqn));
+  return Status::OK();
 }
 
 }  // namespace nvmeof::api

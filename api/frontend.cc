@@ -51,6 +51,13 @@ std::string TrashConfirmationNeeded(const std::string& nqn, uint32_t nsid) {
 
 std::string KeyAddress(const std::string& traddr) { return EscapeAddressIfIpv6(UnescapeAddress(traddr)); }
 
+std::string KeepConnectedJson(const std::string& nqn, const std::string& host) {
+  set_keep_host_connected_req r;
+  r.set_subsystem_nqn(nqn);
+  r.set_host_nqn(host);
+  return RequestToJson(r);
+}
+
 void FillListenerInfo(const ListenerSpec& l, const std::string& host_name, listener_info* o) {
   o->set_host_name(host_name);
   o->set_trtype(std::string(kTcpTransportName));
@@ -233,7 +240,7 @@ Status GatewayService::NamespaceHostLimit(const std::shared_ptr<Subsystem>& s, u
 }
 
 void GatewayService::RemoveSubsystemFromTarget(const std::string& nqn) {
-  auto_listeners_.erase(nqn);  // closed with the subsystem
+  if (auto_listeners_.erase(nqn)) auto_published_ = false;  // closed with the subsystem
   auto s = target_->FindSubsystem(nqn);
   if (!s) return;
   for (auto& ns : s->Namespaces()) {

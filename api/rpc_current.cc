@@ -361,6 +361,9 @@ Status GatewayService::EditNamespaceRequest(const std::string& nqn, uint32_t nsi
   auto s = target_->FindSubsystem(nqn);
   if (!s || s->is_discovery()) return Answer(rep, ENOENT, prefix + ": No such subsystem");
   if (!s->HasHost(host)) return Answer(rep, ENOENT, prefix + ": Host is not found");
+  // Stored, so that every gateway of the group keeps the host's connections at its removal.
+  if (Status st = Persist({{KeepConnectedKey(nqn, host), KeepConnectedJson(nqn, host)}}, {}); !st.ok())
+    return Answer(rep, EINVAL, prefix + ": Error persisting the keep connected flag: " + st.message());
   if (Status st = target_->SetKeepHostConnected(nqn, host); !st.ok())
     return Answer(rep, ToErrno(st), prefix + ": " + st.message());
   return Ok(rep);

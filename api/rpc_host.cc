@@ -125,7 +125,9 @@ Result<HostEntry> HostEntryFromRequest(const add_host_req& r, const std::string&
     return Status::OK();
   };
   bool conflict = false;
-  if (Status st = Persist({{HostKey(nqn, host), RequestToJson(stored)}}, {}, check, &conflict); !st.ok()) {
+  // A host added again starts without a keep-connected mark.
+  if (Status st = Persist({{HostKey(nqn, host), RequestToJson(stored)}}, {KeepConnectedKey(nqn, host)}, check, &conflict);
+      !st.ok()) {
     target_->RemoveHost(nqn, host);
     if (conflict) return Answer(rep, ToErrno(st), prefix + ": " + st.message());
     return Answer(rep, EINVAL, "Error persisting host " + host + " access addition: " + st.message());
@@ -153,9 +155,13 @@ Result<HostEntry> HostEntryFromRequest(const add_host_req& r, const std::string&
   if (!s || s->is_discovery()) return Answer(rep, ENOENT, prefix + ": No such subsystem");
   if (!(any ? s->AllowsAnyHost() : s->HasHost(host)))
     return Answer(rep, ENOENT, prefix + (any ? ": Open host access is not allowed" : ": Host is not found"));
-  if (Status st = Persist({}, {HostKey(nqn, host)}); !st.ok())
-    return Answer(rep, EINVAL, "Error persisting host " + host + " access removal: " + st.message());
   const bool keep = req->has_keep_connections() && req->keep_connections();
+  // keep_connections: the mark goes with the removal, so every gateway keeps the
+  // connections (the group state's replay adds marks before it removes hosts).
+  StateMap mark;
+  if (keep && !any) mark[KeepConnectedKey(nqn, host)] = KeepConnectedJson(nqn, host);
+  if (Status st = Persist(mark, {HostKey(nqn, host)}); !st.ok())
+    return Answer(rep, EINVAL, "Error persisting host " + host + " access removal: " + st.message());
   if (Status st = target_->RemoveHost(nqn, host, keep); !st.ok())
     return Answer(rep, ToErrno(st), prefix + ": " + st.message());
   return Ok(rep);

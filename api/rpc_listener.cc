@@ -158,6 +158,21 @@ using namespace internal;
     if (local) listed.insert(UnescapeAddress(l.traddr()) + ":" + Str(o->trsvcid()));
     o->set_active(local && s && s->HasListener(MakeListenerSpec(l.host_name(), l.traddr(), o->trsvcid(), l.adrfam())));
   }
+  // Other gateways' auto-listeners (subsystem network masks), as each published them.
+  const std::string ap = StateKeyPrefix(StateKeyKind::kAutoListener, req->subsystem());
+  for (auto it = state_.lower_bound(ap); it != state_.end() && StartsWith(it->first, ap); ++it) {
+    create_listener_req l;
+    if (!JsonToRequest(it->second, &l).ok() || l.host_name() == opts_.gateway_name) continue;
+    auto* o = rep->add_listeners();
+    o->set_host_name(l.host_name());
+    o->set_trtype(std::string(kTcpTransportName));
+    o->set_adrfam(l.adrfam());
+    o->set_traddr(l.traddr());
+    o->set_trsvcid(l.has_trsvcid() ? l.trsvcid() : kDefaultTrsvcid);
+    o->set_secure(l.secure());
+    o->set_active(true);  // published while open on its gateway
+    o->set_manual(false);
+  }
   // Listeners this gateway has that are not in the group state (--subsystem/--listen).
   if (s && !s->is_discovery()) {
     for (auto& l : s->Listeners()) {

@@ -106,7 +106,9 @@ using namespace internal;
     return Answer(rep, EINVAL, "Error persisting subsystem " + spec.nqn + ": " + st.message());
   }
   if (req.network_mask_size() > 0) {
-    if (Status st = ReconcileAutoListeners(spec.nqn, &req); !st.ok())
+    Status st = ReconcileAutoListeners(spec.nqn, &req);
+    PublishAutoListeners();
+    if (!st.ok())
       return Answer(rep, EAGAIN, "Subsystem " + spec.nqn + " created successfully; Failed to create one or more NVMeoF "
                                  "listeners (network mask). You can try adding these listeners manually.");
   }
@@ -157,6 +159,7 @@ using namespace internal;
   if (Status st = Persist({}, SubsystemKeys(nqn)); !st.ok())
     return Answer(rep, EINVAL, "Error persisting deletion of subsystem " + nqn + ": " + st.message());
   RemoveSubsystemFromTarget(nqn);
+  PublishAutoListeners();
   target_->ForgetAnaState(nqn);
   for (const auto& [add, ns] : trash) TrashImageOfDeleted(add, ns);
   return Ok(rep);

@@ -35,6 +35,9 @@ void GatewayService::SetDeviceFactory(DeviceFactory* devices) {
 void GatewayService::SetStateFollower(StateFollower* follower) {
   std::lock_guard<std::mutex> lk(mu_);
   follower_ = follower;
+  // This gateway's auto-listeners change while it applies the group state; they are
+  // written to it once the applier is done (mu_ held by the follower).
+  if (follower_) follower_->SetAfterApply([this] { PublishAutoListeners(); });
 }
 
 StateMap GatewayService::LocalState() {

@@ -240,6 +240,10 @@ class GatewayService final : public ::Gateway::Service, public StateTarget {
   Status RemoveListener(const std::string& json) override;
   Status RefreshNamespaceSize(const std::string& nqn, uint32_t nsid, const std::string& value, bool refresh) override;
   Status ForgetRefreshSizeMark(const std::string& nqn, uint32_t nsid) override;
+  Status AddAutoListener(const std::string& json) override;
+  Status RemoveAutoListener(const std::string& json) override;
+  Status SetKeepConnected(const std::string& json) override;
+  Status ClearKeepConnected(const std::string& nqn, const std::string& host_nqn) override;
 
  private:
   // Persistence (mu_ held): writes the change to the store under the group lock (Mutate),
@@ -271,6 +275,13 @@ class GatewayService final : public ::Gateway::Service, public StateTarget {
   // The same from the subsystem's stored request in state_.
   Status ReconcileAutoListeners(const std::string& nqn);
   bool IsAutoListener(const std::string& nqn, const ListenerSpec& l) const;
+  // Writes this gateway's auto-listeners to the group state (auto-listener_ keys under its
+  // gateway name, docs/state.md) when they changed since the last write: adds the new ones,
+  // removes the closed ones and any other of its own keys (stale ones of an earlier run, or
+  // of subsystems gone). mu_ held; never from the StateTarget calls (the follower's
+  // after-apply hook and the RPCs that change masks call it). A failure is logged and the
+  // write retried at the next call.
+  void PublishAutoListeners();
   // The limits for one more subsystem, host (specific, not "*") or namespace host on this
   // gateway (mu_ held): validate.h's check functions on the Target's counts.
   Status SubsystemLimit();
@@ -339,6 +350,7 @@ class GatewayService final : public ::Gateway::Service, public StateTarget {
   std::function<std::vector<ThreadStats>()> thread_stats_;
   std::function<std::vector<std::string>()> addresses_;               // SetAddressSource
   std::map<std::string, std::set<ListenerSpec>> auto_listeners_;      // NQN -> opened here (mu_)
+  bool auto_published_ = false;  // auto_listeners_ is what the group state says (mu_)
 };
 
 // The numeric addresses of this machine's interfaces that are up (getifaddrs), IPv4 and

@@ -54,6 +54,9 @@ bool ImageTrashedOnDelete(const namespace_add_req& r);
 std::string TrashConfirmationNeeded(const std::string& nqn, uint32_t nsid);
 // Key form of a listener address: IPv6 in brackets, like the reference CLI sends it.
 std::string KeyAddress(const std::string& traddr);
+// The value of a keep-connected mark (keep-connected_<nqn>_<host>): the
+// set_keep_host_connected_req for the host.
+std::string KeepConnectedJson(const std::string& nqn, const std::string& host);
 // The state key of a listener as a request gives it (any address form, numeric port).
 std::string ListenerStateKey(const std::string& nqn, const std::string& host_name, const std::string& traddr,
                              uint32_t trsvcid);

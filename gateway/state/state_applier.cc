@@ -44,6 +44,7 @@ enum class Diff { kSame, kChange, kReplace };
 Diff Classify(StateKeyKind kind, const std::string& old_s, const std::string& new_s) {
   if (old_s == new_s) return Diff::kSame;
   if (kind == StateKeyKind::kRefreshSize) return Diff::kChange;  // a new time: a new resize
+  if (kind == StateKeyKind::kKeepConnected) return Diff::kSame;  // the key says it all
   const std::optional<bool> same = SameJsonObject(old_s, new_s);
   if (!same) return Diff::kReplace;
   if (*same) return Diff::kSame;  // same JSON, other spelling (whitespace, field order)
@@ -118,8 +119,14 @@ std::vector<StateOp> PlanStateChanges(const StateMap& from, const StateMap& to) 
     if (a.key.kind != b.key.kind) return a.key.kind < b.key.kind;  // parents first
     return KeyLess(a.key, b.key);
   });
-  removes.insert(removes.end(), adds.begin(), adds.end());
-  return removes;
+  // Keep-connected marks first: a host removal in the same map must see its mark.
+  std::vector<StateOp> plan;
+  for (auto& op : adds)
+    if (op.key.kind == StateKeyKind::kKeepConnected) plan.push_back(std::move(op));
+  std::erase_if(adds, [](const StateOp& op) { return op.key.kind == StateKeyKind::kKeepConnected; });
+  plan.insert(plan.end(), removes.begin(), removes.end());
+  plan.insert(plan.end(), adds.begin(), adds.end());
+  return plan;
 }
 
 // ------------------------------------------------------------------ apply
@@ -266,6 +273,10 @@ ApplyReport StateApplier::ReconcileLocked() {
         case StateKeyKind::kNamespaceHost: s = target_->RemoveNamespaceHost(k.nqn, k.nsid, k.host); break;
         case StateKeyKind::kRefreshSize: s = target_->ForgetRefreshSizeMark(k.nqn, k.nsid); break;
         case StateKeyKind::kListener: s = target_->RemoveListener(ListenerRemoveJson(k, op.key_string, op.old_json)); break;
+        case StateKeyKind::kAutoListener:
+          s = target_->RemoveAutoListener(ListenerRemoveJson(k, op.key_string, op.old_json));
+          break;
+        case StateKeyKind::kKeepConnected: s = target_->ClearKeepConnected(k.nqn, k.host); break;
       }
       if (Done(s, tolerated)) {
         applied_.erase(op.key_string);
@@ -281,7 +292,8 @@ ApplyReport StateApplier::ReconcileLocked() {
       fail(op, Status::Error(state::errc::kPreviousNotRemoved, "the previous value could not be removed"));
       continue;
     }
-    if (k.kind != StateKeyKind::kSubsystem && !applied_.count(SubsystemKey(k.nqn))) {
+    if (k.kind != StateKeyKind::kSubsystem && k.kind != StateKeyKind::kKeepConnected &&
+        !applied_.count(SubsystemKey(k.nqn))) {
       fail(op, Status::Error(state::errc::kParentNotApplied, "subsystem " + k.nqn + " is not " +
                                 (desired_.count(SubsystemKey(k.nqn)) ? "applied" : "in the state")));
       continue;
@@ -312,6 +324,8 @@ ApplyReport StateApplier::ReconcileLocked() {
           s = target_->RefreshNamespaceSize(k.nqn, k.nsid, new_json, !added_namespaces.count({k.nqn, k.nsid}));
           break;
         case StateKeyKind::kListener: s = target_->AddListener(new_json); break;
+        case StateKeyKind::kAutoListener: s = target_->AddAutoListener(new_json); break;
+        case StateKeyKind::kKeepConnected: s = target_->SetKeepConnected(new_json); break;
       }
     } else {
       std::string old_json;

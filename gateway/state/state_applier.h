@@ -5,13 +5,16 @@
 // in an order that never creates an item before its parent nor removes a parent before its
 // children:
 //
-//   removals  : listeners -> refresh-size marks -> namespace hosts -> QoS -> hosts -> namespaces
-//               -> subsystems
+//   marks     : keep-connected marks added
+//   removals  : keep-connected marks -> auto-listeners -> listeners -> refresh-size marks
+//               -> namespace hosts -> QoS -> hosts -> namespaces -> subsystems
 //   additions : subsystems -> namespaces -> hosts -> QoS -> namespace hosts -> refresh-size marks
-//               -> listeners
+//               -> listeners -> auto-listeners
 //
-// All removals run before all additions and in-place changes. Within one kind the items go
-// by (NQN, NSID numerically, host / address).
+// All removals run before all additions and in-place changes, except the keep-connected
+// marks added: they come first, so that a host removed in the same map (remove_host
+// keep_connections writes both at once) keeps its connections. Within one kind the items
+// go by (NQN, NSID numerically, host / address).
 //
 // A key whose value changed (same key, different JSON):
 //   subsystem_  in place, ChangeSubsystem(old, new), when only dhchap_key, key_encrypted,
@@ -34,6 +37,8 @@
 //               namespace follows its image's size. Added or changed: refresh, unless the
 //               namespace itself is added by the same update (its device is new: refresh
 //               false). Removed: ForgetRefreshSizeMark.
+//   auto-listener_  RemoveAutoListener(old) + AddAutoListener(new).
+//   keep-connected_ nothing (the key is the whole mark).
 // Change* calls run in the addition phase, at their kind's place. JSON that is not an
 // object makes the change a replace.
 //
@@ -44,15 +49,17 @@
 //    always present and equal to what the key says (filled in from the key when absent;
 //    a value that contradicts the key makes the item fail, without a call).
 //    (RefreshNamespaceSize gets the key's NQN and NSID and the value as stored: not JSON.)
-//  * No child is added unless its parent is there: a namespace, host or listener needs its
-//    subsystem; a QoS, namespace host or refresh-size mark needs its namespace. An item
-//    whose parent is missing from the state or failed to apply is not passed to the target
-//    and stays pending.
+//  * No child is added unless its parent is there: a namespace, host, listener or
+//    auto-listener needs its subsystem (a keep-connected mark needs nothing); a QoS,
+//    namespace host or refresh-size mark needs its namespace. An item whose parent is
+//    missing from the state or failed to apply is not passed to the target and stays pending.
 //  * Add* returning AlreadyExists and Remove*/ClearQos returning NotFound count as done
 //    (the gateway that made a change applies it to itself before writing it, and may see
 //    it again here).
 //  * AddListener/RemoveListener are called for the listeners of every gateway of the group;
 //    the target opens only those whose host_name is its own (the others are for discovery).
+//    AddAutoListener/RemoveAutoListener likewise, for every gateway's published
+//    auto-listeners (the target's own are opened by the target itself, not from the state).
 //  * Any other error leaves the item pending: the applier keeps the target's old value for
 //    it (or its absence) and retries on the next Update() or Reconcile().
 //  * Calls come from one thread at a time (StateApplier holds a mutex around the whole
@@ -117,6 +124,15 @@ class StateTarget {
     return Status::OK();
   }
   virtual Status ForgetRefreshSizeMark(const std::string& /*nqn*/, uint32_t /*nsid*/) { return Status::OK(); }
+
+  // Another gateway's published auto-listener (create_listener_req, host_name = its
+  // gateway name); `json` of RemoveAutoListener as for RemoveListener. Default: ignored.
+  virtual Status AddAutoListener(const std::string&) { return Status::OK(); }
+  virtual Status RemoveAutoListener(const std::string&) { return Status::OK(); }
+  // A keep-connected mark (set_keep_host_connected_req): the host's removal keeps its
+  // connections. Default: ignored.
+  virtual Status SetKeepConnected(const std::string&) { return Status::OK(); }
+  virtual Status ClearKeepConnected(const std::string& /*nqn*/, const std::string& /*host_nqn*/) { return Status::OK(); }
 };
 
 // One step of a plan.

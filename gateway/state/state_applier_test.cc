@@ -117,6 +117,21 @@ class FakeTarget : public StateTarget {
   Status ForgetRefreshSizeMark(const std::string& nqn, uint32_t nsid) override {
     return Rec("ForgetRefreshSizeMark " + nqn + " " + std::to_string(nsid));
   }
+  Status AddAutoListener(const std::string& j) override {
+    return Rec("AddAutoListener " + F(j, "nqn") + " " + F(j, "host_name") + " " + F(j, "traddr") + ":" +
+                   F(j, "trsvcid"),
+               j);
+  }
+  Status RemoveAutoListener(const std::string& j) override {
+    return Rec("RemoveAutoListener " + F(j, "nqn") + " " + F(j, "host_name") + " " + F(j, "traddr") + ":" +
+               F(j, "trsvcid"));
+  }
+  Status SetKeepConnected(const std::string& j) override {
+    return Rec("SetKeepConnected " + F(j, "subsystem_nqn") + " " + F(j, "host_nqn"), j);
+  }
+  Status ClearKeepConnected(const std::string& nqn, const std::string& host) override {
+    return Rec("ClearKeepConnected " + nqn + " " + host);
+  }
 };
 
 // A group with two subsystems and one of everything.
@@ -198,6 +213,42 @@ TEST(StateApplier, RemovalsInReverseOrderBeforeAdditions) {
       "RemoveSubsystem " + n1,
       "AddSubsystem " + n3,
   };
+  EXPECT_EQ(t.calls, want);
+}
+
+// A host removed with its connections kept: the mark is written with the removal, and must
+// reach the target before the removal does. Auto-listeners follow their subsystem.
+TEST(StateApplier, KeepConnectedMarksFirstAutoListenersAfterListeners) {
+  FakeTarget t;
+  StateApplier a(&t);
+  a.Update(FullState(), 1);
+  t.calls.clear();
+  StateMap next = FullState();
+  next.erase(HostKey(kNqn, kHostNqn));
+  next[KeepConnectedKey(kNqn, kHostNqn)] = Host(kNqn, kHostNqn);
+  next[AutoListenerKey(kNqn, "gw-b", "10.0.0.9", "4430")] = Listener(kNqn, "gw-b", "10.0.0.9", 4430);
+  EXPECT_TRUE(a.Update(next, 2).ok());
+  std::vector<std::string> want = {
+      "SetKeepConnected " + kNqn + " " + kHostNqn,
+      "RemoveHost " + kNqn + " " + kHostNqn,
+      "AddAutoListener " + kNqn + " gw-b 10.0.0.9:4430",
+  };
+  EXPECT_EQ(t.calls, want);
+  // A mark does not need its subsystem; an auto-listener does. Their values do not change
+  // a mark; removals go children first.
+  t.calls.clear();
+  StateMap after = next;
+  after[KeepConnectedKey(kNqn2, kHostNqn)] = Host(kNqn2, kHostNqn);
+  after[KeepConnectedKey(kNqn, kHostNqn)] = Host(kNqn, kHostNqn, {{"extra", 1}});
+  after[AutoListenerKey("nqn.2016-06.io.spdk:none", "gw-b", "10.0.0.9", "4430")] =
+      Listener("nqn.2016-06.io.spdk:none", "gw-b", "10.0.0.9", 4430);
+  ApplyReport r = a.Update(after, 3);
+  EXPECT_EQ(t.calls, std::vector<std::string>{"SetKeepConnected " + kNqn2 + " " + kHostNqn});
+  ASSERT_EQ(r.failed.size(), 1u);
+  t.calls.clear();
+  a.Update(FullState(), 4);
+  want = {"ClearKeepConnected " + kNqn + " " + kHostNqn, "ClearKeepConnected " + kNqn2 + " " + kHostNqn,
+          "RemoveAutoListener " + kNqn + " gw-b 10.0.0.9:4430", "AddHost " + kNqn + " " + kHostNqn};
   EXPECT_EQ(t.calls, want);
 }
 

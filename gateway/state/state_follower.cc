@@ -62,13 +62,16 @@ void StateFollower::Replay(const StateMap& state, uint64_t version) {
   for (auto& [key, st] : r.failed) LOG_WARN("group state: %s not applied: %s", key.c_str(), st.ToString().c_str());
   if (r.applied)
     LOG_INFO("group state version %llu: %zu change(s) applied", static_cast<unsigned long long>(version), r.applied);
+  if (after_apply_) after_apply_();
 }
 
 void StateFollower::Reconcile() {
   auto lk = LockTarget();
-  if (!applier_.pending()) return;
-  ApplyReport r = applier_.Reconcile();
-  for (auto& [key, st] : r.failed) LOG_DEBUG("group state: %s still pending: %s", key.c_str(), st.ToString().c_str());
+  if (applier_.pending()) {
+    ApplyReport r = applier_.Reconcile();
+    for (auto& [key, st] : r.failed) LOG_DEBUG("group state: %s still pending: %s", key.c_str(), st.ToString().c_str());
+  }
+  if (after_apply_) after_apply_();
 }
 
 void StateFollower::RecordLocal(const StateMap& puts, const std::vector<std::string>& removes, uint64_t version) {

@@ -21,6 +21,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -72,6 +73,11 @@ class StateFollower {
   // already applied it. Caller holds target_mu.
   void RecordLocal(const StateMap& puts, const std::vector<std::string>& removes, uint64_t version);
 
+  // Called after each Replay and each Reconcile (applied or not), on the same thread and
+  // holding target_mu, once the applier is done: the target may write to the store here
+  // (and RecordLocal), which it must not do from the StateTarget calls. Set before Start().
+  void SetAfterApply(std::function<void()> fn) { after_apply_ = std::move(fn); }
+
   // The applier (what is applied and desired), for diagnostics and tests.
   const StateApplier& applier() const { return applier_; }
 
@@ -83,6 +89,7 @@ class StateFollower {
   std::mutex* target_mu_;
   const Options opts_;
   StateApplier applier_;
+  std::function<void()> after_apply_;
 
   // Snapshot queue (store thread -> follower thread).
   std::mutex q_mu_;

@@ -70,10 +70,11 @@ std::string ListenerAddressPart(const std::string& trtype, const std::string& tr
   return trtype + "_" + traddr + "_" + trsvcid;
 }
 
-// "listener_<nqn>_[<host_name>_]<trtype>_<traddr>_<trsvcid>".
-std::string AnyListenerKey(const std::string& nqn, const std::string& host_name, const std::string& trtype,
-                           const std::string& traddr, const std::string& trsvcid) {
-  return StateKeyPrefix(StateKeyKind::kListener, nqn) + (host_name.empty() ? "" : host_name + "_") +
+// "listener_<nqn>_[<host_name>_]<trtype>_<traddr>_<trsvcid>" (kind kListener), or the
+// same under "auto-listener_" (kAutoListener).
+std::string AnyListenerKey(StateKeyKind kind, const std::string& nqn, const std::string& host_name,
+                           const std::string& trtype, const std::string& traddr, const std::string& trsvcid) {
+  return StateKeyPrefix(kind, nqn) + (host_name.empty() ? "" : host_name + "_") +
          ListenerAddressPart(trtype, traddr, trsvcid);
 }
 
@@ -127,6 +128,8 @@ const char* StateKeyKindName(StateKeyKind kind) {
     case StateKeyKind::kNamespaceHost: return "namespace host";
     case StateKeyKind::kRefreshSize: return "namespace refresh size";
     case StateKeyKind::kListener: return "listener";
+    case StateKeyKind::kAutoListener: return "auto-listener";
+    case StateKeyKind::kKeepConnected: return "keep-connected host";
   }
   return "?";
 }
@@ -140,6 +143,8 @@ const char* StateKeyPrefix(StateKeyKind kind) {
     case StateKeyKind::kNamespaceHost: return "ns_host_";
     case StateKeyKind::kRefreshSize: return "ns-refresh-size_";
     case StateKeyKind::kListener: return "listener_";
+    case StateKeyKind::kAutoListener: return "auto-listener_";
+    case StateKeyKind::kKeepConnected: return "keep-connected_";
   }
   return "";
 }
@@ -206,7 +211,16 @@ std::string HostKey(const std::string& nqn, const std::string& host) {
 
 std::string ListenerKey(const std::string& nqn, const std::string& host_name, const std::string& traddr,
                         const std::string& trsvcid) {
-  return AnyListenerKey(nqn, host_name, kTcp, traddr, trsvcid);
+  return AnyListenerKey(StateKeyKind::kListener, nqn, host_name, kTcp, traddr, trsvcid);
+}
+
+std::string AutoListenerKey(const std::string& nqn, const std::string& gateway_name, const std::string& traddr,
+                            const std::string& trsvcid) {
+  return AnyListenerKey(StateKeyKind::kAutoListener, nqn, gateway_name, kTcp, traddr, trsvcid);
+}
+
+std::string KeepConnectedKey(const std::string& nqn, const std::string& host) {
+  return StateKeyPrefix(StateKeyKind::kKeepConnected, nqn) + host;
 }
 
 std::optional<StateKey> ParseStateKey(const std::string& key) {
@@ -236,13 +250,15 @@ std::optional<StateKey> ParseStateKey(const std::string& key) {
       return std::nullopt;
     return k;
   }
-  if (StripPrefix(key, StateKeyPrefix(StateKeyKind::kHost), &rest)) {
-    k.kind = StateKeyKind::kHost;
+  if (StripPrefix(key, StateKeyPrefix(StateKeyKind::kHost), &rest) ||
+      StripPrefix(key, StateKeyPrefix(StateKeyKind::kKeepConnected), &rest)) {
+    k.kind = key[0] == 'h' ? StateKeyKind::kHost : StateKeyKind::kKeepConnected;
     if (!SplitFirst(rest, &k.nqn, &k.host) || k.host.empty()) return std::nullopt;
     return k;
   }
-  if (StripPrefix(key, StateKeyPrefix(StateKeyKind::kListener), &rest)) {
-    k.kind = StateKeyKind::kListener;
+  if (StripPrefix(key, StateKeyPrefix(StateKeyKind::kListener), &rest) ||
+      StripPrefix(key, StateKeyPrefix(StateKeyKind::kAutoListener), &rest)) {
+    k.kind = key[0] == 'l' ? StateKeyKind::kListener : StateKeyKind::kAutoListener;
     // <nqn>_[<host_name>_]<trtype>_<traddr>_<trsvcid>, host_name may contain '_'.
     std::string head, head2;
     uint64_t port;
@@ -250,6 +266,7 @@ std::optional<StateKey> ParseStateKey(const std::string& key) {
         !ParseDecimal(k.trsvcid, 65535, &port) || !SplitLast(head, &head2, &k.traddr) || head2.empty())
       return std::nullopt;
     if (!SplitLast(head2, &k.host, &k.trtype)) {
+      if (k.kind == StateKeyKind::kAutoListener) return std::nullopt;  // names its gateway
       k.host.clear();
       k.trtype = head2;  // no host_name part
     } else if (k.host.empty()) {
@@ -269,7 +286,9 @@ std::string StateKeyString(const StateKey& k) {
     case StateKeyKind::kNamespaceHost: return NamespaceHostKey(k.nqn, k.nsid, k.host);
     case StateKeyKind::kRefreshSize: return NamespaceRefreshSizeKey(k.nqn, k.nsid);
     case StateKeyKind::kHost: return HostKey(k.nqn, k.host);
-    case StateKeyKind::kListener: return AnyListenerKey(k.nqn, k.host, k.trtype, k.traddr, k.trsvcid);
+    case StateKeyKind::kListener:
+    case StateKeyKind::kAutoListener: return AnyListenerKey(k.kind, k.nqn, k.host, k.trtype, k.traddr, k.trsvcid);
+    case StateKeyKind::kKeepConnected: return KeepConnectedKey(k.nqn, k.host);
   }
   return {};
 }
@@ -280,7 +299,8 @@ std::vector<std::string> SubsystemItemKeys(const StateMap& m, const std::string&
       StateKeyPrefix(StateKeyKind::kNamespace, nqn), StateKeyPrefix(StateKeyKind::kQos, nqn),
       StateKeyPrefix(StateKeyKind::kNamespaceHost, nqn), kNamespaceHostAltPrefix + nqn + "_",
       StateKeyPrefix(StateKeyKind::kRefreshSize, nqn), StateKeyPrefix(StateKeyKind::kHost, nqn),
-      StateKeyPrefix(StateKeyKind::kListener, nqn)};
+      StateKeyPrefix(StateKeyKind::kListener, nqn), StateKeyPrefix(StateKeyKind::kAutoListener, nqn),
+      StateKeyPrefix(StateKeyKind::kKeepConnected, nqn)};
   std::vector<std::string> v;
   for (const auto& [k, val] : m) {
     if (k == key) {
@@ -384,13 +404,14 @@ Status NormalizeStateJson(const StateKey& k, const std::string& key_string, cons
   if (j.is_null()) return Status::Error(state::errc::kBadValue, "value of state key " + key_string + " is not a JSON object");
   std::string why;
   bool ok = true;
-  const char* nqn_field = k.kind == StateKeyKind::kListener ? "nqn" : "subsystem_nqn";
+  const bool listener = k.kind == StateKeyKind::kListener || k.kind == StateKeyKind::kAutoListener;
+  const char* nqn_field = listener ? "nqn" : "subsystem_nqn";
   ok = ok && FixField(j, nqn_field, k.nqn, &why);
   if (k.kind == StateKeyKind::kNamespace || k.kind == StateKeyKind::kQos || k.kind == StateKeyKind::kNamespaceHost)
     ok = ok && FixField(j, "nsid", k.nsid, &why);
-  if (k.kind == StateKeyKind::kHost || k.kind == StateKeyKind::kNamespaceHost)
+  if (k.kind == StateKeyKind::kHost || k.kind == StateKeyKind::kNamespaceHost || k.kind == StateKeyKind::kKeepConnected)
     ok = ok && FixField(j, "host_nqn", k.host, &why);
-  if (k.kind == StateKeyKind::kListener) {
+  if (listener) {
     if (!k.host.empty()) ok = ok && FixField(j, "host_name", k.host, &why);
     ok = ok && FixField(j, "traddr", k.traddr, &why);
     ok = ok && FixField(j, "trsvcid", static_cast<uint64_t>(std::stoul(k.trsvcid)), &why);

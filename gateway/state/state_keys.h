@@ -10,6 +10,18 @@
 //   listener_<nqn>_<host_name>_TCP_<traddr>_<trsvcid>  (IPv6 traddr in brackets, as sent by the CLI)
 //   ns-refresh-size_<nqn>_<nsid>                       (value: seconds since the epoch, not JSON)
 //
+// and two kinds of this gateway's own, which the reference's state reader ignores (it
+// follows only the prefixes above):
+//
+//   auto-listener_<nqn>_<gateway_name>_TCP_<traddr>_<trsvcid>  an auto-listener (subsystem
+//       network mask) the gateway <gateway_name> has open; value: create_listener_req
+//       (nqn, host_name = <gateway_name>, traddr, trsvcid, adrfam, secure). Written and
+//       removed by that gateway only.
+//   keep-connected_<nqn>_<hostnqn>  the host's removal keeps its connections
+//       (set_keep_host_connected, remove_host keep_connections); value:
+//       set_keep_host_connected_req (subsystem_nqn, host_nqn). Removed when the host is
+//       added again or the subsystem is deleted.
+//
 // Each value (but ns-refresh-size_'s) is the JSON of the request message that created the item (proto field names,
 // fields without presence always present), laid out like Python's json.dumps(indent=2).
 // Elements are joined with '_', so an NQN, host NQN or port never contains one
@@ -50,7 +62,10 @@ bool StateKeyElementValid(std::string_view s);
 // The kinds of items, in addition order (parents first). kRefreshSize is the newer reference's
 // "refresh the size of this namespace from its image" mark, written when a namespace without
 // auto-resize is resized (its value, a time, changes on every resize).
-enum class StateKeyKind { kSubsystem, kNamespace, kHost, kQos, kNamespaceHost, kRefreshSize, kListener };
+// kAutoListener and kKeepConnected are this gateway's own kinds (above).
+enum class StateKeyKind {
+  kSubsystem, kNamespace, kHost, kQos, kNamespaceHost, kRefreshSize, kListener, kAutoListener, kKeepConnected
+};
 const char* StateKeyKindName(StateKeyKind kind);
 
 // One parsed omap key.
@@ -58,10 +73,11 @@ struct StateKey {
   StateKeyKind kind = StateKeyKind::kSubsystem;
   std::string nqn;      // subsystem NQN (every kind)
   uint32_t nsid = 0;    // kNamespace, kQos, kNamespaceHost
-  std::string host;     // kHost, kNamespaceHost: host NQN ("*" = any host); kListener: gateway host_name
-  std::string trtype;   // kListener ("TCP")
-  std::string traddr;   // kListener
-  std::string trsvcid;  // kListener (decimal port)
+  std::string host;     // kHost, kNamespaceHost, kKeepConnected: host NQN ("*" = any host);
+                        // kListener: gateway host_name; kAutoListener: gateway name
+  std::string trtype;   // kListener, kAutoListener ("TCP")
+  std::string traddr;   // kListener, kAutoListener
+  std::string trsvcid;  // kListener, kAutoListener (decimal port)
   bool operator==(const StateKey&) const = default;
 };
 
@@ -78,6 +94,9 @@ std::string NamespaceRefreshSizeKey(const std::string& nqn, uint32_t nsid);
 std::string RefreshSizeValue(int64_t unix_micros);
 std::string ListenerKey(const std::string& nqn, const std::string& host_name, const std::string& traddr,
                         const std::string& trsvcid);
+std::string AutoListenerKey(const std::string& nqn, const std::string& gateway_name, const std::string& traddr,
+                            const std::string& trsvcid);
+std::string KeepConnectedKey(const std::string& nqn, const std::string& host);
 
 // Parses an omap key. nullopt for omap_version, unknown prefixes (lbgroup_, key-host_, ...:
 // the reference builds these only in memory while it applies a change, they are not in its

@@ -310,5 +310,32 @@ TEST(StateKeys, KeepUnknownStateFieldsKeepsWhatANewerReferenceWrote) {
   EXPECT_EQ(KeepUnknownStateFields(R"({"nsid": 2})", R"({"nsid":1})", known), R"({"nsid":1})");
 }
 
+TEST(StateKeys, AutoListenerAndKeepConnectedKeys) {
+  const std::string nqn = "nqn.2016-06.io.spdk:cnode1";
+  const std::string host = "nqn.2014-08.org.nvmexpress:uuid:0c2a4f3e-1b2c-4d5e-8f90-a1b2c3d4e5f6";
+  const std::string a = AutoListenerKey(nqn, "gw_b", "[fd00::5]", "4430");
+  EXPECT_EQ(a, "auto-listener_" + nqn + "_gw_b_TCP_[fd00::5]_4430");
+  auto k = ParseStateKey(a);
+  ASSERT_TRUE(k);
+  EXPECT_EQ(k->kind, StateKeyKind::kAutoListener);
+  EXPECT_EQ(k->host, "gw_b");
+  EXPECT_EQ(k->traddr, "[fd00::5]");
+  EXPECT_EQ(StateKeyString(*k), a);
+  EXPECT_FALSE(ParseStateKey("auto-listener_" + nqn + "_TCP_10.0.0.1_4420"));  // names its gateway
+  const std::string m = KeepConnectedKey(nqn, host);
+  EXPECT_EQ(m, "keep-connected_" + nqn + "_" + host);
+  k = ParseStateKey(m);
+  ASSERT_TRUE(k);
+  EXPECT_EQ(k->kind, StateKeyKind::kKeepConnected);
+  EXPECT_EQ(k->host, host);
+  EXPECT_EQ(StateKeyString(*k), m);
+  // Below the subsystem: deleted with it.
+  StateMap s = {{SubsystemKey(nqn), "{}"}, {a, "{}"}, {m, "{}"}, {AutoListenerKey(nqn + "2", "gw", "1.2.3.4", "1"), "{}"}};
+  EXPECT_EQ(SubsystemItemKeys(s, nqn).size(), 3u);
+  std::string out;
+  EXPECT_TRUE(NormalizeStateJson(*ParseStateKey(a), a, R"({"nqn": ")" + nqn + R"("})", &out).ok());
+  EXPECT_NE(out.find("\"host_name\":\"gw_b\""), std::string::npos) << out;
+}
+
 }  // namespace
 }  // namespace nvmeof

@@ -287,6 +287,45 @@ TEST_F(MgmtCeph, TwoGatewaysInOneGroup) {
   AppliedByTheOther("subsystem del (A -> B)", [&] { return J(b_, {"subsystem", "list"})["subsystems"].empty(); });
 }
 
+// Network masks on two gateways in one RADOS group: gwA opens its auto-listener on
+// 127.0.0.1, gwB on ::1 (auto_listener_addresses keeps them apart on one machine); each
+// publishes it in the group state, so `listener list` through either gateway lists both
+// (what ceph-csi asks one gateway), and gwB's goes when its mask does. A keep-connected mark
+// set through gwA is stored for every gateway.
+TEST_F(MgmtCeph, AutoListenersAndKeepConnectedReachEveryGateway) {
+  Start(a_, "gwA", {"--auto-listener-addresses", "127.0.0.1"});
+  Start(b_, "gwB", {"--auto-listener-addresses", "::1"});
+  const std::string port = std::to_string(FreePort());
+  EXPECT_CLI(Gwcli(a_.grpc_port(), {"subsystem", "add", "-n", kNqn, "--no-group-append", "--network-mask",
+                                    "127.0.0.0/8", "--network-mask", "::1/128", "-p", port}),
+             0, "Successful");
+  auto listed = [&](Gateway& g) {
+    std::set<std::string> out;
+    json l = J(g, {"listener", "list", "-n", kNqn});
+    for (const auto& e : l.value("listeners", json::array()))
+      if (e.value("active", false) && !e.value("manual", true))
+        out.insert(e.value("host_name", "") + " " + e.value("traddr", "") + ":" + std::to_string(e.value("trsvcid", 0)));
+    return out;
+  };
+  const std::set<std::string> both = {"gwA 127.0.0.1:" + port, "gwB [::1]:" + port};
+  AppliedWithin1s("gwB's auto-listener listed by gwA", [&] { return listed(a_) == both; });
+  AppliedWithin1s("gwA's auto-listener listed by gwB", [&] { return listed(b_) == both; });
+  EXPECT_EQ(listed(a_), both);
+  EXPECT_EQ(StateValues().count("auto-listener_" + std::string(kNqn) + "_gwB_TCP_[::1]_" + port), 1u);
+  EXPECT_CLI(Gwcli(a_.grpc_port(), {"subsystem", "del_network", "-n", kNqn, "--network-mask", "::1/128"}), 0,
+             "Successful");
+  AppliedWithin1s("gwB withdraws its auto-listener",
+                  [&] { return listed(a_) == std::set<std::string>{"gwA 127.0.0.1:" + port}; });
+  EXPECT_EQ(listed(a_), std::set<std::string>{"gwA 127.0.0.1:" + port});
+
+  EXPECT_CLI(Gwcli(a_.grpc_port(), {"host", "add", "-n", kNqn, "-t", kHost1}), 0, "Successful");
+  EXPECT_CLI(Gwcli(a_.grpc_port(), {"host", "keep_connected", "-n", kNqn, "-t", kHost1}), 0, "");
+  EXPECT_EQ(StateValues().count("keep-connected_" + std::string(kNqn) + "_" + kHost1), 1u);
+  EXPECT_CLI(Gwcli(b_.grpc_port(), {"subsystem", "del", "-n", kNqn, "--force"}), 0, "Successful");
+  const auto left = StateValues();
+  for (const auto& [k, v] : left) EXPECT_EQ(k.find(kNqn), std::string::npos) << k;
+}
+
 // Two daemons with [gateway] ha = builtin in one group: the registered home groups and
 // controller-ID ranges, one owner per ANA group as `gwcli gw ha` shows it on both, load
 // balancing of new namespaces over the home groups (nobody's group refused), the other

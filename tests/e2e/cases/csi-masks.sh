@@ -8,7 +8,10 @@
 # directly through QEMU user networking); both listen on the same port.  The
 # subsystem is created with mask 127.0.0.0/8 (gw1 opens 127.0.0.1:P), then
 # `subsystem add_network ADDR/32` reaches gw2 through the group state (gw2
-# opens ADDR:P).  The host connects to both (native multipath), finds the
+# opens ADDR:P).  gw2 publishes its auto-listener in the group state: ceph-csi
+# asks `listener list` of gw1 only, gets gw2's ADDR:P too, and the host
+# connects to gw2 at the address learned that way; a discovery log read
+# through gw1 lists it as well.  The host connects to both (native multipath), finds the
 # disk by /dev/disk/by-id/nvme-uuid.<UUID of list_namespaces> (the head's
 # wwid, what udev names the link after: the guest has no udev); `rbd resize`
 # of the image (grow) while connected is then seen through each gateway's
@@ -50,7 +53,7 @@ host_action() {
         fi
         rm -f /tmp/csi-masks-out.$$
     }
-    # wait_listener I ADDR PORT: gateway I lists its auto-listener ADDR:PORT, active and not manual.
+    # wait_listener I ADDR PORT: gateway I lists the auto-listener ADDR:PORT, active and not manual.
     wait_listener() {
         local t0=$SECONDS
         until mg_gwcli "$1" --output stdio --format json listener list -n "$MASKS_NQN" 2>/dev/null |
@@ -61,7 +64,7 @@ host_action() {
                 mg_gwcli "$1" --output stdio --format json listener list -n "$MASKS_NQN"; return 1; }
             sleep 0.5
         done
-        echo "gw$1 lists its auto-listener $2:$3 (active, not manual)"
+        echo "gw$1 lists the auto-listener $2:$3 (active, not manual)"
     }
     local pool=${E2E_RBD_POOL:-rbd}
     case $1 in
@@ -86,6 +89,11 @@ host_action() {
                 { echo "FAILED: subsystem list does not show both masks"; exit 1; }
             wait_listener 1 127.0.0.1 "$port" || exit 1
             wait_listener 2 "$ip" "$port" || exit 1
+            # ceph-csi asks one gateway where to connect: gw1 lists gw2's auto-listener too.
+            wait_listener 1 "$ip" "$port" || exit 1
+            mg_gwcli 1 --output stdio --format json listener list -n "$MASKS_NQN" |
+                jq -r --arg a "$ip" '.listeners[] | select(.traddr == $a and .manual == false) |
+                    "LEARNED=" + .traddr + ":" + (.trsvcid | tostring) + " FROM=" + .host_name'
             expect_rc 0  mg_gwcli 1 host add -n "$MASKS_NQN" -t "$hostnqn"
             expect_rc 17 mg_gwcli 1 host add -n "$MASKS_NQN" -t "$hostnqn"
             grep -h "Automatically created listener at" "${MG_LOGS[1]}" "${MG_LOGS[2]}"
@@ -127,7 +135,15 @@ guest() {
     say "auto-listeners: gw1 127.0.0.1:$port (10.0.2.2:$port from here), gw2 $ip:$port"
     check "connect through gw1's auto-listener" \
         nvme connect -t tcp -a "$E2E_HOST" -s "$port" -n nqn.2016-06.io.nvmeof-gateway:csi-vol-masks -l 1800
-    check "connect through gw2's auto-listener" nvme connect -t tcp -a "$ip" -s "$port" -n nqn.2016-06.io.nvmeof-gateway:csi-vol-masks -l 1800
+    # gw2's path as ceph-csi learns it: from gw1's list_listeners, and in gw1's discovery log.
+    local learned
+    learned=$(printf '%s\n' "$out" | sed -n 's/^LEARNED=\([^ ]*\).*/\1/p' | tail -1)
+    say "gw1's list_listeners: $(printf '%s\n' "$out" | grep '^LEARNED=' | tail -1)"
+    expect_eq "gw1's list_listeners has gw2's auto-listener" "$learned" "$ip:$port"
+    check "the discovery log read through gw1 lists gw2's auto-listener" bash -c \
+        "nvme discover -t tcp -a $E2E_HOST -s $port | grep -Eq 'traddr: +$ip\$'"
+    check "connect through gw2's auto-listener, learned from gw1" \
+        nvme connect -t tcp -a "${learned%:*}" -s "${learned##*:}" -n nqn.2016-06.io.nvmeof-gateway:csi-vol-masks -l 1800
     # (no udev in the guest: the head's wwid is what udev names /dev/disk/by-id/nvme-<wwid> after)
     dev=/dev/nvme0n1
     check "the multipath head appears" wait-dev "$dev" 20
