@@ -18,9 +18,6 @@ namespace {
 // One TLS record's plaintext at most: with partial writes SSL_write_ex sends one record a
 // call, so small iovecs are gathered into one record and large ones are written in place.
 constexpr size_t kRecordSize = 16 * 1024;
-// OpenSSL's receive buffer with read-ahead: one recv() takes many records, not a 5-byte
-// header then a body per record.
-constexpr size_t kReadBufferSize = 256 * 1024;
 constexpr char kCipherSuites[] = "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384";
 
 std::string LastSslError() {
@@ -129,10 +126,11 @@ Result<SSL_CTX*> NewCtx(bool server, bool ktls) {
   SSL_CTX_set_num_tickets(ctx, 0);
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
   SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-  if (!ktls) {  // kernel TLS reads records itself
-    SSL_CTX_set_read_ahead(ctx, 1);
-    SSL_CTX_set_default_read_buffer_len(ctx, kReadBufferSize);
-  }
+  // Read-ahead: one recv() fills OpenSSL's buffer (one full record and its header), not a
+  // 5-byte header then a body per record. Its default size, not a larger one: before each
+  // record OpenSSL 3.0 moves the unread rest of the buffer to its start (payload
+  // alignment), so a large buffer costs a copy of most of itself per record.
+  if (!ktls) SSL_CTX_set_read_ahead(ctx, 1);  // kernel TLS reads records itself
   uint64_t opts = SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_TICKET;
 #ifdef SSL_OP_ENABLE_KTLS
   if (ktls) opts |= SSL_OP_ENABLE_KTLS;

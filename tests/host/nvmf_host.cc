@@ -450,9 +450,10 @@ bool Connection::StartTls(const TlsClientPsk& psk) {
   SSL_CTX_set_ciphersuites(ssl_ctx_, psk.hash == 2 ? "TLS_AES_256_GCM_SHA384" : "TLS_AES_128_GCM_SHA256");
   SSL_CTX_set_psk_use_session_callback(ssl_ctx_, UsePsk);
   SSL_CTX_set_options(ssl_ctx_, SSL_OP_IGNORE_UNEXPECTED_EOF);
-  // Read-ahead: one recv() takes many records (SSL_has_pending then says what waits).
+  // Read-ahead into OpenSSL's default-sized buffer: one recv() per record, not two
+  // (SSL_has_pending then says what waits). A larger buffer costs more: OpenSSL 3.0 moves
+  // the unread rest of it to its start before each record.
   SSL_CTX_set_read_ahead(ssl_ctx_, 1);
-  SSL_CTX_set_default_read_buffer_len(ssl_ctx_, 256 * 1024);
   ssl_ = SSL_new(ssl_ctx_);
   SSL_set_fd(ssl_, fd_);
   timeval tv{timeout_ms_ / 1000, (timeout_ms_ % 1000) * 1000};
