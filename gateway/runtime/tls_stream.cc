@@ -16,7 +16,7 @@ namespace nvmeof {
 namespace {
 
 // One TLS record's plaintext at most: with partial writes SSL_write_ex sends one record a
-// call, so small iovecs are gathered into one record and large ones are written in place.
+// call, so small iovecs are gathered into one record and large ones go to it directly.
 constexpr size_t kRecordSize = 16 * 1024;
 constexpr char kCipherSuites[] = "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384";
 
@@ -280,8 +280,8 @@ ssize_t TlsStream::SendV(const struct iovec* iov, int iovcnt) {
     int rc = Handshake();
     if (rc != 0) return rc;
   }
-  // One record a call (partial writes): an iovec with a full record left is written in
-  // place, smaller pieces are gathered into the staging buffer first. The same unsent bytes
+  // One record a call (partial writes): an iovec with a full record left goes to
+  // SSL_write_ex directly, smaller pieces are gathered into the staging buffer first. The same unsent bytes
   // come back after -EAGAIN, so the retry offers OpenSSL at least the bytes of the record it
   // holds, starting with the same bytes, as it wants.
   size_t sent = 0;
