@@ -15,7 +15,9 @@ namespace nvmeof {
 
 namespace {
 
-constexpr size_t kStageSize = 64 * 1024;  // four full TLS records per SSL_write
+// One TLS record's plaintext at most: with partial writes SSL_write_ex sends one record a
+// call, so small iovecs are gathered into one record and large ones go to it directly.
+constexpr size_t kRecordSize = 16 * 1024;
 constexpr char kCipherSuites[] = "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384";
 
 std::string LastSslError() {
@@ -124,6 +126,11 @@ Result<SSL_CTX*> NewCtx(bool server, bool ktls) {
   SSL_CTX_set_num_tickets(ctx, 0);
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
   SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  // Read-ahead: one recv() fills OpenSSL's buffer (one full record and its header), not a
+  // 5-byte header then a body per record. Its default size, not a larger one: before each
+  // record OpenSSL 3.0 moves the unread rest of the buffer to its start (payload
+  // alignment), so a large buffer costs a copy of most of itself per record.
+  if (!ktls) SSL_CTX_set_read_ahead(ctx, 1);  // kernel TLS reads records itself
   uint64_t opts = SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_TICKET;
 #ifdef SSL_OP_ENABLE_KTLS
   if (ktls) opts |= SSL_OP_ENABLE_KTLS;
@@ -180,7 +187,7 @@ Result<std::unique_ptr<TlsStream>> TlsStream::Make(int fd, std::shared_ptr<TlsCo
 }
 
 TlsStream::TlsStream(int fd, std::shared_ptr<TlsContext> ctx, std::string peer)
-    : fd_(fd), ctx_(std::move(ctx)), peer_(std::move(peer)), stage_(new uint8_t[kStageSize]) {}
+    : fd_(fd), ctx_(std::move(ctx)), peer_(std::move(peer)), stage_(new uint8_t[kRecordSize]) {}
 
 TlsStream::~TlsStream() {
   Close();
@@ -273,20 +280,44 @@ ssize_t TlsStream::SendV(const struct iovec* iov, int iovcnt) {
     int rc = Handshake();
     if (rc != 0) return rc;
   }
-  // The same unsent bytes come back after -EAGAIN (and OpenSSL wants them again), so staging
-  // up to kStageSize of them each call is consistent from one call to the next.
-  size_t len = 0;
-  for (int i = 0; i < iovcnt && len < kStageSize; i++) {
-    size_t n = std::min(iov[i].iov_len, kStageSize - len);
-    memcpy(stage_.get() + len, iov[i].iov_base, n);
-    len += n;
-  }
+  // One record a call (partial writes): an iovec with a full record left goes to
+  // SSL_write_ex directly, smaller pieces are gathered into the staging buffer first. The same unsent bytes
+  // come back after -EAGAIN, so the retry offers OpenSSL at least the bytes of the record it
+  // holds, starting with the same bytes, as it wants.
   size_t sent = 0;
-  while (sent < len) {
+  int i = 0;
+  size_t off = 0;
+  while (i < iovcnt) {
+    if (off == iov[i].iov_len) {
+      i++;
+      off = 0;
+      continue;
+    }
+    const uint8_t* p = static_cast<const uint8_t*>(iov[i].iov_base) + off;
+    size_t len = iov[i].iov_len - off;
+    if (len < kRecordSize) {
+      len = 0;
+      size_t o = off;
+      for (int k = i; k < iovcnt && len < kRecordSize; k++, o = 0) {
+        size_t n = std::min(iov[k].iov_len - o, kRecordSize - len);
+        memcpy(stage_.get() + len, static_cast<const uint8_t*>(iov[k].iov_base) + o, n);
+        len += n;
+      }
+      p = stage_.get();
+    }
     size_t n = 0;
-    int rc = SSL_write_ex(ssl_, stage_.get() + sent, len - sent, &n);
+    int rc = SSL_write_ex(ssl_, p, len, &n);
     if (rc == 1) {
       sent += n;
+      for (; n > 0 && i < iovcnt;) {  // step over what went out
+        size_t k = std::min(n, iov[i].iov_len - off);
+        off += k;
+        n -= k;
+        if (off == iov[i].iov_len) {
+          i++;
+          off = 0;
+        }
+      }
       continue;
     }
     int err = SSL_get_error(ssl_, rc);
@@ -302,7 +333,9 @@ ssize_t TlsStream::SendV(const struct iovec* iov, int iovcnt) {
   return sent ? static_cast<ssize_t>(sent) : -EAGAIN;
 }
 
-bool TlsStream::Buffered() const { return ssl_ && SSL_pending(ssl_) > 0; }
+// With read-ahead OpenSSL may hold whole records it has not decrypted yet: SSL_has_pending
+// counts those too.
+bool TlsStream::Buffered() const { return ssl_ && SSL_has_pending(ssl_) == 1; }
 
 bool TlsStream::ktls_send() const { return ssl_ && BIO_get_ktls_send(SSL_get_wbio(ssl_)); }
 bool TlsStream::ktls_recv() const { return ssl_ && BIO_get_ktls_recv(SSL_get_rbio(ssl_)); }

@@ -13,8 +13,10 @@
 // handshake driven by Recv (a server's first Recv calls run it; readiness comes from the
 // socket's events, and RecvWantsWrite() says when it waits for write readiness). The PSK
 // lookup runs inside Recv on that thread. After the handshake Recv decrypts into the
-// caller's buffer and SendV encrypts the gathered buffers through one staging buffer
-// allocated with the stream: nothing allocates per I/O. A failed handshake is logged once
+// caller's buffer (OpenSSL reads ahead: one recv() per record or several small ones, and
+// Buffered() says when records wait in its buffer) and SendV hands OpenSSL one record at a
+// time, straight from an iovec with a full record left, else gathered through one
+// record-sized staging buffer allocated with the stream: our code allocates nothing per I/O. A failed handshake is logged once
 // with the peer and the reason (never a key) and Recv answers -ECONNABORTED; other TLS
 // errors -EPROTO; a socket error its -errno.
 #pragma once

@@ -8,7 +8,10 @@
 # one with --secure and a host PSK (SHA-256: TLS_AES_128_GCM_SHA256). nvmf-perf on CPU 1
 # (one thread, --queues connections, queue depth 32), with --tls-psk-file for the secure
 # one. Per round, back to back on each: 128K sequential read (MiB/s) and 4K random read
-# (IOPS). Printed: per workload the medians and the median of the paired ratios TLS/plain.
+# (IOPS). Printed: per workload the medians and the median of the paired ratios TLS/plain;
+# then the CPU time each end spent per MiB (128K) or per I/O (4K), which a loaded machine
+# moves less than the rates: the ratio plain/TLS of that cost is the rate ratio two
+# CPU-bound ends would reach.
 # Benchmarks are not tests: nothing here passes or fails.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -42,24 +45,33 @@ cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -r
 trap cleanup EXIT
 
 PPORT=$(free_port); PDPORT=$(free_port); SPORT=$(free_port); SDPORT=$(free_port)
-dp_start "$GW" "$PPORT" "$PDPORT" "$WORK/plain.log"; PIDS+=("$GWPID")
-dp_start "$GW" "$SPORT" "$SDPORT" "$WORK/tls.log" --secure --host-psk "$HOSTNQN=$WORK/psk"; PIDS+=("$GWPID")
+dp_start "$GW" "$PPORT" "$PDPORT" "$WORK/plain.log"; PIDS+=("$GWPID"); PGW=$GWPID
+dp_start "$GW" "$SPORT" "$SDPORT" "$WORK/tls.log" --secure --host-psk "$HOSTNQN=$WORK/psk"; PIDS+=("$GWPID"); SGW=$GWPID
 # Up when the port accepts (the gateways log at warning level: no "ready" line).
 for p in "$PPORT" "$SPORT"; do
   for _ in $(seq 300); do "$PY" -c "import socket,sys; socket.create_connection(('127.0.0.1',$p),1)" 2>/dev/null && break; sleep 0.1; done
 done
 
-# perf PORT RW BS SECONDS [ARGS...]: prints "iops mibs".
+# cpu_s PID: the process's user + system CPU seconds so far.
+cpu_s() { "$PY" -c 'import os,sys; f=open(f"/proc/{sys.argv[1]}/stat").read().rsplit(")",1)[1].split(); print((int(f[11])+int(f[12]))/os.sysconf("SC_CLK_TCK"))' "$1"; }
+# perf GWPID PORT RW BS SECONDS [ARGS...]: prints "iops mibs gateway_cpu_s nvmf_perf_cpu_s".
 perf() {
-  taskset -c "$C1" "$PERF" --addr 127.0.0.1 --port "$1" --nqn "$NQN" --hostnqn "$HOSTNQN" --qd 32 \
-    --queues "$QUEUES" --bs "$3" --rw "$2" --time "$4" --size 1G --json "${@:5}" | "$PY" -c '
-import json,sys
-d=json.load(sys.stdin); t=d.get("total",d)
-print(t["iops"], t["mibps"])'
+  local g0 g1 out
+  g0=$(cpu_s "$1")
+  out=$(taskset -c "$C1" "$PY" -c '
+import json,resource,subprocess,sys
+r=subprocess.run(sys.argv[1:],stdout=subprocess.PIPE,check=True)
+u=resource.getrusage(resource.RUSAGE_CHILDREN)
+d=json.loads(r.stdout); t=d.get("total",d)
+print(t["iops"], t["mibps"], u.ru_utime+u.ru_stime)' "$PERF" --addr 127.0.0.1 --port "$2" --nqn "$NQN" \
+    --hostnqn "$HOSTNQN" --qd 32 --queues "$QUEUES" --bs "$4" --rw "$3" --time "$5" --size 1G --json "${@:6}")
+  g1=$(cpu_s "$1")
+  read -r IOPS_ MIB_ PCPU_ <<<"$out"
+  echo "$IOPS_ $MIB_ $("$PY" -c "print($g1-$g0)") $PCPU_"
 }
 TLS=(--tls-psk-file "$WORK/psk")
-perf "$PPORT" write 128k 2 >/dev/null
-perf "$SPORT" write 128k 2 "${TLS[@]}" >/dev/null
+perf "$PGW" "$PPORT" write 128k 2 >/dev/null
+perf "$SGW" "$SPORT" write 128k 2 "${TLS[@]}" >/dev/null
 
 echo "bench-tls: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $NCPU cores; ${TIME}s per run, $ROUNDS rounds"
 echo "  gateway: 1 reactor on CPU $C0; load: nvmf-perf on CPU $C1 ($QUEUES connection(s), qd 32); A = plain, B = TLS"
@@ -67,10 +79,28 @@ RES=$WORK/results
 for r in $(seq "$ROUNDS"); do
   for w in "read 128k" "randread 4k"; do
     set -- $w
-    read -r IOPS MIB < <(perf "$PPORT" "$1" "$2" "$TIME")
+    read -r IOPS MIB GC PC < <(perf "$PGW" "$PPORT" "$1" "$2" "$TIME")
     printf '%s\tA\t%s %s\t%s\t%s\n' "$r" "$1" "$2" "$IOPS" "$MIB" >>"$RES"
-    read -r IOPS MIB < <(perf "$SPORT" "$1" "$2" "$TIME" "${TLS[@]}")
+    printf '%s\tA\t%s %s\t%s\t%s\t%s\t%s\n' "$r" "$1" "$2" "$IOPS" "$MIB" "$GC" "$PC" >>"$RES.cpu"
+    read -r IOPS MIB GC PC < <(perf "$SGW" "$SPORT" "$1" "$2" "$TIME" "${TLS[@]}")
     printf '%s\tB\t%s %s\t%s\t%s\n' "$r" "$1" "$2" "$IOPS" "$MIB" >>"$RES"
+    printf '%s\tB\t%s %s\t%s\t%s\t%s\t%s\n' "$r" "$1" "$2" "$IOPS" "$MIB" "$GC" "$PC" >>"$RES.cpu"
   done
 done
 ab_summary "$RES"
+"$PY" - "$RES.cpu" "$TIME" <<'PY'
+import statistics, sys
+secs = float(sys.argv[2])
+cost = {}
+for l in open(sys.argv[1]):
+    rnd, side, w, iops, mib, gc, pc = l.rstrip("\n").split("\t")
+    unit = float(mib) * secs if w.endswith("128k") else float(iops) * secs  # MiB or I/Os done
+    cost.setdefault(w, {}).setdefault(side, []).append((float(gc) / unit * 1e6, float(pc) / unit * 1e6))
+print()
+print(f"  {'CPU per unit':<16} {'A gateway':>10} {'A perf':>8} {'B gateway':>10} {'B perf':>8}   A/B gateway   A/B perf")
+for w, sides in cost.items():
+    unit = "us/MiB" if w.endswith("128k") else "us/IO"
+    m = {s: (statistics.median(g for g, _ in v), statistics.median(p for _, p in v)) for s, v in sides.items()}
+    (ag, ap), (bg, bp) = m["A"], m["B"]
+    print(f"  {w + ' ' + unit:<16} {ag:10.2f} {ap:8.2f} {bg:10.2f} {bp:8.2f}   {ag / bg:11.3f}   {ap / bp:8.3f}")
+PY

@@ -450,6 +450,10 @@ bool Connection::StartTls(const TlsClientPsk& psk) {
   SSL_CTX_set_ciphersuites(ssl_ctx_, psk.hash == 2 ? "TLS_AES_256_GCM_SHA384" : "TLS_AES_128_GCM_SHA256");
   SSL_CTX_set_psk_use_session_callback(ssl_ctx_, UsePsk);
   SSL_CTX_set_options(ssl_ctx_, SSL_OP_IGNORE_UNEXPECTED_EOF);
+  // Read-ahead into OpenSSL's default-sized buffer: one recv() per record, not two
+  // (SSL_has_pending then says what waits). A larger buffer costs more: OpenSSL 3.0 moves
+  // the unread rest of it to its start before each record.
+  SSL_CTX_set_read_ahead(ssl_ctx_, 1);
   ssl_ = SSL_new(ssl_ctx_);
   SSL_set_fd(ssl_, fd_);
   timeval tv{timeout_ms_ / 1000, (timeout_ms_ % 1000) * 1000};
@@ -489,7 +493,7 @@ ssize_t Connection::RecvSome(void* p, size_t n) {
 }
 
 bool Connection::Readable(int timeout_ms) {
-  if (ssl_ && SSL_pending(ssl_) > 0) return true;
+  if (ssl_ && SSL_has_pending(ssl_) == 1) return true;
   pollfd pf{fd_, POLLIN, 0};
   return poll(&pf, 1, timeout_ms) > 0;
 }
@@ -549,7 +553,7 @@ bool Connection::ReadFull(void* p, size_t n, int timeout_ms, RecvStatus* st) {
   auto* c = static_cast<uint8_t*>(p);
   while (n > 0) {
     pollfd pf{fd_, POLLIN, 0};
-    int rc = ssl_ && SSL_pending(ssl_) > 0 ? 1 : poll(&pf, 1, RemainingMs(deadline));
+    int rc = ssl_ && SSL_has_pending(ssl_) == 1 ? 1 : poll(&pf, 1, RemainingMs(deadline));
     if (rc < 0) {
       if (errno == EINTR) continue;
       Fail(std::string("poll: ") + strerror(errno));
