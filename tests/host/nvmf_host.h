@@ -363,8 +363,9 @@ class Controller {
   const ControllerOptions& options() const { return opt_; }
   ControllerOptions& mutable_options() { return opt_; }
 
-  // TCP connect + ICReq/ICResp + Connect (qid 0, dynamic controller). Sets cntlid().
-  // transport_ok == false with error set when the TCP/ICReq step failed.
+  // TCP connect + ICReq/ICResp + Connect (qid 0, dynamic controller) [+ DH-HMAC-CHAP]. Sets
+  // cntlid(). transport_ok == false with error set when the TCP/ICReq step or the
+  // authentication failed (last_auth() says how).
   Completion ConnectAdmin();
   // CC := EN | IOSQES=6 | IOCQES=4, then polls CSTS.RDY.
   Completion Enable(int timeout_ms = 5000);
