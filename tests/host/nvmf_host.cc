@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -20,6 +21,9 @@
 #include <chrono>
 #include <cstdio>
 #include <thread>
+
+#include "gateway/nvmf/auth_keys.h"
+#include "gateway/protocol/nvme_auth.h"
 
 namespace nvmeof::host {
 
@@ -239,6 +243,24 @@ nvme::Sqe Dsm(uint32_t nsid, uint32_t nr_ranges, uint32_t attributes) {
   s.cdw11 = attributes;
   return s;
 }
+
+namespace {
+nvme::Sqe AuthCommand(uint8_t fctype, uint32_t len) {
+  nvme::AuthCmd a{};
+  a.opcode = nvme::kAdminFabrics;
+  a.fctype = fctype;
+  a.spsp0 = nvme::kAuthSpsp0;
+  a.spsp1 = nvme::kAuthSpsp1;
+  a.secp = nvme::kAuthSecpNvme;
+  a.length = len;
+  nvme::Sqe s;
+  memcpy(&s, &a, sizeof(s));
+  return s;
+}
+}  // namespace
+
+nvme::Sqe AuthSend(uint32_t len) { return AuthCommand(nvme::kFctypeAuthSend, len); }
+nvme::Sqe AuthReceive(uint32_t len) { return AuthCommand(nvme::kFctypeAuthReceive, len); }
 
 }  // namespace cmd
 
@@ -1020,6 +1042,183 @@ std::optional<Completion> Connection::WaitAny(int timeout_ms) {
   }
 }
 
+// ---------------------------------------------------------------- DH-HMAC-CHAP
+
+namespace {
+
+// Largest controller message: a Challenge with a SHA-512 C1 and an FFDHE8192 value.
+constexpr uint32_t kAuthRecvLen = sizeof(nvme::ChallengeWire) + nvme::kAuthMaxHashLen + nvme::kAuthMaxDhLen;
+
+void Wipe(std::vector<uint8_t>& b) {
+  if (!b.empty()) OPENSSL_cleanse(b.data(), b.size());
+  b.clear();
+}
+
+// The transaction's secrets, wiped whichever way it ends.
+struct AuthSecrets {
+  std::vector<uint8_t> host_key, ctrl_key, session_key, c1, c2;
+  ~AuthSecrets() {
+    for (auto* b : {&host_key, &ctrl_key, &session_key, &c1, &c2}) Wipe(*b);
+  }
+};
+
+}  // namespace
+
+bool Connection::Authenticate(const DhchapHostOptions& o, const std::string& hostnqn, const std::string& subnqn,
+                              AuthOutcome* out) {
+  using namespace nvme;
+  *out = AuthOutcome{};
+  const auto start = Clock::now();
+  auto finish = [&](bool ok, std::string error) {
+    out->ok = ok;
+    out->error = std::move(error);
+    out->elapsed_ns = static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count());
+    return ok;
+  };
+  AuthSecrets k;
+  auto hk = auth::ParseDhchapSecret(o.secret);
+  if (!hk.ok()) return finish(false, "the host secret: " + hk.status().message());
+  k.host_key = auth::TransformKey(*hk, hostnqn);
+  Wipe(hk->key);
+  const bool bidirectional = !o.ctrl_secret.empty();
+  if (bidirectional) {
+    auto ck = auth::ParseDhchapSecret(o.ctrl_secret);
+    if (!ck.ok()) return finish(false, "the controller secret: " + ck.status().message());
+    k.ctrl_key = auth::TransformKey(*ck, subnqn);
+    Wipe(ck->key);
+  }
+  const uint16_t t_id = next_cid_;  // any value; the controller echoes it
+  out->attempted = true;
+
+  // Sends one message; false (and *out set) if the command failed.
+  auto send = [&](const std::vector<uint8_t>& msg, const char* what) {
+    Completion c = Execute(cmd::AuthSend(static_cast<uint32_t>(msg.size())), msg.data(),
+                           static_cast<uint32_t>(msg.size()));
+    if (c.ok()) return true;
+    out->status = c.status;
+    finish(false, std::string("Authentication Send (") + what + "): " + c.ToString());
+    return false;
+  };
+  // Receives one message into *msg; false (and *out set) if the command failed or the
+  // controller sent a Failure1.
+  std::vector<uint8_t> buf(kAuthRecvLen);
+  auto receive = [&](const char* what, size_t* len) {
+    Completion c = Execute(cmd::AuthReceive(kAuthRecvLen), nullptr, 0, buf.data(), kAuthRecvLen);
+    if (!c.ok()) {
+      out->status = c.status;
+      finish(false, std::string("Authentication Receive (") + what + "): " + c.ToString());
+      return false;
+    }
+    *len = c.bytes_in;
+    AuthHeaderWire h;
+    if (DecodeAuthHeader(buf.data(), *len, &h) != AuthDecodeError::kOk) {
+      finish(false, std::string(what) + ": message shorter than its header");
+      return false;
+    }
+    if (h.auth_type == kAuthTypeCommon && h.auth_id == kAuthIdFailure1) {
+      AuthFailure f;
+      if (DecodeFailure1(buf.data(), *len, &f) != AuthDecodeError::kOk) {
+        finish(false, std::string(what) + ": malformed AUTH_Failure1");
+        return false;
+      }
+      out->failure1 = f.explanation;
+      char why[96];
+      snprintf(why, sizeof(why), "the controller sent AUTH_Failure1 (reason %02xh, explanation %02xh) for %s",
+               f.rescode, f.explanation, what);
+      finish(false, why);
+      return false;
+    }
+    return true;
+  };
+  // Tells the controller the transaction failed on the host's side.
+  auto fail2 = [&](uint8_t explanation, std::string why) {
+    AuthFailure f;
+    f.t_id = t_id;
+    f.explanation = explanation;
+    out->failure2 = explanation;
+    std::vector<uint8_t> msg = EncodeFailure2(f);
+    Execute(cmd::AuthSend(static_cast<uint32_t>(msg.size())), msg.data(), static_cast<uint32_t>(msg.size()));
+    return finish(false, std::move(why));
+  };
+
+  AuthNegotiate neg;
+  neg.t_id = t_id;
+  neg.sc_c = kScCNone;
+  neg.hashes = o.hashes;
+  neg.dhgroups = o.dhgroups;
+  if (!send(EncodeNegotiate(neg), "AUTH_Negotiate")) return false;
+
+  size_t len = 0;
+  if (!receive("DH-HMAC-CHAP_Challenge", &len)) return false;
+  AuthChallenge ch;
+  if (auto e = DecodeChallenge(buf.data(), len, &ch); e != AuthDecodeError::kOk)
+    return fail2(kAuthExplIncorrectPayload, "bad Challenge: " + std::string(AuthDecodeErrorName(e)));
+  out->hash = ch.hashid;
+  out->dhgroup = ch.dhgid;
+  if (ch.t_id != t_id) return fail2(kAuthExplIncorrectPayload, "Challenge with another transaction identifier");
+  if (std::find(o.hashes.begin(), o.hashes.end(), ch.hashid) == o.hashes.end())
+    return fail2(kAuthExplHashUnusable, "the controller chose a hash function the host did not offer");
+  if (std::find(o.dhgroups.begin(), o.dhgroups.end(), ch.dhgid) == o.dhgroups.end())
+    return fail2(kAuthExplDhGroupUnusable, "the controller chose a DH group the host did not offer");
+  const size_t hl = auth::HashLength(ch.hashid);
+  if (ch.c1.size() != hl) return fail2(kAuthExplIncorrectPayload, "Challenge with the wrong hash length");
+  k.c1 = ch.c1;
+
+  AuthReply rep;
+  rep.t_id = t_id;
+  if (ch.dhgid != kDhGroupNull) {
+    if (static_cast<int>(ch.dhv.size()) != auth::DhValueLength(ch.dhgid))
+      return fail2(kAuthExplIncorrectPayload, "Challenge with a DH value of the wrong length");
+    auto kp = auth::DhKeyPair::Generate(ch.dhgid);
+    if (!kp.ok()) return fail2(kAuthExplDhGroupUnusable, kp.status().message());
+    auto z = kp->SharedSecret(ch.dhv);
+    if (!z.ok()) return fail2(kAuthExplDhGroupUnusable, z.status().message());
+    k.session_key = auth::SessionKey(ch.hashid, *z);
+    Wipe(*z);
+    k.c1 = auth::AugmentedChallenge(ch.hashid, k.session_key, ch.c1);
+    rep.dhv = kp->public_value();
+  } else if (!ch.dhv.empty()) {
+    return fail2(kAuthExplIncorrectPayload, "DH value in a NULL-group Challenge");
+  }
+  rep.r1 = auth::HostResponse(ch.hashid, k.host_key, k.c1, ch.seqnum, t_id, kScCNone, hostnqn, subnqn);
+  uint32_t s2 = 0;
+  if (bidirectional) {
+    auto c2 = auth::RandomBytes(hl);
+    auto s = auth::RandomBytes(4);
+    if (!c2.ok() || !s.ok()) return fail2(kAuthExplFailed, "the random generator failed");
+    memcpy(&s2, s->data(), 4);
+    if (s2 == 0) s2 = 1;
+    rep.cvalid = true;
+    rep.seqnum = s2;
+    rep.c2 = *c2;
+    k.c2 = k.session_key.empty() ? *c2 : auth::AugmentedChallenge(ch.hashid, k.session_key, *c2);
+  } else {
+    rep.c2.assign(hl, 0);
+  }
+  std::vector<uint8_t> reply = EncodeReply(rep);
+  bool sent = send(reply, "DH-HMAC-CHAP_Reply");
+  Wipe(reply);
+  if (!sent) return false;
+
+  if (!receive("DH-HMAC-CHAP_Success1", &len)) return false;
+  AuthSuccess1 s1;
+  if (auto e = DecodeSuccess1(buf.data(), len, &s1); e != AuthDecodeError::kOk)
+    return fail2(kAuthExplIncorrectPayload, "bad Success1: " + std::string(AuthDecodeErrorName(e)));
+  if (s1.t_id != t_id) return fail2(kAuthExplIncorrectPayload, "Success1 with another transaction identifier");
+  out->bidirectional = bidirectional;
+  if (!bidirectional) return finish(true, "");
+  if (!s1.rvalid || s1.r2.size() != hl)
+    return fail2(kAuthExplIncorrectPayload, "Success1 without the controller's response");
+  std::vector<uint8_t> want =
+      auth::ControllerResponse(ch.hashid, k.ctrl_key, k.c2, s2, t_id, kScCNone, hostnqn, subnqn);
+  bool match = want.size() == hl && CRYPTO_memcmp(want.data(), s1.r2.data(), hl) == 0;
+  Wipe(want);
+  if (!match) return fail2(kAuthExplFailed, "wrong controller response (wrong controller key)");
+  if (!send(EncodeSuccess2(t_id), "DH-HMAC-CHAP_Success2")) return false;
+  return finish(true, "");
+}
+
 // ---------------------------------------------------------------- Controller
 
 Controller::Controller(ControllerOptions o) : opt_(std::move(o)) {}
@@ -1056,6 +1255,15 @@ std::unique_ptr<Connection> Controller::ConnectQueue(uint16_t qid, uint16_t sqsi
   q->set_qid(qid);
   q->set_in_capsule_limit(8192);  // fabrics commands may always carry 8 KiB in-capsule
   *c = q->Execute(cmd::Connect(qid, sqsize, kato_ms), &data, sizeof(data));
+  last_auth_ = AuthOutcome{};
+  if (c->ok() && (c->cqe.dw0 & nvme::kConnectAuthreqAtr) && !opt_.dhchap.secret.empty()) {
+    std::string hostnqn(data.hostnqn, strnlen(data.hostnqn, sizeof(data.hostnqn)));
+    std::string subnqn(data.subnqn, strnlen(data.subnqn, sizeof(data.subnqn)));
+    if (!q->Authenticate(opt_.dhchap, hostnqn, subnqn, &last_auth_)) {
+      c->transport_ok = false;
+      c->error = "DH-HMAC-CHAP: " + last_auth_.error;
+    }
+  }
   if (qid != 0) q->set_in_capsule_limit(io_in_capsule_limit());
   return q;
 }

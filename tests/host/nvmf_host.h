@@ -8,6 +8,10 @@
 //   cmd::*        pure SQE builders (no I/O), so tests can tamper with any field;
 //   TlsClientPsk  the NVMe/TCP TLS PSK a host derives from a configured PSK (own code over
 //                 OpenSSL's HMAC, independent of the gateway's), for Connection::StartTls;
+//   DhchapHostOptions / Connection::Authenticate
+//                 the host side of DH-HMAC-CHAP (NVMe Base 2.0 section 8.13) after Connect;
+//                 the cryptography (DHHC-1 secrets, key transformation, responses, FFDHE)
+//                 is the gateway's pure nvmeof_auth_keys, the messages nvme_auth.h's codecs;
 //   Connection    one TCP connection = one NVMe queue: ICReq/ICResp, raw bytes, PDU
 //                 receive with digest checks, capsules with in-capsule data or R2T/H2CData,
 //                 C2HData into a buffer, CapsuleResp, C2HTermReq, peer close;
@@ -69,6 +73,9 @@ nvme::Sqe Compare(uint32_t nsid, uint64_t slba, uint32_t nlb);
 nvme::Sqe Flush(uint32_t nsid);
 nvme::Sqe WriteZeroes(uint32_t nsid, uint64_t slba, uint32_t nlb, bool deallocate = false);
 nvme::Sqe Dsm(uint32_t nsid, uint32_t nr_ranges, uint32_t attributes = nvme::kDsmAttrDeallocate);
+// Authentication Send (TL = len) / Receive (AL = len) for DH-HMAC-CHAP (SECP E9h, SPSP 01h).
+nvme::Sqe AuthSend(uint32_t len);
+nvme::Sqe AuthReceive(uint32_t len);
 }  // namespace cmd
 
 // ---------------------------------------------------------------- TLS PSK
@@ -85,6 +92,33 @@ struct TlsClientPsk {
 // *err) for a malformed one.
 bool DeriveTlsClientPsk(const std::string& interchange, const std::string& hostnqn, const std::string& subnqn,
                         int version, TlsClientPsk* out, std::string* err);
+
+// ---------------------------------------------------------------- DH-HMAC-CHAP
+
+// What a host brings to DH-HMAC-CHAP: its secret and, for bidirectional authentication, the
+// controller's (the host then checks the controller's response), both "DHHC-1:hh:<b64>:";
+// the hash functions and DH groups AUTH_Negotiate offers, most preferred first (wire
+// identifiers: hash 1..3 SHA-256..SHA-512; group 0 NULL, 1..5 FFDHE2048..8192).
+struct DhchapHostOptions {
+  std::string secret;
+  std::string ctrl_secret;
+  std::vector<uint8_t> hashes = {1, 2, 3};
+  std::vector<uint8_t> dhgroups = {0, 1, 2, 3, 4, 5};
+};
+
+// One queue's authentication transaction, as the host saw it.
+struct AuthOutcome {
+  bool attempted = false;  // a transaction was started (AUTH_Negotiate sent)
+  bool ok = false;         // Success1 received (and R2 verified, Success2 sent, if bidirectional)
+  uint8_t hash = 0;        // what the controller's Challenge chose
+  uint8_t dhgroup = 0;
+  bool bidirectional = false;
+  uint8_t failure1 = 0;    // explanation of the controller's AUTH_Failure1 (0: none received)
+  uint8_t failure2 = 0;    // explanation of the host's AUTH_Failure2 (0: none sent)
+  nvme::Status status{};   // the failed Authentication Send / Receive's status, if one failed
+  std::string error;       // why not ok (never key bytes)
+  uint64_t elapsed_ns = 0; // AUTH_Negotiate sent to the transaction's end
+};
 
 // ---------------------------------------------------------------- connection
 
@@ -243,6 +277,15 @@ class Connection {
                      uint32_t in_len = 0);
   // Waits for any completion that nobody is waiting for yet (e.g. an AER).
   std::optional<Completion> WaitAny(int timeout_ms);
+
+  // One DH-HMAC-CHAP transaction on this queue (after its Connect; also re-authentication):
+  // AUTH_Negotiate with o's hashes and groups, the controller's Challenge, the Reply (with C2
+  // and a nonzero S2 when o.ctrl_secret is set), Success1 (R2 checked: a mismatch sends
+  // AUTH_Failure2 "authentication failed"), Success2. A Failure1 from the controller ends it.
+  // The host key is transformed with hostnqn, the controller key with subnqn. *out says how
+  // it went; returns out->ok.
+  bool Authenticate(const DhchapHostOptions& o, const std::string& hostnqn, const std::string& subnqn,
+                    AuthOutcome* out);
   size_t outstanding() const { return pending_.size(); }
 
   struct Stats {
@@ -300,6 +343,12 @@ struct ControllerOptions {
   // identity of tls_identity_version (0 or 1) derived from it.
   std::string tls_psk;
   int tls_identity_version = 1;
+  // DH-HMAC-CHAP: with dhchap.secret set, every queue whose Connect response asks for
+  // authentication (AUTHREQ.ATR) authenticates right after Connect; the queue's Completion
+  // is then not ok (transport_ok false, error set) if the transaction fails, and
+  // Controller::last_auth() has the details. Without a secret the host does not
+  // authenticate (the controller then answers Authentication Required).
+  DhchapHostOptions dhchap;
   uint32_t kato_ms = 0;          // 0: keep alive disabled
   uint16_t admin_sqsize = 31;    // 0's based
   uint16_t io_sqsize = 127;      // 0's based
@@ -314,8 +363,9 @@ class Controller {
   const ControllerOptions& options() const { return opt_; }
   ControllerOptions& mutable_options() { return opt_; }
 
-  // TCP connect + ICReq/ICResp + Connect (qid 0, dynamic controller). Sets cntlid().
-  // transport_ok == false with error set when the TCP/ICReq step failed.
+  // TCP connect + ICReq/ICResp + Connect (qid 0, dynamic controller) [+ DH-HMAC-CHAP]. Sets
+  // cntlid(). transport_ok == false with error set when the TCP/ICReq step or the
+  // authentication failed (last_auth() says how).
   Completion ConnectAdmin();
   // CC := EN | IOSQES=6 | IOCQES=4, then polls CSTS.RDY.
   Completion Enable(int timeout_ms = 5000);
@@ -325,8 +375,9 @@ class Controller {
   // connection for controller cntlid (0xFFFF: this controller's). The queue is kept (io(i))
   // only on success.
   Completion AddIoQueue(uint16_t qid = 0, uint16_t sqsize_0based = 0, uint16_t cntlid = 0xFFFF);
-  // Connects a queue with full control over the Connect command and data; the connection is
-  // returned whatever the outcome (nullptr if TCP/ICReq failed; *c says why).
+  // Connects a queue with full control over the Connect command and data (and authenticates
+  // it, see ControllerOptions::dhchap); the connection is returned whatever the outcome
+  // (nullptr if TCP/ICReq failed; *c says why).
   std::unique_ptr<Connection> ConnectQueue(uint16_t qid, uint16_t sqsize_0based, uint32_t kato_ms,
                                            const nvme::ConnectData& data, Completion* c);
 
@@ -335,6 +386,8 @@ class Controller {
   Connection& io(size_t i = 0) { return *io_.at(i); }
   size_t io_count() const { return io_.size(); }
   uint16_t cntlid() const { return cntlid_; }
+  // The authentication of the queue connected last (attempted == false: none ran).
+  const AuthOutcome& last_auth() const { return last_auth_; }
   const nvme::IdentifyController& id() const { return id_; }
   nvme::ConnectData ConnectDataFor(uint16_t cntlid) const;
 
@@ -378,6 +431,7 @@ class Controller {
   std::vector<std::unique_ptr<Connection>> io_;
   uint16_t cntlid_ = 0xFFFF;
   uint16_t next_qid_ = 1;
+  AuthOutcome last_auth_;
   nvme::IdentifyController id_{};
   bool have_id_ = false;
 };

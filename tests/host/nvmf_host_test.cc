@@ -964,12 +964,40 @@ TEST(NvmfPerf, VerifyDetectsCorruption) {
   EXPECT_NE(r.out.find("mismatch"), std::string::npos) << r.out;
 }
 
+TEST(NvmfPerf, ConnectTimingJson) {
+  FakeTarget t;
+  ASSERT_TRUE(t.Start());
+  std::string cmd = std::string(NVMF_PERF_BIN) + " --port " + std::to_string(t.port()) + " --nqn " + t.nqn() +
+                    " --queues 2 --qd 8 --connect-timing 3 --json";
+  RunResult r = RunCmd(cmd);
+  ASSERT_EQ(r.status, 0) << r.out;
+  size_t all = r.out.find("\"all\"");
+  size_t admin = r.out.find("\"admin\"");
+  size_t io = r.out.find("\"io\"");
+  size_t auth = r.out.find("\"auth\"");
+  ASSERT_NE(all, std::string::npos) << r.out;
+  ASSERT_NE(io, std::string::npos) << r.out;
+  EXPECT_EQ(JsonNumber(r.out, "n", all), 9) << r.out;
+  EXPECT_EQ(JsonNumber(r.out, "n", admin), 3) << r.out;
+  EXPECT_EQ(JsonNumber(r.out, "n", io), 6) << r.out;
+  EXPECT_EQ(JsonNumber(r.out, "n", auth), 0) << r.out;  // the fake target does not ask for it
+  EXPECT_GT(JsonNumber(r.out, "median_us", all), 0) << r.out;
+  EXPECT_GE(JsonNumber(r.out, "p99_us", all), JsonNumber(r.out, "median_us", all)) << r.out;
+  EXPECT_NE(r.out.find("\"authentication\": \"no authentication\""), std::string::npos) << r.out;
+}
+
 TEST(NvmfPerf, BadArguments) {
   RunResult r = RunCmd(std::string(NVMF_PERF_BIN) + " --port 1 2>&1");
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.out.find("--nqn is required"), std::string::npos) << r.out;
   r = RunCmd(std::string(NVMF_PERF_BIN) + " --nqn x --rw sideways 2>&1");
   EXPECT_EQ(r.status, 2);
+  r = RunCmd(std::string(NVMF_PERF_BIN) + " --nqn x --dhchap-digests sha1 2>&1");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.out.find("unknown hash"), std::string::npos) << r.out;
+  r = RunCmd(std::string(NVMF_PERF_BIN) + " --nqn x --dhchap-ctrl-secret DHHC-1:00:x: 2>&1");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.out.find("needs --dhchap-secret"), std::string::npos) << r.out;
 }
 
 }  // namespace

@@ -7,6 +7,10 @@
 // runs over TLS 1.3 (the handshake by the library, then OpenSSL on the nonblocking socket,
 // reading ahead; one record per SSL_write, large payloads passed straight to it, small
 // pieces gathered through a record-sized staging buffer; no splice).
+// With --dhchap-secret every queue
+// authenticates with DH-HMAC-CHAP after its Connect. --connect-timing N runs no I/O: it
+// connects N associations (admin queue, enable, --queues I/O queues, close) one after
+// the other and prints the median and p99 time to connect (and authenticate) one queue.
 //
 // See docs/nvmf-perf.md.
 #include <fcntl.h>
@@ -31,6 +35,7 @@
 #include <thread>
 #include <vector>
 
+#include "gateway/nvmf/auth_keys.h"
 #include "tests/host/latency_histogram.h"
 #include "tests/host/nvmf_host.h"
 
@@ -68,6 +73,8 @@ struct Config {
   bool verify = false;
   bool splice = true;  // payloads >= 32 KiB by vmsplice + splice (no copy on the host side)
   std::string tls_psk;  // a configured PSK (interchange format): TLS 1.3 on every queue
+  DhchapHostOptions dhchap;  // DH-HMAC-CHAP secrets and what AUTH_Negotiate offers
+  uint32_t connect_timing = 0;  // associations to connect and time (no I/O); 0: an I/O run
   uint32_t kato_ms = 30000;
   uint64_t seed = 0x6e766d66ull;
 };
@@ -80,7 +87,11 @@ struct Config {
           "                 [--rw randread|randwrite|read|write|randrw|rw] [--mix 70]\n"
           "                 [--time 10] [--size BYTES] [--hdgst] [--ddgst] [--verify]\n"
           "                 [--json] [--hostnqn NQN] [--kato MS] [--seed N] [--no-splice]\n"
-          "                 [--tls-psk NVMeTLSkey-1:hh:...: | --tls-psk-file PATH]\n");
+          "                 [--tls-psk NVMeTLSkey-1:hh:...: | --tls-psk-file PATH]\n"
+          "                 [--dhchap-secret DHHC-1:hh:...: [--dhchap-ctrl-secret DHHC-1:hh:...:]]\n"
+          "                 [--dhchap-digests sha256,sha384,sha512]\n"
+          "                 [--dhchap-dhgroups null,ffdhe2048,...,ffdhe8192]\n"
+          "                 [--connect-timing ASSOCIATIONS]\n");
   exit(2);
 }
 
@@ -160,6 +171,14 @@ Config ParseArgs(int argc, char** argv) {
     else if (a == "--verify") flag(&c.verify);
     else if (a == "--no-splice") c.splice = false;
     else if (a == "--tls-psk") c.tls_psk = value();
+    else if (a == "--dhchap-secret") c.dhchap.secret = value();
+    else if (a == "--dhchap-ctrl-secret") c.dhchap.ctrl_secret = value();
+    else if (a == "--dhchap-digests" || a == "--dhchap-dhgroups") {
+      std::string list = value();
+      auto ids = a == "--dhchap-digests" ? auth::ParseHashList(list) : auth::ParseDhGroupList(list);
+      if (!ids.ok()) Usage((a + ": " + ids.status().message()).c_str());
+      (a == "--dhchap-digests" ? c.dhchap.hashes : c.dhchap.dhgroups) = *ids;
+    } else if (a == "--connect-timing") c.connect_timing = static_cast<uint32_t>(num(1, 100000));
     else if (a == "--tls-psk-file") {
       FILE* f = fopen(value().c_str(), "r");
       if (!f) Usage("--tls-psk-file: cannot open the file");
@@ -172,6 +191,8 @@ Config ParseArgs(int argc, char** argv) {
     else Usage(("unknown option: " + a).c_str());
   }
   if (c.nqn.empty()) Usage("--nqn is required");
+  if (!c.dhchap.ctrl_secret.empty() && c.dhchap.secret.empty())
+    Usage("--dhchap-ctrl-secret needs --dhchap-secret");
   if (c.bs == 0) Usage("--bs must be > 0");
   if (c.threads > c.queues) c.threads = c.queues;
   return c;
@@ -896,6 +917,101 @@ std::string JsonString(const std::string& v) {
   return o + "\"";
 }
 
+// ---------------------------------------------------------------- connect timing
+
+struct Spread {
+  size_t n = 0;
+  double median_us = 0, p99_us = 0, mean_us = 0, min_us = 0, max_us = 0;
+};
+
+Spread SpreadOf(std::vector<uint64_t> ns) {
+  Spread s;
+  s.n = ns.size();
+  if (ns.empty()) return s;
+  std::sort(ns.begin(), ns.end());
+  auto at = [&](double q) {  // nearest rank
+    size_t r = static_cast<size_t>(std::ceil(q * static_cast<double>(ns.size())));
+    return static_cast<double>(ns[std::clamp<size_t>(r, 1, ns.size()) - 1]) / 1e3;
+  };
+  s.median_us = ns.size() % 2 ? ns[ns.size() / 2] / 1e3 : (ns[ns.size() / 2 - 1] + ns[ns.size() / 2]) / 2e3;
+  s.p99_us = at(0.99);
+  double sum = 0;
+  for (uint64_t v : ns) sum += static_cast<double>(v);
+  s.mean_us = sum / static_cast<double>(ns.size()) / 1e3;
+  s.min_us = ns.front() / 1e3;
+  s.max_us = ns.back() / 1e3;
+  return s;
+}
+
+// --connect-timing: per association the admin queue's TCP connect + ICReq + Connect (+
+// authentication), then (untimed) enable and Identify, then each I/O queue's the same, then
+// every connection closes. Times are per queue, wall clock on this thread.
+int ConnectTiming(const Config& cfg, const ControllerOptions& co) {
+  std::vector<uint64_t> admin, io, auth_ns;
+  std::string what = "no authentication";
+  for (uint32_t a = 0; a < cfg.connect_timing; a++) {
+    Controller ctrl(co);
+    uint64_t t0 = NowNs();
+    Completion c = ctrl.ConnectAdmin();
+    uint64_t t1 = NowNs();
+    if (!c.ok()) {
+      fprintf(stderr, "nvmf-perf: Connect (admin): %s\n", c.ToString().c_str());
+      return 1;
+    }
+    admin.push_back(t1 - t0);
+    if (ctrl.last_auth().ok) {
+      auth_ns.push_back(ctrl.last_auth().elapsed_ns);
+      what = std::string(auth::HashName(ctrl.last_auth().hash)) + "/" + auth::DhGroupName(ctrl.last_auth().dhgroup) +
+             (ctrl.last_auth().bidirectional ? " bidirectional" : " one-way");
+    }
+    c = ctrl.Enable();
+    nvme::IdentifyController id{};
+    if (c.ok()) c = ctrl.IdentifyController(&id);
+    if (!c.ok()) {
+      fprintf(stderr, "nvmf-perf: enable / Identify: %s\n", c.ToString().c_str());
+      return 1;
+    }
+    for (uint32_t i = 0; i < cfg.queues; i++) {
+      t0 = NowNs();
+      c = ctrl.AddIoQueue(static_cast<uint16_t>(i + 1), static_cast<uint16_t>(cfg.qd));
+      t1 = NowNs();
+      if (!c.ok()) {
+        fprintf(stderr, "nvmf-perf: Connect I/O queue %u: %s\n", i + 1, c.ToString().c_str());
+        return 1;
+      }
+      io.push_back(t1 - t0);
+      if (ctrl.last_auth().ok) auth_ns.push_back(ctrl.last_auth().elapsed_ns);
+    }
+    // Every queue closes with ctrl.
+  }
+  std::vector<uint64_t> all = admin;
+  all.insert(all.end(), io.begin(), io.end());
+  struct Row {
+    const char* name;
+    Spread s;
+  };
+  Row rows[] = {{"all", SpreadOf(all)}, {"admin", SpreadOf(admin)}, {"io", SpreadOf(io)}, {"auth", SpreadOf(auth_ns)}};
+  if (cfg.json) {
+    printf("{\"connect_timing\": {\"associations\": %u, \"io_queues\": %u, \"authentication\": %s", cfg.connect_timing,
+           cfg.queues, JsonString(what).c_str());
+    for (const Row& r : rows)
+      printf(", %s: {\"n\": %zu, \"median_us\": %.1f, \"p99_us\": %.1f, \"mean_us\": %.1f, \"min_us\": %.1f, "
+             "\"max_us\": %.1f}",
+             JsonString(r.name).c_str(), r.s.n, r.s.median_us, r.s.p99_us, r.s.mean_us, r.s.min_us, r.s.max_us);
+    printf("}}\n");
+    return 0;
+  }
+  printf("connect timing: %u associations x (1 admin + %u I/O queues), %s\n", cfg.connect_timing, cfg.queues,
+         what.c_str());
+  printf("  %-32s %6s %12s %12s %12s %12s\n", "per queue", "n", "median us", "p99 us", "mean us", "max us");
+  const char* label[] = {"connect (admin and I/O)", "connect (admin queue)", "connect (I/O queue)",
+                         "of which authentication"};
+  for (size_t i = 0; i < 4; i++)
+    printf("  %-32s %6zu %12.1f %12.1f %12.1f %12.1f\n", label[i], rows[i].s.n, rows[i].s.median_us, rows[i].s.p99_us,
+           rows[i].s.mean_us, rows[i].s.max_us);
+  return 0;
+}
+
 int Main(int argc, char** argv) {
   Config cfg = ParseArgs(argc, argv);
 
@@ -908,6 +1024,8 @@ int Main(int argc, char** argv) {
   co.ic.hdgst = cfg.hdgst;
   co.ic.ddgst = cfg.ddgst;
   co.kato_ms = cfg.kato_ms;
+  co.dhchap = cfg.dhchap;
+  if (cfg.connect_timing) return ConnectTiming(cfg, co);
   Controller ctrl(co);
   std::string err;
   if (!ctrl.Open(&err)) {

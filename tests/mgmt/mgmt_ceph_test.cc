@@ -308,13 +308,13 @@ TEST_F(MgmtCeph, AutoListenersAndKeepConnectedReachEveryGateway) {
     return out;
   };
   const std::set<std::string> both = {"gwA 127.0.0.1:" + port, "gwB [::1]:" + port};
-  AppliedWithin1s("gwB's auto-listener listed by gwA", [&] { return listed(a_) == both; });
-  AppliedWithin1s("gwA's auto-listener listed by gwB", [&] { return listed(b_) == both; });
+  AppliedByTheOther("gwB's auto-listener listed by gwA", [&] { return listed(a_) == both; });
+  AppliedByTheOther("gwA's auto-listener listed by gwB", [&] { return listed(b_) == both; });
   EXPECT_EQ(listed(a_), both);
   EXPECT_EQ(StateValues().count("auto-listener_" + std::string(kNqn) + "_gwB_TCP_[::1]_" + port), 1u);
   EXPECT_CLI(Gwcli(a_.grpc_port(), {"subsystem", "del_network", "-n", kNqn, "--network-mask", "::1/128"}), 0,
              "Successful");
-  AppliedWithin1s("gwB withdraws its auto-listener",
+  AppliedByTheOther("gwB withdraws its auto-listener",
                   [&] { return listed(a_) == std::set<std::string>{"gwA 127.0.0.1:" + port}; });
   EXPECT_EQ(listed(a_), std::set<std::string>{"gwA 127.0.0.1:" + port});
 
