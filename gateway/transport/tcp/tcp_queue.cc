@@ -114,7 +114,12 @@ void TcpQueue::Close(const char* reason) {
   std::string why = reason;
   std::weak_ptr<bool> alive = alive_;
   reactor_.Post([this, alive, why] {
-    if (auto a = alive.lock(); a && *a) CloseNow(why.c_str());
+    auto a = alive.lock();
+    if (!a || !*a) return;
+    // The flush is deferred and may not have run yet: send what the socket takes now (a
+    // Disconnect's completion), then close.
+    if (!closed_ && ring_count_ && !want_write_) Flush();
+    CloseNow(why.c_str());
   });
 }
 

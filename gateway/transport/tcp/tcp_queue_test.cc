@@ -95,6 +95,25 @@ TEST_F(TcpQueueTest, ConnectWriteRead) {
   }
 }
 
+// Disconnect on an I/O queue: the host gets its completion (success), then the queue is
+// closed (NVMe over Fabrics, Disconnect command); on the admin queue it is refused.
+TEST_F(TcpQueueTest, DisconnectCompletesThenCloses) {
+  for (int i = 0; i < 20; i++) {  // the completion and the close race inside the reactor
+    host::Controller c(Options());
+    std::string err;
+    ASSERT_TRUE(c.Open(&err)) << err;
+    ASSERT_TRUE(c.AddIoQueue().ok());
+    auto d = c.Disconnect(c.io());
+    ASSERT_TRUE(d.transport_ok) << "no completion for Disconnect: " << d.ToString();
+    EXPECT_TRUE(d.ok()) << d.ToString();
+    auto a = c.Disconnect(c.admin());
+    ASSERT_TRUE(a.transport_ok) << a.ToString();
+    EXPECT_FALSE(a.ok());  // Invalid Queue Type: the admin queue goes with the association
+    c.io().Close();
+    c.admin().Close();
+  }
+}
+
 int64_t Requests(TcpCounter c, const TcpProbe::Values& base) {
   return static_cast<int64_t>(TcpProbe::Totals()[TcpProbe::Index(c)] - base[TcpProbe::Index(c)]);
 }
