@@ -445,7 +445,8 @@ TEST_F(Conformance, BackendErrorsMapToNvmeStatus) {
 // 0) and the change count of the step, and a command to a namespace of the group completes
 // with Asymmetric Access Transition (SCT 3h, SC 03h, DNR clear) before reaching the device.
 TEST_F(Conformance, AnaChangeStateInTheLogPageAndOnCommands) {
-  auto [admin, iop] = EnableWithIo();
+  auto [admin_b, iop] = EnableWithIo();
+  auto admin = admin_b;  // a plain variable: clang 14 refuses a structured binding in a lambda
   FakeQueue& io = *iop;
   RecordingDevice* d = AddRecording(false);
   const uint64_t before = target_->ana().change_count();
