@@ -46,36 +46,10 @@ RES=$WORK/results.tsv
 
 perf() { taskset -c "$C1" "$PERF" --addr 127.0.0.1 --port "$1" --nqn "$NQN" --qd 32 "${@:2}"; }
 
-# B's configuration with --metrics: the exporter on a free loopback port.
+# B's configuration with --metrics: the exporter on a free loopback port; A's: the same
+# file with the exporter off.
 MPORT=$(free_port)
-cat >"$WORK/metrics.conf" <<EOF
-[gateway]
-addr = 127.0.0.1
-enable_prometheus_exporter = True
-prometheus_exporter_ssl = False
-prometheus_port = $MPORT
-prometheus_stats_interval = 0
-EOF
-sed 's/^enable_prometheus_exporter = True/enable_prometheus_exporter = False/' "$WORK/metrics.conf" >"$WORK/off.conf"
-# A long-lived scraper on CPU 1 (as Prometheus is): GET /metrics every second, one line in
-# $WORK/scrapes per answer that holds the gateway's metrics.
-scrape_loop() {
-  taskset -c "$C1" python3 -c '
-import http.client, sys, time
-port, out = int(sys.argv[1]), sys.argv[2]
-while True:
-    try:
-        c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        c.request("GET", "/metrics")
-        body = c.getresponse().read()
-        c.close()
-        if b"ceph_nvmeof_gateway_info" in body:
-            with open(out, "a") as f: f.write("\n")
-    except OSError:
-        pass
-    time.sleep(1)' "$MPORT" "$WORK/scrapes" &
-  SCRAPER=$!
-}
+metrics_confs "$WORK" "$MPORT"
 
 # run BUILD RW BS [SIDE]: prints the instructions per I/O (SIDE B with --metrics: exporter on
 # and scraped).
@@ -95,7 +69,7 @@ run() {
   # Fill the whole namespace: 128K sequential writes over it, twice the time it needs.
   perf "$port" --bs 128k --rw write --size $SIZE --time 8 >/dev/null
   SCRAPER=
-  if ((METRICS)) && [[ ${4:-} == B ]]; then scrape_loop; sleep 1; fi
+  if ((METRICS)) && [[ ${4:-} == B ]]; then scraper_start "$C1" "$MPORT" "$WORK/scrapes"; sleep 1; fi
   callgrind_control -z $gpid >/dev/null 2>&1
   ios=$(perf "$port" --bs "$3" --rw "$2" --size $SIZE --time "$TIME" --json |
         python3 -c 'import json,sys; print(json.load(sys.stdin)["total"]["ios"])')

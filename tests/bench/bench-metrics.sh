@@ -43,23 +43,7 @@ RES=$WORK/results.tsv SCRAPES=$WORK/scrapes
 # long-lived process, as Prometheus is (a curl started every second cost CPU 1 a process
 # start, OpenSSL's initialisation included, on each scrape: that charged nvmf-perf, not the
 # gateway).
-start_scraper() {
-  taskset -c "$C1" python3 -c '
-import http.client, sys, time
-port, out = int(sys.argv[1]), sys.argv[2]
-while True:
-    try:
-        c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-        c.request("GET", "/metrics")
-        body = c.getresponse().read()
-        c.close()
-        if b"ceph_nvmeof_gateway_info" in body:
-            with open(out, "a") as f: f.write("\n")
-    except OSError:
-        pass
-    time.sleep(1)' "$MPORT" "$SCRAPES" &
-  SCRAPER=$!
-}
+start_scraper() { scraper_start "$C1" "$MPORT" "$SCRAPES"; }
 stop_scraper() {
   if [[ -n ${SCRAPER:-} ]]; then kill "$SCRAPER" 2>/dev/null || true; wait "$SCRAPER" 2>/dev/null || true; fi
   SCRAPER=
@@ -70,16 +54,7 @@ trap cleanup EXIT
 
 # B's exporter: on a free loopback port, a full collection on every scrape.
 MPORT=$(free_port)
-cat >"$WORK/metrics.conf" <<EOF
-[gateway]
-addr = 127.0.0.1
-enable_prometheus_exporter = True
-prometheus_exporter_ssl = False
-prometheus_port = $MPORT
-prometheus_stats_interval = 0
-EOF
-# A: the same file with the exporter off, so that the exporter is the only difference.
-sed 's/^enable_prometheus_exporter = True/enable_prometheus_exporter = False/' "$WORK/metrics.conf" >"$WORK/off.conf"
+metrics_confs "$WORK" "$MPORT"  # metrics.conf for B, off.conf for A
 
 echo "bench-metrics: $GW"
 echo "  $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $NCPU cores; $ROUNDS rounds x 4 workloads x ${TIME}s per side, interleaved"

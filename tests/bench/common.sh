@@ -86,3 +86,38 @@ bench_cluster_start() {
 bench_cluster_destroy() {
   if ((OWN_CLUSTER && !KEEP)); then "$CEPH_LOCAL" destroy "$CEPH_DIR" >/dev/null 2>&1 || true; fi
 }
+
+# The cost of metrics (bench-metrics.sh, bench-ipio.sh --metrics). metrics_confs DIR PORT
+# writes DIR/metrics.conf (the exporter on 127.0.0.1:PORT, a full collection on every
+# scrape) and DIR/off.conf (the same file with the exporter off).
+metrics_confs() {
+  cat >"$1/metrics.conf" <<EOF
+[gateway]
+addr = 127.0.0.1
+enable_prometheus_exporter = True
+prometheus_exporter_ssl = False
+prometheus_port = $2
+prometheus_stats_interval = 0
+EOF
+  sed 's/^enable_prometheus_exporter = True/enable_prometheus_exporter = False/' "$1/metrics.conf" >"$1/off.conf"
+}
+# scraper_start CPU PORT FILE: one long-lived scraper on CPU (as Prometheus is), GET
+# /metrics every second, a line in FILE per answer holding the gateway's metrics; its pid
+# in SCRAPER.
+scraper_start() {
+  taskset -c "$1" python3 -c '
+import http.client, sys, time
+port, out = int(sys.argv[1]), sys.argv[2]
+while True:
+    try:
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        c.request("GET", "/metrics")
+        body = c.getresponse().read()
+        c.close()
+        if b"ceph_nvmeof_gateway_info" in body:
+            with open(out, "a") as f: f.write("\n")
+    except OSError:
+        pass
+    time.sleep(1)' "$2" "$3" &
+  SCRAPER=$!
+}
