@@ -44,8 +44,10 @@ void FillHaStatus(const ha::HaManager* ha, const std::string& group, pb::ha_stat
   std::map<std::string, std::set<uint32_t>> owned;  // by gateway
   std::vector<uint32_t> groups;
   std::map<uint32_t, uint8_t> here;  // the ANA state this gateway reports, by group
+  std::map<uint32_t, std::set<std::string>> handing;  // gateways in a marked hand-over, by group
   for (const auto& g : ha->Groups()) {
     here[g.group] = g.ana_state;
+    if (!g.handover_to.empty()) handing[g.group] = {g.handover_from, g.handover_to};
     auto* o = rep->add_groups();
     o->set_grp_id(g.group);
     o->set_owner(g.owner);
@@ -68,9 +70,10 @@ void FillHaStatus(const ha::HaManager* ha, const std::string& group, pb::ha_stat
     for (const auto& a : m.info.addresses) o->add_addresses(a);
     const std::set<uint32_t>& mine = owned[m.info.name];
     for (uint32_t g : mine) o->add_owned_groups(g);
-    // A listener of a gateway serves a group OPTIMIZED when that gateway owns it; this
-    // gateway's own listeners show what it reports (CHANGE while it takes a group over or
-    // hands it over).
+    // A listener of a gateway serves a group OPTIMIZED when that gateway owns it, CHANGE
+    // while a hand-over marked in the lease involves it (the holder draining, the gateway it
+    // hands the group to); this gateway's own listeners show what it reports (CHANGE while
+    // it takes a group over or hands it over).
     const bool self = m.info.name == ha->options().name;
     for (const auto& l : m.info.listeners) {
       auto* lo = o->add_listeners();
@@ -82,7 +85,7 @@ void FillHaStatus(const ha::HaManager* ha, const std::string& group, pb::ha_stat
       for (uint32_t g : groups) {
         auto* st = lo->add_states();
         st->set_grp_id(g);
-        const char* state = mine.count(g) ? "OPTIMIZED" : "INACCESSIBLE";
+        const char* state = handing[g].count(m.info.name) ? "CHANGE" : mine.count(g) ? "OPTIMIZED" : "INACCESSIBLE";
         if (self) state = here[g] == nvme::kAnaOptimized ? "OPTIMIZED"
                           : here[g] == nvme::kAnaChange  ? "CHANGE"
                                                          : "INACCESSIBLE";

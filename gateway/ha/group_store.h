@@ -45,12 +45,18 @@ struct MemberInfo {
   uint16_t min_cntlid = 0, max_cntlid = 0;  // derived from home_group
 };
 
+// A holder's record on a lease.
+struct LeaseRecord {
+  Holder holder;
+  std::vector<std::string> addresses;  // registered when taking the lease (what fencing blocklists)
+  std::string handover_to;             // the hand-over mark: draining to hand the group to this gateway
+};
+
 // The lease of one ANA group as read from the cluster.
 struct LeaseView {
   Holder holder;                 // empty: free (never taken, released or expired)
-  // Holders that took the lease and did not release it, each with the addresses it
-  // registered when taking it (what fencing blocklists).
-  std::map<std::string, std::pair<Holder, std::vector<std::string>>> records;  // by name
+  // Holders that took the lease and did not release it.
+  std::map<std::string, LeaseRecord> records;  // by name
 };
 
 bool IsBlocklisted(const Status& s);
@@ -89,8 +95,11 @@ class GroupStore {
                               uint64_t duration_ns) = 0;
   // Extends a lease we hold; never takes a free one. kOk, kLost, kBlocklisted, kError.
   virtual LeaseResult Renew(uint32_t group, const Holder& me, uint64_t duration_ns) = 0;
-  // Rewrites our holder record's addresses (they changed while holding the lease).
-  virtual Status UpdateRecord(uint32_t group, const Holder& me, const std::vector<std::string>& addresses) = 0;
+  // Rewrites our holder record in one operation: its addresses (they changed while holding
+  // the lease) and the hand-over mark (`handover_to`: the gateway we drain the group for;
+  // "" none).
+  virtual Status UpdateRecord(uint32_t group, const Holder& me, const std::vector<std::string>& addresses,
+                              const std::string& handover_to) = 0;
   // Removes our record, then unlocks. kOk (also when it was not ours any more), kBlocklisted, kError.
   virtual LeaseResult Release(uint32_t group, const Holder& me) = 0;
   // Removes the records of fenced holders.

@@ -22,6 +22,16 @@ static_assert(Timing{}.lease_ns + kDrainTimeoutNs <= kAnattNs,
 // cuts it at change_max_ns, which must be within ANATT and must not cut a drain short.
 static_assert(Timing{}.change_max_ns <= kAnattNs, "the ANA Change window must fit in ANATT");
 static_assert(kDrainTimeoutNs <= Timing{}.change_max_ns, "a drain must end within the ANA Change window");
+// The taker of a drained hand-over reports Change from the holder's mark (the holder's drain
+// start) until it serves: the drain, then the holder's release and notify, the taker's round
+// (at most one renew interval when the notify is lost), preparing (one mon command when
+// nothing is blocklisted) and acquiring (a lock and a record write): kTakeAfterReleaseNs
+// covers those operations many times over (measured: tens of milliseconds). A holder that
+// dies mid-drain makes it longer (its lease must expire): the watchdog cuts that at
+// change_max_ns.
+constexpr uint64_t kTakeAfterReleaseNs = 1'000'000'000;
+static_assert(kDrainTimeoutNs + Timing{}.renew_ns + kTakeAfterReleaseNs <= Timing{}.change_max_ns,
+              "the taker's Change (the holder's drain, a round, release and acquisition) must fit in its window");
 
 class TargetAnaControl final : public AnaControl {
  public:
@@ -233,7 +243,8 @@ void HaManager::ApplyLocked(uint32_t g, Step step) {
     const Transition& t = *step.transition;
     // One line per transition. Changes of who serves (and owner changes observed among
     // the peers) at INFO; the steps in between (fencing, acquiring, draining) at DEBUG.
-    const bool serves = t.from == t.to || t.from == Role::kOwner || t.to == Role::kOwner || t.to == Role::kStandby;
+    const bool serves = t.from == t.to || t.from == Role::kOwner || t.to == Role::kOwner || t.to == Role::kStandby ||
+                        t.to == Role::kReceiving;
     NVMEOF_LOG(serves ? LogLevel::kInfo : LogLevel::kDebug, "ha: ANA group %u: %s %s -> %s, owner %s -> %s: %s (%.3f s)",
                g, opts_.name.c_str(), RoleName(t.from), RoleName(t.to), t.old_owner.empty() ? "nobody" : t.old_owner.c_str(),
                t.new_owner.empty() ? "nobody" : t.new_owner.c_str(), t.reason.c_str(), t.duration_ns / 1e9);
@@ -494,7 +505,12 @@ void HaManager::Round() {
   for (auto& [g, lv] : leases) {  // in group order: every gateway plans the same way
     Observation o;
     o.holder = lv.holder;
-    for (auto& [name, rec] : lv.records) o.records.push_back(rec.first);
+    for (auto& [name, rec] : lv.records) {
+      o.records.push_back(rec.holder);
+      if (!rec.handover_to.empty()) o.marks.push_back(HandoverMark{rec.holder, rec.handover_to});
+    }
+    if (const HandoverMark* m = CurrentMark(o)) marks_[g] = *m;
+    else marks_.erase(g);
     if (auto it = home.find(g); it != home.end()) o.home = it->second;
     o.alive = alive_names;
     o.held = held_count;
@@ -528,7 +544,7 @@ void HaManager::Round() {
 Status HaManager::RegisterChanges() {
   uint64_t request;
   Holder me;
-  std::vector<uint32_t> held;
+  std::map<uint32_t, std::string> held;  // group -> its hand-over mark
   MemberInfo m;
   std::vector<std::string> registered;
   {
@@ -538,7 +554,7 @@ Status HaManager::RegisterChanges() {
     m = member_;
     registered = registered_addresses_;
     for (auto& [g, mach] : machines_)
-      if (mach->holds_lease()) held.push_back(g);
+      if (mach->holds_lease()) held[g] = mach->handing_over_to();
   }
   std::vector<std::string> addrs = CurrentAddresses();
   std::vector<std::string> listeners = CurrentListeners();
@@ -552,8 +568,8 @@ Status HaManager::RegisterChanges() {
     m.hosts = hosts;
     Status s = store_->UpdateMember(m);
     if (new_addrs)
-      for (uint32_t g : held)
-        if (s.ok()) s = store_->UpdateRecord(g, me, addrs);
+      for (const auto& [g, to] : held)
+        if (s.ok()) s = store_->UpdateRecord(g, me, addrs, to);
     if (s.ok() && new_hosts) s = store_->Notify();
     if (!s.ok()) return s;
     std::lock_guard lk(mu_);
@@ -685,8 +701,8 @@ void HaManager::RunOp(const Op& op) {
           auto it = lv->records.find(h.name);
           if (it == lv->records.end()) continue;  // removed meanwhile (fenced by another)
           names.push_back(h.name);
-          who.push_back(it->second.first.ToString());
-          for (const auto& a : it->second.second) fence_addrs.push_back(a);
+          who.push_back(it->second.holder.ToString());
+          for (const auto& a : it->second.addresses) fence_addrs.push_back(a);
         }
         if (!fence_addrs.empty()) s = store_->Blocklist(fence_addrs, opts_.blocklist_expire_sec);
         if (s.ok() && !names.empty()) s = store_->RemoveRecords(g, names);
@@ -742,6 +758,24 @@ void HaManager::RunOp(const Op& op) {
       if (r == LeaseResult::kBlocklisted) OnBlocklistedLocked();
       return;
     }
+    case ActionKind::kMark: {
+      {
+        std::lock_guard lk(mu_);
+        // Given up meanwhile (self-fenced, released): nothing to announce.
+        if (MachineLocked(g).handing_over_to() != op.action.to) return;
+        addrs = registered_addresses_;
+      }
+      Status s = store_->UpdateRecord(g, me, addrs, op.action.to);
+      if (s.ok()) s = store_->Notify();
+      if (!s.ok() && !IsBlocklisted(s))
+        LOG_WARN("ha: ANA group %u: %s cannot mark its hand-over to %s (%s sees it once the lease is free): %s", g,
+                 opts_.name.c_str(), op.action.to.c_str(), op.action.to.c_str(), s.ToString().c_str());
+      if (IsBlocklisted(s)) {
+        std::lock_guard lk(mu_);
+        OnBlocklistedLocked();
+      }
+      return;
+    }
     case ActionKind::kNotify: {
       Status s = store_->Notify();
       if (IsBlocklisted(s)) {
@@ -760,7 +794,11 @@ std::vector<HaManager::GroupStatus> HaManager::Groups() const {
   const uint64_t now = Now();
   for (auto& [g, m] : machines_) {
     const uint8_t ana = m->serving() ? nvme::kAnaOptimized : m->changing() ? nvme::kAnaChange : nvme::kAnaInaccessible;
-    GroupStatus s{g, m->role(), m->serving() ? opts_.name : m->observed_holder().name, 0, 0, "", 0, ana};
+    GroupStatus s{g, m->role(), m->serving() ? opts_.name : m->observed_holder().name, 0, 0, "", 0, ana, "", ""};
+    if (auto mk = marks_.find(g); mk != marks_.end()) {
+      s.handover_from = mk->second.from.name;
+      s.handover_to = mk->second.to;
+    }
     if (m->holds_lease() && m->last_renewed() && now > m->last_renewed()) s.lease_age_ns = now - m->last_renewed();
     if (auto h = history_.find(g); h != history_.end()) {
       s.since_ns = now > h->second.since ? now - h->second.since : 0;

@@ -3,8 +3,9 @@
 // serves: a holder fails a group back once the home gateway has them), keeps it alive,
 // drives one OwnershipMachine per ANA group against the store and applies the decisions to
 // the NVMe-oF core through AnaControl (OPTIMIZED on the owner, ANA Change while this gateway
-// takes a group over or hands it over, INACCESSIBLE elsewhere; each change is one ANA change,
-// whatever the number of subsystems). The managed groups are the
+// takes a group over or hands it over, including while the holder drains a group it hands
+// to this gateway, INACCESSIBLE elsewhere; each change is one ANA change, whatever the
+// number of subsystems). The managed groups are the
 // members' home groups and those HaOptions::groups names, re-read every round; Groups()
 // and Members() are the view operators get (api/ha_service.h, the metrics). docs/ha.md
 // has the design.
@@ -134,6 +135,9 @@ class HaManager {
     std::string last_reason;   // of that transition ("" if none)
     uint64_t owner_changes;    // times the owner changed (as seen here) since Start
     uint8_t ana_state;         // what this gateway reports for the group: nvme::kAnaOptimized, kAnaChange, kAnaInaccessible
+    // A hand-over in progress as read at the last round (the current holder's mark): the
+    // holder draining and the gateway it hands the group to, both reporting ANA Change.
+    std::string handover_from, handover_to;
   };
   std::vector<GroupStatus> Groups() const;
   struct MemberStatus {
@@ -227,6 +231,7 @@ class HaManager {
     std::string last_owner;  // the last gateway seen serving it
   };
   std::map<uint32_t, GroupHistory> history_;
+  std::map<uint32_t, HandoverMark> marks_;  // the current holder's hand-over mark, by group (last round)
   std::vector<MemberStatus> members_;   // as read at the last round
   bool registered_ = false;
   std::deque<Op> ops_;

@@ -7,10 +7,12 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -421,8 +423,9 @@ class SlowFenceStore final : public GroupStore {
     sh_->renewals++;
     return s_->Renew(g, me, d);
   }
-  Status UpdateRecord(uint32_t g, const Holder& me, const std::vector<std::string>& a) override {
-    return s_->UpdateRecord(g, me, a);
+  Status UpdateRecord(uint32_t g, const Holder& me, const std::vector<std::string>& a,
+                      const std::string& to) override {
+    return s_->UpdateRecord(g, me, a, to);
   }
   LeaseResult Release(uint32_t g, const Holder& me) override { return s_->Release(g, me); }
   Status RemoveRecords(uint32_t g, const std::vector<std::string>& n) override { return s_->RemoveRecords(g, n); }
@@ -512,7 +515,7 @@ class PreparingAna final : public AnaControl {
         for (auto& m : *ms)
           if (m.name == "a") in_member = Contains(m.addresses, want);
       if (auto lv = observer_->ReadLease(g); lv.ok())
-        if (auto it = lv->records.find("a"); it != lv->records.end()) in_record = Contains(it->second.second, want);
+        if (auto it = lv->records.find("a"); it != lv->records.end()) in_record = Contains(it->second.addresses, want);
       std::lock_guard lk(mu_);
       if (!in_member || !in_record) unregistered_at_optimized_++;
     }
@@ -636,7 +639,7 @@ TEST(HaManagerPrepare, AddressesChangedRegistersBeforeReturning) {
     ASSERT_TRUE(lv.ok());
     auto it = lv->records.find("a");
     ASSERT_NE(it, lv->records.end());
-    EXPECT_EQ(std::count(it->second.second.begin(), it->second.second.end(), addr), 1) << addr;
+    EXPECT_EQ(std::count(it->second.addresses.begin(), it->second.addresses.end(), addr), 1) << addr;
   }
   EXPECT_GE(a.ha->address_updates(), 5u);
   a.ha->Stop(true);
@@ -678,6 +681,166 @@ TEST(HaManagerRemoveMember, OnlyDeadMembersAndTheirHomeGroupIsFreed) {
   EXPECT_EQ(c->member().home_group, 2u);  // b's group, free again
   c->Stop(true);
   a->Stop(true);
+}
+
+}  // namespace
+}  // namespace nvmeof::ha
+
+namespace nvmeof::ha {
+namespace {
+
+// A store that fails every call once cut off (a gateway the cluster no longer hears: its
+// leases run out, its records stay).
+class CutOffStore final : public GroupStore {
+ public:
+  CutOffStore(std::unique_ptr<GroupStore> s, std::shared_ptr<std::atomic<bool>> cut) : s_(std::move(s)), cut_(cut) {}
+  Result<MemberInfo> Register(const MemberInfo& me, MemberInfo* prev) override {
+    if (*cut_) return Err();
+    return s_->Register(me, prev);
+  }
+  Status UpdateMember(const MemberInfo& me) override { return *cut_ ? Err() : s_->UpdateMember(me); }
+  Status RemoveMember(const std::string& name) override { return *cut_ ? Err() : s_->RemoveMember(name); }
+  Result<std::vector<MemberInfo>> Members() override {
+    if (*cut_) return Err();
+    return s_->Members();
+  }
+  Status Heartbeat(const Holder& me, uint64_t d) override { return *cut_ ? Err() : s_->Heartbeat(me, d); }
+  Status Leave(const Holder& me) override { return *cut_ ? Err() : s_->Leave(me); }
+  Result<std::vector<Holder>> Alive() override {
+    if (*cut_) return Err();
+    return s_->Alive();
+  }
+  Result<LeaseView> ReadLease(uint32_t g) override {
+    if (*cut_) return Err();
+    return s_->ReadLease(g);
+  }
+  LeaseResult Acquire(uint32_t g, const Holder& me, const std::vector<std::string>& a, uint64_t d) override {
+    return *cut_ ? LeaseResult::kError : s_->Acquire(g, me, a, d);
+  }
+  LeaseResult Renew(uint32_t g, const Holder& me, uint64_t d) override {
+    return *cut_ ? LeaseResult::kError : s_->Renew(g, me, d);
+  }
+  Status UpdateRecord(uint32_t g, const Holder& me, const std::vector<std::string>& a,
+                      const std::string& to) override {
+    return *cut_ ? Err() : s_->UpdateRecord(g, me, a, to);
+  }
+  LeaseResult Release(uint32_t g, const Holder& me) override {
+    return *cut_ ? LeaseResult::kError : s_->Release(g, me);
+  }
+  Status RemoveRecords(uint32_t g, const std::vector<std::string>& n) override {
+    return *cut_ ? Err() : s_->RemoveRecords(g, n);
+  }
+  Status Blocklist(const std::vector<std::string>& a, uint32_t e) override { return *cut_ ? Err() : s_->Blocklist(a, e); }
+  Status Notify() override { return *cut_ ? Err() : s_->Notify(); }
+  void Watch(std::function<void()> cb) override { s_->Watch(std::move(cb)); }
+  std::vector<std::string> Addresses() override { return s_->Addresses(); }
+  Status Reconnect() override { return s_->Reconnect(); }
+
+ private:
+  static Status Err() { return Status::Error(errc::kCeph, "cut off from the cluster", ETIMEDOUT); }
+  std::unique_ptr<GroupStore> s_;
+  std::shared_ptr<std::atomic<bool>> cut_;
+};
+
+struct GatedGw {
+  GatedAna ana;
+  std::unique_ptr<HaManager> ha;
+};
+
+std::unique_ptr<HaManager> NewGated(const std::string& name, std::unique_ptr<GroupStore> store, GatedAna& ana,
+                                    uint64_t change_max_ns = Timing{}.change_max_ns) {
+  HaOptions o;
+  o.name = name;
+  o.timing = Short();
+  o.timing.change_max_ns = change_max_ns;
+  auto ha = std::make_unique<HaManager>(o, std::move(store), &ana);
+  Status s = ha->Start();
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  return ha;
+}
+
+std::optional<HaManager::GroupStatus> GroupOf(HaManager& ha, uint32_t g) {
+  for (auto& s : ha.Groups())
+    if (s.group == g) return s;
+  return std::nullopt;
+}
+
+// Opens every gate when the test ends (a failed assertion must not leave a drain waiting:
+// the managers' threads are joined at their destruction).
+struct OpenGates {
+  std::vector<GatedAna*> anas;
+  ~OpenGates() {
+    for (auto* a : anas) a->Hold(false);
+  }
+};
+
+// A planned stop: the taker reports ANA Change while the holder still drains (it read the
+// holder's mark), then OPTIMIZED once the holder released; one Change on each side, no
+// fencing. Both show the hand-over in Groups().
+TEST(HaManagerHandover, TakerReportsChangeWhileTheHolderDrains) {
+  auto cluster = NewMemoryCluster(NowNs);
+  GatedGw a, b;
+  OpenGates gates{{&a.ana, &b.ana}};
+  a.ha = NewGated("a", NewMemoryGroupStore(cluster), a.ana);
+  b.ha = NewGated("b", NewMemoryGroupStore(cluster), b.ana);
+  ASSERT_TRUE(WaitFor([&] { return a.ana.rec.Optimized(1) && b.ana.rec.Optimized(2); }));
+  a.ana.Hold(true);
+  std::thread stop([&] { a.ha->Stop(true); });
+  EXPECT_TRUE(WaitFor([&] { return a.ana.Draining() && b.ana.rec.State(1) == nvme::kAnaChange; }));
+  EXPECT_EQ(a.ana.rec.State(1), nvme::kAnaChange);  // both paths in Change while a drains
+  auto st = GroupOf(*b.ha, 1);
+  EXPECT_TRUE(st);
+  if (st) {
+    EXPECT_EQ(st->role, Role::kReceiving);
+    EXPECT_EQ(st->ana_state, nvme::kAnaChange);
+    EXPECT_EQ(st->owner, "a");
+    EXPECT_EQ(st->handover_from, "a");
+    EXPECT_EQ(st->handover_to, "b");
+  }
+  a.ana.Hold(false);
+  stop.join();
+  ASSERT_TRUE(WaitFor([&] { return b.ana.rec.Optimized(1); }));
+  EXPECT_EQ(b.ana.rec.History(1), (std::vector<uint8_t>{nvme::kAnaInaccessible, nvme::kAnaChange, nvme::kAnaOptimized}));
+  EXPECT_EQ(a.ana.rec.History(1), (std::vector<uint8_t>{nvme::kAnaInaccessible, nvme::kAnaChange, nvme::kAnaOptimized,
+                                                        nvme::kAnaChange, nvme::kAnaInaccessible}));
+  EXPECT_TRUE(MemoryBlocklist(*cluster).empty());
+  ASSERT_TRUE(WaitFor([&] { return GroupOf(*b.ha, 1)->handover_to.empty(); }));
+  b.ha->Stop(false);
+}
+
+// A failback whose holder is cut off from the cluster mid-drain: the taker (the home
+// gateway) reports Change from the holder's mark; its window (short here) is cut to
+// INACCESSIBLE while the holder still drains; the holder's lease then expires with its
+// marked record, and the taker fences it and serves, without a second Change.
+TEST(HaManagerHandover, HolderCutOffMidDrainIsFencedAndTheTakersWindowStaysCapped) {
+  auto cluster = NewMemoryCluster(NowNs);
+  auto cut = std::make_shared<std::atomic<bool>>(false);
+  GatedGw a, b, a2;
+  OpenGates gates{{&a.ana, &b.ana, &a2.ana}};
+  a.ha = NewGated("a", NewMemoryGroupStore(cluster), a.ana);
+  b.ha = NewGated("b", std::make_unique<CutOffStore>(NewMemoryGroupStore(cluster), cut), b.ana);
+  ASSERT_TRUE(WaitFor([&] { return a.ana.rec.Optimized(1) && b.ana.rec.Optimized(2); }));
+  a.ha->Stop(true);
+  ASSERT_TRUE(WaitFor([&] { return b.ana.rec.Optimized(1); }));
+  std::vector<std::string> b_addrs = b.ha->member().addresses;
+  // a comes back; b's failback drain hangs.
+  b.ana.Hold(true);
+  a2.ha = NewGated("a", NewMemoryGroupStore(cluster), a2.ana, 600 * kMs);
+  const std::vector<uint8_t> cut_window{nvme::kAnaInaccessible, nvme::kAnaChange, nvme::kAnaInaccessible};
+  ASSERT_TRUE(WaitFor([&] { return a2.ana.rec.History(1) == cut_window; })) << a2.ana.rec.History(1).size();
+  EXPECT_TRUE(b.ana.Draining());
+  EXPECT_EQ(GroupOf(*a2.ha, 1)->role, Role::kReceiving);
+  // b is cut off (its lease runs out; its record, with the mark, stays), then its drain ends.
+  *cut = true;
+  b.ana.Hold(false);
+  ASSERT_TRUE(WaitFor([&] { return a2.ana.rec.Optimized(1); }));
+  EXPECT_EQ(a2.ana.rec.History(1),
+            (std::vector<uint8_t>{nvme::kAnaInaccessible, nvme::kAnaChange, nvme::kAnaInaccessible,
+                                  nvme::kAnaOptimized}));
+  auto bl = MemoryBlocklist(*cluster);
+  for (const auto& addr : b_addrs) EXPECT_EQ(bl.count(addr), 1u) << addr;
+  b.ha->Stop(false);
+  a2.ha->Stop(false);
 }
 
 }  // namespace

@@ -1,8 +1,9 @@
-// Test helpers for gateway/ha: an AnaControl that records what HA told it, and a bounded
-// wait for a condition.
+// Test helpers for gateway/ha: an AnaControl that records what HA told it, one whose drains
+// wait while the test holds them, and a bounded wait for a condition.
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <mutex>
@@ -56,6 +57,36 @@ class FakeAna final : public AnaControl {
   std::map<uint32_t, uint8_t> state_;
   std::map<uint32_t, uint32_t> changes_, drains_;
   std::map<uint32_t, std::vector<uint8_t>> history_;
+};
+
+// An AnaControl whose drains wait while the test holds them (a holder draining for as long
+// as the test wants); what HA told it is in `rec`.
+class GatedAna final : public AnaControl {
+ public:
+  void SetGroupState(uint32_t g, uint8_t ana_state) override { rec.SetGroupState(g, ana_state); }
+  void Drain(uint32_t g) override {
+    std::unique_lock lk(mu_);
+    draining_++;
+    cv_.wait(lk, [&] { return !hold_; });
+    draining_--;
+    rec.Drain(g);
+  }
+  void Hold(bool hold) {
+    std::lock_guard lk(mu_);
+    hold_ = hold;
+    cv_.notify_all();
+  }
+  bool Draining() {
+    std::lock_guard lk(mu_);
+    return draining_ > 0;
+  }
+  FakeAna rec;
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool hold_ = false;
+  int draining_ = 0;
 };
 
 // Polls `pred` until it holds or `seconds` passed; returns its last value.

@@ -13,7 +13,7 @@ class MemoryCluster {
   struct Lease {
     Holder holder;
     uint64_t expires = 0;
-    std::map<std::string, std::pair<Holder, std::vector<std::string>>> records;
+    std::map<std::string, LeaseRecord> records;
   };
 
   std::mutex mu;
@@ -147,7 +147,7 @@ class MemoryGroupStore final : public GroupStore {
     if (!l.holder.empty() && l.holder != me) return LeaseResult::kBusy;
     l.holder = me;
     l.expires = c_->Now() + duration_ns;
-    l.records[me.name] = {me, addresses};
+    l.records[me.name] = LeaseRecord{me, addresses, ""};
     return LeaseResult::kOk;
   }
 
@@ -160,10 +160,11 @@ class MemoryGroupStore final : public GroupStore {
     return LeaseResult::kOk;
   }
 
-  Status UpdateRecord(uint32_t group, const Holder& me, const std::vector<std::string>& addresses) override {
+  Status UpdateRecord(uint32_t group, const Holder& me, const std::vector<std::string>& addresses,
+                      const std::string& handover_to) override {
     std::lock_guard lk(c_->mu);
     if (Status s = Check(); !s.ok()) return s;
-    c_->leases[group].records[me.name] = {me, addresses};
+    c_->leases[group].records[me.name] = LeaseRecord{me, addresses, handover_to};
     return Status::OK();
   }
 
@@ -171,7 +172,7 @@ class MemoryGroupStore final : public GroupStore {
     std::lock_guard lk(c_->mu);
     if (Status s = Check(); !s.ok()) return LeaseResult::kBlocklisted;
     auto& l = c_->LeaseOf(group);
-    if (auto it = l.records.find(me.name); it != l.records.end() && it->second.first == me) l.records.erase(it);
+    if (auto it = l.records.find(me.name); it != l.records.end() && it->second.holder == me) l.records.erase(it);
     if (l.holder == me) l.holder = Holder{};
     return LeaseResult::kOk;
   }

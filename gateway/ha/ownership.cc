@@ -16,6 +16,7 @@ const char* RoleName(Role r) {
     case Role::kDraining: return "draining";
     case Role::kSelfFenced: return "self-fenced";
     case Role::kReleasing: return "releasing";
+    case Role::kReceiving: return "receiving";
   }
   return "?";
 }
@@ -31,6 +32,7 @@ const char* ActionName(ActionKind k) {
     case ActionKind::kDrain: return "drain";
     case ActionKind::kRelease: return "release";
     case ActionKind::kNotify: return "notify";
+    case ActionKind::kMark: return "mark";
   }
   return "?";
 }
@@ -67,6 +69,13 @@ std::string Candidate(const Observation& o) {
   return best;
 }
 
+const HandoverMark* CurrentMark(const Observation& o) {
+  if (o.holder.empty()) return nullptr;
+  for (const auto& m : o.marks)
+    if (m.from == o.holder && !m.to.empty()) return &m;
+  return nullptr;
+}
+
 OwnershipMachine::OwnershipMachine(uint32_t group, std::string self, uint64_t epoch, Timing t)
     : group_(group), self_(std::move(self)), epoch_(epoch), t_(t) {}
 
@@ -97,10 +106,15 @@ void OwnershipMachine::EndChange(std::vector<Action>& acts) {
   acts.push_back({ActionKind::kSetInaccessible});
 }
 
+void OwnershipMachine::ContinueChange(uint64_t now, std::vector<Action>& acts) {
+  if (!changing_ && !window_spent_) BeginChange(now, acts);
+}
+
 std::string OwnershipMachine::OwnerName(Role r) const {
   switch (r) {
     case Role::kOwner: return self_;
     case Role::kStandby:
+    case Role::kReceiving:
     case Role::kFencing:
     case Role::kAcquiring: return observed_.name;
     default: return "";  // draining / self-fenced / releasing: nobody serves
@@ -130,6 +144,7 @@ Step OwnershipMachine::SelfFence(uint64_t now, std::string reason) {
   }
   // From kDraining the group is already draining; the lease is gone, so Change ends here.
   EndChange(acts);
+  handover_to_.clear();  // the lease is not ours: nothing is handed over by us any more
   change_started_ = now;
   pending_reason_ = "self-fenced: " + reason;
   Step s = Go(Role::kSelfFenced, pending_reason_, now, std::move(acts));
@@ -139,25 +154,86 @@ Step OwnershipMachine::SelfFence(uint64_t now, std::string reason) {
   return s;
 }
 
-Step OwnershipMachine::StartHandover(uint64_t now, std::string reason) {
+Step OwnershipMachine::StartHandover(uint64_t now, std::string reason, std::string to) {
   change_started_ = now;
   pending_reason_ = std::move(reason);
+  window_spent_ = false;
+  handover_to_ = std::move(to);
   // New I/O is refused from here (Asymmetric Access Transition while in Change); the drain
-  // waits for what was admitted before.
+  // waits for what was admitted before. The mark tells the taker, which reports Change too.
   std::vector<Action> acts;
   BeginChange(now, acts);
+  if (!handover_to_.empty()) {
+    Action mark{ActionKind::kMark};
+    mark.to = handover_to_;
+    acts.push_back(std::move(mark));
+  }
   acts.push_back({ActionKind::kDrain});
   return Go(Role::kDraining, "handing over: " + pending_reason_, now, std::move(acts));
 }
 
+Step OwnershipMachine::Receive(uint64_t now, const HandoverMark& m) {
+  change_started_ = now;
+  window_spent_ = false;
+  receiving_from_ = m.from;
+  pending_reason_ = m.from.ToString() + " is handing it over to " + self_;
+  std::vector<Action> acts;
+  BeginChange(now, acts);
+  return Go(Role::kReceiving, pending_reason_, now, std::move(acts));
+}
+
+Step OwnershipMachine::TakeFree(uint64_t now, const Observation& o, const std::string& why) {
+  std::vector<Holder> stale;
+  for (const auto& r : o.records)
+    if (r.name != self_) stale.push_back(r);
+  acquire_sent_ = now;
+  std::vector<Action> acts;
+  ContinueChange(now, acts);
+  if (!stale.empty()) {
+    std::string names;
+    for (const auto& h : stale) names += (names.empty() ? "" : ", ") + h.ToString();
+    pending_reason_ = "takeover: lease of " + names + " expired" + why;
+    Action fence{ActionKind::kFence};
+    fence.fence = std::move(stale);
+    acts.push_back(std::move(fence));
+    return Go(Role::kFencing, pending_reason_, now, std::move(acts));
+  }
+  pending_reason_ = (o.records.empty() ? "lease free (released)" : "lease free (our own earlier record)") + why;
+  acts.push_back({ActionKind::kAcquire});
+  return Go(Role::kAcquiring, pending_reason_, now, std::move(acts));
+}
+
+Step OwnershipMachine::ObserveReceiving(uint64_t now, const Observation& o) {
+  const std::string from = receiving_from_.ToString();
+  auto give_up = [&](const std::string& why) {
+    std::vector<Action> acts;
+    EndChange(acts);
+    observed_ = o.holder;
+    return Go(Role::kStandby, "hand-over from " + from + " ended: " + why, now, std::move(acts));
+  };
+  if (stopping_) return give_up("this gateway stops");
+  // Still held by the marking holder: draining, or releasing (its record goes before its
+  // lock).
+  if (o.holder == receiving_from_) return {};
+  if (!o.holder.empty()) return give_up("the lease is held by " + o.holder.ToString());
+  // Free. Released cleanly (no record of another): ours, as the holder said. Its lease
+  // expired instead (it died or gave up mid-drain): a takeover like any other, by the
+  // candidate, fencing the record first.
+  const bool stale = std::any_of(o.records.begin(), o.records.end(), [&](const Holder& r) { return r.name != self_; });
+  if (stale && Candidate(o) != self_) return give_up("the lease of " + from + " expired; another gateway takes it");
+  return TakeFree(now, o, " (handed over by " + from + ")");
+}
+
 Step OwnershipMachine::Observe(uint64_t now, const Observation& o) {
   const Holder me{self_, epoch_};
+  last_ = o;
   switch (role_) {
     case Role::kStandby: {
       if (o.holder != observed_) {
         Holder old = observed_;
         observed_ = o.holder;
         if (!o.holder.empty() && o.holder != me) {
+          if (const HandoverMark* m = CurrentMark(o); m && m->to == self_ && !stopping_) return Receive(now, *m);
           Step s;
           s.transition = Transition{Role::kStandby, Role::kStandby, old.name, o.holder.name, "observed", 0};
           return s;
@@ -170,30 +246,14 @@ Step OwnershipMachine::Observe(uint64_t now, const Observation& o) {
         pending_reason_ = "stale lock of ours";
         return Go(Role::kReleasing, pending_reason_, now, {{ActionKind::kRelease}});
       }
+      if (const HandoverMark* m = CurrentMark(o); m && m->to == self_) return Receive(now, *m);  // it drains for us
       if (!o.holder.empty()) return {};
       if (Candidate(o) != self_) return {};
-      std::vector<Holder> stale;
-      for (const auto& r : o.records)
-        if (r.name != self_) stale.push_back(r);
       change_started_ = now;
-      acquire_sent_ = now;
-      if (!stale.empty()) {
-        std::string names;
-        for (const auto& h : stale) names += (names.empty() ? "" : ", ") + h.ToString();
-        pending_reason_ = "takeover: lease of " + names + " expired";
-        Action fence{ActionKind::kFence};
-        fence.fence = std::move(stale);
-        std::vector<Action> acts;
-        BeginChange(now, acts);
-        acts.push_back(std::move(fence));
-        return Go(Role::kFencing, pending_reason_, now, std::move(acts));
-      }
-      pending_reason_ = o.records.empty() ? "lease free (released)" : "lease free (our own earlier record)";
-      std::vector<Action> acts;
-      BeginChange(now, acts);
-      acts.push_back({ActionKind::kAcquire});
-      return Go(Role::kAcquiring, pending_reason_, now, std::move(acts));
+      window_spent_ = false;
+      return TakeFree(now, o, "");
     }
+    case Role::kReceiving: return ObserveReceiving(now, o);
     case Role::kOwner: {
       if (!o.holder.empty() && o.holder != me) return SelfFence(now, "lease held by " + o.holder.ToString());
       if (stopping_) return {};
@@ -201,10 +261,12 @@ Step OwnershipMachine::Observe(uint64_t now, const Observation& o) {
         if (home_seen_since_ == 0) home_seen_since_ = now ? now : 1;
         const uint64_t seen = now - home_seen_since_;
         if (seen < t_.failback_delay_ns) return {};
-        if (o.home_has_hosts) return StartHandover(now, "failback to home gateway " + o.home);
+        if (o.home_has_hosts) return StartHandover(now, "failback to home gateway " + o.home, o.home);
         if (seen >= t_.failback_host_wait_ns)
-          return StartHandover(now, "failback to home gateway " + o.home + " (hosts not reconnected to it within " +
-                                        std::to_string(t_.failback_host_wait_ns / 1'000'000) + " ms)");
+          return StartHandover(now,
+                               "failback to home gateway " + o.home + " (hosts not reconnected to it within " +
+                                   std::to_string(t_.failback_host_wait_ns / 1'000'000) + " ms)",
+                               o.home);
       } else {
         home_seen_since_ = 0;
       }
@@ -222,6 +284,7 @@ Step OwnershipMachine::Tick(uint64_t now) {
     // still serves).
     Step s;
     EndChange(s.actions);
+    window_spent_ = true;
     s.transition = Transition{role_, role_, OwnerName(role_), OwnerName(role_),
                               "ANA Change state for " + std::to_string((now - change_since_) / 1'000'000) +
                                   " ms: inaccessible until " + RoleName(role_) + " ends",
@@ -297,6 +360,7 @@ Step OwnershipMachine::OnAcquire(uint64_t now, LeaseResult r) {
   }
   observed_ = Holder{self_, epoch_};
   changing_ = false;
+  window_spent_ = false;
   return Go(Role::kOwner, pending_reason_, now, {{ActionKind::kSetOptimized}});
 }
 
@@ -312,6 +376,7 @@ Step OwnershipMachine::OnDrained(uint64_t now) {
 Step OwnershipMachine::OnReleased(uint64_t now, LeaseResult r) {
   if (role_ != Role::kReleasing) return {};
   observed_ = Holder{};
+  handover_to_.clear();
   std::vector<Action> acts;
   if (r == LeaseResult::kOk) acts.push_back({ActionKind::kNotify});
   return Go(Role::kStandby, pending_reason_ + (r == LeaseResult::kOk ? " (released)" : " (release failed)"), now,
@@ -322,6 +387,7 @@ Step OwnershipMachine::OnBlocklisted(uint64_t now) {
   switch (role_) {
     case Role::kOwner:
     case Role::kDraining: return SelfFence(now, "this gateway's RADOS client is blocklisted");
+    case Role::kReceiving:
     case Role::kFencing:
     case Role::kAcquiring: {
       std::vector<Action> acts;
@@ -334,8 +400,17 @@ Step OwnershipMachine::OnBlocklisted(uint64_t now) {
 
 Step OwnershipMachine::Stop(uint64_t now) {
   stopping_ = true;
-  if (role_ == Role::kOwner) return StartHandover(now, "planned stop");
-  return {};
+  if (role_ == Role::kReceiving) {
+    std::vector<Action> acts;
+    EndChange(acts);
+    return Go(Role::kStandby, "stopping", now, std::move(acts));
+  }
+  if (role_ != Role::kOwner) return {};
+  // The taker: the candidate once this gateway is gone.
+  Observation o = last_;
+  o.alive.erase(self_);
+  if (o.home == self_) o.home.clear();
+  return StartHandover(now, "planned stop", Candidate(o));
 }
 
 }  // namespace nvmeof::ha

@@ -24,10 +24,18 @@
 //    ANA Change while it drains, INACCESSIBLE once drained, release (record removed, lock
 //    dropped), notify peers; the candidate takes it at once. A self-fenced owner turns
 //    INACCESSIBLE at once (the lease is not its own any more: nothing is moving here).
+//  * The hand-over mark: as it starts draining, the holder writes "handing over to X" into
+//    its lease record (kMark) and notifies. X, seeing the mark of the current holder
+//    (CurrentMark: same name and epoch), reports ANA Change while the holder drains
+//    (kReceiving); the holder's release ends it (X takes the lease without fencing:
+//    OPTIMIZED); the holder's lease expiring (it died) makes it a normal takeover (fencing the
+//    record) if X is the candidate, else X turns INACCESSIBLE; another holder seen ends it
+//    (INACCESSIBLE). A mark in a record of another holder or epoch is ignored.
 //  * The Change window: this gateway reports a group in ANA Change state for at most
 //    change_max_ns (Tick); past it the group is INACCESSIBLE until the step in progress ends
 //    (OPTIMIZED if the lease is then taken). So a host never sees Change for longer than
-//    ANATT (it resets the controller then).
+//    ANATT (it resets the controller then). A taker's window starts at the mark (receiving)
+//    and runs on through fencing and acquiring: one window per move.
 #pragma once
 
 #include <cstdint>
@@ -47,6 +55,7 @@ enum class Role {
   kDraining,    // handing over (failback, planned stop): INACCESSIBLE, in-flight I/O draining
   kSelfFenced,  // lost (or could not renew) the lease: INACCESSIBLE, draining
   kReleasing,   // drained: dropping the record and the lock
+  kReceiving,   // named by the holder's hand-over mark: ANA Change until the holder releases
 };
 const char* RoleName(Role r);
 
@@ -59,8 +68,9 @@ struct Timing {
   // reconnects on its own timer: the group would have no usable path until then), at most
   // this long after the home is seen alive.
   uint64_t failback_host_wait_ns = 15'000'000'000;
-  // The longest this gateway reports a group in ANA Change state (taking it over: fencing,
-  // acquiring; handing it over: draining). Within ANATT (checked in ha_manager.cc).
+  // The longest this gateway reports a group in ANA Change state (taking it over: receiving
+  // it while the holder drains, fencing, acquiring; handing it over: draining). Within ANATT
+  // and longer than a hand-over's drain plus the taker's steps (checked in ha_manager.cc).
   uint64_t change_max_ns = 8'000'000'000;
   // Rejects inconsistent timings (margin >= lease, renew >= lease - margin, zero values).
   bool Valid(std::string* why) const;
@@ -75,10 +85,18 @@ struct Holder {
   std::string ToString() const;
 };
 
+// A holder record's hand-over mark: `from` (the record's holder) hands the group over to `to`.
+struct HandoverMark {
+  Holder from;
+  std::string to;
+  bool operator==(const HandoverMark&) const = default;
+};
+
 // One look at the cluster, for one group (the driver reads it every renew_ns).
 struct Observation {
   Holder holder;                            // current lease holder; empty = the lease is free
   std::vector<Holder> records;              // holders that took the lease and did not release it
+  std::vector<HandoverMark> marks;          // the records' hand-over marks
   std::string home;                         // the group's home gateway ("" = none registered)
   std::set<std::string> alive;              // gateways whose membership lease is current
   std::map<std::string, uint32_t> held;     // groups each gateway holds now
@@ -90,6 +108,10 @@ struct Observation {
 // The deterministic candidate for a free lease: the home gateway if alive, else the alive
 // gateway holding the fewest groups, ties broken by name. "" if nobody is alive.
 std::string Candidate(const Observation& o);
+// The hand-over in progress: the mark in the current holder's record (same name and epoch),
+// nullptr when the lease is free or its holder marked nothing. Marks of other records (an
+// earlier incarnation, a holder whose lease expired) mean nothing.
+const HandoverMark* CurrentMark(const Observation& o);
 
 enum class ActionKind {
   kFence,           // blocklist every address of `fence`'s holders, wait for the OSD map, drop their records
@@ -101,6 +123,7 @@ enum class ActionKind {
   kDrain,           // wait until no I/O of the group is in flight here; then OnDrained
   kRelease,         // drop our record, unlock; then OnReleased
   kNotify,          // tell the peers now (watch/notify): the lease is free
+  kMark,            // write the hand-over mark (`to`) into our lease record, then notify the peers
 };
 const char* ActionName(ActionKind k);
 
@@ -108,6 +131,7 @@ struct Action {
   ActionKind kind;
   uint64_t at = 0;              // kRenew: the time the renewal is sent
   std::vector<Holder> fence;    // kFence
+  std::string to;               // kMark: the gateway the group is handed over to
   bool operator==(const Action&) const = default;
 };
 
@@ -162,6 +186,9 @@ class OwnershipMachine {
   bool changing() const { return changing_; }
   bool holds_lease() const;             // a lease we may still hold (owner, draining, self-fenced...)
   bool stopped() const { return stopping_ && role_ == Role::kStandby; }
+  // The gateway this holder hands the group over to while draining and releasing (what its
+  // lease record's mark says); "" otherwise.
+  const std::string& handing_over_to() const { return handover_to_; }
   uint32_t group() const { return group_; }
   // When Tick must run next (renewal or self-fence deadline); UINT64_MAX when nothing is due.
   uint64_t NextDeadline() const;
@@ -173,12 +200,18 @@ class OwnershipMachine {
  private:
   Step Go(Role to, std::string reason, uint64_t now, std::vector<Action> actions);
   Step SelfFence(uint64_t now, std::string reason);
-  Step StartHandover(uint64_t now, std::string reason);
+  Step StartHandover(uint64_t now, std::string reason, std::string to);
+  Step Receive(uint64_t now, const HandoverMark& m);
+  Step ObserveReceiving(uint64_t now, const Observation& o);
+  // Leaves standby (or receiving) to take a free lease: fencing `o`'s stale records first.
+  Step TakeFree(uint64_t now, const Observation& o, const std::string& why);
   std::string OwnerName(Role r) const;
   // ANA Change from `now` (kSetChange appended), or back to INACCESSIBLE (kSetInaccessible
   // appended if the group was in Change).
   void BeginChange(uint64_t now, std::vector<Action>& acts);
   void EndChange(std::vector<Action>& acts);
+  // The move goes on: Change from `now` unless already in Change or its window was used up.
+  void ContinueChange(uint64_t now, std::vector<Action>& acts);
 
   const uint32_t group_;
   const std::string self_;
@@ -195,7 +228,11 @@ class OwnershipMachine {
   uint64_t change_started_ = 0;      // start of the change in progress (for Transition::duration_ns)
   bool changing_ = false;            // reporting ANA Change since change_since_
   uint64_t change_since_ = 0;
+  bool window_spent_ = false;        // the move in progress was cut at change_max_ns already
   uint64_t home_seen_since_ = 0;     // owner: when the home gateway was first seen alive (0 = not)
+  Observation last_;                 // the last observation (a planned stop picks its taker from it)
+  std::string handover_to_;          // holder: the mark written as it started draining
+  Holder receiving_from_;            // receiving: the holder whose mark names us
   std::string pending_reason_;       // why the change in progress started
 };
 

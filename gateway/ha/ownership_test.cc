@@ -232,11 +232,14 @@ TEST(Ownership, FailbackIsADrainedHandOver) {
   o.holder = Holder{"b", 1};
   o.records = {Holder{"b", 1}};
   Step s = b.Observe(300 * kMs, o);
-  // The holder reports ANA Change while it drains (new I/O: Asymmetric Access Transition).
-  EXPECT_EQ(Kinds(s), (std::vector<ActionKind>{ActionKind::kSetChange, ActionKind::kDrain}));
+  // The holder reports ANA Change while it drains (new I/O: Asymmetric Access Transition)
+  // and marks its record: handing over to a.
+  EXPECT_EQ(Kinds(s), (std::vector<ActionKind>{ActionKind::kSetChange, ActionKind::kMark, ActionKind::kDrain}));
+  EXPECT_EQ(s.actions[1].to, "a");
+  EXPECT_EQ(b.handing_over_to(), "a");
   EXPECT_EQ(b.role(), Role::kDraining);
   EXPECT_TRUE(b.changing());
-  EXPECT_TRUE(a.Observe(300 * kMs, o).actions.empty());  // still held: a waits
+  EXPECT_TRUE(a.Observe(300 * kMs, o).actions.empty());  // still held, no mark read yet: a waits
   // Draining keeps the lease alive.
   EXPECT_TRUE(Has(b.Tick(500 * kMs), ActionKind::kRenew));
   EXPECT_TRUE(b.OnRenew(510 * kMs, 500 * kMs, LeaseResult::kOk).actions.empty());
@@ -288,7 +291,7 @@ TEST(Ownership, FailbackWaitsForTheHomeToHaveTheHosts) {
   // They have: b hands over.
   o.home_has_hosts = true;
   Step s = b.Observe(3500 * kMs, o);
-  EXPECT_EQ(Kinds(s), (std::vector<ActionKind>{ActionKind::kSetChange, ActionKind::kDrain}));
+  EXPECT_EQ(Kinds(s), (std::vector<ActionKind>{ActionKind::kSetChange, ActionKind::kMark, ActionKind::kDrain}));
   ASSERT_TRUE(s.transition);
   EXPECT_EQ(s.transition->reason, "handing over: failback to home gateway a");
 }
@@ -364,10 +367,13 @@ TEST(Ownership, PlannedStopHandsOverAndNeverTakesAgain) {
   OwnershipMachine a(1, "a", 1, T());
   MakeOwner(a, 0);
   Step s = a.Stop(100 * kMs);
-  EXPECT_EQ(Kinds(s), (std::vector<ActionKind>{ActionKind::kSetChange, ActionKind::kDrain}));
+  // The taker named in the mark: the candidate once a is gone.
+  EXPECT_EQ(Kinds(s), (std::vector<ActionKind>{ActionKind::kSetChange, ActionKind::kMark, ActionKind::kDrain}));
+  EXPECT_EQ(s.actions[1].to, "b");
   a.OnDrained(150 * kMs);
   s = a.OnReleased(160 * kMs, LeaseResult::kOk);
   EXPECT_EQ(Kinds(s), std::vector<ActionKind>{ActionKind::kNotify});
+  EXPECT_EQ(a.handing_over_to(), "");
   EXPECT_TRUE(a.stopped());
   EXPECT_TRUE(a.Observe(200 * kMs, Free({"a"}, "a")).actions.empty());
 }
@@ -471,6 +477,156 @@ TEST(Ownership, DrainingHolderReportsChangeWithinTheWindow) {
   EXPECT_FALSE(a.changing());
   EXPECT_EQ(a.role(), Role::kDraining);
   EXPECT_EQ(Kinds(a.OnDrained(1200 * kMs)), std::vector<ActionKind>{ActionKind::kRelease});
+}
+
+// The hand-over mark names the taker; only the current holder's (same name and epoch) counts.
+TEST(Ownership, CurrentMarkIsTheHoldersOnly) {
+  Observation o = Free({"a", "b"}, "a");
+  o.marks = {HandoverMark{Holder{"b", 1}, "a"}};
+  EXPECT_EQ(CurrentMark(o), nullptr);  // the lease is free
+  o.holder = Holder{"b", 2};
+  EXPECT_EQ(CurrentMark(o), nullptr);  // a mark of b's earlier incarnation
+  o.holder = Holder{"b", 1};
+  ASSERT_NE(CurrentMark(o), nullptr);
+  EXPECT_EQ(CurrentMark(o)->to, "a");
+}
+
+// A failback as the taker sees it: ANA Change from the holder's mark (while it drains) until
+// the taker serves, one Change for the whole move; the release is taken without fencing.
+TEST(Ownership, TakerReportsChangeWhileTheHolderDrains) {
+  OwnershipMachine a(1, "a", 2, T());
+  Observation o = Free({"a", "b"}, "a");
+  o.holder = Holder{"b", 1};
+  o.records = {Holder{"b", 1}};
+  EXPECT_TRUE(a.Observe(0, o).actions.empty());  // b serves; a is back, b not draining yet
+  o.marks = {HandoverMark{Holder{"b", 1}, "a"}};
+  Step s = a.Observe(100 * kMs, o);
+  EXPECT_EQ(Kinds(s), std::vector<ActionKind>{ActionKind::kSetChange});
+  ASSERT_TRUE(s.transition);
+  EXPECT_EQ(s.transition->to, Role::kReceiving);
+  EXPECT_EQ(s.transition->old_owner, "b");
+  EXPECT_EQ(a.role(), Role::kReceiving);
+  EXPECT_TRUE(a.changing());
+  EXPECT_FALSE(a.holds_lease());
+  EXPECT_TRUE(a.Observe(300 * kMs, o).actions.empty());  // still draining
+  // b drained and removed its record; its lock goes next: still b's.
+  o.records.clear();
+  o.marks.clear();
+  EXPECT_TRUE(a.Observe(400 * kMs, o).actions.empty());
+  EXPECT_EQ(a.role(), Role::kReceiving);
+  // Released: a takes it at once, still in the same Change.
+  o.holder = Holder{};
+  s = a.Observe(410 * kMs, o);
+  EXPECT_EQ(Kinds(s), std::vector<ActionKind>{ActionKind::kAcquire});
+  EXPECT_TRUE(a.changing());
+  s = a.OnAcquire(420 * kMs, LeaseResult::kOk);
+  EXPECT_EQ(Kinds(s), std::vector<ActionKind>{ActionKind::kSetOptimized});
+  ASSERT_TRUE(s.transition);
+  EXPECT_EQ(s.transition->duration_ns, 320 * kMs);  // from the mark
+  EXPECT_TRUE(a.serving());
+  EXPECT_FALSE(a.changing());
+}
+
+// The holder dies mid-drain: its lease expires with its marked record; the taker, the
+// candidate, fences it like any stale holder. Its Change started at the mark and is cut at
+// change_max_ns all the same (not restarted by the takeover).
+TEST(Ownership, HolderDyingMidDrainIsFencedAndTheWindowStaysCapped) {
+  OwnershipMachine a(1, "a", 2, T());  // change_max_ns 8 s
+  Observation o = Free({"a", "b"}, "a");
+  o.holder = Holder{"b", 1};
+  o.records = {Holder{"b", 1}};
+  o.marks = {HandoverMark{Holder{"b", 1}, "a"}};
+  ASSERT_EQ(Kinds(a.Observe(1000 * kMs, o)), std::vector<ActionKind>{ActionKind::kSetChange});
+  EXPECT_EQ(a.NextDeadline(), 9000 * kMs);
+  // b dies at 5 s; its lease (renewed at 4.9 s) expires at 6.9 s, its record stays.
+  o.holder = Holder{};
+  o.alive.erase("b");
+  Step s = a.Observe(7000 * kMs, o);
+  ASSERT_EQ(Kinds(s), std::vector<ActionKind>{ActionKind::kFence});  // no second Change
+  EXPECT_EQ(s.actions[0].fence, (std::vector<Holder>{Holder{"b", 1}}));
+  EXPECT_EQ(a.role(), Role::kFencing);
+  EXPECT_TRUE(a.changing());
+  // The fence is slow: the window ends 8 s after the mark.
+  EXPECT_TRUE(a.Tick(8999 * kMs).actions.empty());
+  s = a.Tick(9000 * kMs);
+  EXPECT_EQ(Kinds(s), std::vector<ActionKind>{ActionKind::kSetInaccessible});
+  EXPECT_FALSE(a.changing());
+  EXPECT_EQ(Kinds(a.OnFenced(9100 * kMs, true)), std::vector<ActionKind>{ActionKind::kAcquire});
+  EXPECT_EQ(Kinds(a.OnAcquire(9110 * kMs, LeaseResult::kOk)), std::vector<ActionKind>{ActionKind::kSetOptimized});
+  EXPECT_TRUE(a.serving());
+}
+
+// Receiving ends INACCESSIBLE when another gateway is the candidate for the expired lease,
+// when another holder shows up, when the taker is blocklisted or stops.
+TEST(Ownership, ReceivingThatEndsWithoutTheLeaseIsInaccessible) {
+  const std::vector<ActionKind> back{ActionKind::kSetInaccessible};
+  Observation marked = Free({"a", "b", "c"}, "b");
+  marked.holder = Holder{"b", 1};
+  marked.records = {Holder{"b", 1}};
+  marked.marks = {HandoverMark{Holder{"b", 1}, "a"}};  // b stops and names a
+  {
+    OwnershipMachine a(1, "a", 2, T());
+    ASSERT_EQ(a.Observe(0, marked).actions.size(), 1u);
+    Observation o = marked;
+    o.holder = Holder{};
+    o.alive = {"a", "c"};
+    o.held = {{"a", 2}, {"c", 0}};  // c holds fewer: c is the candidate
+    EXPECT_EQ(Kinds(a.Observe(3000 * kMs, o)), back);
+    EXPECT_EQ(a.role(), Role::kStandby);
+  }
+  {
+    OwnershipMachine a(1, "a", 2, T());
+    ASSERT_EQ(a.Observe(0, marked).actions.size(), 1u);
+    Observation o = marked;
+    o.holder = Holder{"c", 3};
+    EXPECT_EQ(Kinds(a.Observe(100 * kMs, o)), back);
+    EXPECT_EQ(a.observed_holder(), (Holder{"c", 3}));
+  }
+  {
+    OwnershipMachine a(1, "a", 2, T());
+    ASSERT_EQ(a.Observe(0, marked).actions.size(), 1u);
+    EXPECT_EQ(Kinds(a.OnBlocklisted(100 * kMs)), back);
+  }
+  {
+    OwnershipMachine a(1, "a", 2, T());
+    ASSERT_EQ(a.Observe(0, marked).actions.size(), 1u);
+    EXPECT_EQ(Kinds(a.Stop(100 * kMs)), back);
+    EXPECT_TRUE(a.stopped());
+  }
+}
+
+// Marks that are not for this gateway, or not the current holder's, change nothing.
+TEST(Ownership, OtherMarksAreIgnored) {
+  OwnershipMachine a(1, "a", 2, T());
+  Observation o = Free({"a", "b", "c"}, "a");
+  o.holder = Holder{"b", 2};
+  o.records = {Holder{"b", 2}};
+  o.marks = {HandoverMark{Holder{"b", 1}, "a"}};  // b's earlier incarnation
+  EXPECT_TRUE(a.Observe(0, o).actions.empty());
+  EXPECT_TRUE(a.Observe(100 * kMs, o).actions.empty());
+  o.marks = {HandoverMark{Holder{"b", 2}, "c"}};  // for c
+  EXPECT_TRUE(a.Observe(200 * kMs, o).actions.empty());
+  EXPECT_EQ(a.role(), Role::kStandby);
+  EXPECT_FALSE(a.changing());
+}
+
+// A Change window cut while receiving is not reopened by the takeover that follows.
+TEST(Ownership, WindowCutWhileReceivingStaysCut) {
+  Timing t = T();
+  t.change_max_ns = 1000 * kMs;
+  OwnershipMachine a(1, "a", 2, t);
+  Observation o = Free({"a", "b"}, "a");
+  o.holder = Holder{"b", 1};
+  o.records = {Holder{"b", 1}};
+  o.marks = {HandoverMark{Holder{"b", 1}, "a"}};
+  ASSERT_EQ(Kinds(a.Observe(0, o)), std::vector<ActionKind>{ActionKind::kSetChange});
+  EXPECT_EQ(Kinds(a.Tick(1000 * kMs)), std::vector<ActionKind>{ActionKind::kSetInaccessible});
+  EXPECT_EQ(a.role(), Role::kReceiving);
+  o.holder = Holder{};
+  o.records.clear();
+  o.marks.clear();
+  EXPECT_EQ(Kinds(a.Observe(1500 * kMs, o)), std::vector<ActionKind>{ActionKind::kAcquire});
+  EXPECT_EQ(Kinds(a.OnAcquire(1510 * kMs, LeaseResult::kOk)), std::vector<ActionKind>{ActionKind::kSetOptimized});
 }
 
 }  // namespace

@@ -219,7 +219,7 @@ class RadosGroupStore final : public GroupStore {
       if (j.is_discarded() || !j.is_object()) continue;
       Holder h{j.value("name", ""), j.value("epoch", uint64_t{0})};
       if (h.empty()) continue;
-      v.records[h.name] = {h, j.value("addresses", std::vector<std::string>{})};
+      v.records[h.name] = LeaseRecord{h, j.value("addresses", std::vector<std::string>{}), j.value("handover_to", "")};
     }
     return v;
   }
@@ -231,7 +231,7 @@ class RadosGroupStore final : public GroupStore {
     int r = rados_lock_exclusive(io_, oid.c_str(), kLeaseLock, Cookie(me).c_str(), me.name.c_str(), &tv,
                                  LIBRADOS_LOCK_FLAG_RENEW);
     if (r < 0) return ToResult(r, "take the lease " + oid, LeaseResult::kBusy);
-    r = WriteRecord(oid, me, addresses);
+    r = WriteRecord(oid, me, addresses, "");
     if (r < 0) {
       rados_unlock(io_, oid.c_str(), kLeaseLock, Cookie(me).c_str());
       return ToResult(r, "record the holder of " + oid, LeaseResult::kError);
@@ -249,9 +249,10 @@ class RadosGroupStore final : public GroupStore {
     return LeaseResult::kOk;
   }
 
-  Status UpdateRecord(uint32_t group, const Holder& me, const std::vector<std::string>& addresses) override {
+  Status UpdateRecord(uint32_t group, const Holder& me, const std::vector<std::string>& addresses,
+                      const std::string& handover_to) override {
     const std::string oid = HaLeaseObject(opts_.group, group);
-    int r = WriteRecord(oid, me, addresses);
+    int r = WriteRecord(oid, me, addresses, handover_to);
     if (r < 0) return Fail(r, "cannot update the holder record of " + oid);
     return Status::OK();
   }
@@ -261,7 +262,7 @@ class RadosGroupStore final : public GroupStore {
     // Our record first (it is what makes a taker fence us), then the lock.
     auto lv = ReadLease(group);
     if (!lv.ok()) return IsBlocklisted(lv.status()) ? LeaseResult::kBlocklisted : LeaseResult::kError;
-    if (auto it = lv->records.find(me.name); it != lv->records.end() && it->second.first == me) {
+    if (auto it = lv->records.find(me.name); it != lv->records.end() && it->second.holder == me) {
       int r = RemoveKeys(oid, {std::string(kHolderPrefix) + me.name});
       if (r < 0) return ToResult(r, "remove the holder record of " + oid, LeaseResult::kError);
     }
@@ -526,8 +527,10 @@ class RadosGroupStore final : public GroupStore {
     return r == -ENOENT ? 0 : r;
   }
 
-  int WriteRecord(const std::string& oid, const Holder& me, const std::vector<std::string>& addresses) {
+  int WriteRecord(const std::string& oid, const Holder& me, const std::vector<std::string>& addresses,
+                  const std::string& handover_to) {
     json j = {{"name", me.name}, {"epoch", me.epoch}, {"addresses", addresses}};
+    if (!handover_to.empty()) j["handover_to"] = handover_to;
     return WriteKeys(oid, {{kHolderPrefix + me.name, j.dump()}});
   }
 

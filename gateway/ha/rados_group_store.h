@@ -9,9 +9,11 @@
 //   nvmeof[.<group>].ha.ana.<N>   ANA group N's lease: cls_lock "ha_lease" (exclusive,
 //                                 cookie <name>/<epoch>, with a duration, renewed with
 //                                 LIBRADOS_LOCK_FLAG_MUST_RENEW); omap holder_<name> = JSON
-//                                 {name, epoch, addresses}: written by the holder right after
-//                                 taking the lock, removed by it after draining (release) or
-//                                 by the gateway that fenced it.
+//                                 {name, epoch, addresses[, handover_to]}: written by the
+//                                 holder right after taking the lock (and again, with
+//                                 handover_to = the taker, as it starts draining for a
+//                                 hand-over), removed by it after draining (release) or by
+//                                 the gateway that fenced it.
 //
 // Fencing: `osd blocklist add <addr> <expire>` per address through the monitor, then
 // rados_wait_for_latest_osdmap. The client needs mon caps for `osd blocklist`.

@@ -1,6 +1,7 @@
 // See ha_daemons.h.
 #include "tests/integration/ha_daemons.h"
 
+#include <glob.h>
 #include <grpcpp/grpcpp.h>
 #include <sys/wait.h>
 
@@ -91,6 +92,21 @@ std::optional<std::vector<std::string>> BlocklistLs(const std::string& dir) {
 }
 
 bool BlocklistClear(const std::string& dir) { return Ceph(dir, {"osd", "blocklist", "clear"}).rc == 0; }
+
+int MonitorPid(const std::string& dir) {
+  glob_t g{};
+  int pid = 0;
+  if (glob((dir + "/run/mon.*.pid").c_str(), 0, nullptr, &g) == 0 && g.gl_pathc > 0) {
+    std::ifstream f(g.gl_pathv[0]);
+    int p = 0;
+    std::string comm;
+    if (f >> p && p > 0 && std::getline(std::ifstream("/proc/" + std::to_string(p) + "/comm"), comm) &&
+        comm == "ceph-mon")
+      pid = p;
+  }
+  globfree(&g);
+  return pid;
+}
 
 std::optional<std::vector<std::string>> OmapKeys(const std::string& dir, const std::string& pool,
                                                  const std::string& oid) {

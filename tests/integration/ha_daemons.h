@@ -40,6 +40,9 @@ CmdResult Ceph(const std::string& dir, const std::vector<std::string>& args);
 // The addresses in `ceph osd blocklist ls` ("127.0.0.1:0/123", sorted); nullopt on error.
 std::optional<std::vector<std::string>> BlocklistLs(const std::string& dir);
 bool BlocklistClear(const std::string& dir);
+// The pid of the cluster's monitor (DIR/run/mon.*.pid, checked against /proc/PID/comm), 0
+// when none runs. A test may SIGSTOP it to hold every mon command (fencing) back.
+int MonitorPid(const std::string& dir);
 // The omap keys of RADOS object `oid` in `pool` (`rados listomapkeys`, sorted); nullopt on error.
 std::optional<std::vector<std::string>> OmapKeys(const std::string& dir, const std::string& pool,
                                                  const std::string& oid);

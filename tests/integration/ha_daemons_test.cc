@@ -13,7 +13,13 @@
 //     group back by failback, and its first write after it reports OPTIMIZED succeeds (its
 //     image was reopened on a new, registered client first); its state store reconnected
 //     and applies a namespace added through the peer.
+//   * ChangeWindowCutOff: the monitor is stopped (SIGSTOP), then the owner killed: the
+//     survivor reports ANA Change from its decision while its fencing waits for the
+//     monitor; past the Change window it reports INACCESSIBLE; the monitor resumed, the
+//     fence completes and it reports OPTIMIZED. The host's ANA log page shows Change, then
+//     INACCESSIBLE, then OPTIMIZED.
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -261,6 +267,72 @@ TEST_F(HaDaemons, StaleWriteFails) {
   uint32_t nsid = 0;
   ASSERT_EQ(gw_[1]->api().AddRbdNamespace(kNqn, "rbd", image_ + "-2", 16ull << 20, true, 2, &nsid), "");
   EXPECT_TRUE(WaitUntil([&] { return gw_[0]->api().NamespaceCount() == 2u; }, 20000)) << gw_[0]->LogTail();
+}
+
+// True when `want` appears in `seen` in order (other states may come between).
+bool InOrder(const std::vector<uint8_t>& seen, const std::vector<uint8_t>& want) {
+  size_t i = 0;
+  for (uint8_t s : seen)
+    if (i < want.size() && s == want[i]) ++i;
+  return i == want.size();
+}
+
+std::string Names(const std::vector<uint8_t>& states) {
+  std::string out;
+  for (uint8_t s : states)
+    out += std::string(out.empty() ? "" : " ") +
+           (s == nvme::kAnaOptimized      ? "OPTIMIZED"
+            : s == nvme::kAnaChange       ? "CHANGE"
+            : s == nvme::kAnaInaccessible ? "INACCESSIBLE"
+                                          : std::to_string(s));
+  return out;
+}
+
+TEST_F(HaDaemons, ChangeWindowCutOff) {
+  const int mon = MonitorPid(dir_);
+  ASSERT_GT(mon, 0) << "no ceph-mon pid file in " << dir_ << "/run";
+  struct ResumeAtExit {  // the fixture's monitor must run again whatever happens here
+    int pid;
+    bool stopped = false;
+    void Resume() {
+      if (stopped) kill(pid, SIGCONT);
+      stopped = false;
+    }
+    ~ResumeAtExit() { Resume(); }
+  } mon_stop{mon};
+  // The states the host reads through gw2, each change once.
+  std::vector<uint8_t> seen;
+  auto poll = [&] {
+    auto st = AnaGroupState(*host_[1], kGroup);
+    if (st && (seen.empty() || seen.back() != *st)) seen.push_back(*st);
+  };
+  poll();
+  ASSERT_EQ(kill(mon, SIGSTOP), 0);
+  mon_stop.stopped = true;
+  const double t0 = NowMs();
+  gw_[0]->Kill();
+  // gw2 decides to take the group (Change) and fences gw1: the blocklist command waits for
+  // the stopped monitor; the Change window ends first.
+  ASSERT_TRUE(WaitUntil([&] {
+    poll();
+    return InOrder(seen, {nvme::kAnaChange, nvme::kAnaInaccessible});
+  }, 60000, 10)) << Names(seen) << "\n" << gw_[1]->LogTail();
+  const double t_cut = NowMs();
+  mon_stop.Resume();
+  ASSERT_TRUE(WaitUntil([&] {
+    poll();
+    return !seen.empty() && seen.back() == nvme::kAnaOptimized;
+  }, 60000, 10)) << Names(seen) << "\n" << gw_[1]->LogTail();
+  printf("  monitor stopped, owner killed: the host saw %s; INACCESSIBLE after %.0f ms, OPTIMIZED %.0f ms after the "
+         "monitor resumed\n",
+         Names(seen).c_str(), t_cut - t0, NowMs() - t_cut);
+  EXPECT_TRUE(InOrder(seen, {nvme::kAnaInaccessible, nvme::kAnaChange, nvme::kAnaInaccessible, nvme::kAnaOptimized}))
+      << Names(seen);
+  EXPECT_NE(gw_[1]->Log().find("ANA Change state for"), std::string::npos) << gw_[1]->LogTail();
+  host::Completion w = WriteBlock(1, 0x66);
+  ASSERT_TRUE(w.ok()) << w.ToString();
+  EXPECT_EQ(ReadBlock(1), 0x66);
+  EXPECT_EQ(obs_->LeaseHolder(kGroup), "gw2");
 }
 
 }  // namespace

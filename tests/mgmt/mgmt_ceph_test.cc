@@ -410,7 +410,8 @@ TEST_F(MgmtCeph, HaBuiltinTwoGateways) {
   const std::map<int, std::string> all_b{{1, "gwB"}, {2, "gwB"}};
   EXPECT_TRUE(within(30, [&] { return owners(b_) == all_b; })) << J(b_, {"gw", "ha"}).dump();
   // ANA Change during the hand-over: gwA reported group 1 in Change while it drained, then
-  // INACCESSIBLE; gwB reported it in Change while it took the lease, then OPTIMIZED.
+  // INACCESSIBLE; gwB reported it in Change from gwA's hand-over mark (gwA draining) until it
+  // took the lease, then OPTIMIZED.
   const std::string log_a = a_.Log(), log_b = b_.Log();
   const size_t a_change = log_a.rfind("ANA group 1 is now changing");
   ASSERT_NE(a_change, std::string::npos) << log_a;
