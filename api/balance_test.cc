@@ -152,6 +152,32 @@ TEST_F(BalanceTest, NamespaceAddWithoutGroupTakesTheLeastLoaded) {
   EXPECT_EQ(GroupOn(gw2, 5), 3u);
 }
 
+// Adds through two gateways, the second not having applied the first's: the group is chosen
+// on the group state under its lock, not on the gateway's copy.
+TEST_F(BalanceTest, NamespaceAddCountsTheGroupStateNotTheLocalCopy) {
+  CreateSubsystem(gw1);
+  Sync(gw2);
+  EXPECT_EQ(AddNs(gw1).status(), 0);
+  EXPECT_EQ(GroupOn(gw1, 1), 1u);
+  nsid_status rep = AddNs(gw2);  // gw2 has not seen namespace 1
+  EXPECT_EQ(rep.status(), 0) << rep.error_message();
+  EXPECT_EQ(rep.nsid(), 2u);
+  EXPECT_EQ(GroupOn(gw2, 2), 2u);
+  EXPECT_EQ(StoredLoads(), (std::map<uint32_t, size_t>{{1, 1}, {2, 1}}));
+  EXPECT_EQ(AddNs(gw1).status(), 0);  // gw1 has not seen namespace 2
+  EXPECT_EQ(GroupOn(gw1, 3), 1u);
+  EXPECT_EQ(AddNs(gw2).status(), 0);
+  EXPECT_EQ(StoredLoads(), (std::map<uint32_t, size_t>{{1, 2}, {2, 2}}));
+  Sync(gw1);
+  Sync(gw2);
+  for (uint32_t nsid = 1; nsid <= 4; ++nsid) EXPECT_EQ(GroupOn(gw1, nsid), GroupOn(gw2, nsid)) << nsid;
+  // Nothing to rebalance, nothing handed over.
+  gw1.svc->BalanceStep();
+  gw2.svc->BalanceStep();
+  EXPECT_EQ(gw1.svc->RebalanceStep().value(), 0u);
+  EXPECT_EQ(Handovers(), 0u);
+}
+
 TEST_F(BalanceTest, AGroupNoGatewayCanOwnIsRefused) {
   CreateSubsystem(gw1);
   nsid_status rep = AddNs(gw1, 3);

@@ -97,10 +97,11 @@ constexpr uint64_t kMiB = 1ull << 20;
   uint32_t anagrpid = static_cast<uint32_t>(req.anagrpid());
   // With HA, only groups a gateway can own; without a group, the least loaded of them.
   const std::set<uint32_t> lb_groups = lb_.groups ? lb_.groups() : std::set<uint32_t>{};
+  // Without a group under HA: the least loaded, counted again on the group state under its
+  // lock when the namespace is stored (this gateway may not have applied other adds yet).
+  const bool least_loaded = anagrpid == 0 && !lb_groups.empty();
   if (anagrpid == 0) {
     anagrpid = lb_groups.empty() ? opts_.load_balancing_group : LeastLoadedGroup(LbNamespaces(state_), lb_groups);
-    if (!lb_groups.empty())
-      LOG_INFO("namespace for %s: load balancing group %u, the least loaded", nqn.c_str(), anagrpid);
   } else {
     if (lb_.groups && !lb_groups.count(anagrpid))
       return Answer(rep, ENODEV, prefix + ": Load balancing group " + Str(anagrpid) + " doesn't exist");
@@ -183,8 +184,28 @@ constexpr uint64_t kMiB = 1ull << 20;
       return result;
     };
     bool conflict = false;
-    Status st = Persist({{NamespaceKey(nqn, nsid), RequestToJson(req)}}, {}, check, &conflict);
-    if (st.ok()) break;
+    Status st = PersistComputed(
+        [&](const StateMap& cur, StateMap* puts, std::vector<std::string>*) -> Status {
+          if (Status c = check(cur); !c.ok()) return c;
+          if (least_loaded) {
+            anagrpid = LeastLoadedGroup(LbNamespaces(cur), lb_groups);
+            req.set_anagrpid(static_cast<int32_t>(anagrpid));
+          }
+          (*puts)[NamespaceKey(nqn, nsid)] = RequestToJson(req);
+          return Status::OK();
+        },
+        &conflict);
+    if (st.ok()) {
+      if (least_loaded) {
+        LOG_INFO("namespace %u of %s: load balancing group %u, the least loaded", nsid, nqn.c_str(), anagrpid);
+        auto ns = s->GetNamespace(nsid);
+        if (ns && ns->anagrpid() != anagrpid) {
+          if (Status g = target_->SetNamespaceAnaGroup(nqn, nsid, anagrpid); !g.ok())
+            LOG_WARN("namespace %u of %s: ANA group %u: %s", nsid, nqn.c_str(), anagrpid, g.ToString().c_str());
+        }
+      }
+      break;
+    }
     target_->RemoveNamespace(nqn, nsid);
     if (conflict && nsid_taken && auto_nsid && attempt < 16 && store_) {
       // Another gateway took this NSID meanwhile: choose again from the group's state.
