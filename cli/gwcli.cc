@@ -401,10 +401,11 @@ int GwSetIoStatsMode(Ctx& c, const std::string& enabled_in) {
                         ": Successful");
 }
 
-int SpdkLogGet(Ctx& c) {
+int SpdkLogGet(Ctx& c, bool all_flags) {
+  get_spdk_nvmf_log_flags_and_level_req req;
+  req.set_all_log_flags(all_flags);
   const auto rep = Invoke<spdk_nvmf_log_flags_and_level_info>(
-      c, "get_spdk_nvmf_log_flags_and_level", get_spdk_nvmf_log_flags_and_level_req(),
-      "Failure getting SPDK log levels and nvmf log flags");
+      c, "get_spdk_nvmf_log_flags_and_level", req, "Failure getting SPDK log levels and nvmf log flags");
   return Report(c, rep, [&] {
     for (const auto& f : rep.nvmf_log_flags())
       c.Out("SPDK nvmf log flag \"" + f.name() + "\" is " + (f.enabled() ? "enabled" : "disabled"));
@@ -413,8 +414,9 @@ int SpdkLogGet(Ctx& c) {
   });
 }
 
-int SpdkLogSet(Ctx& c, const std::string& level, const std::string& print) {
+int SpdkLogSet(Ctx& c, const std::string& level, const std::string& print, const std::vector<std::string>& extra) {
   set_spdk_nvmf_logs_req req;
+  for (const auto& f : extra) req.add_extra_log_flags(f);
   LogLevel v;
   if (!level.empty()) {
     if (!LogLevel_Parse(Upper(level), &v)) throw UsageError{"invalid log level " + level};
@@ -429,9 +431,11 @@ int SpdkLogSet(Ctx& c, const std::string& level, const std::string& print) {
   return Report(c, rep, [&] { c.Out("Set SPDK log levels and nvmf log flags: Successful"); });
 }
 
-int SpdkLogDisable(Ctx& c) {
-  const auto rep = Invoke<req_status>(c, "disable_spdk_nvmf_logs", disable_spdk_nvmf_logs_req(),
-                                      "Failure disabling SPDK nvmf log flags");
+int SpdkLogDisable(Ctx& c, const std::vector<std::string>& extra) {
+  disable_spdk_nvmf_logs_req req;
+  for (const auto& f : extra) req.add_extra_log_flags(f);
+  const auto rep =
+      Invoke<req_status>(c, "disable_spdk_nvmf_logs", req, "Failure disabling SPDK nvmf log flags");
   return Report(c, rep, [&] { c.Out("Disable SPDK nvmf log flags: Successful"); });
 }
 
@@ -659,6 +663,7 @@ struct HostArgs {
   std::vector<std::string> hosts;
   std::string psk, dhchap_key, dhchap_ctrlr_key;
   bool keep_connections = false;
+  bool clear_alerts = false;  // list
 };
 
 int HostAdd(Ctx& c, const HostArgs& a) {
@@ -697,6 +702,8 @@ int HostChangeKey(Ctx& c, const HostArgs& a, bool del, bool controller) {
   const std::string& h = a.hosts[0];
   const std::string& key = controller ? a.dhchap_ctrlr_key : a.dhchap_key;
   if (!del && key.empty()) throw UsageError{"DH-HMAC-CHAP key can't be empty"};
+  if (h == "*")
+    throw UsageError{std::string("Can't ") + (del ? "delete" : "change") + " key for host NQN '*', please use a real NQN"};
   change_host_key_req req;
   req.set_subsystem_nqn(a.nqn);
   req.set_host_nqn(h);
@@ -741,6 +748,7 @@ int HostKeepConnected(Ctx& c, const HostArgs& a) {
 int HostList(Ctx& c, const HostArgs& a) {
   list_hosts_req req;
   req.set_subsystem(a.nqn);
+  req.set_clear_alerts(a.clear_alerts);
   const auto rep = Invoke<hosts_info>(c, "list_hosts", req, "Failure listing hosts");
   return Report(c, rep, [&] {
     std::vector<std::vector<Cell>> rows;
@@ -769,18 +777,24 @@ int HostList(Ctx& c, const HostArgs& a) {
 
 // ---- connection ----
 
-int ConnectionList(Ctx& c, const std::string& nqn) {
+// Without -n ("*"): every subsystem's connections, with a Subsystem column first.
+int ConnectionList(Ctx& c, const std::string& nqn_arg, bool clear_alerts) {
+  const std::string nqn = nqn_arg.empty() ? "*" : nqn_arg;
   list_connections_req req;
   req.set_subsystem(nqn);
+  req.set_clear_alerts(clear_alerts);
   const auto rep = Invoke<connections_info>(c, "list_connections", req,
                                             "Failure listing connections");
   return Report(c, rep, [&] {
+    const bool all = rep.subsystem_nqn() == "*";
     std::vector<std::vector<Cell>> rows;
     bool timeout = false;  // the column only when a host was disconnected by keep-alive
     for (const auto& k : rep.connections()) timeout = timeout || k.disconnected_due_to_keepalive_timeout();
     for (const auto& k : rep.connections()) {
       const bool up = k.connected();
-      rows.push_back({k.host_deleted() ? k.nqn() + " (deleted)" : k.nqn(),
+      rows.emplace_back();
+      if (all) rows.back().push_back(k.subsystem());
+      rows.back().insert(rows.back().end(), {k.host_deleted() ? k.nqn() + " (deleted)" : k.nqn(),
                       up ? AddressCell(k.adrfam(), k.traddr(), k.trsvcid()) : "<n/a>", up ? "Yes" : "No",
                       up ? Cell(k.qpairs_count()) : Cell("<n/a>"), up ? Cell(k.controller_id()) : Cell("<n/a>"),
                       up ? (k.secure() ? "Yes" : "No") : "<n/a>", k.use_psk() ? "Yes" : "No",
@@ -788,13 +802,17 @@ int ConnectionList(Ctx& c, const std::string& nqn) {
       if (timeout) rows.back().push_back(k.disconnected_due_to_keepalive_timeout() ? "Yes" : "No");
     }
     if (rows.empty()) {
-      c.Out("No connections for " + nqn);
+      c.Out("No connections for " + (all ? std::string("any subsystem") : rep.subsystem_nqn()));
       return;
     }
-    std::vector<std::string> headers = {"Host NQN", "Address",    "Connected", "QPairs Count", "Controller ID",
-                                        "Secure",   "Uses\nPSK", "Uses\nDHCHAP", "DHCHAP\nController"};
+    std::vector<std::string> headers;
+    if (all) headers.push_back("Subsystem");
+    for (const char* h : {"Host NQN", "Address", "Connected", "QPairs Count", "Controller ID", "Secure", "Uses\nPSK",
+                          "Uses\nDHCHAP", "DHCHAP\nController"})
+      headers.push_back(h);
     if (timeout) headers.push_back("Keepalive\nTimeout");
-    c.Out("Connections for " + nqn + ":\n" + RenderTable(headers, rows, c.style()));
+    c.Out("Connections for " + (all ? std::string("all subsystems") : rep.subsystem_nqn()) + ":\n" +
+          RenderTable(headers, rows, c.style()));
   });
 }
 
@@ -985,7 +1003,10 @@ int NsRefreshSize(Ctx& c, const NsArgs& a) {
   });
 }
 
-int NsList(Ctx& c, const NsArgs& a) {
+// Without -n ("*"): every subsystem's namespaces.
+int NsList(Ctx& c, const NsArgs& given) {
+  NsArgs a = given;
+  if (a.nqn.empty()) a.nqn = "*";
   list_namespaces_req req;
   req.set_subsystem(a.nqn);
   const bool by_nsid = Given(a.nsid_opt);
@@ -1049,9 +1070,12 @@ int NsList(Ctx& c, const NsArgs& a) {
     if (encryption.empty()) encryption = "None";
     std::string lb_group = ns.load_balancing_group() == 0 ? "<n/a>" : std::to_string(ns.load_balancing_group());
     if (c.g().verbose) {
-      const std::string configured = ns.configured_load_balancing_group() == 0
-                                         ? "<n/a>"
-                                         : std::to_string(ns.configured_load_balancing_group());
+      std::string configured = ns.configured_load_balancing_group() == 0
+                                   ? "<n/a>"
+                                   : std::to_string(ns.configured_load_balancing_group());
+      // A configured group other than the served one in reverse video (not with --output stdio).
+      if (configured != "<n/a>" && configured != lb_group && c.g().output != "stdio")
+        configured = "\x1b[7m" + configured + "\x1b[27m";
       lb_group += " (" + configured + ")";
     }
     std::string subsys = rep.subsystem_nqn().empty() ? a.nqn : rep.subsystem_nqn();
@@ -1537,17 +1561,22 @@ int Run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
 
   // spdk_log_level
   std::string spdk_level, spdk_print;
+  std::vector<std::string> spdk_extra;
+  bool spdk_all = false;
   const std::vector<std::string> spdk_levels = {"ERROR", "WARNING", "NOTICE", "INFO", "DEBUG"};
   CLI::App* spdk = command("spdk_log_level", "SPDK nvmf log level commands (accepted for "
                                              "compatibility; mapped onto the gateway's logs)");
-  action(spdk, "get", "Get SPDK log levels and nvmf log flags", SpdkLogGet);
+  action(spdk, "get", "Get SPDK log levels and nvmf log flags", [&](Ctx& c) { return SpdkLogGet(c, spdk_all); })
+      ->add_flag("-a,--all-log-flags", spdk_all, "Get all log flags, not just the NVMF ones");
   CLI::App* spdk_set = action(spdk, "set", "Set SPDK log levels and nvmf log flags",
-                              [&](Ctx& c) { return SpdkLogSet(c, spdk_level, spdk_print); });
+                              [&](Ctx& c) { return SpdkLogSet(c, spdk_level, spdk_print, spdk_extra); });
+  spdk_set->add_option("-e,--extra-log-flags", spdk_extra, "Extra log flags to set, not NVMF ones");
   spdk_set->add_option("-l,--level", spdk_level, "SPDK nvmf log level")
       ->check(CLI::IsMember(spdk_levels, CLI::ignore_case));
   spdk_set->add_option("-p,--print", spdk_print, "SPDK nvmf log print level")
       ->check(CLI::IsMember(spdk_levels, CLI::ignore_case));
-  action(spdk, "disable", "Disable SPDK nvmf log flags", SpdkLogDisable);
+  action(spdk, "disable", "Disable SPDK nvmf log flags", [&](Ctx& c) { return SpdkLogDisable(c, spdk_extra); })
+      ->add_option("-e,--extra-log-flags", spdk_extra, "Extra log flags to reset, not NVMF ones");
 
   // subsystem
   SubsystemArgs sa;
@@ -1679,14 +1708,17 @@ int Run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
   CLI::App* h_list = action(host, "list", "List subsystem's host access",
                             [&ha](Ctx& c) { return HostList(c, ha); });
   h_list->add_option("-n,--subsystem", ha.nqn, "Subsystem NQN")->required();
+  h_list->add_flag("--clear-alerts", ha.clear_alerts, "Clear any host alert signal after getting its value");
 
   // connection
   std::string conn_nqn;
+  bool conn_clear_alerts = false;
   CLI::App* connection = command("connection", "Connection commands");
-  action(connection, "list", "List active connections",
-         [&conn_nqn](Ctx& c) { return ConnectionList(c, conn_nqn); })
-      ->add_option("-n,--subsystem", conn_nqn, "Subsystem NQN")
-      ->required();
+  CLI::App* conn_list = action(connection, "list", "List active connections", [&](Ctx& c) {
+    return ConnectionList(c, conn_nqn, conn_clear_alerts);
+  });
+  conn_list->add_option("-n,--subsystem", conn_nqn, "Subsystem NQN (default: every subsystem)");
+  conn_list->add_flag("--clear-alerts", conn_clear_alerts, "Clear any connection alert signal after getting its value");
   std::string conn_host;
   for (const bool reset : {false, true}) {
     CLI::App* a = action(connection, reset ? "reset_io_statistics" : "get_io_statistics",
@@ -1703,9 +1735,12 @@ int Run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
   NsArgs na;
   CLI::App* ns = command("namespace", "Namespace commands");
   ns->alias("ns");
-  auto ns_action = [&](const std::string& name, const std::string& help, int (*fn)(Ctx&, const NsArgs&)) {
+  auto ns_action = [&](const std::string& name, const std::string& help, int (*fn)(Ctx&, const NsArgs&),
+                       bool nqn_required = true) {
     CLI::App* act = action(ns, name, help, [&na, fn](Ctx& c) { return fn(c, na); });
-    act->add_option("-n,--subsystem", na.nqn, "Subsystem NQN")->required();
+    CLI::Option* nqn = act->add_option("-n,--subsystem", na.nqn, nqn_required ? "Subsystem NQN"
+                                                                               : "Subsystem NQN (default: every subsystem)");
+    if (nqn_required) nqn->required();
     return act;
   };
   CLI::App* ns_add = ns_action("add", "Create a namespace", NsAdd);
@@ -1759,7 +1794,7 @@ int Run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
                                    NsRefreshSize);
   ns_refresh->add_option("--nsid", na.nsid, "Namespace ID")->required();
 
-  CLI::App* ns_list = ns_action("list", "List namespaces", NsList);
+  CLI::App* ns_list = ns_action("list", "List namespaces", NsList, /*nqn_required=*/false);
   CLI::Option* list_nsid = ns_list->add_option("--nsid", na.nsid, "Namespace ID");
   ns_list->add_option("-u,--uuid", na.uuid, "UUID");
 

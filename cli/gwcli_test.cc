@@ -555,6 +555,12 @@ TEST_F(GwcliTest, HostChangeAndDeleteKey) {
   EXPECT_EQ(Run({"host", "change_key", "-n", kNqn, "-t", "h1", "--dhchap-key", ""}), 2);
   EXPECT_NE(err.find("DH-HMAC-CHAP key can't be empty"), std::string::npos);
   EXPECT_EQ(Run({"host", "change_key", "-n", kNqn, "-t", "h1"}), 2);  // --dhchap-key required
+  fake.calls.clear();  // '*' is no host: a usage error, as the reference's
+  EXPECT_EQ(Run({"host", "change_key", "-n", kNqn, "-t", "*", "--dhchap-key", "DHHC-1:00:x"}), 2);
+  EXPECT_NE(err.find("Can't change key for host NQN '*', please use a real NQN"), std::string::npos) << err;
+  EXPECT_EQ(Run({"host", "del_key", "-n", kNqn, "-t", "*"}), 2);
+  EXPECT_NE(err.find("Can't delete key for host NQN '*', please use a real NQN"), std::string::npos) << err;
+  EXPECT_TRUE(fake.calls.empty());
   req_status missing;
   missing.set_status(ENOENT);
   missing.set_error_message("Failure changing DH-HMAC-CHAP key for host h2 on subsystem " + kNqn +
@@ -622,6 +628,61 @@ TEST_F(GwcliTest, ConnectionList) {
   EXPECT_NE(out.find("[fd00::9]:33000"), std::string::npos) << out;
   EXPECT_NE(out.find("Host Specific"), std::string::npos) << out;
   EXPECT_NE(out.find("Keepalive"), std::string::npos) << out;
+}
+
+// Without -n, the reference's "*": every subsystem's connections with a Subsystem column.
+TEST_F(GwcliTest, ConnectionListAllSubsystems) {
+  connections_info ci;
+  ci.set_subsystem_nqn("*");
+  auto* k = ci.add_connections();
+  k->set_nqn("nqn.2016-06.io.spdk:host1");
+  k->set_subsystem("nqn.2016-06.io.spdk:a");
+  k->set_traddr("10.0.0.9");
+  k->set_trsvcid(33000);
+  k->set_connected(true);
+  k->set_qpairs_count(3);
+  k->set_controller_id(7);
+  auto* d = ci.add_connections();
+  d->set_nqn("nqn.2016-06.io.spdk:host2");
+  d->set_subsystem("nqn.2016-06.io.spdk:b");
+  Reply("list_connections", ci);
+  EXPECT_EQ(RunStdio({"--format", "plain", "connection", "list"}), 0);
+  EXPECT_EQ(Req<list_connections_req>().subsystem(), "*");
+  EXPECT_TRUE(Req<list_connections_req>().has_clear_alerts());
+  EXPECT_FALSE(Req<list_connections_req>().clear_alerts());
+  EXPECT_EQ(out.rfind("Connections for all subsystems:\n", 0), 0u) << out;
+  const std::string head = out.substr(0, out.find("nqn.2016-06.io.spdk:a"));
+  EXPECT_LT(head.find("Subsystem"), head.find("Host NQN")) << out;
+  EXPECT_NE(out.find("nqn.2016-06.io.spdk:a  nqn.2016-06.io.spdk:host1"), std::string::npos) << out;
+  EXPECT_NE(out.find("nqn.2016-06.io.spdk:b  nqn.2016-06.io.spdk:host2"), std::string::npos) << out;
+  // One subsystem: no Subsystem column even though the connections name it.
+  ci.set_subsystem_nqn(kNqn);
+  fake.replies.clear();
+  fake.calls.clear();
+  Reply("list_connections", ci);
+  EXPECT_EQ(RunStdio({"--format", "plain", "connection", "list", "-n", kNqn, "--clear-alerts"}), 0);
+  EXPECT_TRUE(Req<list_connections_req>().clear_alerts());
+  EXPECT_EQ(out.rfind("Connections for " + kNqn + ":\n", 0), 0u) << out;
+  EXPECT_EQ(out.find("Subsystem"), std::string::npos) << out;
+  // Empty: "No connections for any subsystem".
+  connections_info none;
+  none.set_subsystem_nqn("*");
+  fake.replies.clear();
+  Reply("list_connections", none);
+  EXPECT_EQ(RunStdio({"connection", "list"}), 0);
+  EXPECT_EQ(out, "No connections for any subsystem\n");
+  // json: the reply itself.
+  ci.set_subsystem_nqn("*");
+  fake.replies.clear();
+  Reply("list_connections", ci);
+  EXPECT_EQ(RunStdio({"--format", "json", "connection", "list"}), 0);
+  EXPECT_NE(out.find("\"subsystem_nqn\": \"*\""), std::string::npos) << out;
+  EXPECT_NE(out.find("\"subsystem\": \"nqn.2016-06.io.spdk:b\""), std::string::npos) << out;
+  // host list --clear-alerts reaches the request.
+  fake.calls.clear();
+  Reply("list_hosts", hosts_info{});
+  EXPECT_EQ(RunStdio({"host", "list", "-n", kNqn, "--clear-alerts"}), 0);
+  EXPECT_TRUE(Req<list_hosts_req>().clear_alerts());
 }
 
 // The gRPC transport calls every RPC of the Gateway service (a command whose RPC is
@@ -870,6 +931,14 @@ TEST_F(GwcliTest, NsListText) {
   for (const char* want : {"Read-Only", "Trash on delete", "Disable auto resize", "site-b", "Restrictive", "2 (1)",
                            "1 (<n/a>)", "(Configured)", "Cluster"})
     EXPECT_NE(out.find(want), std::string::npos) << want << "\n" << out;
+  EXPECT_EQ(out.find("\x1b["), std::string::npos) << out;  // no escapes with --output stdio
+  // To the log (the default output), a configured group other than the served one is in
+  // reverse video, as the reference prints it; the escapes take no width in the table.
+  fake.replies.clear();
+  Reply("list_namespaces", more);
+  EXPECT_EQ(Run({"--verbose", "--format", "plain", "ns", "list", "-n", kNqn}), 0);
+  EXPECT_NE(err.find("2 (\x1b[7m1\x1b[27m)"), std::string::npos) << err;
+  EXPECT_EQ(err.find("\x1b[7m<n/a>"), std::string::npos) << err;
   // "*": every subsystem's namespaces, each with its own subsystem in the NQN column.
   namespaces_info every;
   every.set_subsystem_nqn("*");
@@ -890,6 +959,13 @@ TEST_F(GwcliTest, NsListText) {
   fake.replies.clear();
   Reply("list_namespaces", namespaces_info());
   EXPECT_EQ(RunStdio({"ns", "list", "-n", "*"}), 0);
+  EXPECT_EQ(out, "No namespaces in any subsystem\n");
+  // Without -n: "*", as the reference.
+  fake.replies.clear();
+  fake.calls.clear();
+  Reply("list_namespaces", namespaces_info());
+  EXPECT_EQ(RunStdio({"ns", "list"}), 0);
+  EXPECT_EQ(Req<list_namespaces_req>().subsystem(), "*");
   EXPECT_EQ(out, "No namespaces in any subsystem\n");
 
   fake.replies.clear();
@@ -958,6 +1034,16 @@ TEST_F(GwcliTest, SpdkLogLevel) {
   EXPECT_EQ(out, "Set SPDK log levels and nvmf log flags: Successful\n");
   EXPECT_EQ(RunStdio({"spdk_log_level", "get"}), 0);
   EXPECT_EQ(out, "SPDK log level is ERROR\nSPDK log print level is ERROR\n");
+  EXPECT_FALSE(Req<get_spdk_nvmf_log_flags_and_level_req>(1).all_log_flags());
+  // The reference's --all-log-flags and --extra-log-flags reach the requests.
+  fake.calls.clear();
+  EXPECT_EQ(RunStdio({"spdk_log_level", "get", "-a"}), 0);
+  EXPECT_TRUE(Req<get_spdk_nvmf_log_flags_and_level_req>().all_log_flags());
+  EXPECT_EQ(RunStdio({"spdk_log_level", "set", "-l", "info", "-e", "bdev", "thread"}), 0);
+  EXPECT_EQ(Req<set_spdk_nvmf_logs_req>(1).extra_log_flags_size(), 2);
+  EXPECT_EQ(RunStdio({"spdk_log_level", "disable", "--extra-log-flags", "bdev"}), 0);
+  ASSERT_EQ(Req<disable_spdk_nvmf_logs_req>(2).extra_log_flags_size(), 1);
+  EXPECT_EQ(Req<disable_spdk_nvmf_logs_req>(2).extra_log_flags(0), "bdev");
 }
 
 TEST_F(GwcliTest, GwHa) {

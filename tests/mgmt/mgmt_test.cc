@@ -332,6 +332,13 @@ TEST_F(Mgmt, HostsAndConnections) {
   EXPECT_EQ(c["connections"][0]["nqn"], kHost1);
   EXPECT_EQ(c["connections"][0]["connected"], false);
   EXPECT_CLI(Cli({"connection", "list", "-n", "nqn.2016-06.io.spdk:nope"}), ENOENT, "No such subsystem");
+  // Without -n: every subsystem's connections, each naming its subsystem.
+  json all = Json({"connection", "list"});
+  EXPECT_EQ(all["subsystem_nqn"], "*");
+  ASSERT_EQ(all["connections"].size(), 1u) << all.dump();
+  EXPECT_EQ(all["connections"][0]["subsystem"], kNqn);
+  EXPECT_EQ(all["connections"][0]["nqn"], kHost1);
+  EXPECT_CLI(Cli({"connection", "list"}), 0, "Connections for all subsystems:");
   EXPECT_CLI(Cli({"host", "del", "-n", kNqn, "-t", kHost1}), 0, "Successful");
   EXPECT_CLI(Cli({"host", "del", "-n", kNqn, "-t", kHost1}), ENOENT, "Host is not found");
   EXPECT_CLI(Cli({"host", "del", "-n", kNqn, "-t", "*"}), 0, "Successful");
