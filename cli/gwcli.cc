@@ -663,7 +663,6 @@ struct HostArgs {
   std::vector<std::string> hosts;
   std::string psk, dhchap_key, dhchap_ctrlr_key;
   bool keep_connections = false;
-  bool clear_alerts = false;  // list
 };
 
 int HostAdd(Ctx& c, const HostArgs& a) {
@@ -703,7 +702,8 @@ int HostChangeKey(Ctx& c, const HostArgs& a, bool del, bool controller) {
   const std::string& key = controller ? a.dhchap_ctrlr_key : a.dhchap_key;
   if (!del && key.empty()) throw UsageError{"DH-HMAC-CHAP key can't be empty"};
   if (h == "*")
-    throw UsageError{std::string("Can't ") + (del ? "delete" : "change") + " key for host NQN '*', please use a real NQN"};
+    throw UsageError{std::string("Can't ") + (del ? "delete" : "change") + (controller ? " controller" : "") +
+                     " DH-HMAC-CHAP key for host NQN '*', please use a real NQN"};
   change_host_key_req req;
   req.set_subsystem_nqn(a.nqn);
   req.set_host_nqn(h);
@@ -748,7 +748,7 @@ int HostKeepConnected(Ctx& c, const HostArgs& a) {
 int HostList(Ctx& c, const HostArgs& a) {
   list_hosts_req req;
   req.set_subsystem(a.nqn);
-  req.set_clear_alerts(a.clear_alerts);
+  req.set_clear_alerts(false);  // as the reference sends it
   const auto rep = Invoke<hosts_info>(c, "list_hosts", req, "Failure listing hosts");
   return Report(c, rep, [&] {
     std::vector<std::vector<Cell>> rows;
@@ -778,11 +778,11 @@ int HostList(Ctx& c, const HostArgs& a) {
 // ---- connection ----
 
 // Without -n ("*"): every subsystem's connections, with a Subsystem column first.
-int ConnectionList(Ctx& c, const std::string& nqn_arg, bool clear_alerts) {
+int ConnectionList(Ctx& c, const std::string& nqn_arg) {
   const std::string nqn = nqn_arg.empty() ? "*" : nqn_arg;
   list_connections_req req;
   req.set_subsystem(nqn);
-  req.set_clear_alerts(clear_alerts);
+  req.set_clear_alerts(false);  // as the reference sends it
   const auto rep = Invoke<connections_info>(c, "list_connections", req,
                                             "Failure listing connections");
   return Report(c, rep, [&] {
@@ -1003,8 +1003,43 @@ int NsRefreshSize(Ctx& c, const NsArgs& a) {
   });
 }
 
-// Without -n ("*"): every subsystem's namespaces.
-int NsList(Ctx& c, const NsArgs& given) {
+enum class NsView { kFull, kHosts, kLocations };
+
+// `ns list_locations`: the count of namespaces per subsystem, load-balancing group and
+// location (a subsystem's NQN on its first row only).
+int NsLocations(Ctx& c, const NsArgs& a, const namespaces_info& rep, bool by_nsid) {
+  std::map<std::string, std::map<uint32_t, std::map<std::string, int>>> count;
+  for (const auto& ns : rep.namespaces()) {
+    if (ns.ns_subsystem_nqn().empty()) throw UsageError{"Found a namespace without a subsystem NQN"};
+    count[ns.ns_subsystem_nqn()][ns.load_balancing_group()][ns.location().empty() ? "<default>" : ns.location()]++;
+  }
+  std::vector<std::vector<Cell>> rows;
+  for (const auto& [nqn, groups] : count) {
+    bool first = true;
+    for (const auto& [lb, locations] : groups)
+      for (const auto& [loc, n] : locations) {
+        rows.push_back({first ? nqn : "", lb ? Cell(lb) : Cell("<n/a>"), loc, n});
+        first = false;
+      }
+  }
+  const bool all = a.nqn == "*";
+  if (rows.empty()) {
+    c.Out(all ? "No namespaces in any subsystem" : "No namespaces in subsystem " + a.nqn);
+    return 0;
+  }
+  std::string prefix = "Namespaces in";
+  if (by_nsid)
+    prefix = "Namespace " + std::to_string(a.nsid) + " in";
+  else if (!a.uuid.empty())
+    prefix = "Namespace with UUID " + a.uuid + " in";
+  c.Out(prefix + (all ? std::string(" all subsystems") : " subsystem " + a.nqn) + ":\n" +
+        RenderTable({"Subsystem", "Load\nBalancing\nGroup", "Location", "Count"}, rows, c.style()));
+  return 0;
+}
+
+// Without -n ("*"): every subsystem's namespaces. kHosts: `ns list_hosts` (NQN, NSID, the
+// hosts); kLocations: `ns list_locations`.
+int NsListView(Ctx& c, const NsArgs& given, NsView view) {
   NsArgs a = given;
   if (a.nqn.empty()) a.nqn = "*";
   list_namespaces_req req;
@@ -1026,6 +1061,8 @@ int NsList(Ctx& c, const NsArgs& given) {
     c.Err("Got more than one namespace for NSID " + std::to_string(a.nsid));
   if (!a.uuid.empty() && rep.namespaces_size() > 1)
     c.Err("Got more than one namespace for UUID " + a.uuid);
+  if (view == NsView::kLocations) return NsLocations(c, a, rep, by_nsid);
+  const bool show_hosts = view == NsView::kHosts;
   const bool all = a.nqn == "*";  // every subsystem's namespaces
   std::vector<std::vector<Cell>> rows;
   for (const auto& ns : rep.namespaces()) {
@@ -1039,10 +1076,11 @@ int NsList(Ctx& c, const NsArgs& given) {
             " instead");
       return ENODEV;
     }
+    // The hosts only in the hosts view; the full view says Restrictive.
     std::string visibility = "All Hosts";
     if (!ns.auto_visible()) {
-      if (ns.hosts_size() == 0) {
-        visibility = "Restrictive";
+      if (!show_hosts || ns.hosts_size() == 0) {
+        visibility = show_hosts ? "None" : "Restrictive";
       } else {
         visibility.clear();
         bool relied_on_open = false;
@@ -1050,7 +1088,7 @@ int NsList(Ctx& c, const NsArgs& given) {
           if (h == "*")
             relied_on_open = true;
           else
-            visibility += (visibility.empty() ? "" : "\n") + h;
+            visibility += h + "\n";
         }
         if (relied_on_open) visibility += "\nOne of the hosts relied on the subsystem being open for all hosts";
       }
@@ -1083,6 +1121,10 @@ int NsList(Ctx& c, const NsArgs& given) {
       if (ns.ns_subsystem_nqn().empty()) c.Err("Got namespace with ID " + std::to_string(ns.nsid()) + " on an unknown subsystem");
       subsys = ns.ns_subsystem_nqn().empty() ? "<n/a>" : ns.ns_subsystem_nqn();
     }
+    if (show_hosts) {
+      rows.push_back({subsys, ns.nsid(), visibility});
+      continue;
+    }
     rows.push_back({subsys, ns.nsid(), BreakString(ns.bdev_name(), '-', 2), image, mode,
                     api::FormatSize(ns.rbd_image_size()), api::FormatSize(ns.block_size()),
                     BreakString(ns.uuid(), '-', 3), lb_group, ns.location().empty() ? "<default>" : ns.location(),
@@ -1101,7 +1143,8 @@ int NsList(Ctx& c, const NsArgs& given) {
       c.Out("No namespaces in " + where);
     return 0;
   }
-  std::vector<std::string> headers = {"NQN",
+  std::vector<std::string> headers = {"NQN", "NSID", "Hosts"};
+  if (!show_hosts) headers = {"NQN",
                                       "NSID",
                                       "Bdev\nName",
                                       "RBD\nImage",
@@ -1115,7 +1158,7 @@ int NsList(Ctx& c, const NsArgs& given) {
                                       "Encryption",
                                       "IOs per\nsecond",
                                       "R/W, R, W MBs\nper second"};
-  if (c.g().verbose) headers.push_back("Cluster\nName");
+  if (c.g().verbose && !show_hosts) headers.push_back("Cluster\nName");
   std::string prefix = "Namespaces in";
   if (by_nsid)
     prefix = "Namespace " + std::to_string(a.nsid) + " in";
@@ -1125,6 +1168,10 @@ int NsList(Ctx& c, const NsArgs& given) {
         RenderTable(headers, rows, c.style()));
   return 0;
 }
+
+int NsList(Ctx& c, const NsArgs& a) { return NsListView(c, a, NsView::kFull); }
+int NsListHosts(Ctx& c, const NsArgs& a) { return NsListView(c, a, NsView::kHosts); }
+int NsListLocations(Ctx& c, const NsArgs& a) { return NsListView(c, a, NsView::kLocations); }
 
 int NsGetIoStats(Ctx& c, const NsArgs& a) {
   namespace_get_io_stats_req req;
@@ -1708,17 +1755,14 @@ int Run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
   CLI::App* h_list = action(host, "list", "List subsystem's host access",
                             [&ha](Ctx& c) { return HostList(c, ha); });
   h_list->add_option("-n,--subsystem", ha.nqn, "Subsystem NQN")->required();
-  h_list->add_flag("--clear-alerts", ha.clear_alerts, "Clear any host alert signal after getting its value");
 
   // connection
   std::string conn_nqn;
-  bool conn_clear_alerts = false;
   CLI::App* connection = command("connection", "Connection commands");
   CLI::App* conn_list = action(connection, "list", "List active connections", [&](Ctx& c) {
-    return ConnectionList(c, conn_nqn, conn_clear_alerts);
+    return ConnectionList(c, conn_nqn);
   });
   conn_list->add_option("-n,--subsystem", conn_nqn, "Subsystem NQN (default: every subsystem)");
-  conn_list->add_flag("--clear-alerts", conn_clear_alerts, "Clear any connection alert signal after getting its value");
   std::string conn_host;
   for (const bool reset : {false, true}) {
     CLI::App* a = action(connection, reset ? "reset_io_statistics" : "get_io_statistics",
@@ -1797,6 +1841,13 @@ int Run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
   CLI::App* ns_list = ns_action("list", "List namespaces", NsList, /*nqn_required=*/false);
   CLI::Option* list_nsid = ns_list->add_option("--nsid", na.nsid, "Namespace ID");
   ns_list->add_option("-u,--uuid", na.uuid, "UUID");
+  CLI::App* ns_list_hosts = ns_action("list_hosts", "List namespace's hosts", NsListHosts, false);
+  CLI::Option* list_hosts_nsid = ns_list_hosts->add_option("--nsid", na.nsid, "Namespace ID");
+  ns_list_hosts->add_option("-u,--uuid", na.uuid, "UUID");
+  CLI::App* ns_list_loc =
+      ns_action("list_locations", "List namespace distribution by site location", NsListLocations, false);
+  CLI::Option* list_loc_nsid = ns_list_loc->add_option("--nsid", na.nsid, "Namespace ID");
+  ns_list_loc->add_option("-u,--uuid", na.uuid, "UUID");
 
   CLI::App* ns_stats = ns_action("get_io_stats", "Get I/O stats for a namespace", NsGetIoStats);
   ns_stats->add_option("--nsid", na.nsid, "Namespace ID")->required();
@@ -1875,8 +1926,12 @@ int Run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
     err << "Run with --help for more information.\n";
     return 2;
   }
-  // --nsid is optional for ns add and ns list: remember which one was given.
-  na.nsid_opt = ns_add->parsed() ? ns_add_nsid : (ns_list->parsed() ? list_nsid : nullptr);
+  // --nsid is optional for ns add and the ns list views: remember which one was given.
+  na.nsid_opt = ns_add->parsed()          ? ns_add_nsid
+                : ns_list->parsed()       ? list_nsid
+                : ns_list_hosts->parsed() ? list_hosts_nsid
+                : ns_list_loc->parsed()   ? list_loc_nsid
+                                          : nullptr;
 
   for (auto& [cmd, names] : commands) {
     if (cmd->parsed() && !handler) {

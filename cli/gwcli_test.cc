@@ -557,9 +557,11 @@ TEST_F(GwcliTest, HostChangeAndDeleteKey) {
   EXPECT_EQ(Run({"host", "change_key", "-n", kNqn, "-t", "h1"}), 2);  // --dhchap-key required
   fake.calls.clear();  // '*' is no host: a usage error, as the reference's
   EXPECT_EQ(Run({"host", "change_key", "-n", kNqn, "-t", "*", "--dhchap-key", "DHHC-1:00:x"}), 2);
-  EXPECT_NE(err.find("Can't change key for host NQN '*', please use a real NQN"), std::string::npos) << err;
+  EXPECT_NE(err.find("Can't change DH-HMAC-CHAP key for host NQN '*', please use a real NQN"), std::string::npos)
+      << err;
   EXPECT_EQ(Run({"host", "del_key", "-n", kNqn, "-t", "*"}), 2);
-  EXPECT_NE(err.find("Can't delete key for host NQN '*', please use a real NQN"), std::string::npos) << err;
+  EXPECT_NE(err.find("Can't delete DH-HMAC-CHAP key for host NQN '*', please use a real NQN"), std::string::npos)
+      << err;
   EXPECT_TRUE(fake.calls.empty());
   req_status missing;
   missing.set_status(ENOENT);
@@ -660,8 +662,7 @@ TEST_F(GwcliTest, ConnectionListAllSubsystems) {
   fake.replies.clear();
   fake.calls.clear();
   Reply("list_connections", ci);
-  EXPECT_EQ(RunStdio({"--format", "plain", "connection", "list", "-n", kNqn, "--clear-alerts"}), 0);
-  EXPECT_TRUE(Req<list_connections_req>().clear_alerts());
+  EXPECT_EQ(RunStdio({"--format", "plain", "connection", "list", "-n", kNqn}), 0);
   EXPECT_EQ(out.rfind("Connections for " + kNqn + ":\n", 0), 0u) << out;
   EXPECT_EQ(out.find("Subsystem"), std::string::npos) << out;
   // Empty: "No connections for any subsystem".
@@ -678,11 +679,12 @@ TEST_F(GwcliTest, ConnectionListAllSubsystems) {
   EXPECT_EQ(RunStdio({"--format", "json", "connection", "list"}), 0);
   EXPECT_NE(out.find("\"subsystem_nqn\": \"*\""), std::string::npos) << out;
   EXPECT_NE(out.find("\"subsystem\": \"nqn.2016-06.io.spdk:b\""), std::string::npos) << out;
-  // host list --clear-alerts reaches the request.
+  // host list sends clear_alerts false too, as the reference.
   fake.calls.clear();
   Reply("list_hosts", hosts_info{});
-  EXPECT_EQ(RunStdio({"host", "list", "-n", kNqn, "--clear-alerts"}), 0);
-  EXPECT_TRUE(Req<list_hosts_req>().clear_alerts());
+  EXPECT_EQ(RunStdio({"host", "list", "-n", kNqn}), 0);
+  EXPECT_TRUE(Req<list_hosts_req>().has_clear_alerts());
+  EXPECT_FALSE(Req<list_hosts_req>().clear_alerts());
 }
 
 // The gRPC transport calls every RPC of the Gateway service (a command whose RPC is
@@ -902,7 +904,7 @@ TEST_F(GwcliTest, NsListText) {
   EXPECT_EQ(RunStdio({"ns", "list", "-n", kNqn}), 0);
   EXPECT_EQ(out.rfind("Namespaces in subsystem " + kNqn + ":\n╒", 0), 0u) << out;
   for (const char* want : {"rbd/img1", "16 MiB", "512 Bytes", "4 KiB", "1 GiB", "All Hosts",
-                           "unlimited", "2000", "<memory>", "<n/a>", "nqn.2016-06.io.spdk:host1",
+                           "unlimited", "2000", "<memory>", "<n/a>", "Restrictive",
                            "948878ee-c3b2-4d58-", "a29b-2cff713fc02d", "Read-Write", "<default>", "None"})
     EXPECT_NE(out.find(want), std::string::npos) << want << "\n" << out;
   // The reference's columns (newest cli.py), header by header.
@@ -913,6 +915,7 @@ TEST_F(GwcliTest, NsListText) {
     EXPECT_NE(head.find(h), std::string::npos) << h << "\n" << out;
   EXPECT_EQ(out.find("Cluster"), std::string::npos) << out;
   EXPECT_EQ(out.find("Selective"), std::string::npos) << out;
+  EXPECT_EQ(out.find("nqn.2016-06.io.spdk:host1"), std::string::npos) << out;  // hosts: list_hosts
   auto more = CannedNamespaces();
   auto* c = more.add_namespaces();
   c->set_nsid(3);
@@ -974,6 +977,61 @@ TEST_F(GwcliTest, NsListText) {
   EXPECT_EQ(RunStdio({"ns", "list", "-n", kNqn, "--nsid", "1"}), ENODEV);  // reply has 2 namespaces
   EXPECT_EQ(Req<list_namespaces_req>().nsid(), 1u);
   EXPECT_NE(err.find("Got more than one namespace for NSID 1"), std::string::npos);
+}
+
+// `ns list_hosts`: NQN, NSID and the hosts (All Hosts, one a line, or None);
+// `ns list_locations`: the count per subsystem, load-balancing group and location.
+TEST_F(GwcliTest, NsListHostsAndLocations) {
+  namespaces_info r;
+  r.set_subsystem_nqn("*");
+  auto add = [&](const std::string& nqn, uint32_t nsid, uint32_t lb, const std::string& loc) {
+    auto* n = r.add_namespaces();
+    n->set_ns_subsystem_nqn(nqn);
+    n->set_nsid(nsid);
+    n->set_load_balancing_group(lb);
+    if (!loc.empty()) n->set_location(loc);
+    return n;
+  };
+  add("nqn.2016-06.io.spdk:a", 1, 1, "")->set_auto_visible(true);
+  auto* b = add("nqn.2016-06.io.spdk:a", 2, 1, "site-b");
+  b->add_hosts("nqn.2016-06.io.spdk:host1");
+  b->add_hosts("nqn.2016-06.io.spdk:host2");
+  add("nqn.2016-06.io.spdk:b", 1, 2, "site-b");
+  add("nqn.2016-06.io.spdk:b", 2, 2, "site-b");
+  Reply("list_namespaces", r);
+  EXPECT_EQ(RunStdio({"--format", "plain", "ns", "list_hosts"}), 0);
+  EXPECT_EQ(Req<list_namespaces_req>().subsystem(), "*");
+  EXPECT_EQ(out,
+            "Namespaces in all subsystems:\n"
+            "NQN                    NSID  Hosts\n"
+            "nqn.2016-06.io.spdk:a     1  All Hosts\n"
+            "nqn.2016-06.io.spdk:a     2  nqn.2016-06.io.spdk:host1\n"
+            "                             nqn.2016-06.io.spdk:host2\n"
+            "\n"
+            "nqn.2016-06.io.spdk:b     1  None\n"
+            "nqn.2016-06.io.spdk:b     2  None\n")
+      << out;
+  fake.replies.clear();
+  Reply("list_namespaces", r);
+  EXPECT_EQ(RunStdio({"--format", "plain", "ns", "list_locations"}), 0);
+  EXPECT_EQ(out,
+            "Namespaces in all subsystems:\n"
+            "Subsystem                   Load  Location   Count\n"
+            "                       Balancing\n"
+            "                           Group\n"
+            "nqn.2016-06.io.spdk:a          1  <default>      1\n"
+            "                               1  site-b         1\n"
+            "nqn.2016-06.io.spdk:b          2  site-b         2\n")
+      << out;
+  fake.replies.clear();
+  Reply("list_namespaces", namespaces_info());
+  EXPECT_EQ(RunStdio({"ns", "list_locations", "-n", kNqn}), 0);
+  EXPECT_EQ(out, "No namespaces in subsystem " + kNqn + "\n");
+  fake.calls.clear();
+  Reply("list_namespaces", namespaces_info());
+  EXPECT_EQ(RunStdio({"ns", "list_hosts", "-n", kNqn, "--nsid", "3"}), 0);
+  EXPECT_EQ(Req<list_namespaces_req>().nsid(), 3u);
+  EXPECT_EQ(out, "No namespace 3 in subsystem " + kNqn + "\n");
 }
 
 TEST_F(GwcliTest, NsListJsonAndYaml) {

@@ -340,9 +340,9 @@ TEST_F(MgmtCeph, RemovedMemberTakesItsAutoListeners) {
   ASSERT_EQ(write(fd, conf.data(), conf.size()), static_cast<ssize_t>(conf.size()));
   close(fd);
   Gateway c;
-  Start(a_, "gwA", {"--config", path, "--auto-listener-addresses", "127.0.0.1"});
-  Start(b_, "gwB", {"--config", path, "--auto-listener-addresses", "::1"});
-  Start(c, "gwC", {"--config", path, "--auto-listener-addresses", "192.0.2.254"});
+  Start(a_, "gwA", {"--config", path, "--grpc", "127.0.0.1:0", "--auto-listener-addresses", "127.0.0.1"});
+  Start(b_, "gwB", {"--config", path, "--grpc", "127.0.0.1:0", "--auto-listener-addresses", "::1"});
+  Start(c, "gwC", {"--config", path, "--grpc", "127.0.0.1:0", "--auto-listener-addresses", "192.0.2.254"});
   unlink(path);
   const std::string port = std::to_string(FreePort());
   EXPECT_CLI(Gwcli(a_.grpc_port(), {"subsystem", "add", "-n", kNqn, "--no-group-append", "--network-mask",
