@@ -408,7 +408,7 @@ int SpdkLogGet(Ctx& c, bool all_flags) {
       c, "get_spdk_nvmf_log_flags_and_level", req, "Failure getting SPDK log levels and nvmf log flags");
   return Report(c, rep, [&] {
     for (const auto& f : rep.nvmf_log_flags())
-      c.Out("SPDK nvmf log flag \"" + f.name() + "\" is " + (f.enabled() ? "enabled" : "disabled"));
+      c.Out("SPDK log flag \"" + f.name() + "\" is " + (f.enabled() ? "enabled" : "disabled"));
     c.Out("SPDK log level is " + LogLevel_Name(rep.log_level()));
     c.Out("SPDK log print level is " + LogLevel_Name(rep.log_print_level()));
   });

@@ -1102,6 +1102,13 @@ TEST_F(GwcliTest, SpdkLogLevel) {
   EXPECT_EQ(RunStdio({"spdk_log_level", "disable", "--extra-log-flags", "bdev"}), 0);
   ASSERT_EQ(Req<disable_spdk_nvmf_logs_req>(2).extra_log_flags_size(), 1);
   EXPECT_EQ(Req<disable_spdk_nvmf_logs_req>(2).extra_log_flags(0), "bdev");
+  spdk_nvmf_log_flags_and_level_info flags;
+  auto* f = flags.add_nvmf_log_flags();
+  f->set_name("nvmf");
+  f->set_enabled(true);
+  Reply("get_spdk_nvmf_log_flags_and_level", flags);
+  EXPECT_EQ(RunStdio({"spdk_log_level", "get"}), 0);
+  EXPECT_EQ(out.rfind("SPDK log flag \"nvmf\" is enabled\n", 0), 0u) << out;  // the newest reference's words
 }
 
 TEST_F(GwcliTest, GwHa) {
