@@ -103,6 +103,11 @@ class Ctx {
     out_.flush();
     err_.flush();
   }
+  // Warning output (the reference's logger.warning / print to stderr).
+  void Warn(const std::string& s) {
+    if (g_.output == "stdio" || LogLevelValue(g_.log_level) <= 30) err_ << s << '\n';
+    err_.flush();
+  }
   // Error output (the reference's logger.error / print to stderr).
   void Err(const std::string& s) {
     if (g_.output == "stdio" || LogLevelValue(g_.log_level) <= 40) err_ << s << '\n';
@@ -588,6 +593,7 @@ struct ListenerArgs {
   CLI::Option* trsvcid_opt = nullptr;
   bool secure = false;
   bool force = false;
+  bool verify_host_name = false;  // add
 };
 
 AddressFamily AdrfamArg(const std::string& s) {
@@ -596,6 +602,8 @@ AddressFamily AdrfamArg(const std::string& s) {
   throw UsageError{"argument --adrfam/-f: invalid choice: '" + s + "' (choose from 'ipv4', 'ipv6')"};
 }
 
+// EREMOTE (stored for another gateway, which opens it) is a success with a warning, as the
+// reference's CLI has it.
 int ListenerAdd(Ctx& c, const ListenerArgs& a) {
   long long port = 4420;
   if (a.trsvcid_opt && a.trsvcid_opt->count() > 0) port = a.trsvcid;
@@ -609,8 +617,16 @@ int ListenerAdd(Ctx& c, const ListenerArgs& a) {
   req.set_adrfam(fam);
   req.set_trsvcid(static_cast<std::uint32_t>(port));
   req.set_secure(a.secure);
+  req.set_verify_host_name(a.verify_host_name);
+  req.set_force(a.force);
   const std::string where = a.nqn + " listener at " + traddr + ":" + std::to_string(port);
-  const auto rep = Invoke<req_status>(c, "create_listener", req, "Failure adding " + where);
+  auto rep = Invoke<req_status>(c, "create_listener", req, "Failure adding " + where);
+  if (rep.status() == EREMOTE) {
+    rep.set_status(0);
+    if (!c.text()) return Report(c, rep, [] {});
+    c.Warn("Adding " + where + ": listener will only be active when appropriate gateway is up");
+    return 0;
+  }
   return Report(c, rep, [&] { c.Out("Adding " + where + ": Successful"); });
 }
 
@@ -725,11 +741,17 @@ int HostDel(Ctx& c, const HostArgs& a) {
     req.set_subsystem_nqn(a.nqn);
     req.set_host_nqn(h);
     if (a.keep_connections) req.set_keep_connections(true);
-    return StatusCall(c, "remove_host", req,
-                      h == "*" ? "Failure disabling open host access to " + a.nqn
-                               : "Failure removing host " + h + " access to " + a.nqn,
-                      h == "*" ? "Disabling open host access to " + a.nqn + ": Successful"
-                               : "Removing host " + h + " access from " + a.nqn + ": Successful");
+    auto rep = Invoke<req_status>(c, "remove_host", req,
+                                  h == "*" ? "Failure disabling open host access to " + a.nqn
+                                           : "Failure removing host " + h + " access to " + a.nqn);
+    // EBUSY is a warning (the reference's CLI): the removal is reported done.
+    const bool busy = rep.status() == EBUSY;
+    if (busy) rep.set_status(0);
+    return Report(c, rep, [&] {
+      c.Out(h == "*" ? "Disabling open host access to " + a.nqn + ": Successful"
+                     : "Removing host " + h + " access from " + a.nqn + ": Successful");
+      if (busy) c.Warn(rep.error_message());
+    });
   });
 }
 
@@ -1688,6 +1710,9 @@ int Run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
   l_add->add_option("-f,--adrfam", la.adrfam, "Address family (default: ipv4)")
       ->check(adrfam_check);
   l_add->add_flag("--secure", la.secure, "Use secure channel");
+  l_add->add_flag("-y,--verify-host-name", la.verify_host_name,
+                  "Fail in case the listener's host name is different than the gateway's");
+  l_add->add_flag("--force", la.force, "Allow contradiction in security with existing listeners");
   CLI::App* l_del = action(listener, "del", "Delete a listener",
                            [&la](Ctx& c) { return ListenerDel(c, la); });
   l_del->alias("delete");

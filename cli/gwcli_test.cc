@@ -433,6 +433,24 @@ TEST_F(GwcliTest, ListenerAddDefaultsAndIpv6) {
   EXPECT_EQ(Req<create_listener_req>().adrfam(), ipv6);
   EXPECT_TRUE(Req<create_listener_req>().secure());
   EXPECT_EQ(out, "Adding " + kNqn + " listener at [::1]:5001: Successful\n");
+  EXPECT_FALSE(Req<create_listener_req>().verify_host_name());
+  EXPECT_FALSE(Req<create_listener_req>().force());
+
+  // Another gateway's listener (EREMOTE): stored; a warning and exit 0, as the reference.
+  req_status remote;
+  remote.set_status(EREMOTE);
+  remote.set_error_message("Gateway's host name must match current host (gw0), the listener was stored for gateway gw1");
+  Reply("create_listener", remote);
+  fake.calls.clear();
+  EXPECT_EQ(RunStdio({"listener", "add", "-n", kNqn, "-t", "gw1", "-a", "10.0.0.1", "-y", "--force"}), 0);
+  EXPECT_TRUE(Req<create_listener_req>().verify_host_name());
+  EXPECT_TRUE(Req<create_listener_req>().force());
+  EXPECT_EQ(out, "");
+  EXPECT_EQ(err, "Adding " + kNqn + " listener at 10.0.0.1:4420: listener will only be active when appropriate "
+                 "gateway is up\n");
+  Reply("create_listener", remote);
+  EXPECT_EQ(RunStdio({"--format", "json", "listener", "add", "-n", kNqn, "-t", "gw1", "-a", "10.0.0.1"}), 0);
+  EXPECT_NE(out.find("\"status\": 0"), std::string::npos) << out;
 
   EXPECT_EQ(Run({"listener", "add", "-n", kNqn, "-t", "gw1", "-a", "1.1.1.1", "-s", "-2000"}), 2);
   EXPECT_NE(err.find("trsvcid value must be positive"), std::string::npos);
@@ -576,6 +594,14 @@ TEST_F(GwcliTest, HostDelAndList) {
   EXPECT_EQ(RunStdio({"host", "del", "-n", kNqn, "-t", "h1", "*"}), 0);
   EXPECT_EQ(out, "Removing host h1 access from " + kNqn + ": Successful\nDisabling open host access to " +
                      kNqn + ": Successful\n");
+  // EBUSY (the host is still connected) is a warning, as the reference's CLI.
+  req_status busy;
+  busy.set_status(EBUSY);
+  busy.set_error_message("Host h1 is still connected");
+  Reply("remove_host", busy);
+  EXPECT_EQ(RunStdio({"host", "del", "-n", kNqn, "-t", "h1"}), 0);
+  EXPECT_EQ(out, "Removing host h1 access from " + kNqn + ": Successful\n");
+  EXPECT_EQ(err, "Host h1 is still connected\n");
   EXPECT_EQ(RunStdio({"host", "list", "-n", kNqn}), 0);
   EXPECT_EQ(out, "No hosts are allowed to access " + kNqn + "\n");
   hosts_info hi;
