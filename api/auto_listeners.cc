@@ -187,6 +187,30 @@ void GatewayService::PublishAutoListeners() {
              opts_.gateway_name.c_str(), puts_n, removes_n);
 }
 
+Result<size_t> GatewayService::WithdrawGatewayAutoListeners(const std::string& gateway_name) {
+  if (gateway_name.empty() || gateway_name == opts_.gateway_name)
+    return Status::InvalidArgument("not another gateway's name: '" + gateway_name + "'");
+  std::lock_guard<std::mutex> lk(mu_);
+  StateMap gone;  // key -> the stored create_listener_req
+  Status st = PersistComputed([&](const StateMap& cur, StateMap*, std::vector<std::string>* removes) -> Status {
+    gone.clear();
+    const std::string p = StateKeyPrefix(StateKeyKind::kAutoListener);
+    for (auto it = cur.lower_bound(p); it != cur.end() && StartsWith(it->first, p); ++it) {
+      auto key = ParseStateKey(it->first);
+      if (!key || key->host != gateway_name) continue;
+      removes->push_back(it->first);
+      gone[it->first] = it->second;
+    }
+    return Status::OK();
+  });
+  if (!st.ok()) return st;
+  for (const auto& [key, json] : gone) (void)RemoveAutoListener(json);  // the write is recorded as applied here
+  if (!gone.empty())
+    LOG_INFO("auto-listeners of gateway %s: %zu withdrawn from the group state (gateway removed)",
+             gateway_name.c_str(), gone.size());
+  return gone.size();
+}
+
 ::grpc::Status GatewayService::add_subsystem_network(SC* ctx, const add_subsystem_network_req* req, req_status* rep) {
   const std::string& nqn = req->subsystem_nqn();
   const std::string& mask = req->network_mask();

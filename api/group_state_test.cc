@@ -3,6 +3,7 @@
 // store; the tests replay the store onto a gateway by hand (Sync), so nothing waits on time:
 //   * every gateway lists the others' auto-listeners (subsystem network masks) in
 //     list_listeners and its discovery log page, and stale ones are withdrawn;
+//   * a removed gateway's auto-listeners are withdrawn by the gateway that removes it;
 //   * set_keep_host_connected / remove_host keep_connections keep the host connected on
 //     every gateway (gw2's Target has a connected controller: TargetTest's fake queues).
 #include <gtest/gtest.h>
@@ -172,6 +173,46 @@ TEST_F(GroupStateTest, StaleAutoListenersAreWithdrawnByTheirGatewayAndWithTheSub
   EXPECT_TRUE(StoredAutoListeners().empty());
   Sync(gw2);
   EXPECT_TRUE(StoredAutoListeners().empty());
+}
+
+// A gateway removed for good (HA member removal): the gateway that removes it withdraws its
+// auto-listeners from the group state; every gateway stops listing and advertising them.
+TEST_F(GroupStateTest, AutoListenersOfARemovedGatewayAreWithdrawn) {
+  CreateMasked(gw1, {"127.0.0.0/8", "192.0.2.0/24", "198.51.100.0/24"});
+  Sync(gw2);
+  // gw3 (now dead) had published its auto-listener.
+  const std::string k3 = AutoListenerKey(kNqn, "gw3", "198.51.100.3", "4430");
+  ASSERT_TRUE(store
+                  ->Mutate(
+                      [&](const StateMap&, uint64_t, StateMap* puts, std::vector<std::string>*) {
+                        (*puts)[k3] = R"({"nqn": ")" + std::string(kNqn) +
+                                      R"(", "host_name": "gw3", "traddr": "198.51.100.3", "trsvcid": 4430})";
+                        return Status::OK();
+                      },
+                      nullptr)
+                  .ok());
+  Sync(gw1);
+  Sync(gw2);
+  EXPECT_EQ(Advertised(gw1), (std::set<std::string>{"192.0.2.2:4430", "198.51.100.3:4430"}));
+  EXPECT_EQ(Advertised(gw2), (std::set<std::string>{"127.0.0.1:4430", "198.51.100.3:4430"}));
+  EXPECT_TRUE(Listed(gw2).count("gw3 198.51.100.3:4430 active"));
+
+  EXPECT_FALSE(gw1.svc->WithdrawGatewayAutoListeners("gw1").ok());  // not its own
+  auto w = gw1.svc->WithdrawGatewayAutoListeners("gw3");
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  EXPECT_EQ(*w, 1u);
+  EXPECT_EQ(StoredAutoListeners(), (std::set<std::string>{AutoListenerKey(kNqn, "gw1", "127.0.0.1", "4430"),
+                                                          AutoListenerKey(kNqn, "gw2", "192.0.2.2", "4430")}));
+  EXPECT_EQ(Advertised(gw1), (std::set<std::string>{"192.0.2.2:4430"}));  // at once on the removing gateway
+  EXPECT_FALSE(Listed(gw1).count("gw3 198.51.100.3:4430 active"));
+  Sync(gw2);  // the others when they apply the removal
+  EXPECT_EQ(Advertised(gw2), (std::set<std::string>{"127.0.0.1:4430"}));
+  EXPECT_FALSE(Listed(gw2).count("gw3 198.51.100.3:4430 active"));
+  Sync(gw1);  // a replay after the write changes nothing
+  EXPECT_EQ(Advertised(gw1), (std::set<std::string>{"192.0.2.2:4430"}));
+  w = gw1.svc->WithdrawGatewayAutoListeners("gw3");  // again: nothing left
+  ASSERT_TRUE(w.ok());
+  EXPECT_EQ(*w, 0u);
 }
 
 class KeepConnectedTest : public GroupStateTest {

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "api/errc.h"
+#include "api/service.h"
 #include "gateway/common/log.h"
 #include "gateway/ha/ha_manager.h"
 #include "gateway/protocol/nvme.h"
@@ -118,6 +119,13 @@ void FillHaStatus(const ha::HaManager* ha, const std::string& group, pb::ha_stat
   if (s.ok()) {
     rep->set_status(0);
     rep->set_error_message("Success");
+    // Its auto-listeners go with it: no gateway lists them or serves them in discovery.
+    if (gateway_) {
+      auto w = gateway_->WithdrawGatewayAutoListeners(req->name());
+      if (!w.ok())
+        LOG_WARN("ha: member %s removed, but its auto-listeners stay in the group state: %s", req->name().c_str(),
+                 w.status().message().c_str());
+    }
   } else {
     rep->set_status(ToErrno(s));
     std::string why = s.message();

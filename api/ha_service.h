@@ -1,6 +1,8 @@
 // HaService: the gRPC service nvmeof.ha.GatewayHa (api/gateway_ha.proto), this gateway's
 // view of the gateway-group HA (gateway/ha, docs/ha.md) for operators (`gwcli gw ha`), and
-// the removal of a dead member's record (`gwcli gw ha_remove_member`, HaManager::RemoveMember).
+// the removal of a dead member's record (`gwcli gw ha_remove_member`, HaManager::RemoveMember),
+// which also withdraws that gateway's auto-listeners from the group state
+// (GatewayService::WithdrawGatewayAutoListeners, when the service is given one).
 // Otherwise it only reads the HaManager (Groups(), Members()); it is served by the same
 // server as the reference API's `Gateway` service, whose RPC set it leaves unchanged.
 //
@@ -20,13 +22,16 @@ class HaManager;
 
 namespace nvmeof::api {
 
+class GatewayService;
+
 // The reply for `ha` (null: ENODEV) of gateway group `group`.
 void FillHaStatus(const ha::HaManager* ha, const std::string& group, ::nvmeof::ha::ha_status* rep);
 
 class HaService final : public ::nvmeof::ha::GatewayHa::Service {
  public:
-  // `ha` (may be null) outlives the service.
-  HaService(ha::HaManager* ha, std::string group) : ha_(ha), group_(std::move(group)) {}
+  // `ha` and `gateway` (each may be null) outlive the service.
+  HaService(ha::HaManager* ha, std::string group, GatewayService* gateway = nullptr)
+      : ha_(ha), group_(std::move(group)), gateway_(gateway) {}
   ::grpc::Status get_ha_status(::grpc::ServerContext*, const ::nvmeof::ha::get_ha_status_req*,
                                ::nvmeof::ha::ha_status* rep) override;
   ::grpc::Status remove_member(::grpc::ServerContext*, const ::nvmeof::ha::remove_member_req* req,
@@ -35,6 +40,7 @@ class HaService final : public ::nvmeof::ha::GatewayHa::Service {
  private:
   ha::HaManager* ha_;
   const std::string group_;
+  GatewayService* gateway_;
 };
 
 }  // namespace nvmeof::api

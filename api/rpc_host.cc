@@ -195,45 +195,59 @@ Result<HostEntry> HostEntryFromRequest(const add_host_req& r, const std::string&
   LOG_DEBUG("Received request to list connections for %s%s", req->subsystem().c_str(), PeerMsg(ctx).c_str());
   rep->set_subsystem_nqn(req->subsystem());
   if (req->subsystem().empty()) return Answer(rep, EINVAL, "Failure listing connections, missing subsystem NQN");
-  auto s = target_->FindSubsystem(req->subsystem());
-  if (!s || s->is_discovery())
-    return Answer(rep, ENOENT, "Failure listing connections, can't get subsystems: No such subsystem " + req->subsystem());
-  std::set<std::string> hosts;
-  for (auto& h : s->View().hosts) hosts.insert(h.nqn);
-  std::lock_guard<std::mutex> lk(mu_);  // state_: the stored keys
-  const std::string subsystem_key = SubsystemDhchapKey(req->subsystem());
-  auto stored_host = [&](const std::string& h) {
-    add_host_req r;
-    auto it = state_.find(HostKey(req->subsystem(), h));
-    if (it != state_.end()) (void)JsonToRequest(it->second, &r);
-    return r;
-  };
-  for (auto& c : target_->Connections(req->subsystem())) {
-    auto* o = rep->add_connections();
-    o->set_nqn(c.hostnqn);
-    o->set_traddr(c.traddr);
-    o->set_trsvcid(static_cast<uint32_t>(std::strtoul(c.trsvcid.c_str(), nullptr, 10)));
-    o->set_trtype(std::string(kTcpTransportName));
-    o->set_adrfam(c.traddr.find(':') != std::string::npos ? ::ipv6 : ::ipv4);
-    o->set_connected(true);
-    o->set_qpairs_count(static_cast<int32_t>(c.num_io_queues));
-    o->set_controller_id(c.cntlid);
-    if (!c.host_allowed) o->set_host_deleted(true);
-    o->set_secure(false);
-    o->set_use_psk(false);
-    const add_host_req stored = stored_host(c.hostnqn);
-    o->set_use_dhchap(stored.has_dhchap_key() && !stored.dhchap_key().empty());
-    o->set_dhchap_controller_origin(ControllerKeyOrigin(stored, subsystem_key));
-    hosts.erase(c.hostnqn);
+  // "*": the connections of every subsystem (each says its own in `subsystem`).
+  std::vector<std::shared_ptr<Subsystem>> listed;
+  if (req->subsystem() == "*") {
+    for (auto& s : target_->Subsystems())
+      if (!s->is_discovery()) listed.push_back(std::move(s));
+  } else {
+    auto s = target_->FindSubsystem(req->subsystem());
+    if (!s || s->is_discovery())
+      return Answer(rep, ENOENT,
+                    "Failure listing connections, can't get subsystems: No such subsystem " + req->subsystem());
+    listed.push_back(std::move(s));
   }
-  for (auto& h : hosts) {
-    auto* o = rep->add_connections();
-    o->set_nqn(h);
-    o->set_connected(false);
-    o->set_traddr("<n/a>");
-    o->set_trsvcid(0);
-    o->set_qpairs_count(-1);
-    o->set_controller_id(-1);
+  std::lock_guard<std::mutex> lk(mu_);  // state_: the stored keys
+  for (const auto& s : listed) {
+    const std::string& nqn = s->nqn();
+    std::set<std::string> hosts;
+    for (auto& h : s->View().hosts) hosts.insert(h.nqn);
+    const std::string subsystem_key = SubsystemDhchapKey(nqn);
+    auto stored_host = [&](const std::string& h) {
+      add_host_req r;
+      auto it = state_.find(HostKey(nqn, h));
+      if (it != state_.end()) (void)JsonToRequest(it->second, &r);
+      return r;
+    };
+    for (auto& c : target_->Connections(nqn)) {
+      auto* o = rep->add_connections();
+      o->set_nqn(c.hostnqn);
+      o->set_traddr(c.traddr);
+      o->set_trsvcid(static_cast<uint32_t>(std::strtoul(c.trsvcid.c_str(), nullptr, 10)));
+      o->set_trtype(std::string(kTcpTransportName));
+      o->set_adrfam(c.traddr.find(':') != std::string::npos ? ::ipv6 : ::ipv4);
+      o->set_connected(true);
+      o->set_qpairs_count(static_cast<int32_t>(c.num_io_queues));
+      o->set_controller_id(c.cntlid);
+      if (!c.host_allowed) o->set_host_deleted(true);
+      o->set_secure(false);
+      o->set_use_psk(false);
+      const add_host_req stored = stored_host(c.hostnqn);
+      o->set_use_dhchap(stored.has_dhchap_key() && !stored.dhchap_key().empty());
+      o->set_dhchap_controller_origin(ControllerKeyOrigin(stored, subsystem_key));
+      o->set_subsystem(nqn);
+      hosts.erase(c.hostnqn);
+    }
+    for (auto& h : hosts) {
+      auto* o = rep->add_connections();
+      o->set_nqn(h);
+      o->set_connected(false);
+      o->set_traddr("<n/a>");
+      o->set_trsvcid(0);
+      o->set_qpairs_count(-1);
+      o->set_controller_id(-1);
+      o->set_subsystem(nqn);
+    }
   }
   return Ok(rep);
 }

@@ -159,6 +159,12 @@ class GatewayService final : public ::Gateway::Service, public StateTarget {
   // applies the group state through the StateTarget methods below.
   std::mutex& rpc_mutex() { return mu_; }
 
+  // A gateway that left the group for good (its HA member record removed): removes its
+  // auto-listener_ keys from the group state in one write and drops its auto-listeners from
+  // this gateway's listings and discovery; every other gateway drops them when it applies
+  // the removal. Takes the RPC lock; returns the number of keys removed, or the store's error.
+  Result<size_t> WithdrawGatewayAutoListeners(const std::string& gateway_name);
+
   // The group state as this gateway knows it (keys -> JSON), for tests and diagnostics.
   StateMap LocalState();
 

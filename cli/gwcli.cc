@@ -103,6 +103,11 @@ class Ctx {
     out_.flush();
     err_.flush();
   }
+  // Warning output (the reference's logger.warning / print to stderr).
+  void Warn(const std::string& s) {
+    if (g_.output == "stdio" || LogLevelValue(g_.log_level) <= 30) err_ << s << '\n';
+    err_.flush();
+  }
   // Error output (the reference's logger.error / print to stderr).
   void Err(const std::string& s) {
     if (g_.output == "stdio" || LogLevelValue(g_.log_level) <= 40) err_ << s << '\n';
@@ -401,20 +406,22 @@ int GwSetIoStatsMode(Ctx& c, const std::string& enabled_in) {
                         ": Successful");
 }
 
-int SpdkLogGet(Ctx& c) {
+int SpdkLogGet(Ctx& c, bool all_flags) {
+  get_spdk_nvmf_log_flags_and_level_req req;
+  req.set_all_log_flags(all_flags);
   const auto rep = Invoke<spdk_nvmf_log_flags_and_level_info>(
-      c, "get_spdk_nvmf_log_flags_and_level", get_spdk_nvmf_log_flags_and_level_req(),
-      "Failure getting SPDK log levels and nvmf log flags");
+      c, "get_spdk_nvmf_log_flags_and_level", req, "Failure getting SPDK log levels and nvmf log flags");
   return Report(c, rep, [&] {
     for (const auto& f : rep.nvmf_log_flags())
-      c.Out("SPDK nvmf log flag \"" + f.name() + "\" is " + (f.enabled() ? "enabled" : "disabled"));
+      c.Out("SPDK log flag \"" + f.name() + "\" is " + (f.enabled() ? "enabled" : "disabled"));
     c.Out("SPDK log level is " + LogLevel_Name(rep.log_level()));
     c.Out("SPDK log print level is " + LogLevel_Name(rep.log_print_level()));
   });
 }
 
-int SpdkLogSet(Ctx& c, const std::string& level, const std::string& print) {
+int SpdkLogSet(Ctx& c, const std::string& level, const std::string& print, const std::vector<std::string>& extra) {
   set_spdk_nvmf_logs_req req;
+  for (const auto& f : extra) req.add_extra_log_flags(f);
   LogLevel v;
   if (!level.empty()) {
     if (!LogLevel_Parse(Upper(level), &v)) throw UsageError{"invalid log level " + level};
@@ -429,9 +436,11 @@ int SpdkLogSet(Ctx& c, const std::string& level, const std::string& print) {
   return Report(c, rep, [&] { c.Out("Set SPDK log levels and nvmf log flags: Successful"); });
 }
 
-int SpdkLogDisable(Ctx& c) {
-  const auto rep = Invoke<req_status>(c, "disable_spdk_nvmf_logs", disable_spdk_nvmf_logs_req(),
-                                      "Failure disabling SPDK nvmf log flags");
+int SpdkLogDisable(Ctx& c, const std::vector<std::string>& extra) {
+  disable_spdk_nvmf_logs_req req;
+  for (const auto& f : extra) req.add_extra_log_flags(f);
+  const auto rep =
+      Invoke<req_status>(c, "disable_spdk_nvmf_logs", req, "Failure disabling SPDK nvmf log flags");
   return Report(c, rep, [&] { c.Out("Disable SPDK nvmf log flags: Successful"); });
 }
 
@@ -584,6 +593,7 @@ struct ListenerArgs {
   CLI::Option* trsvcid_opt = nullptr;
   bool secure = false;
   bool force = false;
+  bool verify_host_name = false;  // add
 };
 
 AddressFamily AdrfamArg(const std::string& s) {
@@ -592,6 +602,8 @@ AddressFamily AdrfamArg(const std::string& s) {
   throw UsageError{"argument --adrfam/-f: invalid choice: '" + s + "' (choose from 'ipv4', 'ipv6')"};
 }
 
+// EREMOTE (stored for another gateway, which opens it) is a success with a warning, as the
+// reference's CLI has it.
 int ListenerAdd(Ctx& c, const ListenerArgs& a) {
   long long port = 4420;
   if (a.trsvcid_opt && a.trsvcid_opt->count() > 0) port = a.trsvcid;
@@ -605,8 +617,16 @@ int ListenerAdd(Ctx& c, const ListenerArgs& a) {
   req.set_adrfam(fam);
   req.set_trsvcid(static_cast<std::uint32_t>(port));
   req.set_secure(a.secure);
+  req.set_verify_host_name(a.verify_host_name);
+  req.set_force(a.force);
   const std::string where = a.nqn + " listener at " + traddr + ":" + std::to_string(port);
-  const auto rep = Invoke<req_status>(c, "create_listener", req, "Failure adding " + where);
+  auto rep = Invoke<req_status>(c, "create_listener", req, "Failure adding " + where);
+  if (rep.status() == EREMOTE) {
+    rep.set_status(0);
+    if (!c.text()) return Report(c, rep, [] {});
+    c.Warn("Adding " + where + ": listener will only be active when appropriate gateway is up");
+    return 0;
+  }
   return Report(c, rep, [&] { c.Out("Adding " + where + ": Successful"); });
 }
 
@@ -697,6 +717,9 @@ int HostChangeKey(Ctx& c, const HostArgs& a, bool del, bool controller) {
   const std::string& h = a.hosts[0];
   const std::string& key = controller ? a.dhchap_ctrlr_key : a.dhchap_key;
   if (!del && key.empty()) throw UsageError{"DH-HMAC-CHAP key can't be empty"};
+  if (h == "*")
+    throw UsageError{std::string("Can't ") + (del ? "delete" : "change") + (controller ? " controller" : "") +
+                     " DH-HMAC-CHAP key for host NQN '*', please use a real NQN"};
   change_host_key_req req;
   req.set_subsystem_nqn(a.nqn);
   req.set_host_nqn(h);
@@ -718,11 +741,17 @@ int HostDel(Ctx& c, const HostArgs& a) {
     req.set_subsystem_nqn(a.nqn);
     req.set_host_nqn(h);
     if (a.keep_connections) req.set_keep_connections(true);
-    return StatusCall(c, "remove_host", req,
-                      h == "*" ? "Failure disabling open host access to " + a.nqn
-                               : "Failure removing host " + h + " access to " + a.nqn,
-                      h == "*" ? "Disabling open host access to " + a.nqn + ": Successful"
-                               : "Removing host " + h + " access from " + a.nqn + ": Successful");
+    auto rep = Invoke<req_status>(c, "remove_host", req,
+                                  h == "*" ? "Failure disabling open host access to " + a.nqn
+                                           : "Failure removing host " + h + " access to " + a.nqn);
+    // EBUSY is a warning (the reference's CLI): the removal is reported done.
+    const bool busy = rep.status() == EBUSY;
+    if (busy) rep.set_status(0);
+    return Report(c, rep, [&] {
+      c.Out(h == "*" ? "Disabling open host access to " + a.nqn + ": Successful"
+                     : "Removing host " + h + " access from " + a.nqn + ": Successful");
+      if (busy) c.Warn(rep.error_message());
+    });
   });
 }
 
@@ -741,6 +770,7 @@ int HostKeepConnected(Ctx& c, const HostArgs& a) {
 int HostList(Ctx& c, const HostArgs& a) {
   list_hosts_req req;
   req.set_subsystem(a.nqn);
+  req.set_clear_alerts(false);  // as the reference sends it
   const auto rep = Invoke<hosts_info>(c, "list_hosts", req, "Failure listing hosts");
   return Report(c, rep, [&] {
     std::vector<std::vector<Cell>> rows;
@@ -769,18 +799,24 @@ int HostList(Ctx& c, const HostArgs& a) {
 
 // ---- connection ----
 
-int ConnectionList(Ctx& c, const std::string& nqn) {
+// Without -n ("*"): every subsystem's connections, with a Subsystem column first.
+int ConnectionList(Ctx& c, const std::string& nqn_arg) {
+  const std::string nqn = nqn_arg.empty() ? "*" : nqn_arg;
   list_connections_req req;
   req.set_subsystem(nqn);
+  req.set_clear_alerts(false);  // as the reference sends it
   const auto rep = Invoke<connections_info>(c, "list_connections", req,
                                             "Failure listing connections");
   return Report(c, rep, [&] {
+    const bool all = rep.subsystem_nqn() == "*";
     std::vector<std::vector<Cell>> rows;
     bool timeout = false;  // the column only when a host was disconnected by keep-alive
     for (const auto& k : rep.connections()) timeout = timeout || k.disconnected_due_to_keepalive_timeout();
     for (const auto& k : rep.connections()) {
       const bool up = k.connected();
-      rows.push_back({k.host_deleted() ? k.nqn() + " (deleted)" : k.nqn(),
+      rows.emplace_back();
+      if (all) rows.back().push_back(k.subsystem());
+      rows.back().insert(rows.back().end(), {k.host_deleted() ? k.nqn() + " (deleted)" : k.nqn(),
                       up ? AddressCell(k.adrfam(), k.traddr(), k.trsvcid()) : "<n/a>", up ? "Yes" : "No",
                       up ? Cell(k.qpairs_count()) : Cell("<n/a>"), up ? Cell(k.controller_id()) : Cell("<n/a>"),
                       up ? (k.secure() ? "Yes" : "No") : "<n/a>", k.use_psk() ? "Yes" : "No",
@@ -788,13 +824,17 @@ int ConnectionList(Ctx& c, const std::string& nqn) {
       if (timeout) rows.back().push_back(k.disconnected_due_to_keepalive_timeout() ? "Yes" : "No");
     }
     if (rows.empty()) {
-      c.Out("No connections for " + nqn);
+      c.Out("No connections for " + (all ? std::string("any subsystem") : rep.subsystem_nqn()));
       return;
     }
-    std::vector<std::string> headers = {"Host NQN", "Address",    "Connected", "QPairs Count", "Controller ID",
-                                        "Secure",   "Uses\nPSK", "Uses\nDHCHAP", "DHCHAP\nController"};
+    std::vector<std::string> headers;
+    if (all) headers.push_back("Subsystem");
+    for (const char* h : {"Host NQN", "Address", "Connected", "QPairs Count", "Controller ID", "Secure", "Uses\nPSK",
+                          "Uses\nDHCHAP", "DHCHAP\nController"})
+      headers.push_back(h);
     if (timeout) headers.push_back("Keepalive\nTimeout");
-    c.Out("Connections for " + nqn + ":\n" + RenderTable(headers, rows, c.style()));
+    c.Out("Connections for " + (all ? std::string("all subsystems") : rep.subsystem_nqn()) + ":\n" +
+          RenderTable(headers, rows, c.style()));
   });
 }
 
@@ -985,7 +1025,45 @@ int NsRefreshSize(Ctx& c, const NsArgs& a) {
   });
 }
 
-int NsList(Ctx& c, const NsArgs& a) {
+enum class NsView { kFull, kHosts, kLocations };
+
+// `ns list_locations`: the count of namespaces per subsystem, load-balancing group and
+// location (a subsystem's NQN on its first row only).
+int NsLocations(Ctx& c, const NsArgs& a, const namespaces_info& rep, bool by_nsid) {
+  std::map<std::string, std::map<uint32_t, std::map<std::string, int>>> count;
+  for (const auto& ns : rep.namespaces()) {
+    if (ns.ns_subsystem_nqn().empty()) throw UsageError{"Found a namespace without a subsystem NQN"};
+    count[ns.ns_subsystem_nqn()][ns.load_balancing_group()][ns.location().empty() ? "<default>" : ns.location()]++;
+  }
+  std::vector<std::vector<Cell>> rows;
+  for (const auto& [nqn, groups] : count) {
+    bool first = true;
+    for (const auto& [lb, locations] : groups)
+      for (const auto& [loc, n] : locations) {
+        rows.push_back({first ? nqn : "", lb ? Cell(lb) : Cell("<n/a>"), loc, n});
+        first = false;
+      }
+  }
+  const bool all = a.nqn == "*";
+  if (rows.empty()) {
+    c.Out(all ? "No namespaces in any subsystem" : "No namespaces in subsystem " + a.nqn);
+    return 0;
+  }
+  std::string prefix = "Namespaces in";
+  if (by_nsid)
+    prefix = "Namespace " + std::to_string(a.nsid) + " in";
+  else if (!a.uuid.empty())
+    prefix = "Namespace with UUID " + a.uuid + " in";
+  c.Out(prefix + (all ? std::string(" all subsystems") : " subsystem " + a.nqn) + ":\n" +
+        RenderTable({"Subsystem", "Load\nBalancing\nGroup", "Location", "Count"}, rows, c.style()));
+  return 0;
+}
+
+// Without -n ("*"): every subsystem's namespaces. kHosts: `ns list_hosts` (NQN, NSID, the
+// hosts); kLocations: `ns list_locations`.
+int NsListView(Ctx& c, const NsArgs& given, NsView view) {
+  NsArgs a = given;
+  if (a.nqn.empty()) a.nqn = "*";
   list_namespaces_req req;
   req.set_subsystem(a.nqn);
   const bool by_nsid = Given(a.nsid_opt);
@@ -1005,6 +1083,8 @@ int NsList(Ctx& c, const NsArgs& a) {
     c.Err("Got more than one namespace for NSID " + std::to_string(a.nsid));
   if (!a.uuid.empty() && rep.namespaces_size() > 1)
     c.Err("Got more than one namespace for UUID " + a.uuid);
+  if (view == NsView::kLocations) return NsLocations(c, a, rep, by_nsid);
+  const bool show_hosts = view == NsView::kHosts;
   const bool all = a.nqn == "*";  // every subsystem's namespaces
   std::vector<std::vector<Cell>> rows;
   for (const auto& ns : rep.namespaces()) {
@@ -1018,10 +1098,11 @@ int NsList(Ctx& c, const NsArgs& a) {
             " instead");
       return ENODEV;
     }
+    // The hosts only in the hosts view; the full view says Restrictive.
     std::string visibility = "All Hosts";
     if (!ns.auto_visible()) {
-      if (ns.hosts_size() == 0) {
-        visibility = "Restrictive";
+      if (!show_hosts || ns.hosts_size() == 0) {
+        visibility = show_hosts ? "None" : "Restrictive";
       } else {
         visibility.clear();
         bool relied_on_open = false;
@@ -1029,7 +1110,7 @@ int NsList(Ctx& c, const NsArgs& a) {
           if (h == "*")
             relied_on_open = true;
           else
-            visibility += (visibility.empty() ? "" : "\n") + h;
+            visibility += h + "\n";
         }
         if (relied_on_open) visibility += "\nOne of the hosts relied on the subsystem being open for all hosts";
       }
@@ -1049,15 +1130,22 @@ int NsList(Ctx& c, const NsArgs& a) {
     if (encryption.empty()) encryption = "None";
     std::string lb_group = ns.load_balancing_group() == 0 ? "<n/a>" : std::to_string(ns.load_balancing_group());
     if (c.g().verbose) {
-      const std::string configured = ns.configured_load_balancing_group() == 0
-                                         ? "<n/a>"
-                                         : std::to_string(ns.configured_load_balancing_group());
+      std::string configured = ns.configured_load_balancing_group() == 0
+                                   ? "<n/a>"
+                                   : std::to_string(ns.configured_load_balancing_group());
+      // A configured group other than the served one in reverse video (not with --output stdio).
+      if (configured != "<n/a>" && configured != lb_group && c.g().output != "stdio")
+        configured = "\x1b[7m" + configured + "\x1b[27m";
       lb_group += " (" + configured + ")";
     }
     std::string subsys = rep.subsystem_nqn().empty() ? a.nqn : rep.subsystem_nqn();
     if (all) {  // "*": each namespace says its subsystem
       if (ns.ns_subsystem_nqn().empty()) c.Err("Got namespace with ID " + std::to_string(ns.nsid()) + " on an unknown subsystem");
       subsys = ns.ns_subsystem_nqn().empty() ? "<n/a>" : ns.ns_subsystem_nqn();
+    }
+    if (show_hosts) {
+      rows.push_back({subsys, ns.nsid(), visibility});
+      continue;
     }
     rows.push_back({subsys, ns.nsid(), BreakString(ns.bdev_name(), '-', 2), image, mode,
                     api::FormatSize(ns.rbd_image_size()), api::FormatSize(ns.block_size()),
@@ -1077,7 +1165,8 @@ int NsList(Ctx& c, const NsArgs& a) {
       c.Out("No namespaces in " + where);
     return 0;
   }
-  std::vector<std::string> headers = {"NQN",
+  std::vector<std::string> headers = {"NQN", "NSID", "Hosts"};
+  if (!show_hosts) headers = {"NQN",
                                       "NSID",
                                       "Bdev\nName",
                                       "RBD\nImage",
@@ -1091,7 +1180,7 @@ int NsList(Ctx& c, const NsArgs& a) {
                                       "Encryption",
                                       "IOs per\nsecond",
                                       "R/W, R, W MBs\nper second"};
-  if (c.g().verbose) headers.push_back("Cluster\nName");
+  if (c.g().verbose && !show_hosts) headers.push_back("Cluster\nName");
   std::string prefix = "Namespaces in";
   if (by_nsid)
     prefix = "Namespace " + std::to_string(a.nsid) + " in";
@@ -1101,6 +1190,10 @@ int NsList(Ctx& c, const NsArgs& a) {
         RenderTable(headers, rows, c.style()));
   return 0;
 }
+
+int NsList(Ctx& c, const NsArgs& a) { return NsListView(c, a, NsView::kFull); }
+int NsListHosts(Ctx& c, const NsArgs& a) { return NsListView(c, a, NsView::kHosts); }
+int NsListLocations(Ctx& c, const NsArgs& a) { return NsListView(c, a, NsView::kLocations); }
 
 int NsGetIoStats(Ctx& c, const NsArgs& a) {
   namespace_get_io_stats_req req;
@@ -1537,17 +1630,22 @@ int Run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
 
   // spdk_log_level
   std::string spdk_level, spdk_print;
+  std::vector<std::string> spdk_extra;
+  bool spdk_all = false;
   const std::vector<std::string> spdk_levels = {"ERROR", "WARNING", "NOTICE", "INFO", "DEBUG"};
   CLI::App* spdk = command("spdk_log_level", "SPDK nvmf log level commands (accepted for "
                                              "compatibility; mapped onto the gateway's logs)");
-  action(spdk, "get", "Get SPDK log levels and nvmf log flags", SpdkLogGet);
+  action(spdk, "get", "Get SPDK log levels and nvmf log flags", [&](Ctx& c) { return SpdkLogGet(c, spdk_all); })
+      ->add_flag("-a,--all-log-flags", spdk_all, "Get all log flags, not just the NVMF ones");
   CLI::App* spdk_set = action(spdk, "set", "Set SPDK log levels and nvmf log flags",
-                              [&](Ctx& c) { return SpdkLogSet(c, spdk_level, spdk_print); });
+                              [&](Ctx& c) { return SpdkLogSet(c, spdk_level, spdk_print, spdk_extra); });
+  spdk_set->add_option("-e,--extra-log-flags", spdk_extra, "Extra log flags to set, not NVMF ones");
   spdk_set->add_option("-l,--level", spdk_level, "SPDK nvmf log level")
       ->check(CLI::IsMember(spdk_levels, CLI::ignore_case));
   spdk_set->add_option("-p,--print", spdk_print, "SPDK nvmf log print level")
       ->check(CLI::IsMember(spdk_levels, CLI::ignore_case));
-  action(spdk, "disable", "Disable SPDK nvmf log flags", SpdkLogDisable);
+  action(spdk, "disable", "Disable SPDK nvmf log flags", [&](Ctx& c) { return SpdkLogDisable(c, spdk_extra); })
+      ->add_option("-e,--extra-log-flags", spdk_extra, "Extra log flags to reset, not NVMF ones");
 
   // subsystem
   SubsystemArgs sa;
@@ -1612,6 +1710,9 @@ int Run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
   l_add->add_option("-f,--adrfam", la.adrfam, "Address family (default: ipv4)")
       ->check(adrfam_check);
   l_add->add_flag("--secure", la.secure, "Use secure channel");
+  l_add->add_flag("-y,--verify-host-name", la.verify_host_name,
+                  "Fail in case the listener's host name is different than the gateway's");
+  l_add->add_flag("--force", la.force, "Allow contradiction in security with existing listeners");
   CLI::App* l_del = action(listener, "del", "Delete a listener",
                            [&la](Ctx& c) { return ListenerDel(c, la); });
   l_del->alias("delete");
@@ -1683,10 +1784,10 @@ int Run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
   // connection
   std::string conn_nqn;
   CLI::App* connection = command("connection", "Connection commands");
-  action(connection, "list", "List active connections",
-         [&conn_nqn](Ctx& c) { return ConnectionList(c, conn_nqn); })
-      ->add_option("-n,--subsystem", conn_nqn, "Subsystem NQN")
-      ->required();
+  CLI::App* conn_list = action(connection, "list", "List active connections", [&](Ctx& c) {
+    return ConnectionList(c, conn_nqn);
+  });
+  conn_list->add_option("-n,--subsystem", conn_nqn, "Subsystem NQN (default: every subsystem)");
   std::string conn_host;
   for (const bool reset : {false, true}) {
     CLI::App* a = action(connection, reset ? "reset_io_statistics" : "get_io_statistics",
@@ -1703,9 +1804,12 @@ int Run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
   NsArgs na;
   CLI::App* ns = command("namespace", "Namespace commands");
   ns->alias("ns");
-  auto ns_action = [&](const std::string& name, const std::string& help, int (*fn)(Ctx&, const NsArgs&)) {
+  auto ns_action = [&](const std::string& name, const std::string& help, int (*fn)(Ctx&, const NsArgs&),
+                       bool nqn_required = true) {
     CLI::App* act = action(ns, name, help, [&na, fn](Ctx& c) { return fn(c, na); });
-    act->add_option("-n,--subsystem", na.nqn, "Subsystem NQN")->required();
+    CLI::Option* nqn = act->add_option("-n,--subsystem", na.nqn, nqn_required ? "Subsystem NQN"
+                                                                               : "Subsystem NQN (default: every subsystem)");
+    if (nqn_required) nqn->required();
     return act;
   };
   CLI::App* ns_add = ns_action("add", "Create a namespace", NsAdd);
@@ -1759,9 +1863,16 @@ int Run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
                                    NsRefreshSize);
   ns_refresh->add_option("--nsid", na.nsid, "Namespace ID")->required();
 
-  CLI::App* ns_list = ns_action("list", "List namespaces", NsList);
+  CLI::App* ns_list = ns_action("list", "List namespaces", NsList, /*nqn_required=*/false);
   CLI::Option* list_nsid = ns_list->add_option("--nsid", na.nsid, "Namespace ID");
   ns_list->add_option("-u,--uuid", na.uuid, "UUID");
+  CLI::App* ns_list_hosts = ns_action("list_hosts", "List namespace's hosts", NsListHosts, false);
+  CLI::Option* list_hosts_nsid = ns_list_hosts->add_option("--nsid", na.nsid, "Namespace ID");
+  ns_list_hosts->add_option("-u,--uuid", na.uuid, "UUID");
+  CLI::App* ns_list_loc =
+      ns_action("list_locations", "List namespace distribution by site location", NsListLocations, false);
+  CLI::Option* list_loc_nsid = ns_list_loc->add_option("--nsid", na.nsid, "Namespace ID");
+  ns_list_loc->add_option("-u,--uuid", na.uuid, "UUID");
 
   CLI::App* ns_stats = ns_action("get_io_stats", "Get I/O stats for a namespace", NsGetIoStats);
   ns_stats->add_option("--nsid", na.nsid, "Namespace ID")->required();
@@ -1840,8 +1951,12 @@ int Run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
     err << "Run with --help for more information.\n";
     return 2;
   }
-  // --nsid is optional for ns add and ns list: remember which one was given.
-  na.nsid_opt = ns_add->parsed() ? ns_add_nsid : (ns_list->parsed() ? list_nsid : nullptr);
+  // --nsid is optional for ns add and the ns list views: remember which one was given.
+  na.nsid_opt = ns_add->parsed()          ? ns_add_nsid
+                : ns_list->parsed()       ? list_nsid
+                : ns_list_hosts->parsed() ? list_hosts_nsid
+                : ns_list_loc->parsed()   ? list_loc_nsid
+                                          : nullptr;
 
   for (auto& [cmd, names] : commands) {
     if (cmd->parsed() && !handler) {

@@ -433,6 +433,24 @@ TEST_F(GwcliTest, ListenerAddDefaultsAndIpv6) {
   EXPECT_EQ(Req<create_listener_req>().adrfam(), ipv6);
   EXPECT_TRUE(Req<create_listener_req>().secure());
   EXPECT_EQ(out, "Adding " + kNqn + " listener at [::1]:5001: Successful\n");
+  EXPECT_FALSE(Req<create_listener_req>().verify_host_name());
+  EXPECT_FALSE(Req<create_listener_req>().force());
+
+  // Another gateway's listener (EREMOTE): stored; a warning and exit 0, as the reference.
+  req_status remote;
+  remote.set_status(EREMOTE);
+  remote.set_error_message("Gateway's host name must match current host (gw0), the listener was stored for gateway gw1");
+  Reply("create_listener", remote);
+  fake.calls.clear();
+  EXPECT_EQ(RunStdio({"listener", "add", "-n", kNqn, "-t", "gw1", "-a", "10.0.0.1", "-y", "--force"}), 0);
+  EXPECT_TRUE(Req<create_listener_req>().verify_host_name());
+  EXPECT_TRUE(Req<create_listener_req>().force());
+  EXPECT_EQ(out, "");
+  EXPECT_EQ(err, "Adding " + kNqn + " listener at 10.0.0.1:4420: listener will only be active when appropriate "
+                 "gateway is up\n");
+  Reply("create_listener", remote);
+  EXPECT_EQ(RunStdio({"--format", "json", "listener", "add", "-n", kNqn, "-t", "gw1", "-a", "10.0.0.1"}), 0);
+  EXPECT_NE(out.find("\"status\": 0"), std::string::npos) << out;
 
   EXPECT_EQ(Run({"listener", "add", "-n", kNqn, "-t", "gw1", "-a", "1.1.1.1", "-s", "-2000"}), 2);
   EXPECT_NE(err.find("trsvcid value must be positive"), std::string::npos);
@@ -555,6 +573,14 @@ TEST_F(GwcliTest, HostChangeAndDeleteKey) {
   EXPECT_EQ(Run({"host", "change_key", "-n", kNqn, "-t", "h1", "--dhchap-key", ""}), 2);
   EXPECT_NE(err.find("DH-HMAC-CHAP key can't be empty"), std::string::npos);
   EXPECT_EQ(Run({"host", "change_key", "-n", kNqn, "-t", "h1"}), 2);  // --dhchap-key required
+  fake.calls.clear();  // '*' is no host: a usage error, as the reference's
+  EXPECT_EQ(Run({"host", "change_key", "-n", kNqn, "-t", "*", "--dhchap-key", "DHHC-1:00:x"}), 2);
+  EXPECT_NE(err.find("Can't change DH-HMAC-CHAP key for host NQN '*', please use a real NQN"), std::string::npos)
+      << err;
+  EXPECT_EQ(Run({"host", "del_key", "-n", kNqn, "-t", "*"}), 2);
+  EXPECT_NE(err.find("Can't delete DH-HMAC-CHAP key for host NQN '*', please use a real NQN"), std::string::npos)
+      << err;
+  EXPECT_TRUE(fake.calls.empty());
   req_status missing;
   missing.set_status(ENOENT);
   missing.set_error_message("Failure changing DH-HMAC-CHAP key for host h2 on subsystem " + kNqn +
@@ -568,6 +594,14 @@ TEST_F(GwcliTest, HostDelAndList) {
   EXPECT_EQ(RunStdio({"host", "del", "-n", kNqn, "-t", "h1", "*"}), 0);
   EXPECT_EQ(out, "Removing host h1 access from " + kNqn + ": Successful\nDisabling open host access to " +
                      kNqn + ": Successful\n");
+  // EBUSY (the host is still connected) is a warning, as the reference's CLI.
+  req_status busy;
+  busy.set_status(EBUSY);
+  busy.set_error_message("Host h1 is still connected");
+  Reply("remove_host", busy);
+  EXPECT_EQ(RunStdio({"host", "del", "-n", kNqn, "-t", "h1"}), 0);
+  EXPECT_EQ(out, "Removing host h1 access from " + kNqn + ": Successful\n");
+  EXPECT_EQ(err, "Host h1 is still connected\n");
   EXPECT_EQ(RunStdio({"host", "list", "-n", kNqn}), 0);
   EXPECT_EQ(out, "No hosts are allowed to access " + kNqn + "\n");
   hosts_info hi;
@@ -622,6 +656,61 @@ TEST_F(GwcliTest, ConnectionList) {
   EXPECT_NE(out.find("[fd00::9]:33000"), std::string::npos) << out;
   EXPECT_NE(out.find("Host Specific"), std::string::npos) << out;
   EXPECT_NE(out.find("Keepalive"), std::string::npos) << out;
+}
+
+// Without -n, the reference's "*": every subsystem's connections with a Subsystem column.
+TEST_F(GwcliTest, ConnectionListAllSubsystems) {
+  connections_info ci;
+  ci.set_subsystem_nqn("*");
+  auto* k = ci.add_connections();
+  k->set_nqn("nqn.2016-06.io.spdk:host1");
+  k->set_subsystem("nqn.2016-06.io.spdk:a");
+  k->set_traddr("10.0.0.9");
+  k->set_trsvcid(33000);
+  k->set_connected(true);
+  k->set_qpairs_count(3);
+  k->set_controller_id(7);
+  auto* d = ci.add_connections();
+  d->set_nqn("nqn.2016-06.io.spdk:host2");
+  d->set_subsystem("nqn.2016-06.io.spdk:b");
+  Reply("list_connections", ci);
+  EXPECT_EQ(RunStdio({"--format", "plain", "connection", "list"}), 0);
+  EXPECT_EQ(Req<list_connections_req>().subsystem(), "*");
+  EXPECT_TRUE(Req<list_connections_req>().has_clear_alerts());
+  EXPECT_FALSE(Req<list_connections_req>().clear_alerts());
+  EXPECT_EQ(out.rfind("Connections for all subsystems:\n", 0), 0u) << out;
+  const std::string head = out.substr(0, out.find("nqn.2016-06.io.spdk:a"));
+  EXPECT_LT(head.find("Subsystem"), head.find("Host NQN")) << out;
+  EXPECT_NE(out.find("nqn.2016-06.io.spdk:a  nqn.2016-06.io.spdk:host1"), std::string::npos) << out;
+  EXPECT_NE(out.find("nqn.2016-06.io.spdk:b  nqn.2016-06.io.spdk:host2"), std::string::npos) << out;
+  // One subsystem: no Subsystem column even though the connections name it.
+  ci.set_subsystem_nqn(kNqn);
+  fake.replies.clear();
+  fake.calls.clear();
+  Reply("list_connections", ci);
+  EXPECT_EQ(RunStdio({"--format", "plain", "connection", "list", "-n", kNqn}), 0);
+  EXPECT_EQ(out.rfind("Connections for " + kNqn + ":\n", 0), 0u) << out;
+  EXPECT_EQ(out.find("Subsystem"), std::string::npos) << out;
+  // Empty: "No connections for any subsystem".
+  connections_info none;
+  none.set_subsystem_nqn("*");
+  fake.replies.clear();
+  Reply("list_connections", none);
+  EXPECT_EQ(RunStdio({"connection", "list"}), 0);
+  EXPECT_EQ(out, "No connections for any subsystem\n");
+  // json: the reply itself.
+  ci.set_subsystem_nqn("*");
+  fake.replies.clear();
+  Reply("list_connections", ci);
+  EXPECT_EQ(RunStdio({"--format", "json", "connection", "list"}), 0);
+  EXPECT_NE(out.find("\"subsystem_nqn\": \"*\""), std::string::npos) << out;
+  EXPECT_NE(out.find("\"subsystem\": \"nqn.2016-06.io.spdk:b\""), std::string::npos) << out;
+  // host list sends clear_alerts false too, as the reference.
+  fake.calls.clear();
+  Reply("list_hosts", hosts_info{});
+  EXPECT_EQ(RunStdio({"host", "list", "-n", kNqn}), 0);
+  EXPECT_TRUE(Req<list_hosts_req>().has_clear_alerts());
+  EXPECT_FALSE(Req<list_hosts_req>().clear_alerts());
 }
 
 // The gRPC transport calls every RPC of the Gateway service (a command whose RPC is
@@ -841,7 +930,7 @@ TEST_F(GwcliTest, NsListText) {
   EXPECT_EQ(RunStdio({"ns", "list", "-n", kNqn}), 0);
   EXPECT_EQ(out.rfind("Namespaces in subsystem " + kNqn + ":\n╒", 0), 0u) << out;
   for (const char* want : {"rbd/img1", "16 MiB", "512 Bytes", "4 KiB", "1 GiB", "All Hosts",
-                           "unlimited", "2000", "<memory>", "<n/a>", "nqn.2016-06.io.spdk:host1",
+                           "unlimited", "2000", "<memory>", "<n/a>", "Restrictive",
                            "948878ee-c3b2-4d58-", "a29b-2cff713fc02d", "Read-Write", "<default>", "None"})
     EXPECT_NE(out.find(want), std::string::npos) << want << "\n" << out;
   // The reference's columns (newest cli.py), header by header.
@@ -852,6 +941,7 @@ TEST_F(GwcliTest, NsListText) {
     EXPECT_NE(head.find(h), std::string::npos) << h << "\n" << out;
   EXPECT_EQ(out.find("Cluster"), std::string::npos) << out;
   EXPECT_EQ(out.find("Selective"), std::string::npos) << out;
+  EXPECT_EQ(out.find("nqn.2016-06.io.spdk:host1"), std::string::npos) << out;  // hosts: list_hosts
   auto more = CannedNamespaces();
   auto* c = more.add_namespaces();
   c->set_nsid(3);
@@ -870,6 +960,14 @@ TEST_F(GwcliTest, NsListText) {
   for (const char* want : {"Read-Only", "Trash on delete", "Disable auto resize", "site-b", "Restrictive", "2 (1)",
                            "1 (<n/a>)", "(Configured)", "Cluster"})
     EXPECT_NE(out.find(want), std::string::npos) << want << "\n" << out;
+  EXPECT_EQ(out.find("\x1b["), std::string::npos) << out;  // no escapes with --output stdio
+  // To the log (the default output), a configured group other than the served one is in
+  // reverse video, as the reference prints it; the escapes take no width in the table.
+  fake.replies.clear();
+  Reply("list_namespaces", more);
+  EXPECT_EQ(Run({"--verbose", "--format", "plain", "ns", "list", "-n", kNqn}), 0);
+  EXPECT_NE(err.find("2 (\x1b[7m1\x1b[27m)"), std::string::npos) << err;
+  EXPECT_EQ(err.find("\x1b[7m<n/a>"), std::string::npos) << err;
   // "*": every subsystem's namespaces, each with its own subsystem in the NQN column.
   namespaces_info every;
   every.set_subsystem_nqn("*");
@@ -891,6 +989,13 @@ TEST_F(GwcliTest, NsListText) {
   Reply("list_namespaces", namespaces_info());
   EXPECT_EQ(RunStdio({"ns", "list", "-n", "*"}), 0);
   EXPECT_EQ(out, "No namespaces in any subsystem\n");
+  // Without -n: "*", as the reference.
+  fake.replies.clear();
+  fake.calls.clear();
+  Reply("list_namespaces", namespaces_info());
+  EXPECT_EQ(RunStdio({"ns", "list"}), 0);
+  EXPECT_EQ(Req<list_namespaces_req>().subsystem(), "*");
+  EXPECT_EQ(out, "No namespaces in any subsystem\n");
 
   fake.replies.clear();
   Reply("list_namespaces", CannedNamespaces());
@@ -898,6 +1003,61 @@ TEST_F(GwcliTest, NsListText) {
   EXPECT_EQ(RunStdio({"ns", "list", "-n", kNqn, "--nsid", "1"}), ENODEV);  // reply has 2 namespaces
   EXPECT_EQ(Req<list_namespaces_req>().nsid(), 1u);
   EXPECT_NE(err.find("Got more than one namespace for NSID 1"), std::string::npos);
+}
+
+// `ns list_hosts`: NQN, NSID and the hosts (All Hosts, one a line, or None);
+// `ns list_locations`: the count per subsystem, load-balancing group and location.
+TEST_F(GwcliTest, NsListHostsAndLocations) {
+  namespaces_info r;
+  r.set_subsystem_nqn("*");
+  auto add = [&](const std::string& nqn, uint32_t nsid, uint32_t lb, const std::string& loc) {
+    auto* n = r.add_namespaces();
+    n->set_ns_subsystem_nqn(nqn);
+    n->set_nsid(nsid);
+    n->set_load_balancing_group(lb);
+    if (!loc.empty()) n->set_location(loc);
+    return n;
+  };
+  add("nqn.2016-06.io.spdk:a", 1, 1, "")->set_auto_visible(true);
+  auto* b = add("nqn.2016-06.io.spdk:a", 2, 1, "site-b");
+  b->add_hosts("nqn.2016-06.io.spdk:host1");
+  b->add_hosts("nqn.2016-06.io.spdk:host2");
+  add("nqn.2016-06.io.spdk:b", 1, 2, "site-b");
+  add("nqn.2016-06.io.spdk:b", 2, 2, "site-b");
+  Reply("list_namespaces", r);
+  EXPECT_EQ(RunStdio({"--format", "plain", "ns", "list_hosts"}), 0);
+  EXPECT_EQ(Req<list_namespaces_req>().subsystem(), "*");
+  EXPECT_EQ(out,
+            "Namespaces in all subsystems:\n"
+            "NQN                    NSID  Hosts\n"
+            "nqn.2016-06.io.spdk:a     1  All Hosts\n"
+            "nqn.2016-06.io.spdk:a     2  nqn.2016-06.io.spdk:host1\n"
+            "                             nqn.2016-06.io.spdk:host2\n"
+            "\n"
+            "nqn.2016-06.io.spdk:b     1  None\n"
+            "nqn.2016-06.io.spdk:b     2  None\n")
+      << out;
+  fake.replies.clear();
+  Reply("list_namespaces", r);
+  EXPECT_EQ(RunStdio({"--format", "plain", "ns", "list_locations"}), 0);
+  EXPECT_EQ(out,
+            "Namespaces in all subsystems:\n"
+            "Subsystem                   Load  Location   Count\n"
+            "                       Balancing\n"
+            "                           Group\n"
+            "nqn.2016-06.io.spdk:a          1  <default>      1\n"
+            "                               1  site-b         1\n"
+            "nqn.2016-06.io.spdk:b          2  site-b         2\n")
+      << out;
+  fake.replies.clear();
+  Reply("list_namespaces", namespaces_info());
+  EXPECT_EQ(RunStdio({"ns", "list_locations", "-n", kNqn}), 0);
+  EXPECT_EQ(out, "No namespaces in subsystem " + kNqn + "\n");
+  fake.calls.clear();
+  Reply("list_namespaces", namespaces_info());
+  EXPECT_EQ(RunStdio({"ns", "list_hosts", "-n", kNqn, "--nsid", "3"}), 0);
+  EXPECT_EQ(Req<list_namespaces_req>().nsid(), 3u);
+  EXPECT_EQ(out, "No namespace 3 in subsystem " + kNqn + "\n");
 }
 
 TEST_F(GwcliTest, NsListJsonAndYaml) {
@@ -958,6 +1118,23 @@ TEST_F(GwcliTest, SpdkLogLevel) {
   EXPECT_EQ(out, "Set SPDK log levels and nvmf log flags: Successful\n");
   EXPECT_EQ(RunStdio({"spdk_log_level", "get"}), 0);
   EXPECT_EQ(out, "SPDK log level is ERROR\nSPDK log print level is ERROR\n");
+  EXPECT_FALSE(Req<get_spdk_nvmf_log_flags_and_level_req>(1).all_log_flags());
+  // The reference's --all-log-flags and --extra-log-flags reach the requests.
+  fake.calls.clear();
+  EXPECT_EQ(RunStdio({"spdk_log_level", "get", "-a"}), 0);
+  EXPECT_TRUE(Req<get_spdk_nvmf_log_flags_and_level_req>().all_log_flags());
+  EXPECT_EQ(RunStdio({"spdk_log_level", "set", "-l", "info", "-e", "bdev", "thread"}), 0);
+  EXPECT_EQ(Req<set_spdk_nvmf_logs_req>(1).extra_log_flags_size(), 2);
+  EXPECT_EQ(RunStdio({"spdk_log_level", "disable", "--extra-log-flags", "bdev"}), 0);
+  ASSERT_EQ(Req<disable_spdk_nvmf_logs_req>(2).extra_log_flags_size(), 1);
+  EXPECT_EQ(Req<disable_spdk_nvmf_logs_req>(2).extra_log_flags(0), "bdev");
+  spdk_nvmf_log_flags_and_level_info flags;
+  auto* f = flags.add_nvmf_log_flags();
+  f->set_name("nvmf");
+  f->set_enabled(true);
+  Reply("get_spdk_nvmf_log_flags_and_level", flags);
+  EXPECT_EQ(RunStdio({"spdk_log_level", "get"}), 0);
+  EXPECT_EQ(out.rfind("SPDK log flag \"nvmf\" is enabled\n", 0), 0u) << out;  // the newest reference's words
 }
 
 TEST_F(GwcliTest, GwHa) {

@@ -143,8 +143,15 @@ std::string ProtoJson(const google::protobuf::Message& msg) {
 
 std::size_t DisplayWidth(const std::string& s) {
   std::size_t n = 0;
-  for (unsigned char c : s)
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c == 0x1b && i + 1 < s.size() && s[i + 1] == '[') {  // SGR escape (e.g. reverse video): no width
+      i += 2;
+      while (i < s.size() && !(s[i] >= 0x40 && s[i] <= 0x7e)) ++i;
+      continue;
+    }
     if ((c & 0xc0) != 0x80) ++n;
+  }
   return n;
 }
 

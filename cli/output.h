@@ -39,7 +39,7 @@ std::string RenderTable(const std::vector<std::string>& headers,
                         StringAlign string_align = StringAlign::kLeft);
 
 // Number of terminal columns of a UTF-8 string (code points; no wide chars
-// expected in gateway data).
+// expected in gateway data; SGR escapes such as reverse video take none).
 std::size_t DisplayWidth(const std::string& s);
 
 // The reply as JSON: proto field names, default values included, enums as

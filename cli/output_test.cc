@@ -51,6 +51,7 @@ TEST(Table, MixedColumnIsLeftAligned) {
 TEST(Table, DisplayWidthCountsCodePoints) {
   EXPECT_EQ(DisplayWidth("abc"), 3u);
   EXPECT_EQ(DisplayWidth("╒═╕"), 3u);
+  EXPECT_EQ(DisplayWidth("2 (\x1b[7m1\x1b[27m)"), 5u);  // SGR escapes take no width
   EXPECT_EQ(DisplayWidth(""), 0u);
 }
 

@@ -62,6 +62,9 @@ struct RadosClusterConfig {
   // up to 60 s. Off: the image stays unhealthy until it is closed and opened again.
   bool recover_blocklisted = true;
   uint32_t recovery_delay_ms = 2000;
+  // Images opened read-only get no header notifications from librbd: their size is read
+  // from the image's header object this often (0: only on refresh_size) to notice a resize.
+  uint32_t read_only_size_check_s = 5;
   // More client options, applied with rados_conf_set after ceph.conf (e.g. {"debug_rbd","5"}).
   std::vector<std::pair<std::string, std::string>> conf_overrides;
 };

@@ -97,6 +97,10 @@ class RbdDeviceImpl final : public RbdDevice, public RadosClusterPool::Client {
   // The image's size against the device's: growth applied when auto-resize is on or
   // explicit_refresh, a shrink only flagged.
   void CheckSize(bool explicit_refresh = false);
+  // Read-only images (ctl_mu_ not held): the size in the image's header object; when it
+  // is larger than the handle's, a new handle replaces the current one, then CheckSize.
+  void CheckReadOnlySize(bool explicit_refresh);
+  Result<uint64_t> HeaderSize(ImageHandle* h);
   void TryRecover(Clock::time_point now);
   static void IoCallback(rbd_completion_t c, void* arg);
   static void WatchCallback(void* arg);
@@ -134,6 +138,9 @@ class RbdDeviceImpl final : public RbdDevice, public RadosClusterPool::Client {
   Clock::time_point next_recovery_{};
   uint32_t backoff_ms_ = 0;
   uint64_t recover_now_seen_ = 0;
+  Clock::time_point next_read_only_check_ = Clock::now();
+  std::string header_oid_;  // rbd_header.<id>: read-only images; set by Init
+  std::atomic<bool> header_size_failed_{false};  // logged once until it works again
 };
 
 RbdDeviceImpl::RbdDeviceImpl(std::shared_ptr<RadosClusterPool> pool, RbdSpec spec)
@@ -184,6 +191,15 @@ Status RbdDeviceImpl::Init() {
   info_.supports_write_zeroes = true;
   info_.coalesce = true;
   info_.optimal_io_boundary = static_cast<uint32_t>(std::min<uint64_t>(st.obj_size, 1u << 31));
+  if (spec_.read_only) {
+    char id[64] = {};
+    r = rbd_get_id(handle->image, id, sizeof(id));
+    if (r == 0)
+      header_oid_ = std::string("rbd_header.") + id;
+    else
+      LOG_WARN("rbd %s: rbd_get_id: %s: a resize from outside will go unnoticed (read-only image)", name_.c_str(),
+               Errno(-r).c_str());
+  }
   current_.store(handle);
   pool_->AddClient(this);
   LOG_INFO("rbd %s: opened%s, %llu bytes, object size %llu, rbd_cache %s, on client.%llu (%s)",
@@ -522,9 +538,69 @@ Status RbdDeviceImpl::resize(uint64_t new_size) {
 }
 
 Status RbdDeviceImpl::refresh_size() {
+  if (spec_.read_only) {
+    CheckReadOnlySize(/*explicit_refresh=*/true);
+    return Status::OK();
+  }
   std::lock_guard<std::mutex> lk(ctl_mu_);
   CheckSize(/*explicit_refresh=*/true);
   return Status::OK();
+}
+
+// cls_rbd "get_size" on the header object: in: snapshot id (le64, CEPH_NOSNAP = head);
+// out: order (u8), size (le64).
+Result<uint64_t> RbdDeviceImpl::HeaderSize(ImageHandle* h) {
+  if (header_oid_.empty()) return Status::Error(bdev::errc::kCeph, "no header object");
+  unsigned char in[8];
+  const uint64_t head = static_cast<uint64_t>(-2);  // CEPH_NOSNAP
+  for (int i = 0; i < 8; ++i) in[i] = static_cast<unsigned char>(head >> (8 * i));
+  unsigned char out[16] = {};
+  const int r = rados_exec(h->ioctx, header_oid_.c_str(), "rbd", "get_size", reinterpret_cast<const char*>(in),
+                           sizeof(in), reinterpret_cast<char*>(out), sizeof(out));
+  if (r < 9) return Status::Error(bdev::errc::kCeph, r < 0 ? Errno(-r) : "short reply", r < 0 ? -r : 0);
+  uint64_t size = 0;
+  for (int i = 0; i < 8; ++i) size |= static_cast<uint64_t>(out[1 + i]) << (8 * i);
+  return size;
+}
+
+void RbdDeviceImpl::CheckReadOnlySize(bool explicit_refresh) {
+  ImageHandle* cur = current_.load();
+  auto hs = HeaderSize(cur);
+  if (!hs.ok()) {
+    if (hs.status().os_errno() != ESHUTDOWN && !header_size_failed_.exchange(true))
+      LOG_WARN("rbd %s: reading the size from the image header: %s", name_.c_str(), hs.status().message().c_str());
+    return;
+  }
+  if (header_size_failed_.exchange(false))
+    LOG_INFO("rbd %s: the size is read from the image header again", name_.c_str());
+  {
+    std::lock_guard<std::mutex> lk(ctl_mu_);
+    if (*hs <= size_.load() || current_.load() != cur) return;
+    if (!explicit_refresh && !auto_resize_.load()) {
+      if (*hs != ignored_size_)
+        LOG_INFO("rbd %s: image grown from outside to %llu bytes; auto-resize is off, the namespace keeps %llu bytes "
+                 "until its size is refreshed",
+                 name_.c_str(), static_cast<unsigned long long>(*hs), static_cast<unsigned long long>(size_.load()));
+      ignored_size_ = *hs;
+      return;
+    }
+  }
+  // The read-only handle keeps the size it opened with: open the image again.
+  auto h = OpenHandle(false);
+  if (!h.ok()) {
+    LOG_WARN("rbd %s: reopening the read-only image to take its new size (%llu bytes): %s", name_.c_str(),
+             static_cast<unsigned long long>(*hs), h.status().ToString().c_str());
+    return;
+  }
+  std::lock_guard<std::mutex> lk(ctl_mu_);
+  if (current_.load() != cur) {  // reopened meanwhile (blocklisting): that handle reads the size
+    retired_.push_back(h.value());
+    CheckSize(explicit_refresh);
+    return;
+  }
+  current_.store(h.value());
+  retired_.push_back(cur);
+  CheckSize(explicit_refresh);
 }
 
 // Maintenance thread or refresh_size (ctl_mu_ held).
@@ -633,6 +709,10 @@ void RbdDeviceImpl::Tick(Clock::time_point now) {
   if (header_changed_.exchange(false)) {
     std::lock_guard<std::mutex> lk(ctl_mu_);
     CheckSize();
+  }
+  if (spec_.read_only && cfg.read_only_size_check_s > 0 && now >= next_read_only_check_ && !blocklisted_.load()) {
+    next_read_only_check_ = now + std::chrono::seconds(cfg.read_only_size_check_s);
+    CheckReadOnlySize(/*explicit_refresh=*/false);
   }
 
   // Close retired handles nobody uses any more.

@@ -17,6 +17,10 @@
 //  * resize(): grows with rbd_resize2; shrinking is refused (EINVAL). An outside resize
 //    (`rbd resize`) is seen through rbd_update_watch; the pool's maintenance thread re-reads
 //    the size and calls the resize callback (never on a reactor, never from librbd's thread).
+//    A read-only image gets no header notifications and its handle keeps the size it was
+//    opened with: the maintenance thread reads the size from the header object every
+//    read_only_size_check_s (and refresh_size() at once), and a growth is taken by opening
+//    the image again (the old handle is closed once its I/O completed).
 //  * faults: -ESHUTDOWN (108, blocklisted) makes healthy() false; with recover_blocklisted
 //    the image is reopened on a new client instance after a delay (see rados_pool.h), or
 //    at once when RadosClusterPool::RecoverBlocklisted asks.

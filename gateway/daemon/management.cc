@@ -162,7 +162,7 @@ class GrpcManagementPlane final : public ManagementPlane {
       LOG_INFO("grpc disabled");
       return Status::OK();
     }
-    ha_service_ = std::make_unique<api::HaService>(ha, o.group);
+    ha_service_ = std::make_unique<api::HaService>(ha, o.group, service_.get());
     auto server = StartServer(o, service_.get(), ha_service_.get());
     if (!server.ok()) return server.status();
     server_ = std::move(server.value());

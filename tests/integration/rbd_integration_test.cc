@@ -561,6 +561,57 @@ TEST(RbdDevice, ResizeOwnAndFromOutside) {
   }
 }
 
+// A read-only image gets no header notifications (librbd registers no header watch for a
+// read-only open, and its size stays the one it opened with): the device reads the size
+// from the header object every read_only_size_check_s, takes a growth by opening the image
+// again, and refresh_size() does the same at once.
+TEST(RbdDevice, ReadOnlyFollowsResizeFromOutside) {
+  Cluster* c = Cluster::Get();
+  c->CreateImage("it-ro-resize", 16 * kMiB);
+  RadosClusterConfig cfg = BaseConfig();
+  cfg.read_only_size_check_s = 1;
+  auto pool = MakePool(cfg);
+  RbdSpec s = Spec("rbd", "it-ro-resize");
+  s.read_only = true;
+  auto opened = OpenRbdDevice(pool, s);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  std::unique_ptr<BlockDevice> d = std::move(opened.value());
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<uint64_t> seen;
+  d->set_resize_callback([&](uint64_t sz) {
+    std::lock_guard<std::mutex> lk(mu);
+    seen.push_back(sz);
+    cv.notify_all();
+  });
+  auto grow = [&](uint64_t to) {
+    DirectImage img("it-ro-resize");  // librbd, read-write
+    ASSERT_EQ(rbd_resize(img.img, to), 0);
+  };
+  TestSink sink;
+  std::vector<char> buf(4096);
+  EXPECT_NE(Read(sink, *d, 32 * kMiB - 4096, &buf), 0);  // beyond the end
+
+  grow(32 * kMiB);
+  const auto t0 = Clock::now();
+  {
+    std::unique_lock<std::mutex> lk(mu);
+    EXPECT_TRUE(cv.wait_for(lk, std::chrono::seconds(60), [&] {
+      return std::find(seen.begin(), seen.end(), 32 * kMiB) != seen.end();
+    }));
+  }
+  std::printf("[timing] librbd resize -> callback (read-only image): %.3f s\n", Secs(t0));
+  EXPECT_EQ(d->size(), 32 * kMiB);
+  EXPECT_EQ(Read(sink, *d, 32 * kMiB - 4096, &buf), 0);  // the reopened image reads the new part
+
+  // Auto-resize off: refresh_size() takes the growth at once.
+  d->set_auto_resize(false);
+  grow(48 * kMiB);
+  ASSERT_TRUE(d->refresh_size().ok());
+  EXPECT_EQ(d->size(), 48 * kMiB);
+  EXPECT_EQ(Read(sink, *d, 48 * kMiB - 4096, &buf), 0);
+}
+
 // ---------------------------------------------------------------- faults
 
 TEST(RbdFaults, BlocklistedClientFailsFastAndStaysUnhealthyWithoutRecovery) {

@@ -23,6 +23,8 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "gateway/protocol/nvme.h"
+#include "tests/host/nvmf_host.h"
 #include "tests/mgmt/mgmt_harness.h"
 
 namespace nvmeof::mgmt_test {
@@ -248,9 +250,9 @@ TEST_F(MgmtCeph, TwoGatewaysInOneGroup) {
   EXPECT_CLI(Gwcli(pa, {"subsystem", "add", "-n", kNqn, "--no-group-append"}), 0, "Successful");
   AppliedByTheOther("subsystem add (A -> B)", [&] { return J(b_, {"subsystem", "list"})["subsystems"].size() == 1; });
   EXPECT_CLI(Gwcli(pb, {"subsystem", "add", "-n", kNqn, "--no-group-append"}), EEXIST, "Subsystem already exists");
-  // A listener for gateway B, created through A: EREMOTE, and B opens it.
-  EXPECT_CLI(Gwcli(pa, {"listener", "add", "-n", kNqn, "-t", "gwB", "-a", "127.0.0.1", "-s", port_b}), EREMOTE,
-             "gwB");
+  // A listener for gateway B, created through A: EREMOTE (a warning in gwcli), and B opens it.
+  EXPECT_CLI(Gwcli(pa, {"listener", "add", "-n", kNqn, "-t", "gwB", "-a", "127.0.0.1", "-s", port_b}), 0,
+             "listener will only be active when appropriate gateway is up");
   AppliedByTheOther("listener add for B (A -> B opens it)",
                   [&] { return b_.Log().find("listening on 127.0.0.1:" + port_b) != std::string::npos; });
   EXPECT_EQ(J(a_, {"listener", "list", "-n", kNqn})["listeners"].size(), 1u);
@@ -324,6 +326,59 @@ TEST_F(MgmtCeph, AutoListenersAndKeepConnectedReachEveryGateway) {
   EXPECT_CLI(Gwcli(b_.grpc_port(), {"subsystem", "del", "-n", kNqn, "--force"}), 0, "Successful");
   const auto left = StateValues();
   for (const auto& [k, v] : left) EXPECT_EQ(k.find(kNqn), std::string::npos) << k;
+}
+
+// A gateway removed from the HA group for good (`gw ha_remove_member`) takes its
+// auto-listeners with it: the removing gateway withdraws them from the group state at once,
+// and every other gateway stops listing them (and advertising them in discovery). Three
+// gateways with ha = builtin: gwA on 127.0.0.1, gwB on ::1, gwC with no auto-listener.
+TEST_F(MgmtCeph, RemovedMemberTakesItsAutoListeners) {
+  char path[] = "/tmp/nvmeof-mgmt-ha-XXXXXX";
+  int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  const std::string conf = "[gateway]\nha = builtin\nha_lease_ms = 2000\n";
+  ASSERT_EQ(write(fd, conf.data(), conf.size()), static_cast<ssize_t>(conf.size()));
+  close(fd);
+  Gateway c;
+  Start(a_, "gwA", {"--config", path, "--grpc", "127.0.0.1:0", "--auto-listener-addresses", "127.0.0.1"});
+  Start(b_, "gwB", {"--config", path, "--grpc", "127.0.0.1:0", "--auto-listener-addresses", "::1"});
+  Start(c, "gwC", {"--config", path, "--grpc", "127.0.0.1:0", "--auto-listener-addresses", "192.0.2.254"});
+  unlink(path);
+  const std::string port = std::to_string(FreePort());
+  EXPECT_CLI(Gwcli(a_.grpc_port(), {"subsystem", "add", "-n", kNqn, "--no-group-append", "--network-mask",
+                                    "127.0.0.0/8", "--network-mask", "::1/128", "-p", port}),
+             0, "Successful");
+  auto listed = [&](Gateway& g) {
+    std::set<std::string> out;
+    json l = J(g, {"listener", "list", "-n", kNqn});
+    for (const auto& e : l.value("listeners", json::array()))
+      if (e.value("active", false) && !e.value("manual", true))
+        out.insert(e.value("host_name", "") + " " + e.value("traddr", "") + ":" + std::to_string(e.value("trsvcid", 0)));
+    return out;
+  };
+  const std::set<std::string> both = {"gwA 127.0.0.1:" + port, "gwB [::1]:" + port};
+  const std::set<std::string> only_a = {"gwA 127.0.0.1:" + port};
+  AppliedByTheOther("auto-listeners of gwA and gwB listed by gwC", [&] { return listed(c) == both; });
+  EXPECT_TRUE(Eventually([&] { return listed(a_) == both; })) << J(a_, {"listener", "list", "-n", kNqn}).dump();
+  const std::string key_b = "auto-listener_" + std::string(kNqn) + "_gwB_TCP_[::1]_" + port;
+  EXPECT_EQ(StateValues().count(key_b), 1u);
+  // gwB goes for good: once its lease ran out, gwA removes its member record.
+  b_.Stop();
+  EXPECT_EQ(StateValues().count(key_b), 1u);  // a stopped gateway keeps its entries (it may come back)
+  CliResult r;
+  EXPECT_TRUE(Eventually([&] {
+    r = Gwcli(a_.grpc_port(), {"gw", "ha_remove_member", "-n", "gwB"});
+    return r.rc == 0;
+  })) << r.all();
+  EXPECT_NE(r.all().find("Removing HA member gwB: Successful"), std::string::npos) << r.all();
+  EXPECT_EQ(StateValues().count(key_b), 0u);
+  EXPECT_EQ(listed(a_), only_a);
+  AppliedByTheOther("gwB's auto-listener dropped by gwC", [&] { return listed(c) == only_a; });
+  EXPECT_NE(a_.Log().find("auto-listeners of gateway gwB: 1 withdrawn from the group state (gateway removed)"),
+            std::string::npos)
+      << a_.Log();
+  if (HasFailure()) fprintf(stderr, "---- gateway gwC log ----\n%s\n", c.Log().c_str());
+  c.Stop();
 }
 
 // Two daemons with [gateway] ha = builtin in one group: the registered home groups and
@@ -658,6 +713,65 @@ TEST_F(MgmtCeph, RbdAutoResizeAndShrinkFromOutside) {
   EXPECT_EQ(size_on(a_), std::to_string(48 << 20)) << "a shrink is never applied";
   EXPECT_NE(a_.Log().find("image shrunk from outside"), std::string::npos);
   EXPECT_CLI(Gwcli(a_.grpc_port(), {"subsystem", "del", "-n", kNqn, "--force"}), 0, "Successful");
+}
+
+// A read-only RBD namespace follows a resize from outside too (its librbd handle gets no
+// header notifications: the gateway reads the size from the image header and reopens the
+// image): the listing shows the new size, a connected host gets the Namespace Attribute
+// Changed notice and Identify Namespace reports it. With auto-resize off, `refresh_size`
+// takes a growth at once.
+TEST_F(MgmtCeph, RbdReadOnlyFollowsResizeFromOutside) {
+  Start(a_, "gwA");
+  const uint16_t p = a_.grpc_port();
+  const std::string img = "rogrow-" + group_;
+  ASSERT_EQ(mgmt_test::Run({CephLocal(), "image", CephDir(), "rbd/" + img, "16M"}).rc, 0);
+  const uint16_t port = FreePort();
+  EXPECT_CLI(Gwcli(p, {"subsystem", "add", "-n", kNqn, "--no-group-append"}), 0, "Successful");
+  EXPECT_CLI(Gwcli(p, {"host", "add", "-n", kNqn, "-t", "*"}), 0, "Successful");
+  EXPECT_CLI(Gwcli(p, {"listener", "add", "-n", kNqn, "-t", "gwA", "-a", "127.0.0.1", "-s", std::to_string(port)}), 0,
+             "Successful");
+  CliResult r = Gwcli(p, {"namespace", "add", "-n", kNqn, "-p", "rbd", "-i", img, "--read-only"});
+  if (r.all().find("RBD namespaces are not available") != std::string::npos)
+    GTEST_SKIP() << "the rbd backend is not built into this gateway";
+  ASSERT_EQ(r.rc, 0) << r.all();
+  auto size_on = [&]() -> std::string {
+    json l = J(a_, {"namespace", "list", "-n", kNqn, "--nsid", "1"});
+    if (!l.contains("namespaces") || l["namespaces"].empty()) return "";
+    return l["namespaces"][0].value("rbd_image_size", std::string());
+  };
+  auto rbd = [&](const std::string& args) {
+    CliResult c = mgmt_test::Run(
+        {"/bin/bash", "-c", "eval \"$(" + CephLocal() + " env " + CephDir() + ")\" && rbd " + args + " rbd/" + img});
+    EXPECT_EQ(c.rc, 0) << c.all();
+  };
+  ASSERT_EQ(size_on(), std::to_string(16 << 20));
+  host::ControllerOptions o;
+  o.port = port;
+  o.subnqn = kNqn;
+  host::Controller c(o);
+  std::string err;
+  ASSERT_TRUE(c.Open(&err)) << err;
+  const uint16_t aer = c.SubmitAer();
+  ASSERT_NE(aer, 0);
+  rbd("resize --size 32M");
+  EXPECT_TRUE(Eventually([&] { return size_on() == std::to_string(32 << 20); })) << size_on();
+  host::Completion n = c.admin().Wait(aer, 10000);
+  ASSERT_TRUE(n.ok()) << n.ToString();
+  EXPECT_EQ(n.cqe.dw0 & 0xFFFFFF, 0x040002u) << std::hex << n.cqe.dw0;  // notice, attribute changed, log page 04h
+  nvme::IdentifyNamespace id{};
+  ASSERT_TRUE(c.IdentifyNamespace(1, &id).ok());
+  EXPECT_EQ(id.nsze, (32u << 20) / 512);
+  EXPECT_NE(a_.Log().find("rbd rbd/" + img + ": size changed from outside"), std::string::npos) << a_.Log();
+
+  // Auto-resize off: refresh_size takes the growth at once.
+  EXPECT_CLI(Gwcli(p, {"namespace", "set_auto_resize", "-n", kNqn, "--nsid", "1", "--auto-resize-enabled", "no"}), 0,
+             "Successful");
+  rbd("resize --size 48M");
+  EXPECT_CLI(Gwcli(p, {"namespace", "refresh_size", "-n", kNqn, "--nsid", "1"}), 0, "Successful");
+  EXPECT_EQ(size_on(), std::to_string(48 << 20));
+  ASSERT_TRUE(c.IdentifyNamespace(1, &id).ok());
+  EXPECT_EQ(id.nsze, (48u << 20) / 512);
+  EXPECT_CLI(Gwcli(p, {"subsystem", "del", "-n", kNqn, "--force"}), 0, "Successful");
 }
 
 // RBD trash on delete (namespace_add trash_image, namespace_delete i_am_sure): the image the
