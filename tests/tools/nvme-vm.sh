@@ -150,15 +150,17 @@ BOOT_MODULES="virtio_pci virtio_net virtio-rng configfs nvme-core nvme-fabrics
 # they need.
 PROGRAMS="/usr/sbin/nvme /usr/bin/fio /usr/bin/kmod /usr/bin/bash
           /usr/sbin/mke2fs /usr/sbin/blkid /usr/bin/dd"
-# NVME_VM_TLSHD=1 (see the header): trixie's tlshd and keyctl, the kTLS module
-# and the NVMe keyring; the cache says which extras it holds ("extras").
+# NVME_VM_TLSHD=1 (see the header): trixie's tlshd and keyctl, the kTLS module,
+# the AEADs kernel TLS runs (AES-GCM, AES-CCM, ChaCha20-Poly1305: modules in
+# Debian's kernels, loaded here since the guest has no udev) and the NVMe
+# keyring; the cache says which extras it holds ("extras").
 TLSHD=${NVME_VM_TLSHD:-0}
 EXTRAS=
 TRIXIE_PACKAGES="ktls-utils keyutils"
 if [ "$TLSHD" = 1 ]; then
-    MODULES+=" tls nvme-keyring"
-    BOOT_MODULES+=" tls nvme-keyring"
-    EXTRAS=tlshd
+    MODULES+=" tls nvme-keyring gcm ghash-generic ghash-clmulni-intel aesni-intel ccm chacha20poly1305"
+    BOOT_MODULES+=" tls nvme-keyring gcm ghash-generic aesni-intel ghash-clmulni-intel ccm chacha20poly1305"
+    EXTRAS=tlshd-2
 fi
 
 # Install the host packages we build from (Debian only).

@@ -8,9 +8,12 @@
 # of type "psk" whose description is the PSK identity and whose payload is the TLS PSK (both
 # derived on the host by the test host library's own code, nvmf-tls-psk; Linux 6.12 looks
 # the key up by "NVMe1R<hh> <hostnqn> <subnqn>", then the version 0 identity), and connects
-# through /dev/nvme-fabrics with "tls" (nvme-cli 2.3 has no --tls). Checked: fio write +
+# through /dev/nvme-fabrics with "tls" (nvme-cli 2.3 has no --tls; nor does it name TREQ 5,
+# "required" with SQ flow control disable: the raw discovery log page is read instead). Checked: fio write +
 # crc32c verify (4K random, 128K and 256K sequential: R2T) with a SHA-256 PSK and identity
-# version 1, again with header and data digests, then a SHA-384 PSK with identity version 0;
+# version 1, again with header and data digests, identity version 0, then a SHA-384 PSK
+# (with a tlshd built against GnuTLS < 3.8.11, as trixie's is, only its refusal: such a
+# tlshd makes SHA-256 binders for every PSK);
 # the discovery log gives the listener TREQ "required" and sectype TLS 1.3; a plain
 # connect, a wrong PSK (version 1: another digest; version 0: same identity, other key) and
 # a controller left behind are refused / absent; then DH-HMAC-CHAP inside TLS (the host has
@@ -95,7 +98,8 @@ guest() {
         say "connected: $reply"
     }
     tconnect() { # tconnect [MORE-OPTIONS]: TLS, 2 I/O queues, waits for the namespace
-        fabrics_connect "nr_io_queues=2,tls${1:+,$1}" && wait-dev /dev/nvme0n1 15 && wait_state live 10
+        fabrics_connect "nr_io_queues=2,tls${1:+,$1}" && wait-dev /dev/nvme0n1 15 && wait_state live 10 \
+            || { grep -v 'priority string' /tmp/tlshd.log | tail -5; return 1; }
     }
     refused() { # refused OPTIONS: the connect fails, no controller stays
         if fabrics_connect "$1" 2>&1; then echo "connect succeeded"; return 1; fi
@@ -128,9 +132,14 @@ guest() {
     check "fio write + verify over TLS with digests" tfio
     check "disconnect" disconnect "$TLS_NQN"
 
-    # Discovery (plain discovery port): the secure listener's TREQ and TSAS.
+    # Discovery (plain discovery port): the secure listener's TREQ and TSAS. nvme-cli 2.3
+    # names only TREQ values 0, 1, 2 and 4 ("unrecognized" for 5, required with SQ flow
+    # control disable), so TREQ is read from the raw log page: entry i at 1024 * (i + 1),
+    # TREQ its byte 3 (bits 1:0 = 01b: required), TRSVCID bytes 32..63, SUBNQN 256..511.
+    local out entry treq
     out=$(nvme discover -t tcp -a "$E2E_HOST" -s "$E2E_DISC_PORT")
-    local entry
+    nvme discover -t tcp -a "$E2E_HOST" -s "$E2E_DISC_PORT" -r /tmp/disc.raw >/dev/null
+    printf '%s\n' "$out" | grep -v '^$' || true
     entry=$(printf '%s\n' "$out" | awk -v n="$TLS_NQN" -v p="$TLS_PORT" '
         /^=+Discovery Log Entry/ { if (hit) exit; blk = ""; s = ""; q = "" }
         { blk = blk $0 "\n" }
@@ -138,9 +147,15 @@ guest() {
         $1 == "trsvcid:" && $2 == p { q = 1 }
         s && q { hit = 1 }
         END { if (hit) printf "%s", blk }')
-    printf '%s\n' "$entry"
-    expect_match "discovery: the secure listener's TREQ is required" "$(printf '%s\n' "$entry" | grep '^treq:')" '^treq: +required'
-    expect_match "discovery: the secure listener's sectype is TLS 1.3" "$(printf '%s\n' "$entry" | grep '^sectype:')" 'tls1\.3'
+    expect_match "discovery: the secure listener's sectype is TLS 1.3" "$(printf '%s\n' "$entry" | grep '^sectype:')" 'tls1\.?3'
+    local n i
+    n=$(od -An -tu8 -j 8 -N 8 /tmp/disc.raw | tr -d ' ')
+    for i in $(seq 0 $((n - 1))); do
+        [ "$(dd if=/tmp/disc.raw bs=1 skip=$((1024 * (i + 1) + 32)) count=32 2>/dev/null | tr -d '\0 ')" = "$TLS_PORT" ] &&
+        [ "$(dd if=/tmp/disc.raw bs=1 skip=$((1024 * (i + 1) + 256)) count=256 2>/dev/null | tr -d '\0')" = "$TLS_NQN" ] || continue
+        treq=$(od -An -tu1 -j $((1024 * (i + 1) + 3)) -N 1 /tmp/disc.raw | tr -d ' ')
+    done
+    expect_eq "discovery: the secure listener's TREQ secure channel is required (bits 1:0)" "$(( ${treq:-0} & 3 ))" 1
 
     # Refusals.
     check "plain (non-TLS) connect to the secure listener refused" refused "nr_io_queues=1"
@@ -152,12 +167,11 @@ guest() {
     check "the gateway logged failed handshakes" logged "TLS handshake with .* failed"
     check "the gateway never logged a key" eval '! logged "NVMeTLSkey"'
 
-    # SHA-384 PSK (TLS_AES_256_GCM_SHA384), identity version 0.
-    check "host PSK replaced through gwcli (SHA-384)" eval \
-        'host_request gwcli host del -n "$TLS_NQN" -t "$hostnqn" && host_request gwcli host add -n "$TLS_NQN" -t "$hostnqn" --psk "$k384"'
-    check "SHA-384 PSK, identity version 0, into .nvme" psk_load "$k384" 0
-    check "TLS connect (SHA-384, identity version 0)" tconnect
-    check "fio write + verify over TLS (SHA-384)" tfio
+    # Identity version 0 (the kernel's second choice), SHA-256.
+    check "SHA-256 PSK, identity version 0, into .nvme" psk_load "$k256" 0
+    check "TLS connect (SHA-256, identity version 0)" tconnect
+    check "fio write + verify over TLS (identity version 0)" run_fio --name=v0 --filename=/dev/nvme0n1 \
+        --rw=randwrite --bs=4k --iodepth=16 --size=4M --verify=crc32c --verify_fatal=1
     check "disconnect" disconnect "$TLS_NQN"
 
     # DH-HMAC-CHAP inside TLS: the host gets a DH-HMAC-CHAP key as well.
@@ -173,5 +187,23 @@ guest() {
     check "disconnect" disconnect "$TLS_NQN"
     check "TLS with a wrong DH-HMAC-CHAP key refused" refused "nr_io_queues=1,tls,dhchap_secret=$wrongdh"
     check "TLS without the DH-HMAC-CHAP key refused" refused "nr_io_queues=1,tls"
-    tail -5 /tmp/tlshd.log
+
+    # A SHA-384 PSK: TLS_AES_256_GCM_SHA384 with SHA-384 binders (TP 8011). tlshd sets the
+    # binders' hash only when built with GnuTLS >= 3.8.11
+    # (gnutls_psk_allocate_client_credentials2); before, every binder is HMAC-SHA256, which
+    # no SHA-384 PSK can match: the gateway refuses the ClientHello ("bad extension"), as an
+    # OpenSSL-based target such as SPDK does.
+    check "host PSK replaced through gwcli (SHA-384)" eval \
+        'host_request gwcli host del -n "$TLS_NQN" -t "$hostnqn" && host_request gwcli host add -n "$TLS_NQN" -t "$hostnqn" --psk "$k384"'
+    check "SHA-384 PSK, identity version 1, into .nvme" psk_load "$k384" 1
+    if grep -q gnutls_psk_allocate_client_credentials2 /opt/*/usr/sbin/tlshd; then
+        check "TLS connect (SHA-384: TLS_AES_256_GCM_SHA384)" tconnect
+        check "fio write + verify over TLS (SHA-384)" tfio
+        check "disconnect" disconnect "$TLS_NQN"
+    else
+        say "this tlshd (GnuTLS < 3.8.11) makes SHA-256 binders only: a SHA-384 PSK cannot work"
+        check "SHA-384 PSK with SHA-256 binders refused" refused "nr_io_queues=1,tls"
+        check "the gateway logged the binder's length mismatch" logged "TLS handshake with .* failed: bad extension"
+    fi
+    grep -v "priority string" /tmp/tlshd.log | tail -3
 }
