@@ -61,10 +61,14 @@
 #                       $NVME_VM_CACHE/trixie-apt, never installed on the host),
 #                       unpacked to /opt/trixie in the guest and run with
 #                       trixie's own loader; /etc/tlshd.conf links the ".nvme"
-#                       keyring; the kTLS module "tls" is loaded at boot. The
-#                       cache records it (a cache built without it is rebuilt),
-#                       so give it its own NVME_VM_CACHE (run-e2e.sh does, for
-#                       cases with CASE_TLSHD=yes).
+#                       keyring; kernel TLS ("tls") and its AEADs are loaded at
+#                       boot. The cache records it (a cache built otherwise is
+#                       rebuilt), so give it its own NVME_VM_CACHE (run-e2e.sh
+#                       does, for cases with CASE_TLSHD=yes). Trixie's tlshd
+#                       (ktls-utils 1.0.0 on GnuTLS 3.8.9) makes HMAC-SHA256 PSK
+#                       binders only, so SHA-384 PSKs do not work with it; sid's
+#                       (1.4.0, GnuTLS 3.8.13) needs a kernel newer than 6.12
+#                       (TLS_TX_MAX_PAYLOAD_LEN).
 #
 # Exit status: the exit status of the guest commands; 124 on timeout;
 # 125 if the VM stopped without reporting a status (e.g. kernel panic).
