@@ -9,16 +9,16 @@
 # derived on the host by the test host library's own code, nvmf-tls-psk; Linux 6.12 looks
 # the key up by "NVMe1R<hh> <hostnqn> <subnqn>", then the version 0 identity), and connects
 # through /dev/nvme-fabrics with "tls" (nvme-cli 2.3 has no --tls; nor does it name TREQ 5,
-# "required" with SQ flow control disable: the raw discovery log page is read instead). Checked: fio write +
-# crc32c verify (4K random, 128K and 256K sequential: R2T) with a SHA-256 PSK and identity
-# version 1, again with header and data digests, identity version 0, then a SHA-384 PSK
-# (with a tlshd built against GnuTLS < 3.8.11, as trixie's is, only its refusal: such a
-# tlshd makes SHA-256 binders for every PSK);
-# the discovery log gives the listener TREQ "required" and sectype TLS 1.3; a plain
-# connect, a wrong PSK (version 1: another digest; version 0: same identity, other key) and
-# a controller left behind are refused / absent; then DH-HMAC-CHAP inside TLS (the host has
-# a DH-HMAC-CHAP key and a PSK): connect, fio verify, authenticated queues in the gateway's
-# log, a wrong DH-HMAC-CHAP key refused.
+# "required" with SQ flow control disable: the raw discovery log page is read instead).
+# Checked: with a SHA-256 PSK and identity version 1, a tlshd handshake per queue and fio
+# write + crc32c verify (4K random, 128K and 256K sequential writes: R2T), again with header
+# and data digests; the discovery log gives the listener TREQ "required" and sectype TLS
+# 1.3; a plain connect and a wrong PSK (version 1: another digest; version 0: the same
+# identity, another key) are refused, no controller left; identity version 0; DH-HMAC-CHAP
+# inside TLS (the host has a DH-HMAC-CHAP key and a PSK): connect, fio verify, every queue
+# authenticated in the gateway's log, a wrong or missing DH-HMAC-CHAP key refused; last a
+# SHA-384 PSK: with a tlshd built against GnuTLS < 3.8.11, as trixie's is, only its refusal
+# (such a tlshd makes SHA-256 binders for every PSK).
 CASE_DESC="TLS 1.3 PSK with the Linux host (kernel TLS + tlshd): fio verify, digests, SHA-256/384, TREQ, refusals, with DH-HMAC-CHAP"
 CASE_GROUP=tls
 CASE_GRPC=yes
