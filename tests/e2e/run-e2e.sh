@@ -50,12 +50,16 @@
 #   CASE_NS_SIZES    namespaces of the subsystem (default "256M")
 #   CASE_PERSISTENT  yes = data must survive a gateway restart
 #   CASE_GRPC        yes = start the gateway with --grpc
-#   CASE_NEEDS       words: gwcli, grpc (the gateway's --help lists --grpc), ceph
+#   CASE_NEEDS       words: gwcli, grpc (the gateway's --help lists --grpc), ceph,
+#                    tls-psk (BUILD_DIR/tests/host/nvmf-tls-psk)
 #   CASE_TIMEOUT     seconds for the guest part (default 300)
 #   CASE_KERNEL      a Debian kernel series for the guest (e.g. 6.12, for NVMe
 #                    in-band authentication), booted from its own nvme-vm cache
 #                    ($NVME_VM_CACHE-SERIES) so the default kernel's stays; empty
 #                    (default): the default kernel
+#   CASE_TLSHD       yes = the guest has tlshd and keyctl (nvme-vm.sh NVME_VM_TLSHD=1,
+#                    for the kernel's NVMe/TCP TLS host), booted from its own cache
+#                    ($NVME_VM_CACHE[-SERIES]-tlshd)
 #   CASE_GATEWAYS    N >= 2: N gateways in one HA group (ha = builtin) on a
 #                    real cluster, configured through gwcli (lib/multi-gw.sh);
 #                    needs CEPH_CONF, gwcli, rados, jq; the guest gets
@@ -162,7 +166,7 @@ rbd_image_of() {
 load_case_meta() {
     CASE_DESC= CASE_GROUP=$1 CASE_TARGETS="gateway guest-nvmet" CASE_NS_SIZES=256M
     CASE_PERSISTENT=no CASE_GRPC=no CASE_NEEDS= CASE_TIMEOUT=300
-    CASE_XFAIL_CHECK= CASE_XFAIL_REASON= CASE_GATEWAYS=1 CASE_KERNEL=
+    CASE_XFAIL_CHECK= CASE_XFAIL_REASON= CASE_GATEWAYS=1 CASE_KERNEL= CASE_TLSHD=no
     unset -f guest host_action case_gateway_conf
     # shellcheck disable=SC1090
     source "$E2E_DIR/cases/$1.sh"
@@ -184,6 +188,8 @@ skip_reason() {
         case "$need" in
             gwcli) [ -x "${GWCLI_CMD%% *}" ] || { echo "no gwcli at ${GWCLI_CMD%% *} (NVMEOF_WITH_GRPC=OFF?)"; return; } ;;
             ceph)  [ -n "${CEPH_CONF:-}" ] || { echo "needs a Ceph cluster: set CEPH_CONF"; return; } ;;
+            tls-psk) [ -x "$BUILD_DIR/tests/host/nvmf-tls-psk" ] \
+                       || { echo "no $BUILD_DIR/tests/host/nvmf-tls-psk (build target nvmf-tls-psk)"; return; } ;;
             grpc)  [ "$E2E_TARGET" != gateway ] || grep -q -- '--grpc' <<<"$("${GATEWAY_CMD%% *}" --help 2>&1)" \
                        || { echo "the gateway's --help has no --grpc option yet"; return; } ;;
         esac
@@ -201,7 +207,7 @@ skip_reason() {
 
 # Cases that may share a boot must agree on everything the target depends on.
 group_key() {
-    echo "$CASE_GROUP|$CASE_TARGETS|$CASE_NS_SIZES|$CASE_PERSISTENT|$CASE_GRPC|$CASE_NEEDS|$CASE_GATEWAYS|$CASE_KERNEL"
+    echo "$CASE_GROUP|$CASE_TARGETS|$CASE_NS_SIZES|$CASE_PERSISTENT|$CASE_GRPC|$CASE_NEEDS|$CASE_GATEWAYS|$CASE_KERNEL|$CASE_TLSHD"
 }
 
 # ----------------------------------------------------------------------------
@@ -394,10 +400,13 @@ run_group() { # run_group NAME CASE...
     [[ " $CASE_TARGETS " != *" none "* ]] || uses_target=no
     [ "$CASE_GATEWAYS" -le 1 ] || multi=yes
     GW_READY_RE= MG_N=0 GW_EXTRA_ARGS=()
-    local vm_env=()
+    local vm_env=() vm_cache=${NVME_VM_CACHE:-$HOME/.cache/nvmeof-gateway/nvme-vm}
     if [ -n "$CASE_KERNEL" ]; then
-        vm_env=(NVME_VM_KSERIES="$CASE_KERNEL"
-                NVME_VM_CACHE="${NVME_VM_CACHE:-$HOME/.cache/nvmeof-gateway/nvme-vm}-$CASE_KERNEL")
+        vm_cache+=-$CASE_KERNEL
+        vm_env=(NVME_VM_KSERIES="$CASE_KERNEL" NVME_VM_CACHE="$vm_cache")
+    fi
+    if [ "$CASE_TLSHD" = yes ]; then
+        vm_env+=(NVME_VM_TLSHD=1 NVME_VM_CACHE="$vm_cache-tlshd")
     fi
 
     # Ports and the subsystem.

@@ -51,6 +51,24 @@
 #                       a cache holding any package of that series is kept.
 #                       Give it its own NVME_VM_CACHE (run-e2e.sh does, for
 #                       cases with CASE_KERNEL) so the default cache stays.
+#   NVME_VM_TLSHD=1     also put the NVMe/TCP TLS host's user space in the guest:
+#                       tlshd (ktls-utils, the kernel's TLS handshake agent) and
+#                       keyctl (keyutils), which Debian 12 does not have in the
+#                       needed versions. Their .debs and the whole dependency
+#                       closure (trixie's own libc6 included) are fetched from
+#                       Debian 13 "trixie" with a private apt configuration
+#                       (keyring: debian-archive-keyring, cached .debs in
+#                       $NVME_VM_CACHE/trixie-apt, never installed on the host),
+#                       unpacked to /opt/trixie in the guest and run with
+#                       trixie's own loader; /etc/tlshd.conf links the ".nvme"
+#                       keyring; kernel TLS ("tls") and its AEADs are loaded at
+#                       boot. The cache records it (a cache built otherwise is
+#                       rebuilt), so give it its own NVME_VM_CACHE (run-e2e.sh
+#                       does, for cases with CASE_TLSHD=yes). Trixie's tlshd
+#                       (ktls-utils 1.0.0 on GnuTLS 3.8.9) makes HMAC-SHA256 PSK
+#                       binders only, so SHA-384 PSKs do not work with it; sid's
+#                       (1.4.0, GnuTLS 3.8.13) needs a kernel newer than 6.12
+#                       (TLS_TX_MAX_PAYLOAD_LEN).
 #
 # Exit status: the exit status of the guest commands; 124 on timeout;
 # 125 if the VM stopped without reporting a status (e.g. kernel panic).
@@ -58,7 +76,7 @@
 # Inside the guest: bash + busybox, nvme (nvme-cli), fio (libaio, crc32c
 # verify), mke2fs/mkfs.ext4 (e2fsprogs), blkid, dd (coreutils), kmod/modprobe,
 # busybox mount/sha256sum/md5sum/ip/wget/nc/timeout/dmesg, ext4 available as a
-# module (modprobe ext4), and "wait-dev DEV [SEC]" (no udev: nvme connect returns
+# module (modprobe ext4), with NVME_VM_TLSHD=1 tlshd and keyctl, and "wait-dev DEV [SEC]" (no udev: nvme connect returns
 # before /dev/nvmeXnY exists).  The commands run with bash in /root, stdin from /dev/null,
 # and $NVME_VM_HOST=10.0.2.2 (the host's loopback as seen from the guest).  Preloaded modules: nvme-tcp, nvme-fabrics, nvme-core,
 # nvmet, nvmet-tcp, configfs (mounted at /sys/kernel/config).  null_blk is
@@ -136,6 +154,18 @@ BOOT_MODULES="virtio_pci virtio_net virtio-rng configfs nvme-core nvme-fabrics
 # they need.
 PROGRAMS="/usr/sbin/nvme /usr/bin/fio /usr/bin/kmod /usr/bin/bash
           /usr/sbin/mke2fs /usr/sbin/blkid /usr/bin/dd"
+# NVME_VM_TLSHD=1 (see the header): trixie's tlshd and keyctl, the kTLS module,
+# the AEADs kernel TLS runs (AES-GCM, AES-CCM, ChaCha20-Poly1305: modules in
+# Debian's kernels, loaded here since the guest has no udev) and the NVMe
+# keyring; the cache says which extras it holds ("extras").
+TLSHD=${NVME_VM_TLSHD:-0}
+EXTRAS=
+TRIXIE_PACKAGES="ktls-utils keyutils"
+if [ "$TLSHD" = 1 ]; then
+    MODULES+=" tls nvme-keyring gcm ghash-generic ghash-clmulni-intel aesni-intel ccm chacha20poly1305"
+    BOOT_MODULES+=" tls nvme-keyring gcm ghash-generic aesni-intel ghash-clmulni-intel ccm chacha20poly1305"
+    EXTRAS=tlshd-2
+fi
 
 # Install the host packages we build from (Debian only).
 ensure_host_packages() {
@@ -151,6 +181,8 @@ ensure_host_packages() {
     [ -x /usr/sbin/blkid ]  || missing+=(util-linux)
     # Either busybox flavour works (a dynamic one gets its libraries copied).
     [ -x /bin/busybox ] || missing+=(busybox-static)
+    [ "$TLSHD" != 1 ] || [ -s /usr/share/keyrings/debian-archive-keyring.gpg ] \
+        || missing+=(debian-archive-keyring)
     if [ ${#missing[@]} -gt 0 ]; then
         log "installing host packages: ${missing[*]}"
         DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
@@ -182,6 +214,63 @@ copy_with_libs() {
         mkdir -p "$root$(dirname "$lib")"
         cp -L "$lib" "$root$lib"
     done
+}
+
+# NVME_VM_TLSHD=1: download (never install) trixie's $TRIXIE_PACKAGES and their
+# whole dependency closure, trixie's libc6 included, with a private apt
+# configuration (own sources, state and cache under $CACHE/trixie-apt; the
+# Release file checked against debian-archive-keyring). Kept across cache
+# rebuilds: only the first build downloads (delete the directory to refresh).
+fetch_trixie_debs() {
+    local d=$CACHE/trixie-apt
+    [ -e "$d/complete" ] && return 0
+    rm -rf "$d"
+    mkdir -p "$d/state/lists/partial" "$d/cache/archives/partial" "$d/etc/sources.list.d" "$d/etc/preferences.d"
+    : > "$d/state/status"   # nothing installed: apt resolves the whole closure
+    echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main" \
+        > "$d/etc/sources.list"
+    local apt=(apt-get -q -o "Dir::Etc::SourceList=$d/etc/sources.list"
+               -o "Dir::Etc::SourceParts=$d/etc/sources.list.d" -o "Dir::Etc::Preferences=$d/etc/preferences"
+               -o "Dir::Etc::PreferencesParts=$d/etc/preferences.d" -o "Dir::State=$d/state"
+               -o "Dir::State::status=$d/state/status" -o "Dir::Cache=$d/cache"
+               -o APT::Architecture=amd64 -o APT::Architectures::=amd64 -o Acquire::Languages=none
+               -o APT::Sandbox::User=root)
+    log "downloading trixie's $TRIXIE_PACKAGES and their dependencies into $d"
+    # shellcheck disable=SC2086
+    "${apt[@]}" update >&2 \
+        && "${apt[@]}" -y -d --no-install-recommends install $TRIXIE_PACKAGES >&2 \
+        || die "could not download $TRIXIE_PACKAGES from trixie"
+    rm -rf "$d/state/lists" "$d/cache/"*.bin
+    touch "$d/complete"
+}
+
+# Unpack the trixie closure to /opt/trixie in the guest root $1; tlshd and
+# keyctl become wrappers that run trixie's binaries with trixie's loader and
+# libraries (the guest's own are bookworm's).
+install_tlshd() {
+    local root=$1 t=$1/opt/trixie deb prog
+    local lib=/opt/trixie/usr/lib/x86_64-linux-gnu
+    mkdir -p "$t"
+    for deb in "$CACHE"/trixie-apt/cache/archives/*.deb; do dpkg -x "$deb" "$t"; done
+    rm -rf "$t/usr/share" "$root$lib/gconv" "$t/etc/tlshd.conf"
+    [ -x "$root$lib/ld-linux-x86-64.so.2" ] && [ -x "$t/usr/sbin/tlshd" ] && [ -x "$t/usr/bin/keyctl" ] \
+        || die "trixie's loader, tlshd or keyctl missing after unpacking"
+    for prog in /usr/sbin/tlshd /usr/bin/keyctl; do
+        rm -f "$root$prog"
+        printf '#!/bin/sh\n# trixie'"'"'s %s, with its own loader and libraries\nexec %s --library-path %s /opt/trixie%s "$@"\n' \
+            "${prog##*/}" "$lib/ld-linux-x86-64.so.2" "$lib" "$prog" > "$root$prog"
+        chmod 755 "$root$prog"
+    done
+    # tlshd.conf(5): link the kernel's NVMe keyring into tlshd's session keyring.
+    cat > "$root/etc/tlshd.conf" <<'EOF'
+[debug]
+loglevel=1
+tls=0
+nl=0
+
+[authenticate]
+keyrings=.nvme
+EOF
 }
 
 # Turn the bzImage into the plain vmlinux ELF inside it.  QEMU boots such an
@@ -304,6 +393,7 @@ build_cache() {
     rm -rf "$work"
     mkdir -p "$work/dl"
 
+    [ "$TLSHD" != 1 ] || fetch_trixie_debs
     # 1. Kernel: download the .deb and unpack it (never installed on the host).
     (cd "$work/dl" && apt-get -o APT::Sandbox::User=root download "$kpkg") >&2
     dpkg -x "$work"/dl/"$kpkg"_*.deb "$work/kernel-root"
@@ -339,6 +429,7 @@ build_cache() {
     done
     rm -f "$root/usr/bin/mke2fs"
     [ ! -e /etc/mke2fs.conf ] || cp /etc/mke2fs.conf "$root/etc/"
+    [ "$TLSHD" != 1 ] || install_tlshd "$root"
     # /etc/mtab for mount/df, blkid's cache goes to /run.
     ln -s /proc/mounts "$root/etc/mtab"
 
@@ -393,10 +484,11 @@ build_cache() {
     # 7. Publish: kernel image + initramfs + metadata.
     echo "$kpkg" > "$work/kernel-package"
     echo "$CACHE_FORMAT" > "$work/format"
+    echo "$EXTRAS" > "$work/extras"
     rm -rf "$CACHE/current"
     mkdir -p "$CACHE/current"
     mv "$work/kernel" "$work/initramfs.cpio.zst" "$work/kernel-package" "$work/format" \
-       "$CACHE/current/"
+       "$work/extras" "$CACHE/current/"
     rm -rf "$work"
     log "cache built in $((SECONDS - t0)) s ($(du -sh "$CACHE/current" | cut -f1))"
 }
@@ -410,6 +502,7 @@ cache_stale() {
     [ "$REBUILD" = 1 ] && return 0
     [ -s "$CACHE/current/initramfs.cpio.zst" ] && [ -s "$CACHE/current/kernel" ] || return 0
     [ "$(cat "$CACHE/current/format" 2>/dev/null)" = "$CACHE_FORMAT" ] || return 0
+    [ "$(cat "$CACHE/current/extras" 2>/dev/null)" = "$EXTRAS" ] || return 0
     # An explicitly requested kernel package must match what is cached.
     [ -z "${NVME_VM_KPKG:-}" ] || \
         [ "$(cat "$CACHE/current/kernel-package" 2>/dev/null)" = "$NVME_VM_KPKG" ] || return 0
