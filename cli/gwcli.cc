@@ -1027,6 +1027,16 @@ int NsRefreshSize(Ctx& c, const NsArgs& a) {
 
 enum class NsView { kFull, kHosts, kLocations };
 
+// The title line of `ns list` and its views: which namespaces of which subsystems.
+std::string NsListTitle(const NsArgs& a, bool by_nsid) {
+  std::string prefix = "Namespaces in";
+  if (by_nsid)
+    prefix = "Namespace " + std::to_string(a.nsid) + " in";
+  else if (!a.uuid.empty())
+    prefix = "Namespace with UUID " + a.uuid + " in";
+  return prefix + (a.nqn == "*" ? std::string(" all subsystems") : " subsystem " + a.nqn);
+}
+
 // `ns list_locations`: the count of namespaces per subsystem, load-balancing group and
 // location (a subsystem's NQN on its first row only).
 int NsLocations(Ctx& c, const NsArgs& a, const namespaces_info& rep, bool by_nsid) {
@@ -1049,12 +1059,7 @@ int NsLocations(Ctx& c, const NsArgs& a, const namespaces_info& rep, bool by_nsi
     c.Out(all ? "No namespaces in any subsystem" : "No namespaces in subsystem " + a.nqn);
     return 0;
   }
-  std::string prefix = "Namespaces in";
-  if (by_nsid)
-    prefix = "Namespace " + std::to_string(a.nsid) + " in";
-  else if (!a.uuid.empty())
-    prefix = "Namespace with UUID " + a.uuid + " in";
-  c.Out(prefix + (all ? std::string(" all subsystems") : " subsystem " + a.nqn) + ":\n" +
+  c.Out(NsListTitle(a, by_nsid) + ":\n" +
         RenderTable({"Subsystem", "Load\nBalancing\nGroup", "Location", "Count"}, rows, c.style()));
   return 0;
 }
@@ -1181,12 +1186,7 @@ int NsListView(Ctx& c, const NsArgs& given, NsView view) {
                                       "IOs per\nsecond",
                                       "R/W, R, W MBs\nper second"};
   if (c.g().verbose && !show_hosts) headers.push_back("Cluster\nName");
-  std::string prefix = "Namespaces in";
-  if (by_nsid)
-    prefix = "Namespace " + std::to_string(a.nsid) + " in";
-  else if (!a.uuid.empty())
-    prefix = "Namespace with UUID " + a.uuid + " in";
-  c.Out(prefix + (all ? std::string(" all subsystems") : " subsystem " + a.nqn) + ":\n" +
+  c.Out(NsListTitle(a, by_nsid) + ":\n" +
         RenderTable(headers, rows, c.style()));
   return 0;
 }

@@ -57,22 +57,7 @@ struct NsRef {
 };
 using Placement = std::map<NsRef, uint32_t>;  // namespace -> ANA group
 
-std::vector<uint8_t> Block(uint32_t v) {
-  std::vector<uint8_t> b(kBlock);
-  for (size_t i = 0; i < kBlock; i += 4) memcpy(&b[i], &v, 4);
-  return b;
-}
-
-bool IsAnaPathStatus(const host::Completion& c) {
-  return c.transport_ok && c.status.sct == nvme::kSctPath &&
-         (c.status.sc == nvme::kScAnaInaccessible || c.status.sc == nvme::kScAnaTransition);
-}
-
-size_t CountOf(const std::string& log, const std::string& what) {
-  size_t n = 0;
-  for (size_t p = log.find(what); p != std::string::npos; p = log.find(what, p + 1)) ++n;
-  return n;
-}
+std::vector<uint8_t> Block(uint32_t v) { return PatternBlock(v, kBlock); }
 
 std::map<uint32_t, size_t> Loads(const Placement& p) {
   std::map<uint32_t, size_t> l;

@@ -10,6 +10,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <nlohmann/json.hpp>
@@ -385,6 +386,23 @@ std::unique_ptr<host::Controller> Connect(uint16_t port, const std::string& nqn,
     return nullptr;
   }
   return c;
+}
+
+std::vector<uint8_t> PatternBlock(uint32_t v, size_t size) {
+  std::vector<uint8_t> b(size);
+  for (size_t i = 0; i + 4 <= size; i += 4) memcpy(&b[i], &v, 4);
+  return b;
+}
+
+bool IsAnaPathStatus(const host::Completion& c) {
+  return c.transport_ok && c.status.sct == nvme::kSctPath &&
+         (c.status.sc == nvme::kScAnaInaccessible || c.status.sc == nvme::kScAnaTransition);
+}
+
+size_t CountOf(const std::string& log, const std::string& what) {
+  size_t n = 0;
+  for (size_t p = log.find(what); p != std::string::npos; p = log.find(what, p + 1)) ++n;
+  return n;
 }
 
 }  // namespace nvmeof::ha_daemons

@@ -152,6 +152,14 @@ std::optional<uint8_t> AnaGroupState(host::Controller& c, uint32_t g);
 std::unique_ptr<host::Controller> Connect(uint16_t port, const std::string& nqn, std::string* err,
                                           int timeout_ms = 5000);
 
+// A block of `size` bytes (a multiple of 4) whose every 4-byte word is v.
+std::vector<uint8_t> PatternBlock(uint32_t v, size_t size);
+// True for the ANA path statuses a multipath host retries on another path (Inaccessible,
+// Asymmetric Access Transition).
+bool IsAnaPathStatus(const host::Completion& c);
+// How many times `what` occurs in `log`.
+size_t CountOf(const std::string& log, const std::string& what);
+
 // Polls fn every poll_ms until true or timeout_ms passed.
 template <typename F>
 bool WaitUntil(F fn, int timeout_ms, int poll_ms = 20);
