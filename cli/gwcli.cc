@@ -605,9 +605,12 @@ AddressFamily AdrfamArg(const std::string& s) {
 // EREMOTE (stored for another gateway, which opens it) is a success with a warning, as the
 // reference's CLI has it.
 int ListenerAdd(Ctx& c, const ListenerArgs& a) {
-  long long port = 4420;
-  if (a.trsvcid_opt && a.trsvcid_opt->count() > 0) port = a.trsvcid;
-  if (Status s = api::ValidatePort(port); !s.ok()) throw UsageError{s.message()};
+  // Without -s the port is left unset, as the reference's CLI leaves it: the gateway uses
+  // its default (4420), and the messages name the address alone.
+  const bool port_given = a.trsvcid_opt && a.trsvcid_opt->count() > 0;
+  if (port_given) {
+    if (Status s = api::ValidatePort(a.trsvcid); !s.ok()) throw UsageError{s.message()};
+  }
   const AddressFamily fam = AdrfamArg(a.adrfam);
   const std::string traddr = api::EscapeAddressIfIpv6(a.traddr);
   create_listener_req req;
@@ -615,11 +618,12 @@ int ListenerAdd(Ctx& c, const ListenerArgs& a) {
   req.set_host_name(a.host_name);
   req.set_traddr(traddr);
   req.set_adrfam(fam);
-  req.set_trsvcid(static_cast<std::uint32_t>(port));
+  if (port_given) req.set_trsvcid(static_cast<std::uint32_t>(a.trsvcid));
   req.set_secure(a.secure);
   req.set_verify_host_name(a.verify_host_name);
   req.set_force(a.force);
-  const std::string where = a.nqn + " listener at " + traddr + ":" + std::to_string(port);
+  const std::string where =
+      a.nqn + " listener at " + traddr + (port_given ? ":" + std::to_string(a.trsvcid) : std::string());
   auto rep = Invoke<req_status>(c, "create_listener", req, "Failure adding " + where);
   if (rep.status() == EREMOTE) {
     rep.set_status(0);

@@ -419,11 +419,11 @@ TEST_F(GwcliTest, ListenerAddDefaultsAndIpv6) {
   EXPECT_EQ(r.nqn(), kNqn);
   EXPECT_EQ(r.host_name(), "gw1");
   EXPECT_EQ(r.traddr(), "10.0.0.1");
-  EXPECT_EQ(r.trsvcid(), 4420u);
+  EXPECT_FALSE(r.has_trsvcid());  // unset, as the reference: the gateway's default, 4420
   EXPECT_TRUE(r.has_adrfam());
   EXPECT_EQ(r.adrfam(), ipv4);
   EXPECT_FALSE(r.secure());
-  EXPECT_EQ(out, "Adding " + kNqn + " listener at 10.0.0.1:4420: Successful\n");
+  EXPECT_EQ(out, "Adding " + kNqn + " listener at 10.0.0.1: Successful\n");
 
   fake.calls.clear();
   EXPECT_EQ(RunStdio({"listener", "add", "-n", kNqn, "-t", "gw1", "-a", "::1", "-s", "5001", "-f",
@@ -446,7 +446,7 @@ TEST_F(GwcliTest, ListenerAddDefaultsAndIpv6) {
   EXPECT_TRUE(Req<create_listener_req>().verify_host_name());
   EXPECT_TRUE(Req<create_listener_req>().force());
   EXPECT_EQ(out, "");
-  EXPECT_EQ(err, "Adding " + kNqn + " listener at 10.0.0.1:4420: listener will only be active when appropriate "
+  EXPECT_EQ(err, "Adding " + kNqn + " listener at 10.0.0.1: listener will only be active when appropriate "
                  "gateway is up\n");
   Reply("create_listener", remote);
   EXPECT_EQ(RunStdio({"--format", "json", "listener", "add", "-n", kNqn, "-t", "gw1", "-a", "10.0.0.1"}), 0);
