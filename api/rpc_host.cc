@@ -230,8 +230,8 @@ Result<HostEntry> HostEntryFromRequest(const add_host_req& r, const std::string&
       o->set_qpairs_count(static_cast<int32_t>(c.num_io_queues));
       o->set_controller_id(c.cntlid);
       if (!c.host_allowed) o->set_host_deleted(true);
-      o->set_secure(false);
-      o->set_use_psk(false);
+      o->set_secure(c.secure);
+      o->set_use_psk(c.secure);
       const add_host_req stored = stored_host(c.hostnqn);
       o->set_use_dhchap(stored.has_dhchap_key() && !stored.dhchap_key().empty());
       o->set_dhchap_controller_origin(ControllerKeyOrigin(stored, subsystem_key));

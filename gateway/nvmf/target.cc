@@ -575,6 +575,7 @@ std::vector<ConnectionInfo> Target::Connections(const std::string& nqn) {
     ci.num_io_queues = static_cast<uint32_t>(c->io_queue_count());
     ci.peer = c->peer();
     ci.host_allowed = s->HostAllowed(ci.hostnqn);
+    ci.secure = c->port().secure;
     v.push_back(ci);
   }
   return v;

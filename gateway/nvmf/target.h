@@ -43,6 +43,7 @@ struct ConnectionInfo {
   std::string peer;
   uint32_t num_io_queues = 0;
   bool host_allowed = true;  // false: the host was removed and its connections kept
+  bool secure = false;       // over TLS (a secure listener; TLS here is always with a PSK)
 };
 
 // Gateway-wide settings for the target.

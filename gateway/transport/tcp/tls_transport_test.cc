@@ -92,6 +92,11 @@ TEST_F(TlsTransportTest, VerifiedIoOverTls) {
     auto q = c.AddIoQueue();
     ASSERT_TRUE(q.ok()) << q.ToString();
     ASSERT_TRUE(c.io().tls());
+    {  // listed as a connection over TLS (list_connections' secure / use_psk)
+      auto conns = target_.Connections(kNqn);
+      ASSERT_EQ(conns.size(), 1u);
+      EXPECT_TRUE(conns[0].secure);
+    }
     // 256 KiB writes (R2T, two H2CData PDUs each: MAXH2CDATA is 128 KiB), a small in-capsule write, reads back.
     std::vector<uint8_t> big(256 << 10), small(4096), in(256 << 10);
     for (size_t i = 0; i < big.size(); i++) big[i] = static_cast<uint8_t>(i * 13 + k.version + k.digests);
