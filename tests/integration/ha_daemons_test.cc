@@ -175,15 +175,29 @@ TEST_F(HaDaemons, PlannedStopAndFailback) {
   ASSERT_TRUE(w.ok()) << w.ToString();
   printf("  SIGTERM -> peer OPTIMIZED %.0f ms, gw1 exited after %.0f ms; first write through gw2 %.0f ms\n",
          t_optimized - t0, t_exit - t0, t_write - t_exit);
-  EXPECT_EQ(gw_[0]->Log().find("fenced"), std::string::npos);
+  // A planned hand-over fences nobody: neither gateway blocklists the other (the lines
+  // "<name> fenced <holder>: blocklisted ..." and "fenced the addresses of its previous
+  // incarnation"). A gateway may still self-fence when its lease expires under it (seen in CI:
+  // the wall clock stepped 16 s forward, log timestamps jumped while the test's monotonic
+  // clock saw 2 s, and the OSDs expired every lease); that is no fence of anybody, so it is
+  // printed, not failed.
+  for (int i = 0; i < 2; ++i) {
+    const std::string log = gw_[i]->Log();
+    EXPECT_EQ(log.find(gw_[i]->name() + " fenced "), std::string::npos) << "a planned hand-over fences nobody";
+    EXPECT_EQ(log.find("fenced the addresses"), std::string::npos);
+    if (log.find("self-fenced") != std::string::npos)
+      printf("  note: %s self-fenced (its lease went unconfirmed: a stalled cluster)\n", gw_[i]->name().c_str());
+  }
   EXPECT_NE(gw_[0]->Log().find(": closed"), std::string::npos) << "the stopping gateway closes its images";
-  EXPECT_EQ(gw_[1]->Log().find("fenced"), std::string::npos) << "a planned hand-over fences nobody";
   auto bl = BlocklistLs(dir_);
   ASSERT_TRUE(bl);
   EXPECT_TRUE(bl->empty()) << bl->front();
 
   // Restart: failback to the home gateway.
-  if (HasFailure()) fprintf(stderr, "---- gw1 before the restart ----\n%s\n", gw_[0]->LogTail(20000).c_str());
+  if (HasFailure()) {
+    fprintf(stderr, "---- gw1 before the restart ----\n%s\n", gw_[0]->LogTail(20000).c_str());
+    fprintf(stderr, "---- gw2 before gw1's restart ----\n%s\n", gw_[1]->LogTail(20000).c_str());
+  }
   host_[0].reset();
   StartGw(0);
   host_[0] = ConnectTo(0);
