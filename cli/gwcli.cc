@@ -612,6 +612,8 @@ int ListenerAdd(Ctx& c, const ListenerArgs& a) {
     if (Status s = api::ValidatePort(a.trsvcid); !s.ok()) throw UsageError{s.message()};
   }
   const AddressFamily fam = AdrfamArg(a.adrfam);
+  // The gateway's rule (a DNS host name), checked before asking, as the reference's CLI does.
+  if (!api::ValidateHostName(a.host_name).ok()) throw UsageError{"invalid host name " + a.host_name};
   const std::string traddr = api::EscapeAddressIfIpv6(a.traddr);
   create_listener_req req;
   req.set_nqn(a.nqn);

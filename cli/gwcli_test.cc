@@ -457,6 +457,16 @@ TEST_F(GwcliTest, ListenerAddDefaultsAndIpv6) {
   EXPECT_EQ(Run({"listener", "add", "-n", kNqn, "-t", "gw1", "-a", "1.1.1.1", "-s", "70000"}), 2);
   EXPECT_NE(err.find("trsvcid value must be smaller than 65536"), std::string::npos);
   EXPECT_EQ(Run({"listener", "add", "-n", kNqn, "-t", "gw1", "-a", "1.1.1.1", "-f", "JUNK"}), 2);
+  // A host name that is no DNS name is refused before any call, as the reference's CLI.
+  for (const char* bad : {"-gw1", "gw1-", "gw..1", "gw_1", "gw 1", "gw1.", ""}) {
+    fake.calls.clear();
+    EXPECT_EQ(Run({"listener", "add", "-n", kNqn, "-t", bad, "-a", "1.1.1.1"}), 2) << bad;
+    EXPECT_NE(err.find(std::string("invalid host name ") + bad), std::string::npos) << err;
+    EXPECT_TRUE(fake.calls.empty()) << bad;
+  }
+  fake.calls.clear();
+  EXPECT_EQ(RunStdio({"listener", "add", "-n", kNqn, "-t", "ceph-node-1.example.com", "-a", "1.1.1.1"}), 0);
+  EXPECT_EQ(Req<create_listener_req>().host_name(), "ceph-node-1.example.com");
 }
 
 TEST_F(GwcliTest, ListenerDelAndList) {

@@ -368,8 +368,10 @@ TEST_F(Mgmt, Listeners) {
   EXPECT_NE(stored.value("error_message", "").find("Gateway's host name must match current host (hostA)"),
             std::string::npos)
       << stored.dump();
-  EXPECT_CLI(Cli({"listener", "add", "-n", kNqn, "-t", "gw_B", "-a", "127.0.0.2", "-s", "4420"}), EINVAL,
-             "contains invalid characters");
+  // gwcli refuses a name that is no DNS host name before asking (the reference's CLI does);
+  // the gateway's own refusal of it is ServiceTest's.
+  EXPECT_CLI(Cli({"listener", "add", "-n", kNqn, "-t", "gw_B", "-a", "127.0.0.2", "-s", "4420"}), 2,
+             "invalid host name gw_B");
   EXPECT_CLI(Cli({"listener", "add", "-n", kNqn, "-t", "gwA", "-a", "300.1.1.1", "-s", "4420"}), EINVAL,
              "Invalid IP address");
   EXPECT_CLI(Cli({"listener", "add", "-n", "nqn.2016-06.io.spdk:nope", "-t", "gwA", "-a", "127.0.0.1"}), ENOENT,
