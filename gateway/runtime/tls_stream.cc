@@ -232,7 +232,11 @@ int TlsStream::Handshake() {
   failed_ = true;
   std::string why = !refused_.empty() ? refused_ : LastSslError();
   if (err == SSL_ERROR_SYSCALL && errno != 0 && refused_.empty()) why = strerror(errno);
-  LOG_WARN("TLS handshake with %s failed: %s", peer_.c_str(), why.c_str());
+  // The identity the host offered, when it named a known host and subsystem (so the
+  // handshake failed on the key itself: a wrong PSK gives a bad binder); only a parsed,
+  // accepted identity is logged, never raw client bytes, and never the key.
+  const std::string who = offered_.empty() ? std::string() : " (PSK identity \"" + offered_ + "\")";
+  LOG_WARN("TLS handshake with %s%s failed: %s", peer_.c_str(), who.c_str(), why.c_str());
   return -ECONNABORTED;
 }
 

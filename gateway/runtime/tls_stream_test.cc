@@ -113,15 +113,27 @@ TEST(TlsStream, PskHandshakeAndData) {
 
 TEST(TlsStream, WrongKeyFailsTheHandshake) {
   Pair p = MakePair(Key(7), Key(8));
+  ::testing::internal::CaptureStderr();
   EXPECT_EQ(Handshake(p), -ECONNABORTED);
+  const std::string log = ::testing::internal::GetCapturedStderr();
   uint8_t buf[16];
   EXPECT_EQ(p.server->Recv(buf, sizeof(buf)), -ECONNABORTED);
+  // The operator's line names the peer and the identity it offered (host and subsystem
+  // NQN), so a wrong key is told apart from an unknown host.
+  EXPECT_NE(log.find("TLS handshake with client (PSK identity \"" + std::string(kIdentity) + "\") failed"),
+            std::string::npos)
+      << log;
 }
 
 TEST(TlsStream, UnknownIdentityFailsTheHandshake) {
   Pair p = MakePair(Key(7), Key(7), "NVMe1R01 nqn.other nqn.sub digest");
+  ::testing::internal::CaptureStderr();
   EXPECT_EQ(Handshake(p), -ECONNABORTED);
+  const std::string log = ::testing::internal::GetCapturedStderr();
   EXPECT_EQ(p.lookups, 1);
+  // The refusal says why; an identity nobody knows is not echoed as if accepted.
+  EXPECT_NE(log.find("TLS handshake with client failed: PSK identity refused: unknown identity"), std::string::npos)
+      << log;
 }
 
 TEST(TlsStream, HashMismatchFailsTheHandshake) {
