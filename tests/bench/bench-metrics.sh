@@ -11,9 +11,12 @@
 # a full collection (the worst case: the default, 10 s, answers most scrapes from its
 # cache); its HTTP thread shares CPU 0 with the reactor (the process is pinned). While a
 # B run lasts, a loop on CPU 1 fetches B's /metrics every second (as Prometheus would,
-# with scrape_interval 1s). Each round runs the four workloads of bench-dataplane.sh, each
-# against A and B back to back, AB in odd rounds and BA in even ones, so the machine's
-# drift falls on both alike. Prints every run, then bench-ab.sh's summary (B/A: the
+# with scrape_interval 1s). Each round starts a fresh pair of gateways (A first in odd
+# rounds, B first in even ones; each prefilled), so that what one process instance gets by
+# chance (where its memory landed, its start order) falls on A and B alike over the rounds
+# instead of on one side for the whole run; then it runs the four workloads of
+# bench-dataplane.sh, each against A and B back to back, AB in odd rounds and BA in even
+# ones, so the machine's drift falls on both alike. Prints every run, then bench-ab.sh's summary (B/A: the
 # throughput kept with metrics on; the target is >= 0.98) and the number of scrapes. Then,
 # as a figure the machine's load moves little, the CPU time one scrape costs B (all its
 # threads, from /proc/PID/task/*/schedstat, idle consumption subtracted): at one scrape per
@@ -22,7 +25,7 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 source "$ROOT/tests/bench/common.sh"
-BUILD=$ROOT/build TIME=5 ROUNDS=4
+BUILD=$ROOT/build TIME=4 ROUNDS=8
 while (($#)); do
   case $1 in
     --time) TIME=$2; shift 2 ;;
@@ -60,19 +63,33 @@ echo "bench-metrics: $GW"
 echo "  $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $NCPU cores; $ROUNDS rounds x 4 workloads x ${TIME}s per side, interleaved"
 echo "  A: exporter off; B: exporter on 127.0.0.1:$MPORT (prometheus_stats_interval 0), GET /metrics every second"
 echo "  load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
-PORT_A=$(free_port); PORT_B=$(free_port)
-dp_start "$GW" "$PORT_A" "$(free_port)" "$WORK/a.log" --config "$WORK/off.conf" --state-pool none; PID_A=$GWPID
-dp_start "$GW" "$PORT_B" "$(free_port)" "$WORK/b.log" --config "$WORK/metrics.conf" --state-pool none; PID_B=$GWPID
-GWPID=
-for _ in $(seq 600); do  # dp_start waits 5 s for "ready"; a loaded machine may need more
-  curl -sf "http://127.0.0.1:$MPORT/metrics" | grep -q '^ceph_nvmeof_gateway_info' && break
-  sleep 0.1
-done
-curl -sf "http://127.0.0.1:$MPORT/metrics" | grep -q '^ceph_nvmeof_gateway_info' ||
-  { echo "B's exporter does not answer:"; cat "$WORK/b.log"; exit 1; }
-for _ in $(seq 600); do grep -q ready "$WORK/a.log" && break; sleep 0.1; done
-dp_prefill "$PERF" "$PORT_A"
-dp_prefill "$PERF" "$PORT_B"
+# A fresh pair per round: start_pair FIRST (A or B starts first), both prefilled.
+start_pair() {
+  local side
+  PORT_A=$(free_port); PORT_B=$(free_port)
+  for side in "$1" $([[ $1 == A ]] && echo B || echo A); do
+    if [[ $side == A ]]; then
+      dp_start "$GW" "$PORT_A" "$(free_port)" "$WORK/a.log" --config "$WORK/off.conf" --state-pool none; PID_A=$GWPID
+    else
+      dp_start "$GW" "$PORT_B" "$(free_port)" "$WORK/b.log" --config "$WORK/metrics.conf" --state-pool none; PID_B=$GWPID
+    fi
+  done
+  GWPID=
+  for _ in $(seq 600); do  # dp_start waits 5 s for "ready"; a loaded machine may need more
+    curl -sf "http://127.0.0.1:$MPORT/metrics" | grep -q '^ceph_nvmeof_gateway_info' && break
+    sleep 0.1
+  done
+  curl -sf "http://127.0.0.1:$MPORT/metrics" | grep -q '^ceph_nvmeof_gateway_info' ||
+    { echo "B's exporter does not answer:"; cat "$WORK/b.log"; exit 1; }
+  for _ in $(seq 600); do grep -q ready "$WORK/a.log" && break; sleep 0.1; done
+  dp_prefill "$PERF" "$PORT_A"
+  dp_prefill "$PERF" "$PORT_B"
+}
+stop_pair() {
+  kill "$PID_A" "$PID_B" 2>/dev/null || true
+  wait "$PID_A" "$PID_B" 2>/dev/null || true
+  PID_A= PID_B=
+}
 : >"$SCRAPES"
 
 once() { # SIDE ROUND RW BS
@@ -86,11 +103,13 @@ once() { # SIDE ROUND RW BS
 }
 
 for ((r = 1; r <= ROUNDS; r++)); do
+  if ((r % 2)); then start_pair A; else start_pair B; fi
   for w in "randread 4k" "randwrite 4k" "read 128k" "write 128k"; do
     read -r rw bs <<<"$w"
     if ((r % 2)); then once A "$r" "$rw" "$bs"; once B "$r" "$rw" "$bs"
     else once B "$r" "$rw" "$bs"; once A "$r" "$rw" "$bs"; fi
   done
+  ((r == ROUNDS)) || stop_pair
 done
 
 ab_summary "$RES"
