@@ -3,7 +3,7 @@
 # A with the Prometheus exporter off, B with it on and scraped every second (the same
 # configuration file otherwise).
 #
-#   tests/bench/bench-metrics.sh [BUILD_DIR] [--time SECONDS] [--rounds N]
+#   tests/bench/bench-metrics.sh [BUILD_DIR] [--time SECONDS] [--rounds N] [--pairs K]
 #
 # Set-up of bench-ab.sh: both gateways at once, each with one reactor on CPU 0 over its
 # own memory namespace (the idle one sleeps); nvmf-perf on CPU 1 (one connection, queue
@@ -16,7 +16,9 @@
 # chance (where its memory landed, its start order) falls on A and B alike over the rounds
 # instead of on one side for the whole run; then it runs the four workloads of
 # bench-dataplane.sh, each against A and B back to back, AB in odd rounds and BA in even
-# ones, so the machine's drift falls on both alike. Prints every run, then bench-ab.sh's summary (B/A: the
+# ones, so the machine's drift falls on both alike; --pairs K repeats each workload's A/B
+# pair K times in a round (shorter runs, more pairs: the VM's slow swings cancel within a
+# pair). Prints every run, then bench-ab.sh's summary (B/A: the
 # throughput kept with metrics on; the target is >= 0.98) and the number of scrapes. Then,
 # as a figure the machine's load moves little, the CPU time one scrape costs B (all its
 # threads, from /proc/PID/task/*/schedstat, idle consumption subtracted): at one scrape per
@@ -25,11 +27,12 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 source "$ROOT/tests/bench/common.sh"
-BUILD=$ROOT/build TIME=4 ROUNDS=8
+BUILD=$ROOT/build TIME=4 ROUNDS=8 PAIRS=1
 while (($#)); do
   case $1 in
     --time) TIME=$2; shift 2 ;;
     --rounds) ROUNDS=$2; shift 2 ;;
+    --pairs) PAIRS=$2; shift 2 ;;
     -h|--help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
     *) BUILD=$(realpath "$1"); shift ;;
   esac
@@ -60,7 +63,7 @@ MPORT=$(free_port)
 metrics_confs "$WORK" "$MPORT"  # metrics.conf for B, off.conf for A
 
 echo "bench-metrics: $GW"
-echo "  $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $NCPU cores; $ROUNDS rounds x 4 workloads x ${TIME}s per side, interleaved"
+echo "  $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $NCPU cores; $ROUNDS rounds x 4 workloads x $PAIRS pair(s) x ${TIME}s per side, interleaved"
 echo "  A: exporter off; B: exporter on 127.0.0.1:$MPORT (prometheus_stats_interval 0), GET /metrics every second"
 echo "  load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 # A fresh pair per round: start_pair FIRST (A or B starts first), both prefilled.
@@ -99,15 +102,18 @@ once() { # SIDE ROUND RW BS
   if [[ $1 == B ]]; then stop_scraper; fi
   read -r iops mib _ <<<"$line"
   printf '%s\t%s\t%s %s\t%s\t%s\n' "$2" "$1" "$3" "$4" "$iops" "$mib" >>"$RES"
-  printf '  round %d %s  %-14s %10.0f IOPS %8.0f MiB/s\n' "$2" "$1" "$3 $4" "$iops" "$mib"
+  printf '  round %-5s %s  %-14s %10.0f IOPS %8.0f MiB/s\n' "$2" "$1" "$3 $4" "$iops" "$mib"
 }
 
 for ((r = 1; r <= ROUNDS; r++)); do
   if ((r % 2)); then start_pair A; else start_pair B; fi
   for w in "randread 4k" "randwrite 4k" "read 128k" "write 128k"; do
     read -r rw bs <<<"$w"
-    if ((r % 2)); then once A "$r" "$rw" "$bs"; once B "$r" "$rw" "$bs"
-    else once B "$r" "$rw" "$bs"; once A "$r" "$rw" "$bs"; fi
+    for ((k = 1; k <= PAIRS; k++)); do
+      id=$r; ((PAIRS == 1)) || id=$r.$k
+      if (((r + k) % 2 == 0)); then once A "$id" "$rw" "$bs"; once B "$id" "$rw" "$bs"
+      else once B "$id" "$rw" "$bs"; once A "$id" "$rw" "$bs"; fi
+    done
   done
   ((r == ROUNDS)) || stop_pair
 done
