@@ -186,7 +186,8 @@ TEST_F(HaDaemons, PlannedStopAndFailback) {
     EXPECT_EQ(log.find(gw_[i]->name() + " fenced "), std::string::npos) << "a planned hand-over fences nobody";
     EXPECT_EQ(log.find("fenced the addresses"), std::string::npos);
     if (log.find("self-fenced") != std::string::npos)
-      printf("  note: %s self-fenced (its lease went unconfirmed: a stalled cluster)\n", gw_[i]->name().c_str());
+      printf("  note: %s self-fenced (its lease expired under it: a stalled cluster or a wall-clock step)\n",
+             gw_[i]->name().c_str());
   }
   EXPECT_NE(gw_[0]->Log().find(": closed"), std::string::npos) << "the stopping gateway closes its images";
   auto bl = BlocklistLs(dir_);
