@@ -9,17 +9,32 @@ num() { "$PY" -c "import sys; print(format(eval(sys.argv[1]), sys.argv[2]))" "$1
 # pinned to CPU $C0 over a 4 GiB memory namespace; nvmf-perf pinned to CPU $C1, one
 # connection, queue depth 32. Callers set C0, C1, NQN.
 # dp_start GATEWAY PORT DPORT LOG [ARGS...]: starts it in the background (pid in GWPID), with
-# ARGS added to its command line, and waits for ready.
+# ARGS added to its command line, and waits until its I/O listener is open.
 dp_start() {
   taskset -c "$C0" "$1" --reactors 1 --listen 127.0.0.1:"$2" --discovery 127.0.0.1:"$3" \
     --grpc none --subsystem "$NQN" --namespace memory:4G:4096 --log-level warning "${@:5}" >"$4" 2>&1 &
   GWPID=$!
-  for _ in $(seq 50); do grep -q ready "$4" 2>/dev/null && break; sleep 0.1; done
+  dp_wait_listening "$2" "$4"
 }
-# dp_prefill PERF PORT: writes the first GiB so that reads return real data.
+# dp_wait_listening PORT LOG: waits up to 60 s until something listens on 127.0.0.1:PORT
+# (the gateway opens its listeners last; at --log-level warning it logs no "ready" line),
+# or LOG says "ready"; returns 1 if neither happened.
+dp_wait_listening() {
+  for _ in $(seq 600); do
+    if command -v ss >/dev/null; then
+      [[ -n $(ss -Hltn "sport = :$1" 2>/dev/null) ]] && return 0
+    fi
+    grep -q ready "$2" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  return 1
+}
+# dp_prefill PERF PORT: writes every block of the first GiB once (--verify's fill phase,
+# then a tenth of a second of verified writes), so that reads return real data and no
+# measured write is the first to touch its memory, however fast the machine is today.
 dp_prefill() {
   taskset -c "$C1" "$1" --addr 127.0.0.1 --port "$2" --nqn "$NQN" --qd 32 --bs 128k --rw write \
-    --time 2 --size 1G >/dev/null
+    --verify --time 0.1 --size 1G >/dev/null
 }
 # dp_run PERF PORT RW BS SECONDS: prints "iops mibs p50_us".
 dp_run() {
@@ -55,6 +70,66 @@ for w in order:
     worst = paired if worst is None else min(worst, paired)
     print(f"  {w:<16} {a:>9.0f} {unit:<5}{b:>9.0f} {unit:<5}  {b / a:14.3f}   {paired:20.3f}")
 print(f"  lowest median paired ratio B/A: {worst:.3f}")
+PY
+}
+
+# The paced A/B scripts (paced-ab.py's RESULTS: one line per slice, ROUND.PAIR SIDE WORKLOAD
+# IOPS MIBS; 128K workloads compare MiB/s, the others IOPS). paced_round_line RESULTS ROUND
+# WORKLOAD prints that round's means of A and B and their ratio; paced_summary RESULTS prints
+# per workload, over every pair of the run: the medians, the ratio of the means (B/A: with
+# slices of equal length, B's I/Os over A's), its 95 % bootstrap interval (rounds, then
+# pairs within them, resampled; fixed seed), and the median of the paired ratios.
+paced_round_line() {
+  "$PY" - "$@" <<'PY'
+import statistics, sys
+path, rnd, w = sys.argv[1:]
+col = 4 if w.endswith("128k") else 3
+rows = [l.rstrip("\n").split("\t") for l in open(path)]
+v = {s: [float(r[col]) for r in rows if r[0].split(".")[0] == rnd and r[2] == w and r[1] == s] for s in "AB"}
+unit = "MiB/s" if col == 4 else "IOPS"
+a, b = statistics.fmean(v["A"]), statistics.fmean(v["B"])
+print(f"  round {rnd:<3} {w:<14} {len(v['A']):3d} pairs   A {a:9.0f} {unit:<5}  B {b:9.0f} {unit:<5}  B/A {b / a:.3f}")
+PY
+}
+paced_summary() {
+  "$PY" - "$1" <<'PY'
+import random, statistics, sys
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]
+order, pairs = [], {}
+for pid, side, w, iops, mib in rows:
+    if w not in order: order.append(w)
+    pairs.setdefault(w, {}).setdefault(pid, {})[side] = float(mib) if w.endswith("128k") else float(iops)
+print()
+print(f"  {'workload (qd 32)':<16} {'pairs':>5} {'A median':>15} {'B median':>15}   B/A of means (95 %)     median paired B/A")
+worst = None
+rng = random.Random(1)
+for w in order:
+    ps = [p for p in pairs[w].values() if "A" in p and "B" in p]
+    unit = "MiB/s" if w.endswith("128k") else "IOPS"
+    a = [p["A"] for p in ps]; b = [p["B"] for p in ps]
+    ratio = statistics.fmean(b) / statistics.fmean(a)
+    # Resample whole rounds (a round's pairs share two gateway processes, and what those
+    # got by chance), then the pairs within each chosen round.
+    rounds = {}
+    for pid, p in pairs[w].items():
+        if "A" in p and "B" in p: rounds.setdefault(pid.split(".")[0], []).append(p)
+    rl = list(rounds.values())
+    boot = []
+    for _ in range(2000):
+        sa = sb = 0.0
+        for _ in rl:
+            r = rl[rng.randrange(len(rl))]
+            for _ in r:
+                p = r[rng.randrange(len(r))]
+                sa += p["A"]; sb += p["B"]
+        boot.append(sb / sa)
+    boot.sort()
+    lo, hi = boot[int(0.025 * len(boot))], boot[int(0.975 * len(boot)) - 1]
+    paired = statistics.median(p["B"] / p["A"] for p in ps)
+    worst = ratio if worst is None else min(worst, ratio)
+    print(f"  {w:<16} {len(ps):5d} {statistics.median(a):>9.0f} {unit:<5} {statistics.median(b):>9.0f} {unit:<5}"
+          f"   {ratio:6.3f} ({lo:.3f} - {hi:.3f})   {paired:17.3f}")
+print(f"  lowest B/A of means: {worst:.3f}")
 PY
 }
 

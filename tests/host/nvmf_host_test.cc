@@ -986,6 +986,44 @@ TEST(NvmfPerf, ConnectTimingJson) {
   EXPECT_NE(r.out.find("\"authentication\": \"no authentication\""), std::string::npos) << r.out;
 }
 
+TEST(NvmfPerf, PhasesFromStdin) {
+  FakeTarget t;
+  ASSERT_TRUE(t.Start());
+  std::string perf = std::string(NVMF_PERF_BIN) + " --port " + std::to_string(t.port()) + " --nqn " + t.nqn() +
+                     " --qd 4 --bs 4k --size 1m --phases-stdin";
+  // Two phases on one connection, a pause between them longer than KATO/3 (Keep Alive is
+  // sent while waiting), then end of input: one "ready" line and one line per phase.
+  RunResult r = RunCmd("(echo 0.2; sleep 0.6; echo 0.1) | " + perf + " --kato 1200 --json");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(r.out.rfind("ready\n", 0), 0u) << r.out;
+  size_t p1 = r.out.find("\"phase\": 1"), p2 = r.out.find("\"phase\": 2");
+  ASSERT_NE(p1, std::string::npos) << r.out;
+  ASSERT_NE(p2, std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("\"phase\": 3"), std::string::npos) << r.out;
+  EXPECT_GT(JsonNumber(r.out, "ios", p1), 0) << r.out;
+  EXPECT_GT(JsonNumber(r.out, "ios", p2), 0) << r.out;
+  EXPECT_NEAR(JsonNumber(r.out, "seconds", p1), 0.2, 0.1) << r.out;
+  EXPECT_NEAR(JsonNumber(r.out, "seconds", p2), 0.1, 0.1) << r.out;
+  // The text form: PHASE IOS SECONDS IOPS MIBPS.
+  r = RunCmd("echo 0.1 | " + perf);
+  ASSERT_EQ(r.status, 0) << r.out;
+  unsigned phase = 0;
+  unsigned long long ios = 0;
+  double secs = 0, iops = 0, mibps = 0;
+  ASSERT_EQ(sscanf(r.out.c_str(), "ready\n%u %llu %lf %lf %lf", &phase, &ios, &secs, &iops, &mibps), 5) << r.out;
+  EXPECT_EQ(phase, 1u);
+  EXPECT_GT(ios, 0u);
+  // A line that is not a length ends the run with status 2, after the phases before it.
+  r = RunCmd("printf '0.1\\nsoon\\n' | " + perf + " 2>&1");
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_NE(r.out.find("not a phase length in seconds: 'soon'"), std::string::npos) << r.out;
+  r = RunCmd("echo -1 | " + perf + " 2>&1");
+  EXPECT_EQ(r.status, 2) << r.out;
+  r = RunCmd(std::string(NVMF_PERF_BIN) + " --nqn x --phases-stdin --verify 2>&1 </dev/null");
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_NE(r.out.find("--phases-stdin goes with neither"), std::string::npos) << r.out;
+}
+
 TEST(NvmfPerf, BadArguments) {
   RunResult r = RunCmd(std::string(NVMF_PERF_BIN) + " --port 1 2>&1");
   EXPECT_EQ(r.status, 2);

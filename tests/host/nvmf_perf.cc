@@ -11,11 +11,15 @@
 // authenticates with DH-HMAC-CHAP after its Connect. --connect-timing N runs no I/O: it
 // connects N associations (admin queue, enable, --queues I/O queues, close) one after
 // the other and prints the median and p99 time to connect (and authenticate) one queue.
+// --phases-stdin runs phases on the same connection as standard input asks (a length in
+// seconds per line) and answers each with one line: the paced A/B benchmarks alternate
+// two of these processes slice by slice.
 //
 // See docs/nvmf-perf.md.
 #include <fcntl.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/uio.h>
 #include <sys/socket.h>
@@ -75,6 +79,7 @@ struct Config {
   std::string tls_psk;  // a configured PSK (interchange format): TLS 1.3 on every queue
   DhchapHostOptions dhchap;  // DH-HMAC-CHAP secrets and what AUTH_Negotiate offers
   uint32_t connect_timing = 0;  // associations to connect and time (no I/O); 0: an I/O run
+  bool phases_stdin = false;  // phases as standard input asks, one result line each
   uint32_t kato_ms = 30000;
   uint64_t seed = 0x6e766d66ull;
 };
@@ -91,7 +96,7 @@ struct Config {
           "                 [--dhchap-secret DHHC-1:hh:...: [--dhchap-ctrl-secret DHHC-1:hh:...:]]\n"
           "                 [--dhchap-digests sha256,sha384,sha512]\n"
           "                 [--dhchap-dhgroups null,ffdhe2048,...,ffdhe8192]\n"
-          "                 [--connect-timing ASSOCIATIONS]\n");
+          "                 [--connect-timing ASSOCIATIONS] [--phases-stdin]\n");
   exit(2);
 }
 
@@ -168,6 +173,7 @@ Config ParseArgs(int argc, char** argv) {
     } else if (a == "--hdgst") flag(&c.hdgst);
     else if (a == "--ddgst") flag(&c.ddgst);
     else if (a == "--json") flag(&c.json);
+    else if (a == "--phases-stdin") flag(&c.phases_stdin);
     else if (a == "--verify") flag(&c.verify);
     else if (a == "--no-splice") c.splice = false;
     else if (a == "--tls-psk") c.tls_psk = value();
@@ -195,6 +201,7 @@ Config ParseArgs(int argc, char** argv) {
     Usage("--dhchap-ctrl-secret needs --dhchap-secret");
   if (c.bs == 0) Usage("--bs must be > 0");
   if (c.threads > c.queues) c.threads = c.queues;
+  if (c.phases_stdin && (c.verify || c.connect_timing)) Usage("--phases-stdin goes with neither --verify nor --connect-timing");
   return c;
 }
 
@@ -1012,6 +1019,67 @@ int ConnectTiming(const Config& cfg, const ControllerOptions& co) {
   return 0;
 }
 
+// --phases-stdin: waits for a line on standard input (a phase length in seconds), runs a
+// phase of that length on the open connection, answers with one line (`PHASE IOS SECONDS
+// IOPS MIBPS`, or a JSON object with --json) and waits again; keeps the association alive
+// while it waits. Ends at end of input (exit 0), on a line it cannot read as a length
+// (exit 2), or when a phase fails (exit 1). One line at a time: the answer comes before
+// the next line is read.
+template <typename RunPhase, typename KeepAlive>
+int ServePhases(const Config& cfg, Shared& sh, const std::vector<std::unique_ptr<Stats>>& stats,
+                RunPhase& run_phase, KeepAlive& keep_alive) {
+  auto done = [&] {
+    uint64_t n = 0;
+    for (auto& s : stats) n += s->read_ios + s->write_ios;
+    return n;
+  };
+  auto errors = [&] {
+    uint64_t n = 0;
+    for (auto& s : stats) n += s->errors + s->verify_errors;
+    return n;
+  };
+  printf("ready\n");
+  fflush(stdout);
+  std::string line;
+  for (uint32_t phase = 1;; phase++) {
+    line.clear();
+    for (;;) {  // read one line, sending Keep Alive while none comes
+      pollfd p{0, POLLIN, 0};
+      int r = poll(&p, 1, 100);
+      keep_alive(NowNs());
+      if (r < 0 && errno != EINTR) return 1;
+      if (r <= 0) continue;
+      char ch;
+      ssize_t n = read(0, &ch, 1);
+      if (n == 0) return errors() ? 1 : 0;
+      if (n < 0) {
+        if (errno == EINTR || errno == EAGAIN) continue;
+        return 1;
+      }
+      if (ch == '\n') break;
+      line.push_back(ch);
+    }
+    char* end = nullptr;
+    double seconds = strtod(line.c_str(), &end);
+    if (end == line.c_str() || *end || !(seconds > 0) || seconds > 86400) {
+      fprintf(stderr, "nvmf-perf: --phases-stdin: not a phase length in seconds: '%s'\n", line.c_str());
+      return 2;
+    }
+    uint64_t before = done(), errors_before = errors();
+    double secs = run_phase(seconds);
+    uint64_t ios = done() - before;
+    double iops = static_cast<double>(ios) / secs;
+    double mibps = iops * cfg.bs / (1024.0 * 1024.0);
+    if (cfg.json)
+      printf("{\"phase\": %u, \"ios\": %" PRIu64 ", \"seconds\": %.6f, \"iops\": %.1f, \"mibps\": %.2f}\n", phase,
+             ios, secs, iops, mibps);
+    else
+      printf("%u %" PRIu64 " %.6f %.1f %.2f\n", phase, ios, secs, iops, mibps);
+    fflush(stdout);
+    if (sh.fatal || errors() != errors_before) return 1;
+  }
+}
+
 int Main(int argc, char** argv) {
   Config cfg = ParseArgs(argc, argv);
 
@@ -1098,6 +1166,15 @@ int Main(int argc, char** argv) {
   }
 
   std::atomic<uint64_t> drain_deadline{UINT64_MAX};
+  // Keep Alive every KATO/3 across phases (and while --phases-stdin waits for the next).
+  const uint64_t ka_every = static_cast<uint64_t>(cfg.kato_ms) * 1000000ull / 3;
+  uint64_t next_ka = NowNs() + ka_every;
+  auto keep_alive = [&](uint64_t now) {
+    if (!cfg.kato_ms || now < next_ka) return;
+    Completion k = ctrl.KeepAlive();
+    if (!k.ok()) fprintf(stderr, "nvmf-perf: Keep Alive: %s\n", k.ToString().c_str());
+    next_ka = now + ka_every;
+  };
   auto run_phase = [&](double seconds) -> double {
     sh.stop_submit = false;
     uint64_t t0 = NowNs();
@@ -1110,17 +1187,15 @@ int Main(int argc, char** argv) {
       workers.emplace_back(RunWorker, &sh, mine, &drain_deadline);
     }
     // The main thread keeps the association alive and ends the phase.
-    uint64_t next_ka = t0 + static_cast<uint64_t>(cfg.kato_ms) * 1000000ull / 3;
     while (!sh.fatal) {
       uint64_t now = NowNs();
       if (seconds > 0 && now >= sh.measure_end_ns) break;
       if (seconds <= 0 && sh.fill_next.load() >= sh.nblocks) break;
-      if (cfg.kato_ms && now >= next_ka) {
-        Completion k = ctrl.KeepAlive();
-        if (!k.ok()) fprintf(stderr, "nvmf-perf: Keep Alive: %s\n", k.ToString().c_str());
-        next_ka = now + static_cast<uint64_t>(cfg.kato_ms) * 1000000ull / 3;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      keep_alive(now);
+      // Short phases end on time: sleep no further than the phase's end.
+      uint64_t nap = 5000000;
+      if (seconds > 0) nap = std::min(nap, sh.measure_end_ns - now);
+      std::this_thread::sleep_for(std::chrono::nanoseconds(nap));
     }
     uint64_t t1 = NowNs();
     drain_deadline = t1 + 10ull * 1000000000ull;
@@ -1139,6 +1214,7 @@ int Main(int argc, char** argv) {
              cfg.bs, secs);
     if (sh.fatal) return 1;
   }
+  if (cfg.phases_stdin) return ServePhases(cfg, sh, stats, run_phase, keep_alive);
   double secs = run_phase(cfg.time_s);
 
   Stats total;
