@@ -9,7 +9,8 @@
 #    against the Linux kernel's NVMe/TCP host in QEMU
 # 3. builds the data plane with ASan+UBSan (build-asan/) and runs its unit and bad-input
 #    tests there
-# 4. builds the libFuzzer targets with clang (build-fuzz/) and runs each for a bounded time
+# 4. builds the libFuzzer targets with clang (build-fuzz/, the target `fuzzers` only) and
+#    runs each for a bounded time, two at once
 # 5. with --image: builds the container image from Debian's packages and runs the gateway
 #    from it (also on a throw-away cluster, a QEMU host doing verified I/O), and installs the Debian package into a fresh root file system and runs it
 #    there (label image; downloads the runtime packages, a few minutes)
@@ -57,11 +58,12 @@ run_ctest() { # name builddir ctest-args...
   fi
 }
 
-build() { # dir cmake-args...
+build() { # dir cmake-args...  (ninja builds $TARGETS when set, else everything)
   local dir=$1; shift
   mkdir -p "$dir"
   cmake -S "$ROOT" -B "$dir" -G Ninja "$@" >"$dir/configure.log" 2>&1 || { cat "$dir/configure.log"; return 1; }
-  ninja -C "$dir" -j"$JOBS" 2>&1 | grep -vE '^\[[0-9]+/[0-9]+\] ' | tail -40
+  # shellcheck disable=SC2086
+  ninja -C "$dir" -j"$JOBS" ${TARGETS:-} 2>&1 | grep -vE '^\[[0-9]+/[0-9]+\] ' | tail -40
   return "${PIPESTATUS[0]}"
 }
 
@@ -103,9 +105,10 @@ fi
 
 if ((FUZZ)); then
   stage "fuzzers (bounded)"
-  if build build-fuzz -DNVMEOF_FUZZ=ON -DNVMEOF_WITH_GRPC=OFF -DNVMEOF_WITH_RBD=OFF \
+  # Only the fuzzers and what they need (the rest of the tree is built and tested above).
+  if TARGETS=fuzzers build build-fuzz -DNVMEOF_FUZZ=ON -DNVMEOF_WITH_GRPC=OFF -DNVMEOF_WITH_RBD=OFF \
        -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++; then
-    run_ctest fuzz build-fuzz -L fuzz
+    run_ctest fuzz build-fuzz -L fuzz -j2
   else
     FAILED=$((FAILED + 1)); FAILED_STAGES+=("fuzz-build")
   fi
