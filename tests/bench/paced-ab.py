@@ -74,8 +74,8 @@ def main():
         p = procs[side]
         p.stdin.write(f"{seconds}\n")
         p.stdin.flush()
-        # A scrape as B's slice starts, once a second of wall time: the first B slice that
-        # starts a second or more after the previous scrape carries one.
+        # A scrape 10 ms into a B slice, once a second of wall time: the first B slice that
+        # starts a second or more after the previous scrape carries one (warm-up included).
         if side == "B" and a.scrape_port and time.monotonic() - last_scrape[0] >= 1.0:
             last_scrape[0] = time.monotonic()
             time.sleep(min(0.01, seconds / 10))  # into the slice: its load has started
