@@ -65,10 +65,8 @@ RES=$WORK/results.tsv
 cleanup() { kill ${PID_A:-} ${PID_B:-} 2>/dev/null; rm -rf "$WORK"; }
 trap cleanup EXIT
 
-# metrics.conf for B (its exporter on a free loopback port, chosen afresh each round, a
-# full collection on every scrape), off.conf for A.
-MPORT=$(free_port)
-metrics_confs "$WORK" "$MPORT"
+# metrics.conf for B (its exporter on a free loopback port, chosen afresh each round by
+# start_pair, a full collection on every scrape), off.conf for A.
 B_CONF=$WORK/metrics.conf
 ((CONTROL)) && B_CONF=$WORK/off.conf
 
